@@ -1,0 +1,74 @@
+//! The Cassa console: a Leptos app rendered on the server and hydrated in the browser.
+//!
+//! `app` never depends on the server crate. Server functions reach the domain through
+//! [`backend::ConsoleBackend`], which the server implements and provides as Leptos context
+//! (the hexagonal pattern of Leptos' own examples).
+
+pub mod backend;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode, StaticSegment,
+    components::{A, Route, Router, Routes},
+};
+
+pub use backend::SystemStatus;
+
+/// The HTML document around the app; used by the server for SSR.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The console: layout plus routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    // Effects run only in the browser, so this marks the moment hydration finished; end-to-end
+    // tests wait for it before they interact with the page.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/cassa.css"/>
+        <Title text="Cassa console"/>
+        <Router>
+            <div class="layout">
+                <header class="topbar">
+                    <A href="/" attr:class="brand">"Cassa"</A>
+                    <nav class="topnav">
+                        <A href="/">"Overview"</A>
+                        <A href="/sign-in">"Sign in"</A>
+                    </nav>
+                </header>
+                <main class="content">
+                    // Async SSR: the essential reads must work without JavaScript.
+                    <Routes fallback=pages::NotFound>
+                        <Route path=StaticSegment("") view=pages::Overview ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("sign-in") view=pages::SignIn ssr=SsrMode::Async/>
+                    </Routes>
+                </main>
+                <footer class="footer">"Cassa payments platform"</footer>
+            </div>
+        </Router>
+    }
+}

@@ -1,0 +1,125 @@
+//! Console pages.
+
+use leptos::prelude::*;
+
+use crate::backend::SystemStatus;
+
+/// Reads the platform status through the server's [`crate::backend::ConsoleBackend`].
+#[server(prefix = "/console/fn", endpoint = "system_status")]
+pub async fn get_system_status() -> Result<SystemStatus, ServerFnError> {
+    let backend = use_context::<crate::backend::SharedBackend>()
+        .ok_or_else(|| ServerFnError::new("console backend missing from context"))?;
+    Ok(backend.system_status().await)
+}
+
+/// Landing page of the console.
+#[component]
+pub fn Overview() -> impl IntoView {
+    let status = Resource::new(|| (), |_| get_system_status());
+    let refresh = move |_| status.refetch();
+
+    view! {
+        <section class="panel">
+            <h1>"Overview"</h1>
+            <p class="muted">
+                "Merchants run their stores here; platform admins manage tenants and keys."
+            </p>
+        </section>
+        <section class="panel" id="system-status">
+            <div class="panel-head">
+                <h2>"System status"</h2>
+                <button type="button" class="btn" id="refresh-status" on:click=refresh>
+                    "Refresh"
+                </button>
+            </div>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    status
+                        .get()
+                        .map(|result| match result {
+                            Ok(s) => view! { <StatusTable status=s/> }.into_any(),
+                            Err(e) => {
+                                view! { <p class="error">"Status unavailable: " {e.to_string()}</p> }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn StatusTable(status: SystemStatus) -> impl IntoView {
+    let (badge_class, badge_text) = if status.database_ready {
+        ("badge ok", "ready")
+    } else {
+        ("badge bad", "unreachable")
+    };
+    view! {
+        <dl class="facts">
+            <dt>"Version"</dt>
+            <dd data-testid="version">{status.version}</dd>
+            <dt>"Database"</dt>
+            <dd data-testid="database-backend">{status.database_backend}</dd>
+            <dt>"Database status"</dt>
+            <dd>
+                <span class=badge_class data-testid="database-ready">
+                    {badge_text}
+                </span>
+            </dd>
+            <dt>"Migrations applied"</dt>
+            <dd data-testid="migrations">{status.migrations_applied}</dd>
+        </dl>
+    }
+}
+
+/// Sign-in form. Authentication itself arrives with tenancy (console users and sessions);
+/// until then the form is rendered disabled so nobody believes they signed in.
+#[component]
+pub fn SignIn() -> impl IntoView {
+    view! {
+        <section class="panel narrow">
+            <h1>"Sign in"</h1>
+            <form class="form" method="post" action="/console/sign-in" aria-disabled="true">
+                <label>
+                    "Email" <input type="email" name="email" autocomplete="username" disabled/>
+                </label>
+                <label>
+                    "Password"
+                    <input
+                        type="password"
+                        name="password"
+                        autocomplete="current-password"
+                        disabled
+                    />
+                </label>
+                <button type="submit" class="btn primary" disabled>
+                    "Sign in"
+                </button>
+            </form>
+            <p class="muted" id="sign-in-note">
+                "Console accounts are not available yet: sign-in opens with stores and users."
+            </p>
+        </section>
+    }
+}
+
+/// Shown for unknown console paths, with a 404 status during SSR.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+            resp.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <section class="panel">
+            <h1>"Page not found"</h1>
+            <p>
+                <a href="/">"Back to the overview"</a>
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,254 @@
+//! Configuration: every setting comes from an environment variable (or the matching flag) with a
+//! documented default. The README's configuration table mirrors this file.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{ArgAction, Args, ValueEnum, builder::BoolishValueParser};
+
+use crate::secret::DatabaseUrl;
+
+/// Defaults shared by the command line and by [`Config::new`], so tests and the binary agree.
+pub mod defaults {
+    /// Where the server listens.
+    pub const LISTEN_ADDR: &str = "127.0.0.1:3000";
+    /// Folder for the embedded database and other local files.
+    pub const DATA_DIR: &str = "data";
+    /// File name of the embedded SQLite database inside the data folder.
+    pub const SQLITE_FILE: &str = "cassa.db";
+    /// Maximum connections in the database pool.
+    pub const DB_MAX_CONNECTIONS: u32 = 10;
+    /// How long a request waits for a pooled connection before it is answered with 503.
+    pub const DB_ACQUIRE_TIMEOUT_SECS: u64 = 5;
+    /// Largest accepted request body.
+    pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+    /// Longest a request may take before it is answered with 503 `request_timeout`.
+    pub const REQUEST_TIMEOUT_SECS: u64 = 30;
+    /// How long shutdown waits for in-flight requests.
+    pub const SHUTDOWN_GRACE_SECS: u64 = 30;
+    /// Where cargo-leptos puts the console's compiled assets.
+    pub const SITE_ROOT: &str = "target/site";
+}
+
+/// Settings about the database, shared by `cassa serve` and `cassa migrate`.
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseArgs {
+    /// `sqlite://path/to/file.db` or `postgres://user:password@host:port/db`. Unset: an SQLite
+    /// file `cassa.db` in the data folder, created on first run.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Folder for the embedded database (created if missing).
+    #[arg(long, env = "CASSA_DATA_DIR", default_value = defaults::DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// Maximum connections in the database pool.
+    #[arg(long, env = "CASSA_DB_MAX_CONNECTIONS", default_value_t = defaults::DB_MAX_CONNECTIONS)]
+    pub db_max_connections: u32,
+    /// Seconds a request waits for a database connection before it gets 503.
+    #[arg(long, env = "CASSA_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = defaults::DB_ACQUIRE_TIMEOUT_SECS)]
+    pub db_acquire_timeout_secs: u64,
+}
+
+/// Settings of `cassa serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address and port to listen on (port 0 picks a free one).
+    #[arg(long, env = "CASSA_LISTEN_ADDR", default_value = defaults::LISTEN_ADDR)]
+    pub listen_addr: SocketAddr,
+    /// Apply pending migrations at start-up (`false` to run `cassa migrate` separately).
+    #[arg(long, env = "CASSA_MIGRATE_ON_START", default_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub migrate_on_start: bool,
+    /// Largest accepted request body in bytes; larger bodies get 413.
+    #[arg(long, env = "CASSA_BODY_LIMIT_BYTES", default_value_t = defaults::BODY_LIMIT_BYTES)]
+    pub body_limit_bytes: usize,
+    /// Seconds before a request is abandoned with 503 `request_timeout`.
+    #[arg(long, env = "CASSA_REQUEST_TIMEOUT_SECS", default_value_t = defaults::REQUEST_TIMEOUT_SECS)]
+    pub request_timeout_secs: u64,
+    /// Seconds shutdown waits for in-flight requests after SIGTERM/SIGINT.
+    #[arg(long, env = "CASSA_SHUTDOWN_GRACE_SECS", default_value_t = defaults::SHUTDOWN_GRACE_SECS)]
+    pub shutdown_grace_secs: u64,
+    /// Folder with the console's compiled assets (`pkg/`), as built by cargo-leptos.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = defaults::SITE_ROOT)]
+    pub site_root: PathBuf,
+}
+
+/// Settings of logging, shared by every subcommand.
+#[derive(Args, Debug, Clone)]
+pub struct LogArgs {
+    /// `text` for people, `json` for log collectors.
+    #[arg(long, env = "CASSA_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+    /// Log filter in `tracing` syntax, e.g. `info,cassa=debug`.
+    #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
+    pub log_filter: String,
+}
+
+/// Output format of log lines.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, with the request id and span fields.
+    Json,
+}
+
+/// Which database engine a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// Lower-case name, as shown in the console and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The URL scheme is neither SQLite nor PostgreSQL.
+    #[error("unsupported DATABASE_URL {0}: use sqlite://… or postgres://…")]
+    UnsupportedDatabase(DatabaseUrl),
+}
+
+/// Resolved database settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// Connection URL (its password never prints).
+    pub url: DatabaseUrl,
+    /// Engine selected by the URL's scheme.
+    pub backend: Backend,
+    /// Maximum pooled connections.
+    pub max_connections: u32,
+    /// How long to wait for a pooled connection.
+    pub acquire_timeout: Duration,
+}
+
+impl DatabaseConfig {
+    /// Settings for `url` with default pool sizes.
+    pub fn from_url(url: impl Into<String>) -> Result<Self, ConfigError> {
+        let url = DatabaseUrl::new(url);
+        let scheme = url.expose().split(':').next().unwrap_or_default();
+        let backend = match scheme {
+            "sqlite" => Backend::Sqlite,
+            "postgres" | "postgresql" => Backend::Postgres,
+            _ => return Err(ConfigError::UnsupportedDatabase(url)),
+        };
+        Ok(Self {
+            url,
+            backend,
+            max_connections: defaults::DB_MAX_CONNECTIONS,
+            acquire_timeout: Duration::from_secs(defaults::DB_ACQUIRE_TIMEOUT_SECS),
+        })
+    }
+
+    /// Settings from the command line / environment.
+    pub fn from_args(args: &DatabaseArgs) -> Result<Self, ConfigError> {
+        let url = match &args.database_url {
+            Some(url) if !url.trim().is_empty() => url.trim().to_owned(),
+            _ => format!(
+                "sqlite://{}",
+                args.data_dir.join(defaults::SQLITE_FILE).display()
+            ),
+        };
+        let mut config = Self::from_url(url)?;
+        config.max_connections = args.db_max_connections.max(1);
+        config.acquire_timeout = Duration::from_secs(args.db_acquire_timeout_secs.max(1));
+        Ok(config)
+    }
+}
+
+/// Everything `cassa serve` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to bind; port 0 picks a free port.
+    pub listen_addr: SocketAddr,
+    /// Database settings.
+    pub database: DatabaseConfig,
+    /// Apply migrations at start-up.
+    pub migrate_on_start: bool,
+    /// Largest accepted request body in bytes.
+    pub body_limit_bytes: usize,
+    /// Per-request time budget.
+    pub request_timeout: Duration,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+    /// Folder with the console's compiled assets.
+    pub site_root: PathBuf,
+}
+
+impl Config {
+    /// Defaults for everything but the database.
+    pub fn new(database: DatabaseConfig) -> Self {
+        Self {
+            listen_addr: defaults::LISTEN_ADDR
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 3000))),
+            database,
+            migrate_on_start: true,
+            body_limit_bytes: defaults::BODY_LIMIT_BYTES,
+            request_timeout: Duration::from_secs(defaults::REQUEST_TIMEOUT_SECS),
+            shutdown_grace: Duration::from_secs(defaults::SHUTDOWN_GRACE_SECS),
+            site_root: PathBuf::from(defaults::SITE_ROOT),
+        }
+    }
+
+    /// Settings of `cassa serve` from the command line / environment.
+    pub fn from_args(args: &ServeArgs) -> Result<Self, ConfigError> {
+        Ok(Self {
+            listen_addr: args.listen_addr,
+            database: DatabaseConfig::from_args(&args.database)?,
+            migrate_on_start: args.migrate_on_start,
+            body_limit_bytes: args.body_limit_bytes,
+            request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+            shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+            site_root: args.site_root.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db_args(url: Option<&str>) -> DatabaseArgs {
+        DatabaseArgs {
+            database_url: url.map(str::to_owned),
+            data_dir: PathBuf::from("var/cassa"),
+            db_max_connections: 4,
+            db_acquire_timeout_secs: 2,
+        }
+    }
+
+    #[test]
+    fn no_url_means_sqlite_in_the_data_dir() {
+        let config = DatabaseConfig::from_args(&db_args(None)).unwrap();
+        assert_eq!(config.backend, Backend::Sqlite);
+        assert_eq!(config.url.expose(), "sqlite://var/cassa/cassa.db");
+        assert_eq!(config.max_connections, 4);
+    }
+
+    #[test]
+    fn postgres_urls_select_postgres() {
+        for url in ["postgres://u:p@h/db", "postgresql://h/db"] {
+            let config = DatabaseConfig::from_args(&db_args(Some(url))).unwrap();
+            assert_eq!(config.backend, Backend::Postgres);
+        }
+    }
+
+    #[test]
+    fn unknown_scheme_is_an_error_without_the_password() {
+        let err = DatabaseConfig::from_url("mysql://root:hunter2@h/db").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("mysql://root:***@h/db"), "{text}");
+        assert!(!text.contains("hunter2"));
+    }
+}

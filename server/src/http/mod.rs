@@ -1,0 +1,116 @@
+//! The HTTP edge: router, extractors, errors and middleware.
+
+pub mod extract;
+pub mod middleware;
+pub mod ops;
+pub mod problem;
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request, State},
+    response::{IntoResponse, Response},
+};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{console, state::AppState};
+use problem::{ApiError, Problem};
+
+/// Top-level description of the API; paths come from the routers below.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Cassa API",
+        description = "Multi-tenant payments platform: checkout quotes, payments, shipping, tax. \
+                       Errors are RFC 9457 problem+json documents with a stable `code`."
+    ),
+    components(schemas(Problem)),
+    tags((name = "operations", description = "Health, readiness, metrics, API description"))
+)]
+struct ApiDoc;
+
+/// Routes under `/api/v1`. Capabilities add their routers here.
+fn api_v1() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(ops::openapi_json))
+}
+
+/// Every documented route, with its OpenAPI description.
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .nest("/api/v1", api_v1())
+}
+
+/// The OpenAPI document generated from the code (committed as `api/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().split_for_parts().1
+}
+
+/// The OpenAPI document as the exact text served and committed (pretty JSON, final newline).
+pub fn openapi_json() -> String {
+    let mut json = openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    json.push('\n');
+    json
+}
+
+/// Builds the complete router: API, operations, console and the edge layers.
+///
+/// `extra_api` mounts additional routes under `/api/v1` (embedding and tests use this to put
+/// their own handlers behind the real edge).
+pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
+    let (mut api, _) = documented_routes().split_for_parts();
+    if let Some(extra) = extra_api {
+        api = api.nest("/api/v1", extra);
+    }
+
+    let leptos_options = state.leptos.clone();
+    let console_routes = generate_route_list(app::App);
+    let backend = console::backend(&state);
+    let console_context = move || leptos::context::provide_context(backend.clone());
+    let fallback_context = console_context.clone();
+
+    let body_limit = state.config.body_limit_bytes;
+    api.leptos_routes_with_context(&state, console_routes, console_context, {
+        let options = leptos_options.clone();
+        move || app::shell(options.clone())
+    })
+    .fallback(move |state: State<AppState>, req: Request| {
+        let context = fallback_context.clone();
+        async move { fallback(state, req, context).await }
+    })
+    // Layers run outside-in from the last one added.
+    .layer(DefaultBodyLimit::max(body_limit))
+    .layer(RequestBodyLimitLayer::new(body_limit))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::request_timeout,
+    ))
+    .layer(CatchPanicLayer::custom(middleware::panic_response))
+    .layer(axum::middleware::from_fn(middleware::render_problems))
+    .layer(axum::middleware::from_fn(middleware::track_metrics))
+    .layer(axum::middleware::from_fn(middleware::request_context))
+    .with_state(state)
+}
+
+/// Unknown API paths are problem+json 404s; everything else is a console asset or page.
+async fn fallback(
+    state: State<AppState>,
+    req: Request,
+    context: impl Fn() + Clone + Send + Sync + 'static,
+) -> Response {
+    if req.uri().path() == "/api" || req.uri().path().starts_with("/api/") {
+        return ApiError::NotFound.into_response();
+    }
+    let uri = req.uri().clone();
+    let handler = leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+        context,
+        app::shell,
+    );
+    handler(uri, state, req).await
+}

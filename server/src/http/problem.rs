@@ -1,0 +1,232 @@
+//! RFC 9457 problem details: the one error type at the HTTP edge.
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::store::StoreError;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document with Cassa's stable machine `code` and the request id.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// URI identifying the problem type (`urn:cassa:problem:<code>`).
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    /// Short, human-readable summary of the problem type.
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// Explanation specific to this occurrence.
+    pub detail: String,
+    /// Stable machine-readable code; clients branch on this, never on `title` or `detail`.
+    pub code: String,
+    /// The request's id (also in the `X-Request-Id` header); quote it when reporting issues.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl Problem {
+    /// A problem with the given status, code, title and detail.
+    pub fn new(status: StatusCode, code: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            type_uri: format!("urn:cassa:problem:{code}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.to_owned(),
+            request_id: None,
+        }
+    }
+
+    /// The generic problem for a bare error status produced outside our handlers (a 405 from
+    /// the router, a 413 from the body limit, …).
+    pub fn for_status(status: StatusCode) -> Self {
+        let (code, title) = match status {
+            StatusCode::BAD_REQUEST => ("bad_request", "Bad request"),
+            StatusCode::NOT_FOUND => ("not_found", "Not found"),
+            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed"),
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Payload too large"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                ("unsupported_media_type", "Unsupported media type")
+            }
+            StatusCode::UNPROCESSABLE_ENTITY => ("unprocessable_entity", "Unprocessable entity"),
+            StatusCode::REQUEST_TIMEOUT => ("request_timeout", "Request timeout"),
+            StatusCode::SERVICE_UNAVAILABLE => ("service_unavailable", "Service unavailable"),
+            s if s.is_server_error() => ("internal_error", "Internal server error"),
+            _ => ("http_error", "Request failed"),
+        };
+        let detail = status.canonical_reason().unwrap_or("request failed");
+        Self::new(status, code, title, detail)
+    }
+
+    /// The status as a [`StatusCode`].
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// Serializes into a response; the problem itself rides along as an extension so the edge
+    /// middleware can add the request id.
+    pub fn into_response_with_extension(self) -> Response {
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (self.status_code(), body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROBLEM_JSON),
+        );
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        self.into_response_with_extension()
+    }
+}
+
+/// Every failure a handler can return. Each variant has one status and one stable `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The route or resource does not exist (or belongs to someone else).
+    #[error("the requested resource does not exist")]
+    NotFound,
+    /// The body is not syntactically valid JSON.
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// The body is JSON but does not have the expected shape or values.
+    #[error("the request body is invalid: {0}")]
+    InvalidBody(String),
+    /// The request is missing `Content-Type: application/json`.
+    #[error("expected a request body with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// The body exceeds the configured limit.
+    #[error("the request body exceeds the size limit")]
+    PayloadTooLarge,
+    /// The body could not be read.
+    #[error("the request body could not be read: {0}")]
+    BadBody(String),
+    /// The request took longer than the configured budget.
+    #[error("the request took too long and was abandoned; it is safe to retry with the same Idempotency-Key")]
+    RequestTimeout,
+    /// The database cannot be reached right now.
+    #[error("the database is unavailable; retry later")]
+    DatabaseUnavailable,
+    /// A bug or an unexpected failure; details go to the log, never to the client.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    /// HTTP status, stable code and title of this error.
+    pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+            ApiError::MalformedJson(_) => {
+                (StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON")
+            }
+            ApiError::InvalidBody(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                "Invalid request body",
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+            ),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+            ),
+            ApiError::BadBody(_) => (StatusCode::BAD_REQUEST, "bad_request", "Bad request"),
+            ApiError::RequestTimeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request_timeout",
+                "Request timed out",
+            ),
+            ApiError::DatabaseUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "Database unavailable",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal server error",
+            ),
+        }
+    }
+
+    /// The problem document for this error.
+    pub fn to_problem(&self) -> Problem {
+        let (status, code, title) = self.parts();
+        Problem::new(status, code, title, self.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(_) | StoreError::Connect { .. } => ApiError::DatabaseUnavailable,
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(err) => tracing::error!(error = ?err, "internal error"),
+            ApiError::DatabaseUnavailable => tracing::warn!("database unavailable"),
+            _ => {}
+        }
+        let mut response = self.to_problem().into_response();
+        if matches!(
+            self,
+            ApiError::DatabaseUnavailable | ApiError::RequestTimeout
+        ) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let err = ApiError::Internal(anyhow::anyhow!("SELECT secret FROM vault"));
+        let problem = err.to_problem();
+        assert_eq!(problem.status, 500);
+        assert_eq!(problem.code, "internal_error");
+        assert!(!problem.detail.contains("SELECT"));
+    }
+
+    #[test]
+    fn codes_are_stable_and_typed() {
+        let problem = ApiError::MalformedJson("x".into()).to_problem();
+        assert_eq!(problem.code, "malformed_json");
+        assert_eq!(problem.type_uri, "urn:cassa:problem:malformed_json");
+        assert_eq!(
+            Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).code,
+            "method_not_allowed"
+        );
+    }
+
+    #[test]
+    fn unavailable_store_maps_to_503() {
+        let err: ApiError = StoreError::Unavailable(sqlx::Error::PoolTimedOut).into();
+        assert_eq!(err.parts().0, StatusCode::SERVICE_UNAVAILABLE);
+    }
+}

@@ -1,0 +1,15 @@
+//! Cassa server library: configuration, storage, the HTTP edge and the console host.
+//!
+//! [`startup::Application`] builds the whole server on any listener (port 0 in tests); the
+//! `cassa` binary in `main.rs` is a thin wrapper over [`cli::main`].
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod console;
+pub mod http;
+pub mod secret;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

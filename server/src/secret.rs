@@ -1,0 +1,117 @@
+//! Types that keep secrets out of logs, panics and error messages.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// A database connection URL whose password never prints.
+///
+/// `Debug` and `Display` show the URL with the password replaced by `***`; the real value is
+/// only reachable through [`DatabaseUrl::expose`], which callers use to open connections.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    secret: SecretString,
+    redacted: String,
+}
+
+impl DatabaseUrl {
+    /// Wraps a URL, computing its redacted form once.
+    pub fn new(raw: impl Into<String>) -> Self {
+        let raw: String = raw.into();
+        let redacted = redact_url(&raw);
+        Self {
+            secret: SecretString::from(raw),
+            redacted,
+        }
+    }
+
+    /// The full URL including any password. Only for opening connections.
+    pub fn expose(&self) -> &str {
+        self.secret.expose_secret()
+    }
+
+    /// The URL with its password masked: safe for logs and error messages.
+    pub fn redacted(&self) -> &str {
+        &self.redacted
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DatabaseUrl").field(&self.redacted).finish()
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+/// Masks the password of a URL (`postgres://user:***@host/db`), and any `password=` query
+/// parameter. A string that does not parse as a URL is masked entirely after its scheme, since we
+/// cannot tell which part is secret.
+fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) => {
+            if url.password().is_some() {
+                // set_password only fails for URLs that cannot have credentials.
+                let _ = url.set_password(Some("***"));
+            }
+            let has_secret_param = url
+                .query_pairs()
+                .any(|(k, _)| k.eq_ignore_ascii_case("password"));
+            if has_secret_param {
+                let pairs: Vec<(String, String)> = url
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if k.eq_ignore_ascii_case("password") {
+                            "***".to_owned()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                url.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            url.to_string()
+        }
+        Err(_) => match raw.split_once(':') {
+            Some((scheme, _)) => format!("{scheme}:***"),
+            None => "***".to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_is_masked_in_debug_and_display() {
+        let url = DatabaseUrl::new("postgres://app:hunter2@db.internal:5432/cassa");
+        assert_eq!(url.to_string(), "postgres://app:***@db.internal:5432/cassa");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        assert_eq!(url.expose(), "postgres://app:hunter2@db.internal:5432/cassa");
+    }
+
+    #[test]
+    fn password_query_parameter_is_masked() {
+        let url = DatabaseUrl::new("postgres://db/cassa?user=app&password=hunter2&sslmode=require");
+        assert!(!url.redacted().contains("hunter2"));
+        assert!(url.redacted().contains("sslmode=require"));
+    }
+
+    #[test]
+    fn urls_without_password_are_unchanged() {
+        let url = DatabaseUrl::new("sqlite://data/cassa.db");
+        assert_eq!(url.redacted(), "sqlite://data/cassa.db");
+    }
+
+    #[test]
+    fn unparseable_urls_are_masked_after_the_scheme() {
+        let url = DatabaseUrl::new("postgres:user:pass@@@");
+        assert_eq!(url.redacted(), "postgres:***");
+    }
+}

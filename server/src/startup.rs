@@ -1,0 +1,195 @@
+//! Building and running the server: used by `cassa serve` and by the test harness (port 0).
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use axum::Router;
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    clock::{SharedClock, SystemClock},
+    config::Config,
+    http,
+    state::AppState,
+    store::{Db, StoreError},
+    telemetry,
+};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Database connection or migration failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// What the OS reported.
+        source: std::io::Error,
+    },
+}
+
+/// Optional parts of [`Application::build_with`].
+#[derive(Default)]
+pub struct BuildOptions {
+    /// Clock for every rule and timestamp (default: the system clock).
+    pub clock: Option<SharedClock>,
+    /// Extra routes mounted under `/api/v1` behind the real edge layers.
+    pub extra_api: Option<Router<AppState>>,
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    local_addr: SocketAddr,
+}
+
+impl Application {
+    /// Connects to the database, migrates (unless disabled) and binds the listener.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with(config, BuildOptions::default()).await
+    }
+
+    /// [`Application::build`] with a custom clock or extra routes.
+    pub async fn build_with(config: Config, options: BuildOptions) -> Result<Self, StartupError> {
+        let db = Db::connect(&config.database).await?;
+        tracing::info!(
+            backend = db.backend().as_str(),
+            url = %config.database.url,
+            "connected to the database"
+        );
+        if config.migrate_on_start {
+            db.migrate().await?;
+        } else {
+            let applied = db.applied_migrations().await.unwrap_or(0);
+            if applied < db.known_migrations() as i64 {
+                tracing::warn!(
+                    applied,
+                    known = db.known_migrations(),
+                    "migrations are pending; run `cassa migrate`"
+                );
+            }
+        }
+
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.listen_addr,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: config.listen_addr,
+            source,
+        })?;
+
+        let leptos = LeptosOptions::builder()
+            .output_name("cassa")
+            .site_root(config.site_root.display().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(local_addr)
+            .build();
+
+        let state = AppState {
+            db,
+            clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            config: Arc::new(config),
+            leptos,
+            metrics: telemetry::metrics_handle(),
+            openapi_json: http::openapi_json().into(),
+            shutdown: CancellationToken::new(),
+        };
+        let router = http::router(state.clone(), options.extra_api);
+        Ok(Self {
+            listener,
+            router,
+            state,
+            local_addr,
+        })
+    }
+
+    /// The bound address (with the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The shared state (tests use it to reach the database and clock).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+    /// within the grace period, cancels background work and closes the pool.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Self {
+            listener,
+            router,
+            state,
+            local_addr,
+        } = self;
+        let token = state.shutdown.clone();
+        tracing::info!(%local_addr, "listening");
+
+        let signal_token = token.clone();
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing in-flight requests");
+            signal_token.cancel();
+        });
+        let mut server = tokio::spawn(async move { serve.await });
+
+        let result = tokio::select! {
+            joined = &mut server => joined,
+            _ = token.cancelled() => {
+                match tokio::time::timeout(state.config.shutdown_grace, &mut server).await {
+                    Ok(joined) => joined,
+                    Err(_) => {
+                        tracing::warn!(
+                            grace_secs = state.config.shutdown_grace.as_secs(),
+                            "in-flight requests did not finish in time; closing them"
+                        );
+                        server.abort();
+                        Ok(Ok(()))
+                    }
+                }
+            }
+        };
+        state.db.close().await;
+        tracing::info!("stopped");
+        match result {
+            Ok(served) => served,
+            Err(join) => Err(std::io::Error::other(join)),
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,35 @@
+//! Shared application state handed to every handler and server function.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{clock::SharedClock, config::Config, store::Db};
+
+/// Everything a request may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Database pool on the configured backend.
+    pub db: Db,
+    /// Source of time for every rule and timestamp.
+    pub clock: SharedClock,
+    /// Resolved configuration.
+    pub config: Arc<Config>,
+    /// Console rendering options (site root, output name).
+    pub leptos: LeptosOptions,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// The OpenAPI document, rendered once at start-up.
+    pub openapi_json: Arc<str>,
+    /// Cancelled when the server starts shutting down; background work watches it.
+    pub shutdown: CancellationToken,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}

@@ -1,0 +1,245 @@
+//! Storage: one pool type over SQLite or PostgreSQL, chosen at run time, with one code path.
+//!
+//! Queries are written once in the portable SQL subset (`$1` placeholders, `RETURNING` with
+//! explicit columns, `ON CONFLICT`) and run on whichever pool is active through [`on_db!`],
+//! which type-checks the body against both drivers. Where the dialects really differ, a named
+//! method on [`Db`] hides the difference.
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPool, PgPoolOptions},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
+};
+
+use crate::{
+    config::{Backend, DatabaseConfig},
+    secret::DatabaseUrl,
+};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// How long SQLite waits on a locked database before reporting `SQLITE_BUSY`.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection pool on the configured backend.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// Embedded SQLite file (WAL, foreign keys, busy timeout, full durability).
+    Sqlite(SqlitePool),
+    /// PostgreSQL server.
+    Postgres(PgPool),
+}
+
+/// Runs the same expression against whichever pool `$db` holds.
+///
+/// ```ignore
+/// let n: i64 = on_db!(&db, pool => sqlx::query_scalar("SELECT 1").fetch_one(pool).await)?;
+/// ```
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Failures of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached at start-up.
+    #[error("cannot connect to the database at {url}: {source}")]
+    Connect {
+        /// The URL, password masked.
+        url: DatabaseUrl,
+        /// What the driver reported.
+        source: sqlx::Error,
+    },
+    /// The folder for the SQLite file could not be created.
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir {
+        /// The folder.
+        path: String,
+        /// What the OS reported.
+        source: std::io::Error,
+    },
+    /// Applying migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database is unreachable or the pool is exhausted: worth retrying later.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A query failed for another reason.
+    #[error("database error: {0}")]
+    Query(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
+            other => StoreError::Query(other),
+        }
+    }
+}
+
+impl Db {
+    /// Opens a pool for `config`. For SQLite the file and its folder are created if missing.
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        let connect_err = |source| StoreError::Connect {
+            url: config.url.clone(),
+            source,
+        };
+        match config.backend {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(config.url.expose())
+                    .map_err(connect_err)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT);
+                if let Some(parent) = options.get_filename().parent() {
+                    create_dir(parent)?;
+                }
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(config.max_connections)
+                    .acquire_timeout(config.acquire_timeout)
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_err)?;
+                Ok(Db::Sqlite(pool))
+            }
+            Backend::Postgres => {
+                let options =
+                    PgConnectOptions::from_str(config.url.expose()).map_err(connect_err)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(config.max_connections)
+                    .acquire_timeout(config.acquire_timeout)
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_err)?;
+                Ok(Db::Postgres(pool))
+            }
+        }
+    }
+
+    /// Which engine this pool talks to.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations of this backend's folder.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Number of migrations this binary knows for its backend.
+    pub fn known_migrations(&self) -> usize {
+        match self {
+            Db::Sqlite(_) => SQLITE_MIGRATIONS.iter().count(),
+            Db::Postgres(_) => POSTGRES_MIGRATIONS.iter().count(),
+        }
+    }
+
+    /// Number of migrations applied successfully to the database.
+    pub async fn applied_migrations(&self) -> Result<i64, StoreError> {
+        const SQL: &str = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE";
+        let count: i64 = on_db!(self, pool => sqlx::query_scalar(SQL).fetch_one(pool).await)?;
+        Ok(count)
+    }
+
+    /// Round-trips a trivial query: the readiness probe.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Connections currently open and idle, for metrics.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        on_db!(self, pool => (pool.size(), pool.num_idle()))
+    }
+
+    /// Closes every connection; waits for checked-out ones to come back.
+    pub async fn close(&self) {
+        on_db!(self, pool => pool.close().await)
+    }
+}
+
+fn create_dir(path: &Path) -> Result<(), StoreError> {
+    if path.as_os_str().is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(path).map_err(|source| StoreError::DataDir {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_backends_have_the_same_migration_versions() {
+        let versions = |m: &Migrator| {
+            m.iter()
+                .map(|m| (m.version, m.description.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let sqlite = versions(&SQLITE_MIGRATIONS);
+        assert!(!sqlite.is_empty());
+        assert_eq!(
+            sqlite,
+            versions(&POSTGRES_MIGRATIONS),
+            "migrations/sqlite and migrations/postgres must have the same versions and names"
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_file_is_created_with_wal_and_foreign_keys() {
+        let dir = std::env::temp_dir().join(format!("cassa-store-{}", uuid::Uuid::now_v7()));
+        let url = format!("sqlite://{}", dir.join("nested/cassa.db").display());
+        let db = Db::connect(&DatabaseConfig::from_url(url).unwrap())
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        db.ping().await.unwrap();
+        let Db::Sqlite(pool) = &db else {
+            panic!("expected sqlite")
+        };
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(fk, 1);
+        assert_eq!(
+            db.applied_migrations().await.unwrap(),
+            db.known_migrations() as i64
+        );
+        db.close().await;
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
