@@ -1,1 +1,11 @@
-fn main(){}
+//! Black-box API tests. Each test body takes a `Backend` and runs on SQLite and PostgreSQL
+//! through `both_backends!`.
+
+mod availability;
+mod console;
+mod health;
+mod openapi;
+mod problems;
+mod request_id;
+mod shutdown;
+mod support;

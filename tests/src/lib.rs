@@ -1,0 +1,333 @@
+//! Test harness: starts the real Cassa server in-process on port 0 with a fresh database
+//! (zero2prod's `spawn_app`), on SQLite and, when `TEST_DATABASE_URL` points at a PostgreSQL
+//! server, on PostgreSQL too. Every app gets its own database, dropped when the app is dropped.
+
+mod proxy;
+
+use std::{path::PathBuf, sync::Once, time::Duration};
+
+use axum::Router;
+use cassa::{
+    clock::ManualClock,
+    config::{Config, DatabaseConfig},
+    startup::{Application, BuildOptions},
+    state::AppState,
+    store::Db,
+};
+use chrono::{DateTime, Utc};
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::{sync::oneshot, task::JoinHandle};
+use uuid::Uuid;
+
+pub use proxy::TcpProxy;
+
+/// Environment variable naming a PostgreSQL server (any database on it) where each test run
+/// creates and drops its own database, e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
+pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
+
+/// The backends a test runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file in a temporary folder.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server at this admin URL.
+    Postgres(String),
+}
+
+impl Backend {
+    /// The PostgreSQL backend when `TEST_DATABASE_URL` is set. Unset, PostgreSQL tests are
+    /// skipped with a message — except under CI (`CI` set), where that is a failure, so CI can
+    /// never pass without having run them.
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var(TEST_DATABASE_URL) {
+            Ok(url) if !url.trim().is_empty() => Some(Backend::Postgres(url)),
+            _ if std::env::var_os("CI").is_some() => {
+                panic!("{TEST_DATABASE_URL} must point at PostgreSQL when CI is set")
+            }
+            _ => {
+                eprintln!("skipping the PostgreSQL variant: {TEST_DATABASE_URL} is not set");
+                None
+            }
+        }
+    }
+
+    /// `sqlite` or `postgres`, as reported by `/readyz`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// Knobs for [`spawn_app_with`].
+#[derive(Default)]
+pub struct SpawnOptions {
+    /// Extra routes under `/api/v1`, behind the real edge layers.
+    pub extra_api: Option<Router<AppState>>,
+    /// Adjusts the configuration before the server is built.
+    pub configure: Option<Box<dyn FnOnce(&mut Config) + Send>>,
+    /// Route the server's database connections through a [`TcpProxy`] the test can cut
+    /// (PostgreSQL only).
+    pub through_proxy: bool,
+}
+
+/// A running server plus everything a test needs to talk to it.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// A client that does not follow redirects.
+    pub client: reqwest::Client,
+    /// The server's clock, stopped at a fixed instant; move it with `advance`.
+    pub clock: ManualClock,
+    /// The server's pool (for assertions straight on the database).
+    pub db: Db,
+    /// Which backend this app runs on.
+    pub backend: Backend,
+    /// The proxy between server and database, when requested.
+    pub proxy: Option<TcpProxy>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    _database: TestDatabase,
+}
+
+impl TestApp {
+    /// Absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// GET `path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// Asks the server to shut down gracefully and waits for it to stop.
+    pub async fn stop(&mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.server.take() {
+            Some(handle) => handle.await.map_err(std::io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+
+    /// Sends the shutdown signal without waiting.
+    pub fn begin_shutdown(&mut self) -> Option<JoinHandle<std::io::Result<()>>> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.server.take()
+    }
+}
+
+/// Fixed start of every test clock: tests never depend on the wall clock.
+pub fn test_epoch() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-01-15T12:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now())
+}
+
+/// Starts the server on `backend` with default settings.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, SpawnOptions::default()).await
+}
+
+/// Starts the server on `backend` with a fresh database, on port 0.
+pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp {
+    init_test_logging();
+    let database = TestDatabase::create(&backend).await;
+    let proxy = if options.through_proxy {
+        let Backend::Postgres(_) = &backend else {
+            panic!("through_proxy is only meaningful for PostgreSQL");
+        };
+        Some(TcpProxy::start(database.server_addr()).await)
+    } else {
+        None
+    };
+    let url = match &proxy {
+        Some(p) => database.url_via(p.local_addr()),
+        None => database.url.clone(),
+    };
+
+    let mut config = Config::new(DatabaseConfig::from_url(url).expect("valid test database url"));
+    config.listen_addr = "127.0.0.1:0".parse().expect("valid address");
+    config.database.max_connections = 5;
+    if let Some(configure) = options.configure {
+        configure(&mut config);
+    }
+
+    let clock = ManualClock::new(test_epoch());
+    let app = Application::build_with(
+        config,
+        BuildOptions {
+            clock: Some(std::sync::Arc::new(clock.clone())),
+            extra_api: options.extra_api,
+        },
+    )
+    .await
+    .expect("failed to build the application");
+    let address = format!("http://{}", app.local_addr());
+    let db = app.state().db.clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client");
+
+    TestApp {
+        address,
+        client,
+        clock,
+        db,
+        backend,
+        proxy,
+        shutdown: Some(tx),
+        server: Some(server),
+        _database: database,
+    }
+}
+
+fn init_test_logging() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        // Quiet by default; `TEST_LOG=debug cargo test` shows the server's logs.
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            cassa::telemetry::init_tracing(cassa::config::LogFormat::Text, &filter);
+        }
+    });
+}
+
+/// A database that exists for one test app and is removed afterwards.
+struct TestDatabase {
+    url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    SqliteDir(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    async fn create(backend: &Backend) -> Self {
+        let unique = Uuid::now_v7().simple().to_string();
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("cassa-test-{unique}"));
+                let url = format!("sqlite://{}", dir.join("cassa.db").display());
+                TestDatabase {
+                    url,
+                    cleanup: Cleanup::SqliteDir(dir),
+                }
+            }
+            Backend::Postgres(admin_url) => {
+                let name = format!("cassa_test_{unique}");
+                let mut conn = PgConnection::connect(admin_url)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot reach {TEST_DATABASE_URL}: {e}"));
+                conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+                    .await
+                    .expect("create test database");
+                let _ = conn.close().await;
+                let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                TestDatabase {
+                    url: url.to_string(),
+                    cleanup: Cleanup::Postgres {
+                        admin_url: admin_url.clone(),
+                        name,
+                    },
+                }
+            }
+        }
+    }
+
+    /// Host and port of the PostgreSQL server.
+    fn server_addr(&self) -> String {
+        let url = url::Url::parse(&self.url).expect("database url");
+        format!(
+            "{}:{}",
+            url.host_str().unwrap_or("127.0.0.1"),
+            url.port().unwrap_or(5432)
+        )
+    }
+
+    /// The database URL with host and port replaced by `addr`.
+    fn url_via(&self, addr: std::net::SocketAddr) -> String {
+        let mut url = url::Url::parse(&self.url).expect("database url");
+        url.set_host(Some(&addr.ip().to_string())).expect("host");
+        url.set_port(Some(addr.port())).expect("port");
+        url.to_string()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::SqliteDir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                let admin_url = admin_url.clone();
+                let db_name = name.clone();
+                // Drop runs inside the test's runtime, which cannot be blocked on; a helper
+                // thread with its own runtime drops the database (FORCE ends the server's
+                // remaining connections).
+                let joined = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("runtime");
+                    runtime.block_on(async move {
+                        let mut conn = PgConnection::connect(&admin_url).await?;
+                        conn.execute(
+                            format!(r#"DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)"#).as_str(),
+                        )
+                        .await?;
+                        conn.close().await
+                    })
+                })
+                .join();
+                if !matches!(joined, Ok(Ok(()))) {
+                    eprintln!("warning: could not drop test database {name}");
+                }
+            }
+        }
+    }
+}
+
+/// Runs a test body against SQLite and PostgreSQL, as `mod <name> { sqlite, postgres }`.
+///
+/// ```ignore
+/// async fn readiness(backend: Backend) { ... }
+/// both_backends!(readiness);
+/// ```
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(backend) = $crate::Backend::postgres() {
+                    super::$name(backend).await;
+                }
+            }
+        }
+    )*};
+}

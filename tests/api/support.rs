@@ -1,0 +1,61 @@
+//! Helpers shared by the API tests.
+
+use std::time::Duration;
+
+use axum::{Router, http::StatusCode, routing::get, routing::post};
+use cassa::{http::extract::ApiJson, state::AppState};
+use serde_json::Value;
+
+/// Routes mounted under `/api/v1/test` so the edge (extractors, limits, timeout, panics) can be
+/// exercised before any capability endpoint takes a body.
+pub fn probe_routes() -> Router<AppState> {
+    #[derive(serde::Deserialize)]
+    struct Echo {
+        message: String,
+        count: u32,
+    }
+
+    async fn echo(ApiJson(body): ApiJson<Echo>) -> axum::Json<Value> {
+        axum::Json(serde_json::json!({ "message": body.message, "count": body.count }))
+    }
+
+    async fn slow() -> &'static str {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        "done"
+    }
+
+    async fn boom() -> StatusCode {
+        panic!("probe handler panicked on purpose")
+    }
+
+    Router::new()
+        .route("/test/echo", post(echo))
+        .route("/test/slow", get(slow))
+        .route("/test/panic", get(boom))
+}
+
+/// Asserts `response` is problem+json with `status` and `code`, and returns its body.
+pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let header_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .expect("x-request-id header");
+    let body: Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["type"], format!("urn:cassa:problem:{code}"));
+    assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(body["detail"].is_string());
+    assert_eq!(body["request_id"], header_id.as_str(), "{body}");
+    body
+}
