@@ -49,10 +49,12 @@ impl fmt::Display for DatabaseUrl {
 }
 
 /// Masks the password of a URL (`postgres://user:***@host/db`), and any `password=` query
-/// parameter. A string that does not parse as a URL is masked entirely after its scheme, since we
-/// cannot tell which part is secret.
+/// parameter. A string that does not parse as a hierarchical URL is masked entirely after its
+/// scheme, since we cannot tell which part is secret.
 fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {
+        // `scheme:opaque-text` has no structure to tell the secret part from the rest.
+        Ok(url) if url.cannot_be_a_base() => format!("{}:***", url.scheme()),
         Ok(mut url) => {
             if url.password().is_some() {
                 // set_password only fails for URLs that cannot have credentials.
