@@ -95,7 +95,10 @@ mod tests {
         let url = DatabaseUrl::new("postgres://app:hunter2@db.internal:5432/cassa");
         assert_eq!(url.to_string(), "postgres://app:***@db.internal:5432/cassa");
         assert!(!format!("{url:?}").contains("hunter2"));
-        assert_eq!(url.expose(), "postgres://app:hunter2@db.internal:5432/cassa");
+        assert_eq!(
+            url.expose(),
+            "postgres://app:hunter2@db.internal:5432/cassa"
+        );
     }
 
     #[test]

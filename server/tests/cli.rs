@@ -5,7 +5,12 @@ use std::process::Command;
 fn cassa() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cassa"));
     // Start from a clean environment so a developer's shell cannot change the outcome.
-    for var in ["DATABASE_URL", "CASSA_DATA_DIR", "CASSA_LISTEN_ADDR", "RUST_LOG"] {
+    for var in [
+        "DATABASE_URL",
+        "CASSA_DATA_DIR",
+        "CASSA_LISTEN_ADDR",
+        "RUST_LOG",
+    ] {
         cmd.env_remove(var);
     }
     cmd

@@ -21,7 +21,10 @@ async fn unreachable_database_at_start_up_names_the_url_without_the_password() {
         Ok(_) => panic!("the server must not start without its database"),
         Err(err) => err.to_string(),
     };
-    assert!(err.contains("postgres://cassa:***@127.0.0.1:1/cassa"), "{err}");
+    assert!(
+        err.contains("postgres://cassa:***@127.0.0.1:1/cassa"),
+        "{err}"
+    );
     assert!(!err.contains("hunter2"), "{err}");
 }
 
@@ -72,7 +75,10 @@ async fn database_outage_turns_readyz_red_and_recovers() {
     let started = Instant::now();
     let response = wait_for_status(&app, "/readyz", 503).await;
     assert_problem(response, 503, "database_unavailable").await;
-    assert!(started.elapsed() < Duration::from_secs(10), "outage noticed too slowly");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "outage noticed too slowly"
+    );
     // Liveness does not depend on the database.
     assert_eq!(app.get("/healthz").await.status(), 200);
     // The console still renders and says so.

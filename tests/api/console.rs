@@ -18,7 +18,10 @@ async fn overview_renders_with_system_status(backend: Backend) {
     assert!(html.contains("/pkg/cassa.js"), "hydration script missing");
     // Async SSR: the status is in the HTML itself, readable without JavaScript.
     assert!(
-        html.contains(&format!(r#"data-testid="database-backend">{}<"#, backend.name())),
+        html.contains(&format!(
+            r#"data-testid="database-backend">{}<"#,
+            backend.name()
+        )),
         "{html}"
     );
     assert!(html.contains(">ready<"), "{html}");

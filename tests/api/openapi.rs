@@ -28,7 +28,10 @@ async fn served_document_matches_the_committed_one(backend: Backend) {
     let response = app.get("/api/v1/openapi.json").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
-    assert!(response.text().await.unwrap() == committed(), "{REGENERATE}");
+    assert!(
+        response.text().await.unwrap() == committed(),
+        "{REGENERATE}"
+    );
 }
 
 both_backends!(served_document_matches_the_committed_one);

@@ -86,7 +86,11 @@ async fn wrong_shape_is_422(backend: Backend) {
 
 async fn wrong_content_type_is_415(backend: Backend) {
     let app = app_with_probes(backend).await;
-    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
         let mut request = app
             .client
             .post(app.url("/api/v1/test/echo"))

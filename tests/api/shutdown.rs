@@ -38,7 +38,10 @@ async fn in_flight_requests_finish_after_shutdown_begins(backend: Backend) {
         .timeout(Duration::from_secs(2))
         .send()
         .await;
-    assert!(refused.is_err(), "a stopped server must not accept requests");
+    assert!(
+        refused.is_err(),
+        "a stopped server must not accept requests"
+    );
 }
 
 both_backends!(in_flight_requests_finish_after_shutdown_begins);

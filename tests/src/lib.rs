@@ -60,13 +60,16 @@ impl Backend {
     }
 }
 
+/// Adjusts a [`Config`] before the server is built.
+pub type Configure = Box<dyn FnOnce(&mut Config) + Send>;
+
 /// Knobs for [`spawn_app_with`].
 #[derive(Default)]
 pub struct SpawnOptions {
     /// Extra routes under `/api/v1`, behind the real edge layers.
     pub extra_api: Option<Router<AppState>>,
     /// Adjusts the configuration before the server is built.
-    pub configure: Option<Box<dyn FnOnce(&mut Config) + Send>>,
+    pub configure: Option<Configure>,
     /// Route the server's database connections through a [`TcpProxy`] the test can cut
     /// (PostgreSQL only).
     pub through_proxy: bool,

@@ -108,9 +108,7 @@ async fn fallback(
         return ApiError::NotFound.into_response();
     }
     let uri = req.uri().clone();
-    let handler = leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-        context,
-        app::shell,
-    );
+    let handler =
+        leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell);
     handler(uri, state, req).await
 }

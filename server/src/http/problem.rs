@@ -75,10 +75,9 @@ impl Problem {
     pub fn into_response_with_extension(self) -> Response {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (self.status_code(), body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(PROBLEM_JSON),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         response.extensions_mut().insert(self);
         response
     }
@@ -112,7 +111,9 @@ pub enum ApiError {
     #[error("the request body could not be read: {0}")]
     BadBody(String),
     /// The request took longer than the configured budget.
-    #[error("the request took too long and was abandoned; it is safe to retry with the same Idempotency-Key")]
+    #[error(
+        "the request took too long and was abandoned; it is safe to retry with the same Idempotency-Key"
+    )]
     RequestTimeout,
     /// The database cannot be reached right now.
     #[error("the database is unavailable; retry later")]
@@ -174,7 +175,9 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable(_) | StoreError::Connect { .. } => ApiError::DatabaseUnavailable,
+            StoreError::Unavailable(_) | StoreError::Connect { .. } => {
+                ApiError::DatabaseUnavailable
+            }
             other => ApiError::Internal(other.into()),
         }
     }

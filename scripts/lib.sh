@@ -1,0 +1,109 @@
+# Shared set-up steps for scripts/serve, scripts/test and .ci/run. Each step installs what is
+# missing and skips what is already there, so a second run starts at once.
+# shellcheck shell=bash
+
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CARGO_LEPTOS_VERSION="0.3.10"
+TOOLS_DIR="${CASSA_TOOLS_DIR:-$HOME/.cache/cassa-tools}"
+export PATH="$HOME/.cargo/bin:$TOOLS_DIR/node_modules/.bin:$PATH"
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Runs a command as root (directly, or through sudo when available).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else die "need root to run: $*"
+  fi
+}
+
+ensure_wasm_target() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+ensure_cargo_leptos() {
+  if cargo leptos --version 2>/dev/null | grep -q " ${CARGO_LEPTOS_VERSION}$"; then return; fi
+  # 0.3.11 needs a newer Rust than 1.95; this version is known to build here (~12 min cold).
+  log "installing cargo-leptos ${CARGO_LEPTOS_VERSION}"
+  cargo install cargo-leptos --locked --version "${CARGO_LEPTOS_VERSION}"
+}
+
+# wasm-bindgen-cli must be exactly the wasm-bindgen version in Cargo.lock.
+ensure_wasm_bindgen() {
+  local want
+  want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$REPO_ROOT/Cargo.lock")"
+  [ -n "$want" ] || die "wasm-bindgen is not in Cargo.lock"
+  if wasm-bindgen --version 2>/dev/null | grep -q " ${want}$"; then return; fi
+  log "installing wasm-bindgen-cli ${want}"
+  # Not --locked: its own lockfile pins a crate version the registry mirror lacks.
+  cargo install wasm-bindgen-cli --version "${want}" --force
+}
+
+# wasm-opt for release builds, from npm's binaryen (Debian's is too old and breaks hydration).
+ensure_wasm_opt() {
+  if [ -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ]; then return; fi
+  log "installing binaryen (wasm-opt) from npm into $TOOLS_DIR"
+  mkdir -p "$TOOLS_DIR"
+  npm install --prefix "$TOOLS_DIR" --no-audit --no-fund binaryen@132.0.0 >/dev/null
+}
+
+ensure_build_tools() {
+  ensure_wasm_target
+  ensure_cargo_leptos
+  ensure_wasm_bindgen
+}
+
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return; fi
+  log "installing Debian's chromium for the browser tests"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null \
+    || { as_root apt-get update >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null; }
+}
+
+ensure_e2e_packages() {
+  local dir="$REPO_ROOT/end2end"
+  local stamp="$dir/node_modules/.package-lock.json"
+  if [ -f "$stamp" ] && [ "$stamp" -nt "$dir/package-lock.json" ]; then return; fi
+  log "installing the end-to-end test packages"
+  # Browsers come from Debian; Playwright's own download cannot work here.
+  (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >/dev/null)
+}
+
+# Exports TEST_DATABASE_URL for the PostgreSQL variants of the API tests, starting the local
+# server when it is down. An explicit TEST_DATABASE_URL is used as given.
+ensure_test_postgres() {
+  if [ -n "${TEST_DATABASE_URL:-}" ]; then return; fi
+  local url="postgres://postgres@127.0.0.1:5432/postgres"
+  if ! command -v pg_isready >/dev/null 2>&1; then
+    [ -z "${CI:-}" ] || die "PostgreSQL client tools are missing; CI must test PostgreSQL"
+    log "PostgreSQL not found: the PostgreSQL variants of the tests will be skipped"
+    return
+  fi
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+      log "starting the local PostgreSQL server"
+      as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    fi
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+  if pg_isready -q -h 127.0.0.1 -p 5432; then
+    export TEST_DATABASE_URL="$url"
+  elif [ -n "${CI:-}" ]; then
+    die "PostgreSQL is not reachable on 127.0.0.1:5432"
+  else
+    log "PostgreSQL is not reachable: the PostgreSQL variants of the tests will be skipped"
+  fi
+}
+
+# Where cargo and cargo-leptos put their output.
+target_dir() { echo "${CARGO_TARGET_DIR:-$REPO_ROOT/target}"; }
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
