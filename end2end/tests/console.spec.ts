@@ -12,6 +12,9 @@ test('overview renders, hydrates and refreshes the system status', async ({ page
   page.on('console', (msg) => {
     if (msg.type() === 'error') errors.push(msg.text());
   });
+  page.on('response', (r) => {
+    if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
+  });
 
   await page.goto('/');
   await expect(page).toHaveTitle('Cassa console');
