@@ -5,6 +5,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{ArgAction, Args, ValueEnum, builder::BoolishValueParser};
 
+use secrecy::SecretString;
+
 use crate::secret::DatabaseUrl;
 
 /// Defaults shared by the command line and by [`Config::new`], so tests and the binary agree.
@@ -70,6 +72,12 @@ pub struct ServeArgs {
     /// Folder with the console's compiled assets (`pkg/`), as built by cargo-leptos.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = defaults::SITE_ROOT)]
     pub site_root: PathBuf,
+    /// Email of the platform admin created at start-up when none exists.
+    #[arg(long, env = "CASSA_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// Password of that admin (at least 12 characters). Unset: one is generated and logged once.
+    #[arg(long, env = "CASSA_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<SecretString>,
 }
 
 /// Settings of logging, shared by every subcommand.
@@ -183,6 +191,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Folder with the console's compiled assets.
     pub site_root: PathBuf,
+    /// Email of the platform admin bootstrapped when none exists.
+    pub admin_email: Option<String>,
+    /// Password of the bootstrapped admin; generated (and logged once) when unset.
+    pub admin_password: Option<SecretString>,
 }
 
 impl Config {
@@ -198,6 +210,8 @@ impl Config {
             request_timeout: Duration::from_secs(defaults::REQUEST_TIMEOUT_SECS),
             shutdown_grace: Duration::from_secs(defaults::SHUTDOWN_GRACE_SECS),
             site_root: PathBuf::from(defaults::SITE_ROOT),
+            admin_email: None,
+            admin_password: None,
         }
     }
 
@@ -211,6 +225,8 @@ impl Config {
             request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
             shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
             site_root: args.site_root.clone(),
+            admin_email: args.admin_email.clone(),
+            admin_password: args.admin_password.clone(),
         })
     }
 }

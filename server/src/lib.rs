@@ -3,6 +3,7 @@
 //! [`startup::Application`] builds the whole server on any listener (port 0 in tests); the
 //! `cassa` binary in `main.rs` is a thin wrapper over [`cli::main`].
 
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -13,3 +14,5 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tenancy;
+pub mod types;

@@ -22,6 +22,9 @@ pub enum StartupError {
     /// Database connection or migration failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The first platform admin could not be created.
+    #[error("cannot create the first platform admin: {0}")]
+    Bootstrap(crate::http::problem::ApiError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -103,6 +106,13 @@ impl Application {
             openapi_json: http::openapi_json().into(),
             shutdown: CancellationToken::new(),
         };
+        crate::tenancy::users::bootstrap_admin(
+            &state,
+            state.config.admin_email.as_deref(),
+            state.config.admin_password.clone(),
+        )
+        .await
+        .map_err(StartupError::Bootstrap)?;
         let router = http::router(state.clone(), options.extra_api);
         Ok(Self {
             listener,

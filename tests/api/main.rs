@@ -4,9 +4,9 @@
 mod availability;
 mod console;
 mod health;
-mod logging;
 mod openapi;
 mod problems;
 mod request_id;
 mod shutdown;
 mod support;
+mod tenancy;

@@ -2,6 +2,7 @@
 //! (zero2prod's `spawn_app`), on SQLite and, when `TEST_DATABASE_URL` points at a PostgreSQL
 //! server, on PostgreSQL too. Every app gets its own database, dropped when the app is dropped.
 
+mod probes;
 mod proxy;
 
 use std::{path::PathBuf, sync::Once, time::Duration};
@@ -19,6 +20,7 @@ use sqlx::{Connection, Executor, PgConnection};
 use tokio::{sync::oneshot, task::JoinHandle};
 use uuid::Uuid;
 
+pub use probes::probe_routes;
 pub use proxy::TcpProxy;
 
 /// Environment variable naming a PostgreSQL server (any database on it) where each test run
@@ -62,6 +64,11 @@ impl Backend {
 
 /// Adjusts a [`Config`] before the server is built.
 pub type Configure = Box<dyn FnOnce(&mut Config) + Send>;
+
+/// The platform admin every test server is bootstrapped with.
+pub const ADMIN_EMAIL: &str = "admin@cassa.test";
+/// Password of [`ADMIN_EMAIL`].
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
 /// Knobs for [`spawn_app_with`].
 #[derive(Default)]
@@ -120,6 +127,60 @@ impl TestApp {
         }
     }
 
+    /// A bearer token for the bootstrapped platform admin.
+    pub async fn admin_token(&self) -> String {
+        self.user_token(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// A bearer token for a console user.
+    pub async fn user_token(&self, email: &str, password: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/token"))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(response.status(), 201, "sign-in of {email} failed");
+        let body: serde_json::Value = response.json().await.expect("token body");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Creates a store as the platform admin; returns its id and sandbox secret key.
+    pub async fn create_store(&self, name: &str, currency: &str) -> TestStore {
+        let admin = self.admin_token().await;
+        let response = self
+            .client
+            .post(self.url("/api/v1/platform/stores"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({ "name": name, "currency": currency }))
+            .send()
+            .await
+            .expect("create store");
+        assert_eq!(response.status(), 201);
+        let body: serde_json::Value = response.json().await.expect("store body");
+        TestStore {
+            id: body["id"].as_str().expect("store id").to_owned(),
+            sandbox_key: body["sandbox_secret_key"].as_str().expect("key").to_owned(),
+        }
+    }
+
+    /// Adds an owner with a known password to `store`; returns their bearer token.
+    pub async fn create_owner(&self, store: &TestStore, email: &str) -> String {
+        let admin = self.admin_token().await;
+        let password = "owner-password-123";
+        let response = self
+            .client
+            .post(self.url(&format!("/api/v1/platform/stores/{}/users", store.id)))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({ "email": email, "role": "owner", "password": password }))
+            .send()
+            .await
+            .expect("create owner");
+        assert_eq!(response.status(), 201);
+        self.user_token(email, password).await
+    }
+
     /// Sends the shutdown signal without waiting.
     pub fn begin_shutdown(&mut self) -> Option<JoinHandle<std::io::Result<()>>> {
         if let Some(tx) = self.shutdown.take() {
@@ -127,6 +188,15 @@ impl TestApp {
         }
         self.server.take()
     }
+}
+
+/// A store created through the platform API.
+#[derive(Debug, Clone)]
+pub struct TestStore {
+    /// Store id.
+    pub id: String,
+    /// Its first sandbox secret key.
+    pub sandbox_key: String,
 }
 
 /// Fixed start of every test clock: tests never depend on the wall clock.
@@ -161,6 +231,8 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
     let mut config = Config::new(DatabaseConfig::from_url(url).expect("valid test database url"));
     config.listen_addr = "127.0.0.1:0".parse().expect("valid address");
     config.database.max_connections = 5;
+    config.admin_email = Some(ADMIN_EMAIL.to_owned());
+    config.admin_password = Some(ADMIN_PASSWORD.to_owned().into());
     if let Some(configure) = options.configure {
         configure(&mut config);
     }

@@ -1,8 +1,8 @@
 //! Extractors whose rejections are problem+json with stable codes.
 
 use axum::{
-    extract::{FromRequest, Request, rejection::JsonRejection},
-    http::StatusCode,
+    extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
+    http::{StatusCode, request::Parts},
 };
 use serde::de::DeserializeOwned;
 
@@ -38,5 +38,44 @@ fn map_json_rejection(rejection: JsonRejection) -> ApiError {
         }
         JsonRejection::BytesRejection(e) => ApiError::BadBody(e.body_text()),
         other => ApiError::BadBody(other.body_text()),
+    }
+}
+
+/// `Path<T>` whose rejection is 404 `not_found`: a malformed id names no object, exactly like
+/// an id that does not exist (or belongs to another store).
+#[derive(Debug, Clone, Copy)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|_| ApiError::NotFound)
+    }
+}
+
+/// `Query<T>` whose rejection is 422 `invalid_body`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|e| ApiError::InvalidBody(e.body_text()))
     }
 }

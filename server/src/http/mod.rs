@@ -3,6 +3,7 @@
 pub mod extract;
 pub mod middleware;
 pub mod ops;
+pub mod pagination;
 pub mod problem;
 
 use axum::{
@@ -27,13 +28,41 @@ use problem::{ApiError, Problem};
                        Errors are RFC 9457 problem+json documents with a stable `code`."
     ),
     components(schemas(Problem)),
-    tags((name = "operations", description = "Health, readiness, metrics, API description"))
+    modifiers(&BearerAuth),
+    tags(
+        (name = "operations", description = "Health, readiness, metrics, API description"),
+        (name = "auth", description = "Bearer tokens for console users"),
+        (name = "platform", description = "Stores and their users (platform admins)"),
+        (name = "api keys", description = "Store secret keys"),
+        (name = "customers", description = "A store's customers and their tokens"),
+        (name = "me", description = "Endpoints for a customer token"),
+    )
 )]
 struct ApiDoc;
 
+/// Declares the one security scheme: `Authorization: Bearer <secret>` where the secret is a
+/// store key (`sk_test_`/`sk_live_`), a user token (`ut_`) or a customer token (`ct_`).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
 /// Routes under `/api/v1`. Capabilities add their routers here.
 fn api_v1() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(ops::openapi_json))
+    OpenApiRouter::new()
+        .routes(routes!(ops::openapi_json))
+        .nest("/auth", crate::auth::router())
+        .nest("/platform", crate::tenancy::platform_router())
+        .nest("/admin", crate::tenancy::admin_router())
+        .nest("/me", crate::tenancy::me_router())
 }
 
 /// Every documented route, with its OpenAPI description.

@@ -26,6 +26,9 @@ pub struct Problem {
     pub detail: String,
     /// Stable machine-readable code; clients branch on this, never on `title` or `detail`.
     pub code: String,
+    /// The request field the problem is about, for validation failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     /// The request's id (also in the `X-Request-Id` header); quote it when reporting issues.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -40,6 +43,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             code: code.to_owned(),
+            field: None,
             request_id: None,
         }
     }
@@ -110,6 +114,23 @@ pub enum ApiError {
     /// The body could not be read.
     #[error("the request body could not be read: {0}")]
     BadBody(String),
+    /// A field of the request is invalid.
+    #[error("{0}")]
+    Validation(#[from] crate::types::InvalidValue),
+    /// No credential, or one that is wrong, expired or revoked.
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    /// Sign-in failed: unknown email, wrong password or a locked account look the same.
+    #[error(
+        "the email or password is wrong, or the account is locked after repeated failures; try again later"
+    )]
+    InvalidCredentials,
+    /// A valid credential without the needed role.
+    #[error("this credential is not allowed to do that")]
+    Forbidden,
+    /// A unique value already exists.
+    #[error("{0}")]
+    Conflict(&'static str),
     /// The request took longer than the configured budget.
     #[error(
         "the request took too long and was abandoned; it is safe to retry with the same Idempotency-Key"
@@ -147,6 +168,19 @@ impl ApiError {
                 "Payload too large",
             ),
             ApiError::BadBody(_) => (StatusCode::BAD_REQUEST, "bad_request", "Bad request"),
+            ApiError::Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "Validation failed",
+            ),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            ApiError::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Invalid credentials",
+            ),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             ApiError::RequestTimeout => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "request_timeout",
@@ -168,7 +202,11 @@ impl ApiError {
     /// The problem document for this error.
     pub fn to_problem(&self) -> Problem {
         let (status, code, title) = self.parts();
-        Problem::new(status, code, title, self.to_string())
+        let mut problem = Problem::new(status, code, title, self.to_string());
+        if let ApiError::Validation(invalid) = self {
+            problem.field = Some(invalid.field.to_owned());
+        }
+        problem
     }
 }
 
@@ -191,6 +229,11 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = self.to_problem().into_response();
+        if matches!(self, ApiError::Unauthorized | ApiError::InvalidCredentials) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if matches!(
             self,
             ApiError::DatabaseUnavailable | ApiError::RequestTimeout

@@ -1,4 +1,7 @@
 //! Structured logs: every line written while serving a request carries its request id.
+//!
+//! A test binary of its own: `tracing` caches per-callsite interest process-wide, so a
+//! thread-local capturing subscriber is only reliable without other tests running beside it.
 
 use std::{
     io::Write,
@@ -10,7 +13,7 @@ use cassa::config::LogFormat;
 use cassa_tests::{Backend, SpawnOptions, spawn_app_with};
 use serde_json::Value;
 
-use crate::support::probe_routes;
+use cassa_tests::probe_routes;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

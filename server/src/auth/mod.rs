@@ -1,0 +1,10 @@
+//! Authentication: passwords, bearer secrets, login throttling and principals.
+
+pub mod password;
+pub mod principal;
+mod routes;
+pub mod service;
+pub mod throttle;
+pub mod tokens;
+
+pub use routes::router;

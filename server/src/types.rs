@@ -1,0 +1,261 @@
+//! Value types shared by every capability: ids, environments, currencies, emails.
+//! Parse, don't validate: a value of these types is valid by construction.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Declares a UUIDv7 id newtype that is transparent in JSON and in both databases.
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+            Serialize, Deserialize, sqlx::Type, ToSchema,
+        )]
+        #[serde(transparent)]
+        #[sqlx(transparent)]
+        #[schema(value_type = String, format = Uuid)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered id.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A store (tenant).
+    StoreId
+);
+id_type!(
+    /// A console user.
+    UserId
+);
+id_type!(
+    /// A store API key.
+    ApiKeyId
+);
+id_type!(
+    /// A store's customer.
+    CustomerId
+);
+
+/// Which side of a store a credential acts on. Data never crosses environments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Test mode: sandbox provider, `sk_test_` keys.
+    Sandbox,
+    /// Live mode: real providers, `sk_live_` keys.
+    Production,
+}
+
+impl Environment {
+    /// Database and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Sandbox => "sandbox",
+            Environment::Production => "production",
+        }
+    }
+
+    /// Prefix of this environment's secret keys.
+    pub fn key_prefix(self) -> &'static str {
+        match self {
+            Environment::Sandbox => "sk_test_",
+            Environment::Production => "sk_live_",
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sandbox" => Ok(Environment::Sandbox),
+            "production" => Ok(Environment::Production),
+            _ => Err(InvalidValue::new(
+                "environment",
+                "must be sandbox or production",
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value that failed to parse, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidValue {
+    /// The offending field.
+    pub field: &'static str,
+    /// Why it was rejected.
+    pub message: String,
+}
+
+impl InvalidValue {
+    /// An error about `field`.
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// An ISO 4217 currency with a defined minor-unit exponent (no XAU, XXX, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ToSchema)]
+#[schema(value_type = String, example = "USD")]
+pub struct Currency(iso_currency::Currency);
+
+impl Currency {
+    /// Parses an upper-case ISO 4217 code.
+    pub fn parse(code: &str) -> Result<Self, InvalidValue> {
+        let invalid = || InvalidValue::new("currency", "must be an ISO 4217 code such as USD");
+        let currency = iso_currency::Currency::from_code(code).ok_or_else(invalid)?;
+        currency.exponent().ok_or_else(invalid)?;
+        Ok(Self(currency))
+    }
+
+    /// The three-letter code.
+    pub fn code(self) -> &'static str {
+        self.0.code()
+    }
+
+    /// Number of minor-unit digits (JPY 0, USD 2, KWD 3).
+    pub fn exponent(self) -> u16 {
+        self.0.exponent().unwrap_or(0)
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        Currency::parse(&code).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A normalized email address (trimmed, lower-cased), used as a console login.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[schema(value_type = String, example = "owner@example.com")]
+pub struct Email(String);
+
+impl Email {
+    /// Trims, lower-cases and checks the basic `local@domain.tld` shape.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let email = raw.trim().to_lowercase();
+        let valid = email.len() <= 254
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            && match email.split_once('@') {
+                Some((local, domain)) => {
+                    !local.is_empty()
+                        && !domain.contains('@')
+                        && domain.contains('.')
+                        && !domain.starts_with('.')
+                        && !domain.ends_with('.')
+                }
+                None => false,
+            };
+        if valid {
+            Ok(Self(email))
+        } else {
+            Err(InvalidValue::new("email", "must be an email address"))
+        }
+    }
+
+    /// The normalized address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Email {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Email::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currencies_parse_with_iso_exponents() {
+        assert_eq!(Currency::parse("USD").unwrap().exponent(), 2);
+        assert_eq!(Currency::parse("JPY").unwrap().exponent(), 0);
+        assert_eq!(Currency::parse("KWD").unwrap().exponent(), 3);
+        for bad in ["usd", "US", "XXX", "ABC", ""] {
+            assert!(Currency::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_are_normalized() {
+        assert_eq!(
+            Email::parse("  Owner@Example.COM ").unwrap().as_str(),
+            "owner@example.com"
+        );
+        for bad in [
+            "",
+            "no-at",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "@x.com",
+            "a@.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn environments_round_trip() {
+        for env in [Environment::Sandbox, Environment::Production] {
+            assert_eq!(env.as_str().parse::<Environment>().unwrap(), env);
+        }
+        assert!("live".parse::<Environment>().is_err());
+    }
+}

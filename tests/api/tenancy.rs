@@ -1,0 +1,375 @@
+//! Stores, users, keys, customers and tokens: who may do what, and nothing crosses stores.
+
+use cassa_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, both_backends, spawn_app};
+use serde_json::{Value, json};
+
+use crate::support::assert_problem;
+
+async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn platform_admin_creates_lists_and_reads_stores(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_token().await;
+    let response = post(
+        &app,
+        "/api/v1/platform/stores",
+        &admin,
+        json!({"name": "  Acme  ", "currency": "EUR"}),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["store"]["name"], "Acme");
+    assert_eq!(created["store"]["currency"], "EUR");
+    let key = created["sandbox_secret_key"].as_str().unwrap();
+    assert!(key.starts_with("sk_test_") && key.len() >= 8 + 22, "{key}");
+
+    let store: Value = get(&app, &format!("/api/v1/platform/stores/{id}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(store["id"], id.as_str());
+    assert!(store.get("sandbox_secret_key").is_none());
+
+    for name in ["B", "C"] {
+        app.create_store(name, "USD").await;
+    }
+    let page: Value = get(&app, "/api/v1/platform/stores?limit=2", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    assert_eq!(page["has_more"], true);
+    let last = page["data"][1]["id"].as_str().unwrap();
+    let next: Value = get(
+        &app,
+        &format!("/api/v1/platform/stores?limit=2&starting_after={last}"),
+        &admin,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(next["data"].as_array().unwrap().len(), 1);
+    assert_eq!(next["has_more"], false);
+}
+
+async fn store_input_is_validated(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_token().await;
+    for (body, field) in [
+        (json!({"name": "A", "currency": "usd"}), "currency"),
+        (json!({"name": "A", "currency": "XXX"}), "currency"),
+        (json!({"name": "   ", "currency": "USD"}), "name"),
+    ] {
+        let response = post(&app, "/api/v1/platform/stores", &admin, body).await;
+        let problem = assert_problem(response, 422, "validation_failed").await;
+        assert_eq!(problem["field"], field);
+    }
+    let response = app
+        .client
+        .get(app.url("/api/v1/platform/stores?limit=0"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 422, "validation_failed").await;
+}
+
+async fn credentials_are_checked_and_roles_enforced(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = app.create_store("Shop", "USD").await;
+    // No credential, a malformed one, an unknown one: 401.
+    let response = app.get("/api/v1/platform/stores").await;
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    assert_problem(response, 401, "unauthorized").await;
+    for token in [
+        "nonsense",
+        "sk_test_unknownunknownunknownunknown",
+        "ut_forged",
+    ] {
+        let response = get(&app, "/api/v1/admin/api-keys", token).await;
+        assert_problem(response, 401, "unauthorized").await;
+    }
+    // A store key is valid but not a platform admin: 403.
+    let response = get(&app, "/api/v1/platform/stores", &store.sandbox_key).await;
+    assert_problem(response, 403, "forbidden").await;
+    // A store key may not mint keys; only owners may.
+    let response = post(
+        &app,
+        "/api/v1/admin/api-keys",
+        &store.sandbox_key,
+        json!({"name": "x"}),
+    )
+    .await;
+    assert_problem(response, 403, "forbidden").await;
+}
+
+async fn owner_manages_keys_and_revoked_keys_stop_working(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = app.create_store("Shop", "USD").await;
+    let owner = app.create_owner(&store, "owner@shop.test").await;
+
+    let response = app
+        .client
+        .post(app.url("/api/v1/admin/api-keys"))
+        .bearer_auth(&owner)
+        .header("cassa-store", &store.id)
+        .json(&json!({"name": "checkout"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("sk_test_"));
+    assert_eq!(created["environment"], "sandbox");
+
+    // The new key works and gets its last use recorded.
+    assert_eq!(
+        get(&app, "/api/v1/admin/api-keys", &secret).await.status(),
+        200
+    );
+    let listed: Value = get(&app, "/api/v1/admin/api-keys", &store.sandbox_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let text = listed.to_string();
+    assert!(
+        !text.contains(&secret),
+        "a listing must never contain a secret"
+    );
+    assert!(!text.contains(&store.sandbox_key));
+    let keys = listed["data"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    let mine = keys.iter().find(|k| k["id"] == created["id"]).unwrap();
+    assert!(mine["last_used_at"].is_string(), "{mine}");
+    assert!(
+        mine["display_hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("sk_test_")
+    );
+
+    // Revoke it; it is rejected from then on.
+    let response = app
+        .client
+        .delete(app.url(&format!(
+            "/api/v1/admin/api-keys/{}",
+            created["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&store.sandbox_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let revoked: Value = response.json().await.unwrap();
+    assert!(revoked["revoked_at"].is_string());
+    let response = get(&app, "/api/v1/admin/api-keys", &secret).await;
+    assert_problem(response, 401, "unauthorized").await;
+}
+
+async fn customers_get_tokens_that_only_work_on_me(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = app.create_store("Shop", "USD").await;
+    let response = post(
+        &app,
+        "/api/v1/admin/customers",
+        &store.sandbox_key,
+        json!({"email": " Ada@Example.com ", "name": "Ada"}),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let customer: Value = response.json().await.unwrap();
+    assert_eq!(customer["email"], "ada@example.com");
+    let id = customer["id"].as_str().unwrap();
+
+    let response = post(
+        &app,
+        &format!("/api/v1/admin/customers/{id}/tokens"),
+        &store.sandbox_key,
+        json!({"ttl_seconds": 600}),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let token: Value = response.json().await.unwrap();
+    let ct = token["token"].as_str().unwrap().to_owned();
+    assert!(ct.starts_with("ct_"));
+
+    let me: Value = get(&app, "/api/v1/me", &ct).await.json().await.unwrap();
+    assert_eq!(me["id"], id);
+    // Customer tokens are not store credentials, and store keys are not customer tokens.
+    assert_problem(
+        get(&app, "/api/v1/admin/api-keys", &ct).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        get(&app, "/api/v1/me", &store.sandbox_key).await,
+        403,
+        "forbidden",
+    )
+    .await;
+
+    // Tokens expire.
+    app.clock.advance(chrono::Duration::seconds(601));
+    assert_problem(get(&app, "/api/v1/me", &ct).await, 401, "unauthorized").await;
+}
+
+async fn sandbox_and_production_data_do_not_mix(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = app.create_store("Shop", "USD").await;
+    let owner = app.create_owner(&store, "owner@shop.test").await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/admin/api-keys"))
+        .bearer_auth(&owner)
+        .header("cassa-store", &store.id)
+        .header("cassa-environment", "production")
+        .json(&json!({"name": "live"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let live: Value = response.json().await.unwrap();
+    let live_key = live["secret"].as_str().unwrap().to_owned();
+    assert!(live_key.starts_with("sk_live_"));
+
+    let sandbox_customer: Value = post(
+        &app,
+        "/api/v1/admin/customers",
+        &store.sandbox_key,
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let live_customer: Value = post(&app, "/api/v1/admin/customers", &live_key, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(live_customer["environment"], "production");
+    let path = |c: &Value| format!("/api/v1/admin/customers/{}", c["id"].as_str().unwrap());
+    assert_problem(
+        get(&app, &path(&sandbox_customer), &live_key).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        get(&app, &path(&live_customer), &store.sandbox_key).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        get(&app, &path(&live_customer), &live_key).await.status(),
+        200
+    );
+    // Key listings are per environment too.
+    let listed: Value = get(&app, "/api/v1/admin/api-keys", &live_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+}
+
+async fn five_failures_lock_the_account_for_fifteen_minutes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let attempt = |password: &'static str| {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/auth/token");
+        async move {
+            client
+                .post(url)
+                .json(&json!({"email": ADMIN_EMAIL, "password": password}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..5 {
+        assert_problem(
+            attempt("wrong-password-123").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    // Locked: even the right password fails, with the same answer.
+    let locked = assert_problem(attempt(ADMIN_PASSWORD).await, 401, "invalid_credentials").await;
+    let unknown = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .json(&json!({"email": "nobody@cassa.test", "password": "whatever-password"}))
+        .send()
+        .await
+        .unwrap();
+    let unknown = assert_problem(unknown, 401, "invalid_credentials").await;
+    let strip = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("request_id");
+        v
+    };
+    assert_eq!(
+        strip(locked),
+        strip(unknown),
+        "unknown user and locked account must look alike"
+    );
+
+    app.clock.advance(chrono::Duration::minutes(14));
+    assert_eq!(attempt(ADMIN_PASSWORD).await.status(), 401);
+    app.clock.advance(chrono::Duration::minutes(1));
+    assert_eq!(attempt(ADMIN_PASSWORD).await.status(), 201);
+}
+
+async fn user_tokens_expire(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_token().await;
+    assert_eq!(
+        get(&app, "/api/v1/platform/stores", &admin).await.status(),
+        200
+    );
+    app.clock.advance(chrono::Duration::minutes(61));
+    assert_problem(
+        get(&app, "/api/v1/platform/stores", &admin).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+}
+
+both_backends!(
+    platform_admin_creates_lists_and_reads_stores,
+    store_input_is_validated,
+    credentials_are_checked_and_roles_enforced,
+    owner_manages_keys_and_revoked_keys_stop_working,
+    customers_get_tokens_that_only_work_on_me,
+    sandbox_and_production_data_do_not_mix,
+    five_failures_lock_the_account_for_fifteen_minutes,
+    user_tokens_expire,
+);
