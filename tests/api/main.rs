@@ -4,6 +4,7 @@
 mod availability;
 mod console;
 mod health;
+mod isolation;
 mod openapi;
 mod problems;
 mod request_id;
