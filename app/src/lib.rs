@@ -4,6 +4,7 @@
 //! [`backend::ConsoleBackend`], which the server implements and provides as Leptos context
 //! (the hexagonal pattern of Leptos' own examples).
 
+pub mod api;
 pub mod backend;
 mod pages;
 
@@ -11,7 +12,8 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     SsrMode, StaticSegment,
-    components::{A, Route, Router, Routes},
+    components::{Route, Router, Routes},
+    path,
 };
 
 pub use backend::SystemStatus;
@@ -54,18 +56,18 @@ pub fn App() -> impl IntoView {
         <Title text="Cassa console"/>
         <Router>
             <div class="layout">
-                <header class="topbar">
-                    <A href="/" attr:class="brand">"Cassa"</A>
-                    <nav class="topnav">
-                        <A href="/">"Overview"</A>
-                        <A href="/sign-in">"Sign in"</A>
-                    </nav>
-                </header>
+                <pages::layout::TopBar/>
                 <main class="content">
                     // Async SSR: the essential reads must work without JavaScript.
                     <Routes fallback=pages::NotFound>
                         <Route path=StaticSegment("") view=pages::Overview ssr=SsrMode::Async/>
-                        <Route path=StaticSegment("sign-in") view=pages::SignIn ssr=SsrMode::Async/>
+                        <Route path=path!("/sign-in") view=pages::SignIn ssr=SsrMode::Async/>
+                        <Route path=path!("/api-keys") view=pages::ApiKeys ssr=SsrMode::Async/>
+                        <Route
+                            path=path!("/platform/stores")
+                            view=pages::Stores
+                            ssr=SsrMode::Async
+                        />
                     </Routes>
                 </main>
                 <footer class="footer">"Cassa payments platform"</footer>

@@ -29,6 +29,10 @@ pub mod defaults {
     pub const SHUTDOWN_GRACE_SECS: u64 = 30;
     /// Where cargo-leptos puts the console's compiled assets.
     pub const SITE_ROOT: &str = "target/site";
+    /// Idle lifetime of a console session.
+    pub const SESSION_IDLE_MINUTES: i64 = 30;
+    /// Absolute lifetime of a console session.
+    pub const SESSION_ABSOLUTE_HOURS: i64 = 12;
 }
 
 /// Settings about the database, shared by `cassa serve` and `cassa migrate`.
@@ -72,6 +76,15 @@ pub struct ServeArgs {
     /// Folder with the console's compiled assets (`pkg/`), as built by cargo-leptos.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = defaults::SITE_ROOT)]
     pub site_root: PathBuf,
+    /// Console sessions unused this many minutes expire.
+    #[arg(long, env = "CASSA_SESSION_IDLE_MINUTES", default_value_t = defaults::SESSION_IDLE_MINUTES)]
+    pub session_idle_minutes: i64,
+    /// Console sessions expire this many hours after sign-in, however active.
+    #[arg(long, env = "CASSA_SESSION_ABSOLUTE_HOURS", default_value_t = defaults::SESSION_ABSOLUTE_HOURS)]
+    pub session_absolute_hours: i64,
+    /// `auto` (Secure unless listening on loopback), `true` or `false`.
+    #[arg(long, env = "CASSA_COOKIE_SECURE", default_value = "auto")]
+    pub cookie_secure: CookieSecure,
     /// Email of the platform admin created at start-up when none exists.
     #[arg(long, env = "CASSA_ADMIN_EMAIL")]
     pub admin_email: Option<String>,
@@ -89,6 +102,17 @@ pub struct LogArgs {
     /// Log filter in `tracing` syntax, e.g. `info,cassa=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log_filter: String,
+}
+
+/// Whether the session cookie carries the `Secure` flag.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieSecure {
+    /// Secure unless the server listens on a loopback address (plain-HTTP development).
+    Auto,
+    /// Always Secure (behind TLS).
+    True,
+    /// Never Secure.
+    False,
 }
 
 /// Output format of log lines.
@@ -191,6 +215,12 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Folder with the console's compiled assets.
     pub site_root: PathBuf,
+    /// Idle timeout of console sessions.
+    pub session_idle: chrono::Duration,
+    /// Absolute lifetime of console sessions.
+    pub session_absolute: chrono::Duration,
+    /// Session cookie `Secure` policy.
+    pub cookie_secure: CookieSecure,
     /// Email of the platform admin bootstrapped when none exists.
     pub admin_email: Option<String>,
     /// Password of the bootstrapped admin; generated (and logged once) when unset.
@@ -198,6 +228,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether session cookies get `Secure` on this listen address.
+    pub fn secure_cookies(&self) -> bool {
+        match self.cookie_secure {
+            CookieSecure::True => true,
+            CookieSecure::False => false,
+            CookieSecure::Auto => !self.listen_addr.ip().is_loopback(),
+        }
+    }
+
     /// Defaults for everything but the database.
     pub fn new(database: DatabaseConfig) -> Self {
         Self {
@@ -210,6 +249,9 @@ impl Config {
             request_timeout: Duration::from_secs(defaults::REQUEST_TIMEOUT_SECS),
             shutdown_grace: Duration::from_secs(defaults::SHUTDOWN_GRACE_SECS),
             site_root: PathBuf::from(defaults::SITE_ROOT),
+            session_idle: chrono::Duration::minutes(defaults::SESSION_IDLE_MINUTES),
+            session_absolute: chrono::Duration::hours(defaults::SESSION_ABSOLUTE_HOURS),
+            cookie_secure: CookieSecure::Auto,
             admin_email: None,
             admin_password: None,
         }
@@ -225,6 +267,9 @@ impl Config {
             request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
             shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
             site_root: args.site_root.clone(),
+            session_idle: chrono::Duration::minutes(args.session_idle_minutes.max(1)),
+            session_absolute: chrono::Duration::hours(args.session_absolute_hours.max(1)),
+            cookie_secure: args.cookie_secure,
             admin_email: args.admin_email.clone(),
             admin_password: args.admin_password.clone(),
         })

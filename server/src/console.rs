@@ -1,43 +1,355 @@
-//! The server's side of the console: implements the interface the Leptos app declares.
+//! The server's side of the console: implements the interface the Leptos app declares, on top
+//! of the same services as the REST API (so a rule holds in both places).
 
 use std::{sync::Arc, time::Duration};
 
-use app::backend::{BoxFuture, ConsoleBackend, SharedBackend, SystemStatus};
+use app::backend::{
+    ApiKeyView, BoxFuture, ConsoleBackend, ConsoleResult, RevealedSecret, SharedBackend,
+    StoreChoice, StoreView, SystemStatus, Viewer,
+};
+use axum::http::request::Parts;
+use secrecy::SecretString;
+use tower_sessions::Session;
 
-use crate::{state::AppState, store::Db};
+use crate::{
+    auth::{principal::Role, service},
+    http::{pagination::PageQuery, problem::ApiError},
+    on_db,
+    sessions::{self, ConsoleSession},
+    state::AppState,
+    store::StoreError,
+    tenancy::{api_keys, stores},
+    types::{ApiKeyId, Currency, Environment, StoreId, UserId},
+};
 
 const STATUS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The console shows at most this many stores in the switcher and on the stores page.
+const CONSOLE_LIST_LIMIT: u32 = 100;
 
 /// Domain access for the console's server functions.
 struct ServerBackend {
-    db: Db,
+    state: AppState,
 }
 
 /// The backend provided as Leptos context to server functions.
 pub fn backend(state: &AppState) -> SharedBackend {
     Arc::new(ServerBackend {
-        db: state.db.clone(),
+        state: state.clone(),
     })
+}
+
+/// What the user sees of an API error: the problem's detail (never internals).
+fn shown(err: ApiError) -> String {
+    let problem = err.to_problem();
+    if problem.status >= 500 {
+        if let ApiError::Internal(cause) = &err {
+            tracing::error!(error = ?cause, "console request failed");
+        }
+        return "Something went wrong on our side; please try again.".to_owned();
+    }
+    problem.detail
+}
+
+fn session_of(req: &Parts) -> ConsoleResult<Session> {
+    req.extensions
+        .get::<Session>()
+        .cloned()
+        .ok_or_else(|| "sessions are not available".to_owned())
+}
+
+/// A signed-in user with the store and environment the console is showing.
+struct Signed {
+    session: Session,
+    console: ConsoleSession,
+    email: String,
+    is_platform_admin: bool,
+    stores: Vec<StoreChoice>,
+}
+
+impl Signed {
+    fn current_store(&self) -> Option<&StoreChoice> {
+        let wanted = self.console.store_id.map(|s| s.to_string());
+        self.stores
+            .iter()
+            .find(|s| Some(&s.id) == wanted.as_ref())
+            .or_else(|| self.stores.first())
+    }
+
+    /// The current store and the user's role in it.
+    fn scope(&self) -> ConsoleResult<(StoreId, Role)> {
+        let store = self
+            .current_store()
+            .ok_or_else(|| "Open a store first.".to_owned())?;
+        let id = store.id.parse().map_err(|_| "invalid store".to_owned())?;
+        let role = Role::parse(&store.role).ok_or_else(|| "invalid role".to_owned())?;
+        Ok((id, role))
+    }
+}
+
+impl ServerBackend {
+    async fn signed(&self, req: &Parts) -> ConsoleResult<Option<Signed>> {
+        let session = session_of(req)?;
+        let policy = self.state.session_policy;
+        let Some(console) = sessions::current(&session, &policy)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        const SQL: &str = "SELECT email, is_platform_admin FROM users WHERE id = $1";
+        let user: Option<(String, bool)> = on_db!(&self.state.db, pool => {
+            sqlx::query_as(SQL).bind(console.user_id).fetch_optional(pool).await
+        })
+        .map_err(|e| shown(StoreError::from(e).into()))?;
+        let Some((email, is_platform_admin)) = user else {
+            sessions::sign_out(&session).await.map_err(|e| e.to_string())?;
+            return Ok(None);
+        };
+        let stores = self
+            .store_choices(console.user_id, is_platform_admin)
+            .await
+            .map_err(shown)?;
+        Ok(Some(Signed {
+            session,
+            console,
+            email,
+            is_platform_admin,
+            stores,
+        }))
+    }
+
+    async fn require_signed(&self, req: &Parts) -> ConsoleResult<Signed> {
+        self.signed(req)
+            .await?
+            .ok_or_else(|| "Your session has ended; sign in again.".to_owned())
+    }
+
+    /// Stores the user may open: memberships, or every store for platform admins (as owner).
+    async fn store_choices(
+        &self,
+        user_id: UserId,
+        is_platform_admin: bool,
+    ) -> Result<Vec<StoreChoice>, ApiError> {
+        let rows: Vec<(StoreId, String, String)> = if is_platform_admin {
+            const SQL: &str = "SELECT s.id, s.name, COALESCE(m.role, 'owner') FROM stores s \
+                               LEFT JOIN store_memberships m ON m.store_id = s.id AND m.user_id = $1 \
+                               ORDER BY s.id LIMIT $2";
+            on_db!(&self.state.db, pool => {
+                sqlx::query_as(SQL).bind(user_id).bind(i64::from(CONSOLE_LIST_LIMIT)).fetch_all(pool).await
+            })
+        } else {
+            const SQL: &str = "SELECT s.id, s.name, m.role FROM store_memberships m \
+                               JOIN stores s ON s.id = m.store_id WHERE m.user_id = $1 \
+                               ORDER BY s.id LIMIT $2";
+            on_db!(&self.state.db, pool => {
+                sqlx::query_as(SQL).bind(user_id).bind(i64::from(CONSOLE_LIST_LIMIT)).fetch_all(pool).await
+            })
+        }
+        .map_err(StoreError::from)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, role)| StoreChoice {
+                id: id.to_string(),
+                name,
+                role,
+            })
+            .collect())
+    }
+}
+
+fn page() -> PageQuery {
+    PageQuery {
+        limit: Some(CONSOLE_LIST_LIMIT),
+        starting_after: None,
+    }
 }
 
 impl ConsoleBackend for ServerBackend {
     fn system_status(&self) -> BoxFuture<'_, SystemStatus> {
         Box::pin(async move {
+            let db = &self.state.db;
             let ready = matches!(
-                tokio::time::timeout(STATUS_PROBE_TIMEOUT, self.db.ping()).await,
+                tokio::time::timeout(STATUS_PROBE_TIMEOUT, db.ping()).await,
                 Ok(Ok(()))
             );
             let migrations_applied = if ready {
-                self.db.applied_migrations().await.unwrap_or(0)
+                db.applied_migrations().await.unwrap_or(0)
             } else {
                 0
             };
             SystemStatus {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
-                database_backend: self.db.backend().as_str().to_owned(),
+                database_backend: db.backend().as_str().to_owned(),
                 database_ready: ready,
                 migrations_applied,
             }
+        })
+    }
+
+    fn viewer<'a>(&'a self, req: &'a Parts) -> BoxFuture<'a, ConsoleResult<Option<Viewer>>> {
+        Box::pin(async move {
+            Ok(self.signed(req).await?.map(|s| Viewer {
+                store: s.current_store().cloned(),
+                email: s.email,
+                is_platform_admin: s.is_platform_admin,
+                stores: s.stores,
+                environment: s.console.environment.as_str().to_owned(),
+            }))
+        })
+    }
+
+    fn sign_in<'a>(
+        &'a self,
+        req: &'a Parts,
+        email: String,
+        password: String,
+    ) -> BoxFuture<'a, ConsoleResult<()>> {
+        Box::pin(async move {
+            let session = session_of(req)?;
+            let user = service::authenticate(&self.state, &email, SecretString::from(password))
+                .await
+                .map_err(shown)?;
+            let console = ConsoleSession {
+                user_id: user.user_id,
+                signed_in_at: chrono::Utc::now(),
+                store_id: None,
+                environment: Environment::Sandbox,
+            };
+            sessions::sign_in(&session, &console)
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(user_id = %user.user_id, "console sign-in");
+            Ok(())
+        })
+    }
+
+    fn sign_out<'a>(&'a self, req: &'a Parts) -> BoxFuture<'a, ConsoleResult<()>> {
+        Box::pin(async move {
+            let session = session_of(req)?;
+            sessions::sign_out(&session).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn select<'a>(
+        &'a self,
+        req: &'a Parts,
+        store_id: Option<String>,
+        environment: Option<String>,
+    ) -> BoxFuture<'a, ConsoleResult<()>> {
+        Box::pin(async move {
+            let signed = self.require_signed(req).await?;
+            let mut console = signed.console.clone();
+            if let Some(store_id) = store_id.filter(|s| !s.is_empty()) {
+                if !signed.stores.iter().any(|s| s.id == store_id) {
+                    return Err("No such store.".to_owned());
+                }
+                console.store_id = store_id.parse().ok();
+            }
+            if let Some(environment) = environment.filter(|e| !e.is_empty()) {
+                console.environment = environment.parse().map_err(|e: crate::types::InvalidValue| e.to_string())?;
+            }
+            sessions::update(&signed.session, &console)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn api_keys<'a>(&'a self, req: &'a Parts) -> BoxFuture<'a, ConsoleResult<Vec<ApiKeyView>>> {
+        Box::pin(async move {
+            let signed = self.require_signed(req).await?;
+            let (store_id, _) = signed.scope()?;
+            let keys = api_keys::list(&self.state, store_id, signed.console.environment, page())
+                .await
+                .map_err(shown)?;
+            Ok(keys
+                .data
+                .into_iter()
+                .map(|k| ApiKeyView {
+                    id: k.id.to_string(),
+                    name: k.name,
+                    environment: k.environment.as_str().to_owned(),
+                    display_hint: k.display_hint,
+                    created_at: k.created_at.to_rfc3339(),
+                    last_used_at: k.last_used_at.map(|t| t.to_rfc3339()),
+                    revoked: k.revoked_at.is_some(),
+                })
+                .collect())
+        })
+    }
+
+    fn create_api_key<'a>(
+        &'a self,
+        req: &'a Parts,
+        name: String,
+    ) -> BoxFuture<'a, ConsoleResult<RevealedSecret>> {
+        Box::pin(async move {
+            let signed = self.require_signed(req).await?;
+            let (store_id, role) = signed.scope()?;
+            if role != Role::Owner {
+                return Err(shown(ApiError::Forbidden));
+            }
+            let name = crate::tenancy::parse_name("name", &name).map_err(|e| e.to_string())?;
+            let created = api_keys::create(&self.state, store_id, signed.console.environment, name)
+                .await
+                .map_err(shown)?;
+            Ok(RevealedSecret {
+                label: created.key.name,
+                secret: created.secret,
+            })
+        })
+    }
+
+    fn revoke_api_key<'a>(&'a self, req: &'a Parts, key_id: String) -> BoxFuture<'a, ConsoleResult<()>> {
+        Box::pin(async move {
+            let signed = self.require_signed(req).await?;
+            let (store_id, _) = signed.scope()?;
+            let key_id: ApiKeyId = key_id.parse().map_err(|_| shown(ApiError::NotFound))?;
+            api_keys::revoke(&self.state, store_id, signed.console.environment, key_id)
+                .await
+                .map_err(shown)?;
+            Ok(())
+        })
+    }
+
+    fn stores<'a>(&'a self, req: &'a Parts) -> BoxFuture<'a, ConsoleResult<Vec<StoreView>>> {
+        Box::pin(async move {
+            let signed = self.require_signed(req).await?;
+            if !signed.is_platform_admin {
+                return Err(shown(ApiError::Forbidden));
+            }
+            let page = stores::list(&self.state, page()).await.map_err(shown)?;
+            Ok(page
+                .data
+                .into_iter()
+                .map(|s| StoreView {
+                    id: s.id.to_string(),
+                    name: s.name,
+                    currency: s.currency.code().to_owned(),
+                    created_at: s.created_at.to_rfc3339(),
+                })
+                .collect())
+        })
+    }
+
+    fn create_store<'a>(
+        &'a self,
+        req: &'a Parts,
+        name: String,
+        currency: String,
+    ) -> BoxFuture<'a, ConsoleResult<RevealedSecret>> {
+        Box::pin(async move {
+            let signed = self.require_signed(req).await?;
+            if !signed.is_platform_admin {
+                return Err(shown(ApiError::Forbidden));
+            }
+            let name = crate::tenancy::parse_name("name", &name).map_err(|e| e.to_string())?;
+            let currency = Currency::parse(currency.trim().to_uppercase().as_str())
+                .map_err(|e| e.to_string())?;
+            let created = stores::create(&self.state, name, currency).await.map_err(shown)?;
+            Ok(RevealedSecret {
+                label: created.store.name,
+                secret: created.sandbox_secret_key,
+            })
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod console;
 pub mod http;
 pub mod secret;
+pub mod sessions;
 pub mod startup;
 pub mod state;
 pub mod store;

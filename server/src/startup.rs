@@ -97,6 +97,11 @@ impl Application {
             .site_addr(local_addr)
             .build();
 
+        let session_policy = crate::sessions::SessionPolicy {
+            idle: config.session_idle,
+            absolute: config.session_absolute,
+            secure_cookie: config.secure_cookies(),
+        };
         let state = AppState {
             db,
             clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -104,6 +109,7 @@ impl Application {
             leptos,
             metrics: telemetry::metrics_handle(),
             openapi_json: http::openapi_json().into(),
+            session_policy,
             shutdown: CancellationToken::new(),
         };
         crate::tenancy::users::bootstrap_admin(

@@ -7,7 +7,7 @@ use leptos::config::LeptosOptions;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::{clock::SharedClock, config::Config, store::Db};
+use crate::{clock::SharedClock, config::Config, sessions::SessionPolicy, store::Db};
 
 /// Everything a request may need; cheap to clone.
 #[derive(Clone)]
@@ -24,6 +24,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The OpenAPI document, rendered once at start-up.
     pub openapi_json: Arc<str>,
+    /// Console session lifetimes and cookie flags.
+    pub session_policy: SessionPolicy,
     /// Cancelled when the server starts shutting down; background work watches it.
     pub shutdown: CancellationToken,
 }

@@ -114,6 +114,11 @@ pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
         async move { fallback(state, req, context).await }
     })
     // Layers run outside-in from the last one added.
+    .layer(axum::middleware::from_fn(middleware::reject_cross_site))
+    .layer(crate::sessions::layer(
+        state.db.clone(),
+        state.session_policy,
+    ))
     .layer(DefaultBodyLimit::max(body_limit))
     .layer(RequestBodyLimitLayer::new(body_limit))
     .layer(axum::middleware::from_fn_with_state(

@@ -128,6 +128,9 @@ pub enum ApiError {
     /// A valid credential without the needed role.
     #[error("this credential is not allowed to do that")]
     Forbidden,
+    /// A state-changing console request from another site.
+    #[error("cross-site requests are not allowed")]
+    CrossSiteRequest,
     /// A unique value already exists.
     #[error("{0}")]
     Conflict(&'static str),
@@ -180,6 +183,7 @@ impl ApiError {
                 "Invalid credentials",
             ),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::CrossSiteRequest => (StatusCode::FORBIDDEN, "csrf_rejected", "Cross-site request"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             ApiError::RequestTimeout => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -1,16 +1,8 @@
-//! Console pages.
+//! Landing page and the 404 page.
 
 use leptos::prelude::*;
 
-use crate::backend::SystemStatus;
-
-/// Reads the platform status through the server's [`crate::backend::ConsoleBackend`].
-#[server(prefix = "/console/fn", endpoint = "system_status")]
-pub async fn get_system_status() -> Result<SystemStatus, ServerFnError> {
-    let backend = use_context::<crate::backend::SharedBackend>()
-        .ok_or_else(|| ServerFnError::new("console backend missing from context"))?;
-    Ok(backend.system_status().await)
-}
+use crate::{api::get_system_status, backend::SystemStatus};
 
 /// Landing page of the console.
 #[component]
@@ -71,37 +63,6 @@ fn StatusTable(status: SystemStatus) -> impl IntoView {
             <dt>"Migrations applied"</dt>
             <dd data-testid="migrations">{status.migrations_applied}</dd>
         </dl>
-    }
-}
-
-/// Sign-in form. Authentication itself arrives with tenancy (console users and sessions);
-/// until then the form is rendered disabled so nobody believes they signed in.
-#[component]
-pub fn SignIn() -> impl IntoView {
-    view! {
-        <section class="panel narrow">
-            <h1>"Sign in"</h1>
-            <form class="form" method="post" action="/console/sign-in" aria-disabled="true">
-                <label>
-                    "Email" <input type="email" name="email" autocomplete="username" disabled/>
-                </label>
-                <label>
-                    "Password"
-                    <input
-                        type="password"
-                        name="password"
-                        autocomplete="current-password"
-                        disabled
-                    />
-                </label>
-                <button type="submit" class="btn primary" disabled>
-                    "Sign in"
-                </button>
-            </form>
-            <p class="muted" id="sign-in-note">
-                "Console accounts are not available yet: sign-in opens with stores and users."
-            </p>
-        </section>
     }
 }
 

@@ -1,0 +1,110 @@
+//! Server functions of the console: thin wrappers that hand the request to the backend.
+//! All are POST (the server_fn default) and pass the CSRF check at the server's edge.
+
+use leptos::prelude::*;
+
+use crate::backend::{ApiKeyView, RevealedSecret, StoreView, SystemStatus, Viewer};
+
+#[cfg(feature = "ssr")]
+mod server {
+    use leptos::prelude::*;
+
+    use crate::backend::SharedBackend;
+
+    pub fn backend() -> Result<SharedBackend, ServerFnError> {
+        use_context::<SharedBackend>()
+            .ok_or_else(|| ServerFnError::new("console backend missing from context"))
+    }
+
+    pub fn parts() -> Result<http::request::Parts, ServerFnError> {
+        use_context::<http::request::Parts>()
+            .ok_or_else(|| ServerFnError::new("request missing from context"))
+    }
+
+    pub fn fail<T>(result: Result<T, String>) -> Result<T, ServerFnError> {
+        result.map_err(ServerFnError::new)
+    }
+}
+
+/// Version, database backend and readiness.
+#[server(prefix = "/console/fn", endpoint = "system_status")]
+pub async fn get_system_status() -> Result<SystemStatus, ServerFnError> {
+    Ok(server::backend()?.system_status().await)
+}
+
+/// The signed-in user, if any.
+#[server(prefix = "/console/fn", endpoint = "viewer")]
+pub async fn get_viewer() -> Result<Option<Viewer>, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.viewer(&parts).await)
+}
+
+/// Signs in and goes to the overview.
+#[server(prefix = "/console/fn", endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<(), ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.sign_in(&parts, email, password).await)?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// Signs out and goes to the sign-in page.
+#[server(prefix = "/console/fn", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.sign_out(&parts).await)?;
+    leptos_axum::redirect("/sign-in");
+    Ok(())
+}
+
+/// Switches store and/or environment, then reloads the page it came from.
+#[server(prefix = "/console/fn", endpoint = "select")]
+pub async fn select_scope(
+    store_id: Option<String>,
+    environment: Option<String>,
+    back_to: Option<String>,
+) -> Result<(), ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.select(&parts, store_id, environment).await)?;
+    // Only local paths: never an open redirect.
+    let target = back_to
+        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .unwrap_or_else(|| "/".to_owned());
+    leptos_axum::redirect(&target);
+    Ok(())
+}
+
+/// Keys of the current store and environment.
+#[server(prefix = "/console/fn", endpoint = "api_keys")]
+pub async fn list_api_keys() -> Result<Vec<ApiKeyView>, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.api_keys(&parts).await)
+}
+
+/// Creates a key; the secret is in the result and never again.
+#[server(prefix = "/console/fn", endpoint = "create_api_key")]
+pub async fn create_api_key(name: String) -> Result<RevealedSecret, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.create_api_key(&parts, name).await)
+}
+
+/// Revokes a key.
+#[server(prefix = "/console/fn", endpoint = "revoke_api_key")]
+pub async fn revoke_api_key(key_id: String) -> Result<(), ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.revoke_api_key(&parts, key_id).await)
+}
+
+/// All stores (platform admins).
+#[server(prefix = "/console/fn", endpoint = "stores")]
+pub async fn list_stores() -> Result<Vec<StoreView>, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.stores(&parts).await)
+}
+
+/// Creates a store; its first sandbox key is in the result and never again.
+#[server(prefix = "/console/fn", endpoint = "create_store")]
+pub async fn create_store(name: String, currency: String) -> Result<RevealedSecret, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.create_store(&parts, name, currency).await)
+}

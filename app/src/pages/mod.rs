@@ -1,0 +1,59 @@
+//! Console pages.
+
+mod api_keys;
+pub mod layout;
+mod overview;
+mod sign_in;
+mod stores;
+
+pub use api_keys::ApiKeys;
+pub use overview::{NotFound, Overview};
+pub use sign_in::SignIn;
+pub use stores::Stores;
+
+use leptos::prelude::*;
+
+use crate::backend::Viewer;
+
+/// The viewer resource provided by the top bar, refetched on every navigation.
+pub type ViewerResource = Resource<Result<Option<Viewer>, ServerFnError>>;
+
+/// Renders `signed_in` with the viewer, or a prompt to sign in.
+pub fn with_viewer<V: IntoView + 'static>(
+    render: impl Fn(Viewer) -> V + Send + Sync + Clone + 'static,
+) -> impl IntoView {
+    let viewer = expect_context::<ViewerResource>();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {
+                let render = render.clone();
+                move || {
+                    let render = render.clone();
+                    viewer
+                        .get()
+                        .map(move |result| match result {
+                            Ok(Some(v)) => render(v).into_any(),
+                            Ok(None) => {
+                                view! {
+                                    <section class="panel narrow">
+                                        <p>"You are signed out."</p>
+                                        <a class="btn primary" href="/sign-in">"Sign in"</a>
+                                    </section>
+                                }
+                                    .into_any()
+                            }
+                            Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                        })
+                }
+            }
+        </Suspense>
+    }
+}
+
+/// An error message from a server function, without the framework's prefix.
+pub fn error_text(err: &ServerFnError) -> String {
+    match err {
+        ServerFnError::ServerError(msg) => msg.clone(),
+        other => other.to_string(),
+    }
+}

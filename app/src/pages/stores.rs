@@ -1,0 +1,97 @@
+//! Platform admins: every store, and creating new ones.
+
+use leptos::prelude::*;
+
+use super::{error_text, with_viewer};
+use crate::{
+    api::{CreateStore, list_stores},
+    backend::Viewer,
+};
+
+/// Stores page (platform admins).
+#[component]
+pub fn Stores() -> impl IntoView {
+    with_viewer(|viewer: Viewer| {
+        if viewer.is_platform_admin {
+            view! { <StoreList/> }.into_any()
+        } else {
+            view! { <p class="error">"Only platform admins manage stores."</p> }.into_any()
+        }
+    })
+}
+
+#[component]
+fn StoreList() -> impl IntoView {
+    let create = ServerAction::<CreateStore>::new();
+    let stores = Resource::new(move || create.version().get(), |_| list_stores());
+    let revealed = move || {
+        create.value().get().map(|result| match result {
+            Ok(secret) => view! {
+                <div class="reveal" data-testid="revealed-secret">
+                    <p>
+                        "Store " <strong>{secret.label}</strong>
+                        " created. Its sandbox key, shown once:"
+                    </p>
+                    <code data-testid="secret">{secret.secret}</code>
+                </div>
+            }
+            .into_any(),
+            Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
+        })
+    };
+    view! {
+        <section class="panel">
+            <h1>"Stores"</h1>
+            <ActionForm action=create attr:class="form inline-form" attr:id="create-store">
+                <label>"Name" <input type="text" name="name" required maxlength="200"/></label>
+                <label>
+                    "Currency"
+                    <input type="text" name="currency" required value="USD" maxlength="3"/>
+                </label>
+                <button type="submit" class="btn primary">"Create store"</button>
+            </ActionForm>
+            {revealed}
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    stores
+                        .get()
+                        .map(|result| match result {
+                            Err(e) => view! { <p class="error">{error_text(&e)}</p> }.into_any(),
+                            Ok(stores) => {
+                                view! {
+                                    <table class="table" id="stores">
+                                        <thead>
+                                            <tr>
+                                                <th>"Name"</th>
+                                                <th>"Currency"</th>
+                                                <th>"Id"</th>
+                                                <th>"Created"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {stores
+                                                .into_iter()
+                                                .map(|s| {
+                                                    view! {
+                                                        <tr>
+                                                            <td>{s.name}</td>
+                                                            <td>{s.currency}</td>
+                                                            <td>
+                                                                <code>{s.id}</code>
+                                                            </td>
+                                                            <td>{s.created_at}</td>
+                                                        </tr>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
+}
