@@ -53,6 +53,8 @@ export default defineConfig({
       DATABASE_URL: `sqlite://${path.join(dataDir, 'cassa.db')}`,
       LEPTOS_SITE_ROOT: siteRoot,
       RUST_LOG: 'warn',
+      CASSA_ADMIN_EMAIL: 'admin@e2e.test',
+      CASSA_ADMIN_PASSWORD: 'e2e-admin-password',
     },
   },
 });

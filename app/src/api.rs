@@ -65,7 +65,11 @@ pub async fn select_scope(
     back_to: Option<String>,
 ) -> Result<(), ServerFnError> {
     let parts = server::parts()?;
-    server::fail(server::backend()?.select(&parts, store_id, environment).await)?;
+    server::fail(
+        server::backend()?
+            .select(&parts, store_id, environment)
+            .await,
+    )?;
     // Only local paths: never an open redirect.
     let target = back_to
         .filter(|p| p.starts_with('/') && !p.starts_with("//"))
@@ -106,5 +110,9 @@ pub async fn list_stores() -> Result<Vec<StoreView>, ServerFnError> {
 #[server(prefix = "/console/fn", endpoint = "create_store")]
 pub async fn create_store(name: String, currency: String) -> Result<RevealedSecret, ServerFnError> {
     let parts = server::parts()?;
-    server::fail(server::backend()?.create_store(&parts, name, currency).await)
+    server::fail(
+        server::backend()?
+            .create_store(&parts, name, currency)
+            .await,
+    )
 }

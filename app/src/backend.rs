@@ -100,7 +100,10 @@ pub trait ConsoleBackend: Send + Sync + 'static {
     /// Version, database backend and readiness of this server process.
     fn system_status(&self) -> BoxFuture<'_, SystemStatus>;
     /// The signed-in user, if any.
-    fn viewer<'a>(&'a self, req: &'a http::request::Parts) -> BoxFuture<'a, ConsoleResult<Option<Viewer>>>;
+    fn viewer<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+    ) -> BoxFuture<'a, ConsoleResult<Option<Viewer>>>;
     /// Checks credentials and starts a session (with a fresh session id).
     fn sign_in<'a>(
         &'a self,
@@ -118,7 +121,10 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         environment: Option<String>,
     ) -> BoxFuture<'a, ConsoleResult<()>>;
     /// Keys of the current store and environment.
-    fn api_keys<'a>(&'a self, req: &'a http::request::Parts) -> BoxFuture<'a, ConsoleResult<Vec<ApiKeyView>>>;
+    fn api_keys<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+    ) -> BoxFuture<'a, ConsoleResult<Vec<ApiKeyView>>>;
     /// Creates a key in the current store and environment (owners only).
     fn create_api_key<'a>(
         &'a self,
@@ -132,7 +138,10 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         key_id: String,
     ) -> BoxFuture<'a, ConsoleResult<()>>;
     /// All stores (platform admins only).
-    fn stores<'a>(&'a self, req: &'a http::request::Parts) -> BoxFuture<'a, ConsoleResult<Vec<StoreView>>>;
+    fn stores<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+    ) -> BoxFuture<'a, ConsoleResult<Vec<StoreView>>>;
     /// Creates a store (platform admins only); reveals its first sandbox key.
     fn create_store<'a>(
         &'a self,

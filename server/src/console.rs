@@ -102,7 +102,9 @@ impl ServerBackend {
         })
         .map_err(|e| shown(StoreError::from(e).into()))?;
         let Some((email, is_platform_admin)) = user else {
-            sessions::sign_out(&session).await.map_err(|e| e.to_string())?;
+            sessions::sign_out(&session)
+                .await
+                .map_err(|e| e.to_string())?;
             return Ok(None);
         };
         let stores = self
@@ -226,7 +228,9 @@ impl ConsoleBackend for ServerBackend {
     fn sign_out<'a>(&'a self, req: &'a Parts) -> BoxFuture<'a, ConsoleResult<()>> {
         Box::pin(async move {
             let session = session_of(req)?;
-            sessions::sign_out(&session).await.map_err(|e| e.to_string())
+            sessions::sign_out(&session)
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 
@@ -246,7 +250,9 @@ impl ConsoleBackend for ServerBackend {
                 console.store_id = store_id.parse().ok();
             }
             if let Some(environment) = environment.filter(|e| !e.is_empty()) {
-                console.environment = environment.parse().map_err(|e: crate::types::InvalidValue| e.to_string())?;
+                console.environment = environment
+                    .parse()
+                    .map_err(|e: crate::types::InvalidValue| e.to_string())?;
             }
             sessions::update(&signed.session, &console)
                 .await
@@ -299,7 +305,11 @@ impl ConsoleBackend for ServerBackend {
         })
     }
 
-    fn revoke_api_key<'a>(&'a self, req: &'a Parts, key_id: String) -> BoxFuture<'a, ConsoleResult<()>> {
+    fn revoke_api_key<'a>(
+        &'a self,
+        req: &'a Parts,
+        key_id: String,
+    ) -> BoxFuture<'a, ConsoleResult<()>> {
         Box::pin(async move {
             let signed = self.require_signed(req).await?;
             let (store_id, _) = signed.scope()?;
@@ -345,7 +355,9 @@ impl ConsoleBackend for ServerBackend {
             let name = crate::tenancy::parse_name("name", &name).map_err(|e| e.to_string())?;
             let currency = Currency::parse(currency.trim().to_uppercase().as_str())
                 .map_err(|e| e.to_string())?;
-            let created = stores::create(&self.state, name, currency).await.map_err(shown)?;
+            let created = stores::create(&self.state, name, currency)
+                .await
+                .map_err(shown)?;
             Ok(RevealedSecret {
                 label: created.store.name,
                 secret: created.sandbox_secret_key,

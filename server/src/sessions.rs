@@ -84,7 +84,10 @@ pub async fn current(
 }
 
 /// Starts a session for `console`, with a fresh id so a planted id is useless (fixation).
-pub async fn sign_in(session: &Session, console: &ConsoleSession) -> Result<(), session_store::Error> {
+pub async fn sign_in(
+    session: &Session,
+    console: &ConsoleSession,
+) -> Result<(), session_store::Error> {
     session.cycle_id().await.map_err(to_store_error)?;
     session
         .insert(SESSION_KEY, console)
@@ -93,7 +96,10 @@ pub async fn sign_in(session: &Session, console: &ConsoleSession) -> Result<(), 
 }
 
 /// Replaces the session's data (store or environment switch).
-pub async fn update(session: &Session, console: &ConsoleSession) -> Result<(), session_store::Error> {
+pub async fn update(
+    session: &Session,
+    console: &ConsoleSession,
+) -> Result<(), session_store::Error> {
     session
         .insert(SESSION_KEY, console)
         .await
@@ -128,7 +134,8 @@ impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         const SQL: &str = "INSERT INTO console_sessions (id, data, expires_at) VALUES ($1, $2, $3) \
                            ON CONFLICT (id) DO NOTHING";
-        let data = serde_json::to_vec(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = serde_json::to_vec(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         // Ids are 128 random bits; a collision is astronomically unlikely, but never overwrite.
         loop {
             let inserted = on_db!(&self.db, pool => {
@@ -152,7 +159,8 @@ impl SessionStore for DbSessionStore {
         const SQL: &str = "INSERT INTO console_sessions (id, data, expires_at) VALUES ($1, $2, $3) \
                            ON CONFLICT (id) DO UPDATE SET data = excluded.data, \
                            expires_at = excluded.expires_at";
-        let data = serde_json::to_vec(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = serde_json::to_vec(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         on_db!(&self.db, pool => {
             sqlx::query(SQL)
                 .bind(record.id.to_string())
@@ -180,7 +188,8 @@ impl SessionStore for DbSessionStore {
         let Some((data, expires_at)) = row else {
             return Ok(None);
         };
-        let data = serde_json::from_slice(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let data = serde_json::from_slice(&data)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
         let expiry_date = time::OffsetDateTime::from_unix_timestamp(expires_at.timestamp())
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
         Ok(Some(Record {

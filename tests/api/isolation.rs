@@ -10,7 +10,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// Ids of store A's objects, by path parameter name.
-async fn fixtures(app: &TestApp, key_a: &str, owner_a: &str, store_a: &str) -> HashMap<String, String> {
+async fn fixtures(
+    app: &TestApp,
+    key_a: &str,
+    owner_a: &str,
+    store_a: &str,
+) -> HashMap<String, String> {
     let customer: Value = app
         .client
         .post(app.url("/api/v1/admin/customers"))
@@ -35,7 +40,10 @@ async fn fixtures(app: &TestApp, key_a: &str, owner_a: &str, store_a: &str) -> H
         .await
         .unwrap();
     HashMap::from([
-        ("customer_id".to_owned(), customer["id"].as_str().unwrap().to_owned()),
+        (
+            "customer_id".to_owned(),
+            customer["id"].as_str().unwrap().to_owned(),
+        ),
         ("key_id".to_owned(), key["id"].as_str().unwrap().to_owned()),
     ])
 }
@@ -59,7 +67,10 @@ fn fill(path: &str, ids: &HashMap<String, String>) -> String {
 
 async fn call(app: &TestApp, method: &str, path: &str, token: &str) -> reqwest::Response {
     let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-    let mut request = app.client.request(method.clone(), app.url(path)).bearer_auth(token);
+    let mut request = app
+        .client
+        .request(method.clone(), app.url(path))
+        .bearer_auth(token);
     if method != reqwest::Method::GET && method != reqwest::Method::DELETE {
         request = request.json(&json!({}));
     }
@@ -91,7 +102,11 @@ async fn another_stores_objects_are_indistinguishable_from_missing_ones(backend:
         }
         for method in operations.as_object().unwrap().keys() {
             let foreign = call(&app, method, &fill(path, &ids_a), &b.sandbox_key).await;
-            assert_eq!(foreign.status(), 404, "{method} {path} with store B's key on A's object");
+            assert_eq!(
+                foreign.status(),
+                404,
+                "{method} {path} with store B's key on A's object"
+            );
             let foreign: Value = foreign.json().await.unwrap();
             let absent = call(&app, method, &fill(path, &missing), &b.sandbox_key).await;
             assert_eq!(absent.status(), 404, "{method} {path} with a missing id");
@@ -107,7 +122,10 @@ async fn another_stores_objects_are_indistinguishable_from_missing_ones(backend:
             checked += 1;
         }
     }
-    assert!(checked >= 3, "expected the customer and key routes, checked {checked}");
+    assert!(
+        checked >= 3,
+        "expected the customer and key routes, checked {checked}"
+    );
 }
 
 both_backends!(another_stores_objects_are_indistinguishable_from_missing_ones);

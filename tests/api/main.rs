@@ -8,6 +8,7 @@ mod isolation;
 mod openapi;
 mod problems;
 mod request_id;
+mod sessions;
 mod shutdown;
 mod support;
 mod tenancy;

@@ -19,8 +19,9 @@ pub fn ApiKeys() -> impl IntoView {
             </section>
         }
         .into_any(),
-        Some(store) => view! { <KeyList store_name=store.name environment=viewer.environment/> }
-            .into_any(),
+        Some(store) => {
+            view! { <KeyList store_name=store.name environment=viewer.environment/> }.into_any()
+        }
     })
 }
 

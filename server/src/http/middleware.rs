@@ -164,6 +164,31 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
 }
 
+/// CSRF protection for the console's server functions (every one is a POST that may change
+/// state): the browser must say the request is same-origin (`Sec-Fetch-Site`), or, for
+/// browsers that do not send it, the `Origin` must be this host. Requests with neither are
+/// refused: the console is for browsers; scripts use the bearer-token API.
+pub async fn reject_cross_site(req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with("/console/fn/") && !req.method().is_safe() {
+        let headers = req.headers();
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let allowed = match text("sec-fetch-site") {
+            Some(site) => matches!(site, "same-origin" | "none"),
+            None => match (text("origin"), text("host")) {
+                (Some(origin), Some(host)) => origin
+                    .split_once("://")
+                    .is_some_and(|(_, origin_host)| origin_host.eq_ignore_ascii_case(host)),
+                _ => false,
+            },
+        };
+        if !allowed {
+            tracing::warn!("cross-site console request refused");
+            return ApiError::CrossSiteRequest.into_response();
+        }
+    }
+    next.run(req).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,29 +215,4 @@ mod tests {
         }
         assert!(Uuid::parse_str(RequestId::from_header(None).as_str()).is_ok());
     }
-}
-
-/// CSRF protection for the console's server functions (every one is a POST that may change
-/// state): the browser must say the request is same-origin (`Sec-Fetch-Site`), or, for
-/// browsers that do not send it, the `Origin` must be this host. Requests with neither are
-/// refused: the console is for browsers; scripts use the bearer-token API.
-pub async fn reject_cross_site(req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with("/console/fn/") && !req.method().is_safe() {
-        let headers = req.headers();
-        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let allowed = match text("sec-fetch-site") {
-            Some(site) => matches!(site, "same-origin" | "none"),
-            None => match (text("origin"), text("host")) {
-                (Some(origin), Some(host)) => origin
-                    .split_once("://")
-                    .is_some_and(|(_, origin_host)| origin_host.eq_ignore_ascii_case(host)),
-                _ => false,
-            },
-        };
-        if !allowed {
-            tracing::warn!("cross-site console request refused");
-            return ApiError::CrossSiteRequest.into_response();
-        }
-    }
-    next.run(req).await
 }

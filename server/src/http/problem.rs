@@ -183,7 +183,9 @@ impl ApiError {
                 "Invalid credentials",
             ),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
-            ApiError::CrossSiteRequest => (StatusCode::FORBIDDEN, "csrf_rejected", "Cross-site request"),
+            ApiError::CrossSiteRequest => {
+                (StatusCode::FORBIDDEN, "csrf_rejected", "Cross-site request")
+            }
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             ApiError::RequestTimeout => (
                 StatusCode::SERVICE_UNAVAILABLE,
