@@ -151,6 +151,7 @@ impl Application {
             local_addr,
         } = self;
         let token = state.shutdown.clone();
+        let housekeeping = crate::jobs::spawn_housekeeping(state.clone());
         tracing::info!(%local_addr, "listening");
 
         let signal_token = token.clone();
@@ -177,6 +178,9 @@ impl Application {
                 }
             }
         };
+        // Background work stops on the cancelled token; wait so it never outlives the pool.
+        token.cancel();
+        let _ = housekeeping.await;
         state.db.close().await;
         tracing::info!("stopped");
         match result {

@@ -373,3 +373,40 @@ both_backends!(
     five_failures_lock_the_account_for_fifteen_minutes,
     user_tokens_expire,
 );
+
+async fn housekeeping_purges_expired_tokens(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = app.create_store("Shop", "USD").await;
+    let customer: Value = post(
+        &app,
+        "/api/v1/admin/customers",
+        &store.sandbox_key,
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let path = format!(
+        "/api/v1/admin/customers/{}/tokens",
+        customer["id"].as_str().unwrap()
+    );
+    let token: Value = post(&app, &path, &store.sandbox_key, json!({"ttl_seconds": 60}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ct = token["token"].as_str().unwrap();
+
+    let purged = cassa::jobs::purge_expired(&app.state).await.unwrap();
+    assert_eq!(purged.customer_tokens, 0, "nothing has expired yet");
+    assert_eq!(get(&app, "/api/v1/me", ct).await.status(), 200);
+
+    app.clock.advance(chrono::Duration::minutes(61));
+    let purged = cassa::jobs::purge_expired(&app.state).await.unwrap();
+    assert_eq!(purged.customer_tokens, 1);
+    // The admin token from `create_store` (1 h) is gone too.
+    assert!(purged.user_tokens >= 1);
+}
+
+both_backends!(housekeeping_purges_expired_tokens);

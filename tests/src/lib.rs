@@ -92,6 +92,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// The server's pool (for assertions straight on the database).
     pub db: Db,
+    /// The server's state (to call services and jobs directly).
+    pub state: AppState,
     /// Which backend this app runs on.
     pub backend: Backend,
     /// The proxy between server and database, when requested.
@@ -249,6 +251,7 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
     .expect("failed to build the application");
     let address = format!("http://{}", app.local_addr());
     let db = app.state().db.clone();
+    let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
@@ -265,6 +268,7 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
         client,
         clock,
         db,
+        state,
         backend,
         proxy,
         shutdown: Some(tx),

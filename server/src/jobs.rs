@@ -1,0 +1,61 @@
+//! Background housekeeping. Each pass is an idempotent `DELETE` of expired rows, so any number
+//! of server processes may run it against one database without coordination.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::task::JoinHandle;
+
+use crate::{on_db, state::AppState, store::StoreError};
+
+/// Time between housekeeping passes.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Rows removed by one pass.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    /// Expired scripting tokens.
+    pub user_tokens: u64,
+    /// Expired customer tokens.
+    pub customer_tokens: u64,
+    /// Expired console sessions.
+    pub sessions: u64,
+}
+
+/// Deletes expired tokens (by the application clock) and sessions (by wall time, which is
+/// what tower-sessions uses for their expiry).
+pub async fn purge_expired(state: &AppState) -> Result<Purged, StoreError> {
+    let now = state.clock.now();
+    let delete = |sql: &'static str, at: chrono::DateTime<Utc>| async move {
+        on_db!(&state.db, pool => {
+            sqlx::query(sql).bind(at).execute(pool).await.map(|r| r.rows_affected())
+        })
+        .map_err(StoreError::from)
+    };
+    Ok(Purged {
+        user_tokens: delete("DELETE FROM user_tokens WHERE expires_at <= $1", now).await?,
+        customer_tokens: delete("DELETE FROM customer_tokens WHERE expires_at <= $1", now).await?,
+        sessions: delete(
+            "DELETE FROM console_sessions WHERE expires_at <= $1",
+            Utc::now(),
+        )
+        .await?,
+    })
+}
+
+/// Runs [`purge_expired`] periodically until the server shuts down.
+pub fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let token = state.shutdown.clone();
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = tokio::time::sleep(HOUSEKEEPING_INTERVAL) => {}
+            }
+            match purge_expired(&state).await {
+                Ok(purged) => tracing::debug!(?purged, "housekeeping pass"),
+                Err(err) => tracing::warn!(error = %err, "housekeeping pass failed"),
+            }
+        }
+    })
+}
