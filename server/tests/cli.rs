@@ -100,6 +100,8 @@ fn start_serving(
             return (child, addr.unwrap(), lines);
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server never started listening: {lines:?}");
 }
 
