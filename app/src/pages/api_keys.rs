@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{error_text, with_viewer};
+use super::{error_text, revealed_secret, with_viewer};
 use crate::{
     api::{CreateApiKey, RevokeApiKey, list_api_keys},
     backend::Viewer,
@@ -34,19 +34,11 @@ fn KeyList(store_name: String, environment: String) -> impl IntoView {
         |_| list_api_keys(),
     );
     let revealed = move || {
-        create.value().get().map(|result| match result {
-            Ok(secret) => view! {
-                <div class="reveal" data-testid="revealed-secret">
-                    <p>
-                        "New key " <strong>{secret.label}</strong>
-                        ": copy it now, it will not be shown again."
-                    </p>
-                    <code data-testid="secret">{secret.secret}</code>
-                </div>
-            }
-            .into_any(),
-            Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
-        })
+        revealed_secret(
+            create.value().get(),
+            "New key",
+            ": copy it now, it will not be shown again.",
+        )
     };
     view! {
         <section class="panel">

@@ -13,7 +13,7 @@ pub use stores::Stores;
 
 use leptos::prelude::*;
 
-use crate::backend::Viewer;
+use crate::backend::{RevealedSecret, Viewer};
 
 /// The viewer resource provided by the top bar, refetched on every navigation.
 pub type ViewerResource = Resource<Result<Option<Viewer>, ServerFnError>>;
@@ -56,4 +56,22 @@ pub fn error_text(err: &ServerFnError) -> String {
         ServerFnError::ServerError(msg) => msg.clone(),
         other => other.to_string(),
     }
+}
+
+/// The outcome of an action that creates a secret: the secret, shown this once, or the error.
+pub fn revealed_secret(
+    result: Option<Result<RevealedSecret, ServerFnError>>,
+    intro: &'static str,
+    outro: &'static str,
+) -> impl IntoView {
+    result.map(|result| match result {
+        Ok(secret) => view! {
+            <div class="reveal" data-testid="revealed-secret">
+                <p>{intro} " " <strong>{secret.label}</strong> {outro}</p>
+                <code data-testid="secret">{secret.secret}</code>
+            </div>
+        }
+        .into_any(),
+        Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
+    })
 }

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{error_text, with_viewer};
+use super::{error_text, revealed_secret, with_viewer};
 use crate::{
     api::{CreateStore, list_stores},
     backend::Viewer,
@@ -25,19 +25,11 @@ fn StoreList() -> impl IntoView {
     let create = ServerAction::<CreateStore>::new();
     let stores = Resource::new(move || create.version().get(), |_| list_stores());
     let revealed = move || {
-        create.value().get().map(|result| match result {
-            Ok(secret) => view! {
-                <div class="reveal" data-testid="revealed-secret">
-                    <p>
-                        "Store " <strong>{secret.label}</strong>
-                        " created. Its sandbox key, shown once:"
-                    </p>
-                    <code data-testid="secret">{secret.secret}</code>
-                </div>
-            }
-            .into_any(),
-            Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
-        })
+        revealed_secret(
+            create.value().get(),
+            "Store",
+            " created. Its sandbox key, shown once:",
+        )
     };
     view! {
         <section class="panel">
