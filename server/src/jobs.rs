@@ -20,6 +20,8 @@ pub struct Purged {
     pub customer_tokens: u64,
     /// Expired console sessions.
     pub sessions: u64,
+    /// Idempotency records past their retention.
+    pub idempotency_keys: u64,
 }
 
 /// Deletes expired tokens (by the application clock) and sessions (by wall time, which is
@@ -40,6 +42,8 @@ pub async fn purge_expired(state: &AppState) -> Result<Purged, StoreError> {
             Utc::now(),
         )
         .await?,
+        idempotency_keys: delete("DELETE FROM idempotency_keys WHERE expires_at <= $1", now)
+            .await?,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod http;
+pub mod idempotency;
 pub mod jobs;
 pub mod secret;
 pub mod sessions;

@@ -20,6 +20,7 @@ async fn fixtures(
         .client
         .post(app.url("/api/v1/admin/customers"))
         .bearer_auth(key_a)
+        .header("idempotency-key", Uuid::now_v7().to_string())
         .json(&json!({"name": "A's customer"}))
         .send()
         .await
@@ -31,6 +32,7 @@ async fn fixtures(
         .client
         .post(app.url("/api/v1/admin/api-keys"))
         .bearer_auth(owner_a)
+        .header("idempotency-key", Uuid::now_v7().to_string())
         .header("cassa-store", store_a)
         .json(&json!({"name": "A's key"}))
         .send()
@@ -70,7 +72,8 @@ async fn call(app: &TestApp, method: &str, path: &str, token: &str) -> reqwest::
     let mut request = app
         .client
         .request(method.clone(), app.url(path))
-        .bearer_auth(token);
+        .bearer_auth(token)
+        .header("idempotency-key", Uuid::now_v7().to_string());
     if method != reqwest::Method::GET && method != reqwest::Method::DELETE {
         request = request.json(&json!({}));
     }

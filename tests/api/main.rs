@@ -4,6 +4,7 @@
 mod availability;
 mod console;
 mod health;
+mod idempotency;
 mod isolation;
 mod openapi;
 mod problems;

@@ -9,6 +9,7 @@ async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::R
     app.client
         .post(app.url(path))
         .bearer_auth(token)
+        .header("idempotency-key", uuid::Uuid::now_v7().to_string())
         .json(&body)
         .send()
         .await
@@ -134,6 +135,7 @@ async fn owner_manages_keys_and_revoked_keys_stop_working(backend: Backend) {
         .client
         .post(app.url("/api/v1/admin/api-keys"))
         .bearer_auth(&owner)
+        .header("idempotency-key", uuid::Uuid::now_v7().to_string())
         .header("cassa-store", &store.id)
         .json(&json!({"name": "checkout"}))
         .send()
@@ -180,6 +182,7 @@ async fn owner_manages_keys_and_revoked_keys_stop_working(backend: Backend) {
             created["id"].as_str().unwrap()
         )))
         .bearer_auth(&store.sandbox_key)
+        .header("idempotency-key", uuid::Uuid::now_v7().to_string())
         .send()
         .await
         .unwrap();
@@ -246,6 +249,7 @@ async fn sandbox_and_production_data_do_not_mix(backend: Backend) {
         .client
         .post(app.url("/api/v1/admin/api-keys"))
         .bearer_auth(&owner)
+        .header("idempotency-key", uuid::Uuid::now_v7().to_string())
         .header("cassa-store", &store.id)
         .header("cassa-environment", "production")
         .json(&json!({"name": "live"}))

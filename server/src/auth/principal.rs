@@ -146,6 +146,10 @@ fn bearer(parts: &Parts) -> Option<&str> {
 
 /// Looks up the bearer secret of a request.
 pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
+    // Resolved once per request: the idempotency layer may have done it already.
+    if let Some(principal) = parts.extensions.get::<Principal>() {
+        return Ok(*principal);
+    }
     let secret = bearer(parts).ok_or(ApiError::Unauthorized)?;
     let kind = TokenKind::of(secret).ok_or(ApiError::Unauthorized)?;
     let hash = tokens::hash(secret);

@@ -55,6 +55,54 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Documents the `Idempotency-Key` header on every mutating store and customer operation,
+/// which the idempotency layer requires.
+struct IdempotencyHeader;
+
+impl utoipa::Modify for IdempotencyHeader {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{
+            Required,
+            path::{ParameterBuilder, ParameterIn},
+            schema::{ObjectBuilder, Type},
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !(path.starts_with("/api/v1/admin/") || path.starts_with("/api/v1/me")) {
+                continue;
+            }
+            for operation in [
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let parameter = ParameterBuilder::new()
+                    .name(crate::idempotency::key::HEADER)
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::True)
+                    .description(Some(
+                        "1–255 visible ASCII characters; retries with the same key and request \
+                         replay the first response (`Idempotent-Replayed: true`)",
+                    ))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1))
+                            .max_length(Some(255)),
+                    ))
+                    .build();
+                operation
+                    .parameters
+                    .get_or_insert_with(Vec::new)
+                    .push(parameter);
+            }
+        }
+    }
+}
+
 /// Routes under `/api/v1`. Capabilities add their routers here.
 fn api_v1() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -76,7 +124,10 @@ fn documented_routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document generated from the code (committed as `api/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented_routes().split_for_parts().1
+    let mut doc = documented_routes().split_for_parts().1;
+    // After the routes are merged: `#[openapi(modifiers)]` runs before any path exists.
+    utoipa::Modify::modify(&IdempotencyHeader, &mut doc);
+    doc
 }
 
 /// The OpenAPI document as the exact text served and committed (pretty JSON, final newline).
@@ -114,6 +165,10 @@ pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
         async move { fallback(state, req, context).await }
     })
     // Layers run outside-in from the last one added.
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::idempotency::middleware,
+    ))
     .layer(axum::middleware::from_fn(middleware::reject_cross_site))
     .layer(crate::sessions::layer(
         state.db.clone(),

@@ -128,6 +128,18 @@ pub enum ApiError {
     /// A valid credential without the needed role.
     #[error("this credential is not allowed to do that")]
     Forbidden,
+    /// A mutating request without an `Idempotency-Key` header.
+    #[error("this request needs an Idempotency-Key header (1 to 255 visible ASCII characters)")]
+    IdempotencyKeyMissing,
+    /// An empty, overlong or non-ASCII `Idempotency-Key`.
+    #[error("the Idempotency-Key must be 1 to 255 visible ASCII characters")]
+    IdempotencyKeyInvalid,
+    /// The key was used for a different request.
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyKeyReused,
+    /// The first request with this key is still being processed.
+    #[error("a request with this Idempotency-Key is still in progress; retry shortly")]
+    IdempotencyKeyInUse,
     /// A state-changing console request from another site.
     #[error("cross-site requests are not allowed")]
     CrossSiteRequest,
@@ -183,6 +195,26 @@ impl ApiError {
                 "Invalid credentials",
             ),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::IdempotencyKeyMissing => (
+                StatusCode::BAD_REQUEST,
+                "idempotency_key_missing",
+                "Idempotency-Key missing",
+            ),
+            ApiError::IdempotencyKeyInvalid => (
+                StatusCode::BAD_REQUEST,
+                "idempotency_key_invalid",
+                "Idempotency-Key invalid",
+            ),
+            ApiError::IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "Idempotency-Key reused",
+            ),
+            ApiError::IdempotencyKeyInUse => (
+                StatusCode::CONFLICT,
+                "idempotency_key_in_use",
+                "Idempotency-Key in use",
+            ),
             ApiError::CrossSiteRequest => {
                 (StatusCode::FORBIDDEN, "csrf_rejected", "Cross-site request")
             }

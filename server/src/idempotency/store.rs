@@ -1,0 +1,139 @@
+//! Queries on `idempotency_keys`: claim, complete, release, read, take over.
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    on_db,
+    store::{Db, StoreError},
+};
+
+/// A stored record.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// SHA-256 of method, path and body of the first request.
+    pub request_hash: Vec<u8>,
+    /// `in_flight` or `completed`.
+    pub completed: bool,
+    /// Stored response status.
+    pub response_code: Option<i32>,
+    /// Stored response content type.
+    pub response_type: Option<String>,
+    /// Stored response body.
+    pub response_body: Option<Vec<u8>>,
+    /// When the current owner claimed it.
+    pub locked_at: DateTime<Utc>,
+    /// When it may be forgotten.
+    pub expires_at: DateTime<Utc>,
+}
+
+type Row = (
+    Vec<u8>,
+    String,
+    Option<i32>,
+    Option<String>,
+    Option<Vec<u8>>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+
+/// Inserts an in-flight record; `false` if one exists.
+pub async fn claim(
+    db: &Db,
+    scope: &str,
+    key: &str,
+    request_hash: &[u8],
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    const SQL: &str = "INSERT INTO idempotency_keys \
+        (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at) \
+        VALUES ($1, $2, $3, 'in_flight', $4, $4, $5) \
+        ON CONFLICT (scope, idempotency_key) DO NOTHING";
+    let inserted = on_db!(db, pool => {
+        sqlx::query(SQL)
+            .bind(scope)
+            .bind(key)
+            .bind(request_hash)
+            .bind(now)
+            .bind(expires_at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(inserted == 1)
+}
+
+/// Reads a record.
+pub async fn find(db: &Db, scope: &str, key: &str) -> Result<Option<Record>, StoreError> {
+    const SQL: &str = "SELECT request_hash, status, response_code, response_type, response_body, \
+        locked_at, expires_at FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2";
+    let row: Option<Row> = on_db!(db, pool => {
+        sqlx::query_as(SQL).bind(scope).bind(key).fetch_optional(pool).await
+    })?;
+    Ok(row.map(|r| Record {
+        request_hash: r.0,
+        completed: r.1 == "completed",
+        response_code: r.2,
+        response_type: r.3,
+        response_body: r.4,
+        locked_at: r.5,
+        expires_at: r.6,
+    }))
+}
+
+/// Re-locks a stale in-flight record (its owner is presumed dead); `false` if someone else won.
+pub async fn take_over(
+    db: &Db,
+    scope: &str,
+    key: &str,
+    seen_locked_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    const SQL: &str = "UPDATE idempotency_keys SET locked_at = $4 \
+        WHERE scope = $1 AND idempotency_key = $2 AND status = 'in_flight' AND locked_at = $3";
+    let updated = on_db!(db, pool => {
+        sqlx::query(SQL)
+            .bind(scope)
+            .bind(key)
+            .bind(seen_locked_at)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(updated == 1)
+}
+
+/// Stores the final response.
+pub async fn complete(
+    db: &Db,
+    scope: &str,
+    key: &str,
+    code: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(), StoreError> {
+    const SQL: &str = "UPDATE idempotency_keys SET status = 'completed', response_code = $3, \
+        response_type = $4, response_body = $5 WHERE scope = $1 AND idempotency_key = $2";
+    on_db!(db, pool => {
+        sqlx::query(SQL)
+            .bind(scope)
+            .bind(key)
+            .bind(i32::from(code))
+            .bind(content_type)
+            .bind(body)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Forgets a record (after a 5xx, or once expired) so the key can be used again.
+pub async fn release(db: &Db, scope: &str, key: &str) -> Result<(), StoreError> {
+    const SQL: &str = "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2";
+    on_db!(db, pool => {
+        sqlx::query(SQL).bind(scope).bind(key).execute(pool).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
