@@ -33,6 +33,8 @@ pub mod defaults {
     pub const SESSION_IDLE_MINUTES: i64 = 30;
     /// Absolute lifetime of a console session.
     pub const SESSION_ABSOLUTE_HOURS: i64 = 12;
+    /// Development master key file inside the data folder.
+    pub const DEV_KEY_FILE: &str = "master.keys";
 }
 
 /// Settings about the database, shared by `cassa serve` and `cassa migrate`.
@@ -85,6 +87,15 @@ pub struct ServeArgs {
     /// `auto` (Secure unless listening on loopback), `true` or `false`.
     #[arg(long, env = "CASSA_COOKIE_SECURE", default_value = "auto")]
     pub cookie_secure: CookieSecure,
+    /// `development` or `production`. Production refuses to start without configured master keys.
+    #[arg(long, env = "CASSA_ENV", default_value = "development")]
+    pub env: RunMode,
+    /// Master keys: `<version>:<base64 of 32 bytes>` entries separated by commas.
+    #[arg(long, env = "CASSA_MASTER_KEYS", hide_env_values = true)]
+    pub master_keys: Option<SecretString>,
+    /// File with master keys, one `<version>:<base64>` per line (instead of CASSA_MASTER_KEYS).
+    #[arg(long, env = "CASSA_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
     /// Email of the platform admin created at start-up when none exists.
     #[arg(long, env = "CASSA_ADMIN_EMAIL")]
     pub admin_email: Option<String>,
@@ -102,6 +113,26 @@ pub struct LogArgs {
     /// Log filter in `tracing` syntax, e.g. `info,cassa=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log_filter: String,
+}
+
+/// How strictly the server treats missing production settings.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    /// Local use: a development master key is generated into the data folder if none is set.
+    Development,
+    /// Real money: master keys must be configured.
+    Production,
+}
+
+/// Where the master keys come from.
+#[derive(Debug, Clone)]
+pub enum MasterKeySource {
+    /// `CASSA_MASTER_KEYS`.
+    Inline(SecretString),
+    /// `CASSA_MASTER_KEY_FILE`.
+    File(PathBuf),
+    /// Development only: this file, generated on first run.
+    Development(PathBuf),
 }
 
 /// Whether the session cookie carries the `Secure` flag.
@@ -221,6 +252,10 @@ pub struct Config {
     pub session_absolute: chrono::Duration,
     /// Session cookie `Secure` policy.
     pub cookie_secure: CookieSecure,
+    /// Development or production.
+    pub run_mode: RunMode,
+    /// Where the master keys come from.
+    pub master_keys: MasterKeySource,
     /// Email of the platform admin bootstrapped when none exists.
     pub admin_email: Option<String>,
     /// Password of the bootstrapped admin; generated (and logged once) when unset.
@@ -252,6 +287,10 @@ impl Config {
             session_idle: chrono::Duration::minutes(defaults::SESSION_IDLE_MINUTES),
             session_absolute: chrono::Duration::hours(defaults::SESSION_ABSOLUTE_HOURS),
             cookie_secure: CookieSecure::Auto,
+            run_mode: RunMode::Development,
+            master_keys: MasterKeySource::Development(
+                PathBuf::from(defaults::DATA_DIR).join(defaults::DEV_KEY_FILE),
+            ),
             admin_email: None,
             admin_password: None,
         }
@@ -270,6 +309,14 @@ impl Config {
             session_idle: chrono::Duration::minutes(args.session_idle_minutes.max(1)),
             session_absolute: chrono::Duration::hours(args.session_absolute_hours.max(1)),
             cookie_secure: args.cookie_secure,
+            run_mode: args.env,
+            master_keys: match (&args.master_keys, &args.master_key_file) {
+                (Some(keys), _) => MasterKeySource::Inline(keys.clone()),
+                (None, Some(file)) => MasterKeySource::File(file.clone()),
+                (None, None) => MasterKeySource::Development(
+                    args.database.data_dir.join(defaults::DEV_KEY_FILE),
+                ),
+            },
             admin_email: args.admin_email.clone(),
             admin_password: args.admin_password.clone(),
         })

@@ -22,6 +22,12 @@ pub enum StartupError {
     /// Database connection or migration failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The master keys are missing or unusable.
+    #[error("master keys: {0}")]
+    Keys(#[from] crate::credentials::KeyRingError),
+    /// Production mode without configured master keys.
+    #[error("CASSA_ENV=production needs CASSA_MASTER_KEYS or CASSA_MASTER_KEY_FILE")]
+    MissingMasterKeys,
     /// The first platform admin could not be created.
     #[error("cannot create the first platform admin: {0}")]
     Bootstrap(crate::http::problem::ApiError),
@@ -60,6 +66,7 @@ impl Application {
 
     /// [`Application::build`] with a custom clock or extra routes.
     pub async fn build_with(config: Config, options: BuildOptions) -> Result<Self, StartupError> {
+        let key_ring = load_key_ring(&config)?;
         let db = Db::connect(&config.database).await?;
         tracing::info!(
             backend = db.backend().as_str(),
@@ -110,8 +117,11 @@ impl Application {
             metrics: telemetry::metrics_handle(),
             openapi_json: http::openapi_json().into(),
             session_policy,
+            key_ring: Arc::new(key_ring),
             shutdown: CancellationToken::new(),
         };
+        let primary = crate::credentials::keys::sync(&state).await?;
+        tracing::info!(primary_version = primary, versions = ?state.key_ring.versions(), "master keys ready");
         crate::tenancy::users::bootstrap_admin(
             &state,
             state.config.admin_email.as_deref(),
@@ -152,6 +162,7 @@ impl Application {
         } = self;
         let token = state.shutdown.clone();
         let housekeeping = crate::jobs::spawn_housekeeping(state.clone());
+        let rotations = crate::credentials::keys::spawn_rotation_worker(state.clone());
         tracing::info!(%local_addr, "listening");
 
         let signal_token = token.clone();
@@ -181,11 +192,47 @@ impl Application {
         // Background work stops on the cancelled token; wait so it never outlives the pool.
         token.cancel();
         let _ = housekeeping.await;
+        let _ = rotations.await;
         state.db.close().await;
         tracing::info!("stopped");
         match result {
             Ok(served) => served,
             Err(join) => Err(std::io::Error::other(join)),
+        }
+    }
+}
+
+fn load_key_ring(config: &Config) -> Result<crate::credentials::KeyRing, StartupError> {
+    use secrecy::ExposeSecret;
+
+    use crate::{
+        config::{MasterKeySource, RunMode},
+        credentials::{KeyRing, KeyRingError},
+    };
+    match &config.master_keys {
+        MasterKeySource::Inline(keys) => Ok(KeyRing::parse(keys.expose_secret())?),
+        MasterKeySource::File(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| KeyRingError::File {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            Ok(KeyRing::parse(&text)?)
+        }
+        MasterKeySource::Development(_) if config.run_mode == RunMode::Production => {
+            Err(StartupError::MissingMasterKeys)
+        }
+        MasterKeySource::Development(path) => {
+            let (ring, created) = KeyRing::load_or_create_dev_file(path)?;
+            if created {
+                tracing::warn!(
+                    file = %path.display(),
+                    "no master key configured: generated a development key; set \
+                     CASSA_MASTER_KEYS or CASSA_MASTER_KEY_FILE (and CASSA_ENV=production) for real use"
+                );
+            } else {
+                tracing::warn!(file = %path.display(), "using the development master key file");
+            }
+            Ok(ring)
         }
     }
 }

@@ -7,7 +7,9 @@ use leptos::config::LeptosOptions;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::{clock::SharedClock, config::Config, sessions::SessionPolicy, store::Db};
+use crate::{
+    clock::SharedClock, config::Config, credentials::KeyRing, sessions::SessionPolicy, store::Db,
+};
 
 /// Everything a request may need; cheap to clone.
 #[derive(Clone)]
@@ -24,6 +26,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The OpenAPI document, rendered once at start-up.
     pub openapi_json: Arc<str>,
+    /// Master keys for credential encryption (from configuration, never the database).
+    pub key_ring: Arc<KeyRing>,
     /// Console session lifetimes and cookie flags.
     pub session_policy: SessionPolicy,
     /// Cancelled when the server starts shutting down; background work watches it.

@@ -70,6 +70,11 @@ pub const ADMIN_EMAIL: &str = "admin@cassa.test";
 /// Password of [`ADMIN_EMAIL`].
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
+/// Two master key versions; version 1 becomes primary at start-up... unless 2 is (highest wins).
+/// Tests that rotate start on version 2 being primary and rotate to 1, or vice versa.
+pub const TEST_MASTER_KEYS: &str = "1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,\
+     2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+
 /// Knobs for [`spawn_app_with`].
 #[derive(Default)]
 pub struct SpawnOptions {
@@ -233,6 +238,7 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
     let mut config = Config::new(DatabaseConfig::from_url(url).expect("valid test database url"));
     config.listen_addr = "127.0.0.1:0".parse().expect("valid address");
     config.database.max_connections = 5;
+    config.master_keys = cassa::config::MasterKeySource::Inline(TEST_MASTER_KEYS.to_owned().into());
     config.admin_email = Some(ADMIN_EMAIL.to_owned());
     config.admin_password = Some(ADMIN_PASSWORD.to_owned().into());
     if let Some(configure) = options.configure {

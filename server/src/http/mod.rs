@@ -35,6 +35,7 @@ use problem::{ApiError, Problem};
         (name = "platform", description = "Stores and their users (platform admins)"),
         (name = "api keys", description = "Store secret keys"),
         (name = "customers", description = "A store's customers and their tokens"),
+        (name = "credentials", description = "Encrypted provider credentials (masked views only)"),
         (name = "me", description = "Endpoints for a customer token"),
     )
 )]
@@ -108,8 +109,14 @@ fn api_v1() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(ops::openapi_json))
         .nest("/auth", crate::auth::router())
-        .nest("/platform", crate::tenancy::platform_router())
-        .nest("/admin", crate::tenancy::admin_router())
+        .nest(
+            "/platform",
+            crate::tenancy::platform_router().merge(crate::credentials::platform_router()),
+        )
+        .nest(
+            "/admin",
+            crate::tenancy::admin_router().merge(crate::credentials::admin_router()),
+        )
         .nest("/me", crate::tenancy::me_router())
 }
 

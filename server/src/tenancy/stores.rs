@@ -86,6 +86,10 @@ pub async fn create(
         created_at: state.clock.now(),
     };
     let key = api_keys::new_key(Environment::Sandbox);
+    // Every store starts with working sandbox credentials, so a first test payment just works.
+    let sandbox = crate::credentials::ProviderSecrets::generated_sandbox();
+    let credential =
+        crate::credentials::prepare_new(state, store.id, Environment::Sandbox, &sandbox).await?;
     const SQL: &str = "INSERT INTO stores (id, name, currency, created_at) VALUES ($1, $2, $3, $4)";
     on_db!(&state.db, pool => {
         async {
@@ -104,6 +108,18 @@ pub async fn create(
                 .bind("Default sandbox key")
                 .bind(&key.hash)
                 .bind(&key.display_hint)
+                .bind(store.created_at)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(crate::credentials::INSERT_SQL)
+                .bind(credential.id)
+                .bind(store.id)
+                .bind(crate::credentials::Provider::Sandbox.as_str())
+                .bind(Environment::Sandbox.as_str())
+                .bind(credential.sealed.version as i32)
+                .bind(&credential.sealed.nonce)
+                .bind(&credential.sealed.ciphertext)
+                .bind(&credential.masked)
                 .bind(store.created_at)
                 .execute(&mut *tx)
                 .await?;

@@ -1,0 +1,39 @@
+-- Encrypted provider credentials and the master-key bookkeeping. Key material never lives in the
+-- database: master_keys only records which configured version is primary, active or retired.
+
+CREATE TABLE master_keys (
+    version     integer PRIMARY KEY CHECK (version > 0),
+    status      text NOT NULL CHECK (status IN ('primary', 'active', 'retired')),
+    updated_at  timestamptz NOT NULL
+);
+-- At most one primary.
+CREATE UNIQUE INDEX master_keys_one_primary ON master_keys (status) WHERE status = 'primary';
+
+CREATE TABLE provider_credentials (
+    id           uuid PRIMARY KEY,
+    store_id     uuid NOT NULL REFERENCES stores (id) ON DELETE CASCADE,
+    provider     text NOT NULL CHECK (provider IN ('sandbox', 'stripe')),
+    environment  text NOT NULL CHECK (environment IN ('sandbox', 'production')),
+    key_version  integer NOT NULL,
+    nonce        bytea NOT NULL,
+    ciphertext   bytea NOT NULL,
+    masked       text NOT NULL,
+    revision     integer NOT NULL,
+    created_at   timestamptz NOT NULL,
+    updated_at   timestamptz NOT NULL,
+    UNIQUE (store_id, provider, environment)
+);
+CREATE INDEX provider_credentials_key_version ON provider_credentials (key_version, id);
+
+CREATE TABLE key_rotations (
+    id              uuid PRIMARY KEY,
+    target_version  integer NOT NULL,
+    status          text NOT NULL CHECK (status IN ('running', 'completed')),
+    total           bigint NOT NULL,
+    done            bigint NOT NULL,
+    lease_until     timestamptz,
+    started_at      timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    finished_at     timestamptz
+);
+CREATE INDEX key_rotations_status ON key_rotations (status, id);

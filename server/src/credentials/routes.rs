@@ -1,0 +1,235 @@
+//! `/api/v1/admin/credentials` (stores) and `/api/v1/platform/keys` (platform admins).
+
+use axum::{Json, extract::State};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::{CredentialView, Provider, ProviderSecrets, keys};
+use crate::{
+    auth::principal::{Actor, PlatformAdmin, Role, StoreScope},
+    http::{
+        extract::{ApiJson, ApiPath},
+        problem::{ApiError, Problem},
+    },
+    state::AppState,
+    types::Environment,
+};
+
+/// Store routes (under `/api/v1/admin`).
+pub fn admin_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_credentials))
+        .routes(routes!(put_credentials, delete_credentials))
+}
+
+/// Platform routes (under `/api/v1/platform`).
+pub fn platform_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_keys))
+        .routes(routes!(start_rotation))
+        .routes(routes!(get_rotation))
+        .routes(routes!(retire_key))
+}
+
+/// A `sk_test_` key manages sandbox credentials only and a `sk_live_` key production ones;
+/// console users may manage sandbox credentials, and production ones as owners.
+fn may_manage(scope: &StoreScope, env: Environment) -> Result<(), ApiError> {
+    let allowed = match scope.actor {
+        Actor::ApiKey(_) => scope.environment == env,
+        Actor::User { role, .. } => env == Environment::Sandbox || role == Role::Owner,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+fn parse_path(provider: &str, environment: &str) -> Result<(Provider, Environment), ApiError> {
+    let provider = Provider::parse(provider).ok_or(ApiError::NotFound)?;
+    let environment = environment.parse().map_err(|_| ApiError::NotFound)?;
+    Ok((provider, environment))
+}
+
+/// Masked credentials of the caller's store in the caller's environment.
+#[utoipa::path(
+    get,
+    path = "/credentials",
+    tag = "credentials",
+    responses((status = 200, description = "Masked credentials", body = Vec<CredentialView>)),
+    security(("bearer" = []))
+)]
+pub async fn list_credentials(
+    State(state): State<AppState>,
+    scope: StoreScope,
+) -> Result<Json<Vec<CredentialView>>, ApiError> {
+    Ok(Json(
+        super::list(&state, scope.store_id, scope.environment).await?,
+    ))
+}
+
+/// Stores or replaces a provider's credentials. Sandbox provider: `{"api_key",
+/// "webhook_secret", "base_url"?}`; Stripe: `{"secret_key", "webhook_secret", "account_id"?}`.
+/// The answer is masked; the secrets are never shown again.
+#[utoipa::path(
+    put,
+    path = "/credentials/{provider}/{environment}",
+    tag = "credentials",
+    params(
+        ("provider" = String, Path, description = "`sandbox` or `stripe`"),
+        ("environment" = String, Path, description = "`sandbox` or `production`"),
+    ),
+    request_body(content = Object, description = "The provider's fields"),
+    responses(
+        (status = 200, description = "Stored; masked view", body = CredentialView),
+        (status = 403, description = "This credential may not manage that environment", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "Missing or invalid field", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn put_credentials(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath((provider, environment)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Json<CredentialView>, ApiError> {
+    let (provider, environment) = parse_path(&provider, &environment)?;
+    may_manage(&scope, environment)?;
+    let secrets = ProviderSecrets::from_request(provider, body)?;
+    let view = super::put(&state, scope.store_id, environment, &secrets).await?;
+    tracing::info!(provider = provider.as_str(), %environment, "provider credentials stored");
+    Ok(Json(view))
+}
+
+/// Deletes a provider's credentials.
+#[utoipa::path(
+    delete,
+    path = "/credentials/{provider}/{environment}",
+    tag = "credentials",
+    params(
+        ("provider" = String, Path, description = "`sandbox` or `stripe`"),
+        ("environment" = String, Path, description = "`sandbox` or `production`"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "None stored", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn delete_credentials(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath((provider, environment)): ApiPath<(String, String)>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let (provider, environment) = parse_path(&provider, &environment)?;
+    may_manage(&scope, environment)?;
+    super::delete(&state, scope.store_id, provider, environment).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Master key versions and recent rotations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyOverview {
+    /// Versions known to the database.
+    pub versions: Vec<keys::KeyVersion>,
+    /// Recent rotations, newest first.
+    pub rotations: Vec<keys::Rotation>,
+}
+
+/// Master key versions (never the keys) and rotation progress.
+#[utoipa::path(
+    get,
+    path = "/keys",
+    tag = "platform",
+    responses((status = 200, description = "Key versions and rotations", body = KeyOverview)),
+    security(("bearer" = []))
+)]
+pub async fn get_keys(
+    State(state): State<AppState>,
+    _admin: PlatformAdmin,
+) -> Result<Json<KeyOverview>, ApiError> {
+    Ok(Json(KeyOverview {
+        versions: keys::list_versions(&state).await?,
+        rotations: keys::list_rotations(&state).await?,
+    }))
+}
+
+/// Body of `POST /api/v1/platform/keys/rotations`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StartRotation {
+    /// The configured version to make primary.
+    pub version: u32,
+}
+
+/// Makes a configured version primary and re-encrypts every credential onto it in the
+/// background (batches, resumable after a restart).
+#[utoipa::path(
+    post,
+    path = "/keys/rotations",
+    tag = "platform",
+    request_body = StartRotation,
+    responses(
+        (status = 202, description = "Rotation started", body = keys::Rotation),
+        (status = 409, description = "A rotation is running, or the version is retired", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn start_rotation(
+    State(state): State<AppState>,
+    _admin: PlatformAdmin,
+    ApiJson(body): ApiJson<StartRotation>,
+) -> Result<(axum::http::StatusCode, Json<keys::Rotation>), ApiError> {
+    let rotation = keys::start_rotation(&state, body.version).await?;
+    // Start at once rather than at the worker's next poll.
+    let worker_state = state.clone();
+    tokio::spawn(async move {
+        if let Err(err) = keys::run_pending_rotation(&worker_state).await {
+            tracing::error!(error = %err, "key rotation failed; the worker will retry");
+        }
+    });
+    Ok((axum::http::StatusCode::ACCEPTED, Json(rotation)))
+}
+
+/// Progress of one rotation.
+#[utoipa::path(
+    get,
+    path = "/keys/rotations/{rotation_id}",
+    tag = "platform",
+    params(("rotation_id" = String, Path, description = "Rotation id")),
+    responses((status = 200, description = "The rotation", body = keys::Rotation)),
+    security(("bearer" = []))
+)]
+pub async fn get_rotation(
+    State(state): State<AppState>,
+    _admin: PlatformAdmin,
+    ApiPath(rotation_id): ApiPath<Uuid>,
+) -> Result<Json<keys::Rotation>, ApiError> {
+    Ok(Json(keys::find_rotation(&state, rotation_id).await?))
+}
+
+/// Retires a version no row uses any more: it never encrypts or decrypts again.
+#[utoipa::path(
+    post,
+    path = "/keys/{version}/retire",
+    tag = "platform",
+    params(("version" = u32, Path, description = "Key version")),
+    responses(
+        (status = 200, description = "Retired", body = keys::KeyVersion),
+        (status = 409, description = "Primary, or still in use", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn retire_key(
+    State(state): State<AppState>,
+    _admin: PlatformAdmin,
+    ApiPath(version): ApiPath<u32>,
+) -> Result<Json<keys::KeyVersion>, ApiError> {
+    Ok(Json(keys::retire(&state, version).await?))
+}
