@@ -3,6 +3,7 @@
 
 mod availability;
 mod console;
+mod credentials;
 mod health;
 mod idempotency;
 mod isolation;
