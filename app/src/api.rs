@@ -3,7 +3,9 @@
 
 use leptos::prelude::*;
 
-use crate::backend::{ApiKeyView, RevealedSecret, StoreView, SystemStatus, Viewer};
+use crate::backend::{
+    ApiKeyView, CredentialRow, KeyOverviewView, RevealedSecret, StoreView, SystemStatus, Viewer,
+};
 
 #[cfg(feature = "ssr")]
 mod server {
@@ -115,4 +117,59 @@ pub async fn create_store(name: String, currency: String) -> Result<RevealedSecr
             .create_store(&parts, name, currency)
             .await,
     )
+}
+
+/// Masked credentials of the current store and environment.
+#[server(prefix = "/console/fn", endpoint = "credentials")]
+pub async fn list_credentials() -> Result<Vec<CredentialRow>, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.credentials(&parts).await)
+}
+
+/// Stores or replaces a provider's credentials; only the masked view comes back.
+#[server(prefix = "/console/fn", endpoint = "put_credentials")]
+pub async fn put_credentials(
+    provider: String,
+    primary_secret: String,
+    webhook_secret: String,
+    setting: Option<String>,
+) -> Result<CredentialRow, ServerFnError> {
+    let parts = server::parts()?;
+    let (secret_field, setting_field) = match provider.as_str() {
+        "stripe" => ("secret_key", "account_id"),
+        _ => ("api_key", "base_url"),
+    };
+    let mut fields = vec![
+        (secret_field.to_owned(), primary_secret),
+        ("webhook_secret".to_owned(), webhook_secret),
+    ];
+    if let Some(setting) = setting.filter(|s| !s.trim().is_empty()) {
+        fields.push((setting_field.to_owned(), setting));
+    }
+    server::fail(
+        server::backend()?
+            .put_credentials(&parts, provider, fields)
+            .await,
+    )
+}
+
+/// Master key versions and rotations.
+#[server(prefix = "/console/fn", endpoint = "key_overview")]
+pub async fn key_overview() -> Result<KeyOverviewView, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.key_overview(&parts).await)
+}
+
+/// Makes a version primary and starts re-encrypting.
+#[server(prefix = "/console/fn", endpoint = "start_rotation")]
+pub async fn start_rotation(version: u32) -> Result<(), ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.start_rotation(&parts, version).await)
+}
+
+/// Retires an unused version.
+#[server(prefix = "/console/fn", endpoint = "retire_key")]
+pub async fn retire_key(version: u32) -> Result<(), ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.retire_key(&parts, version).await)
 }

@@ -86,6 +86,60 @@ pub struct RevealedSecret {
     pub secret: String,
 }
 
+/// Stored provider credentials, masked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialRow {
+    /// `sandbox` or `stripe`.
+    pub provider: String,
+    /// `sandbox` or `production`.
+    pub environment: String,
+    /// Field name and masked value, in display order.
+    pub masked: Vec<(String, String)>,
+    /// Master key version of the ciphertext.
+    pub key_version: u32,
+    /// Last change (RFC 3339).
+    pub updated_at: String,
+}
+
+/// A master key version (never the key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyVersionView {
+    /// Version number.
+    pub version: u32,
+    /// `primary`, `active` or `retired`.
+    pub status: String,
+    /// Whether this server has the key material.
+    pub configured: bool,
+    /// Credential rows encrypted with it.
+    pub rows: i64,
+}
+
+/// A re-encryption run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationView {
+    /// Rotation id.
+    pub id: String,
+    /// Target version.
+    pub target_version: u32,
+    /// `running` or `completed`.
+    pub status: String,
+    /// Rows to move.
+    pub total: i64,
+    /// Rows moved.
+    pub done: i64,
+    /// Start (RFC 3339).
+    pub started_at: String,
+}
+
+/// Key versions and recent rotations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyOverviewView {
+    /// Versions.
+    pub versions: Vec<KeyVersionView>,
+    /// Rotations, newest first.
+    pub rotations: Vec<RotationView>,
+}
+
 /// A boxed, sendable future: keeps [`ConsoleBackend`] object-safe.
 #[cfg(feature = "ssr")]
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -142,6 +196,35 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         &'a self,
         req: &'a http::request::Parts,
     ) -> BoxFuture<'a, ConsoleResult<Vec<StoreView>>>;
+    /// Masked credentials of the current store and environment.
+    fn credentials<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+    ) -> BoxFuture<'a, ConsoleResult<Vec<CredentialRow>>>;
+    /// Stores or replaces credentials of the current store and environment.
+    fn put_credentials<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        provider: String,
+        fields: Vec<(String, String)>,
+    ) -> BoxFuture<'a, ConsoleResult<CredentialRow>>;
+    /// Master key versions and rotations (platform admins only).
+    fn key_overview<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+    ) -> BoxFuture<'a, ConsoleResult<KeyOverviewView>>;
+    /// Makes `version` primary and starts re-encryption (platform admins only).
+    fn start_rotation<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        version: u32,
+    ) -> BoxFuture<'a, ConsoleResult<()>>;
+    /// Retires an unused version (platform admins only).
+    fn retire_key<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        version: u32,
+    ) -> BoxFuture<'a, ConsoleResult<()>>;
     /// Creates a store (platform admins only); reveals its first sandbox key.
     fn create_store<'a>(
         &'a self,

@@ -63,6 +63,8 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("") view=pages::Overview ssr=SsrMode::Async/>
                         <Route path=path!("/sign-in") view=pages::SignIn ssr=SsrMode::Async/>
                         <Route path=path!("/api-keys") view=pages::ApiKeys ssr=SsrMode::Async/>
+                        <Route path=path!("/credentials") view=pages::Credentials ssr=SsrMode::Async/>
+                        <Route path=path!("/platform/keys") view=pages::Keys ssr=SsrMode::Async/>
                         <Route
                             path=path!("/platform/stores")
                             view=pages::Stores

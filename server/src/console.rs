@@ -4,8 +4,9 @@
 use std::{sync::Arc, time::Duration};
 
 use app::backend::{
-    ApiKeyView, BoxFuture, ConsoleBackend, ConsoleResult, RevealedSecret, SharedBackend,
-    StoreChoice, StoreView, SystemStatus, Viewer,
+    ApiKeyView, BoxFuture, ConsoleBackend, ConsoleResult, CredentialRow, KeyOverviewView,
+    KeyVersionView, RevealedSecret, RotationView, SharedBackend, StoreChoice, StoreView,
+    SystemStatus, Viewer,
 };
 use axum::http::request::Parts;
 use secrecy::SecretString;
@@ -13,6 +14,7 @@ use tower_sessions::Session;
 
 use crate::{
     auth::{principal::Role, service},
+    credentials::{self, Provider, ProviderSecrets, keys},
     http::{pagination::PageQuery, problem::ApiError},
     on_db,
     sessions::{self, ConsoleSession},
@@ -120,6 +122,14 @@ impl ServerBackend {
         }))
     }
 
+    async fn require_platform_admin(&self, req: &Parts) -> ConsoleResult<Signed> {
+        let signed = self.require_signed(req).await?;
+        if !signed.is_platform_admin {
+            return Err(shown(ApiError::Forbidden));
+        }
+        Ok(signed)
+    }
+
     async fn require_signed(&self, req: &Parts) -> ConsoleResult<Signed> {
         self.signed(req)
             .await?
@@ -156,6 +166,34 @@ impl ServerBackend {
                 role,
             })
             .collect())
+    }
+}
+
+fn credential_row(view: credentials::CredentialView) -> CredentialRow {
+    let masked = view
+        .masked
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    CredentialRow {
+        provider: view.provider.as_str().to_owned(),
+        environment: view.environment.as_str().to_owned(),
+        masked,
+        key_version: view.key_version,
+        updated_at: view.updated_at.to_rfc3339(),
     }
 }
 
@@ -321,12 +359,104 @@ impl ConsoleBackend for ServerBackend {
         })
     }
 
-    fn stores<'a>(&'a self, req: &'a Parts) -> BoxFuture<'a, ConsoleResult<Vec<StoreView>>> {
+    fn credentials<'a>(
+        &'a self,
+        req: &'a Parts,
+    ) -> BoxFuture<'a, ConsoleResult<Vec<CredentialRow>>> {
         Box::pin(async move {
             let signed = self.require_signed(req).await?;
-            if !signed.is_platform_admin {
+            let (store_id, _) = signed.scope()?;
+            let rows = credentials::list(&self.state, store_id, signed.console.environment)
+                .await
+                .map_err(shown)?;
+            Ok(rows.into_iter().map(credential_row).collect())
+        })
+    }
+
+    fn put_credentials<'a>(
+        &'a self,
+        req: &'a Parts,
+        provider: String,
+        fields: Vec<(String, String)>,
+    ) -> BoxFuture<'a, ConsoleResult<CredentialRow>> {
+        Box::pin(async move {
+            let signed = self.require_signed(req).await?;
+            let (store_id, role) = signed.scope()?;
+            let environment = signed.console.environment;
+            // Same rule as the API: production credentials are for owners.
+            if environment == Environment::Production && role != Role::Owner {
                 return Err(shown(ApiError::Forbidden));
             }
+            let provider =
+                Provider::parse(&provider).ok_or_else(|| "Unknown provider.".to_owned())?;
+            let body: serde_json::Map<String, serde_json::Value> = fields
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect();
+            let secrets =
+                ProviderSecrets::from_request(provider, body.into()).map_err(|e| e.to_string())?;
+            let view = credentials::put(&self.state, store_id, environment, &secrets)
+                .await
+                .map_err(shown)?;
+            Ok(credential_row(view))
+        })
+    }
+
+    fn key_overview<'a>(&'a self, req: &'a Parts) -> BoxFuture<'a, ConsoleResult<KeyOverviewView>> {
+        Box::pin(async move {
+            self.require_platform_admin(req).await?;
+            let versions = keys::list_versions(&self.state).await.map_err(shown)?;
+            let rotations = keys::list_rotations(&self.state).await.map_err(shown)?;
+            Ok(KeyOverviewView {
+                versions: versions
+                    .into_iter()
+                    .map(|v| KeyVersionView {
+                        version: v.version,
+                        status: v.status,
+                        configured: v.configured,
+                        rows: v.rows,
+                    })
+                    .collect(),
+                rotations: rotations
+                    .into_iter()
+                    .map(|r| RotationView {
+                        id: r.id.to_string(),
+                        target_version: r.target_version,
+                        status: r.status,
+                        total: r.total,
+                        done: r.done,
+                        started_at: r.started_at.to_rfc3339(),
+                    })
+                    .collect(),
+            })
+        })
+    }
+
+    fn start_rotation<'a>(
+        &'a self,
+        req: &'a Parts,
+        version: u32,
+    ) -> BoxFuture<'a, ConsoleResult<()>> {
+        Box::pin(async move {
+            self.require_platform_admin(req).await?;
+            keys::start_and_run(&self.state, version)
+                .await
+                .map_err(shown)?;
+            Ok(())
+        })
+    }
+
+    fn retire_key<'a>(&'a self, req: &'a Parts, version: u32) -> BoxFuture<'a, ConsoleResult<()>> {
+        Box::pin(async move {
+            self.require_platform_admin(req).await?;
+            keys::retire(&self.state, version).await.map_err(shown)?;
+            Ok(())
+        })
+    }
+
+    fn stores<'a>(&'a self, req: &'a Parts) -> BoxFuture<'a, ConsoleResult<Vec<StoreView>>> {
+        Box::pin(async move {
+            self.require_platform_admin(req).await?;
             let page = stores::list(&self.state, page()).await.map_err(shown)?;
             Ok(page
                 .data
@@ -348,10 +478,7 @@ impl ConsoleBackend for ServerBackend {
         currency: String,
     ) -> BoxFuture<'a, ConsoleResult<RevealedSecret>> {
         Box::pin(async move {
-            let signed = self.require_signed(req).await?;
-            if !signed.is_platform_admin {
-                return Err(shown(ApiError::Forbidden));
-            }
+            self.require_platform_admin(req).await?;
             let name = crate::tenancy::parse_name("name", &name).map_err(|e| e.to_string())?;
             let currency = Currency::parse(currency.trim().to_uppercase().as_str())
                 .map_err(|e| e.to_string())?;

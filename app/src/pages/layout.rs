@@ -23,13 +23,19 @@ pub fn TopBar() -> impl IntoView {
             <nav class="topnav">
                 <A href="/">"Overview"</A>
                 <A href="/api-keys">"API keys"</A>
+                <A href="/credentials">"Credentials"</A>
                 <Suspense>
                     {move || {
                         viewer
                             .get()
                             .and_then(|r| r.ok().flatten())
                             .filter(|v| v.is_platform_admin)
-                            .map(|_| view! { <A href="/platform/stores">"Stores"</A> })
+                            .map(|_| {
+                                view! {
+                                    <A href="/platform/stores">"Stores"</A>
+                                    <A href="/platform/keys">"Master keys"</A>
+                                }
+                            })
                     }}
                 </Suspense>
             </nav>

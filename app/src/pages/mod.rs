@@ -1,12 +1,16 @@
 //! Console pages.
 
 mod api_keys;
+mod credentials;
+mod keys;
 pub mod layout;
 mod overview;
 mod sign_in;
 mod stores;
 
 pub use api_keys::ApiKeys;
+pub use credentials::Credentials;
+pub use keys::Keys;
 pub use overview::{NotFound, Overview};
 pub use sign_in::SignIn;
 pub use stores::Stores;

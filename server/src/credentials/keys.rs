@@ -226,6 +226,19 @@ pub async fn start_rotation(state: &AppState, target: u32) -> Result<Rotation, A
     find_rotation(state, id).await
 }
 
+/// [`start_rotation`], then runs it at once in the background instead of at the worker's next
+/// poll (the worker still picks it up if this process stops).
+pub async fn start_and_run(state: &AppState, target: u32) -> Result<Rotation, ApiError> {
+    let rotation = start_rotation(state, target).await?;
+    let worker_state = state.clone();
+    tokio::spawn(async move {
+        if let Err(err) = run_pending_rotation(&worker_state).await {
+            tracing::error!(error = %err, "key rotation failed; the worker will retry");
+        }
+    });
+    Ok(rotation)
+}
+
 /// Retires a version nothing is encrypted with any more.
 pub async fn retire(state: &AppState, version: u32) -> Result<KeyVersion, ApiError> {
     let versions = list_versions(state).await?;

@@ -185,14 +185,7 @@ pub async fn start_rotation(
     _admin: PlatformAdmin,
     ApiJson(body): ApiJson<StartRotation>,
 ) -> Result<(axum::http::StatusCode, Json<keys::Rotation>), ApiError> {
-    let rotation = keys::start_rotation(&state, body.version).await?;
-    // Start at once rather than at the worker's next poll.
-    let worker_state = state.clone();
-    tokio::spawn(async move {
-        if let Err(err) = keys::run_pending_rotation(&worker_state).await {
-            tracing::error!(error = %err, "key rotation failed; the worker will retry");
-        }
-    });
+    let rotation = keys::start_and_run(&state, body.version).await?;
     Ok((axum::http::StatusCode::ACCEPTED, Json(rotation)))
 }
 
