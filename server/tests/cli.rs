@@ -145,3 +145,24 @@ fn first_run_generates_an_admin_whose_password_is_logged_once() {
     child.wait().unwrap();
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn production_mode_refuses_to_start_without_master_keys() {
+    let dir = std::env::temp_dir().join(format!("cassa-prod-{}", std::process::id()));
+    let output = cassa()
+        .args(["serve", "--listen-addr", "127.0.0.1:0"])
+        .env("CASSA_ENV", "production")
+        .env("CASSA_DATA_DIR", &dir)
+        .env_remove("CASSA_MASTER_KEYS")
+        .env_remove("CASSA_MASTER_KEY_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("CASSA_MASTER_KEYS"), "{stderr}");
+    assert!(
+        !dir.join("master.keys").exists(),
+        "no development key in production"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -266,6 +266,30 @@ mod tests {
     }
 
     #[test]
+    fn development_key_file_is_created_once_and_private() {
+        let dir = std::env::temp_dir().join(format!("cassa-keyring-{}", uuid::Uuid::now_v7()));
+        let path = dir.join("nested/master.keys");
+        let (first, created) = KeyRing::load_or_create_dev_file(&path).unwrap();
+        assert!(created);
+        let (second, created) = KeyRing::load_or_create_dev_file(&path).unwrap();
+        assert!(!created);
+        assert_eq!(first.versions(), vec![1]);
+        let sealed = first.seal(1, b"aad", b"x").unwrap();
+        assert_eq!(
+            second.open(&sealed, b"aad").unwrap(),
+            b"x",
+            "the same key is read back"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn parsing_rejects_bad_entries_without_echoing_keys() {
         let key = KeyRing::generate_key();
         assert!(matches!(KeyRing::parse(""), Err(KeyRingError::Empty)));
