@@ -310,3 +310,46 @@ async fn every_documented_mutation_requires_a_key(backend: Backend) {
 }
 
 both_backends!(every_documented_mutation_requires_a_key);
+
+async fn twenty_concurrent_requests_with_one_key_execute_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = app.create_store("Shop", "USD").await;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let client = app.client.clone();
+            let url = app.url("/api/v1/admin/customers");
+            let token = store.sandbox_key.clone();
+            tokio::spawn(async move {
+                let response = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .header("idempotency-key", "stampede")
+                    .json(&json!({"name": "Once"}))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                let replayed = response.headers().get("idempotent-replayed").is_some();
+                let body: Value = response.json().await.unwrap();
+                (status, replayed, body)
+            })
+        })
+        .collect();
+    let mut executed = Vec::new();
+    let mut replayed = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (201, false, body) => executed.push(body),
+            (201, true, body) => replayed.push(body),
+            (409, _, body) => assert_eq!(body["code"], "idempotency_key_in_use"),
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(executed.len(), 1, "exactly one request executes");
+    for body in &replayed {
+        assert_eq!(body, &executed[0], "replays carry the first response");
+    }
+    assert_eq!(customer_count(&app).await, 1, "exactly one side effect");
+}
+
+both_backends!(twenty_concurrent_requests_with_one_key_execute_once);
