@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod http;
 pub mod idempotency;
 pub mod jobs;
+pub mod money;
 pub mod secret;
 pub mod sessions;
 pub mod startup;
