@@ -3,6 +3,7 @@
 //! [`startup::Application`] builds the whole server on any listener (port 0 in tests); the
 //! `cassa` binary in `main.rs` is a thin wrapper over [`cli::main`].
 
+pub mod address;
 pub mod auth;
 pub mod cli;
 pub mod clock;
