@@ -94,7 +94,10 @@ pub fn country_code(raw: &str) -> Option<&'static str> {
     if let Some((_, code)) = ALIASES.iter().find(|(alias, _)| *alias == lower) {
         return codes.iter().find(|c| c.0 == *code).map(|c| c.0);
     }
-    codes.iter().find(|c| c.2.to_lowercase() == lower).map(|c| c.0)
+    codes
+        .iter()
+        .find(|c| c.2.to_lowercase() == lower)
+        .map(|c| c.0)
 }
 
 /// (alpha-2, alpha-3, name) from the ISO 3166-1 table of the `iso_country` crate.
@@ -118,21 +121,33 @@ fn clean(value: Option<&str>) -> Option<String> {
 fn required(field: &'static str, value: Option<&str>) -> Result<String, InvalidValue> {
     let value = clean(value).ok_or_else(|| InvalidValue::new(field, "is required"))?;
     if value.chars().count() > 200 || value.chars().any(char::is_control) {
-        return Err(InvalidValue::new(field, "must be at most 200 printable characters"));
+        return Err(InvalidValue::new(
+            field,
+            "must be at most 200 printable characters",
+        ));
     }
     Ok(value)
 }
 
-fn code(field: &'static str, value: Option<&str>, max: usize) -> Result<Option<String>, InvalidValue> {
+fn code(
+    field: &'static str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, InvalidValue> {
     match clean(value) {
         None => Ok(None),
         Some(v) => {
             let v = v.to_uppercase();
-            let ok = v.len() <= max && v.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-');
+            let ok = v.len() <= max
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-');
             if ok {
                 Ok(Some(v))
             } else {
-                Err(InvalidValue::new(field, format!("must be up to {max} letters, digits, spaces or dashes")))
+                Err(InvalidValue::new(
+                    field,
+                    format!("must be up to {max} letters, digits, spaces or dashes"),
+                ))
             }
         }
     }
@@ -214,12 +229,48 @@ mod tests {
         };
         assert!(valid.normalize().is_ok());
         let cases: Vec<(AddressInput, &str)> = vec![
-            (AddressInput { country: Some("Narnia".into()), ..valid.clone() }, "country"),
-            (AddressInput { country: None, ..valid.clone() }, "country"),
-            (AddressInput { line1: Some("  ".into()), ..valid.clone() }, "line1"),
-            (AddressInput { city: None, ..valid.clone() }, "city"),
-            (AddressInput { postal_code: Some("12345$".into()), ..valid.clone() }, "postal_code"),
-            (AddressInput { subdivision: Some("CALIF".into()), ..valid.clone() }, "subdivision"),
+            (
+                AddressInput {
+                    country: Some("Narnia".into()),
+                    ..valid.clone()
+                },
+                "country",
+            ),
+            (
+                AddressInput {
+                    country: None,
+                    ..valid.clone()
+                },
+                "country",
+            ),
+            (
+                AddressInput {
+                    line1: Some("  ".into()),
+                    ..valid.clone()
+                },
+                "line1",
+            ),
+            (
+                AddressInput {
+                    city: None,
+                    ..valid.clone()
+                },
+                "city",
+            ),
+            (
+                AddressInput {
+                    postal_code: Some("12345$".into()),
+                    ..valid.clone()
+                },
+                "postal_code",
+            ),
+            (
+                AddressInput {
+                    subdivision: Some("CALIF".into()),
+                    ..valid.clone()
+                },
+                "subdivision",
+            ),
         ];
         for (input, field) in cases {
             assert_eq!(input.normalize().unwrap_err().field, field);

@@ -5,6 +5,7 @@
 
 pub mod address;
 pub mod auth;
+pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;

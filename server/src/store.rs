@@ -166,6 +166,16 @@ impl Db {
         Ok(count)
     }
 
+    /// The statement that opens a transaction which will write. SQLite needs `BEGIN IMMEDIATE`:
+    /// a deferred transaction that reads first cannot upgrade to a writer once another writer
+    /// committed (`SQLITE_BUSY` at once, the busy timeout does not apply).
+    pub fn begin_write_sql(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "BEGIN IMMEDIATE",
+            Db::Postgres(_) => "BEGIN",
+        }
+    }
+
     /// Round-trips a trivial query: the readiness probe.
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;

@@ -64,6 +64,10 @@ id_type!(
     /// A store's customer.
     CustomerId
 );
+id_type!(
+    /// A catalogue product.
+    ProductId
+);
 
 /// Which side of a store a credential acts on. Data never crosses environments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

@@ -45,7 +45,20 @@ async fn fixtures(
         .json()
         .await
         .unwrap();
+    let product: Value = crate::catalog::create_product(
+        app,
+        key_a,
+        json!({"sku": "A-1", "name": "A's product", "unit_amount": 500, "currency": "USD"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     HashMap::from([
+        (
+            "product_id".to_owned(),
+            product["id"].as_str().unwrap().to_owned(),
+        ),
         (
             "customer_id".to_owned(),
             customer["id"].as_str().unwrap().to_owned(),

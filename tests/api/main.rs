@@ -2,6 +2,7 @@
 //! through `both_backends!`.
 
 mod availability;
+mod catalog;
 mod console;
 mod credentials;
 mod health;

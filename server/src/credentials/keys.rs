@@ -194,7 +194,7 @@ pub async fn start_rotation(state: &AppState, target: u32) -> Result<Rotation, A
     let id = Uuid::now_v7();
     on_db!(&state.db, pool => {
         async {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
             let running: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM key_rotations WHERE status = 'running'")
                 .fetch_one(&mut *tx).await?;
             let status: Option<String> = sqlx::query_scalar("SELECT status FROM master_keys WHERE version = $1")

@@ -35,6 +35,7 @@ use problem::{ApiError, Problem};
         (name = "platform", description = "Stores and their users (platform admins)"),
         (name = "api keys", description = "Store secret keys"),
         (name = "customers", description = "A store's customers and their tokens"),
+        (name = "catalog", description = "A store's products"),
         (name = "credentials", description = "Encrypted provider credentials (masked views only)"),
         (name = "me", description = "Endpoints for a customer token"),
     )
@@ -115,7 +116,9 @@ fn api_v1() -> OpenApiRouter<AppState> {
         )
         .nest(
             "/admin",
-            crate::tenancy::admin_router().merge(crate::credentials::admin_router()),
+            crate::tenancy::admin_router()
+                .merge(crate::credentials::admin_router())
+                .merge(crate::catalog::admin_router()),
         )
         .nest("/me", crate::tenancy::me_router())
 }
