@@ -15,6 +15,7 @@ pub mod http;
 pub mod idempotency;
 pub mod jobs;
 pub mod money;
+pub mod orders;
 pub mod secret;
 pub mod sessions;
 pub mod startup;

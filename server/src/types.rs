@@ -68,6 +68,10 @@ id_type!(
     /// A catalogue product.
     ProductId
 );
+id_type!(
+    /// A customer's order.
+    OrderId
+);
 
 /// Which side of a store a credential acts on. Data never crosses environments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

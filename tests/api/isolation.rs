@@ -19,6 +19,7 @@ async fn fixtures(
     key_a: &str,
     owner_a: &str,
     store_a: &str,
+    customer_token_a: &str,
 ) -> HashMap<String, String> {
     let customer: Value = app
         .client
@@ -54,7 +55,16 @@ async fn fixtures(
     .json()
     .await
     .unwrap();
+    let order: Value = crate::orders::place_order(app, customer_token_a, &product)
+        .await
+        .json()
+        .await
+        .unwrap();
     HashMap::from([
+        (
+            "order_id".to_owned(),
+            order["id"].as_str().unwrap().to_owned(),
+        ),
         (
             "product_id".to_owned(),
             product["id"].as_str().unwrap().to_owned(),
@@ -107,7 +117,9 @@ async fn another_stores_objects_are_indistinguishable_from_missing_ones(backend:
     let a = app.create_store("A", "USD").await;
     let b = app.create_store("B", "USD").await;
     let owner_a = app.create_owner(&a, "owner@a.test").await;
-    let ids_a = fixtures(&app, &a.sandbox_key, &owner_a, &a.id).await;
+    let (_, customer_a) = app.create_customer(&a).await;
+    let (_, customer_b) = app.create_customer(&b).await;
+    let ids_a = fixtures(&app, &a.sandbox_key, &owner_a, &a.id, &customer_a).await;
     let missing: HashMap<String, String> = ids_a
         .iter()
         .map(|(k, v)| {
@@ -128,14 +140,20 @@ async fn another_stores_objects_are_indistinguishable_from_missing_ones(backend:
             continue;
         }
         for method in operations.as_object().unwrap().keys() {
-            let foreign = call(&app, method, &fill(path, &ids_a), &b.sandbox_key).await;
+            // Store routes take the store's key; customer routes a customer token.
+            let (token_b, token_a) = if path.starts_with("/api/v1/me/") {
+                (customer_b.as_str(), customer_a.as_str())
+            } else {
+                (b.sandbox_key.as_str(), a.sandbox_key.as_str())
+            };
+            let foreign = call(&app, method, &fill(path, &ids_a), token_b).await;
             assert_eq!(
                 foreign.status(),
                 404,
                 "{method} {path} with store B's key on A's object"
             );
             let foreign: Value = foreign.json().await.unwrap();
-            let absent = call(&app, method, &fill(path, &missing), &b.sandbox_key).await;
+            let absent = call(&app, method, &fill(path, &missing), token_b).await;
             assert_eq!(absent.status(), 404, "{method} {path} with a missing id");
             let absent: Value = absent.json().await.unwrap();
             assert_eq!(
@@ -144,7 +162,7 @@ async fn another_stores_objects_are_indistinguishable_from_missing_ones(backend:
                 "{method} {path}: another store's object must look exactly like a missing one"
             );
             // Store A still sees its own object (the 404 above is isolation, not a broken route).
-            let own = call(&app, method, &fill(path, &ids_a), &a.sandbox_key).await;
+            let own = call(&app, method, &fill(path, &ids_a), token_a).await;
             assert_ne!(own.status(), 404, "{method} {path} with store A's own key");
             checked += 1;
         }

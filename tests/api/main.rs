@@ -9,6 +9,7 @@ mod health;
 mod idempotency;
 mod isolation;
 mod openapi;
+mod orders;
 mod problems;
 mod request_id;
 mod sessions;

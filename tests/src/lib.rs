@@ -188,6 +188,36 @@ impl TestApp {
         self.user_token(email, password).await
     }
 
+    /// Creates a customer of `store` (sandbox) and returns its id and a customer token.
+    pub async fn create_customer(&self, store: &TestStore) -> (String, String) {
+        let customer: serde_json::Value = self
+            .client
+            .post(self.url("/api/v1/admin/customers"))
+            .bearer_auth(&store.sandbox_key)
+            .header("idempotency-key", Uuid::now_v7().to_string())
+            .json(&serde_json::json!({"name": "Test customer"}))
+            .send()
+            .await
+            .expect("create customer")
+            .json()
+            .await
+            .expect("customer body");
+        let id = customer["id"].as_str().expect("customer id").to_owned();
+        let token: serde_json::Value = self
+            .client
+            .post(self.url(&format!("/api/v1/admin/customers/{id}/tokens")))
+            .bearer_auth(&store.sandbox_key)
+            .header("idempotency-key", Uuid::now_v7().to_string())
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("customer token")
+            .json()
+            .await
+            .expect("token body");
+        (id, token["token"].as_str().expect("token").to_owned())
+    }
+
     /// Sends the shutdown signal without waiting.
     pub fn begin_shutdown(&mut self) -> Option<JoinHandle<std::io::Result<()>>> {
         if let Some(tx) = self.shutdown.take() {

@@ -36,6 +36,7 @@ use problem::{ApiError, Problem};
         (name = "api keys", description = "Store secret keys"),
         (name = "customers", description = "A store's customers and their tokens"),
         (name = "catalog", description = "A store's products"),
+        (name = "orders", description = "Customers' orders, priced from the catalogue"),
         (name = "credentials", description = "Encrypted provider credentials (masked views only)"),
         (name = "me", description = "Endpoints for a customer token"),
     )
@@ -118,9 +119,13 @@ fn api_v1() -> OpenApiRouter<AppState> {
             "/admin",
             crate::tenancy::admin_router()
                 .merge(crate::credentials::admin_router())
-                .merge(crate::catalog::admin_router()),
+                .merge(crate::catalog::admin_router())
+                .merge(crate::orders::admin_router()),
         )
-        .nest("/me", crate::tenancy::me_router())
+        .nest(
+            "/me",
+            crate::tenancy::me_router().merge(crate::orders::me_router()),
+        )
 }
 
 /// Every documented route, with its OpenAPI description.
