@@ -33,6 +33,8 @@ pub mod defaults {
     pub const SESSION_IDLE_MINUTES: i64 = 30;
     /// Absolute lifetime of a console session.
     pub const SESSION_ABSOLUTE_HOURS: i64 = 12;
+    /// Lifetime of a checkout snapshot.
+    pub const SNAPSHOT_TTL_SECS: i64 = 900;
     /// Development master key file inside the data folder.
     pub const DEV_KEY_FILE: &str = "master.keys";
 }
@@ -87,6 +89,9 @@ pub struct ServeArgs {
     /// `auto` (Secure unless listening on loopback), `true` or `false`.
     #[arg(long, env = "CASSA_COOKIE_SECURE", default_value = "auto")]
     pub cookie_secure: CookieSecure,
+    /// Seconds a checkout snapshot (quote) stays payable.
+    #[arg(long, env = "CASSA_SNAPSHOT_TTL_SECS", default_value_t = defaults::SNAPSHOT_TTL_SECS)]
+    pub snapshot_ttl_secs: i64,
     /// `development` or `production`. Production refuses to start without configured master keys.
     #[arg(long, env = "CASSA_ENV", default_value = "development")]
     pub env: RunMode,
@@ -256,6 +261,8 @@ pub struct Config {
     pub run_mode: RunMode,
     /// Where the master keys come from.
     pub master_keys: MasterKeySource,
+    /// How long a checkout snapshot stays payable.
+    pub snapshot_ttl: chrono::Duration,
     /// Email of the platform admin bootstrapped when none exists.
     pub admin_email: Option<String>,
     /// Password of the bootstrapped admin; generated (and logged once) when unset.
@@ -288,6 +295,7 @@ impl Config {
             session_absolute: chrono::Duration::hours(defaults::SESSION_ABSOLUTE_HOURS),
             cookie_secure: CookieSecure::Auto,
             run_mode: RunMode::Development,
+            snapshot_ttl: chrono::Duration::seconds(defaults::SNAPSHOT_TTL_SECS),
             master_keys: MasterKeySource::Development(
                 PathBuf::from(defaults::DATA_DIR).join(defaults::DEV_KEY_FILE),
             ),
@@ -310,6 +318,7 @@ impl Config {
             session_absolute: chrono::Duration::hours(args.session_absolute_hours.max(1)),
             cookie_secure: args.cookie_secure,
             run_mode: args.env,
+            snapshot_ttl: chrono::Duration::seconds(args.snapshot_ttl_secs.max(1)),
             master_keys: match (&args.master_keys, &args.master_key_file) {
                 (Some(keys), _) => MasterKeySource::Inline(keys.clone()),
                 (None, Some(file)) => MasterKeySource::File(file.clone()),

@@ -6,6 +6,7 @@
 pub mod address;
 pub mod auth;
 pub mod catalog;
+pub mod checkout;
 pub mod cli;
 pub mod clock;
 pub mod config;

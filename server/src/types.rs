@@ -72,6 +72,10 @@ id_type!(
     /// A customer's order.
     OrderId
 );
+id_type!(
+    /// A checkout snapshot.
+    SnapshotId
+);
 
 /// Which side of a store a credential acts on. Data never crosses environments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

@@ -55,12 +55,36 @@ async fn fixtures(
     .json()
     .await
     .unwrap();
+    crate::checkout::configure(
+        app,
+        &cassa_tests::TestStore {
+            id: store_a.to_owned(),
+            sandbox_key: key_a.to_owned(),
+        },
+    )
+    .await;
     let order: Value = crate::orders::place_order(app, customer_token_a, &product)
         .await
         .json()
         .await
         .unwrap();
+    let quote: Value = app
+        .client
+        .post(app.url("/api/v1/me/checkout/quote"))
+        .bearer_auth(customer_token_a)
+        .header("idempotency-key", Uuid::now_v7().to_string())
+        .json(&json!({"order_id": order["id"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     HashMap::from([
+        (
+            "snapshot_id".to_owned(),
+            quote["snapshot_id"].as_str().unwrap().to_owned(),
+        ),
         (
             "order_id".to_owned(),
             order["id"].as_str().unwrap().to_owned(),

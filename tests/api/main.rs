@@ -3,6 +3,7 @@
 
 mod availability;
 mod catalog;
+mod checkout;
 mod console;
 mod credentials;
 mod health;

@@ -36,6 +36,7 @@ use problem::{ApiError, Problem};
         (name = "api keys", description = "Store secret keys"),
         (name = "customers", description = "A store's customers and their tokens"),
         (name = "catalog", description = "A store's products"),
+        (name = "checkout", description = "Quotes, snapshots, shipping rates and tax rules"),
         (name = "orders", description = "Customers' orders, priced from the catalogue"),
         (name = "credentials", description = "Encrypted provider credentials (masked views only)"),
         (name = "me", description = "Endpoints for a customer token"),
@@ -120,11 +121,14 @@ fn api_v1() -> OpenApiRouter<AppState> {
             crate::tenancy::admin_router()
                 .merge(crate::credentials::admin_router())
                 .merge(crate::catalog::admin_router())
-                .merge(crate::orders::admin_router()),
+                .merge(crate::orders::admin_router())
+                .merge(crate::checkout::config::admin_router()),
         )
         .nest(
             "/me",
-            crate::tenancy::me_router().merge(crate::orders::me_router()),
+            crate::tenancy::me_router()
+                .merge(crate::orders::me_router())
+                .merge(crate::checkout::me_router()),
         )
 }
 

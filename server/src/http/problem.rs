@@ -140,6 +140,12 @@ pub enum ApiError {
     /// The first request with this key is still being processed.
     #[error("a request with this Idempotency-Key is still in progress; retry shortly")]
     IdempotencyKeyInUse,
+    /// The checkout snapshot's time is up; quote again.
+    #[error("the checkout snapshot has expired; request a new quote")]
+    SnapshotExpired,
+    /// The order changed after the snapshot was taken; quote again.
+    #[error("the order changed after this snapshot was taken; request a new quote")]
+    SnapshotStale,
     /// A state-changing console request from another site.
     #[error("cross-site requests are not allowed")]
     CrossSiteRequest,
@@ -214,6 +220,16 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 "idempotency_key_in_use",
                 "Idempotency-Key in use",
+            ),
+            ApiError::SnapshotExpired => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "snapshot_expired",
+                "Snapshot expired",
+            ),
+            ApiError::SnapshotStale => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "snapshot_stale",
+                "Snapshot stale",
             ),
             ApiError::CrossSiteRequest => {
                 (StatusCode::FORBIDDEN, "csrf_rejected", "Cross-site request")
