@@ -292,6 +292,8 @@ type SnapshotRow = (
     DateTime<Utc>,
 );
 
+type LineRow = (i32, ProductId, i32, i64, i64, i64, i64, String);
+
 /// Reads a snapshot of `order_id` inside the store, environment and (for customers) customer.
 pub async fn find(
     state: &AppState,
@@ -312,7 +314,7 @@ pub async fn find(
     }
     const LINES: &str = "SELECT line_no, product_id, quantity, unit_amount, amount, net, tax, tax_rate \
         FROM order_checkout_snapshot_items WHERE snapshot_id = $1 ORDER BY line_no";
-    let lines: Vec<(i32, ProductId, i32, i64, i64, i64, i64, String)> =
+    let lines: Vec<LineRow> =
         on_db!(&state.db, pool => sqlx::query_as(LINES).bind(snapshot_id).fetch_all(pool).await)
             .map_err(StoreError::from)?;
     Ok(Snapshot {
