@@ -240,6 +240,14 @@ async fn snapshots_expire_and_go_stale(backend: Backend) {
         quote["totals"]["total"].as_i64().unwrap()
     );
 
+    // A snapshot pays only for its own order.
+    let second = order_for(&app, &store, &token, "US", "CA").await;
+    let second_id = second["id"].as_str().unwrap().parse().unwrap();
+    assert!(matches!(
+        checkout::payable_snapshot(&app.state, scope, second_id, snapshot_id).await,
+        Err(ApiError::NotFound)
+    ));
+
     // Another customer of the store does not see it.
     let (_, other) = app.create_customer(&store).await;
     let response = app
