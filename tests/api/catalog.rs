@@ -112,21 +112,7 @@ async fn products_stay_in_their_environment(backend: Backend) {
     let app = spawn_app(backend).await;
     let store = app.create_store("Shop", "USD").await;
     let owner = app.create_owner(&store, "owner@shop.test").await;
-    let live: Value = app
-        .client
-        .post(app.url("/api/v1/admin/api-keys"))
-        .bearer_auth(&owner)
-        .header("cassa-store", &store.id)
-        .header("cassa-environment", "production")
-        .header("idempotency-key", "live")
-        .json(&json!({"name": "live"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let live_key = live["secret"].as_str().unwrap();
+    let live_key = &app.create_live_key(&store, &owner).await;
     let product: Value = create_product(
         &app,
         &store.sandbox_key,

@@ -169,21 +169,7 @@ async fn environments_are_enforced(backend: Backend) {
         .unwrap();
     assert_eq!(response.status(), 200);
     // A live key sees production credentials and may not touch sandbox ones.
-    let live: Value = app
-        .client
-        .post(app.url("/api/v1/admin/api-keys"))
-        .bearer_auth(&owner)
-        .header("cassa-store", &store.id)
-        .header("cassa-environment", "production")
-        .header("idempotency-key", "live-key")
-        .json(&json!({"name": "live"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let live_key = live["secret"].as_str().unwrap();
+    let live_key = &app.create_live_key(&store, &owner).await;
     let sandbox = "/api/v1/admin/credentials/sandbox/sandbox";
     assert_problem(
         put(&app, live_key, sandbox, body.clone()).await,

@@ -245,21 +245,7 @@ async fn sandbox_and_production_data_do_not_mix(backend: Backend) {
     let app = spawn_app(backend).await;
     let store = app.create_store("Shop", "USD").await;
     let owner = app.create_owner(&store, "owner@shop.test").await;
-    let response = app
-        .client
-        .post(app.url("/api/v1/admin/api-keys"))
-        .bearer_auth(&owner)
-        .header("idempotency-key", uuid::Uuid::now_v7().to_string())
-        .header("cassa-store", &store.id)
-        .header("cassa-environment", "production")
-        .json(&json!({"name": "live"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let live: Value = response.json().await.unwrap();
-    let live_key = live["secret"].as_str().unwrap().to_owned();
-    assert!(live_key.starts_with("sk_live_"));
+    let live_key = app.create_live_key(&store, &owner).await;
 
     let sandbox_customer: Value = post(
         &app,

@@ -188,6 +188,26 @@ impl TestApp {
         self.user_token(email, password).await
     }
 
+    /// Creates a production key (`sk_live_…`) for `store` as its owner; returns the secret.
+    pub async fn create_live_key(&self, store: &TestStore, owner_token: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/api/v1/admin/api-keys"))
+            .bearer_auth(owner_token)
+            .header("cassa-store", &store.id)
+            .header("cassa-environment", "production")
+            .header("idempotency-key", Uuid::now_v7().to_string())
+            .json(&serde_json::json!({"name": "live"}))
+            .send()
+            .await
+            .expect("create live key");
+        assert_eq!(response.status(), 201);
+        let key: serde_json::Value = response.json().await.expect("key body");
+        let secret = key["secret"].as_str().expect("secret").to_owned();
+        assert!(secret.starts_with("sk_live_"));
+        secret
+    }
+
     /// Creates a customer of `store` (sandbox) and returns its id and a customer token.
     pub async fn create_customer(&self, store: &TestStore) -> (String, String) {
         let customer: serde_json::Value = self
