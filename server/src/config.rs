@@ -89,6 +89,16 @@ pub struct ServeArgs {
     /// `auto` (Secure unless listening on loopback), `true` or `false`.
     #[arg(long, env = "CASSA_COOKIE_SECURE", default_value = "auto")]
     pub cookie_secure: CookieSecure,
+    /// Added latency of every sandbox PSP answer, in milliseconds.
+    #[arg(long, env = "CASSA_SANDBOX_PSP_LATENCY_MS", default_value_t = 0)]
+    pub sandbox_psp_latency_ms: u64,
+    /// How late the sandbox PSP answers `pm_card_timeout`, in milliseconds.
+    #[arg(
+        long,
+        env = "CASSA_SANDBOX_PSP_TIMEOUT_DELAY_MS",
+        default_value_t = 20_000
+    )]
+    pub sandbox_psp_timeout_delay_ms: u64,
     /// Seconds a checkout snapshot (quote) stays payable.
     #[arg(long, env = "CASSA_SNAPSHOT_TTL_SECS", default_value_t = defaults::SNAPSHOT_TTL_SECS)]
     pub snapshot_ttl_secs: i64,
@@ -263,6 +273,10 @@ pub struct Config {
     pub master_keys: MasterKeySource,
     /// How long a checkout snapshot stays payable.
     pub snapshot_ttl: chrono::Duration,
+    /// Added latency of the sandbox PSP.
+    pub sandbox_psp_latency: Duration,
+    /// How late the sandbox PSP answers `pm_card_timeout`.
+    pub sandbox_psp_timeout_delay: Duration,
     /// Email of the platform admin bootstrapped when none exists.
     pub admin_email: Option<String>,
     /// Password of the bootstrapped admin; generated (and logged once) when unset.
@@ -296,6 +310,8 @@ impl Config {
             cookie_secure: CookieSecure::Auto,
             run_mode: RunMode::Development,
             snapshot_ttl: chrono::Duration::seconds(defaults::SNAPSHOT_TTL_SECS),
+            sandbox_psp_latency: Duration::ZERO,
+            sandbox_psp_timeout_delay: Duration::from_secs(20),
             master_keys: MasterKeySource::Development(
                 PathBuf::from(defaults::DATA_DIR).join(defaults::DEV_KEY_FILE),
             ),
@@ -319,6 +335,8 @@ impl Config {
             cookie_secure: args.cookie_secure,
             run_mode: args.env,
             snapshot_ttl: chrono::Duration::seconds(args.snapshot_ttl_secs.max(1)),
+            sandbox_psp_latency: Duration::from_millis(args.sandbox_psp_latency_ms),
+            sandbox_psp_timeout_delay: Duration::from_millis(args.sandbox_psp_timeout_delay_ms),
             master_keys: match (&args.master_keys, &args.master_key_file) {
                 (Some(keys), _) => MasterKeySource::Inline(keys.clone()),
                 (None, Some(file)) => MasterKeySource::File(file.clone()),

@@ -13,6 +13,7 @@ mod openapi;
 mod orders;
 mod problems;
 mod request_id;
+mod sandbox_psp;
 mod sessions;
 mod shutdown;
 mod support;

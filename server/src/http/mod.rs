@@ -175,6 +175,8 @@ pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
     let fallback_context = console_context.clone();
 
     let body_limit = state.config.body_limit_bytes;
+    // The simulated PSP lives beside the API, as a remote provider would (outside /api).
+    api = api.nest("/sandbox-psp", crate::providers::sandbox::psp::router());
     api.leptos_routes_with_context(&state, console_routes, console_context, {
         let options = leptos_options.clone();
         move || app::shell(options.clone())

@@ -1,0 +1,3 @@
+//! Payment, shipping and tax providers. `sandbox` is Cassa's own simulated PSP.
+
+pub mod sandbox;

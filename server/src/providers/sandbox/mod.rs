@@ -1,0 +1,3 @@
+//! The sandbox payment provider: a simulated remote PSP reached over HTTP.
+
+pub mod psp;

@@ -1,0 +1,204 @@
+//! The simulated PSP: outcomes per test payment method, its own ledger rules, idempotency,
+//! and the timeout case whose outcome the caller learns only later.
+
+use std::time::Duration;
+
+use cassa_tests::{Backend, SpawnOptions, TestApp, both_backends, spawn_app, spawn_app_with};
+use serde_json::{Value, json};
+
+const KEY: &str = "sbx_test_account_0123456789abcdef";
+
+async fn psp(app: &TestApp, path: &str, key: Option<&str>, body: Value) -> (u16, Value) {
+    let mut request = app
+        .client
+        .post(app.url(&format!("/sandbox-psp/v1{path}")))
+        .bearer_auth(KEY)
+        .json(&body);
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn authorize(app: &TestApp, method: &str, amount: i64) -> (u16, Value) {
+    psp(
+        app,
+        "/payments",
+        None,
+        json!({"amount": amount, "currency": "USD", "payment_method": method}),
+    )
+    .await
+}
+
+async fn outcomes_follow_the_test_payment_method(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (status, body) = authorize(&app, "pm_card_visa", 1000).await;
+    assert_eq!(status, 201);
+    assert_eq!(body["status"], "authorized");
+    for (method, code) in [
+        ("pm_card_declined", "card_declined"),
+        ("pm_card_insufficient_funds", "insufficient_funds"),
+    ] {
+        let (status, body) = authorize(&app, method, 1000).await;
+        assert_eq!(status, 402, "{method}");
+        assert_eq!(body["error"]["code"], code);
+    }
+    let (status, body) = authorize(&app, "pm_card_processing_error", 1000).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (500, Some("processing_error"))
+    );
+    let (status, body) = authorize(&app, "pm_card_async", 1000).await;
+    assert_eq!((status, body["status"].as_str()), (202, Some("pending")));
+    let id = body["id"].as_str().unwrap();
+    assert!(
+        cassa::providers::sandbox::psp::settle(&app.state, id, true)
+            .await
+            .unwrap()
+    );
+    let settled: Value = app
+        .client
+        .get(app.url(&format!("/sandbox-psp/v1/payments/{id}")))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(settled["status"], "authorized");
+    // Without an API key there is no account.
+    let response = app
+        .client
+        .post(app.url("/sandbox-psp/v1/payments"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+async fn captures_voids_and_refunds_keep_the_ledger_consistent(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, payment) = authorize(&app, "pm_card_visa", 1000).await;
+    let id = payment["id"].as_str().unwrap();
+    let path = |op: &str| format!("/payments/{id}/{op}");
+    let (status, body) = psp(&app, &path("capture"), None, json!({"amount": 400})).await;
+    assert_eq!((status, body["captured_amount"].as_i64()), (200, Some(400)));
+    let (status, body) = psp(&app, &path("capture"), None, json!({"amount": 700})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("capture_refused"))
+    );
+    let (status, body) = psp(&app, &path("capture"), None, json!({})).await;
+    assert_eq!(
+        (status, body["captured_amount"].as_i64()),
+        (200, Some(1000)),
+        "the rest by default"
+    );
+    let (status, body) = psp(&app, &path("refunds"), None, json!({"amount": 300})).await;
+    assert_eq!((status, body["refunded_amount"].as_i64()), (200, Some(300)));
+    let (status, _) = psp(&app, &path("refunds"), None, json!({"amount": 701})).await;
+    assert_eq!(status, 409, "never refund more than captured");
+    let (status, _) = psp(&app, &path("void"), None, json!({})).await;
+    assert_eq!(status, 409, "no void after capture");
+
+    let (_, other) = authorize(&app, "pm_card_visa", 500).await;
+    let other_id = other["id"].as_str().unwrap();
+    let (status, body) = psp(&app, &format!("/payments/{other_id}/void"), None, json!({})).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("voided")));
+    let (status, _) = psp(
+        &app,
+        &format!("/payments/{other_id}/capture"),
+        None,
+        json!({"amount": 1}),
+    )
+    .await;
+    assert_eq!(status, 409, "no capture after void");
+    // Another account does not see the payment.
+    let response = app
+        .client
+        .get(app.url(&format!("/sandbox-psp/v1/payments/{id}")))
+        .bearer_auth("sbx_another_account_000000000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+async fn idempotency_keys_make_retries_safe(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = json!({"amount": 1000, "currency": "USD", "payment_method": "pm_card_visa"});
+    let (first_status, first) = psp(&app, "/payments", Some("k-1"), body.clone()).await;
+    let (again_status, again) = psp(&app, "/payments", Some("k-1"), body).await;
+    assert_eq!((first_status, again_status), (201, 201));
+    assert_eq!(first, again, "the same payment, not a second one");
+    let (status, err) = psp(
+        &app,
+        "/payments",
+        Some("k-1"),
+        json!({"amount": 2000, "currency": "USD", "payment_method": "pm_card_visa"}),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("idempotency_error"))
+    );
+    // A 5xx is not remembered: the retry runs again.
+    let failing =
+        json!({"amount": 1000, "currency": "USD", "payment_method": "pm_card_processing_error"});
+    assert_eq!(
+        psp(&app, "/payments", Some("k-2"), failing.clone()).await.0,
+        500
+    );
+    assert_eq!(psp(&app, "/payments", Some("k-2"), failing).await.0, 500);
+}
+
+async fn a_timed_out_call_is_resolved_by_retrying_with_its_key(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        SpawnOptions {
+            configure: Some(Box::new(|config| {
+                config.sandbox_psp_timeout_delay = Duration::from_millis(1500)
+            })),
+            ..Default::default()
+        },
+    )
+    .await;
+    let body = json!({"amount": 1000, "currency": "USD", "payment_method": "pm_card_timeout"});
+    let timed_out = app
+        .client
+        .post(app.url("/sandbox-psp/v1/payments"))
+        .bearer_auth(KEY)
+        .header("idempotency-key", "slow-1")
+        .timeout(Duration::from_millis(300))
+        .json(&body)
+        .send()
+        .await;
+    assert!(timed_out.is_err(), "the caller gives up: outcome unknown");
+    // A retry while the PSP is still working is refused, never doubled.
+    let (status, err) = psp(&app, "/payments", Some("slow-1"), body.clone()).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("idempotency_in_progress"))
+    );
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let (status, payment) = psp(&app, "/payments", Some("slow-1"), body).await;
+    assert_eq!(
+        (status, payment["status"].as_str()),
+        (201, Some("authorized"))
+    );
+    let count = "SELECT COUNT(*) FROM sandbox_psp_payments";
+    let n: i64 =
+        cassa::on_db!(&app.db, pool => sqlx::query_scalar(count).fetch_one(pool).await).unwrap();
+    assert_eq!(n, 1, "exactly one payment at the PSP");
+}
+
+both_backends!(
+    outcomes_follow_the_test_payment_method,
+    captures_voids_and_refunds_keep_the_ledger_consistent,
+    idempotency_keys_make_retries_safe,
+    a_timed_out_call_is_resolved_by_retrying_with_its_key,
+);
