@@ -196,7 +196,34 @@ async fn a_timed_out_call_is_resolved_by_retrying_with_its_key(backend: Backend)
     assert_eq!(n, 1, "exactly one payment at the PSP");
 }
 
+async fn a_claim_left_by_a_dead_process_is_taken_over(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = json!({"amount": 1000, "currency": "USD", "payment_method": "pm_card_visa"});
+    // First call to learn the account id and the request hash the PSP stores.
+    let (status, _) = psp(&app, "/payments", Some("probe"), body.clone()).await;
+    assert_eq!(status, 201);
+    // A claim of the same request under another key, left in flight two minutes ago.
+    let orphan = "INSERT INTO sandbox_psp_requests (account, idempotency_key, request_hash, \
+        response_status, response_body, created_at) \
+        SELECT account, 'orphan', request_hash, 0, '', $1 FROM sandbox_psp_requests WHERE idempotency_key = 'probe'";
+    let old = chrono::Utc::now() - chrono::Duration::minutes(2);
+    cassa::on_db!(&app.db, pool => sqlx::query(orphan).bind(old).execute(pool).await.map(|_| ()))
+        .unwrap();
+    let (status, payment) = psp(&app, "/payments", Some("orphan"), body.clone()).await;
+    assert_eq!(
+        (status, payment["status"].as_str()),
+        (201, Some("authorized"))
+    );
+    let (status, again) = psp(&app, "/payments", Some("orphan"), body).await;
+    assert_eq!(
+        (status, &again),
+        (201, &payment),
+        "and is remembered from then on"
+    );
+}
+
 both_backends!(
+    a_claim_left_by_a_dead_process_is_taken_over,
     outcomes_follow_the_test_payment_method,
     captures_voids_and_refunds_keep_the_ledger_consistent,
     idempotency_keys_make_retries_safe,
