@@ -205,19 +205,18 @@ async fn claim(
     let row: Option<(String, i32, String, DateTime<Utc>)> = on_db!(&state.db, pool => sqlx::query_as(FIND).bind(account).bind(key).fetch_optional(pool).await)?;
     // A claim nobody finished within a minute belongs to a process that died mid-call (the work
     // itself runs detached from the caller): the next retry takes it over.
-    if let Some((stored, 0, _, claimed_at)) = &row {
-        if *stored == hash
-            && Utc::now() - *claimed_at >= chrono::Duration::seconds(STALE_CLAIM_SECS)
-        {
-            const TAKE: &str = "UPDATE sandbox_psp_requests SET created_at = $3 WHERE account = $1 \
-                AND idempotency_key = $2 AND response_status = 0 AND created_at = $4";
-            let taken = on_db!(&state.db, pool => {
-                sqlx::query(TAKE).bind(account).bind(key).bind(Utc::now()).bind(*claimed_at)
-                    .execute(pool).await.map(|r| r.rows_affected())
-            })?;
-            if taken == 1 {
-                return Ok(Claim::Owner(key.to_owned()));
-            }
+    if let Some((stored, 0, _, claimed_at)) = &row
+        && *stored == hash
+        && Utc::now() - *claimed_at >= chrono::Duration::seconds(STALE_CLAIM_SECS)
+    {
+        const TAKE: &str = "UPDATE sandbox_psp_requests SET created_at = $3 WHERE account = $1 \
+            AND idempotency_key = $2 AND response_status = 0 AND created_at = $4";
+        let taken = on_db!(&state.db, pool => {
+            sqlx::query(TAKE).bind(account).bind(key).bind(Utc::now()).bind(*claimed_at)
+                .execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        if taken == 1 {
+            return Ok(Claim::Owner(key.to_owned()));
         }
     }
     let answer = match row.map(|(h, st, b, _)| (h, st, b)) {
