@@ -118,6 +118,7 @@ impl Application {
             openapi_json: http::openapi_json().into(),
             session_policy,
             key_ring: Arc::new(key_ring),
+            self_url: self_url(local_addr).into(),
             shutdown: CancellationToken::new(),
         };
         let primary = crate::credentials::keys::sync(&state).await?;
@@ -200,6 +201,16 @@ impl Application {
             Err(join) => Err(std::io::Error::other(join)),
         }
     }
+}
+
+/// The address this process can call itself on (loopback when bound to every interface).
+fn self_url(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 fn load_key_ring(config: &Config) -> Result<crate::credentials::KeyRing, StartupError> {

@@ -26,6 +26,9 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The OpenAPI document, rendered once at start-up.
     pub openapi_json: Arc<str>,
+    /// How this server reaches itself (`http://127.0.0.1:<port>`): the default address of the
+    /// mounted sandbox PSP.
+    pub self_url: Arc<str>,
     /// Master keys for credential encryption (from configuration, never the database).
     pub key_ring: Arc<KeyRing>,
     /// Console session lifetimes and cookie flags.

@@ -12,6 +12,7 @@ mod isolation;
 mod openapi;
 mod orders;
 mod problems;
+mod provider_client;
 mod request_id;
 mod sandbox_psp;
 mod sessions;

@@ -1,3 +1,4 @@
 //! Payment, shipping and tax providers. `sandbox` is Cassa's own simulated PSP.
 
+pub mod payment;
 pub mod sandbox;

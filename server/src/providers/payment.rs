@@ -1,0 +1,97 @@
+//! The payment provider interface: typed requests and results, and errors classified by what
+//! the caller may do next (a decline is final, a retryable error may be retried with the same
+//! idempotency key, an unknown outcome must be resolved with `get_transaction`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::MinorUnits;
+
+/// A boxed, sendable future (keeps the trait object-safe).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A provider-side transaction as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderTransaction {
+    /// The provider's id.
+    pub id: String,
+    /// `pending`, `authorized`, `captured`, `voided` or `failed`.
+    pub status: String,
+    /// Authorized amount.
+    pub amount: MinorUnits,
+    /// Captured so far.
+    pub captured: MinorUnits,
+    /// Refunded so far.
+    pub refunded: MinorUnits,
+}
+
+/// How a provider call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider refused (card declined, insufficient funds): final.
+    #[error("declined: {code}")]
+    Declined {
+        /// Provider's reason code.
+        code: String,
+    },
+    /// The request was refused for its content or the object's state: final for this request.
+    #[error("rejected: {code}")]
+    Rejected {
+        /// Provider's reason code.
+        code: String,
+    },
+    /// Nothing happened at the provider (5xx, connection refused): retry with the same key.
+    #[error("retryable: {0}")]
+    Retryable(String),
+    /// The request may or may not have been applied (timeout): resolve, never guess.
+    #[error("outcome unknown: {0}")]
+    UnknownOutcome(String),
+}
+
+/// Context every call carries.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// Deterministic idempotency key derived from our ids.
+    pub idempotency_key: String,
+    /// Request id of the API call (or job) that caused this call.
+    pub correlation_id: String,
+}
+
+/// A payment provider.
+pub trait PaymentProvider: Send + Sync {
+    /// Name recorded in the audit and ledger.
+    fn name(&self) -> &'static str;
+    /// Authorizes `amount` on `payment_method`.
+    fn authorize<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        amount: MinorUnits,
+        currency: &'a str,
+        payment_method: &'a str,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>>;
+    /// Captures `amount` (all that is left when `None`).
+    fn capture<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        id: &'a str,
+        amount: Option<MinorUnits>,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>>;
+    /// Voids an uncaptured authorization.
+    fn void<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>>;
+    /// Refunds `amount` of what was captured.
+    fn refund<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        id: &'a str,
+        amount: MinorUnits,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>>;
+    /// The provider's current truth about a transaction.
+    fn get_transaction<'a>(
+        &'a self,
+        correlation_id: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>>;
+}

@@ -1,0 +1,273 @@
+//! The sandbox PSP's client: the `PaymentProvider` Cassa uses, over HTTP like any remote
+//! provider, with timeouts, bounded retries (every call carries its idempotency key, so a retry
+//! never acts twice) and an audit row per attempt.
+
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    money::MinorUnits,
+    on_db,
+    providers::payment::{
+        BoxFuture, CallContext, PaymentProvider, ProviderError, ProviderTransaction,
+    },
+    store::Db,
+    types::StoreId,
+};
+
+/// Attempts per call when the failure is retryable.
+const ATTEMPTS: u32 = 2;
+
+/// HTTP client of the sandbox PSP for one store's credentials.
+pub struct SandboxClient {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: SecretString,
+    db: Db,
+    store_id: Option<StoreId>,
+}
+
+impl SandboxClient {
+    /// A client for `base_url` (e.g. `http://127.0.0.1:3000/sandbox-psp`) with `api_key`.
+    pub fn new(
+        base_url: &str,
+        api_key: SecretString,
+        timeout: Duration,
+        db: Db,
+        store_id: Option<StoreId>,
+    ) -> Result<Self, ProviderError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| ProviderError::Retryable(e.to_string()))?;
+        Ok(Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key,
+            db,
+            store_id,
+        })
+    }
+
+    async fn call(
+        &self,
+        operation: &'static str,
+        method: reqwest::Method,
+        path: String,
+        body: Option<Value>,
+        ctx: Option<&CallContext>,
+        correlation_id: &str,
+    ) -> Result<ProviderTransaction, ProviderError> {
+        let mut last = ProviderError::Retryable("no attempt".into());
+        for attempt in 1..=ATTEMPTS {
+            let started = Instant::now();
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}/v1{path}", self.base_url))
+                .bearer_auth(self.api_key.expose_secret())
+                .header("x-request-id", correlation_id);
+            if let Some(ctx) = ctx {
+                request = request.header("idempotency-key", &ctx.idempotency_key);
+            }
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let (status, text, result) = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let text = response.text().await.unwrap_or_default();
+                    let result = classify(status, &text);
+                    (Some(status.as_u16()), text, result)
+                }
+                Err(err) if err.is_timeout() => (
+                    None,
+                    String::new(),
+                    Err(ProviderError::UnknownOutcome(format!(
+                        "{operation} timed out"
+                    ))),
+                ),
+                Err(err) if err.is_connect() => (
+                    None,
+                    String::new(),
+                    Err(ProviderError::Retryable(err.to_string())),
+                ),
+                Err(err) => (
+                    None,
+                    String::new(),
+                    Err(ProviderError::UnknownOutcome(err.to_string())),
+                ),
+            };
+            self.audit(
+                operation,
+                status,
+                &result,
+                started.elapsed(),
+                correlation_id,
+                body.as_ref(),
+                &text,
+            )
+            .await;
+            match result {
+                Err(ProviderError::Retryable(reason)) if attempt < ATTEMPTS => {
+                    tracing::warn!(operation, attempt, %reason, "retrying a provider call with the same key");
+                    last = ProviderError::Retryable(reason);
+                    tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                }
+                other => return other,
+            }
+        }
+        Err(last)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn audit(
+        &self,
+        operation: &str,
+        status: Option<u16>,
+        result: &Result<ProviderTransaction, ProviderError>,
+        latency: Duration,
+        correlation_id: &str,
+        request: Option<&Value>,
+        response: &str,
+    ) {
+        let outcome = match result {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        const SQL: &str = "INSERT INTO provider_call_audit (id, store_id, provider, operation, status_code, \
+            outcome, latency_ms, correlation_id, request_body, response_body, created_at) \
+            VALUES ($1, $2, 'sandbox', $3, $4, $5, $6, $7, $8, $9, $10)";
+        let latency_ms = i32::try_from(latency.as_millis()).unwrap_or(i32::MAX);
+        // Request bodies carry amounts and test payment methods only; keys travel in headers.
+        let request = request.map(Value::to_string).unwrap_or_default();
+        let written = on_db!(&self.db, pool => {
+            sqlx::query(SQL)
+                .bind(Uuid::now_v7()).bind(self.store_id).bind(operation).bind(status.map(i32::from))
+                .bind(&outcome).bind(latency_ms).bind(correlation_id).bind(&request).bind(response)
+                .bind(chrono::Utc::now())
+                .execute(pool).await.map(|r| r.rows_affected())
+        });
+        if let Err(err) = written {
+            tracing::error!(error = %err, "could not write the provider call audit");
+        }
+    }
+}
+
+fn classify(status: reqwest::StatusCode, text: &str) -> Result<ProviderTransaction, ProviderError> {
+    let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let code = || {
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_owned()
+    };
+    match status.as_u16() {
+        200..=299 => {
+            let amount = |field: &str| MinorUnits(body[field].as_i64().unwrap_or(0));
+            Ok(ProviderTransaction {
+                id: body["id"].as_str().unwrap_or_default().to_owned(),
+                status: body["status"].as_str().unwrap_or("unknown").to_owned(),
+                amount: amount("amount"),
+                captured: amount("captured_amount"),
+                refunded: amount("refunded_amount"),
+            })
+        }
+        402 => Err(ProviderError::Declined { code: code() }),
+        // In progress under the same key: the first attempt's outcome is not known yet.
+        409 if code() == "idempotency_in_progress" => Err(ProviderError::UnknownOutcome(code())),
+        400..=499 => Err(ProviderError::Rejected { code: code() }),
+        _ => Err(ProviderError::Retryable(code())),
+    }
+}
+
+impl PaymentProvider for SandboxClient {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    fn authorize<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        amount: MinorUnits,
+        currency: &'a str,
+        payment_method: &'a str,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
+        let body =
+            json!({"amount": amount.0, "currency": currency, "payment_method": payment_method});
+        Box::pin(self.call(
+            "authorize",
+            reqwest::Method::POST,
+            "/payments".into(),
+            Some(body),
+            Some(ctx),
+            &ctx.correlation_id,
+        ))
+    }
+
+    fn capture<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        id: &'a str,
+        amount: Option<MinorUnits>,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
+        let body = json!({"amount": amount.map(|a| a.0)});
+        Box::pin(self.call(
+            "capture",
+            reqwest::Method::POST,
+            format!("/payments/{id}/capture"),
+            Some(body),
+            Some(ctx),
+            &ctx.correlation_id,
+        ))
+    }
+
+    fn void<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
+        Box::pin(self.call(
+            "void",
+            reqwest::Method::POST,
+            format!("/payments/{id}/void"),
+            None,
+            Some(ctx),
+            &ctx.correlation_id,
+        ))
+    }
+
+    fn refund<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        id: &'a str,
+        amount: MinorUnits,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
+        let body = json!({"amount": amount.0});
+        Box::pin(self.call(
+            "refund",
+            reqwest::Method::POST,
+            format!("/payments/{id}/refunds"),
+            Some(body),
+            Some(ctx),
+            &ctx.correlation_id,
+        ))
+    }
+
+    fn get_transaction<'a>(
+        &'a self,
+        correlation_id: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
+        Box::pin(self.call(
+            "get_transaction",
+            reqwest::Method::GET,
+            format!("/payments/{id}"),
+            None,
+            None,
+            correlation_id,
+        ))
+    }
+}
