@@ -1,7 +1,7 @@
 //! The server's side of the console: implements the interface the Leptos app declares, on top
 //! of the same services as the REST API (so a rule holds in both places).
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use app::backend::{
     ApiKeyView, BoxFuture, ConsoleBackend, ConsoleResult, CredentialRow, KeyOverviewView,
@@ -21,10 +21,9 @@ use crate::{
     state::AppState,
     store::StoreError,
     tenancy::{api_keys, stores},
-    types::{ApiKeyId, Currency, Environment, StoreId, UserId},
+    types::{ApiKeyId, Environment, StoreId, UserId},
 };
 
-const STATUS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The console shows at most this many stores in the switcher and on the stores page.
 const CONSOLE_LIST_LIMIT: u32 = 100;
 
@@ -208,10 +207,7 @@ impl ConsoleBackend for ServerBackend {
     fn system_status(&self) -> BoxFuture<'_, SystemStatus> {
         Box::pin(async move {
             let db = &self.state.db;
-            let ready = matches!(
-                tokio::time::timeout(STATUS_PROBE_TIMEOUT, db.ping()).await,
-                Ok(Ok(()))
-            );
+            let ready = db.probe().await.is_ok();
             let migrations_applied = if ready {
                 db.applied_migrations().await.unwrap_or(0)
             } else {
@@ -332,10 +328,10 @@ impl ConsoleBackend for ServerBackend {
             if role != Role::Owner {
                 return Err(shown(ApiError::Forbidden));
             }
-            let name = crate::tenancy::parse_name("name", &name).map_err(|e| e.to_string())?;
-            let created = api_keys::create(&self.state, store_id, signed.console.environment, name)
-                .await
-                .map_err(shown)?;
+            let created =
+                api_keys::create(&self.state, store_id, signed.console.environment, &name)
+                    .await
+                    .map_err(shown)?;
             Ok(RevealedSecret {
                 label: created.key.name,
                 secret: created.secret,
@@ -479,10 +475,7 @@ impl ConsoleBackend for ServerBackend {
     ) -> BoxFuture<'a, ConsoleResult<RevealedSecret>> {
         Box::pin(async move {
             self.require_platform_admin(req).await?;
-            let name = crate::tenancy::parse_name("name", &name).map_err(|e| e.to_string())?;
-            let currency = Currency::parse(currency.trim().to_uppercase().as_str())
-                .map_err(|e| e.to_string())?;
-            let created = stores::create(&self.state, name, currency)
+            let created = stores::create(&self.state, &name, &currency)
                 .await
                 .map_err(shown)?;
             Ok(RevealedSecret {

@@ -176,7 +176,19 @@ impl Db {
         }
     }
 
-    /// Round-trips a trivial query: the readiness probe.
+    /// How long the readiness probe waits before declaring the database unreachable, so a hung
+    /// database turns readiness red instead of hanging the probe.
+    pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// The readiness probe: [`Db::ping`] within [`Db::PROBE_TIMEOUT`].
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        match tokio::time::timeout(Self::PROBE_TIMEOUT, self.ping()).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
+        }
+    }
+
+    /// Round-trips a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())

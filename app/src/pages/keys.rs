@@ -2,22 +2,16 @@
 
 use leptos::prelude::*;
 
-use super::{error_text, with_viewer};
-use crate::{
-    api::{RetireKey, StartRotation, key_overview},
-    backend::Viewer,
-};
+use super::{error_text, for_platform_admins};
+use crate::api::{RetireKey, StartRotation, key_overview};
 
 /// Key rotation page.
 #[component]
 pub fn Keys() -> impl IntoView {
-    with_viewer(|viewer: Viewer| {
-        if viewer.is_platform_admin {
-            view! { <KeyPanel/> }.into_any()
-        } else {
-            view! { <p class="error">"Only platform admins manage master keys."</p> }.into_any()
-        }
-    })
+    for_platform_admins(
+        || view! { <KeyPanel/> },
+        "Only platform admins manage master keys.",
+    )
 }
 
 #[component]

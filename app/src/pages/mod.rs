@@ -54,6 +54,21 @@ pub fn with_viewer<V: IntoView + 'static>(
     }
 }
 
+/// Renders `page` for platform admins; everyone else sees why not. The server functions
+/// behind such pages check the role again: this only spares a page of errors.
+pub fn for_platform_admins<V: IntoView + 'static>(
+    page: fn() -> V,
+    refusal: &'static str,
+) -> impl IntoView {
+    with_viewer(move |viewer: Viewer| {
+        if viewer.is_platform_admin {
+            page().into_any()
+        } else {
+            view! { <p class="error">{refusal}</p> }.into_any()
+        }
+    })
+}
+
 /// An error message from a server function, without the framework's prefix.
 pub fn error_text(err: &ServerFnError) -> String {
     match err {

@@ -2,22 +2,16 @@
 
 use leptos::prelude::*;
 
-use super::{error_text, revealed_secret, with_viewer};
-use crate::{
-    api::{CreateStore, list_stores},
-    backend::Viewer,
-};
+use super::{error_text, for_platform_admins, revealed_secret};
+use crate::api::{CreateStore, list_stores};
 
 /// Stores page (platform admins).
 #[component]
 pub fn Stores() -> impl IntoView {
-    with_viewer(|viewer: Viewer| {
-        if viewer.is_platform_admin {
-            view! { <StoreList/> }.into_any()
-        } else {
-            view! { <p class="error">"Only platform admins manage stores."</p> }.into_any()
-        }
-    })
+    for_platform_admins(
+        || view! { <StoreList/> },
+        "Only platform admins manage stores.",
+    )
 }
 
 #[component]

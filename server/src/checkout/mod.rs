@@ -253,7 +253,7 @@ async fn insert(
         quantity, unit_amount, amount, net, tax, tax_rate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
     on_db!(&state.db, pool => {
         async {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
             sqlx::query(SNAPSHOT)
                 .bind(s.snapshot_id).bind(s.order_id).bind(store).bind(env.as_str()).bind(customer)
                 .bind(s.order_revision).bind(&s.currency).bind(s.totals.subtotal.0)

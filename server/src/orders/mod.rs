@@ -225,7 +225,7 @@ async fn insert(
         serde_json::to_string(&order.shipping_address).map_err(|e| ApiError::Internal(e.into()))?;
     on_db!(&state.db, pool => {
         async {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
             sqlx::query(ORDER)
                 .bind(order.id)
                 .bind(store_id)
@@ -295,10 +295,12 @@ pub async fn find(
     let rows: Vec<ItemRow> =
         on_db!(&state.db, pool => sqlx::query_as(ITEMS).bind(id).fetch_all(pool).await)
             .map_err(StoreError::from)?;
-    let items: Vec<OrderItem> = rows
+    let internal = |e: String| ApiError::Internal(anyhow::anyhow!(e));
+    // Same checked arithmetic as at creation: an overflow is an error, never a clamp.
+    let items = rows
         .into_iter()
-        .map(
-            |(
+        .map(|row| {
+            let (
                 line_no,
                 product_id,
                 sku,
@@ -308,23 +310,24 @@ pub async fn find(
                 tax_code,
                 weight_grams,
                 price_includes_tax,
-            )| {
-                OrderItem {
-                    line_no,
-                    product_id,
-                    sku,
-                    name,
-                    quantity,
-                    unit_amount: MinorUnits(unit_amount),
-                    amount: MinorUnits(unit_amount.saturating_mul(i64::from(quantity))),
-                    tax_code,
-                    weight_grams,
-                    price_includes_tax,
-                }
-            },
-        )
-        .collect();
-    let internal = |e: String| ApiError::Internal(anyhow::anyhow!(e));
+            ) = row;
+            let unit_amount = MinorUnits(unit_amount);
+            Ok(OrderItem {
+                line_no,
+                product_id,
+                sku,
+                name,
+                quantity,
+                unit_amount,
+                amount: unit_amount
+                    .checked_mul(i64::from(quantity))
+                    .map_err(|e| internal(e.to_string()))?,
+                tax_code,
+                weight_grams,
+                price_includes_tax,
+            })
+        })
+        .collect::<Result<Vec<OrderItem>, ApiError>>()?;
     Ok(Order {
         id,
         customer_id,

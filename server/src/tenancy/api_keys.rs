@@ -103,13 +103,15 @@ pub(crate) fn new_key(environment: Environment) -> NewSecret {
     })
 }
 
-/// Creates a key for the scope's store and environment.
+/// Creates a key for the scope's store and environment; `name` is validated here, so the API
+/// and the console apply the same rule.
 pub async fn create(
     state: &AppState,
     store_id: StoreId,
     environment: Environment,
-    name: String,
+    name: &str,
 ) -> Result<CreatedApiKey, ApiError> {
+    let name = super::parse_name("name", name)?;
     let id = ApiKeyId::new();
     let now = state.clock.now();
     let secret = new_key(environment);
@@ -238,8 +240,7 @@ pub async fn create_key(
     ApiJson(body): ApiJson<CreateKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     scope.require_owner()?;
-    let name = super::parse_name("name", &body.name)?;
-    let created = create(&state, scope.store_id, scope.environment, name).await?;
+    let created = create(&state, scope.store_id, scope.environment, &body.name).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

@@ -73,12 +73,15 @@ fn from_row(row: StoreRow) -> Result<Store, ApiError> {
     })
 }
 
-/// Creates a store and its first sandbox key in one transaction.
+/// Creates a store, its first sandbox key and its sandbox credentials in one transaction.
+/// Name and currency are validated here, so the API and the console apply the same rule.
 pub async fn create(
     state: &AppState,
-    name: String,
-    currency: Currency,
+    name: &str,
+    currency: &str,
 ) -> Result<CreatedStore, ApiError> {
+    let name = super::parse_name("name", name)?;
+    let currency = Currency::parse(currency.trim())?;
     let store = Store {
         id: StoreId::new(),
         name,
@@ -93,7 +96,7 @@ pub async fn create(
     const SQL: &str = "INSERT INTO stores (id, name, currency, created_at) VALUES ($1, $2, $3, $4)";
     on_db!(&state.db, pool => {
         async {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
             sqlx::query(SQL)
                 .bind(store.id)
                 .bind(&store.name)
@@ -184,9 +187,7 @@ pub async fn create_store(
     _admin: PlatformAdmin,
     ApiJson(body): ApiJson<CreateStore>,
 ) -> Result<(StatusCode, Json<CreatedStore>), ApiError> {
-    let name = super::parse_name("name", &body.name)?;
-    let currency = Currency::parse(body.currency.trim())?;
-    let created = create(&state, name, currency).await?;
+    let created = create(&state, &body.name, &body.currency).await?;
     tracing::info!(store_id = %created.id, "store created");
     Ok((StatusCode::CREATED, Json(created)))
 }
