@@ -99,6 +99,14 @@ pub struct ServeArgs {
         default_value_t = 20_000
     )]
     pub sandbox_psp_timeout_delay_ms: u64,
+    /// How long Cassa waits for a payment provider's answer, in milliseconds; a call that takes
+    /// longer has an unknown outcome and is resolved later with the same idempotency key.
+    #[arg(long, env = "CASSA_PROVIDER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub provider_timeout_ms: u64,
+    /// Seconds between passes of the job that resolves payment transactions whose outcome is
+    /// still open (timeouts, crashes between the phases, asynchronous authorizations).
+    #[arg(long, env = "CASSA_RESOLVER_INTERVAL_SECS", default_value_t = 30)]
+    pub resolver_interval_secs: u64,
     /// Seconds a checkout snapshot (quote) stays payable.
     #[arg(long, env = "CASSA_SNAPSHOT_TTL_SECS", default_value_t = defaults::SNAPSHOT_TTL_SECS)]
     pub snapshot_ttl_secs: i64,
@@ -277,6 +285,10 @@ pub struct Config {
     pub sandbox_psp_latency: Duration,
     /// How late the sandbox PSP answers `pm_card_timeout`.
     pub sandbox_psp_timeout_delay: Duration,
+    /// How long a payment provider call may take before its outcome counts as unknown.
+    pub provider_timeout: Duration,
+    /// Time between resolver passes (open transactions are resolved once this old).
+    pub resolver_interval: Duration,
     /// Email of the platform admin bootstrapped when none exists.
     pub admin_email: Option<String>,
     /// Password of the bootstrapped admin; generated (and logged once) when unset.
@@ -312,6 +324,8 @@ impl Config {
             snapshot_ttl: chrono::Duration::seconds(defaults::SNAPSHOT_TTL_SECS),
             sandbox_psp_latency: Duration::ZERO,
             sandbox_psp_timeout_delay: Duration::from_secs(20),
+            provider_timeout: Duration::from_secs(10),
+            resolver_interval: Duration::from_secs(30),
             master_keys: MasterKeySource::Development(
                 PathBuf::from(defaults::DATA_DIR).join(defaults::DEV_KEY_FILE),
             ),
@@ -337,6 +351,8 @@ impl Config {
             snapshot_ttl: chrono::Duration::seconds(args.snapshot_ttl_secs.max(1)),
             sandbox_psp_latency: Duration::from_millis(args.sandbox_psp_latency_ms),
             sandbox_psp_timeout_delay: Duration::from_millis(args.sandbox_psp_timeout_delay_ms),
+            provider_timeout: Duration::from_millis(args.provider_timeout_ms.max(1)),
+            resolver_interval: Duration::from_secs(args.resolver_interval_secs.max(1)),
             master_keys: match (&args.master_keys, &args.master_key_file) {
                 (Some(keys), _) => MasterKeySource::Inline(keys.clone()),
                 (None, Some(file)) => MasterKeySource::File(file.clone()),

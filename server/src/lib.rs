@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod money;
 pub mod orders;
+pub mod payments;
 pub mod providers;
 pub mod secret;
 pub mod sessions;

@@ -164,6 +164,7 @@ impl Application {
         let token = state.shutdown.clone();
         let housekeeping = crate::jobs::spawn_housekeeping(state.clone());
         let rotations = crate::credentials::keys::spawn_rotation_worker(state.clone());
+        let resolver = crate::payments::spawn_resolver(state.clone());
         tracing::info!(%local_addr, "listening");
 
         let signal_token = token.clone();
@@ -194,6 +195,7 @@ impl Application {
         token.cancel();
         let _ = housekeeping.await;
         let _ = rotations.await;
+        let _ = resolver.await;
         state.db.close().await;
         tracing::info!("stopped");
         match result {

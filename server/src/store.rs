@@ -176,6 +176,16 @@ impl Db {
         }
     }
 
+    /// Suffix of a `SELECT` that reads a row the same transaction will update. PostgreSQL
+    /// takes the row lock now (`FOR UPDATE`), so concurrent writers queue instead of failing
+    /// their compare-and-set; SQLite's `BEGIN IMMEDIATE` already serializes writers.
+    pub fn lock_for_update_sql(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "",
+            Db::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
     /// How long the readiness probe waits before declaring the database unreachable, so a hung
     /// database turns readiness red instead of hanging the probe.
     pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);

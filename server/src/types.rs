@@ -76,6 +76,14 @@ id_type!(
     /// A checkout snapshot.
     SnapshotId
 );
+id_type!(
+    /// A payment intent.
+    PaymentIntentId
+);
+id_type!(
+    /// A provider operation in the payments ledger.
+    TransactionId
+);
 
 /// Which side of a store a credential acts on. Data never crosses environments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

@@ -80,7 +80,26 @@ async fn fixtures(
         .json()
         .await
         .unwrap();
+    let intent: Value = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/me/orders/{}/payments/authorize",
+            order["id"].as_str().unwrap()
+        )))
+        .bearer_auth(customer_token_a)
+        .header("idempotency-key", Uuid::now_v7().to_string())
+        .json(&json!({"snapshot_id": quote["snapshot_id"], "payment_method": "pm_card_visa"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     HashMap::from([
+        (
+            "intent_id".to_owned(),
+            intent["id"].as_str().unwrap().to_owned(),
+        ),
         (
             "snapshot_id".to_owned(),
             quote["snapshot_id"].as_str().unwrap().to_owned(),

@@ -11,6 +11,7 @@ mod idempotency;
 mod isolation;
 mod openapi;
 mod orders;
+mod payments;
 mod problems;
 mod provider_client;
 mod request_id;

@@ -370,6 +370,12 @@ pub async fn payable_snapshot(
         return Err(ApiError::SnapshotExpired);
     }
     let order = orders::find(state, scope, order_id).await?;
+    if order.status != "open" {
+        return Err(ApiError::InvalidStateTransition(format!(
+            "the order is {}; only open orders can be paid",
+            order.status
+        )));
+    }
     if order.revision != snapshot.order_revision {
         return Err(ApiError::SnapshotStale);
     }

@@ -38,6 +38,7 @@ use problem::{ApiError, Problem};
         (name = "catalog", description = "A store's products"),
         (name = "checkout", description = "Quotes, snapshots, shipping rates and tax rules"),
         (name = "orders", description = "Customers' orders, priced from the catalogue"),
+        (name = "payments", description = "Payment intents: authorize, capture, void, refund; the ledger"),
         (name = "credentials", description = "Encrypted provider credentials (masked views only)"),
         (name = "me", description = "Endpoints for a customer token"),
     )
@@ -122,12 +123,14 @@ fn api_v1() -> OpenApiRouter<AppState> {
                 .merge(crate::credentials::admin_router())
                 .merge(crate::catalog::admin_router())
                 .merge(crate::orders::admin_router())
+                .merge(crate::payments::admin_router())
                 .merge(crate::checkout::config::admin_router()),
         )
         .nest(
             "/me",
             crate::tenancy::me_router()
                 .merge(crate::orders::me_router())
+                .merge(crate::payments::me_router())
                 .merge(crate::checkout::me_router()),
         )
 }

@@ -146,6 +146,37 @@ pub enum ApiError {
     /// The order changed after the snapshot was taken; quote again.
     #[error("the order changed after this snapshot was taken; request a new quote")]
     SnapshotStale,
+    /// The amount the client expects differs from the snapshot's total.
+    #[error("the amount does not match the checkout snapshot's total of {0}")]
+    SnapshotMismatch(i64),
+    /// The order already has a payment that is not failed or voided.
+    #[error("this order already has an active payment")]
+    PaymentAlreadyActive,
+    /// The payment's state does not allow the operation.
+    #[error("{0}")]
+    InvalidStateTransition(String),
+    /// A capture larger than what is left of the authorization.
+    #[error("the amount exceeds what can still be captured ({0})")]
+    AmountExceedsCapturable(i64),
+    /// A refund larger than what is left of the captures.
+    #[error("the amount exceeds what can still be refunded ({0})")]
+    AmountExceedsRefundable(i64),
+    /// The provider declined the payment.
+    #[error("the payment was declined: {0}")]
+    PaymentDeclined(String),
+    /// The provider refused the request for its content or the payment's state there.
+    #[error("the payment provider refused the request: {0}")]
+    ProviderRejected(String),
+    /// The provider could not be reached or failed; nothing happened there.
+    #[error(
+        "the payment provider is unavailable; nothing was charged, retry with a new Idempotency-Key"
+    )]
+    ProviderUnavailable,
+    /// The provider's answer is not known yet (timeout).
+    #[error(
+        "the payment provider did not answer in time; the outcome is being resolved, retry with the same Idempotency-Key"
+    )]
+    ProviderOutcomeUnknown,
     /// A state-changing console request from another site.
     #[error("cross-site requests are not allowed")]
     CrossSiteRequest,
@@ -231,6 +262,51 @@ impl ApiError {
                 "snapshot_stale",
                 "Snapshot stale",
             ),
+            ApiError::SnapshotMismatch(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "snapshot_mismatch",
+                "Amount does not match the snapshot",
+            ),
+            ApiError::PaymentAlreadyActive => (
+                StatusCode::CONFLICT,
+                "payment_already_active",
+                "Payment already active",
+            ),
+            ApiError::InvalidStateTransition(_) => (
+                StatusCode::CONFLICT,
+                "invalid_state_transition",
+                "Invalid state transition",
+            ),
+            ApiError::AmountExceedsCapturable(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "amount_exceeds_capturable",
+                "Amount exceeds capturable",
+            ),
+            ApiError::AmountExceedsRefundable(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "amount_exceeds_refundable",
+                "Amount exceeds refundable",
+            ),
+            ApiError::PaymentDeclined(_) => (
+                StatusCode::PAYMENT_REQUIRED,
+                "payment_declined",
+                "Payment declined",
+            ),
+            ApiError::ProviderRejected(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "provider_rejected",
+                "Provider rejected the request",
+            ),
+            ApiError::ProviderUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "provider_unavailable",
+                "Payment provider unavailable",
+            ),
+            ApiError::ProviderOutcomeUnknown => (
+                StatusCode::BAD_GATEWAY,
+                "provider_outcome_unknown",
+                "Payment provider outcome unknown",
+            ),
             ApiError::CrossSiteRequest => {
                 (StatusCode::FORBIDDEN, "csrf_rejected", "Cross-site request")
             }
@@ -275,6 +351,12 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::from(err).into()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
@@ -290,7 +372,10 @@ impl IntoResponse for ApiError {
         }
         if matches!(
             self,
-            ApiError::DatabaseUnavailable | ApiError::RequestTimeout
+            ApiError::DatabaseUnavailable
+                | ApiError::RequestTimeout
+                | ApiError::ProviderUnavailable
+                | ApiError::ProviderOutcomeUnknown
         ) {
             response
                 .headers_mut()

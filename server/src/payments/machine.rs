@@ -1,0 +1,536 @@
+//! The payment intent state machine: the one function every change of an intent goes through,
+//! whether it comes from the API, a webhook or the resolver job.
+//!
+//! An intent's amounts are the sums of its succeeded transactions. Captures and refunds that
+//! have been sent to the provider but whose outcome is not yet known hold a *reservation*, so
+//! that concurrent requests can never together exceed what is capturable or refundable, even
+//! while their provider calls run in parallel.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::money::MinorUnits;
+
+/// Where an intent is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentStatus {
+    /// Created; the authorization has not been answered yet.
+    RequiresAuthorization,
+    /// The provider is settling the authorization asynchronously.
+    Pending,
+    /// The authorization's outcome is unknown (timeout); the resolver will find out.
+    Unknown,
+    /// Authorized, nothing captured.
+    Authorized,
+    /// Part of the authorization captured.
+    PartiallyCaptured,
+    /// All of the authorization captured.
+    Captured,
+    /// Part of the captured amount refunded.
+    PartiallyRefunded,
+    /// All of the captured amount refunded.
+    Refunded,
+    /// The authorization was released before any capture.
+    Voided,
+    /// The authorization was declined or failed.
+    Failed,
+}
+
+impl IntentStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [IntentStatus; 10] = [
+        IntentStatus::RequiresAuthorization,
+        IntentStatus::Pending,
+        IntentStatus::Unknown,
+        IntentStatus::Authorized,
+        IntentStatus::PartiallyCaptured,
+        IntentStatus::Captured,
+        IntentStatus::PartiallyRefunded,
+        IntentStatus::Refunded,
+        IntentStatus::Voided,
+        IntentStatus::Failed,
+    ];
+
+    /// Database and JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentStatus::RequiresAuthorization => "requires_authorization",
+            IntentStatus::Pending => "pending",
+            IntentStatus::Unknown => "unknown",
+            IntentStatus::Authorized => "authorized",
+            IntentStatus::PartiallyCaptured => "partially_captured",
+            IntentStatus::Captured => "captured",
+            IntentStatus::PartiallyRefunded => "partially_refunded",
+            IntentStatus::Refunded => "refunded",
+            IntentStatus::Voided => "voided",
+            IntentStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses the database spelling.
+    pub fn parse(s: &str) -> Option<IntentStatus> {
+        IntentStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// No event moves an intent out of a final state.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            IntentStatus::Refunded | IntentStatus::Voided | IntentStatus::Failed
+        )
+    }
+}
+
+/// The state the machine works on: status and amounts of one intent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ledger {
+    /// Status.
+    pub status: IntentStatus,
+    /// The snapshot's total: what may be authorized.
+    pub amount: MinorUnits,
+    /// Sum of succeeded authorizations.
+    pub authorized: MinorUnits,
+    /// Sum of succeeded captures.
+    pub captured: MinorUnits,
+    /// Sum of succeeded refunds.
+    pub refunded: MinorUnits,
+    /// Captures sent but not settled.
+    pub capture_reserved: MinorUnits,
+    /// Refunds sent but not settled.
+    pub refund_reserved: MinorUnits,
+    /// A void has been sent but not settled; no capture may start meanwhile.
+    pub void_pending: bool,
+}
+
+impl Ledger {
+    /// A new intent for `amount`, before its authorization is answered.
+    pub fn new(amount: MinorUnits) -> Self {
+        Ledger {
+            status: IntentStatus::RequiresAuthorization,
+            amount,
+            authorized: MinorUnits(0),
+            captured: MinorUnits(0),
+            refunded: MinorUnits(0),
+            capture_reserved: MinorUnits(0),
+            refund_reserved: MinorUnits(0),
+            void_pending: false,
+        }
+    }
+
+    /// What a new capture may still take.
+    pub fn capturable(&self) -> MinorUnits {
+        MinorUnits(self.authorized.0 - self.captured.0 - self.capture_reserved.0)
+    }
+
+    /// What a new refund may still take.
+    pub fn refundable(&self) -> MinorUnits {
+        MinorUnits(self.captured.0 - self.refunded.0 - self.refund_reserved.0)
+    }
+
+    /// The settled status the amounts describe (for intents past authorization).
+    fn settled_status(&self) -> IntentStatus {
+        if self.refunded.0 > 0 {
+            if self.refunded == self.captured && self.capture_reserved.0 == 0 {
+                IntentStatus::Refunded
+            } else {
+                IntentStatus::PartiallyRefunded
+            }
+        } else if self.captured.0 > 0 {
+            if self.captured == self.authorized {
+                IntentStatus::Captured
+            } else {
+                IntentStatus::PartiallyCaptured
+            }
+        } else {
+            IntentStatus::Authorized
+        }
+    }
+}
+
+/// Something that happened to an intent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The provider authorized `amount`.
+    AuthorizeSucceeded {
+        /// Authorized amount.
+        amount: MinorUnits,
+    },
+    /// The provider settles asynchronously.
+    AuthorizePending,
+    /// The authorization's outcome is unknown.
+    AuthorizeUnknown,
+    /// The provider declined, or the authorization failed.
+    AuthorizeFailed,
+    /// A capture of `amount` is about to be sent.
+    CaptureRequested {
+        /// Amount.
+        amount: MinorUnits,
+    },
+    /// A capture succeeded.
+    CaptureSucceeded {
+        /// Amount.
+        amount: MinorUnits,
+    },
+    /// A capture failed: its reservation is released.
+    CaptureFailed {
+        /// Amount.
+        amount: MinorUnits,
+    },
+    /// A void is about to be sent.
+    VoidRequested,
+    /// The void succeeded.
+    VoidSucceeded,
+    /// The void failed.
+    VoidFailed,
+    /// A refund of `amount` is about to be sent.
+    RefundRequested {
+        /// Amount.
+        amount: MinorUnits,
+    },
+    /// A refund succeeded.
+    RefundSucceeded {
+        /// Amount.
+        amount: MinorUnits,
+    },
+    /// A refund failed: its reservation is released.
+    RefundFailed {
+        /// Amount.
+        amount: MinorUnits,
+    },
+}
+
+impl Event {
+    /// Name for errors and the status history.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::AuthorizeSucceeded { .. } => "authorize_succeeded",
+            Event::AuthorizePending => "authorize_pending",
+            Event::AuthorizeUnknown => "authorize_unknown",
+            Event::AuthorizeFailed => "authorize_failed",
+            Event::CaptureRequested { .. } => "capture",
+            Event::CaptureSucceeded { .. } => "capture_succeeded",
+            Event::CaptureFailed { .. } => "capture_failed",
+            Event::VoidRequested => "void",
+            Event::VoidSucceeded => "void_succeeded",
+            Event::VoidFailed => "void_failed",
+            Event::RefundRequested { .. } => "refund",
+            Event::RefundSucceeded { .. } => "refund_succeeded",
+            Event::RefundFailed { .. } => "refund_failed",
+        }
+    }
+}
+
+/// Why an event cannot be applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// The event is not allowed in the intent's status.
+    #[error("cannot {event} a payment that is {from}", from = .from.as_str())]
+    InvalidTransition {
+        /// Current status.
+        from: IntentStatus,
+        /// The refused event.
+        event: &'static str,
+    },
+    /// A capture larger than what is left of the authorization.
+    #[error("the amount exceeds the capturable {available}")]
+    ExceedsCapturable {
+        /// What may still be captured.
+        available: MinorUnits,
+    },
+    /// A refund larger than what is left of the captures.
+    #[error("the amount exceeds the refundable {available}")]
+    ExceedsRefundable {
+        /// What may still be refunded.
+        available: MinorUnits,
+    },
+    /// Amounts must be positive.
+    #[error("the amount must be positive")]
+    NonPositiveAmount,
+    /// A settlement that does not match a reservation: a bug, never applied.
+    #[error("the settlement does not match a reservation")]
+    Inconsistent,
+}
+
+/// Applies `event` to `ledger`: the next state, or why not. Pure: the caller persists the
+/// result with a compare-and-set on the intent's version.
+pub fn apply(ledger: Ledger, event: Event) -> Result<Ledger, TransitionError> {
+    use IntentStatus as S;
+    let invalid = || TransitionError::InvalidTransition {
+        from: ledger.status,
+        event: event.name(),
+    };
+    let mut next = ledger;
+    match event {
+        Event::AuthorizeSucceeded { amount } => {
+            if !matches!(
+                ledger.status,
+                S::RequiresAuthorization | S::Pending | S::Unknown
+            ) {
+                return Err(invalid());
+            }
+            if amount.0 <= 0 || amount > ledger.amount {
+                return Err(TransitionError::Inconsistent);
+            }
+            next.authorized = amount;
+            next.status = S::Authorized;
+        }
+        Event::AuthorizePending => match ledger.status {
+            S::RequiresAuthorization | S::Unknown | S::Pending => next.status = S::Pending,
+            _ => return Err(invalid()),
+        },
+        Event::AuthorizeUnknown => match ledger.status {
+            S::RequiresAuthorization | S::Unknown => next.status = S::Unknown,
+            _ => return Err(invalid()),
+        },
+        Event::AuthorizeFailed => match ledger.status {
+            S::RequiresAuthorization | S::Pending | S::Unknown => next.status = S::Failed,
+            _ => return Err(invalid()),
+        },
+        Event::CaptureRequested { amount } => {
+            if !matches!(ledger.status, S::Authorized | S::PartiallyCaptured) || ledger.void_pending
+            {
+                return Err(invalid());
+            }
+            if amount.0 <= 0 {
+                return Err(TransitionError::NonPositiveAmount);
+            }
+            if amount > ledger.capturable() {
+                return Err(TransitionError::ExceedsCapturable {
+                    available: ledger.capturable(),
+                });
+            }
+            next.capture_reserved = MinorUnits(ledger.capture_reserved.0 + amount.0);
+        }
+        Event::CaptureSucceeded { amount } | Event::CaptureFailed { amount } => {
+            if amount.0 <= 0 || amount > ledger.capture_reserved {
+                return Err(TransitionError::Inconsistent);
+            }
+            next.capture_reserved = MinorUnits(ledger.capture_reserved.0 - amount.0);
+            if matches!(event, Event::CaptureSucceeded { .. }) {
+                next.captured = MinorUnits(ledger.captured.0 + amount.0);
+            }
+            next.status = next.settled_status();
+        }
+        Event::VoidRequested => {
+            if ledger.status != S::Authorized
+                || ledger.void_pending
+                || ledger.capture_reserved.0 > 0
+            {
+                return Err(invalid());
+            }
+            next.void_pending = true;
+        }
+        Event::VoidSucceeded => {
+            if !ledger.void_pending {
+                return Err(TransitionError::Inconsistent);
+            }
+            next.void_pending = false;
+            next.status = S::Voided;
+        }
+        Event::VoidFailed => {
+            if !ledger.void_pending {
+                return Err(TransitionError::Inconsistent);
+            }
+            next.void_pending = false;
+        }
+        Event::RefundRequested { amount } => {
+            if !matches!(
+                ledger.status,
+                S::PartiallyCaptured | S::Captured | S::PartiallyRefunded
+            ) {
+                return Err(invalid());
+            }
+            if amount.0 <= 0 {
+                return Err(TransitionError::NonPositiveAmount);
+            }
+            if amount > ledger.refundable() {
+                return Err(TransitionError::ExceedsRefundable {
+                    available: ledger.refundable(),
+                });
+            }
+            next.refund_reserved = MinorUnits(ledger.refund_reserved.0 + amount.0);
+        }
+        Event::RefundSucceeded { amount } | Event::RefundFailed { amount } => {
+            if amount.0 <= 0 || amount > ledger.refund_reserved {
+                return Err(TransitionError::Inconsistent);
+            }
+            next.refund_reserved = MinorUnits(ledger.refund_reserved.0 - amount.0);
+            if matches!(event, Event::RefundSucceeded { .. }) {
+                next.refunded = MinorUnits(ledger.refunded.0 + amount.0);
+            }
+            next.status = next.settled_status();
+        }
+    }
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn m(v: i64) -> MinorUnits {
+        MinorUnits(v)
+    }
+
+    fn authorized(amount: i64) -> Ledger {
+        apply(
+            Ledger::new(m(amount)),
+            Event::AuthorizeSucceeded { amount: m(amount) },
+        )
+        .unwrap()
+    }
+
+    fn run(mut ledger: Ledger, events: &[Event]) -> Result<Ledger, TransitionError> {
+        for e in events {
+            ledger = apply(ledger, *e)?;
+        }
+        Ok(ledger)
+    }
+
+    #[test]
+    fn partial_captures_then_partial_refunds() {
+        let l = run(
+            authorized(1000),
+            &[
+                Event::CaptureRequested { amount: m(400) },
+                Event::CaptureSucceeded { amount: m(400) },
+            ],
+        )
+        .unwrap();
+        assert_eq!(l.status, IntentStatus::PartiallyCaptured);
+        let l = run(
+            l,
+            &[
+                Event::CaptureRequested { amount: m(600) },
+                Event::CaptureSucceeded { amount: m(600) },
+            ],
+        )
+        .unwrap();
+        assert_eq!(l.status, IntentStatus::Captured);
+        let l = run(
+            l,
+            &[
+                Event::RefundRequested { amount: m(300) },
+                Event::RefundSucceeded { amount: m(300) },
+            ],
+        )
+        .unwrap();
+        assert_eq!(l.status, IntentStatus::PartiallyRefunded);
+        assert_eq!(
+            apply(l, Event::RefundRequested { amount: m(701) }),
+            Err(TransitionError::ExceedsRefundable { available: m(700) })
+        );
+        let l = run(
+            l,
+            &[
+                Event::RefundRequested { amount: m(700) },
+                Event::RefundSucceeded { amount: m(700) },
+            ],
+        )
+        .unwrap();
+        assert_eq!(l.status, IntentStatus::Refunded);
+        assert!(l.status.is_final());
+    }
+
+    #[test]
+    fn reservations_bound_concurrent_captures() {
+        let l = run(
+            authorized(1000),
+            &[
+                Event::CaptureRequested { amount: m(700) },
+                Event::CaptureRequested { amount: m(300) },
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            apply(l, Event::CaptureRequested { amount: m(1) }),
+            Err(TransitionError::ExceedsCapturable { available: m(0) })
+        );
+        // A failed capture gives its reservation back.
+        let l = apply(l, Event::CaptureFailed { amount: m(700) }).unwrap();
+        assert_eq!(l.capturable(), m(700));
+        assert_eq!(l.status, IntentStatus::Authorized);
+    }
+
+    #[test]
+    fn no_capture_after_or_during_a_void() {
+        let l = apply(authorized(500), Event::VoidRequested).unwrap();
+        assert!(matches!(
+            apply(l, Event::CaptureRequested { amount: m(1) }),
+            Err(TransitionError::InvalidTransition { .. })
+        ));
+        let voided = apply(l, Event::VoidSucceeded).unwrap();
+        assert_eq!(voided.status, IntentStatus::Voided);
+        assert!(matches!(
+            apply(voided, Event::CaptureRequested { amount: m(1) }),
+            Err(TransitionError::InvalidTransition { .. })
+        ));
+        // A void cannot start while a capture is in flight.
+        let capturing = apply(authorized(500), Event::CaptureRequested { amount: m(1) }).unwrap();
+        assert!(matches!(
+            apply(capturing, Event::VoidRequested),
+            Err(TransitionError::InvalidTransition { .. })
+        ));
+    }
+
+    #[test]
+    fn final_states_do_not_move_backwards() {
+        let failed = apply(Ledger::new(m(100)), Event::AuthorizeFailed).unwrap();
+        assert!(apply(failed, Event::AuthorizeSucceeded { amount: m(100) }).is_err());
+        assert!(apply(failed, Event::AuthorizePending).is_err());
+        let pending = apply(Ledger::new(m(100)), Event::AuthorizePending).unwrap();
+        assert!(apply(pending, Event::AuthorizeUnknown).is_err());
+        let settled = apply(pending, Event::AuthorizeSucceeded { amount: m(100) }).unwrap();
+        assert_eq!(settled.status, IntentStatus::Authorized);
+        assert!(apply(settled, Event::AuthorizeFailed).is_err());
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in IntentStatus::ALL {
+            assert_eq!(IntentStatus::parse(s.as_str()), Some(s));
+        }
+    }
+
+    fn event() -> impl Strategy<Value = Event> {
+        let amt = 0i64..600;
+        prop_oneof![
+            amt.clone()
+                .prop_map(|a| Event::CaptureRequested { amount: m(a) }),
+            amt.clone()
+                .prop_map(|a| Event::CaptureSucceeded { amount: m(a) }),
+            amt.clone()
+                .prop_map(|a| Event::CaptureFailed { amount: m(a) }),
+            amt.clone()
+                .prop_map(|a| Event::RefundRequested { amount: m(a) }),
+            amt.clone()
+                .prop_map(|a| Event::RefundSucceeded { amount: m(a) }),
+            amt.prop_map(|a| Event::RefundFailed { amount: m(a) }),
+            Just(Event::VoidRequested),
+            Just(Event::VoidSucceeded),
+            Just(Event::VoidFailed),
+        ]
+    }
+
+    proptest! {
+        /// Whatever sequence of events arrives, accepted or refused, the invariants hold.
+        #[test]
+        fn invariants_hold_for_any_event_sequence(events in proptest::collection::vec(event(), 0..40)) {
+            let mut l = authorized(1000);
+            for e in events {
+                if let Ok(next) = apply(l, e) {
+                    prop_assert!(!l.status.is_final() || next.status == l.status);
+                    l = next;
+                }
+                prop_assert!(l.captured.0 + l.capture_reserved.0 <= l.authorized.0);
+                prop_assert!(l.refunded.0 + l.refund_reserved.0 <= l.captured.0);
+                prop_assert!(l.capture_reserved.0 >= 0 && l.refund_reserved.0 >= 0);
+                if l.status == IntentStatus::Voided {
+                    prop_assert_eq!(l.captured.0, 0);
+                }
+            }
+        }
+    }
+}

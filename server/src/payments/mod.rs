@@ -1,0 +1,301 @@
+//! Payments: intents, their provider transactions (the ledger) and the order status history.
+//!
+//! Every provider operation runs in three phases: (1) one database transaction records a
+//! `pending` transaction row and reserves its amount on the intent; (2) the provider is called
+//! with an idempotency key derived from that row's id; (3) one database transaction records
+//! the outcome and applies it to the intent through [`machine::apply`]. A crash or timeout
+//! between the phases leaves a `pending`/`unknown` row that a retry with the same
+//! Idempotency-Key, or the resolver job, drives to its outcome with the same provider key:
+//! never lost, never doubled.
+
+pub mod machine;
+mod routes;
+mod service;
+mod store;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+pub use machine::IntentStatus;
+pub use routes::{admin_router, me_router};
+pub use service::{
+    Caller, Source, authorize, capture, detail, list, pay, refund, resolve_open, spawn_resolver,
+    void,
+};
+
+use crate::{
+    money::MinorUnits,
+    types::{CustomerId, OrderId, PaymentIntentId, SnapshotId, TransactionId},
+};
+
+/// Provider operations recorded in the ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Authorization of the snapshot's total.
+    Authorize,
+    /// Capture of (part of) the authorization.
+    Capture,
+    /// Release of an uncaptured authorization.
+    Void,
+    /// Refund of (part of) the captures.
+    Refund,
+}
+
+impl Operation {
+    /// Database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Authorize => "authorize",
+            Operation::Capture => "capture",
+            Operation::Void => "void",
+            Operation::Refund => "refund",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Operation> {
+        [
+            Operation::Authorize,
+            Operation::Capture,
+            Operation::Void,
+            Operation::Refund,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+/// Status of one ledger transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionStatus {
+    /// Recorded; the provider's answer is awaited (or the provider settles asynchronously).
+    Pending,
+    /// The provider's answer was lost (timeout); to be resolved.
+    Unknown,
+    /// Done at the provider.
+    Succeeded,
+    /// Refused or failed at the provider; nothing moved.
+    Failed,
+}
+
+impl TransactionStatus {
+    /// Database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransactionStatus::Pending => "pending",
+            TransactionStatus::Unknown => "unknown",
+            TransactionStatus::Succeeded => "succeeded",
+            TransactionStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<TransactionStatus> {
+        [
+            TransactionStatus::Pending,
+            TransactionStatus::Unknown,
+            TransactionStatus::Succeeded,
+            TransactionStatus::Failed,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+
+    /// Whether the outcome is still open.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            TransactionStatus::Pending | TransactionStatus::Unknown
+        )
+    }
+}
+
+/// A payment intent: one attempt to pay an order's checkout snapshot.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentIntent {
+    /// Intent id.
+    pub id: PaymentIntentId,
+    /// The order.
+    pub order_id: OrderId,
+    /// The snapshot whose total is the amount.
+    pub snapshot_id: SnapshotId,
+    /// The paying customer.
+    pub customer_id: CustomerId,
+    /// Status.
+    pub status: IntentStatus,
+    /// The snapshot's total.
+    #[schema(value_type = i64)]
+    pub amount: MinorUnits,
+    /// Sum of succeeded authorizations.
+    #[schema(value_type = i64)]
+    pub authorized_amount: MinorUnits,
+    /// Sum of succeeded captures.
+    #[schema(value_type = i64)]
+    pub captured_amount: MinorUnits,
+    /// Sum of succeeded refunds.
+    #[schema(value_type = i64)]
+    pub refunded_amount: MinorUnits,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Payment provider.
+    pub provider: String,
+    /// The provider's payment id, once known.
+    pub provider_payment_id: Option<String>,
+    /// Payment method as given.
+    pub payment_method: String,
+    /// Why the authorization failed.
+    pub failure_code: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One provider operation of an intent.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Transaction {
+    /// Transaction id.
+    pub id: TransactionId,
+    /// Its intent.
+    pub payment_intent_id: PaymentIntentId,
+    /// Operation.
+    pub operation: Operation,
+    /// Amount (for a void: the released authorization).
+    #[schema(value_type = i64)]
+    pub amount: MinorUnits,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Status.
+    pub status: TransactionStatus,
+    /// The provider's id.
+    pub provider_txn_id: Option<String>,
+    /// Why it failed.
+    pub failure_code: Option<String>,
+    /// The merchant's reason (refunds).
+    pub reason: Option<String>,
+    /// The provider's answer, with nothing secret in it.
+    pub raw_response_redacted: Option<String>,
+    /// Request id of the call that created it.
+    pub correlation_id: String,
+    /// Who asked for it.
+    pub actor: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An order or payment status change.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatusChange {
+    /// `order` or `payment`.
+    pub subject: String,
+    /// The intent, for payment changes.
+    pub payment_intent_id: Option<PaymentIntentId>,
+    /// Previous status (none for a new intent).
+    pub from_status: Option<String>,
+    /// New status.
+    pub to_status: String,
+    /// What happened.
+    pub reason: String,
+    /// `api`, `webhook` or `job`.
+    pub source: String,
+    /// Who caused it.
+    pub actor: String,
+    /// Request id.
+    pub correlation_id: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An intent with its transactions, oldest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IntentWithTransactions {
+    /// The intent.
+    #[serde(flatten)]
+    pub intent: PaymentIntent,
+    /// Its transactions.
+    pub transactions: Vec<Transaction>,
+}
+
+/// `GET /api/v1/admin/orders/{order_id}/payments`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderPayments {
+    /// The order.
+    pub order_id: OrderId,
+    /// Its status.
+    pub order_status: String,
+    /// Its intents, oldest first.
+    pub intents: Vec<IntentWithTransactions>,
+    /// Its status history, oldest first.
+    pub status_history: Vec<StatusChange>,
+}
+
+/// Body of `POST /api/v1/me/orders/{order_id}/payments/authorize`. Required fields are checked
+/// after the order is found, so a request on another customer's order is a 404 whatever its
+/// body.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct AuthorizeRequest {
+    /// Required: a payable snapshot of the order (from the quote).
+    pub snapshot_id: Option<SnapshotId>,
+    /// Required: a payment method; in the sandbox one of the test methods (`pm_card_visa`, …).
+    pub payment_method: Option<String>,
+    /// Optional: the total the client displayed; a difference from the snapshot is a 422
+    /// `snapshot_mismatch`. The amount charged always comes from the snapshot.
+    pub amount: Option<i64>,
+}
+
+/// Body of `POST /api/v1/me/orders/{order_id}/pay`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct PayRequest {
+    /// Required: a payment method; in the sandbox one of the test methods.
+    pub payment_method: Option<String>,
+    /// Shipping service for the quote (default the cheapest).
+    pub shipping_service: Option<String>,
+}
+
+/// Body of `POST …/capture`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct CaptureRequest {
+    /// Minor units; everything still capturable when absent.
+    pub amount: Option<i64>,
+}
+
+/// Body of `POST …/refund`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct RefundRequest {
+    /// Minor units, at most what is still refundable. Required: checked after the payment is
+    /// found, so a request on another store's payment is a 404 whatever its body.
+    pub amount: Option<i64>,
+    /// Why (kept in the ledger).
+    pub reason: Option<String>,
+}
+
+/// Filters of the payments ledger list.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+pub struct LedgerQuery {
+    /// Only intents in this status.
+    pub status: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before (RFC 3339).
+    pub created_to: Option<DateTime<Utc>>,
+    /// Amount at least (minor units).
+    pub min_amount: Option<i64>,
+    /// Amount at most (minor units).
+    pub max_amount: Option<i64>,
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+    /// Return intents older than this id (the last id of the previous page).
+    pub starting_after: Option<uuid::Uuid>,
+}
+
+/// One page of the ledger, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerPage {
+    /// Intents.
+    pub data: Vec<PaymentIntent>,
+    /// Whether more follow.
+    pub has_more: bool,
+}

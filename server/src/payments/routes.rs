@@ -1,0 +1,332 @@
+//! Payment endpoints under `/api/v1/me` (customers) and `/api/v1/admin` (stores).
+
+use axum::{
+    Extension, Json,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    AuthorizeRequest, CaptureRequest, LedgerPage, LedgerQuery, OrderPayments, PayRequest,
+    PaymentIntent, RefundRequest, TransactionStatus,
+    service::{self, Caller, Outcome, Source},
+};
+use crate::{
+    auth::principal::{Actor, CustomerScope, StoreScope},
+    http::{
+        extract::{ApiJson, ApiPath, ApiQuery},
+        middleware::RequestId,
+        problem::{ApiError, Problem},
+    },
+    idempotency::IdempotencyKey,
+    state::AppState,
+    types::{OrderId, PaymentIntentId},
+};
+
+/// Customer routes (under `/api/v1/me`).
+pub fn me_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(authorize))
+        .routes(routes!(pay))
+}
+
+/// Store routes (under `/api/v1/admin`).
+pub fn admin_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(order_payments))
+        .routes(routes!(capture))
+        .routes(routes!(void))
+        .routes(routes!(refund))
+        .routes(routes!(list_payments))
+}
+
+/// The request's Idempotency-Key (the idempotency layer has already required it).
+fn key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
+    IdempotencyKey::from_headers(headers).map_err(|_| ApiError::IdempotencyKeyMissing)
+}
+
+fn correlation(request_id: Option<Extension<RequestId>>) -> String {
+    request_id
+        .map(|Extension(id)| id.as_str().to_owned())
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+fn store_caller(scope: &StoreScope, request_id: Option<Extension<RequestId>>) -> Caller {
+    let actor = match scope.actor {
+        Actor::ApiKey(id) => format!("api_key:{id}"),
+        Actor::User { user_id, .. } => format!("user:{user_id}"),
+    };
+    Caller {
+        source: Source::Api,
+        actor,
+        correlation_id: correlation(request_id),
+    }
+}
+
+fn customer_caller(scope: &CustomerScope, request_id: Option<Extension<RequestId>>) -> Caller {
+    Caller {
+        source: Source::Api,
+        actor: format!("customer:{}", scope.customer_id),
+        correlation_id: correlation(request_id),
+    }
+}
+
+fn answer(outcome: Outcome, created: bool) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
+    let (intent, txn) = outcome;
+    let body = service::respond(&intent, &txn)?;
+    let status = match (txn.status(), created) {
+        (TransactionStatus::Pending, _) => StatusCode::ACCEPTED,
+        (_, true) => StatusCode::CREATED,
+        (_, false) => StatusCode::OK,
+    };
+    Ok((status, Json(body)))
+}
+
+/// Authorizes the snapshot's total on a payment method: a new payment intent.
+///
+/// The amount comes from the snapshot only. `202` means the provider settles asynchronously
+/// (status `pending`); `502 provider_outcome_unknown` means the answer was lost and is being
+/// resolved: retry with the same Idempotency-Key.
+#[utoipa::path(
+    post,
+    path = "/orders/{order_id}/payments/authorize",
+    tag = "payments",
+    params(("order_id" = String, Path, description = "Order id")),
+    request_body = AuthorizeRequest,
+    responses(
+        (status = 201, description = "Authorized", body = PaymentIntent),
+        (status = 202, description = "Pending at the provider", body = PaymentIntent),
+        (status = 402, description = "Declined (`payment_declined`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order or snapshot of this customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order already has an active payment", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`snapshot_expired`, `snapshot_stale`, `snapshot_mismatch`, invalid payment method", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "Outcome unknown; retry with the same key", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Provider unavailable; nothing charged", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn authorize(
+    State(state): State<AppState>,
+    scope: CustomerScope,
+    headers: HeaderMap,
+    request_id: Option<Extension<RequestId>>,
+    ApiPath(order_id): ApiPath<OrderId>,
+    ApiJson(body): ApiJson<AuthorizeRequest>,
+) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
+    let key = key(&headers)?;
+    let caller = customer_caller(&scope, request_id);
+    let outcome = service::authorize(&state, scope, order_id, body, key.as_str(), &caller).await?;
+    answer(outcome, true)
+}
+
+/// Compatibility: quotes, authorizes and captures in one idempotent call.
+#[utoipa::path(
+    post,
+    path = "/orders/{order_id}/pay",
+    tag = "payments",
+    params(("order_id" = String, Path, description = "Order id")),
+    request_body = PayRequest,
+    responses(
+        (status = 200, description = "Captured (or `202` pending at the provider)", body = PaymentIntent),
+        (status = 402, description = "Declined", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order already has an active payment", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "Outcome unknown; retry with the same key", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn pay(
+    State(state): State<AppState>,
+    scope: CustomerScope,
+    headers: HeaderMap,
+    request_id: Option<Extension<RequestId>>,
+    ApiPath(order_id): ApiPath<OrderId>,
+    ApiJson(body): ApiJson<PayRequest>,
+) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
+    let key = key(&headers)?;
+    let caller = customer_caller(&scope, request_id);
+    let outcome = service::pay(&state, scope, order_id, body, key.as_str(), &caller).await?;
+    answer(outcome, false)
+}
+
+/// Captures (part of) an authorization; several partial captures may follow one another.
+#[utoipa::path(
+    post,
+    path = "/orders/{order_id}/payments/{intent_id}/capture",
+    tag = "payments",
+    params(
+        ("order_id" = String, Path, description = "Order id"),
+        ("intent_id" = String, Path, description = "Payment intent id"),
+    ),
+    request_body = CaptureRequest,
+    responses(
+        (status = 200, description = "Captured", body = PaymentIntent),
+        (status = 404, description = "No such payment in this store", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid_state_transition`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`amount_exceeds_capturable`", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "Outcome unknown; retry with the same key", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn capture(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    headers: HeaderMap,
+    request_id: Option<Extension<RequestId>>,
+    ApiPath((order_id, intent_id)): ApiPath<(OrderId, PaymentIntentId)>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
+    let key = key(&headers)?;
+    let caller = store_caller(&scope, request_id);
+    // The body is optional: no body captures everything still capturable.
+    let amount = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<CaptureRequest>(&body)
+            .map_err(|e| {
+                if e.is_syntax() || e.is_eof() {
+                    ApiError::MalformedJson(e.to_string())
+                } else {
+                    ApiError::InvalidBody(e.to_string())
+                }
+            })?
+            .amount
+    };
+    let outcome = service::capture(
+        &state,
+        scope.store_id,
+        scope.environment,
+        order_id,
+        intent_id,
+        amount,
+        key.as_str(),
+        &caller,
+    )
+    .await?;
+    answer(outcome, false)
+}
+
+/// Releases an authorization nothing has been captured from.
+#[utoipa::path(
+    post,
+    path = "/orders/{order_id}/payments/{intent_id}/void",
+    tag = "payments",
+    params(
+        ("order_id" = String, Path, description = "Order id"),
+        ("intent_id" = String, Path, description = "Payment intent id"),
+    ),
+    responses(
+        (status = 200, description = "Voided", body = PaymentIntent),
+        (status = 404, description = "No such payment in this store", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid_state_transition`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn void(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    headers: HeaderMap,
+    request_id: Option<Extension<RequestId>>,
+    ApiPath((order_id, intent_id)): ApiPath<(OrderId, PaymentIntentId)>,
+) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
+    let key = key(&headers)?;
+    let caller = store_caller(&scope, request_id);
+    let outcome = service::void(
+        &state,
+        scope.store_id,
+        scope.environment,
+        order_id,
+        intent_id,
+        key.as_str(),
+        &caller,
+    )
+    .await?;
+    answer(outcome, false)
+}
+
+/// Refunds (part of) the captured amount; several partial refunds may follow one another.
+#[utoipa::path(
+    post,
+    path = "/orders/{order_id}/payments/{intent_id}/refund",
+    tag = "payments",
+    params(
+        ("order_id" = String, Path, description = "Order id"),
+        ("intent_id" = String, Path, description = "Payment intent id"),
+    ),
+    request_body = RefundRequest,
+    responses(
+        (status = 200, description = "Refunded", body = PaymentIntent),
+        (status = 404, description = "No such payment in this store", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid_state_transition`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`amount_exceeds_refundable`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn refund(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    headers: HeaderMap,
+    request_id: Option<Extension<RequestId>>,
+    ApiPath((order_id, intent_id)): ApiPath<(OrderId, PaymentIntentId)>,
+    ApiJson(body): ApiJson<RefundRequest>,
+) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
+    let key = key(&headers)?;
+    let caller = store_caller(&scope, request_id);
+    let outcome = service::refund(
+        &state,
+        scope.store_id,
+        scope.environment,
+        order_id,
+        intent_id,
+        body.amount,
+        body.reason,
+        key.as_str(),
+        &caller,
+    )
+    .await?;
+    answer(outcome, false)
+}
+
+/// An order's payment intents with their transactions, and the order's status history.
+#[utoipa::path(
+    get,
+    path = "/orders/{order_id}/payments",
+    tag = "payments",
+    params(("order_id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "Intents, transactions, status history", body = OrderPayments),
+        (status = 404, description = "No such order in this store", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn order_payments(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(order_id): ApiPath<OrderId>,
+) -> Result<Json<OrderPayments>, ApiError> {
+    Ok(Json(
+        service::detail(&state, scope.store_id, scope.environment, order_id).await?,
+    ))
+}
+
+/// The payments ledger: the store's intents, newest first, with filters and keyset pages.
+#[utoipa::path(
+    get,
+    path = "/payments",
+    tag = "payments",
+    params(LedgerQuery),
+    responses(
+        (status = 200, description = "A page of intents", body = LedgerPage),
+        (status = 422, description = "Invalid filter", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_payments(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiQuery(query): ApiQuery<LedgerQuery>,
+) -> Result<Json<LedgerPage>, ApiError> {
+    Ok(Json(
+        service::list(&state, scope.store_id, scope.environment, &query).await?,
+    ))
+}

@@ -1,0 +1,1098 @@
+//! The payment flows: authorize, capture, void, refund, pay, and the resolver of open outcomes.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinHandle;
+
+use super::{
+    LedgerPage, LedgerQuery, Operation, OrderPayments, PayRequest, TransactionStatus,
+    machine::{self, Event, IntentStatus, Ledger, TransitionError},
+    store::{
+        HistoryRow, INSERT_HISTORY, INSERT_INTENT, INSERT_TXN, INTENT_COLUMNS, IntentRow,
+        TXN_COLUMNS, TxnRow, UPDATE_INTENT, UPDATE_ORDER_STATUS, UPDATE_TXN,
+    },
+};
+use crate::{
+    auth::principal::CustomerScope,
+    checkout::{self, QuoteRequest},
+    http::{pagination::MAX_LIMIT, problem::ApiError},
+    idempotency::provider_key,
+    money::MinorUnits,
+    on_db,
+    orders::OrderScope,
+    providers::{
+        payment::{CallContext, PaymentProvider, ProviderError, ProviderTransaction},
+        sandbox,
+    },
+    state::AppState,
+    store::StoreError,
+    types::{Environment, InvalidValue, OrderId, PaymentIntentId, StoreId, TransactionId},
+};
+
+use super::AuthorizeRequest;
+
+/// Inserts a pending transaction row (a macro so one text serves both database drivers).
+macro_rules! insert_txn {
+    ($conn:expr, $txn:expr, $intent:expr) => {
+        sqlx::query(INSERT_TXN)
+            .bind($txn.id)
+            .bind($txn.payment_intent_id)
+            .bind($intent.store_id)
+            .bind(&$intent.environment)
+            .bind(&$txn.operation)
+            .bind(&$txn.idempotency_key)
+            .bind($txn.amount)
+            .bind(&$txn.currency)
+            .bind(&$txn.reason)
+            .bind(&$txn.correlation_id)
+            .bind(&$txn.actor)
+            .bind($txn.created_at)
+            .execute($conn)
+            .await?
+    };
+}
+
+/// Inserts a status history row.
+macro_rules! insert_history {
+    ($conn:expr, $order:expr, $intent:expr, $subject:expr, $from:expr, $to:expr, $reason:expr,
+     $caller:expr, $now:expr) => {
+        sqlx::query(INSERT_HISTORY)
+            .bind(uuid::Uuid::now_v7())
+            .bind($order)
+            .bind($intent)
+            .bind($subject)
+            .bind($from)
+            .bind($to)
+            .bind($reason)
+            .bind($caller.source.as_str())
+            .bind(&$caller.actor)
+            .bind(&$caller.correlation_id)
+            .bind($now)
+            .execute($conn)
+            .await?
+    };
+}
+
+/// Where a change comes from (recorded in the status history).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// An API or console request.
+    Api,
+    /// A provider webhook.
+    Webhook,
+    /// A background job.
+    Job,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Webhook => "webhook",
+            Source::Job => "job",
+        }
+    }
+}
+
+/// Who asks, and the request id every row and provider call carries.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// Where from.
+    pub source: Source,
+    /// `api_key:<id>`, `user:<id>`, `customer:<id>`, `job:<name>`.
+    pub actor: String,
+    /// Request id.
+    pub correlation_id: String,
+}
+
+fn db(err: sqlx::Error) -> ApiError {
+    StoreError::from(err).into()
+}
+
+fn transition_error(err: TransitionError) -> ApiError {
+    match err {
+        TransitionError::InvalidTransition { .. } => {
+            ApiError::InvalidStateTransition(err.to_string())
+        }
+        TransitionError::ExceedsCapturable { available } => {
+            ApiError::AmountExceedsCapturable(available.0)
+        }
+        TransitionError::ExceedsRefundable { available } => {
+            ApiError::AmountExceedsRefundable(available.0)
+        }
+        TransitionError::NonPositiveAmount => {
+            InvalidValue::new("amount", "must be a positive number of minor units").into()
+        }
+        TransitionError::Inconsistent => {
+            ApiError::Internal(anyhow::anyhow!("a settlement does not match the ledger"))
+        }
+    }
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+/// Attempts of a compare-and-set before giving up (only PostgreSQL without the row lock, or a
+/// bug, would need more than one).
+const CAS_ATTEMPTS: usize = 8;
+
+/// The result every flow returns: the intent and the transaction the request created or found.
+pub type Outcome = (IntentRow, TxnRow);
+
+/// Maps a finished flow onto the API: the intent, or the error its transaction ended in.
+pub fn respond(intent: &IntentRow, txn: &TxnRow) -> Result<super::PaymentIntent, ApiError> {
+    match txn.status() {
+        TransactionStatus::Succeeded | TransactionStatus::Pending => Ok(intent.to_api()),
+        TransactionStatus::Unknown => Err(ApiError::ProviderOutcomeUnknown),
+        TransactionStatus::Failed => {
+            let code = txn.failure_code.clone().unwrap_or_default();
+            Err(match txn.failure_kind.as_deref() {
+                Some("declined") => ApiError::PaymentDeclined(code),
+                Some("rejected") => ApiError::ProviderRejected(code),
+                _ => ApiError::ProviderUnavailable,
+            })
+        }
+    }
+}
+
+fn payment_method(pm: Option<&str>) -> Result<String, ApiError> {
+    match pm {
+        Some(pm)
+            if !pm.is_empty() && pm.len() <= 100 && pm.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(pm.to_owned())
+        }
+        _ => Err(
+            InvalidValue::new("payment_method", "required: 1–100 visible ASCII characters").into(),
+        ),
+    }
+}
+
+/// `POST /api/v1/me/orders/{id}/payments/authorize`: a new intent for the snapshot's total, or
+/// the one this Idempotency-Key already started.
+pub async fn authorize(
+    state: &AppState,
+    scope: CustomerScope,
+    order_id: OrderId,
+    request: AuthorizeRequest,
+    key: &str,
+    caller: &Caller,
+) -> Result<Outcome, ApiError> {
+    if let Some(found) =
+        find_by_key(state, scope.store_id, scope.environment, order_id, key).await?
+    {
+        return drive(state, caller, found.0, found.1).await;
+    }
+    let order_scope = OrderScope {
+        store_id: scope.store_id,
+        environment: scope.environment,
+        customer_id: Some(scope.customer_id),
+    };
+    let snapshot_id = match request.snapshot_id {
+        Some(id) => id,
+        None => {
+            // Another customer's order is a 404 before any complaint about the body.
+            crate::orders::find(state, order_scope, order_id).await?;
+            return Err(InvalidValue::new("snapshot_id", "required").into());
+        }
+    };
+    let snapshot = checkout::payable_snapshot(state, order_scope, order_id, snapshot_id).await?;
+    let method = payment_method(request.payment_method.as_deref())?;
+    if request
+        .amount
+        .is_some_and(|amount| amount != snapshot.totals.total.0)
+    {
+        return Err(ApiError::SnapshotMismatch(snapshot.totals.total.0));
+    }
+    let now = state.clock.now();
+    let intent = IntentRow {
+        id: PaymentIntentId::new(),
+        store_id: scope.store_id,
+        environment: scope.environment.as_str().to_owned(),
+        order_id,
+        snapshot_id: snapshot.snapshot_id,
+        customer_id: scope.customer_id,
+        provider: "sandbox".to_owned(),
+        provider_payment_id: None,
+        payment_method: method,
+        status: IntentStatus::RequiresAuthorization.as_str().to_owned(),
+        amount: snapshot.totals.total.0,
+        authorized_amount: 0,
+        captured_amount: 0,
+        refunded_amount: 0,
+        capture_reserved: 0,
+        refund_reserved: 0,
+        void_pending: false,
+        currency: snapshot.currency.clone(),
+        version: 1,
+        failure_code: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let txn = new_txn(
+        &intent,
+        Operation::Authorize,
+        key,
+        intent.amount,
+        None,
+        caller,
+        now,
+    );
+    let inserted = on_db!(&state.db, pool => {
+        async {
+            let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
+            sqlx::query(INSERT_INTENT)
+                .bind(intent.id).bind(intent.store_id).bind(&intent.environment).bind(intent.order_id)
+                .bind(intent.snapshot_id).bind(intent.customer_id).bind(&intent.provider)
+                .bind(&intent.payment_method).bind(&intent.status).bind(intent.amount)
+                .bind(false).bind(&intent.currency).bind(now)
+                .execute(&mut *tx).await?;
+            insert_txn!(&mut *tx, &txn, &intent);
+            insert_history!(&mut *tx, intent.order_id, Some(intent.id), "payment", None::<&str>,
+                intent.status.as_str(), "payment started", caller, now);
+            tx.commit().await
+        }
+        .await
+    });
+    match inserted {
+        Ok(()) => {}
+        Err(err) if is_unique_violation(&err) => return Err(ApiError::PaymentAlreadyActive),
+        Err(err) => return Err(db(err)),
+    }
+    drive(state, caller, intent, txn).await
+}
+
+fn new_txn(
+    intent: &IntentRow,
+    operation: Operation,
+    key: &str,
+    amount: i64,
+    reason: Option<String>,
+    caller: &Caller,
+    now: DateTime<Utc>,
+) -> TxnRow {
+    TxnRow {
+        id: TransactionId::new(),
+        payment_intent_id: intent.id,
+        operation: operation.as_str().to_owned(),
+        idempotency_key: key.to_owned(),
+        amount,
+        currency: intent.currency.clone(),
+        status: TransactionStatus::Pending.as_str().to_owned(),
+        provider_txn_id: None,
+        failure_kind: None,
+        failure_code: None,
+        reason,
+        raw_response_redacted: None,
+        correlation_id: caller.correlation_id.clone(),
+        actor: caller.actor.clone(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The authorize transaction this key started for the order, with its intent.
+async fn find_by_key(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    order_id: OrderId,
+    key: &str,
+) -> Result<Option<Outcome>, ApiError> {
+    let sql = format!(
+        "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE payment_intent_id IN \
+         (SELECT id FROM payment_intents WHERE order_id = $1 AND store_id = $2 AND environment = $3) \
+         AND operation = 'authorize' AND idempotency_key = $4 ORDER BY id DESC LIMIT 1"
+    );
+    let txn: Option<TxnRow> = on_db!(&state.db, pool => {
+        sqlx::query_as(&sql).bind(order_id).bind(store).bind(env.as_str()).bind(key)
+            .fetch_optional(pool).await
+    })
+    .map_err(db)?;
+    let Some(txn) = txn else { return Ok(None) };
+    let intent = load_intent(state, txn.payment_intent_id).await?;
+    Ok(Some((intent, txn)))
+}
+
+async fn load_intent(state: &AppState, id: PaymentIntentId) -> Result<IntentRow, ApiError> {
+    let sql = format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1");
+    on_db!(&state.db, pool => sqlx::query_as(&sql).bind(id).fetch_one(pool).await).map_err(db)
+}
+
+/// An intent of an order inside a store and environment; anything else is a 404.
+async fn find_intent(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    order_id: OrderId,
+    intent_id: PaymentIntentId,
+) -> Result<IntentRow, ApiError> {
+    let sql = format!(
+        "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1 AND order_id = $2 \
+         AND store_id = $3 AND environment = $4"
+    );
+    let row: Option<IntentRow> = on_db!(&state.db, pool => {
+        sqlx::query_as(&sql).bind(intent_id).bind(order_id).bind(store).bind(env.as_str())
+            .fetch_optional(pool).await
+    })
+    .map_err(db)?;
+    row.ok_or(ApiError::NotFound)
+}
+
+async fn find_txn(
+    state: &AppState,
+    intent: PaymentIntentId,
+    operation: Operation,
+    key: &str,
+) -> Result<Option<TxnRow>, ApiError> {
+    let sql = format!(
+        "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE payment_intent_id = $1 \
+         AND operation = $2 AND idempotency_key = $3"
+    );
+    on_db!(&state.db, pool => {
+        sqlx::query_as(&sql).bind(intent).bind(operation.as_str()).bind(key)
+            .fetch_optional(pool).await
+    })
+    .map_err(db)
+}
+
+/// What a store operation asks for.
+#[derive(Debug, Clone)]
+struct OperationRequest {
+    operation: Operation,
+    amount: Option<i64>,
+    reason: Option<String>,
+}
+
+/// `POST …/capture`: captures `amount` (all that is left when absent).
+#[allow(clippy::too_many_arguments)]
+pub async fn capture(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    order_id: OrderId,
+    intent_id: PaymentIntentId,
+    amount: Option<i64>,
+    key: &str,
+    caller: &Caller,
+) -> Result<Outcome, ApiError> {
+    let request = OperationRequest {
+        operation: Operation::Capture,
+        amount,
+        reason: None,
+    };
+    operate(state, store, env, order_id, intent_id, request, key, caller).await
+}
+
+/// `POST …/void`: releases an authorization with nothing captured.
+#[allow(clippy::too_many_arguments)]
+pub async fn void(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    order_id: OrderId,
+    intent_id: PaymentIntentId,
+    key: &str,
+    caller: &Caller,
+) -> Result<Outcome, ApiError> {
+    let request = OperationRequest {
+        operation: Operation::Void,
+        amount: None,
+        reason: None,
+    };
+    operate(state, store, env, order_id, intent_id, request, key, caller).await
+}
+
+/// `POST …/refund`: refunds `amount` of the captures.
+#[allow(clippy::too_many_arguments)]
+pub async fn refund(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    order_id: OrderId,
+    intent_id: PaymentIntentId,
+    amount: Option<i64>,
+    reason: Option<String>,
+    key: &str,
+    caller: &Caller,
+) -> Result<Outcome, ApiError> {
+    if let Some(r) = &reason
+        && r.chars().count() > 500
+    {
+        return Err(InvalidValue::new("reason", "at most 500 characters").into());
+    }
+    let request = OperationRequest {
+        operation: Operation::Refund,
+        amount,
+        reason: reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty()),
+    };
+    operate(state, store, env, order_id, intent_id, request, key, caller).await
+}
+
+/// Phase 1 of capture, void and refund: reserve on the intent and record the pending
+/// transaction in one database transaction; then drive it.
+#[allow(clippy::too_many_arguments)]
+async fn operate(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    order_id: OrderId,
+    intent_id: PaymentIntentId,
+    request: OperationRequest,
+    key: &str,
+    caller: &Caller,
+) -> Result<Outcome, ApiError> {
+    let intent = find_intent(state, store, env, order_id, intent_id).await?;
+    if let Some(txn) = find_txn(state, intent.id, request.operation, key).await? {
+        return drive(state, caller, intent, txn).await;
+    }
+    let lock = state.db.lock_for_update_sql();
+    let select = format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1{lock}");
+    for _ in 0..CAS_ATTEMPTS {
+        let now = state.clock.now();
+        let attempt: Result<Option<Outcome>, ApiError> = on_db!(&state.db, pool => {
+            async {
+                let mut tx = pool.begin_with(state.db.begin_write_sql()).await.map_err(db)?;
+                let current: IntentRow = sqlx::query_as(&select).bind(intent.id)
+                    .fetch_one(&mut *tx).await.map_err(db)?;
+                let ledger = current.ledger();
+                let (event, amount) = match request.operation {
+                    Operation::Capture => {
+                        let amount = request.amount.unwrap_or(ledger.capturable().0);
+                        if request.amount.is_none()
+                            && amount == 0
+                            && matches!(ledger.status, IntentStatus::Authorized | IntentStatus::PartiallyCaptured)
+                        {
+                            return Err(ApiError::AmountExceedsCapturable(0));
+                        }
+                        (Event::CaptureRequested { amount: MinorUnits(amount) }, amount)
+                    }
+                    Operation::Void => (Event::VoidRequested, ledger.authorized.0),
+                    Operation::Refund => {
+                        let amount = request.amount.unwrap_or(0);
+                        (Event::RefundRequested { amount: MinorUnits(amount) }, amount)
+                    }
+                    Operation::Authorize => {
+                        return Err(ApiError::Internal(anyhow::anyhow!("authorize is not an operation on an intent")));
+                    }
+                };
+                let next = machine::apply(ledger, event).map_err(transition_error)?;
+                let txn = new_txn(&current, request.operation, key, amount, request.reason.clone(), caller, now);
+                let inserted = sqlx::query(INSERT_TXN)
+                    .bind(txn.id).bind(txn.payment_intent_id).bind(current.store_id)
+                    .bind(&current.environment).bind(&txn.operation).bind(&txn.idempotency_key)
+                    .bind(txn.amount).bind(&txn.currency).bind(&txn.reason)
+                    .bind(&txn.correlation_id).bind(&txn.actor).bind(now)
+                    .execute(&mut *tx).await;
+                match inserted {
+                    Ok(_) => {}
+                    // The same key raced us: its transaction is the answer.
+                    Err(err) if is_unique_violation(&err) => return Ok(None),
+                    Err(err) => return Err(db(err)),
+                }
+                let updated = bind_ledger(sqlx::query(UPDATE_INTENT).bind(current.id).bind(current.version), &next)
+                    .bind(None::<String>).bind(None::<String>).bind(now)
+                    .execute(&mut *tx).await.map_err(db)?
+                    .rows_affected();
+                if updated != 1 {
+                    return Ok(None);
+                }
+                tx.commit().await.map_err(db)?;
+                let mut after = current.clone();
+                after.version += 1;
+                after.updated_at = now;
+                set_ledger(&mut after, &next);
+                Ok(Some((after, txn)))
+            }
+            .await
+        });
+        match attempt? {
+            Some((intent, txn)) => return drive(state, caller, intent, txn).await,
+            None => {
+                if let Some(txn) = find_txn(state, intent.id, request.operation, key).await? {
+                    let intent = load_intent(state, intent.id).await?;
+                    return drive(state, caller, intent, txn).await;
+                }
+            }
+        }
+    }
+    Err(ApiError::Internal(anyhow::anyhow!(
+        "could not reserve on the intent after {CAS_ATTEMPTS} attempts"
+    )))
+}
+
+/// Binds the ledger columns `$3`–`$9` of [`UPDATE_INTENT`].
+fn bind_ledger<'q, DB: sqlx::Database>(
+    query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    next: &Ledger,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    query
+        .bind(next.status.as_str())
+        .bind(next.authorized.0)
+        .bind(next.captured.0)
+        .bind(next.refunded.0)
+        .bind(next.capture_reserved.0)
+        .bind(next.refund_reserved.0)
+        .bind(next.void_pending)
+}
+
+fn set_ledger(row: &mut IntentRow, next: &Ledger) {
+    row.status = next.status.as_str().to_owned();
+    row.authorized_amount = next.authorized.0;
+    row.captured_amount = next.captured.0;
+    row.refunded_amount = next.refunded.0;
+    row.capture_reserved = next.capture_reserved.0;
+    row.refund_reserved = next.refund_reserved.0;
+    row.void_pending = next.void_pending;
+}
+
+/// What the provider said, classified.
+#[derive(Debug, Clone)]
+enum ProviderOutcome {
+    Succeeded {
+        provider_id: String,
+        amount: MinorUnits,
+        raw: String,
+    },
+    Pending {
+        provider_id: String,
+        raw: String,
+    },
+    Failed {
+        kind: &'static str,
+        code: String,
+    },
+    Unknown,
+}
+
+fn raw(ptx: &ProviderTransaction) -> String {
+    serde_json::to_string(ptx).unwrap_or_default()
+}
+
+fn classify(
+    operation: Operation,
+    result: Result<ProviderTransaction, ProviderError>,
+) -> ProviderOutcome {
+    match result {
+        Ok(ptx) => match (operation, ptx.status.as_str()) {
+            (Operation::Authorize, "authorized" | "captured") => ProviderOutcome::Succeeded {
+                provider_id: ptx.id.clone(),
+                amount: ptx.amount,
+                raw: raw(&ptx),
+            },
+            (Operation::Authorize, "pending") => ProviderOutcome::Pending {
+                provider_id: ptx.id.clone(),
+                raw: raw(&ptx),
+            },
+            (Operation::Authorize, "failed" | "voided") => ProviderOutcome::Failed {
+                kind: "declined",
+                code: "async_declined".to_owned(),
+            },
+            (Operation::Authorize, _) => ProviderOutcome::Unknown,
+            (_, _) => ProviderOutcome::Succeeded {
+                provider_id: ptx.id.clone(),
+                amount: MinorUnits(0),
+                raw: raw(&ptx),
+            },
+        },
+        Err(ProviderError::Declined { code }) => ProviderOutcome::Failed {
+            kind: "declined",
+            code,
+        },
+        Err(ProviderError::Rejected { code }) => ProviderOutcome::Failed {
+            kind: "rejected",
+            code,
+        },
+        // The client already retried with the same key; nothing happened at the provider.
+        Err(ProviderError::Retryable(_)) => ProviderOutcome::Failed {
+            kind: "unavailable",
+            code: "provider_unavailable".to_owned(),
+        },
+        Err(ProviderError::UnknownOutcome(_)) => ProviderOutcome::Unknown,
+    }
+}
+
+/// Phases 2 and 3 for an open transaction: call the provider with the key derived from the
+/// transaction's id, then record the outcome. A settled transaction is returned as it is.
+async fn drive(
+    state: &AppState,
+    caller: &Caller,
+    intent: IntentRow,
+    txn: TxnRow,
+) -> Result<Outcome, ApiError> {
+    if !txn.status().is_open() {
+        return Ok((intent, txn));
+    }
+    let env: Environment = intent
+        .environment
+        .parse()
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("bad environment in a row")))?;
+    let client =
+        match sandbox::client_for(state, intent.store_id, env, state.config.provider_timeout).await
+        {
+            Ok(client) => client,
+            Err(err) => {
+                tracing::warn!(error = %err, "no payment provider client for the store");
+                return Err(ApiError::ProviderUnavailable);
+            }
+        };
+    let operation = txn.operation();
+    let call = CallContext {
+        idempotency_key: provider_key(txn.id.0, operation.as_str(), 0),
+        correlation_id: caller.correlation_id.clone(),
+    };
+    let result = match (
+        operation,
+        intent.provider_payment_id.as_deref(),
+        txn.provider_txn_id.as_deref(),
+    ) {
+        // An asynchronous authorization the provider already accepted: ask for its truth.
+        (Operation::Authorize, _, Some(provider_id)) => {
+            client
+                .get_transaction(&caller.correlation_id, provider_id)
+                .await
+        }
+        (Operation::Authorize, _, None) => {
+            client
+                .authorize(
+                    &call,
+                    MinorUnits(txn.amount),
+                    &intent.currency,
+                    &intent.payment_method,
+                )
+                .await
+        }
+        (_, None, _) => Err(ProviderError::Rejected {
+            code: "no_provider_payment".to_owned(),
+        }),
+        (Operation::Capture, Some(pid), _) => {
+            client
+                .capture(&call, pid, Some(MinorUnits(txn.amount)))
+                .await
+        }
+        (Operation::Void, Some(pid), _) => client.void(&call, pid).await,
+        (Operation::Refund, Some(pid), _) => {
+            client.refund(&call, pid, MinorUnits(txn.amount)).await
+        }
+    };
+    settle(state, caller, txn.id, classify(operation, result)).await
+}
+
+/// The transaction's new status and the intent event an outcome means.
+fn plan(
+    operation: Operation,
+    txn: &TxnRow,
+    outcome: &ProviderOutcome,
+) -> (TransactionStatus, Option<Event>) {
+    let amount = MinorUnits(txn.amount);
+    match (operation, outcome) {
+        (Operation::Authorize, ProviderOutcome::Succeeded { amount: got, .. }) => {
+            if *got == amount {
+                (
+                    TransactionStatus::Succeeded,
+                    Some(Event::AuthorizeSucceeded { amount }),
+                )
+            } else {
+                // The provider authorized something else than asked: never treat it as paid.
+                tracing::error!(
+                    asked = amount.0,
+                    authorized = got.0,
+                    "provider authorized a different amount"
+                );
+                (TransactionStatus::Failed, Some(Event::AuthorizeFailed))
+            }
+        }
+        (Operation::Authorize, ProviderOutcome::Pending { .. }) => {
+            (TransactionStatus::Pending, Some(Event::AuthorizePending))
+        }
+        (Operation::Authorize, ProviderOutcome::Failed { .. }) => {
+            (TransactionStatus::Failed, Some(Event::AuthorizeFailed))
+        }
+        (Operation::Authorize, ProviderOutcome::Unknown) => {
+            (TransactionStatus::Unknown, Some(Event::AuthorizeUnknown))
+        }
+        (_, ProviderOutcome::Unknown | ProviderOutcome::Pending { .. }) => {
+            (TransactionStatus::Unknown, None)
+        }
+        (Operation::Capture, ProviderOutcome::Succeeded { .. }) => (
+            TransactionStatus::Succeeded,
+            Some(Event::CaptureSucceeded { amount }),
+        ),
+        (Operation::Capture, ProviderOutcome::Failed { .. }) => (
+            TransactionStatus::Failed,
+            Some(Event::CaptureFailed { amount }),
+        ),
+        (Operation::Void, ProviderOutcome::Succeeded { .. }) => {
+            (TransactionStatus::Succeeded, Some(Event::VoidSucceeded))
+        }
+        (Operation::Void, ProviderOutcome::Failed { .. }) => {
+            (TransactionStatus::Failed, Some(Event::VoidFailed))
+        }
+        (Operation::Refund, ProviderOutcome::Succeeded { .. }) => (
+            TransactionStatus::Succeeded,
+            Some(Event::RefundSucceeded { amount }),
+        ),
+        (Operation::Refund, ProviderOutcome::Failed { .. }) => (
+            TransactionStatus::Failed,
+            Some(Event::RefundFailed { amount }),
+        ),
+    }
+}
+
+fn history_reason(operation: Operation, txn: &TxnRow, outcome: &ProviderOutcome) -> String {
+    let what = match operation {
+        Operation::Authorize => "authorization",
+        Operation::Capture => "capture",
+        Operation::Void => "void",
+        Operation::Refund => "refund",
+    };
+    let amount = format!("{} {}", txn.amount, txn.currency);
+    match outcome {
+        ProviderOutcome::Succeeded { .. } => format!("{what} of {amount} succeeded"),
+        ProviderOutcome::Pending { .. } => format!("{what} of {amount} pending at the provider"),
+        ProviderOutcome::Failed { code, .. } => format!("{what} of {amount} failed: {code}"),
+        ProviderOutcome::Unknown => format!("{what} of {amount}: outcome unknown"),
+    }
+}
+
+/// Phase 3: records an outcome on a still-open transaction and applies it to the intent, in
+/// one database transaction. A transaction someone else settled meanwhile is left alone, so
+/// an outcome is applied exactly once however many callers (retries, resolver, webhooks) race.
+async fn settle(
+    state: &AppState,
+    caller: &Caller,
+    txn_id: TransactionId,
+    outcome: ProviderOutcome,
+) -> Result<Outcome, ApiError> {
+    let lock = state.db.lock_for_update_sql();
+    let select_txn = format!("SELECT {TXN_COLUMNS} FROM payment_transactions WHERE id = $1{lock}");
+    let select_intent = format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1{lock}");
+    for _ in 0..CAS_ATTEMPTS {
+        let now = state.clock.now();
+        let attempt: Result<Option<Outcome>, ApiError> = on_db!(&state.db, pool => {
+            async {
+                let mut tx = pool.begin_with(state.db.begin_write_sql()).await.map_err(db)?;
+                let txn: TxnRow = sqlx::query_as(&select_txn).bind(txn_id).fetch_one(&mut *tx).await.map_err(db)?;
+                let intent: IntentRow = sqlx::query_as(&select_intent).bind(txn.payment_intent_id)
+                    .fetch_one(&mut *tx).await.map_err(db)?;
+                if !txn.status().is_open() {
+                    return Ok(Some((intent, txn)));
+                }
+                let operation = txn.operation();
+                let (txn_status, event) = plan(operation, &txn, &outcome);
+                let (provider_id, raw_response, failure) = match &outcome {
+                    ProviderOutcome::Succeeded { provider_id, raw, .. }
+                    | ProviderOutcome::Pending { provider_id, raw } => {
+                        (Some(provider_id.clone()), Some(raw.clone()), None)
+                    }
+                    ProviderOutcome::Failed { kind, code } => (None, None, Some((*kind, code.clone()))),
+                    ProviderOutcome::Unknown => (None, None, None),
+                };
+                let ledger = intent.ledger();
+                let next = match event {
+                    // Repeating a non-final status (still pending, still unknown) is no change.
+                    Some(Event::AuthorizePending) if ledger.status == IntentStatus::Pending => ledger,
+                    Some(Event::AuthorizeUnknown) if ledger.status == IntentStatus::Unknown => ledger,
+                    Some(event) => machine::apply(ledger, event).map_err(transition_error)?,
+                    None => ledger,
+                };
+                let mut after_txn = txn.clone();
+                after_txn.status = txn_status.as_str().to_owned();
+                after_txn.updated_at = now;
+                if provider_id.is_some() {
+                    after_txn.provider_txn_id = provider_id.clone();
+                }
+                if raw_response.is_some() {
+                    after_txn.raw_response_redacted = raw_response.clone();
+                }
+                after_txn.failure_kind = failure.as_ref().map(|f| f.0.to_owned());
+                after_txn.failure_code = failure.as_ref().map(|f| f.1.clone());
+                let updated = sqlx::query(UPDATE_TXN)
+                    .bind(txn.id).bind(&txn.status).bind(txn_status.as_str()).bind(&provider_id)
+                    .bind(&after_txn.failure_kind).bind(&after_txn.failure_code).bind(&raw_response).bind(now)
+                    .execute(&mut *tx).await.map_err(db)?.rows_affected();
+                if updated != 1 {
+                    return Ok(None);
+                }
+                let mut after = intent.clone();
+                let intent_provider_id = match operation {
+                    Operation::Authorize => provider_id.clone(),
+                    _ => None,
+                };
+                let intent_failure = match (operation, &failure) {
+                    (Operation::Authorize, Some((_, code))) => Some(code.clone()),
+                    _ => None,
+                };
+                if next != ledger || intent_provider_id.is_some() || intent_failure.is_some() {
+                    let updated = bind_ledger(sqlx::query(UPDATE_INTENT).bind(intent.id).bind(intent.version), &next)
+                        .bind(&intent_provider_id).bind(&intent_failure).bind(now)
+                        .execute(&mut *tx).await.map_err(db)?.rows_affected();
+                    if updated != 1 {
+                        return Ok(None);
+                    }
+                    set_ledger(&mut after, &next);
+                    after.version += 1;
+                    after.updated_at = now;
+                    if intent_provider_id.is_some() {
+                        after.provider_payment_id = intent_provider_id;
+                    }
+                    if intent_failure.is_some() {
+                        after.failure_code = intent_failure;
+                    }
+                }
+                if next.status != ledger.status {
+                    let reason = history_reason(operation, &txn, &outcome);
+                    insert_history!(&mut *tx, intent.order_id, Some(intent.id), "payment",
+                        Some(ledger.status.as_str()), next.status.as_str(), &reason, caller, now);
+                    // The order is paid once its payment is authorized, and open again when
+                    // the authorization is released.
+                    let order_change = match next.status {
+                        IntentStatus::Authorized if operation == Operation::Authorize => Some(("open", "paid", "payment authorized")),
+                        IntentStatus::Voided => Some(("paid", "open", "payment voided")),
+                        _ => None,
+                    };
+                    if let Some((from, to, why)) = order_change {
+                        let moved = sqlx::query(UPDATE_ORDER_STATUS).bind(intent.order_id).bind(from).bind(to).bind(now)
+                            .execute(&mut *tx).await.map_err(db)?.rows_affected();
+                        if moved == 1 {
+                            insert_history!(&mut *tx, intent.order_id, None::<PaymentIntentId>, "order",
+                                Some(from), to, why, caller, now);
+                        }
+                    }
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(Some((after, after_txn)))
+            }
+            .await
+        });
+        if let Some(done) = attempt? {
+            return Ok(done);
+        }
+    }
+    Err(ApiError::Internal(anyhow::anyhow!(
+        "could not record a provider outcome after {CAS_ATTEMPTS} attempts"
+    )))
+}
+
+/// `POST /api/v1/me/orders/{id}/pay`: quote, authorize and capture in one idempotent call.
+/// The inner steps use keys derived from the request's, so a retry resumes where it stopped.
+pub async fn pay(
+    state: &AppState,
+    scope: CustomerScope,
+    order_id: OrderId,
+    request: PayRequest,
+    key: &str,
+    caller: &Caller,
+) -> Result<Outcome, ApiError> {
+    let order_scope = OrderScope {
+        store_id: scope.store_id,
+        environment: scope.environment,
+        customer_id: Some(scope.customer_id),
+    };
+    crate::orders::find(state, order_scope, order_id).await?;
+    payment_method(request.payment_method.as_deref())?;
+    let authorize_key = format!("{key}:authorize");
+    let (intent, txn) = match find_by_key(
+        state,
+        scope.store_id,
+        scope.environment,
+        order_id,
+        &authorize_key,
+    )
+    .await?
+    {
+        Some((intent, txn)) => drive(state, caller, intent, txn).await?,
+        None => {
+            let snapshot = checkout::quote(
+                state,
+                scope,
+                QuoteRequest {
+                    order_id,
+                    shipping_service: request.shipping_service.clone(),
+                },
+            )
+            .await?;
+            let request = AuthorizeRequest {
+                snapshot_id: Some(snapshot.snapshot_id),
+                payment_method: request.payment_method.clone(),
+                amount: None,
+            };
+            authorize(state, scope, order_id, request, &authorize_key, caller).await?
+        }
+    };
+    if txn.status() != TransactionStatus::Succeeded {
+        return Ok((intent, txn));
+    }
+    let env = scope.environment;
+    capture(
+        state,
+        scope.store_id,
+        env,
+        order_id,
+        intent.id,
+        None,
+        &format!("{key}:capture"),
+        caller,
+    )
+    .await
+}
+
+/// `GET /api/v1/admin/orders/{id}/payments`: intents, their transactions and the order's
+/// status history, in three queries whatever the number of intents.
+pub async fn detail(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    order_id: OrderId,
+) -> Result<OrderPayments, ApiError> {
+    const ORDER: &str =
+        "SELECT status FROM orders WHERE id = $1 AND store_id = $2 AND environment = $3";
+    let status: Option<String> = on_db!(&state.db, pool => {
+        sqlx::query_scalar(ORDER).bind(order_id).bind(store).bind(env.as_str()).fetch_optional(pool).await
+    })
+    .map_err(db)?;
+    let order_status = status.ok_or(ApiError::NotFound)?;
+    let intents_sql =
+        format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE order_id = $1 ORDER BY id");
+    let txns_sql = format!(
+        "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE payment_intent_id IN \
+         (SELECT id FROM payment_intents WHERE order_id = $1) ORDER BY id"
+    );
+    const HISTORY: &str = "SELECT subject, payment_intent_id, from_status, to_status, reason, source, \
+        actor, correlation_id, created_at FROM order_status_history WHERE order_id = $1 ORDER BY id";
+    let (intents, txns, history): (Vec<IntentRow>, Vec<TxnRow>, Vec<HistoryRow>) =
+        on_db!(&state.db, pool => {
+            async {
+                let intents = sqlx::query_as(&intents_sql).bind(order_id).fetch_all(pool).await?;
+                let txns = sqlx::query_as(&txns_sql).bind(order_id).fetch_all(pool).await?;
+                let history = sqlx::query_as(HISTORY).bind(order_id).fetch_all(pool).await?;
+                Ok::<_, sqlx::Error>((intents, txns, history))
+            }
+            .await
+        })
+        .map_err(db)?;
+    Ok(OrderPayments {
+        order_id,
+        order_status,
+        intents: intents
+            .iter()
+            .map(|i| super::IntentWithTransactions {
+                intent: i.to_api(),
+                transactions: txns
+                    .iter()
+                    .filter(|t| t.payment_intent_id == i.id)
+                    .map(TxnRow::to_api)
+                    .collect(),
+            })
+            .collect(),
+        status_history: history.into_iter().map(Into::into).collect(),
+    })
+}
+
+/// `GET /api/v1/admin/payments`: the store's intents, newest first, keyset pages.
+pub async fn list(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    query: &LedgerQuery,
+) -> Result<LedgerPage, ApiError> {
+    let limit = match query.limit {
+        None => 20,
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => return Err(InvalidValue::new("limit", "must be between 1 and 100").into()),
+    };
+    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            IntentStatus::parse(s)
+                .ok_or_else(|| InvalidValue::new("status", "not a payment status"))?
+                .as_str(),
+        ),
+    };
+    // The cursor is the last id seen; without one, start above every UUID.
+    let before = query.starting_after.unwrap_or(uuid::Uuid::max());
+    let sql = format!(
+        "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE store_id = $1 AND environment = $2 \
+         AND id < $3 AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR created_at >= $5) \
+         AND ($6 IS NULL OR created_at < $6) AND ($7 IS NULL OR amount >= $7) \
+         AND ($8 IS NULL OR amount <= $8) ORDER BY id DESC LIMIT $9"
+    );
+    let rows: Vec<IntentRow> = on_db!(&state.db, pool => {
+        sqlx::query_as(&sql).bind(store).bind(env.as_str()).bind(before).bind(status)
+            .bind(query.created_from).bind(query.created_to).bind(query.min_amount).bind(query.max_amount)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(pool).await
+    })
+    .map_err(db)?;
+    let has_more = rows.len() > limit as usize;
+    Ok(LedgerPage {
+        data: rows
+            .iter()
+            .take(limit as usize)
+            .map(IntentRow::to_api)
+            .collect(),
+        has_more,
+    })
+}
+
+/// Drives every transaction whose outcome has been open for at least `older_than` (timeouts,
+/// crashes between the phases, asynchronous authorizations) with the same provider key or
+/// the provider's `get_transaction`. Returns how many were settled.
+pub async fn resolve_open(
+    state: &AppState,
+    older_than: chrono::Duration,
+) -> Result<usize, ApiError> {
+    let sql = format!(
+        "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE status IN ('pending', 'unknown') \
+         AND updated_at <= $1 ORDER BY updated_at LIMIT 100"
+    );
+    let cutoff = state.clock.now() - older_than;
+    let open: Vec<TxnRow> =
+        on_db!(&state.db, pool => sqlx::query_as(&sql).bind(cutoff).fetch_all(pool).await)
+            .map_err(db)?;
+    let mut settled = 0;
+    for txn in open {
+        let caller = Caller {
+            source: Source::Job,
+            actor: "job:resolver".to_owned(),
+            correlation_id: uuid::Uuid::now_v7().to_string(),
+        };
+        let intent = load_intent(state, txn.payment_intent_id).await?;
+        match drive(state, &caller, intent, txn).await {
+            Ok((_, txn)) if !txn.status().is_open() => settled += 1,
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "could not resolve a payment transaction"),
+        }
+    }
+    Ok(settled)
+}
+
+/// Runs [`resolve_open`] every `resolver_interval` until shutdown.
+pub fn spawn_resolver(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let token = state.shutdown.clone();
+        let interval = state.config.resolver_interval;
+        let age = chrono::Duration::from_std(interval.max(Duration::from_secs(1)))
+            .unwrap_or(chrono::Duration::seconds(30));
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+            match resolve_open(&state, age).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(settled = n, "resolved open payment transactions"),
+                Err(err) => tracing::warn!(error = %err, "payment resolver pass failed"),
+            }
+        }
+    })
+}

@@ -1,0 +1,833 @@
+//! The payment lifecycle: authorize from a snapshot, partial and multiple captures and refunds,
+//! voids, every test payment method's outcome, retries with the same key, unknown outcomes
+//! resolved later, and the ledger invariants under concurrency (checked against the PSP).
+
+use std::time::Duration;
+
+use cassa::payments::{Caller, Source};
+use cassa_tests::{Backend, SpawnOptions, TestApp, TestStore, both_backends, spawn_app_with};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::assert_problem;
+
+/// Tee 2 × 1999 + snack 1190 (inclusive, untaxed) + shipping 500 + tax 330.
+const TOTAL: i64 = 6018;
+
+pub struct Shop {
+    pub app: TestApp,
+    pub store: TestStore,
+    pub token: String,
+}
+
+async fn shop(backend: Backend) -> Shop {
+    shop_with_timeout(backend, Duration::from_millis(400)).await
+}
+
+/// The race tests load two cores with dozens of requests: a generous provider timeout keeps
+/// their outcomes known (an unknown one would hold its reservation, which is correct but
+/// makes the expected counts vary).
+async fn shop_with_timeout(backend: Backend, timeout: Duration) -> Shop {
+    let app = spawn_app_with(
+        backend,
+        SpawnOptions {
+            configure: Some(Box::new(move |c| {
+                c.provider_timeout = timeout;
+                c.sandbox_psp_timeout_delay = Duration::from_millis(1500);
+            })),
+            ..Default::default()
+        },
+    )
+    .await;
+    let store = app.create_store("Shop", "USD").await;
+    crate::checkout::configure(&app, &store).await;
+    let (_, token) = app.create_customer(&store).await;
+    Shop { app, store, token }
+}
+
+impl Shop {
+    async fn post(&self, token: &str, path: &str, key: &str, body: Value) -> reqwest::Response {
+        self.app
+            .client
+            .post(self.app.url(path))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A new order and a fresh snapshot of it: (order id, snapshot id).
+    pub async fn quoted_order(&self) -> (String, String) {
+        let order =
+            crate::checkout::order_for(&self.app, &self.store, &self.token, "US", "CA").await;
+        let order_id = order["id"].as_str().unwrap().to_owned();
+        let quote: Value = self
+            .post(
+                &self.token,
+                "/api/v1/me/checkout/quote",
+                &Uuid::now_v7().to_string(),
+                json!({"order_id": order_id}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(quote["totals"]["total"], TOTAL);
+        (order_id, quote["snapshot_id"].as_str().unwrap().to_owned())
+    }
+
+    async fn authorize_with(
+        &self,
+        order: &str,
+        snapshot: &str,
+        method: &str,
+        key: &str,
+    ) -> reqwest::Response {
+        self.post(
+            &self.token,
+            &format!("/api/v1/me/orders/{order}/payments/authorize"),
+            key,
+            json!({"snapshot_id": snapshot, "payment_method": method}),
+        )
+        .await
+    }
+
+    /// An authorized intent of a new order: (order id, intent).
+    pub async fn authorized(&self) -> (String, Value) {
+        let (order, snapshot) = self.quoted_order().await;
+        let response = self
+            .authorize_with(
+                &order,
+                &snapshot,
+                "pm_card_visa",
+                &Uuid::now_v7().to_string(),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        (order, response.json().await.unwrap())
+    }
+
+    async fn op(&self, order: &str, intent: &Value, op: &str, body: Value) -> reqwest::Response {
+        self.op_with_key(order, intent, op, body, &Uuid::now_v7().to_string())
+            .await
+    }
+
+    async fn op_with_key(
+        &self,
+        order: &str,
+        intent: &Value,
+        op: &str,
+        body: Value,
+        key: &str,
+    ) -> reqwest::Response {
+        let path = format!(
+            "/api/v1/admin/orders/{order}/payments/{}/{op}",
+            intent["id"].as_str().unwrap()
+        );
+        self.post(&self.store.sandbox_key, &path, key, body).await
+    }
+
+    async fn detail(&self, order: &str) -> Value {
+        let response = self
+            .app
+            .client
+            .get(
+                self.app
+                    .url(&format!("/api/v1/admin/orders/{order}/payments")),
+            )
+            .bearer_auth(&self.store.sandbox_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    async fn scalar(&self, sql: &str, id: &str) -> i64 {
+        cassa::on_db!(&self.app.db, pool => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await)
+            .unwrap()
+    }
+
+    /// The PSP's own view of a payment: (status, captured, refunded).
+    async fn psp(&self, provider_id: &str) -> (String, i64, i64) {
+        const SQL: &str =
+            "SELECT status, captured, refunded FROM sandbox_psp_payments WHERE id = $1";
+        cassa::on_db!(&self.app.db, pool => {
+            sqlx::query_as(SQL).bind(provider_id).fetch_one(pool).await
+        })
+        .unwrap()
+    }
+
+    /// The ledger invariants of every intent of `order`, and agreement with the PSP.
+    async fn check_invariants(&self, order: &str) -> Value {
+        let detail = self.detail(order).await;
+        for intent in detail["intents"].as_array().unwrap() {
+            let sum = |op: &str| -> i64 {
+                intent["transactions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|t| t["operation"] == op && t["status"] == "succeeded")
+                    .map(|t| t["amount"].as_i64().unwrap())
+                    .sum()
+            };
+            let (authorized, captured, refunded) = (
+                intent["authorized_amount"].as_i64().unwrap(),
+                intent["captured_amount"].as_i64().unwrap(),
+                intent["refunded_amount"].as_i64().unwrap(),
+            );
+            assert!(captured <= authorized, "{intent}");
+            assert!(refunded <= captured, "{intent}");
+            assert_eq!(authorized, sum("authorize"), "{intent}");
+            assert_eq!(captured, sum("capture"), "{intent}");
+            assert_eq!(refunded, sum("refund"), "{intent}");
+            if intent["status"] == "voided" {
+                assert_eq!(captured, 0);
+            }
+            if let Some(pid) = intent["provider_payment_id"].as_str() {
+                let (status, psp_captured, psp_refunded) = self.psp(pid).await;
+                assert_eq!(
+                    (psp_captured, psp_refunded),
+                    (captured, refunded),
+                    "{intent}"
+                );
+                if intent["status"] == "voided" {
+                    assert_eq!(status, "voided");
+                }
+            }
+        }
+        detail
+    }
+}
+
+async fn amounts(response: reqwest::Response, status: u16) -> Value {
+    let code = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code, status, "{body}");
+    body
+}
+
+async fn authorize_capture_refund_with_a_status_timeline(backend: Backend) {
+    let shop = shop(backend).await;
+    let (order, intent) = shop.authorized().await;
+    assert_eq!(intent["status"], "authorized");
+    assert_eq!(intent["amount"], TOTAL);
+    assert_eq!(intent["authorized_amount"], TOTAL);
+    assert_eq!(intent["currency"], "USD");
+
+    let i = amounts(
+        shop.op(&order, &intent, "capture", json!({"amount": 1000}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (i["status"].as_str(), i["captured_amount"].as_i64()),
+        (Some("partially_captured"), Some(1000))
+    );
+    // No body: everything still capturable.
+    let path = format!(
+        "/api/v1/admin/orders/{order}/payments/{}/capture",
+        intent["id"].as_str().unwrap()
+    );
+    let response = shop
+        .app
+        .client
+        .post(shop.app.url(&path))
+        .bearer_auth(&shop.store.sandbox_key)
+        .header("idempotency-key", Uuid::now_v7().to_string())
+        .send()
+        .await
+        .unwrap();
+    let i = amounts(response, 200).await;
+    assert_eq!(
+        (i["status"].as_str(), i["captured_amount"].as_i64()),
+        (Some("captured"), Some(TOTAL))
+    );
+    let i = amounts(
+        shop.op(
+            &order,
+            &intent,
+            "refund",
+            json!({"amount": 500, "reason": "damaged"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (i["status"].as_str(), i["refunded_amount"].as_i64()),
+        (Some("partially_refunded"), Some(500))
+    );
+    assert_problem(
+        shop.op(&order, &intent, "refund", json!({"amount": TOTAL}))
+            .await,
+        422,
+        "amount_exceeds_refundable",
+    )
+    .await;
+    let i = amounts(
+        shop.op(&order, &intent, "refund", json!({"amount": TOTAL - 500}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(i["status"], "refunded");
+    assert_problem(
+        shop.op(&order, &intent, "capture", json!({"amount": 1}))
+            .await,
+        409,
+        "invalid_state_transition",
+    )
+    .await;
+
+    let detail = shop.check_invariants(&order).await;
+    assert_eq!(detail["order_status"], "paid");
+    let txns = detail["intents"][0]["transactions"].as_array().unwrap();
+    let ops: Vec<&str> = txns
+        .iter()
+        .map(|t| t["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["authorize", "capture", "capture", "refund", "refund"]);
+    assert_eq!(txns[3]["reason"], "damaged");
+    assert!(txns.iter().all(|t| t["status"] == "succeeded"));
+    let timeline: Vec<(String, String)> = detail["status_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["subject"].as_str().unwrap().to_owned(),
+                h["to_status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("payment", "requires_authorization"),
+        ("payment", "authorized"),
+        ("order", "paid"),
+        ("payment", "partially_captured"),
+        ("payment", "captured"),
+        ("payment", "partially_refunded"),
+        ("payment", "refunded"),
+    ];
+    assert_eq!(
+        timeline,
+        expected
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+    );
+    let h = &detail["status_history"][3];
+    assert_eq!(h["source"], "api");
+    assert!(h["actor"].as_str().unwrap().starts_with("api_key:"));
+    assert!(!h["correlation_id"].as_str().unwrap().is_empty());
+}
+both_backends!(authorize_capture_refund_with_a_status_timeline);
+
+async fn every_test_payment_method_has_its_outcome(backend: Backend) {
+    let shop = shop(backend).await;
+    let key = || Uuid::now_v7().to_string();
+    for (method, status, code) in [
+        ("pm_card_declined", 402, "payment_declined"),
+        ("pm_card_insufficient_funds", 402, "payment_declined"),
+        ("pm_card_processing_error", 503, "provider_unavailable"),
+        ("pm_card_nonsense", 422, "provider_rejected"),
+    ] {
+        let (order, snapshot) = shop.quoted_order().await;
+        let body = assert_problem(
+            shop.authorize_with(&order, &snapshot, method, &key()).await,
+            status,
+            code,
+        )
+        .await;
+        let detail = shop.check_invariants(&order).await;
+        assert_eq!(detail["intents"][0]["status"], "failed", "{method}: {body}");
+        assert_eq!(detail["order_status"], "open");
+        // A failed intent frees the order for another attempt.
+        let retry = shop
+            .authorize_with(&order, &snapshot, "pm_card_visa", &key())
+            .await;
+        assert_eq!(retry.status(), 201, "{method}");
+    }
+    let declined = shop.quoted_order().await;
+    let body = assert_problem(
+        shop.authorize_with(&declined.0, &declined.1, "pm_card_declined", &key())
+            .await,
+        402,
+        "payment_declined",
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("card_declined"));
+
+    // Asynchronous: pending until the PSP settles, then resolved with get_transaction.
+    let (order, snapshot) = shop.quoted_order().await;
+    let pending = amounts(
+        shop.authorize_with(&order, &snapshot, "pm_card_async", &key())
+            .await,
+        202,
+    )
+    .await;
+    assert_eq!(pending["status"], "pending");
+    let pid = pending["provider_payment_id"].as_str().unwrap();
+    assert!(
+        cassa::providers::sandbox::psp::settle(&shop.app.state, pid, true)
+            .await
+            .unwrap()
+    );
+    let settled = cassa::payments::resolve_open(&shop.app.state, chrono::Duration::zero())
+        .await
+        .unwrap();
+    assert_eq!(settled, 1);
+    let detail = shop.check_invariants(&order).await;
+    assert_eq!(detail["intents"][0]["status"], "authorized");
+    assert_eq!(detail["order_status"], "paid");
+    let last = detail["status_history"].as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (last["source"].as_str(), last["actor"].as_str()),
+        (Some("job"), Some("job:resolver"))
+    );
+
+    // An asynchronous decline fails the intent.
+    let (order, snapshot) = shop.quoted_order().await;
+    let pending = amounts(
+        shop.authorize_with(&order, &snapshot, "pm_card_async", &key())
+            .await,
+        202,
+    )
+    .await;
+    let pid = pending["provider_payment_id"].as_str().unwrap();
+    cassa::providers::sandbox::psp::settle(&shop.app.state, pid, false)
+        .await
+        .unwrap();
+    cassa::payments::resolve_open(&shop.app.state, chrono::Duration::zero())
+        .await
+        .unwrap();
+    let detail = shop.check_invariants(&order).await;
+    assert_eq!(detail["intents"][0]["status"], "failed");
+    assert_eq!(detail["order_status"], "open");
+}
+both_backends!(every_test_payment_method_has_its_outcome);
+
+async fn a_timeout_is_unknown_until_resolved(backend: Backend) {
+    let shop = shop(backend).await;
+    // Resolved by the job.
+    let (order, snapshot) = shop.quoted_order().await;
+    assert_problem(
+        shop.authorize_with(&order, &snapshot, "pm_card_timeout", "t-1")
+            .await,
+        502,
+        "provider_outcome_unknown",
+    )
+    .await;
+    let detail = shop.detail(&order).await;
+    assert_eq!(detail["intents"][0]["status"], "unknown");
+    assert_eq!(detail["intents"][0]["transactions"][0]["status"], "unknown");
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let settled = cassa::payments::resolve_open(&shop.app.state, chrono::Duration::zero())
+        .await
+        .unwrap();
+    assert_eq!(settled, 1);
+    let detail = shop.check_invariants(&order).await;
+    assert_eq!(detail["intents"][0]["status"], "authorized");
+    assert_eq!(
+        detail["intents"][0]["transactions"][0]["status"],
+        "succeeded"
+    );
+
+    // Resolved by the client's retry with the same key: one payment at the PSP.
+    let (order, snapshot) = shop.quoted_order().await;
+    assert_problem(
+        shop.authorize_with(&order, &snapshot, "pm_card_timeout", "t-2")
+            .await,
+        502,
+        "provider_outcome_unknown",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let intent = amounts(
+        shop.authorize_with(&order, &snapshot, "pm_card_timeout", "t-2")
+            .await,
+        201,
+    )
+    .await;
+    assert_eq!(intent["status"], "authorized");
+    let detail = shop.check_invariants(&order).await;
+    assert_eq!(detail["intents"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        detail["intents"][0]["transactions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let psp_payments = shop
+        .scalar(
+            "SELECT COUNT(*) FROM sandbox_psp_payments WHERE amount = 6018 AND id = $1",
+            intent["provider_payment_id"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(psp_payments, 1);
+}
+both_backends!(a_timeout_is_unknown_until_resolved);
+
+async fn retries_with_the_same_key_act_once(backend: Backend) {
+    let shop = shop(backend).await;
+    let (order, snapshot) = shop.quoted_order().await;
+    let first = amounts(
+        shop.authorize_with(&order, &snapshot, "pm_card_visa", "same")
+            .await,
+        201,
+    )
+    .await;
+    let again = shop
+        .authorize_with(&order, &snapshot, "pm_card_visa", "same")
+        .await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(amounts(again, 201).await["id"], first["id"]);
+
+    // Below the HTTP layer (its record gone, e.g. after a 5xx released it), the ledger's own
+    // unique guard still makes the same key one transaction and one provider call.
+    let state = &shop.app.state;
+    let store: cassa::types::StoreId = shop.store.id.parse().unwrap();
+    let order_id: cassa::types::OrderId = order.parse().unwrap();
+    let intent_id: cassa::types::PaymentIntentId = first["id"].as_str().unwrap().parse().unwrap();
+    let caller = Caller {
+        source: Source::Api,
+        actor: "test".into(),
+        correlation_id: "req-1".into(),
+    };
+    let env = cassa::types::Environment::Sandbox;
+    for _ in 0..3 {
+        let (intent, txn) = cassa::payments::capture(
+            state,
+            store,
+            env,
+            order_id,
+            intent_id,
+            Some(700),
+            "cap-1",
+            &caller,
+        )
+        .await
+        .unwrap();
+        assert_eq!(intent.captured_amount, 700);
+        assert_eq!(txn.amount, 700);
+        let (_, txn) = cassa::payments::refund(
+            state,
+            store,
+            env,
+            order_id,
+            intent_id,
+            Some(200),
+            None,
+            "ref-1",
+            &caller,
+        )
+        .await
+        .unwrap();
+        assert_eq!(txn.amount, 200);
+    }
+    let audit = |op: &'static str| {
+        shop.scalar(
+            "SELECT COUNT(*) FROM provider_call_audit WHERE operation = $1",
+            op,
+        )
+    };
+    assert_eq!(audit("authorize").await, 1);
+    assert_eq!(audit("capture").await, 1);
+    assert_eq!(audit("refund").await, 1);
+    let detail = shop.check_invariants(&order).await;
+    assert_eq!(detail["intents"][0]["captured_amount"], 700);
+    assert_eq!(detail["intents"][0]["refunded_amount"], 200);
+    assert_eq!(
+        detail["intents"][0]["transactions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+both_backends!(retries_with_the_same_key_act_once);
+
+async fn amounts_and_states_are_checked(backend: Backend) {
+    let shop = shop(backend).await;
+    let (order, snapshot) = shop.quoted_order().await;
+    // A client total that differs from the snapshot.
+    let response = shop
+        .post(
+            &shop.token,
+            &format!("/api/v1/me/orders/{order}/payments/authorize"),
+            "mismatch",
+            json!({"snapshot_id": snapshot, "payment_method": "pm_card_visa", "amount": 1}),
+        )
+        .await;
+    assert_problem(response, 422, "snapshot_mismatch").await;
+    // An expired snapshot.
+    shop.app.clock.advance(chrono::Duration::minutes(16));
+    assert_problem(
+        shop.authorize_with(&order, &snapshot, "pm_card_visa", "late")
+            .await,
+        422,
+        "snapshot_expired",
+    )
+    .await;
+
+    let (order, intent) = shop.authorized().await;
+    assert_problem(
+        shop.op(&order, &intent, "capture", json!({"amount": TOTAL + 1}))
+            .await,
+        422,
+        "amount_exceeds_capturable",
+    )
+    .await;
+    assert_problem(
+        shop.op(&order, &intent, "capture", json!({"amount": 0}))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_problem(
+        shop.op(&order, &intent, "refund", json!({"amount": 10}))
+            .await,
+        409,
+        "invalid_state_transition",
+    )
+    .await;
+    // A paid order cannot be authorized again.
+    let paid_snapshot = intent["snapshot_id"].as_str().unwrap();
+    assert_problem(
+        shop.authorize_with(&order, paid_snapshot, "pm_card_visa", "again")
+            .await,
+        409,
+        "invalid_state_transition",
+    )
+    .await;
+    let voided = amounts(shop.op(&order, &intent, "void", json!({})).await, 200).await;
+    assert_eq!(voided["status"], "voided");
+    assert_problem(
+        shop.op(&order, &intent, "capture", json!({"amount": 1}))
+            .await,
+        409,
+        "invalid_state_transition",
+    )
+    .await;
+    let detail = shop.check_invariants(&order).await;
+    assert_eq!(detail["order_status"], "open");
+
+    let (order, intent) = shop.authorized().await;
+    amounts(
+        shop.op(&order, &intent, "capture", json!({"amount": 10}))
+            .await,
+        200,
+    )
+    .await;
+    assert_problem(
+        shop.op(&order, &intent, "void", json!({})).await,
+        409,
+        "invalid_state_transition",
+    )
+    .await;
+    // Another store's key sees nothing.
+    let other = shop.app.create_store("Other", "USD").await;
+    let path = format!(
+        "/api/v1/admin/orders/{order}/payments/{}/capture",
+        intent["id"].as_str().unwrap()
+    );
+    assert_problem(
+        shop.post(&other.sandbox_key, &path, "x", json!({"amount": 1}))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+both_backends!(amounts_and_states_are_checked);
+
+async fn pay_quotes_authorizes_and_captures_once(backend: Backend) {
+    let shop = shop(backend).await;
+    let order = crate::checkout::order_for(&shop.app, &shop.store, &shop.token, "US", "CA").await;
+    let path = format!("/api/v1/me/orders/{}/pay", order["id"].as_str().unwrap());
+    let body = json!({"payment_method": "pm_card_visa"});
+    let paid = amounts(
+        shop.post(&shop.token, &path, "pay-1", body.clone()).await,
+        200,
+    )
+    .await;
+    assert_eq!(paid["status"], "captured");
+    assert_eq!(paid["captured_amount"], TOTAL);
+    let replay = shop.post(&shop.token, &path, "pay-1", body).await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    let detail = shop.check_invariants(order["id"].as_str().unwrap()).await;
+    assert_eq!(detail["intents"].as_array().unwrap().len(), 1);
+
+    let declined_order =
+        crate::checkout::order_for(&shop.app, &shop.store, &shop.token, "US", "CA").await;
+    let path = format!(
+        "/api/v1/me/orders/{}/pay",
+        declined_order["id"].as_str().unwrap()
+    );
+    assert_problem(
+        shop.post(
+            &shop.token,
+            &path,
+            "pay-2",
+            json!({"payment_method": "pm_card_declined"}),
+        )
+        .await,
+        402,
+        "payment_declined",
+    )
+    .await;
+}
+both_backends!(pay_quotes_authorizes_and_captures_once);
+
+/// Sends `n` copies of an operation at once, each with its own key; returns the statuses.
+async fn burst(
+    shop: &Shop,
+    order: &str,
+    intent: &Value,
+    op: &str,
+    amount: i64,
+    n: usize,
+) -> Vec<u16> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let client = shop.app.client.clone();
+        let url = shop.app.url(&format!(
+            "/api/v1/admin/orders/{order}/payments/{}/{op}",
+            intent["id"].as_str().unwrap()
+        ));
+        let key = shop.store.sandbox_key.clone();
+        tasks.spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(key)
+                .header("idempotency-key", Uuid::now_v7().to_string())
+                .json(&json!({"amount": amount}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    tasks.join_all().await
+}
+
+async fn concurrent_captures_and_refunds_never_exceed_the_ledger(backend: Backend) {
+    let shop = shop_with_timeout(backend, Duration::from_secs(20)).await;
+    let (order, intent) = shop.authorized().await;
+    // 50 captures of 150 against 6018 authorized: exactly 40 fit.
+    let statuses = burst(&shop, &order, &intent, "capture", 150, 50).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        40,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 422),
+        "{statuses:?}"
+    );
+    let detail = shop.check_invariants(&order).await;
+    assert_eq!(detail["intents"][0]["captured_amount"], 6000);
+
+    // 50 refunds of 150 against 6000 captured: exactly 40 fit.
+    let statuses = burst(&shop, &order, &intent, "refund", 150, 50).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        40,
+        "{statuses:?}"
+    );
+    let detail = shop.check_invariants(&order).await;
+    assert_eq!(detail["intents"][0]["refunded_amount"], 6000);
+    assert_eq!(detail["intents"][0]["status"], "refunded");
+}
+both_backends!(concurrent_captures_and_refunds_never_exceed_the_ledger);
+
+async fn a_capture_racing_a_void_never_captures_a_voided_payment(backend: Backend) {
+    let shop = shop_with_timeout(backend, Duration::from_secs(20)).await;
+    for _ in 0..3 {
+        let (order, intent) = shop.authorized().await;
+        let (captures, void) = tokio::join!(
+            burst(&shop, &order, &intent, "capture", 100, 10),
+            burst(&shop, &order, &intent, "void", 0, 1),
+        );
+        let detail = shop.check_invariants(&order).await;
+        let status = detail["intents"][0]["status"].as_str().unwrap().to_owned();
+        let captured = captures.iter().filter(|s| **s == 200).count() as i64;
+        if void[0] == 200 {
+            assert_eq!(status, "voided");
+            assert_eq!(captured, 0, "{captures:?}");
+        } else {
+            assert_eq!(void[0], 409);
+            assert_eq!(detail["intents"][0]["captured_amount"], captured * 100);
+        }
+    }
+}
+both_backends!(a_capture_racing_a_void_never_captures_a_voided_payment);
+
+async fn the_ledger_lists_newest_first_with_filters(backend: Backend) {
+    let shop = shop(backend).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (_, intent) = shop.authorized().await;
+        ids.push(intent["id"].as_str().unwrap().to_owned());
+    }
+    let (order, snapshot) = shop.quoted_order().await;
+    shop.authorize_with(&order, &snapshot, "pm_card_declined", "d")
+        .await;
+    let get = |query: String| {
+        let shop = &shop;
+        async move {
+            let response = shop
+                .app
+                .client
+                .get(shop.app.url(&format!("/api/v1/admin/payments?{query}")))
+                .bearer_auth(&shop.store.sandbox_key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let page = get("limit=2&status=authorized".into()).await;
+    let got: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, [ids[2].as_str(), ids[1].as_str()]);
+    assert_eq!(page["has_more"], true);
+    let next = get(format!(
+        "limit=2&status=authorized&starting_after={}",
+        ids[1]
+    ))
+    .await;
+    assert_eq!(next["data"][0]["id"], ids[0].as_str());
+    assert_eq!(next["has_more"], false);
+    let failed = get("status=failed".into()).await;
+    assert_eq!(failed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        get("min_amount=6019".into()).await["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let response = shop
+        .app
+        .client
+        .get(shop.app.url("/api/v1/admin/payments?status=nonsense"))
+        .bearer_auth(&shop.store.sandbox_key)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 422, "validation_failed").await;
+}
+both_backends!(the_ledger_lists_newest_first_with_filters);
