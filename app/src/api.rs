@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 
 use crate::backend::{
-    ApiKeyView, CredentialRow, KeyOverviewView, RevealedSecret, StoreView, SystemStatus, Viewer,
+    ApiKeyView, CredentialRow, DashboardView, KeyOverviewView, LedgerFilter, LedgerView,
+    OrderDetailView, RevealedSecret, StoreView, SystemStatus, Viewer,
 };
 
 #[cfg(feature = "ssr")]
@@ -172,4 +173,65 @@ pub async fn start_rotation(version: u32) -> Result<(), ServerFnError> {
 pub async fn retire_key(version: u32) -> Result<(), ServerFnError> {
     let parts = server::parts()?;
     server::fail(server::backend()?.retire_key(&parts, version).await)
+}
+
+/// The current store's dashboard (none without a store).
+#[server(prefix = "/console/fn", endpoint = "dashboard")]
+pub async fn get_dashboard() -> Result<Option<DashboardView>, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.dashboard(&parts).await)
+}
+
+/// A page of the payments ledger.
+#[server(prefix = "/console/fn", endpoint = "payments")]
+pub async fn list_payments(filter: LedgerFilter) -> Result<LedgerView, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.payments(&parts, filter).await)
+}
+
+/// An order's payments and timeline.
+#[server(prefix = "/console/fn", endpoint = "order_payments")]
+pub async fn get_order_payments(order_id: String) -> Result<OrderDetailView, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.order_payments(&parts, order_id).await)
+}
+
+/// Capture, void or refund; `confirm` is the form's confirmation checkbox.
+#[server(prefix = "/console/fn", endpoint = "payment_action")]
+#[allow(clippy::too_many_arguments)]
+pub async fn payment_action(
+    order_id: String,
+    intent_id: String,
+    action: String,
+    amount: Option<String>,
+    reason: Option<String>,
+    idempotency_key: String,
+    confirm: Option<String>,
+) -> Result<String, ServerFnError> {
+    if confirm.is_none() {
+        return Err(ServerFnError::new("Tick the confirmation box first."));
+    }
+    let amount = match amount
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+    {
+        None => None,
+        Some(a) => Some(a.parse::<i64>().map_err(|_| {
+            ServerFnError::new("The amount must be a whole number of minor units.")
+        })?),
+    };
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .payment_action(
+                &parts,
+                order_id,
+                intent_id,
+                action,
+                amount,
+                reason,
+                idempotency_key,
+            )
+            .await,
+    )
 }

@@ -140,6 +140,165 @@ pub struct KeyOverviewView {
     pub rotations: Vec<RotationView>,
 }
 
+/// Filters of the payments ledger page (all optional; amounts in minor units, dates
+/// `YYYY-MM-DD`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerFilter {
+    /// Payment status.
+    pub status: Option<String>,
+    /// Created on or after this day.
+    pub from: Option<String>,
+    /// Created on or before this day.
+    pub to: Option<String>,
+    /// Amount at least.
+    pub min_amount: Option<String>,
+    /// Amount at most.
+    pub max_amount: Option<String>,
+    /// Keyset cursor: the last payment id of the previous page.
+    pub after: Option<String>,
+}
+
+/// A row of the payments ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRowView {
+    /// Intent id.
+    pub id: String,
+    /// Its order.
+    pub order_id: String,
+    /// Status.
+    pub status: String,
+    /// Amount, formatted with its currency.
+    pub amount: String,
+    /// Captured, formatted.
+    pub captured: String,
+    /// Refunded, formatted.
+    pub refunded: String,
+    /// Payment method.
+    pub payment_method: String,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+}
+
+/// One page of the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerView {
+    /// Rows, newest first.
+    pub rows: Vec<PaymentRowView>,
+    /// Cursor of the next page, when there is one.
+    pub next_after: Option<String>,
+}
+
+/// A ledger transaction on the order page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionView {
+    /// `authorize`, `capture`, `void`, `refund`.
+    pub operation: String,
+    /// Formatted amount.
+    pub amount: String,
+    /// `pending`, `unknown`, `succeeded`, `failed`.
+    pub status: String,
+    /// Provider's id.
+    pub provider_txn_id: Option<String>,
+    /// Why it failed.
+    pub failure_code: Option<String>,
+    /// The merchant's reason.
+    pub reason: Option<String>,
+    /// Who asked.
+    pub actor: String,
+    /// When (RFC 3339).
+    pub created_at: String,
+}
+
+/// A payment intent on the order page, with what can still be done to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntentView {
+    /// Intent id.
+    pub id: String,
+    /// Status.
+    pub status: String,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Formatted amounts.
+    pub amount: String,
+    /// Formatted authorized amount.
+    pub authorized: String,
+    /// Formatted captured amount.
+    pub captured: String,
+    /// Formatted refunded amount.
+    pub refunded: String,
+    /// Minor units still capturable (0 when capture is not possible).
+    pub capturable: i64,
+    /// Minor units still refundable (0 when refund is not possible).
+    pub refundable: i64,
+    /// Whether a void is possible.
+    pub voidable: bool,
+    /// Payment method.
+    pub payment_method: String,
+    /// Fresh idempotency key for the next action form (a resubmitted form reuses it, so a
+    /// double click acts once).
+    pub action_key: String,
+    /// Transactions, oldest first.
+    pub transactions: Vec<TransactionView>,
+}
+
+/// A status change on the order's timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// `order` or `payment`.
+    pub subject: String,
+    /// Previous status.
+    pub from_status: Option<String>,
+    /// New status.
+    pub to_status: String,
+    /// What happened.
+    pub reason: String,
+    /// `api`, `webhook`, `job`.
+    pub source: String,
+    /// Who.
+    pub actor: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// The order page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDetailView {
+    /// Order id.
+    pub order_id: String,
+    /// Order status.
+    pub order_status: String,
+    /// Intents, oldest first.
+    pub intents: Vec<IntentView>,
+    /// Status history, oldest first.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// One day of payment volume.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeDay {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Captured that day, minor units.
+    pub captured: i64,
+    /// Refunded that day, minor units.
+    pub refunded: i64,
+}
+
+/// The store dashboard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardView {
+    /// Store name.
+    pub store_name: String,
+    /// The last 30 days, oldest first (days without volume included).
+    pub days: Vec<VolumeDay>,
+    /// Captured in the period, formatted per currency.
+    pub captured_total: String,
+    /// Refunded in the period, formatted per currency.
+    pub refunded_total: String,
+    /// Intents per status.
+    pub status_counts: Vec<(String, i64)>,
+}
+
 /// A boxed, sendable future: keeps [`ConsoleBackend`] object-safe.
 #[cfg(feature = "ssr")]
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -232,6 +391,35 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         name: String,
         currency: String,
     ) -> BoxFuture<'a, ConsoleResult<RevealedSecret>>;
+    /// The current store's dashboard: daily volume of the last 30 days and status counts.
+    fn dashboard<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+    ) -> BoxFuture<'a, ConsoleResult<Option<DashboardView>>>;
+    /// A page of the current store's payments ledger.
+    fn payments<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        filter: LedgerFilter,
+    ) -> BoxFuture<'a, ConsoleResult<LedgerView>>;
+    /// An order's payments, transactions and status timeline.
+    fn order_payments<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        order_id: String,
+    ) -> BoxFuture<'a, ConsoleResult<OrderDetailView>>;
+    /// Captures, voids or refunds through the same service and idempotency as the API.
+    #[allow(clippy::too_many_arguments)]
+    fn payment_action<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        order_id: String,
+        intent_id: String,
+        action: String,
+        amount: Option<i64>,
+        reason: Option<String>,
+        idempotency_key: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>>;
 }
 
 /// The backend as stored in Leptos context.

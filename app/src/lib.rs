@@ -64,6 +64,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/sign-in") view=pages::SignIn ssr=SsrMode::Async/>
                         <Route path=path!("/api-keys") view=pages::ApiKeys ssr=SsrMode::Async/>
                         <Route path=path!("/credentials") view=pages::Credentials ssr=SsrMode::Async/>
+                        <Route path=path!("/payments") view=pages::Payments ssr=SsrMode::Async/>
+                        <Route path=path!("/orders/:id") view=pages::OrderDetail ssr=SsrMode::Async/>
                         <Route path=path!("/platform/keys") view=pages::Keys ssr=SsrMode::Async/>
                         <Route
                             path=path!("/platform/stores")

@@ -33,6 +33,18 @@ enum Command {
     Migrate(DatabaseArgs),
     /// Print the OpenAPI document (the committed `api/openapi.json`).
     Openapi,
+    /// Seed a demo store with products, customers and sandbox payments, then exit.
+    Demo(Box<DemoArgs>),
+}
+
+/// Settings of `cassa demo`: the server's, plus how many payments to create.
+#[derive(clap::Args, Debug)]
+struct DemoArgs {
+    /// Payments to create, spread over the last 30 days.
+    #[arg(long, default_value_t = 300)]
+    payments: usize,
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 /// Entry point of the binary.
@@ -60,6 +72,7 @@ pub fn main() -> ExitCode {
             Some(Command::Serve(args)) => serve(*args).await,
             Some(Command::Migrate(args)) => migrate(args).await,
             Some(Command::Openapi) => Ok(()),
+            Some(Command::Demo(args)) => demo(*args).await,
         }
     });
     match result {
@@ -74,6 +87,9 @@ pub fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::from_args(&args)?;
+    if args.demo {
+        crate::demo::seed(config.clone(), 300).await?;
+    }
     let app = Application::build(config).await?;
     app.run_until_stopped(shutdown_signal()).await?;
     Ok(())
@@ -86,5 +102,22 @@ async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
     let applied = db.applied_migrations().await?;
     tracing::info!(applied, url = %config.url, "migrations applied");
     db.close().await;
+    Ok(())
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let config = Config::from_args(&args.serve)?;
+    if crate::demo::seed(config, args.payments).await? {
+        println!(
+            "Seeded \"{}\" with {} payments. Start the server (scripts/serve) and sign in as the platform admin.",
+            crate::demo::DEMO_STORE,
+            args.payments
+        );
+    } else {
+        println!(
+            "\"{}\" exists already; nothing to do.",
+            crate::demo::DEMO_STORE
+        );
+    }
     Ok(())
 }

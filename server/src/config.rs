@@ -107,6 +107,10 @@ pub struct ServeArgs {
     /// still open (timeouts, crashes between the phases, asynchronous authorizations).
     #[arg(long, env = "CASSA_RESOLVER_INTERVAL_SECS", default_value_t = 30)]
     pub resolver_interval_secs: u64,
+    /// Seed the demo store (products, customers, a few hundred sandbox payments) on start-up
+    /// when the database does not have it yet.
+    #[arg(long, env = "CASSA_DEMO", default_value_t = false)]
+    pub demo: bool,
     /// Seconds a checkout snapshot (quote) stays payable.
     #[arg(long, env = "CASSA_SNAPSHOT_TTL_SECS", default_value_t = defaults::SNAPSHOT_TTL_SECS)]
     pub snapshot_ttl_secs: i64,

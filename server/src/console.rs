@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use app::backend::{
-    ApiKeyView, BoxFuture, ConsoleBackend, ConsoleResult, CredentialRow, KeyOverviewView,
-    KeyVersionView, RevealedSecret, RotationView, SharedBackend, StoreChoice, StoreView,
-    SystemStatus, Viewer,
+    ApiKeyView, BoxFuture, ConsoleBackend, ConsoleResult, CredentialRow, DashboardView,
+    KeyOverviewView, KeyVersionView, LedgerFilter, LedgerView, OrderDetailView, RevealedSecret,
+    RotationView, SharedBackend, StoreChoice, StoreView, SystemStatus, Viewer,
 };
 use axum::http::request::Parts;
 use secrecy::SecretString;
@@ -15,8 +15,8 @@ use tower_sessions::Session;
 use crate::{
     auth::{principal::Role, service},
     credentials::{self, Provider, ProviderSecrets, keys},
-    http::{pagination::PageQuery, problem::ApiError},
-    on_db,
+    http::{middleware::RequestId, pagination::PageQuery, problem::ApiError},
+    on_db, payments,
     sessions::{self, ConsoleSession},
     state::AppState,
     store::StoreError,
@@ -482,6 +482,100 @@ impl ConsoleBackend for ServerBackend {
                 label: created.store.name,
                 secret: created.sandbox_secret_key,
             })
+        })
+    }
+
+    fn dashboard<'a>(
+        &'a self,
+        req: &'a Parts,
+    ) -> BoxFuture<'a, ConsoleResult<Option<DashboardView>>> {
+        Box::pin(async move {
+            let signed = self.require_signed(req).await?;
+            let Some(store) = signed.current_store() else {
+                return Ok(None);
+            };
+            let (store_id, _) = signed.scope()?;
+            payments::console::dashboard(
+                &self.state,
+                store_id,
+                signed.console.environment,
+                store.name.clone(),
+            )
+            .await
+            .map(Some)
+            .map_err(shown)
+        })
+    }
+
+    fn payments<'a>(
+        &'a self,
+        req: &'a Parts,
+        filter: LedgerFilter,
+    ) -> BoxFuture<'a, ConsoleResult<LedgerView>> {
+        Box::pin(async move {
+            let signed = self.require_signed(req).await?;
+            let (store_id, _) = signed.scope()?;
+            payments::console::ledger(&self.state, store_id, signed.console.environment, &filter)
+                .await
+                .map_err(shown)
+        })
+    }
+
+    fn order_payments<'a>(
+        &'a self,
+        req: &'a Parts,
+        order_id: String,
+    ) -> BoxFuture<'a, ConsoleResult<OrderDetailView>> {
+        Box::pin(async move {
+            let signed = self.require_signed(req).await?;
+            let (store_id, _) = signed.scope()?;
+            payments::console::order_detail(
+                &self.state,
+                store_id,
+                signed.console.environment,
+                &order_id,
+            )
+            .await
+            .map_err(shown)
+        })
+    }
+
+    fn payment_action<'a>(
+        &'a self,
+        req: &'a Parts,
+        order_id: String,
+        intent_id: String,
+        action: String,
+        amount: Option<i64>,
+        reason: Option<String>,
+        idempotency_key: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>> {
+        Box::pin(async move {
+            let signed = self.require_signed(req).await?;
+            let (store_id, _) = signed.scope()?;
+            let caller = payments::Caller {
+                source: payments::Source::Api,
+                actor: format!("user:{}", signed.console.user_id),
+                correlation_id: req
+                    .extensions
+                    .get::<RequestId>()
+                    .map(|id| id.as_str().to_owned())
+                    .unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+            };
+            payments::console::action(
+                &self.state,
+                store_id,
+                signed.console.environment,
+                &caller,
+                &order_id,
+                &intent_id,
+                &action,
+                amount,
+                reason,
+                &idempotency_key,
+            )
+            .await
+            .map_err(shown)
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod credentials;
+pub mod demo;
 pub mod http;
 pub mod idempotency;
 pub mod jobs;

@@ -186,6 +186,15 @@ impl Db {
         }
     }
 
+    /// An expression for the UTC calendar day (`YYYY-MM-DD`) of a timestamp column.
+    pub fn utc_day_sql(&self, column: &str) -> String {
+        match self {
+            // sqlx stores SQLite timestamps as RFC 3339 text in UTC: the day is its prefix.
+            Db::Sqlite(_) => format!("substr({column}, 1, 10)"),
+            Db::Postgres(_) => format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
+        }
+    }
+
     /// How long the readiness probe waits before declaring the database unreachable, so a hung
     /// database turns readiness red instead of hanging the probe.
     pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -5,6 +5,7 @@ mod credentials;
 mod keys;
 pub mod layout;
 mod overview;
+mod payments;
 mod sign_in;
 mod stores;
 
@@ -12,6 +13,7 @@ pub use api_keys::ApiKeys;
 pub use credentials::Credentials;
 pub use keys::Keys;
 pub use overview::{NotFound, Overview};
+pub use payments::{OrderDetail, Payments};
 pub use sign_in::SignIn;
 pub use stores::Stores;
 

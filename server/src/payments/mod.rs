@@ -8,7 +8,10 @@
 //! Idempotency-Key, or the resolver job, drives to its outcome with the same provider key:
 //! never lost, never doubled.
 
+pub mod console;
 pub mod machine;
+mod queries;
+mod resolver;
 mod routes;
 mod service;
 mod store;
@@ -18,11 +21,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub use machine::IntentStatus;
+pub use queries::{detail, list};
+pub use resolver::{resolve_open, spawn_resolver};
 pub use routes::{admin_router, me_router};
-pub use service::{
-    Caller, Source, authorize, capture, detail, list, pay, refund, resolve_open, spawn_resolver,
-    void,
-};
+pub use service::{Caller, Source, authorize, capture, pay, refund, void};
 
 use crate::{
     money::MinorUnits,

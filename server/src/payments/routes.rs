@@ -305,7 +305,7 @@ pub async fn order_payments(
     ApiPath(order_id): ApiPath<OrderId>,
 ) -> Result<Json<OrderPayments>, ApiError> {
     Ok(Json(
-        service::detail(&state, scope.store_id, scope.environment, order_id).await?,
+        super::detail(&state, scope.store_id, scope.environment, order_id).await?,
     ))
 }
 
@@ -327,6 +327,6 @@ pub async fn list_payments(
     ApiQuery(query): ApiQuery<LedgerQuery>,
 ) -> Result<Json<LedgerPage>, ApiError> {
     Ok(Json(
-        service::list(&state, scope.store_id, scope.environment, &query).await?,
+        super::list(&state, scope.store_id, scope.environment, &query).await?,
     ))
 }

@@ -1,22 +1,19 @@
 //! The payment flows: authorize, capture, void, refund, pay, and the resolver of open outcomes.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
-use tokio::task::JoinHandle;
 
 use super::{
-    LedgerPage, LedgerQuery, Operation, OrderPayments, PayRequest, TransactionStatus,
+    Operation, PayRequest, TransactionStatus,
     machine::{self, Event, IntentStatus, Ledger, TransitionError},
     store::{
-        HistoryRow, INSERT_HISTORY, INSERT_INTENT, INSERT_TXN, INTENT_COLUMNS, IntentRow,
-        TXN_COLUMNS, TxnRow, UPDATE_INTENT, UPDATE_ORDER_STATUS, UPDATE_TXN,
+        INSERT_HISTORY, INSERT_INTENT, INSERT_TXN, INTENT_COLUMNS, IntentRow, TXN_COLUMNS, TxnRow,
+        UPDATE_INTENT, UPDATE_ORDER_STATUS, UPDATE_TXN,
     },
 };
 use crate::{
     auth::principal::CustomerScope,
     checkout::{self, QuoteRequest},
-    http::{pagination::MAX_LIMIT, problem::ApiError},
+    http::problem::ApiError,
     idempotency::provider_key,
     money::MinorUnits,
     on_db,
@@ -106,7 +103,7 @@ pub struct Caller {
     pub correlation_id: String,
 }
 
-fn db(err: sqlx::Error) -> ApiError {
+pub(super) fn db(err: sqlx::Error) -> ApiError {
     StoreError::from(err).into()
 }
 
@@ -316,7 +313,10 @@ async fn find_by_key(
     Ok(Some((intent, txn)))
 }
 
-async fn load_intent(state: &AppState, id: PaymentIntentId) -> Result<IntentRow, ApiError> {
+pub(super) async fn load_intent(
+    state: &AppState,
+    id: PaymentIntentId,
+) -> Result<IntentRow, ApiError> {
     let sql = format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1");
     on_db!(&state.db, pool => sqlx::query_as(&sql).bind(id).fetch_one(pool).await).map_err(db)
 }
@@ -623,7 +623,7 @@ fn classify(
 
 /// Phases 2 and 3 for an open transaction: call the provider with the key derived from the
 /// transaction's id, then record the outcome. A settled transaction is returned as it is.
-async fn drive(
+pub(super) async fn drive(
     state: &AppState,
     caller: &Caller,
     intent: IntentRow,
@@ -944,155 +944,4 @@ pub async fn pay(
         caller,
     )
     .await
-}
-
-/// `GET /api/v1/admin/orders/{id}/payments`: intents, their transactions and the order's
-/// status history, in three queries whatever the number of intents.
-pub async fn detail(
-    state: &AppState,
-    store: StoreId,
-    env: Environment,
-    order_id: OrderId,
-) -> Result<OrderPayments, ApiError> {
-    const ORDER: &str =
-        "SELECT status FROM orders WHERE id = $1 AND store_id = $2 AND environment = $3";
-    let status: Option<String> = on_db!(&state.db, pool => {
-        sqlx::query_scalar(ORDER).bind(order_id).bind(store).bind(env.as_str()).fetch_optional(pool).await
-    })
-    .map_err(db)?;
-    let order_status = status.ok_or(ApiError::NotFound)?;
-    let intents_sql =
-        format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE order_id = $1 ORDER BY id");
-    let txns_sql = format!(
-        "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE payment_intent_id IN \
-         (SELECT id FROM payment_intents WHERE order_id = $1) ORDER BY id"
-    );
-    const HISTORY: &str = "SELECT subject, payment_intent_id, from_status, to_status, reason, source, \
-        actor, correlation_id, created_at FROM order_status_history WHERE order_id = $1 ORDER BY id";
-    let (intents, txns, history): (Vec<IntentRow>, Vec<TxnRow>, Vec<HistoryRow>) =
-        on_db!(&state.db, pool => {
-            async {
-                let intents = sqlx::query_as(&intents_sql).bind(order_id).fetch_all(pool).await?;
-                let txns = sqlx::query_as(&txns_sql).bind(order_id).fetch_all(pool).await?;
-                let history = sqlx::query_as(HISTORY).bind(order_id).fetch_all(pool).await?;
-                Ok::<_, sqlx::Error>((intents, txns, history))
-            }
-            .await
-        })
-        .map_err(db)?;
-    Ok(OrderPayments {
-        order_id,
-        order_status,
-        intents: intents
-            .iter()
-            .map(|i| super::IntentWithTransactions {
-                intent: i.to_api(),
-                transactions: txns
-                    .iter()
-                    .filter(|t| t.payment_intent_id == i.id)
-                    .map(TxnRow::to_api)
-                    .collect(),
-            })
-            .collect(),
-        status_history: history.into_iter().map(Into::into).collect(),
-    })
-}
-
-/// `GET /api/v1/admin/payments`: the store's intents, newest first, keyset pages.
-pub async fn list(
-    state: &AppState,
-    store: StoreId,
-    env: Environment,
-    query: &LedgerQuery,
-) -> Result<LedgerPage, ApiError> {
-    let limit = match query.limit {
-        None => 20,
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
-        Some(_) => return Err(InvalidValue::new("limit", "must be between 1 and 100").into()),
-    };
-    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(
-            IntentStatus::parse(s)
-                .ok_or_else(|| InvalidValue::new("status", "not a payment status"))?
-                .as_str(),
-        ),
-    };
-    // The cursor is the last id seen; without one, start above every UUID.
-    let before = query.starting_after.unwrap_or(uuid::Uuid::max());
-    let sql = format!(
-        "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE store_id = $1 AND environment = $2 \
-         AND id < $3 AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR created_at >= $5) \
-         AND ($6 IS NULL OR created_at < $6) AND ($7 IS NULL OR amount >= $7) \
-         AND ($8 IS NULL OR amount <= $8) ORDER BY id DESC LIMIT $9"
-    );
-    let rows: Vec<IntentRow> = on_db!(&state.db, pool => {
-        sqlx::query_as(&sql).bind(store).bind(env.as_str()).bind(before).bind(status)
-            .bind(query.created_from).bind(query.created_to).bind(query.min_amount).bind(query.max_amount)
-            .bind(i64::from(limit) + 1)
-            .fetch_all(pool).await
-    })
-    .map_err(db)?;
-    let has_more = rows.len() > limit as usize;
-    Ok(LedgerPage {
-        data: rows
-            .iter()
-            .take(limit as usize)
-            .map(IntentRow::to_api)
-            .collect(),
-        has_more,
-    })
-}
-
-/// Drives every transaction whose outcome has been open for at least `older_than` (timeouts,
-/// crashes between the phases, asynchronous authorizations) with the same provider key or
-/// the provider's `get_transaction`. Returns how many were settled.
-pub async fn resolve_open(
-    state: &AppState,
-    older_than: chrono::Duration,
-) -> Result<usize, ApiError> {
-    let sql = format!(
-        "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE status IN ('pending', 'unknown') \
-         AND updated_at <= $1 ORDER BY updated_at LIMIT 100"
-    );
-    let cutoff = state.clock.now() - older_than;
-    let open: Vec<TxnRow> =
-        on_db!(&state.db, pool => sqlx::query_as(&sql).bind(cutoff).fetch_all(pool).await)
-            .map_err(db)?;
-    let mut settled = 0;
-    for txn in open {
-        let caller = Caller {
-            source: Source::Job,
-            actor: "job:resolver".to_owned(),
-            correlation_id: uuid::Uuid::now_v7().to_string(),
-        };
-        let intent = load_intent(state, txn.payment_intent_id).await?;
-        match drive(state, &caller, intent, txn).await {
-            Ok((_, txn)) if !txn.status().is_open() => settled += 1,
-            Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, "could not resolve a payment transaction"),
-        }
-    }
-    Ok(settled)
-}
-
-/// Runs [`resolve_open`] every `resolver_interval` until shutdown.
-pub fn spawn_resolver(state: AppState) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let token = state.shutdown.clone();
-        let interval = state.config.resolver_interval;
-        let age = chrono::Duration::from_std(interval.max(Duration::from_secs(1)))
-            .unwrap_or(chrono::Duration::seconds(30));
-        loop {
-            tokio::select! {
-                _ = token.cancelled() => break,
-                _ = tokio::time::sleep(interval) => {}
-            }
-            match resolve_open(&state, age).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(settled = n, "resolved open payment transactions"),
-                Err(err) => tracing::warn!(error = %err, "payment resolver pass failed"),
-            }
-        }
-    })
 }

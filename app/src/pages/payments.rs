@@ -1,0 +1,458 @@
+//! Payments: the store dashboard (daily volume chart), the ledger with filters and keyset
+//! pages, and the order page with intents, transactions, timeline and actions.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::{error_text, with_viewer};
+use crate::{
+    api::{PaymentAction, get_dashboard, get_order_payments, list_payments},
+    backend::{DashboardView, IntentView, LedgerFilter, LedgerView, OrderDetailView, Viewer},
+};
+
+const STATUSES: [&str; 10] = [
+    "requires_authorization",
+    "pending",
+    "unknown",
+    "authorized",
+    "partially_captured",
+    "captured",
+    "partially_refunded",
+    "refunded",
+    "voided",
+    "failed",
+];
+
+/// The dashboard section of the overview: shown when a store is open.
+#[component]
+pub fn StoreDashboard() -> impl IntoView {
+    let dashboard = Resource::new(|| (), |_| get_dashboard());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                dashboard
+                    .get()
+                    .map(|result| match result {
+                        Ok(Some(d)) => view! { <Dashboard dashboard=d/> }.into_any(),
+                        Ok(None) => ().into_any(),
+                        Err(e) => view! { <p class="error">{error_text(&e)}</p> }.into_any(),
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Dashboard(dashboard: DashboardView) -> impl IntoView {
+    view! {
+        <section class="panel" id="dashboard">
+            <div class="panel-head">
+                <h2>{dashboard.store_name.clone()} ": last 30 days"</h2>
+                <a href="/payments" class="btn small">"Payments ledger"</a>
+            </div>
+            <dl class="facts">
+                <dt>"Captured"</dt>
+                <dd data-testid="captured-total">{dashboard.captured_total.clone()}</dd>
+                <dt>"Refunded"</dt>
+                <dd data-testid="refunded-total">{dashboard.refunded_total.clone()}</dd>
+                <dt>"Payments by status"</dt>
+                <dd>
+                    {dashboard
+                        .status_counts
+                        .iter()
+                        .map(|(status, n)| {
+                            view! {
+                                <a class=format!("status-chip {status}") href=format!("/payments?status={status}")>
+                                    {status.clone()} " " {*n}
+                                </a>
+                            }
+                        })
+                        .collect_view()}
+                </dd>
+            </dl>
+            <VolumeChart dashboard=dashboard/>
+        </section>
+    }
+}
+
+/// Daily captured and refunded volume as bars, server-rendered SVG.
+#[component]
+fn VolumeChart(dashboard: DashboardView) -> impl IntoView {
+    const WIDTH: f64 = 720.0;
+    const HEIGHT: f64 = 180.0;
+    let max = dashboard
+        .days
+        .iter()
+        .map(|d| d.captured.max(d.refunded))
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let slot = WIDTH / dashboard.days.len().max(1) as f64;
+    let bar = (slot / 2.0 - 1.0).max(1.0);
+    let bars = dashboard
+        .days
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let x = i as f64 * slot;
+            let h_c = d.captured as f64 / max * (HEIGHT - 20.0);
+            let h_r = d.refunded as f64 / max * (HEIGHT - 20.0);
+            let label = format!(
+                "{}: captured {}, refunded {}",
+                d.day, d.captured, d.refunded
+            );
+            view! {
+                <g data-day=d.day.clone()>
+                    <title>{label}</title>
+                    <rect class="bar-captured" x=x y=HEIGHT - h_c width=bar height=h_c></rect>
+                    <rect class="bar-refunded" x=x + bar y=HEIGHT - h_r width=bar height=h_r></rect>
+                </g>
+            }
+        })
+        .collect_view();
+    let first = dashboard
+        .days
+        .first()
+        .map(|d| d.day.clone())
+        .unwrap_or_default();
+    let last = dashboard
+        .days
+        .last()
+        .map(|d| d.day.clone())
+        .unwrap_or_default();
+    view! {
+        <figure class="chart">
+            <svg
+                viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+                role="img"
+                aria-label="Daily captured and refunded volume"
+                data-testid="volume-chart"
+            >
+                {bars}
+            </svg>
+            <figcaption class="muted">
+                <span class="legend captured">"captured"</span>
+                " "
+                <span class="legend refunded">"refunded"</span>
+                " per day, " {first} " to " {last} " (UTC)"
+            </figcaption>
+        </figure>
+    }
+}
+
+/// `/payments`: the ledger. Filters travel in the query string, so the page works as a plain
+/// GET form without JavaScript and every view is a shareable URL.
+#[component]
+pub fn Payments() -> impl IntoView {
+    with_viewer(|viewer: Viewer| match viewer.store.clone() {
+        None => view! { <p class="muted">"Open a store first."</p> }.into_any(),
+        Some(store) => {
+            view! { <Ledger store_name=store.name environment=viewer.environment/> }.into_any()
+        }
+    })
+}
+
+#[component]
+fn Ledger(store_name: String, environment: String) -> impl IntoView {
+    let query = use_query_map();
+    let filter = move || {
+        let q = query.get();
+        let get = |k: &str| q.get(k).filter(|v| !v.is_empty());
+        LedgerFilter {
+            status: get("status"),
+            from: get("from"),
+            to: get("to"),
+            min_amount: get("min_amount"),
+            max_amount: get("max_amount"),
+            after: get("after"),
+        }
+    };
+    let page = Resource::new(filter, list_payments);
+    let current = filter();
+    view! {
+        <section class="panel">
+            <div class="panel-head">
+                <h1>"Payments"</h1>
+                <span class=format!("env-badge {environment}")>{environment.clone()}</span>
+            </div>
+            <p class="muted">"Payments of " {store_name} ", newest first."</p>
+            <form method="get" action="/payments" class="form inline-form" id="ledger-filter">
+                <label>
+                    "Status"
+                    <select name="status">
+                        <option value="">"any"</option>
+                        {STATUSES
+                            .iter()
+                            .map(|s| {
+                                let selected = current.status.as_deref() == Some(*s);
+                                view! { <option value=*s selected=selected>{*s}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label>"From" <input type="date" name="from" value=current.from.clone()/></label>
+                <label>"To" <input type="date" name="to" value=current.to.clone()/></label>
+                <label>
+                    "Min amount (minor units)"
+                    <input type="number" name="min_amount" min="0" value=current.min_amount.clone()/>
+                </label>
+                <label>
+                    "Max amount (minor units)"
+                    <input type="number" name="max_amount" min="0" value=current.max_amount.clone()/>
+                </label>
+                <button type="submit" class="btn primary">"Filter"</button>
+            </form>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    page.get()
+                        .map(|result| match result {
+                            Err(e) => view! { <p class="error">{error_text(&e)}</p> }.into_any(),
+                            Ok(view) => view! { <LedgerTable view=view filter=filter()/> }.into_any(),
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn LedgerTable(view: LedgerView, filter: LedgerFilter) -> impl IntoView {
+    if view.rows.is_empty() {
+        return view! { <p class="muted" id="ledger-empty">"No payments match."</p> }.into_any();
+    }
+    let next = view.next_after.map(|after| {
+        let mut params = vec![("after", after)];
+        for (k, v) in [
+            ("status", filter.status),
+            ("from", filter.from),
+            ("to", filter.to),
+            ("min_amount", filter.min_amount),
+            ("max_amount", filter.max_amount),
+        ] {
+            if let Some(v) = v {
+                params.push((k, v));
+            }
+        }
+        let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("/payments?{}", query.join("&"))
+    });
+    view! {
+        <table class="table" id="ledger">
+            <thead>
+                <tr>
+                    <th>"Created"</th>
+                    <th>"Status"</th>
+                    <th>"Amount"</th>
+                    <th>"Captured"</th>
+                    <th>"Refunded"</th>
+                    <th>"Method"</th>
+                    <th>"Order"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {view
+                    .rows
+                    .into_iter()
+                    .map(|r| {
+                        view! {
+                            <tr data-payment-id=r.id.clone()>
+                                <td>{r.created_at}</td>
+                                <td>
+                                    <span class=format!("status-chip {}", r.status)>{r.status.clone()}</span>
+                                </td>
+                                <td>{r.amount}</td>
+                                <td>{r.captured}</td>
+                                <td>{r.refunded}</td>
+                                <td>
+                                    <code>{r.payment_method}</code>
+                                </td>
+                                <td>
+                                    <a href=format!("/orders/{}", r.order_id)>"Open order"</a>
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+        {next.map(|href| view! { <a class="btn" id="next-page" href=href>"Next page"</a> })}
+    }
+    .into_any()
+}
+
+/// `/orders/:id`: the order's payments, their transactions, actions and the timeline.
+#[component]
+pub fn OrderDetail() -> impl IntoView {
+    with_viewer(|_viewer: Viewer| view! { <OrderPayments/> })
+}
+
+#[component]
+fn OrderPayments() -> impl IntoView {
+    let params = use_params_map();
+    let action = ServerAction::<PaymentAction>::new();
+    let order_id = move || params.get().get("id").unwrap_or_default();
+    let detail = Resource::new(
+        move || (order_id(), action.version().get()),
+        |(id, _)| get_order_payments(id),
+    );
+    let outcome = move || {
+        action.value().get().map(|result| match result {
+            Ok(msg) => view! { <p class="ok-note" role="status" data-testid="action-result">{msg}</p> }
+                .into_any(),
+            Err(e) => view! { <p class="error" role="alert" data-testid="action-result">{error_text(&e)}</p> }
+                .into_any(),
+        })
+    };
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                detail
+                    .get()
+                    .map(|result| match result {
+                        Err(e) => view! { <p class="error">{error_text(&e)}</p> }.into_any(),
+                        Ok(d) => view! { <OrderView detail=d action=action/> }.into_any(),
+                    })
+            }}
+        </Suspense>
+        {outcome}
+    }
+}
+
+#[component]
+fn OrderView(detail: OrderDetailView, action: ServerAction<PaymentAction>) -> impl IntoView {
+    let order_id = detail.order_id.clone();
+    view! {
+        <section class="panel">
+            <div class="panel-head">
+                <h1>"Order " <code>{detail.order_id.clone()}</code></h1>
+                <span class="status-chip" data-testid="order-status">{detail.order_status.clone()}</span>
+            </div>
+            <p>
+                <a href="/payments">"← Payments"</a>
+            </p>
+        </section>
+        {detail
+            .intents
+            .into_iter()
+            .map(|intent| view! { <IntentPanel intent=intent order_id=order_id.clone() action=action/> })
+            .collect_view()}
+        <section class="panel" id="timeline">
+            <h2>"Timeline"</h2>
+            <ol class="timeline">
+                {detail
+                    .timeline
+                    .into_iter()
+                    .map(|t| {
+                        let (subject, to) = (t.subject.clone(), t.to_status.clone());
+                        view! {
+                            <li data-subject=subject data-to=to>
+                                <time>{t.at}</time>
+                                " "
+                                <strong>{t.subject} ": " {t.from_status.unwrap_or_else(|| "—".into())} " → " {t.to_status}</strong>
+                                " " <span>{t.reason}</span>
+                                " " <span class="muted">"(" {t.source} ", " {t.actor} ")"</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+        </section>
+    }
+}
+
+#[component]
+fn IntentPanel(
+    intent: IntentView,
+    order_id: String,
+    action: ServerAction<PaymentAction>,
+) -> impl IntoView {
+    // One form per possible action; every form carries the same fresh key from the server, so
+    // a resubmitted form acts once. A required checkbox is the confirmation (works without JS).
+    let form = |kind: &'static str, label: String, amount: Option<i64>, reason: bool| {
+        let order_id = order_id.clone();
+        let intent_id = intent.id.clone();
+        let key = format!("{}:{kind}", intent.action_key);
+        view! {
+            <ActionForm action=action attr:class="form inline-form action-form" attr:data-action=kind>
+                <input type="hidden" name="order_id" value=order_id/>
+                <input type="hidden" name="intent_id" value=intent_id/>
+                <input type="hidden" name="action" value=kind/>
+                <input type="hidden" name="idempotency_key" value=key/>
+                {amount.map(|max| view! {
+                    <label>"Amount (minor units)"
+                        <input type="number" name="amount" min="1" max=max placeholder=max.to_string()/>
+                    </label>
+                })}
+                {reason.then(|| view! { <label>"Reason" <input type="text" name="reason" maxlength="500"/></label> })}
+                <label class="confirm"><input type="checkbox" name="confirm" value="yes" required/> "Confirm"</label>
+                <button type="submit" class="btn primary">{label}</button>
+            </ActionForm>
+        }
+    };
+    let capture = (intent.capturable > 0)
+        .then(|| form("capture", "Capture".into(), Some(intent.capturable), false));
+    let void = intent
+        .voidable
+        .then(|| form("void", "Void".into(), None, false));
+    let refund = (intent.refundable > 0)
+        .then(|| form("refund", "Refund".into(), Some(intent.refundable), true));
+    view! {
+        <section class="panel intent" data-intent-id=intent.id.clone()>
+            <div class="panel-head">
+                <h2>"Payment " <code>{intent.id.clone()}</code></h2>
+                <span class=format!("status-chip {}", intent.status) data-testid="intent-status">
+                    {intent.status.clone()}
+                </span>
+            </div>
+            <dl class="facts">
+                <dt>"Amount"</dt>
+                <dd>{intent.amount.clone()}</dd>
+                <dt>"Authorized"</dt>
+                <dd data-testid="authorized">{intent.authorized.clone()}</dd>
+                <dt>"Captured"</dt>
+                <dd data-testid="captured">{intent.captured.clone()}</dd>
+                <dt>"Refunded"</dt>
+                <dd data-testid="refunded">{intent.refunded.clone()}</dd>
+                <dt>"Method"</dt>
+                <dd><code>{intent.payment_method.clone()}</code></dd>
+            </dl>
+            {capture}
+            {void}
+            {refund}
+            <table class="table transactions">
+                <thead>
+                    <tr>
+                        <th>"When"</th>
+                        <th>"Operation"</th>
+                        <th>"Amount"</th>
+                        <th>"Status"</th>
+                        <th>"Provider id"</th>
+                        <th>"Note"</th>
+                        <th>"By"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {intent
+                        .transactions
+                        .into_iter()
+                        .map(|t| {
+                            let note = t.failure_code.or(t.reason).unwrap_or_default();
+                            let (operation, status) = (t.operation.clone(), t.status.clone());
+                            view! {
+                                <tr data-operation=operation data-status=status>
+                                    <td>{t.created_at}</td>
+                                    <td>{t.operation}</td>
+                                    <td>{t.amount}</td>
+                                    <td>{t.status}</td>
+                                    <td><code>{t.provider_txn_id.unwrap_or_default()}</code></td>
+                                    <td>{note}</td>
+                                    <td>{t.actor}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
