@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 
 use crate::backend::{
-    ApiKeyView, CredentialRow, DashboardView, KeyOverviewView, LedgerFilter, LedgerView,
-    OrderDetailView, RevealedSecret, StoreView, SystemStatus, Viewer,
+    ApiKeyView, CredentialRow, DashboardView, KeyOverviewView, LedgerView, OrderDetailView,
+    RevealedSecret, StoreView, SystemStatus, Viewer,
 };
 
 #[cfg(feature = "ssr")]
@@ -182,10 +182,25 @@ pub async fn get_dashboard() -> Result<Option<DashboardView>, ServerFnError> {
     server::fail(server::backend()?.dashboard(&parts).await)
 }
 
-/// A page of the payments ledger.
+/// A page of the payments ledger (flat arguments: the form encoding has no nested objects).
 #[server(prefix = "/console/fn", endpoint = "payments")]
-pub async fn list_payments(filter: LedgerFilter) -> Result<LedgerView, ServerFnError> {
+pub async fn list_payments(
+    status: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    min_amount: Option<String>,
+    max_amount: Option<String>,
+    after: Option<String>,
+) -> Result<LedgerView, ServerFnError> {
     let parts = server::parts()?;
+    let filter = crate::backend::LedgerFilter {
+        status,
+        from,
+        to,
+        min_amount,
+        max_amount,
+        after,
+    };
     server::fail(server::backend()?.payments(&parts, filter).await)
 }
 

@@ -241,7 +241,7 @@ impl Seeder {
         let items: Vec<Value> = (0..1 + i % 3)
             .map(|k| json!({"product_id": products[(i + k * 2) % products.len()], "quantity": 1 + (i + k) % 2}))
             .collect();
-        let (subdivision, postal) = if i % 2 == 0 {
+        let (subdivision, postal) = if i.is_multiple_of(2) {
             ("CA", "94110")
         } else {
             ("NY", "10001")

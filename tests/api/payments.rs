@@ -831,3 +831,31 @@ async fn the_ledger_lists_newest_first_with_filters(backend: Backend) {
     assert_problem(response, 422, "validation_failed").await;
 }
 both_backends!(the_ledger_lists_newest_first_with_filters);
+
+async fn the_demo_seeds_a_store_with_payments_in_every_state(backend: Backend) {
+    let app = cassa_tests::spawn_app(backend).await;
+    let config = (*app.state.config).clone();
+    assert!(cassa::demo::seed(config.clone(), 40).await.unwrap());
+    // A second run finds the store and leaves the database alone.
+    assert!(!cassa::demo::seed(config, 40).await.unwrap());
+    const SQL: &str =
+        "SELECT status, COUNT(*) FROM payment_intents GROUP BY status ORDER BY status";
+    let counts: Vec<(String, i64)> =
+        cassa::on_db!(&app.db, pool => sqlx::query_as(SQL).fetch_all(pool).await).unwrap();
+    let statuses: Vec<&str> = counts.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        statuses,
+        [
+            "authorized",
+            "captured",
+            "failed",
+            "partially_captured",
+            "partially_refunded",
+            "pending",
+            "refunded",
+            "voided"
+        ]
+    );
+    assert_eq!(counts.iter().map(|(_, n)| n).sum::<i64>(), 40);
+}
+both_backends!(the_demo_seeds_a_store_with_payments_in_every_state);

@@ -167,7 +167,9 @@ fn Ledger(store_name: String, environment: String) -> impl IntoView {
             after: get("after"),
         }
     };
-    let page = Resource::new(filter, list_payments);
+    let page = Resource::new(filter, |f| {
+        list_payments(f.status, f.from, f.to, f.min_amount, f.max_amount, f.after)
+    });
     let current = filter();
     view! {
         <section class="panel">

@@ -755,7 +755,7 @@ fn history_reason(operation: Operation, txn: &TxnRow, outcome: &ProviderOutcome)
         Operation::Void => "void",
         Operation::Refund => "refund",
     };
-    let amount = format!("{} {}", txn.amount, txn.currency);
+    let amount = super::console::format_amount(txn.amount, &txn.currency);
     match outcome {
         ProviderOutcome::Succeeded { .. } => format!("{what} of {amount} succeeded"),
         ProviderOutcome::Pending { .. } => format!("{what} of {amount} pending at the provider"),
