@@ -107,6 +107,12 @@ pub struct ServeArgs {
     /// still open (timeouts, crashes between the phases, asynchronous authorizations).
     #[arg(long, env = "CASSA_RESOLVER_INTERVAL_SECS", default_value_t = 30)]
     pub resolver_interval_secs: u64,
+    /// Webhook worker loops in this process (0: this process only receives webhooks).
+    #[arg(long, env = "CASSA_WEBHOOK_WORKERS", default_value_t = 1)]
+    pub webhook_workers: usize,
+    /// Processing attempts of a webhook event before it is dead-lettered.
+    #[arg(long, env = "CASSA_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
+    pub webhook_max_attempts: i32,
     /// Seed the demo store (products, customers, a few hundred sandbox payments) on start-up
     /// when the database does not have it yet.
     #[arg(long, env = "CASSA_DEMO", default_value_t = false)]
@@ -293,6 +299,10 @@ pub struct Config {
     pub provider_timeout: Duration,
     /// Time between resolver passes (open transactions are resolved once this old).
     pub resolver_interval: Duration,
+    /// Webhook worker loops in this process.
+    pub webhook_workers: usize,
+    /// Attempts before a webhook event is dead-lettered.
+    pub webhook_max_attempts: i32,
     /// Email of the platform admin bootstrapped when none exists.
     pub admin_email: Option<String>,
     /// Password of the bootstrapped admin; generated (and logged once) when unset.
@@ -330,6 +340,8 @@ impl Config {
             sandbox_psp_timeout_delay: Duration::from_secs(20),
             provider_timeout: Duration::from_secs(10),
             resolver_interval: Duration::from_secs(30),
+            webhook_workers: 1,
+            webhook_max_attempts: 8,
             master_keys: MasterKeySource::Development(
                 PathBuf::from(defaults::DATA_DIR).join(defaults::DEV_KEY_FILE),
             ),
@@ -357,6 +369,8 @@ impl Config {
             sandbox_psp_timeout_delay: Duration::from_millis(args.sandbox_psp_timeout_delay_ms),
             provider_timeout: Duration::from_millis(args.provider_timeout_ms.max(1)),
             resolver_interval: Duration::from_secs(args.resolver_interval_secs.max(1)),
+            webhook_workers: args.webhook_workers,
+            webhook_max_attempts: args.webhook_max_attempts.max(1),
             master_keys: match (&args.master_keys, &args.master_key_file) {
                 (Some(keys), _) => MasterKeySource::Inline(keys.clone()),
                 (None, Some(file)) => MasterKeySource::File(file.clone()),

@@ -28,3 +28,4 @@ pub mod store;
 pub mod telemetry;
 pub mod tenancy;
 pub mod types;
+pub mod webhooks;

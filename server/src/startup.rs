@@ -120,6 +120,7 @@ impl Application {
             key_ring: Arc::new(key_ring),
             self_url: self_url(local_addr).into(),
             shutdown: CancellationToken::new(),
+            webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
         };
         let primary = crate::credentials::keys::sync(&state).await?;
         tracing::info!(primary_version = primary, versions = ?state.key_ring.versions(), "master keys ready");
@@ -165,6 +166,7 @@ impl Application {
         let housekeeping = crate::jobs::spawn_housekeeping(state.clone());
         let rotations = crate::credentials::keys::spawn_rotation_worker(state.clone());
         let resolver = crate::payments::spawn_resolver(state.clone());
+        let webhook_workers = crate::webhooks::spawn_workers(state.clone());
         tracing::info!(%local_addr, "listening");
 
         let signal_token = token.clone();
@@ -196,6 +198,9 @@ impl Application {
         let _ = housekeeping.await;
         let _ = rotations.await;
         let _ = resolver.await;
+        for worker in webhook_workers {
+            let _ = worker.await;
+        }
         state.db.close().await;
         tracing::info!("stopped");
         match result {

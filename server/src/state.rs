@@ -35,6 +35,8 @@ pub struct AppState {
     pub session_policy: SessionPolicy,
     /// Cancelled when the server starts shutting down; background work watches it.
     pub shutdown: CancellationToken,
+    /// Wakes the webhook workers when an event is stored (they also poll).
+    pub webhook_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -95,7 +95,47 @@ async fn fixtures(
         .json()
         .await
         .unwrap();
+    // A webhook event of store A, delivered signed with A's secret.
+    let store_id: cassa::types::StoreId = store_a.parse().unwrap();
+    let Some(cassa::credentials::ProviderSecrets::Sandbox { webhook_secret, .. }) =
+        cassa::credentials::load(
+            &app.state,
+            store_id,
+            cassa::credentials::Provider::Sandbox,
+            cassa::types::Environment::Sandbox,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("store A has sandbox credentials");
+    };
+    let body = json!({"id": "evt_a", "type": "payment.updated", "data": {}}).to_string();
+    let ts = chrono::Utc::now().timestamp();
+    let signature = cassa::webhooks::signature::sign_standard(
+        secrecy::ExposeSecret::expose_secret(&webhook_secret),
+        "msg_a",
+        ts,
+        body.as_bytes(),
+    )
+    .unwrap();
+    let received: Value = app
+        .client
+        .post(app.url(&format!("/api/v1/webhooks/sandbox/{store_a}")))
+        .header("webhook-id", "msg_a")
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     HashMap::from([
+        (
+            "event_id".to_owned(),
+            received["id"].as_str().unwrap().to_owned(),
+        ),
         (
             "intent_id".to_owned(),
             intent["id"].as_str().unwrap().to_owned(),

@@ -20,3 +20,4 @@ mod sessions;
 mod shutdown;
 mod support;
 mod tenancy;
+mod webhooks;

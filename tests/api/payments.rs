@@ -32,6 +32,9 @@ async fn shop_with_timeout(backend: Backend, timeout: Duration) -> Shop {
         backend,
         SpawnOptions {
             configure: Some(Box::new(move |c| {
+                // Webhooks from the PSP are stored but not processed here: these tests pin
+                // down the API's own path (tests/api/webhooks.rs covers the other).
+                c.webhook_workers = 0;
                 c.provider_timeout = timeout;
                 c.sandbox_psp_timeout_delay = Duration::from_millis(1500);
             })),

@@ -17,6 +17,7 @@ fn ctx(key: &str) -> CallContext {
     CallContext {
         idempotency_key: key.to_owned(),
         correlation_id: format!("req-{key}"),
+        reference: None,
     }
 }
 

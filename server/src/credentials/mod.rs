@@ -405,6 +405,10 @@ pub async fn put(
             }
         };
         if written == 1 {
+            if provider == Provider::Sandbox {
+                // New account or secret: tell the sandbox PSP where to send its webhooks.
+                crate::providers::sandbox::register_webhooks(state, store, env).await;
+            }
             return find_view(&state.db, store, provider, env)
                 .await?
                 .ok_or(ApiError::NotFound);

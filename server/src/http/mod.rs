@@ -38,6 +38,7 @@ use problem::{ApiError, Problem};
         (name = "catalog", description = "A store's products"),
         (name = "checkout", description = "Quotes, snapshots, shipping rates and tax rules"),
         (name = "orders", description = "Customers' orders, priced from the catalogue"),
+        (name = "webhooks", description = "Inbound provider webhooks: signed, stored, processed asynchronously"),
         (name = "payments", description = "Payment intents: authorize, capture, void, refund; the ledger"),
         (name = "credentials", description = "Encrypted provider credentials (masked views only)"),
         (name = "me", description = "Endpoints for a customer token"),
@@ -113,6 +114,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(ops::openapi_json))
         .nest("/auth", crate::auth::router())
+        .merge(crate::webhooks::public_router())
         .nest(
             "/platform",
             crate::tenancy::platform_router().merge(crate::credentials::platform_router()),
@@ -124,6 +126,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
                 .merge(crate::catalog::admin_router())
                 .merge(crate::orders::admin_router())
                 .merge(crate::payments::admin_router())
+                .merge(crate::webhooks::admin_router())
                 .merge(crate::checkout::config::admin_router()),
         )
         .nest(

@@ -177,6 +177,9 @@ pub enum ApiError {
         "the payment provider did not answer in time; the outcome is being resolved, retry with the same Idempotency-Key"
     )]
     ProviderOutcomeUnknown,
+    /// A webhook whose signature headers are missing, wrong or stale.
+    #[error("the webhook signature is invalid: {0}")]
+    InvalidSignature(crate::webhooks::signature::SignatureError),
     /// A state-changing console request from another site.
     #[error("cross-site requests are not allowed")]
     CrossSiteRequest,
@@ -306,6 +309,15 @@ impl ApiError {
                 StatusCode::BAD_GATEWAY,
                 "provider_outcome_unknown",
                 "Payment provider outcome unknown",
+            ),
+            ApiError::InvalidSignature(err) => (
+                if *err == crate::webhooks::signature::SignatureError::MissingHeaders {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::UNAUTHORIZED
+                },
+                "invalid_signature",
+                "Invalid signature",
             ),
             ApiError::CrossSiteRequest => {
                 (StatusCode::FORBIDDEN, "csrf_rejected", "Cross-site request")

@@ -13,7 +13,7 @@ pub mod machine;
 mod queries;
 mod resolver;
 mod routes;
-mod service;
+pub(crate) mod service;
 mod store;
 
 use chrono::{DateTime, Utc};

@@ -557,7 +557,7 @@ fn set_ledger(row: &mut IntentRow, next: &Ledger) {
 
 /// What the provider said, classified.
 #[derive(Debug, Clone)]
-enum ProviderOutcome {
+pub(crate) enum ProviderOutcome {
     Succeeded {
         provider_id: String,
         amount: MinorUnits,
@@ -574,7 +574,7 @@ enum ProviderOutcome {
     Unknown,
 }
 
-fn raw(ptx: &ProviderTransaction) -> String {
+pub(crate) fn raw(ptx: &ProviderTransaction) -> String {
     serde_json::to_string(ptx).unwrap_or_default()
 }
 
@@ -649,6 +649,7 @@ pub(super) async fn drive(
     let call = CallContext {
         idempotency_key: provider_key(txn.id.0, operation.as_str(), 0),
         correlation_id: caller.correlation_id.clone(),
+        reference: Some(txn.id.to_string()),
     };
     let result = match (
         operation,
@@ -767,7 +768,7 @@ fn history_reason(operation: Operation, txn: &TxnRow, outcome: &ProviderOutcome)
 /// Phase 3: records an outcome on a still-open transaction and applies it to the intent, in
 /// one database transaction. A transaction someone else settled meanwhile is left alone, so
 /// an outcome is applied exactly once however many callers (retries, resolver, webhooks) race.
-async fn settle(
+pub(crate) async fn settle(
     state: &AppState,
     caller: &Caller,
     txn_id: TransactionId,

@@ -54,6 +54,9 @@ pub struct CallContext {
     pub idempotency_key: String,
     /// Request id of the API call (or job) that caused this call.
     pub correlation_id: String,
+    /// Our id of the operation (the ledger transaction), echoed by the provider in its
+    /// webhooks so they can be matched even when the call's answer was lost.
+    pub reference: Option<String>,
 }
 
 /// A payment provider.

@@ -131,6 +131,7 @@ pub async fn create(
         .await
     })
     .map_err(StoreError::from)?;
+    crate::providers::sandbox::register_webhooks(state, store.id, Environment::Sandbox).await;
     Ok(CreatedStore {
         id: store.id,
         store,

@@ -183,6 +183,31 @@ fn classify(status: reqwest::StatusCode, text: &str) -> Result<ProviderTransacti
     }
 }
 
+impl SandboxClient {
+    /// Tells the PSP where to send this account's webhooks and with which secret to sign them.
+    pub async fn register_webhook_endpoint(
+        &self,
+        url: &str,
+        secret: &SecretString,
+    ) -> Result<(), ProviderError> {
+        let response = self
+            .http
+            .put(format!("{}/v1/webhook_endpoint", self.base_url))
+            .bearer_auth(self.api_key.expose_secret())
+            .json(&json!({"url": url, "secret": secret.expose_secret()}))
+            .send()
+            .await
+            .map_err(|e| ProviderError::Retryable(e.to_string()))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(ProviderError::Rejected {
+                code: response.status().as_u16().to_string(),
+            })
+        }
+    }
+}
+
 impl PaymentProvider for SandboxClient {
     fn name(&self) -> &'static str {
         "sandbox"
@@ -195,8 +220,8 @@ impl PaymentProvider for SandboxClient {
         currency: &'a str,
         payment_method: &'a str,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
-        let body =
-            json!({"amount": amount.0, "currency": currency, "payment_method": payment_method});
+        let body = json!({"amount": amount.0, "currency": currency,
+            "payment_method": payment_method, "reference": ctx.reference});
         Box::pin(self.call(
             "authorize",
             reqwest::Method::POST,
@@ -213,7 +238,7 @@ impl PaymentProvider for SandboxClient {
         id: &'a str,
         amount: Option<MinorUnits>,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
-        let body = json!({"amount": amount.map(|a| a.0)});
+        let body = json!({"amount": amount.map(|a| a.0), "reference": ctx.reference});
         Box::pin(self.call(
             "capture",
             reqwest::Method::POST,
@@ -233,7 +258,7 @@ impl PaymentProvider for SandboxClient {
             "void",
             reqwest::Method::POST,
             format!("/payments/{id}/void"),
-            None,
+            Some(json!({"reference": ctx.reference})),
             Some(ctx),
             &ctx.correlation_id,
         ))
@@ -245,7 +270,7 @@ impl PaymentProvider for SandboxClient {
         id: &'a str,
         amount: MinorUnits,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
-        let body = json!({"amount": amount.0});
+        let body = json!({"amount": amount.0, "reference": ctx.reference});
         Box::pin(self.call(
             "refund",
             reqwest::Method::POST,

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod psp;
+pub mod psp_webhooks;
 
 use std::time::Duration;
 
@@ -50,4 +51,28 @@ pub async fn client_for(
         state.db.clone(),
         Some(store),
     )?)
+}
+
+/// Registers this server's webhook endpoint for the store with the sandbox PSP account of its
+/// credentials, so the PSP's asynchronous outcomes reach `/api/v1/webhooks/sandbox/{store}`.
+/// A failure is logged, never fatal: payments still resolve through the resolver job.
+pub async fn register_webhooks(state: &AppState, store: StoreId, env: Environment) {
+    let result = async {
+        let secrets = credentials::load(state, store, Provider::Sandbox, env)
+            .await?
+            .ok_or(ClientError::Missing)?;
+        let ProviderSecrets::Sandbox { webhook_secret, .. } = &secrets else {
+            return Err(ClientError::Missing);
+        };
+        let client = client_for(state, store, env, Duration::from_secs(10)).await?;
+        let url = format!("{}/api/v1/webhooks/sandbox/{store}", state.self_url);
+        client
+            .register_webhook_endpoint(&url, webhook_secret)
+            .await?;
+        Ok::<_, ClientError>(())
+    }
+    .await;
+    if let Err(err) = result {
+        tracing::warn!(error = %err, %store, "could not register the sandbox webhook endpoint");
+    }
 }

@@ -36,6 +36,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/payments/{id}/capture", post(capture))
         .route("/v1/payments/{id}/void", post(void))
         .route("/v1/payments/{id}/refunds", post(refund))
+        .route(
+            "/v1/webhook_endpoint",
+            axum::routing::put(super::psp_webhooks::put_endpoint),
+        )
 }
 
 /// A PSP error: its own shape (`{"error": {"code", "message"}}`), like a real provider's.
@@ -47,7 +51,8 @@ pub struct PspError {
 }
 
 impl PspError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -85,6 +90,13 @@ impl IntoResponse for PspError {
 
 /// The calling account: SHA-256 of its `sbx_` API key.
 pub struct Account(String);
+
+impl Account {
+    /// The account's id.
+    pub fn id(&self) -> &str {
+        &self.0
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Account {
     type Rejection = PspError;
@@ -340,6 +352,9 @@ struct CreatePayment {
     amount: i64,
     currency: String,
     payment_method: String,
+    /// The caller's reference, echoed in webhooks.
+    #[serde(default)]
+    reference: Option<String>,
 }
 
 fn to_value(p: &PspPayment) -> Value {
@@ -372,16 +387,18 @@ async fn create_payment(
         let now = Utc::now();
         let id = format!("psp_pay_{}", uuid::Uuid::now_v7().simple());
         const SQL: &str = "INSERT INTO sandbox_psp_payments (id, account, amount, currency, payment_method, \
-            status, failure_code, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)";
+            status, failure_code, created_at, updated_at, reference) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)";
         on_db!(&st.db, pool => {
             sqlx::query(SQL).bind(&id).bind(&acct).bind(body.amount).bind(body.currency.to_uppercase())
-                .bind(&body.payment_method).bind(status).bind(failure).bind(now)
+                .bind(&body.payment_method).bind(status).bind(failure).bind(now).bind(&body.reference)
                 .execute(pool).await.map(|r| r.rows_affected())
         })?;
         let payment = find(&st, &acct, &id).await?;
         if body.payment_method == "pm_card_timeout" {
             // Processed, but the answer arrives after the caller gave up: outcome unknown to it.
+            // The webhook goes out when the work completes, as late as the answer.
             tokio::time::sleep(st.config.sandbox_psp_timeout_delay).await;
+            super::psp_webhooks::emit(&st, &acct, "payment.authorized", &payment, body.reference.clone());
         }
         match failure {
             Some(code) => Err(PspError::new(http, code, format!("payment {id} failed: {code}"))),
@@ -406,6 +423,9 @@ async fn get_payment(
 #[derive(Debug, Default, Deserialize, Serialize)]
 struct AmountBody {
     amount: Option<i64>,
+    /// The caller's reference of this operation, echoed in webhooks.
+    #[serde(default)]
+    reference: Option<String>,
 }
 
 /// Applies a compare-and-set update (binds: `$1` id, `$2` account, `$3` now, `$4` amount); when
@@ -464,7 +484,9 @@ async fn void(
     account: Account,
     headers: HeaderMap,
     Path(id): Path<String>,
+    body: Option<Json<AmountBody>>,
 ) -> Response {
+    let _reference = body.and_then(|Json(b)| b.reference);
     let raw = json!({"op": "void", "id": id});
     let st = state.clone();
     let acct = account.0.clone();
@@ -495,6 +517,8 @@ async fn refund(
         const SQL: &str = "UPDATE sandbox_psp_payments SET refunded = refunded + $4, updated_at = $3 \
             WHERE id = $1 AND account = $2 AND status = 'captured' AND refunded + $4 <= captured";
         let p = apply(&st, &acct, &id, SQL, amount, "refund_refused").await?;
+        // Refunds settle with the card network later; the PSP confirms by webhook too.
+        super::psp_webhooks::emit(&st, &acct, "refund.succeeded", &p, body.reference.clone());
         Ok((StatusCode::OK, to_value(&p)))
     })
     .await
@@ -512,5 +536,20 @@ pub async fn settle(state: &AppState, id: &str, approve: bool) -> Result<bool, S
     let updated = on_db!(&state.db, pool => {
         sqlx::query(SQL).bind(id).bind(status).bind(failure).bind(Utc::now()).execute(pool).await.map(|r| r.rows_affected())
     })?;
+    if updated == 1 {
+        const ROW: &str = "SELECT account, reference FROM sandbox_psp_payments WHERE id = $1";
+        let row: Option<(String, Option<String>)> =
+            on_db!(&state.db, pool => sqlx::query_as(ROW).bind(id).fetch_optional(pool).await)?;
+        if let Some((account, reference)) = row
+            && let Ok(payment) = find(state, &account, id).await
+        {
+            let event = if approve {
+                "payment.authorized"
+            } else {
+                "payment.failed"
+            };
+            super::psp_webhooks::emit(state, &account, event, &payment, reference);
+        }
+    }
     Ok(updated == 1)
 }

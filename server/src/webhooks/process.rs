@@ -1,0 +1,144 @@
+//! What an event means for the payments ledger. Events settle open transactions through the
+//! same transition function as the API; a transaction already settled is left alone, so a
+//! duplicate, late or out-of-order event never moves anything (in particular never a final
+//! state backwards).
+
+use serde_json::Value;
+
+use super::queue::Claimed;
+use crate::{
+    money::MinorUnits,
+    on_db,
+    payments::{
+        Caller, Operation, Source,
+        service::{ProviderOutcome, settle},
+    },
+    providers::payment::ProviderTransaction,
+    state::AppState,
+    types::TransactionId,
+};
+
+/// Processes one claimed event; an `Err` is retried later (and dead-lettered in the end).
+pub async fn process_event(state: &AppState, event: &Claimed) -> Result<(), String> {
+    match event.provider.as_str() {
+        "sandbox" => sandbox(state, event).await,
+        // Verified and stored; the Stripe adapter that maps these is not built yet.
+        _ => Ok(()),
+    }
+}
+
+async fn sandbox(state: &AppState, event: &Claimed) -> Result<(), String> {
+    let payload: Value =
+        serde_json::from_str(&event.payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    let payment = &payload["data"]["payment"];
+    let provider_id = payment["id"].as_str().unwrap_or_default().to_owned();
+    let ptx = ProviderTransaction {
+        id: provider_id.clone(),
+        status: payment["status"].as_str().unwrap_or_default().to_owned(),
+        amount: MinorUnits(payment["amount"].as_i64().unwrap_or(0)),
+        captured: MinorUnits(payment["captured_amount"].as_i64().unwrap_or(0)),
+        refunded: MinorUnits(payment["refunded_amount"].as_i64().unwrap_or(0)),
+    };
+    let raw = crate::payments::service::raw(&ptx);
+    let (operation, outcome) = match event.event_type.as_str() {
+        "payment.authorized" => (
+            Operation::Authorize,
+            ProviderOutcome::Succeeded {
+                provider_id: provider_id.clone(),
+                amount: ptx.amount,
+                raw,
+            },
+        ),
+        "payment.failed" => (
+            Operation::Authorize,
+            ProviderOutcome::Failed {
+                kind: "declined",
+                code: payment["failure_code"]
+                    .as_str()
+                    .unwrap_or("failed")
+                    .to_owned(),
+            },
+        ),
+        "payment.captured" => (
+            Operation::Capture,
+            ProviderOutcome::Succeeded {
+                provider_id: provider_id.clone(),
+                amount: MinorUnits(0),
+                raw,
+            },
+        ),
+        "payment.voided" => (
+            Operation::Void,
+            ProviderOutcome::Succeeded {
+                provider_id: provider_id.clone(),
+                amount: MinorUnits(0),
+                raw,
+            },
+        ),
+        "refund.succeeded" => (
+            Operation::Refund,
+            ProviderOutcome::Succeeded {
+                provider_id: provider_id.clone(),
+                amount: MinorUnits(0),
+                raw,
+            },
+        ),
+        // Informational events change nothing.
+        _ => return Ok(()),
+    };
+    let reference = payload["data"]["reference"]
+        .as_str()
+        .and_then(|r| r.parse::<TransactionId>().ok());
+    let Some(txn) = find_transaction(state, event, operation, reference, &provider_id).await?
+    else {
+        return Err(format!(
+            "no {} of provider payment {provider_id} in this store",
+            operation.as_str()
+        ));
+    };
+    let caller = Caller {
+        source: Source::Webhook,
+        actor: format!("webhook:{}", event.provider),
+        correlation_id: event.id.to_string(),
+    };
+    settle(state, &caller, txn, outcome)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// The transaction an event is about: by our reference when the provider echoes it, else the
+/// latest transaction of that operation on the intent with this provider payment id (an open
+/// one first). `None` when nothing in this store matches.
+async fn find_transaction(
+    state: &AppState,
+    event: &Claimed,
+    operation: Operation,
+    reference: Option<TransactionId>,
+    provider_id: &str,
+) -> Result<Option<TransactionId>, String> {
+    if let Some(reference) = reference {
+        const BY_REFERENCE: &str = "SELECT id FROM payment_transactions WHERE id = $1 \
+            AND store_id = $2 AND operation = $3";
+        let found: Option<TransactionId> = on_db!(&state.db, pool => {
+            sqlx::query_scalar(BY_REFERENCE).bind(reference).bind(event.store_id).bind(operation.as_str())
+                .fetch_optional(pool).await
+        })
+        .map_err(|e| e.to_string())?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    if provider_id.is_empty() {
+        return Ok(None);
+    }
+    const BY_PAYMENT: &str = "SELECT t.id FROM payment_transactions t JOIN payment_intents i \
+        ON i.id = t.payment_intent_id WHERE i.store_id = $1 AND i.provider_payment_id = $2 \
+        AND t.operation = $3 ORDER BY CASE WHEN t.status IN ('pending', 'unknown') THEN 0 ELSE 1 END, \
+        t.id DESC LIMIT 1";
+    on_db!(&state.db, pool => {
+        sqlx::query_scalar(BY_PAYMENT).bind(event.store_id).bind(provider_id).bind(operation.as_str())
+            .fetch_optional(pool).await
+    })
+    .map_err(|e| e.to_string())
+}
