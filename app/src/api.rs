@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::backend::{
     ApiKeyView, CredentialRow, DashboardView, KeyOverviewView, LedgerView, OrderDetailView,
-    RevealedSecret, StoreView, SystemStatus, Viewer,
+    RevealedSecret, StoreView, SystemStatus, Viewer, WebhookEventsView,
 };
 
 #[cfg(feature = "ssr")]
@@ -249,4 +249,25 @@ pub async fn payment_action(
             )
             .await,
     )
+}
+
+/// The current store's webhook events.
+#[server(prefix = "/console/fn", endpoint = "webhook_events")]
+pub async fn list_webhook_events(
+    status: Option<String>,
+    after: Option<String>,
+) -> Result<WebhookEventsView, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .webhook_events(&parts, status, after)
+            .await,
+    )
+}
+
+/// Queues an event for processing again.
+#[server(prefix = "/console/fn", endpoint = "replay_webhook")]
+pub async fn replay_webhook(event_id: String) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.replay_webhook(&parts, event_id).await)
 }

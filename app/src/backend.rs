@@ -299,6 +299,44 @@ pub struct DashboardView {
     pub status_counts: Vec<(String, i64)>,
 }
 
+/// A received webhook event as the console lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEventView {
+    /// Our id.
+    pub id: String,
+    /// Provider.
+    pub provider: String,
+    /// Provider's event id.
+    pub provider_event_id: String,
+    /// Event type.
+    pub event_type: String,
+    /// Whether the signature verified.
+    pub signature_valid: bool,
+    /// `pending`, `processing`, `processed`, `dead`, `rejected`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempt_count: i32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// Next attempt (RFC 3339).
+    pub next_attempt_at: Option<String>,
+    /// Arrival (RFC 3339).
+    pub received_at: String,
+    /// Processing time (RFC 3339).
+    pub processed_at: Option<String>,
+    /// The body, pretty-printed when it is JSON.
+    pub payload: String,
+}
+
+/// A page of webhook events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEventsView {
+    /// Events, newest first.
+    pub rows: Vec<WebhookEventView>,
+    /// Cursor of the next page.
+    pub next_after: Option<String>,
+}
+
 /// A boxed, sendable future: keeps [`ConsoleBackend`] object-safe.
 #[cfg(feature = "ssr")]
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -419,6 +457,19 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         amount: Option<i64>,
         reason: Option<String>,
         idempotency_key: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>>;
+    /// The current store's webhook events (`status` filters; `dead` is the dead-letter view).
+    fn webhook_events<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        status: Option<String>,
+        after: Option<String>,
+    ) -> BoxFuture<'a, ConsoleResult<WebhookEventsView>>;
+    /// Queues a processed or dead event again.
+    fn replay_webhook<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        event_id: String,
     ) -> BoxFuture<'a, ConsoleResult<String>>;
 }
 

@@ -8,6 +8,7 @@ mod overview;
 mod payments;
 mod sign_in;
 mod stores;
+mod webhooks;
 
 pub use api_keys::ApiKeys;
 pub use credentials::Credentials;
@@ -16,6 +17,7 @@ pub use overview::{NotFound, Overview};
 pub use payments::{OrderDetail, Payments};
 pub use sign_in::SignIn;
 pub use stores::Stores;
+pub use webhooks::Webhooks;
 
 use leptos::prelude::*;
 

@@ -58,8 +58,9 @@ fn StoreList() -> impl IntoView {
                                             {stores
                                                 .into_iter()
                                                 .map(|s| {
+                                                    let store_id = s.id.clone();
                                                     view! {
-                                                        <tr>
+                                                        <tr data-store-id=store_id>
                                                             <td>{s.name}</td>
                                                             <td>{s.currency}</td>
                                                             <td>

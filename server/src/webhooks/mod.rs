@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 pub use process::process_event;
 pub use queue::{claim, process_due, spawn_workers};
-pub use routes::{admin_router, public_router};
+pub use routes::{admin_router, list, public_router, replay};
 
 use crate::types::StoreId;
 
