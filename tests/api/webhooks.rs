@@ -30,8 +30,8 @@ async fn hooks(backend: Backend, workers: usize) -> Hooks {
             configure: Some(Box::new(move |c| {
                 c.webhook_workers = workers;
                 c.webhook_max_attempts = 3;
-                c.provider_timeout = Duration::from_millis(400);
-                c.sandbox_psp_timeout_delay = Duration::from_millis(1000);
+                c.provider_timeout = Duration::from_millis(1500);
+                c.sandbox_psp_timeout_delay = Duration::from_millis(2500);
             })),
             ..Default::default()
         },
