@@ -170,6 +170,13 @@ impl Application {
         tracing::info!(%local_addr, "listening");
 
         let signal_token = token.clone();
+        // Without TCP_NODELAY a response written in two segments waits for the client's delayed
+        // ACK (~40 ms per request on Linux): measured as a 100 ms median on the payment path.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::trace!(error = %err, "could not set TCP_NODELAY");
+            }
+        });
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, finishing in-flight requests");

@@ -350,13 +350,17 @@ async fn authorize_capture(
     o: &Options,
     backend: &str,
     replays: &Arc<Mutex<Vec<Replay>>>,
+    rate: Option<f64>,
 ) -> Outcome {
     let rec = Arc::new(Recorder::default());
     let payments = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..o.concurrency {
+    // Paced runs spread `rate` payments/s over the tasks (an open-ish loop at a fixed rate).
+    let gap = rate.map(|r| Duration::from_secs_f64(o.concurrency as f64 / r.max(0.1)));
+    let tasks_n = o.concurrency as u32;
+    for task in 0..o.concurrency {
         let (api, s, rec, payments, stop, replays) = (
             api.clone(),
             s.clone(),
@@ -366,7 +370,14 @@ async fn authorize_capture(
             replays.clone(),
         );
         tasks.spawn(async move {
+            // Staggered starts: the tasks' slots interleave instead of firing together.
+            let mut next = tokio::time::Instant::now()
+                + gap.map(|g| g * task as u32 / tasks_n).unwrap_or_default();
             while !stop.load(Ordering::Relaxed) {
+                if let Some(gap) = gap {
+                    next += gap;
+                    tokio::time::sleep_until(next).await;
+                }
                 let Some((order, w)) = s.orders.lock().ok().and_then(|mut v| v.pop()) else { break };
                 let token = &s.tokens[w];
                 let t = Instant::now();
@@ -402,7 +413,11 @@ async fn authorize_capture(
     stop.store(true, Ordering::Relaxed);
     while tasks.join_next().await.is_some() {}
     outcome(
-        "authorize+capture",
+        if rate.is_some() {
+            "authorize+capture @ half"
+        } else {
+            "authorize+capture"
+        },
         backend,
         &rec,
         payments.load(Ordering::Relaxed),
@@ -413,7 +428,13 @@ async fn authorize_capture(
 
 /// Runs `call` from `concurrency` tasks for the configured duration; `call` gets a sequence
 /// number and returns `Err` on failure.
-async fn closed_loop<F, Fut>(o: &Options, backend: &str, name: &str, call: F) -> Outcome
+async fn closed_loop<F, Fut>(
+    o: &Options,
+    clients: usize,
+    backend: &str,
+    name: &str,
+    call: F,
+) -> Outcome
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), String>> + Send,
@@ -425,7 +446,7 @@ where
     let call = Arc::new(call);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..o.concurrency {
+    for _ in 0..clients {
         let (rec, done, seq, stop, call) = (
             rec.clone(),
             done.clone(),
@@ -490,16 +511,16 @@ async fn bulk_ledger(
                 .fetch_one(&pool)
                 .await
                 .map_err(|e| e.to_string())?;
-        for sql in [
-            "CREATE TEMP TABLE bulk AS SELECT g AS n, gen_random_uuid() AS order_id, gen_random_uuid() AS snapshot_id, \
-             gen_random_uuid() AS intent_id FROM generate_series(1, $1::bigint) g",
-        ] {
-            sqlx::query(sql)
-                .bind(intents)
-                .execute(&pool)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
+        // A plain table (dropped below): the statements may run on different connections.
+        let create = format!(
+            "CREATE TABLE bulk AS SELECT g AS n, gen_random_uuid() AS order_id, \
+             gen_random_uuid() AS snapshot_id, gen_random_uuid() AS intent_id \
+             FROM generate_series(1, {intents}) g"
+        );
+        sqlx::query(&create)
+            .execute(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
         let statements = [
             "INSERT INTO orders (id, store_id, environment, customer_id, status, currency, shipping_address, revision, created_at, updated_at) \
              SELECT order_id, $1, 'sandbox', $2, 'paid', 'USD', '{}', 1, $3 - n * interval '1 second', $3 FROM bulk",
@@ -529,6 +550,10 @@ async fn bulk_ledger(
                 .fetch_all(&pool)
                 .await
                 .map_err(|e| e.to_string())?;
+        sqlx::query("DROP TABLE bulk")
+            .execute(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
         pool.close().await;
         Ok((
             sample.iter().map(|s| s.0.to_string()).collect(),
@@ -690,14 +715,21 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
 
     eprintln!("[{backend}] authorize+capture");
     let replays = Arc::new(Mutex::new(Vec::new()));
-    results.push(authorize_capture(&api, &seeded, o, backend, &replays).await);
+    results.push(authorize_capture(&api, &seeded, o, backend, &replays, None).await);
+    let peak_rate = results[0].throughput;
+    eprintln!(
+        "[{backend}] authorize+capture at half the peak rate ({:.0}/s)",
+        peak_rate / 2.0
+    );
+    results
+        .push(authorize_capture(&api, &seeded, o, backend, &replays, Some(peak_rate / 2.0)).await);
 
     eprintln!("[{backend}] idempotent replay");
     let replay_set = Arc::new(replays.lock().map(|r| r.clone()).unwrap_or_default());
     {
         let api = api.clone();
         results.push(
-            closed_loop(o, backend, "idempotent replay", move |n| {
+            closed_loop(o, o.concurrency, backend, "idempotent replay", move |n| {
                 let (api, set) = (api.clone(), replay_set.clone());
                 async move {
                     let (path, key, token, body) = set
@@ -727,7 +759,7 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
             server.base, seeded.store_id
         );
         results.push(
-            closed_loop(o, backend, "webhook ingest", move |n| {
+            closed_loop(o, o.concurrency, backend, "webhook ingest", move |n| {
                 let (http, url) = (http.clone(), url.clone());
                 async move {
                     let id = format!("msg_bench_{n}_{}", Uuid::now_v7().simple());
@@ -774,10 +806,14 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
         t.elapsed().as_secs_f64()
     );
     let (intents, orders) = (Arc::new(intents), Arc::new(orders));
-    {
+    // At saturation, and with few clients (latency without queueing behind 32 others).
+    for (clients, name) in [
+        (o.concurrency, "ledger list (50 rows)"),
+        (4, "ledger list, 4 clients"),
+    ] {
         let (api, key, intents) = (api.clone(), seeded.key.clone(), intents.clone());
         results.push(
-            closed_loop(o, backend, "ledger list (50 rows)", move |n| {
+            closed_loop(o, clients, backend, name, move |n| {
                 let (api, key, intents) = (api.clone(), key.clone(), intents.clone());
                 async move {
                     // Half first pages, half deep pages from a random cursor.
@@ -803,7 +839,7 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
     {
         let (api, key, orders) = (api.clone(), seeded.key.clone(), orders.clone());
         results.push(
-            closed_loop(o, backend, "order detail", move |n| {
+            closed_loop(o, o.concurrency, backend, "order detail", move |n| {
                 let (api, key, orders) = (api.clone(), key.clone(), orders.clone());
                 async move {
                     let order = orders
@@ -857,7 +893,7 @@ async fn main() {
             "pgbench_payment_writes_per_s": limit,
             "payments_vs_pgbench": limit.map(|l| payments / l),
             "scenarios": results.iter().map(|r| json!({
-                "name": r.name, "throughput": r.throughput, "unit": r.unit, "requests": r.requests,
+                "name": r.name, "backend": r.backend, "throughput": r.throughput, "unit": r.unit, "requests": r.requests,
                 "errors": r.errors, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "p99_9_ms": r.p999_ms,
                 "first_error": r.first_error,
             })).collect::<Vec<_>>(),

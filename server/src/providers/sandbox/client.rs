@@ -21,9 +21,24 @@ use crate::{
 /// Attempts per call when the failure is retryable.
 const ATTEMPTS: u32 = 2;
 
+/// One HTTP client (and connection pool) for every provider call of the process: a client per
+/// call would open a new connection each time.
+fn shared_http() -> Result<reqwest::Client, ProviderError> {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(client) = HTTP.get() {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| ProviderError::Retryable(e.to_string()))?;
+    Ok(HTTP.get_or_init(|| client).clone())
+}
+
 /// HTTP client of the sandbox PSP for one store's credentials.
 pub struct SandboxClient {
     http: reqwest::Client,
+    timeout: Duration,
     base_url: String,
     api_key: SecretString,
     db: Db,
@@ -39,12 +54,9 @@ impl SandboxClient {
         db: Db,
         store_id: Option<StoreId>,
     ) -> Result<Self, ProviderError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| ProviderError::Retryable(e.to_string()))?;
         Ok(Self {
-            http,
+            http: shared_http()?,
+            timeout,
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key,
             db,
@@ -67,6 +79,7 @@ impl SandboxClient {
             let mut request = self
                 .http
                 .request(method.clone(), format!("{}/v1{path}", self.base_url))
+                .timeout(self.timeout)
                 .bearer_auth(self.api_key.expose_secret())
                 .header("x-request-id", correlation_id);
             if let Some(ctx) = ctx {
