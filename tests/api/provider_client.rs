@@ -179,3 +179,47 @@ both_backends!(
     retryable_errors_are_retried_a_bounded_number_of_times,
     a_timeout_is_an_unknown_outcome_resolved_with_the_same_key,
 );
+
+async fn the_client_verifies_its_accounts_webhooks(backend: Backend) {
+    use cassa::credentials::{self, Provider, ProviderSecrets};
+    use secrecy::ExposeSecret;
+
+    let app = app(backend).await;
+    let store = app.create_store("Shop", "USD").await;
+    let store_id: StoreId = store.id.parse().unwrap();
+    let client = client_for(
+        &app.state,
+        store_id,
+        Environment::Sandbox,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let Some(ProviderSecrets::Sandbox { webhook_secret, .. }) = credentials::load(
+        &app.state,
+        store_id,
+        Provider::Sandbox,
+        Environment::Sandbox,
+    )
+    .await
+    .unwrap() else {
+        panic!("sandbox credentials");
+    };
+    let body = br#"{"type":"payment.authorized"}"#;
+    let now = 1_700_000_000;
+    let signature = cassa::webhooks::signature::sign_standard(
+        webhook_secret.expose_secret(),
+        "msg_1",
+        now,
+        body,
+    )
+    .unwrap();
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("webhook-id", "msg_1".parse().unwrap());
+    headers.insert("webhook-timestamp", now.to_string().parse().unwrap());
+    headers.insert("webhook-signature", signature.parse().unwrap());
+    assert_eq!(client.verify_webhook(&headers, body, now), Ok(()));
+    assert!(client.verify_webhook(&headers, b"{}", now).is_err());
+    assert!(client.verify_webhook(&headers, body, now + 301).is_err());
+}
+both_backends!(the_client_verifies_its_accounts_webhooks);

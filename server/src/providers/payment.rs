@@ -91,6 +91,15 @@ pub trait PaymentProvider: Send + Sync {
         id: &'a str,
         amount: MinorUnits,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>>;
+    /// Verifies a webhook delivery from this provider: its headers and raw body, at `now`
+    /// (Unix seconds), with the store's signing secret. Nothing in the body may be trusted
+    /// before this succeeds.
+    fn verify_webhook(
+        &self,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), crate::webhooks::signature::SignatureError>;
     /// The provider's current truth about a transaction.
     fn get_transaction<'a>(
         &'a self,

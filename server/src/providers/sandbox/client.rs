@@ -39,6 +39,7 @@ fn shared_http() -> Result<reqwest::Client, ProviderError> {
 pub struct SandboxClient {
     http: reqwest::Client,
     timeout: Duration,
+    webhook_secret: Option<SecretString>,
     base_url: String,
     api_key: SecretString,
     db: Db,
@@ -57,6 +58,7 @@ impl SandboxClient {
         Ok(Self {
             http: shared_http()?,
             timeout,
+            webhook_secret: None,
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key,
             db,
@@ -197,6 +199,12 @@ fn classify(status: reqwest::StatusCode, text: &str) -> Result<ProviderTransacti
 }
 
 impl SandboxClient {
+    /// The client that also verifies the account's webhooks with `secret` (`whsec_…`).
+    pub fn with_webhook_secret(mut self, secret: SecretString) -> Self {
+        self.webhook_secret = Some(secret);
+        self
+    }
+
     /// Tells the PSP where to send this account's webhooks and with which secret to sign them.
     pub async fn register_webhook_endpoint(
         &self,
@@ -292,6 +300,27 @@ impl PaymentProvider for SandboxClient {
             Some(ctx),
             &ctx.correlation_id,
         ))
+    }
+
+    fn verify_webhook(
+        &self,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), crate::webhooks::signature::SignatureError> {
+        let secret = self
+            .webhook_secret
+            .as_ref()
+            .ok_or(crate::webhooks::signature::SignatureError::BadSecret)?;
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        crate::webhooks::signature::verify_standard(
+            secret.expose_secret(),
+            header("webhook-id"),
+            header("webhook-timestamp"),
+            header("webhook-signature"),
+            body,
+            now,
+        )
     }
 
     fn get_transaction<'a>(

@@ -38,19 +38,18 @@ pub async fn client_for(
         .await?
         .ok_or(ClientError::Missing)?;
     let ProviderSecrets::Sandbox {
-        api_key, base_url, ..
+        api_key,
+        base_url,
+        webhook_secret,
     } = secrets
     else {
         return Err(ClientError::Missing);
     };
     let base_url = base_url.unwrap_or_else(|| format!("{}/sandbox-psp", state.self_url));
-    Ok(client::SandboxClient::new(
-        &base_url,
-        api_key,
-        timeout,
-        state.db.clone(),
-        Some(store),
-    )?)
+    Ok(
+        client::SandboxClient::new(&base_url, api_key, timeout, state.db.clone(), Some(store))?
+            .with_webhook_secret(webhook_secret),
+    )
 }
 
 /// Registers this server's webhook endpoint for the store with the sandbox PSP account of its
