@@ -8,8 +8,51 @@
 //! Idempotency-Key, or the resolver job, drives to its outcome with the same provider key:
 //! never lost, never doubled.
 
+/// Inserts a pending transaction row (a macro so one text serves both database drivers).
+macro_rules! insert_txn {
+    ($conn:expr, $txn:expr, $intent:expr) => {
+        sqlx::query(INSERT_TXN)
+            .bind($txn.id)
+            .bind($txn.payment_intent_id)
+            .bind($intent.store_id)
+            .bind(&$intent.environment)
+            .bind(&$txn.operation)
+            .bind(&$txn.idempotency_key)
+            .bind($txn.amount)
+            .bind(&$txn.currency)
+            .bind(&$txn.reason)
+            .bind(&$txn.correlation_id)
+            .bind(&$txn.actor)
+            .bind($txn.created_at)
+            .execute($conn)
+            .await?
+    };
+}
+
+/// Inserts a status history row.
+macro_rules! insert_history {
+    ($conn:expr, $order:expr, $intent:expr, $subject:expr, $from:expr, $to:expr, $reason:expr,
+     $caller:expr, $now:expr) => {
+        sqlx::query(INSERT_HISTORY)
+            .bind(uuid::Uuid::now_v7())
+            .bind($order)
+            .bind($intent)
+            .bind($subject)
+            .bind($from)
+            .bind($to)
+            .bind($reason)
+            .bind($caller.source.as_str())
+            .bind(&$caller.actor)
+            .bind(&$caller.correlation_id)
+            .bind($now)
+            .execute($conn)
+            .await?
+    };
+}
+
 pub mod console;
 pub mod machine;
+pub(crate) mod phases;
 mod queries;
 mod resolver;
 mod routes;

@@ -9,7 +9,7 @@ use super::{
     store::{HistoryRow, INTENT_COLUMNS, IntentRow, TXN_COLUMNS, TxnRow},
 };
 use crate::{
-    http::{pagination::MAX_LIMIT, problem::ApiError},
+    http::{pagination::PageQuery, problem::ApiError},
     on_db,
     state::AppState,
     types::{Environment, InvalidValue, OrderId, StoreId},
@@ -74,11 +74,11 @@ pub async fn list(
     env: Environment,
     query: &LedgerQuery,
 ) -> Result<LedgerPage, ApiError> {
-    let limit = match query.limit {
-        None => 20,
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
-        Some(_) => return Err(InvalidValue::new("limit", "must be between 1 and 100").into()),
-    };
+    let limit = PageQuery {
+        limit: query.limit,
+        starting_after: None,
+    }
+    .limit()?;
     let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(

@@ -5,7 +5,8 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use super::{
-    service::{Caller, Source, db, drive, load_intent},
+    phases::drive,
+    service::{Caller, Source, db, load_intent},
     store::{TXN_COLUMNS, TxnRow},
 };
 use crate::{http::problem::ApiError, on_db, state::AppState};

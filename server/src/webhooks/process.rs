@@ -11,7 +11,7 @@ use crate::{
     on_db,
     payments::{
         Caller, Operation, Source,
-        service::{ProviderOutcome, settle},
+        phases::{ProviderOutcome, settle},
     },
     providers::payment::ProviderTransaction,
     state::AppState,
@@ -39,7 +39,7 @@ async fn sandbox(state: &AppState, event: &Claimed) -> Result<(), String> {
         captured: MinorUnits(payment["captured_amount"].as_i64().unwrap_or(0)),
         refunded: MinorUnits(payment["refunded_amount"].as_i64().unwrap_or(0)),
     };
-    let raw = crate::payments::service::raw(&ptx);
+    let raw = crate::payments::phases::raw(&ptx);
     let (operation, outcome) = match event.event_type.as_str() {
         "payment.authorized" => (
             Operation::Authorize,

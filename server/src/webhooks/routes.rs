@@ -18,7 +18,7 @@ use crate::{
     credentials::{self, Provider, ProviderSecrets},
     http::{
         extract::{ApiPath, ApiQuery},
-        pagination::MAX_LIMIT,
+        pagination::PageQuery,
         problem::{ApiError, Problem},
     },
     on_db,
@@ -218,11 +218,11 @@ pub async fn list(
     store: StoreId,
     query: &EventQuery,
 ) -> Result<EventPage, ApiError> {
-    let limit = match query.limit {
-        None => 20,
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
-        Some(_) => return Err(InvalidValue::new("limit", "must be between 1 and 100").into()),
-    };
+    let limit = PageQuery {
+        limit: query.limit,
+        starting_after: None,
+    }
+    .limit()?;
     const STATUSES: [&str; 5] = ["pending", "processing", "processed", "dead", "rejected"];
     let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,

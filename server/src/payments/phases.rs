@@ -1,0 +1,353 @@
+//! Phases 2 and 3 of a provider operation: call the provider with the key derived from the
+//! pending transaction, classify what it said, and record the outcome exactly once.
+
+use super::{
+    Operation, TransactionStatus,
+    machine::{self, Event, IntentStatus},
+    service::{CAS_ATTEMPTS, Caller, Outcome, bind_ledger, db, set_ledger, transition_error},
+    store::{
+        INSERT_HISTORY, INTENT_COLUMNS, IntentRow, TXN_COLUMNS, TxnRow, UPDATE_INTENT,
+        UPDATE_ORDER_STATUS, UPDATE_TXN,
+    },
+};
+use crate::{
+    http::problem::ApiError,
+    idempotency::provider_key,
+    money::MinorUnits,
+    on_db,
+    providers::{
+        payment::{CallContext, PaymentProvider, ProviderError, ProviderTransaction},
+        sandbox,
+    },
+    state::AppState,
+    types::{Environment, PaymentIntentId, TransactionId},
+};
+
+/// What the provider said, classified.
+#[derive(Debug, Clone)]
+pub(crate) enum ProviderOutcome {
+    Succeeded {
+        provider_id: String,
+        amount: MinorUnits,
+        raw: String,
+    },
+    Pending {
+        provider_id: String,
+        raw: String,
+    },
+    Failed {
+        kind: &'static str,
+        code: String,
+    },
+    Unknown,
+}
+
+pub(crate) fn raw(ptx: &ProviderTransaction) -> String {
+    serde_json::to_string(ptx).unwrap_or_default()
+}
+
+fn classify(
+    operation: Operation,
+    result: Result<ProviderTransaction, ProviderError>,
+) -> ProviderOutcome {
+    match result {
+        Ok(ptx) => match (operation, ptx.status.as_str()) {
+            (Operation::Authorize, "authorized" | "captured") => ProviderOutcome::Succeeded {
+                provider_id: ptx.id.clone(),
+                amount: ptx.amount,
+                raw: raw(&ptx),
+            },
+            (Operation::Authorize, "pending") => ProviderOutcome::Pending {
+                provider_id: ptx.id.clone(),
+                raw: raw(&ptx),
+            },
+            (Operation::Authorize, "failed" | "voided") => ProviderOutcome::Failed {
+                kind: "declined",
+                code: "async_declined".to_owned(),
+            },
+            (Operation::Authorize, _) => ProviderOutcome::Unknown,
+            (_, _) => ProviderOutcome::Succeeded {
+                provider_id: ptx.id.clone(),
+                amount: MinorUnits(0),
+                raw: raw(&ptx),
+            },
+        },
+        Err(ProviderError::Declined { code }) => ProviderOutcome::Failed {
+            kind: "declined",
+            code,
+        },
+        Err(ProviderError::Rejected { code }) => ProviderOutcome::Failed {
+            kind: "rejected",
+            code,
+        },
+        // The client already retried with the same key; nothing happened at the provider.
+        Err(ProviderError::Retryable(_)) => ProviderOutcome::Failed {
+            kind: "unavailable",
+            code: "provider_unavailable".to_owned(),
+        },
+        Err(ProviderError::UnknownOutcome(_)) => ProviderOutcome::Unknown,
+    }
+}
+
+/// Phases 2 and 3 for an open transaction: call the provider with the key derived from the
+/// transaction's id, then record the outcome. A settled transaction is returned as it is.
+pub(super) async fn drive(
+    state: &AppState,
+    caller: &Caller,
+    intent: IntentRow,
+    txn: TxnRow,
+) -> Result<Outcome, ApiError> {
+    if !txn.status().is_open() {
+        return Ok((intent, txn));
+    }
+    let env: Environment = intent
+        .environment
+        .parse()
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("bad environment in a row")))?;
+    let client =
+        match sandbox::client_for(state, intent.store_id, env, state.config.provider_timeout).await
+        {
+            Ok(client) => client,
+            Err(err) => {
+                tracing::warn!(error = %err, "no payment provider client for the store");
+                return Err(ApiError::ProviderUnavailable);
+            }
+        };
+    let operation = txn.operation();
+    let call = CallContext {
+        idempotency_key: provider_key(txn.id.0, operation.as_str(), 0),
+        correlation_id: caller.correlation_id.clone(),
+        reference: Some(txn.id.to_string()),
+    };
+    let result = match (
+        operation,
+        intent.provider_payment_id.as_deref(),
+        txn.provider_txn_id.as_deref(),
+    ) {
+        // An asynchronous authorization the provider already accepted: ask for its truth.
+        (Operation::Authorize, _, Some(provider_id)) => {
+            client
+                .get_transaction(&caller.correlation_id, provider_id)
+                .await
+        }
+        (Operation::Authorize, _, None) => {
+            client
+                .authorize(
+                    &call,
+                    MinorUnits(txn.amount),
+                    &intent.currency,
+                    &intent.payment_method,
+                )
+                .await
+        }
+        (_, None, _) => Err(ProviderError::Rejected {
+            code: "no_provider_payment".to_owned(),
+        }),
+        (Operation::Capture, Some(pid), _) => {
+            client
+                .capture(&call, pid, Some(MinorUnits(txn.amount)))
+                .await
+        }
+        (Operation::Void, Some(pid), _) => client.void(&call, pid).await,
+        (Operation::Refund, Some(pid), _) => {
+            client.refund(&call, pid, MinorUnits(txn.amount)).await
+        }
+    };
+    settle(state, caller, txn.id, classify(operation, result)).await
+}
+
+/// The transaction's new status and the intent event an outcome means.
+fn plan(
+    operation: Operation,
+    txn: &TxnRow,
+    outcome: &ProviderOutcome,
+) -> (TransactionStatus, Option<Event>) {
+    let amount = MinorUnits(txn.amount);
+    match (operation, outcome) {
+        (Operation::Authorize, ProviderOutcome::Succeeded { amount: got, .. }) => {
+            if *got == amount {
+                (
+                    TransactionStatus::Succeeded,
+                    Some(Event::AuthorizeSucceeded { amount }),
+                )
+            } else {
+                // The provider authorized something else than asked: never treat it as paid.
+                tracing::error!(
+                    asked = amount.0,
+                    authorized = got.0,
+                    "provider authorized a different amount"
+                );
+                (TransactionStatus::Failed, Some(Event::AuthorizeFailed))
+            }
+        }
+        (Operation::Authorize, ProviderOutcome::Pending { .. }) => {
+            (TransactionStatus::Pending, Some(Event::AuthorizePending))
+        }
+        (Operation::Authorize, ProviderOutcome::Failed { .. }) => {
+            (TransactionStatus::Failed, Some(Event::AuthorizeFailed))
+        }
+        (Operation::Authorize, ProviderOutcome::Unknown) => {
+            (TransactionStatus::Unknown, Some(Event::AuthorizeUnknown))
+        }
+        (_, ProviderOutcome::Unknown | ProviderOutcome::Pending { .. }) => {
+            (TransactionStatus::Unknown, None)
+        }
+        (Operation::Capture, ProviderOutcome::Succeeded { .. }) => (
+            TransactionStatus::Succeeded,
+            Some(Event::CaptureSucceeded { amount }),
+        ),
+        (Operation::Capture, ProviderOutcome::Failed { .. }) => (
+            TransactionStatus::Failed,
+            Some(Event::CaptureFailed { amount }),
+        ),
+        (Operation::Void, ProviderOutcome::Succeeded { .. }) => {
+            (TransactionStatus::Succeeded, Some(Event::VoidSucceeded))
+        }
+        (Operation::Void, ProviderOutcome::Failed { .. }) => {
+            (TransactionStatus::Failed, Some(Event::VoidFailed))
+        }
+        (Operation::Refund, ProviderOutcome::Succeeded { .. }) => (
+            TransactionStatus::Succeeded,
+            Some(Event::RefundSucceeded { amount }),
+        ),
+        (Operation::Refund, ProviderOutcome::Failed { .. }) => (
+            TransactionStatus::Failed,
+            Some(Event::RefundFailed { amount }),
+        ),
+    }
+}
+
+fn history_reason(operation: Operation, txn: &TxnRow, outcome: &ProviderOutcome) -> String {
+    let what = match operation {
+        Operation::Authorize => "authorization",
+        Operation::Capture => "capture",
+        Operation::Void => "void",
+        Operation::Refund => "refund",
+    };
+    let amount = super::console::format_amount(txn.amount, &txn.currency);
+    match outcome {
+        ProviderOutcome::Succeeded { .. } => format!("{what} of {amount} succeeded"),
+        ProviderOutcome::Pending { .. } => format!("{what} of {amount} pending at the provider"),
+        ProviderOutcome::Failed { code, .. } => format!("{what} of {amount} failed: {code}"),
+        ProviderOutcome::Unknown => format!("{what} of {amount}: outcome unknown"),
+    }
+}
+
+/// Phase 3: records an outcome on a still-open transaction and applies it to the intent, in
+/// one database transaction. A transaction someone else settled meanwhile is left alone, so
+/// an outcome is applied exactly once however many callers (retries, resolver, webhooks) race.
+pub(crate) async fn settle(
+    state: &AppState,
+    caller: &Caller,
+    txn_id: TransactionId,
+    outcome: ProviderOutcome,
+) -> Result<Outcome, ApiError> {
+    let lock = state.db.lock_for_update_sql();
+    let select_txn = format!("SELECT {TXN_COLUMNS} FROM payment_transactions WHERE id = $1{lock}");
+    let select_intent = format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1{lock}");
+    for _ in 0..CAS_ATTEMPTS {
+        let now = state.clock.now();
+        let attempt: Result<Option<Outcome>, ApiError> = on_db!(&state.db, pool => {
+            async {
+                let mut tx = pool.begin_with(state.db.begin_write_sql()).await.map_err(db)?;
+                let txn: TxnRow = sqlx::query_as(&select_txn).bind(txn_id).fetch_one(&mut *tx).await.map_err(db)?;
+                let intent: IntentRow = sqlx::query_as(&select_intent).bind(txn.payment_intent_id)
+                    .fetch_one(&mut *tx).await.map_err(db)?;
+                if !txn.status().is_open() {
+                    return Ok(Some((intent, txn)));
+                }
+                let operation = txn.operation();
+                let (txn_status, event) = plan(operation, &txn, &outcome);
+                let (provider_id, raw_response, failure) = match &outcome {
+                    ProviderOutcome::Succeeded { provider_id, raw, .. }
+                    | ProviderOutcome::Pending { provider_id, raw } => {
+                        (Some(provider_id.clone()), Some(raw.clone()), None)
+                    }
+                    ProviderOutcome::Failed { kind, code } => (None, None, Some((*kind, code.clone()))),
+                    ProviderOutcome::Unknown => (None, None, None),
+                };
+                let ledger = intent.ledger();
+                let next = match event {
+                    // Repeating a non-final status (still pending, still unknown) is no change.
+                    Some(Event::AuthorizePending) if ledger.status == IntentStatus::Pending => ledger,
+                    Some(Event::AuthorizeUnknown) if ledger.status == IntentStatus::Unknown => ledger,
+                    Some(event) => machine::apply(ledger, event).map_err(transition_error)?,
+                    None => ledger,
+                };
+                let mut after_txn = txn.clone();
+                after_txn.status = txn_status.as_str().to_owned();
+                after_txn.updated_at = now;
+                if provider_id.is_some() {
+                    after_txn.provider_txn_id = provider_id.clone();
+                }
+                if raw_response.is_some() {
+                    after_txn.raw_response_redacted = raw_response.clone();
+                }
+                after_txn.failure_kind = failure.as_ref().map(|f| f.0.to_owned());
+                after_txn.failure_code = failure.as_ref().map(|f| f.1.clone());
+                let updated = sqlx::query(UPDATE_TXN)
+                    .bind(txn.id).bind(&txn.status).bind(txn_status.as_str()).bind(&provider_id)
+                    .bind(&after_txn.failure_kind).bind(&after_txn.failure_code).bind(&raw_response).bind(now)
+                    .execute(&mut *tx).await.map_err(db)?.rows_affected();
+                if updated != 1 {
+                    return Ok(None);
+                }
+                let mut after = intent.clone();
+                let intent_provider_id = match operation {
+                    Operation::Authorize => provider_id.clone(),
+                    _ => None,
+                };
+                let intent_failure = match (operation, &failure) {
+                    (Operation::Authorize, Some((_, code))) => Some(code.clone()),
+                    _ => None,
+                };
+                if next != ledger || intent_provider_id.is_some() || intent_failure.is_some() {
+                    let updated = bind_ledger(sqlx::query(UPDATE_INTENT).bind(intent.id).bind(intent.version), &next)
+                        .bind(&intent_provider_id).bind(&intent_failure).bind(now)
+                        .execute(&mut *tx).await.map_err(db)?.rows_affected();
+                    if updated != 1 {
+                        return Ok(None);
+                    }
+                    set_ledger(&mut after, &next);
+                    after.version += 1;
+                    after.updated_at = now;
+                    if intent_provider_id.is_some() {
+                        after.provider_payment_id = intent_provider_id;
+                    }
+                    if intent_failure.is_some() {
+                        after.failure_code = intent_failure;
+                    }
+                }
+                if next.status != ledger.status {
+                    let reason = history_reason(operation, &txn, &outcome);
+                    insert_history!(&mut *tx, intent.order_id, Some(intent.id), "payment",
+                        Some(ledger.status.as_str()), next.status.as_str(), &reason, caller, now);
+                    // The order is paid once its payment is authorized, and open again when
+                    // the authorization is released.
+                    let order_change = match next.status {
+                        IntentStatus::Authorized if operation == Operation::Authorize => Some(("open", "paid", "payment authorized")),
+                        IntentStatus::Voided => Some(("paid", "open", "payment voided")),
+                        _ => None,
+                    };
+                    if let Some((from, to, why)) = order_change {
+                        let moved = sqlx::query(UPDATE_ORDER_STATUS).bind(intent.order_id).bind(from).bind(to).bind(now)
+                            .execute(&mut *tx).await.map_err(db)?.rows_affected();
+                        if moved == 1 {
+                            insert_history!(&mut *tx, intent.order_id, None::<PaymentIntentId>, "order",
+                                Some(from), to, why, caller, now);
+                        }
+                    }
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(Some((after, after_txn)))
+            }
+            .await
+        });
+        if let Some(done) = attempt? {
+            return Ok(done);
+        }
+    }
+    Err(ApiError::Internal(anyhow::anyhow!(
+        "could not record a provider outcome after {CAS_ATTEMPTS} attempts"
+    )))
+}
