@@ -6,8 +6,7 @@ use std::sync::Arc;
 use app::backend::{
     ApiKeyView, BoxFuture, ConsoleBackend, ConsoleResult, CredentialRow, DashboardView,
     KeyOverviewView, KeyVersionView, LedgerFilter, LedgerView, OrderDetailView, RevealedSecret,
-    RotationView, SharedBackend, StoreChoice, StoreView, SystemStatus, Viewer, WebhookEventView,
-    WebhookEventsView,
+    RotationView, SharedBackend, StoreChoice, StoreView, SystemStatus, Viewer, WebhookEventsView,
 };
 use axum::http::request::Parts;
 use secrecy::SecretString;
@@ -589,42 +588,9 @@ impl ConsoleBackend for ServerBackend {
         Box::pin(async move {
             let signed = self.require_signed(req).await?;
             let (store_id, _) = signed.scope()?;
-            let query = crate::webhooks::EventQuery {
-                status: status.filter(|s| !s.is_empty()),
-                provider: None,
-                limit: Some(50),
-                starting_after: after.and_then(|a| a.parse().ok()),
-            };
-            let page = crate::webhooks::list(&self.state, store_id, &query)
+            crate::webhooks::console::events(&self.state, store_id, status, after)
                 .await
-                .map_err(shown)?;
-            Ok(WebhookEventsView {
-                next_after: page
-                    .has_more
-                    .then(|| page.data.last().map(|e| e.id.to_string()))
-                    .flatten(),
-                rows: page
-                    .data
-                    .into_iter()
-                    .map(|e| WebhookEventView {
-                        id: e.id.to_string(),
-                        provider: e.provider,
-                        provider_event_id: e.provider_event_id,
-                        event_type: e.event_type,
-                        signature_valid: e.signature_valid,
-                        status: e.status,
-                        attempt_count: e.attempt_count,
-                        last_error: e.last_error,
-                        next_attempt_at: e.next_attempt_at.map(|t| t.to_rfc3339()),
-                        received_at: e.received_at.to_rfc3339(),
-                        processed_at: e.processed_at.map(|t| t.to_rfc3339()),
-                        payload: serde_json::from_str::<serde_json::Value>(&e.payload)
-                            .ok()
-                            .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                            .unwrap_or(e.payload),
-                    })
-                    .collect(),
-            })
+                .map_err(shown)
         })
     }
 
@@ -636,11 +602,9 @@ impl ConsoleBackend for ServerBackend {
         Box::pin(async move {
             let signed = self.require_signed(req).await?;
             let (store_id, _) = signed.scope()?;
-            let id = event_id.parse().map_err(|_| shown(ApiError::NotFound))?;
-            let event = crate::webhooks::replay(&self.state, store_id, id)
+            crate::webhooks::console::replay(&self.state, store_id, &event_id)
                 .await
-                .map_err(shown)?;
-            Ok(format!("Event {} queued again.", event.provider_event_id))
+                .map_err(shown)
         })
     }
 }

@@ -7,7 +7,7 @@ use app::backend::{
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::{
-    IntentStatus, LedgerQuery, Operation, PaymentIntent, TransactionStatus,
+    LedgerQuery, PaymentIntent, TransactionStatus,
     queries::{self, daily_volume, status_counts},
     service::{self, Caller},
 };
@@ -110,27 +110,6 @@ pub async fn order_detail(
         .map(|iwt| {
             let i = &iwt.intent;
             let f = |m: MinorUnits| format_amount(m.0, &i.currency);
-            let open = |op: Operation| {
-                iwt.transactions
-                    .iter()
-                    .filter(|t| t.operation == op && t.status.is_open())
-                    .map(|t| t.amount.0)
-                    .sum::<i64>()
-            };
-            let capturable = match i.status {
-                IntentStatus::Authorized | IntentStatus::PartiallyCaptured => {
-                    i.authorized_amount.0 - i.captured_amount.0 - open(Operation::Capture)
-                }
-                _ => 0,
-            };
-            let refundable = match i.status {
-                IntentStatus::PartiallyCaptured
-                | IntentStatus::Captured
-                | IntentStatus::PartiallyRefunded => {
-                    i.captured_amount.0 - i.refunded_amount.0 - open(Operation::Refund)
-                }
-                _ => 0,
-            };
             IntentView {
                 id: i.id.to_string(),
                 status: i.status.as_str().to_owned(),
@@ -139,9 +118,9 @@ pub async fn order_detail(
                 authorized: f(i.authorized_amount),
                 captured: f(i.captured_amount),
                 refunded: f(i.refunded_amount),
-                capturable,
-                refundable,
-                voidable: i.status == IntentStatus::Authorized,
+                capturable: i.capturable_amount.0,
+                refundable: i.refundable_amount.0,
+                voidable: i.voidable,
                 payment_method: i.payment_method.clone(),
                 action_key: uuid::Uuid::now_v7().to_string(),
                 transactions: iwt

@@ -128,6 +128,30 @@ impl Ledger {
         MinorUnits(self.captured.0 - self.refunded.0 - self.refund_reserved.0)
     }
 
+    /// What a capture may take right now: the capturable amount when the transition function
+    /// would accept a capture of it, else zero (the rule is the machine's, not re-stated).
+    pub fn capturable_now(&self) -> MinorUnits {
+        let amount = self.capturable();
+        match apply(*self, Event::CaptureRequested { amount }) {
+            Ok(_) => amount,
+            Err(_) => MinorUnits(0),
+        }
+    }
+
+    /// What a refund may take right now (zero when no refund is allowed).
+    pub fn refundable_now(&self) -> MinorUnits {
+        let amount = self.refundable();
+        match apply(*self, Event::RefundRequested { amount }) {
+            Ok(_) => amount,
+            Err(_) => MinorUnits(0),
+        }
+    }
+
+    /// Whether a void would be accepted now.
+    pub fn voidable_now(&self) -> bool {
+        apply(*self, Event::VoidRequested).is_ok()
+    }
+
     /// The settled status the amounts describe (for intents past authorization).
     fn settled_status(&self) -> IntentStatus {
         if self.refunded.0 > 0 {
@@ -485,6 +509,30 @@ mod tests {
         let settled = apply(pending, Event::AuthorizeSucceeded { amount: m(100) }).unwrap();
         assert_eq!(settled.status, IntentStatus::Authorized);
         assert!(apply(settled, Event::AuthorizeFailed).is_err());
+    }
+
+    #[test]
+    fn what_can_be_done_now_follows_the_transition_function() {
+        let l = authorized(1000);
+        assert_eq!(
+            (l.capturable_now(), l.refundable_now(), l.voidable_now()),
+            (m(1000), m(0), true)
+        );
+        let l = apply(l, Event::CaptureRequested { amount: m(400) }).unwrap();
+        assert_eq!((l.capturable_now(), l.voidable_now()), (m(600), false));
+        let l = apply(l, Event::CaptureSucceeded { amount: m(400) }).unwrap();
+        assert_eq!((l.capturable_now(), l.refundable_now()), (m(600), m(400)));
+        let voiding = apply(authorized(10), Event::VoidRequested).unwrap();
+        assert_eq!(voiding.capturable_now(), m(0));
+        let failed = apply(Ledger::new(m(10)), Event::AuthorizeFailed).unwrap();
+        assert_eq!(
+            (
+                failed.capturable_now(),
+                failed.refundable_now(),
+                failed.voidable_now()
+            ),
+            (m(0), m(0), false)
+        );
     }
 
     #[test]

@@ -181,6 +181,14 @@ pub struct PaymentIntent {
     /// Sum of succeeded refunds.
     #[schema(value_type = i64)]
     pub refunded_amount: MinorUnits,
+    /// What a capture may take now (0 when none is allowed; in-flight captures excluded).
+    #[schema(value_type = i64)]
+    pub capturable_amount: MinorUnits,
+    /// What a refund may take now (0 when none is allowed; in-flight refunds excluded).
+    #[schema(value_type = i64)]
+    pub refundable_amount: MinorUnits,
+    /// Whether a void would be accepted now.
+    pub voidable: bool,
     /// ISO 4217 code.
     pub currency: String,
     /// Payment provider.

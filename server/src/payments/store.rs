@@ -66,7 +66,11 @@ impl IntentRow {
 
     /// The API view.
     pub fn to_api(&self) -> PaymentIntent {
+        let ledger = self.ledger();
         PaymentIntent {
+            capturable_amount: ledger.capturable_now(),
+            refundable_amount: ledger.refundable_now(),
+            voidable: ledger.voidable_now(),
             id: self.id,
             order_id: self.order_id,
             snapshot_id: self.snapshot_id,
