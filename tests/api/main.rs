@@ -11,6 +11,7 @@ mod idempotency;
 mod isolation;
 mod openapi;
 mod orders;
+mod payment_keys;
 mod payment_races;
 mod payments;
 mod problems;

@@ -520,6 +520,7 @@ async fn retries_with_the_same_key_act_once(backend: Backend) {
             Some(700),
             "cap-1",
             &caller,
+            None,
         )
         .await
         .unwrap();
@@ -535,6 +536,7 @@ async fn retries_with_the_same_key_act_once(backend: Backend) {
             None,
             "ref-1",
             &caller,
+            None,
         )
         .await
         .unwrap();

@@ -18,6 +18,7 @@ fn ctx(key: &str) -> CallContext {
         idempotency_key: key.to_owned(),
         correlation_id: format!("req-{key}"),
         reference: None,
+        audit: None,
     }
 }
 

@@ -222,7 +222,109 @@ async fn a_claim_left_by_a_dead_process_is_taken_over(backend: Backend) {
     );
 }
 
+async fn concurrent_requests_with_one_key_make_one_payment(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = json!({"amount": 1000, "currency": "USD", "payment_method": "pm_card_visa"});
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let request = app
+            .client
+            .post(app.url("/sandbox-psp/v1/payments"))
+            .bearer_auth(KEY)
+            .header("idempotency-key", "same-1")
+            .json(&body);
+        calls.spawn(async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let replayed = response.headers().contains_key("idempotent-replayed");
+            (status, replayed, response.json::<Value>().await.unwrap())
+        });
+    }
+    let (mut originals, mut payments) = (0, Vec::new());
+    while let Some(call) = calls.join_next().await {
+        let (status, replayed, body) = call.unwrap();
+        match status {
+            201 => {
+                originals += usize::from(!replayed);
+                payments.push(body);
+            }
+            409 => assert_eq!(body["error"]["code"], "idempotency_in_progress"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(originals, 1, "one request ran, the others were answered");
+    assert!(payments.iter().all(|p| *p == payments[0]), "{payments:?}");
+    let count = "SELECT COUNT(*) FROM sandbox_psp_payments";
+    let n: i64 =
+        cassa::on_db!(&app.db, pool => sqlx::query_scalar(count).fetch_one(pool).await).unwrap();
+    assert_eq!(n, 1, "exactly one payment at the PSP");
+}
+
+async fn a_replayed_capture_captures_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, payment) = authorize(&app, "pm_card_visa", 1000).await;
+    let id = payment["id"].as_str().unwrap();
+    let path = format!("/payments/{id}/capture");
+    let (status, first) = psp(&app, &path, Some("cap-1"), json!({"amount": 400})).await;
+    assert_eq!(
+        (status, first["captured_amount"].as_i64()),
+        (200, Some(400))
+    );
+    let (status, again) = psp(&app, &path, Some("cap-1"), json!({"amount": 400})).await;
+    assert_eq!((status, &again), (200, &first), "the stored answer");
+    let current: Value = app
+        .client
+        .get(app.url(&format!("/sandbox-psp/v1/payments/{id}")))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(current["captured_amount"], 400, "captured once");
+    // Without an amount, the rest; replayed as the same answer, not a second capture.
+    let (status, rest) = psp(&app, &path, Some("cap-2"), json!({})).await;
+    assert_eq!(
+        (status, rest["captured_amount"].as_i64()),
+        (200, Some(1000))
+    );
+    assert_eq!(
+        psp(&app, &path, Some("cap-2"), json!({})).await,
+        (200, rest)
+    );
+    // Refusals are remembered too, and explained from the current state.
+    let (status, refused) = psp(&app, &path, Some("cap-3"), json!({"amount": 1})).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (409, Some("capture_refused"))
+    );
+    assert_eq!(
+        psp(&app, &path, Some("cap-3"), json!({"amount": 1})).await,
+        (409, refused)
+    );
+    let (status, err) = psp(&app, &path, None, json!({})).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("invalid_amount")),
+        "nothing left to capture"
+    );
+    let (status, err) = psp(
+        &app,
+        "/payments/psp_pay_nope/capture",
+        Some("cap-4"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (404, Some("resource_missing"))
+    );
+}
+
 both_backends!(
+    concurrent_requests_with_one_key_make_one_payment,
+    a_replayed_capture_captures_once,
     a_claim_left_by_a_dead_process_is_taken_over,
     outcomes_follow_the_test_payment_method,
     captures_voids_and_refunds_keep_the_ledger_consistent,

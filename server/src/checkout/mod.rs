@@ -5,7 +5,7 @@
 pub mod config;
 pub mod providers;
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{Extension, Json, extract::State, http::StatusCode, response::IntoResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -19,6 +19,7 @@ use crate::{
         extract::{ApiJson, ApiPath},
         problem::{ApiError, Problem},
     },
+    idempotency::{Deferred, Stored},
     money::MinorUnits,
     on_db,
     orders::{self, OrderScope},
@@ -127,10 +128,14 @@ fn overflow<T>(_: T) -> ApiError {
 }
 
 /// Prices an open order of the customer and stores the snapshot.
+///
+/// With the request's idempotency `record`, the answer is stored for the key in the same
+/// transaction as the snapshot.
 pub async fn quote(
     state: &AppState,
     scope: CustomerScope,
     request: QuoteRequest,
+    record: Option<&Deferred>,
 ) -> Result<Snapshot, ApiError> {
     let order_scope = OrderScope {
         store_id: scope.store_id,
@@ -227,23 +232,37 @@ pub async fn quote(
         created_at: now,
         expires_at: now + state.config.snapshot_ttl,
     };
+    let record = match record.filter(|r| r.needs_claim()) {
+        Some(record) => {
+            let response = (StatusCode::CREATED, Json(&snapshot)).into_response();
+            Some((record, record.render(response).await?))
+        }
+        None => None,
+    };
     insert(
         state,
         scope.store_id,
         scope.environment,
         scope.customer_id,
         &snapshot,
+        record.as_ref().map(|(r, stored)| (*r, stored)),
     )
     .await?;
+    if let Some((record, stored)) = record {
+        record.settled(stored);
+    }
     Ok(snapshot)
 }
 
+/// Writes the snapshot (and, first, the request's completed idempotency record: a concurrent
+/// request with the same key waits on it and then finds the key taken).
 async fn insert(
     state: &AppState,
     store: StoreId,
     env: Environment,
     customer: CustomerId,
     s: &Snapshot,
+    record: Option<(&Deferred, &Stored)>,
 ) -> Result<(), ApiError> {
     const SNAPSHOT: &str = "INSERT INTO order_checkout_snapshots (id, order_id, store_id, environment, \
         customer_id, order_revision, currency, subtotal, shipping, tax, total, shipping_service, \
@@ -251,9 +270,15 @@ async fn insert(
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
     const LINE: &str = "INSERT INTO order_checkout_snapshot_items (snapshot_id, line_no, product_id, \
         quantity, unit_amount, amount, net, tax, tax_rate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-    on_db!(&state.db, pool => {
+    let now = state.clock.now();
+    let written = on_db!(&state.db, pool => {
         async {
             let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
+            if let Some((record, stored)) = record
+                && record.insert_completed_query(stored, now).execute(&mut *tx).await?.rows_affected() != 1
+            {
+                return Ok(false);
+            }
             sqlx::query(SNAPSHOT)
                 .bind(s.snapshot_id).bind(s.order_id).bind(store).bind(env.as_str()).bind(customer)
                 .bind(s.order_revision).bind(&s.currency).bind(s.totals.subtotal.0)
@@ -267,12 +292,15 @@ async fn insert(
                     .bind(l.unit_amount.0).bind(l.amount.0).bind(l.net.0).bind(l.tax.0).bind(&l.tax_rate)
                     .execute(&mut *tx).await?;
             }
-            tx.commit().await
+            tx.commit().await.map(|()| true)
         }
         .await
     })
     .map_err(StoreError::from)?;
-    Ok(())
+    match (written, record) {
+        (false, Some((record, _))) => Err(record.lost()),
+        _ => Ok(()),
+    }
 }
 
 type SnapshotRow = (
@@ -400,9 +428,12 @@ pub async fn payable_snapshot(
 pub async fn create_quote(
     State(state): State<AppState>,
     scope: CustomerScope,
+    record: Option<Extension<Deferred>>,
     ApiJson(body): ApiJson<QuoteRequest>,
 ) -> Result<(StatusCode, Json<Snapshot>), ApiError> {
-    Ok((StatusCode::CREATED, Json(quote(&state, scope, body).await?)))
+    let record = record.map(|Extension(r)| r);
+    let snapshot = quote(&state, scope, body, record.as_ref()).await?;
+    Ok((StatusCode::CREATED, Json(snapshot)))
 }
 
 /// Reads one of the customer's snapshots.

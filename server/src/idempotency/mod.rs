@@ -7,6 +7,7 @@
 //! retry. A retry while the first is in flight is 409; a different request under a used key is
 //! 422; a lock older than [`LOCK_TIMEOUT_SECS`] is presumed dead and taken over.
 
+mod deferred;
 pub mod key;
 mod store;
 
@@ -20,6 +21,7 @@ use axum::{
 use chrono::Duration;
 use sha2::{Digest, Sha256};
 
+pub use deferred::{Deferred, Stored};
 pub use key::{IdempotencyKey, KeyError, provider_key};
 
 use crate::{
@@ -44,6 +46,32 @@ fn applies(method: &Method, path: &str) -> bool {
         && (path.starts_with("/api/v1/admin/")
             || path == "/api/v1/me"
             || path.starts_with("/api/v1/me/"))
+}
+
+/// The endpoints whose handlers write the idempotency record inside their own transactions
+/// (see [`Deferred`]): the checkout quote and the payment operations, the hot path of a
+/// checkout. Every other endpoint gets the claim committed before it runs.
+fn handler_writes_record(method: &Method, path: &str) -> bool {
+    if method != Method::POST {
+        return false;
+    }
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    matches!(
+        segments.as_slice(),
+        ["", "api", "v1", "me", "checkout", "quote"]
+            | ["", "api", "v1", "me", "orders", _, "payments", "authorize"]
+            | [
+                "",
+                "api",
+                "v1",
+                "admin",
+                "orders",
+                _,
+                "payments",
+                _,
+                "capture" | "void" | "refund"
+            ]
+    )
 }
 
 /// store + environment + principal: the same key from another store or caller is unrelated.
@@ -116,40 +144,119 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         .map(|p| p.as_str())
         .unwrap_or("/");
     let hash = fingerprint(&parts.method, path, &bytes);
-    let request_id = parts.extensions.get::<RequestId>().cloned();
+    let request_id = parts
+        .extensions
+        .get::<RequestId>()
+        .map(|id| id.as_str().to_owned());
+    let deferred = handler_writes_record(&parts.method, parts.uri.path());
 
-    match acquire(&state, &scope, &key, &hash).await {
-        Ok(Acquired::Owner) => {}
+    let claimed = match acquire(&state, &scope, &key, &hash, !deferred).await {
+        Ok(Acquired::Owner) => true,
+        Ok(Acquired::Free) => false,
         Ok(Acquired::Answer(response)) => return response,
         Err(err) => return err.into_response(),
+    };
+    if !deferred {
+        let response = next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+        return finish(&state, &scope, &key, response, request_id).await;
     }
-
+    let record = Deferred::new(
+        scope.clone(),
+        key.as_str().to_owned(),
+        hash.clone(),
+        request_id.clone(),
+        claimed,
+    );
+    parts.extensions.insert(record.clone());
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    finish(&state, &scope, &key, response, request_id).await
+    match record.progress() {
+        deferred::Progress::Settled(stored) => stored.into_response(),
+        deferred::Progress::Claimed => finish(&state, &scope, &key, response, request_id).await,
+        deferred::Progress::Lost => answer_from_record(&state, &scope, &key, &hash).await,
+        deferred::Progress::Unclaimed if response.status().is_server_error() => response,
+        // The handler ended before writing anything (a validation error, an outcome that was
+        // already recorded): remember its answer now, unless another request took the key.
+        deferred::Progress::Unclaimed => {
+            let (parts, bytes) = match render(response, request_id).await {
+                Ok(rendered) => rendered,
+                Err(err) => return err.into_response(),
+            };
+            let now = state.clock.now();
+            let content_type = content_type(&parts);
+            match store::insert_completed(
+                &state.db,
+                &scope,
+                key.as_str(),
+                &hash,
+                now,
+                now + retention(),
+                parts.status.as_u16(),
+                content_type.as_deref(),
+                &bytes,
+            )
+            .await
+            {
+                Ok(true) => Response::from_parts(parts, Body::from(bytes)),
+                Ok(false) => answer_from_record(&state, &scope, &key, &hash).await,
+                Err(err) => {
+                    // Nothing was changed by this request; its answer still stands.
+                    tracing::error!(error = %err, "could not store an idempotent response");
+                    Response::from_parts(parts, Body::from(bytes))
+                }
+            }
+        }
+    }
+}
+
+/// The answer a key's record gives to a request that lost the race for it.
+async fn answer_from_record(
+    state: &AppState,
+    scope: &str,
+    key: &IdempotencyKey,
+    hash: &[u8],
+) -> Response {
+    match acquire(state, scope, key, hash, false).await {
+        Ok(Acquired::Answer(response)) => response,
+        // Released meanwhile (the other request ended in a 5xx): the client may retry.
+        Ok(Acquired::Free | Acquired::Owner) => ApiError::IdempotencyKeyInUse.into_response(),
+        Err(err) => err.into_response(),
+    }
 }
 
 enum Acquired {
+    /// This request holds the committed in-flight claim.
     Owner,
+    /// No record: the handler claims in its own transaction.
+    Free,
+    /// Answer with this (a replay or an error).
     Answer(Response),
 }
 
+/// Looks the key up and, with `claim`, claims it first. Without `claim` nothing is written
+/// unless a dead request's lock has to be taken over or an expired record removed.
 async fn acquire(
     state: &AppState,
     scope: &str,
     key: &IdempotencyKey,
     hash: &[u8],
+    claim: bool,
 ) -> Result<Acquired, ApiError> {
     let db = &state.db;
     // A few rounds cover the races: a record deleted or expired between our reads.
     for _ in 0..3 {
         let now = state.clock.now();
-        if store::claim(db, scope, key.as_str(), hash, now, now + retention()).await? {
+        if claim && store::claim(db, scope, key.as_str(), hash, now, now + retention()).await? {
             return Ok(Acquired::Owner);
         }
         let Some(record) = store::find(db, scope, key.as_str()).await? else {
-            continue;
+            if claim {
+                continue;
+            }
+            return Ok(Acquired::Free);
         };
         if record.expires_at <= now {
             store::release(db, scope, key.as_str()).await?;
@@ -189,27 +296,26 @@ fn replay(record: store::Record) -> Response {
     response
 }
 
-/// Stores the outcome (or releases the key after a 5xx) and returns the response.
-async fn finish(
-    state: &AppState,
-    scope: &str,
-    key: &IdempotencyKey,
+fn content_type(parts: &axum::http::response::Parts) -> Option<String> {
+    parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// A response's parts and buffered body, exactly as stored and sent: problems are rendered
+/// here, with the request id, so the stored bytes are what the first caller receives (the
+/// outer renderer leaves an already-rendered problem alone).
+async fn render(
     response: Response,
-    request_id: Option<RequestId>,
-) -> Response {
-    if response.status().is_server_error() {
-        if let Err(err) = store::release(&state.db, scope, key.as_str()).await {
-            tracing::error!(error = %err, "could not release an idempotency key after a 5xx");
-        }
-        return response;
-    }
+    request_id: Option<String>,
+) -> Result<(axum::http::response::Parts, Bytes), ApiError> {
     let (mut parts, body) = response.into_parts();
-    // Render problems here, with the request id, so the stored bytes are exactly what the
-    // first caller receives (the outer renderer leaves an already-rendered problem alone).
     let bytes = match parts.extensions.remove::<Problem>() {
         Some(problem) => {
             let problem = Problem {
-                request_id: request_id.map(|id| id.as_str().to_owned()),
+                request_id,
                 ..problem
             };
             parts
@@ -218,20 +324,39 @@ async fn finish(
             parts.headers.remove(header::CONTENT_LENGTH);
             Bytes::from(serde_json::to_vec(&problem).unwrap_or_default())
         }
-        None => match axum::body::to_bytes(body, usize::MAX).await {
-            Ok(b) => b,
-            Err(err) => {
+        None => axum::body::to_bytes(body, usize::MAX)
+            .await
+            .map_err(|err| {
                 tracing::error!(error = %err, "could not buffer a response for idempotency");
-                let _ = store::release(&state.db, scope, key.as_str()).await;
-                return ApiError::Internal(anyhow::anyhow!("response body failed")).into_response();
-            }
-        },
+                ApiError::Internal(anyhow::anyhow!("response body failed"))
+            })?,
     };
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    Ok((parts, bytes))
+}
+
+/// Stores the outcome on the claimed record (or releases the key after a 5xx) and returns the
+/// response.
+async fn finish(
+    state: &AppState,
+    scope: &str,
+    key: &IdempotencyKey,
+    response: Response,
+    request_id: Option<String>,
+) -> Response {
+    if response.status().is_server_error() {
+        if let Err(err) = store::release(&state.db, scope, key.as_str()).await {
+            tracing::error!(error = %err, "could not release an idempotency key after a 5xx");
+        }
+        return response;
+    }
+    let (parts, bytes) = match render(response, request_id).await {
+        Ok(rendered) => rendered,
+        Err(err) => {
+            let _ = store::release(&state.db, scope, key.as_str()).await;
+            return err.into_response();
+        }
+    };
+    let content_type = content_type(&parts);
     if let Err(err) = store::complete(
         &state.db,
         scope,
@@ -247,4 +372,36 @@ async fn finish(
         tracing::error!(error = %err, "could not store an idempotent response");
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handlers_write_the_record_only_on_the_checkout_hot_path() {
+        let post = Method::POST;
+        for path in [
+            "/api/v1/me/checkout/quote",
+            "/api/v1/me/orders/o1/payments/authorize",
+            "/api/v1/admin/orders/o1/payments/p1/capture",
+            "/api/v1/admin/orders/o1/payments/p1/void",
+            "/api/v1/admin/orders/o1/payments/p1/refund",
+        ] {
+            assert!(handler_writes_record(&post, path), "{path}");
+        }
+        for path in [
+            "/api/v1/me/orders/o1/pay",
+            "/api/v1/me/orders",
+            "/api/v1/admin/orders/o1/payments/p1/capture/x",
+            "/api/v1/admin/products",
+            "/api/v1/me/checkout/quote/x",
+        ] {
+            assert!(!handler_writes_record(&post, path), "{path}");
+        }
+        assert!(!handler_writes_record(
+            &Method::PUT,
+            "/api/v1/me/checkout/quote"
+        ));
+    }
 }

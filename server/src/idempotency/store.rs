@@ -36,6 +36,28 @@ type Row = (
     DateTime<Utc>,
 );
 
+/// Inserts an in-flight record (binds: scope, key, hash, now, expires_at).
+pub(super) const CLAIM_SQL: &str = "INSERT INTO idempotency_keys \
+    (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at) \
+    VALUES ($1, $2, $3, 'in_flight', $4, $4, $5) \
+    ON CONFLICT (scope, idempotency_key) DO NOTHING";
+
+/// Inserts a completed record (binds: as [`CLAIM_SQL`], then code, content type, body).
+pub(super) const INSERT_COMPLETED_SQL: &str = "INSERT INTO idempotency_keys \
+    (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at, \
+    response_code, response_type, response_body) \
+    VALUES ($1, $2, $3, 'completed', $4, $4, $5, $6, $7, $8) \
+    ON CONFLICT (scope, idempotency_key) DO NOTHING";
+
+/// Completes a record (binds: scope, key, code, content type, body).
+pub(super) const COMPLETE_SQL: &str = "UPDATE idempotency_keys SET status = 'completed', \
+    response_code = $3, response_type = $4, response_body = $5 \
+    WHERE scope = $1 AND idempotency_key = $2";
+
+/// Forgets a record (binds: scope, key).
+pub(super) const RELEASE_SQL: &str =
+    "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2";
+
 /// Inserts an in-flight record; `false` if one exists.
 pub async fn claim(
     db: &Db,
@@ -45,12 +67,8 @@ pub async fn claim(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    const SQL: &str = "INSERT INTO idempotency_keys \
-        (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at) \
-        VALUES ($1, $2, $3, 'in_flight', $4, $4, $5) \
-        ON CONFLICT (scope, idempotency_key) DO NOTHING";
     let inserted = on_db!(db, pool => {
-        sqlx::query(SQL)
+        sqlx::query(CLAIM_SQL)
             .bind(scope)
             .bind(key)
             .bind(request_hash)
@@ -113,10 +131,8 @@ pub async fn complete(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<(), StoreError> {
-    const SQL: &str = "UPDATE idempotency_keys SET status = 'completed', response_code = $3, \
-        response_type = $4, response_body = $5 WHERE scope = $1 AND idempotency_key = $2";
     on_db!(db, pool => {
-        sqlx::query(SQL)
+        sqlx::query(COMPLETE_SQL)
             .bind(scope)
             .bind(key)
             .bind(i32::from(code))
@@ -129,11 +145,40 @@ pub async fn complete(
     Ok(())
 }
 
+/// Inserts a completed record; `false` if one exists.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_completed(
+    db: &Db,
+    scope: &str,
+    key: &str,
+    request_hash: &[u8],
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    code: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<bool, StoreError> {
+    let inserted = on_db!(db, pool => {
+        sqlx::query(INSERT_COMPLETED_SQL)
+            .bind(scope)
+            .bind(key)
+            .bind(request_hash)
+            .bind(now)
+            .bind(expires_at)
+            .bind(i32::from(code))
+            .bind(content_type)
+            .bind(body)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(inserted == 1)
+}
+
 /// Forgets a record (after a 5xx, or once expired) so the key can be used again.
 pub async fn release(db: &Db, scope: &str, key: &str) -> Result<(), StoreError> {
-    const SQL: &str = "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2";
     on_db!(db, pool => {
-        sqlx::query(SQL).bind(scope).bind(key).execute(pool).await.map(|r| r.rows_affected())
+        sqlx::query(RELEASE_SQL).bind(scope).bind(key).execute(pool).await.map(|r| r.rows_affected())
     })?;
     Ok(())
 }

@@ -183,12 +183,15 @@ pub async fn action(
     let key = format!("console:{}", key.as_str());
     let (intent, txn) = match action {
         "capture" => {
-            service::capture(state, store, env, order_id, intent_id, amount, &key, caller).await?
+            service::capture(
+                state, store, env, order_id, intent_id, amount, &key, caller, None,
+            )
+            .await?
         }
-        "void" => service::void(state, store, env, order_id, intent_id, &key, caller).await?,
+        "void" => service::void(state, store, env, order_id, intent_id, &key, caller, None).await?,
         "refund" => {
             service::refund(
-                state, store, env, order_id, intent_id, amount, reason, &key, caller,
+                state, store, env, order_id, intent_id, amount, reason, &key, caller, None,
             )
             .await?
         }

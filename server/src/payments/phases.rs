@@ -4,18 +4,23 @@
 use super::{
     Operation, TransactionStatus,
     machine::{self, Event, IntentStatus},
-    service::{CAS_ATTEMPTS, Caller, Outcome, bind_ledger, db, set_ledger, transition_error},
+    service::{
+        CAS_ATTEMPTS, Caller, Outcome, Reply, answer, bind_ledger, db, set_ledger, transition_error,
+    },
     store::{
         INSERT_HISTORY, INTENT_COLUMNS, IntentRow, TXN_COLUMNS, TxnRow, UPDATE_INTENT,
         UPDATE_ORDER_STATUS, UPDATE_TXN,
     },
 };
+use axum::response::IntoResponse;
+
 use crate::{
     http::problem::ApiError,
     idempotency::provider_key,
     money::MinorUnits,
     on_db,
     providers::{
+        audit::AuditLog,
         payment::{CallContext, PaymentProvider, ProviderError, ProviderTransaction},
         sandbox,
     },
@@ -89,13 +94,24 @@ fn classify(
     }
 }
 
+/// What the transaction recording an outcome writes besides it.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Extras<'a> {
+    /// The API answer, stored on the request's idempotency record.
+    pub reply: Option<&'a Reply>,
+    /// The provider call's audit rows.
+    pub audit: Option<&'a AuditLog>,
+}
+
 /// Phases 2 and 3 for an open transaction: call the provider with the key derived from the
-/// transaction's id, then record the outcome. A settled transaction is returned as it is.
+/// transaction's id, then record the outcome (with the call's audit rows and, for an API
+/// request, its idempotent answer). A settled transaction is returned as it is.
 pub(super) async fn drive(
     state: &AppState,
     caller: &Caller,
     intent: IntentRow,
     txn: TxnRow,
+    reply: Option<&Reply>,
 ) -> Result<Outcome, ApiError> {
     if !txn.status().is_open() {
         return Ok((intent, txn));
@@ -114,10 +130,12 @@ pub(super) async fn drive(
             }
         };
     let operation = txn.operation();
+    let audit = AuditLog::default();
     let call = CallContext {
         idempotency_key: provider_key(txn.id.0, operation.as_str(), 0),
         correlation_id: caller.correlation_id.clone(),
         reference: Some(txn.id.to_string()),
+        audit: Some(audit.clone()),
     };
     let result = match (
         operation,
@@ -153,7 +171,14 @@ pub(super) async fn drive(
             client.refund(&call, pid, MinorUnits(txn.amount)).await
         }
     };
-    settle(state, caller, txn.id, classify(operation, result)).await
+    let extras = Extras {
+        reply,
+        audit: Some(&audit),
+    };
+    let settled = settle(state, caller, txn.id, classify(operation, result), extras).await;
+    // Rows the outcome's transaction did not take (someone else recorded it, or it failed).
+    audit.flush(&state.db).await;
+    settled
 }
 
 /// The transaction's new status and the intent event an outcome means.
@@ -241,12 +266,16 @@ pub(crate) async fn settle(
     caller: &Caller,
     txn_id: TransactionId,
     outcome: ProviderOutcome,
+    extras: Extras<'_>,
 ) -> Result<Outcome, ApiError> {
     let lock = state.db.lock_for_update_sql();
     let select_txn = format!("SELECT {TXN_COLUMNS} FROM payment_transactions WHERE id = $1{lock}");
     let select_intent = format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1{lock}");
     for _ in 0..CAS_ATTEMPTS {
         let now = state.clock.now();
+        let audit_rows = extras.audit.map(AuditLog::pending).unwrap_or_default();
+        let mut stored = None;
+        let mut audited = false;
         let attempt: Result<Option<Outcome>, ApiError> = on_db!(&state.db, pool => {
             async {
                 let mut tx = pool.begin_with(state.db.begin_write_sql()).await.map_err(db)?;
@@ -338,12 +367,28 @@ pub(crate) async fn settle(
                         }
                     }
                 }
+                for row in &audit_rows {
+                    row.insert_query().execute(&mut *tx).await.map_err(db)?;
+                }
+                if let Some(reply) = extras.reply.filter(|r| r.record.is_claimed()) {
+                    let response = answer(&after, &after_txn, reply.created).into_response();
+                    let rendered = reply.record.render(response).await?;
+                    reply.record.finish_query(&rendered).execute(&mut *tx).await.map_err(db)?;
+                    stored = Some(rendered);
+                }
                 tx.commit().await.map_err(db)?;
+                audited = true;
                 Ok(Some((after, after_txn)))
             }
             .await
         });
         if let Some(done) = attempt? {
+            if let Some(audit) = extras.audit.filter(|_| audited) {
+                audit.written(audit_rows.len());
+            }
+            if let (Some(reply), Some(stored)) = (extras.reply, stored) {
+                reply.record.settled(stored);
+            }
             return Ok(done);
         }
     }

@@ -34,7 +34,7 @@ pub async fn resolve_open(
             correlation_id: uuid::Uuid::now_v7().to_string(),
         };
         let intent = load_intent(state, txn.payment_intent_id).await?;
-        match drive(state, &caller, intent, txn).await {
+        match drive(state, &caller, intent, txn, None).await {
             Ok((_, txn)) if !txn.status().is_open() => settled += 1,
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "could not resolve a payment transaction"),

@@ -9,8 +9,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     AuthorizeRequest, CaptureRequest, LedgerPage, LedgerQuery, OrderPayments, PayRequest,
-    PaymentIntent, RefundRequest, TransactionStatus,
-    service::{self, Caller, Outcome, Source},
+    PaymentIntent, RefundRequest,
+    service::{self, Caller, Outcome, Reply, Source},
 };
 use crate::{
     auth::principal::{Actor, CustomerScope, StoreScope},
@@ -19,7 +19,7 @@ use crate::{
         middleware::RequestId,
         problem::{ApiError, Problem},
     },
-    idempotency::IdempotencyKey,
+    idempotency::{Deferred, IdempotencyKey},
     state::AppState,
     types::{OrderId, PaymentIntentId},
 };
@@ -73,14 +73,12 @@ fn customer_caller(scope: &CustomerScope, request_id: Option<Extension<RequestId
 }
 
 fn answer(outcome: Outcome, created: bool) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
-    let (intent, txn) = outcome;
-    let body = service::respond(&intent, &txn)?;
-    let status = match (txn.status(), created) {
-        (TransactionStatus::Pending, _) => StatusCode::ACCEPTED,
-        (_, true) => StatusCode::CREATED,
-        (_, false) => StatusCode::OK,
-    };
-    Ok((status, Json(body)))
+    service::answer(&outcome.0, &outcome.1, created)
+}
+
+/// The request's idempotency record for the flow to write in its own transactions.
+fn reply(record: Option<Extension<Deferred>>, created: bool) -> Option<Reply> {
+    record.map(|Extension(record)| Reply { record, created })
 }
 
 /// Authorizes the snapshot's total on a payment method: a new payment intent.
@@ -111,12 +109,23 @@ pub async fn authorize(
     scope: CustomerScope,
     headers: HeaderMap,
     request_id: Option<Extension<RequestId>>,
+    record: Option<Extension<Deferred>>,
     ApiPath(order_id): ApiPath<OrderId>,
     ApiJson(body): ApiJson<AuthorizeRequest>,
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
     let key = key(&headers)?;
     let caller = customer_caller(&scope, request_id);
-    let outcome = service::authorize(&state, scope, order_id, body, key.as_str(), &caller).await?;
+    let reply = reply(record, true);
+    let outcome = service::authorize(
+        &state,
+        scope,
+        order_id,
+        body,
+        key.as_str(),
+        &caller,
+        reply.as_ref(),
+    )
+    .await?;
     answer(outcome, true)
 }
 
@@ -173,6 +182,7 @@ pub async fn capture(
     scope: StoreScope,
     headers: HeaderMap,
     request_id: Option<Extension<RequestId>>,
+    record: Option<Extension<Deferred>>,
     ApiPath((order_id, intent_id)): ApiPath<(OrderId, PaymentIntentId)>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
@@ -201,6 +211,7 @@ pub async fn capture(
         amount,
         key.as_str(),
         &caller,
+        reply(record, false).as_ref(),
     )
     .await?;
     answer(outcome, false)
@@ -227,6 +238,7 @@ pub async fn void(
     scope: StoreScope,
     headers: HeaderMap,
     request_id: Option<Extension<RequestId>>,
+    record: Option<Extension<Deferred>>,
     ApiPath((order_id, intent_id)): ApiPath<(OrderId, PaymentIntentId)>,
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
     let key = key(&headers)?;
@@ -239,6 +251,7 @@ pub async fn void(
         intent_id,
         key.as_str(),
         &caller,
+        reply(record, false).as_ref(),
     )
     .await?;
     answer(outcome, false)
@@ -267,6 +280,7 @@ pub async fn refund(
     scope: StoreScope,
     headers: HeaderMap,
     request_id: Option<Extension<RequestId>>,
+    record: Option<Extension<Deferred>>,
     ApiPath((order_id, intent_id)): ApiPath<(OrderId, PaymentIntentId)>,
     ApiJson(body): ApiJson<RefundRequest>,
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
@@ -282,6 +296,7 @@ pub async fn refund(
         body.reason,
         key.as_str(),
         &caller,
+        reply(record, false).as_ref(),
     )
     .await?;
     answer(outcome, false)

@@ -1,6 +1,7 @@
 //! The payment flows: authorize, capture, void, refund and pay, up to the pending transaction
 //! (phase 1); `phases.rs` calls the provider and records the outcome.
 
+use axum::{Json, http::StatusCode};
 use chrono::{DateTime, Utc};
 
 use super::{
@@ -15,6 +16,7 @@ use crate::{
     auth::principal::CustomerScope,
     checkout::{self, QuoteRequest},
     http::problem::ApiError,
+    idempotency::Deferred,
     money::MinorUnits,
     on_db,
     orders::OrderScope,
@@ -109,6 +111,64 @@ pub fn respond(intent: &IntentRow, txn: &TxnRow) -> Result<super::PaymentIntent,
     }
 }
 
+/// The HTTP answer to a finished flow: `201` for a new authorization, `200` otherwise, `202`
+/// while the provider settles asynchronously, or the error the transaction ended in.
+pub fn answer(
+    intent: &IntentRow,
+    txn: &TxnRow,
+    created: bool,
+) -> Result<(StatusCode, Json<super::PaymentIntent>), ApiError> {
+    let body = respond(intent, txn)?;
+    let status = match (txn.status(), created) {
+        (TransactionStatus::Pending, _) => StatusCode::ACCEPTED,
+        (_, true) => StatusCode::CREATED,
+        (_, false) => StatusCode::OK,
+    };
+    Ok((status, Json(body)))
+}
+
+/// An API request's idempotency record, written by the flow in its own transactions: the
+/// claim with the pending transaction (phase 1), the answer with the outcome (phase 3).
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// The request's record.
+    pub record: Deferred,
+    /// Whether success is `201 Created` (a new authorization) rather than `200`.
+    pub created: bool,
+}
+
+/// Claims the request's key in a transaction of its own: for the rare requests that drive a
+/// transaction an earlier attempt with the same key left open (its record was released after a
+/// 5xx), so that two such retries never call the provider at once.
+async fn claim_alone(state: &AppState, reply: Option<&Reply>) -> Result<(), ApiError> {
+    let Some(record) = reply.map(|r| &r.record).filter(|r| r.needs_claim()) else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    let claimed = on_db!(&state.db, pool => {
+        record.claim_query(now).execute(pool).await.map(|r| r.rows_affected())
+    })
+    .map_err(db)?;
+    if claimed != 1 {
+        return Err(record.lost());
+    }
+    record.claimed();
+    Ok(())
+}
+
+/// Drives a transaction an earlier request with this key created.
+async fn resume(
+    state: &AppState,
+    caller: &Caller,
+    (intent, txn): Outcome,
+    reply: Option<&Reply>,
+) -> Result<Outcome, ApiError> {
+    if txn.status().is_open() {
+        claim_alone(state, reply).await?;
+    }
+    drive(state, caller, intent, txn, reply).await
+}
+
 fn payment_method(pm: Option<&str>) -> Result<String, ApiError> {
     match pm {
         Some(pm)
@@ -131,11 +191,12 @@ pub async fn authorize(
     request: AuthorizeRequest,
     key: &str,
     caller: &Caller,
+    reply: Option<&Reply>,
 ) -> Result<Outcome, ApiError> {
     if let Some(found) =
         find_by_key(state, scope.store_id, scope.environment, order_id, key).await?
     {
-        return drive(state, caller, found.0, found.1).await;
+        return resume(state, caller, found, reply).await;
     }
     let order_scope = OrderScope {
         store_id: scope.store_id,
@@ -192,9 +253,16 @@ pub async fn authorize(
         caller,
         now,
     );
+    let claim = reply.map(|r| &r.record).filter(|r| r.needs_claim());
     let inserted = on_db!(&state.db, pool => {
         async {
             let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
+            // First, so a concurrent request with the same key waits here and changes nothing.
+            if let Some(record) = claim
+                && record.claim_query(now).execute(&mut *tx).await?.rows_affected() != 1
+            {
+                return Ok(false);
+            }
             sqlx::query(INSERT_INTENT)
                 .bind(intent.id).bind(intent.store_id).bind(&intent.environment).bind(intent.order_id)
                 .bind(intent.snapshot_id).bind(intent.customer_id).bind(&intent.provider)
@@ -204,16 +272,20 @@ pub async fn authorize(
             insert_txn!(&mut *tx, &txn, &intent);
             insert_history!(&mut *tx, intent.order_id, Some(intent.id), "payment", None::<&str>,
                 intent.status.as_str(), "payment started", caller, now);
-            tx.commit().await
+            tx.commit().await.map(|()| true)
         }
         .await
     });
-    match inserted {
-        Ok(()) => {}
-        Err(err) if is_unique_violation(&err) => return Err(ApiError::PaymentAlreadyActive),
-        Err(err) => return Err(db(err)),
+    match (inserted, claim) {
+        (Ok(true), Some(record)) => record.claimed(),
+        (Ok(true), None) => {}
+        (Ok(false), record) => {
+            return Err(record.map_or(ApiError::IdempotencyKeyInUse, Deferred::lost));
+        }
+        (Err(err), _) if is_unique_violation(&err) => return Err(ApiError::PaymentAlreadyActive),
+        (Err(err), _) => return Err(db(err)),
     }
-    drive(state, caller, intent, txn).await
+    drive(state, caller, intent, txn, reply).await
 }
 
 fn new_txn(
@@ -332,13 +404,17 @@ pub async fn capture(
     amount: Option<i64>,
     key: &str,
     caller: &Caller,
+    reply: Option<&Reply>,
 ) -> Result<Outcome, ApiError> {
     let request = OperationRequest {
         operation: Operation::Capture,
         amount,
         reason: None,
     };
-    operate(state, store, env, order_id, intent_id, request, key, caller).await
+    operate(
+        state, store, env, order_id, intent_id, request, key, caller, reply,
+    )
+    .await
 }
 
 /// `POST …/void`: releases an authorization with nothing captured.
@@ -351,13 +427,17 @@ pub async fn void(
     intent_id: PaymentIntentId,
     key: &str,
     caller: &Caller,
+    reply: Option<&Reply>,
 ) -> Result<Outcome, ApiError> {
     let request = OperationRequest {
         operation: Operation::Void,
         amount: None,
         reason: None,
     };
-    operate(state, store, env, order_id, intent_id, request, key, caller).await
+    operate(
+        state, store, env, order_id, intent_id, request, key, caller, reply,
+    )
+    .await
 }
 
 /// `POST …/refund`: refunds `amount` of the captures.
@@ -372,6 +452,7 @@ pub async fn refund(
     reason: Option<String>,
     key: &str,
     caller: &Caller,
+    reply: Option<&Reply>,
 ) -> Result<Outcome, ApiError> {
     if let Some(r) = &reason
         && r.chars().count() > 500
@@ -385,7 +466,10 @@ pub async fn refund(
             .map(|r| r.trim().to_owned())
             .filter(|r| !r.is_empty()),
     };
-    operate(state, store, env, order_id, intent_id, request, key, caller).await
+    operate(
+        state, store, env, order_id, intent_id, request, key, caller, reply,
+    )
+    .await
 }
 
 /// Phase 1 of capture, void and refund: reserve on the intent and record the pending
@@ -400,11 +484,13 @@ async fn operate(
     request: OperationRequest,
     key: &str,
     caller: &Caller,
+    reply: Option<&Reply>,
 ) -> Result<Outcome, ApiError> {
     let intent = find_intent(state, store, env, order_id, intent_id).await?;
     if let Some(txn) = find_txn(state, intent.id, request.operation, key).await? {
-        return drive(state, caller, intent, txn).await;
+        return resume(state, caller, (intent, txn), reply).await;
     }
+    let claim = reply.map(|r| &r.record).filter(|r| r.needs_claim());
     let lock = state.db.lock_for_update_sql();
     let select = format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1{lock}");
     for _ in 0..CAS_ATTEMPTS {
@@ -412,6 +498,12 @@ async fn operate(
         let attempt: Result<Option<Outcome>, ApiError> = on_db!(&state.db, pool => {
             async {
                 let mut tx = pool.begin_with(state.db.begin_write_sql()).await.map_err(db)?;
+                // First, so a concurrent request with the same key waits here and changes nothing.
+                if let Some(record) = claim
+                    && record.claim_query(now).execute(&mut *tx).await.map_err(db)?.rows_affected() != 1
+                {
+                    return Err(record.lost());
+                }
                 let current: IntentRow = sqlx::query_as(&select).bind(intent.id)
                     .fetch_one(&mut *tx).await.map_err(db)?;
                 let ledger = current.ledger();
@@ -466,11 +558,16 @@ async fn operate(
             .await
         });
         match attempt? {
-            Some((intent, txn)) => return drive(state, caller, intent, txn).await,
+            Some((intent, txn)) => {
+                if let Some(record) = claim {
+                    record.claimed();
+                }
+                return drive(state, caller, intent, txn, reply).await;
+            }
             None => {
                 if let Some(txn) = find_txn(state, intent.id, request.operation, key).await? {
                     let intent = load_intent(state, intent.id).await?;
-                    return drive(state, caller, intent, txn).await;
+                    return resume(state, caller, (intent, txn), reply).await;
                 }
             }
         }
@@ -537,7 +634,7 @@ pub async fn pay(
     )
     .await?
     {
-        Some((intent, txn)) => drive(state, caller, intent, txn).await?,
+        Some((intent, txn)) => drive(state, caller, intent, txn, None).await?,
         None => {
             let snapshot = checkout::quote(
                 state,
@@ -546,6 +643,7 @@ pub async fn pay(
                     order_id,
                     shipping_service: request.shipping_service.clone(),
                 },
+                None,
             )
             .await?;
             let request = AuthorizeRequest {
@@ -553,7 +651,16 @@ pub async fn pay(
                 payment_method: request.payment_method.clone(),
                 amount: None,
             };
-            authorize(state, scope, order_id, request, &authorize_key, caller).await?
+            authorize(
+                state,
+                scope,
+                order_id,
+                request,
+                &authorize_key,
+                caller,
+                None,
+            )
+            .await?
         }
     };
     if txn.status() != TransactionStatus::Succeeded {
@@ -569,6 +676,7 @@ pub async fn pay(
         None,
         &format!("{key}:capture"),
         caller,
+        None,
     )
     .await
 }

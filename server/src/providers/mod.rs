@@ -1,4 +1,5 @@
 //! Payment, shipping and tax providers. `sandbox` is Cassa's own simulated PSP.
 
+pub mod audit;
 pub mod payment;
 pub mod sandbox;

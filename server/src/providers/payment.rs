@@ -57,6 +57,9 @@ pub struct CallContext {
     /// Our id of the operation (the ledger transaction), echoed by the provider in its
     /// webhooks so they can be matched even when the call's answer was lost.
     pub reference: Option<String>,
+    /// Where the call's audit rows wait for the transaction that records its outcome; `None`
+    /// writes each row at once.
+    pub audit: Option<super::audit::AuditLog>,
 }
 
 /// A payment provider.

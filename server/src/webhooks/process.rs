@@ -101,7 +101,7 @@ async fn sandbox(state: &AppState, event: &Claimed) -> Result<(), String> {
         actor: format!("webhook:{}", event.provider),
         correlation_id: event.id.to_string(),
     };
-    settle(state, &caller, txn, outcome)
+    settle(state, &caller, txn, outcome, Default::default())
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())

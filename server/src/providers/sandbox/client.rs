@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::{
     money::MinorUnits,
-    on_db,
+    providers::audit::AuditEntry,
     providers::payment::{
         BoxFuture, CallContext, PaymentProvider, ProviderError, ProviderTransaction,
     },
@@ -120,6 +120,7 @@ impl SandboxClient {
                 status,
                 &result,
                 started.elapsed(),
+                ctx,
                 correlation_id,
                 body.as_ref(),
                 &text,
@@ -140,33 +141,40 @@ impl SandboxClient {
     #[allow(clippy::too_many_arguments)]
     async fn audit(
         &self,
-        operation: &str,
+        operation: &'static str,
         status: Option<u16>,
         result: &Result<ProviderTransaction, ProviderError>,
         latency: Duration,
+        ctx: Option<&CallContext>,
         correlation_id: &str,
         request: Option<&Value>,
         response: &str,
     ) {
-        let outcome = match result {
-            Ok(_) => "ok".to_owned(),
-            Err(e) => e.to_string(),
+        let entry = AuditEntry {
+            id: Uuid::now_v7(),
+            store_id: self.store_id,
+            provider: "sandbox",
+            operation,
+            status_code: status.map(i32::from),
+            outcome: match result {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => e.to_string(),
+            },
+            latency_ms: i32::try_from(latency.as_millis()).unwrap_or(i32::MAX),
+            correlation_id: correlation_id.to_owned(),
+            // Request bodies carry amounts and test payment methods only; keys travel in
+            // headers.
+            request_body: request.map(Value::to_string).unwrap_or_default(),
+            response_body: response.to_owned(),
+            created_at: chrono::Utc::now(),
         };
-        const SQL: &str = "INSERT INTO provider_call_audit (id, store_id, provider, operation, status_code, \
-            outcome, latency_ms, correlation_id, request_body, response_body, created_at) \
-            VALUES ($1, $2, 'sandbox', $3, $4, $5, $6, $7, $8, $9, $10)";
-        let latency_ms = i32::try_from(latency.as_millis()).unwrap_or(i32::MAX);
-        // Request bodies carry amounts and test payment methods only; keys travel in headers.
-        let request = request.map(Value::to_string).unwrap_or_default();
-        let written = on_db!(&self.db, pool => {
-            sqlx::query(SQL)
-                .bind(Uuid::now_v7()).bind(self.store_id).bind(operation).bind(status.map(i32::from))
-                .bind(&outcome).bind(latency_ms).bind(correlation_id).bind(&request).bind(response)
-                .bind(chrono::Utc::now())
-                .execute(pool).await.map(|r| r.rows_affected())
-        });
-        if let Err(err) = written {
-            tracing::error!(error = %err, "could not write the provider call audit");
+        match ctx.and_then(|c| c.audit.as_ref()) {
+            Some(log) => log.push(entry),
+            None => {
+                if let Err(err) = entry.write(&self.db).await {
+                    tracing::error!(error = %err, "could not write the provider call audit");
+                }
+            }
         }
     }
 }

@@ -13,6 +13,10 @@
 //! | `pm_card_processing_error` | 500 `processing_error` (nothing recorded; retry-safe) |
 //! | `pm_card_timeout` | authorized, but the answer comes after the timeout delay |
 //! | `pm_card_async` | 202 `pending` (settled later) |
+//!
+//! Commits are what limits it under load, so a request is one write transaction: claim the
+//! idempotency key, write the ledger (`RETURNING` the row), store the answer, commit. Only
+//! `pm_card_timeout` commits its claim first, so a retry during the delay sees it in flight.
 
 use axum::{
     Json, Router,
@@ -43,7 +47,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A PSP error: its own shape (`{"error": {"code", "message"}}`), like a real provider's.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PspError {
     status: StatusCode,
     code: &'static str,
@@ -78,13 +82,23 @@ impl From<sqlx::Error> for PspError {
     }
 }
 
+impl PspError {
+    fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    fn unprocessable(code: &'static str, message: &'static str) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    fn body(&self) -> Value {
+        json!({"error": {"code": self.code, "message": self.message}})
+    }
+}
+
 impl IntoResponse for PspError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"error": {"code": self.code, "message": self.message}})),
-        )
-            .into_response()
+        (self.status, Json(self.body())).into_response()
     }
 }
 
@@ -143,6 +157,19 @@ pub struct PspPayment {
     pub created_at: DateTime<Utc>,
 }
 
+/// The columns of a [`Row`], for `SELECT` and `RETURNING`.
+macro_rules! columns {
+    () => {
+        "id, status, amount, currency, captured, refunded, payment_method, failure_code, created_at"
+    };
+}
+
+const FIND_PAYMENT: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM sandbox_psp_payments WHERE id = $1 AND account = $2"
+);
+
 type Row = (
     String,
     String,
@@ -169,125 +196,344 @@ fn payment(row: Row) -> PspPayment {
     }
 }
 
+fn not_found() -> PspError {
+    PspError::new(StatusCode::NOT_FOUND, "resource_missing", "no such payment")
+}
+
 async fn find(state: &AppState, account: &str, id: &str) -> Result<PspPayment, PspError> {
-    const SQL: &str = "SELECT id, status, amount, currency, captured, refunded, payment_method, \
-                       failure_code, created_at FROM sandbox_psp_payments WHERE id = $1 AND account = $2";
-    let row: Option<Row> = on_db!(&state.db, pool => sqlx::query_as(SQL).bind(id).bind(account).fetch_optional(pool).await)?;
-    row.map(payment)
-        .ok_or_else(|| PspError::new(StatusCode::NOT_FOUND, "resource_missing", "no such payment"))
+    let row: Option<Row> = on_db!(&state.db, pool => sqlx::query_as(FIND_PAYMENT).bind(id).bind(account).fetch_optional(pool).await)?;
+    row.map(payment).ok_or_else(not_found)
 }
 
 /// Seconds after which an unfinished idempotency claim is presumed dead.
 const STALE_CLAIM_SECS: i64 = 60;
 
-/// What the idempotency record says about a request.
-enum Claim {
-    /// No key: just run.
-    NoKey,
-    /// We own the key now: run, then complete or release.
-    Owner(String),
-    /// Answer with this (a replay, or an error).
-    Answer(Response),
+/// The caller's `Idempotency-Key`, with the hash of the request it came with.
+struct Key {
+    key: String,
+    hash: String,
 }
 
-/// Claims the caller's idempotency key before doing anything, so a retry while the first call
-/// still runs (a timed-out caller retrying) can never act twice.
-async fn claim(
+/// A key's record: request hash, response status (0 while in flight), body, claim time.
+type Record = (String, i32, String, DateTime<Utc>);
+
+/// The answer a key's record gives to another request with that key (`None`: no record).
+fn replay(record: Option<Record>, hash: &str) -> Response {
+    let (status, body) = match record {
+        None => {
+            return PspError::conflict("idempotency_in_progress", "retry shortly").into_response();
+        }
+        Some((stored, ..)) if stored != hash => {
+            let message = "this idempotency key was used with different parameters";
+            return PspError::unprocessable("idempotency_error", message).into_response();
+        }
+        Some((_, 0, ..)) => {
+            let message = "a request with this idempotency key is still being processed";
+            return PspError::conflict("idempotency_in_progress", message).into_response();
+        }
+        Some((_, status, body, _)) => (status, body),
+    };
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(
+        "idempotent-replayed",
+        axum::http::HeaderValue::from_static("true"),
+    );
+    response
+}
+
+/// One request's effect on the ledger, as data: [`transact`] runs it in a transaction body that
+/// `on_db!` expands once per backend, where a closure generic over the connection cannot go.
+enum Op {
+    /// Answer without touching the ledger (invalid request, simulated processor failure).
+    Reject(PspError),
+    /// Record a new payment, its outcome already decided by the test payment method.
+    Create(NewPayment),
+    /// A compare-and-set on an existing payment; `amount` is bound as `$4`.
+    Update {
+        id: String,
+        change: Change,
+        amount: Option<i64>,
+    },
+}
+
+impl Op {
+    /// `pm_card_timeout`: the processor works `sandbox_psp_timeout_delay` before it answers.
+    fn is_slow(&self) -> bool {
+        matches!(self, Op::Create(new) if new.body.payment_method == "pm_card_timeout")
+    }
+
+    /// The webhook the PSP sends once this operation succeeded and committed.
+    fn event(&self) -> Option<(&'static str, Option<String>)> {
+        match self {
+            // The caller may have given up on the answer: the webhook tells it, as late.
+            Op::Create(new) if self.is_slow() => {
+                Some(("payment.authorized", new.body.reference.clone()))
+            }
+            // Refunds settle with the card network later; the PSP confirms by webhook too.
+            Op::Update {
+                change: Change::Refund { reference },
+                ..
+            } => Some(("refund.succeeded", reference.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// A payment to insert, with its outcome.
+struct NewPayment {
+    body: CreatePayment,
+    status: &'static str,
+    failure: Option<&'static str>,
+}
+
+impl NewPayment {
+    fn result(&self, p: PspPayment) -> Reply {
+        match (self.failure, self.status) {
+            (Some(code), _) => Err(PspError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                code,
+                format!("payment {} failed: {code}", p.id),
+            )),
+            (None, "pending") => Ok((StatusCode::ACCEPTED, p)),
+            _ => Ok((StatusCode::CREATED, p)),
+        }
+    }
+}
+
+/// Which compare-and-set an [`Op::Update`] makes.
+enum Change {
+    Capture,
+    Void,
+    /// With the caller's reference, echoed in the webhook.
+    Refund {
+        reference: Option<String>,
+    },
+}
+
+impl Change {
+    /// The update (binds: `$1` id, `$2` account, `$3` now, `$4` amount); it returns the row only
+    /// when the payment's state allowed the change.
+    fn sql(&self) -> &'static str {
+        match self {
+            // No amount: the rest, computed in SQL so that no read precedes the write.
+            Change::Capture => concat!(
+                "UPDATE sandbox_psp_payments SET captured = captured + COALESCE($4, amount - captured), \
+                 status = 'captured', updated_at = $3 WHERE id = $1 AND account = $2 \
+                 AND status IN ('authorized', 'captured') AND COALESCE($4, amount - captured) > 0 \
+                 AND captured + COALESCE($4, amount - captured) <= amount RETURNING ",
+                columns!()
+            ),
+            // `$4` is 0 (see `void`): only a payment with nothing captured can be voided.
+            Change::Void => concat!(
+                "UPDATE sandbox_psp_payments SET status = 'voided', updated_at = $3 \
+                 WHERE id = $1 AND account = $2 AND status IN ('authorized', 'pending') \
+                 AND captured = $4 RETURNING ",
+                columns!()
+            ),
+            Change::Refund { .. } => concat!(
+                "UPDATE sandbox_psp_payments SET refunded = refunded + $4, updated_at = $3 \
+                 WHERE id = $1 AND account = $2 AND status = 'captured' \
+                 AND refunded + $4 <= captured RETURNING ",
+                columns!()
+            ),
+        }
+    }
+
+    /// Why the update matched nothing, from the payment as it is now (`None`: no such payment).
+    fn refusal(&self, current: Option<PspPayment>, amount: Option<i64>) -> PspError {
+        let Some(p) = current else {
+            return not_found();
+        };
+        let code = match self {
+            Change::Capture if amount.unwrap_or(p.amount - p.captured_amount) <= 0 => {
+                return PspError::unprocessable("invalid_amount", "nothing left to capture");
+            }
+            Change::Capture => "capture_refused",
+            Change::Void => "void_refused",
+            Change::Refund { .. } => "refund_refused",
+        };
+        PspError::conflict(code, format!("payment {} is {}", p.id, p.status))
+    }
+}
+
+/// An operation's answer: the payment it wrote, or why not.
+type Reply = Result<(StatusCode, PspPayment), PspError>;
+
+fn status_and_body(reply: &Reply) -> (StatusCode, Value) {
+    match reply {
+        Ok((status, p)) => (*status, to_value(p)),
+        Err(err) => (err.status, err.body()),
+    }
+}
+
+/// Where a [`transact`] ended.
+enum Step {
+    /// The key was taken: its record's answer (nothing was done).
+    Answered(Response),
+    /// The key is ours, claimed at that time and committed (for a slow operation).
+    Claimed(Option<DateTime<Utc>>),
+    /// The operation ran: committed, with its answer stored, unless a 5xx.
+    Done(Reply),
+}
+
+impl IntoResponse for Step {
+    fn into_response(self) -> Response {
+        match self {
+            Step::Answered(response) => response,
+            // Only a bare claim ends this way: the operation is still in flight.
+            Step::Claimed(_) => replay(None, ""),
+            Step::Done(reply) => {
+                let (status, body) = status_and_body(&reply);
+                (status, Json(body)).into_response()
+            }
+        }
+    }
+}
+
+/// One write transaction: claims the key (unless `held`, committed earlier at that time), runs
+/// `op` (none: just commit the claim), stores the answer in the key's row, commits.
+///
+/// A concurrent request with the same key waits at the claim, on the key's row (PostgreSQL) or
+/// the writer lock (SQLite), then finds the first one's record. A 5xx rolls back, so the key can
+/// be retried.
+async fn transact(
     state: &AppState,
     account: &str,
-    headers: &HeaderMap,
-    body: &Value,
-) -> Result<Claim, PspError> {
-    let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) else {
-        return Ok(Claim::NoKey);
-    };
-    let hash = format!("{:x}", Sha256::digest(body.to_string().as_bytes()));
+    key: Option<&Key>,
+    held: Option<DateTime<Utc>>,
+    op: Option<&Op>,
+) -> Result<Step, PspError> {
     const CLAIM: &str = "INSERT INTO sandbox_psp_requests (account, idempotency_key, request_hash, \
         response_status, response_body, created_at) VALUES ($1, $2, $3, 0, '', $4) \
         ON CONFLICT (account, idempotency_key) DO NOTHING";
-    let claimed = on_db!(&state.db, pool => {
-        sqlx::query(CLAIM).bind(account).bind(key).bind(&hash).bind(Utc::now())
-            .execute(pool).await.map(|r| r.rows_affected())
+    const RECORD: &str = "SELECT request_hash, response_status, response_body, created_at \
+        FROM sandbox_psp_requests WHERE account = $1 AND idempotency_key = $2";
+    const TAKE: &str = "UPDATE sandbox_psp_requests SET created_at = $3 WHERE account = $1 \
+        AND idempotency_key = $2 AND response_status = 0 AND created_at = $4";
+    // Guarded by the claim time: a claim taken over as stale is no longer ours to complete.
+    const STORE: &str = "UPDATE sandbox_psp_requests SET response_status = $3, response_body = $4 \
+        WHERE account = $1 AND idempotency_key = $2 AND response_status = 0 AND created_at = $5";
+    const CREATE: &str = concat!(
+        "INSERT INTO sandbox_psp_payments (id, account, amount, currency, payment_method, status, \
+         failure_code, created_at, updated_at, reference) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING ",
+        columns!()
+    );
+    let now = Utc::now();
+    let step = on_db!(&state.db, pool => {
+        async {
+            let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
+            let claimed_at = match (key, held) {
+                (Some(k), None) => {
+                    let claimed = sqlx::query(CLAIM).bind(account).bind(&k.key).bind(&k.hash)
+                        .bind(now).execute(&mut *tx).await?.rows_affected() == 1;
+                    if !claimed {
+                        let record: Option<Record> = sqlx::query_as(RECORD).bind(account)
+                            .bind(&k.key).fetch_optional(&mut *tx).await?;
+                        // A claim nobody finished within a minute belongs to a process that died
+                        // mid-call (the work runs detached from the caller): a retry takes it over.
+                        let taken = match &record {
+                            Some((hash, 0, _, at)) if *hash == k.hash
+                                && now - *at >= chrono::Duration::seconds(STALE_CLAIM_SECS) =>
+                            {
+                                sqlx::query(TAKE).bind(account).bind(&k.key).bind(now).bind(*at)
+                                    .execute(&mut *tx).await?.rows_affected() == 1
+                            }
+                            _ => false,
+                        };
+                        if !taken {
+                            tx.rollback().await?;
+                            return Ok(Step::Answered(replay(record, &k.hash)));
+                        }
+                    }
+                    Some(now)
+                }
+                (_, held) => held,
+            };
+            let Some(op) = op else {
+                tx.commit().await?;
+                return Ok(Step::Claimed(claimed_at));
+            };
+            let reply: Reply = match op {
+                Op::Reject(err) => Err(err.clone()),
+                Op::Create(new) => {
+                    let b = &new.body;
+                    let id = format!("psp_pay_{}", uuid::Uuid::now_v7().simple());
+                    let row: Row = sqlx::query_as(CREATE).bind(id).bind(account).bind(b.amount)
+                        .bind(b.currency.to_uppercase()).bind(&b.payment_method).bind(new.status)
+                        .bind(new.failure).bind(now).bind(&b.reference)
+                        .fetch_one(&mut *tx).await?;
+                    new.result(payment(row))
+                }
+                Op::Update { id, change, amount, .. } => {
+                    let row: Option<Row> = sqlx::query_as(change.sql()).bind(id).bind(account)
+                        .bind(now).bind(*amount).fetch_optional(&mut *tx).await?;
+                    match row {
+                        Some(row) => Ok((StatusCode::OK, payment(row))),
+                        None => {
+                            // Refused: explain from the row as this transaction sees it.
+                            let current: Option<Row> = sqlx::query_as(FIND_PAYMENT).bind(id)
+                                .bind(account).fetch_optional(&mut *tx).await?;
+                            Err(change.refusal(current.map(payment), *amount))
+                        }
+                    }
+                }
+            };
+            let (status, body) = status_and_body(&reply);
+            if status.is_server_error() {
+                tx.rollback().await?;
+                return Ok(Step::Done(reply));
+            }
+            if let (Some(k), Some(at)) = (key, claimed_at) {
+                let stored = sqlx::query(STORE).bind(account).bind(&k.key)
+                    .bind(i32::from(status.as_u16())).bind(body.to_string())
+                    .bind(at).execute(&mut *tx).await?.rows_affected();
+                if stored == 0 {
+                    // Taken over while the slow work ran: the other attempt answers for the key.
+                    tx.rollback().await?;
+                    return Ok(Step::Answered(replay(None, &k.hash)));
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Step::Done(reply))
+        }
+        .await
     })?;
-    if claimed == 1 {
-        return Ok(Claim::Owner(key.to_owned()));
-    }
-    const FIND: &str = "SELECT request_hash, response_status, response_body, created_at \
-                        FROM sandbox_psp_requests WHERE account = $1 AND idempotency_key = $2";
-    let row: Option<(String, i32, String, DateTime<Utc>)> = on_db!(&state.db, pool => sqlx::query_as(FIND).bind(account).bind(key).fetch_optional(pool).await)?;
-    // A claim nobody finished within a minute belongs to a process that died mid-call (the work
-    // itself runs detached from the caller): the next retry takes it over.
-    if let Some((stored, 0, _, claimed_at)) = &row
-        && *stored == hash
-        && Utc::now() - *claimed_at >= chrono::Duration::seconds(STALE_CLAIM_SECS)
-    {
-        const TAKE: &str = "UPDATE sandbox_psp_requests SET created_at = $3 WHERE account = $1 \
-            AND idempotency_key = $2 AND response_status = 0 AND created_at = $4";
-        let taken = on_db!(&state.db, pool => {
-            sqlx::query(TAKE).bind(account).bind(key).bind(Utc::now()).bind(*claimed_at)
-                .execute(pool).await.map(|r| r.rows_affected())
-        })?;
-        if taken == 1 {
-            return Ok(Claim::Owner(key.to_owned()));
-        }
-    }
-    let answer = match row.map(|(h, st, b, _)| (h, st, b)) {
-        None => PspError::new(
-            StatusCode::CONFLICT,
-            "idempotency_in_progress",
-            "retry shortly",
-        )
-        .into_response(),
-        Some((stored, _, _)) if stored != hash => PspError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_error",
-            "this idempotency key was used with different parameters",
-        )
-        .into_response(),
-        Some((_, 0, _)) => PspError::new(
-            StatusCode::CONFLICT,
-            "idempotency_in_progress",
-            "a request with this idempotency key is still being processed",
-        )
-        .into_response(),
-        Some((_, status, body)) => {
-            let status = u16::try_from(status)
-                .ok()
-                .and_then(|s| StatusCode::from_u16(s).ok())
-                .unwrap_or(StatusCode::OK);
-            let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            let mut response = (status, Json(body)).into_response();
-            response.headers_mut().insert(
-                "idempotent-replayed",
-                axum::http::HeaderValue::from_static("true"),
-            );
-            response
-        }
-    };
-    Ok(Claim::Answer(answer))
+    Ok(step)
 }
 
-/// Stores the outcome for the key, or forgets the key after a 5xx so it may be retried.
-async fn finish(
+/// Runs `op` under the caller's key: one transaction, or two for a slow processor, whose claim
+/// must be visible while it works so that a retry meanwhile is refused rather than doubled.
+async fn execute(
     state: &AppState,
     account: &str,
-    key: &str,
-    status: StatusCode,
-    response: &Value,
-) -> Result<(), PspError> {
-    if status.is_server_error() {
-        const RELEASE: &str =
-            "DELETE FROM sandbox_psp_requests WHERE account = $1 AND idempotency_key = $2";
-        on_db!(&state.db, pool => sqlx::query(RELEASE).bind(account).bind(key).execute(pool).await.map(|r| r.rows_affected()))?;
-        return Ok(());
+    key: Option<&Key>,
+    op: &Op,
+) -> Result<Response, PspError> {
+    if let (Op::Reject(err), None) = (op, key) {
+        return Ok(err.clone().into_response());
     }
-    const SQL: &str = "UPDATE sandbox_psp_requests SET response_status = $3, response_body = $4 \
-        WHERE account = $1 AND idempotency_key = $2";
-    on_db!(&state.db, pool => {
-        sqlx::query(SQL).bind(account).bind(key).bind(i32::from(status.as_u16()))
-            .bind(response.to_string()).execute(pool).await.map(|r| r.rows_affected())
-    })?;
-    Ok(())
+    let mut held = None;
+    if op.is_slow() {
+        if key.is_some() {
+            match transact(state, account, key, None, None).await? {
+                Step::Claimed(at) => held = at,
+                step => return Ok(step.into_response()),
+            }
+        }
+        tokio::time::sleep(state.config.sandbox_psp_timeout_delay).await;
+    }
+    let step = transact(state, account, key, held, Some(op)).await?;
+    // Only after the commit: a webhook must never announce a rolled-back write.
+    if let (Step::Done(Ok((_, p))), Some((event, reference))) = (&step, op.event()) {
+        super::psp_webhooks::emit(state, account, event, p, reference);
+    }
+    Ok(step.into_response())
 }
 
 async fn latency(state: &AppState) {
@@ -297,45 +543,27 @@ async fn latency(state: &AppState) {
     }
 }
 
-/// Runs an operation under the idempotency key: replay, or execute and remember.
+/// Runs `op` for the caller after the simulated network latency.
 ///
 /// The work runs in its own task: like a real processor, the PSP finishes (and records the
 /// outcome for the key) even when the caller has hung up.
-async fn idempotent<F, Fut>(
+async fn run(
     state: &AppState,
-    account: &Account,
+    account: Account,
     headers: &HeaderMap,
-    body: Value,
-    op: F,
-) -> Response
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<(StatusCode, Value), PspError>> + Send + 'static,
-{
+    request: &Value,
+    op: Op,
+) -> Response {
     latency(state).await;
-    let owned = match claim(state, &account.0, headers, &body).await {
-        Ok(Claim::Answer(response)) => return response,
-        Ok(Claim::NoKey) => None,
-        Ok(Claim::Owner(key)) => Some(key),
-        Err(err) => return err.into_response(),
-    };
-    let state = state.clone();
-    let account = account.0.clone();
-    let work = tokio::spawn(async move {
-        let (status, value) = match op().await {
-            Ok(ok) => ok,
-            Err(err) => {
-                let value = json!({"error": {"code": err.code, "message": err.message}});
-                (err.status, value)
-            }
-        };
-        if let Some(key) = owned {
-            finish(&state, &account, &key, status, &value).await?;
-        }
-        Ok::<_, PspError>((status, value))
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+    let key = key.map(|key| Key {
+        key: key.to_owned(),
+        hash: format!("{:x}", Sha256::digest(request.to_string().as_bytes())),
     });
+    let state = state.clone();
+    let work = tokio::spawn(async move { execute(&state, &account.0, key.as_ref(), &op).await });
     match work.await {
-        Ok(Ok((status, value))) => (status, Json(value)).into_response(),
+        Ok(Ok(response)) => response,
         Ok(Err(err)) => err.into_response(),
         Err(_) => PspError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -361,51 +589,48 @@ fn to_value(p: &PspPayment) -> Value {
     serde_json::to_value(p).unwrap_or(Value::Null)
 }
 
+/// Decides a new payment's outcome from its test payment method.
+fn create_op(body: CreatePayment) -> Op {
+    if body.amount <= 0 || body.currency.len() != 3 {
+        return Op::Reject(PspError::unprocessable(
+            "invalid_request",
+            "amount must be positive and currency ISO 4217",
+        ));
+    }
+    let (status, failure) = match body.payment_method.as_str() {
+        "pm_card_visa" | "pm_card_timeout" => ("authorized", None),
+        "pm_card_declined" => ("failed", Some("card_declined")),
+        "pm_card_insufficient_funds" => ("failed", Some("insufficient_funds")),
+        "pm_card_async" => ("pending", None),
+        "pm_card_processing_error" => {
+            return Op::Reject(PspError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "processing_error",
+                "the processor failed; retry",
+            ));
+        }
+        _ => {
+            return Op::Reject(PspError::unprocessable(
+                "invalid_payment_method",
+                "unknown test payment method",
+            ));
+        }
+    };
+    Op::Create(NewPayment {
+        body,
+        status,
+        failure,
+    })
+}
+
 async fn create_payment(
     State(state): State<AppState>,
     account: Account,
     headers: HeaderMap,
     Json(body): Json<CreatePayment>,
 ) -> Response {
-    let raw = serde_json::to_value(&body).unwrap_or(Value::Null);
-    let st = state.clone();
-    let acct = account.0.clone();
-    idempotent(&state, &account, &headers, raw, move || async move {
-        if body.amount <= 0 || body.currency.len() != 3 {
-            return Err(PspError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "amount must be positive and currency ISO 4217"));
-        }
-        let (status, failure, http) = match body.payment_method.as_str() {
-            "pm_card_visa" | "pm_card_timeout" => ("authorized", None, StatusCode::CREATED),
-            "pm_card_declined" => ("failed", Some("card_declined"), StatusCode::PAYMENT_REQUIRED),
-            "pm_card_insufficient_funds" => ("failed", Some("insufficient_funds"), StatusCode::PAYMENT_REQUIRED),
-            "pm_card_async" => ("pending", None, StatusCode::ACCEPTED),
-            "pm_card_processing_error" => {
-                return Err(PspError::new(StatusCode::INTERNAL_SERVER_ERROR, "processing_error", "the processor failed; retry"));
-            }
-            _ => return Err(PspError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_payment_method", "unknown test payment method")),
-        };
-        let now = Utc::now();
-        let id = format!("psp_pay_{}", uuid::Uuid::now_v7().simple());
-        const SQL: &str = "INSERT INTO sandbox_psp_payments (id, account, amount, currency, payment_method, \
-            status, failure_code, created_at, updated_at, reference) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)";
-        on_db!(&st.db, pool => {
-            sqlx::query(SQL).bind(&id).bind(&acct).bind(body.amount).bind(body.currency.to_uppercase())
-                .bind(&body.payment_method).bind(status).bind(failure).bind(now).bind(&body.reference)
-                .execute(pool).await.map(|r| r.rows_affected())
-        })?;
-        let payment = find(&st, &acct, &id).await?;
-        if body.payment_method == "pm_card_timeout" {
-            // Processed, but the answer arrives after the caller gave up: outcome unknown to it.
-            // The webhook goes out when the work completes, as late as the answer.
-            tokio::time::sleep(st.config.sandbox_psp_timeout_delay).await;
-            super::psp_webhooks::emit(&st, &acct, "payment.authorized", &payment, body.reference.clone());
-        }
-        match failure {
-            Some(code) => Err(PspError::new(http, code, format!("payment {id} failed: {code}"))),
-            None => Ok((http, to_value(&payment))),
-        }
-    })
-    .await
+    let request = serde_json::to_value(&body).unwrap_or(Value::Null);
+    run(&state, account, &headers, &request, create_op(body)).await
 }
 
 async fn get_payment(
@@ -428,31 +653,6 @@ struct AmountBody {
     reference: Option<String>,
 }
 
-/// Applies a compare-and-set update (binds: `$1` id, `$2` account, `$3` now, `$4` amount); when
-/// nothing matched, explains why from the current row.
-async fn apply(
-    state: &AppState,
-    account: &str,
-    id: &str,
-    sql: &str,
-    amount: i64,
-    refused: &'static str,
-) -> Result<PspPayment, PspError> {
-    let current = find(state, account, id).await?;
-    let updated = on_db!(&state.db, pool => {
-        sqlx::query(sql).bind(id).bind(account).bind(Utc::now()).bind(amount)
-            .execute(pool).await.map(|r| r.rows_affected())
-    })?;
-    if updated == 0 {
-        return Err(PspError::new(
-            StatusCode::CONFLICT,
-            refused,
-            format!("payment {} is {}", current.id, current.status),
-        ));
-    }
-    find(state, account, id).await
-}
-
 async fn capture(
     State(state): State<AppState>,
     account: Account,
@@ -461,22 +661,13 @@ async fn capture(
     body: Option<Json<AmountBody>>,
 ) -> Response {
     let body = body.map(|Json(b)| b).unwrap_or_default();
-    let raw = json!({"op": "capture", "id": id, "amount": body.amount});
-    let st = state.clone();
-    let acct = account.0.clone();
-    idempotent(&state, &account, &headers, raw, move || async move {
-        let current = find(&st, &acct, &id).await?;
-        let amount = body.amount.unwrap_or(current.amount - current.captured_amount);
-        if amount <= 0 {
-            return Err(PspError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount", "nothing left to capture"));
-        }
-        const SQL: &str = "UPDATE sandbox_psp_payments SET captured = captured + $4, status = 'captured', \
-            updated_at = $3 WHERE id = $1 AND account = $2 AND status IN ('authorized', 'captured') \
-            AND captured + $4 <= amount";
-        let p = apply(&st, &acct, &id, SQL, amount, "capture_refused").await?;
-        Ok((StatusCode::OK, to_value(&p)))
-    })
-    .await
+    let request = json!({"op": "capture", "id": id, "amount": body.amount});
+    let op = Op::Update {
+        id,
+        change: Change::Capture,
+        amount: body.amount,
+    };
+    run(&state, account, &headers, &request, op).await
 }
 
 async fn void(
@@ -484,20 +675,16 @@ async fn void(
     account: Account,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Option<Json<AmountBody>>,
+    // Accepted for symmetry with the other operations; a void sends no webhook.
+    _body: Option<Json<AmountBody>>,
 ) -> Response {
-    let _reference = body.and_then(|Json(b)| b.reference);
-    let raw = json!({"op": "void", "id": id});
-    let st = state.clone();
-    let acct = account.0.clone();
-    idempotent(&state, &account, &headers, raw, move || async move {
-        // `$4` is 0: only a payment with nothing captured can be voided.
-        const SQL: &str = "UPDATE sandbox_psp_payments SET status = 'voided', updated_at = $3 \
-            WHERE id = $1 AND account = $2 AND status IN ('authorized', 'pending') AND captured = $4";
-        let p = apply(&st, &acct, &id, SQL, 0, "void_refused").await?;
-        Ok((StatusCode::OK, to_value(&p)))
-    })
-    .await
+    let request = json!({"op": "void", "id": id});
+    let op = Op::Update {
+        id,
+        change: Change::Void,
+        amount: Some(0),
+    };
+    run(&state, account, &headers, &request, op).await
 }
 
 async fn refund(
@@ -507,49 +694,40 @@ async fn refund(
     Path(id): Path<String>,
     Json(body): Json<AmountBody>,
 ) -> Response {
-    let raw = json!({"op": "refund", "id": id, "amount": body.amount});
-    let st = state.clone();
-    let acct = account.0.clone();
-    idempotent(&state, &account, &headers, raw, move || async move {
-        let amount = body.amount.filter(|a| *a > 0).ok_or_else(|| {
-            PspError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount", "amount must be positive")
-        })?;
-        const SQL: &str = "UPDATE sandbox_psp_payments SET refunded = refunded + $4, updated_at = $3 \
-            WHERE id = $1 AND account = $2 AND status = 'captured' AND refunded + $4 <= captured";
-        let p = apply(&st, &acct, &id, SQL, amount, "refund_refused").await?;
-        // Refunds settle with the card network later; the PSP confirms by webhook too.
-        super::psp_webhooks::emit(&st, &acct, "refund.succeeded", &p, body.reference.clone());
-        Ok((StatusCode::OK, to_value(&p)))
-    })
-    .await
+    let request = json!({"op": "refund", "id": id, "amount": body.amount});
+    let op = match body.amount.filter(|a| *a > 0) {
+        Some(amount) => Op::Update {
+            id,
+            change: Change::Refund {
+                reference: body.reference,
+            },
+            amount: Some(amount),
+        },
+        None => Op::Reject(PspError::unprocessable(
+            "invalid_amount",
+            "amount must be positive",
+        )),
+    };
+    run(&state, account, &headers, &request, op).await
 }
 
 /// Test hook and settlement entry point: moves a pending (async) payment to authorized or failed.
 pub async fn settle(state: &AppState, id: &str, approve: bool) -> Result<bool, StoreError> {
     const SQL: &str = "UPDATE sandbox_psp_payments SET status = $2, failure_code = $3, updated_at = $4 \
-                       WHERE id = $1 AND status = 'pending'";
-    let (status, failure) = if approve {
-        ("authorized", None)
+                       WHERE id = $1 AND status = 'pending' RETURNING account, reference";
+    let (status, failure, event) = if approve {
+        ("authorized", None, "payment.authorized")
     } else {
-        ("failed", Some("async_declined"))
+        ("failed", Some("async_declined"), "payment.failed")
     };
-    let updated = on_db!(&state.db, pool => {
-        sqlx::query(SQL).bind(id).bind(status).bind(failure).bind(Utc::now()).execute(pool).await.map(|r| r.rows_affected())
+    let row: Option<(String, Option<String>)> = on_db!(&state.db, pool => {
+        sqlx::query_as(SQL).bind(id).bind(status).bind(failure).bind(Utc::now()).fetch_optional(pool).await
     })?;
-    if updated == 1 {
-        const ROW: &str = "SELECT account, reference FROM sandbox_psp_payments WHERE id = $1";
-        let row: Option<(String, Option<String>)> =
-            on_db!(&state.db, pool => sqlx::query_as(ROW).bind(id).fetch_optional(pool).await)?;
-        if let Some((account, reference)) = row
-            && let Ok(payment) = find(state, &account, id).await
-        {
-            let event = if approve {
-                "payment.authorized"
-            } else {
-                "payment.failed"
-            };
-            super::psp_webhooks::emit(state, &account, event, &payment, reference);
-        }
+    let Some((account, reference)) = row else {
+        return Ok(false);
+    };
+    if let Ok(payment) = find(state, &account, id).await {
+        super::psp_webhooks::emit(state, &account, event, &payment, reference);
     }
-    Ok(updated == 1)
+    Ok(true)
 }
