@@ -113,6 +113,11 @@ pub struct ServeArgs {
     /// Processing attempts of a webhook event before it is dead-lettered.
     #[arg(long, env = "CASSA_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
     pub webhook_max_attempts: i32,
+    /// How long resolved tokens and decrypted provider credentials are cached in the process,
+    /// in milliseconds (0: no caching). Changes made through another instance are seen after
+    /// at most this long.
+    #[arg(long, env = "CASSA_CACHE_TTL_MS", default_value_t = 5_000)]
+    pub cache_ttl_ms: u64,
     /// Seed the demo store (products, customers, a few hundred sandbox payments) on start-up
     /// when the database does not have it yet.
     #[arg(long, env = "CASSA_DEMO", default_value_t = false)]
@@ -303,6 +308,8 @@ pub struct Config {
     pub webhook_workers: usize,
     /// Attempts before a webhook event is dead-lettered.
     pub webhook_max_attempts: i32,
+    /// Lifetime of cached principals and credentials (zero: no caching).
+    pub cache_ttl: Duration,
     /// Email of the platform admin bootstrapped when none exists.
     pub admin_email: Option<String>,
     /// Password of the bootstrapped admin; generated (and logged once) when unset.
@@ -342,6 +349,7 @@ impl Config {
             resolver_interval: Duration::from_secs(30),
             webhook_workers: 1,
             webhook_max_attempts: 8,
+            cache_ttl: Duration::from_secs(5),
             master_keys: MasterKeySource::Development(
                 PathBuf::from(defaults::DATA_DIR).join(defaults::DEV_KEY_FILE),
             ),
@@ -371,6 +379,7 @@ impl Config {
             resolver_interval: Duration::from_secs(args.resolver_interval_secs.max(1)),
             webhook_workers: args.webhook_workers,
             webhook_max_attempts: args.webhook_max_attempts.max(1),
+            cache_ttl: Duration::from_millis(args.cache_ttl_ms),
             master_keys: match (&args.master_keys, &args.master_key_file) {
                 (Some(keys), _) => MasterKeySource::Inline(keys.clone()),
                 (None, Some(file)) => MasterKeySource::File(file.clone()),

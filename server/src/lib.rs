@@ -5,6 +5,7 @@
 
 pub mod address;
 pub mod auth;
+pub mod cache;
 pub mod catalog;
 pub mod checkout;
 pub mod cli;

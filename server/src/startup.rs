@@ -109,6 +109,7 @@ impl Application {
             absolute: config.session_absolute,
             secure_cookie: config.secure_cookies(),
         };
+        let caches = Arc::new(crate::cache::Caches::new(config.cache_ttl));
         let state = AppState {
             db,
             clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -121,6 +122,7 @@ impl Application {
             self_url: self_url(local_addr).into(),
             shutdown: CancellationToken::new(),
             webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
+            caches,
         };
         let primary = crate::credentials::keys::sync(&state).await?;
         tracing::info!(primary_version = primary, versions = ?state.key_ring.versions(), "master keys ready");

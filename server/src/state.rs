@@ -37,6 +37,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Wakes the webhook workers when an event is stored (they also poll).
     pub webhook_wakeup: Arc<tokio::sync::Notify>,
+    /// Resolved tokens and decrypted credentials, briefly.
+    pub caches: Arc<crate::cache::Caches>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -32,7 +32,8 @@ async fn load(
     store: &TestStore,
     env: Environment,
 ) -> Result<Option<ProviderSecrets>, credentials::CredentialError> {
-    credentials::load(&app.state, store_id(store), Provider::Sandbox, env).await
+    // Fresh: these tests change rows behind the server's back.
+    credentials::load_fresh(&app.state, store_id(store), Provider::Sandbox, env).await
 }
 
 const API_KEY: &str = "sbx_known_api_key_0123456789abcdef";

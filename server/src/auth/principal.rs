@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::tokens::{self, TokenKind};
 use crate::{
+    cache::CachedPrincipal,
     http::problem::ApiError,
     on_db,
     state::AppState,
@@ -154,37 +155,65 @@ pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Principal, ApiEr
     let kind = TokenKind::of(secret).ok_or(ApiError::Unauthorized)?;
     let hash = tokens::hash(secret);
     let now = state.clock.now();
+    let cache = &state.caches.principals;
+    if let Some(hit) = cache.get(&hash)
+        && hit.expires_at.is_none_or(|at| at > now)
+    {
+        return Ok(hit.principal);
+    }
+    let (principal, expires_at) = lookup(state, kind, &hash, now).await?;
+    cache.insert(
+        hash,
+        CachedPrincipal {
+            principal,
+            expires_at,
+        },
+    );
+    Ok(principal)
+}
+
+/// The principal behind a token's hash, from the database, with the token's expiry.
+async fn lookup(
+    state: &AppState,
+    kind: TokenKind,
+    hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(Principal, Option<DateTime<Utc>>), ApiError> {
     match kind {
         TokenKind::SandboxKey | TokenKind::ProductionKey => {
-            resolve_store_key(state, kind, hash, now).await
+            Ok((resolve_store_key(state, kind, hash, now).await?, None))
         }
         TokenKind::User => {
-            const SQL: &str = "SELECT u.id, u.is_platform_admin FROM user_tokens t \
+            const SQL: &str = "SELECT u.id, u.is_platform_admin, t.expires_at FROM user_tokens t \
                                JOIN users u ON u.id = t.user_id \
                                WHERE t.token_hash = $1 AND t.expires_at > $2";
-            let row: Option<(UserId, bool)> = on_db!(&state.db, pool => {
-                sqlx::query_as(SQL).bind(&hash).bind(now).fetch_optional(pool).await
+            let row: Option<(UserId, bool, DateTime<Utc>)> = on_db!(&state.db, pool => {
+                sqlx::query_as(SQL).bind(hash).bind(now).fetch_optional(pool).await
             })
             .map_err(StoreError::from)?;
-            let (user_id, is_platform_admin) = row.ok_or(ApiError::Unauthorized)?;
-            Ok(Principal::User {
+            let (user_id, is_platform_admin, expires_at) = row.ok_or(ApiError::Unauthorized)?;
+            let principal = Principal::User {
                 user_id,
                 is_platform_admin,
-            })
+            };
+            Ok((principal, Some(expires_at)))
         }
         TokenKind::Customer => {
-            const SQL: &str = "SELECT store_id, environment, customer_id FROM customer_tokens \
-                               WHERE token_hash = $1 AND expires_at > $2";
-            let row: Option<(StoreId, String, CustomerId)> = on_db!(&state.db, pool => {
-                sqlx::query_as(SQL).bind(&hash).bind(now).fetch_optional(pool).await
-            })
-            .map_err(StoreError::from)?;
-            let (store_id, environment, customer_id) = row.ok_or(ApiError::Unauthorized)?;
-            Ok(Principal::Customer(CustomerScope {
+            const SQL: &str = "SELECT store_id, environment, customer_id, expires_at \
+                               FROM customer_tokens WHERE token_hash = $1 AND expires_at > $2";
+            let row: Option<(StoreId, String, CustomerId, DateTime<Utc>)> =
+                on_db!(&state.db, pool => {
+                    sqlx::query_as(SQL).bind(hash).bind(now).fetch_optional(pool).await
+                })
+                .map_err(StoreError::from)?;
+            let (store_id, environment, customer_id, expires_at) =
+                row.ok_or(ApiError::Unauthorized)?;
+            let principal = Principal::Customer(CustomerScope {
                 store_id,
                 environment: parse_environment(&environment)?,
                 customer_id,
-            }))
+            });
+            Ok((principal, Some(expires_at)))
         }
     }
 }
@@ -192,13 +221,13 @@ pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Principal, ApiEr
 async fn resolve_store_key(
     state: &AppState,
     kind: TokenKind,
-    hash: Vec<u8>,
+    hash: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Principal, ApiError> {
     const SQL: &str = "SELECT id, store_id, environment, last_used_at FROM api_keys \
                        WHERE key_hash = $1 AND revoked_at IS NULL";
     let row: Option<(ApiKeyId, StoreId, String, Option<DateTime<Utc>>)> =
-        on_db!(&state.db, pool => sqlx::query_as(SQL).bind(&hash).fetch_optional(pool).await)
+        on_db!(&state.db, pool => sqlx::query_as(SQL).bind(hash).fetch_optional(pool).await)
             .map_err(StoreError::from)?;
     let (key_id, store_id, environment, last_used_at) = row.ok_or(ApiError::Unauthorized)?;
     let environment = parse_environment(&environment)?;

@@ -382,32 +382,73 @@ pub async fn find(
     })
 }
 
-/// The snapshot a payment of `order_id` may use: of this order, not expired (422
-/// `snapshot_expired`) and pricing the order's current revision (422 `snapshot_stale`).
+/// What an authorization needs of a snapshot: its id, total and currency.
+#[derive(Debug, Clone)]
+pub struct Payable {
+    /// The snapshot.
+    pub snapshot_id: SnapshotId,
+    /// The amount to authorize.
+    pub total: MinorUnits,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+/// A snapshot of `order_id` that may be paid now: not expired, the order still open and
+/// unchanged since. One query (snapshot joined with its order) on the payment path.
 pub async fn payable_snapshot(
     state: &AppState,
     scope: OrderScope,
     order_id: OrderId,
     snapshot_id: SnapshotId,
-) -> Result<Snapshot, ApiError> {
-    let snapshot = find(state, scope, snapshot_id).await?;
-    if snapshot.order_id != order_id {
+) -> Result<Payable, ApiError> {
+    const SQL: &str = "SELECT s.order_id, s.customer_id, s.order_revision, s.currency, s.total, \
+        s.expires_at, o.status, o.revision FROM order_checkout_snapshots s \
+        JOIN orders o ON o.id = s.order_id \
+        WHERE s.id = $1 AND s.store_id = $2 AND s.environment = $3";
+    type Row = (
+        OrderId,
+        CustomerId,
+        i32,
+        String,
+        i64,
+        DateTime<Utc>,
+        String,
+        i32,
+    );
+    let row: Option<Row> = on_db!(&state.db, pool => {
+        sqlx::query_as(SQL).bind(snapshot_id).bind(scope.store_id).bind(scope.environment.as_str())
+            .fetch_optional(pool).await
+    })
+    .map_err(StoreError::from)?;
+    let (
+        snapshot_order,
+        customer,
+        snapshot_revision,
+        currency,
+        total,
+        expires_at,
+        status,
+        revision,
+    ) = row.ok_or(ApiError::NotFound)?;
+    if snapshot_order != order_id || scope.customer_id.is_some_and(|c| c != customer) {
         return Err(ApiError::NotFound);
     }
-    if state.clock.now() >= snapshot.expires_at {
+    if state.clock.now() >= expires_at {
         return Err(ApiError::SnapshotExpired);
     }
-    let order = orders::find(state, scope, order_id).await?;
-    if order.status != "open" {
+    if status != "open" {
         return Err(ApiError::InvalidStateTransition(format!(
-            "the order is {}; only open orders can be paid",
-            order.status
+            "the order is {status}; only open orders can be paid"
         )));
     }
-    if order.revision != snapshot.order_revision {
+    if revision != snapshot_revision {
         return Err(ApiError::SnapshotStale);
     }
-    Ok(snapshot)
+    Ok(Payable {
+        snapshot_id,
+        total: MinorUnits(total),
+        currency,
+    })
 }
 
 /// Prices the customer's order and freezes the result for payment.

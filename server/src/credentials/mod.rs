@@ -54,7 +54,7 @@ impl Provider {
 }
 
 /// Decrypted credentials, for providers only. `Debug` shows no secret.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(tag = "provider", rename_all = "lowercase")]
 pub enum ProviderSecrets {
     /// Sandbox PSP.
@@ -405,6 +405,7 @@ pub async fn put(
             }
         };
         if written == 1 {
+            state.caches.credentials.clear();
             if provider == Provider::Sandbox {
                 // New account or secret: tell the sandbox PSP where to send its webhooks.
                 crate::providers::sandbox::register_webhooks(state, store, env).await;
@@ -467,6 +468,7 @@ pub async fn delete(
             .execute(pool).await.map(|r| r.rows_affected())
     })
     .map_err(StoreError::from)?;
+    state.caches.credentials.clear();
     if deleted == 0 {
         return Err(ApiError::NotFound);
     }
@@ -474,7 +476,26 @@ pub async fn delete(
 }
 
 /// Decrypts the credentials of a store for a provider and environment (for providers only).
+///
+/// Cached for the process's cache lifetime: every provider call and webhook delivery needs
+/// them, and reading them costs two queries and a decryption.
 pub async fn load(
+    state: &AppState,
+    store: StoreId,
+    provider: Provider,
+    env: Environment,
+) -> Result<Option<ProviderSecrets>, CredentialError> {
+    let cache = &state.caches.credentials;
+    if let Some(hit) = cache.get(&(store, provider, env)) {
+        return Ok(hit);
+    }
+    let secrets = load_fresh(state, store, provider, env).await?;
+    cache.insert((store, provider, env), secrets.clone());
+    Ok(secrets)
+}
+
+/// Reads and decrypts the credentials now, bypassing the cache.
+pub async fn load_fresh(
     state: &AppState,
     store: StoreId,
     provider: Provider,

@@ -215,9 +215,9 @@ pub async fn authorize(
     let method = payment_method(request.payment_method.as_deref())?;
     if request
         .amount
-        .is_some_and(|amount| amount != snapshot.totals.total.0)
+        .is_some_and(|amount| amount != snapshot.total.0)
     {
-        return Err(ApiError::SnapshotMismatch(snapshot.totals.total.0));
+        return Err(ApiError::SnapshotMismatch(snapshot.total.0));
     }
     let now = state.clock.now();
     let intent = IntentRow {
@@ -231,7 +231,7 @@ pub async fn authorize(
         provider_payment_id: None,
         payment_method: method,
         status: IntentStatus::RequiresAuthorization.as_str().to_owned(),
-        amount: snapshot.totals.total.0,
+        amount: snapshot.total.0,
         authorized_amount: 0,
         captured_amount: 0,
         refunded_amount: 0,

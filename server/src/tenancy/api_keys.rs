@@ -194,6 +194,8 @@ pub async fn revoke(
             .await
     })
     .map_err(StoreError::from)?;
+    // A revoked key stops working here at once (elsewhere within the cache's lifetime).
+    state.caches.principals.clear();
     from_row(row.ok_or(ApiError::NotFound)?)
 }
 

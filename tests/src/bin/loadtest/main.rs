@@ -19,12 +19,14 @@ use std::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+mod cpu;
 mod database;
 mod measure;
 mod seed;
 
+use cpu::{CpuUsage, Probe};
 use database::{bulk_ledger, pgbench};
-use measure::{Outcome, Recorder, closed_loop, outcome, random};
+use measure::{Outcome, Recorder, Target, closed_loop, outcome, random};
 use seed::{Api, Seeded, seed};
 
 const ADMIN_EMAIL: &str = "bench@cassa.test";
@@ -138,14 +140,14 @@ async fn authorize_capture(
     api: &Arc<Api>,
     s: &Arc<Seeded>,
     o: &Options,
-    backend: &str,
+    target: Target<'_>,
     replays: &Arc<Mutex<Vec<Replay>>>,
     rate: Option<f64>,
 ) -> Outcome {
     let rec = Arc::new(Recorder::default());
     let payments = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
+    let start = target.probe.sample();
     let mut tasks = tokio::task::JoinSet::new();
     // Paced runs spread `rate` payments/s over the tasks (an open-ish loop at a fixed rate).
     let gap = rate.map(|r| Duration::from_secs_f64(o.concurrency as f64 / r.max(0.1)));
@@ -202,16 +204,17 @@ async fn authorize_capture(
     tokio::time::sleep(deadline).await;
     stop.store(true, Ordering::Relaxed);
     while tasks.join_next().await.is_some() {}
+    let cpu = target.probe.sample().since(&start);
     outcome(
         if rate.is_some() {
             "authorize+capture @ half"
         } else {
             "authorize+capture"
         },
-        backend,
+        target.backend,
         &rec,
         payments.load(Ordering::Relaxed),
-        started.elapsed(),
+        cpu,
         "payments/s",
     )
 }
@@ -228,12 +231,15 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
             .execute(&admin)
             .await
             .expect("create database");
-        let base = o
+        // Same server and options (e.g. `?host=/var/run/postgresql` for the Unix socket), the
+        // new database's name in place of the admin URL's.
+        let (url, query) = o
             .pg_url
-            .rsplit_once('/')
-            .map(|(b, _)| b.to_owned())
-            .unwrap_or_default();
-        (format!("{base}/{name}"), Some((admin, name)))
+            .split_once('?')
+            .map_or((o.pg_url.as_str(), None), |(u, q)| (u, Some(q)));
+        let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or_default();
+        let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+        (format!("{base}/{name}{query}"), Some((admin, name)))
     } else {
         (
             format!("sqlite://{}", data_dir.join("cassa.db").display()),
@@ -242,6 +248,13 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
     };
     let server = start_server(&o.server, &database_url, &data_dir.display().to_string());
     let pid = server.child.id();
+    let target = Target {
+        backend,
+        probe: Probe {
+            server_pid: pid,
+            postgres: backend == "postgres",
+        },
+    };
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(o.concurrency * 2)
         .build()
@@ -280,21 +293,21 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
 
     eprintln!("[{backend}] authorize+capture");
     let replays = Arc::new(Mutex::new(Vec::new()));
-    results.push(authorize_capture(&api, &seeded, o, backend, &replays, None).await);
+    results.push(authorize_capture(&api, &seeded, o, target, &replays, None).await);
     let peak_rate = results[0].throughput;
     eprintln!(
         "[{backend}] authorize+capture at half the peak rate ({:.0}/s)",
         peak_rate / 2.0
     );
     results
-        .push(authorize_capture(&api, &seeded, o, backend, &replays, Some(peak_rate / 2.0)).await);
+        .push(authorize_capture(&api, &seeded, o, target, &replays, Some(peak_rate / 2.0)).await);
 
     eprintln!("[{backend}] idempotent replay");
     let replay_set = Arc::new(replays.lock().map(|r| r.clone()).unwrap_or_default());
     {
         let api = api.clone();
         results.push(
-            closed_loop(o, o.concurrency, backend, "idempotent replay", move |n| {
+            closed_loop(o, o.concurrency, target, "idempotent replay", move |n| {
                 let (api, set) = (api.clone(), replay_set.clone());
                 async move {
                     let (path, key, token, body) = set
@@ -324,7 +337,7 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
             server.base, seeded.store_id
         );
         results.push(
-            closed_loop(o, o.concurrency, backend, "webhook ingest", move |n| {
+            closed_loop(o, o.concurrency, target, "webhook ingest", move |n| {
                 let (http, url) = (http.clone(), url.clone());
                 async move {
                     let id = format!("msg_bench_{n}_{}", Uuid::now_v7().simple());
@@ -378,7 +391,7 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
     ] {
         let (api, key, intents) = (api.clone(), seeded.key.clone(), intents.clone());
         results.push(
-            closed_loop(o, clients, backend, name, move |n| {
+            closed_loop(o, clients, target, name, move |n| {
                 let (api, key, intents) = (api.clone(), key.clone(), intents.clone());
                 async move {
                     // Half first pages, half deep pages from a random cursor.
@@ -404,7 +417,7 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
     {
         let (api, key, orders) = (api.clone(), seeded.key.clone(), orders.clone());
         results.push(
-            closed_loop(o, o.concurrency, backend, "order detail", move |n| {
+            closed_loop(o, o.concurrency, target, "order detail", move |n| {
                 let (api, key, orders) = (api.clone(), key.clone(), orders.clone());
                 async move {
                     let order = orders
@@ -445,6 +458,61 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
     (results, hwm, limit)
 }
 
+/// CPU milliseconds per unit (payment or request) of the server, PostgreSQL (`null` on SQLite)
+/// and the harness.
+fn cpu_ms_per_unit(r: &Outcome) -> Value {
+    let per = |cpu: f64| CpuUsage::ms_per_unit(cpu, r.units);
+    json!({
+        "server": per(r.cpu.server),
+        "postgres": r.cpu.postgres.and_then(per),
+        "harness": per(r.cpu.harness),
+    })
+}
+
+/// The "CPU per unit" table under the main one: where each scenario's CPU went.
+fn print_cpu_table(table: &[(String, Vec<Outcome>, u64, Option<f64>)]) {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "\nCPU per unit: CPU ms per payment or request over each scenario's measured window; cores \
+         busy = (server + postgres + harness CPU) / wall time; machine = all processes"
+    );
+    println!(
+        "{:<10} {:<24} {:<8} {:>9} {:>9} {:>9} {:>7} {:>12} {:>8}",
+        "backend",
+        "scenario",
+        "per",
+        "server",
+        "postgres",
+        "harness",
+        "wall s",
+        "cores busy",
+        "machine"
+    );
+    let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.3}"));
+    for (backend, results, _, _) in table {
+        for r in results {
+            let per = |cpu: f64| CpuUsage::ms_per_unit(cpu, r.units);
+            let unit = if r.unit == "payments/s" {
+                "payment"
+            } else {
+                "request"
+            };
+            println!(
+                "{:<10} {:<24} {:<8} {:>9} {:>9} {:>9} {:>7.2} {:>12} {:>8.2}",
+                backend,
+                r.name,
+                unit,
+                ms(per(r.cpu.server)),
+                ms(r.cpu.postgres.and_then(per)),
+                ms(per(r.cpu.harness)),
+                r.cpu.wall.as_secs_f64(),
+                format!("{:.2} of {cores}", r.cpu.cores_busy()),
+                r.cpu.machine_cores_busy(),
+            );
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let o = options();
@@ -461,6 +529,8 @@ async fn main() {
                 "name": r.name, "backend": r.backend, "throughput": r.throughput, "unit": r.unit, "requests": r.requests,
                 "errors": r.errors, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "p99_9_ms": r.p999_ms,
                 "first_error": r.first_error,
+                "cpu_ms_per_unit": cpu_ms_per_unit(r), "cores_busy": r.cpu.cores_busy(),
+                "machine_cores_busy": r.cpu.machine_cores_busy(), "window_s": r.cpu.wall.as_secs_f64(),
             })).collect::<Vec<_>>(),
         }));
         table.push((backend, results, rss_kb, limit));
@@ -514,6 +584,7 @@ async fn main() {
             );
         }
     }
+    print_cpu_table(&table);
     let json = serde_json::to_string_pretty(&json!({
         "duration_s": o.duration.as_secs(), "concurrency": o.concurrency, "ledger_rows": o.ledger_rows,
         "backends": report,
