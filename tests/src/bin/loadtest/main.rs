@@ -473,8 +473,10 @@ fn cpu_ms_per_unit(r: &Outcome) -> Value {
 fn print_cpu_table(table: &[(String, Vec<Outcome>, u64, Option<f64>)]) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "\nCPU per unit: CPU ms per payment or request over each scenario's measured window; cores \
-         busy = (server + postgres + harness CPU) / wall time; machine = all processes"
+        "\nCPU per unit (CPU ms per payment or request, over each scenario's measured window)"
+    );
+    println!(
+        "cores busy = CPU of server + postgres + harness / wall time; machine = every process's"
     );
     println!(
         "{:<10} {:<24} {:<8} {:>9} {:>9} {:>9} {:>7} {:>12} {:>8}",

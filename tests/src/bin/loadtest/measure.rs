@@ -5,10 +5,13 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
-    time::{Duration, Instant},
+    time::Instant,
 };
 
-use super::Options;
+use super::{
+    Options,
+    cpu::{CpuUsage, Probe},
+};
 
 /// Latencies of one scenario.
 #[derive(Default)]
@@ -36,6 +39,14 @@ impl Recorder {
     }
 }
 
+/// The backend under test: its name in the report, and the processes whose CPU is accounted
+/// over each scenario's measured run.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub backend: &'a str,
+    pub probe: Probe,
+}
+
 /// A scenario's result.
 pub struct Outcome {
     pub name: String,
@@ -49,6 +60,10 @@ pub struct Outcome {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub first_error: Option<String>,
+    /// Units of work done (payments for authorize+capture, successful requests otherwise).
+    pub units: u64,
+    /// CPU spent during the measured window, which is also the window `throughput` is over.
+    pub cpu: CpuUsage,
 }
 
 pub fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -64,7 +79,7 @@ pub fn outcome(
     backend: &str,
     rec: &Recorder,
     units: u64,
-    elapsed: Duration,
+    cpu: CpuUsage,
     unit: &'static str,
 ) -> Outcome {
     let mut v = rec.micros.lock().map(|v| v.clone()).unwrap_or_default();
@@ -72,7 +87,7 @@ pub fn outcome(
     Outcome {
         name: name.into(),
         backend: backend.into(),
-        throughput: units as f64 / elapsed.as_secs_f64(),
+        throughput: units as f64 / cpu.wall.as_secs_f64(),
         unit,
         requests: v.len(),
         errors: rec.errors.load(Ordering::Relaxed),
@@ -80,6 +95,8 @@ pub fn outcome(
         p99_ms: percentile(&v, 0.99),
         p999_ms: percentile(&v, 0.999),
         first_error: rec.first_error.lock().ok().and_then(|e| e.clone()),
+        units,
+        cpu,
     }
 }
 
@@ -88,7 +105,7 @@ pub fn outcome(
 pub async fn closed_loop<F, Fut>(
     o: &Options,
     clients: usize,
-    backend: &str,
+    target: Target<'_>,
     name: &str,
     call: F,
 ) -> Outcome
@@ -101,7 +118,7 @@ where
     let seq = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let call = Arc::new(call);
-    let started = Instant::now();
+    let start = target.probe.sample();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..clients {
         let (rec, done, seq, stop, call) = (
@@ -128,12 +145,13 @@ where
     tokio::time::sleep(o.duration).await;
     stop.store(true, Ordering::Relaxed);
     while tasks.join_next().await.is_some() {}
+    let cpu = target.probe.sample().since(&start);
     outcome(
         name,
-        backend,
+        target.backend,
         &rec,
         done.load(Ordering::Relaxed),
-        started.elapsed(),
+        cpu,
         "requests/s",
     )
 }
