@@ -119,15 +119,45 @@ async fn finish(
     Ok(())
 }
 
-/// One round: claims due events, processes them, records each outcome. Returns how many were
-/// claimed.
+/// Marks processed, in one statement and commit, the events of a round that succeeded (they
+/// share the round's lease). A crash before it leaves them to be processed again after the
+/// lease, which changes nothing.
+async fn finish_processed(state: &AppState, events: &[&Claimed]) -> Result<(), StoreError> {
+    let Some(first) = events.first() else {
+        return Ok(());
+    };
+    let placeholders: Vec<String> = (0..events.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "UPDATE webhook_events SET status = 'processed', processed_at = $1, locked_until = NULL, \
+         last_error = NULL, next_attempt_at = NULL WHERE status = 'processing' \
+         AND locked_until = $2 AND id IN ({})",
+        placeholders.join(", ")
+    );
+    let now = state.clock.now();
+    crate::on_db!(&state.db, pool => {
+        let mut query = sqlx::query(&sql).bind(now).bind(first.locked_until);
+        for event in events {
+            query = query.bind(event.id);
+        }
+        query.execute(pool).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// One round: claims due events, processes them, records the outcomes (the successes in one
+/// statement). Returns how many were claimed.
 pub async fn process_due(state: &AppState) -> Result<usize, StoreError> {
     let claimed = claim(state, BATCH).await?;
     let n = claimed.len();
-    for event in claimed {
-        let result = super::process_event(state, &event).await;
-        finish(state, &event, result).await?;
+    let mut processed = Vec::with_capacity(n);
+    for event in &claimed {
+        match super::process_event(state, event).await {
+            // Every event of a round carries the round's lease.
+            Ok(()) if event.locked_until == claimed[0].locked_until => processed.push(event),
+            result => finish(state, event, result).await?,
+        }
     }
+    finish_processed(state, &processed).await?;
     Ok(n)
 }
 
