@@ -50,10 +50,12 @@ macro_rules! insert_history {
     };
 }
 
+mod caller;
 pub mod console;
 pub mod machine;
 pub(crate) mod phases;
 mod queries;
+mod reply;
 mod resolver;
 mod routes;
 pub(crate) mod service;
