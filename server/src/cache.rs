@@ -9,7 +9,10 @@
 use std::{
     collections::HashMap,
     hash::Hash,
-    sync::{PoisonError, RwLock},
+    sync::{
+        PoisonError, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -27,6 +30,9 @@ const MAX_ENTRIES: usize = 50_000;
 pub struct TtlCache<K, V> {
     ttl: Duration,
     entries: RwLock<HashMap<K, (Instant, V)>>,
+    /// Bumped by every [`TtlCache::clear`], so a value read from the database before a clear
+    /// is never stored after it.
+    generation: AtomicU64,
 }
 
 impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
@@ -35,7 +41,13 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         Self {
             ttl,
             entries: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// Take this before reading what will be inserted, and pass it to [`Self::insert`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// A fresh entry.
@@ -50,12 +62,17 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
             .map(|(_, v)| v.clone())
     }
 
-    /// Remembers `value`, stamped now.
-    pub fn insert(&self, key: K, value: V) {
+    /// Remembers `value`, stamped now, unless the cache was cleared since `generation` was
+    /// taken (the value may predate the change that cleared it).
+    pub fn insert(&self, generation: u64, key: K, value: V) {
         if self.ttl.is_zero() {
             return;
         }
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        // Checked under the lock: `clear` bumps the generation while holding it.
+        if self.generation() != generation {
+            return;
+        }
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
@@ -64,10 +81,9 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 
     /// Forgets everything.
     pub fn clear(&self) {
-        self.entries
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
     }
 }
 
@@ -108,16 +124,28 @@ mod tests {
     #[test]
     fn entries_expire_and_a_zero_ttl_caches_nothing() {
         let cache = TtlCache::new(Duration::from_millis(30));
-        cache.insert(1, "a");
+        cache.insert(cache.generation(), 1, "a");
         assert_eq!(cache.get(&1), Some("a"));
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(cache.get(&1), None);
-        cache.insert(2, "b");
+        cache.insert(cache.generation(), 2, "b");
         cache.clear();
         assert_eq!(cache.get(&2), None);
 
         let off = TtlCache::new(Duration::ZERO);
-        off.insert(1, "a");
+        off.insert(off.generation(), 1, "a");
         assert_eq!(off.get(&1), None);
+    }
+
+    #[test]
+    fn a_value_read_before_a_clear_is_not_stored_after_it() {
+        let cache = TtlCache::new(Duration::from_secs(60));
+        let before = cache.generation();
+        // …the database is read, meanwhile a key is revoked and the cache cleared…
+        cache.clear();
+        cache.insert(before, 1, "stale");
+        assert_eq!(cache.get(&1), None);
+        cache.insert(cache.generation(), 1, "fresh");
+        assert_eq!(cache.get(&1), Some("fresh"));
     }
 }

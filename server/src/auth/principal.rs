@@ -161,8 +161,10 @@ pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Principal, ApiEr
     {
         return Ok(hit.principal);
     }
+    let generation = cache.generation();
     let (principal, expires_at) = lookup(state, kind, &hash, now).await?;
     cache.insert(
+        generation,
         hash,
         CachedPrincipal {
             principal,

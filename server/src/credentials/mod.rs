@@ -489,8 +489,9 @@ pub async fn load(
     if let Some(hit) = cache.get(&(store, provider, env)) {
         return Ok(hit);
     }
+    let generation = cache.generation();
     let secrets = load_fresh(state, store, provider, env).await?;
-    cache.insert((store, provider, env), secrets.clone());
+    cache.insert(generation, (store, provider, env), secrets.clone());
     Ok(secrets)
 }
 
