@@ -1,0 +1,222 @@
+//! The payment tests' shop: a store with checkout configured, a customer, and helpers to quote,
+//! authorize, operate on intents and check the ledger invariants against the PSP.
+
+use std::time::Duration;
+
+use cassa_tests::{Backend, SpawnOptions, TestApp, TestStore, spawn_app_with};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Tee 2 × 1999 + snack 1190 (inclusive, untaxed) + shipping 500 + tax 330.
+pub(crate) const TOTAL: i64 = 6018;
+
+pub struct Shop {
+    pub app: TestApp,
+    pub store: TestStore,
+    pub token: String,
+}
+
+pub(crate) async fn shop(backend: Backend) -> Shop {
+    // Generous: under a loaded CI machine only `pm_card_timeout` should time out.
+    shop_with_timeout(backend, Duration::from_secs(5)).await
+}
+
+/// The race tests load two cores with dozens of requests: a generous provider timeout keeps
+/// their outcomes known (an unknown one would hold its reservation, which is correct but
+/// makes the expected counts vary).
+pub async fn shop_with_timeout(backend: Backend, timeout: Duration) -> Shop {
+    let app = spawn_app_with(
+        backend,
+        SpawnOptions {
+            configure: Some(Box::new(move |c| {
+                // Webhooks from the PSP are stored but not processed here: these tests pin
+                // down the API's own path (tests/api/webhooks.rs covers the other).
+                c.webhook_workers = 0;
+                c.provider_timeout = timeout;
+                c.sandbox_psp_timeout_delay = Duration::from_millis(1500);
+            })),
+            ..Default::default()
+        },
+    )
+    .await;
+    let store = app.create_store("Shop", "USD").await;
+    crate::checkout::configure(&app, &store).await;
+    let (_, token) = app.create_customer(&store).await;
+    Shop { app, store, token }
+}
+
+impl Shop {
+    pub(crate) async fn post(
+        &self,
+        token: &str,
+        path: &str,
+        key: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        self.app
+            .client
+            .post(self.app.url(path))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A new order and a fresh snapshot of it: (order id, snapshot id).
+    pub async fn quoted_order(&self) -> (String, String) {
+        let order =
+            crate::checkout::order_for(&self.app, &self.store, &self.token, "US", "CA").await;
+        let order_id = order["id"].as_str().unwrap().to_owned();
+        let quote: Value = self
+            .post(
+                &self.token,
+                "/api/v1/me/checkout/quote",
+                &Uuid::now_v7().to_string(),
+                json!({"order_id": order_id}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(quote["totals"]["total"], TOTAL);
+        (order_id, quote["snapshot_id"].as_str().unwrap().to_owned())
+    }
+
+    pub(crate) async fn authorize_with(
+        &self,
+        order: &str,
+        snapshot: &str,
+        method: &str,
+        key: &str,
+    ) -> reqwest::Response {
+        self.post(
+            &self.token,
+            &format!("/api/v1/me/orders/{order}/payments/authorize"),
+            key,
+            json!({"snapshot_id": snapshot, "payment_method": method}),
+        )
+        .await
+    }
+
+    /// An authorized intent of a new order: (order id, intent).
+    pub async fn authorized(&self) -> (String, Value) {
+        let (order, snapshot) = self.quoted_order().await;
+        let response = self
+            .authorize_with(
+                &order,
+                &snapshot,
+                "pm_card_visa",
+                &Uuid::now_v7().to_string(),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        (order, response.json().await.unwrap())
+    }
+
+    pub(crate) async fn op(
+        &self,
+        order: &str,
+        intent: &Value,
+        op: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        self.op_with_key(order, intent, op, body, &Uuid::now_v7().to_string())
+            .await
+    }
+
+    pub(crate) async fn op_with_key(
+        &self,
+        order: &str,
+        intent: &Value,
+        op: &str,
+        body: Value,
+        key: &str,
+    ) -> reqwest::Response {
+        let path = format!(
+            "/api/v1/admin/orders/{order}/payments/{}/{op}",
+            intent["id"].as_str().unwrap()
+        );
+        self.post(&self.store.sandbox_key, &path, key, body).await
+    }
+
+    pub(crate) async fn detail(&self, order: &str) -> Value {
+        let response = self
+            .app
+            .client
+            .get(
+                self.app
+                    .url(&format!("/api/v1/admin/orders/{order}/payments")),
+            )
+            .bearer_auth(&self.store.sandbox_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    pub(crate) async fn scalar(&self, sql: &str, id: &str) -> i64 {
+        cassa::on_db!(&self.app.db, pool => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await)
+            .unwrap()
+    }
+
+    /// The PSP's own view of a payment: (status, captured, refunded).
+    pub(crate) async fn psp(&self, provider_id: &str) -> (String, i64, i64) {
+        const SQL: &str =
+            "SELECT status, captured, refunded FROM sandbox_psp_payments WHERE id = $1";
+        cassa::on_db!(&self.app.db, pool => {
+            sqlx::query_as(SQL).bind(provider_id).fetch_one(pool).await
+        })
+        .unwrap()
+    }
+
+    /// The ledger invariants of every intent of `order`, and agreement with the PSP.
+    pub async fn check_invariants(&self, order: &str) -> Value {
+        let detail = self.detail(order).await;
+        for intent in detail["intents"].as_array().unwrap() {
+            let sum = |op: &str| -> i64 {
+                intent["transactions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|t| t["operation"] == op && t["status"] == "succeeded")
+                    .map(|t| t["amount"].as_i64().unwrap())
+                    .sum()
+            };
+            let (authorized, captured, refunded) = (
+                intent["authorized_amount"].as_i64().unwrap(),
+                intent["captured_amount"].as_i64().unwrap(),
+                intent["refunded_amount"].as_i64().unwrap(),
+            );
+            assert!(captured <= authorized, "{intent}");
+            assert!(refunded <= captured, "{intent}");
+            assert_eq!(authorized, sum("authorize"), "{intent}");
+            assert_eq!(captured, sum("capture"), "{intent}");
+            assert_eq!(refunded, sum("refund"), "{intent}");
+            if intent["status"] == "voided" {
+                assert_eq!(captured, 0);
+            }
+            if let Some(pid) = intent["provider_payment_id"].as_str() {
+                let (status, psp_captured, psp_refunded) = self.psp(pid).await;
+                assert_eq!(
+                    (psp_captured, psp_refunded),
+                    (captured, refunded),
+                    "{intent}"
+                );
+                if intent["status"] == "voided" {
+                    assert_eq!(status, "voided");
+                }
+            }
+        }
+        detail
+    }
+}
+
+pub(crate) async fn amounts(response: reqwest::Response, status: u16) -> Value {
+    let code = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code, status, "{body}");
+    body
+}
