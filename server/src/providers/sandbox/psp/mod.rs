@@ -1,0 +1,407 @@
+//! A simulated PSP, mounted at `/sandbox-psp/v1` (it could run on its own: it shares nothing
+//! with Cassa but the database pool and reads nothing of Cassa's tables).
+//!
+//! It behaves like a remote card processor: accounts are API keys (`sbx_…`), it keeps its own
+//! ledger, honours `Idempotency-Key` per account, adds configurable latency, and picks outcomes
+//! by test payment method:
+//!
+//! | payment method | outcome |
+//! |---|---|
+//! | `pm_card_visa` | authorized |
+//! | `pm_card_declined` | 402 `card_declined` |
+//! | `pm_card_insufficient_funds` | 402 `insufficient_funds` |
+//! | `pm_card_processing_error` | 500 `processing_error` (nothing recorded; retry-safe) |
+//! | `pm_card_timeout` | authorized, but the answer comes after the timeout delay |
+//! | `pm_card_async` | 202 `pending` (settled later) |
+//!
+//! Commits are what limits it under load, so a request is one write transaction: claim the
+//! idempotency key, write the ledger (`RETURNING` the row), store the answer, commit. Only
+//! `pm_card_timeout` commits its claim first, so a retry during the delay sees it in flight.
+
+use axum::{
+    Json, Router,
+    extract::{FromRequestParts, Path, State},
+    http::{HeaderMap, StatusCode, request::Parts},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::{on_db, state::AppState, store::StoreError};
+
+/// Routes of the simulated PSP (nested under `/sandbox-psp`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/payments", post(create_payment))
+        .route("/v1/payments/{id}", get(get_payment))
+        .route("/v1/payments/{id}/capture", post(capture))
+        .route("/v1/payments/{id}/void", post(void))
+        .route("/v1/payments/{id}/refunds", post(refund))
+        .route(
+            "/v1/webhook_endpoint",
+            axum::routing::put(super::psp_webhooks::put_endpoint),
+        )
+}
+
+/// A PSP error: its own shape (`{"error": {"code", "message"}}`), like a real provider's.
+#[derive(Debug, Clone)]
+pub struct PspError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl PspError {
+    /// An error with status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for PspError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "sandbox PSP storage failed");
+        PspError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api_error",
+            "internal error",
+        )
+    }
+}
+
+impl From<sqlx::Error> for PspError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::from(err).into()
+    }
+}
+
+impl PspError {
+    fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    fn unprocessable(code: &'static str, message: &'static str) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    fn body(&self) -> Value {
+        json!({"error": {"code": self.code, "message": self.message}})
+    }
+}
+
+impl IntoResponse for PspError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
+/// The calling account: SHA-256 of its `sbx_` API key.
+pub struct Account(String);
+
+impl Account {
+    /// The account's id.
+    pub fn id(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Account {
+    type Rejection = PspError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, PspError> {
+        let key = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .filter(|k| k.starts_with("sbx_") && k.len() >= 16)
+            .ok_or_else(|| {
+                PspError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "authentication_failed",
+                    "invalid API key",
+                )
+            })?;
+        let digest = Sha256::digest(key.as_bytes());
+        Ok(Account(digest.iter().map(|b| format!("{b:02x}")).collect()))
+    }
+}
+
+/// A payment as the PSP reports it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PspPayment {
+    /// PSP payment id (`psp_pay_…`).
+    pub id: String,
+    /// `pending`, `authorized`, `captured`, `voided` or `failed`.
+    pub status: String,
+    /// Authorized amount, minor units.
+    pub amount: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// Captured so far.
+    pub captured_amount: i64,
+    /// Refunded so far.
+    pub refunded_amount: i64,
+    /// Test payment method.
+    pub payment_method: String,
+    /// Why it failed.
+    pub failure_code: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The columns of a [`Row`], for `SELECT` and `RETURNING`.
+macro_rules! columns {
+    () => {
+        "id, status, amount, currency, captured, refunded, payment_method, failure_code, created_at"
+    };
+}
+
+const FIND_PAYMENT: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM sandbox_psp_payments WHERE id = $1 AND account = $2"
+);
+
+// After `columns!`, which it uses (macros are in scope for what follows them).
+mod ledger;
+
+use ledger::{Change, Key, NewPayment, Op, execute};
+
+type Row = (
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    DateTime<Utc>,
+);
+
+fn payment(row: Row) -> PspPayment {
+    PspPayment {
+        id: row.0,
+        status: row.1,
+        amount: row.2,
+        currency: row.3,
+        captured_amount: row.4,
+        refunded_amount: row.5,
+        payment_method: row.6,
+        failure_code: row.7,
+        created_at: row.8,
+    }
+}
+
+fn not_found() -> PspError {
+    PspError::new(StatusCode::NOT_FOUND, "resource_missing", "no such payment")
+}
+
+async fn find(state: &AppState, account: &str, id: &str) -> Result<PspPayment, PspError> {
+    let row: Option<Row> = on_db!(&state.db, pool => sqlx::query_as(FIND_PAYMENT).bind(id).bind(account).fetch_optional(pool).await)?;
+    row.map(payment).ok_or_else(not_found)
+}
+
+async fn latency(state: &AppState) {
+    let delay = state.config.sandbox_psp_latency;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// Runs `op` for the caller after the simulated network latency.
+///
+/// The work runs in its own task: like a real processor, the PSP finishes (and records the
+/// outcome for the key) even when the caller has hung up.
+async fn run(
+    state: &AppState,
+    account: Account,
+    headers: &HeaderMap,
+    request: &Value,
+    op: Op,
+) -> Response {
+    latency(state).await;
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+    let key = key.map(|key| Key {
+        key: key.to_owned(),
+        hash: format!("{:x}", Sha256::digest(request.to_string().as_bytes())),
+    });
+    let state = state.clone();
+    let work = tokio::spawn(async move { execute(&state, &account.0, key.as_ref(), &op).await });
+    match work.await {
+        Ok(Ok(response)) => response,
+        Ok(Err(err)) => err.into_response(),
+        Err(_) => PspError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api_error",
+            "internal error",
+        )
+        .into_response(),
+    }
+}
+
+/// `POST /v1/payments`.
+#[derive(Debug, Deserialize, Serialize)]
+struct CreatePayment {
+    amount: i64,
+    currency: String,
+    payment_method: String,
+    /// The caller's reference, echoed in webhooks.
+    #[serde(default)]
+    reference: Option<String>,
+}
+
+fn to_value(p: &PspPayment) -> Value {
+    serde_json::to_value(p).unwrap_or(Value::Null)
+}
+
+/// Decides a new payment's outcome from its test payment method.
+fn create_op(body: CreatePayment) -> Op {
+    if body.amount <= 0 || body.currency.len() != 3 {
+        return Op::Reject(PspError::unprocessable(
+            "invalid_request",
+            "amount must be positive and currency ISO 4217",
+        ));
+    }
+    let (status, failure) = match body.payment_method.as_str() {
+        "pm_card_visa" | "pm_card_timeout" => ("authorized", None),
+        "pm_card_declined" => ("failed", Some("card_declined")),
+        "pm_card_insufficient_funds" => ("failed", Some("insufficient_funds")),
+        "pm_card_async" => ("pending", None),
+        "pm_card_processing_error" => {
+            return Op::Reject(PspError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "processing_error",
+                "the processor failed; retry",
+            ));
+        }
+        _ => {
+            return Op::Reject(PspError::unprocessable(
+                "invalid_payment_method",
+                "unknown test payment method",
+            ));
+        }
+    };
+    Op::Create(NewPayment {
+        body,
+        status,
+        failure,
+    })
+}
+
+async fn create_payment(
+    State(state): State<AppState>,
+    account: Account,
+    headers: HeaderMap,
+    Json(body): Json<CreatePayment>,
+) -> Response {
+    let request = serde_json::to_value(&body).unwrap_or(Value::Null);
+    run(&state, account, &headers, &request, create_op(body)).await
+}
+
+async fn get_payment(
+    State(state): State<AppState>,
+    account: Account,
+    Path(id): Path<String>,
+) -> Response {
+    latency(&state).await;
+    match find(&state, &account.0, &id).await {
+        Ok(p) => Json(to_value(&p)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+struct AmountBody {
+    amount: Option<i64>,
+    /// The caller's reference of this operation, echoed in webhooks.
+    #[serde(default)]
+    reference: Option<String>,
+}
+
+async fn capture(
+    State(state): State<AppState>,
+    account: Account,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Option<Json<AmountBody>>,
+) -> Response {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let request = json!({"op": "capture", "id": id, "amount": body.amount});
+    let op = Op::Update {
+        id,
+        change: Change::Capture,
+        amount: body.amount,
+    };
+    run(&state, account, &headers, &request, op).await
+}
+
+async fn void(
+    State(state): State<AppState>,
+    account: Account,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    // Accepted for symmetry with the other operations; a void sends no webhook.
+    _body: Option<Json<AmountBody>>,
+) -> Response {
+    let request = json!({"op": "void", "id": id});
+    let op = Op::Update {
+        id,
+        change: Change::Void,
+        amount: Some(0),
+    };
+    run(&state, account, &headers, &request, op).await
+}
+
+async fn refund(
+    State(state): State<AppState>,
+    account: Account,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<AmountBody>,
+) -> Response {
+    let request = json!({"op": "refund", "id": id, "amount": body.amount});
+    let op = match body.amount.filter(|a| *a > 0) {
+        Some(amount) => Op::Update {
+            id,
+            change: Change::Refund {
+                reference: body.reference,
+            },
+            amount: Some(amount),
+        },
+        None => Op::Reject(PspError::unprocessable(
+            "invalid_amount",
+            "amount must be positive",
+        )),
+    };
+    run(&state, account, &headers, &request, op).await
+}
+
+/// Test hook and settlement entry point: moves a pending (async) payment to authorized or failed.
+pub async fn settle(state: &AppState, id: &str, approve: bool) -> Result<bool, StoreError> {
+    const SQL: &str = "UPDATE sandbox_psp_payments SET status = $2, failure_code = $3, updated_at = $4 \
+                       WHERE id = $1 AND status = 'pending' RETURNING account, reference";
+    let (status, failure, event) = if approve {
+        ("authorized", None, "payment.authorized")
+    } else {
+        ("failed", Some("async_declined"), "payment.failed")
+    };
+    let row: Option<(String, Option<String>)> = on_db!(&state.db, pool => {
+        sqlx::query_as(SQL).bind(id).bind(status).bind(failure).bind(Utc::now()).fetch_optional(pool).await
+    })?;
+    let Some((account, reference)) = row else {
+        return Ok(false);
+    };
+    if let Ok(payment) = find(state, &account, id).await {
+        super::psp_webhooks::emit(state, &account, event, &payment, reference);
+    }
+    Ok(true)
+}
