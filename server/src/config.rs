@@ -107,6 +107,10 @@ pub struct ServeArgs {
     /// still open (timeouts, crashes between the phases, asynchronous authorizations).
     #[arg(long, env = "CASSA_RESOLVER_INTERVAL_SECS", default_value_t = 30)]
     pub resolver_interval_secs: u64,
+    /// Hours after which a payment transaction whose outcome is still open is reported at
+    /// `ERROR` (and counted in `payments_unresolved_overdue_total`) on every resolver attempt.
+    #[arg(long, env = "CASSA_UNRESOLVED_ALERT_HOURS", default_value_t = 24)]
+    pub unresolved_alert_hours: i64,
     /// Webhook worker loops in this process (0: this process only receives webhooks).
     #[arg(long, env = "CASSA_WEBHOOK_WORKERS", default_value_t = 1)]
     pub webhook_workers: usize,
@@ -304,6 +308,8 @@ pub struct Config {
     pub provider_timeout: Duration,
     /// Time between resolver passes (open transactions are resolved once this old).
     pub resolver_interval: Duration,
+    /// Age at which a still-open transaction is reported on every resolver attempt.
+    pub unresolved_alert_after: chrono::Duration,
     /// Webhook worker loops in this process.
     pub webhook_workers: usize,
     /// Attempts before a webhook event is dead-lettered.
@@ -347,6 +353,7 @@ impl Config {
             sandbox_psp_timeout_delay: Duration::from_secs(20),
             provider_timeout: Duration::from_secs(10),
             resolver_interval: Duration::from_secs(30),
+            unresolved_alert_after: chrono::Duration::hours(24),
             webhook_workers: 1,
             webhook_max_attempts: 8,
             cache_ttl: Duration::from_secs(5),
@@ -377,6 +384,7 @@ impl Config {
             sandbox_psp_timeout_delay: Duration::from_millis(args.sandbox_psp_timeout_delay_ms),
             provider_timeout: Duration::from_millis(args.provider_timeout_ms.max(1)),
             resolver_interval: Duration::from_secs(args.resolver_interval_secs.max(1)),
+            unresolved_alert_after: chrono::Duration::hours(args.unresolved_alert_hours.max(1)),
             webhook_workers: args.webhook_workers,
             webhook_max_attempts: args.webhook_max_attempts.max(1),
             cache_ttl: Duration::from_millis(args.cache_ttl_ms),

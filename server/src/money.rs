@@ -184,6 +184,14 @@ pub fn split_largest_remainder(
         .collect())
 }
 
+/// `1234` USD → `12.34 USD` (ISO 4217 exponent).
+pub fn format_amount(minor: i64, currency: &str) -> String {
+    match Currency::parse(currency) {
+        Ok(c) => format!("{} {}", Money::new(MinorUnits(minor), c).major(), c.code()),
+        Err(_) => format!("{minor} {currency}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

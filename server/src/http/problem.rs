@@ -9,6 +9,11 @@ use utoipa::ToSchema;
 
 use crate::store::StoreError;
 
+/// Marks a 5xx answer that is final for its Idempotency-Key: the idempotency layer stores and
+/// replays it instead of releasing the key (which would invite a retry that cannot succeed).
+#[derive(Clone, Copy, Debug)]
+pub struct KeepUnderKey;
+
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -172,6 +177,20 @@ pub enum ApiError {
         "the payment provider is unavailable; nothing was charged, retry with a new Idempotency-Key"
     )]
     ProviderUnavailable,
+    /// The provider was unavailable for this request's transaction, which is recorded as
+    /// failed: final for this Idempotency-Key (replayed as it is, without `Retry-After`).
+    #[error(
+        "the payment provider was unavailable; nothing was charged, retry with a new Idempotency-Key"
+    )]
+    ProviderUnavailableFinal,
+    /// `pay` authorized the payment but could not capture it; the same key resumes the capture.
+    #[error(
+        "the payment {0} is authorized but the provider was unavailable for its capture; nothing was captured, retry with the same Idempotency-Key to capture"
+    )]
+    CaptureUnavailable(String),
+    /// An amount that cannot be charged (a zero total).
+    #[error("{0}")]
+    AmountInvalid(&'static str),
     /// The provider's answer is not known yet (timeout).
     #[error(
         "the payment provider did not answer in time; the outcome is being resolved, retry with the same Idempotency-Key"
@@ -305,6 +324,21 @@ impl ApiError {
                 "provider_unavailable",
                 "Payment provider unavailable",
             ),
+            ApiError::ProviderUnavailableFinal => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "provider_unavailable",
+                "Payment provider unavailable",
+            ),
+            ApiError::CaptureUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "capture_unavailable",
+                "Authorized, capture unavailable",
+            ),
+            ApiError::AmountInvalid(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "amount_invalid",
+                "Invalid amount",
+            ),
             ApiError::ProviderOutcomeUnknown => (
                 StatusCode::BAD_GATEWAY,
                 "provider_outcome_unknown",
@@ -377,6 +411,9 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = self.to_problem().into_response();
+        if matches!(self, ApiError::ProviderUnavailableFinal) {
+            response.extensions_mut().insert(KeepUnderKey);
+        }
         if matches!(self, ApiError::Unauthorized | ApiError::InvalidCredentials) {
             response
                 .headers_mut()
@@ -387,6 +424,7 @@ impl IntoResponse for ApiError {
             ApiError::DatabaseUnavailable
                 | ApiError::RequestTimeout
                 | ApiError::ProviderUnavailable
+                | ApiError::CaptureUnavailable(_)
                 | ApiError::ProviderOutcomeUnknown
         ) {
             response

@@ -23,7 +23,7 @@ use super::{
     render,
     store::{CLAIM_SQL, COMPLETE_SQL, INSERT_COMPLETED_SQL, RELEASE_SQL},
 };
-use crate::http::problem::ApiError;
+use crate::http::problem::{ApiError, KeepUnderKey};
 
 /// A response exactly as stored for the key (and sent to the first caller).
 #[derive(Clone, Debug)]
@@ -34,6 +34,8 @@ pub struct Stored {
     pub content_type: Option<String>,
     /// Body bytes.
     pub body: Bytes,
+    /// A 5xx that is final for its key (stored, not released).
+    pub keep: bool,
 }
 
 impl Stored {
@@ -195,7 +197,7 @@ impl Deferred {
         Option<&'q str>: Encode<'q, DB> + Type<DB>,
         i32: Encode<'q, DB> + Type<DB>,
     {
-        if stored.status.is_server_error() {
+        if stored.status.is_server_error() && !stored.keep {
             return sqlx::query::<DB>(RELEASE_SQL)
                 .bind(self.0.scope.as_str())
                 .bind(self.0.key.as_str());
@@ -210,8 +212,10 @@ impl Deferred {
 
     /// The bytes a response will be stored and sent as (problems rendered with the request id).
     pub async fn render(&self, response: Response) -> Result<Stored, ApiError> {
+        let keep = response.extensions().get::<KeepUnderKey>().is_some();
         let (parts, bytes) = render(response, self.0.request_id.clone()).await?;
         Ok(Stored {
+            keep,
             status: parts.status,
             content_type: parts
                 .headers

@@ -28,7 +28,7 @@ use crate::{
     auth::principal::{self, ENVIRONMENT_HEADER, Principal, STORE_HEADER},
     http::{
         middleware::RequestId,
-        problem::{ApiError, PROBLEM_JSON, Problem},
+        problem::{ApiError, KeepUnderKey, PROBLEM_JSON, Problem},
     },
     state::AppState,
 };
@@ -177,7 +177,7 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         deferred::Progress::Settled(stored) => stored.into_response(),
         deferred::Progress::Claimed => finish(&state, &scope, &key, response, request_id).await,
         deferred::Progress::Lost => answer_from_record(&state, &scope, &key, &hash).await,
-        deferred::Progress::Unclaimed if response.status().is_server_error() => response,
+        deferred::Progress::Unclaimed if releases(&response) => response,
         // The handler ended before writing anything (a validation error, an outcome that was
         // already recorded): remember its answer now, unless another request took the key.
         deferred::Progress::Unclaimed => {
@@ -280,6 +280,11 @@ async fn acquire(
     Err(ApiError::IdempotencyKeyInUse)
 }
 
+/// Whether a response frees its key for a retry: a 5xx, unless it is final for the key.
+fn releases(response: &Response) -> bool {
+    response.status().is_server_error() && response.extensions().get::<KeepUnderKey>().is_none()
+}
+
 fn replay(record: store::Record) -> Response {
     let status = record
         .response_code
@@ -343,7 +348,7 @@ async fn finish(
     response: Response,
     request_id: Option<String>,
 ) -> Response {
-    if response.status().is_server_error() {
+    if releases(&response) {
         if let Err(err) = store::release(&state.db, scope, key.as_str()).await {
             tracing::error!(error = %err, "could not release an idempotency key after a 5xx");
         }

@@ -13,21 +13,14 @@ use super::{
 };
 use crate::{
     http::problem::ApiError,
-    money::{MinorUnits, Money},
+    money::MinorUnits,
+    money::format_amount,
     state::AppState,
-    types::{Currency, Environment, InvalidValue, OrderId, PaymentIntentId, StoreId},
+    types::{Environment, InvalidValue, OrderId, PaymentIntentId, StoreId},
 };
 
 /// Days on the dashboard chart.
 const CHART_DAYS: i64 = 30;
-
-/// `1234` USD → `12.34 USD` (ISO 4217 exponent).
-pub fn format_amount(minor: i64, currency: &str) -> String {
-    match Currency::parse(currency) {
-        Ok(c) => format!("{} {}", Money::new(MinorUnits(minor), c).major(), c.code()),
-        Err(_) => format!("{minor} {currency}"),
-    }
-}
 
 fn rows_of(intent: &PaymentIntent) -> PaymentRowView {
     let f = |m: MinorUnits| format_amount(m.0, &intent.currency);
@@ -181,20 +174,25 @@ pub async fn action(
         .map_err(|_| ApiError::IdempotencyKeyInvalid)?;
     // Console keys live in their own namespace next to the API's.
     let key = format!("console:{}", key.as_str());
+    let target = service::Target {
+        store,
+        env,
+        order_id,
+        intent_id,
+        key: &key,
+        caller,
+        reply: None,
+    };
     let (intent, txn) = match action {
         "capture" => {
-            service::capture(
-                state, store, env, order_id, intent_id, amount, &key, caller, None,
-            )
-            .await?
+            let request = super::CaptureRequest {
+                amount,
+                final_capture: None,
+            };
+            service::capture(state, target, request).await?
         }
-        "void" => service::void(state, store, env, order_id, intent_id, &key, caller, None).await?,
-        "refund" => {
-            service::refund(
-                state, store, env, order_id, intent_id, amount, reason, &key, caller, None,
-            )
-            .await?
-        }
+        "void" => service::void(state, target).await?,
+        "refund" => service::refund(state, target, super::RefundRequest { amount, reason }).await?,
         _ => return Err(InvalidValue::new("action", "capture, void or refund").into()),
     };
     service::respond(&intent, &txn)?;

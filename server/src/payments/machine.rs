@@ -31,7 +31,9 @@ pub enum IntentStatus {
     PartiallyRefunded,
     /// All of the captured amount refunded.
     Refunded,
-    /// The authorization was released before any capture.
+    /// The authorization was released before any capture. (A release after a partial capture
+    /// keeps the intent `captured`: everything that will be captured is, and
+    /// `released_amount` says how much of the authorization was given back.)
     Voided,
     /// The authorization was declined or failed.
     Failed,
@@ -99,6 +101,9 @@ pub struct Ledger {
     pub capture_reserved: MinorUnits,
     /// Refunds sent but not settled.
     pub refund_reserved: MinorUnits,
+    /// The uncaptured rest of the authorization given back at the provider (a void after a
+    /// partial capture, a final capture, a full refund of a partial capture).
+    pub released: MinorUnits,
     /// A void has been sent but not settled; no capture may start meanwhile.
     pub void_pending: bool,
 }
@@ -114,13 +119,20 @@ impl Ledger {
             refunded: MinorUnits(0),
             capture_reserved: MinorUnits(0),
             refund_reserved: MinorUnits(0),
+            released: MinorUnits(0),
             void_pending: false,
         }
     }
 
     /// What a new capture may still take.
     pub fn capturable(&self) -> MinorUnits {
-        MinorUnits(self.authorized.0 - self.captured.0 - self.capture_reserved.0)
+        MinorUnits(self.authorized.0 - self.captured.0 - self.capture_reserved.0 - self.released.0)
+    }
+
+    /// The uncaptured rest of the authorization a void would release (in-flight captures
+    /// excluded: a void waits for them).
+    pub fn remainder(&self) -> MinorUnits {
+        MinorUnits(self.authorized.0 - self.captured.0 - self.released.0)
     }
 
     /// What a new refund may still take.
@@ -155,13 +167,18 @@ impl Ledger {
     /// The settled status the amounts describe (for intents past authorization).
     fn settled_status(&self) -> IntentStatus {
         if self.refunded.0 > 0 {
-            if self.refunded == self.captured && self.capture_reserved.0 == 0 {
+            // Refunded is final: only once nothing is left that could still be captured or
+            // released, so no authorization is ever stranded at the provider.
+            if self.refunded == self.captured
+                && self.capture_reserved.0 == 0
+                && self.remainder().0 == 0
+            {
                 IntentStatus::Refunded
             } else {
                 IntentStatus::PartiallyRefunded
             }
         } else if self.captured.0 > 0 {
-            if self.captured == self.authorized {
+            if self.captured.0 + self.released.0 == self.authorized.0 {
                 IntentStatus::Captured
             } else {
                 IntentStatus::PartiallyCaptured
@@ -336,10 +353,15 @@ pub fn apply(ledger: Ledger, event: Event) -> Result<Ledger, TransitionError> {
             }
             next.status = next.settled_status();
         }
+        // A void releases whatever of the authorization is not captured: all of it before any
+        // capture (the intent is then `voided`), the rest after partial captures.
         Event::VoidRequested => {
-            if ledger.status != S::Authorized
-                || ledger.void_pending
+            if !matches!(
+                ledger.status,
+                S::Authorized | S::PartiallyCaptured | S::PartiallyRefunded
+            ) || ledger.void_pending
                 || ledger.capture_reserved.0 > 0
+                || ledger.remainder().0 <= 0
             {
                 return Err(invalid());
             }
@@ -350,7 +372,12 @@ pub fn apply(ledger: Ledger, event: Event) -> Result<Ledger, TransitionError> {
                 return Err(TransitionError::Inconsistent);
             }
             next.void_pending = false;
-            next.status = S::Voided;
+            next.released = MinorUnits(ledger.released.0 + ledger.remainder().0);
+            next.status = if ledger.captured.0 == 0 {
+                S::Voided
+            } else {
+                next.settled_status()
+            };
         }
         Event::VoidFailed => {
             if !ledger.void_pending {
@@ -500,6 +527,71 @@ mod tests {
     }
 
     #[test]
+    fn a_void_after_a_partial_capture_releases_the_rest() {
+        let l = run(
+            authorized(1000),
+            &[
+                Event::CaptureRequested { amount: m(400) },
+                Event::CaptureSucceeded { amount: m(400) },
+            ],
+        )
+        .unwrap();
+        assert!(l.voidable_now());
+        let l = run(l, &[Event::VoidRequested, Event::VoidSucceeded]).unwrap();
+        assert_eq!(
+            (l.status, l.captured, l.released, l.capturable_now()),
+            (IntentStatus::Captured, m(400), m(600), m(0))
+        );
+        assert!(!l.voidable_now());
+        // The captured part can still be refunded in full, and that is final.
+        let l = run(
+            l,
+            &[
+                Event::RefundRequested { amount: m(400) },
+                Event::RefundSucceeded { amount: m(400) },
+            ],
+        )
+        .unwrap();
+        assert_eq!(l.status, IntentStatus::Refunded);
+    }
+
+    #[test]
+    fn a_full_refund_of_a_partial_capture_is_not_final_while_a_rest_is_authorized() {
+        let l = run(
+            authorized(1000),
+            &[
+                Event::CaptureRequested { amount: m(400) },
+                Event::CaptureSucceeded { amount: m(400) },
+                Event::RefundRequested { amount: m(400) },
+                Event::RefundSucceeded { amount: m(400) },
+            ],
+        )
+        .unwrap();
+        assert_eq!(l.status, IntentStatus::PartiallyRefunded);
+        assert!(l.voidable_now());
+        let l = run(l, &[Event::VoidRequested, Event::VoidSucceeded]).unwrap();
+        assert_eq!((l.status, l.released), (IntentStatus::Refunded, m(600)));
+    }
+
+    #[test]
+    fn a_failed_void_releases_nothing() {
+        let l = run(
+            authorized(1000),
+            &[
+                Event::CaptureRequested { amount: m(400) },
+                Event::CaptureSucceeded { amount: m(400) },
+                Event::VoidRequested,
+                Event::VoidFailed,
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (l.status, l.released, l.capturable_now()),
+            (IntentStatus::PartiallyCaptured, m(0), m(600))
+        );
+    }
+
+    #[test]
     fn final_states_do_not_move_backwards() {
         let failed = apply(Ledger::new(m(100)), Event::AuthorizeFailed).unwrap();
         assert!(apply(failed, Event::AuthorizeSucceeded { amount: m(100) }).is_err());
@@ -572,7 +664,8 @@ mod tests {
                     prop_assert!(!l.status.is_final() || next.status == l.status);
                     l = next;
                 }
-                prop_assert!(l.captured.0 + l.capture_reserved.0 <= l.authorized.0);
+                prop_assert!(l.captured.0 + l.capture_reserved.0 + l.released.0 <= l.authorized.0);
+                prop_assert!(l.released.0 >= 0);
                 prop_assert!(l.refunded.0 + l.refund_reserved.0 <= l.captured.0);
                 prop_assert!(l.capture_reserved.0 >= 0 && l.refund_reserved.0 >= 0);
                 if l.status == IntentStatus::Voided {

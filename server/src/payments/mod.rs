@@ -24,8 +24,9 @@ macro_rules! insert_txn {
             .bind(&$txn.correlation_id)
             .bind(&$txn.actor)
             .bind($txn.created_at)
+            .bind(&$txn.request_hash)
             .execute($conn)
-            .await?
+            .await
     };
 }
 
@@ -52,6 +53,7 @@ macro_rules! insert_history {
 
 mod caller;
 pub mod console;
+mod keys;
 pub mod machine;
 pub(crate) mod phases;
 mod queries;
@@ -69,7 +71,7 @@ pub use machine::IntentStatus;
 pub use queries::{detail, list};
 pub use resolver::{resolve_open, spawn_resolver};
 pub use routes::{admin_router, me_router};
-pub use service::{Caller, Source, authorize, capture, pay, refund, void};
+pub use service::{Caller, Source, Target, authorize, capture, pay, refund, void};
 
 use crate::{
     money::MinorUnits,
@@ -183,6 +185,10 @@ pub struct PaymentIntent {
     /// Sum of succeeded refunds.
     #[schema(value_type = i64)]
     pub refunded_amount: MinorUnits,
+    /// The uncaptured rest of the authorization released at the provider (a void after a
+    /// partial capture, a final capture, or a full refund of a partial capture).
+    #[schema(value_type = i64)]
+    pub released_amount: MinorUnits,
     /// What a capture may take now (0 when none is allowed; in-flight captures excluded).
     #[schema(value_type = i64)]
     pub capturable_amount: MinorUnits,
@@ -315,6 +321,9 @@ pub struct PayRequest {
 pub struct CaptureRequest {
     /// Minor units; everything still capturable when absent.
     pub amount: Option<i64>,
+    /// `true`: this is the last capture; the uncaptured rest of the authorization is released
+    /// at the provider afterwards (`released_amount`), and nothing more can be captured.
+    pub final_capture: Option<bool>,
 }
 
 /// Body of `POST …/refund`.

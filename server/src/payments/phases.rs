@@ -25,7 +25,7 @@ use crate::{
         sandbox,
     },
     state::AppState,
-    types::{Environment, PaymentIntentId, TransactionId},
+    types::{Environment, PaymentIntentId, StoreId, TransactionId},
 };
 
 /// What the provider said, classified.
@@ -43,16 +43,39 @@ pub(crate) enum ProviderOutcome {
     Failed {
         kind: &'static str,
         code: String,
+        /// The provider's id, when it created something (an authorization of the wrong amount,
+        /// voided at once).
+        provider_id: Option<String>,
     },
     Unknown,
+}
+
+/// Whether this call is the first one for its transaction. Only then does "nothing happened"
+/// (a 5xx, a refusal to look at the request) mean the operation did not happen: a resend may
+/// meet a provider that already did it and merely fails to say so now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// Phase 1 just recorded the transaction; no earlier call exists.
+    First,
+    /// An earlier call may have reached the provider (a retry, the resolver).
+    Again,
 }
 
 pub(crate) fn raw(ptx: &ProviderTransaction) -> String {
     serde_json::to_string(ptx).unwrap_or_default()
 }
 
+fn failed(kind: &'static str, code: String) -> ProviderOutcome {
+    ProviderOutcome::Failed {
+        kind,
+        code,
+        provider_id: None,
+    }
+}
+
 fn classify(
     operation: Operation,
+    attempt: Attempt,
     result: Result<ProviderTransaction, ProviderError>,
 ) -> ProviderOutcome {
     match result {
@@ -66,10 +89,9 @@ fn classify(
                 provider_id: ptx.id.clone(),
                 raw: raw(&ptx),
             },
-            (Operation::Authorize, "failed" | "voided") => ProviderOutcome::Failed {
-                kind: "declined",
-                code: "async_declined".to_owned(),
-            },
+            (Operation::Authorize, "failed" | "voided") => {
+                failed("declined", "async_declined".to_owned())
+            }
             (Operation::Authorize, _) => ProviderOutcome::Unknown,
             (_, _) => ProviderOutcome::Succeeded {
                 provider_id: ptx.id.clone(),
@@ -77,19 +99,24 @@ fn classify(
                 raw: raw(&ptx),
             },
         },
-        Err(ProviderError::Declined { code }) => ProviderOutcome::Failed {
-            kind: "declined",
-            code,
-        },
-        Err(ProviderError::Rejected { code }) => ProviderOutcome::Failed {
-            kind: "rejected",
-            code,
-        },
-        // The client already retried with the same key; nothing happened at the provider.
-        Err(ProviderError::Retryable(_)) => ProviderOutcome::Failed {
-            kind: "unavailable",
-            code: "provider_unavailable".to_owned(),
-        },
+        // Answers about this very request (or its idempotent replay): final.
+        Err(ProviderError::Declined { code }) => failed("declined", code),
+        Err(ProviderError::Rejected { code }) => failed("rejected", code),
+        // The client already retried with the same key; on a first call nothing happened.
+        Err(ProviderError::Retryable(_)) if attempt == Attempt::First => {
+            failed("unavailable", "provider_unavailable".to_owned())
+        }
+        Err(ProviderError::Refused { status: 429, .. }) if attempt == Attempt::First => {
+            failed("unavailable", "provider_rate_limited".to_owned())
+        }
+        Err(ProviderError::Refused { code, .. }) if attempt == Attempt::First => {
+            failed("rejected", code)
+        }
+        // A resend that the provider would not look at settles nothing: only the provider's
+        // truth about the operation does.
+        Err(ProviderError::Retryable(_) | ProviderError::Refused { .. }) => {
+            ProviderOutcome::Unknown
+        }
         Err(ProviderError::UnknownOutcome(_)) => ProviderOutcome::Unknown,
     }
 }
@@ -103,32 +130,43 @@ pub(crate) struct Extras<'a> {
     pub audit: Option<&'a AuditLog>,
 }
 
+/// The provider client for an intent's store, provider and environment. Built before anything
+/// is recorded, so a store whose client cannot be built gets `503` with nothing left behind.
+pub(crate) async fn client_for(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+) -> Result<sandbox::client::SandboxClient, ApiError> {
+    sandbox::client_for(state, store, env, state.config.provider_timeout)
+        .await
+        .map_err(|err| {
+            tracing::warn!(error = %err, "no payment provider client for the store");
+            ApiError::ProviderUnavailable
+        })
+}
+
+/// The environment of an intent row.
+pub(crate) fn environment(intent: &IntentRow) -> Result<Environment, ApiError> {
+    intent
+        .environment
+        .parse()
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("bad environment in a row")))
+}
+
 /// Phases 2 and 3 for an open transaction: call the provider with the key derived from the
 /// transaction's id, then record the outcome (with the call's audit rows and, for an API
 /// request, its idempotent answer). A settled transaction is returned as it is.
 pub(super) async fn drive(
     state: &AppState,
     caller: &Caller,
-    intent: IntentRow,
-    txn: TxnRow,
+    client: &dyn PaymentProvider,
+    (intent, txn): Outcome,
     reply: Option<&Reply>,
+    attempt: Attempt,
 ) -> Result<Outcome, ApiError> {
     if !txn.status().is_open() {
         return Ok((intent, txn));
     }
-    let env: Environment = intent
-        .environment
-        .parse()
-        .map_err(|_| ApiError::Internal(anyhow::anyhow!("bad environment in a row")))?;
-    let client =
-        match sandbox::client_for(state, intent.store_id, env, state.config.provider_timeout).await
-        {
-            Ok(client) => client,
-            Err(err) => {
-                tracing::warn!(error = %err, "no payment provider client for the store");
-                return Err(ApiError::ProviderUnavailable);
-            }
-        };
     let operation = txn.operation();
     let audit = AuditLog::default();
     let call = CallContext {
@@ -171,14 +209,57 @@ pub(super) async fn drive(
             client.refund(&call, pid, MinorUnits(txn.amount)).await
         }
     };
+    let mut outcome = classify(operation, attempt, result);
+    if let (
+        Operation::Authorize,
+        ProviderOutcome::Succeeded {
+            provider_id,
+            amount,
+            ..
+        },
+    ) = (operation, &outcome)
+        && amount.0 != txn.amount
+    {
+        outcome = release_wrong_amount(client, &call, &txn, provider_id, *amount).await;
+    }
     let extras = Extras {
         reply,
         audit: Some(&audit),
     };
-    let settled = settle(state, caller, txn.id, classify(operation, result), extras).await;
+    let settled = settle(state, caller, txn.id, outcome, extras).await;
     // Rows the outcome's transaction did not take (someone else recorded it, or it failed).
     audit.flush(&state.db).await;
     settled
+}
+
+/// The provider authorized another amount than asked: it is never treated as paid, and the
+/// authorization is voided at the provider so no money stays held for a failed payment.
+async fn release_wrong_amount(
+    client: &dyn PaymentProvider,
+    call: &CallContext,
+    txn: &TxnRow,
+    provider_id: &str,
+    authorized: MinorUnits,
+) -> ProviderOutcome {
+    tracing::error!(
+        asked = txn.amount,
+        authorized = authorized.0,
+        provider_id,
+        "provider authorized a different amount; voiding it"
+    );
+    let void = CallContext {
+        idempotency_key: provider_key(txn.id.0, Operation::Void.as_str(), 0),
+        ..call.clone()
+    };
+    if let Err(err) = client.void(&void, provider_id).await {
+        tracing::error!(error = %err, provider_id,
+            "could not void an authorization of the wrong amount; void it at the provider");
+    }
+    ProviderOutcome::Failed {
+        kind: "rejected",
+        code: "amount_mismatch".to_owned(),
+        provider_id: Some(provider_id.to_owned()),
+    }
 }
 
 /// The transaction's new status and the intent event an outcome means.
@@ -196,12 +277,7 @@ fn plan(
                     Some(Event::AuthorizeSucceeded { amount }),
                 )
             } else {
-                // The provider authorized something else than asked: never treat it as paid.
-                tracing::error!(
-                    asked = amount.0,
-                    authorized = got.0,
-                    "provider authorized a different amount"
-                );
+                // Never treated as paid (`drive` voids it at the provider first).
                 (TransactionStatus::Failed, Some(Event::AuthorizeFailed))
             }
         }
@@ -210,6 +286,11 @@ fn plan(
         }
         (Operation::Authorize, ProviderOutcome::Failed { .. }) => {
             (TransactionStatus::Failed, Some(Event::AuthorizeFailed))
+        }
+        // The provider accepted it and settles asynchronously; not hearing back about it now
+        // changes nothing: it stays pending until the provider says.
+        (Operation::Authorize, ProviderOutcome::Unknown) if txn.provider_txn_id.is_some() => {
+            (TransactionStatus::Pending, None)
         }
         (Operation::Authorize, ProviderOutcome::Unknown) => {
             (TransactionStatus::Unknown, Some(Event::AuthorizeUnknown))
@@ -249,7 +330,7 @@ fn history_reason(operation: Operation, txn: &TxnRow, outcome: &ProviderOutcome)
         Operation::Void => "void",
         Operation::Refund => "refund",
     };
-    let amount = super::console::format_amount(txn.amount, &txn.currency);
+    let amount = crate::money::format_amount(txn.amount, &txn.currency);
     match outcome {
         ProviderOutcome::Succeeded { .. } => format!("{what} of {amount} succeeded"),
         ProviderOutcome::Pending { .. } => format!("{what} of {amount} pending at the provider"),
@@ -292,7 +373,9 @@ pub(crate) async fn settle(
                     | ProviderOutcome::Pending { provider_id, raw } => {
                         (Some(provider_id.clone()), Some(raw.clone()), None)
                     }
-                    ProviderOutcome::Failed { kind, code } => (None, None, Some((*kind, code.clone()))),
+                    ProviderOutcome::Failed { kind, code, provider_id } => {
+                        (provider_id.clone(), None, Some((*kind, code.clone())))
+                    }
                     ProviderOutcome::Unknown => (None, None, None),
                 };
                 let ledger = intent.ledger();
@@ -395,4 +478,91 @@ pub(crate) async fn settle(
     Err(ApiError::Internal(anyhow::anyhow!(
         "could not record a provider outcome after {CAS_ATTEMPTS} attempts"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(e: ProviderError) -> Result<ProviderTransaction, ProviderError> {
+        Err(e)
+    }
+
+    fn is_unknown(o: &ProviderOutcome) -> bool {
+        matches!(o, ProviderOutcome::Unknown)
+    }
+
+    fn failed_kind(o: &ProviderOutcome) -> Option<&'static str> {
+        match o {
+            ProviderOutcome::Failed { kind, .. } => Some(kind),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn only_a_first_call_reads_nothing_happened_as_failed() {
+        let retryable = || err(ProviderError::Retryable("503".into()));
+        let refused = |status| {
+            err(ProviderError::Refused {
+                status,
+                code: "x".into(),
+            })
+        };
+        for op in [Operation::Authorize, Operation::Capture, Operation::Refund] {
+            assert_eq!(
+                failed_kind(&classify(op, Attempt::First, retryable())),
+                Some("unavailable")
+            );
+            assert!(is_unknown(&classify(op, Attempt::Again, retryable())));
+            for status in [401, 403, 404, 429] {
+                assert!(is_unknown(&classify(op, Attempt::Again, refused(status))));
+                assert!(failed_kind(&classify(op, Attempt::First, refused(status))).is_some());
+            }
+            // Answers about the operation itself are final on any attempt.
+            let declined = err(ProviderError::Declined { code: "d".into() });
+            assert_eq!(
+                failed_kind(&classify(op, Attempt::Again, declined)),
+                Some("declined")
+            );
+        }
+    }
+
+    fn txn(operation: Operation, provider_txn_id: Option<&str>) -> TxnRow {
+        let now = chrono::Utc::now();
+        TxnRow {
+            id: TransactionId::new(),
+            payment_intent_id: PaymentIntentId::new(),
+            operation: operation.as_str().to_owned(),
+            idempotency_key: "k".into(),
+            amount: 100,
+            currency: "USD".into(),
+            status: "pending".into(),
+            provider_txn_id: provider_txn_id.map(str::to_owned),
+            failure_kind: None,
+            failure_code: None,
+            reason: None,
+            raw_response_redacted: None,
+            correlation_id: "c".into(),
+            actor: "a".into(),
+            request_hash: None,
+            attempts: 0,
+            next_attempt_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn a_pending_authorization_the_provider_does_not_answer_about_stays_pending() {
+        let accepted = txn(Operation::Authorize, Some("psp_1"));
+        assert_eq!(
+            plan(Operation::Authorize, &accepted, &ProviderOutcome::Unknown),
+            (TransactionStatus::Pending, None)
+        );
+        let sent = txn(Operation::Authorize, None);
+        assert_eq!(
+            plan(Operation::Authorize, &sent, &ProviderOutcome::Unknown),
+            (TransactionStatus::Unknown, Some(Event::AuthorizeUnknown))
+        );
+    }
 }

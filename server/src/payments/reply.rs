@@ -6,7 +6,7 @@ use axum::{Json, http::StatusCode};
 
 use super::{
     TransactionStatus,
-    phases::drive,
+    phases::{Attempt, client_for, drive, environment},
     service::{Caller, Outcome, db},
     store::{IntentRow, TxnRow},
 };
@@ -57,17 +57,21 @@ async fn claim_alone(state: &AppState, reply: Option<&Reply>) -> Result<(), ApiE
     Ok(())
 }
 
-/// Drives a transaction an earlier request with this key created.
+/// Drives a transaction an earlier request with this key created (a settled one is the
+/// answer as it is). Its earlier call may have reached the provider, so only the provider's
+/// truth settles it.
 pub(super) async fn resume(
     state: &AppState,
     caller: &Caller,
     (intent, txn): Outcome,
     reply: Option<&Reply>,
 ) -> Result<Outcome, ApiError> {
-    if txn.status().is_open() {
-        claim_alone(state, reply).await?;
+    if !txn.status().is_open() {
+        return Ok((intent, txn));
     }
-    drive(state, caller, intent, txn, reply).await
+    let client = client_for(state, intent.store_id, environment(&intent)?).await?;
+    claim_alone(state, reply).await?;
+    drive(state, caller, &client, (intent, txn), reply, Attempt::Again).await
 }
 
 /// Maps a finished flow onto the API: the intent, or the error its transaction ended in.
@@ -80,7 +84,7 @@ pub fn respond(intent: &IntentRow, txn: &TxnRow) -> Result<super::PaymentIntent,
             Err(match txn.failure_kind.as_deref() {
                 Some("declined") => ApiError::PaymentDeclined(code),
                 Some("rejected") => ApiError::ProviderRejected(code),
-                _ => ApiError::ProviderUnavailable,
+                _ => ApiError::ProviderUnavailableFinal,
             })
         }
     }

@@ -1,46 +1,93 @@
 //! The resolver job: settles transactions whose outcome is still open.
+//!
+//! Each pass takes the open transactions that are due, oldest due first, and moves each one
+//! back in the queue (exponential backoff) *before* trying it: a transaction the provider will
+//! not answer about, or one that fails for any other reason, is tried again later and never
+//! holds up the rest. Only the provider's truth settles a transaction; one still open after
+//! [`crate::config::Config::unresolved_alert_after`] is reported at `ERROR` on every attempt.
 
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
 use super::{
-    phases::drive,
+    phases::{Attempt, client_for, drive, environment},
     service::{Caller, Source, db, load_intent},
-    store::{TXN_COLUMNS, TxnRow},
+    store::{BUMP_TXN, TXN_COLUMNS, TxnRow},
 };
 use crate::{http::problem::ApiError, on_db, state::AppState};
 
-/// Drives every transaction whose outcome has been open for at least `older_than` (timeouts,
-/// crashes between the phases, asynchronous authorizations) with the same provider key or
-/// the provider's `get_transaction`. Returns how many were settled.
+/// Transactions one pass takes at most.
+const BATCH: i64 = 100;
+
+/// Longest wait between two attempts on one transaction.
+const MAX_BACKOFF_SECS: i64 = 3600;
+
+/// The wait before attempt `attempts + 1`: the resolver's period, doubled per attempt.
+pub(crate) fn backoff(period: Duration, attempts: i32) -> chrono::Duration {
+    let base = i64::try_from(period.as_secs())
+        .unwrap_or(MAX_BACKOFF_SECS)
+        .max(1);
+    let factor = 1i64 << attempts.clamp(0, 20);
+    chrono::Duration::seconds(base.saturating_mul(factor).min(MAX_BACKOFF_SECS))
+}
+
+/// Drives every due transaction whose outcome has been open for at least `older_than`
+/// (timeouts, crashes between the phases, asynchronous authorizations) with the same provider
+/// key or the provider's `get_transaction`. Returns how many were settled.
 pub async fn resolve_open(
     state: &AppState,
     older_than: chrono::Duration,
 ) -> Result<usize, ApiError> {
     let sql = format!(
         "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE status IN ('pending', 'unknown') \
-         AND updated_at <= $1 ORDER BY updated_at LIMIT 100"
+         AND next_attempt_at <= $1 AND updated_at <= $2 ORDER BY next_attempt_at LIMIT {BATCH}"
     );
-    let cutoff = state.clock.now() - older_than;
-    let open: Vec<TxnRow> =
-        on_db!(&state.db, pool => sqlx::query_as(&sql).bind(cutoff).fetch_all(pool).await)
-            .map_err(db)?;
+    let now = state.clock.now();
+    let cutoff = now - older_than;
+    let open: Vec<TxnRow> = on_db!(&state.db, pool => {
+        sqlx::query_as(&sql).bind(now).bind(cutoff).fetch_all(pool).await
+    })
+    .map_err(db)?;
     let mut settled = 0;
     for txn in open {
-        let caller = Caller {
-            source: Source::Job,
-            actor: "job:resolver".to_owned(),
-            correlation_id: uuid::Uuid::now_v7().to_string(),
-        };
-        let intent = load_intent(state, txn.payment_intent_id).await?;
-        match drive(state, &caller, intent, txn, None).await {
-            Ok((_, txn)) if !txn.status().is_open() => settled += 1,
-            Ok(_) => {}
+        match resolve_one(state, txn).await {
+            Ok(true) => settled += 1,
+            Ok(false) => {}
             Err(err) => tracing::warn!(error = %err, "could not resolve a payment transaction"),
         }
     }
     Ok(settled)
+}
+
+/// One transaction: moved back in the queue, then driven. `Ok(true)` when it settled.
+async fn resolve_one(state: &AppState, txn: TxnRow) -> Result<bool, ApiError> {
+    let now = state.clock.now();
+    let next = now + backoff(state.config.resolver_interval, txn.attempts);
+    on_db!(&state.db, pool => {
+        sqlx::query(BUMP_TXN).bind(txn.id).bind(next).execute(pool).await.map(|_| ())
+    })
+    .map_err(db)?;
+    let overdue = now - txn.created_at >= state.config.unresolved_alert_after;
+    if overdue {
+        metrics::counter!("payments_unresolved_overdue_total").increment(1);
+        tracing::error!(
+            transaction = %txn.id,
+            operation = %txn.operation,
+            status = %txn.status,
+            attempts = txn.attempts,
+            "a payment transaction's outcome is still open; check it at the provider"
+        );
+    }
+    let caller = Caller {
+        source: Source::Job,
+        actor: "job:resolver".to_owned(),
+        correlation_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let intent = load_intent(state, txn.payment_intent_id).await?;
+    let client = client_for(state, intent.store_id, environment(&intent)?).await?;
+    let (_, txn) = drive(state, &caller, &client, (intent, txn), None, Attempt::Again).await?;
+    Ok(!txn.status().is_open())
 }
 
 /// Runs [`resolve_open`] every `resolver_interval` until shutdown.
@@ -62,4 +109,20 @@ pub fn spawn_resolver(state: AppState) -> JoinHandle<()> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        let period = Duration::from_secs(30);
+        assert_eq!(backoff(period, 0), chrono::Duration::seconds(30));
+        assert_eq!(backoff(period, 1), chrono::Duration::seconds(60));
+        assert_eq!(backoff(period, 3), chrono::Duration::seconds(240));
+        assert_eq!(backoff(period, 10), chrono::Duration::seconds(3600));
+        assert_eq!(backoff(period, i32::MAX), chrono::Duration::seconds(3600));
+        assert_eq!(backoff(Duration::ZERO, 0), chrono::Duration::seconds(1));
+    }
 }

@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{
     AuthorizeRequest, CaptureRequest, LedgerPage, LedgerQuery, OrderPayments, PayRequest,
     PaymentIntent, RefundRequest,
-    service::{self, Caller, Outcome, Reply, Source},
+    service::{self, Caller, Outcome, Reply, Source, Target},
 };
 use crate::{
     auth::principal::{Actor, CustomerScope, StoreScope},
@@ -189,35 +189,34 @@ pub async fn capture(
     let key = key(&headers)?;
     let caller = store_caller(&scope, request_id);
     // The body is optional: no body captures everything still capturable.
-    let amount = if body.iter().all(u8::is_ascii_whitespace) {
-        None
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        CaptureRequest::default()
     } else {
-        serde_json::from_slice::<CaptureRequest>(&body)
-            .map_err(|e| {
-                if e.is_syntax() || e.is_eof() {
-                    ApiError::MalformedJson(e.to_string())
-                } else {
-                    ApiError::InvalidBody(e.to_string())
-                }
-            })?
-            .amount
+        serde_json::from_slice::<CaptureRequest>(&body).map_err(|e| {
+            if e.is_syntax() || e.is_eof() {
+                ApiError::MalformedJson(e.to_string())
+            } else {
+                ApiError::InvalidBody(e.to_string())
+            }
+        })?
     };
-    let outcome = service::capture(
-        &state,
-        scope.store_id,
-        scope.environment,
+    let reply = reply(record, false);
+    let target = Target {
+        store: scope.store_id,
+        env: scope.environment,
         order_id,
         intent_id,
-        amount,
-        key.as_str(),
-        &caller,
-        reply(record, false).as_ref(),
-    )
-    .await?;
+        key: key.as_str(),
+        caller: &caller,
+        reply: reply.as_ref(),
+    };
+    let outcome = service::capture(&state, target, request).await?;
     answer(outcome, false)
 }
 
-/// Releases an authorization nothing has been captured from.
+/// Releases the uncaptured part of an authorization: all of it before any capture (the intent
+/// becomes `voided` and its order open again), or the rest after partial captures (the intent
+/// keeps its captures, becomes `captured`, and `released_amount` says what was given back).
 #[utoipa::path(
     post,
     path = "/orders/{order_id}/payments/{intent_id}/void",
@@ -227,7 +226,7 @@ pub async fn capture(
         ("intent_id" = String, Path, description = "Payment intent id"),
     ),
     responses(
-        (status = 200, description = "Voided", body = PaymentIntent),
+        (status = 200, description = "Released", body = PaymentIntent),
         (status = 404, description = "No such payment in this store", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invalid_state_transition`", body = Problem, content_type = "application/problem+json"),
     ),
@@ -243,17 +242,17 @@ pub async fn void(
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
     let key = key(&headers)?;
     let caller = store_caller(&scope, request_id);
-    let outcome = service::void(
-        &state,
-        scope.store_id,
-        scope.environment,
+    let reply = reply(record, false);
+    let target = Target {
+        store: scope.store_id,
+        env: scope.environment,
         order_id,
         intent_id,
-        key.as_str(),
-        &caller,
-        reply(record, false).as_ref(),
-    )
-    .await?;
+        key: key.as_str(),
+        caller: &caller,
+        reply: reply.as_ref(),
+    };
+    let outcome = service::void(&state, target).await?;
     answer(outcome, false)
 }
 
@@ -286,19 +285,17 @@ pub async fn refund(
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
     let key = key(&headers)?;
     let caller = store_caller(&scope, request_id);
-    let outcome = service::refund(
-        &state,
-        scope.store_id,
-        scope.environment,
+    let reply = reply(record, false);
+    let target = Target {
+        store: scope.store_id,
+        env: scope.environment,
         order_id,
         intent_id,
-        body.amount,
-        body.reason,
-        key.as_str(),
-        &caller,
-        reply(record, false).as_ref(),
-    )
-    .await?;
+        key: key.as_str(),
+        caller: &caller,
+        reply: reply.as_ref(),
+    };
+    let outcome = service::refund(&state, target, body).await?;
     answer(outcome, false)
 }
 

@@ -1,11 +1,17 @@
 //! The payment flows: authorize, capture, void, refund and pay, up to the pending transaction
 //! (phase 1); `phases.rs` calls the provider and records the outcome.
+//!
+//! Everything that can fail before the provider call (finding the intent, building the
+//! provider's client) happens before phase 1 commits: a `503 provider_unavailable` that
+//! recorded nothing can never turn into a charge later.
 
 use chrono::{DateTime, Utc};
 
 use super::{
-    Operation, PayRequest, TransactionStatus,
+    CaptureRequest, Operation, PayRequest, RefundRequest, TransactionStatus,
+    keys::{LedgerKey, amount_part},
     machine::{self, Event, IntentStatus, Ledger, TransitionError},
+    phases::{Attempt, client_for, drive},
     store::{
         INSERT_HISTORY, INSERT_INTENT, INSERT_TXN, INTENT_COLUMNS, IntentRow, TXN_COLUMNS, TxnRow,
         UPDATE_INTENT,
@@ -19,6 +25,7 @@ use crate::{
     money::MinorUnits,
     on_db,
     orders::OrderScope,
+    providers::payment::PaymentProvider,
     state::AppState,
     store::StoreError,
     types::{Environment, InvalidValue, OrderId, PaymentIntentId, StoreId, TransactionId},
@@ -26,7 +33,6 @@ use crate::{
 
 use super::AuthorizeRequest;
 pub use super::caller::{Caller, Source};
-use super::phases::drive;
 use super::reply::resume;
 pub use super::reply::{Reply, answer, respond};
 
@@ -62,6 +68,9 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
 /// bug, would need more than one).
 pub(super) const CAS_ATTEMPTS: usize = 8;
 
+/// How many times one `pay` key may retry a capture the provider was unavailable for.
+const PAY_CAPTURE_ATTEMPTS: usize = 5;
+
 /// The result every flow returns: the intent and the transaction the request created or found.
 pub type Outcome = (IntentRow, TxnRow);
 
@@ -89,9 +98,33 @@ pub async fn authorize(
     caller: &Caller,
     reply: Option<&Reply>,
 ) -> Result<Outcome, ApiError> {
-    if let Some(found) =
-        find_by_key(state, scope.store_id, scope.environment, order_id, key).await?
-    {
+    let snapshot = request
+        .snapshot_id
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    let ledger_key = LedgerKey::new(
+        caller,
+        key,
+        &[
+            "authorize",
+            &snapshot,
+            request.payment_method.as_deref().unwrap_or_default(),
+            &amount_part(request.amount),
+        ],
+    );
+    authorize_with(state, scope, order_id, request, &ledger_key, caller, reply).await
+}
+
+async fn authorize_with(
+    state: &AppState,
+    scope: CustomerScope,
+    order_id: OrderId,
+    request: AuthorizeRequest,
+    ledger_key: &LedgerKey,
+    caller: &Caller,
+    reply: Option<&Reply>,
+) -> Result<Outcome, ApiError> {
+    if let Some(found) = find_by_key(state, scope, order_id, ledger_key).await? {
         return resume(state, caller, found, reply).await;
     }
     let order_scope = OrderScope {
@@ -115,6 +148,12 @@ pub async fn authorize(
     {
         return Err(ApiError::SnapshotMismatch(snapshot.total.0));
     }
+    if snapshot.total.0 <= 0 {
+        return Err(ApiError::AmountInvalid(
+            "the order's total is zero: there is nothing to authorize",
+        ));
+    }
+    let client = client_for(state, scope.store_id, scope.environment).await?;
     let now = state.clock.now();
     let intent = IntentRow {
         id: PaymentIntentId::new(),
@@ -123,7 +162,7 @@ pub async fn authorize(
         order_id,
         snapshot_id: snapshot.snapshot_id,
         customer_id: scope.customer_id,
-        provider: "sandbox".to_owned(),
+        provider: client.name().to_owned(),
         provider_payment_id: None,
         payment_method: method,
         status: IntentStatus::RequiresAuthorization.as_str().to_owned(),
@@ -133,6 +172,7 @@ pub async fn authorize(
         refunded_amount: 0,
         capture_reserved: 0,
         refund_reserved: 0,
+        released_amount: 0,
         void_pending: false,
         currency: snapshot.currency.clone(),
         version: 1,
@@ -143,7 +183,7 @@ pub async fn authorize(
     let txn = new_txn(
         &intent,
         Operation::Authorize,
-        key,
+        ledger_key,
         intent.amount,
         None,
         caller,
@@ -165,7 +205,7 @@ pub async fn authorize(
                 .bind(&intent.payment_method).bind(&intent.status).bind(intent.amount)
                 .bind(false).bind(&intent.currency).bind(now)
                 .execute(&mut *tx).await?;
-            insert_txn!(&mut *tx, &txn, &intent);
+            insert_txn!(&mut *tx, &txn, &intent)?;
             insert_history!(&mut *tx, intent.order_id, Some(intent.id), "payment", None::<&str>,
                 intent.status.as_str(), "payment started", caller, now);
             tx.commit().await.map(|()| true)
@@ -178,16 +218,23 @@ pub async fn authorize(
         (Ok(false), record) => {
             return Err(record.map_or(ApiError::IdempotencyKeyInUse, Deferred::lost));
         }
-        (Err(err), _) if is_unique_violation(&err) => return Err(ApiError::PaymentAlreadyActive),
+        (Err(err), _) if is_unique_violation(&err) => {
+            // The same key raced us (its transaction is the answer), or the order has another
+            // active payment.
+            if let Some(found) = find_by_key(state, scope, order_id, ledger_key).await? {
+                return resume(state, caller, found, reply).await;
+            }
+            return Err(ApiError::PaymentAlreadyActive);
+        }
         (Err(err), _) => return Err(db(err)),
     }
-    drive(state, caller, intent, txn, reply).await
+    drive(state, caller, &client, (intent, txn), reply, Attempt::First).await
 }
 
 fn new_txn(
     intent: &IntentRow,
     operation: Operation,
-    key: &str,
+    key: &LedgerKey,
     amount: i64,
     reason: Option<String>,
     caller: &Caller,
@@ -197,7 +244,7 @@ fn new_txn(
         id: TransactionId::new(),
         payment_intent_id: intent.id,
         operation: operation.as_str().to_owned(),
-        idempotency_key: key.to_owned(),
+        idempotency_key: key.key.clone(),
         amount,
         currency: intent.currency.clone(),
         status: TransactionStatus::Pending.as_str().to_owned(),
@@ -208,30 +255,36 @@ fn new_txn(
         raw_response_redacted: None,
         correlation_id: caller.correlation_id.clone(),
         actor: caller.actor.clone(),
+        request_hash: Some(key.hash.clone()),
+        attempts: 0,
+        next_attempt_at: Some(now),
         created_at: now,
         updated_at: now,
     }
 }
 
-/// The authorize transaction this key started for the order, with its intent.
+/// The authorize transaction this key started for the customer's order, with its intent. The
+/// customer is part of the lookup: another customer's key never finds this one's intent.
 async fn find_by_key(
     state: &AppState,
-    store: StoreId,
-    env: Environment,
+    scope: CustomerScope,
     order_id: OrderId,
-    key: &str,
+    key: &LedgerKey,
 ) -> Result<Option<Outcome>, ApiError> {
     let sql = format!(
         "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE payment_intent_id IN \
-         (SELECT id FROM payment_intents WHERE order_id = $1 AND store_id = $2 AND environment = $3) \
-         AND operation = 'authorize' AND idempotency_key = $4 ORDER BY id DESC LIMIT 1"
+         (SELECT id FROM payment_intents WHERE order_id = $1 AND store_id = $2 \
+         AND environment = $3 AND customer_id = $4) \
+         AND operation = 'authorize' AND idempotency_key = $5 ORDER BY id DESC LIMIT 1"
     );
     let txn: Option<TxnRow> = on_db!(&state.db, pool => {
-        sqlx::query_as(&sql).bind(order_id).bind(store).bind(env.as_str()).bind(key)
+        sqlx::query_as(&sql).bind(order_id).bind(scope.store_id).bind(scope.environment.as_str())
+            .bind(scope.customer_id).bind(&key.key)
             .fetch_optional(pool).await
     })
     .map_err(db)?;
     let Some(txn) = txn else { return Ok(None) };
+    key.check(&txn)?;
     let intent = load_intent(state, txn.payment_intent_id).await?;
     Ok(Some((intent, txn)))
 }
@@ -245,40 +298,59 @@ pub(super) async fn load_intent(
 }
 
 /// An intent of an order inside a store and environment; anything else is a 404.
-async fn find_intent(
-    state: &AppState,
-    store: StoreId,
-    env: Environment,
-    order_id: OrderId,
-    intent_id: PaymentIntentId,
-) -> Result<IntentRow, ApiError> {
+async fn find_intent(state: &AppState, target: &Target<'_>) -> Result<IntentRow, ApiError> {
     let sql = format!(
         "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1 AND order_id = $2 \
          AND store_id = $3 AND environment = $4"
     );
     let row: Option<IntentRow> = on_db!(&state.db, pool => {
-        sqlx::query_as(&sql).bind(intent_id).bind(order_id).bind(store).bind(env.as_str())
+        sqlx::query_as(&sql).bind(target.intent_id).bind(target.order_id).bind(target.store)
+            .bind(target.env.as_str())
             .fetch_optional(pool).await
     })
     .map_err(db)?;
     row.ok_or(ApiError::NotFound)
 }
 
+/// The transaction `key` made on the intent, refused when it was made for another request.
 async fn find_txn(
     state: &AppState,
     intent: PaymentIntentId,
     operation: Operation,
-    key: &str,
+    key: &LedgerKey,
 ) -> Result<Option<TxnRow>, ApiError> {
     let sql = format!(
         "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE payment_intent_id = $1 \
          AND operation = $2 AND idempotency_key = $3"
     );
-    on_db!(&state.db, pool => {
-        sqlx::query_as(&sql).bind(intent).bind(operation.as_str()).bind(key)
+    let row: Option<TxnRow> = on_db!(&state.db, pool => {
+        sqlx::query_as(&sql).bind(intent).bind(operation.as_str()).bind(&key.key)
             .fetch_optional(pool).await
     })
-    .map_err(db)
+    .map_err(db)?;
+    if let Some(row) = &row {
+        key.check(row)?;
+    }
+    Ok(row)
+}
+
+/// The intent a store operation acts on, and who asks under which key.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    /// The caller's store.
+    pub store: StoreId,
+    /// The caller's environment.
+    pub env: Environment,
+    /// The order.
+    pub order_id: OrderId,
+    /// The intent.
+    pub intent_id: PaymentIntentId,
+    /// The request's Idempotency-Key.
+    pub key: &'a str,
+    /// Who asks.
+    pub caller: &'a Caller,
+    /// The API request's idempotency record, for the flow to write.
+    pub reply: Option<&'a Reply>,
 }
 
 /// What a store operation asks for.
@@ -289,103 +361,143 @@ struct OperationRequest {
     reason: Option<String>,
 }
 
-/// `POST …/capture`: captures `amount` (all that is left when absent).
-#[allow(clippy::too_many_arguments)]
+/// `POST …/capture`: captures `amount` (all that is left when absent). With `final_capture`
+/// the uncaptured rest of the authorization is released at the provider afterwards.
 pub async fn capture(
     state: &AppState,
-    store: StoreId,
-    env: Environment,
-    order_id: OrderId,
-    intent_id: PaymentIntentId,
-    amount: Option<i64>,
-    key: &str,
-    caller: &Caller,
-    reply: Option<&Reply>,
+    target: Target<'_>,
+    request: CaptureRequest,
 ) -> Result<Outcome, ApiError> {
-    let request = OperationRequest {
+    let final_capture = request.final_capture.unwrap_or(false);
+    let key = LedgerKey::new(
+        target.caller,
+        target.key,
+        &[
+            "capture",
+            &amount_part(request.amount),
+            if final_capture { "final" } else { "" },
+        ],
+    );
+    let operation = OperationRequest {
         operation: Operation::Capture,
-        amount,
+        amount: request.amount,
         reason: None,
     };
-    operate(
-        state, store, env, order_id, intent_id, request, key, caller, reply,
-    )
-    .await
+    if !final_capture {
+        return operate(state, &target, operation, &key, target.reply).await;
+    }
+    // Two provider operations: the idempotency record is written after both (by the edge).
+    let captured = operate(state, &target, operation, &key, None).await?;
+    if captured.1.status() != TransactionStatus::Succeeded || captured.0.ledger().remainder().0 == 0
+    {
+        return Ok(captured);
+    }
+    let release = OperationRequest {
+        operation: Operation::Void,
+        amount: None,
+        reason: None,
+    };
+    match operate(state, &target, release, &key.step("release"), None).await {
+        Ok((intent, txn)) if txn.status() == TransactionStatus::Failed => {
+            // Captured; the rest is still held (and voidable), as the answer shows.
+            tracing::warn!(code = ?txn.failure_code, "could not release the rest after a final capture");
+            Ok((intent, captured.1))
+        }
+        Ok((intent, txn)) => Ok((intent, txn)),
+        Err(err) => Err(err),
+    }
 }
 
-/// `POST …/void`: releases an authorization with nothing captured.
-#[allow(clippy::too_many_arguments)]
-pub async fn void(
-    state: &AppState,
-    store: StoreId,
-    env: Environment,
-    order_id: OrderId,
-    intent_id: PaymentIntentId,
-    key: &str,
-    caller: &Caller,
-    reply: Option<&Reply>,
-) -> Result<Outcome, ApiError> {
+/// `POST …/void`: releases the uncaptured part of an authorization: all of it before any
+/// capture (the intent is `voided`), the rest after partial captures (the intent keeps what
+/// was captured).
+pub async fn void(state: &AppState, target: Target<'_>) -> Result<Outcome, ApiError> {
+    let key = LedgerKey::new(target.caller, target.key, &["void"]);
     let request = OperationRequest {
         operation: Operation::Void,
         amount: None,
         reason: None,
     };
-    operate(
-        state, store, env, order_id, intent_id, request, key, caller, reply,
-    )
-    .await
+    operate(state, &target, request, &key, target.reply).await
 }
 
-/// `POST …/refund`: refunds `amount` of the captures.
-#[allow(clippy::too_many_arguments)]
+/// `POST …/refund`: refunds `amount` of the captures. When the refunds then cover everything
+/// captured while part of the authorization was never captured, that rest is released at the
+/// provider, so nothing stays held on the customer's card and the intent can become `refunded`.
 pub async fn refund(
     state: &AppState,
-    store: StoreId,
-    env: Environment,
-    order_id: OrderId,
-    intent_id: PaymentIntentId,
-    amount: Option<i64>,
-    reason: Option<String>,
-    key: &str,
-    caller: &Caller,
-    reply: Option<&Reply>,
+    target: Target<'_>,
+    request: RefundRequest,
 ) -> Result<Outcome, ApiError> {
-    if let Some(r) = &reason
+    if let Some(r) = &request.reason
         && r.chars().count() > 500
     {
         return Err(InvalidValue::new("reason", "at most 500 characters").into());
     }
-    let request = OperationRequest {
+    let reason = request
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    let key = LedgerKey::new(
+        target.caller,
+        target.key,
+        &[
+            "refund",
+            &amount_part(request.amount),
+            reason.as_deref().unwrap_or_default(),
+        ],
+    );
+    let operation = OperationRequest {
         operation: Operation::Refund,
-        amount,
-        reason: reason
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty()),
+        amount: request.amount,
+        reason,
     };
-    operate(
-        state, store, env, order_id, intent_id, request, key, caller, reply,
-    )
-    .await
+    let intent = find_intent(state, &target).await?;
+    if intent.ledger().remainder().0 == 0 {
+        return operate(state, &target, operation, &key, target.reply).await;
+    }
+    // A release may follow: the idempotency record is written after both (by the edge).
+    let (intent, txn) = operate(state, &target, operation, &key, None).await?;
+    let ledger = intent.ledger();
+    let all_refunded = ledger.refunded == ledger.captured
+        && ledger.refund_reserved.0 == 0
+        && ledger.capture_reserved.0 == 0;
+    if txn.status() != TransactionStatus::Succeeded || !all_refunded || !ledger.voidable_now() {
+        return Ok((intent, txn));
+    }
+    let release = OperationRequest {
+        operation: Operation::Void,
+        amount: None,
+        reason: None,
+    };
+    match operate(state, &target, release, &key.step("release"), None).await {
+        Ok((released, release_txn)) if release_txn.status() == TransactionStatus::Succeeded => {
+            Ok((released, txn))
+        }
+        // The refund stands; the rest is still held and voidable, as the answer shows.
+        Ok((after, _)) => Ok((after, txn)),
+        Err(err) => {
+            tracing::warn!(error = %err, "could not release the rest after a full refund");
+            Ok((intent, txn))
+        }
+    }
 }
 
 /// Phase 1 of capture, void and refund: reserve on the intent and record the pending
 /// transaction in one database transaction; then drive it.
-#[allow(clippy::too_many_arguments)]
 async fn operate(
     state: &AppState,
-    store: StoreId,
-    env: Environment,
-    order_id: OrderId,
-    intent_id: PaymentIntentId,
+    target: &Target<'_>,
     request: OperationRequest,
-    key: &str,
-    caller: &Caller,
+    key: &LedgerKey,
     reply: Option<&Reply>,
 ) -> Result<Outcome, ApiError> {
-    let intent = find_intent(state, store, env, order_id, intent_id).await?;
+    let caller = target.caller;
+    let intent = find_intent(state, target).await?;
     if let Some(txn) = find_txn(state, intent.id, request.operation, key).await? {
         return resume(state, caller, (intent, txn), reply).await;
     }
+    let client = client_for(state, target.store, target.env).await?;
     let claim = reply.map(|r| &r.record).filter(|r| r.needs_claim());
     let lock = state.db.lock_for_update_sql();
     let select = format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1{lock}");
@@ -414,7 +526,8 @@ async fn operate(
                         }
                         (Event::CaptureRequested { amount: MinorUnits(amount) }, amount)
                     }
-                    Operation::Void => (Event::VoidRequested, ledger.authorized.0),
+                    // What a void gives back: the part of the authorization not captured.
+                    Operation::Void => (Event::VoidRequested, ledger.remainder().0.max(0)),
                     Operation::Refund => {
                         let amount = request.amount.unwrap_or(0);
                         (Event::RefundRequested { amount: MinorUnits(amount) }, amount)
@@ -425,13 +538,7 @@ async fn operate(
                 };
                 let next = machine::apply(ledger, event).map_err(transition_error)?;
                 let txn = new_txn(&current, request.operation, key, amount, request.reason.clone(), caller, now);
-                let inserted = sqlx::query(INSERT_TXN)
-                    .bind(txn.id).bind(txn.payment_intent_id).bind(current.store_id)
-                    .bind(&current.environment).bind(&txn.operation).bind(&txn.idempotency_key)
-                    .bind(txn.amount).bind(&txn.currency).bind(&txn.reason)
-                    .bind(&txn.correlation_id).bind(&txn.actor).bind(now)
-                    .execute(&mut *tx).await;
-                match inserted {
+                match insert_txn!(&mut *tx, &txn, &current) {
                     Ok(_) => {}
                     // The same key raced us: its transaction is the answer.
                     Err(err) if is_unique_violation(&err) => return Ok(None),
@@ -454,11 +561,11 @@ async fn operate(
             .await
         });
         match attempt? {
-            Some((intent, txn)) => {
+            Some(outcome) => {
                 if let Some(record) = claim {
                     record.claimed();
                 }
-                return drive(state, caller, intent, txn, reply).await;
+                return drive(state, caller, &client, outcome, reply, Attempt::First).await;
             }
             None => {
                 if let Some(txn) = find_txn(state, intent.id, request.operation, key).await? {
@@ -473,7 +580,7 @@ async fn operate(
     )))
 }
 
-/// Binds the ledger columns `$3`–`$9` of [`UPDATE_INTENT`].
+/// Binds the ledger columns `$3`–`$10` of [`UPDATE_INTENT`].
 pub(super) fn bind_ledger<'q, DB: sqlx::Database>(
     query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
     next: &Ledger,
@@ -490,6 +597,7 @@ where
         .bind(next.refunded.0)
         .bind(next.capture_reserved.0)
         .bind(next.refund_reserved.0)
+        .bind(next.released.0)
         .bind(next.void_pending)
 }
 
@@ -500,11 +608,13 @@ pub(super) fn set_ledger(row: &mut IntentRow, next: &Ledger) {
     row.refunded_amount = next.refunded.0;
     row.capture_reserved = next.capture_reserved.0;
     row.refund_reserved = next.refund_reserved.0;
+    row.released_amount = next.released.0;
     row.void_pending = next.void_pending;
 }
 
 /// `POST /api/v1/me/orders/{id}/pay`: quote, authorize and capture in one idempotent call.
-/// The inner steps use keys derived from the request's, so a retry resumes where it stopped.
+/// The inner steps use keys derived from the request's, so a retry resumes where it stopped;
+/// a capture the provider was unavailable for is tried again by a retry with the same key.
 pub async fn pay(
     state: &AppState,
     scope: CustomerScope,
@@ -520,17 +630,18 @@ pub async fn pay(
     };
     crate::orders::find(state, order_scope, order_id).await?;
     payment_method(request.payment_method.as_deref())?;
-    let authorize_key = format!("{key}:authorize");
-    let (intent, txn) = match find_by_key(
-        state,
-        scope.store_id,
-        scope.environment,
-        order_id,
-        &authorize_key,
-    )
-    .await?
-    {
-        Some((intent, txn)) => drive(state, caller, intent, txn, None).await?,
+    let pay_key = LedgerKey::new(
+        caller,
+        key,
+        &[
+            "pay",
+            request.payment_method.as_deref().unwrap_or_default(),
+            request.shipping_service.as_deref().unwrap_or_default(),
+        ],
+    );
+    let authorize_key = pay_key.step("authorize");
+    let (intent, txn) = match find_by_key(state, scope, order_id, &authorize_key).await? {
+        Some(found) => resume(state, caller, found, None).await?,
         None => {
             let snapshot = checkout::quote(
                 state,
@@ -547,7 +658,7 @@ pub async fn pay(
                 payment_method: request.payment_method.clone(),
                 amount: None,
             };
-            authorize(
+            authorize_with(
                 state,
                 scope,
                 order_id,
@@ -562,17 +673,37 @@ pub async fn pay(
     if txn.status() != TransactionStatus::Succeeded {
         return Ok((intent, txn));
     }
-    let env = scope.environment;
-    capture(
-        state,
-        scope.store_id,
-        env,
+    let target = Target {
+        store: scope.store_id,
+        env: scope.environment,
         order_id,
-        intent.id,
-        None,
-        &format!("{key}:capture"),
+        intent_id: intent.id,
+        key,
         caller,
-        None,
-    )
-    .await
+        reply: None,
+    };
+    let capture = OperationRequest {
+        operation: Operation::Capture,
+        amount: None,
+        reason: None,
+    };
+    // Each capture the provider was unavailable for is final under its own step key; the next
+    // attempt of this pay key takes the next step key.
+    for attempt in 1..=PAY_CAPTURE_ATTEMPTS {
+        let step = match attempt {
+            1 => pay_key.step("capture"),
+            n => pay_key.step(&format!("capture#{n}")),
+        };
+        let (intent, txn) = operate(state, &target, capture.clone(), &step, None).await?;
+        let unavailable = txn.status() == TransactionStatus::Failed
+            && txn.failure_kind.as_deref() == Some("unavailable");
+        if !unavailable {
+            return Ok((intent, txn));
+        }
+        // This request's own capture failed: say so; a retry with the key takes the next step.
+        if txn.correlation_id == caller.correlation_id {
+            return Err(ApiError::CaptureUnavailable(intent.id.to_string()));
+        }
+    }
+    Err(ApiError::ProviderUnavailableFinal)
 }

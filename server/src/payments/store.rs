@@ -14,8 +14,8 @@ use crate::{
 /// Columns of [`IntentRow`], in order.
 pub const INTENT_COLUMNS: &str = "id, store_id, environment, order_id, snapshot_id, customer_id, \
     provider, provider_payment_id, payment_method, status, amount, authorized_amount, \
-    captured_amount, refunded_amount, capture_reserved, refund_reserved, void_pending, currency, \
-    version, failure_code, created_at, updated_at";
+    captured_amount, refunded_amount, capture_reserved, refund_reserved, released_amount, \
+    void_pending, currency, version, failure_code, created_at, updated_at";
 
 /// A `payment_intents` row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -36,6 +36,7 @@ pub struct IntentRow {
     pub refunded_amount: i64,
     pub capture_reserved: i64,
     pub refund_reserved: i64,
+    pub released_amount: i64,
     pub void_pending: bool,
     pub currency: String,
     pub version: i32,
@@ -60,6 +61,7 @@ impl IntentRow {
             refunded: MinorUnits(self.refunded_amount),
             capture_reserved: MinorUnits(self.capture_reserved),
             refund_reserved: MinorUnits(self.refund_reserved),
+            released: MinorUnits(self.released_amount),
             void_pending: self.void_pending,
         }
     }
@@ -80,6 +82,7 @@ impl IntentRow {
             authorized_amount: MinorUnits(self.authorized_amount),
             captured_amount: MinorUnits(self.captured_amount),
             refunded_amount: MinorUnits(self.refunded_amount),
+            released_amount: MinorUnits(self.released_amount),
             currency: self.currency.clone(),
             provider: self.provider.clone(),
             provider_payment_id: self.provider_payment_id.clone(),
@@ -94,7 +97,7 @@ impl IntentRow {
 /// Columns of [`TxnRow`], in order.
 pub const TXN_COLUMNS: &str = "id, payment_intent_id, operation, idempotency_key, amount, currency, \
     status, provider_txn_id, failure_kind, failure_code, reason, raw_response_redacted, \
-    correlation_id, actor, created_at, updated_at";
+    correlation_id, actor, request_hash, attempts, next_attempt_at, created_at, updated_at";
 
 /// A `payment_transactions` row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -113,6 +116,9 @@ pub struct TxnRow {
     pub raw_response_redacted: Option<String>,
     pub correlation_id: String,
     pub actor: String,
+    pub request_hash: Option<String>,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -185,10 +191,17 @@ pub const INSERT_INTENT: &str = "INSERT INTO payment_intents (id, store_id, envi
     version, created_at, updated_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, 0, 0, 0, $11, $12, 1, $13, $13)";
 
+/// A new pending transaction; the resolver may look at it from its creation on (`$14`, its
+/// own minimum age keeps it off rows a request is still driving).
 pub const INSERT_TXN: &str = "INSERT INTO payment_transactions (id, payment_intent_id, store_id, \
     environment, operation, idempotency_key, amount, currency, status, reason, correlation_id, \
-    actor, created_at, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12, $12)";
+    actor, request_hash, attempts, next_attempt_at, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $13, 0, $12, $12, $12)";
+
+/// Moves an open transaction back in the resolver's queue before an attempt, so a row that
+/// keeps failing never holds up the others.
+pub const BUMP_TXN: &str = "UPDATE payment_transactions SET attempts = attempts + 1, \
+    next_attempt_at = $2 WHERE id = $1 AND status IN ('pending', 'unknown')";
 
 pub const INSERT_HISTORY: &str = "INSERT INTO order_status_history (id, order_id, payment_intent_id, \
     subject, from_status, to_status, reason, source, actor, correlation_id, created_at) \
@@ -198,8 +211,8 @@ pub const INSERT_HISTORY: &str = "INSERT INTO order_status_history (id, order_id
 /// status, amounts, flag, provider id (kept when null), failure code (kept when null), time.
 pub const UPDATE_INTENT: &str = "UPDATE payment_intents SET status = $3, authorized_amount = $4, \
     captured_amount = $5, refunded_amount = $6, capture_reserved = $7, refund_reserved = $8, \
-    void_pending = $9, provider_payment_id = COALESCE($10, provider_payment_id), \
-    failure_code = COALESCE($11, failure_code), updated_at = $12, version = version + 1 \
+    released_amount = $9, void_pending = $10, provider_payment_id = COALESCE($11, provider_payment_id), \
+    failure_code = COALESCE($12, failure_code), updated_at = $13, version = version + 1 \
     WHERE id = $1 AND version = $2";
 
 /// Records a transaction's outcome, only while it is still open (`$2` the expected status).

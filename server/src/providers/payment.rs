@@ -39,6 +39,15 @@ pub enum ProviderError {
         /// Provider's reason code.
         code: String,
     },
+    /// The provider would not look at the request (401, 403, 404, 429): nothing happened for
+    /// *this* request, but it says nothing about an earlier request with the same key.
+    #[error("refused with {status}: {code}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Provider's reason code.
+        code: String,
+    },
     /// Nothing happened at the provider (5xx, connection refused): retry with the same key.
     #[error("retryable: {0}")]
     Retryable(String),

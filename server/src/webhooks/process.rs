@@ -57,6 +57,7 @@ async fn sandbox(state: &AppState, event: &Claimed) -> Result<(), String> {
                     .as_str()
                     .unwrap_or("failed")
                     .to_owned(),
+                provider_id: Some(provider_id.clone()),
             },
         ),
         "payment.captured" => (

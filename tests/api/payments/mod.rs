@@ -37,7 +37,8 @@ async fn authorize_capture_refund_with_a_status_timeline(backend: Backend) {
     // What may be done next, as the transition function sees it.
     assert_eq!(i["capturable_amount"], TOTAL - 1000);
     assert_eq!(i["refundable_amount"], 1000);
-    assert_eq!(i["voidable"], false);
+    // A void would release the uncaptured rest.
+    assert_eq!(i["voidable"], true);
     assert_eq!(intent["voidable"], true);
     // No body: everything still capturable.
     let path = format!(
@@ -314,35 +315,31 @@ async fn retries_with_the_same_key_act_once(backend: Backend) {
     };
     let env = cassa::types::Environment::Sandbox;
     for _ in 0..3 {
-        let (intent, txn) = cassa::payments::capture(
-            state,
+        let target = |key| cassa::payments::Target {
             store,
             env,
             order_id,
             intent_id,
-            Some(700),
-            "cap-1",
-            &caller,
-            None,
-        )
-        .await
-        .unwrap();
+            key,
+            caller: &caller,
+            reply: None,
+        };
+        let capture = cassa::payments::CaptureRequest {
+            amount: Some(700),
+            final_capture: None,
+        };
+        let (intent, txn) = cassa::payments::capture(state, target("cap-1"), capture)
+            .await
+            .unwrap();
         assert_eq!(intent.captured_amount, 700);
         assert_eq!(txn.amount, 700);
-        let (_, txn) = cassa::payments::refund(
-            state,
-            store,
-            env,
-            order_id,
-            intent_id,
-            Some(200),
-            None,
-            "ref-1",
-            &caller,
-            None,
-        )
-        .await
-        .unwrap();
+        let refund = cassa::payments::RefundRequest {
+            amount: Some(200),
+            reason: None,
+        };
+        let (_, txn) = cassa::payments::refund(state, target("ref-1"), refund)
+            .await
+            .unwrap();
         assert_eq!(txn.amount, 200);
     }
     let audit = |op: &'static str| {
@@ -440,6 +437,15 @@ async fn amounts_and_states_are_checked(backend: Backend) {
         200,
     )
     .await;
+    // A void after a partial capture releases the rest; the captured part stays.
+    let released = amounts(shop.op(&order, &intent, "void", json!({})).await, 200).await;
+    assert_eq!(
+        (
+            released["status"].as_str(),
+            released["released_amount"].as_i64()
+        ),
+        (Some("captured"), Some(TOTAL - 10))
+    );
     assert_problem(
         shop.op(&order, &intent, "void", json!({})).await,
         409,

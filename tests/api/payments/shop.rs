@@ -66,12 +66,26 @@ impl Shop {
 
     /// A new order and a fresh snapshot of it: (order id, snapshot id).
     pub async fn quoted_order(&self) -> (String, String) {
-        let order =
-            crate::checkout::order_for(&self.app, &self.store, &self.token, "US", "CA").await;
+        self.quoted_order_in(&self.store, &self.token).await
+    }
+
+    /// A new order of another store's customer and a fresh snapshot of it.
+    pub async fn quoted_order_in(&self, store: &TestStore, token: &str) -> (String, String) {
+        let order = crate::checkout::order_for(&self.app, store, token, "US", "CA").await;
         let order_id = order["id"].as_str().unwrap().to_owned();
+        let snapshot = self.quote_in(token, &order_id).await;
+        (order_id, snapshot)
+    }
+
+    /// A fresh snapshot of an existing order: (order id, snapshot id).
+    pub async fn quoted_order_of(&self, order: &str) -> (String, String) {
+        (order.to_owned(), self.quote_in(&self.token, order).await)
+    }
+
+    async fn quote_in(&self, token: &str, order_id: &str) -> String {
         let quote: Value = self
             .post(
-                &self.token,
+                token,
                 "/api/v1/me/checkout/quote",
                 &Uuid::now_v7().to_string(),
                 json!({"order_id": order_id}),
@@ -81,7 +95,7 @@ impl Shop {
             .await
             .unwrap();
         assert_eq!(quote["totals"]["total"], TOTAL);
-        (order_id, quote["snapshot_id"].as_str().unwrap().to_owned())
+        quote["snapshot_id"].as_str().unwrap().to_owned()
     }
 
     pub(crate) async fn authorize_with(
@@ -102,13 +116,18 @@ impl Shop {
 
     /// An authorized intent of a new order: (order id, intent).
     pub async fn authorized(&self) -> (String, Value) {
-        let (order, snapshot) = self.quoted_order().await;
+        self.authorized_in(&self.store, &self.token).await
+    }
+
+    /// An authorized intent of a new order of another store's customer.
+    pub async fn authorized_in(&self, store: &TestStore, token: &str) -> (String, Value) {
+        let (order, snapshot) = self.quoted_order_in(store, token).await;
         let response = self
-            .authorize_with(
-                &order,
-                &snapshot,
-                "pm_card_visa",
+            .post(
+                token,
+                &format!("/api/v1/me/orders/{order}/payments/authorize"),
                 &Uuid::now_v7().to_string(),
+                json!({"snapshot_id": snapshot, "payment_method": "pm_card_visa"}),
             )
             .await;
         assert_eq!(response.status(), 201);
@@ -160,6 +179,10 @@ impl Shop {
     pub(crate) async fn scalar(&self, sql: &str, id: &str) -> i64 {
         cassa::on_db!(&self.app.db, pool => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await)
             .unwrap()
+    }
+
+    pub(crate) async fn scalar_text(&self, sql: &str) -> String {
+        cassa::on_db!(&self.app.db, pool => sqlx::query_scalar(sql).fetch_one(pool).await).unwrap()
     }
 
     /// The PSP's own view of a payment: (status, captured, refunded).

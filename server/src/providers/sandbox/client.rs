@@ -199,6 +199,11 @@ fn classify(status: reqwest::StatusCode, text: &str) -> Result<ProviderTransacti
             })
         }
         402 => Err(ProviderError::Declined { code: code() }),
+        // Credentials, rate limits and unknown objects say nothing about the operation itself.
+        401 | 403 | 404 | 429 => Err(ProviderError::Refused {
+            status: status.as_u16(),
+            code: code(),
+        }),
         // In progress under the same key: the first attempt's outcome is not known yet.
         409 if code() == "idempotency_in_progress" => Err(ProviderError::UnknownOutcome(code())),
         400..=499 => Err(ProviderError::Rejected { code: code() }),

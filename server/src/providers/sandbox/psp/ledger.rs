@@ -129,17 +129,20 @@ impl Change {
         match self {
             // No amount: the rest, computed in SQL so that no read precedes the write.
             Change::Capture => concat!(
-                "UPDATE sandbox_psp_payments SET captured = captured + COALESCE($4, amount - captured), \
+                "UPDATE sandbox_psp_payments SET captured = captured + COALESCE($4, amount - released - captured), \
                  status = 'captured', updated_at = $3 WHERE id = $1 AND account = $2 \
-                 AND status IN ('authorized', 'captured') AND COALESCE($4, amount - captured) > 0 \
-                 AND captured + COALESCE($4, amount - captured) <= amount RETURNING ",
+                 AND status IN ('authorized', 'captured') AND COALESCE($4, amount - released - captured) > 0 \
+                 AND captured + released + COALESCE($4, amount - released - captured) <= amount RETURNING ",
                 columns!()
             ),
-            // `$4` is 0 (see `void`): only a payment with nothing captured can be voided.
+            // `$4` is 0 (see `void`). Before any capture the payment is voided; after partial
+            // captures the uncaptured rest is released and the payment stays captured.
             Change::Void => concat!(
-                "UPDATE sandbox_psp_payments SET status = 'voided', updated_at = $3 \
-                 WHERE id = $1 AND account = $2 AND status IN ('authorized', 'pending') \
-                 AND captured = $4 RETURNING ",
+                "UPDATE sandbox_psp_payments SET \
+                 status = CASE WHEN captured = $4 THEN 'voided' ELSE status END, \
+                 released = amount - captured, updated_at = $3 \
+                 WHERE id = $1 AND account = $2 AND (status IN ('authorized', 'pending') \
+                 OR (status = 'captured' AND captured + released < amount)) RETURNING ",
                 columns!()
             ),
             Change::Refund { .. } => concat!(
@@ -157,7 +160,9 @@ impl Change {
             return not_found();
         };
         let code = match self {
-            Change::Capture if amount.unwrap_or(p.amount - p.captured_amount) <= 0 => {
+            Change::Capture
+                if amount.unwrap_or(p.amount - p.released_amount - p.captured_amount) <= 0 =>
+            {
                 return PspError::unprocessable("invalid_amount", "nothing left to capture");
             }
             Change::Capture => "capture_refused",

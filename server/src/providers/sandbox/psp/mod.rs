@@ -13,6 +13,10 @@
 //! | `pm_card_processing_error` | 500 `processing_error` (nothing recorded; retry-safe) |
 //! | `pm_card_timeout` | authorized, but the answer comes after the timeout delay |
 //! | `pm_card_async` | 202 `pending` (settled later) |
+//! | `pm_card_partial_authorization` | authorized, but for half the amount asked (rounded down, at least 1) |
+//!
+//! A void before any capture voids the payment; after partial captures it releases the
+//! uncaptured rest (`released`) and the payment stays `captured`.
 //!
 //! Commits are what limits it under load, so a request is one write transaction: claim the
 //! idempotency key, write the ledger (`RETURNING` the row), store the answer, commit. Only
@@ -149,6 +153,9 @@ pub struct PspPayment {
     pub captured_amount: i64,
     /// Refunded so far.
     pub refunded_amount: i64,
+    /// The uncaptured rest released by a void after partial captures.
+    #[serde(default)]
+    pub released_amount: i64,
     /// Test payment method.
     pub payment_method: String,
     /// Why it failed.
@@ -160,7 +167,7 @@ pub struct PspPayment {
 /// The columns of a [`Row`], for `SELECT` and `RETURNING`.
 macro_rules! columns {
     () => {
-        "id, status, amount, currency, captured, refunded, payment_method, failure_code, created_at"
+        "id, status, amount, currency, captured, refunded, payment_method, failure_code, created_at, released"
     };
 }
 
@@ -185,6 +192,7 @@ type Row = (
     String,
     Option<String>,
     DateTime<Utc>,
+    i64,
 );
 
 fn payment(row: Row) -> PspPayment {
@@ -198,6 +206,7 @@ fn payment(row: Row) -> PspPayment {
         payment_method: row.6,
         failure_code: row.7,
         created_at: row.8,
+        released_amount: row.9,
     }
 }
 
@@ -264,7 +273,7 @@ fn to_value(p: &PspPayment) -> Value {
 }
 
 /// Decides a new payment's outcome from its test payment method.
-fn create_op(body: CreatePayment) -> Op {
+fn create_op(mut body: CreatePayment) -> Op {
     if body.amount <= 0 || body.currency.len() != 3 {
         return Op::Reject(PspError::unprocessable(
             "invalid_request",
@@ -276,6 +285,11 @@ fn create_op(body: CreatePayment) -> Op {
         "pm_card_declined" => ("failed", Some("card_declined")),
         "pm_card_insufficient_funds" => ("failed", Some("insufficient_funds")),
         "pm_card_async" => ("pending", None),
+        // Some issuers approve less than asked; the caller must not treat that as paid.
+        "pm_card_partial_authorization" => {
+            body.amount = (body.amount / 2).max(1);
+            ("authorized", None)
+        }
         "pm_card_processing_error" => {
             return Op::Reject(PspError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
