@@ -588,7 +588,8 @@ impl ConsoleBackend for ServerBackend {
         Box::pin(async move {
             let signed = self.require_signed(req).await?;
             let (store_id, _) = signed.scope()?;
-            crate::webhooks::console::events(&self.state, store_id, status, after)
+            let env = signed.console.environment;
+            crate::webhooks::console::events(&self.state, store_id, env, status, after)
                 .await
                 .map_err(shown)
         })
@@ -602,7 +603,8 @@ impl ConsoleBackend for ServerBackend {
         Box::pin(async move {
             let signed = self.require_signed(req).await?;
             let (store_id, _) = signed.scope()?;
-            crate::webhooks::console::replay(&self.state, store_id, &event_id)
+            let env = signed.console.environment;
+            crate::webhooks::console::replay(&self.state, store_id, env, &event_id)
                 .await
                 .map_err(shown)
         })

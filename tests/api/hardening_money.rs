@@ -152,7 +152,7 @@ async fn an_unknown_outcome_is_settled_only_by_the_provider(backend: Backend) {
     let secrets = sandbox_secrets(&shop).await;
     put_secrets(
         &shop,
-        &altered(&secrets, Some("sbx_not_an_account_0123456789abcdef"), None),
+        &altered(&secrets, Some("not_a_psp_key_0123456789abcdef"), None),
     )
     .await;
     assert_problem(

@@ -87,6 +87,17 @@ impl Hooks {
         self.send(id, ts, &body, &sig).await
     }
 
+    /// The PSP authorizes the intent's pending payment (its state only: the webhook it would
+    /// send is what the test delivers itself). Events are hints; the PSP's state is the truth.
+    async fn authorize_at_psp(&self, intent: &Value) {
+        const SQL: &str = "UPDATE sandbox_psp_payments SET status = 'authorized' WHERE id = $1";
+        let pid = intent["provider_payment_id"].as_str().unwrap();
+        cassa::on_db!(&self.app.db, pool => {
+            sqlx::query(SQL).bind(pid).execute(pool).await.map(|r| r.rows_affected())
+        })
+        .unwrap();
+    }
+
     /// An order paid with `pm_card_async`: (order id, intent) with the intent `pending`.
     async fn pending_payment(&self) -> (String, Value) {
         let order =
@@ -169,6 +180,7 @@ async fn forged_stale_and_tampered_deliveries_are_rejected_and_duplicates_are_no
 ) {
     let h = hooks(backend, 0).await;
     let (order, intent) = h.pending_payment().await;
+    h.authorize_at_psp(&intent).await;
     let event = authorized_event(&intent, 6018);
     let body = event.to_string();
     let now = chrono::Utc::now().timestamp();
@@ -317,6 +329,7 @@ both_backends!(the_sandbox_psp_settles_asynchronous_payments_by_webhook);
 async fn failures_back_off_then_dead_letter_and_a_replay_processes_once(backend: Backend) {
     let h = hooks(backend, 0).await;
     let (order, intent) = h.pending_payment().await;
+    h.authorize_at_psp(&intent).await;
     let pid = intent["provider_payment_id"].as_str().unwrap().to_owned();
     // The cause: our ledger does not know the provider's payment id yet.
     let hide =
@@ -377,6 +390,10 @@ async fn failures_back_off_then_dead_letter_and_a_replay_processes_once(backend:
     let show = "UPDATE payment_intents SET provider_payment_id = $1 WHERE order_id = $2";
     let order_id: Uuid = order.parse().unwrap();
     cassa::on_db!(&h.app.db, pool => sqlx::query(show).bind(&pid).bind(order_id).execute(pool).await.map(|r| r.rows_affected())).unwrap();
+    let show_txn =
+        "UPDATE payment_transactions SET provider_txn_id = $1 WHERE payment_intent_id = $2";
+    let intent_id: Uuid = intent["id"].as_str().unwrap().parse().unwrap();
+    cassa::on_db!(&h.app.db, pool => sqlx::query(show_txn).bind(&pid).bind(intent_id).execute(pool).await.map(|r| r.rows_affected())).unwrap();
     let replay = |id: String| {
         let h = &h;
         async move {
@@ -420,6 +437,7 @@ both_backends!(failures_back_off_then_dead_letter_and_a_replay_processes_once);
 async fn a_worker_that_dies_mid_processing_leaves_the_event_claimable(backend: Backend) {
     let h = hooks(backend, 0).await;
     let (order, intent) = h.pending_payment().await;
+    h.authorize_at_psp(&intent).await;
     assert_eq!(
         h.deliver("msg_crash", &authorized_event(&intent, 6018))
             .await
@@ -593,3 +611,79 @@ async fn two_instances_process_a_burst_of_1000_events_exactly_once() {
         cassa::on_db!(&h.app.db, pool => sqlx::query_scalar(CLAIMS).fetch_one(pool).await).unwrap();
     assert_eq!(extra, 0, "an event was claimed more than once");
 }
+
+/// Item 9 of issue 13: a verified event belongs to the environment whose secret signed it; it
+/// settles only that environment's transactions, is listed only there, and moves money only as
+/// far as the provider confirms.
+async fn events_belong_to_one_environment_and_are_only_hints(backend: Backend) {
+    let h = hooks(backend, 0).await;
+
+    // A signed event that the provider does not confirm moves nothing.
+    let (order, intent) = h.pending_payment().await;
+    assert_eq!(
+        h.deliver("msg_hint", &authorized_event(&intent, 6018))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(webhooks::process_due(&h.app.state).await.unwrap(), 1);
+    assert_eq!(h.detail(&order).await["intents"][0]["status"], "pending");
+    let event = h.events("").await[0].clone();
+    assert_eq!(event["environment"], "sandbox");
+
+    // Events are listed and read only in their environment.
+    let owner = h.app.create_owner(&h.store, "owner@webhooks.test").await;
+    let live = h.app.create_live_key(&h.store, &owner).await;
+    let listed: Value = h
+        .app
+        .client
+        .get(h.app.url("/api/v1/admin/webhooks/events"))
+        .bearer_auth(&live)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 0, "{listed}");
+    let read = h
+        .app
+        .client
+        .get(h.app.url(&format!(
+            "/api/v1/admin/webhooks/events/{}",
+            event["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&live)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(read, 404, "not_found").await;
+
+    // An event signed with the sandbox secret never settles a production transaction, even one
+    // the provider did authorize.
+    let (order, intent) = h.pending_payment().await;
+    h.authorize_at_psp(&intent).await;
+    let intent_id: Uuid = intent["id"].as_str().unwrap().parse().unwrap();
+    for sql in [
+        "UPDATE payment_intents SET environment = 'production' WHERE id = $1",
+        "UPDATE payment_transactions SET environment = 'production' WHERE payment_intent_id = $1",
+    ] {
+        cassa::on_db!(&h.app.db, pool => sqlx::query(sql).bind(intent_id).execute(pool).await.map(|r| r.rows_affected()))
+            .unwrap();
+    }
+    assert_eq!(
+        h.deliver("msg_cross", &authorized_event(&intent, 6018))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(webhooks::process_due(&h.app.state).await.unwrap(), 1);
+    let status: String = cassa::on_db!(&h.app.db, pool => {
+        sqlx::query_scalar("SELECT status FROM payment_intents WHERE id = $1").bind(intent_id)
+            .fetch_one(pool).await
+    })
+    .unwrap();
+    assert_eq!(status, "pending");
+    let _ = order;
+}
+both_backends!(events_belong_to_one_environment_and_are_only_hints);

@@ -15,7 +15,7 @@ use super::{
     service::{Caller, Source, db, load_intent},
     store::{BUMP_TXN, TXN_COLUMNS, TxnRow},
 };
-use crate::{http::problem::ApiError, on_db, state::AppState};
+use crate::{http::problem::ApiError, on_db, state::AppState, types::TransactionId};
 
 /// Transactions one pass takes at most.
 const BATCH: i64 = 100;
@@ -87,6 +87,27 @@ async fn resolve_one(state: &AppState, txn: TxnRow) -> Result<bool, ApiError> {
     let intent = load_intent(state, txn.payment_intent_id).await?;
     let client = client_for(state, intent.store_id, environment(&intent)?).await?;
     let (_, txn) = drive(state, &caller, &client, (intent, txn), None, Attempt::Again).await?;
+    Ok(!txn.status().is_open())
+}
+
+/// Settles one open transaction from the provider's truth (the replay of its own idempotent
+/// request, or `get_transaction`), as a webhook about it asks: the event only says where to
+/// look. `Ok(false)` when it was settled already or is still open at the provider.
+pub async fn resolve_transaction(
+    state: &AppState,
+    caller: &Caller,
+    id: TransactionId,
+) -> Result<bool, ApiError> {
+    let sql = format!("SELECT {TXN_COLUMNS} FROM payment_transactions WHERE id = $1");
+    let txn: TxnRow =
+        on_db!(&state.db, pool => sqlx::query_as(&sql).bind(id).fetch_one(pool).await)
+            .map_err(db)?;
+    if !txn.status().is_open() {
+        return Ok(false);
+    }
+    let intent = load_intent(state, txn.payment_intent_id).await?;
+    let client = client_for(state, intent.store_id, environment(&intent)?).await?;
+    let (_, txn) = drive(state, caller, &client, (intent, txn), None, Attempt::Again).await?;
     Ok(!txn.status().is_open())
 }
 

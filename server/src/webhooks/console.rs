@@ -3,12 +3,17 @@
 use app::backend::{WebhookEventView, WebhookEventsView};
 
 use super::EventQuery;
-use crate::{http::problem::ApiError, state::AppState, types::StoreId};
+use crate::{
+    http::problem::ApiError,
+    state::AppState,
+    types::{Environment, StoreId},
+};
 
 /// A page of the store's events (`status` filters; `dead` is the dead-letter view).
 pub async fn events(
     state: &AppState,
     store: StoreId,
+    env: Environment,
     status: Option<String>,
     after: Option<String>,
 ) -> Result<WebhookEventsView, ApiError> {
@@ -18,7 +23,7 @@ pub async fn events(
         limit: Some(50),
         starting_after: after.and_then(|a| a.parse().ok()),
     };
-    let page = super::list(state, store, &query).await?;
+    let page = super::list(state, store, env, &query).await?;
     Ok(WebhookEventsView {
         next_after: page
             .has_more
@@ -49,8 +54,13 @@ pub async fn events(
 }
 
 /// Queues an event again; returns the confirmation to show.
-pub async fn replay(state: &AppState, store: StoreId, event_id: &str) -> Result<String, ApiError> {
+pub async fn replay(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    event_id: &str,
+) -> Result<String, ApiError> {
     let id = event_id.parse().map_err(|_| ApiError::NotFound)?;
-    let event = super::replay(state, store, id).await?;
+    let event = super::replay(state, store, env, id).await?;
     Ok(format!("Event {} queued again.", event.provider_event_id))
 }

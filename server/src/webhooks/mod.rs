@@ -48,12 +48,14 @@ pub struct WebhookEvent {
     pub received_at: DateTime<Utc>,
     /// When it was processed.
     pub processed_at: Option<DateTime<Utc>>,
+    /// The environment whose signing secret verified it (none for a rejected delivery).
+    pub environment: Option<String>,
 }
 
 /// Columns of [`WebhookEvent`], in order.
 pub const EVENT_COLUMNS: &str = "id, store_id, provider, provider_event_id, event_type, \
     signature_valid, payload, status, attempt_count, next_attempt_at, last_error, received_at, \
-    processed_at";
+    processed_at, environment";
 
 /// Filters of `GET /api/v1/admin/webhooks/events`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]

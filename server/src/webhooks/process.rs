@@ -1,5 +1,6 @@
-//! What an event means for the payments ledger. Events settle open transactions through the
-//! same transition function as the API; a transaction already settled is left alone, so a
+//! What an event means for the payments ledger. An event only names the transaction it is
+//! about (within its store and the environment whose secret signed it); the provider's own
+//! answer about that transaction settles it, through the same transition function as the API; a transaction already settled is left alone, so a
 //! duplicate, late or out-of-order event never moves anything (in particular never a final
 //! state backwards).
 
@@ -7,15 +8,10 @@ use serde_json::Value;
 
 use super::queue::Claimed;
 use crate::{
-    money::MinorUnits,
     on_db,
-    payments::{
-        Caller, Operation, Source,
-        phases::{ProviderOutcome, settle},
-    },
-    providers::payment::ProviderTransaction,
+    payments::{Caller, Operation, Source},
     state::AppState,
-    types::TransactionId,
+    types::{Environment, TransactionId},
 };
 
 /// Processes one claimed event; an `Err` is retried later (and dead-lettered in the end).
@@ -27,73 +23,45 @@ pub async fn process_event(state: &AppState, event: &Claimed) -> Result<(), Stri
     }
 }
 
+/// A sandbox event names a payment operation; the provider is then asked about it (with the
+/// credentials of the environment whose secret signed the event) and its answer settles the
+/// transaction. The payload is a hint: a signed event that says something the provider does
+/// not confirm moves nothing.
 async fn sandbox(state: &AppState, event: &Claimed) -> Result<(), String> {
     let payload: Value =
         serde_json::from_str(&event.payload).map_err(|e| format!("payload is not JSON: {e}"))?;
-    let payment = &payload["data"]["payment"];
-    let provider_id = payment["id"].as_str().unwrap_or_default().to_owned();
-    let ptx = ProviderTransaction {
-        id: provider_id.clone(),
-        status: payment["status"].as_str().unwrap_or_default().to_owned(),
-        amount: MinorUnits(payment["amount"].as_i64().unwrap_or(0)),
-        captured: MinorUnits(payment["captured_amount"].as_i64().unwrap_or(0)),
-        refunded: MinorUnits(payment["refunded_amount"].as_i64().unwrap_or(0)),
-    };
-    let raw = crate::payments::phases::raw(&ptx);
-    let (operation, outcome) = match event.event_type.as_str() {
-        "payment.authorized" => (
-            Operation::Authorize,
-            ProviderOutcome::Succeeded {
-                provider_id: provider_id.clone(),
-                amount: ptx.amount,
-                raw,
-            },
-        ),
-        "payment.failed" => (
-            Operation::Authorize,
-            ProviderOutcome::Failed {
-                kind: "declined",
-                code: payment["failure_code"]
-                    .as_str()
-                    .unwrap_or("failed")
-                    .to_owned(),
-                provider_id: Some(provider_id.clone()),
-            },
-        ),
-        "payment.captured" => (
-            Operation::Capture,
-            ProviderOutcome::Succeeded {
-                provider_id: provider_id.clone(),
-                amount: MinorUnits(0),
-                raw,
-            },
-        ),
-        "payment.voided" => (
-            Operation::Void,
-            ProviderOutcome::Succeeded {
-                provider_id: provider_id.clone(),
-                amount: MinorUnits(0),
-                raw,
-            },
-        ),
-        "refund.succeeded" => (
-            Operation::Refund,
-            ProviderOutcome::Succeeded {
-                provider_id: provider_id.clone(),
-                amount: MinorUnits(0),
-                raw,
-            },
-        ),
+    let environment: Environment = event
+        .environment
+        .as_deref()
+        .and_then(|e| e.parse().ok())
+        .ok_or("the event has no environment")?;
+    let provider_id = payload["data"]["payment"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let operation = match event.event_type.as_str() {
+        "payment.authorized" | "payment.failed" => Operation::Authorize,
+        "payment.captured" => Operation::Capture,
+        "payment.voided" => Operation::Void,
+        "refund.succeeded" => Operation::Refund,
         // Informational events change nothing.
         _ => return Ok(()),
     };
     let reference = payload["data"]["reference"]
         .as_str()
         .and_then(|r| r.parse::<TransactionId>().ok());
-    let Some(txn) = find_transaction(state, event, operation, reference, &provider_id).await?
+    let Some(txn) = find_transaction(
+        state,
+        event,
+        environment,
+        operation,
+        reference,
+        &provider_id,
+    )
+    .await?
     else {
         return Err(format!(
-            "no {} of provider payment {provider_id} in this store",
+            "no {} of provider payment {provider_id} in this store and environment",
             operation.as_str()
         ));
     };
@@ -102,7 +70,7 @@ async fn sandbox(state: &AppState, event: &Claimed) -> Result<(), String> {
         actor: format!("webhook:{}", event.provider),
         correlation_id: event.id.to_string(),
     };
-    settle(state, &caller, txn, outcome, Default::default())
+    crate::payments::resolve_transaction(state, &caller, txn)
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
@@ -114,15 +82,17 @@ async fn sandbox(state: &AppState, event: &Claimed) -> Result<(), String> {
 async fn find_transaction(
     state: &AppState,
     event: &Claimed,
+    environment: Environment,
     operation: Operation,
     reference: Option<TransactionId>,
     provider_id: &str,
 ) -> Result<Option<TransactionId>, String> {
     if let Some(reference) = reference {
         const BY_REFERENCE: &str = "SELECT id FROM payment_transactions WHERE id = $1 \
-            AND store_id = $2 AND operation = $3";
+            AND store_id = $2 AND operation = $3 AND environment = $4";
         let found: Option<TransactionId> = on_db!(&state.db, pool => {
             sqlx::query_scalar(BY_REFERENCE).bind(reference).bind(event.store_id).bind(operation.as_str())
+                .bind(environment.as_str())
                 .fetch_optional(pool).await
         })
         .map_err(|e| e.to_string())?;
@@ -135,10 +105,11 @@ async fn find_transaction(
     }
     const BY_PAYMENT: &str = "SELECT t.id FROM payment_transactions t JOIN payment_intents i \
         ON i.id = t.payment_intent_id WHERE i.store_id = $1 AND i.provider_payment_id = $2 \
-        AND t.operation = $3 ORDER BY CASE WHEN t.status IN ('pending', 'unknown') THEN 0 ELSE 1 END, \
+        AND t.operation = $3 AND i.environment = $4 ORDER BY CASE WHEN t.status IN ('pending', 'unknown') THEN 0 ELSE 1 END, \
         t.id DESC LIMIT 1";
     on_db!(&state.db, pool => {
         sqlx::query_scalar(BY_PAYMENT).bind(event.store_id).bind(provider_id).bind(operation.as_str())
+            .bind(environment.as_str())
             .fetch_optional(pool).await
     })
     .map_err(|e| e.to_string())

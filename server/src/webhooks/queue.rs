@@ -34,6 +34,8 @@ pub struct Claimed {
     pub event_type: String,
     /// Raw body.
     pub payload: String,
+    /// The environment whose secret verified it.
+    pub environment: Option<String>,
     /// Attempts including this one.
     pub attempt_count: i32,
     /// The lease: finishing requires it to be unchanged.
@@ -48,7 +50,7 @@ fn claim_sql(db: &Db) -> &'static str {
              WHERE (status = 'pending' AND next_attempt_at <= $1) \
              OR (status = 'processing' AND locked_until <= $1) \
              ORDER BY received_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, store_id, provider, event_type, payload, attempt_count, locked_until"
+             RETURNING id, store_id, provider, event_type, payload, environment, attempt_count, locked_until"
         }
         Db::Sqlite(_) => {
             "UPDATE webhook_events SET status = 'processing', locked_until = $2, \
@@ -56,7 +58,7 @@ fn claim_sql(db: &Db) -> &'static str {
              WHERE (status = 'pending' AND next_attempt_at <= $1) \
              OR (status = 'processing' AND locked_until <= $1) \
              ORDER BY received_at LIMIT $3) \
-             RETURNING id, store_id, provider, event_type, payload, attempt_count, locked_until"
+             RETURNING id, store_id, provider, event_type, payload, environment, attempt_count, locked_until"
         }
     }
 }

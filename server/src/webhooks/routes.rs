@@ -40,19 +40,19 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
         .routes(routes!(replay_event))
 }
 
-/// The store's webhook signing secrets for a provider, in both environments.
+/// The store's webhook signing secrets for a provider, with the environment each belongs to.
 async fn secrets(
     state: &AppState,
     store: StoreId,
     provider: Provider,
-) -> Result<Vec<secrecy::SecretString>, ApiError> {
+) -> Result<Vec<(Environment, secrecy::SecretString)>, ApiError> {
     let mut found = Vec::new();
     for env in [Environment::Sandbox, Environment::Production] {
         match credentials::load(state, store, provider, env).await {
             Ok(Some(
                 ProviderSecrets::Sandbox { webhook_secret, .. }
                 | ProviderSecrets::Stripe { webhook_secret, .. },
-            )) => found.push(webhook_secret),
+            )) => found.push((env, webhook_secret)),
             Ok(None) => {}
             Err(err) => {
                 tracing::error!(error = %err, "cannot read webhook secrets");
@@ -116,19 +116,24 @@ pub async fn receive(
             signature::verify_stripe(secret, header(&headers, "stripe-signature"), &body, now)
         }
     };
+    // The secret that verifies decides the event's environment: a sandbox secret can never
+    // speak for production money.
     let mut verdict = Err(SignatureError::Mismatch);
-    for secret in &secrets {
-        verdict = verify(secret.expose_secret());
+    for (env, secret) in &secrets {
+        verdict = verify(secret.expose_secret()).map(|()| *env);
         if verdict.is_ok() {
             break;
         }
     }
-    if let Err(err) = verdict {
-        if !secrets.is_empty() {
-            record_rejected(&state, store_id, provider, &headers, &body, err).await;
+    let environment = match verdict {
+        Ok(env) => env,
+        Err(err) => {
+            if !secrets.is_empty() {
+                record_rejected(&state, store_id, provider, &headers, &body, err).await;
+            }
+            return Err(ApiError::InvalidSignature(err));
         }
-        return Err(ApiError::InvalidSignature(err));
-    }
+    };
     let payload: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::InvalidBody(format!("the event is not JSON: {e}")))?;
     let event_id = match provider {
@@ -146,13 +151,14 @@ pub async fn receive(
     let id = uuid::Uuid::now_v7();
     let now = state.clock.now();
     const SQL: &str = "INSERT INTO webhook_events (id, store_id, provider, provider_event_id, event_type, \
-        signature_valid, payload, status, attempt_count, next_attempt_at, received_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8) \
+        signature_valid, payload, status, attempt_count, next_attempt_at, received_at, environment) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8, $9) \
         ON CONFLICT (store_id, provider, provider_event_id) WHERE signature_valid DO NOTHING";
     let payload_text = String::from_utf8_lossy(&body);
     let inserted = on_db!(&state.db, pool => {
         sqlx::query(SQL).bind(id).bind(store_id).bind(provider.as_str()).bind(&event_id)
             .bind(&event_type).bind(true).bind(payload_text.as_ref()).bind(now)
+            .bind(environment.as_str())
             .execute(pool).await.map(|r| r.rows_affected())
     })
     .map_err(StoreError::from)?;
@@ -209,13 +215,16 @@ pub async fn list_events(
     scope: StoreScope,
     ApiQuery(query): ApiQuery<EventQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
-    Ok(Json(list(&state, scope.store_id, &query).await?))
+    Ok(Json(
+        list(&state, scope.store_id, scope.environment, &query).await?,
+    ))
 }
 
 /// A page of a store's events.
 pub async fn list(
     state: &AppState,
     store: StoreId,
+    env: Environment,
     query: &EventQuery,
 ) -> Result<EventPage, ApiError> {
     let limit = PageQuery {
@@ -237,11 +246,12 @@ pub async fn list(
     let before = query.starting_after.unwrap_or(uuid::Uuid::max());
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM webhook_events WHERE store_id = $1 AND id < $2 \
-         AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR provider = $4) ORDER BY id DESC LIMIT $5"
+         AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR provider = $4) {IN_ENVIRONMENT} \
+         ORDER BY id DESC LIMIT $5"
     );
     let rows: Vec<WebhookEvent> = on_db!(&state.db, pool => {
         sqlx::query_as(&sql).bind(store).bind(before).bind(status).bind(provider)
-            .bind(i64::from(limit) + 1).fetch_all(pool).await
+            .bind(i64::from(limit) + 1).bind(env.as_str()).fetch_all(pool).await
     })
     .map_err(StoreError::from)?;
     let has_more = rows.len() > limit as usize;
@@ -251,10 +261,22 @@ pub async fn list(
     })
 }
 
-async fn find(state: &AppState, store: StoreId, id: uuid::Uuid) -> Result<WebhookEvent, ApiError> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM webhook_events WHERE id = $1 AND store_id = $2");
+/// Events of the caller's environment (`$6`), and deliveries no secret verified (they belong to
+/// none and are never processed).
+const IN_ENVIRONMENT: &str = "AND (environment = $6 OR environment IS NULL)";
+
+async fn find(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    id: uuid::Uuid,
+) -> Result<WebhookEvent, ApiError> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM webhook_events WHERE id = $1 AND store_id = $2 \
+         AND (environment = $3 OR environment IS NULL)"
+    );
     let row: Option<WebhookEvent> = on_db!(&state.db, pool => {
-        sqlx::query_as(&sql).bind(id).bind(store).fetch_optional(pool).await
+        sqlx::query_as(&sql).bind(id).bind(store).bind(env.as_str()).fetch_optional(pool).await
     })
     .map_err(StoreError::from)?;
     row.ok_or(ApiError::NotFound)
@@ -277,7 +299,9 @@ pub async fn get_event(
     scope: StoreScope,
     ApiPath(event_id): ApiPath<uuid::Uuid>,
 ) -> Result<Json<WebhookEvent>, ApiError> {
-    Ok(Json(find(&state, scope.store_id, event_id).await?))
+    Ok(Json(
+        find(&state, scope.store_id, scope.environment, event_id).await?,
+    ))
 }
 
 /// Queues a processed or dead-lettered event for processing again (its attempts start over).
@@ -285,9 +309,10 @@ pub async fn get_event(
 pub async fn replay(
     state: &AppState,
     store: StoreId,
+    env: Environment,
     id: uuid::Uuid,
 ) -> Result<WebhookEvent, ApiError> {
-    let event = find(state, store, id).await?;
+    let event = find(state, store, env, id).await?;
     if !event.signature_valid {
         return Err(ApiError::InvalidStateTransition(
             "a delivery whose signature did not verify is never processed".to_owned(),
@@ -307,7 +332,7 @@ pub async fn replay(
         )));
     }
     state.webhook_wakeup.notify_one();
-    find(state, store, id).await
+    find(state, store, env, id).await
 }
 
 /// Replays an event.
@@ -330,6 +355,6 @@ pub async fn replay_event(
 ) -> Result<(StatusCode, Json<WebhookEvent>), ApiError> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(replay(&state, scope.store_id, event_id).await?),
+        Json(replay(&state, scope.store_id, scope.environment, event_id).await?),
     ))
 }
