@@ -18,8 +18,44 @@ use leptos_router::{
 
 pub use backend::SystemStatus;
 
+/// The console's Content-Security-Policy. Scripts: the compiled module from this origin, the
+/// inline hydration and resource scripts Leptos marks with the response's `nonce` (leptos_axum
+/// makes a fresh one per response), and WebAssembly compilation (`'wasm-unsafe-eval'`, which
+/// allows no JavaScript `eval`). No inline style, no plugins, no framing, no `<base>`.
+/// Without a nonce (responses that are not pages) no inline script runs at all.
+pub fn content_security_policy(nonce: Option<&str>) -> String {
+    let nonce = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
+    // `cargo leptos watch` reloads pages over a WebSocket on its own port.
+    let reload = if cfg!(feature = "ssr") && std::env::var_os("LEPTOS_WATCH").is_some() {
+        " ws: wss:"
+    } else {
+        ""
+    };
+    format!(
+        "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'{reload}; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Sends the page's Content-Security-Policy with the nonce its inline scripts carry. Every
+/// route renders in `SsrMode::Async`, so headers set while rendering reach the response.
+#[cfg(feature = "ssr")]
+fn send_content_security_policy() {
+    let nonce = leptos::nonce::use_nonce();
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let policy = content_security_policy(nonce.as_deref());
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 /// The HTML document around the app; used by the server for SSR.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    send_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

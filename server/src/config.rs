@@ -144,6 +144,16 @@ pub struct ServeArgs {
     /// Password of that admin (at least 12 characters). Unset: one is generated and logged once.
     #[arg(long, env = "CASSA_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<SecretString>,
+    /// Hosts (`host` or `host:port`, comma-separated) a store's provider `base_url` may point
+    /// at, besides this server's own sandbox PSP.
+    #[arg(long, env = "CASSA_PROVIDER_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub provider_allowed_hosts: Vec<String>,
+    /// Serve `/metrics` on this address only (not on the main listener).
+    #[arg(long, env = "CASSA_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Bearer token `/metrics` requires when set.
+    #[arg(long, env = "CASSA_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<SecretString>,
 }
 
 /// Settings of logging, shared by every subcommand.
@@ -320,11 +330,21 @@ pub struct Config {
     pub admin_email: Option<String>,
     /// Password of the bootstrapped admin; generated (and logged once) when unset.
     pub admin_password: Option<SecretString>,
+    /// Hosts provider base URLs may name besides this server (`host` or `host:port`).
+    pub provider_allowed_hosts: Vec<String>,
+    /// Separate listener for `/metrics` (then the main listener answers it 404).
+    pub metrics_addr: Option<SocketAddr>,
+    /// Bearer token `/metrics` requires, when set.
+    pub metrics_token: Option<SecretString>,
 }
 
 impl Config {
-    /// Whether session cookies get `Secure` on this listen address.
+    /// Whether session cookies get `Secure` on this listen address. Production always does:
+    /// real money is never served without TLS, whatever the listen address suggests.
     pub fn secure_cookies(&self) -> bool {
+        if self.run_mode == RunMode::Production {
+            return true;
+        }
         match self.cookie_secure {
             CookieSecure::True => true,
             CookieSecure::False => false,
@@ -362,6 +382,9 @@ impl Config {
             ),
             admin_email: None,
             admin_password: None,
+            provider_allowed_hosts: Vec::new(),
+            metrics_addr: None,
+            metrics_token: None,
         }
     }
 
@@ -397,6 +420,12 @@ impl Config {
             },
             admin_email: args.admin_email.clone(),
             admin_password: args.admin_password.clone(),
+            provider_allowed_hosts: args.provider_allowed_hosts.clone(),
+            metrics_addr: args.metrics_addr,
+            metrics_token: args
+                .metrics_token
+                .clone()
+                .filter(|t| !secrecy::ExposeSecret::expose_secret(t).trim().is_empty()),
         })
     }
 }

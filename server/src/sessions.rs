@@ -17,8 +17,12 @@ use crate::{
     types::{Environment, StoreId, UserId},
 };
 
-/// Name of the session cookie.
+/// Name of the session cookie over plain HTTP (development on loopback).
 pub const COOKIE_NAME: &str = "cassa_session";
+/// Name of the `Secure` session cookie: browsers accept a `__Host-` cookie only when it is
+/// Secure, for `Path=/` and without `Domain`, so no subdomain or plain-HTTP page can plant or
+/// overwrite it.
+pub const SECURE_COOKIE_NAME: &str = "__Host-cassa_session";
 const SESSION_KEY: &str = "console";
 
 /// Session lifetimes.
@@ -30,6 +34,17 @@ pub struct SessionPolicy {
     pub absolute: Duration,
     /// Whether the cookie carries `Secure`.
     pub secure_cookie: bool,
+}
+
+impl SessionPolicy {
+    /// The cookie name that goes with the `Secure` flag.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure_cookie {
+            SECURE_COOKIE_NAME
+        } else {
+            COOKIE_NAME
+        }
+    }
 }
 
 /// What a signed-in console session holds.
@@ -56,7 +71,7 @@ impl ConsoleSession {
 pub fn layer(db: Db, policy: SessionPolicy) -> SessionManagerLayer<DbSessionStore> {
     let idle = time::Duration::seconds(policy.idle.num_seconds());
     SessionManagerLayer::new(DbSessionStore { db })
-        .with_name(COOKIE_NAME)
+        .with_name(policy.cookie_name())
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
         .with_secure(policy.secure_cookie)

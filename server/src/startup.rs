@@ -31,6 +31,9 @@ pub enum StartupError {
     /// The first platform admin could not be created.
     #[error("cannot create the first platform admin: {0}")]
     Bootstrap(crate::http::problem::ApiError),
+    /// `CASSA_PROVIDER_ALLOWED_HOSTS` is unusable.
+    #[error(transparent)]
+    Egress(#[from] crate::providers::egress::EgressError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -53,6 +56,7 @@ pub struct BuildOptions {
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     router: Router,
     state: AppState,
     local_addr: SocketAddr,
@@ -96,6 +100,25 @@ impl Application {
             addr: config.listen_addr,
             source,
         })?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        if config.run_mode == crate::config::RunMode::Production
+            && config.metrics_addr.is_none()
+            && config.metrics_token.is_none()
+        {
+            tracing::warn!(
+                "/metrics is served unprotected on the main listener; set CASSA_METRICS_ADDR \
+                 or CASSA_METRICS_TOKEN"
+            );
+        }
+        let own = self_addr(local_addr);
+        let egress = crate::providers::egress::Egress::new(own, &config.provider_allowed_hosts)?;
 
         let leptos = LeptosOptions::builder()
             .output_name("cassa")
@@ -119,10 +142,11 @@ impl Application {
             openapi_json: http::openapi_json().into(),
             session_policy,
             key_ring: Arc::new(key_ring),
-            self_url: self_url(local_addr).into(),
+            self_url: format!("http://{own}").into(),
             shutdown: CancellationToken::new(),
             webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
             caches,
+            egress,
         };
         let primary = crate::credentials::keys::sync(&state).await?;
         tracing::info!(primary_version = primary, versions = ?state.key_ring.versions(), "master keys ready");
@@ -136,6 +160,7 @@ impl Application {
         let router = http::router(state.clone(), options.extra_api);
         Ok(Self {
             listener,
+            metrics_listener,
             router,
             state,
             local_addr,
@@ -160,6 +185,7 @@ impl Application {
     ) -> std::io::Result<()> {
         let Self {
             listener,
+            metrics_listener,
             router,
             state,
             local_addr,
@@ -185,6 +211,17 @@ impl Application {
             signal_token.cancel();
         });
         let mut server = tokio::spawn(async move { serve.await });
+        let metrics_server = metrics_listener.map(|listener| {
+            let router = http::metrics_router(state.clone());
+            let token = token.clone();
+            tokio::spawn(async move {
+                let serve = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { token.cancelled().await });
+                if let Err(err) = serve.await {
+                    tracing::error!(error = %err, "the metrics listener failed");
+                }
+            })
+        });
 
         let result = tokio::select! {
             joined = &mut server => joined,
@@ -210,6 +247,9 @@ impl Application {
         for worker in webhook_workers {
             let _ = worker.await;
         }
+        if let Some(metrics_server) = metrics_server {
+            let _ = metrics_server.await;
+        }
         state.db.close().await;
         tracing::info!("stopped");
         match result {
@@ -219,14 +259,15 @@ impl Application {
     }
 }
 
-/// The address this process can call itself on (loopback when bound to every interface).
-fn self_url(addr: SocketAddr) -> String {
+/// The address this process can call itself on (loopback when bound to every interface): the
+/// in-process sandbox PSP's, and the one internal address outbound requests may reach.
+fn self_addr(addr: SocketAddr) -> SocketAddr {
     let ip = if addr.ip().is_unspecified() {
         std::net::IpAddr::from([127, 0, 0, 1])
     } else {
         addr.ip()
     };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
+    SocketAddr::new(ip, addr.port())
 }
 
 fn load_key_ring(config: &Config) -> Result<crate::credentials::KeyRing, StartupError> {

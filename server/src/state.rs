@@ -39,6 +39,8 @@ pub struct AppState {
     pub webhook_wakeup: Arc<tokio::sync::Notify>,
     /// Resolved tokens and decrypted credentials, briefly.
     pub caches: Arc<crate::cache::Caches>,
+    /// The guarded client every outbound request goes through, and its rules.
+    pub egress: crate::providers::egress::Egress,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -76,7 +76,9 @@ async fn new_stores_get_working_sandbox_credentials(backend: Backend) {
 async fn stored_secrets_round_trip_and_are_never_returned(backend: Backend) {
     let app = spawn_app(backend).await;
     let store = app.create_store("Shop", "USD").await;
-    let body = json!({"api_key": API_KEY, "webhook_secret": WEBHOOK_SECRET, "base_url": "http://127.0.0.1:9/psp"});
+    // The base URL may name only this server's own PSP unless the allow-list says otherwise.
+    let psp = app.url("/sandbox-psp");
+    let body = json!({"api_key": API_KEY, "webhook_secret": WEBHOOK_SECRET, "base_url": psp});
     let response = put(
         &app,
         &store.sandbox_key,
@@ -92,7 +94,7 @@ async fn stored_secrets_round_trip_and_are_never_returned(backend: Backend) {
     );
     let view: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(view["masked"]["api_key"], "sbx_…cdef");
-    assert_eq!(view["masked"]["base_url"], "http://127.0.0.1:9/psp");
+    assert_eq!(view["masked"]["base_url"], psp.as_str());
 
     let Some(ProviderSecrets::Sandbox {
         api_key,
@@ -104,7 +106,7 @@ async fn stored_secrets_round_trip_and_are_never_returned(backend: Backend) {
     };
     assert_eq!(api_key.expose_secret(), API_KEY);
     assert_eq!(webhook_secret.expose_secret(), WEBHOOK_SECRET);
-    assert_eq!(base_url.as_deref(), Some("http://127.0.0.1:9/psp"));
+    assert_eq!(base_url.as_deref(), Some(psp.as_str()));
 }
 
 async fn fields_are_validated(backend: Backend) {

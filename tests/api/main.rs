@@ -7,6 +7,7 @@ mod checkout;
 mod console;
 mod credentials;
 mod hardening_money;
+mod hardening_edge;
 mod health;
 mod idempotency;
 mod isolation;

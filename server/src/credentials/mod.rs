@@ -366,6 +366,17 @@ pub async fn put(
     env: Environment,
     secrets: &ProviderSecrets,
 ) -> Result<CredentialView, ApiError> {
+    // Here, not in the request parser, so the API and the console are held to the same rule.
+    if let ProviderSecrets::Sandbox {
+        base_url: Some(url),
+        ..
+    } = secrets
+    {
+        state
+            .egress
+            .check_provider_url(url)
+            .map_err(|e| InvalidValue::new("base_url", e.to_string()))?;
+    }
     let provider = secrets.provider();
     let masked = secrets.masked().to_string();
     for _ in 0..3 {

@@ -164,6 +164,52 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
 }
 
+/// HSTS value: one year, this host only (subdomains may be other services, not ours to pin).
+const HSTS: &str = "max-age=31536000";
+
+/// Browser security headers on every response; each is added only when the handler did not
+/// set its own (console pages set a Content-Security-Policy with their per-response nonce).
+///
+/// - `Content-Security-Policy` (the console's policy without a nonce: no inline script at
+///   all), `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`,
+///   `Referrer-Policy: no-referrer`.
+/// - `Cache-Control: no-store` on everything but the compiled assets: API answers carry
+///   secrets (new keys, tokens, a new store's key, credentials) and per-credential data, and
+///   console pages and server functions show a signed-in user's data.
+/// - `Strict-Transport-Security` when the server is behind TLS, which is when the session
+///   cookie is `Secure` (always in production); browsers ignore it on plain-HTTP answers.
+pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let is_static_asset = path.starts_with("/pkg/") || path == "/favicon.svg";
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    let mut set = |name: header::HeaderName, value: HeaderValue| {
+        headers.entry(name).or_insert(value);
+    };
+    if let Ok(csp) = HeaderValue::from_str(&app::content_security_policy(None)) {
+        set(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    set(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    set(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    set(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !is_static_asset {
+        set(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if state.session_policy.secure_cookie {
+        set(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
+    response
+}
+
 /// CSRF protection for the console's server functions (every one is a POST that may change
 /// state): the browser must say the request is same-origin (`Sec-Fetch-Site`), or, for
 /// browsers that do not send it, the `Origin` must be this host. Requests with neither are

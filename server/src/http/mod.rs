@@ -16,7 +16,7 @@ use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{console, state::AppState};
+use crate::{config::RunMode, console, state::AppState};
 use problem::{ApiError, Problem};
 
 /// Top-level description of the API; paths come from the routers below.
@@ -181,8 +181,12 @@ pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
     let fallback_context = console_context.clone();
 
     let body_limit = state.config.body_limit_bytes;
-    // The simulated PSP lives beside the API, as a remote provider would (outside /api).
-    api = api.nest("/sandbox-psp", crate::providers::sandbox::psp::router());
+    // The simulated PSP lives beside the API, as a remote provider would (outside /api). It
+    // moves no real money and answers anyone with an `sbx_` key, so production does not
+    // serve it.
+    if state.config.run_mode != RunMode::Production {
+        api = api.nest("/sandbox-psp", crate::providers::sandbox::psp::router());
+    }
     api.leptos_routes_with_context(&state, console_routes, console_context, {
         let options = leptos_options.clone();
         move || app::shell(options.clone())
@@ -210,8 +214,24 @@ pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
     .layer(CatchPanicLayer::custom(middleware::panic_response))
     .layer(axum::middleware::from_fn(middleware::render_problems))
     .layer(axum::middleware::from_fn(middleware::track_metrics))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::security_headers,
+    ))
     .layer(axum::middleware::from_fn(middleware::request_context))
     .with_state(state)
+}
+
+/// The router of the separate metrics listener (`CASSA_METRICS_ADDR`): `/metrics` only.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(ops::dedicated_metrics))
+        .fallback(|| async { ApiError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::security_headers,
+        ))
+        .with_state(state)
 }
 
 /// Unknown API paths are problem+json 404s; everything else is a console asset or page.
@@ -220,7 +240,8 @@ async fn fallback(
     req: Request,
     context: impl Fn() + Clone + Send + Sync + 'static,
 ) -> Response {
-    if req.uri().path() == "/api" || req.uri().path().starts_with("/api/") {
+    let path = req.uri().path();
+    if path == "/api" || path.starts_with("/api/") || path.starts_with("/sandbox-psp/") {
         return ApiError::NotFound.into_response();
     }
     let uri = req.uri().clone();

@@ -3,7 +3,7 @@
 use axum::{
     Json,
     extract::State,
-    http::{HeaderValue, header},
+    http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -73,10 +73,41 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
     get,
     path = "/metrics",
     tag = "operations",
-    responses((status = 200, description = "Prometheus text format", body = String,
-        content_type = "text/plain; version=0.0.4"))
+    responses(
+        (status = 200, description = "Prometheus text format", body = String,
+            content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "`CASSA_METRICS_TOKEN` is set and the bearer token is not it",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Served on `CASSA_METRICS_ADDR` instead", body = Problem,
+            content_type = "application/problem+json"),
+    )
 )]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    // With a dedicated listener, the public one does not serve metrics at all.
+    if state.config.metrics_addr.is_some() {
+        return ApiError::NotFound.into_response();
+    }
+    dedicated_metrics(State(state), headers).await
+}
+
+/// `/metrics` on the `CASSA_METRICS_ADDR` listener; with `CASSA_METRICS_TOKEN` set, on either
+/// listener, only for `Authorization: Bearer <token>`.
+pub async fn dedicated_metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &state.config.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let matches: bool = subtle::ConstantTimeEq::ct_eq(
+            presented.as_bytes(),
+            secrecy::ExposeSecret::expose_secret(expected).as_bytes(),
+        )
+        .into();
+        if !matches {
+            return ApiError::Unauthorized.into_response();
+        }
+    }
     let (size, idle) = state.db.pool_stats();
     let backend = state.db.backend().as_str();
     metrics::gauge!("db_pool_connections", "backend" => backend).set(f64::from(size));

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::{
     money::MinorUnits,
     providers::audit::AuditEntry,
+    providers::egress::{self, Egress},
     providers::payment::{
         BoxFuture, CallContext, PaymentProvider, ProviderError, ProviderTransaction,
     },
@@ -21,23 +22,9 @@ use crate::{
 /// Attempts per call when the failure is retryable.
 const ATTEMPTS: u32 = 2;
 
-/// One HTTP client (and connection pool) for every provider call of the process: a client per
-/// call would open a new connection each time.
-fn shared_http() -> Result<reqwest::Client, ProviderError> {
-    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    if let Some(client) = HTTP.get() {
-        return Ok(client.clone());
-    }
-    let client = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .build()
-        .map_err(|e| ProviderError::Retryable(e.to_string()))?;
-    Ok(HTTP.get_or_init(|| client).clone())
-}
-
 /// HTTP client of the sandbox PSP for one store's credentials.
 pub struct SandboxClient {
-    http: reqwest::Client,
+    http: Egress,
     timeout: Duration,
     webhook_secret: Option<SecretString>,
     base_url: String,
@@ -47,8 +34,11 @@ pub struct SandboxClient {
 }
 
 impl SandboxClient {
-    /// A client for `base_url` (e.g. `http://127.0.0.1:3000/sandbox-psp`) with `api_key`.
+    /// A client for `base_url` (e.g. `http://127.0.0.1:3000/sandbox-psp`) with `api_key`,
+    /// sending through `http` (the process's guarded client). The caller has checked
+    /// `base_url` against the allow-list; every request is checked against the address rule.
     pub fn new(
+        http: Egress,
         base_url: &str,
         api_key: SecretString,
         timeout: Duration,
@@ -56,7 +46,7 @@ impl SandboxClient {
         store_id: Option<StoreId>,
     ) -> Result<Self, ProviderError> {
         Ok(Self {
-            http: shared_http()?,
+            http,
             timeout,
             webhook_secret: None,
             base_url: base_url.trim_end_matches('/').to_owned(),
@@ -78,9 +68,14 @@ impl SandboxClient {
         let mut last = ProviderError::Retryable("no attempt".into());
         for attempt in 1..=ATTEMPTS {
             let started = Instant::now();
-            let mut request = self
+            let request = self
                 .http
-                .request(method.clone(), format!("{}/v1{path}", self.base_url))
+                .request(method.clone(), &format!("{}/v1{path}", self.base_url))
+                // Refused before any byte is sent: nothing can have happened at the provider.
+                .map_err(|e| ProviderError::Rejected {
+                    code: format!("egress_refused: {e}"),
+                })?;
+            let mut request = request
                 .timeout(self.timeout)
                 .bearer_auth(self.api_key.expose_secret())
                 .header("x-request-id", correlation_id);
@@ -93,9 +88,19 @@ impl SandboxClient {
             let (status, text, result) = match request.send().await {
                 Ok(response) => {
                     let status = response.status();
-                    let text = response.text().await.unwrap_or_default();
-                    let result = classify(status, &text);
-                    (Some(status.as_u16()), text, result)
+                    match egress::read_capped(response).await {
+                        Ok(text) => {
+                            let result = classify(status, &text);
+                            (Some(status.as_u16()), text, result)
+                        }
+                        // The provider answered but the answer cannot be read (too large, cut
+                        // off): it may have acted, so the outcome is open, never guessed.
+                        Err(err) => (
+                            Some(status.as_u16()),
+                            String::new(),
+                            Err(ProviderError::UnknownOutcome(format!("{operation}: {err}"))),
+                        ),
+                    }
                 }
                 Err(err) if err.is_timeout() => (
                     None,
@@ -198,6 +203,11 @@ fn classify(status: reqwest::StatusCode, text: &str) -> Result<ProviderTransacti
                 refunded: amount("refunded_amount"),
             })
         }
+        // Redirects are never followed (they could point anywhere); a provider that sends
+        // one did not process the request here.
+        300..=399 => Err(ProviderError::Rejected {
+            code: "unexpected_redirect".to_owned(),
+        }),
         402 => Err(ProviderError::Declined { code: code() }),
         // Credentials, rate limits and unknown objects say nothing about the operation itself.
         401 | 403 | 404 | 429 => Err(ProviderError::Refused {
@@ -226,7 +236,14 @@ impl SandboxClient {
     ) -> Result<(), ProviderError> {
         let response = self
             .http
-            .put(format!("{}/v1/webhook_endpoint", self.base_url))
+            .request(
+                reqwest::Method::PUT,
+                &format!("{}/v1/webhook_endpoint", self.base_url),
+            )
+            .map_err(|e| ProviderError::Rejected {
+                code: format!("egress_refused: {e}"),
+            })?
+            .timeout(self.timeout)
             .bearer_auth(self.api_key.expose_secret())
             .json(&json!({"url": url, "secret": secret.expose_secret()}))
             .send()

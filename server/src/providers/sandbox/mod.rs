@@ -7,6 +7,7 @@ pub mod psp_webhooks;
 use std::time::Duration;
 
 use crate::{
+    config::RunMode,
     credentials::{self, CredentialError, Provider, ProviderSecrets},
     state::AppState,
     types::{Environment, StoreId},
@@ -24,10 +25,18 @@ pub enum ClientError {
     /// The HTTP client could not be built.
     #[error(transparent)]
     Provider(#[from] crate::providers::payment::ProviderError),
+    /// The stored `base_url` is not allowed (stored before the rule, or the allow-list
+    /// changed since): no request is made.
+    #[error("base_url refused: {0}")]
+    Egress(#[from] crate::providers::egress::EgressError),
+    /// Production does not mount the in-process PSP, and the credentials name no other.
+    #[error("the sandbox PSP is not mounted in production; set a base_url")]
+    NotMounted,
 }
 
 /// The sandbox PSP client for a store and environment, from its encrypted credentials. Without
-/// a `base_url` the client calls the PSP mounted in this server.
+/// a `base_url` the client calls the PSP mounted in this server; a stored one is checked
+/// against the allow-list again here (it may predate the rule or a narrower list).
 pub async fn client_for(
     state: &AppState,
     store: StoreId,
@@ -45,11 +54,25 @@ pub async fn client_for(
     else {
         return Err(ClientError::Missing);
     };
-    let base_url = base_url.unwrap_or_else(|| format!("{}/sandbox-psp", state.self_url));
-    Ok(
-        client::SandboxClient::new(&base_url, api_key, timeout, state.db.clone(), Some(store))?
-            .with_webhook_secret(webhook_secret),
-    )
+    let base_url = match base_url {
+        Some(url) => {
+            state.egress.check_provider_url(&url)?;
+            url
+        }
+        None if state.config.run_mode == RunMode::Production => {
+            return Err(ClientError::NotMounted);
+        }
+        None => format!("{}/sandbox-psp", state.self_url),
+    };
+    Ok(client::SandboxClient::new(
+        state.egress.clone(),
+        &base_url,
+        api_key,
+        timeout,
+        state.db.clone(),
+        Some(store),
+    )?
+    .with_webhook_secret(webhook_secret))
 }
 
 /// Registers this server's webhook endpoint for the store with the sandbox PSP account of its
@@ -64,14 +87,32 @@ pub async fn register_webhooks(state: &AppState, store: StoreId, env: Environmen
             return Err(ClientError::Missing);
         };
         let client = client_for(state, store, env, Duration::from_secs(10)).await?;
-        let url = format!("{}/api/v1/webhooks/sandbox/{store}", state.self_url);
+        let url = own_webhook_url(state, store);
         client
             .register_webhook_endpoint(&url, webhook_secret)
             .await?;
         Ok::<_, ClientError>(())
     }
     .await;
-    if let Err(err) = result {
-        tracing::warn!(error = %err, %store, "could not register the sandbox webhook endpoint");
+    match result {
+        Ok(()) => {}
+        // No PSP to register with; payments with these credentials are refused the same way.
+        Err(ClientError::NotMounted) => {}
+        Err(err) => {
+            tracing::warn!(error = %err, %store, "could not register the sandbox webhook endpoint");
+        }
     }
+}
+
+/// This server's webhook URL for `store`: the only URL the in-process PSP delivers to.
+pub fn own_webhook_url(state: &AppState, store: StoreId) -> String {
+    format!("{}/api/v1/webhooks/sandbox/{store}", state.self_url)
+}
+
+/// Whether `url` is this server's sandbox webhook URL of some store.
+pub fn is_own_webhook_url(state: &AppState, url: &str) -> bool {
+    url.strip_prefix(&*state.self_url)
+        .and_then(|rest| rest.strip_prefix("/api/v1/webhooks/sandbox/"))
+        .and_then(|store| store.parse::<StoreId>().ok())
+        .is_some_and(|store| own_webhook_url(state, store) == url)
 }
