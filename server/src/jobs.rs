@@ -22,6 +22,8 @@ pub struct Purged {
     pub sessions: u64,
     /// Idempotency records past their retention.
     pub idempotency_keys: u64,
+    /// Sign-in backoff rows idle for a day: an old run of failures is forgotten.
+    pub sign_in_backoff: u64,
 }
 
 /// Deletes expired tokens (by the application clock) and sessions (by wall time, which is
@@ -44,6 +46,11 @@ pub async fn purge_expired(state: &AppState) -> Result<Purged, StoreError> {
         .await?,
         idempotency_keys: delete("DELETE FROM idempotency_keys WHERE expires_at <= $1", now)
             .await?,
+        sign_in_backoff: delete(
+            "DELETE FROM sign_in_backoff WHERE next_attempt_at <= $1",
+            now - chrono::Duration::days(1),
+        )
+        .await?,
     })
 }
 

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod http;
 pub mod idempotency;
 pub mod jobs;
+pub mod limits;
 pub mod money;
 pub mod orders;
 pub mod payments;

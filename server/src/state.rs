@@ -39,6 +39,10 @@ pub struct AppState {
     pub webhook_wakeup: Arc<tokio::sync::Notify>,
     /// Resolved tokens and decrypted credentials, briefly.
     pub caches: Arc<crate::cache::Caches>,
+    /// Bounded argon2 capacity.
+    pub passwords: crate::auth::password::Hasher,
+    /// Per-address and per-key request limits.
+    pub limits: Arc<crate::limits::Limiters>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -6,6 +6,7 @@ mod catalog;
 mod checkout;
 mod console;
 mod credentials;
+mod hardening_limits;
 mod health;
 mod idempotency;
 mod isolation;

@@ -1,0 +1,316 @@
+//! Limits (issue 13, item 13): sign-in backoff per account and per client address, bounded
+//! argon2, per-key request buckets, sampled rejected webhooks, retention.
+
+use cassa::limits::Rate;
+use cassa_tests::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, Backend, SpawnOptions, TestApp, both_backends, spawn_app,
+    spawn_app_with,
+};
+use serde_json::{Value, json};
+
+use crate::support::assert_problem;
+
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    sign_in_from(app, email, password, None).await
+}
+
+async fn sign_in_from(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+    forwarded_for: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .json(&json!({"email": email, "password": password}));
+    if let Some(forwarded) = forwarded_for {
+        request = request.header("x-forwarded-for", forwarded);
+    }
+    request.send().await.unwrap()
+}
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After header in seconds")
+}
+
+/// Asserts a `429 rate_limited` with a `Retry-After`; returns the seconds and the body.
+async fn assert_rate_limited(response: reqwest::Response) -> (u64, Value) {
+    let seconds = retry_after(&response);
+    assert!(seconds >= 1);
+    let body = assert_problem(response, 429, "rate_limited").await;
+    (seconds, body)
+}
+
+/// Failures space attempts out instead of locking: inside the window even the right password
+/// gets 429 with Retry-After (and does not lengthen it); after the window the right password
+/// signs in, however many failures came before.
+async fn sign_in_backs_off_per_account_and_never_locks(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let wrong = "wrong-password-123";
+    // Two free failures, then 1 s, 2 s, 4 s, … between attempts.
+    for _ in 0..3 {
+        assert_problem(
+            sign_in(&app, ADMIN_EMAIL, wrong).await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    let (seconds, _) = assert_rate_limited(sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await).await;
+    assert_eq!(seconds, 1);
+    // Refused attempts do not lengthen the window.
+    assert_rate_limited(sign_in(&app, ADMIN_EMAIL, wrong).await).await;
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(
+        sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await.status(),
+        201
+    );
+
+    // A long run of failures: each window is at most the cap (15 min by default) and the
+    // right password after it always passes.
+    for _ in 0..20 {
+        let response = sign_in(&app, ADMIN_EMAIL, wrong).await;
+        if response.status() == 429 {
+            let seconds = retry_after(&response);
+            assert!(seconds <= 900, "{seconds}");
+            app.clock.advance(chrono::Duration::seconds(seconds as i64));
+        } else {
+            assert_eq!(response.status(), 401);
+        }
+    }
+    // End on a failure, so a window is open: the right password waits for it, then passes.
+    loop {
+        let response = sign_in(&app, ADMIN_EMAIL, wrong).await;
+        if response.status() == 401 {
+            break;
+        }
+        app.clock
+            .advance(chrono::Duration::seconds(retry_after(&response) as i64));
+    }
+    let (seconds, _) = assert_rate_limited(sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await).await;
+    assert!(seconds > 60 && seconds <= 900, "{seconds}");
+    app.clock.advance(chrono::Duration::seconds(seconds as i64));
+    assert_eq!(
+        sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await.status(),
+        201
+    );
+    // Success starts over: the next mistake costs nothing.
+    assert_eq!(sign_in(&app, ADMIN_EMAIL, wrong).await.status(), 401);
+    assert_eq!(
+        sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await.status(),
+        201
+    );
+}
+
+/// An unknown email backs off exactly like an account, so 429 reveals nothing.
+async fn unknown_emails_back_off_like_accounts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut answers = Vec::new();
+    for email in [ADMIN_EMAIL, "nobody@cassa.test"] {
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(
+                sign_in(&app, email, "wrong-password-123")
+                    .await
+                    .status()
+                    .as_u16(),
+            );
+        }
+        let body = assert_rate_limited(sign_in(&app, email, "wrong-password-123").await)
+            .await
+            .1;
+        answers.push((statuses, body["detail"].clone()));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].0, [401, 401, 401, 429]);
+}
+
+/// Failed sign-ins from one address are limited across accounts (password spraying); the
+/// address's own successes do not count.
+async fn failed_sign_ins_are_limited_per_client_address(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Default: 20 failures at once from one address. Different emails, so no account backs off.
+    for i in 0..20 {
+        let response = sign_in(&app, &format!("user{i}@cassa.test"), "wrong-password-123").await;
+        assert_eq!(response.status(), 401, "attempt {i}");
+    }
+    let (seconds, _) =
+        assert_rate_limited(sign_in(&app, "user99@cassa.test", "wrong-password-123").await).await;
+    // 10 a minute regained: one every 6 s.
+    assert_eq!(seconds, 6);
+    // The limit is the address's, whatever the account: even the admin must wait.
+    assert_rate_limited(sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await).await;
+    app.clock.advance(chrono::Duration::seconds(6));
+    assert_eq!(
+        sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await.status(),
+        201
+    );
+    // A success gave its token back: one more failure is allowed, then 429 again.
+    assert_eq!(
+        sign_in(&app, "user98@cassa.test", "wrong-password-123")
+            .await
+            .status(),
+        401
+    );
+    assert_rate_limited(sign_in(&app, "user97@cassa.test", "wrong-password-123").await).await;
+}
+
+/// The console's sign-in form shares the limits and answers 429 with Retry-After too.
+async fn console_sign_in_shares_the_limits(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let form = |password: &'static str| {
+        app.client
+            .post(app.url("/console/fn/sign_in"))
+            .header("origin", &app.address)
+            .form(&[("email", ADMIN_EMAIL), ("password", password)])
+            .send()
+    };
+    for _ in 0..3 {
+        let response = form("wrong-password-123").await.unwrap();
+        assert!(!response.status().is_success() || response.status() == 200);
+    }
+    // The API sees the backoff the form built up…
+    assert_rate_limited(sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await).await;
+    // …and the form answers 429 with Retry-After.
+    let refused = form(ADMIN_PASSWORD).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(retry_after(&refused), 1);
+    app.clock.advance(chrono::Duration::seconds(1));
+    let accepted = form(ADMIN_PASSWORD).await.unwrap();
+    assert!(
+        accepted.status().is_success() || accepted.status().is_redirection(),
+        "{}",
+        accepted.status()
+    );
+}
+
+async fn spawn_configured(
+    backend: Backend,
+    configure: impl FnOnce(&mut cassa::config::Config) + Send + 'static,
+) -> TestApp {
+    spawn_app_with(
+        backend,
+        SpawnOptions {
+            configure: Some(Box::new(configure)),
+            ..SpawnOptions::default()
+        },
+    )
+    .await
+}
+
+/// `X-Forwarded-For` names the client only when the peer is a configured trusted proxy;
+/// otherwise a client cannot escape its address's limit by inventing addresses.
+async fn forwarded_addresses_count_only_behind_trusted_proxies(backend: Backend) {
+    let wrong = "wrong-password-123";
+    let direct = spawn_configured(backend.clone(), |c| {
+        c.sign_in_ip_rate = Rate::per_minute(1.0, 2.0);
+    })
+    .await;
+    for (i, forged) in ["198.51.100.1", "198.51.100.2"].into_iter().enumerate() {
+        let response =
+            sign_in_from(&direct, &format!("u{i}@cassa.test"), wrong, Some(forged)).await;
+        assert_eq!(response.status(), 401);
+    }
+    assert_rate_limited(sign_in_from(&direct, "u9@cassa.test", wrong, Some("198.51.100.3")).await)
+        .await;
+    drop(direct);
+
+    let proxied = spawn_configured(backend, |c| {
+        c.sign_in_ip_rate = Rate::per_minute(1.0, 2.0);
+        c.trusted_proxies = "127.0.0.0/8".parse().unwrap();
+    })
+    .await;
+    // The client forged the first entry; the proxy appended the address it saw.
+    let client_a = Some("6.6.6.6, 198.51.100.1");
+    for i in 0..2 {
+        let response = sign_in_from(&proxied, &format!("u{i}@cassa.test"), wrong, client_a).await;
+        assert_eq!(response.status(), 401);
+    }
+    assert_rate_limited(sign_in_from(&proxied, "u8@cassa.test", wrong, client_a).await).await;
+    // Forging a different leftmost entry does not help…
+    assert_rate_limited(
+        sign_in_from(
+            &proxied,
+            "u8@cassa.test",
+            wrong,
+            Some("7.7.7.7, 198.51.100.1"),
+        )
+        .await,
+    )
+    .await;
+    // …while another client behind the same proxy has its own budget.
+    assert_eq!(
+        sign_in_from(&proxied, "u9@cassa.test", wrong, Some("198.51.100.2"))
+            .await
+            .status(),
+        401
+    );
+}
+
+/// argon2 runs under a bounded number of permits: when all are taken a sign-in (or anything
+/// that hashes a password) is refused at once with 503 and Retry-After, not queued, and the
+/// refusal counts as no failure.
+async fn password_hashing_is_bounded_and_fails_fast(backend: Backend) {
+    let app = spawn_configured(backend, |c| {
+        c.password_hash_concurrency = 1;
+        c.sign_in_ip_rate = Rate::per_minute(1.0, 1.0);
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let held = app.state.passwords.permit().expect("a free permit");
+    for _ in 0..3 {
+        let busy = sign_in(&app, ADMIN_EMAIL, "wrong-password-123").await;
+        assert_eq!(retry_after(&busy), 1);
+        assert_problem(busy, 503, "server_busy").await;
+    }
+    let store = app
+        .client
+        .post(app.url("/api/v1/platform/stores"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "Shop", "currency": "USD"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(store.status(), 201);
+    let store: Value = store.json().await.unwrap();
+    let user = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/platform/stores/{}/users",
+            store["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&admin)
+        .json(&json!({"email": "owner@cassa.test", "role": "owner", "password": "owner-password-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(user, 503, "server_busy").await;
+    drop(held);
+    // Nothing was counted while busy: neither the address (a budget of one failure) nor the
+    // account backed off.
+    assert_eq!(
+        sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await.status(),
+        201
+    );
+    assert_eq!(
+        sign_in(&app, ADMIN_EMAIL, "wrong-password-123")
+            .await
+            .status(),
+        401
+    );
+}
+
+both_backends!(
+    forwarded_addresses_count_only_behind_trusted_proxies,
+    password_hashing_is_bounded_and_fails_fast,
+    sign_in_backs_off_per_account_and_never_locks,
+    unknown_emails_back_off_like_accounts,
+    failed_sign_ins_are_limited_per_client_address,
+    console_sign_in_shares_the_limits,
+);
