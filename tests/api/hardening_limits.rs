@@ -306,7 +306,81 @@ async fn password_hashing_is_bounded_and_fails_fast(backend: Backend) {
     );
 }
 
+/// Each API key has its own token bucket: beyond the burst its requests are 429 with
+/// Retry-After (mutations too, counted once), other keys and console users are unaffected, and
+/// the bucket refills with time.
+async fn api_keys_have_their_own_request_budget(backend: Backend) {
+    let app = spawn_configured(backend, |c| {
+        c.api_key_rate = Some(Rate::per_second(1.0, 3.0));
+    })
+    .await;
+    let store = app.create_store("Shop", "USD").await;
+    let admin = app.admin_token().await;
+    let created: Value = app
+        .client
+        .post(app.url("/api/v1/admin/api-keys"))
+        .bearer_auth(&admin)
+        .header("cassa-store", &store.id)
+        .header("idempotency-key", "second-key")
+        .json(&json!({"name": "second"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let second = created["secret"].as_str().unwrap().to_owned();
+    let list = |key: String| {
+        app.client
+            .get(app.url("/api/v1/admin/api-keys"))
+            .bearer_auth(key)
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(list(store.sandbox_key.clone()).await.unwrap().status(), 200);
+    }
+    let customer = app
+        .client
+        .post(app.url("/api/v1/admin/customers"))
+        .bearer_auth(&store.sandbox_key)
+        .header("idempotency-key", "c1")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(customer.status(), 201, "the third request of the burst");
+    let refused = list(store.sandbox_key.clone()).await.unwrap();
+    assert_eq!(retry_after(&refused), 1);
+    assert_problem(refused, 429, "rate_limited").await;
+    let refused = app
+        .client
+        .post(app.url("/api/v1/admin/customers"))
+        .bearer_auth(&store.sandbox_key)
+        .header("idempotency-key", "c2")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_rate_limited(refused).await;
+    // Another key of the same store, and the console user, have their own budgets.
+    assert_eq!(list(second).await.unwrap().status(), 200);
+    let as_user = app
+        .client
+        .get(app.url("/api/v1/admin/api-keys"))
+        .bearer_auth(&admin)
+        .header("cassa-store", &store.id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_user.status(), 200);
+    // One token a second: after a second, one more request.
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(list(store.sandbox_key.clone()).await.unwrap().status(), 200);
+    assert_eq!(list(store.sandbox_key.clone()).await.unwrap().status(), 429);
+}
+
 both_backends!(
+    api_keys_have_their_own_request_budget,
     forwarded_addresses_count_only_behind_trusted_proxies,
     password_hashing_is_bounded_and_fails_fast,
     sign_in_backs_off_per_account_and_never_locks,
