@@ -379,7 +379,91 @@ async fn api_keys_have_their_own_request_budget(backend: Backend) {
     assert_eq!(list(store.sandbox_key.clone()).await.unwrap().status(), 429);
 }
 
+/// The process-wide counter of rejected webhook deliveries with these labels.
+async fn rejected_count(app: &TestApp, provider: &str, reason: &str) -> f64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("webhook_deliveries_rejected_total{"))
+        .filter(|l| l.contains(&format!("provider=\"{provider}\"")))
+        .filter(|l| l.contains(&format!("reason=\"{reason}\"")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn forged_delivery(app: &TestApp, store: &str, id: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/api/v1/webhooks/sandbox/{store}")))
+        .header("webhook-id", id)
+        .header(
+            "webhook-timestamp",
+            chrono::Utc::now().timestamp().to_string(),
+        )
+        .header("webhook-signature", "v1,AAAA")
+        .header("content-type", "application/json")
+        .body(r#"{"type":"payment.authorized"}"#)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn stored_rejections(app: &TestApp) -> i64 {
+    const SQL: &str = "SELECT COUNT(*) FROM webhook_events WHERE status = 'rejected'";
+    cassa::on_db!(&app.db, pool => sqlx::query_scalar::<_, i64>(SQL).fetch_one(pool).await).unwrap()
+}
+
+/// A flood of forged deliveries is counted in full but stored as one sample per store and
+/// minute; deliveries for a store that does not exist are counted and never stored.
+async fn rejected_webhooks_are_counted_and_sampled(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = app.create_store("Shop", "USD").await;
+    // The counter is process-wide and other tests run beside this one: compare differences.
+    let bad_before = rejected_count(&app, "sandbox", "bad_signature").await;
+    let unknown_before = rejected_count(&app, "sandbox", "unknown_store").await;
+    for i in 0..10 {
+        let response = forged_delivery(&app, &store.id, &format!("msg_forged_{i}")).await;
+        assert_problem(response, 401, "invalid_signature").await;
+    }
+    let nowhere = uuid::Uuid::now_v7().to_string();
+    for i in 0..3 {
+        assert_eq!(
+            forged_delivery(&app, &nowhere, &format!("msg_nowhere_{i}"))
+                .await
+                .status(),
+            401
+        );
+    }
+    assert_eq!(stored_rejections(&app).await, 1);
+    assert!(rejected_count(&app, "sandbox", "bad_signature").await - bad_before >= 10.0);
+    assert!(rejected_count(&app, "sandbox", "unknown_store").await - unknown_before >= 3.0);
+    // The sample is the first delivery of the minute, and visible in the console's list.
+    let events: Value = app
+        .client
+        .get(app.url("/api/v1/admin/webhooks/events?status=rejected"))
+        .bearer_auth(&store.sandbox_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events["data"][0]["provider_event_id"], "msg_forged_0");
+    // A minute later the next rejection is sampled again.
+    app.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(
+        forged_delivery(&app, &store.id, "msg_later").await.status(),
+        401
+    );
+    assert_eq!(
+        forged_delivery(&app, &store.id, "msg_later_2")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(stored_rejections(&app).await, 2);
+}
+
 both_backends!(
+    rejected_webhooks_are_counted_and_sampled,
     api_keys_have_their_own_request_budget,
     forwarded_addresses_count_only_behind_trusted_proxies,
     password_hashing_is_bounded_and_fails_fast,
