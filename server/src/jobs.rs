@@ -1,5 +1,6 @@
 //! Background housekeeping. Each pass is an idempotent `DELETE` of expired rows, so any number
-//! of server processes may run it against one database without coordination.
+//! of server processes may run it against one database without coordination; the retention
+//! pass that follows it takes a lease (see [`crate::retention`]).
 
 use std::time::Duration;
 
@@ -66,6 +67,11 @@ pub fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
             match purge_expired(&state).await {
                 Ok(purged) => tracing::debug!(?purged, "housekeeping pass"),
                 Err(err) => tracing::warn!(error = %err, "housekeeping pass failed"),
+            }
+            match crate::retention::run(&state).await {
+                Ok(Some(purged)) => tracing::debug!(?purged, "retention pass"),
+                Ok(None) => tracing::debug!("retention pass skipped: another process holds it"),
+                Err(err) => tracing::warn!(error = %err, "retention pass failed"),
             }
         }
     })

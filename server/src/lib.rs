@@ -22,6 +22,7 @@ pub mod money;
 pub mod orders;
 pub mod payments;
 pub mod providers;
+pub mod retention;
 pub mod secret;
 pub mod sessions;
 pub mod startup;

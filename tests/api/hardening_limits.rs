@@ -6,6 +6,7 @@ use cassa_tests::{
     ADMIN_EMAIL, ADMIN_PASSWORD, Backend, SpawnOptions, TestApp, both_backends, spawn_app,
     spawn_app_with,
 };
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::support::assert_problem;
@@ -462,7 +463,153 @@ async fn rejected_webhooks_are_counted_and_sampled(backend: Backend) {
     assert_eq!(stored_rejections(&app).await, 2);
 }
 
+async fn count(app: &TestApp, sql: &'static str) -> i64 {
+    cassa::on_db!(&app.db, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await).unwrap()
+}
+
+/// Inserts a webhook event received at `at` with `status`; returns its id.
+async fn old_event(
+    app: &TestApp,
+    store: uuid::Uuid,
+    status: &str,
+    at: DateTime<Utc>,
+) -> uuid::Uuid {
+    const SQL: &str = "INSERT INTO webhook_events (id, store_id, provider, provider_event_id, \
+        event_type, signature_valid, payload, status, attempt_count, next_attempt_at, received_at) \
+        VALUES ($1, $2, 'sandbox', $3, 'payment.updated', $4, '{}', $5, 0, $6, $6)";
+    let id = uuid::Uuid::now_v7();
+    cassa::on_db!(&app.db, pool => sqlx::query(SQL).bind(id).bind(store).bind(id.to_string())
+        .bind(status != "rejected").bind(status).bind(at).execute(pool).await.map(|_| ()))
+    .unwrap();
+    id
+}
+
+async fn event_exists(app: &TestApp, id: uuid::Uuid) -> bool {
+    const SQL: &str = "SELECT COUNT(*) FROM webhook_events WHERE id = $1";
+    cassa::on_db!(&app.db, pool => sqlx::query_scalar::<_, i64>(SQL).bind(id).fetch_one(pool).await)
+        .unwrap()
+        == 1
+}
+
+async fn psp_payment_exists(app: &TestApp, id: &str) -> bool {
+    const SQL: &str = "SELECT COUNT(*) FROM sandbox_psp_payments WHERE id = $1";
+    cassa::on_db!(&app.db, pool => sqlx::query_scalar::<_, i64>(SQL).bind(id).fetch_one(pool).await)
+        .unwrap()
+        == 1
+}
+
+/// Retention purges old finished data after the documented default periods, in batches under a
+/// lease, and never what a payment still needs: the snapshot an intent pays, the PSP payment an
+/// intent names (a capture still works afterwards), webhook events not yet processed.
+async fn retention_purges_old_data_but_never_what_a_payment_needs(backend: Backend) {
+    let shop = crate::payments::shop_with_timeout(backend, std::time::Duration::from_secs(5)).await;
+    let app = &shop.app;
+    let store: uuid::Uuid = shop.store.id.parse().unwrap();
+    let (paid_order, intent) = shop.authorized().await;
+    let paid_snapshot = intent["snapshot_id"].as_str().unwrap().to_owned();
+    let psp_payment = intent["provider_payment_id"].as_str().unwrap().to_owned();
+    let (_, unused_snapshot) = shop.quoted_order().await;
+    let start = cassa::clock::Clock::now(&app.clock);
+    const ORPHAN: &str = "INSERT INTO sandbox_psp_payments (id, account, amount, currency, \
+        payment_method, status, captured, refunded, created_at, updated_at) \
+        VALUES ('pay_orphan', 'acct', 100, 'USD', 'pm_card_visa', 'captured', 100, 0, $1, $1)";
+    cassa::on_db!(&app.db, pool => sqlx::query(ORPHAN).bind(start).execute(pool).await.map(|_| ()))
+        .unwrap();
+    // The PSP and the provider client stamp their rows with wall time (as a remote provider
+    // would); put them on the test clock's timeline.
+    for sql in [
+        "UPDATE provider_call_audit SET created_at = $1",
+        "UPDATE sandbox_psp_requests SET created_at = $1",
+        "UPDATE sandbox_psp_payments SET created_at = $1, updated_at = $1",
+    ] {
+        cassa::on_db!(&app.db, pool => sqlx::query(sql).bind(start).execute(pool).await.map(|_| ()))
+            .unwrap();
+    }
+    let processed = old_event(app, store, "processed", start).await;
+    let dead = old_event(app, store, "dead", start).await;
+    let rejected = old_event(app, store, "rejected", start).await;
+    let pending = old_event(app, store, "pending", start).await;
+    assert!(count(app, "SELECT COUNT(*) FROM provider_call_audit").await > 0);
+    assert!(count(app, "SELECT COUNT(*) FROM sandbox_psp_requests").await > 0);
+
+    // Nothing is old enough yet.
+    let nothing = cassa::retention::run(&app.state).await.unwrap().unwrap();
+    assert_eq!(nothing, cassa::retention::Purged::default());
+
+    // 100 days: past every default (30 days of webhook events and PSP rows, 90 of audit, 7 after
+    // a snapshot's expiry).
+    app.clock.advance(chrono::Duration::days(100));
+    let purged = cassa::retention::run(&app.state).await.unwrap().unwrap();
+    assert!(purged.webhook_events >= 3, "{purged:?}");
+    assert!(
+        purged.provider_audit > 0 && purged.snapshots == 1,
+        "{purged:?}"
+    );
+    assert!(
+        purged.sandbox_psp_requests > 0 && purged.sandbox_psp_payments == 1,
+        "{purged:?}"
+    );
+    for gone in [processed, dead, rejected] {
+        assert!(!event_exists(app, gone).await);
+    }
+    assert!(
+        event_exists(app, pending).await,
+        "unprocessed events are kept"
+    );
+    assert_eq!(
+        count(app, "SELECT COUNT(*) FROM provider_call_audit").await,
+        0
+    );
+    // (The customer's token expired long ago: look in the database.)
+    const SNAPSHOT: &str = "SELECT COUNT(*) FROM order_checkout_snapshots WHERE id = $1";
+    for (id, kept) in [(&paid_snapshot, true), (&unused_snapshot, false)] {
+        let id: uuid::Uuid = id.parse().unwrap();
+        let n = cassa::on_db!(&app.db, pool => sqlx::query_scalar::<_, i64>(SNAPSHOT).bind(id).fetch_one(pool).await)
+            .unwrap();
+        assert_eq!(n == 1, kept, "snapshot {id}");
+    }
+    assert!(psp_payment_exists(app, &psp_payment).await);
+    assert!(!psp_payment_exists(app, "pay_orphan").await);
+    // The kept PSP payment still serves its intent.
+    let capture = shop.op(&paid_order, &intent, "capture", json!({})).await;
+    assert!(capture.status().is_success(), "{}", capture.status());
+
+    // Another process holds the lease: this one skips its pass…
+    let later = old_event(app, store, "processed", start).await;
+    let now = cassa::clock::Clock::now(&app.clock);
+    let lease = cassa::retention::lease_duration();
+    assert!(
+        cassa::retention::claim_lease(&app.state, cassa::retention::LEASE, "other", now, lease)
+            .await
+            .unwrap()
+    );
+    assert_eq!(cassa::retention::run(&app.state).await.unwrap(), None);
+    assert!(event_exists(app, later).await);
+    // …until the lease runs out (a holder that died cannot block retention for good).
+    app.clock.advance(lease);
+    assert!(cassa::retention::run(&app.state).await.unwrap().is_some());
+    assert!(!event_exists(app, later).await);
+}
+
+/// Retention deletes in bounded batches and finishes a large backlog over passes.
+async fn retention_works_in_batches(backend: Backend) {
+    let app = spawn_configured(backend, |c| c.webhook_workers = 0).await;
+    let store = app.create_store("Shop", "USD").await;
+    let store: uuid::Uuid = store.id.parse().unwrap();
+    let start = cassa::clock::Clock::now(&app.clock);
+    let backlog = cassa::retention::BATCH_SIZE as usize + 7;
+    for _ in 0..backlog {
+        old_event(&app, store, "processed", start).await;
+    }
+    app.clock.advance(chrono::Duration::days(31));
+    let purged = cassa::retention::run(&app.state).await.unwrap().unwrap();
+    assert_eq!(purged.webhook_events, backlog as u64);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events").await, 0);
+}
+
 both_backends!(
+    retention_purges_old_data_but_never_what_a_payment_needs,
+    retention_works_in_batches,
     rejected_webhooks_are_counted_and_sampled,
     api_keys_have_their_own_request_budget,
     forwarded_addresses_count_only_behind_trusted_proxies,
