@@ -37,6 +37,24 @@ pub mod defaults {
     pub const SNAPSHOT_TTL_SECS: i64 = 900;
     /// Development master key file inside the data folder.
     pub const DEV_KEY_FILE: &str = "master.keys";
+    /// Failed sign-ins one client address may make at once before it is throttled.
+    pub const SIGN_IN_IP_BURST: u32 = 20;
+    /// Failed sign-ins per minute a throttled client address regains.
+    pub const SIGN_IN_IP_PER_MINUTE: u32 = 10;
+    /// Longest wait the per-account sign-in backoff imposes between attempts.
+    pub const SIGN_IN_BACKOFF_MAX_SECS: i64 = 900;
+    /// Requests per second one API key may make on average (0: unlimited).
+    pub const API_KEY_RATE_LIMIT: u32 = 100;
+    /// Requests one API key may make at once.
+    pub const API_KEY_RATE_BURST: u32 = 200;
+    /// Days processed, dead and rejected webhook events are kept (0: forever).
+    pub const RETENTION_WEBHOOK_EVENTS_DAYS: u32 = 30;
+    /// Days provider call audit rows are kept (0: forever).
+    pub const RETENTION_PROVIDER_AUDIT_DAYS: u32 = 90;
+    /// Days an expired checkout snapshot no payment uses is kept (0: forever).
+    pub const RETENTION_SNAPSHOTS_DAYS: u32 = 7;
+    /// Days the sandbox PSP keeps its idempotency records and unreferenced payments (0: forever).
+    pub const RETENTION_SANDBOX_PSP_DAYS: u32 = 30;
 }
 
 /// Settings about the database, shared by `cassa serve` and `cassa migrate`.
@@ -154,6 +172,41 @@ pub struct ServeArgs {
     /// Bearer token `/metrics` requires when set.
     #[arg(long, env = "CASSA_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<SecretString>,
+    /// Proxies whose `X-Forwarded-For` is believed: comma-separated IP addresses or CIDR
+    /// ranges. Empty: the client address is always the TCP peer.
+    #[arg(long, env = "CASSA_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// Failed sign-ins one client address may make at once before it gets 429.
+    #[arg(long, env = "CASSA_SIGN_IN_IP_BURST", default_value_t = defaults::SIGN_IN_IP_BURST)]
+    pub sign_in_ip_burst: u32,
+    /// Failed sign-ins per minute a client address regains.
+    #[arg(long, env = "CASSA_SIGN_IN_IP_PER_MINUTE", default_value_t = defaults::SIGN_IN_IP_PER_MINUTE)]
+    pub sign_in_ip_per_minute: u32,
+    /// Longest wait, in seconds, the per-account sign-in backoff imposes.
+    #[arg(long, env = "CASSA_SIGN_IN_BACKOFF_MAX_SECS", default_value_t = defaults::SIGN_IN_BACKOFF_MAX_SECS)]
+    pub sign_in_backoff_max_secs: i64,
+    /// Password hashes (argon2) computed at once; more are refused with 503 at once.
+    /// Unset: the number of CPUs.
+    #[arg(long, env = "CASSA_PASSWORD_HASH_CONCURRENCY")]
+    pub password_hash_concurrency: Option<usize>,
+    /// Average requests per second one API key may make (0: unlimited).
+    #[arg(long, env = "CASSA_API_KEY_RATE_LIMIT", default_value_t = defaults::API_KEY_RATE_LIMIT)]
+    pub api_key_rate_limit: u32,
+    /// Requests one API key may make at once (the token bucket's size).
+    #[arg(long, env = "CASSA_API_KEY_RATE_BURST", default_value_t = defaults::API_KEY_RATE_BURST)]
+    pub api_key_rate_burst: u32,
+    /// Days processed, dead and rejected webhook events are kept (0: forever).
+    #[arg(long, env = "CASSA_RETENTION_WEBHOOK_EVENTS_DAYS", default_value_t = defaults::RETENTION_WEBHOOK_EVENTS_DAYS)]
+    pub retention_webhook_events_days: u32,
+    /// Days provider call audit rows are kept (0: forever).
+    #[arg(long, env = "CASSA_RETENTION_PROVIDER_AUDIT_DAYS", default_value_t = defaults::RETENTION_PROVIDER_AUDIT_DAYS)]
+    pub retention_provider_audit_days: u32,
+    /// Days after its expiry a checkout snapshot that no payment uses is kept (0: forever).
+    #[arg(long, env = "CASSA_RETENTION_SNAPSHOTS_DAYS", default_value_t = defaults::RETENTION_SNAPSHOTS_DAYS)]
+    pub retention_snapshots_days: u32,
+    /// Days the sandbox PSP keeps idempotency records and payments no intent refers to (0: forever).
+    #[arg(long, env = "CASSA_RETENTION_SANDBOX_PSP_DAYS", default_value_t = defaults::RETENTION_SANDBOX_PSP_DAYS)]
+    pub retention_sandbox_psp_days: u32,
 }
 
 /// Settings of logging, shared by every subcommand.
@@ -232,6 +285,9 @@ pub enum ConfigError {
     /// The URL scheme is neither SQLite nor PostgreSQL.
     #[error("unsupported DATABASE_URL {0}: use sqlite://… or postgres://…")]
     UnsupportedDatabase(DatabaseUrl),
+    /// An entry of `CASSA_TRUSTED_PROXIES` is neither an IP address nor a CIDR range.
+    #[error("CASSA_TRUSTED_PROXIES: {0:?} is not an IP address or CIDR range")]
+    TrustedProxy(String),
 }
 
 /// Resolved database settings.
@@ -336,6 +392,57 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// Bearer token `/metrics` requires, when set.
     pub metrics_token: Option<SecretString>,
+    /// Peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::limits::TrustedProxies,
+    /// Failed sign-ins per client address: bucket size and refill.
+    pub sign_in_ip_rate: crate::limits::Rate,
+    /// Cap of the per-account sign-in backoff.
+    pub sign_in_backoff_max: chrono::Duration,
+    /// Concurrent argon2 computations.
+    pub password_hash_concurrency: usize,
+    /// Requests per API key (None: unlimited).
+    pub api_key_rate: Option<crate::limits::Rate>,
+    /// How long finished data is kept before the retention job purges it.
+    pub retention: Retention,
+}
+
+/// Retention periods; `None` keeps the data forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Processed, dead and rejected webhook events, after they were received.
+    pub webhook_events: Option<chrono::Duration>,
+    /// Provider call audit rows, after the call.
+    pub provider_audit: Option<chrono::Duration>,
+    /// Checkout snapshots no payment uses, after they expired.
+    pub snapshots: Option<chrono::Duration>,
+    /// The sandbox PSP's idempotency records and payments no intent refers to.
+    pub sandbox_psp: Option<chrono::Duration>,
+}
+
+impl Retention {
+    /// Days as a period, 0 meaning forever.
+    pub fn days(days: u32) -> Option<chrono::Duration> {
+        (days > 0).then(|| chrono::Duration::days(i64::from(days)))
+    }
+
+    /// The documented defaults.
+    pub fn defaults() -> Self {
+        Self {
+            webhook_events: Self::days(defaults::RETENTION_WEBHOOK_EVENTS_DAYS),
+            provider_audit: Self::days(defaults::RETENTION_PROVIDER_AUDIT_DAYS),
+            snapshots: Self::days(defaults::RETENTION_SNAPSHOTS_DAYS),
+            sandbox_psp: Self::days(defaults::RETENTION_SANDBOX_PSP_DAYS),
+        }
+    }
+}
+
+fn default_hash_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+fn api_key_rate(per_second: u32, burst: u32) -> Option<crate::limits::Rate> {
+    (per_second > 0)
+        .then(|| crate::limits::Rate::per_second(f64::from(per_second), f64::from(burst.max(1))))
 }
 
 impl Config {
@@ -385,6 +492,15 @@ impl Config {
             provider_allowed_hosts: Vec::new(),
             metrics_addr: None,
             metrics_token: None,
+            trusted_proxies: crate::limits::TrustedProxies::default(),
+            sign_in_ip_rate: crate::limits::Rate::per_minute(
+                f64::from(defaults::SIGN_IN_IP_PER_MINUTE),
+                f64::from(defaults::SIGN_IN_IP_BURST),
+            ),
+            sign_in_backoff_max: chrono::Duration::seconds(defaults::SIGN_IN_BACKOFF_MAX_SECS),
+            password_hash_concurrency: default_hash_concurrency(),
+            api_key_rate: api_key_rate(defaults::API_KEY_RATE_LIMIT, defaults::API_KEY_RATE_BURST),
+            retention: Retention::defaults(),
         }
     }
 
@@ -426,6 +542,26 @@ impl Config {
                 .metrics_token
                 .clone()
                 .filter(|t| !secrecy::ExposeSecret::expose_secret(t).trim().is_empty()),
+            trusted_proxies: args
+                .trusted_proxies
+                .parse()
+                .map_err(ConfigError::TrustedProxy)?,
+            sign_in_ip_rate: crate::limits::Rate::per_minute(
+                f64::from(args.sign_in_ip_per_minute),
+                f64::from(args.sign_in_ip_burst.max(1)),
+            ),
+            sign_in_backoff_max: chrono::Duration::seconds(args.sign_in_backoff_max_secs.max(1)),
+            password_hash_concurrency: args
+                .password_hash_concurrency
+                .unwrap_or_else(default_hash_concurrency)
+                .max(1),
+            api_key_rate: api_key_rate(args.api_key_rate_limit, args.api_key_rate_burst),
+            retention: Retention {
+                webhook_events: Retention::days(args.retention_webhook_events_days),
+                provider_audit: Retention::days(args.retention_provider_audit_days),
+                snapshots: Retention::days(args.retention_snapshots_days),
+                sandbox_psp: Retention::days(args.retention_sandbox_psp_days),
+            },
         })
     }
 }

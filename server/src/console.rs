@@ -16,6 +16,7 @@ use crate::{
     auth::{principal::Role, service},
     credentials::{self, Provider, ProviderSecrets, keys},
     http::{middleware::RequestId, pagination::PageQuery, problem::ApiError},
+    limits::ClientIp,
     on_db, payments,
     sessions::{self, ConsoleSession},
     state::AppState,
@@ -37,6 +38,23 @@ pub fn backend(state: &AppState) -> SharedBackend {
     Arc::new(ServerBackend {
         state: state.clone(),
     })
+}
+
+/// Gives a refused sign-in form the API's status and `Retry-After` (429, 503), so scripts and
+/// proxies see the same limits as on `/api/v1/auth/token`.
+fn answer_status(err: &ApiError) {
+    let retry_after = match err {
+        ApiError::RateLimited(seconds) => *seconds,
+        ApiError::ServerBusy => 1,
+        _ => return,
+    };
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(err.parts().0);
+        response.insert_header(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(retry_after.max(1)),
+        );
+    }
 }
 
 /// What the user sees of an API error: the problem's detail (never internals).
@@ -242,9 +260,14 @@ impl ConsoleBackend for ServerBackend {
     ) -> BoxFuture<'a, ConsoleResult<()>> {
         Box::pin(async move {
             let session = session_of(req)?;
-            let user = service::authenticate(&self.state, &email, SecretString::from(password))
-                .await
-                .map_err(shown)?;
+            let client = ClientIp::of(req, &self.state.config.trusted_proxies).0;
+            let user =
+                service::authenticate(&self.state, client, &email, SecretString::from(password))
+                    .await
+                    .map_err(|err| {
+                        answer_status(&err);
+                        shown(err)
+                    })?;
             let console = ConsoleSession {
                 user_id: user.user_id,
                 signed_in_at: chrono::Utc::now(),

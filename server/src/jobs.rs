@@ -1,5 +1,6 @@
 //! Background housekeeping. Each pass is an idempotent `DELETE` of expired rows, so any number
-//! of server processes may run it against one database without coordination.
+//! of server processes may run it against one database without coordination; the retention
+//! pass that follows it takes a lease (see [`crate::retention`]).
 
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ pub struct Purged {
     pub sessions: u64,
     /// Idempotency records past their retention.
     pub idempotency_keys: u64,
+    /// Sign-in backoff rows idle for a day: an old run of failures is forgotten.
+    pub sign_in_backoff: u64,
 }
 
 /// Deletes expired tokens (by the application clock) and sessions (by wall time, which is
@@ -44,6 +47,11 @@ pub async fn purge_expired(state: &AppState) -> Result<Purged, StoreError> {
         .await?,
         idempotency_keys: delete("DELETE FROM idempotency_keys WHERE expires_at <= $1", now)
             .await?,
+        sign_in_backoff: delete(
+            "DELETE FROM sign_in_backoff WHERE next_attempt_at <= $1",
+            now - chrono::Duration::days(1),
+        )
+        .await?,
     })
 }
 
@@ -59,6 +67,11 @@ pub fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
             match purge_expired(&state).await {
                 Ok(purged) => tracing::debug!(?purged, "housekeeping pass"),
                 Err(err) => tracing::warn!(error = %err, "housekeeping pass failed"),
+            }
+            match crate::retention::run(&state).await {
+                Ok(Some(purged)) => tracing::debug!(?purged, "retention pass"),
+                Ok(None) => tracing::debug!("retention pass skipped: another process holds it"),
+                Err(err) => tracing::warn!(error = %err, "retention pass failed"),
             }
         }
     })

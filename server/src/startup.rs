@@ -133,6 +133,8 @@ impl Application {
             secure_cookie: config.secure_cookies(),
         };
         let caches = Arc::new(crate::cache::Caches::new(config.cache_ttl));
+        let passwords = crate::auth::password::Hasher::new(config.password_hash_concurrency);
+        let limits = Arc::new(crate::limits::Limiters::new(&config));
         let state = AppState {
             db,
             clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -147,6 +149,8 @@ impl Application {
             webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
             caches,
             egress,
+            passwords,
+            limits,
         };
         let primary = crate::credentials::keys::sync(&state).await?;
         tracing::info!(primary_version = primary, versions = ?state.key_ring.versions(), "master keys ready");
@@ -205,7 +209,9 @@ impl Application {
                 tracing::trace!(error = %err, "could not set TCP_NODELAY");
             }
         });
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+        // The peer address is what sign-in limits key on (see `limits::client_ip`).
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, finishing in-flight requests");
             signal_token.cancel();

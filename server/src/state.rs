@@ -41,6 +41,10 @@ pub struct AppState {
     pub caches: Arc<crate::cache::Caches>,
     /// The guarded client every outbound request goes through, and its rules.
     pub egress: crate::providers::egress::Egress,
+    /// Bounded argon2 capacity.
+    pub passwords: crate::auth::password::Hasher,
+    /// Per-address and per-key request limits.
+    pub limits: Arc<crate::limits::Limiters>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

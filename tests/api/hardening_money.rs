@@ -462,7 +462,7 @@ async fn pay_resumes_a_capture_with_the_same_key(backend: Backend) {
     let secrets = sandbox_secrets(&shop).await;
     put_secrets(
         &shop,
-        &altered(&secrets, None, Some("http://127.0.0.1:9/sandbox-psp")),
+        &altered(&secrets, Some("sbx_outage_0123456789abcdef"), None),
     )
     .await;
     let (status, problem) = status_of(pay("pay-1").await).await;

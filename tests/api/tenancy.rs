@@ -1,6 +1,6 @@
 //! Stores, users, keys, customers and tokens: who may do what, and nothing crosses stores.
 
-use cassa_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, both_backends, spawn_app};
+use cassa_tests::{Backend, TestApp, both_backends, spawn_app};
 use serde_json::{Value, json};
 
 use crate::support::assert_problem;
@@ -289,54 +289,6 @@ async fn sandbox_and_production_data_do_not_mix(backend: Backend) {
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
 }
 
-async fn five_failures_lock_the_account_for_fifteen_minutes(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let attempt = |password: &'static str| {
-        let client = app.client.clone();
-        let url = app.url("/api/v1/auth/token");
-        async move {
-            client
-                .post(url)
-                .json(&json!({"email": ADMIN_EMAIL, "password": password}))
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    for _ in 0..5 {
-        assert_problem(
-            attempt("wrong-password-123").await,
-            401,
-            "invalid_credentials",
-        )
-        .await;
-    }
-    // Locked: even the right password fails, with the same answer.
-    let locked = assert_problem(attempt(ADMIN_PASSWORD).await, 401, "invalid_credentials").await;
-    let unknown = app
-        .client
-        .post(app.url("/api/v1/auth/token"))
-        .json(&json!({"email": "nobody@cassa.test", "password": "whatever-password"}))
-        .send()
-        .await
-        .unwrap();
-    let unknown = assert_problem(unknown, 401, "invalid_credentials").await;
-    let strip = |mut v: Value| {
-        v.as_object_mut().unwrap().remove("request_id");
-        v
-    };
-    assert_eq!(
-        strip(locked),
-        strip(unknown),
-        "unknown user and locked account must look alike"
-    );
-
-    app.clock.advance(chrono::Duration::minutes(14));
-    assert_eq!(attempt(ADMIN_PASSWORD).await.status(), 401);
-    app.clock.advance(chrono::Duration::minutes(1));
-    assert_eq!(attempt(ADMIN_PASSWORD).await.status(), 201);
-}
-
 async fn user_tokens_expire(backend: Backend) {
     let app = spawn_app(backend).await;
     let admin = app.admin_token().await;
@@ -360,7 +312,6 @@ both_backends!(
     owner_manages_keys_and_revoked_keys_stop_working,
     customers_get_tokens_that_only_work_on_me,
     sandbox_and_production_data_do_not_mix,
-    five_failures_lock_the_account_for_fifteen_minutes,
     user_tokens_expire,
 );
 

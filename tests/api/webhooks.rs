@@ -225,8 +225,9 @@ async fn forged_stale_and_tampered_deliveries_are_rejected_and_duplicates_are_no
     // Nothing rejected is ever processed.
     assert_eq!(webhooks::process_due(&h.app.state).await.unwrap(), 0);
     assert_eq!(h.detail(&order).await["intents"][0]["status"], "pending");
+    // Rejections are sampled: the first one of the minute is kept for the console.
     let rejected = h.events("status=rejected").await;
-    assert_eq!(rejected.len(), 4);
+    assert_eq!(rejected.len(), 1);
     assert!(rejected.iter().all(|e| e["signature_valid"] == false));
 
     // The genuine delivery is stored once; its duplicate is a 2xx no-op.

@@ -1,6 +1,15 @@
-//! Console passwords: argon2id (m=19456 KiB, t=2, p=1), hashed off the async runtime.
+//! Console passwords: argon2id (m=19456 KiB, t=2, p=1), hashed off the async runtime behind a
+//! bounded number of permits.
+//!
+//! Each hash costs ~19 MiB and tens of milliseconds of a core; without a bound, a burst of
+//! sign-ins would queue on the blocking pool without limit (memory, and latency for everyone).
+//! A request that finds every permit taken is refused at once ([`PasswordError::Busy`], a 503
+//! with `Retry-After`), and a permit is held by the blocking task itself, so a request that is
+//! abandoned mid-hash still counts until its hash ends.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
@@ -24,6 +33,61 @@ pub enum PasswordError {
     /// The blocking task was cancelled or panicked.
     #[error("password hashing task failed")]
     Task,
+    /// Every hashing permit is taken.
+    #[error("password hashing is at capacity")]
+    Busy,
+}
+
+impl From<PasswordError> for crate::http::problem::ApiError {
+    fn from(err: PasswordError) -> Self {
+        use crate::http::problem::ApiError;
+        match err {
+            PasswordError::TooShort => {
+                ApiError::Validation(crate::types::InvalidValue::new("password", err.to_string()))
+            }
+            PasswordError::Busy => ApiError::ServerBusy,
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+/// The process's argon2 capacity.
+#[derive(Clone, Debug)]
+pub struct Hasher {
+    permits: Arc<Semaphore>,
+}
+
+/// The right to run one argon2 computation.
+#[derive(Debug)]
+pub struct Permit {
+    _held: OwnedSemaphorePermit,
+}
+
+impl Hasher {
+    /// At most `concurrency` hashes at once (at least one).
+    pub fn new(concurrency: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+        }
+    }
+
+    /// Takes a permit without waiting.
+    pub fn permit(&self) -> Result<Permit, PasswordError> {
+        self.permits
+            .clone()
+            .try_acquire_owned()
+            .map(|held| Permit { _held: held })
+            .map_err(|_| PasswordError::Busy)
+    }
+
+    /// Hashes a new password under a permit taken now.
+    pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
+        if password.expose_secret().chars().count() < MIN_PASSWORD_LEN {
+            return Err(PasswordError::TooShort);
+        }
+        let permit = self.permit()?;
+        hash(permit, password).await
+    }
 }
 
 fn argon2() -> Argon2<'static> {
@@ -32,14 +96,17 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Hashes a new password (PHC string), on the blocking pool.
-pub async fn hash(password: SecretString) -> Result<String, PasswordError> {
+/// Hashes a new password (PHC string), on the blocking pool, holding `permit` until done.
+pub async fn hash(permit: Permit, password: SecretString) -> Result<String, PasswordError> {
     if password.expose_secret().chars().count() < MIN_PASSWORD_LEN {
         return Err(PasswordError::TooShort);
     }
-    tokio::task::spawn_blocking(move || hash_blocking(password.expose_secret()))
-        .await
-        .map_err(|_| PasswordError::Task)?
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        hash_blocking(password.expose_secret())
+    })
+    .await
+    .map_err(|_| PasswordError::Task)?
 }
 
 fn hash_blocking(password: &str) -> Result<String, PasswordError> {
@@ -51,9 +118,15 @@ fn hash_blocking(password: &str) -> Result<String, PasswordError> {
 }
 
 /// Verifies `password` against a stored hash, or against a fixed dummy hash when there is no
-/// user, so that an unknown email costs the same time as a wrong password.
-pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bool, PasswordError> {
+/// user, so that an unknown email costs the same time as a wrong password. Holds `permit` until
+/// done.
+pub async fn verify(
+    permit: Permit,
+    password: SecretString,
+    stored: Option<String>,
+) -> Result<bool, PasswordError> {
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let stored = match stored {
             Some(s) => s,
             None => dummy_hash()?.to_owned(),
@@ -89,9 +162,13 @@ pub fn generate() -> SecretString {
 mod tests {
     use super::*;
 
+    fn permit() -> Permit {
+        Hasher::new(4).permit().unwrap()
+    }
+
     #[tokio::test]
     async fn hashes_are_argon2id_with_the_required_cost_and_verify() {
-        let hash = hash(SecretString::from("correct horse battery"))
+        let hash = hash(permit(), SecretString::from("correct horse battery"))
             .await
             .unwrap();
         assert!(
@@ -100,6 +177,7 @@ mod tests {
         );
         assert!(
             verify(
+                permit(),
                 SecretString::from("correct horse battery"),
                 Some(hash.clone())
             )
@@ -107,12 +185,16 @@ mod tests {
             .unwrap()
         );
         assert!(
-            !verify(SecretString::from("wrong horse battery"), Some(hash))
-                .await
-                .unwrap()
+            !verify(
+                permit(),
+                SecretString::from("wrong horse battery"),
+                Some(hash)
+            )
+            .await
+            .unwrap()
         );
         assert!(
-            !verify(SecretString::from("anything at all"), None)
+            !verify(permit(), SecretString::from("anything at all"), None)
                 .await
                 .unwrap()
         );
@@ -121,8 +203,17 @@ mod tests {
     #[tokio::test]
     async fn short_passwords_are_rejected() {
         assert!(matches!(
-            hash(SecretString::from("short")).await,
+            hash(permit(), SecretString::from("short")).await,
             Err(PasswordError::TooShort)
         ));
+    }
+
+    #[test]
+    fn a_full_hasher_refuses_at_once() {
+        let hasher = Hasher::new(1);
+        let held = hasher.permit().unwrap();
+        assert!(matches!(hasher.permit(), Err(PasswordError::Busy)));
+        drop(held);
+        assert!(hasher.permit().is_ok());
     }
 }

@@ -145,12 +145,28 @@ fn bearer(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Looks up the bearer secret of a request.
+/// Looks up the bearer secret of a request and spends a token of an API key's request bucket
+/// (`429 rate_limited` when it is empty).
 pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
-    // Resolved once per request: the idempotency layer may have done it already.
+    // Resolved (and counted) once per request: the idempotency layer may have done it already.
     if let Some(principal) = parts.extensions.get::<Principal>() {
         return Ok(*principal);
     }
+    let principal = resolve_uncounted(state, parts).await?;
+    if let (Principal::StoreKey { key_id, .. }, Some(limiter)) =
+        (&principal, &state.limits.api_keys)
+    {
+        limiter
+            .check(key_id, state.clock.now())
+            .map_err(|retry_after| {
+                metrics::counter!("api_key_rate_limited_total").increment(1);
+                ApiError::RateLimited(retry_after)
+            })?;
+    }
+    Ok(principal)
+}
+
+async fn resolve_uncounted(state: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
     let secret = bearer(parts).ok_or(ApiError::Unauthorized)?;
     let kind = TokenKind::of(secret).ok_or(ApiError::Unauthorized)?;
     let hash = tokens::hash(secret);

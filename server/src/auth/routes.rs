@@ -13,6 +13,7 @@ use crate::{
         extract::ApiJson,
         problem::{ApiError, Problem},
     },
+    limits::ClientIp,
     state::AppState,
 };
 
@@ -50,15 +51,21 @@ pub struct TokenResponse {
     request_body = TokenRequest,
     responses(
         (status = 201, description = "Token issued", body = TokenResponse),
-        (status = 401, description = "Wrong email or password, or account locked", body = Problem,
+        (status = 401, description = "Wrong email or password", body = Problem,
             content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins from this address, or the \
+            account's backoff window is still open; see `Retry-After`", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 503, description = "Password hashing at capacity; see `Retry-After`",
+            body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_token(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> Result<(axum::http::StatusCode, Json<TokenResponse>), ApiError> {
-    let user = service::authenticate(&state, &body.email, body.password).await?;
+    let user = service::authenticate(&state, client, &body.email, body.password).await?;
     let issued = service::issue_user_token(&state, user.user_id).await?;
     Ok((
         axum::http::StatusCode::CREATED,

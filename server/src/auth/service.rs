@@ -1,17 +1,19 @@
-//! Sign-in rules shared by the token endpoint and the console: throttling, constant-shape
+//! Sign-in rules shared by the token endpoint and the console: limits, constant-shape
 //! failures, token issuance.
+
+use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
 
 use super::{
     password,
-    throttle::LoginState,
+    throttle::{self, Backoff},
     tokens::{self, TokenKind},
 };
 use crate::{
     http::problem::ApiError,
-    on_db,
+    limits, on_db,
     state::AppState,
     store::StoreError,
     types::{Email, UserId},
@@ -31,41 +33,53 @@ pub struct AuthenticatedUser {
     pub is_platform_admin: bool,
 }
 
-type UserRow = (UserId, String, bool, i32, Option<DateTime<Utc>>);
+type UserRow = (UserId, String, bool);
 
-/// Checks an email and password. Unknown email, wrong password and locked account all fail
-/// with the same [`ApiError::InvalidCredentials`] after the same argon2 work.
+/// Checks an email and password from `client`. An unknown email and a wrong password fail alike
+/// with [`ApiError::InvalidCredentials`] after the same argon2 work, and back off alike.
+///
+/// In order: an argon2 permit (none free: `503 server_busy`, nothing counted), a token of the
+/// client address's failure bucket (`429`), the account's backoff window (`429`, the address's
+/// token given back), then the password. Success gives the address's token back and clears the
+/// account's backoff.
 pub async fn authenticate(
     state: &AppState,
+    client: IpAddr,
     email: &str,
     password: SecretString,
 ) -> Result<AuthenticatedUser, ApiError> {
+    let permit = state.passwords.permit()?;
     let now = state.clock.now();
-    let user = match Email::parse(email) {
-        Ok(email) => find_user(state, &email).await?,
-        Err(_) => None,
+    let ip_key = limits::limiter_key(client);
+    let ip_limiter = &state.limits.sign_in_ip;
+    if let Err(retry_after) = ip_limiter.check(&ip_key, now) {
+        tracing::warn!(%client, "sign-in refused: too many failures from this address");
+        metrics::counter!("sign_in_throttled_total", "limit" => "ip").increment(1);
+        return Err(ApiError::RateLimited(retry_after));
+    }
+    let email = Email::parse(email).ok();
+    let account = email.as_ref().map(account_key);
+    if let Some(account) = &account
+        && let Err(err) = claim_attempt(state, account, now).await
+    {
+        ip_limiter.refund(&ip_key);
+        if matches!(err, ApiError::RateLimited(_)) {
+            metrics::counter!("sign_in_throttled_total", "limit" => "account").increment(1);
+        }
+        return Err(err);
+    }
+    let user = match &email {
+        Some(email) => find_user(state, email).await?,
+        None => None,
     };
     let stored_hash = user.as_ref().map(|u| u.1.clone());
-    let password_ok = password::verify(password, stored_hash)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let Some((user_id, _, is_platform_admin, failures, locked_until)) = user else {
+    let password_ok = password::verify(permit, password, stored_hash).await?;
+    let Some((user_id, _, is_platform_admin)) = user.filter(|_| password_ok) else {
         return Err(ApiError::InvalidCredentials);
     };
-    let login = LoginState {
-        failures,
-        locked_until,
-    };
-    if login.is_locked(now) {
-        tracing::warn!(%user_id, "sign-in refused: account locked");
-        return Err(ApiError::InvalidCredentials);
-    }
-    if !password_ok {
-        record_failure(state, user_id, login, now).await?;
-        return Err(ApiError::InvalidCredentials);
-    }
-    if login != LoginState::after_success() {
-        write_login_state(state, user_id, login, LoginState::after_success()).await?;
+    ip_limiter.refund(&ip_key);
+    if let Some(account) = &account {
+        clear_backoff(state, account).await?;
     }
     Ok(AuthenticatedUser {
         user_id,
@@ -73,68 +87,74 @@ pub async fn authenticate(
     })
 }
 
+/// The backoff row's key: a hash, so emails nobody registered are not stored.
+fn account_key(email: &Email) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(email.as_str().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 async fn find_user(state: &AppState, email: &Email) -> Result<Option<UserRow>, ApiError> {
-    const SQL: &str = "SELECT id, password_hash, is_platform_admin, failed_logins, locked_until \
-                       FROM users WHERE email = $1";
+    const SQL: &str = "SELECT id, password_hash, is_platform_admin FROM users WHERE email = $1";
     Ok(on_db!(&state.db, pool => {
         sqlx::query_as(SQL).bind(email.as_str()).fetch_optional(pool).await
     })
     .map_err(StoreError::from)?)
 }
 
-/// Counts a failure with compare-and-set, so concurrent wrong guesses are all counted.
-async fn record_failure(
+/// Counts an attempt against the account before its password is checked, with compare-and-set
+/// so that concurrent attempts are each counted and at most one gets through an open window.
+async fn claim_attempt(
     state: &AppState,
-    user_id: UserId,
-    mut current: LoginState,
+    account: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    const READ: &str =
+        "SELECT failures, next_attempt_at FROM sign_in_backoff WHERE account_key = $1";
+    const INSERT: &str = "INSERT INTO sign_in_backoff (account_key, failures, next_attempt_at, updated_at) \
+                          VALUES ($1, $2, $3, $4) ON CONFLICT (account_key) DO NOTHING";
+    const UPDATE: &str = "UPDATE sign_in_backoff SET failures = $2, next_attempt_at = $3, updated_at = $4 \
+                          WHERE account_key = $1 AND failures = $5";
+    let max = state.config.sign_in_backoff_max;
     for _ in 0..8 {
-        let next = current.after_failure(now);
-        if next == current || write_login_state(state, user_id, current, next).await? {
-            if next.is_locked(now) && !current.is_locked(now) {
-                tracing::warn!(%user_id, "account locked after repeated sign-in failures");
+        let row: Option<(i32, DateTime<Utc>)> = on_db!(&state.db, pool => {
+            sqlx::query_as(READ).bind(account).fetch_optional(pool).await
+        })
+        .map_err(StoreError::from)?;
+        let current = row.map_or(Backoff::clean(), |(failures, at)| Backoff {
+            failures,
+            next_attempt_at: Some(at),
+        });
+        let next = current
+            .claim(now, max)
+            .map_err(|wait| ApiError::RateLimited(throttle::retry_after_secs(wait)))?;
+        let next_at = next.next_attempt_at.unwrap_or(now);
+        let written = on_db!(&state.db, pool => {
+            match row {
+                None => sqlx::query(INSERT).bind(account).bind(next.failures).bind(next_at).bind(now)
+                    .execute(pool).await,
+                Some(_) => sqlx::query(UPDATE).bind(account).bind(next.failures).bind(next_at).bind(now)
+                    .bind(current.failures).execute(pool).await,
             }
+            .map(|r| r.rows_affected())
+        })
+        .map_err(StoreError::from)?;
+        if written == 1 {
             return Ok(());
         }
-        const SQL: &str = "SELECT failed_logins, locked_until FROM users WHERE id = $1";
-        let row: (i32, Option<DateTime<Utc>>) =
-            on_db!(&state.db, pool => sqlx::query_as(SQL).bind(user_id).fetch_one(pool).await)
-                .map_err(StoreError::from)?;
-        current = LoginState {
-            failures: row.0,
-            locked_until: row.1,
-        };
     }
     Err(ApiError::Internal(anyhow::anyhow!(
-        "could not record a sign-in failure under contention"
+        "could not count a sign-in attempt under contention"
     )))
 }
 
-/// Writes `next` if the row still holds `expected`; returns whether it did.
-async fn write_login_state(
-    state: &AppState,
-    user_id: UserId,
-    expected: LoginState,
-    next: LoginState,
-) -> Result<bool, ApiError> {
-    // `IS NOT DISTINCT FROM` is not in SQLite; spell the NULL-safe comparison out.
-    const SQL: &str = "UPDATE users SET failed_logins = $4, locked_until = $5 \
-                       WHERE id = $1 AND failed_logins = $2 \
-                       AND ((locked_until IS NULL AND $3 IS NULL) OR locked_until = $3)";
-    let updated = on_db!(&state.db, pool => {
-        sqlx::query(SQL)
-            .bind(user_id)
-            .bind(expected.failures)
-            .bind(expected.locked_until)
-            .bind(next.failures)
-            .bind(next.locked_until)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
+async fn clear_backoff(state: &AppState, account: &str) -> Result<(), ApiError> {
+    const SQL: &str = "DELETE FROM sign_in_backoff WHERE account_key = $1";
+    on_db!(&state.db, pool => {
+        sqlx::query(SQL).bind(account).execute(pool).await.map(|r| r.rows_affected())
     })
     .map_err(StoreError::from)?;
-    Ok(updated == 1)
+    Ok(())
 }
 
 /// A bearer token for scripting, shown once.

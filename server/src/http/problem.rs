@@ -66,6 +66,7 @@ impl Problem {
             }
             StatusCode::UNPROCESSABLE_ENTITY => ("unprocessable_entity", "Unprocessable entity"),
             StatusCode::REQUEST_TIMEOUT => ("request_timeout", "Request timeout"),
+            StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "Too many requests"),
             StatusCode::SERVICE_UNAVAILABLE => ("service_unavailable", "Service unavailable"),
             s if s.is_server_error() => ("internal_error", "Internal server error"),
             _ => ("http_error", "Request failed"),
@@ -125,10 +126,8 @@ pub enum ApiError {
     /// No credential, or one that is wrong, expired or revoked.
     #[error("missing or invalid credentials")]
     Unauthorized,
-    /// Sign-in failed: unknown email, wrong password or a locked account look the same.
-    #[error(
-        "the email or password is wrong, or the account is locked after repeated failures; try again later"
-    )]
+    /// Sign-in failed: an unknown email and a wrong password look the same.
+    #[error("the email or password is wrong")]
     InvalidCredentials,
     /// A valid credential without the needed role.
     #[error("this credential is not allowed to do that")]
@@ -213,6 +212,12 @@ pub enum ApiError {
     /// The database cannot be reached right now.
     #[error("the database is unavailable; retry later")]
     DatabaseUnavailable,
+    /// Too many requests (or failed sign-ins) from this caller; retry after that many seconds.
+    #[error("too many requests; retry after {0} seconds")]
+    RateLimited(u64),
+    /// Password hashing is at capacity; refused at once instead of queueing.
+    #[error("the server is busy; retry shortly")]
+    ServerBusy,
     /// A bug or an unexpected failure; details go to the log, never to the client.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -367,6 +372,16 @@ impl ApiError {
                 "database_unavailable",
                 "Database unavailable",
             ),
+            ApiError::RateLimited(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
+            ),
+            ApiError::ServerBusy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_busy",
+                "Server busy",
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
@@ -426,10 +441,16 @@ impl IntoResponse for ApiError {
                 | ApiError::ProviderUnavailable
                 | ApiError::CaptureUnavailable(_)
                 | ApiError::ProviderOutcomeUnknown
+                | ApiError::ServerBusy
         ) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::RateLimited(seconds) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
         response
     }

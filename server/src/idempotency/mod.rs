@@ -125,6 +125,8 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     // Without a valid credential the handler answers 401/403; idempotency comes after auth.
     let principal = match principal::resolve(&state, &parts).await {
         Ok(p) => p,
+        // Answered here: passing it on would spend a second token in the handler's extractor.
+        Err(err @ ApiError::RateLimited(_)) => return err.into_response(),
         Err(_) => return next.run(Request::from_parts(parts, body)).await,
     };
     parts.extensions.insert(principal);

@@ -160,12 +160,7 @@ pub async fn create_user(
     password: SecretString,
     is_platform_admin: bool,
 ) -> Result<UserId, ApiError> {
-    let hash = password::hash(password).await.map_err(|e| match e {
-        password::PasswordError::TooShort => {
-            ApiError::Validation(crate::types::InvalidValue::new("password", e.to_string()))
-        }
-        other => ApiError::Internal(other.into()),
-    })?;
+    let hash = state.passwords.hash(password).await?;
     let id = UserId::new();
     const SQL: &str = "INSERT INTO users (id, email, password_hash, is_platform_admin, created_at) \
                        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING";

@@ -76,7 +76,8 @@ const REJECTED_PAYLOAD_LIMIT: usize = 16 * 1024;
 ///
 /// `200` once the event is stored (or was stored before: `duplicate: true`); processing happens
 /// afterwards. A bad or stale signature is `401 invalid_signature` and missing signature headers
-/// `400 invalid_signature`; such deliveries are recorded for the console and never processed.
+/// `400 invalid_signature`; such deliveries are counted, sampled for the console (one a minute
+/// per store) and never processed.
 #[utoipa::path(
     post,
     path = "/webhooks/{provider}/{store_id}",
@@ -99,7 +100,10 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Received>, ApiError> {
-    let provider = Provider::parse(&provider_name).ok_or(ApiError::NotFound)?;
+    let Some(provider) = Provider::parse(&provider_name) else {
+        count_rejected("unknown", "unknown_provider");
+        return Err(ApiError::NotFound);
+    };
     let secrets = secrets(&state, store_id, provider).await?;
     // Tolerance is about the network, so wall time (the sender's clock is a real one too).
     let now = chrono::Utc::now().timestamp();
@@ -128,7 +132,10 @@ pub async fn receive(
     let environment = match verdict {
         Ok(env) => env,
         Err(err) => {
-            if !secrets.is_empty() {
+            if secrets.is_empty() {
+                count_rejected(provider.as_str(), "unknown_store");
+            } else {
+                count_rejected(provider.as_str(), rejection_reason(err));
                 record_rejected(&state, store_id, provider, &headers, &body, err).await;
             }
             return Err(ApiError::InvalidSignature(err));
@@ -171,7 +178,30 @@ pub async fn receive(
     }))
 }
 
-/// Keeps a rejected delivery for the console; failure to record never changes the answer.
+/// How long one stored sample of a store's rejected deliveries stands for all others.
+fn rejected_sample_period() -> chrono::Duration {
+    chrono::Duration::minutes(1)
+}
+
+fn rejection_reason(err: SignatureError) -> &'static str {
+    match err {
+        SignatureError::MissingHeaders => "missing_headers",
+        SignatureError::Stale => "stale",
+        SignatureError::Mismatch => "bad_signature",
+        SignatureError::BadSecret => "bad_secret",
+    }
+}
+
+/// Every rejected delivery is counted (labels are bounded: no store ids), whether or not a
+/// sample of it is stored.
+fn count_rejected(provider: &'static str, reason: &'static str) {
+    metrics::counter!("webhook_deliveries_rejected_total", "provider" => provider, "reason" => reason)
+        .increment(1);
+}
+
+/// Keeps a sample of rejected deliveries for the console: at most one per store and provider
+/// per minute (two racing processes may both store one), so a flood of forged deliveries
+/// costs one row a minute instead of one row each. Failure to record never changes the answer.
 async fn record_rejected(
     state: &AppState,
     store: StoreId,
@@ -187,18 +217,28 @@ async fn record_rejected(
         .collect::<String>();
     let payload =
         String::from_utf8_lossy(&body[..body.len().min(REJECTED_PAYLOAD_LIMIT)]).into_owned();
+    let now = state.clock.now();
     const SQL: &str = "INSERT INTO webhook_events (id, store_id, provider, provider_event_id, event_type, \
         signature_valid, payload, status, attempt_count, last_error, received_at) \
-        VALUES ($1, $2, $3, $4, 'unverified', $5, $6, 'rejected', 0, $7, $8)";
+        SELECT $1, $2, $3, $4, 'unverified', $5, $6, 'rejected', 0, $7, $8 \
+        WHERE NOT EXISTS (SELECT 1 FROM webhook_events WHERE store_id = $2 AND provider = $3 \
+        AND status = 'rejected' AND received_at > $9)";
     let written = on_db!(&state.db, pool => {
         sqlx::query(SQL).bind(uuid::Uuid::now_v7()).bind(store).bind(provider.as_str()).bind(&event_id)
-            .bind(false).bind(&payload).bind(err.to_string()).bind(state.clock.now())
+            .bind(false).bind(&payload).bind(err.to_string()).bind(now)
+            .bind(now - rejected_sample_period())
             .execute(pool).await.map(|r| r.rows_affected())
     });
-    if let Err(e) = written {
-        tracing::warn!(error = %e, "could not record a rejected webhook");
+    match written {
+        Ok(stored) => tracing::warn!(
+            provider = provider.as_str(),
+            %store,
+            reason = %err,
+            sampled = stored == 1,
+            "rejected a webhook delivery"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not record a rejected webhook"),
     }
-    tracing::warn!(provider = provider.as_str(), %store, reason = %err, "rejected a webhook delivery");
 }
 
 /// The store's webhook events, newest first; `status=dead` is the dead-letter queue.

@@ -15,6 +15,9 @@
 //! | `pm_card_async` | 202 `pending` (settled later) |
 //! | `pm_card_partial_authorization` | authorized, but for half the amount asked (rounded down, at least 1) |
 //!
+//! An account whose API key starts with `sbx_outage_` is down: every request is `503
+//! service_unavailable` (to rehearse an outage).
+//!
 //! A void before any capture voids the payment; after partial captures it releases the
 //! uncaptured rest (`released`) and the payment stays `captured`.
 //!
@@ -116,6 +119,9 @@ impl Account {
     }
 }
 
+/// API keys starting with this are an account whose every request is answered `503`.
+pub const OUTAGE_ACCOUNT_PREFIX: &str = "sbx_outage_";
+
 impl<S: Send + Sync> FromRequestParts<S> for Account {
     type Rejection = PspError;
 
@@ -133,6 +139,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Account {
                     "invalid API key",
                 )
             })?;
+        // A documented test account that is always down, to rehearse an outage.
+        if key.starts_with(OUTAGE_ACCOUNT_PREFIX) {
+            return Err(PspError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "the processor is down; retry later",
+            ));
+        }
         let digest = Sha256::digest(key.as_bytes());
         Ok(Account(digest.iter().map(|b| format!("{b:02x}")).collect()))
     }
