@@ -123,9 +123,11 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     }
     let (mut parts, body) = req.into_parts();
     // Without a valid credential the handler answers 401/403; idempotency comes after auth.
+    // A user who must change their password is refused by the handler's extractor; that
+    // refusal is not an answer to remember under their key.
     let principal = match principal::resolve(&state, &parts).await {
-        Ok(p) => p,
-        Err(_) => return next.run(Request::from_parts(parts, body)).await,
+        Ok(p) if !p.must_change_password() => p,
+        _ => return next.run(Request::from_parts(parts, body)).await,
     };
     parts.extensions.insert(principal);
     let key = match IdempotencyKey::from_headers(&parts.headers) {
