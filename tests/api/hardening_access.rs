@@ -103,6 +103,10 @@ async fn viewer(app: &TestApp, cookie: &str) -> Value {
     response.json().await.unwrap()
 }
 
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 /// An authorized production payment of `store`: (order id, intent id).
 async fn production_payment(app: &TestApp, store: &TestStore, owner: &str) -> (String, String) {
     let response = send(
@@ -619,9 +623,163 @@ async fn a_generated_password_must_be_changed_at_first_sign_in(backend: Backend)
     assert_problem(response, 403, "password_change_required").await;
 }
 
+async fn secret_answers_are_sealed_in_idempotency_records(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = app.create_store("Shop", "USD").await;
+    let owner = app.create_owner(&store, "owner@shop.test").await;
+    let replayed = |path: String, token: String, key: &'static str, body: Value| {
+        let app = &app;
+        let store = store.id.clone();
+        async move {
+            let mut answers = Vec::new();
+            for _ in 0..2 {
+                let response = app
+                    .client
+                    .post(app.url(&path))
+                    .bearer_auth(&token)
+                    .header("cassa-store", &store)
+                    .header("idempotency-key", key)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 201);
+                let replay = response.headers().get("idempotent-replayed").is_some();
+                answers.push((replay, response.bytes().await.unwrap()));
+            }
+            assert!(!answers[0].0 && answers[1].0, "the second one is a replay");
+            assert_eq!(
+                answers[0].1, answers[1].1,
+                "a replay returns the same bytes"
+            );
+            answers.remove(0).1
+        }
+    };
+
+    let key: Value = serde_json::from_slice(
+        &replayed(
+            "/api/v1/admin/api-keys".to_owned(),
+            owner.clone(),
+            "mint-key",
+            json!({"name": "ci"}),
+        )
+        .await,
+    )
+    .unwrap();
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    let customer: Value = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/admin/customers",
+        &store.sandbox_key,
+        None,
+        Some(json!({"name": "Ada"})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let path = format!(
+        "/api/v1/admin/customers/{}/tokens",
+        customer["id"].as_str().unwrap()
+    );
+    let token: Value = serde_json::from_slice(
+        &replayed(path, store.sandbox_key.clone(), "mint-token", json!({})).await,
+    )
+    .unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
+
+    let bodies: Vec<Option<Vec<u8>>> = cassa::on_db!(&app.db, pool => {
+        sqlx::query_scalar("SELECT response_body FROM idempotency_keys").fetch_all(pool).await
+    })
+    .unwrap();
+    assert!(bodies.len() >= 3, "key, customer, token");
+    for body in bodies.into_iter().flatten() {
+        for plaintext in [secret.as_str(), token.as_str(), store.sandbox_key.as_str()] {
+            assert!(
+                !contains(&body, plaintext.as_bytes()),
+                "a stored answer holds a secret in plaintext"
+            );
+        }
+        assert!(!contains(&body, b"sk_test_") && !contains(&body, b"sk_live_"));
+        assert!(!contains(&body, b"\"ct_"));
+    }
+    // The replayed secrets work.
+    let response = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/admin/api-keys",
+        &secret,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let response = send(&app, reqwest::Method::GET, "/api/v1/me", &token, None, None).await;
+    assert_eq!(response.status(), 200);
+}
+
+async fn the_sandbox_psp_keeps_webhook_secrets_sealed_and_still_signs(backend: Backend) {
+    let shop = crate::payments::shop_with_timeout(backend, std::time::Duration::from_secs(5)).await;
+    let app = &shop.app;
+    let secrets: Vec<String> = cassa::on_db!(&app.db, pool => {
+        sqlx::query_scalar("SELECT secret FROM sandbox_psp_endpoints").fetch_all(pool).await
+    })
+    .unwrap();
+    assert_eq!(secrets.len(), 1);
+    let store_id: cassa::types::StoreId = shop.store.id.parse().unwrap();
+    let credentials = cassa::credentials::load(
+        &app.state,
+        store_id,
+        cassa::credentials::Provider::Sandbox,
+        cassa::types::Environment::Sandbox,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let credentials = serde_json::to_value(&credentials).unwrap();
+    let plaintext = credentials["webhook_secret"].as_str().unwrap();
+    assert!(plaintext.starts_with("whsec_"));
+    assert!(!secrets[0].contains("whsec_"), "stored in plaintext");
+    assert!(!secrets[0].contains(&plaintext["whsec_".len()..]));
+
+    // The PSP still signs what it sends with the real secret: the event verifies.
+    let order = crate::checkout::order_for(app, &shop.store, &shop.token, "US", "CA").await;
+    let order_id = order["id"].as_str().unwrap();
+    let response = send(
+        app,
+        reqwest::Method::POST,
+        &format!("/api/v1/me/orders/{order_id}/pay"),
+        &shop.token,
+        None,
+        Some(json!({"payment_method": "pm_card_async"})),
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+    let intent: Value = response.json().await.unwrap();
+    let pid = intent["provider_payment_id"].as_str().unwrap();
+    assert!(
+        cassa::providers::sandbox::psp::settle(&app.state, pid, true)
+            .await
+            .unwrap()
+    );
+    let sql = "SELECT COUNT(*) FROM webhook_events WHERE signature_valid = TRUE";
+    for _ in 0..100 {
+        let verified: i64 =
+            cassa::on_db!(&app.db, pool => sqlx::query_scalar(sql).fetch_one(pool).await).unwrap();
+        if verified > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no verified webhook from the sandbox PSP");
+}
+
 both_backends!(
     staff_cannot_move_production_money_or_touch_production_keys,
     owners_change_roles_and_remove_members_of_their_store_only,
     changing_a_password_ends_sessions_and_tokens,
     a_generated_password_must_be_changed_at_first_sign_in,
+    secret_answers_are_sealed_in_idempotency_records,
+    the_sandbox_psp_keeps_webhook_secrets_sealed_and_still_signs,
 );

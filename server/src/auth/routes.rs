@@ -13,6 +13,7 @@ use crate::{
         extract::ApiJson,
         problem::{ApiError, Problem},
     },
+    idempotency::Secret,
     state::AppState,
 };
 
@@ -73,10 +74,10 @@ pub struct PasswordChange {
 pub async fn create_token(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<TokenRequest>,
-) -> Result<(axum::http::StatusCode, Json<TokenResponse>), ApiError> {
+) -> Result<Secret<(axum::http::StatusCode, Json<TokenResponse>)>, ApiError> {
     let user = service::authenticate(&state, &body.email, body.password).await?;
     let issued = service::issue_user_token(&state, user.user_id).await?;
-    Ok((
+    Ok(Secret((
         axum::http::StatusCode::CREATED,
         Json(TokenResponse {
             token: tokens::reveal(&issued.token),
@@ -84,7 +85,7 @@ pub async fn create_token(
             expires_at: issued.expires_at,
             password_change_required: user.must_change_password,
         }),
-    ))
+    )))
 }
 
 /// Changes the calling console user's password. Every console session and bearer token of the

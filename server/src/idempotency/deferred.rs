@@ -171,6 +171,7 @@ impl Deferred {
         &'q [u8]: Encode<'q, DB> + Type<DB>,
         Option<&'q str>: Encode<'q, DB> + Type<DB>,
         i32: Encode<'q, DB> + Type<DB>,
+        Option<i32>: Encode<'q, DB> + Type<DB>,
         DateTime<Utc>: Encode<'q, DB> + Type<DB>,
     {
         sqlx::query::<DB>(INSERT_COMPLETED_SQL)
@@ -182,6 +183,8 @@ impl Deferred {
             .bind(stored.code())
             .bind(stored.content_type.as_deref())
             .bind(stored.body.as_ref())
+            // The payment hot path never reveals a secret: its answers are stored plain.
+            .bind(None::<i32>)
     }
 
     /// Stores the final response on the claimed record, or forgets the record after a 5xx
@@ -194,6 +197,7 @@ impl Deferred {
         &'q [u8]: Encode<'q, DB> + Type<DB>,
         Option<&'q str>: Encode<'q, DB> + Type<DB>,
         i32: Encode<'q, DB> + Type<DB>,
+        Option<i32>: Encode<'q, DB> + Type<DB>,
     {
         if stored.status.is_server_error() {
             return sqlx::query::<DB>(RELEASE_SQL)
@@ -206,6 +210,8 @@ impl Deferred {
             .bind(stored.code())
             .bind(stored.content_type.as_deref())
             .bind(stored.body.as_ref())
+            // The payment hot path never reveals a secret: its answers are stored plain.
+            .bind(None::<i32>)
     }
 
     /// The bytes a response will be stored and sent as (problems rendered with the request id).

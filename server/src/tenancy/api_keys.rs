@@ -17,6 +17,7 @@ use crate::{
         pagination::{Page, PageQuery},
         problem::{ApiError, Problem},
     },
+    idempotency::Secret,
     on_db,
     state::AppState,
     store::StoreError,
@@ -241,10 +242,10 @@ pub async fn create_key(
     State(state): State<AppState>,
     scope: StoreScope,
     ApiJson(body): ApiJson<CreateKey>,
-) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+) -> Result<Secret<(StatusCode, Json<CreatedApiKey>)>, ApiError> {
     policy::create_key(scope.actor)?;
     let created = create(&state, scope.store_id, scope.environment, &body.name).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok(Secret((StatusCode::CREATED, Json(created))))
 }
 
 /// Revokes a secret key of the caller's store and environment. Any key may revoke a key of its

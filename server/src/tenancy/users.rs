@@ -15,6 +15,7 @@ use crate::{
         extract::{ApiJson, ApiPath},
         problem::{ApiError, Problem},
     },
+    idempotency::Secret,
     on_db,
     state::AppState,
     store::{Db, StoreError},
@@ -98,7 +99,7 @@ pub async fn create_store_user(
     _admin: PlatformAdmin,
     ApiPath(store_id): ApiPath<StoreId>,
     ApiJson(body): ApiJson<CreateStoreUser>,
-) -> Result<(StatusCode, Json<StoreUser>), ApiError> {
+) -> Result<Secret<(StatusCode, Json<StoreUser>)>, ApiError> {
     super::stores::find(&state, store_id).await?;
     let role = Role::from(body.role);
     let (user_id, generated_password) = match find_user_id(&state.db, &body.email).await? {
@@ -136,7 +137,7 @@ pub async fn create_store_user(
             "this user is already a member of the store",
         ));
     }
-    Ok((
+    Ok(Secret((
         StatusCode::CREATED,
         Json(StoreUser {
             user_id,
@@ -145,7 +146,7 @@ pub async fn create_store_user(
             role,
             generated_password,
         }),
-    ))
+    )))
 }
 
 async fn find_user_id(db: &Db, email: &Email) -> Result<Option<UserId>, ApiError> {
