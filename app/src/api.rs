@@ -42,12 +42,28 @@ pub async fn get_viewer() -> Result<Option<Viewer>, ServerFnError> {
     server::fail(server::backend()?.viewer(&parts).await)
 }
 
-/// Signs in and goes to the overview.
+/// Signs in and goes to the overview, or to the password page when the password was generated.
 #[server(prefix = "/console/fn", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), ServerFnError> {
     let parts = server::parts()?;
-    server::fail(server::backend()?.sign_in(&parts, email, password).await)?;
-    leptos_axum::redirect("/");
+    let must_change = server::fail(server::backend()?.sign_in(&parts, email, password).await)?;
+    leptos_axum::redirect(if must_change { "/password" } else { "/" });
+    Ok(())
+}
+
+/// Changes the password; every session ends, so it goes to the sign-in page.
+#[server(prefix = "/console/fn", endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .change_password(&parts, current_password, new_password)
+            .await,
+    )?;
+    leptos_axum::redirect("/sign-in");
     Ok(())
 }
 

@@ -43,6 +43,9 @@ pub struct Viewer {
     pub store: Option<StoreChoice>,
     /// `sandbox` or `production`.
     pub environment: String,
+    /// Their password was generated: the console shows only the password page until they
+    /// choose their own.
+    pub must_change_password: bool,
 }
 
 /// A store secret key as the console lists it (masked).
@@ -355,12 +358,21 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         &'a self,
         req: &'a http::request::Parts,
     ) -> BoxFuture<'a, ConsoleResult<Option<Viewer>>>;
-    /// Checks credentials and starts a session (with a fresh session id).
+    /// Checks credentials and starts a session (with a fresh session id). `true`: the user
+    /// must change their password before anything else.
     fn sign_in<'a>(
         &'a self,
         req: &'a http::request::Parts,
         email: String,
         password: String,
+    ) -> BoxFuture<'a, ConsoleResult<bool>>;
+    /// Changes the signed-in user's password; ends all their sessions (this one too) and
+    /// bearer tokens.
+    fn change_password<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        current_password: String,
+        new_password: String,
     ) -> BoxFuture<'a, ConsoleResult<()>>;
     /// Ends the session server-side.
     fn sign_out<'a>(&'a self, req: &'a http::request::Parts) -> BoxFuture<'a, ConsoleResult<()>>;

@@ -13,7 +13,11 @@ use secrecy::SecretString;
 use tower_sessions::Session;
 
 use crate::{
-    auth::{principal::Role, service},
+    auth::{
+        policy,
+        principal::{Actor, Role},
+        service,
+    },
     credentials::{self, Provider, ProviderSecrets, keys},
     http::{middleware::RequestId, pagination::PageQuery, problem::ApiError},
     limits::ClientIp,
@@ -82,6 +86,7 @@ struct Signed {
     console: ConsoleSession,
     email: String,
     is_platform_admin: bool,
+    must_change_password: bool,
     stores: Vec<StoreChoice>,
 }
 
@@ -103,6 +108,13 @@ impl Signed {
         let role = Role::parse(&store.role).ok_or_else(|| "invalid role".to_owned())?;
         Ok((id, role))
     }
+
+    /// The current store and the user as the role policy sees them.
+    fn actor(&self) -> ConsoleResult<(StoreId, Actor)> {
+        let (store_id, role) = self.scope()?;
+        let user_id = self.console.user_id;
+        Ok((store_id, Actor::User { user_id, role }))
+    }
 }
 
 impl ServerBackend {
@@ -115,12 +127,15 @@ impl ServerBackend {
         else {
             return Ok(None);
         };
-        const SQL: &str = "SELECT email, is_platform_admin FROM users WHERE id = $1";
-        let user: Option<(String, bool)> = on_db!(&self.state.db, pool => {
+        const SQL: &str = "SELECT email, is_platform_admin, must_change_password, password_hash \
+                           FROM users WHERE id = $1";
+        let user: Option<(String, bool, bool, String)> = on_db!(&self.state.db, pool => {
             sqlx::query_as(SQL).bind(console.user_id).fetch_optional(pool).await
         })
         .map_err(|e| shown(StoreError::from(e).into()))?;
-        let Some((email, is_platform_admin)) = user else {
+        // A deleted user, or a password changed since this session signed in: it is over.
+        let current = user.filter(|u| service::credential_stamp(&u.3) == console.credential_stamp);
+        let Some((email, is_platform_admin, must_change_password, _)) = current else {
             sessions::sign_out(&session)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -135,6 +150,7 @@ impl ServerBackend {
             console,
             email,
             is_platform_admin,
+            must_change_password,
             stores,
         }))
     }
@@ -147,10 +163,17 @@ impl ServerBackend {
         Ok(signed)
     }
 
+    /// The signed-in user, refused while their password must be changed (the same rule as the
+    /// API's `password_change_required`).
     async fn require_signed(&self, req: &Parts) -> ConsoleResult<Signed> {
-        self.signed(req)
+        let signed = self
+            .signed(req)
             .await?
-            .ok_or_else(|| "Your session has ended; sign in again.".to_owned())
+            .ok_or_else(|| "Your session has ended; sign in again.".to_owned())?;
+        if signed.must_change_password {
+            return Err(shown(ApiError::PasswordChangeRequired));
+        }
+        Ok(signed)
     }
 
     /// Stores the user may open: memberships, or every store for platform admins (as owner).
@@ -248,6 +271,7 @@ impl ConsoleBackend for ServerBackend {
                 is_platform_admin: s.is_platform_admin,
                 stores: s.stores,
                 environment: s.console.environment.as_str().to_owned(),
+                must_change_password: s.must_change_password,
             }))
         })
     }
@@ -257,7 +281,7 @@ impl ConsoleBackend for ServerBackend {
         req: &'a Parts,
         email: String,
         password: String,
-    ) -> BoxFuture<'a, ConsoleResult<()>> {
+    ) -> BoxFuture<'a, ConsoleResult<bool>> {
         Box::pin(async move {
             let session = session_of(req)?;
             let client = ClientIp::of(req, &self.state.config.trusted_proxies).0;
@@ -273,12 +297,42 @@ impl ConsoleBackend for ServerBackend {
                 signed_in_at: chrono::Utc::now(),
                 store_id: None,
                 environment: Environment::Sandbox,
+                credential_stamp: user.credential_stamp,
             };
             sessions::sign_in(&session, &console)
                 .await
                 .map_err(|e| e.to_string())?;
             tracing::info!(user_id = %user.user_id, "console sign-in");
-            Ok(())
+            Ok(user.must_change_password)
+        })
+    }
+
+    fn change_password<'a>(
+        &'a self,
+        req: &'a Parts,
+        current_password: String,
+        new_password: String,
+    ) -> BoxFuture<'a, ConsoleResult<()>> {
+        Box::pin(async move {
+            let signed = self
+                .signed(req)
+                .await?
+                .ok_or_else(|| "Your session has ended; sign in again.".to_owned())?;
+            let client = ClientIp::of(req, &self.state.config.trusted_proxies).0;
+            service::change_password(
+                &self.state,
+                client,
+                signed.console.user_id,
+                SecretString::from(current_password),
+                SecretString::from(new_password),
+            )
+            .await
+            .map_err(shown)?;
+            // The change deleted the stored sessions; flushing keeps the layer from writing
+            // this one back at the end of the request.
+            sessions::sign_out(&signed.session)
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 
@@ -347,10 +401,8 @@ impl ConsoleBackend for ServerBackend {
     ) -> BoxFuture<'a, ConsoleResult<RevealedSecret>> {
         Box::pin(async move {
             let signed = self.require_signed(req).await?;
-            let (store_id, role) = signed.scope()?;
-            if role != Role::Owner {
-                return Err(shown(ApiError::Forbidden));
-            }
+            let (store_id, actor) = signed.actor()?;
+            policy::create_key(actor).map_err(shown)?;
             let created =
                 api_keys::create(&self.state, store_id, signed.console.environment, &name)
                     .await
@@ -369,7 +421,8 @@ impl ConsoleBackend for ServerBackend {
     ) -> BoxFuture<'a, ConsoleResult<()>> {
         Box::pin(async move {
             let signed = self.require_signed(req).await?;
-            let (store_id, _) = signed.scope()?;
+            let (store_id, actor) = signed.actor()?;
+            policy::revoke_key(actor, signed.console.environment).map_err(shown)?;
             let key_id: ApiKeyId = key_id.parse().map_err(|_| shown(ApiError::NotFound))?;
             api_keys::revoke(&self.state, store_id, signed.console.environment, key_id)
                 .await
@@ -400,12 +453,9 @@ impl ConsoleBackend for ServerBackend {
     ) -> BoxFuture<'a, ConsoleResult<CredentialRow>> {
         Box::pin(async move {
             let signed = self.require_signed(req).await?;
-            let (store_id, role) = signed.scope()?;
+            let (store_id, actor) = signed.actor()?;
             let environment = signed.console.environment;
-            // Same rule as the API: production credentials are for owners.
-            if environment == Environment::Production && role != Role::Owner {
-                return Err(shown(ApiError::Forbidden));
-            }
+            policy::manage_credentials(actor, environment, environment).map_err(shown)?;
             let provider =
                 Provider::parse(&provider).ok_or_else(|| "Unknown provider.".to_owned())?;
             let body: serde_json::Map<String, serde_json::Value> = fields
@@ -575,7 +625,8 @@ impl ConsoleBackend for ServerBackend {
     ) -> BoxFuture<'a, ConsoleResult<String>> {
         Box::pin(async move {
             let signed = self.require_signed(req).await?;
-            let (store_id, _) = signed.scope()?;
+            let (store_id, actor) = signed.actor()?;
+            policy::move_money(actor, signed.console.environment).map_err(shown)?;
             let caller = payments::Caller {
                 source: payments::Source::Api,
                 actor: format!("user:{}", signed.console.user_id),

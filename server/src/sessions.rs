@@ -58,6 +58,9 @@ pub struct ConsoleSession {
     pub store_id: Option<StoreId>,
     /// The environment the console currently shows.
     pub environment: Environment,
+    /// [`crate::auth::service::credential_stamp`] of the password it signed in with.
+    #[serde(default)]
+    pub credential_stamp: String,
 }
 
 impl ConsoleSession {
@@ -140,6 +143,18 @@ fn expiry(record: &Record) -> DateTime<Utc> {
     DateTime::from_timestamp(record.expiry_date.unix_timestamp(), 0).unwrap_or_else(Utc::now)
 }
 
+/// The signed-in user of a record, written next to it so that a password change can end every
+/// session of that user with one statement.
+fn user_of(record: &Record) -> Option<UserId> {
+    record
+        .data
+        .get(SESSION_KEY)?
+        .get("user_id")?
+        .as_str()?
+        .parse()
+        .ok()
+}
+
 fn backend_error(err: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
 }
@@ -147,8 +162,8 @@ fn backend_error(err: impl std::fmt::Display) -> session_store::Error {
 #[async_trait]
 impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        const SQL: &str = "INSERT INTO console_sessions (id, data, expires_at) VALUES ($1, $2, $3) \
-                           ON CONFLICT (id) DO NOTHING";
+        const SQL: &str = "INSERT INTO console_sessions (id, data, expires_at, user_id) \
+                           VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING";
         let data = serde_json::to_vec(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         // Ids are 128 random bits; a collision is astronomically unlikely, but never overwrite.
@@ -158,6 +173,7 @@ impl SessionStore for DbSessionStore {
                     .bind(record.id.to_string())
                     .bind(&data)
                     .bind(expiry(record))
+                    .bind(user_of(record))
                     .execute(pool)
                     .await
                     .map(|r| r.rows_affected())
@@ -171,9 +187,10 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        const SQL: &str = "INSERT INTO console_sessions (id, data, expires_at) VALUES ($1, $2, $3) \
+        const SQL: &str = "INSERT INTO console_sessions (id, data, expires_at, user_id) \
+                           VALUES ($1, $2, $3, $4) \
                            ON CONFLICT (id) DO UPDATE SET data = excluded.data, \
-                           expires_at = excluded.expires_at";
+                           expires_at = excluded.expires_at, user_id = excluded.user_id";
         let data = serde_json::to_vec(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         on_db!(&self.db, pool => {
@@ -181,6 +198,7 @@ impl SessionStore for DbSessionStore {
                 .bind(record.id.to_string())
                 .bind(&data)
                 .bind(expiry(record))
+                .bind(user_of(record))
                 .execute(pool)
                 .await
                 .map(|r| r.rows_affected())
@@ -245,6 +263,7 @@ mod tests {
             signed_in_at,
             store_id: None,
             environment: Environment::Sandbox,
+            credential_stamp: String::new(),
         };
         assert!(!session.is_expired(&policy, signed_in_at + Duration::hours(11)));
         assert!(session.is_expired(&policy, signed_in_at + Duration::hours(12)));

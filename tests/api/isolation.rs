@@ -157,6 +157,15 @@ async fn fixtures(
             customer["id"].as_str().unwrap().to_owned(),
         ),
         ("key_id".to_owned(), key["id"].as_str().unwrap().to_owned()),
+        ("user_id".to_owned(), {
+            let sql = "SELECT user_id FROM store_memberships WHERE store_id = $1";
+            let store: cassa::types::StoreId = store_a.parse().unwrap();
+            let id: cassa::types::UserId = cassa::on_db!(&app.db, pool => {
+                sqlx::query_scalar(sql).bind(store).fetch_one(pool).await
+            })
+            .unwrap();
+            id.to_string()
+        }),
     ])
 }
 

@@ -631,6 +631,14 @@ async fn events_belong_to_one_environment_and_are_only_hints(backend: Backend) {
     assert_eq!(h.detail(&order).await["intents"][0]["status"], "pending");
     let event = h.events("").await[0].clone();
     assert_eq!(event["environment"], "sandbox");
+    // Retried later (the provider may confirm it yet), never applied on its word.
+    assert_eq!(event["status"], "pending");
+    assert!(
+        event["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("not confirmed")
+    );
 
     // Events are listed and read only in their environment.
     let owner = h.app.create_owner(&h.store, "owner@webhooks.test").await;
@@ -685,6 +693,19 @@ async fn events_belong_to_one_environment_and_are_only_hints(backend: Backend) {
     })
     .unwrap();
     assert_eq!(status, "pending");
+    let cross = h
+        .events("")
+        .await
+        .into_iter()
+        .find(|e| e["provider_event_id"] == "msg_cross")
+        .unwrap();
+    assert!(
+        cross["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("in this store and environment"),
+        "{cross}"
+    );
     let _ = order;
 }
 both_backends!(events_belong_to_one_environment_and_are_only_hints);

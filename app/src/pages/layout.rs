@@ -84,6 +84,7 @@ pub fn TopBar() -> impl IntoView {
                                             </button>
                                         </ActionForm>
                                         <span class="who" data-testid="viewer-email">{v.email.clone()}</span>
+                                        <A href="/password">"Password"</A>
                                         <ActionForm action=sign_out attr:class="inline">
                                             <button type="submit" class="btn small">"Sign out"</button>
                                         </ActionForm>

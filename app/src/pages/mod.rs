@@ -5,6 +5,7 @@ mod credentials;
 mod keys;
 pub mod layout;
 mod overview;
+mod password;
 mod payments;
 mod sign_in;
 mod stores;
@@ -14,6 +15,7 @@ pub use api_keys::ApiKeys;
 pub use credentials::Credentials;
 pub use keys::Keys;
 pub use overview::{NotFound, Overview};
+pub use password::Password;
 pub use payments::{OrderDetail, Payments};
 pub use sign_in::SignIn;
 pub use stores::Stores;
@@ -26,7 +28,8 @@ use crate::backend::{RevealedSecret, Viewer};
 /// The viewer resource provided by the top bar, refetched on every navigation.
 pub type ViewerResource = Resource<Result<Option<Viewer>, ServerFnError>>;
 
-/// Renders `signed_in` with the viewer, or a prompt to sign in.
+/// Renders `signed_in` with the viewer, or a prompt to sign in; a user who must change their
+/// password is sent to the password page (the server refuses everything else meanwhile).
 pub fn with_viewer<V: IntoView + 'static>(
     render: impl Fn(Viewer) -> V + Send + Sync + Clone + 'static,
 ) -> impl IntoView {
@@ -40,6 +43,10 @@ pub fn with_viewer<V: IntoView + 'static>(
                     viewer
                         .get()
                         .map(move |result| match result {
+                            Ok(Some(v)) if v.must_change_password => {
+                                view! { <leptos_router::components::Redirect path="/password"/> }
+                                    .into_any()
+                            }
                             Ok(Some(v)) => render(v).into_any(),
                             Ok(None) => {
                                 view! {

@@ -3,6 +3,8 @@
 //! Handlers take one of [`StoreScope`] (`/api/v1/admin`), [`PlatformAdmin`] (`/api/v1/platform`)
 //! or [`CustomerScope`] (`/api/v1/me`) as an extractor; every query they run is keyed by the
 //! store (and environment, and customer) found here, never by anything else in the request.
+//! A user who must change their (generated) password gets `403 password_change_required` from
+//! all of them; only [`ConsoleUser`] (the password change itself) lets them through.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use chrono::{DateTime, Duration, Utc};
@@ -81,19 +83,6 @@ pub struct StoreScope {
     pub actor: Actor,
 }
 
-impl StoreScope {
-    /// Only console owners (or platform admins) may manage keys and other secrets.
-    pub fn require_owner(&self) -> Result<UserId, ApiError> {
-        match self.actor {
-            Actor::User {
-                user_id,
-                role: Role::Owner,
-            } => Ok(user_id),
-            _ => Err(ApiError::Forbidden),
-        }
-    }
-}
-
 /// A platform administrator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlatformAdmin {
@@ -130,6 +119,8 @@ pub enum Principal {
         user_id: UserId,
         /// Whether they administer the platform.
         is_platform_admin: bool,
+        /// Whether they must choose a new password before anything else.
+        must_change_password: bool,
     },
     /// A customer token.
     Customer(CustomerScope),
@@ -202,17 +193,20 @@ async fn lookup(
             Ok((resolve_store_key(state, kind, hash, now).await?, None))
         }
         TokenKind::User => {
-            const SQL: &str = "SELECT u.id, u.is_platform_admin, t.expires_at FROM user_tokens t \
+            const SQL: &str = "SELECT u.id, u.is_platform_admin, u.must_change_password, \
+                               t.expires_at FROM user_tokens t \
                                JOIN users u ON u.id = t.user_id \
                                WHERE t.token_hash = $1 AND t.expires_at > $2";
-            let row: Option<(UserId, bool, DateTime<Utc>)> = on_db!(&state.db, pool => {
+            let row: Option<(UserId, bool, bool, DateTime<Utc>)> = on_db!(&state.db, pool => {
                 sqlx::query_as(SQL).bind(hash).bind(now).fetch_optional(pool).await
             })
             .map_err(StoreError::from)?;
-            let (user_id, is_platform_admin, expires_at) = row.ok_or(ApiError::Unauthorized)?;
+            let (user_id, is_platform_admin, must_change_password, expires_at) =
+                row.ok_or(ApiError::Unauthorized)?;
             let principal = Principal::User {
                 user_id,
                 is_platform_admin,
+                must_change_password,
             };
             Ok((principal, Some(expires_at)))
         }
@@ -277,6 +271,28 @@ fn parse_environment(raw: &str) -> Result<Environment, ApiError> {
     })
 }
 
+impl Principal {
+    /// Whether this is a user who must change their password before anything else.
+    pub fn must_change_password(&self) -> bool {
+        matches!(
+            self,
+            Principal::User {
+                must_change_password: true,
+                ..
+            }
+        )
+    }
+}
+
+/// The caller, unless they must change their password first.
+async fn resolve_usable(state: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
+    let principal = resolve(state, parts).await?;
+    if principal.must_change_password() {
+        return Err(ApiError::PasswordChangeRequired);
+    }
+    Ok(principal)
+}
+
 fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -285,7 +301,7 @@ impl FromRequestParts<AppState> for StoreScope {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match resolve(state, parts).await? {
+        match resolve_usable(state, parts).await? {
             Principal::StoreKey {
                 key_id,
                 store_id,
@@ -298,6 +314,7 @@ impl FromRequestParts<AppState> for StoreScope {
             Principal::User {
                 user_id,
                 is_platform_admin,
+                ..
             } => {
                 let store_id: StoreId = header(parts, STORE_HEADER)
                     .and_then(|v| v.parse().ok())
@@ -352,11 +369,31 @@ impl FromRequestParts<AppState> for PlatformAdmin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match resolve(state, parts).await? {
+        match resolve_usable(state, parts).await? {
             Principal::User {
                 user_id,
                 is_platform_admin: true,
+                ..
             } => Ok(PlatformAdmin { user_id }),
+            _ => Err(ApiError::Forbidden),
+        }
+    }
+}
+
+/// A console user through a bearer token, even one who must change their password: only for
+/// the password change itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConsoleUser {
+    /// The user.
+    pub user_id: UserId,
+}
+
+impl FromRequestParts<AppState> for ConsoleUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match resolve(state, parts).await? {
+            Principal::User { user_id, .. } => Ok(ConsoleUser { user_id }),
             _ => Err(ApiError::Forbidden),
         }
     }
@@ -366,7 +403,7 @@ impl FromRequestParts<AppState> for CustomerScope {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match resolve(state, parts).await? {
+        match resolve_usable(state, parts).await? {
             Principal::Customer(scope) => Ok(scope),
             _ => Err(ApiError::Forbidden),
         }

@@ -1,10 +1,10 @@
-//! Sign-in rules shared by the token endpoint and the console: limits, constant-shape
-//! failures, token issuance.
+//! Sign-in rules shared by the token endpoint and the console: throttling, constant-shape
+//! failures, token issuance, password changes.
 
 use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     password,
@@ -16,7 +16,7 @@ use crate::{
     limits, on_db,
     state::AppState,
     store::StoreError,
-    types::{Email, UserId},
+    types::{Email, InvalidValue, UserId},
 };
 
 /// Lifetime of a scripting bearer token.
@@ -31,9 +31,24 @@ pub struct AuthenticatedUser {
     pub user_id: UserId,
     /// Whether they administer the platform.
     pub is_platform_admin: bool,
+    /// Whether their password was generated and must be changed before anything else.
+    pub must_change_password: bool,
+    /// Changes with the password (see [`credential_stamp`]).
+    pub credential_stamp: String,
 }
 
-type UserRow = (UserId, String, bool);
+/// A short digest of a stored password hash. A console session remembers the one it signed in
+/// with and ends when it differs: a password change ends sessions even if one of them was being
+/// written back concurrently with the change's `DELETE`.
+pub fn credential_stamp(password_hash: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(password_hash.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+type UserRow = (UserId, String, bool, bool);
 
 /// Checks an email and password from `client`. An unknown email and a wrong password fail alike
 /// with [`ApiError::InvalidCredentials`] after the same argon2 work, and back off alike.
@@ -74,7 +89,9 @@ pub async fn authenticate(
     };
     let stored_hash = user.as_ref().map(|u| u.1.clone());
     let password_ok = password::verify(permit, password, stored_hash).await?;
-    let Some((user_id, _, is_platform_admin)) = user.filter(|_| password_ok) else {
+    let Some((user_id, hash, is_platform_admin, must_change_password)) =
+        user.filter(|_| password_ok)
+    else {
         return Err(ApiError::InvalidCredentials);
     };
     ip_limiter.refund(&ip_key);
@@ -84,6 +101,8 @@ pub async fn authenticate(
     Ok(AuthenticatedUser {
         user_id,
         is_platform_admin,
+        must_change_password,
+        credential_stamp: credential_stamp(&hash),
     })
 }
 
@@ -95,7 +114,8 @@ fn account_key(email: &Email) -> String {
 }
 
 async fn find_user(state: &AppState, email: &Email) -> Result<Option<UserRow>, ApiError> {
-    const SQL: &str = "SELECT id, password_hash, is_platform_admin FROM users WHERE email = $1";
+    const SQL: &str = "SELECT id, password_hash, is_platform_admin, must_change_password \
+                       FROM users WHERE email = $1";
     Ok(on_db!(&state.db, pool => {
         sqlx::query_as(SQL).bind(email.as_str()).fetch_optional(pool).await
     })
@@ -186,4 +206,55 @@ pub async fn issue_user_token(state: &AppState, user_id: UserId) -> Result<Issue
         token: secret.plaintext,
         expires_at,
     })
+}
+
+/// Replaces `user_id`'s password after checking the current one (through [`authenticate`], so
+/// guesses back off like sign-in failures), clears `must_change_password`, and
+/// ends every console session and bearer token of the user: whoever learnt the old password
+/// keeps nothing it opened.
+pub async fn change_password(
+    state: &AppState,
+    client: IpAddr,
+    user_id: UserId,
+    current: SecretString,
+    new: SecretString,
+) -> Result<(), ApiError> {
+    const EMAIL: &str = "SELECT email FROM users WHERE id = $1";
+    let email: Option<String> = on_db!(&state.db, pool => {
+        sqlx::query_scalar(EMAIL).bind(user_id).fetch_optional(pool).await
+    })
+    .map_err(StoreError::from)?;
+    let email = email.ok_or(ApiError::Unauthorized)?;
+    let same = current.expose_secret() == new.expose_secret();
+    authenticate(state, client, &email, current).await?;
+    if same {
+        return Err(
+            InvalidValue::new("new_password", "must differ from the current password").into(),
+        );
+    }
+    let hash = state.passwords.hash(new).await.map_err(|e| match e {
+        password::PasswordError::TooShort => {
+            InvalidValue::new("new_password", e.to_string()).into()
+        }
+        other => ApiError::Internal(other.into()),
+    })?;
+    const UPDATE: &str = "UPDATE users SET password_hash = $2, must_change_password = FALSE, \
+                          failed_logins = 0, locked_until = NULL WHERE id = $1";
+    const TOKENS: &str = "DELETE FROM user_tokens WHERE user_id = $1";
+    const SESSIONS: &str = "DELETE FROM console_sessions WHERE user_id = $1";
+    on_db!(&state.db, pool => {
+        async {
+            let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
+            sqlx::query(UPDATE).bind(user_id).bind(&hash).execute(&mut *tx).await?;
+            sqlx::query(TOKENS).bind(user_id).execute(&mut *tx).await?;
+            sqlx::query(SESSIONS).bind(user_id).execute(&mut *tx).await?;
+            tx.commit().await
+        }
+        .await
+    })
+    .map_err(StoreError::from)?;
+    // Cached principals of the deleted tokens must not outlive them here.
+    state.caches.principals.clear();
+    tracing::info!(%user_id, "password changed; sessions and tokens ended");
+    Ok(())
 }

@@ -8,7 +8,10 @@ use uuid::Uuid;
 
 use super::{CredentialView, Provider, ProviderSecrets, keys};
 use crate::{
-    auth::principal::{Actor, PlatformAdmin, Role, StoreScope},
+    auth::{
+        policy,
+        principal::{PlatformAdmin, StoreScope},
+    },
     http::{
         extract::{ApiJson, ApiPath},
         problem::{ApiError, Problem},
@@ -36,15 +39,7 @@ pub fn platform_router() -> OpenApiRouter<AppState> {
 /// A `sk_test_` key manages sandbox credentials only and a `sk_live_` key production ones;
 /// console users may manage sandbox credentials, and production ones as owners.
 fn may_manage(scope: &StoreScope, env: Environment) -> Result<(), ApiError> {
-    let allowed = match scope.actor {
-        Actor::ApiKey(_) => scope.environment == env,
-        Actor::User { role, .. } => env == Environment::Sandbox || role == Role::Owner,
-    };
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden)
-    }
+    policy::manage_credentials(scope.actor, scope.environment, env)
 }
 
 fn parse_path(provider: &str, environment: &str) -> Result<(Provider, Environment), ApiError> {

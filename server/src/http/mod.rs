@@ -34,6 +34,7 @@ use problem::{ApiError, Problem};
         (name = "auth", description = "Bearer tokens for console users"),
         (name = "platform", description = "Stores and their users (platform admins)"),
         (name = "api keys", description = "Store secret keys"),
+        (name = "members", description = "A store's console members and their roles (owners manage)"),
         (name = "customers", description = "A store's customers and their tokens"),
         (name = "catalog", description = "A store's products"),
         (name = "checkout", description = "Quotes, snapshots, shipping rates and tax rules"),

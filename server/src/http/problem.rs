@@ -132,6 +132,12 @@ pub enum ApiError {
     /// A valid credential without the needed role.
     #[error("this credential is not allowed to do that")]
     Forbidden,
+    /// A user whose password was generated must choose their own before anything else.
+    #[error("choose a new password first: POST /api/v1/auth/password (or the console)")]
+    PasswordChangeRequired,
+    /// Removing or demoting the store's last owner would leave nobody to manage it.
+    #[error("a store keeps at least one owner; make another member owner first")]
+    LastOwner,
     /// A mutating request without an `Idempotency-Key` header.
     #[error("this request needs an Idempotency-Key header (1 to 255 visible ASCII characters)")]
     IdempotencyKeyMissing,
@@ -259,6 +265,12 @@ impl ApiError {
                 "Invalid credentials",
             ),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::PasswordChangeRequired => (
+                StatusCode::FORBIDDEN,
+                "password_change_required",
+                "Password change required",
+            ),
+            ApiError::LastOwner => (StatusCode::CONFLICT, "last_owner", "Last owner"),
             ApiError::IdempotencyKeyMissing => (
                 StatusCode::BAD_REQUEST,
                 "idempotency_key_missing",

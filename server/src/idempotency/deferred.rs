@@ -173,6 +173,7 @@ impl Deferred {
         &'q [u8]: Encode<'q, DB> + Type<DB>,
         Option<&'q str>: Encode<'q, DB> + Type<DB>,
         i32: Encode<'q, DB> + Type<DB>,
+        Option<i32>: Encode<'q, DB> + Type<DB>,
         DateTime<Utc>: Encode<'q, DB> + Type<DB>,
     {
         sqlx::query::<DB>(INSERT_COMPLETED_SQL)
@@ -184,6 +185,8 @@ impl Deferred {
             .bind(stored.code())
             .bind(stored.content_type.as_deref())
             .bind(stored.body.as_ref())
+            // The payment hot path never reveals a secret: its answers are stored plain.
+            .bind(None::<i32>)
     }
 
     /// Stores the final response on the claimed record, or forgets the record after a 5xx
@@ -196,6 +199,7 @@ impl Deferred {
         &'q [u8]: Encode<'q, DB> + Type<DB>,
         Option<&'q str>: Encode<'q, DB> + Type<DB>,
         i32: Encode<'q, DB> + Type<DB>,
+        Option<i32>: Encode<'q, DB> + Type<DB>,
     {
         if stored.status.is_server_error() && !stored.keep {
             return sqlx::query::<DB>(RELEASE_SQL)
@@ -208,6 +212,8 @@ impl Deferred {
             .bind(stored.code())
             .bind(stored.content_type.as_deref())
             .bind(stored.body.as_ref())
+            // The payment hot path never reveals a secret: its answers are stored plain.
+            .bind(None::<i32>)
     }
 
     /// The bytes a response will be stored and sent as (problems rendered with the request id).

@@ -5,10 +5,12 @@
 //! response (2xx or 4xx) is stored and replayed byte for byte to retries with the same
 //! fingerprint, marked `Idempotent-Replayed: true`. A 5xx releases the key so the client may
 //! retry. A retry while the first is in flight is 409; a different request under a used key is
-//! 422; a lock older than [`LOCK_TIMEOUT_SECS`] is presumed dead and taken over.
+//! 422; a lock older than [`LOCK_TIMEOUT_SECS`] is presumed dead and taken over. Answers marked
+//! [`Secret`] are stored sealed with the master key ring (see `seal.rs`).
 
 mod deferred;
 pub mod key;
+mod seal;
 mod store;
 
 use axum::{
@@ -23,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 pub use deferred::{Deferred, Stored};
 pub use key::{IdempotencyKey, KeyError, provider_key};
+pub use seal::{Secret, SecretAnswer};
 
 use crate::{
     auth::principal::{self, ENVIRONMENT_HEADER, Principal, STORE_HEADER},
@@ -123,11 +126,13 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     }
     let (mut parts, body) = req.into_parts();
     // Without a valid credential the handler answers 401/403; idempotency comes after auth.
+    // A user who must change their password is refused by the handler's extractor; that
+    // refusal is not an answer to remember under their key.
     let principal = match principal::resolve(&state, &parts).await {
-        Ok(p) => p,
+        Ok(p) if !p.must_change_password() => p,
         // Answered here: passing it on would spend a second token in the handler's extractor.
         Err(err @ ApiError::RateLimited(_)) => return err.into_response(),
-        Err(_) => return next.run(Request::from_parts(parts, body)).await,
+        _ => return next.run(Request::from_parts(parts, body)).await,
     };
     parts.extensions.insert(principal);
     let key = match IdempotencyKey::from_headers(&parts.headers) {
@@ -189,6 +194,15 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
             };
             let now = state.clock.now();
             let content_type = content_type(&parts);
+            let (key_version, stored) =
+                match stored_body(&state, &scope, &key, &parts, &bytes).await {
+                    Ok(stored) => stored,
+                    Err(err) => {
+                        // Never stored in plaintext: unremembered, the answer still stands.
+                        tracing::error!(error = %err, "could not seal a secret-bearing answer");
+                        return Response::from_parts(parts, Body::from(bytes));
+                    }
+                };
             match store::insert_completed(
                 &state.db,
                 &scope,
@@ -198,7 +212,8 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
                 now + retention(),
                 parts.status.as_u16(),
                 content_type.as_deref(),
-                &bytes,
+                &stored,
+                key_version,
             )
             .await
             {
@@ -268,7 +283,7 @@ async fn acquire(
             return Err(ApiError::IdempotencyKeyReused);
         }
         if record.completed {
-            return Ok(Acquired::Answer(replay(record)));
+            return Ok(Acquired::Answer(replay(state, scope, key, record).await?));
         }
         if now - record.locked_at >= Duration::seconds(LOCK_TIMEOUT_SECS) {
             if store::take_over(db, scope, key.as_str(), record.locked_at, now).await? {
@@ -287,20 +302,51 @@ fn releases(response: &Response) -> bool {
     response.status().is_server_error() && response.extensions().get::<KeepUnderKey>().is_none()
 }
 
-fn replay(record: store::Record) -> Response {
+async fn replay(
+    state: &AppState,
+    scope: &str,
+    key: &IdempotencyKey,
+    record: store::Record,
+) -> Result<Response, ApiError> {
     let status = record
         .response_code
         .and_then(|c| u16::try_from(c).ok())
         .and_then(|c| StatusCode::from_u16(c).ok())
         .unwrap_or(StatusCode::OK);
-    let mut response = (status, record.response_body.unwrap_or_default()).into_response();
+    let body = record.response_body.unwrap_or_default();
+    let body = match record.response_key_version {
+        Some(version) => seal::open(state, scope, key.as_str(), version, &body).await?,
+        None => body,
+    };
+    let mut response = (status, body).into_response();
     if let Some(Ok(ct)) = record.response_type.as_deref().map(HeaderValue::from_str) {
         response.headers_mut().insert(header::CONTENT_TYPE, ct);
     }
     response
         .headers_mut()
         .insert(key::REPLAYED_HEADER, HeaderValue::from_static("true"));
-    response
+    if record.response_key_version.is_some() {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(response)
+}
+
+/// What to store for an answer: sealed (with the key version) when the handler marked it
+/// [`Secret`], otherwise the bytes as sent.
+async fn stored_body(
+    state: &AppState,
+    scope: &str,
+    key: &IdempotencyKey,
+    parts: &axum::http::response::Parts,
+    bytes: &Bytes,
+) -> Result<(Option<i32>, Vec<u8>), ApiError> {
+    if parts.extensions.get::<SecretAnswer>().is_none() {
+        return Ok((None, bytes.to_vec()));
+    }
+    let (version, sealed) = seal::seal(state, scope, key.as_str(), bytes).await?;
+    Ok((Some(version), sealed))
 }
 
 fn content_type(parts: &axum::http::response::Parts) -> Option<String> {
@@ -364,13 +410,24 @@ async fn finish(
         }
     };
     let content_type = content_type(&parts);
+    let (key_version, stored) = match stored_body(state, scope, key, &parts, &bytes).await {
+        Ok(stored) => stored,
+        Err(err) => {
+            // Never stored in plaintext: the key is released (a retry runs again) and the
+            // caller still gets the real outcome now.
+            tracing::error!(error = %err, "could not seal a secret-bearing answer");
+            let _ = store::release(&state.db, scope, key.as_str()).await;
+            return Response::from_parts(parts, Body::from(bytes));
+        }
+    };
     if let Err(err) = store::complete(
         &state.db,
         scope,
         key.as_str(),
         parts.status.as_u16(),
         content_type.as_deref(),
-        &bytes,
+        &stored,
+        key_version,
     )
     .await
     {

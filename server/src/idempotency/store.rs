@@ -18,8 +18,10 @@ pub struct Record {
     pub response_code: Option<i32>,
     /// Stored response content type.
     pub response_type: Option<String>,
-    /// Stored response body.
+    /// Stored response body (sealed when `response_key_version` is set).
     pub response_body: Option<Vec<u8>>,
+    /// Master key version the body is sealed with; `None`: plain.
+    pub response_key_version: Option<i32>,
     /// When the current owner claimed it.
     pub locked_at: DateTime<Utc>,
     /// When it may be forgotten.
@@ -34,6 +36,7 @@ type Row = (
     Option<Vec<u8>>,
     DateTime<Utc>,
     DateTime<Utc>,
+    Option<i32>,
 );
 
 /// Inserts an in-flight record (binds: scope, key, hash, now, expires_at).
@@ -42,16 +45,17 @@ pub(super) const CLAIM_SQL: &str = "INSERT INTO idempotency_keys \
     VALUES ($1, $2, $3, 'in_flight', $4, $4, $5) \
     ON CONFLICT (scope, idempotency_key) DO NOTHING";
 
-/// Inserts a completed record (binds: as [`CLAIM_SQL`], then code, content type, body).
+/// Inserts a completed record (binds: as [`CLAIM_SQL`], then code, content type, body, sealing
+/// key version).
 pub(super) const INSERT_COMPLETED_SQL: &str = "INSERT INTO idempotency_keys \
     (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at, \
-    response_code, response_type, response_body) \
-    VALUES ($1, $2, $3, 'completed', $4, $4, $5, $6, $7, $8) \
+    response_code, response_type, response_body, response_key_version) \
+    VALUES ($1, $2, $3, 'completed', $4, $4, $5, $6, $7, $8, $9) \
     ON CONFLICT (scope, idempotency_key) DO NOTHING";
 
-/// Completes a record (binds: scope, key, code, content type, body).
+/// Completes a record (binds: scope, key, code, content type, body, sealing key version).
 pub(super) const COMPLETE_SQL: &str = "UPDATE idempotency_keys SET status = 'completed', \
-    response_code = $3, response_type = $4, response_body = $5 \
+    response_code = $3, response_type = $4, response_body = $5, response_key_version = $6 \
     WHERE scope = $1 AND idempotency_key = $2";
 
 /// Forgets a record (binds: scope, key).
@@ -84,7 +88,8 @@ pub async fn claim(
 /// Reads a record.
 pub async fn find(db: &Db, scope: &str, key: &str) -> Result<Option<Record>, StoreError> {
     const SQL: &str = "SELECT request_hash, status, response_code, response_type, response_body, \
-        locked_at, expires_at FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2";
+        locked_at, expires_at, response_key_version FROM idempotency_keys \
+        WHERE scope = $1 AND idempotency_key = $2";
     let row: Option<Row> = on_db!(db, pool => {
         sqlx::query_as(SQL).bind(scope).bind(key).fetch_optional(pool).await
     })?;
@@ -96,6 +101,7 @@ pub async fn find(db: &Db, scope: &str, key: &str) -> Result<Option<Record>, Sto
         response_body: r.4,
         locked_at: r.5,
         expires_at: r.6,
+        response_key_version: r.7,
     }))
 }
 
@@ -122,7 +128,7 @@ pub async fn take_over(
     Ok(updated == 1)
 }
 
-/// Stores the final response.
+/// Stores the final response (`key_version`: the body is sealed with it).
 pub async fn complete(
     db: &Db,
     scope: &str,
@@ -130,6 +136,7 @@ pub async fn complete(
     code: u16,
     content_type: Option<&str>,
     body: &[u8],
+    key_version: Option<i32>,
 ) -> Result<(), StoreError> {
     on_db!(db, pool => {
         sqlx::query(COMPLETE_SQL)
@@ -138,6 +145,7 @@ pub async fn complete(
             .bind(i32::from(code))
             .bind(content_type)
             .bind(body)
+            .bind(key_version)
             .execute(pool)
             .await
             .map(|r| r.rows_affected())
@@ -157,6 +165,7 @@ pub async fn insert_completed(
     code: u16,
     content_type: Option<&str>,
     body: &[u8],
+    key_version: Option<i32>,
 ) -> Result<bool, StoreError> {
     let inserted = on_db!(db, pool => {
         sqlx::query(INSERT_COMPLETED_SQL)
@@ -168,6 +177,7 @@ pub async fn insert_completed(
             .bind(i32::from(code))
             .bind(content_type)
             .bind(body)
+            .bind(key_version)
             .execute(pool)
             .await
             .map(|r| r.rows_affected())

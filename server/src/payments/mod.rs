@@ -69,7 +69,7 @@ use utoipa::{IntoParams, ToSchema};
 
 pub use machine::IntentStatus;
 pub use queries::{detail, list};
-pub use resolver::{resolve_open, resolve_transaction, spawn_resolver};
+pub use resolver::{is_open, resolve_open, resolve_transaction, spawn_resolver};
 pub use routes::{admin_router, me_router};
 pub use service::{Caller, Source, Target, authorize, capture, pay, refund, void};
 

@@ -73,6 +73,9 @@ fn failed(kind: &'static str, code: String) -> ProviderOutcome {
     }
 }
 
+/// Rejections raised on our side before a request went out.
+const NOT_SENT: [&str; 2] = ["egress_refused", "no_provider_payment"];
+
 fn classify(
     operation: Operation,
     attempt: Attempt,
@@ -99,8 +102,14 @@ fn classify(
                 raw: raw(&ptx),
             },
         },
-        // Answers about this very request (or its idempotent replay): final.
+        // Answers about this very request (or its idempotent replay): final. A refusal raised
+        // before anything was sent says nothing about an earlier call, though.
         Err(ProviderError::Declined { code }) => failed("declined", code),
+        Err(ProviderError::Rejected { code })
+            if attempt == Attempt::Again && NOT_SENT.contains(&code.as_str()) =>
+        {
+            ProviderOutcome::Unknown
+        }
         Err(ProviderError::Rejected { code }) => failed("rejected", code),
         // The client already retried with the same key; on a first call nothing happened.
         Err(ProviderError::Retryable(_)) if attempt == Attempt::First => {
@@ -252,8 +261,11 @@ async fn release_wrong_amount(
         ..call.clone()
     };
     if let Err(err) = client.void(&void, provider_id).await {
+        // Not failed yet: that would free the order while the hold stays on the card. The
+        // resolver re-sends the authorization, meets the same answer and voids again.
         tracing::error!(error = %err, provider_id,
-            "could not void an authorization of the wrong amount; void it at the provider");
+            "could not void an authorization of the wrong amount; retrying later");
+        return ProviderOutcome::Unknown;
     }
     ProviderOutcome::Failed {
         kind: "rejected",

@@ -69,7 +69,11 @@ pub(super) async fn resume(
     if !txn.status().is_open() {
         return Ok((intent, txn));
     }
-    let client = client_for(state, intent.store_id, environment(&intent)?).await?;
+    // An earlier call may have reached the provider: whatever stops us from asking now, the
+    // outcome is still unknown (never "nothing charged", which would invite a second key).
+    let client = client_for(state, intent.store_id, environment(&intent)?)
+        .await
+        .map_err(|_| ApiError::ProviderOutcomeUnknown)?;
     claim_alone(state, reply).await?;
     drive(state, caller, &client, (intent, txn), reply, Attempt::Again).await
 }

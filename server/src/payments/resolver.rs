@@ -111,6 +111,16 @@ pub async fn resolve_transaction(
     Ok(!txn.status().is_open())
 }
 
+/// Whether a transaction's outcome is still open.
+pub async fn is_open(state: &AppState, id: TransactionId) -> Result<bool, ApiError> {
+    const SQL: &str = "SELECT status FROM payment_transactions WHERE id = $1";
+    let status: String = on_db!(&state.db, pool => {
+        sqlx::query_scalar(SQL).bind(id).fetch_one(pool).await
+    })
+    .map_err(db)?;
+    Ok(matches!(status.as_str(), "pending" | "unknown"))
+}
+
 /// Runs [`resolve_open`] every `resolver_interval` until shutdown.
 pub fn spawn_resolver(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {

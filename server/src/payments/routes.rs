@@ -13,7 +13,10 @@ use super::{
     service::{self, Caller, Outcome, Reply, Source, Target},
 };
 use crate::{
-    auth::principal::{Actor, CustomerScope, StoreScope},
+    auth::{
+        policy,
+        principal::{Actor, CustomerScope, StoreScope},
+    },
     http::{
         extract::{ApiJson, ApiPath, ApiQuery},
         middleware::RequestId,
@@ -170,6 +173,7 @@ pub async fn pay(
     request_body = CaptureRequest,
     responses(
         (status = 200, description = "Captured", body = PaymentIntent),
+        (status = 403, description = "Staff acting on production money", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such payment in this store", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invalid_state_transition`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`amount_exceeds_capturable`", body = Problem, content_type = "application/problem+json"),
@@ -186,6 +190,7 @@ pub async fn capture(
     ApiPath((order_id, intent_id)): ApiPath<(OrderId, PaymentIntentId)>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
+    policy::move_money(scope.actor, scope.environment)?;
     let key = key(&headers)?;
     let caller = store_caller(&scope, request_id);
     // The body is optional: no body captures everything still capturable.
@@ -227,6 +232,7 @@ pub async fn capture(
     ),
     responses(
         (status = 200, description = "Released", body = PaymentIntent),
+        (status = 403, description = "Staff acting on production money", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such payment in this store", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invalid_state_transition`", body = Problem, content_type = "application/problem+json"),
     ),
@@ -240,6 +246,7 @@ pub async fn void(
     record: Option<Extension<Deferred>>,
     ApiPath((order_id, intent_id)): ApiPath<(OrderId, PaymentIntentId)>,
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
+    policy::move_money(scope.actor, scope.environment)?;
     let key = key(&headers)?;
     let caller = store_caller(&scope, request_id);
     let reply = reply(record, false);
@@ -268,6 +275,7 @@ pub async fn void(
     request_body = RefundRequest,
     responses(
         (status = 200, description = "Refunded", body = PaymentIntent),
+        (status = 403, description = "Staff acting on production money", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such payment in this store", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invalid_state_transition`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`amount_exceeds_refundable`", body = Problem, content_type = "application/problem+json"),
@@ -283,6 +291,7 @@ pub async fn refund(
     ApiPath((order_id, intent_id)): ApiPath<(OrderId, PaymentIntentId)>,
     ApiJson(body): ApiJson<RefundRequest>,
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
+    policy::move_money(scope.actor, scope.environment)?;
     let key = key(&headers)?;
     let caller = store_caller(&scope, request_id);
     let reply = reply(record, false);

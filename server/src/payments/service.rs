@@ -404,7 +404,12 @@ pub async fn capture(
             Ok((intent, captured.1))
         }
         Ok((intent, txn)) => Ok((intent, txn)),
-        Err(err) => Err(err),
+        // The capture stands and must be answered as such: an error here would invite the
+        // client to capture again under a new key.
+        Err(err) => {
+            tracing::warn!(error = %err, "could not release the rest after a final capture");
+            Ok(captured)
+        }
     }
 }
 
@@ -694,16 +699,27 @@ pub async fn pay(
             1 => pay_key.step("capture"),
             n => pay_key.step(&format!("capture#{n}")),
         };
-        let (intent, txn) = operate(state, &target, capture.clone(), &step, None).await?;
-        let unavailable = txn.status() == TransactionStatus::Failed
-            && txn.failure_kind.as_deref() == Some("unavailable");
+        let earlier = find_txn(state, intent.id, Operation::Capture, &step)
+            .await?
+            .is_some();
+        let captured = match operate(state, &target, capture.clone(), &step, None).await {
+            Ok(outcome) => outcome,
+            // Authorized, not captured: say so (never "nothing charged"); the key resumes.
+            Err(ApiError::ProviderUnavailable | ApiError::ProviderUnavailableFinal) => {
+                return Err(ApiError::CaptureUnavailable(intent.id.to_string()));
+            }
+            Err(err) => return Err(err),
+        };
+        let unavailable = captured.1.status() == TransactionStatus::Failed
+            && captured.1.failure_kind.as_deref() == Some("unavailable");
         if !unavailable {
-            return Ok((intent, txn));
+            return Ok(captured);
         }
         // This request's own capture failed: say so; a retry with the key takes the next step.
-        if txn.correlation_id == caller.correlation_id {
+        if !earlier {
             return Err(ApiError::CaptureUnavailable(intent.id.to_string()));
         }
     }
-    Err(ApiError::ProviderUnavailableFinal)
+    // Still authorized and voidable; the answer is not kept, so the key can be retried.
+    Err(ApiError::CaptureUnavailable(intent.id.to_string()))
 }

@@ -8,6 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::{
+        policy,
         principal::StoreScope,
         tokens::{self, NewSecret, TokenKind},
     },
@@ -16,6 +17,7 @@ use crate::{
         pagination::{Page, PageQuery},
         problem::{ApiError, Problem},
     },
+    idempotency::Secret,
     on_db,
     state::AppState,
     store::StoreError,
@@ -240,14 +242,15 @@ pub async fn create_key(
     State(state): State<AppState>,
     scope: StoreScope,
     ApiJson(body): ApiJson<CreateKey>,
-) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
-    scope.require_owner()?;
+) -> Result<Secret<(StatusCode, Json<CreatedApiKey>)>, ApiError> {
+    policy::create_key(scope.actor)?;
     let created = create(&state, scope.store_id, scope.environment, &body.name).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok(Secret((StatusCode::CREATED, Json(created))))
 }
 
-/// Revokes a secret key of the caller's store and environment. Any credential of the store may
-/// revoke (a leaked key can be killed by the key itself); only owners create keys.
+/// Revokes a secret key of the caller's store and environment. Any key may revoke a key of its
+/// environment (a leaked key can be killed by the key itself); console users revoke production
+/// keys as owners only; only owners create keys.
 #[utoipa::path(
     delete,
     path = "/api-keys/{key_id}",
@@ -255,6 +258,8 @@ pub async fn create_key(
     params(("key_id" = String, Path, description = "Key id")),
     responses(
         (status = 200, description = "Key revoked", body = ApiKey),
+        (status = 403, description = "A staff member and a production key", body = Problem,
+            content_type = "application/problem+json"),
         (status = 404, description = "No such key in this store", body = Problem,
             content_type = "application/problem+json"),
     ),
@@ -265,6 +270,7 @@ pub async fn revoke_key(
     scope: StoreScope,
     ApiPath(key_id): ApiPath<ApiKeyId>,
 ) -> Result<Json<ApiKey>, ApiError> {
+    policy::revoke_key(scope.actor, scope.environment)?;
     Ok(Json(
         revoke(&state, scope.store_id, scope.environment, key_id).await?,
     ))

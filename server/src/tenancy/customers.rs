@@ -15,6 +15,7 @@ use crate::{
         extract::{ApiJson, ApiPath},
         problem::{ApiError, Problem},
     },
+    idempotency::Secret,
     on_db,
     state::AppState,
     store::StoreError,
@@ -211,7 +212,7 @@ pub async fn create_customer_token(
     scope: StoreScope,
     ApiPath(customer_id): ApiPath<CustomerId>,
     ApiJson(body): ApiJson<CreateCustomerToken>,
-) -> Result<(StatusCode, Json<CustomerToken>), ApiError> {
+) -> Result<Secret<(StatusCode, Json<CustomerToken>)>, ApiError> {
     let ttl = body.ttl_seconds.unwrap_or(DEFAULT_TOKEN_TTL_SECS);
     if !(60..=MAX_TOKEN_TTL_SECS).contains(&ttl) {
         return Err(
@@ -238,13 +239,13 @@ pub async fn create_customer_token(
             .map(|r| r.rows_affected())
     })
     .map_err(StoreError::from)?;
-    Ok((
+    Ok(Secret((
         StatusCode::CREATED,
         Json(CustomerToken {
             token: tokens::reveal(&secret.plaintext),
             expires_at,
         }),
-    ))
+    )))
 }
 
 /// The calling customer.

@@ -1,7 +1,9 @@
-//! Tenancy: stores, console users and roles, store API keys, customers and customer tokens.
+//! Tenancy: stores, console users, members and roles, store API keys, customers and customer
+//! tokens.
 
 pub mod api_keys;
 pub mod customers;
+pub mod members;
 pub mod stores;
 pub mod users;
 
@@ -16,7 +18,9 @@ pub fn platform_router() -> OpenApiRouter<AppState> {
 
 /// `/api/v1/admin/...` routes (store keys and store members).
 pub fn admin_router() -> OpenApiRouter<AppState> {
-    api_keys::router().merge(customers::admin_router())
+    api_keys::router()
+        .merge(customers::admin_router())
+        .merge(members::router())
 }
 
 /// `/api/v1/me/...` routes (customer tokens).

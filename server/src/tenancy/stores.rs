@@ -14,6 +14,7 @@ use crate::{
         pagination::{Page, PageQuery},
         problem::{ApiError, Problem},
     },
+    idempotency::Secret,
     on_db,
     state::AppState,
     store::StoreError,
@@ -187,10 +188,10 @@ pub async fn create_store(
     State(state): State<AppState>,
     _admin: PlatformAdmin,
     ApiJson(body): ApiJson<CreateStore>,
-) -> Result<(StatusCode, Json<CreatedStore>), ApiError> {
+) -> Result<Secret<(StatusCode, Json<CreatedStore>)>, ApiError> {
     let created = create(&state, &body.name, &body.currency).await?;
     tracing::info!(store_id = %created.id, "store created");
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok(Secret((StatusCode::CREATED, Json(created))))
 }
 
 /// Lists stores, oldest first.

@@ -15,6 +15,7 @@ use crate::{
         extract::{ApiJson, ApiPath},
         problem::{ApiError, Problem},
     },
+    idempotency::Secret,
     on_db,
     state::AppState,
     store::{Db, StoreError},
@@ -36,7 +37,8 @@ pub struct CreateStoreUser {
     pub email: Email,
     /// `owner` or `staff`.
     pub role: RoleInput,
-    /// Initial password (at least 12 characters). Omitted: one is generated and returned once.
+    /// Initial password (at least 12 characters). Omitted: one is generated and returned once,
+    /// and the user must change it at first sign-in.
     #[schema(value_type = Option<String>, format = Password)]
     pub password: Option<SecretString>,
 }
@@ -97,7 +99,7 @@ pub async fn create_store_user(
     _admin: PlatformAdmin,
     ApiPath(store_id): ApiPath<StoreId>,
     ApiJson(body): ApiJson<CreateStoreUser>,
-) -> Result<(StatusCode, Json<StoreUser>), ApiError> {
+) -> Result<Secret<(StatusCode, Json<StoreUser>)>, ApiError> {
     super::stores::find(&state, store_id).await?;
     let role = Role::from(body.role);
     let (user_id, generated_password) = match find_user_id(&state.db, &body.email).await? {
@@ -111,7 +113,9 @@ pub async fn create_store_user(
                     (p, Some(shown))
                 }
             };
-            let id = create_user(&state, &body.email, password, false).await?;
+            // A generated password travelled in an answer: its owner must replace it.
+            let must_change = generated.is_some();
+            let id = create_user(&state, &body.email, password, false, must_change).await?;
             (id, generated)
         }
     };
@@ -133,7 +137,7 @@ pub async fn create_store_user(
             "this user is already a member of the store",
         ));
     }
-    Ok((
+    Ok(Secret((
         StatusCode::CREATED,
         Json(StoreUser {
             user_id,
@@ -142,7 +146,7 @@ pub async fn create_store_user(
             role,
             generated_password,
         }),
-    ))
+    )))
 }
 
 async fn find_user_id(db: &Db, email: &Email) -> Result<Option<UserId>, ApiError> {
@@ -154,22 +158,27 @@ async fn find_user_id(db: &Db, email: &Email) -> Result<Option<UserId>, ApiError
 }
 
 /// Inserts a user with an argon2id hash of `password`. An existing email is a 409.
+/// `must_change_password` makes every API call and console page but the password change
+/// refuse them until they choose their own.
 pub async fn create_user(
     state: &AppState,
     email: &Email,
     password: SecretString,
     is_platform_admin: bool,
+    must_change_password: bool,
 ) -> Result<UserId, ApiError> {
     let hash = state.passwords.hash(password).await?;
     let id = UserId::new();
-    const SQL: &str = "INSERT INTO users (id, email, password_hash, is_platform_admin, created_at) \
-                       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING";
+    const SQL: &str = "INSERT INTO users (id, email, password_hash, is_platform_admin, \
+                       must_change_password, created_at) \
+                       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING";
     let inserted = on_db!(&state.db, pool => {
         sqlx::query(SQL)
             .bind(id)
             .bind(email.as_str())
             .bind(&hash)
             .bind(is_platform_admin)
+            .bind(must_change_password)
             .bind(state.clock.now())
             .execute(pool)
             .await
@@ -198,19 +207,21 @@ pub async fn bootstrap_admin(
     let email = Email::parse(email.unwrap_or(DEFAULT_ADMIN_EMAIL))?;
     match password {
         Some(password) => {
-            create_user(state, &email, password, true).await?;
+            create_user(state, &email, password, true, false).await?;
             tracing::info!(email = %email, "created the platform admin from CASSA_ADMIN_EMAIL");
         }
         None => {
             let password = password::generate();
             let shown = password.expose_secret().to_owned();
-            create_user(state, &email, password, true).await?;
+            // It went to the log: the admin must replace it at first sign-in.
+            create_user(state, &email, password, true, true).await?;
             // Printed once, on the first run only: the newcomer's way into the console.
             tracing::warn!(
                 email = %email,
                 password = %shown,
-                "created the first platform admin with a generated password; sign in and keep it \
-                 safe (set CASSA_ADMIN_EMAIL and CASSA_ADMIN_PASSWORD to choose them)"
+                "created the first platform admin with a generated password; sign in and choose \
+                 a new one (required at first sign-in; set CASSA_ADMIN_EMAIL and \
+                 CASSA_ADMIN_PASSWORD to choose them)"
             );
         }
     }

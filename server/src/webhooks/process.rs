@@ -70,10 +70,22 @@ async fn sandbox(state: &AppState, event: &Claimed) -> Result<(), String> {
         actor: format!("webhook:{}", event.provider),
         correlation_id: event.id.to_string(),
     };
-    crate::payments::resolve_transaction(state, &caller, txn)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    match crate::payments::resolve_transaction(state, &caller, txn).await {
+        Ok(_)
+            if crate::payments::is_open(state, txn)
+                .await
+                .map_err(|e| e.to_string())? =>
+        {
+            // Retried with backoff (and dead-lettered in the end): the provider has not
+            // confirmed what the event says, or could not be asked.
+            Err(format!(
+                "the provider has not confirmed the {} yet",
+                operation.as_str()
+            ))
+        }
+        Ok(_) => Ok(()),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 /// The transaction an event is about: by our reference when the provider echoes it, else the

@@ -303,7 +303,8 @@ pub async fn list(
 
 /// Events of the caller's environment (`$6`), and deliveries no secret verified (they belong to
 /// none and are never processed).
-const IN_ENVIRONMENT: &str = "AND (environment = $6 OR environment IS NULL)";
+const IN_ENVIRONMENT: &str =
+    "AND (environment = $6 OR (environment IS NULL AND NOT signature_valid))";
 
 async fn find(
     state: &AppState,
@@ -313,7 +314,7 @@ async fn find(
 ) -> Result<WebhookEvent, ApiError> {
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM webhook_events WHERE id = $1 AND store_id = $2 \
-         AND (environment = $3 OR environment IS NULL)"
+         AND (environment = $3 OR (environment IS NULL AND NOT signature_valid))"
     );
     let row: Option<WebhookEvent> = on_db!(&state.db, pool => {
         sqlx::query_as(&sql).bind(id).bind(store).bind(env.as_str()).fetch_optional(pool).await

@@ -1,5 +1,6 @@
 //! A simulated PSP, mounted at `/sandbox-psp/v1` (it could run on its own: it shares nothing
-//! with Cassa but the database pool and reads nothing of Cassa's tables).
+//! with Cassa but the database pool and the master key ring, which seals the webhook secrets it
+//! keeps, and reads nothing of Cassa's tables).
 //!
 //! It behaves like a remote card processor: accounts are API keys (`sbx_…`), it keeps its own
 //! ledger, honours `Idempotency-Key` per account, adds configurable latency, and picks outcomes

@@ -1,0 +1,11 @@
+-- Issue 13 (roles, secrets at rest): accounts with a generated password must choose their own
+-- before anything else; console sessions name their user so a password change can end them;
+-- idempotency answers that carry a secret are sealed with a master key version (NULL: plain).
+ALTER TABLE users ADD COLUMN must_change_password boolean NOT NULL DEFAULT FALSE;
+-- No foreign key: a session row is written by the session layer, and a deleted user's
+-- sessions are refused when read (the user is looked up on every console request).
+ALTER TABLE console_sessions ADD COLUMN user_id uuid;
+CREATE INDEX console_sessions_user ON console_sessions (user_id);
+ALTER TABLE idempotency_keys ADD COLUMN response_key_version integer;
+CREATE INDEX idempotency_keys_sealed ON idempotency_keys (response_key_version)
+    WHERE response_key_version IS NOT NULL;

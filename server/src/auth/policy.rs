@@ -1,0 +1,113 @@
+//! Who may do what inside a store: the one place both the API's handlers and the console's
+//! server functions ask, so a rule cannot hold in one and be missing from the other.
+//!
+//! Staff run the day-to-day in sandbox and read production; production money and production
+//! secrets are the owners' (and the store's own production key's: it is the store's server).
+
+use super::principal::{Actor, Role};
+use crate::{http::problem::ApiError, types::Environment};
+
+fn allow(allowed: bool) -> Result<(), ApiError> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+fn is_owner(actor: Actor) -> bool {
+    matches!(
+        actor,
+        Actor::User {
+            role: Role::Owner,
+            ..
+        }
+    )
+}
+
+/// Console users act on production only as owners; keys act in their own environment (the
+/// scope already pins a key to it).
+fn production_needs_owner(actor: Actor, environment: Environment) -> Result<(), ApiError> {
+    allow(match actor {
+        Actor::ApiKey(_) => true,
+        Actor::User { role, .. } => environment == Environment::Sandbox || role == Role::Owner,
+    })
+}
+
+/// Capture, void and refund of a payment in `environment`.
+pub fn move_money(actor: Actor, environment: Environment) -> Result<(), ApiError> {
+    production_needs_owner(actor, environment)
+}
+
+/// Revoking a secret key of `environment`. Any key may revoke a key of its own environment
+/// (a leaked key can be killed with the key itself); an `sk_live_` key is the owners' otherwise.
+pub fn revoke_key(actor: Actor, environment: Environment) -> Result<(), ApiError> {
+    production_needs_owner(actor, environment)
+}
+
+/// Creating secret keys: console owners only (a key never mints keys).
+pub fn create_key(actor: Actor) -> Result<(), ApiError> {
+    allow(is_owner(actor))
+}
+
+/// Storing, replacing or deleting provider credentials of `target`, from a scope in `scope`:
+/// a key manages its own environment's only; console users sandbox's, and production's as
+/// owners.
+pub fn manage_credentials(
+    actor: Actor,
+    scope: Environment,
+    target: Environment,
+) -> Result<(), ApiError> {
+    match actor {
+        Actor::ApiKey(_) => allow(scope == target),
+        Actor::User { .. } => production_needs_owner(actor, target),
+    }
+}
+
+/// Changing roles and removing members: owners only (keys are not people).
+pub fn manage_members(actor: Actor) -> Result<(), ApiError> {
+    allow(is_owner(actor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{ApiKeyId, UserId};
+
+    fn user(role: Role) -> Actor {
+        Actor::User {
+            user_id: UserId::new(),
+            role,
+        }
+    }
+
+    #[test]
+    fn staff_keep_sandbox_and_lose_production_money_and_keys() {
+        let staff = user(Role::Staff);
+        let owner = user(Role::Owner);
+        let key = Actor::ApiKey(ApiKeyId::new());
+        for rule in [move_money, revoke_key] {
+            assert!(rule(staff, Environment::Sandbox).is_ok());
+            assert!(rule(staff, Environment::Production).is_err());
+            assert!(rule(owner, Environment::Production).is_ok());
+            assert!(rule(key, Environment::Production).is_ok());
+        }
+        assert!(create_key(staff).is_err() && create_key(key).is_err());
+        assert!(create_key(owner).is_ok());
+        assert!(manage_members(staff).is_err() && manage_members(key).is_err());
+        assert!(manage_members(owner).is_ok());
+    }
+
+    #[test]
+    fn credentials_follow_the_environment() {
+        let (sandbox, production) = (Environment::Sandbox, Environment::Production);
+        let key = Actor::ApiKey(ApiKeyId::new());
+        assert!(manage_credentials(key, sandbox, sandbox).is_ok());
+        assert!(manage_credentials(key, sandbox, production).is_err());
+        assert!(manage_credentials(key, production, sandbox).is_err());
+        let staff = user(Role::Staff);
+        assert!(manage_credentials(staff, production, sandbox).is_ok());
+        assert!(manage_credentials(staff, sandbox, production).is_err());
+        assert!(manage_credentials(user(Role::Owner), sandbox, production).is_ok());
+    }
+}
