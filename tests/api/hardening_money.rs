@@ -577,3 +577,48 @@ async fn wrong_amounts_are_never_paid(backend: Backend) {
     .await;
 }
 both_backends!(wrong_amounts_are_never_paid);
+
+/// Item 5 under a race: two identical final captures with one key capture once and release
+/// once; the key then replays the whole flow's answer.
+async fn a_final_capture_retried_concurrently_acts_once(backend: Backend) {
+    let shop = shop(backend).await;
+    let (order, intent) = shop.authorized().await;
+    let body = json!({"amount": 1000, "final_capture": true});
+    let (a, b) = tokio::join!(
+        shop.op_with_key(&order, &intent, "capture", body.clone(), "final-1"),
+        shop.op_with_key(&order, &intent, "capture", body.clone(), "final-1"),
+    );
+    let statuses = [a.status().as_u16(), b.status().as_u16()];
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [200, 409].contains(s)),
+        "{statuses:?}"
+    );
+    let (status, replayed) = status_of(
+        shop.op_with_key(&order, &intent, "capture", body, "final-1")
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{replayed}");
+    assert_eq!(
+        (
+            replayed["status"].as_str(),
+            replayed["released_amount"].as_i64()
+        ),
+        (Some("captured"), Some(TOTAL - 1000))
+    );
+    let detail = shop.check_invariants(&order).await;
+    let ops: Vec<&str> = detail["intents"][0]["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["authorize", "capture", "void"]);
+    let pid = intent["provider_payment_id"].as_str().unwrap();
+    assert_eq!(
+        psp_row(&shop, pid).await,
+        ("captured".into(), 1000, 0, TOTAL - 1000)
+    );
+}
+both_backends!(a_final_capture_retried_concurrently_acts_once);

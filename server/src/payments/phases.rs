@@ -465,7 +465,7 @@ pub(crate) async fn settle(
                 for row in &audit_rows {
                     row.insert_query().execute(&mut *tx).await.map_err(db)?;
                 }
-                if let Some(reply) = extras.reply.filter(|r| r.record.is_claimed()) {
+                if let Some(reply) = extras.reply.filter(|r| r.store && r.record.is_claimed()) {
                     let response = answer(&after, &after_txn, reply.created).into_response();
                     let rendered = reply.record.render(response).await?;
                     reply.record.finish_query(&rendered).execute(&mut *tx).await.map_err(db)?;

@@ -36,6 +36,20 @@ pub struct Reply {
     pub record: Deferred,
     /// Whether success is `201 Created` (a new authorization) rather than `200`.
     pub created: bool,
+    /// Whether the outcome's transaction stores the answer. A flow of several provider
+    /// operations claims the key in its first one but leaves the answer to the edge, which
+    /// stores what the whole flow returns.
+    pub store: bool,
+}
+
+impl Reply {
+    /// The same record, claimed by the first step of a longer flow but never answered by it.
+    pub fn claim_only(&self) -> Reply {
+        Reply {
+            store: false,
+            ..self.clone()
+        }
+    }
 }
 
 /// Claims the request's key in a transaction of its own: for the rare requests that drive a

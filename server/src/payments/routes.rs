@@ -81,7 +81,11 @@ fn answer(outcome: Outcome, created: bool) -> Result<(StatusCode, Json<PaymentIn
 
 /// The request's idempotency record for the flow to write in its own transactions.
 fn reply(record: Option<Extension<Deferred>>, created: bool) -> Option<Reply> {
-    record.map(|Extension(record)| Reply { record, created })
+    record.map(|Extension(record)| Reply {
+        record,
+        created,
+        store: true,
+    })
 }
 
 /// Authorizes the snapshot's total on a payment method: a new payment intent.

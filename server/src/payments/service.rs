@@ -386,8 +386,10 @@ pub async fn capture(
     if !final_capture {
         return operate(state, &target, operation, &key, target.reply).await;
     }
-    // Two provider operations: the idempotency record is written after both (by the edge).
-    let captured = operate(state, &target, operation, &key, None).await?;
+    // Two provider operations: the key is claimed by the first, so a concurrent request with
+    // it waits; the answer is stored after both (by the edge).
+    let first = target.reply.map(Reply::claim_only);
+    let captured = operate(state, &target, operation, &key, first.as_ref()).await?;
     if captured.1.status() != TransactionStatus::Succeeded || captured.0.ledger().remainder().0 == 0
     {
         return Ok(captured);
@@ -461,8 +463,10 @@ pub async fn refund(
     if intent.ledger().remainder().0 == 0 {
         return operate(state, &target, operation, &key, target.reply).await;
     }
-    // A release may follow: the idempotency record is written after both (by the edge).
-    let (intent, txn) = operate(state, &target, operation, &key, None).await?;
+    // A release may follow: the key is claimed by the refund, so a concurrent request with it
+    // waits; the answer is stored after both (by the edge).
+    let first = target.reply.map(Reply::claim_only);
+    let (intent, txn) = operate(state, &target, operation, &key, first.as_ref()).await?;
     let ledger = intent.ledger();
     let all_refunded = ledger.refunded == ledger.captured
         && ledger.refund_reserved.0 == 0
