@@ -6,18 +6,13 @@
 
 use std::time::Duration;
 
-use cassa::{
-    clock::Clock,
-    credentials::{self, Provider, ProviderSecrets},
-    types::{Environment, StoreId},
-};
-use cassa_tests::{Backend, TestStore, both_backends};
-use secrecy::SecretString;
+use cassa::clock::Clock;
+use cassa_tests::{Backend, both_backends};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    payments::{Shop, shop_with_timeout},
+    payments::{Shop, shop::status_of, shop_with_timeout},
     support::assert_problem,
 };
 
@@ -27,80 +22,12 @@ async fn shop(backend: Backend) -> Shop {
     shop_with_timeout(backend, Duration::from_secs(5)).await
 }
 
-fn store_id(store: &TestStore) -> StoreId {
-    store.id.parse().unwrap()
-}
-
-async fn sandbox_secrets(shop: &Shop) -> ProviderSecrets {
-    credentials::load_fresh(
-        &shop.app.state,
-        store_id(&shop.store),
-        Provider::Sandbox,
-        Environment::Sandbox,
-    )
-    .await
-    .unwrap()
-    .unwrap()
-}
-
-async fn put_secrets(shop: &Shop, secrets: &ProviderSecrets) {
-    credentials::put(
-        &shop.app.state,
-        store_id(&shop.store),
-        Environment::Sandbox,
-        secrets,
-    )
-    .await
-    .unwrap();
-}
-
-/// The same account with another API key (the PSP answers 401), or another address.
-fn altered(
-    secrets: &ProviderSecrets,
-    api_key: Option<&str>,
-    base_url: Option<&str>,
-) -> ProviderSecrets {
-    let ProviderSecrets::Sandbox {
-        api_key: key,
-        base_url: url,
-        webhook_secret,
-    } = secrets.clone()
-    else {
-        panic!("sandbox credentials expected");
-    };
-    ProviderSecrets::Sandbox {
-        api_key: api_key.map_or(key, |k| SecretString::from(k.to_owned())),
-        base_url: base_url.map(str::to_owned).or(url),
-        webhook_secret,
-    }
-}
-
-async fn resolve(shop: &Shop) -> usize {
-    cassa::payments::resolve_open(&shop.app.state, chrono::Duration::zero())
-        .await
-        .unwrap()
-}
-
-async fn status_of(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
-
-async fn psp_row(shop: &Shop, provider_id: &str) -> (String, i64, i64, i64) {
-    const SQL: &str =
-        "SELECT status, captured, refunded, released FROM sandbox_psp_payments WHERE id = $1";
-    cassa::on_db!(&shop.app.db, pool => {
-        sqlx::query_as(SQL).bind(provider_id).fetch_one(pool).await
-    })
-    .unwrap()
-}
-
 /// Item 1: a capture refused with 503 because the provider's client cannot be built leaves
 /// nothing behind: no pending row, no reservation, and nothing executes once it can be built.
 async fn a_refused_capture_never_charges_later(backend: Backend) {
     let shop = shop(backend).await;
     let (order, intent) = shop.authorized().await;
-    let secrets = sandbox_secrets(&shop).await;
+    let secrets = shop.sandbox_secrets().await;
     let delete = shop
         .app
         .client
@@ -126,12 +53,12 @@ async fn a_refused_capture_never_charges_later(backend: Backend) {
     assert_eq!(now["transactions"].as_array().unwrap().len(), 1, "{now}");
 
     // Once the client can be built again, nothing that was refused happens.
-    put_secrets(&shop, &secrets).await;
-    resolve(&shop).await;
+    shop.put_secrets(&secrets).await;
+    shop.resolve().await;
     let detail = shop.check_invariants(&order).await;
     assert_eq!(detail["intents"][0]["captured_amount"], 0);
     let pid = intent["provider_payment_id"].as_str().unwrap();
-    assert_eq!(psp_row(&shop, pid).await.1, 0);
+    assert_eq!(shop.psp_row(pid).await.1, 0);
 }
 both_backends!(a_refused_capture_never_charges_later);
 
@@ -149,11 +76,12 @@ async fn an_unknown_outcome_is_settled_only_by_the_provider(backend: Backend) {
     .await;
     // The PSP finishes the authorization; then the store's key stops working.
     tokio::time::sleep(Duration::from_millis(1600)).await;
-    let secrets = sandbox_secrets(&shop).await;
-    put_secrets(
-        &shop,
-        &altered(&secrets, Some("not_a_psp_key_0123456789abcdef"), None),
-    )
+    let secrets = shop.sandbox_secrets().await;
+    shop.put_secrets(&Shop::altered(
+        &secrets,
+        Some("not_a_psp_key_0123456789abcdef"),
+        None,
+    ))
     .await;
     assert_problem(
         shop.authorize_with(&order, &snapshot, "pm_card_timeout", "u-1")
@@ -162,7 +90,7 @@ async fn an_unknown_outcome_is_settled_only_by_the_provider(backend: Backend) {
         "provider_outcome_unknown",
     )
     .await;
-    assert_eq!(resolve(&shop).await, 0);
+    assert_eq!(shop.resolve().await, 0);
     let detail = shop.detail(&order).await;
     assert_eq!(detail["intents"][0]["status"], "unknown", "{detail}");
     // While it is unknown the order cannot be paid twice.
@@ -175,9 +103,9 @@ async fn an_unknown_outcome_is_settled_only_by_the_provider(backend: Backend) {
     )
     .await;
     // The provider's truth, once it can be asked.
-    put_secrets(&shop, &secrets).await;
+    shop.put_secrets(&secrets).await;
     shop.app.clock.advance(chrono::Duration::hours(2));
-    assert_eq!(resolve(&shop).await, 1);
+    assert_eq!(shop.resolve().await, 1);
     let detail = shop.check_invariants(&order).await;
     assert_eq!(detail["intents"][0]["status"], "authorized");
 }
@@ -193,8 +121,7 @@ async fn ledger_keys_respect_the_idempotency_contract(backend: Backend) {
     assert_eq!(first.status(), 200);
     // The HTTP record is gone (expired, or released after a 5xx): the ledger still refuses a
     // different request under the key.
-    cassa::on_db!(&shop.app.db, pool => sqlx::query("DELETE FROM idempotency_keys").execute(pool).await.map(|_| ()))
-        .unwrap();
+    shop.forget_http_records().await;
     assert_problem(
         shop.op_with_key(&order, &intent, "capture", json!({"amount": 2000}), "cap-k")
             .await,
@@ -292,10 +219,7 @@ async fn the_rest_of_an_authorization_is_released(backend: Backend) {
         )
     );
     let pid = intent["provider_payment_id"].as_str().unwrap();
-    assert_eq!(
-        psp_row(&shop, pid).await,
-        ("captured".into(), 1000, 0, rest)
-    );
+    assert_eq!(shop.psp_row(pid).await, ("captured".into(), 1000, 0, rest));
     shop.check_invariants(&order).await;
 
     // A final capture in one call.
@@ -316,10 +240,7 @@ async fn the_rest_of_an_authorization_is_released(backend: Backend) {
         (Some("captured"), Some(rest))
     );
     let pid = intent["provider_payment_id"].as_str().unwrap();
-    assert_eq!(
-        psp_row(&shop, pid).await,
-        ("captured".into(), 1000, 0, rest)
-    );
+    assert_eq!(shop.psp_row(pid).await, ("captured".into(), 1000, 0, rest));
 
     // A full refund of a partial capture releases the rest too.
     let (order, intent) = shop.authorized().await;
@@ -341,7 +262,7 @@ async fn the_rest_of_an_authorization_is_released(backend: Backend) {
     );
     let pid = intent["provider_payment_id"].as_str().unwrap();
     assert_eq!(
-        psp_row(&shop, pid).await,
+        shop.psp_row(pid).await,
         ("captured".into(), 1000, 1000, rest)
     );
     shop.check_invariants(&order).await;
@@ -397,7 +318,7 @@ async fn the_resolver_cannot_starve(backend: Backend) {
             .unwrap()
     );
     // Two passes at most: the first may be spent on the stuck rows, which then wait.
-    let settled = resolve(&shop).await + resolve(&shop).await;
+    let settled = shop.resolve().await + shop.resolve().await;
     assert_eq!(settled, 1);
     let detail = shop.check_invariants(&order).await;
     assert_eq!(detail["intents"][0]["status"], "authorized");
@@ -454,16 +375,16 @@ async fn pay_resumes_a_capture_with_the_same_key(backend: Backend) {
     cassa::providers::sandbox::psp::settle(&shop.app.state, &pid, true)
         .await
         .unwrap();
-    resolve(&shop).await;
+    shop.resolve().await;
     // The 202 is remembered for a day; this test is about the ledger after that.
-    cassa::on_db!(&shop.app.db, pool => sqlx::query("DELETE FROM idempotency_keys").execute(pool).await.map(|_| ()))
-        .unwrap();
+    shop.forget_http_records().await;
     // The provider cannot be reached for the capture.
-    let secrets = sandbox_secrets(&shop).await;
-    put_secrets(
-        &shop,
-        &altered(&secrets, Some("sbx_outage_0123456789abcdef"), None),
-    )
+    let secrets = shop.sandbox_secrets().await;
+    shop.put_secrets(&Shop::altered(
+        &secrets,
+        Some("sbx_outage_0123456789abcdef"),
+        None,
+    ))
     .await;
     let (status, problem) = status_of(pay("pay-1").await).await;
     assert_eq!(
@@ -477,11 +398,11 @@ async fn pay_resumes_a_capture_with_the_same_key(backend: Backend) {
             .unwrap()
             .contains(pending["id"].as_str().unwrap())
     );
-    put_secrets(&shop, &secrets).await;
+    shop.put_secrets(&secrets).await;
     let (status, captured) = status_of(pay("pay-1").await).await;
     assert_eq!(status, 200, "{captured}");
     assert_eq!(captured["status"], "captured");
-    assert_eq!(psp_row(&shop, &pid).await.1, TOTAL);
+    assert_eq!(shop.psp_row(&pid).await.1, TOTAL);
     shop.check_invariants(&order).await;
 }
 both_backends!(pay_resumes_a_capture_with_the_same_key);
@@ -511,7 +432,7 @@ async fn wrong_amounts_are_never_paid(backend: Backend) {
             "SELECT provider_txn_id FROM payment_transactions WHERE idempotency_key LIKE '%half-1'",
         )
         .await;
-    assert_eq!(psp_row(&shop, &pid).await.0, "voided");
+    assert_eq!(shop.psp_row(&pid).await.0, "voided");
 
     // A free order.
     let free: Value = crate::catalog::create_product(
@@ -617,7 +538,7 @@ async fn a_final_capture_retried_concurrently_acts_once(backend: Backend) {
     assert_eq!(ops, ["authorize", "capture", "void"]);
     let pid = intent["provider_payment_id"].as_str().unwrap();
     assert_eq!(
-        psp_row(&shop, pid).await,
+        shop.psp_row(pid).await,
         ("captured".into(), 1000, 0, TOTAL - 1000)
     );
 }

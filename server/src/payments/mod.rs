@@ -55,6 +55,7 @@ mod caller;
 pub mod console;
 mod keys;
 pub mod machine;
+mod pay;
 pub(crate) mod phases;
 mod queries;
 mod reply;
@@ -68,10 +69,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub use machine::IntentStatus;
+pub use pay::pay;
 pub use queries::{detail, list};
 pub use resolver::{is_open, resolve_open, resolve_transaction, spawn_resolver};
 pub use routes::{admin_router, me_router};
-pub use service::{Caller, Source, Target, authorize, capture, pay, refund, void};
+pub use service::{Caller, Source, Target, authorize, capture, refund, void};
 
 use crate::{
     money::MinorUnits,

@@ -161,7 +161,7 @@ pub async fn pay(
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
     let key = key(&headers)?;
     let caller = customer_caller(&scope, request_id);
-    let outcome = service::pay(&state, scope, order_id, body, key.as_str(), &caller).await?;
+    let outcome = super::pay(&state, scope, order_id, body, key.as_str(), &caller).await?;
     answer(outcome, false)
 }
 

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    CaptureRequest, Operation, PayRequest, RefundRequest, TransactionStatus,
+    CaptureRequest, Operation, RefundRequest, TransactionStatus,
     keys::{LedgerKey, amount_part},
     machine::{self, Event, IntentStatus, Ledger, TransitionError},
     phases::{Attempt, client_for, drive},
@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     auth::principal::CustomerScope,
-    checkout::{self, QuoteRequest},
+    checkout,
     http::problem::ApiError,
     idempotency::Deferred,
     money::MinorUnits,
@@ -68,13 +68,10 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
 /// bug, would need more than one).
 pub(super) const CAS_ATTEMPTS: usize = 8;
 
-/// How many times one `pay` key may retry a capture the provider was unavailable for.
-const PAY_CAPTURE_ATTEMPTS: usize = 5;
-
 /// The result every flow returns: the intent and the transaction the request created or found.
 pub type Outcome = (IntentRow, TxnRow);
 
-fn payment_method(pm: Option<&str>) -> Result<String, ApiError> {
+pub(super) fn payment_method(pm: Option<&str>) -> Result<String, ApiError> {
     match pm {
         Some(pm)
             if !pm.is_empty() && pm.len() <= 100 && pm.bytes().all(|b| b.is_ascii_graphic()) =>
@@ -115,7 +112,7 @@ pub async fn authorize(
     authorize_with(state, scope, order_id, request, &ledger_key, caller, reply).await
 }
 
-async fn authorize_with(
+pub(super) async fn authorize_with(
     state: &AppState,
     scope: CustomerScope,
     order_id: OrderId,
@@ -265,7 +262,7 @@ fn new_txn(
 
 /// The authorize transaction this key started for the customer's order, with its intent. The
 /// customer is part of the lookup: another customer's key never finds this one's intent.
-async fn find_by_key(
+pub(super) async fn find_by_key(
     state: &AppState,
     scope: CustomerScope,
     order_id: OrderId,
@@ -313,7 +310,7 @@ async fn find_intent(state: &AppState, target: &Target<'_>) -> Result<IntentRow,
 }
 
 /// The transaction `key` made on the intent, refused when it was made for another request.
-async fn find_txn(
+pub(super) async fn find_txn(
     state: &AppState,
     intent: PaymentIntentId,
     operation: Operation,
@@ -355,10 +352,10 @@ pub struct Target<'a> {
 
 /// What a store operation asks for.
 #[derive(Debug, Clone)]
-struct OperationRequest {
-    operation: Operation,
-    amount: Option<i64>,
-    reason: Option<String>,
+pub(super) struct OperationRequest {
+    pub(super) operation: Operation,
+    pub(super) amount: Option<i64>,
+    pub(super) reason: Option<String>,
 }
 
 /// `POST …/capture`: captures `amount` (all that is left when absent). With `final_capture`
@@ -494,7 +491,7 @@ pub async fn refund(
 
 /// Phase 1 of capture, void and refund: reserve on the intent and record the pending
 /// transaction in one database transaction; then drive it.
-async fn operate(
+pub(super) async fn operate(
     state: &AppState,
     target: &Target<'_>,
     request: OperationRequest,
@@ -619,111 +616,4 @@ pub(super) fn set_ledger(row: &mut IntentRow, next: &Ledger) {
     row.refund_reserved = next.refund_reserved.0;
     row.released_amount = next.released.0;
     row.void_pending = next.void_pending;
-}
-
-/// `POST /api/v1/me/orders/{id}/pay`: quote, authorize and capture in one idempotent call.
-/// The inner steps use keys derived from the request's, so a retry resumes where it stopped;
-/// a capture the provider was unavailable for is tried again by a retry with the same key.
-pub async fn pay(
-    state: &AppState,
-    scope: CustomerScope,
-    order_id: OrderId,
-    request: PayRequest,
-    key: &str,
-    caller: &Caller,
-) -> Result<Outcome, ApiError> {
-    let order_scope = OrderScope {
-        store_id: scope.store_id,
-        environment: scope.environment,
-        customer_id: Some(scope.customer_id),
-    };
-    crate::orders::find(state, order_scope, order_id).await?;
-    payment_method(request.payment_method.as_deref())?;
-    let pay_key = LedgerKey::new(
-        caller,
-        key,
-        &[
-            "pay",
-            request.payment_method.as_deref().unwrap_or_default(),
-            request.shipping_service.as_deref().unwrap_or_default(),
-        ],
-    );
-    let authorize_key = pay_key.step("authorize");
-    let (intent, txn) = match find_by_key(state, scope, order_id, &authorize_key).await? {
-        Some(found) => resume(state, caller, found, None).await?,
-        None => {
-            let snapshot = checkout::quote(
-                state,
-                scope,
-                QuoteRequest {
-                    order_id,
-                    shipping_service: request.shipping_service.clone(),
-                },
-                None,
-            )
-            .await?;
-            let request = AuthorizeRequest {
-                snapshot_id: Some(snapshot.snapshot_id),
-                payment_method: request.payment_method.clone(),
-                amount: None,
-            };
-            authorize_with(
-                state,
-                scope,
-                order_id,
-                request,
-                &authorize_key,
-                caller,
-                None,
-            )
-            .await?
-        }
-    };
-    if txn.status() != TransactionStatus::Succeeded {
-        return Ok((intent, txn));
-    }
-    let target = Target {
-        store: scope.store_id,
-        env: scope.environment,
-        order_id,
-        intent_id: intent.id,
-        key,
-        caller,
-        reply: None,
-    };
-    let capture = OperationRequest {
-        operation: Operation::Capture,
-        amount: None,
-        reason: None,
-    };
-    // Each capture the provider was unavailable for is final under its own step key; the next
-    // attempt of this pay key takes the next step key.
-    for attempt in 1..=PAY_CAPTURE_ATTEMPTS {
-        let step = match attempt {
-            1 => pay_key.step("capture"),
-            n => pay_key.step(&format!("capture#{n}")),
-        };
-        let earlier = find_txn(state, intent.id, Operation::Capture, &step)
-            .await?
-            .is_some();
-        let captured = match operate(state, &target, capture.clone(), &step, None).await {
-            Ok(outcome) => outcome,
-            // Authorized, not captured: say so (never "nothing charged"); the key resumes.
-            Err(ApiError::ProviderUnavailable | ApiError::ProviderUnavailableFinal) => {
-                return Err(ApiError::CaptureUnavailable(intent.id.to_string()));
-            }
-            Err(err) => return Err(err),
-        };
-        let unavailable = captured.1.status() == TransactionStatus::Failed
-            && captured.1.failure_kind.as_deref() == Some("unavailable");
-        if !unavailable {
-            return Ok(captured);
-        }
-        // This request's own capture failed: say so; a retry with the key takes the next step.
-        if !earlier {
-            return Err(ApiError::CaptureUnavailable(intent.id.to_string()));
-        }
-    }
-    // Still authorized and voidable; the answer is not kept, so the key can be retried.
-    Err(ApiError::CaptureUnavailable(intent.id.to_string()))
 }

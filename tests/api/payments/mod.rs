@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::support::assert_problem;
 
-mod shop;
+pub(crate) mod shop;
 
 pub use shop::{Shop, shop_with_timeout};
 use shop::{TOTAL, amounts, shop};

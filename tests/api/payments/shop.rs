@@ -3,7 +3,12 @@
 
 use std::time::Duration;
 
+use cassa::{
+    credentials::{self, Provider, ProviderSecrets},
+    types::{Environment, StoreId},
+};
 use cassa_tests::{Backend, SpawnOptions, TestApp, TestStore, spawn_app_with};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -185,6 +190,81 @@ impl Shop {
         cassa::on_db!(&self.app.db, pool => sqlx::query_scalar(sql).fetch_one(pool).await).unwrap()
     }
 
+    /// The store's sandbox credentials as stored (read past the cache).
+    pub(crate) async fn sandbox_secrets(&self) -> ProviderSecrets {
+        credentials::load_fresh(
+            &self.app.state,
+            self.store_id(),
+            Provider::Sandbox,
+            Environment::Sandbox,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+    }
+
+    /// Replaces the store's sandbox credentials.
+    pub(crate) async fn put_secrets(&self, secrets: &ProviderSecrets) {
+        credentials::put(
+            &self.app.state,
+            self.store_id(),
+            Environment::Sandbox,
+            secrets,
+        )
+        .await
+        .unwrap();
+    }
+
+    fn store_id(&self) -> StoreId {
+        self.store.id.parse().unwrap()
+    }
+
+    /// The same credentials with another API key and/or address.
+    pub(crate) fn altered(
+        secrets: &ProviderSecrets,
+        api_key: Option<&str>,
+        base_url: Option<&str>,
+    ) -> ProviderSecrets {
+        let ProviderSecrets::Sandbox {
+            api_key: key,
+            base_url: url,
+            webhook_secret,
+        } = secrets.clone()
+        else {
+            panic!("sandbox credentials expected");
+        };
+        ProviderSecrets::Sandbox {
+            api_key: api_key.map_or(key, |k| SecretString::from(k.to_owned())),
+            base_url: base_url.map(str::to_owned).or(url),
+            webhook_secret,
+        }
+    }
+
+    /// One resolver pass over everything open, whatever its age.
+    pub(crate) async fn resolve(&self) -> usize {
+        cassa::payments::resolve_open(&self.app.state, chrono::Duration::zero())
+            .await
+            .unwrap()
+    }
+
+    /// Forgets every HTTP idempotency record (as if they had expired).
+    pub(crate) async fn forget_http_records(&self) {
+        cassa::on_db!(&self.app.db, pool => {
+            sqlx::query("DELETE FROM idempotency_keys").execute(pool).await.map(|_| ())
+        })
+        .unwrap();
+    }
+
+    /// The PSP's row of a payment: (status, captured, refunded, released).
+    pub(crate) async fn psp_row(&self, provider_id: &str) -> (String, i64, i64, i64) {
+        const SQL: &str =
+            "SELECT status, captured, refunded, released FROM sandbox_psp_payments WHERE id = $1";
+        cassa::on_db!(&self.app.db, pool => {
+            sqlx::query_as(SQL).bind(provider_id).fetch_one(pool).await
+        })
+        .unwrap()
+    }
+
     /// The PSP's own view of a payment: (status, captured, refunded).
     pub(crate) async fn psp(&self, provider_id: &str) -> (String, i64, i64) {
         const SQL: &str =
@@ -242,4 +322,10 @@ pub(crate) async fn amounts(response: reqwest::Response, status: u16) -> Value {
     let body: Value = response.json().await.unwrap();
     assert_eq!(code, status, "{body}");
     body
+}
+
+/// A response's status and JSON body.
+pub(crate) async fn status_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
 }
