@@ -6,9 +6,9 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     config::{Config, DatabaseArgs, DatabaseConfig, LogArgs, ServeArgs},
+    db::Db,
     http,
     startup::{Application, shutdown_signal},
-    store::Db,
     telemetry,
 };
 

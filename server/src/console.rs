@@ -19,12 +19,12 @@ use crate::{
         service,
     },
     credentials::{self, Provider, ProviderSecrets, keys},
+    db::DbError,
     http::{middleware::RequestId, pagination::PageQuery, problem::ApiError},
     limits::ClientIp,
     on_db, payments,
     sessions::{self, ConsoleSession},
     state::AppState,
-    store::StoreError,
     tenancy::{api_keys, stores},
     types::{ApiKeyId, Environment, StoreId, UserId},
 };
@@ -132,7 +132,7 @@ impl ServerBackend {
         let user: Option<(String, bool, bool, String)> = on_db!(&self.state.db, pool => {
             sqlx::query_as(SQL).bind(console.user_id).fetch_optional(pool).await
         })
-        .map_err(|e| shown(StoreError::from(e).into()))?;
+        .map_err(|e| shown(DbError::from(e).into()))?;
         // A deleted user, or a password changed since this session signed in: it is over.
         let current = user.filter(|u| service::credential_stamp(&u.3) == console.credential_stamp);
         let Some((email, is_platform_admin, must_change_password, _)) = current else {
@@ -197,7 +197,7 @@ impl ServerBackend {
                 sqlx::query_as(SQL).bind(user_id).bind(i64::from(CONSOLE_LIST_LIMIT)).fetch_all(pool).await
             })
         }
-        .map_err(StoreError::from)?;
+        .map_err(DbError::from)?;
         Ok(rows
             .into_iter()
             .map(|(id, name, role)| StoreChoice {

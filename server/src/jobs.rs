@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::task::JoinHandle;
 
-use crate::{on_db, state::AppState, store::StoreError};
+use crate::{db::DbError, on_db, state::AppState};
 
 /// Time between housekeeping passes.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(600);
@@ -29,13 +29,13 @@ pub struct Purged {
 
 /// Deletes expired tokens (by the application clock) and sessions (by wall time, which is
 /// what tower-sessions uses for their expiry).
-pub async fn purge_expired(state: &AppState) -> Result<Purged, StoreError> {
+pub async fn purge_expired(state: &AppState) -> Result<Purged, DbError> {
     let now = state.clock.now();
     let delete = |sql: &'static str, at: chrono::DateTime<Utc>| async move {
         on_db!(&state.db, pool => {
             sqlx::query(sql).bind(at).execute(pool).await.map(|r| r.rows_affected())
         })
-        .map_err(StoreError::from)
+        .map_err(DbError::from)
     };
     Ok(Purged {
         user_tokens: delete("DELETE FROM user_tokens WHERE expires_at <= $1", now).await?,

@@ -12,7 +12,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::{on_db, state::AppState, store::StoreError};
+use crate::{db::DbError, on_db, state::AppState};
 
 /// Rows deleted by one statement: short transactions that never hold locks for long.
 pub const BATCH_SIZE: i64 = 500;
@@ -47,7 +47,7 @@ pub async fn claim_lease(
     holder: &str,
     now: DateTime<Utc>,
     duration: Duration,
-) -> Result<bool, StoreError> {
+) -> Result<bool, DbError> {
     const INSERT: &str = "INSERT INTO job_leases (name, holder, leased_until) VALUES ($1, $2, $3) \
                           ON CONFLICT (name) DO NOTHING";
     const TAKE: &str = "UPDATE job_leases SET holder = $2, leased_until = $3 \
@@ -71,7 +71,7 @@ pub async fn release_lease(
     name: &str,
     holder: &str,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<(), DbError> {
     const SQL: &str = "UPDATE job_leases SET leased_until = $3 WHERE name = $1 AND holder = $2";
     on_db!(&state.db, pool => {
         sqlx::query(SQL).bind(name).bind(holder).bind(now).execute(pool).await.map(|r| r.rows_affected())
@@ -80,7 +80,7 @@ pub async fn release_lease(
 }
 
 /// One retention pass; `None` when another process holds the lease.
-pub async fn run(state: &AppState) -> Result<Option<Purged>, StoreError> {
+pub async fn run(state: &AppState) -> Result<Option<Purged>, DbError> {
     let now = state.clock.now();
     let holder = uuid::Uuid::now_v7().to_string();
     if !claim_lease(state, LEASE, &holder, now, lease_duration()).await? {
@@ -94,7 +94,7 @@ pub async fn run(state: &AppState) -> Result<Option<Purged>, StoreError> {
     result.map(Some)
 }
 
-async fn purge(state: &AppState, now: DateTime<Utc>) -> Result<Purged, StoreError> {
+async fn purge(state: &AppState, now: DateTime<Utc>) -> Result<Purged, DbError> {
     let periods = state.config.retention;
     let mut purged = Purged::default();
     if let Some(period) = periods.webhook_events {
@@ -165,7 +165,7 @@ async fn batches(
     table: &'static str,
     sql: &'static str,
     cutoff: DateTime<Utc>,
-) -> Result<u64, StoreError> {
+) -> Result<u64, DbError> {
     let mut total = 0;
     for _ in 0..MAX_BATCHES {
         let deleted = on_db!(&state.db, pool => {

@@ -12,8 +12,8 @@ use tower_sessions::{
 };
 
 use crate::{
+    db::Db,
     on_db,
-    store::Db,
     types::{Environment, StoreId, UserId},
 };
 

@@ -10,9 +10,9 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     clock::{SharedClock, SystemClock},
     config::Config,
+    db::{Db, DbError},
     http,
     state::AppState,
-    store::{Db, StoreError},
     telemetry,
 };
 
@@ -21,7 +21,7 @@ use crate::{
 pub enum StartupError {
     /// Database connection or migration failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] DbError),
     /// The master keys are missing or unusable.
     #[error("master keys: {0}")]
     Keys(#[from] crate::credentials::KeyRingError),

@@ -8,7 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    clock::SharedClock, config::Config, credentials::KeyRing, sessions::SessionPolicy, store::Db,
+    clock::SharedClock, config::Config, credentials::KeyRing, db::Db, sessions::SessionPolicy,
 };
 
 /// Everything a request may need; cheap to clone.

@@ -11,9 +11,9 @@ use axum::Router;
 use cassa::{
     clock::ManualClock,
     config::{Config, DatabaseConfig},
+    db::Db,
     startup::{Application, BuildOptions},
     state::AppState,
-    store::Db,
 };
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, Executor, PgConnection};

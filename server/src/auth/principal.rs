@@ -12,10 +12,10 @@ use chrono::{DateTime, Duration, Utc};
 use super::tokens::{self, TokenKind};
 use crate::{
     cache::CachedPrincipal,
+    db::DbError,
     http::problem::ApiError,
     on_db,
     state::AppState,
-    store::StoreError,
     types::{ApiKeyId, CustomerId, Environment, StoreId, UserId},
 };
 
@@ -200,7 +200,7 @@ async fn lookup(
             let row: Option<(UserId, bool, bool, DateTime<Utc>)> = on_db!(&state.db, pool => {
                 sqlx::query_as(SQL).bind(hash).bind(now).fetch_optional(pool).await
             })
-            .map_err(StoreError::from)?;
+            .map_err(DbError::from)?;
             let (user_id, is_platform_admin, must_change_password, expires_at) =
                 row.ok_or(ApiError::Unauthorized)?;
             let principal = Principal::User {
@@ -217,7 +217,7 @@ async fn lookup(
                 on_db!(&state.db, pool => {
                     sqlx::query_as(SQL).bind(hash).bind(now).fetch_optional(pool).await
                 })
-                .map_err(StoreError::from)?;
+                .map_err(DbError::from)?;
             let (store_id, environment, customer_id, expires_at) =
                 row.ok_or(ApiError::Unauthorized)?;
             let principal = Principal::Customer(CustomerScope {
@@ -240,7 +240,7 @@ async fn resolve_store_key(
                        WHERE key_hash = $1 AND revoked_at IS NULL";
     let row: Option<(ApiKeyId, StoreId, String, Option<DateTime<Utc>>)> =
         on_db!(&state.db, pool => sqlx::query_as(SQL).bind(hash).fetch_optional(pool).await)
-            .map_err(StoreError::from)?;
+            .map_err(DbError::from)?;
     let (key_id, store_id, environment, last_used_at) = row.ok_or(ApiError::Unauthorized)?;
     let environment = parse_environment(&environment)?;
     // The prefix is part of the hashed secret, so a mismatch means a corrupt row, not a guess.
@@ -254,7 +254,7 @@ async fn resolve_store_key(
     if last_used_at.is_none_or(|t| now - t >= last_used_resolution()) {
         const TOUCH: &str = "UPDATE api_keys SET last_used_at = $2 WHERE id = $1";
         on_db!(&state.db, pool => sqlx::query(TOUCH).bind(key_id).bind(now).execute(pool).await.map(|r| r.rows_affected()))
-            .map_err(StoreError::from)?;
+            .map_err(DbError::from)?;
     }
     Ok(Principal::StoreKey {
         key_id,
@@ -356,7 +356,7 @@ pub async fn membership_role(
     let row: Option<(Option<String>,)> = on_db!(&state.db, pool => {
         sqlx::query_as(SQL).bind(store_id).bind(user_id).fetch_optional(pool).await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     match row {
         Some((Some(role),)) => Role::parse(&role)
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("unknown role {role:?}"))),

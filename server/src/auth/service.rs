@@ -12,10 +12,10 @@ use super::{
     tokens::{self, TokenKind},
 };
 use crate::{
+    db::DbError,
     http::problem::ApiError,
     limits, on_db,
     state::AppState,
-    store::StoreError,
     types::{Email, InvalidValue, UserId},
 };
 
@@ -119,7 +119,7 @@ async fn find_user(state: &AppState, email: &Email) -> Result<Option<UserRow>, A
     Ok(on_db!(&state.db, pool => {
         sqlx::query_as(SQL).bind(email.as_str()).fetch_optional(pool).await
     })
-    .map_err(StoreError::from)?)
+    .map_err(DbError::from)?)
 }
 
 /// Counts an attempt against the account before its password is checked, with compare-and-set
@@ -140,7 +140,7 @@ async fn claim_attempt(
         let row: Option<(i32, DateTime<Utc>)> = on_db!(&state.db, pool => {
             sqlx::query_as(READ).bind(account).fetch_optional(pool).await
         })
-        .map_err(StoreError::from)?;
+        .map_err(DbError::from)?;
         let current = row.map_or(Backoff::clean(), |(failures, at)| Backoff {
             failures,
             next_attempt_at: Some(at),
@@ -158,7 +158,7 @@ async fn claim_attempt(
             }
             .map(|r| r.rows_affected())
         })
-        .map_err(StoreError::from)?;
+        .map_err(DbError::from)?;
         if written == 1 {
             return Ok(());
         }
@@ -173,7 +173,7 @@ async fn clear_backoff(state: &AppState, account: &str) -> Result<(), ApiError> 
     on_db!(&state.db, pool => {
         sqlx::query(SQL).bind(account).execute(pool).await.map(|r| r.rows_affected())
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     Ok(())
 }
 
@@ -201,7 +201,7 @@ pub async fn issue_user_token(state: &AppState, user_id: UserId) -> Result<Issue
             .await
             .map(|r| r.rows_affected())
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     Ok(IssuedToken {
         token: secret.plaintext,
         expires_at,
@@ -223,7 +223,7 @@ pub async fn change_password(
     let email: Option<String> = on_db!(&state.db, pool => {
         sqlx::query_scalar(EMAIL).bind(user_id).fetch_optional(pool).await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     let email = email.ok_or(ApiError::Unauthorized)?;
     let same = current.expose_secret() == new.expose_secret();
     authenticate(state, client, &email, current).await?;
@@ -252,7 +252,7 @@ pub async fn change_password(
         }
         .await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     // Cached principals of the deleted tokens must not outlive them here.
     state.caches.principals.clear();
     tracing::info!(%user_id, "password changed; sessions and tokens ended");

@@ -9,6 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::principal::StoreScope,
+    db::DbError,
     http::{
         extract::{ApiJson, ApiPath, ApiQuery},
         pagination::{Page, PageQuery},
@@ -17,7 +18,6 @@ use crate::{
     money::MinorUnits,
     on_db,
     state::AppState,
-    store::StoreError,
     types::{Currency, Environment, InvalidValue, ProductId, StoreId},
 };
 
@@ -193,7 +193,7 @@ pub async fn find_many(
         }
         query.fetch_all(pool).await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     rows.into_iter().map(from_row).collect()
 }
 
@@ -240,7 +240,7 @@ pub async fn create_product(
             .await
             .map(|r| r.rows_affected())
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     if inserted == 0 {
         return Err(ApiError::Conflict("a product with this SKU already exists"));
     }
@@ -275,7 +275,7 @@ pub async fn list_products(
             .fetch_all(pool)
             .await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     let products = rows
         .into_iter()
         .map(from_row)

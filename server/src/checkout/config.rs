@@ -11,10 +11,10 @@ use uuid::Uuid;
 use super::providers::{RulesTax, ShippingRate, TableRateShipping, TaxRule};
 use crate::{
     auth::principal::StoreScope,
+    db::DbError,
     http::{extract::ApiJson, problem::ApiError},
     on_db,
     state::AppState,
-    store::StoreError,
     types::{Currency, Environment, InvalidValue, StoreId},
 };
 
@@ -138,7 +138,7 @@ pub async fn load_shipping(
     let rows: Vec<(String, String, i32, i64, String)> = on_db!(&state.db, pool => {
         sqlx::query_as(SQL).bind(store).bind(env.as_str()).fetch_all(pool).await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     Ok(TableRateShipping {
         rates: rows
             .into_iter()
@@ -166,7 +166,7 @@ pub async fn load_tax(
     let rows: Vec<(String, String, String, String)> = on_db!(&state.db, pool => {
         sqlx::query_as(SQL).bind(store).bind(env.as_str()).fetch_all(pool).await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     let rules = rows
         .into_iter()
         .map(|(country, subdivision, tax_code, rate)| {
@@ -223,7 +223,7 @@ pub async fn put_shipping_rates(
         }
         .await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     get_shipping_rates(State(state), scope).await
 }
 
@@ -265,6 +265,6 @@ pub async fn put_tax_rules(
         }
         .await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     get_tax_rules(State(state), scope).await
 }

@@ -15,6 +15,7 @@ use providers::{RateQuote, ShippingProvider, TaxProvider, TaxableLine};
 
 use crate::{
     auth::principal::CustomerScope,
+    db::DbError,
     http::{
         extract::{ApiJson, ApiPath},
         problem::{ApiError, Problem},
@@ -24,7 +25,6 @@ use crate::{
     on_db,
     orders::{self, OrderScope},
     state::AppState,
-    store::StoreError,
     types::{CustomerId, Environment, InvalidValue, OrderId, ProductId, SnapshotId, StoreId},
 };
 
@@ -296,7 +296,7 @@ async fn insert(
         }
         .await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     match (written, record) {
         (false, Some((record, _))) => Err(record.lost()),
         _ => Ok(()),
@@ -335,7 +335,7 @@ pub async fn find(
         sqlx::query_as(SQL).bind(snapshot_id).bind(scope.store_id).bind(scope.environment.as_str())
             .fetch_optional(pool).await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     let row = row.ok_or(ApiError::NotFound)?;
     if scope.customer_id.is_some_and(|c| c != row.2) {
         return Err(ApiError::NotFound);
@@ -344,7 +344,7 @@ pub async fn find(
         FROM order_checkout_snapshot_items WHERE snapshot_id = $1 ORDER BY line_no";
     let lines: Vec<LineRow> =
         on_db!(&state.db, pool => sqlx::query_as(LINES).bind(snapshot_id).fetch_all(pool).await)
-            .map_err(StoreError::from)?;
+            .map_err(DbError::from)?;
     Ok(Snapshot {
         snapshot_id: row.0,
         order_id: row.1,
@@ -419,7 +419,7 @@ pub async fn payable_snapshot(
         sqlx::query_as(SQL).bind(snapshot_id).bind(scope.store_id).bind(scope.environment.as_str())
             .fetch_optional(pool).await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     let (
         snapshot_order,
         customer,

@@ -9,10 +9,10 @@ use uuid::Uuid;
 
 use super::{CredentialError, KeyRingError, rewrap_batch};
 use crate::{
+    db::{Db, DbError},
     http::problem::ApiError,
     on_db,
     state::AppState,
-    store::{Db, StoreError},
 };
 
 /// Rows re-encrypted per batch.
@@ -57,11 +57,11 @@ pub struct Rotation {
 }
 
 /// The primary version (the one that encrypts).
-pub async fn primary_version(db: &Db) -> Result<u32, StoreError> {
+pub async fn primary_version(db: &Db) -> Result<u32, DbError> {
     const SQL: &str = "SELECT version FROM master_keys WHERE status = 'primary'";
     let v: Option<i32> = on_db!(db, pool => sqlx::query_scalar(SQL).fetch_optional(pool).await)?;
     v.and_then(|v| u32::try_from(v).ok())
-        .ok_or_else(|| StoreError::Query(sqlx::Error::RowNotFound))
+        .ok_or_else(|| DbError::Query(sqlx::Error::RowNotFound))
 }
 
 /// Refuses to use a retired version, naming it.
@@ -124,7 +124,7 @@ pub async fn list_versions(state: &AppState) -> Result<Vec<KeyVersion>, ApiError
         FROM master_keys m ORDER BY m.version";
     let rows: Vec<(i32, String, i64)> =
         on_db!(&state.db, pool => sqlx::query_as(SQL).fetch_all(pool).await)
-            .map_err(StoreError::from)?;
+            .map_err(DbError::from)?;
     Ok(rows
         .into_iter()
         .map(|(version, status, rows)| {
@@ -167,7 +167,7 @@ pub async fn list_rotations(state: &AppState) -> Result<Vec<Rotation>, ApiError>
                        FROM key_rotations ORDER BY id DESC LIMIT 20";
     let rows: Vec<RotationRow> =
         on_db!(&state.db, pool => sqlx::query_as(SQL).fetch_all(pool).await)
-            .map_err(StoreError::from)?;
+            .map_err(DbError::from)?;
     Ok(rows.into_iter().map(rotation).collect())
 }
 
@@ -177,7 +177,7 @@ pub async fn find_rotation(state: &AppState, id: Uuid) -> Result<Rotation, ApiEr
                        FROM key_rotations WHERE id = $1";
     let row: Option<RotationRow> =
         on_db!(&state.db, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)
-            .map_err(StoreError::from)?;
+            .map_err(DbError::from)?;
     row.map(rotation).ok_or(ApiError::NotFound)
 }
 
@@ -221,7 +221,7 @@ pub async fn start_rotation(state: &AppState, target: u32) -> Result<Rotation, A
         }
         .await
     })
-    .map_err(StoreError::from)??;
+    .map_err(DbError::from)??;
     tracing::info!(target_version = target, rotation = %id, "master key rotation started");
     find_rotation(state, id).await
 }
@@ -268,7 +268,7 @@ pub async fn retire(state: &AppState, version: u32) -> Result<KeyVersion, ApiErr
             .fetch_one(pool)
             .await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     if sealed > 0 {
         return Err(ApiError::Conflict(
             "remembered API answers or sandbox webhook secrets are still sealed with this \
@@ -278,7 +278,7 @@ pub async fn retire(state: &AppState, version: u32) -> Result<KeyVersion, ApiErr
     const SQL: &str =
         "UPDATE master_keys SET status = 'retired', updated_at = $2 WHERE version = $1";
     on_db!(&state.db, pool => sqlx::query(SQL).bind(version as i32).bind(state.clock.now()).execute(pool).await.map(|r| r.rows_affected()))
-        .map_err(StoreError::from)?;
+        .map_err(DbError::from)?;
     tracing::info!(version, "master key version retired");
     Ok(KeyVersion {
         status: "retired".into(),

@@ -17,10 +17,10 @@ pub use keyring::{KeyRing, KeyRingError, Sealed};
 pub use routes::{admin_router, platform_router};
 
 use crate::{
+    db::{Db, DbError},
     http::problem::ApiError,
     on_db,
     state::AppState,
-    store::{Db, StoreError},
     types::{Environment, InvalidValue, StoreId},
 };
 
@@ -244,7 +244,7 @@ fn aad(id: Uuid, store: StoreId, provider: Provider, env: Environment, version: 
 pub enum CredentialError {
     /// Database failure.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] DbError),
     /// Encryption failure (unknown, retired key or tampered data).
     #[error(transparent)]
     Key(#[from] KeyRingError),
@@ -388,7 +388,7 @@ pub async fn put(
             sqlx::query_as(FIND).bind(store).bind(provider.as_str()).bind(env.as_str())
                 .fetch_optional(pool).await
         })
-        .map_err(StoreError::from)?;
+        .map_err(DbError::from)?;
         let written = match existing {
             Some((id, revision)) => {
                 let sealed = seal_for(state, primary, id, store, env, secrets)?;
@@ -400,7 +400,7 @@ pub async fn put(
                         .bind(&sealed.nonce).bind(&sealed.ciphertext).bind(&masked).bind(now)
                         .execute(pool).await.map(|r| r.rows_affected())
                 })
-                .map_err(StoreError::from)?
+                .map_err(DbError::from)?
             }
             None => {
                 let id = Uuid::now_v7();
@@ -412,7 +412,7 @@ pub async fn put(
                         .bind(&sealed.ciphertext).bind(&masked).bind(now)
                         .execute(pool).await.map(|r| r.rows_affected())
                 })
-                .map_err(StoreError::from)?
+                .map_err(DbError::from)?
             }
         };
         if written == 1 {
@@ -445,7 +445,7 @@ async fn find_view(
         sqlx::query_as(SQL).bind(store).bind(provider.as_str()).bind(env.as_str())
             .fetch_optional(pool).await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     row.map(view).transpose()
 }
 
@@ -461,7 +461,7 @@ pub async fn list(
     let rows: Vec<Row> = on_db!(&state.db, pool => {
         sqlx::query_as(SQL).bind(store).bind(env.as_str()).fetch_all(pool).await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     rows.into_iter().map(view).collect()
 }
 
@@ -478,7 +478,7 @@ pub async fn delete(
         sqlx::query(SQL).bind(store).bind(provider.as_str()).bind(env.as_str())
             .execute(pool).await.map(|r| r.rows_affected())
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     state.caches.credentials.clear();
     if deleted == 0 {
         return Err(ApiError::NotFound);

@@ -7,7 +7,7 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::StoreError;
+use crate::db::DbError;
 
 /// Marks a 5xx answer that is final for its Idempotency-Key: the idempotency layer stores and
 /// replays it instead of releasing the key (which would invite a retry that cannot succeed).
@@ -413,12 +413,10 @@ impl ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
         match err {
-            StoreError::Unavailable(_) | StoreError::Connect { .. } => {
-                ApiError::DatabaseUnavailable
-            }
+            DbError::Unavailable(_) | DbError::Connect { .. } => ApiError::DatabaseUnavailable,
             other => ApiError::Internal(other.into()),
         }
     }
@@ -426,7 +424,7 @@ impl From<StoreError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        StoreError::from(err).into()
+        DbError::from(err).into()
     }
 }
 
@@ -494,7 +492,7 @@ mod tests {
 
     #[test]
     fn unavailable_store_maps_to_503() {
-        let err: ApiError = StoreError::Unavailable(sqlx::Error::PoolTimedOut).into();
+        let err: ApiError = DbError::Unavailable(sqlx::Error::PoolTimedOut).into();
         assert_eq!(err.parts().0, StatusCode::SERVICE_UNAVAILABLE);
     }
 }

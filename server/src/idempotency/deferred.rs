@@ -21,7 +21,7 @@ use sqlx::{Database, Encode, Type, query::Query};
 
 use super::{
     render,
-    store::{CLAIM_SQL, COMPLETE_SQL, INSERT_COMPLETED_SQL, RELEASE_SQL},
+    repo::{CLAIM_SQL, COMPLETE_SQL, INSERT_COMPLETED_SQL, RELEASE_SQL},
 };
 use crate::http::problem::{ApiError, KeepUnderKey};
 

@@ -10,8 +10,8 @@
 
 mod deferred;
 pub mod key;
+mod repo;
 mod seal;
-mod store;
 
 use axum::{
     body::{Body, Bytes},
@@ -203,7 +203,7 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
                         return Response::from_parts(parts, Body::from(bytes));
                     }
                 };
-            match store::insert_completed(
+            match repo::insert_completed(
                 &state.db,
                 &scope,
                 key.as_str(),
@@ -266,17 +266,17 @@ async fn acquire(
     // A few rounds cover the races: a record deleted or expired between our reads.
     for _ in 0..3 {
         let now = state.clock.now();
-        if claim && store::claim(db, scope, key.as_str(), hash, now, now + retention()).await? {
+        if claim && repo::claim(db, scope, key.as_str(), hash, now, now + retention()).await? {
             return Ok(Acquired::Owner);
         }
-        let Some(record) = store::find(db, scope, key.as_str()).await? else {
+        let Some(record) = repo::find(db, scope, key.as_str()).await? else {
             if claim {
                 continue;
             }
             return Ok(Acquired::Free);
         };
         if record.expires_at <= now {
-            store::release(db, scope, key.as_str()).await?;
+            repo::release(db, scope, key.as_str()).await?;
             continue;
         }
         if record.request_hash != hash {
@@ -286,7 +286,7 @@ async fn acquire(
             return Ok(Acquired::Answer(replay(state, scope, key, record).await?));
         }
         if now - record.locked_at >= Duration::seconds(LOCK_TIMEOUT_SECS) {
-            if store::take_over(db, scope, key.as_str(), record.locked_at, now).await? {
+            if repo::take_over(db, scope, key.as_str(), record.locked_at, now).await? {
                 tracing::warn!("taking over a stale idempotency lock");
                 return Ok(Acquired::Owner);
             }
@@ -306,7 +306,7 @@ async fn replay(
     state: &AppState,
     scope: &str,
     key: &IdempotencyKey,
-    record: store::Record,
+    record: repo::Record,
 ) -> Result<Response, ApiError> {
     let status = record
         .response_code
@@ -397,7 +397,7 @@ async fn finish(
     request_id: Option<String>,
 ) -> Response {
     if releases(&response) {
-        if let Err(err) = store::release(&state.db, scope, key.as_str()).await {
+        if let Err(err) = repo::release(&state.db, scope, key.as_str()).await {
             tracing::error!(error = %err, "could not release an idempotency key after a 5xx");
         }
         return response;
@@ -405,7 +405,7 @@ async fn finish(
     let (parts, bytes) = match render(response, request_id).await {
         Ok(rendered) => rendered,
         Err(err) => {
-            let _ = store::release(&state.db, scope, key.as_str()).await;
+            let _ = repo::release(&state.db, scope, key.as_str()).await;
             return err.into_response();
         }
     };
@@ -416,11 +416,11 @@ async fn finish(
             // Never stored in plaintext: the key is released (a retry runs again) and the
             // caller still gets the real outcome now.
             tracing::error!(error = %err, "could not seal a secret-bearing answer");
-            let _ = store::release(&state.db, scope, key.as_str()).await;
+            let _ = repo::release(&state.db, scope, key.as_str()).await;
             return Response::from_parts(parts, Body::from(bytes));
         }
     };
-    if let Err(err) = store::complete(
+    if let Err(err) = repo::complete(
         &state.db,
         scope,
         key.as_str(),

@@ -11,11 +11,11 @@ pub use routes::{admin_router, me_router};
 use crate::{
     address::{Address, AddressInput},
     catalog,
+    db::DbError,
     http::problem::ApiError,
     money::MinorUnits,
     on_db,
     state::AppState,
-    store::StoreError,
     types::{Currency, CustomerId, Environment, InvalidValue, OrderId, ProductId, StoreId},
 };
 
@@ -257,7 +257,7 @@ async fn insert(
         }
         .await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     Ok(())
 }
 
@@ -284,7 +284,7 @@ pub async fn find(
         sqlx::query_as(ORDER).bind(order_id).bind(scope.store_id).bind(scope.environment.as_str())
             .fetch_optional(pool).await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     let (id, customer_id, status, currency, address, revision, created_at) =
         row.ok_or(ApiError::NotFound)?;
     if scope.customer_id.is_some_and(|c| c != customer_id) {
@@ -294,7 +294,7 @@ pub async fn find(
         weight_grams, price_includes_tax FROM order_items WHERE order_id = $1 ORDER BY line_no";
     let rows: Vec<ItemRow> =
         on_db!(&state.db, pool => sqlx::query_as(ITEMS).bind(id).fetch_all(pool).await)
-            .map_err(StoreError::from)?;
+            .map_err(DbError::from)?;
     let internal = |e: String| ApiError::Internal(anyhow::anyhow!(e));
     // Same checked arithmetic as at creation: an overflow is an error, never a clamp.
     let items = rows
@@ -382,7 +382,7 @@ pub async fn list(
                 .fetch_all(pool)
                 .await
         })
-        .map_err(StoreError::from)?;
+        .map_err(DbError::from)?;
     let orders = rows
         .into_iter()
         .map(

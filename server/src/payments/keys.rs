@@ -5,7 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{caller::Caller, store::TxnRow};
+use super::{caller::Caller, repo::TxnRow};
 use crate::http::problem::ApiError;
 
 /// A transaction's key in the ledger and the fingerprint of the request that made it.

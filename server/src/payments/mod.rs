@@ -59,10 +59,10 @@ mod pay;
 pub(crate) mod phases;
 mod queries;
 mod reply;
+mod repo;
 mod resolver;
 mod routes;
 pub(crate) mod service;
-mod store;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -4,12 +4,12 @@
 use super::{
     Operation, TransactionStatus,
     machine::{self, Event, IntentStatus},
-    service::{
-        CAS_ATTEMPTS, Caller, Outcome, Reply, answer, bind_ledger, db, set_ledger, transition_error,
-    },
-    store::{
+    repo::{
         INSERT_HISTORY, INTENT_COLUMNS, IntentRow, TXN_COLUMNS, TxnRow, UPDATE_INTENT,
         UPDATE_ORDER_STATUS, UPDATE_TXN,
+    },
+    service::{
+        CAS_ATTEMPTS, Caller, Outcome, Reply, answer, bind_ledger, db, set_ledger, transition_error,
     },
 };
 use axum::response::IntoResponse;

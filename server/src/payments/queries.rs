@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use super::{
     LedgerPage, LedgerQuery, OrderPayments,
     machine::IntentStatus,
+    repo::{HistoryRow, INTENT_COLUMNS, IntentRow, TXN_COLUMNS, TxnRow},
     service::db,
-    store::{HistoryRow, INTENT_COLUMNS, IntentRow, TXN_COLUMNS, TxnRow},
 };
 use crate::{
     http::{pagination::PageQuery, problem::ApiError},

@@ -7,8 +7,8 @@ use axum::{Json, http::StatusCode};
 use super::{
     TransactionStatus,
     phases::{Attempt, client_for, drive, environment},
+    repo::{IntentRow, TxnRow},
     service::{Caller, Outcome, db},
-    store::{IntentRow, TxnRow},
 };
 use crate::{http::problem::ApiError, idempotency::Deferred, on_db, state::AppState};
 

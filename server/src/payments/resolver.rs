@@ -12,8 +12,8 @@ use tokio::task::JoinHandle;
 
 use super::{
     phases::{Attempt, client_for, drive, environment},
+    repo::{BUMP_TXN, TXN_COLUMNS, TxnRow},
     service::{Caller, Source, db, load_intent},
-    store::{BUMP_TXN, TXN_COLUMNS, TxnRow},
 };
 use crate::{http::problem::ApiError, on_db, state::AppState, types::TransactionId};
 

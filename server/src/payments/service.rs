@@ -12,7 +12,7 @@ use super::{
     keys::{LedgerKey, amount_part},
     machine::{self, Event, IntentStatus, Ledger, TransitionError},
     phases::{Attempt, client_for, drive},
-    store::{
+    repo::{
         INSERT_HISTORY, INSERT_INTENT, INSERT_TXN, INTENT_COLUMNS, IntentRow, TXN_COLUMNS, TxnRow,
         UPDATE_INTENT,
     },
@@ -20,6 +20,7 @@ use super::{
 use crate::{
     auth::principal::CustomerScope,
     checkout,
+    db::DbError,
     http::problem::ApiError,
     idempotency::Deferred,
     money::MinorUnits,
@@ -27,7 +28,6 @@ use crate::{
     orders::OrderScope,
     providers::payment::PaymentProvider,
     state::AppState,
-    store::StoreError,
     types::{Environment, InvalidValue, OrderId, PaymentIntentId, StoreId, TransactionId},
 };
 
@@ -37,7 +37,7 @@ use super::reply::resume;
 pub use super::reply::{Reply, answer, respond};
 
 pub(super) fn db(err: sqlx::Error) -> ApiError {
-    StoreError::from(err).into()
+    DbError::from(err).into()
 }
 
 pub(super) fn transition_error(err: TransitionError) -> ApiError {

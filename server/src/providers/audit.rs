@@ -12,8 +12,8 @@ use sqlx::{Database, Encode, Type, query::Query};
 use uuid::Uuid;
 
 use crate::{
+    db::{Db, DbError},
     on_db,
-    store::{Db, StoreError},
     types::StoreId,
 };
 
@@ -75,7 +75,7 @@ impl AuditEntry {
     }
 
     /// Writes the row on its own.
-    pub async fn write(&self, db: &Db) -> Result<(), StoreError> {
+    pub async fn write(&self, db: &Db) -> Result<(), DbError> {
         on_db!(db, pool => self.insert_query().execute(pool).await.map(|_| ()))?;
         Ok(())
     }

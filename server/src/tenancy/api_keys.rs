@@ -12,6 +12,7 @@ use crate::{
         principal::StoreScope,
         tokens::{self, NewSecret, TokenKind},
     },
+    db::DbError,
     http::{
         extract::{ApiJson, ApiPath, ApiQuery},
         pagination::{Page, PageQuery},
@@ -20,7 +21,6 @@ use crate::{
     idempotency::Secret,
     on_db,
     state::AppState,
-    store::StoreError,
     types::{ApiKeyId, Environment, StoreId},
 };
 
@@ -130,7 +130,7 @@ pub async fn create(
             .await
             .map(|r| r.rows_affected())
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     Ok(CreatedApiKey {
         key: ApiKey {
             id,
@@ -165,7 +165,7 @@ pub async fn list(
             .fetch_all(pool)
             .await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     let keys = rows
         .into_iter()
         .map(from_row)
@@ -195,7 +195,7 @@ pub async fn revoke(
             .fetch_optional(pool)
             .await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     // A revoked key stops working here at once (elsewhere within the cache's lifetime).
     state.caches.principals.clear();
     from_row(row.ok_or(ApiError::NotFound)?)

@@ -11,6 +11,7 @@ use crate::{
         principal::{CustomerScope, StoreScope},
         tokens::{self, TokenKind},
     },
+    db::DbError,
     http::{
         extract::{ApiJson, ApiPath},
         problem::{ApiError, Problem},
@@ -18,7 +19,6 @@ use crate::{
     idempotency::Secret,
     on_db,
     state::AppState,
-    store::StoreError,
     types::{CustomerId, Email, Environment, StoreId},
 };
 
@@ -118,7 +118,7 @@ pub async fn find(
             .fetch_optional(pool)
             .await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     from_row(row.ok_or(ApiError::NotFound)?)
 }
 
@@ -166,7 +166,7 @@ pub async fn create_customer(
             .await
             .map(|r| r.rows_affected())
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     Ok((StatusCode::CREATED, Json(customer)))
 }
 
@@ -238,7 +238,7 @@ pub async fn create_customer_token(
             .await
             .map(|r| r.rows_affected())
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     Ok(Secret((
         StatusCode::CREATED,
         Json(CustomerToken {

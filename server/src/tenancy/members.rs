@@ -16,6 +16,7 @@ use crate::{
         policy,
         principal::{Actor, Role, StoreScope},
     },
+    db::DbError,
     http::{
         extract::{ApiJson, ApiPath, ApiQuery},
         pagination::{Page, PageQuery},
@@ -23,7 +24,6 @@ use crate::{
     },
     on_db,
     state::AppState,
-    store::StoreError,
     types::{InvalidValue, StoreId, UserId},
 };
 
@@ -80,7 +80,7 @@ pub async fn find(
     let row: Option<MemberRow> = on_db!(&state.db, pool => {
         sqlx::query_as(SQL).bind(store_id).bind(user_id).fetch_optional(pool).await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     from_row(row.ok_or(ApiError::NotFound)?)
 }
 
@@ -102,7 +102,7 @@ pub async fn list(
             .fetch_all(pool)
             .await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     let members = rows
         .into_iter()
         .map(from_row)
@@ -188,7 +188,7 @@ pub async fn apply(
     let after = outcome.map_err(|err| match err {
         MemberError::NotFound => ApiError::NotFound,
         MemberError::LastOwner => ApiError::LastOwner,
-        MemberError::Db(e) => StoreError::from(e).into(),
+        MemberError::Db(e) => DbError::from(e).into(),
     })?;
     tracing::info!(%store_id, %user_id, ?change, "store membership changed");
     after.map(from_row).transpose()

@@ -9,6 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::api_keys::{self, INSERT_SQL as INSERT_KEY_SQL};
 use crate::{
     auth::{principal::PlatformAdmin, tokens},
+    db::DbError,
     http::{
         extract::{ApiJson, ApiPath, ApiQuery},
         pagination::{Page, PageQuery},
@@ -17,7 +18,6 @@ use crate::{
     idempotency::Secret,
     on_db,
     state::AppState,
-    store::StoreError,
     types::{ApiKeyId, Currency, Environment, StoreId},
 };
 
@@ -131,7 +131,7 @@ pub async fn create(
         }
         .await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     crate::providers::sandbox::register_webhooks(state, store.id, Environment::Sandbox).await;
     Ok(CreatedStore {
         id: store.id,
@@ -145,7 +145,7 @@ pub async fn find(state: &AppState, store_id: StoreId) -> Result<Store, ApiError
     const SQL: &str = "SELECT id, name, currency, created_at FROM stores WHERE id = $1";
     let row: Option<StoreRow> =
         on_db!(&state.db, pool => sqlx::query_as(SQL).bind(store_id).fetch_optional(pool).await)
-            .map_err(StoreError::from)?;
+            .map_err(DbError::from)?;
     from_row(row.ok_or(ApiError::NotFound)?)
 }
 
@@ -161,7 +161,7 @@ pub async fn list(state: &AppState, page: PageQuery) -> Result<Page<Store>, ApiE
             .fetch_all(pool)
             .await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     let stores = rows
         .into_iter()
         .map(from_row)

@@ -11,6 +11,7 @@ use crate::{
         password,
         principal::{PlatformAdmin, Role},
     },
+    db::{Db, DbError},
     http::{
         extract::{ApiJson, ApiPath},
         problem::{ApiError, Problem},
@@ -18,7 +19,6 @@ use crate::{
     idempotency::Secret,
     on_db,
     state::AppState,
-    store::{Db, StoreError},
     types::{Email, StoreId, UserId},
 };
 
@@ -131,7 +131,7 @@ pub async fn create_store_user(
             .await
             .map(|r| r.rows_affected())
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     if inserted == 0 {
         return Err(ApiError::Conflict(
             "this user is already a member of the store",
@@ -153,7 +153,7 @@ async fn find_user_id(db: &Db, email: &Email) -> Result<Option<UserId>, ApiError
     const SQL: &str = "SELECT id FROM users WHERE email = $1";
     let row: Option<(UserId,)> =
         on_db!(db, pool => sqlx::query_as(SQL).bind(email.as_str()).fetch_optional(pool).await)
-            .map_err(StoreError::from)?;
+            .map_err(DbError::from)?;
     Ok(row.map(|r| r.0))
 }
 
@@ -184,7 +184,7 @@ pub async fn create_user(
             .await
             .map(|r| r.rows_affected())
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     if inserted == 0 {
         return Err(ApiError::Conflict("a user with this email already exists"));
     }
@@ -200,7 +200,7 @@ pub async fn bootstrap_admin(
 ) -> Result<(), ApiError> {
     const SQL: &str = "SELECT COUNT(*) FROM users WHERE is_platform_admin = TRUE";
     let admins: i64 = on_db!(&state.db, pool => sqlx::query_scalar(SQL).fetch_one(pool).await)
-        .map_err(StoreError::from)?;
+        .map_err(DbError::from)?;
     if admins > 0 {
         return Ok(());
     }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use tokio::task::JoinHandle;
 
-use crate::{state::AppState, store::Db, store::StoreError, types::StoreId};
+use crate::{db::Db, db::DbError, state::AppState, types::StoreId};
 
 /// How long a claim is held before another worker may take the event over.
 pub const LEASE_SECS: i64 = 60;
@@ -64,7 +64,7 @@ fn claim_sql(db: &Db) -> &'static str {
 }
 
 /// Claims up to `limit` due events (and events whose lease expired).
-pub async fn claim(state: &AppState, limit: i64) -> Result<Vec<Claimed>, StoreError> {
+pub async fn claim(state: &AppState, limit: i64) -> Result<Vec<Claimed>, DbError> {
     let now = state.clock.now();
     let lease = now + chrono::Duration::seconds(LEASE_SECS);
     let sql = claim_sql(&state.db);
@@ -84,7 +84,7 @@ async fn finish(
     state: &AppState,
     event: &Claimed,
     result: Result<(), String>,
-) -> Result<(), StoreError> {
+) -> Result<(), DbError> {
     let now = state.clock.now();
     let (sql, error, next): (&str, Option<String>, Option<DateTime<Utc>>) = match result {
         Ok(()) => (
@@ -124,7 +124,7 @@ async fn finish(
 /// Marks processed, in one statement and commit, the events of a round that succeeded (they
 /// share the round's lease). A crash before it leaves them to be processed again after the
 /// lease, which changes nothing.
-async fn finish_processed(state: &AppState, events: &[&Claimed]) -> Result<(), StoreError> {
+async fn finish_processed(state: &AppState, events: &[&Claimed]) -> Result<(), DbError> {
     let Some(first) = events.first() else {
         return Ok(());
     };
@@ -148,7 +148,7 @@ async fn finish_processed(state: &AppState, events: &[&Claimed]) -> Result<(), S
 
 /// One round: claims due events, processes them, records the outcomes (the successes in one
 /// statement). Returns how many were claimed.
-pub async fn process_due(state: &AppState) -> Result<usize, StoreError> {
+pub async fn process_due(state: &AppState) -> Result<usize, DbError> {
     let claimed = claim(state, BATCH).await?;
     let n = claimed.len();
     let mut processed = Vec::with_capacity(n);

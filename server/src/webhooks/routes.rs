@@ -16,6 +16,7 @@ use super::{
 use crate::{
     auth::principal::StoreScope,
     credentials::{self, Provider, ProviderSecrets},
+    db::DbError,
     http::{
         extract::{ApiPath, ApiQuery},
         pagination::PageQuery,
@@ -23,7 +24,6 @@ use crate::{
     },
     on_db,
     state::AppState,
-    store::StoreError,
     types::{Environment, InvalidValue, StoreId},
 };
 
@@ -168,7 +168,7 @@ pub async fn receive(
             .bind(environment.as_str())
             .execute(pool).await.map(|r| r.rows_affected())
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     if inserted == 1 {
         state.webhook_wakeup.notify_one();
     }
@@ -293,7 +293,7 @@ pub async fn list(
         sqlx::query_as(&sql).bind(store).bind(before).bind(status).bind(provider)
             .bind(i64::from(limit) + 1).bind(env.as_str()).fetch_all(pool).await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     let has_more = rows.len() > limit as usize;
     Ok(EventPage {
         data: rows.into_iter().take(limit as usize).collect(),
@@ -319,7 +319,7 @@ async fn find(
     let row: Option<WebhookEvent> = on_db!(&state.db, pool => {
         sqlx::query_as(&sql).bind(id).bind(store).bind(env.as_str()).fetch_optional(pool).await
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     row.ok_or(ApiError::NotFound)
 }
 
@@ -365,7 +365,7 @@ pub async fn replay(
     let updated = on_db!(&state.db, pool => {
         sqlx::query(SQL).bind(id).bind(store).bind(state.clock.now()).execute(pool).await.map(|r| r.rows_affected())
     })
-    .map_err(StoreError::from)?;
+    .map_err(DbError::from)?;
     if updated == 0 {
         return Err(ApiError::InvalidStateTransition(format!(
             "the event is {}; only processed or dead events can be replayed",

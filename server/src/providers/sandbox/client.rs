@@ -9,13 +9,13 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
+    db::Db,
     money::MinorUnits,
     providers::audit::AuditEntry,
     providers::egress::{self, Egress},
     providers::payment::{
         BoxFuture, CallContext, PaymentProvider, ProviderError, ProviderTransaction,
     },
-    store::Db,
     types::StoreId,
 };
 

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{on_db, state::AppState, store::StoreError};
+use crate::{db::DbError, on_db, state::AppState};
 
 /// Routes of the simulated PSP (nested under `/sandbox-psp`).
 pub fn router() -> Router<AppState> {
@@ -73,8 +73,8 @@ impl PspError {
     }
 }
 
-impl From<StoreError> for PspError {
-    fn from(err: StoreError) -> Self {
+impl From<DbError> for PspError {
+    fn from(err: DbError) -> Self {
         tracing::error!(error = %err, "sandbox PSP storage failed");
         PspError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -86,7 +86,7 @@ impl From<StoreError> for PspError {
 
 impl From<sqlx::Error> for PspError {
     fn from(err: sqlx::Error) -> Self {
-        StoreError::from(err).into()
+        DbError::from(err).into()
     }
 }
 
@@ -415,7 +415,7 @@ async fn refund(
 }
 
 /// Test hook and settlement entry point: moves a pending (async) payment to authorized or failed.
-pub async fn settle(state: &AppState, id: &str, approve: bool) -> Result<bool, StoreError> {
+pub async fn settle(state: &AppState, id: &str, approve: bool) -> Result<bool, DbError> {
     const SQL: &str = "UPDATE sandbox_psp_payments SET status = $2, failure_code = $3, updated_at = $4 \
                        WHERE id = $1 AND status = 'pending' RETURNING account, reference";
     let (status, failure, event) = if approve {

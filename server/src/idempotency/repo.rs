@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
+    db::{Db, DbError},
     on_db,
-    store::{Db, StoreError},
 };
 
 /// A stored record.
@@ -70,7 +70,7 @@ pub async fn claim(
     request_hash: &[u8],
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+) -> Result<bool, DbError> {
     let inserted = on_db!(db, pool => {
         sqlx::query(CLAIM_SQL)
             .bind(scope)
@@ -86,7 +86,7 @@ pub async fn claim(
 }
 
 /// Reads a record.
-pub async fn find(db: &Db, scope: &str, key: &str) -> Result<Option<Record>, StoreError> {
+pub async fn find(db: &Db, scope: &str, key: &str) -> Result<Option<Record>, DbError> {
     const SQL: &str = "SELECT request_hash, status, response_code, response_type, response_body, \
         locked_at, expires_at, response_key_version FROM idempotency_keys \
         WHERE scope = $1 AND idempotency_key = $2";
@@ -112,7 +112,7 @@ pub async fn take_over(
     key: &str,
     seen_locked_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+) -> Result<bool, DbError> {
     const SQL: &str = "UPDATE idempotency_keys SET locked_at = $4 \
         WHERE scope = $1 AND idempotency_key = $2 AND status = 'in_flight' AND locked_at = $3";
     let updated = on_db!(db, pool => {
@@ -137,7 +137,7 @@ pub async fn complete(
     content_type: Option<&str>,
     body: &[u8],
     key_version: Option<i32>,
-) -> Result<(), StoreError> {
+) -> Result<(), DbError> {
     on_db!(db, pool => {
         sqlx::query(COMPLETE_SQL)
             .bind(scope)
@@ -166,7 +166,7 @@ pub async fn insert_completed(
     content_type: Option<&str>,
     body: &[u8],
     key_version: Option<i32>,
-) -> Result<bool, StoreError> {
+) -> Result<bool, DbError> {
     let inserted = on_db!(db, pool => {
         sqlx::query(INSERT_COMPLETED_SQL)
             .bind(scope)
@@ -186,7 +186,7 @@ pub async fn insert_completed(
 }
 
 /// Forgets a record (after a 5xx, or once expired) so the key can be used again.
-pub async fn release(db: &Db, scope: &str, key: &str) -> Result<(), StoreError> {
+pub async fn release(db: &Db, scope: &str, key: &str) -> Result<(), DbError> {
     on_db!(db, pool => {
         sqlx::query(RELEASE_SQL).bind(scope).bind(key).execute(pool).await.map(|r| r.rows_affected())
     })?;

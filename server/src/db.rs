@@ -44,15 +44,15 @@ pub enum Db {
 macro_rules! on_db {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::store::Db::Sqlite($pool) => $body,
-            $crate::store::Db::Postgres($pool) => $body,
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
         }
     };
 }
 
 /// Failures of the storage layer.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum DbError {
     /// The database could not be reached at start-up.
     #[error("cannot connect to the database at {url}: {source}")]
     Connect {
@@ -80,23 +80,23 @@ pub enum StoreError {
     Query(#[source] sqlx::Error),
 }
 
-impl From<sqlx::Error> for StoreError {
+impl From<sqlx::Error> for DbError {
     fn from(err: sqlx::Error) -> Self {
         match err {
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
-            other => StoreError::Query(other),
+            | sqlx::Error::WorkerCrashed => DbError::Unavailable(err),
+            other => DbError::Query(other),
         }
     }
 }
 
 impl Db {
     /// Opens a pool for `config`. For SQLite the file and its folder are created if missing.
-    pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
-        let connect_err = |source| StoreError::Connect {
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, DbError> {
+        let connect_err = |source| DbError::Connect {
             url: config.url.clone(),
             source,
         };
@@ -143,7 +143,7 @@ impl Db {
     }
 
     /// Applies pending migrations of this backend's folder.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    pub async fn migrate(&self) -> Result<(), DbError> {
         match self {
             Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
@@ -160,7 +160,7 @@ impl Db {
     }
 
     /// Number of migrations applied successfully to the database.
-    pub async fn applied_migrations(&self) -> Result<i64, StoreError> {
+    pub async fn applied_migrations(&self) -> Result<i64, DbError> {
         const SQL: &str = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE";
         let count: i64 = on_db!(self, pool => sqlx::query_scalar(SQL).fetch_one(pool).await)?;
         Ok(count)
@@ -200,15 +200,15 @@ impl Db {
     pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
     /// The readiness probe: [`Db::ping`] within [`Db::PROBE_TIMEOUT`].
-    pub async fn probe(&self) -> Result<(), StoreError> {
+    pub async fn probe(&self) -> Result<(), DbError> {
         match tokio::time::timeout(Self::PROBE_TIMEOUT, self.ping()).await {
             Ok(result) => result,
-            Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
+            Err(_) => Err(DbError::Unavailable(sqlx::Error::PoolTimedOut)),
         }
     }
 
     /// Round-trips a trivial query.
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    pub async fn ping(&self) -> Result<(), DbError> {
         on_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
@@ -224,11 +224,11 @@ impl Db {
     }
 }
 
-fn create_dir(path: &Path) -> Result<(), StoreError> {
+fn create_dir(path: &Path) -> Result<(), DbError> {
     if path.as_os_str().is_empty() {
         return Ok(());
     }
-    std::fs::create_dir_all(path).map_err(|source| StoreError::DataDir {
+    std::fs::create_dir_all(path).map_err(|source| DbError::DataDir {
         path: path.display().to_string(),
         source,
     })
