@@ -50,6 +50,133 @@ macro_rules! on_db {
     };
 }
 
+/// An open database transaction on the configured backend. Flows open one with
+/// [`Db::begin_write`] (or [`Db::begin_read`]) and hand `&mut Tx` to repository functions, so a
+/// flow's statements share one transaction without knowing which driver runs them.
+#[derive(Debug)]
+pub enum Tx {
+    /// A SQLite transaction.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// A PostgreSQL transaction.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs the same expression against the connection of whichever transaction `$tx` holds:
+/// `$conn` is a `&mut` connection of that driver (reborrow it with `&mut *conn` to use it
+/// more than once). Only repository code uses it.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::db::Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+impl Tx {
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), DbError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Rolls the transaction back (dropping it does the same, later).
+    pub async fn rollback(self) -> Result<(), DbError> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+
+    /// See [`Db::lock_for_update_sql`].
+    pub fn lock_for_update_sql(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR UPDATE",
+        }
+    }
+}
+
+/// A closed set of values stored as text (statuses, kinds, environments). Reading a value the
+/// type does not know is a decoding error, never a default: a row the code cannot interpret
+/// must stop the flow, not be mistaken for another state.
+pub trait TextValue: Sized + 'static {
+    /// The stored text.
+    fn as_text(&self) -> &'static str;
+    /// The value for stored text, `None` when unknown.
+    fn from_text(text: &str) -> Option<Self>;
+}
+
+/// Implements `sqlx::Type`, `Encode` and `Decode` for a [`TextValue`] on both drivers, so rows
+/// carry the enum and binds take it directly.
+#[macro_export]
+macro_rules! text_value_sql {
+    ($ty:ty) => {
+        impl sqlx::Type<sqlx::Sqlite> for $ty {
+            fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+                <str as sqlx::Type<sqlx::Sqlite>>::type_info()
+            }
+            fn compatible(ty: &sqlx::sqlite::SqliteTypeInfo) -> bool {
+                <str as sqlx::Type<sqlx::Sqlite>>::compatible(ty)
+            }
+        }
+        impl sqlx::Type<sqlx::Postgres> for $ty {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+        impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <sqlx::Sqlite as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<'q, sqlx::Sqlite>>::encode(
+                    $crate::db::TextValue::as_text(self),
+                    buf,
+                )
+            }
+        }
+        impl<'q> sqlx::Encode<'q, sqlx::Postgres> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <sqlx::Postgres as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<'q, sqlx::Postgres>>::encode(
+                    $crate::db::TextValue::as_text(self),
+                    buf,
+                )
+            }
+        }
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $ty
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                <$ty as $crate::db::TextValue>::from_text(text).ok_or_else(|| {
+                    format!("unknown {} value {text:?}", stringify!($ty)).into()
+                })
+            }
+        }
+    };
+}
+
 /// Failures of the storage layer.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -176,6 +303,22 @@ impl Db {
         }
     }
 
+    /// Opens a transaction that will write (see [`Db::begin_write_sql`]).
+    pub async fn begin_write(&self) -> Result<Tx, DbError> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with(self.begin_write_sql()).await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin_with(self.begin_write_sql()).await?),
+        })
+    }
+
+    /// Opens a transaction that only reads (a consistent snapshot on PostgreSQL).
+    pub async fn begin_read(&self) -> Result<Tx, DbError> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
     /// Suffix of a `SELECT` that reads a row the same transaction will update. PostgreSQL
     /// takes the row lock now (`FOR UPDATE`), so concurrent writers queue instead of failing
     /// their compare-and-set; SQLite's `BEGIN IMMEDIATE` already serializes writers.
@@ -252,6 +395,26 @@ mod tests {
             versions(&POSTGRES_MIGRATIONS),
             "migrations/sqlite and migrations/postgres must have the same versions and names"
         );
+    }
+
+    #[tokio::test]
+    async fn text_values_round_trip_and_unknown_text_is_an_error() {
+        use crate::types::Environment;
+        let db = Db::connect(&DatabaseConfig::from_url("sqlite::memory:".to_owned()).unwrap())
+            .await
+            .unwrap();
+        let mut tx = db.begin_read().await.unwrap();
+        let back: Environment = on_tx!(&mut tx, conn => sqlx::query_scalar("SELECT $1")
+            .bind(Environment::Production)
+            .fetch_one(&mut *conn)
+            .await)
+        .unwrap();
+        assert_eq!(back, Environment::Production);
+        let unknown: Result<Environment, _> = on_tx!(&mut tx, conn => sqlx::query_scalar("SELECT 'staging'")
+            .fetch_one(&mut *conn)
+            .await);
+        assert!(unknown.is_err(), "unknown text must not decode");
+        tx.rollback().await.unwrap();
     }
 
     #[tokio::test]

@@ -113,6 +113,16 @@ impl Environment {
     }
 }
 
+impl crate::db::TextValue for Environment {
+    fn as_text(&self) -> &'static str {
+        self.as_str()
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        text.parse().ok()
+    }
+}
+crate::text_value_sql!(Environment);
+
 impl FromStr for Environment {
     type Err = InvalidValue;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
