@@ -33,7 +33,7 @@ pub enum StartupError {
     Bootstrap(crate::http::problem::ApiError),
     /// `CASSA_PROVIDER_ALLOWED_HOSTS` is unusable.
     #[error(transparent)]
-    Egress(#[from] crate::providers::egress::EgressError),
+    Egress(#[from] crate::egress::EgressError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -118,7 +118,7 @@ impl Application {
             );
         }
         let own = self_addr(local_addr);
-        let egress = crate::providers::egress::Egress::new(own, &config.provider_allowed_hosts)?;
+        let egress = crate::egress::Egress::new(own, &config.provider_allowed_hosts)?;
 
         let leptos = LeptosOptions::builder()
             .output_name("cassa")
@@ -133,8 +133,11 @@ impl Application {
             secure_cookie: config.secure_cookies(),
         };
         let caches = Arc::new(crate::cache::Caches::new(config.cache_ttl));
-        let passwords = crate::auth::password::Hasher::new(config.password_hash_concurrency);
-        let limits = Arc::new(crate::limits::Limiters::new(&config));
+        let passwords = crate::passwords::Hasher::new(config.password_hash_concurrency);
+        let limits = Arc::new(crate::limits::Limiters::new(
+            config.sign_in_ip_rate,
+            config.api_key_rate,
+        ));
         let state = AppState {
             db,
             clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),

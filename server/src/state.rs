@@ -8,7 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    clock::SharedClock, config::Config, credentials::KeyRing, db::Db, sessions::SessionPolicy,
+    clock::SharedClock, config::Config, db::Db, keyring::KeyRing, sessions::SessionPolicy,
 };
 
 /// Everything a request may need; cheap to clone.
@@ -40,9 +40,9 @@ pub struct AppState {
     /// Resolved tokens and decrypted credentials, briefly.
     pub caches: Arc<crate::cache::Caches>,
     /// The guarded client every outbound request goes through, and its rules.
-    pub egress: crate::providers::egress::Egress,
+    pub egress: crate::egress::Egress,
     /// Bounded argon2 capacity.
-    pub passwords: crate::auth::password::Hasher,
+    pub passwords: crate::passwords::Hasher,
     /// Per-address and per-key request limits.
     pub limits: Arc<crate::limits::Limiters>,
 }

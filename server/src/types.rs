@@ -85,6 +85,74 @@ id_type!(
     TransactionId
 );
 
+/// A closed set of values stored as text (statuses, kinds, environments). Reading a value the
+/// type does not know is a decoding error, never a default: a row the code cannot interpret
+/// must stop the flow, not be mistaken for another state.
+pub trait TextValue: Sized + 'static {
+    /// The stored text.
+    fn as_text(&self) -> &'static str;
+    /// The value for stored text, `None` when unknown.
+    fn from_text(text: &str) -> Option<Self>;
+}
+
+/// Implements `sqlx::Type`, `Encode` and `Decode` for a [`TextValue`] on both drivers, so rows
+/// carry the enum and binds take it directly.
+#[macro_export]
+macro_rules! text_value_sql {
+    ($ty:ty) => {
+        impl sqlx::Type<sqlx::Sqlite> for $ty {
+            fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+                <str as sqlx::Type<sqlx::Sqlite>>::type_info()
+            }
+            fn compatible(ty: &sqlx::sqlite::SqliteTypeInfo) -> bool {
+                <str as sqlx::Type<sqlx::Sqlite>>::compatible(ty)
+            }
+        }
+        impl sqlx::Type<sqlx::Postgres> for $ty {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+        impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <sqlx::Sqlite as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<'q, sqlx::Sqlite>>::encode(
+                    $crate::types::TextValue::as_text(self),
+                    buf,
+                )
+            }
+        }
+        impl<'q> sqlx::Encode<'q, sqlx::Postgres> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <sqlx::Postgres as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<'q, sqlx::Postgres>>::encode(
+                    $crate::types::TextValue::as_text(self),
+                    buf,
+                )
+            }
+        }
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $ty
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                <$ty as $crate::types::TextValue>::from_text(text)
+                    .ok_or_else(|| format!("unknown {} value {text:?}", stringify!($ty)).into())
+            }
+        }
+    };
+}
+
 /// Which side of a store a credential acts on. Data never crosses environments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -113,7 +181,7 @@ impl Environment {
     }
 }
 
-impl crate::db::TextValue for Environment {
+impl TextValue for Environment {
     fn as_text(&self) -> &'static str {
         self.as_str()
     }

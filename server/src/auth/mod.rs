@@ -1,6 +1,5 @@
 //! Authentication: passwords, bearer secrets, login throttling and principals.
 
-pub mod password;
 pub mod policy;
 pub mod principal;
 mod routes;

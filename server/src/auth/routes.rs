@@ -9,12 +9,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{principal::ConsoleUser, service, tokens};
 use crate::{
+    http::extract::ClientIp,
     http::{
         extract::ApiJson,
         problem::{ApiError, Problem},
     },
     idempotency::Secret,
-    limits::ClientIp,
     state::AppState,
 };
 

@@ -7,14 +7,13 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    password,
     throttle::{self, Backoff},
     tokens::{self, TokenKind},
 };
 use crate::{
     db::DbError,
     http::problem::ApiError,
-    limits, on_db,
+    limits, on_db, passwords,
     state::AppState,
     types::{Email, InvalidValue, UserId},
 };
@@ -88,7 +87,7 @@ pub async fn authenticate(
         None => None,
     };
     let stored_hash = user.as_ref().map(|u| u.1.clone());
-    let password_ok = password::verify(permit, password, stored_hash).await?;
+    let password_ok = passwords::verify(permit, password, stored_hash).await?;
     let Some((user_id, hash, is_platform_admin, must_change_password)) =
         user.filter(|_| password_ok)
     else {
@@ -233,7 +232,7 @@ pub async fn change_password(
         );
     }
     let hash = state.passwords.hash(new).await.map_err(|e| match e {
-        password::PasswordError::TooShort => {
+        passwords::PasswordError::TooShort => {
             InvalidValue::new("new_password", e.to_string()).into()
         }
         other => ApiError::Internal(other.into()),

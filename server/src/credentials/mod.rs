@@ -3,7 +3,6 @@
 //! Plaintext exists only inside this module and the provider that asks for it: the API and the
 //! console get a masked view; nothing secret is logged (secret fields are `SecretString`).
 
-pub mod keyring;
 pub mod keys;
 mod routes;
 
@@ -13,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub use keyring::{KeyRing, KeyRingError, Sealed};
+pub use crate::keyring::{KeyRing, KeyRingError, Sealed};
 pub use routes::{admin_router, platform_router};
 
 use crate::{

@@ -79,3 +79,29 @@ where
             .map_err(|e| ApiError::InvalidBody(e.body_text()))
     }
 }
+
+/// The client address of the current request (see [`client_ip`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl ClientIp {
+    /// Determines it from request parts.
+    pub fn of(parts: &axum::http::request::Parts, trusted: &crate::limits::TrustedProxies) -> Self {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|axum::extract::ConnectInfo(addr)| addr.ip());
+        ClientIp(crate::limits::client_ip(peer, &parts.headers, trusted))
+    }
+}
+
+impl axum::extract::FromRequestParts<crate::state::AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp::of(parts, &state.config.trusted_proxies))
+    }
+}

@@ -5,16 +5,11 @@
 //! them, so believing them from an untrusted peer would let a client pick its own limiter key.
 
 use std::{
-    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
     str::FromStr,
 };
 
-use axum::{
-    extract::{ConnectInfo, FromRequestParts},
-    http::{HeaderMap, request::Parts},
-};
-
-use crate::state::AppState;
+use http::HeaderMap;
 
 /// IP addresses and CIDR ranges of the reverse proxies in front of this server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,35 +118,9 @@ pub fn limiter_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The client address of the current request (see [`client_ip`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientIp(pub IpAddr);
-
-impl ClientIp {
-    /// Determines it from request parts.
-    pub fn of(parts: &Parts, trusted: &TrustedProxies) -> Self {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
-        ClientIp(client_ip(peer, &parts.headers, trusted))
-    }
-}
-
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp::of(parts, &state.config.trusted_proxies))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
+    use http::HeaderValue;
 
     use super::*;
 

@@ -14,7 +14,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 
-pub use client_ip::{ClientIp, TrustedProxies, client_ip, limiter_key};
+pub use client_ip::{TrustedProxies, client_ip, limiter_key};
 
 /// Keys a limiter tracks at most; beyond that, idle (full) buckets are dropped first.
 const MAX_TRACKED_KEYS: usize = 100_000;
@@ -166,11 +166,11 @@ pub struct Limiters {
 }
 
 impl Limiters {
-    /// Limiters for `config`.
-    pub fn new(config: &crate::config::Config) -> Self {
+    /// Limiters for failed sign-ins per address and, when limited, requests per API key.
+    pub fn new(sign_in_ip_rate: Rate, api_key_rate: Option<Rate>) -> Self {
         Self {
-            sign_in_ip: KeyedLimiter::new(config.sign_in_ip_rate),
-            api_keys: config.api_key_rate.map(KeyedLimiter::new),
+            sign_in_ip: KeyedLimiter::new(sign_in_ip_rate),
+            api_keys: api_key_rate.map(KeyedLimiter::new),
         }
     }
 }

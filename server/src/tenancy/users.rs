@@ -7,17 +7,14 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    auth::{
-        password,
-        principal::{PlatformAdmin, Role},
-    },
+    auth::principal::{PlatformAdmin, Role},
     db::{Db, DbError},
     http::{
         extract::{ApiJson, ApiPath},
         problem::{ApiError, Problem},
     },
     idempotency::Secret,
-    on_db,
+    on_db, passwords,
     state::AppState,
     types::{Email, StoreId, UserId},
 };
@@ -108,7 +105,7 @@ pub async fn create_store_user(
             let (password, generated) = match body.password {
                 Some(p) => (p, None),
                 None => {
-                    let p = password::generate();
+                    let p = passwords::generate();
                     let shown = p.expose_secret().to_owned();
                     (p, Some(shown))
                 }
@@ -211,7 +208,7 @@ pub async fn bootstrap_admin(
             tracing::info!(email = %email, "created the platform admin from CASSA_ADMIN_EMAIL");
         }
         None => {
-            let password = password::generate();
+            let password = passwords::generate();
             let shown = password.expose_secret().to_owned();
             // It went to the log: the admin must replace it at first sign-in.
             create_user(state, &email, password, true, true).await?;

@@ -422,6 +422,18 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<crate::passwords::PasswordError> for ApiError {
+    fn from(err: crate::passwords::PasswordError) -> Self {
+        match err {
+            crate::passwords::PasswordError::TooShort => {
+                ApiError::Validation(crate::types::InvalidValue::new("password", err.to_string()))
+            }
+            crate::passwords::PasswordError::Busy => ApiError::ServerBusy,
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         DbError::from(err).into()

@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use crate::{
     db::Db,
+    egress::{self, Egress},
     money::MinorUnits,
     providers::audit::AuditEntry,
-    providers::egress::{self, Egress},
     providers::payment::{
         BoxFuture, CallContext, PaymentProvider, ProviderError, ProviderTransaction,
     },

@@ -28,7 +28,7 @@ pub enum ClientError {
     /// The stored `base_url` is not allowed (stored before the rule, or the allow-list
     /// changed since): no request is made.
     #[error("base_url refused: {0}")]
-    Egress(#[from] crate::providers::egress::EgressError),
+    Egress(#[from] crate::egress::EgressError),
     /// Production does not mount the in-process PSP, and the credentials name no other.
     #[error("the sandbox PSP is not mounted in production; set a base_url")]
     NotMounted,

@@ -38,19 +38,6 @@ pub enum PasswordError {
     Busy,
 }
 
-impl From<PasswordError> for crate::http::problem::ApiError {
-    fn from(err: PasswordError) -> Self {
-        use crate::http::problem::ApiError;
-        match err {
-            PasswordError::TooShort => {
-                ApiError::Validation(crate::types::InvalidValue::new("password", err.to_string()))
-            }
-            PasswordError::Busy => ApiError::ServerBusy,
-            other => ApiError::Internal(other.into()),
-        }
-    }
-}
-
 /// The process's argon2 capacity.
 #[derive(Clone, Debug)]
 pub struct Hasher {
