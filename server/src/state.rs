@@ -45,6 +45,8 @@ pub struct AppState {
     pub passwords: crate::passwords::Hasher,
     /// Per-address and per-key request limits.
     pub limits: Arc<crate::limits::Limiters>,
+    /// The payment providers, by name.
+    pub payment_providers: Arc<crate::providers::registry::PaymentRegistry>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -53,6 +53,7 @@ macro_rules! insert_history {
 
 mod caller;
 pub mod console;
+mod events;
 mod keys;
 pub mod machine;
 mod pay;
@@ -68,6 +69,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+pub use events::transaction_for_event;
 pub use machine::IntentStatus;
 pub use pay::pay;
 pub use queries::{detail, list};

@@ -22,7 +22,6 @@ use crate::{
     providers::{
         audit::AuditLog,
         payment::{CallContext, PaymentProvider, ProviderError, ProviderTransaction},
-        sandbox,
     },
     state::AppState,
     types::{Environment, PaymentIntentId, StoreId, TransactionId},
@@ -139,14 +138,16 @@ pub(crate) struct Extras<'a> {
     pub audit: Option<&'a AuditLog>,
 }
 
-/// The provider client for an intent's store, provider and environment. Built before anything
-/// is recorded, so a store whose client cannot be built gets `503` with nothing left behind.
+/// The provider client for an intent's store, provider (the registry's default for a new
+/// payment) and environment. Built before anything is recorded, so a store whose client cannot
+/// be built gets `503` with nothing left behind.
 pub(crate) async fn client_for(
     state: &AppState,
     store: StoreId,
+    provider: Option<&str>,
     env: Environment,
-) -> Result<sandbox::client::SandboxClient, ApiError> {
-    sandbox::client_for(state, store, env, state.config.provider_timeout)
+) -> Result<Box<dyn PaymentProvider>, ApiError> {
+    crate::credentials::payment_client(state, store, provider, env)
         .await
         .map_err(|err| {
             tracing::warn!(error = %err, "no payment provider client for the store");

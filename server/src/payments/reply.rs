@@ -85,11 +85,24 @@ pub(super) async fn resume(
     }
     // An earlier call may have reached the provider: whatever stops us from asking now, the
     // outcome is still unknown (never "nothing charged", which would invite a second key).
-    let client = client_for(state, intent.store_id, environment(&intent)?)
-        .await
-        .map_err(|_| ApiError::ProviderOutcomeUnknown)?;
+    let client = client_for(
+        state,
+        intent.store_id,
+        Some(&intent.provider),
+        environment(&intent)?,
+    )
+    .await
+    .map_err(|_| ApiError::ProviderOutcomeUnknown)?;
     claim_alone(state, reply).await?;
-    drive(state, caller, &client, (intent, txn), reply, Attempt::Again).await
+    drive(
+        state,
+        caller,
+        client.as_ref(),
+        (intent, txn),
+        reply,
+        Attempt::Again,
+    )
+    .await
 }
 
 /// Maps a finished flow onto the API: the intent, or the error its transaction ended in.

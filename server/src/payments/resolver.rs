@@ -85,8 +85,22 @@ async fn resolve_one(state: &AppState, txn: TxnRow) -> Result<bool, ApiError> {
         correlation_id: uuid::Uuid::now_v7().to_string(),
     };
     let intent = load_intent(state, txn.payment_intent_id).await?;
-    let client = client_for(state, intent.store_id, environment(&intent)?).await?;
-    let (_, txn) = drive(state, &caller, &client, (intent, txn), None, Attempt::Again).await?;
+    let client = client_for(
+        state,
+        intent.store_id,
+        Some(&intent.provider),
+        environment(&intent)?,
+    )
+    .await?;
+    let (_, txn) = drive(
+        state,
+        &caller,
+        client.as_ref(),
+        (intent, txn),
+        None,
+        Attempt::Again,
+    )
+    .await?;
     Ok(!txn.status().is_open())
 }
 
@@ -106,8 +120,22 @@ pub async fn resolve_transaction(
         return Ok(false);
     }
     let intent = load_intent(state, txn.payment_intent_id).await?;
-    let client = client_for(state, intent.store_id, environment(&intent)?).await?;
-    let (_, txn) = drive(state, caller, &client, (intent, txn), None, Attempt::Again).await?;
+    let client = client_for(
+        state,
+        intent.store_id,
+        Some(&intent.provider),
+        environment(&intent)?,
+    )
+    .await?;
+    let (_, txn) = drive(
+        state,
+        caller,
+        client.as_ref(),
+        (intent, txn),
+        None,
+        Attempt::Again,
+    )
+    .await?;
     Ok(!txn.status().is_open())
 }
 

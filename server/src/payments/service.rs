@@ -26,7 +26,6 @@ use crate::{
     money::MinorUnits,
     on_db,
     orders::OrderScope,
-    providers::payment::PaymentProvider,
     state::AppState,
     types::{Environment, InvalidValue, OrderId, PaymentIntentId, StoreId, TransactionId},
 };
@@ -150,7 +149,7 @@ pub(super) async fn authorize_with(
             "the order's total is zero: there is nothing to authorize",
         ));
     }
-    let client = client_for(state, scope.store_id, scope.environment).await?;
+    let client = client_for(state, scope.store_id, None, scope.environment).await?;
     let now = state.clock.now();
     let intent = IntentRow {
         id: PaymentIntentId::new(),
@@ -225,7 +224,15 @@ pub(super) async fn authorize_with(
         }
         (Err(err), _) => return Err(db(err)),
     }
-    drive(state, caller, &client, (intent, txn), reply, Attempt::First).await
+    drive(
+        state,
+        caller,
+        client.as_ref(),
+        (intent, txn),
+        reply,
+        Attempt::First,
+    )
+    .await
 }
 
 fn new_txn(
@@ -503,7 +510,7 @@ pub(super) async fn operate(
     if let Some(txn) = find_txn(state, intent.id, request.operation, key).await? {
         return resume(state, caller, (intent, txn), reply).await;
     }
-    let client = client_for(state, target.store, target.env).await?;
+    let client = client_for(state, target.store, Some(&intent.provider), target.env).await?;
     let claim = reply.map(|r| &r.record).filter(|r| r.needs_claim());
     let lock = state.db.lock_for_update_sql();
     let select = format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1{lock}");
@@ -571,7 +578,15 @@ pub(super) async fn operate(
                 if let Some(record) = claim {
                     record.claimed();
                 }
-                return drive(state, caller, &client, outcome, reply, Attempt::First).await;
+                return drive(
+                    state,
+                    caller,
+                    client.as_ref(),
+                    outcome,
+                    reply,
+                    Attempt::First,
+                )
+                .await;
             }
             None => {
                 if let Some(txn) = find_txn(state, intent.id, request.operation, key).await? {

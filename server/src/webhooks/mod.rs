@@ -6,7 +6,6 @@ pub mod console;
 mod process;
 mod queue;
 mod routes;
-pub mod signature;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

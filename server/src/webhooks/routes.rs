@@ -6,16 +6,12 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
-use secrecy::ExposeSecret;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{
-    EVENT_COLUMNS, EventPage, EventQuery, Received, WebhookEvent,
-    signature::{self, SignatureError},
-};
+use super::{EVENT_COLUMNS, EventPage, EventQuery, Received, WebhookEvent};
 use crate::{
     auth::principal::StoreScope,
-    credentials::{self, Provider, ProviderSecrets},
+    credentials::{self, Credentials},
     db::DbError,
     http::{
         extract::{ApiPath, ApiQuery},
@@ -23,6 +19,7 @@ use crate::{
         problem::{ApiError, Problem},
     },
     on_db,
+    providers::signature::SignatureError,
     state::AppState,
     types::{Environment, InvalidValue, StoreId},
 };
@@ -40,19 +37,16 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
         .routes(routes!(replay_event))
 }
 
-/// The store's webhook signing secrets for a provider, with the environment each belongs to.
-async fn secrets(
+/// The store's credentials for a provider, with the environment each belongs to.
+async fn credentials_by_env(
     state: &AppState,
     store: StoreId,
-    provider: Provider,
-) -> Result<Vec<(Environment, secrecy::SecretString)>, ApiError> {
+    provider: &str,
+) -> Result<Vec<(Environment, Credentials)>, ApiError> {
     let mut found = Vec::new();
     for env in [Environment::Sandbox, Environment::Production] {
         match credentials::load(state, store, provider, env).await {
-            Ok(Some(
-                ProviderSecrets::Sandbox { webhook_secret, .. }
-                | ProviderSecrets::Stripe { webhook_secret, .. },
-            )) => found.push((env, webhook_secret)),
+            Ok(Some(credentials)) => found.push((env, credentials)),
             Ok(None) => {}
             Err(err) => {
                 tracing::error!(error = %err, "cannot read webhook secrets");
@@ -100,31 +94,21 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Received>, ApiError> {
-    let Some(provider) = Provider::parse(&provider_name) else {
+    let Some(adapter) = state.payment_providers.get(&provider_name).cloned() else {
         count_rejected("unknown", "unknown_provider");
         return Err(ApiError::NotFound);
     };
-    let secrets = secrets(&state, store_id, provider).await?;
+    let provider = adapter.name();
+    let secrets = credentials_by_env(&state, store_id, provider).await?;
     // Tolerance is about the network, so wall time (the sender's clock is a real one too).
     let now = chrono::Utc::now().timestamp();
-    let verify = |secret: &str| match provider {
-        Provider::Sandbox => signature::verify_standard(
-            secret,
-            header(&headers, "webhook-id"),
-            header(&headers, "webhook-timestamp"),
-            header(&headers, "webhook-signature"),
-            &body,
-            now,
-        ),
-        Provider::Stripe => {
-            signature::verify_stripe(secret, header(&headers, "stripe-signature"), &body, now)
-        }
-    };
     // The secret that verifies decides the event's environment: a sandbox secret can never
     // speak for production money.
     let mut verdict = Err(SignatureError::Mismatch);
-    for (env, secret) in &secrets {
-        verdict = verify(secret.expose_secret()).map(|()| *env);
+    for (env, credentials) in &secrets {
+        verdict = adapter
+            .verify_webhook(credentials, &headers, &body, now)
+            .map(|()| *env);
         if verdict.is_ok() {
             break;
         }
@@ -133,9 +117,9 @@ pub async fn receive(
         Ok(env) => env,
         Err(err) => {
             if secrets.is_empty() {
-                count_rejected(provider.as_str(), "unknown_store");
+                count_rejected(provider, "unknown_store");
             } else {
-                count_rejected(provider.as_str(), rejection_reason(err));
+                count_rejected(provider, rejection_reason(err));
                 record_rejected(&state, store_id, provider, &headers, &body, err).await;
             }
             return Err(ApiError::InvalidSignature(err));
@@ -143,12 +127,10 @@ pub async fn receive(
     };
     let payload: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::InvalidBody(format!("the event is not JSON: {e}")))?;
-    let event_id = match provider {
-        Provider::Sandbox => header(&headers, "webhook-id").map(str::to_owned),
-        Provider::Stripe => payload["id"].as_str().map(str::to_owned),
-    }
-    .filter(|id| !id.is_empty() && id.len() <= 255)
-    .ok_or_else(|| InvalidValue::new("id", "the event has no usable id"))?;
+    let event_id = adapter
+        .event_id(&headers, &payload)
+        .filter(|id| !id.is_empty() && id.len() <= 255)
+        .ok_or_else(|| InvalidValue::new("id", "the event has no usable id"))?;
     let event_type = payload["type"]
         .as_str()
         .unwrap_or("unknown")
@@ -163,7 +145,7 @@ pub async fn receive(
         ON CONFLICT (store_id, provider, provider_event_id) WHERE signature_valid DO NOTHING";
     let payload_text = String::from_utf8_lossy(&body);
     let inserted = on_db!(&state.db, pool => {
-        sqlx::query(SQL).bind(id).bind(store_id).bind(provider.as_str()).bind(&event_id)
+        sqlx::query(SQL).bind(id).bind(store_id).bind(provider).bind(&event_id)
             .bind(&event_type).bind(true).bind(payload_text.as_ref()).bind(now)
             .bind(environment.as_str())
             .execute(pool).await.map(|r| r.rows_affected())
@@ -205,7 +187,7 @@ fn count_rejected(provider: &'static str, reason: &'static str) {
 async fn record_rejected(
     state: &AppState,
     store: StoreId,
-    provider: Provider,
+    provider: &'static str,
     headers: &HeaderMap,
     body: &[u8],
     err: SignatureError,
@@ -224,14 +206,14 @@ async fn record_rejected(
         WHERE NOT EXISTS (SELECT 1 FROM webhook_events WHERE store_id = $2 AND provider = $3 \
         AND status = 'rejected' AND received_at > $9)";
     let written = on_db!(&state.db, pool => {
-        sqlx::query(SQL).bind(uuid::Uuid::now_v7()).bind(store).bind(provider.as_str()).bind(&event_id)
+        sqlx::query(SQL).bind(uuid::Uuid::now_v7()).bind(store).bind(provider).bind(&event_id)
             .bind(false).bind(&payload).bind(err.to_string()).bind(now)
             .bind(now - rejected_sample_period())
             .execute(pool).await.map(|r| r.rows_affected())
     });
     match written {
         Ok(stored) => tracing::warn!(
-            provider = provider.as_str(),
+            provider,
             %store,
             reason = %err,
             sampled = stored == 1,
