@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
@@ -47,10 +46,4 @@ pub struct AppState {
     pub limits: Arc<crate::limits::Limiters>,
     /// The payment providers, by name.
     pub payment_providers: Arc<crate::providers::registry::PaymentRegistry>,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos.clone()
-    }
 }

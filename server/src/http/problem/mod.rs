@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use crate::db::DbError;
 
 mod credentials;
+mod webhooks;
 
 /// Marks a 5xx answer that is final for its Idempotency-Key: the idempotency layer stores and
 /// replays it instead of releasing the key (which would invite a retry that cannot succeed).
