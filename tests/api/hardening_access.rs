@@ -762,9 +762,13 @@ async fn the_sandbox_psp_keeps_webhook_secrets_sealed_and_still_signs(backend: B
     let intent: Value = response.json().await.unwrap();
     let pid = intent["provider_payment_id"].as_str().unwrap();
     assert!(
-        cassa::providers::sandbox::psp::settle(&app.state, pid, true)
-            .await
-            .unwrap()
+        cassa_sandbox_psp::settle(
+            &cassa::providers::sandbox::psp_host::state(&app.state),
+            pid,
+            true
+        )
+        .await
+        .unwrap()
     );
     let sql = "SELECT COUNT(*) FROM webhook_events WHERE signature_valid = TRUE";
     for _ in 0..100 {

@@ -272,9 +272,13 @@ async fn the_sandbox_psp_settles_asynchronous_payments_by_webhook(backend: Backe
     let (order, intent) = h.pending_payment().await;
     let pid = intent["provider_payment_id"].as_str().unwrap();
     assert!(
-        cassa::providers::sandbox::psp::settle(&h.app.state, pid, true)
-            .await
-            .unwrap()
+        cassa_sandbox_psp::settle(
+            &cassa::providers::sandbox::psp_host::state(&h.app.state),
+            pid,
+            true
+        )
+        .await
+        .unwrap()
     );
     let detail = h.wait_for_status(&order, "authorized").await;
     let last = detail["status_history"]
@@ -473,9 +477,13 @@ async fn a_webhook_racing_the_api_and_the_resolver_keeps_the_ledger_consistent(b
     for _ in 0..3 {
         let (order, intent) = h.pending_payment().await;
         let pid = intent["provider_payment_id"].as_str().unwrap();
-        cassa::providers::sandbox::psp::settle(&h.app.state, pid, true)
-            .await
-            .unwrap();
+        cassa_sandbox_psp::settle(
+            &cassa::providers::sandbox::psp_host::state(&h.app.state),
+            pid,
+            true,
+        )
+        .await
+        .unwrap();
         assert_eq!(
             h.deliver(
                 &format!("msg_{}", Uuid::now_v7()),

@@ -186,9 +186,13 @@ async fn every_test_payment_method_has_its_outcome(backend: Backend) {
     assert_eq!(pending["status"], "pending");
     let pid = pending["provider_payment_id"].as_str().unwrap();
     assert!(
-        cassa::providers::sandbox::psp::settle(&shop.app.state, pid, true)
-            .await
-            .unwrap()
+        cassa_sandbox_psp::settle(
+            &cassa::providers::sandbox::psp_host::state(&shop.app.state),
+            pid,
+            true
+        )
+        .await
+        .unwrap()
     );
     let settled = cassa::payments::resolve_open(&shop.app.state, chrono::Duration::zero())
         .await
@@ -212,9 +216,13 @@ async fn every_test_payment_method_has_its_outcome(backend: Backend) {
     )
     .await;
     let pid = pending["provider_payment_id"].as_str().unwrap();
-    cassa::providers::sandbox::psp::settle(&shop.app.state, pid, false)
-        .await
-        .unwrap();
+    cassa_sandbox_psp::settle(
+        &cassa::providers::sandbox::psp_host::state(&shop.app.state),
+        pid,
+        false,
+    )
+    .await
+    .unwrap();
     cassa::payments::resolve_open(&shop.app.state, chrono::Duration::zero())
         .await
         .unwrap();

@@ -1,8 +1,7 @@
 //! The sandbox payment provider: a simulated remote PSP reached over HTTP.
 
 pub mod client;
-pub mod psp;
-pub mod psp_webhooks;
+pub mod psp_host;
 
 use std::time::Duration;
 
@@ -106,13 +105,22 @@ pub async fn register_webhooks(state: &AppState, store: StoreId, env: Environmen
 
 /// This server's webhook URL for `store`: the only URL the in-process PSP delivers to.
 pub fn own_webhook_url(state: &AppState, store: StoreId) -> String {
-    format!("{}/api/v1/webhooks/sandbox/{store}", state.self_url)
+    webhook_url_at(&state.self_url, store)
+}
+
+fn webhook_url_at(self_url: &str, store: StoreId) -> String {
+    format!("{self_url}/api/v1/webhooks/sandbox/{store}")
 }
 
 /// Whether `url` is this server's sandbox webhook URL of some store.
 pub fn is_own_webhook_url(state: &AppState, url: &str) -> bool {
-    url.strip_prefix(&*state.self_url)
+    is_own_webhook_url_at(&state.self_url, url)
+}
+
+/// [`is_own_webhook_url`] for the server reachable at `self_url`.
+pub fn is_own_webhook_url_at(self_url: &str, url: &str) -> bool {
+    url.strip_prefix(self_url)
         .and_then(|rest| rest.strip_prefix("/api/v1/webhooks/sandbox/"))
         .and_then(|store| store.parse::<StoreId>().ok())
-        .is_some_and(|store| own_webhook_url(state, store) == url)
+        .is_some_and(|store| webhook_url_at(self_url, store) == url)
 }
