@@ -148,6 +148,19 @@ impl Application {
             config.sign_in_ip_rate,
             config.api_key_rate,
         ));
+        let shutdown = CancellationToken::new();
+        let self_url: Arc<str> = format!("http://{own}").into();
+        let key_ring = Arc::new(key_ring);
+        let psp = crate::http::sandbox_psp::state_from(
+            &db,
+            key_ring.clone(),
+            self_url.clone(),
+            egress.clone(),
+            &config,
+            shutdown.clone(),
+        );
+        let sealed_elsewhere: Vec<Arc<dyn crate::keyring::SealedElsewhere>> =
+            vec![Arc::new(crate::http::sandbox_psp::SealedByPsp(psp))];
         let state = AppState {
             db,
             clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -156,9 +169,10 @@ impl Application {
             metrics: telemetry::metrics_handle(),
             openapi_json: http::openapi_json().into(),
             session_policy,
-            key_ring: Arc::new(key_ring),
-            self_url: format!("http://{own}").into(),
-            shutdown: CancellationToken::new(),
+            key_ring,
+            self_url,
+            shutdown,
+            sealed_elsewhere: Arc::new(sealed_elsewhere),
             webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
             caches,
             egress,

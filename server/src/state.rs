@@ -44,6 +44,8 @@ pub struct AppState {
     pub passwords: crate::passwords::Hasher,
     /// Per-address and per-key request limits.
     pub limits: Arc<crate::limits::Limiters>,
+    /// What else seals values with the key ring (a rotation rewraps them too).
+    pub sealed_elsewhere: Arc<Vec<Arc<dyn crate::keyring::SealedElsewhere>>>,
     /// The payment providers, by name.
     pub payment_providers: Arc<crate::providers::registry::PaymentRegistry>,
 }

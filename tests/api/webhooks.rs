@@ -273,7 +273,7 @@ async fn the_sandbox_psp_settles_asynchronous_payments_by_webhook(backend: Backe
     let (order, intent) = h.pending_payment().await;
     let pid = intent["provider_payment_id"].as_str().unwrap();
     assert!(
-        cassa::providers::sandbox::psp::settle(&h.app.state, pid, true)
+        cassa_sandbox_psp::settle(&cassa::http::sandbox_psp::state(&h.app.state), pid, true)
             .await
             .unwrap()
     );
@@ -474,7 +474,7 @@ async fn a_webhook_racing_the_api_and_the_resolver_keeps_the_ledger_consistent(b
     for _ in 0..3 {
         let (order, intent) = h.pending_payment().await;
         let pid = intent["provider_payment_id"].as_str().unwrap();
-        cassa::providers::sandbox::psp::settle(&h.app.state, pid, true)
+        cassa_sandbox_psp::settle(&cassa::http::sandbox_psp::state(&h.app.state), pid, true)
             .await
             .unwrap();
         assert_eq!(

@@ -256,18 +256,20 @@ pub async fn retire(state: &AppState, version: u32) -> Result<KeyVersion, Creden
     }
     // Remembered secret-bearing answers (24 h at most) and the sandbox PSP's webhook secrets
     // (rewritten whenever sandbox credentials are stored) are sealed too.
-    const SEALED: &str = "SELECT (SELECT COUNT(*) FROM idempotency_keys \
-        WHERE response_key_version = $1 AND expires_at > $2) \
-        + (SELECT COUNT(*) FROM sandbox_psp_endpoints WHERE secret LIKE $3)";
+    const SEALED: &str = "SELECT COUNT(*) FROM idempotency_keys \
+        WHERE response_key_version = $1 AND expires_at > $2";
     let sealed: i64 = on_db!(&state.db, pool => {
         sqlx::query_scalar(SEALED)
             .bind(version as i32)
             .bind(state.clock.now())
-            .bind(format!("{}{version}:%", crate::providers::sandbox::psp_webhooks::SEALED_PREFIX))
             .fetch_one(pool)
             .await
     })
     .map_err(DbError::from)?;
+    let mut sealed = sealed;
+    for owner in state.sealed_elsewhere.iter() {
+        sealed += owner.sealed_with(version).await?;
+    }
     if sealed > 0 {
         return Err(CredentialError::Conflict(
             "remembered API answers or sandbox webhook secrets are still sealed with this \
@@ -318,7 +320,9 @@ pub async fn run_pending_rotation(state: &AppState) -> Result<bool, CredentialEr
             break;
         }
     }
-    crate::providers::sandbox::psp_webhooks::rewrap(state, target).await?;
+    for owner in state.sealed_elsewhere.iter() {
+        owner.rewrap(target).await?;
+    }
     const DONE: &str = "UPDATE key_rotations SET status = 'completed', finished_at = $2, \
                         lease_until = NULL, updated_at = $2 WHERE id = $1";
     on_db!(&state.db, pool => sqlx::query(DONE).bind(id).bind(state.clock.now()).execute(pool).await.map(|r| r.rows_affected()))?;

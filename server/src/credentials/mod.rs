@@ -58,6 +58,15 @@ pub enum CredentialError {
     Client(#[from] ClientError),
 }
 
+impl From<crate::keyring::ElsewhereError> for CredentialError {
+    fn from(e: crate::keyring::ElsewhereError) -> Self {
+        match e {
+            crate::keyring::ElsewhereError::Db(e) => CredentialError::Store(e),
+            crate::keyring::ElsewhereError::Key(e) => CredentialError::Key(e),
+        }
+    }
+}
+
 impl From<sqlx::Error> for CredentialError {
     fn from(e: sqlx::Error) -> Self {
         CredentialError::Store(e.into())

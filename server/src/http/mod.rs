@@ -5,6 +5,7 @@ pub mod middleware;
 pub mod ops;
 pub mod pagination;
 pub mod problem;
+pub mod sandbox_psp;
 
 use axum::{
     Router,
@@ -186,7 +187,7 @@ pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
     // moves no real money and answers anyone with an `sbx_` key, so production does not
     // serve it.
     if state.config.run_mode != RunMode::Production {
-        api = api.nest("/sandbox-psp", crate::providers::sandbox::psp::router());
+        api = api.nest("/sandbox-psp", crate::http::sandbox_psp::router(&state));
     }
     api.leptos_routes_with_context(&state, console_routes, console_context, {
         let options = leptos_options.clone();

@@ -2,8 +2,6 @@
 //! `base_url` its client calls the PSP mounted in this server (never in production).
 
 pub mod client;
-pub mod psp;
-pub mod psp_webhooks;
 
 use http::HeaderMap;
 use secrecy::SecretString;
