@@ -1,5 +1,7 @@
 //! RFC 9457 problem details: the one error type at the HTTP edge.
 
+mod payments;
+
 use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
