@@ -7,6 +7,17 @@
 //! between the phases leaves a `pending`/`unknown` row that a retry with the same
 //! Idempotency-Key, or the resolver job, drives to its outcome with the same provider key:
 //! never lost, never doubled.
+//!
+//! Files by job; each imports only files listed after it:
+//! - `routes.rs`: HTTP (the edge): extract, call a flow, answer;
+//! - `pay.rs`, `service.rs`: the flows and their rules, up to phase 1; `resolver.rs`: the job
+//!   that settles open transactions; `queries.rs`: the read side;
+//! - `phases.rs`: phases 2 and 3 (the provider call, the outcome recorded exactly once);
+//! - `provider.rs`: which provider client serves a store;
+//! - `reply.rs`: what a finished flow answers (the API view, the error a transaction ended in,
+//!   the request's idempotency record);
+//! - `keys.rs`: ledger keys; `repo.rs`: SQL and typed rows; `error.rs`: [`Error`];
+//!   `machine.rs`: the transition function; `caller.rs`: who asks.
 
 mod caller;
 pub mod console;

@@ -21,7 +21,7 @@ use super::{
 use crate::{
     auth::principal::CustomerScope,
     checkout,
-    idempotency::answer,
+    idempotency::{Deferred, answer},
     money::MinorUnits,
     orders::OrderScope,
     providers::payment::PaymentProvider,
@@ -185,7 +185,7 @@ async fn start_intent(
     intent: &IntentRow,
     txn: &TxnRow,
     caller: &Caller,
-    claim: Option<&crate::idempotency::Deferred>,
+    claim: Option<&Deferred>,
 ) -> Result<Started, Error> {
     let mut tx = state.db.begin_write().await?;
     // First, so a concurrent request with the same key waits here and changes nothing.
@@ -500,7 +500,7 @@ async fn reserve(
     request: &OperationRequest,
     key: &LedgerKey,
     caller: &Caller,
-    claim: Option<&crate::idempotency::Deferred>,
+    claim: Option<&Deferred>,
 ) -> Result<Option<Outcome>, Error> {
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
