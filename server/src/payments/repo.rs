@@ -591,3 +591,40 @@ pub async fn status_counts(
         WHERE store_id = $1 AND environment = $2 GROUP BY status ORDER BY status";
     Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(store).bind(env).fetch_all(pool).await)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: TextValue + PartialEq + std::fmt::Debug>(all: Vec<T>) {
+        for value in all {
+            assert_eq!(T::from_text(value.as_text()).as_ref(), Some(&value));
+        }
+        assert_eq!(T::from_text("Pending"), None);
+        assert_eq!(T::from_text(""), None);
+    }
+
+    #[test]
+    fn stored_spellings_round_trip_and_unknown_text_is_refused() {
+        round_trip(IntentStatus::ALL.to_vec());
+        round_trip(vec![
+            Operation::Authorize,
+            Operation::Capture,
+            Operation::Void,
+            Operation::Refund,
+        ]);
+        round_trip(vec![
+            TransactionStatus::Pending,
+            TransactionStatus::Unknown,
+            TransactionStatus::Succeeded,
+            TransactionStatus::Failed,
+        ]);
+        round_trip(vec![
+            FailureKind::Declined,
+            FailureKind::Rejected,
+            FailureKind::Unavailable,
+        ]);
+        round_trip(vec![Subject::Order, Subject::Payment]);
+        round_trip(vec![Source::Api, Source::Webhook, Source::Job]);
+    }
+}
