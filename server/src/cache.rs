@@ -18,7 +18,7 @@ use std::{
 
 use crate::{
     auth::principal::Principal,
-    credentials::{Provider, ProviderSecrets},
+    providers::payment::Credentials,
     types::{Environment, StoreId},
 };
 
@@ -103,7 +103,7 @@ pub struct Caches {
     /// Token hash → principal.
     pub principals: TtlCache<Vec<u8>, CachedPrincipal>,
     /// (store, provider, environment) → decrypted credentials (or none stored).
-    pub credentials: TtlCache<(StoreId, Provider, Environment), Option<ProviderSecrets>>,
+    pub credentials: TtlCache<(StoreId, String, Environment), Option<Credentials>>,
 }
 
 impl Caches {

@@ -51,6 +51,16 @@ pub struct BuildOptions {
     pub clock: Option<SharedClock>,
     /// Extra routes mounted under `/api/v1` behind the real edge layers.
     pub extra_api: Option<Router<AppState>>,
+    /// Payment providers (default: [`default_payment_providers`]).
+    pub payment_providers: Option<crate::providers::registry::PaymentRegistry>,
+}
+
+/// The payment providers this server ships: the sandbox PSP (the default for new payments)
+/// and Stripe.
+pub fn default_payment_providers() -> crate::providers::registry::PaymentRegistry {
+    crate::providers::registry::PaymentRegistry::new(crate::providers::sandbox::NAME)
+        .register(Arc::new(crate::providers::sandbox::SandboxAdapter))
+        .register(Arc::new(crate::providers::stripe::StripeAdapter))
 }
 
 /// A bound, ready-to-run server.
@@ -153,6 +163,11 @@ impl Application {
             caches,
             egress,
             passwords,
+            payment_providers: Arc::new(
+                options
+                    .payment_providers
+                    .unwrap_or_else(default_payment_providers),
+            ),
             limits,
         };
         let primary = crate::credentials::keys::sync(&state).await?;

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
@@ -45,10 +44,6 @@ pub struct AppState {
     pub passwords: crate::passwords::Hasher,
     /// Per-address and per-key request limits.
     pub limits: Arc<crate::limits::Limiters>,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos.clone()
-    }
+    /// The payment providers, by name.
+    pub payment_providers: Arc<crate::providers::registry::PaymentRegistry>,
 }

@@ -734,7 +734,7 @@ async fn the_sandbox_psp_keeps_webhook_secrets_sealed_and_still_signs(backend: B
     let credentials = cassa::credentials::load(
         &app.state,
         store_id,
-        cassa::credentials::Provider::Sandbox,
+        "sandbox",
         cassa::types::Environment::Sandbox,
     )
     .await

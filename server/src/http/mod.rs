@@ -250,3 +250,10 @@ async fn fallback(
         leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell);
     handler(uri, state, req).await
 }
+
+// Leptos' handlers read their options from the state.
+impl axum::extract::FromRef<AppState> for leptos::config::LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}

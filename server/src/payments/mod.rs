@@ -22,6 +22,7 @@
 mod caller;
 pub mod console;
 mod error;
+mod events;
 mod keys;
 pub mod machine;
 mod pay;
@@ -40,6 +41,7 @@ use utoipa::{IntoParams, ToSchema};
 
 pub use caller::{Caller, Source};
 pub use error::Error;
+pub use events::transaction_for_event;
 pub use machine::IntentStatus;
 pub use pay::pay;
 pub use queries::{daily_volume, detail, list, status_counts};

@@ -154,11 +154,24 @@ pub(super) async fn resume(
     }
     // An earlier call may have reached the provider: whatever stops us from asking now, the
     // outcome is still unknown (never "nothing charged", which would invite a second key).
-    let client = client_for(state, intent.store_id, intent.environment)
-        .await
-        .map_err(|_| Error::ProviderOutcomeUnknown)?;
+    let client = client_for(
+        state,
+        intent.store_id,
+        Some(&intent.provider),
+        intent.environment,
+    )
+    .await
+    .map_err(|_| Error::ProviderOutcomeUnknown)?;
     claim_alone(state, reply).await?;
-    drive(state, caller, &client, (intent, txn), reply, Attempt::Again).await
+    drive(
+        state,
+        caller,
+        client.as_ref(),
+        (intent, txn),
+        reply,
+        Attempt::Again,
+    )
+    .await
 }
 
 /// Claims the request's key in a transaction of its own: for the rare requests that drive a

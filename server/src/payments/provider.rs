@@ -1,21 +1,22 @@
-//! Where payments gets a provider client: the one place that knows which provider serves a
-//! store's environment.
+//! Where payments gets a provider client: the one place that asks for it.
 
 use super::error::Error;
 use crate::{
-    providers::sandbox::{self, client::SandboxClient},
+    providers::payment::PaymentProvider,
     state::AppState,
     types::{Environment, StoreId},
 };
 
-/// The provider client for a store's environment. Flows build it before recording anything,
-/// so a store whose client cannot be built gets `ProviderUnavailable` with nothing left behind.
+/// The provider client for a store's `provider` (the registry's default for a new payment) in
+/// an environment. Flows build it before recording anything, so a store whose client cannot be
+/// built gets `ProviderUnavailable` with nothing left behind.
 pub(crate) async fn client_for(
     state: &AppState,
     store: StoreId,
+    provider: Option<&str>,
     env: Environment,
-) -> Result<SandboxClient, Error> {
-    sandbox::client_for(state, store, env, state.config.provider_timeout)
+) -> Result<Box<dyn PaymentProvider>, Error> {
+    crate::credentials::payment_client(state, store, provider, env)
         .await
         .map_err(|err| {
             tracing::warn!(error = %err, "no payment provider client for the store");

@@ -380,6 +380,41 @@ pub async fn txn_by_key(
     })?)
 }
 
+/// A transaction of a store's environment by id, if it is an `operation`.
+pub async fn txn_by_reference(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    operation: Operation,
+    id: TransactionId,
+) -> Result<Option<TransactionId>, DbError> {
+    const SQL: &str = "SELECT id FROM payment_transactions WHERE id = $1 AND store_id = $2 \
+        AND operation = $3 AND environment = $4";
+    Ok(on_db!(db, pool => {
+        sqlx::query_scalar(SQL).bind(id).bind(store).bind(operation).bind(env)
+            .fetch_optional(pool).await
+    })?)
+}
+
+/// The latest `operation` transaction on the intent of a store's environment with this
+/// provider payment id, an open one first.
+pub async fn txn_by_provider_payment(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    operation: Operation,
+    provider_payment_id: &str,
+) -> Result<Option<TransactionId>, DbError> {
+    const SQL: &str = "SELECT t.id FROM payment_transactions t JOIN payment_intents i \
+        ON i.id = t.payment_intent_id WHERE i.store_id = $1 AND i.provider_payment_id = $2 \
+        AND t.operation = $3 AND i.environment = $4 \
+        ORDER BY CASE WHEN t.status IN ('pending', 'unknown') THEN 0 ELSE 1 END, t.id DESC LIMIT 1";
+    Ok(on_db!(db, pool => {
+        sqlx::query_scalar(SQL).bind(store).bind(provider_payment_id).bind(operation).bind(env)
+            .fetch_optional(pool).await
+    })?)
+}
+
 /// A transaction by id.
 pub async fn txn(db: &Db, id: TransactionId) -> Result<TxnRow, DbError> {
     let sql = format!("SELECT {TXN_COLUMNS} FROM payment_transactions WHERE id = $1");

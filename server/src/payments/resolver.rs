@@ -73,8 +73,22 @@ async fn resolve_one(state: &AppState, txn: TxnRow) -> Result<bool, Error> {
         correlation_id: uuid::Uuid::now_v7().to_string(),
     };
     let intent = repo::intent(&state.db, txn.payment_intent_id).await?;
-    let client = client_for(state, intent.store_id, intent.environment).await?;
-    let (_, txn) = drive(state, &caller, &client, (intent, txn), None, Attempt::Again).await?;
+    let client = client_for(
+        state,
+        intent.store_id,
+        Some(&intent.provider),
+        intent.environment,
+    )
+    .await?;
+    let (_, txn) = drive(
+        state,
+        &caller,
+        client.as_ref(),
+        (intent, txn),
+        None,
+        Attempt::Again,
+    )
+    .await?;
     Ok(!txn.status.is_open())
 }
 
@@ -91,8 +105,22 @@ pub async fn resolve_transaction(
         return Ok(false);
     }
     let intent = repo::intent(&state.db, txn.payment_intent_id).await?;
-    let client = client_for(state, intent.store_id, intent.environment).await?;
-    let (_, txn) = drive(state, caller, &client, (intent, txn), None, Attempt::Again).await?;
+    let client = client_for(
+        state,
+        intent.store_id,
+        Some(&intent.provider),
+        intent.environment,
+    )
+    .await?;
+    let (_, txn) = drive(
+        state,
+        caller,
+        client.as_ref(),
+        (intent, txn),
+        None,
+        Attempt::Again,
+    )
+    .await?;
     Ok(!txn.status.is_open())
 }
 

@@ -24,7 +24,6 @@ use crate::{
     idempotency::{Deferred, answer},
     money::MinorUnits,
     orders::OrderScope,
-    providers::payment::PaymentProvider,
     state::AppState,
     types::{Environment, InvalidValue, OrderId, PaymentIntentId, StoreId, TransactionId},
 };
@@ -112,7 +111,7 @@ pub(super) async fn authorize_with(
             "the order's total is zero: there is nothing to authorize",
         ));
     }
-    let client = client_for(state, scope.store_id, scope.environment).await?;
+    let client = client_for(state, scope.store_id, None, scope.environment).await?;
     let now = state.clock.now();
     let intent = IntentRow {
         id: PaymentIntentId::new(),
@@ -165,7 +164,15 @@ pub(super) async fn authorize_with(
             return Err(Error::PaymentAlreadyActive);
         }
     }
-    drive(state, caller, &client, (intent, txn), reply, Attempt::First).await
+    drive(
+        state,
+        caller,
+        client.as_ref(),
+        (intent, txn),
+        reply,
+        Attempt::First,
+    )
+    .await
 }
 
 /// How phase 1 of an authorization ended.
@@ -467,7 +474,7 @@ pub(super) async fn operate(
     if let Some(txn) = find_txn(state, intent.id, request.operation, key).await? {
         return resume(state, caller, (intent, txn), reply).await;
     }
-    let client = client_for(state, target.store, target.env).await?;
+    let client = client_for(state, target.store, Some(&intent.provider), target.env).await?;
     let claim = reply.map(|r| &r.record).filter(|r| r.needs_claim());
     for _ in 0..CAS_ATTEMPTS {
         let reserved = reserve(state, intent.id, &request, key, caller, claim).await?;
@@ -476,7 +483,15 @@ pub(super) async fn operate(
                 if let Some(record) = claim {
                     record.claimed();
                 }
-                return drive(state, caller, &client, outcome, reply, Attempt::First).await;
+                return drive(
+                    state,
+                    caller,
+                    client.as_ref(),
+                    outcome,
+                    reply,
+                    Attempt::First,
+                )
+                .await;
             }
             None => {
                 if let Some(txn) = find_txn(state, intent.id, request.operation, key).await? {

@@ -2,4 +2,7 @@
 
 pub mod audit;
 pub mod payment;
+pub mod registry;
 pub mod sandbox;
+pub mod signature;
+pub mod stripe;

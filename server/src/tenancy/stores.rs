@@ -91,19 +91,29 @@ pub async fn create(
     };
     let key = api_keys::new_key(Environment::Sandbox);
     // Every store starts with working sandbox credentials, so a first test payment just works.
-    let sandbox = crate::credentials::ProviderSecrets::generated_sandbox();
-    let credential =
-        crate::credentials::prepare_new(state, store.id, Environment::Sandbox, &sandbox).await?;
+    // Every new store can take test payments at once with the default provider's generated
+    // sandbox credentials (when it can make them).
+    let sandbox = match state
+        .payment_providers
+        .default_adapter()
+        .and_then(|a| a.generate_sandbox_credentials())
+    {
+        Some(credentials) => Some(
+            crate::credentials::prepare_new(state, store.id, Environment::Sandbox, credentials)
+                .await?,
+        ),
+        None => None,
+    };
     const SQL: &str = "INSERT INTO stores (id, name, currency, created_at) VALUES ($1, $2, $3, $4)";
-    on_db!(&state.db, pool => {
+    let mut tx = state.db.begin_write().await?;
+    crate::on_tx!(&mut tx, conn => {
         async {
-            let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
             sqlx::query(SQL)
                 .bind(store.id)
                 .bind(&store.name)
                 .bind(store.currency.code())
                 .bind(store.created_at)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
             sqlx::query(INSERT_KEY_SQL)
                 .bind(ApiKeyId::new())
@@ -113,26 +123,29 @@ pub async fn create(
                 .bind(&key.hash)
                 .bind(&key.display_hint)
                 .bind(store.created_at)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
-            sqlx::query(crate::credentials::INSERT_SQL)
-                .bind(credential.id)
-                .bind(store.id)
-                .bind(crate::credentials::Provider::Sandbox.as_str())
-                .bind(Environment::Sandbox.as_str())
-                .bind(credential.sealed.version as i32)
-                .bind(&credential.sealed.nonce)
-                .bind(&credential.sealed.ciphertext)
-                .bind(&credential.masked)
-                .bind(store.created_at)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await
+            Ok::<_, sqlx::Error>(())
         }
         .await
     })
     .map_err(DbError::from)?;
-    crate::providers::sandbox::register_webhooks(state, store.id, Environment::Sandbox).await;
+    if let Some(credential) = &sandbox {
+        crate::credentials::insert_new(
+            &mut tx,
+            store.id,
+            Environment::Sandbox,
+            credential,
+            store.created_at,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    if let Some(credential) = &sandbox {
+        credential
+            .announce(state, store.id, Environment::Sandbox)
+            .await;
+    }
     Ok(CreatedStore {
         id: store.id,
         store,

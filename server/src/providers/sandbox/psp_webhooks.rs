@@ -17,8 +17,8 @@ use super::psp::{Account, PspError, PspPayment};
 use crate::{
     credentials::{CredentialError, KeyRingError, Sealed},
     on_db,
+    providers::signature,
     state::AppState,
-    webhooks::signature,
 };
 
 /// Delivery attempts per event (the first plus retries after 0.25, 0.5, 1, 2, 4 s).
@@ -131,7 +131,8 @@ pub async fn put_endpoint(
 ) -> Result<impl IntoResponse, PspError> {
     // Anyone with an `sbx_` key has an account, so the URL is not theirs to choose: only this
     // server's own webhook endpoint, never another host or another path of this one.
-    if !super::is_own_webhook_url(&state, &body.url) || !body.secret.starts_with("whsec_") {
+    if !super::is_own_webhook_url(&state.self_url, &body.url) || !body.secret.starts_with("whsec_")
+    {
         return Err(PspError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_request",
@@ -190,7 +191,7 @@ async fn deliver(state: &AppState, account: &str, event: &Value) -> anyhow::Resu
         return Ok(());
     };
     // Rows stored before the endpoint rule existed are held to it too.
-    if !super::is_own_webhook_url(state, &url) {
+    if !super::is_own_webhook_url(&state.self_url, &url) {
         anyhow::bail!("the registered endpoint is not this server's webhook URL");
     }
     let secret = open_secret(state, account, &stored).await?;
