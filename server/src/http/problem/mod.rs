@@ -1,7 +1,5 @@
 //! RFC 9457 problem details: the one error type at the HTTP edge.
 
-mod payments;
-
 use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -12,6 +10,7 @@ use utoipa::ToSchema;
 use crate::db::DbError;
 
 mod credentials;
+mod payments;
 mod webhooks;
 
 /// Marks a 5xx answer that is final for its Idempotency-Key: the idempotency layer stores and
