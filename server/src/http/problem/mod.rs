@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use crate::db::DbError;
 
 mod credentials;
+mod payments;
 mod webhooks;
 
 /// Marks a 5xx answer that is final for its Idempotency-Key: the idempotency layer stores and
