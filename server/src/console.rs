@@ -62,7 +62,8 @@ fn answer_status(err: &ApiError) {
 }
 
 /// What the user sees of an API error: the problem's detail (never internals).
-fn shown(err: ApiError) -> String {
+fn shown(err: impl Into<ApiError>) -> String {
+    let err = err.into();
     let problem = err.to_problem();
     if problem.status >= 500 {
         if let ApiError::Internal(cause) = &err {
@@ -132,7 +133,7 @@ impl ServerBackend {
         let user: Option<(String, bool, bool, String)> = on_db!(&self.state.db, pool => {
             sqlx::query_as(SQL).bind(console.user_id).fetch_optional(pool).await
         })
-        .map_err(|e| shown(DbError::from(e).into()))?;
+        .map_err(|e| shown(DbError::from(e)))?;
         // A deleted user, or a password changed since this session signed in: it is over.
         let current = user.filter(|u| service::credential_stamp(&u.3) == console.credential_stamp);
         let Some((email, is_platform_admin, must_change_password, _)) = current else {
@@ -289,6 +290,7 @@ impl ConsoleBackend for ServerBackend {
                 service::authenticate(&self.state, client, &email, SecretString::from(password))
                     .await
                     .map_err(|err| {
+                        let err = ApiError::from(err);
                         answer_status(&err);
                         shown(err)
                     })?;

@@ -138,6 +138,10 @@ impl Application {
             config.sign_in_ip_rate,
             config.api_key_rate,
         ));
+        let mut shipping = crate::providers::shipping::ShippingRegistry::new();
+        shipping.register(Arc::new(crate::providers::shipping::TableRateShipping));
+        let mut tax = crate::providers::tax::TaxRegistry::new();
+        tax.register(Arc::new(crate::providers::tax::RulesTax));
         let state = AppState {
             db,
             clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -154,6 +158,8 @@ impl Application {
             egress,
             passwords,
             limits,
+            shipping: Arc::new(shipping),
+            tax: Arc::new(tax),
         };
         let primary = crate::credentials::keys::sync(&state).await?;
         tracing::info!(primary_version = primary, versions = ?state.key_ring.versions(), "master keys ready");
@@ -163,7 +169,7 @@ impl Application {
             state.config.admin_password.clone(),
         )
         .await
-        .map_err(StartupError::Bootstrap)?;
+        .map_err(|e| StartupError::Bootstrap(e.into()))?;
         let router = http::router(state.clone(), options.extra_api);
         Ok(Self {
             listener,

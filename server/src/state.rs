@@ -45,6 +45,10 @@ pub struct AppState {
     pub passwords: crate::passwords::Hasher,
     /// Per-address and per-key request limits.
     pub limits: Arc<crate::limits::Limiters>,
+    /// Shipping providers by name (checkout quotes with the one a store's configuration names).
+    pub shipping: Arc<crate::providers::shipping::ShippingRegistry>,
+    /// Tax providers by name (checkout taxes with the one a store's configuration names).
+    pub tax: Arc<crate::providers::tax::TaxRegistry>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -269,6 +269,16 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+impl TextValue for Currency {
+    fn as_text(&self) -> &'static str {
+        self.code()
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        Currency::parse(text).ok()
+    }
+}
+crate::text_value_sql!(Currency);
+
 /// A normalized email address (trimmed, lower-cased), used as a console login.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[schema(value_type = String, example = "owner@example.com")]

@@ -3,3 +3,5 @@
 pub mod audit;
 pub mod payment;
 pub mod sandbox;
+pub mod shipping;
+pub mod tax;
