@@ -69,6 +69,11 @@ pub fn manage_credentials(
     }
 }
 
+/// Listing a store's members: its console users (keys are not people).
+pub fn list_members(actor: Actor) -> Result<(), Error> {
+    allow(matches!(actor, Actor::User { .. }))
+}
+
 /// Changing roles and removing members: owners only (keys are not people).
 pub fn manage_members(actor: Actor) -> Result<(), Error> {
     allow(is_owner(actor))
@@ -101,6 +106,8 @@ mod tests {
         assert!(create_key(owner).is_ok());
         assert!(manage_members(staff).is_err() && manage_members(key).is_err());
         assert!(manage_members(owner).is_ok());
+        assert!(list_members(staff).is_ok() && list_members(owner).is_ok());
+        assert!(list_members(key).is_err());
     }
 
     #[test]

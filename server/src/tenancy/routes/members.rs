@@ -7,10 +7,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::users::RoleInput;
 use crate::{
-    auth::{
-        policy,
-        principal::{Actor, StoreScope},
-    },
+    auth::{policy, principal::StoreScope},
     http::{
         extract::{ApiJson, ApiPath, ApiQuery},
         pagination::{Page, PageQuery},
@@ -57,9 +54,7 @@ pub async fn list_members(
     scope: StoreScope,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Member>>, ApiError> {
-    if let Actor::ApiKey(_) = scope.actor {
-        return Err(ApiError::Forbidden);
-    }
+    policy::list_members(scope.actor)?;
     Ok(Json(members::list(&state, scope.store_id, page).await?))
 }
 
