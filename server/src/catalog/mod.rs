@@ -16,7 +16,7 @@ pub use service::find_many;
 
 use crate::{
     money::MinorUnits,
-    types::{Currency, InvalidValue, ProductId},
+    types::{Currency, InvalidValue, ProductId, parse_name},
 };
 
 /// Tax code of products created without one.
@@ -78,7 +78,7 @@ impl CreateProduct {
                 "must be 1 to 64 characters without spaces",
             ));
         }
-        let name = crate::tenancy::parse_name("name", &self.name)?;
+        let name = parse_name("name", &self.name)?;
         if self.unit_amount < 0 {
             return Err(InvalidValue::new(
                 "unit_amount",

@@ -5,7 +5,7 @@ use crate::{
     auth::tokens::{self, NewSecret, TokenKind},
     pagination::{Page, PageQuery},
     state::AppState,
-    types::{ApiKeyId, Environment, StoreId},
+    types::{ApiKeyId, Environment, StoreId, parse_name},
 };
 
 /// Generates a key for `environment` (the caller stores it with `repo::api_keys::insert`).
@@ -24,7 +24,7 @@ pub async fn create(
     environment: Environment,
     name: &str,
 ) -> Result<CreatedApiKey, Error> {
-    let name = super::parse_name("name", name)?;
+    let name = parse_name("name", name)?;
     let id = ApiKeyId::new();
     let now = state.clock.now();
     let secret = new_key(environment);

@@ -6,7 +6,7 @@ use super::{Customer, CustomerToken, Error, repo};
 use crate::{
     auth::tokens::{self, TokenKind},
     state::AppState,
-    types::{CustomerId, Email, Environment, InvalidValue, StoreId},
+    types::{CustomerId, Email, Environment, InvalidValue, StoreId, parse_name},
 };
 
 /// Default lifetime of a customer token.
@@ -22,7 +22,7 @@ pub async fn create(
     email: Option<Email>,
     name: Option<&str>,
 ) -> Result<Customer, Error> {
-    let name = name.map(|n| super::parse_name("name", n)).transpose()?;
+    let name = name.map(|n| parse_name("name", n)).transpose()?;
     let customer = Customer {
         id: CustomerId::new(),
         environment,

@@ -24,17 +24,8 @@ pub use routes::{admin_router, me_router, platform_router};
 
 use crate::{
     identity::Role,
-    types::{ApiKeyId, Currency, CustomerId, Environment, InvalidValue, StoreId, UserId},
+    types::{ApiKeyId, Currency, CustomerId, Environment, StoreId, UserId},
 };
-
-/// Trims a display name and checks its length.
-pub(crate) fn parse_name(field: &'static str, raw: &str) -> Result<String, InvalidValue> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(InvalidValue::new(field, "must be 1 to 200 characters"));
-    }
-    Ok(name.to_owned())
-}
 
 /// A store.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]

@@ -6,13 +6,13 @@ use crate::{
     credentials::{Provider, ProviderSecrets},
     pagination::{Page, PageQuery},
     state::AppState,
-    types::{ApiKeyId, Currency, Environment, StoreId},
+    types::{ApiKeyId, Currency, Environment, StoreId, parse_name},
 };
 
 /// Creates a store, its first sandbox key and its sandbox credentials in one transaction.
 /// Name and currency are validated here, so the API and the console apply the same rule.
 pub async fn create(state: &AppState, name: &str, currency: &str) -> Result<CreatedStore, Error> {
-    let name = super::parse_name("name", name)?;
+    let name = parse_name("name", name)?;
     let currency = Currency::parse(currency.trim())?;
     let store = Store {
         id: StoreId::new(),
