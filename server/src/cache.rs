@@ -7,17 +7,20 @@
 //! sees the change after at most the TTL. Expiring tokens are checked on every hit.
 
 use std::{
-    any::{Any, TypeId},
     collections::HashMap,
-    hash::{BuildHasher, Hash, Hasher, RandomState},
+    hash::Hash,
     sync::{
-        Arc, PoisonError, RwLock,
+        PoisonError, RwLock,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use crate::identity::Principal;
+use crate::{
+    identity::Principal,
+    providers::payment::Credentials,
+    types::{Environment, StoreId},
+};
 
 /// Entries a cache holds at most; beyond that it starts over (a crude bound that keeps memory
 /// flat under a flood of distinct tokens, most of them invalid).
@@ -93,110 +96,14 @@ pub struct CachedPrincipal {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// A [`TtlCache`] whose keys and values may be of any type: the caller's types select the
-/// entry.
-///
-/// It exists so this module can sit below the capabilities: the credentials cache holds
-/// `credentials`' own types (`(store, Provider, environment)` → `Option<ProviderSecrets>`),
-/// which a foundation module cannot name. A lookup with other key or value types than the
-/// insert used is a miss, never a wrong value: the key's type is part of its identity and the
-/// value is downcast.
-pub struct AnyCache {
-    entries: TtlCache<AnyKey, Arc<dyn Any + Send + Sync>>,
-    hasher: RandomState,
-}
-
-impl AnyCache {
-    /// An empty cache whose entries live `ttl`.
-    pub fn new(ttl: Duration) -> Self {
-        Self {
-            entries: TtlCache::new(ttl),
-            hasher: RandomState::new(),
-        }
-    }
-
-    /// See [`TtlCache::generation`].
-    pub fn generation(&self) -> u64 {
-        self.entries.generation()
-    }
-
-    /// A fresh entry stored under `key` with a value of type `V`.
-    pub fn get<K, V>(&self, key: &K) -> Option<V>
-    where
-        K: Hash + Eq + Clone + Send + Sync + 'static,
-        V: Clone + 'static,
-    {
-        let value = self.entries.get(&self.key(key.clone()))?;
-        value.downcast_ref::<V>().cloned()
-    }
-
-    /// See [`TtlCache::insert`].
-    pub fn insert<K, V>(&self, generation: u64, key: K, value: V)
-    where
-        K: Hash + Eq + Send + Sync + 'static,
-        V: Send + Sync + 'static,
-    {
-        self.entries
-            .insert(generation, self.key(key), Arc::new(value));
-    }
-
-    /// Forgets everything.
-    pub fn clear(&self) {
-        self.entries.clear();
-    }
-
-    fn key<K: Hash + Eq + Send + Sync + 'static>(&self, key: K) -> AnyKey {
-        AnyKey {
-            hash: self.hasher.hash_one((TypeId::of::<K>(), &key)),
-            key: Arc::new(key),
-        }
-    }
-}
-
-/// A key of any type, hashed once with its type.
-struct AnyKey {
-    hash: u64,
-    key: Arc<dyn DynKey>,
-}
-
-/// Equality across erased keys: equal only when of the same type and equal as that type.
-trait DynKey: Send + Sync {
-    fn as_any(&self) -> &dyn Any;
-    fn equals(&self, other: &dyn DynKey) -> bool;
-}
-
-impl<K: Eq + Send + Sync + 'static> DynKey for K {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn equals(&self, other: &dyn DynKey) -> bool {
-        other.as_any().downcast_ref::<K>() == Some(self)
-    }
-}
-
-impl PartialEq for AnyKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.key.equals(&*other.key)
-    }
-}
-
-impl Eq for AnyKey {}
-
-impl Hash for AnyKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
 /// The process's caches.
 pub struct Caches {
     /// How long entries live.
     pub ttl: Duration,
     /// Token hash → principal.
     pub principals: TtlCache<Vec<u8>, CachedPrincipal>,
-    /// (store, provider, environment) → decrypted credentials (or none stored); typed by
-    /// `credentials` (see [`AnyCache`]).
-    pub credentials: AnyCache,
+    /// (store, provider, environment) → decrypted credentials (or none stored).
+    pub credentials: TtlCache<(StoreId, String, Environment), Option<Credentials>>,
 }
 
 impl Caches {
@@ -205,7 +112,7 @@ impl Caches {
         Self {
             ttl,
             principals: TtlCache::new(ttl),
-            credentials: AnyCache::new(ttl),
+            credentials: TtlCache::new(ttl),
         }
     }
 }
@@ -228,24 +135,6 @@ mod tests {
         let off = TtlCache::new(Duration::ZERO);
         off.insert(off.generation(), 1, "a");
         assert_eq!(off.get(&1), None);
-    }
-
-    #[test]
-    fn any_cache_finds_values_by_the_types_they_were_stored_with() {
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        struct Other(u32);
-        let cache = AnyCache::new(Duration::from_secs(60));
-        cache.insert(cache.generation(), (1u32, "a"), Some(7i64));
-        assert_eq!(cache.get::<_, Option<i64>>(&(1u32, "a")), Some(Some(7)));
-        assert_eq!(cache.get::<_, Option<i64>>(&(2u32, "a")), None);
-        // Same bits, another key type: another entry.
-        assert_eq!(cache.get::<_, Option<i64>>(&(Other(1), "a")), None);
-        // Another value type: a miss, not a wrong value.
-        assert_eq!(cache.get::<_, Option<i32>>(&(1u32, "a")), None);
-        let before = cache.generation();
-        cache.clear();
-        cache.insert(before, (1u32, "a"), Some(8i64));
-        assert_eq!(cache.get::<_, Option<i64>>(&(1u32, "a")), None);
     }
 
     #[test]

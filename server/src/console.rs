@@ -18,7 +18,7 @@ use crate::{
         principal::{Actor, Role},
         service,
     },
-    credentials::{self, Provider, ProviderSecrets, keys},
+    credentials::{self, keys},
     db::DbError,
     http::extract::ClientIp,
     http::{middleware::RequestId, pagination::PageQuery, problem::ApiError},
@@ -63,7 +63,7 @@ fn answer_status(err: &ApiError) {
 
 /// What the user sees of an API error: the problem's detail (never internals).
 fn shown(err: impl Into<ApiError>) -> String {
-    let err = err.into();
+    let err: ApiError = err.into();
     let problem = err.to_problem();
     if problem.status >= 500 {
         if let ApiError::Internal(cause) = &err {
@@ -458,14 +458,15 @@ impl ConsoleBackend for ServerBackend {
             let (store_id, actor) = signed.actor()?;
             let environment = signed.console.environment;
             policy::manage_credentials(actor, environment, environment).map_err(shown)?;
-            let provider =
-                Provider::parse(&provider).ok_or_else(|| "Unknown provider.".to_owned())?;
+            if self.state.payment_providers.get(&provider).is_none() {
+                return Err("Unknown provider.".to_owned());
+            }
             let body: serde_json::Map<String, serde_json::Value> = fields
                 .into_iter()
                 .map(|(k, v)| (k, serde_json::Value::String(v)))
                 .collect();
-            let secrets =
-                ProviderSecrets::from_request(provider, body.into()).map_err(|e| e.to_string())?;
+            let secrets = credentials::parse(&self.state, &provider, &body.into())
+                .map_err(|e| e.to_string())?;
             let view = credentials::put(&self.state, store_id, environment, &secrets)
                 .await
                 .map_err(shown)?;

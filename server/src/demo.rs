@@ -60,6 +60,7 @@ pub async fn seed(mut config: Config, payments: usize) -> anyhow::Result<bool> {
     let app = Application::build_with(
         config,
         BuildOptions {
+            payment_providers: None,
             clock: Some(Arc::new(clock.clone())),
             extra_api: None,
         },

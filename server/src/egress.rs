@@ -137,6 +137,13 @@ impl Egress {
         Ok(self.client.request(method, parsed))
     }
 
+    /// The guarded client itself (public-only resolver, no redirects, no proxy), for a caller
+    /// that applies the address rule through its own policy first: the mounted sandbox PSP,
+    /// whose delivery policy calls [`Egress::check_provider_url`].
+    pub fn client(&self) -> reqwest::Client {
+        self.client.clone()
+    }
+
     /// Whether a store may point a provider client at `base_url`: the allow-list and the
     /// address rule.
     pub fn check_provider_url(&self, base_url: &str) -> Result<(), EgressError> {

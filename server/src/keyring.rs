@@ -312,3 +312,28 @@ mod tests {
         assert!(!format!("{ring:?}").contains(&key));
     }
 }
+
+/// Why values sealed outside the credentials table could not be counted or rewrapped.
+#[derive(Debug, thiserror::Error)]
+pub enum ElsewhereError {
+    /// Database failure.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    /// The key ring failed.
+    #[error(transparent)]
+    Key(#[from] KeyRingError),
+}
+
+/// A boxed, sendable future (keeps [`SealedElsewhere`] object-safe).
+pub type ElsewhereFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ElsewhereError>> + Send + 'a>>;
+
+/// Something else that seals values with the master key ring (e.g. the sandbox PSP hosted in
+/// this server): a key rotation rewraps its values too, and a key still sealing any of them
+/// cannot be retired. Registered at start-up, so the rotation names no such owner.
+pub trait SealedElsewhere: Send + Sync {
+    /// Re-seals every value onto `target`; how many were rewrapped.
+    fn rewrap(&self, target: u32) -> ElsewhereFuture<'_, u64>;
+    /// How many values are still sealed with `version`.
+    fn sealed_with(&self, version: u32) -> ElsewhereFuture<'_, i64>;
+}

@@ -51,6 +51,16 @@ pub struct BuildOptions {
     pub clock: Option<SharedClock>,
     /// Extra routes mounted under `/api/v1` behind the real edge layers.
     pub extra_api: Option<Router<AppState>>,
+    /// Payment providers (default: [`default_payment_providers`]).
+    pub payment_providers: Option<crate::providers::registry::PaymentRegistry>,
+}
+
+/// The payment providers this server ships: the sandbox PSP (the default for new payments)
+/// and Stripe.
+pub fn default_payment_providers() -> crate::providers::registry::PaymentRegistry {
+    crate::providers::registry::PaymentRegistry::new(crate::providers::sandbox::NAME)
+        .register(Arc::new(crate::providers::sandbox::SandboxAdapter))
+        .register(Arc::new(crate::providers::stripe::StripeAdapter))
 }
 
 /// A bound, ready-to-run server.
@@ -138,10 +148,23 @@ impl Application {
             config.sign_in_ip_rate,
             config.api_key_rate,
         ));
-        let mut shipping = crate::providers::shipping::ShippingRegistry::new();
-        shipping.register(Arc::new(crate::providers::shipping::TableRateShipping));
-        let mut tax = crate::providers::tax::TaxRegistry::new();
-        tax.register(Arc::new(crate::providers::tax::RulesTax));
+        let shutdown = CancellationToken::new();
+        let self_url: Arc<str> = format!("http://{own}").into();
+        let key_ring = Arc::new(key_ring);
+        let psp = crate::http::sandbox_psp::state_from(
+            &db,
+            key_ring.clone(),
+            self_url.clone(),
+            egress.clone(),
+            &config,
+            shutdown.clone(),
+        );
+        let sealed_elsewhere: Vec<Arc<dyn crate::keyring::SealedElsewhere>> =
+            vec![Arc::new(crate::http::sandbox_psp::SealedByPsp(psp))];
+        let shipping = crate::providers::shipping::ShippingRegistry::new()
+            .register(Arc::new(crate::providers::shipping::TableRateShipping));
+        let tax = crate::providers::tax::TaxRegistry::new()
+            .register(Arc::new(crate::providers::tax::RulesTax));
         let state = AppState {
             db,
             clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -150,13 +173,19 @@ impl Application {
             metrics: telemetry::metrics_handle(),
             openapi_json: http::openapi_json().into(),
             session_policy,
-            key_ring: Arc::new(key_ring),
-            self_url: format!("http://{own}").into(),
-            shutdown: CancellationToken::new(),
+            key_ring,
+            self_url,
+            shutdown,
+            sealed_elsewhere: Arc::new(sealed_elsewhere),
             webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
             caches,
             egress,
             passwords,
+            payment_providers: Arc::new(
+                options
+                    .payment_providers
+                    .unwrap_or_else(default_payment_providers),
+            ),
             limits,
             shipping: Arc::new(shipping),
             tax: Arc::new(tax),

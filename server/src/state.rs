@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
@@ -45,14 +44,12 @@ pub struct AppState {
     pub passwords: crate::passwords::Hasher,
     /// Per-address and per-key request limits.
     pub limits: Arc<crate::limits::Limiters>,
+    /// What else seals values with the key ring (a rotation rewraps them too).
+    pub sealed_elsewhere: Arc<Vec<Arc<dyn crate::keyring::SealedElsewhere>>>,
+    /// The payment providers, by name.
+    pub payment_providers: Arc<crate::providers::registry::PaymentRegistry>,
     /// Shipping providers by name (checkout quotes with the one a store's configuration names).
     pub shipping: Arc<crate::providers::shipping::ShippingRegistry>,
     /// Tax providers by name (checkout taxes with the one a store's configuration names).
     pub tax: Arc<crate::providers::tax::TaxRegistry>,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos.clone()
-    }
 }

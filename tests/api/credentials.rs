@@ -2,10 +2,10 @@
 //! rotation under concurrent writes, resumption and retirement.
 
 use cassa::{
-    credentials::{self, KeyRingError, Provider, ProviderSecrets, keys},
+    credentials::{self, Credentials, KeyRingError, keys},
     types::{Environment, StoreId},
 };
-use cassa_tests::{Backend, TestApp, TestStore, both_backends, spawn_app};
+use cassa_tests::{AsSandbox, Backend, TestApp, TestStore, both_backends, spawn_app};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -31,9 +31,9 @@ async fn load(
     app: &TestApp,
     store: &TestStore,
     env: Environment,
-) -> Result<Option<ProviderSecrets>, credentials::CredentialError> {
+) -> Result<Option<Credentials>, credentials::CredentialError> {
     // Fresh: these tests change rows behind the server's back.
-    credentials::load_fresh(&app.state, store_id(store), Provider::Sandbox, env).await
+    credentials::load_fresh(&app.state, store_id(store), "sandbox", env).await
 }
 
 const API_KEY: &str = "sbx_known_api_key_0123456789abcdef";
@@ -56,11 +56,14 @@ async fn new_stores_get_working_sandbox_credentials(backend: Backend) {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["provider"], "sandbox");
     assert_eq!(rows[0]["environment"], "sandbox");
-    let Some(ProviderSecrets::Sandbox {
+    let Some(cassa_tests::SandboxFields {
         webhook_secret,
         api_key,
         base_url,
-    }) = load(&app, &store, Environment::Sandbox).await.unwrap()
+    }) = load(&app, &store, Environment::Sandbox)
+        .await
+        .unwrap()
+        .sandbox()
     else {
         panic!("sandbox credentials expected");
     };
@@ -96,11 +99,14 @@ async fn stored_secrets_round_trip_and_are_never_returned(backend: Backend) {
     assert_eq!(view["masked"]["api_key"], "sbx_…cdef");
     assert_eq!(view["masked"]["base_url"], psp.as_str());
 
-    let Some(ProviderSecrets::Sandbox {
+    let Some(cassa_tests::SandboxFields {
         api_key,
         webhook_secret,
         base_url,
-    }) = load(&app, &store, Environment::Sandbox).await.unwrap()
+    }) = load(&app, &store, Environment::Sandbox)
+        .await
+        .unwrap()
+        .sandbox()
     else {
         panic!("sandbox credentials expected");
     };
@@ -308,8 +314,11 @@ async fn rotation_rewraps_everything_despite_concurrent_writes(backend: Backend)
         keys::run_pending_rotation(&app.state).await.unwrap();
     }
     for (i, store) in stores.iter().enumerate() {
-        let Some(ProviderSecrets::Sandbox { api_key, .. }) =
-            load(&app, store, Environment::Sandbox).await.unwrap()
+        let Some(cassa_tests::SandboxFields { api_key, .. }) =
+            load(&app, store, Environment::Sandbox)
+                .await
+                .unwrap()
+                .sandbox()
         else {
             panic!("credentials of store {i} lost");
         };

@@ -734,7 +734,7 @@ async fn the_sandbox_psp_keeps_webhook_secrets_sealed_and_still_signs(backend: B
     let credentials = cassa::credentials::load(
         &app.state,
         store_id,
-        cassa::credentials::Provider::Sandbox,
+        "sandbox",
         cassa::types::Environment::Sandbox,
     )
     .await
@@ -762,7 +762,7 @@ async fn the_sandbox_psp_keeps_webhook_secrets_sealed_and_still_signs(backend: B
     let intent: Value = response.json().await.unwrap();
     let pid = intent["provider_payment_id"].as_str().unwrap();
     assert!(
-        cassa::providers::sandbox::psp::settle(&app.state, pid, true)
+        cassa_sandbox_psp::settle(&cassa::http::sandbox_psp::state(&app.state), pid, true)
             .await
             .unwrap()
     );

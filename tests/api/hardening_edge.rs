@@ -17,12 +17,9 @@ use axum::{
     routing::post,
 };
 use cassa::{
-    credentials::{self, ProviderSecrets},
+    credentials::{self, Credentials},
     money::MinorUnits,
-    providers::{
-        payment::{CallContext, PaymentProvider},
-        sandbox::client_for,
-    },
+    providers::payment::CallContext,
     state::AppState,
     types::{Environment, StoreId},
 };
@@ -78,13 +75,14 @@ fn ctx(key: &str) -> CallContext {
     }
 }
 
-fn sandbox_secrets(base_url: &str) -> ProviderSecrets {
-    ProviderSecrets::from_request(
-        credentials::Provider::Sandbox,
-        json!({"api_key": "sbx_hardening_0123456789abcdef", "webhook_secret":
-            "whsec_aGFyZGVuaW5nLXRlc3Qtc2VjcmV0LTAxMjM0NTY3", "base_url": base_url}),
-    )
-    .unwrap()
+fn sandbox_secrets(base_url: &str) -> Credentials {
+    Credentials::new("sandbox")
+        .with("api_key", Some("sbx_hardening_0123456789abcdef".to_owned()))
+        .with(
+            "webhook_secret",
+            Some("whsec_aGFyZGVuaW5nLXRlc3Qtc2VjcmV0LTAxMjM0NTY3".to_owned()),
+        )
+        .with("base_url", Some(base_url.to_owned()))
 }
 
 async fn put_credentials(app: &TestApp, store: &TestStore, body: Value) -> reqwest::Response {
@@ -173,7 +171,7 @@ async fn stores_cannot_aim_the_provider_client_at_other_hosts(backend: Backend) 
     )
     .await;
     assert!(direct.is_err(), "a loopback base_url was stored");
-    let client = client_for(
+    let client = cassa_tests::sandbox_client(
         &app.state,
         store_id,
         Environment::Sandbox,
@@ -195,7 +193,7 @@ async fn stores_cannot_aim_the_provider_client_at_other_hosts(backend: Backend) 
     )
     .await;
     assert_eq!(own.status(), 200);
-    let client = client_for(
+    let client = cassa_tests::sandbox_client(
         &app.state,
         store_id,
         Environment::Sandbox,
@@ -219,7 +217,7 @@ async fn stores_cannot_aim_the_provider_client_at_other_hosts(backend: Backend) 
     )
     .await;
     assert_eq!(redirecting.status(), 200);
-    let client = client_for(
+    let client = cassa_tests::sandbox_client(
         &app.state,
         store_id,
         Environment::Sandbox,
@@ -252,7 +250,7 @@ async fn provider_answers_are_read_up_to_a_cap(backend: Backend) {
     )
     .await;
     assert_eq!(response.status(), 200);
-    let client = client_for(
+    let client = cassa_tests::sandbox_client(
         &app.state,
         store.id.parse().unwrap(),
         Environment::Sandbox,
@@ -394,7 +392,7 @@ async fn allowed_names_that_resolve_to_internal_addresses_are_refused_at_connect
     )
     .await;
     assert_eq!(response.status(), 200);
-    let client = client_for(
+    let client = cassa_tests::sandbox_client(
         &app.state,
         store.id.parse().unwrap(),
         Environment::Sandbox,

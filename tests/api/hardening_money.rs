@@ -313,7 +313,7 @@ async fn the_resolver_cannot_starve(backend: Backend) {
         .unwrap();
     let pid = pending["provider_payment_id"].as_str().unwrap();
     assert!(
-        cassa::providers::sandbox::psp::settle(&shop.app.state, pid, true)
+        cassa_sandbox_psp::settle(&cassa::http::sandbox_psp::state(&shop.app.state), pid, true)
             .await
             .unwrap()
     );
@@ -372,9 +372,13 @@ async fn pay_resumes_a_capture_with_the_same_key(backend: Backend) {
     let (status, pending) = status_of(pay("pay-1").await).await;
     assert_eq!(status, 202, "{pending}");
     let pid = pending["provider_payment_id"].as_str().unwrap().to_owned();
-    cassa::providers::sandbox::psp::settle(&shop.app.state, &pid, true)
-        .await
-        .unwrap();
+    cassa_sandbox_psp::settle(
+        &cassa::http::sandbox_psp::state(&shop.app.state),
+        &pid,
+        true,
+    )
+    .await
+    .unwrap();
     shop.resolve().await;
     // The 202 is remembered for a day; this test is about the ledger after that.
     shop.forget_http_records().await;

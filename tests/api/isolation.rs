@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use cassa_tests::{Backend, TestApp, both_backends, spawn_app};
+use cassa_tests::{AsSandbox, Backend, TestApp, both_backends, spawn_app};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -97,21 +97,20 @@ async fn fixtures(
         .unwrap();
     // A webhook event of store A, delivered signed with A's secret.
     let store_id: cassa::types::StoreId = store_a.parse().unwrap();
-    let Some(cassa::credentials::ProviderSecrets::Sandbox { webhook_secret, .. }) =
-        cassa::credentials::load(
-            &app.state,
-            store_id,
-            cassa::credentials::Provider::Sandbox,
-            cassa::types::Environment::Sandbox,
-        )
-        .await
-        .unwrap()
-    else {
+    let Some(cassa_tests::SandboxFields { webhook_secret, .. }) = cassa::credentials::load(
+        &app.state,
+        store_id,
+        "sandbox",
+        cassa::types::Environment::Sandbox,
+    )
+    .await
+    .unwrap()
+    .sandbox() else {
         panic!("store A has sandbox credentials");
     };
     let body = json!({"id": "evt_a", "type": "payment.updated", "data": {}}).to_string();
     let ts = chrono::Utc::now().timestamp();
-    let signature = cassa::webhooks::signature::sign_standard(
+    let signature = cassa::providers::signature::sign_standard(
         secrecy::ExposeSecret::expose_secret(&webhook_secret),
         "msg_a",
         ts,

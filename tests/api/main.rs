@@ -23,6 +23,7 @@ mod provider_client;
 mod request_id;
 mod sandbox_psp;
 mod schema_parity;
+mod second_provider;
 mod sessions;
 mod shutdown;
 mod support;

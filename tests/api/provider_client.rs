@@ -5,13 +5,10 @@ use std::time::Duration;
 
 use cassa::{
     money::MinorUnits,
-    providers::{
-        payment::{CallContext, PaymentProvider, ProviderError},
-        sandbox::client_for,
-    },
+    providers::payment::{CallContext, ProviderError},
     types::{Environment, StoreId},
 };
-use cassa_tests::{Backend, SpawnOptions, TestApp, both_backends, spawn_app_with};
+use cassa_tests::{AsSandbox, Backend, SpawnOptions, TestApp, both_backends, spawn_app_with};
 
 fn ctx(key: &str) -> CallContext {
     CallContext {
@@ -43,7 +40,7 @@ async fn the_client_drives_the_payment_lifecycle(backend: Backend) {
     let app = app(backend).await;
     let store = app.create_store("Shop", "USD").await;
     let store_id: StoreId = store.id.parse().unwrap();
-    let client = client_for(
+    let client = cassa_tests::sandbox_client(
         &app.state,
         store_id,
         Environment::Sandbox,
@@ -109,7 +106,7 @@ async fn the_client_drives_the_payment_lifecycle(backend: Backend) {
 async fn retryable_errors_are_retried_a_bounded_number_of_times(backend: Backend) {
     let app = app(backend).await;
     let store = app.create_store("Shop", "USD").await;
-    let client = client_for(
+    let client = cassa_tests::sandbox_client(
         &app.state,
         store.id.parse().unwrap(),
         Environment::Sandbox,
@@ -140,7 +137,7 @@ async fn retryable_errors_are_retried_a_bounded_number_of_times(backend: Backend
 async fn a_timeout_is_an_unknown_outcome_resolved_with_the_same_key(backend: Backend) {
     let app = app(backend).await;
     let store = app.create_store("Shop", "USD").await;
-    let client = client_for(
+    let client = cassa_tests::sandbox_client(
         &app.state,
         store.id.parse().unwrap(),
         Environment::Sandbox,
@@ -182,33 +179,25 @@ both_backends!(
 );
 
 async fn the_client_verifies_its_accounts_webhooks(backend: Backend) {
-    use cassa::credentials::{self, Provider, ProviderSecrets};
+    use cassa::credentials;
     use secrecy::ExposeSecret;
 
     let app = app(backend).await;
     let store = app.create_store("Shop", "USD").await;
     let store_id: StoreId = store.id.parse().unwrap();
-    let client = client_for(
-        &app.state,
-        store_id,
-        Environment::Sandbox,
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap();
-    let Some(ProviderSecrets::Sandbox { webhook_secret, .. }) = credentials::load(
-        &app.state,
-        store_id,
-        Provider::Sandbox,
-        Environment::Sandbox,
-    )
-    .await
-    .unwrap() else {
+    // The provider (not a client) owns its signature scheme, with the store's credentials.
+    let adapter = app.state.payment_providers.get("sandbox").unwrap().clone();
+    let credentials = credentials::load(&app.state, store_id, "sandbox", Environment::Sandbox)
+        .await
+        .unwrap();
+    let Some(cassa_tests::SandboxFields { webhook_secret, .. }) = credentials.clone().sandbox()
+    else {
         panic!("sandbox credentials");
     };
+    let credentials = credentials.unwrap();
     let body = br#"{"type":"payment.authorized"}"#;
     let now = 1_700_000_000;
-    let signature = cassa::webhooks::signature::sign_standard(
+    let signature = cassa::providers::signature::sign_standard(
         webhook_secret.expose_secret(),
         "msg_1",
         now,
@@ -219,8 +208,19 @@ async fn the_client_verifies_its_accounts_webhooks(backend: Backend) {
     headers.insert("webhook-id", "msg_1".parse().unwrap());
     headers.insert("webhook-timestamp", now.to_string().parse().unwrap());
     headers.insert("webhook-signature", signature.parse().unwrap());
-    assert_eq!(client.verify_webhook(&headers, body, now), Ok(()));
-    assert!(client.verify_webhook(&headers, b"{}", now).is_err());
-    assert!(client.verify_webhook(&headers, body, now + 301).is_err());
+    assert_eq!(
+        adapter.verify_webhook(&credentials, &headers, body, now),
+        Ok(())
+    );
+    assert!(
+        adapter
+            .verify_webhook(&credentials, &headers, b"{}", now)
+            .is_err()
+    );
+    assert!(
+        adapter
+            .verify_webhook(&credentials, &headers, body, now + 301)
+            .is_err()
+    );
 }
 both_backends!(the_client_verifies_its_accounts_webhooks);

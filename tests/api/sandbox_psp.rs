@@ -54,7 +54,7 @@ async fn outcomes_follow_the_test_payment_method(backend: Backend) {
     assert_eq!((status, body["status"].as_str()), (202, Some("pending")));
     let id = body["id"].as_str().unwrap();
     assert!(
-        cassa::providers::sandbox::psp::settle(&app.state, id, true)
+        cassa_sandbox_psp::settle(&cassa::http::sandbox_psp::state(&app.state), id, true)
             .await
             .unwrap()
     );
@@ -322,6 +322,185 @@ async fn a_replayed_capture_captures_once(backend: Backend) {
     );
 }
 
+/// A webhook secret sealed by the PSP when it still lived inside Cassa (the same stored form and
+/// associated data, written here by hand) opens through the crate: a rotation re-seals it.
+async fn secrets_sealed_before_the_psp_crate_still_open(backend: Backend) {
+    use base64::Engine;
+    let app = spawn_app(backend).await;
+    let version = cassa::credentials::keys::primary_version(&app.db)
+        .await
+        .unwrap();
+    let aad = format!("cassa/sandbox_psp_endpoints/v1|acct_legacy|{version}");
+    let sealed = app
+        .state
+        .key_ring
+        .seal(version, aad.as_bytes(), b"whsec_bGVnYWN5")
+        .unwrap();
+    let mut bytes = sealed.nonce;
+    bytes.extend_from_slice(&sealed.ciphertext);
+    let stored = format!(
+        "sealed:{version}:{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    );
+    const SQL: &str = "INSERT INTO sandbox_psp_endpoints (account, url, secret, updated_at) \
+        VALUES ('acct_legacy', 'http://127.0.0.1:1/x', $1, $2)";
+    cassa::on_db!(&app.db, pool => sqlx::query(SQL).bind(&stored).bind(chrono::Utc::now())
+        .execute(pool).await.map(|_| ()))
+    .unwrap();
+    let psp = cassa::http::sandbox_psp::state(&app.state);
+    assert_eq!(
+        cassa_sandbox_psp::sealed_with(&psp, version).await.unwrap(),
+        1
+    );
+    let target = if version == 1 { 2 } else { 1 };
+    let rewrapped = cassa_sandbox_psp::rewrap(&psp, target).await.unwrap();
+    assert_eq!(rewrapped, 1, "the old row opened and was re-sealed");
+    assert_eq!(
+        cassa_sandbox_psp::sealed_with(&psp, version).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        cassa_sandbox_psp::sealed_with(&psp, target).await.unwrap(),
+        1
+    );
+}
+
+/// The schema the PSP crate ensures is the one Cassa's migrations created: on a migrated
+/// database `ensure_schema` changes nothing, and a fresh database gets the same tables, columns,
+/// indexes and constraints.
+async fn the_psp_schema_is_the_one_cassa_migrations_created(backend: Backend) {
+    let app = spawn_app(backend.clone()).await;
+    let psp_db = cassa::http::sandbox_psp::state(&app.state).db().clone();
+    let migrated = describe_psp_schema(&psp_db).await;
+    assert!(migrated.len() > 20, "{migrated:#?}");
+    psp_db.ensure_schema().await.unwrap();
+    assert_eq!(
+        describe_psp_schema(&psp_db).await,
+        migrated,
+        "ensure_schema changed it"
+    );
+
+    let (url, cleanup) = fresh_database(&backend).await;
+    let fresh = cassa_sandbox_psp::PspDb::connect(&url, 2).await.unwrap();
+    fresh.ensure_schema().await.unwrap();
+    let ensured = describe_psp_schema(&fresh).await;
+    fresh.close().await;
+    cleanup.await;
+    assert_eq!(ensured, migrated);
+}
+
+/// Tables, columns, indexes and (PostgreSQL) constraints of the PSP's tables, one line each.
+async fn describe_psp_schema(db: &cassa_sandbox_psp::PspDb) -> Vec<String> {
+    use cassa_sandbox_psp::PspDb;
+    let mut lines = Vec::new();
+    for table in [
+        "sandbox_psp_payments",
+        "sandbox_psp_requests",
+        "sandbox_psp_endpoints",
+    ] {
+        match db {
+            PspDb::Sqlite(pool) => {
+                let columns: Vec<(String, String, i64, Option<String>, i64)> = sqlx::query_as(
+                    r#"SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info($1) ORDER BY cid"#,
+                )
+                .bind(table)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+                lines.extend(columns.into_iter().map(|c| format!("{table} column {c:?}")));
+                let indexes: Vec<(String, i64, String)> = sqlx::query_as(
+                    r#"SELECT il.name, il."unique", ii.name FROM pragma_index_list($1) il, pragma_index_info(il.name) ii ORDER BY il.name, ii.seqno"#,
+                )
+                .bind(table)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+                lines.extend(indexes.into_iter().map(|i| format!("{table} index {i:?}")));
+            }
+            PspDb::Postgres(pool) => {
+                let columns: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+                    "SELECT column_name::text, data_type::text, is_nullable::text, column_default::text \
+                     FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 \
+                     ORDER BY ordinal_position",
+                )
+                .bind(table)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+                lines.extend(columns.into_iter().map(|c| format!("{table} column {c:?}")));
+                let indexes: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT indexname::text, indexdef FROM pg_indexes WHERE tablename = $1 ORDER BY indexname",
+                )
+                .bind(table)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+                lines.extend(indexes.into_iter().map(|i| format!("{table} index {i:?}")));
+                let constraints: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+                     WHERE conrelid = $1::regclass ORDER BY conname",
+                )
+                .bind(table)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+                lines.extend(
+                    constraints
+                        .into_iter()
+                        .map(|c| format!("{table} constraint {c:?}")),
+                );
+            }
+        }
+    }
+    lines
+}
+
+/// A database Cassa never migrated, and how to remove it.
+async fn fresh_database(
+    backend: &Backend,
+) -> (
+    String,
+    std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+) {
+    use sqlx::{Connection, Executor};
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("cassa-psp-fresh-{unique}"));
+            let url = format!("sqlite://{}", dir.join("psp.db").display());
+            (
+                url,
+                Box::pin(async move {
+                    let _ = std::fs::remove_dir_all(dir);
+                }),
+            )
+        }
+        Backend::Postgres(admin) => {
+            let name = format!("cassa_psp_fresh_{unique}");
+            let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+            conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+                .await
+                .unwrap();
+            let _ = conn.close().await;
+            let mut url = url::Url::parse(admin).unwrap();
+            url.set_path(&format!("/{name}"));
+            let admin = admin.clone();
+            (
+                url.to_string(),
+                Box::pin(async move {
+                    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+                    conn.execute(
+                        format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str(),
+                    )
+                    .await
+                    .unwrap();
+                    let _ = conn.close().await;
+                }),
+            )
+        }
+    }
+}
+
 both_backends!(
     concurrent_requests_with_one_key_make_one_payment,
     a_replayed_capture_captures_once,
@@ -330,4 +509,6 @@ both_backends!(
     captures_voids_and_refunds_keep_the_ledger_consistent,
     idempotency_keys_make_retries_safe,
     a_timed_out_call_is_resolved_by_retrying_with_its_key,
+    secrets_sealed_before_the_psp_crate_still_open,
+    the_psp_schema_is_the_one_cassa_migrations_created,
 );

@@ -5,11 +5,14 @@
 use std::time::Duration;
 
 use cassa::{
-    credentials::{self, Provider, ProviderSecrets},
+    credentials,
+    providers::signature,
     types::{Environment, StoreId},
-    webhooks::{self, signature},
+    webhooks,
 };
-use cassa_tests::{Backend, SpawnOptions, TestApp, TestStore, both_backends, spawn_app_with};
+use cassa_tests::{
+    AsSandbox, Backend, SpawnOptions, TestApp, TestStore, both_backends, spawn_app_with,
+};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -41,14 +44,12 @@ async fn hooks(backend: Backend, workers: usize) -> Hooks {
     crate::checkout::configure(&app, &store).await;
     let (_, token) = app.create_customer(&store).await;
     let store_id: StoreId = store.id.parse().unwrap();
-    let Some(ProviderSecrets::Sandbox { webhook_secret, .. }) = credentials::load(
-        &app.state,
-        store_id,
-        Provider::Sandbox,
-        Environment::Sandbox,
-    )
-    .await
-    .unwrap() else {
+    let Some(cassa_tests::SandboxFields { webhook_secret, .. }) =
+        credentials::load(&app.state, store_id, "sandbox", Environment::Sandbox)
+            .await
+            .unwrap()
+            .sandbox()
+    else {
         panic!("the store has sandbox credentials");
     };
     Hooks {
@@ -272,7 +273,7 @@ async fn the_sandbox_psp_settles_asynchronous_payments_by_webhook(backend: Backe
     let (order, intent) = h.pending_payment().await;
     let pid = intent["provider_payment_id"].as_str().unwrap();
     assert!(
-        cassa::providers::sandbox::psp::settle(&h.app.state, pid, true)
+        cassa_sandbox_psp::settle(&cassa::http::sandbox_psp::state(&h.app.state), pid, true)
             .await
             .unwrap()
     );
@@ -473,7 +474,7 @@ async fn a_webhook_racing_the_api_and_the_resolver_keeps_the_ledger_consistent(b
     for _ in 0..3 {
         let (order, intent) = h.pending_payment().await;
         let pid = intent["provider_payment_id"].as_str().unwrap();
-        cassa::providers::sandbox::psp::settle(&h.app.state, pid, true)
+        cassa_sandbox_psp::settle(&cassa::http::sandbox_psp::state(&h.app.state), pid, true)
             .await
             .unwrap();
         assert_eq!(
@@ -581,6 +582,7 @@ async fn two_instances_process_a_burst_of_1000_events_exactly_once() {
         let app = cassa::startup::Application::build_with(
             config,
             cassa::startup::BuildOptions {
+                payment_providers: None,
                 clock: Some(std::sync::Arc::new(h.app.clock.clone())),
                 extra_api: None,
             },

@@ -165,13 +165,13 @@ async fn a_known_secret_reaches_no_response_and_no_log_line() {
     let loaded = cassa::credentials::load(
         &app.state,
         store.id.parse().unwrap(),
-        cassa::credentials::Provider::Sandbox,
+        "sandbox",
         cassa::types::Environment::Sandbox,
     )
     .await
     .unwrap()
     .unwrap();
-    assert!(format!("{loaded:?}").contains("Sandbox"));
+    assert!(format!("{loaded:?}").contains("sandbox"));
     assert!(
         !format!("{loaded:?}").contains(SECRET),
         "Debug must not show secrets"

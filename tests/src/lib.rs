@@ -80,6 +80,8 @@ pub const TEST_MASTER_KEYS: &str = "1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh
 pub struct SpawnOptions {
     /// Extra routes under `/api/v1`, behind the real edge layers.
     pub extra_api: Option<Router<AppState>>,
+    /// Payment providers instead of the shipped ones.
+    pub payment_providers: Option<cassa::providers::registry::PaymentRegistry>,
     /// Adjusts the configuration before the server is built.
     pub configure: Option<Configure>,
     /// Route the server's database connections through a [`TcpProxy`] the test can cut
@@ -301,6 +303,7 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
         BuildOptions {
             clock: Some(std::sync::Arc::new(clock.clone())),
             extra_api: options.extra_api,
+            payment_providers: options.payment_providers,
         },
     )
     .await
@@ -465,4 +468,54 @@ macro_rules! both_backends {
             }
         }
     )*};
+}
+
+/// The sandbox provider's client for a store's credentials, with a call budget of `timeout`
+/// (the server's own clients use `CASSA_PROVIDER_TIMEOUT_MS`).
+pub async fn sandbox_client(
+    state: &AppState,
+    store: cassa::types::StoreId,
+    env: cassa::types::Environment,
+    timeout: Duration,
+) -> Result<Box<dyn cassa::providers::payment::PaymentProvider>, String> {
+    let credentials = cassa::credentials::load(state, store, "sandbox", env)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no sandbox credentials")?;
+    let mut ctx = cassa::credentials::client_context(state, store, env);
+    ctx.timeout = timeout;
+    let adapter = state
+        .payment_providers
+        .get("sandbox")
+        .ok_or("the sandbox provider is not registered")?;
+    adapter
+        .client(&ctx, &credentials)
+        .map_err(|e| e.to_string())
+}
+
+/// The sandbox provider's fields of stored credentials, for tests that look inside them.
+pub struct SandboxFields {
+    /// API key sent to the PSP.
+    pub api_key: secrecy::SecretString,
+    /// Webhook signing secret.
+    pub webhook_secret: secrecy::SecretString,
+    /// The PSP's address, when not the mounted one.
+    pub base_url: Option<String>,
+}
+
+/// `credentials.sandbox()`: the sandbox fields of loaded credentials.
+pub trait AsSandbox {
+    /// `None` when there are none or they are not the sandbox provider's.
+    fn sandbox(self) -> Option<SandboxFields>;
+}
+
+impl AsSandbox for Option<cassa::credentials::Credentials> {
+    fn sandbox(self) -> Option<SandboxFields> {
+        let c = self.filter(|c| c.provider() == "sandbox")?;
+        Some(SandboxFields {
+            api_key: c.get("api_key")?.clone(),
+            webhook_secret: c.get("webhook_secret")?.clone(),
+            base_url: c.setting("base_url").map(str::to_owned),
+        })
+    }
 }

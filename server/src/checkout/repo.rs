@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{Snapshot, SnapshotLine};
 use crate::{
     db::{Db, DbError, Tx},
-    idempotency::{Deferred, Stored},
+    idempotency::{Deferred, Stored, answer::Answer},
     money::MinorUnits,
     on_db, on_tx,
     orders::OrderStatus,
@@ -26,12 +26,13 @@ fn decode_error(err: impl std::error::Error + Send + Sync + 'static) -> DbError 
 pub async fn insert_answer(
     tx: &mut Tx,
     record: &Deferred,
-    stored: &Stored,
+    answer: &Answer,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
+    let stored = Stored::from(answer.clone());
     let inserted = on_tx!(tx, conn => {
         record
-            .insert_completed_query(stored, now)
+            .insert_completed_query(&stored, now)
             .execute(&mut *conn)
             .await
             .map(|r| r.rows_affected())

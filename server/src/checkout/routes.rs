@@ -1,12 +1,14 @@
 //! `/api/v1/me/checkout` (customers quote and read snapshots) and `/api/v1/admin/shipping`,
 //! `/api/v1/admin/tax` (stores configure their rate table and tax rules).
 
-use axum::{Extension, Json, extract::State, http::StatusCode, response::IntoResponse};
+use std::sync::Arc;
+
+use axum::{Extension, Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{QuoteRequest, Reply, Snapshot, config, service::BoxFuture};
+use super::{QuoteRequest, Reply, Snapshot, config};
 use crate::{
     auth::principal::{CustomerScope, StoreScope},
     checkout,
@@ -14,7 +16,7 @@ use crate::{
         extract::{ApiJson, ApiPath},
         problem::{ApiError, Problem},
     },
-    idempotency::{Deferred, Stored},
+    idempotency::{Deferred, answer::Answer},
     orders::OrderScope,
     providers::{shipping::ShippingRate, tax::TaxRule},
     state::AppState,
@@ -49,25 +51,14 @@ pub struct TaxRules {
     pub rules: Vec<TaxRule>,
 }
 
-/// The quote's answer, `201` with the snapshot, as the idempotency record stores it.
-struct Created(Deferred);
-
-impl Reply for Created {
-    fn record(&self) -> &Deferred {
-        &self.0
-    }
-
-    fn render<'a>(
-        &'a self,
-        snapshot: &'a Snapshot,
-    ) -> BoxFuture<'a, Result<Stored, checkout::Error>> {
-        let response = (StatusCode::CREATED, Json(snapshot)).into_response();
-        Box::pin(async move {
-            self.0
-                .render(response)
-                .await
-                .map_err(|err| checkout::Error::Internal(err.into()))
-        })
+/// The quote's answer as the idempotency record stores it, byte for byte what is sent: `201`
+/// with the snapshot's JSON.
+fn created(snapshot: &Snapshot) -> Answer {
+    Answer {
+        status: StatusCode::CREATED.as_u16(),
+        content_type: Some("application/json".to_owned()),
+        body: serde_json::to_vec(snapshot).unwrap_or_default(),
+        keep: false,
     }
 }
 
@@ -92,9 +83,11 @@ pub async fn create_quote(
     record: Option<Extension<Deferred>>,
     ApiJson(body): ApiJson<QuoteRequest>,
 ) -> Result<(StatusCode, Json<Snapshot>), ApiError> {
-    let record = record.map(|Extension(r)| Created(r));
-    let reply = record.as_ref().map(|r| r as &dyn Reply);
-    let snapshot = checkout::quote(&state, scope, body, reply).await?;
+    let reply = record.map(|Extension(record)| Reply {
+        record,
+        render: Arc::new(created),
+    });
+    let snapshot = checkout::quote(&state, scope, body, reply.as_ref()).await?;
     Ok((StatusCode::CREATED, Json(snapshot)))
 }
 

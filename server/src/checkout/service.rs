@@ -1,12 +1,15 @@
 //! Quoting an order into a snapshot, reading snapshots, and checking one before payment.
 
-use std::{future::Future, pin::Pin};
+use std::sync::Arc;
 
 use super::{
     Error, Payable, QuoteRequest, SelectedProviders, Snapshot, SnapshotLine, Totals, config, repo,
 };
 use crate::{
-    idempotency::{Deferred, Stored},
+    idempotency::{
+        Deferred,
+        answer::{self, Answer},
+    },
     identity::CustomerScope,
     money::MinorUnits,
     orders::{self, OrderScope, OrderStatus},
@@ -15,17 +18,26 @@ use crate::{
     types::{InvalidValue, OrderId, SnapshotId},
 };
 
-/// A boxed, sendable future (keeps [`Reply`] object-safe).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// Renders a snapshot as the answer stored under the request's key. The edge supplies it: the
+/// status and body of an answer are chosen there.
+pub type Render = Arc<dyn Fn(&Snapshot) -> Answer + Send + Sync>;
 
 /// The request's idempotency record, written in the snapshot's transaction: a quote's whole
-/// effect is that one transaction, so its answer is stored with it. The edge implements this
-/// (the answer is an HTTP response); the flow decides when it is rendered and written.
-pub trait Reply: Sync {
+/// effect is that one transaction, so its answer is stored with it.
+#[derive(Clone)]
+pub struct Reply {
     /// The request's record.
-    fn record(&self) -> &Deferred;
-    /// The answer `snapshot` makes, exactly as it will be stored and sent.
-    fn render<'a>(&'a self, snapshot: &'a Snapshot) -> BoxFuture<'a, Result<Stored, Error>>;
+    pub record: Deferred,
+    /// What the snapshot's transaction stores.
+    pub render: Render,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
 }
 
 fn overflow<T>(_: T) -> Error {
@@ -40,7 +52,7 @@ pub async fn quote(
     state: &AppState,
     scope: CustomerScope,
     request: QuoteRequest,
-    reply: Option<&dyn Reply>,
+    reply: Option<&Reply>,
 ) -> Result<Snapshot, Error> {
     let order_scope = OrderScope {
         store_id: scope.store_id,
@@ -146,18 +158,17 @@ pub async fn quote(
         created_at: now,
         expires_at: now + state.config.snapshot_ttl,
     };
-    let answer = match reply.filter(|r| r.record().needs_claim()) {
-        Some(reply) => Some((reply.record(), reply.render(&snapshot).await?)),
-        None => None,
-    };
+    let answer = reply
+        .filter(|r| r.record.needs_claim())
+        .map(|r| (&r.record, (r.render)(&snapshot)));
     // The record goes first: a concurrent request with the same key waits on it and then finds
     // the key taken.
     let mut tx = state.db.begin_write().await?;
-    if let Some((record, stored)) = &answer
-        && !repo::insert_answer(&mut tx, record, stored, state.clock.now()).await?
+    if let Some((record, answer)) = &answer
+        && !repo::insert_answer(&mut tx, record, answer, state.clock.now()).await?
     {
         drop(tx);
-        record.lost();
+        record.mark_lost();
         return Err(Error::IdempotencyKeyInUse);
     }
     repo::insert_snapshot(
@@ -170,7 +181,7 @@ pub async fn quote(
     .await?;
     tx.commit().await?;
     if let Some((record, stored)) = answer {
-        record.settled(stored);
+        answer::settled(record, stored);
     }
     Ok(snapshot)
 }

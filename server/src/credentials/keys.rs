@@ -10,7 +10,6 @@ use uuid::Uuid;
 use super::{CredentialError, KeyRingError, rewrap_batch};
 use crate::{
     db::{Db, DbError},
-    http::problem::ApiError,
     on_db,
     state::AppState,
 };
@@ -118,7 +117,7 @@ pub async fn sync(state: &AppState) -> Result<u32, KeyRingError> {
 }
 
 /// Versions with their status and row counts.
-pub async fn list_versions(state: &AppState) -> Result<Vec<KeyVersion>, ApiError> {
+pub async fn list_versions(state: &AppState) -> Result<Vec<KeyVersion>, CredentialError> {
     const SQL: &str = "SELECT m.version, m.status, \
         (SELECT COUNT(*) FROM provider_credentials c WHERE c.key_version = m.version) \
         FROM master_keys m ORDER BY m.version";
@@ -162,7 +161,7 @@ fn rotation(row: RotationRow) -> Rotation {
 }
 
 /// Recent rotations, newest first.
-pub async fn list_rotations(state: &AppState) -> Result<Vec<Rotation>, ApiError> {
+pub async fn list_rotations(state: &AppState) -> Result<Vec<Rotation>, CredentialError> {
     const SQL: &str = "SELECT id, target_version, status, total, done, started_at, finished_at \
                        FROM key_rotations ORDER BY id DESC LIMIT 20";
     let rows: Vec<RotationRow> =
@@ -172,17 +171,17 @@ pub async fn list_rotations(state: &AppState) -> Result<Vec<Rotation>, ApiError>
 }
 
 /// One rotation.
-pub async fn find_rotation(state: &AppState, id: Uuid) -> Result<Rotation, ApiError> {
+pub async fn find_rotation(state: &AppState, id: Uuid) -> Result<Rotation, CredentialError> {
     const SQL: &str = "SELECT id, target_version, status, total, done, started_at, finished_at \
                        FROM key_rotations WHERE id = $1";
     let row: Option<RotationRow> =
         on_db!(&state.db, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)
             .map_err(DbError::from)?;
-    row.map(rotation).ok_or(ApiError::NotFound)
+    row.map(rotation).ok_or(CredentialError::NotFound)
 }
 
 /// Makes `target` primary and starts re-encrypting every row onto it.
-pub async fn start_rotation(state: &AppState, target: u32) -> Result<Rotation, ApiError> {
+pub async fn start_rotation(state: &AppState, target: u32) -> Result<Rotation, CredentialError> {
     if !state.key_ring.has(target) {
         return Err(crate::types::InvalidValue::new(
             "version",
@@ -201,9 +200,9 @@ pub async fn start_rotation(state: &AppState, target: u32) -> Result<Rotation, A
                 .bind(target as i32).fetch_optional(&mut *tx).await?;
             if running > 0 || status.as_deref() == Some("retired") {
                 return Ok::<_, sqlx::Error>(Err(if running > 0 {
-                    ApiError::Conflict("a key rotation is already running")
+                    CredentialError::Conflict("a key rotation is already running")
                 } else {
-                    ApiError::Conflict("a retired key version cannot become primary")
+                    CredentialError::Conflict("a retired key version cannot become primary")
                 }));
             }
             sqlx::query("UPDATE master_keys SET status = 'active', updated_at = $1 WHERE status = 'primary'")
@@ -228,7 +227,7 @@ pub async fn start_rotation(state: &AppState, target: u32) -> Result<Rotation, A
 
 /// [`start_rotation`], then runs it at once in the background instead of at the worker's next
 /// poll (the worker still picks it up if this process stops).
-pub async fn start_and_run(state: &AppState, target: u32) -> Result<Rotation, ApiError> {
+pub async fn start_and_run(state: &AppState, target: u32) -> Result<Rotation, CredentialError> {
     let rotation = start_rotation(state, target).await?;
     let worker_state = state.clone();
     tokio::spawn(async move {
@@ -240,37 +239,39 @@ pub async fn start_and_run(state: &AppState, target: u32) -> Result<Rotation, Ap
 }
 
 /// Retires a version nothing is encrypted with any more.
-pub async fn retire(state: &AppState, version: u32) -> Result<KeyVersion, ApiError> {
+pub async fn retire(state: &AppState, version: u32) -> Result<KeyVersion, CredentialError> {
     let versions = list_versions(state).await?;
     let Some(current) = versions.into_iter().find(|v| v.version == version) else {
-        return Err(ApiError::NotFound);
+        return Err(CredentialError::NotFound);
     };
     if current.status == "primary" {
-        return Err(ApiError::Conflict(
+        return Err(CredentialError::Conflict(
             "the primary key version cannot be retired",
         ));
     }
     if current.rows > 0 {
-        return Err(ApiError::Conflict(
+        return Err(CredentialError::Conflict(
             "rows are still encrypted with this version; run a rotation first",
         ));
     }
     // Remembered secret-bearing answers (24 h at most) and the sandbox PSP's webhook secrets
     // (rewritten whenever sandbox credentials are stored) are sealed too.
-    const SEALED: &str = "SELECT (SELECT COUNT(*) FROM idempotency_keys \
-        WHERE response_key_version = $1 AND expires_at > $2) \
-        + (SELECT COUNT(*) FROM sandbox_psp_endpoints WHERE secret LIKE $3)";
+    const SEALED: &str = "SELECT COUNT(*) FROM idempotency_keys \
+        WHERE response_key_version = $1 AND expires_at > $2";
     let sealed: i64 = on_db!(&state.db, pool => {
         sqlx::query_scalar(SEALED)
             .bind(version as i32)
             .bind(state.clock.now())
-            .bind(format!("{}{version}:%", crate::providers::sandbox::psp_webhooks::SEALED_PREFIX))
             .fetch_one(pool)
             .await
     })
     .map_err(DbError::from)?;
+    let mut sealed = sealed;
+    for owner in state.sealed_elsewhere.iter() {
+        sealed += owner.sealed_with(version).await?;
+    }
     if sealed > 0 {
-        return Err(ApiError::Conflict(
+        return Err(CredentialError::Conflict(
             "remembered API answers or sandbox webhook secrets are still sealed with this \
              version; retry after they expire (24 hours) or are re-registered",
         ));
@@ -319,7 +320,9 @@ pub async fn run_pending_rotation(state: &AppState) -> Result<bool, CredentialEr
             break;
         }
     }
-    crate::providers::sandbox::psp_webhooks::rewrap(state, target).await?;
+    for owner in state.sealed_elsewhere.iter() {
+        owner.rewrap(target).await?;
+    }
     const DONE: &str = "UPDATE key_rotations SET status = 'completed', finished_at = $2, \
                         lease_until = NULL, updated_at = $2 WHERE id = $1";
     on_db!(&state.db, pool => sqlx::query(DONE).bind(id).bind(state.clock.now()).execute(pool).await.map(|r| r.rows_affected()))?;

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{CredentialView, Provider, ProviderSecrets, keys};
+use super::{CredentialView, keys};
 use crate::{
     auth::{
         policy,
@@ -46,8 +46,15 @@ fn may_manage(scope: &StoreScope, env: Environment) -> Result<(), ApiError> {
     )?)
 }
 
-fn parse_path(provider: &str, environment: &str) -> Result<(Provider, Environment), ApiError> {
-    let provider = Provider::parse(provider).ok_or(ApiError::NotFound)?;
+/// A provider this server does not know, like an unknown environment, is a 404.
+fn parse_path<'a>(
+    state: &AppState,
+    provider: &'a str,
+    environment: &str,
+) -> Result<(&'a str, Environment), ApiError> {
+    if state.payment_providers.get(provider).is_none() {
+        return Err(ApiError::NotFound);
+    }
     let environment = environment.parse().map_err(|_| ApiError::NotFound)?;
     Ok((provider, environment))
 }
@@ -96,11 +103,11 @@ pub async fn put_credentials(
     ApiPath((provider, environment)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<Json<CredentialView>, ApiError> {
-    let (provider, environment) = parse_path(&provider, &environment)?;
+    let (provider, environment) = parse_path(&state, &provider, &environment)?;
     may_manage(&scope, environment)?;
-    let secrets = ProviderSecrets::from_request(provider, body)?;
-    let view = super::put(&state, scope.store_id, environment, &secrets).await?;
-    tracing::info!(provider = provider.as_str(), %environment, "provider credentials stored");
+    let credentials = super::parse(&state, provider, &body)?;
+    let view = super::put(&state, scope.store_id, environment, &credentials).await?;
+    tracing::info!(provider, %environment, "provider credentials stored");
     Ok(Json(view))
 }
 
@@ -125,7 +132,7 @@ pub async fn delete_credentials(
     scope: StoreScope,
     ApiPath((provider, environment)): ApiPath<(String, String)>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    let (provider, environment) = parse_path(&provider, &environment)?;
+    let (provider, environment) = parse_path(&state, &provider, &environment)?;
     may_manage(&scope, environment)?;
     super::delete(&state, scope.store_id, provider, environment).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)

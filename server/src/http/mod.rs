@@ -6,6 +6,7 @@ pub mod middleware;
 pub mod ops;
 pub mod pagination;
 pub mod problem;
+pub mod sandbox_psp;
 
 use axum::{
     Router,
@@ -187,7 +188,7 @@ pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
     // moves no real money and answers anyone with an `sbx_` key, so production does not
     // serve it.
     if state.config.run_mode != RunMode::Production {
-        api = api.nest("/sandbox-psp", crate::providers::sandbox::psp::router());
+        api = api.nest("/sandbox-psp", crate::http::sandbox_psp::router(&state));
     }
     api.leptos_routes_with_context(&state, console_routes, console_context, {
         let options = leptos_options.clone();
@@ -250,4 +251,11 @@ async fn fallback(
     let handler =
         leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell);
     handler(uri, state, req).await
+}
+
+// Leptos' handlers read their options from the state.
+impl axum::extract::FromRef<AppState> for leptos::config::LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
 }

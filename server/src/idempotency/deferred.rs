@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Database, Encode, Type, query::Query};
 
 use super::{
+    answer::Answer,
     render,
     repo::{CLAIM_SQL, COMPLETE_SQL, INSERT_COMPLETED_SQL, RELEASE_SQL},
 };
@@ -247,5 +248,25 @@ impl Deferred {
     /// The transaction that stored `stored` (or released the key) is committed.
     pub fn settled(&self, stored: Stored) {
         self.set(Progress::Settled(stored));
+    }
+}
+
+impl Deferred {
+    /// The claim found the key taken (see [`Self::lost`]), for callers that report it in their
+    /// own error type.
+    pub fn mark_lost(&self) {
+        self.set(Progress::Lost);
+    }
+}
+
+impl From<Answer> for Stored {
+    fn from(answer: Answer) -> Self {
+        Stored {
+            status: StatusCode::from_u16(answer.status)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            content_type: answer.content_type,
+            body: Bytes::from(answer.body),
+            keep: answer.keep,
+        }
     }
 }

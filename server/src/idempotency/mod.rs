@@ -8,6 +8,7 @@
 //! 422; a lock older than [`LOCK_TIMEOUT_SECS`] is presumed dead and taken over. Answers marked
 //! [`Secret`] are stored sealed with the master key ring (see `seal.rs`).
 
+pub mod answer;
 mod deferred;
 pub mod key;
 mod repo;

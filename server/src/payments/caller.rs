@@ -1,5 +1,7 @@
 //! Who asks for a change, and where from: recorded in every history row and provider call.
 
+use crate::types::TextValue;
+
 /// Where a change comes from (recorded in the status history).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -12,7 +14,8 @@ pub enum Source {
 }
 
 impl Source {
-    pub(super) fn as_str(self) -> &'static str {
+    /// Database spelling.
+    pub fn as_str(self) -> &'static str {
         match self {
             Source::Api => "api",
             Source::Webhook => "webhook",
@@ -20,6 +23,18 @@ impl Source {
         }
     }
 }
+
+impl TextValue for Source {
+    fn as_text(&self) -> &'static str {
+        self.as_str()
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        [Source::Api, Source::Webhook, Source::Job]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+crate::text_value_sql!(Source);
 
 /// Who asks, and the request id every row and provider call carries.
 #[derive(Clone, Debug)]

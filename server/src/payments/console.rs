@@ -7,9 +7,9 @@ use app::backend::{
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::{
-    LedgerQuery, PaymentIntent, TransactionStatus,
+    Caller, DailyVolume, LedgerQuery, PaymentIntent, TransactionStatus,
     queries::{self, daily_volume, status_counts},
-    service::{self, Caller},
+    service,
 };
 use crate::{
     http::problem::ApiError,
@@ -195,8 +195,8 @@ pub async fn action(
         "refund" => service::refund(state, target, super::RefundRequest { amount, reason }).await?,
         _ => return Err(InvalidValue::new("action", "capture, void or refund").into()),
     };
-    service::respond(&intent, &txn)?;
-    let done = match txn.status() {
+    super::respond(&intent, &txn)?;
+    let done = match txn.status {
         TransactionStatus::Succeeded => "done",
         _ => "pending at the provider",
     };
@@ -226,7 +226,13 @@ pub async fn dashboard(
         .collect();
     let mut captured: std::collections::BTreeMap<String, i64> = Default::default();
     let mut refunded: std::collections::BTreeMap<String, i64> = Default::default();
-    for (day, currency, operation, sum) in volume {
+    for DailyVolume {
+        day,
+        currency,
+        operation,
+        sum,
+    } in volume
+    {
         let (per_day, totals) = match operation.as_str() {
             "capture" => (
                 days.iter_mut()
@@ -261,6 +267,10 @@ pub async fn dashboard(
         days,
         captured_total: total(&captured),
         refunded_total: total(&refunded),
-        status_counts: status_counts(state, store, env).await?,
+        status_counts: status_counts(state, store, env)
+            .await?
+            .into_iter()
+            .map(|c| (c.status.as_str().to_owned(), c.count))
+            .collect(),
     })
 }

@@ -5,8 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{caller::Caller, repo::TxnRow};
-use crate::http::problem::ApiError;
+use super::{caller::Caller, error::Error, repo::TxnRow};
 
 /// A transaction's key in the ledger and the fingerprint of the request that made it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,9 +42,9 @@ impl LedgerKey {
 
     /// Refuses a transaction this key made for a different request. Rows from before
     /// fingerprints were recorded have none and are accepted.
-    pub fn check(&self, row: &TxnRow) -> Result<(), ApiError> {
+    pub fn check(&self, row: &TxnRow) -> Result<(), Error> {
         match row.request_hash.as_deref() {
-            Some(hash) if hash != self.hash => Err(ApiError::IdempotencyKeyReused),
+            Some(hash) if hash != self.hash => Err(Error::KeyReused),
             _ => Ok(()),
         }
     }

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::money::MinorUnits;
+use crate::{money::MinorUnits, types::TextValue};
 
 /// Where an intent is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -83,6 +83,16 @@ impl IntentStatus {
         )
     }
 }
+
+impl TextValue for IntentStatus {
+    fn as_text(&self) -> &'static str {
+        self.as_str()
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        IntentStatus::parse(text)
+    }
+}
+crate::text_value_sql!(IntentStatus);
 
 /// The state the machine works on: status and amounts of one intent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

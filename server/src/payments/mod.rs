@@ -7,56 +7,27 @@
 //! between the phases leaves a `pending`/`unknown` row that a retry with the same
 //! Idempotency-Key, or the resolver job, drives to its outcome with the same provider key:
 //! never lost, never doubled.
-
-/// Inserts a pending transaction row (a macro so one text serves both database drivers).
-macro_rules! insert_txn {
-    ($conn:expr, $txn:expr, $intent:expr) => {
-        sqlx::query(INSERT_TXN)
-            .bind($txn.id)
-            .bind($txn.payment_intent_id)
-            .bind($intent.store_id)
-            .bind(&$intent.environment)
-            .bind(&$txn.operation)
-            .bind(&$txn.idempotency_key)
-            .bind($txn.amount)
-            .bind(&$txn.currency)
-            .bind(&$txn.reason)
-            .bind(&$txn.correlation_id)
-            .bind(&$txn.actor)
-            .bind($txn.created_at)
-            .bind(&$txn.request_hash)
-            .execute($conn)
-            .await
-    };
-}
-
-/// Inserts a status history row.
-macro_rules! insert_history {
-    ($conn:expr, $order:expr, $intent:expr, $subject:expr, $from:expr, $to:expr, $reason:expr,
-     $caller:expr, $now:expr) => {
-        sqlx::query(INSERT_HISTORY)
-            .bind(uuid::Uuid::now_v7())
-            .bind($order)
-            .bind($intent)
-            .bind($subject)
-            .bind($from)
-            .bind($to)
-            .bind($reason)
-            .bind($caller.source.as_str())
-            .bind(&$caller.actor)
-            .bind(&$caller.correlation_id)
-            .bind($now)
-            .execute($conn)
-            .await?
-    };
-}
+//!
+//! Files by job; each imports only files listed after it:
+//! - `routes.rs`: HTTP (the edge): extract, call a flow, answer;
+//! - `pay.rs`, `service.rs`: the flows and their rules, up to phase 1; `resolver.rs`: the job
+//!   that settles open transactions; `queries.rs`: the read side;
+//! - `phases.rs`: phases 2 and 3 (the provider call, the outcome recorded exactly once);
+//! - `provider.rs`: which provider client serves a store;
+//! - `reply.rs`: what a finished flow answers (the API view, the error a transaction ended in,
+//!   the request's idempotency record);
+//! - `keys.rs`: ledger keys; `repo.rs`: SQL and typed rows; `error.rs`: [`Error`];
+//!   `machine.rs`: the transition function; `caller.rs`: who asks.
 
 mod caller;
 pub mod console;
+mod error;
+mod events;
 mod keys;
 pub mod machine;
 mod pay;
-pub(crate) mod phases;
+mod phases;
+mod provider;
 mod queries;
 mod reply;
 mod repo;
@@ -68,16 +39,21 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+pub use caller::{Caller, Source};
+pub use error::Error;
+pub use events::transaction_for_event;
 pub use machine::IntentStatus;
 pub use pay::pay;
-pub use queries::{detail, list};
+pub use queries::{daily_volume, detail, list, status_counts};
+pub use reply::{Render, Reply, respond};
+pub use repo::{DailyVolume, Outcome, StatusCount};
 pub use resolver::{is_open, resolve_open, resolve_transaction, spawn_resolver};
 pub use routes::{admin_router, me_router};
-pub use service::{Caller, Source, Target, authorize, capture, refund, void};
+pub use service::{Target, authorize, capture, refund, void};
 
 use crate::{
     money::MinorUnits,
-    types::{CustomerId, OrderId, PaymentIntentId, SnapshotId, TransactionId},
+    types::{CustomerId, OrderId, PaymentIntentId, SnapshotId, TextValue, TransactionId},
 };
 
 /// Provider operations recorded in the ledger.
@@ -104,8 +80,13 @@ impl Operation {
             Operation::Refund => "refund",
         }
     }
+}
 
-    fn parse(s: &str) -> Option<Operation> {
+impl TextValue for Operation {
+    fn as_text(&self) -> &'static str {
+        self.as_str()
+    }
+    fn from_text(text: &str) -> Option<Self> {
         [
             Operation::Authorize,
             Operation::Capture,
@@ -113,9 +94,10 @@ impl Operation {
             Operation::Refund,
         ]
         .into_iter()
-        .find(|o| o.as_str() == s)
+        .find(|o| o.as_str() == text)
     }
 }
+crate::text_value_sql!(Operation);
 
 /// Status of one ledger transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -142,17 +124,6 @@ impl TransactionStatus {
         }
     }
 
-    fn parse(s: &str) -> Option<TransactionStatus> {
-        [
-            TransactionStatus::Pending,
-            TransactionStatus::Unknown,
-            TransactionStatus::Succeeded,
-            TransactionStatus::Failed,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == s)
-    }
-
     /// Whether the outcome is still open.
     pub fn is_open(self) -> bool {
         matches!(
@@ -161,6 +132,23 @@ impl TransactionStatus {
         )
     }
 }
+
+impl TextValue for TransactionStatus {
+    fn as_text(&self) -> &'static str {
+        self.as_str()
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        [
+            TransactionStatus::Pending,
+            TransactionStatus::Unknown,
+            TransactionStatus::Succeeded,
+            TransactionStatus::Failed,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == text)
+    }
+}
+crate::text_value_sql!(TransactionStatus);
 
 /// A payment intent: one attempt to pay an order's checkout snapshot.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -3,17 +3,18 @@
 
 use super::{
     AuthorizeRequest, Operation, PayRequest, TransactionStatus,
+    caller::Caller,
+    error::Error,
     keys::LedgerKey,
-    reply::resume,
+    phases::resume,
+    repo::{FailureKind, Outcome},
     service::{
-        Caller, OperationRequest, Outcome, Target, authorize_with, find_by_key, find_txn, operate,
-        payment_method,
+        OperationRequest, Target, authorize_with, find_by_key, find_txn, operate, payment_method,
     },
 };
 use crate::{
     auth::principal::CustomerScope,
     checkout::{self, QuoteRequest},
-    http::problem::ApiError,
     orders::OrderScope,
     state::AppState,
     types::OrderId,
@@ -32,13 +33,15 @@ pub async fn pay(
     request: PayRequest,
     key: &str,
     caller: &Caller,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, Error> {
     let order_scope = OrderScope {
         store_id: scope.store_id,
         environment: scope.environment,
         customer_id: Some(scope.customer_id),
     };
-    crate::orders::find(state, order_scope, order_id).await?;
+    crate::orders::find(state, order_scope, order_id)
+        .await
+        .map_err(Error::orders)?;
     payment_method(request.payment_method.as_deref())?;
     let pay_key = LedgerKey::new(
         caller,
@@ -62,7 +65,8 @@ pub async fn pay(
                 },
                 None,
             )
-            .await?;
+            .await
+            .map_err(Error::checkout)?;
             let request = AuthorizeRequest {
                 snapshot_id: Some(snapshot.snapshot_id),
                 payment_method: request.payment_method.clone(),
@@ -80,7 +84,7 @@ pub async fn pay(
             .await?
         }
     };
-    if txn.status() != TransactionStatus::Succeeded {
+    if txn.status != TransactionStatus::Succeeded {
         return Ok((intent, txn));
     }
     let target = Target {
@@ -110,21 +114,21 @@ pub async fn pay(
         let captured = match operate(state, &target, capture.clone(), &step, None).await {
             Ok(outcome) => outcome,
             // Authorized, not captured: say so (never "nothing charged"); the key resumes.
-            Err(ApiError::ProviderUnavailable | ApiError::ProviderUnavailableFinal) => {
-                return Err(ApiError::CaptureUnavailable(intent.id.to_string()));
+            Err(Error::ProviderUnavailable | Error::ProviderUnavailableFinal) => {
+                return Err(Error::CaptureUnavailable(intent.id));
             }
             Err(err) => return Err(err),
         };
-        let unavailable = captured.1.status() == TransactionStatus::Failed
-            && captured.1.failure_kind.as_deref() == Some("unavailable");
+        let unavailable = captured.1.status == TransactionStatus::Failed
+            && captured.1.failure_kind == Some(FailureKind::Unavailable);
         if !unavailable {
             return Ok(captured);
         }
         // This request's own capture failed: say so; a retry with the key takes the next step.
         if !earlier {
-            return Err(ApiError::CaptureUnavailable(intent.id.to_string()));
+            return Err(Error::CaptureUnavailable(intent.id));
         }
     }
     // Still authorized and voidable; the answer is not kept, so the key can be retried.
-    Err(ApiError::CaptureUnavailable(intent.id.to_string()))
+    Err(Error::CaptureUnavailable(intent.id))
 }

@@ -1,32 +1,33 @@
 //! Phases 2 and 3 of a provider operation: call the provider with the key derived from the
-//! pending transaction, classify what it said, and record the outcome exactly once.
+//! pending transaction, classify what it said, and record the outcome exactly once (with the
+//! request's idempotent answer, when the flow stores one, in the same database transaction).
 
 use super::{
     Operation, TransactionStatus,
+    caller::Caller,
+    error::Error,
     machine::{self, Event, IntentStatus},
-    repo::{
-        INSERT_HISTORY, INTENT_COLUMNS, IntentRow, TXN_COLUMNS, TxnRow, UPDATE_INTENT,
-        UPDATE_ORDER_STATUS, UPDATE_TXN,
-    },
-    service::{
-        CAS_ATTEMPTS, Caller, Outcome, Reply, answer, bind_ledger, db, set_ledger, transition_error,
-    },
+    provider::client_for,
+    reply::Reply,
+    repo::{self, FailureKind, NewHistory, Outcome, Subject, TxnRow},
 };
-use axum::response::IntoResponse;
-
 use crate::{
-    http::problem::ApiError,
-    idempotency::provider_key,
+    idempotency::{
+        answer::{self, Answer},
+        provider_key,
+    },
     money::MinorUnits,
-    on_db,
     providers::{
-        audit::AuditLog,
+        audit::{AuditEntry, AuditLog},
         payment::{CallContext, PaymentProvider, ProviderError, ProviderTransaction},
-        sandbox,
     },
     state::AppState,
-    types::{Environment, PaymentIntentId, StoreId, TransactionId},
+    types::TransactionId,
 };
+
+/// Attempts of a compare-and-set before giving up (only PostgreSQL without the row lock, or a
+/// bug, would need more than one).
+pub(super) const CAS_ATTEMPTS: usize = 8;
 
 /// What the provider said, classified.
 #[derive(Debug, Clone)]
@@ -41,7 +42,7 @@ pub(crate) enum ProviderOutcome {
         raw: String,
     },
     Failed {
-        kind: &'static str,
+        kind: FailureKind,
         code: String,
         /// The provider's id, when it created something (an authorization of the wrong amount,
         /// voided at once).
@@ -65,7 +66,7 @@ pub(crate) fn raw(ptx: &ProviderTransaction) -> String {
     serde_json::to_string(ptx).unwrap_or_default()
 }
 
-fn failed(kind: &'static str, code: String) -> ProviderOutcome {
+fn failed(kind: FailureKind, code: String) -> ProviderOutcome {
     ProviderOutcome::Failed {
         kind,
         code,
@@ -93,7 +94,7 @@ fn classify(
                 raw: raw(&ptx),
             },
             (Operation::Authorize, "failed" | "voided") => {
-                failed("declined", "async_declined".to_owned())
+                failed(FailureKind::Declined, "async_declined".to_owned())
             }
             (Operation::Authorize, _) => ProviderOutcome::Unknown,
             (_, _) => ProviderOutcome::Succeeded {
@@ -104,22 +105,22 @@ fn classify(
         },
         // Answers about this very request (or its idempotent replay): final. A refusal raised
         // before anything was sent says nothing about an earlier call, though.
-        Err(ProviderError::Declined { code }) => failed("declined", code),
+        Err(ProviderError::Declined { code }) => failed(FailureKind::Declined, code),
         Err(ProviderError::Rejected { code })
             if attempt == Attempt::Again && NOT_SENT.contains(&code.as_str()) =>
         {
             ProviderOutcome::Unknown
         }
-        Err(ProviderError::Rejected { code }) => failed("rejected", code),
+        Err(ProviderError::Rejected { code }) => failed(FailureKind::Rejected, code),
         // The client already retried with the same key; on a first call nothing happened.
         Err(ProviderError::Retryable(_)) if attempt == Attempt::First => {
-            failed("unavailable", "provider_unavailable".to_owned())
+            failed(FailureKind::Unavailable, "provider_unavailable".to_owned())
         }
         Err(ProviderError::Refused { status: 429, .. }) if attempt == Attempt::First => {
-            failed("unavailable", "provider_rate_limited".to_owned())
+            failed(FailureKind::Unavailable, "provider_rate_limited".to_owned())
         }
         Err(ProviderError::Refused { code, .. }) if attempt == Attempt::First => {
-            failed("rejected", code)
+            failed(FailureKind::Rejected, code)
         }
         // A resend that the provider would not look at settles nothing: only the provider's
         // truth about the operation does.
@@ -139,27 +140,51 @@ pub(crate) struct Extras<'a> {
     pub audit: Option<&'a AuditLog>,
 }
 
-/// The provider client for an intent's store, provider and environment. Built before anything
-/// is recorded, so a store whose client cannot be built gets `503` with nothing left behind.
-pub(crate) async fn client_for(
+/// Drives a transaction an earlier request with this key created (a settled one is the
+/// answer as it is). Its earlier call may have reached the provider, so only the provider's
+/// truth settles it.
+pub(super) async fn resume(
     state: &AppState,
-    store: StoreId,
-    env: Environment,
-) -> Result<sandbox::client::SandboxClient, ApiError> {
-    sandbox::client_for(state, store, env, state.config.provider_timeout)
-        .await
-        .map_err(|err| {
-            tracing::warn!(error = %err, "no payment provider client for the store");
-            ApiError::ProviderUnavailable
-        })
+    caller: &Caller,
+    (intent, txn): Outcome,
+    reply: Option<&Reply>,
+) -> Result<Outcome, Error> {
+    if !txn.status.is_open() {
+        return Ok((intent, txn));
+    }
+    // An earlier call may have reached the provider: whatever stops us from asking now, the
+    // outcome is still unknown (never "nothing charged", which would invite a second key).
+    let client = client_for(
+        state,
+        intent.store_id,
+        Some(&intent.provider),
+        intent.environment,
+    )
+    .await
+    .map_err(|_| Error::ProviderOutcomeUnknown)?;
+    claim_alone(state, reply).await?;
+    drive(
+        state,
+        caller,
+        client.as_ref(),
+        (intent, txn),
+        reply,
+        Attempt::Again,
+    )
+    .await
 }
 
-/// The environment of an intent row.
-pub(crate) fn environment(intent: &IntentRow) -> Result<Environment, ApiError> {
-    intent
-        .environment
-        .parse()
-        .map_err(|_| ApiError::Internal(anyhow::anyhow!("bad environment in a row")))
+/// Claims the request's key in a transaction of its own: for the rare requests that drive a
+/// transaction an earlier attempt with the same key left open (its record was released after a
+/// 5xx), so that two such retries never call the provider at once.
+async fn claim_alone(state: &AppState, reply: Option<&Reply>) -> Result<(), Error> {
+    let Some(record) = reply.map(|r| &r.record).filter(|r| r.needs_claim()) else {
+        return Ok(());
+    };
+    if !answer::claim_alone(&state.db, record, state.clock.now()).await? {
+        return Err(Error::KeyInUse);
+    }
+    Ok(())
 }
 
 /// Phases 2 and 3 for an open transaction: call the provider with the key derived from the
@@ -172,11 +197,11 @@ pub(super) async fn drive(
     (intent, txn): Outcome,
     reply: Option<&Reply>,
     attempt: Attempt,
-) -> Result<Outcome, ApiError> {
-    if !txn.status().is_open() {
+) -> Result<Outcome, Error> {
+    if !txn.status.is_open() {
         return Ok((intent, txn));
     }
-    let operation = txn.operation();
+    let operation = txn.operation;
     let audit = AuditLog::default();
     let call = CallContext {
         idempotency_key: provider_key(txn.id.0, operation.as_str(), 0),
@@ -268,7 +293,7 @@ async fn release_wrong_amount(
         return ProviderOutcome::Unknown;
     }
     ProviderOutcome::Failed {
-        kind: "rejected",
+        kind: FailureKind::Rejected,
         code: "amount_mismatch".to_owned(),
         provider_id: Some(provider_id.to_owned()),
     }
@@ -360,141 +385,184 @@ pub(crate) async fn settle(
     txn_id: TransactionId,
     outcome: ProviderOutcome,
     extras: Extras<'_>,
-) -> Result<Outcome, ApiError> {
-    let lock = state.db.lock_for_update_sql();
-    let select_txn = format!("SELECT {TXN_COLUMNS} FROM payment_transactions WHERE id = $1{lock}");
-    let select_intent = format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1{lock}");
+) -> Result<Outcome, Error> {
     for _ in 0..CAS_ATTEMPTS {
         let now = state.clock.now();
         let audit_rows = extras.audit.map(AuditLog::pending).unwrap_or_default();
-        let mut stored = None;
-        let mut audited = false;
-        let attempt: Result<Option<Outcome>, ApiError> = on_db!(&state.db, pool => {
-            async {
-                let mut tx = pool.begin_with(state.db.begin_write_sql()).await.map_err(db)?;
-                let txn: TxnRow = sqlx::query_as(&select_txn).bind(txn_id).fetch_one(&mut *tx).await.map_err(db)?;
-                let intent: IntentRow = sqlx::query_as(&select_intent).bind(txn.payment_intent_id)
-                    .fetch_one(&mut *tx).await.map_err(db)?;
-                if !txn.status().is_open() {
-                    return Ok(Some((intent, txn)));
+        let change = Change {
+            caller,
+            txn_id,
+            outcome: &outcome,
+            reply: extras.reply,
+            audit_rows: &audit_rows,
+        };
+        match record(state, change, now).await? {
+            Recorded::Already(done) => return Ok(done),
+            Recorded::Raced => {}
+            Recorded::Now { outcome, answer } => {
+                if let Some(audit) = extras.audit {
+                    audit.written(audit_rows.len());
                 }
-                let operation = txn.operation();
-                let (txn_status, event) = plan(operation, &txn, &outcome);
-                let (provider_id, raw_response, failure) = match &outcome {
-                    ProviderOutcome::Succeeded { provider_id, raw, .. }
-                    | ProviderOutcome::Pending { provider_id, raw } => {
-                        (Some(provider_id.clone()), Some(raw.clone()), None)
-                    }
-                    ProviderOutcome::Failed { kind, code, provider_id } => {
-                        (provider_id.clone(), None, Some((*kind, code.clone())))
-                    }
-                    ProviderOutcome::Unknown => (None, None, None),
-                };
-                let ledger = intent.ledger();
-                let next = match event {
-                    // Repeating a non-final status (still pending, still unknown) is no change.
-                    Some(Event::AuthorizePending) if ledger.status == IntentStatus::Pending => ledger,
-                    Some(Event::AuthorizeUnknown) if ledger.status == IntentStatus::Unknown => ledger,
-                    Some(event) => machine::apply(ledger, event).map_err(transition_error)?,
-                    None => ledger,
-                };
-                let mut after_txn = txn.clone();
-                after_txn.status = txn_status.as_str().to_owned();
-                after_txn.updated_at = now;
-                if provider_id.is_some() {
-                    after_txn.provider_txn_id = provider_id.clone();
+                if let (Some(reply), Some(answer)) = (extras.reply, answer) {
+                    answer::settled(&reply.record, answer);
                 }
-                if raw_response.is_some() {
-                    after_txn.raw_response_redacted = raw_response.clone();
-                }
-                after_txn.failure_kind = failure.as_ref().map(|f| f.0.to_owned());
-                after_txn.failure_code = failure.as_ref().map(|f| f.1.clone());
-                let updated = sqlx::query(UPDATE_TXN)
-                    .bind(txn.id).bind(&txn.status).bind(txn_status.as_str()).bind(&provider_id)
-                    .bind(&after_txn.failure_kind).bind(&after_txn.failure_code).bind(&raw_response).bind(now)
-                    .execute(&mut *tx).await.map_err(db)?.rows_affected();
-                if updated != 1 {
-                    return Ok(None);
-                }
-                let mut after = intent.clone();
-                let intent_provider_id = match operation {
-                    Operation::Authorize => provider_id.clone(),
-                    _ => None,
-                };
-                let intent_failure = match (operation, &failure) {
-                    (Operation::Authorize, Some((_, code))) => Some(code.clone()),
-                    _ => None,
-                };
-                if next != ledger || intent_provider_id.is_some() || intent_failure.is_some() {
-                    let updated = bind_ledger(sqlx::query(UPDATE_INTENT).bind(intent.id).bind(intent.version), &next)
-                        .bind(&intent_provider_id).bind(&intent_failure).bind(now)
-                        .execute(&mut *tx).await.map_err(db)?.rows_affected();
-                    if updated != 1 {
-                        return Ok(None);
-                    }
-                    set_ledger(&mut after, &next);
-                    after.version += 1;
-                    after.updated_at = now;
-                    if intent_provider_id.is_some() {
-                        after.provider_payment_id = intent_provider_id;
-                    }
-                    if intent_failure.is_some() {
-                        after.failure_code = intent_failure;
-                    }
-                }
-                if next.status != ledger.status {
-                    let reason = history_reason(operation, &txn, &outcome);
-                    insert_history!(&mut *tx, intent.order_id, Some(intent.id), "payment",
-                        Some(ledger.status.as_str()), next.status.as_str(), &reason, caller, now);
-                    // The order is paid once its payment is authorized, and open again when
-                    // the authorization is released.
-                    let order_change = match next.status {
-                        IntentStatus::Authorized if operation == Operation::Authorize => Some(("open", "paid", "payment authorized")),
-                        IntentStatus::Voided => Some(("paid", "open", "payment voided")),
-                        _ => None,
-                    };
-                    if let Some((from, to, why)) = order_change {
-                        let moved = sqlx::query(UPDATE_ORDER_STATUS).bind(intent.order_id).bind(from).bind(to).bind(now)
-                            .execute(&mut *tx).await.map_err(db)?.rows_affected();
-                        if moved == 1 {
-                            insert_history!(&mut *tx, intent.order_id, None::<PaymentIntentId>, "order",
-                                Some(from), to, why, caller, now);
-                        }
-                    }
-                }
-                for row in &audit_rows {
-                    row.insert_query().execute(&mut *tx).await.map_err(db)?;
-                }
-                if let Some(reply) = extras.reply.filter(|r| r.store && r.record.is_claimed()) {
-                    let response = answer(&after, &after_txn, reply.created).into_response();
-                    let rendered = reply.record.render(response).await?;
-                    reply.record.finish_query(&rendered).execute(&mut *tx).await.map_err(db)?;
-                    stored = Some(rendered);
-                }
-                tx.commit().await.map_err(db)?;
-                audited = true;
-                Ok(Some((after, after_txn)))
+                return Ok(outcome);
             }
-            .await
-        });
-        if let Some(done) = attempt? {
-            if let Some(audit) = extras.audit.filter(|_| audited) {
-                audit.written(audit_rows.len());
-            }
-            if let (Some(reply), Some(stored)) = (extras.reply, stored) {
-                reply.record.settled(stored);
-            }
-            return Ok(done);
         }
     }
-    Err(ApiError::Internal(anyhow::anyhow!(
+    Err(Error::Internal(anyhow::anyhow!(
         "could not record a provider outcome after {CAS_ATTEMPTS} attempts"
     )))
+}
+
+/// What one attempt of [`settle`] records.
+#[derive(Clone, Copy)]
+struct Change<'a> {
+    caller: &'a Caller,
+    txn_id: TransactionId,
+    outcome: &'a ProviderOutcome,
+    reply: Option<&'a Reply>,
+    audit_rows: &'a [AuditEntry],
+}
+
+/// How one attempt of [`settle`] ended.
+enum Recorded {
+    /// Someone else settled the transaction first: this is what they recorded.
+    Already(Outcome),
+    /// A compare-and-set lost to a concurrent writer; nothing was written.
+    Raced,
+    /// Recorded and committed, with the answer stored under the request's key, if any.
+    Now {
+        outcome: Outcome,
+        answer: Option<Answer>,
+    },
+}
+
+async fn record(
+    state: &AppState,
+    change: Change<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Recorded, Error> {
+    let mut tx = state.db.begin_write().await?;
+    let txn = repo::lock_txn(&mut tx, change.txn_id).await?;
+    let intent = repo::lock_intent(&mut tx, txn.payment_intent_id).await?;
+    if !txn.status.is_open() {
+        return Ok(Recorded::Already((intent, txn)));
+    }
+    let operation = txn.operation;
+    let outcome = change.outcome;
+    let (txn_status, event) = plan(operation, &txn, outcome);
+    let (provider_id, raw_response, failure) = match outcome {
+        ProviderOutcome::Succeeded {
+            provider_id, raw, ..
+        }
+        | ProviderOutcome::Pending { provider_id, raw } => {
+            (Some(provider_id.clone()), Some(raw.clone()), None)
+        }
+        ProviderOutcome::Failed {
+            kind,
+            code,
+            provider_id,
+        } => (provider_id.clone(), None, Some((*kind, code.clone()))),
+        ProviderOutcome::Unknown => (None, None, None),
+    };
+    let ledger = intent.ledger();
+    let next = match event {
+        // Repeating a non-final status (still pending, still unknown) is no change.
+        Some(Event::AuthorizePending) if ledger.status == IntentStatus::Pending => ledger,
+        Some(Event::AuthorizeUnknown) if ledger.status == IntentStatus::Unknown => ledger,
+        Some(event) => machine::apply(ledger, event)?,
+        None => ledger,
+    };
+    let after_txn = TxnRow {
+        status: txn_status,
+        updated_at: now,
+        provider_txn_id: provider_id.clone().or_else(|| txn.provider_txn_id.clone()),
+        raw_response_redacted: raw_response.or_else(|| txn.raw_response_redacted.clone()),
+        failure_kind: failure.as_ref().map(|f| f.0),
+        failure_code: failure.as_ref().map(|f| f.1.clone()),
+        ..txn.clone()
+    };
+    if !repo::update_txn(&mut tx, &txn, &after_txn).await? {
+        return Ok(Recorded::Raced);
+    }
+    let intent_provider_id = match operation {
+        Operation::Authorize => provider_id,
+        _ => None,
+    };
+    let intent_failure = match (operation, &failure) {
+        (Operation::Authorize, Some((_, code))) => Some(code.clone()),
+        _ => None,
+    };
+    let mut after = intent.clone();
+    if next != ledger || intent_provider_id.is_some() || intent_failure.is_some() {
+        after = intent.with_ledger(&next, now);
+        if intent_provider_id.is_some() {
+            after.provider_payment_id = intent_provider_id;
+        }
+        if intent_failure.is_some() {
+            after.failure_code = intent_failure;
+        }
+        if !repo::update_intent(&mut tx, &intent, &after).await? {
+            return Ok(Recorded::Raced);
+        }
+    }
+    if next.status != ledger.status {
+        let reason = history_reason(operation, &txn, outcome);
+        let payment = NewHistory {
+            order_id: intent.order_id,
+            payment_intent_id: Some(intent.id),
+            subject: Subject::Payment,
+            from_status: Some(ledger.status.as_str()),
+            to_status: next.status.as_str(),
+            reason: &reason,
+            caller: change.caller,
+            at: now,
+        };
+        repo::insert_history(&mut tx, payment).await?;
+        // The order is paid once its payment is authorized, and open again when the
+        // authorization is released.
+        let order_change = match next.status {
+            IntentStatus::Authorized if operation == Operation::Authorize => {
+                Some(("open", "paid", "payment authorized"))
+            }
+            IntentStatus::Voided => Some(("paid", "open", "payment voided")),
+            _ => None,
+        };
+        if let Some((from, to, why)) = order_change
+            && repo::move_order(&mut tx, intent.order_id, from, to, now).await?
+        {
+            let order = NewHistory {
+                payment_intent_id: None,
+                subject: Subject::Order,
+                from_status: Some(from),
+                to_status: to,
+                reason: why,
+                ..payment
+            };
+            repo::insert_history(&mut tx, order).await?;
+        }
+    }
+    repo::insert_audit(&mut tx, change.audit_rows).await?;
+    let answer = match change.reply.filter(|r| r.store && r.record.is_claimed()) {
+        Some(reply) => {
+            let answer = (reply.render)(&after, &after_txn);
+            answer::finish(&mut tx, &reply.record, &answer).await?;
+            Some(answer)
+        }
+        None => None,
+    };
+    tx.commit().await?;
+    Ok(Recorded::Now {
+        outcome: (after, after_txn),
+        answer,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::PaymentIntentId;
 
     fn err(e: ProviderError) -> Result<ProviderTransaction, ProviderError> {
         Err(e)
@@ -504,9 +572,9 @@ mod tests {
         matches!(o, ProviderOutcome::Unknown)
     }
 
-    fn failed_kind(o: &ProviderOutcome) -> Option<&'static str> {
+    fn failed_kind(o: &ProviderOutcome) -> Option<FailureKind> {
         match o {
-            ProviderOutcome::Failed { kind, .. } => Some(kind),
+            ProviderOutcome::Failed { kind, .. } => Some(*kind),
             _ => None,
         }
     }
@@ -523,7 +591,7 @@ mod tests {
         for op in [Operation::Authorize, Operation::Capture, Operation::Refund] {
             assert_eq!(
                 failed_kind(&classify(op, Attempt::First, retryable())),
-                Some("unavailable")
+                Some(FailureKind::Unavailable)
             );
             assert!(is_unknown(&classify(op, Attempt::Again, retryable())));
             for status in [401, 403, 404, 429] {
@@ -534,7 +602,7 @@ mod tests {
             let declined = err(ProviderError::Declined { code: "d".into() });
             assert_eq!(
                 failed_kind(&classify(op, Attempt::Again, declined)),
-                Some("declined")
+                Some(FailureKind::Declined)
             );
         }
     }
@@ -544,11 +612,11 @@ mod tests {
         TxnRow {
             id: TransactionId::new(),
             payment_intent_id: PaymentIntentId::new(),
-            operation: operation.as_str().to_owned(),
+            operation,
             idempotency_key: "k".into(),
             amount: 100,
             currency: "USD".into(),
-            status: "pending".into(),
+            status: TransactionStatus::Pending,
             provider_txn_id: provider_txn_id.map(str::to_owned),
             failure_kind: None,
             failure_code: None,

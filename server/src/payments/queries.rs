@@ -3,17 +3,19 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    LedgerPage, LedgerQuery, OrderPayments,
+    IntentWithTransactions, LedgerPage, LedgerQuery, OrderPayments, PaymentIntent, Transaction,
+    error::Error,
     machine::IntentStatus,
-    repo::{HistoryRow, INTENT_COLUMNS, IntentRow, TXN_COLUMNS, TxnRow},
-    service::db,
+    repo::{self, DailyVolume, IntentFilter, StatusCount},
 };
 use crate::{
-    http::{pagination::PageQuery, problem::ApiError},
-    on_db,
     state::AppState,
     types::{Environment, InvalidValue, OrderId, StoreId},
 };
+
+/// Page sizes of the ledger list: the API's rule for every list.
+const DEFAULT_LIMIT: u32 = 20;
+const MAX_LIMIT: u32 = 100;
 
 /// `GET /api/v1/admin/orders/{id}/payments`: intents, their transactions and the order's
 /// status history, in three queries whatever the number of intents.
@@ -22,44 +24,24 @@ pub async fn detail(
     store: StoreId,
     env: Environment,
     order_id: OrderId,
-) -> Result<OrderPayments, ApiError> {
-    const ORDER: &str =
-        "SELECT status FROM orders WHERE id = $1 AND store_id = $2 AND environment = $3";
-    let status: Option<String> = on_db!(&state.db, pool => {
-        sqlx::query_scalar(ORDER).bind(order_id).bind(store).bind(env.as_str()).fetch_optional(pool).await
-    })
-    .map_err(db)?;
-    let order_status = status.ok_or(ApiError::NotFound)?;
-    let intents_sql =
-        format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE order_id = $1 ORDER BY id");
-    let txns_sql = format!(
-        "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE payment_intent_id IN \
-         (SELECT id FROM payment_intents WHERE order_id = $1) ORDER BY id"
-    );
-    const HISTORY: &str = "SELECT subject, payment_intent_id, from_status, to_status, reason, source, \
-        actor, correlation_id, created_at FROM order_status_history WHERE order_id = $1 ORDER BY id";
-    let (intents, txns, history): (Vec<IntentRow>, Vec<TxnRow>, Vec<HistoryRow>) =
-        on_db!(&state.db, pool => {
-            async {
-                let intents = sqlx::query_as(&intents_sql).bind(order_id).fetch_all(pool).await?;
-                let txns = sqlx::query_as(&txns_sql).bind(order_id).fetch_all(pool).await?;
-                let history = sqlx::query_as(HISTORY).bind(order_id).fetch_all(pool).await?;
-                Ok::<_, sqlx::Error>((intents, txns, history))
-            }
-            .await
-        })
-        .map_err(db)?;
+) -> Result<OrderPayments, Error> {
+    let order_status = repo::order_status(&state.db, store, env, order_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let intents = repo::order_intents(&state.db, order_id).await?;
+    let txns = repo::order_txns(&state.db, order_id).await?;
+    let history = repo::order_history(&state.db, order_id).await?;
     Ok(OrderPayments {
         order_id,
         order_status,
         intents: intents
             .iter()
-            .map(|i| super::IntentWithTransactions {
-                intent: i.to_api(),
+            .map(|i| IntentWithTransactions {
+                intent: i.into(),
                 transactions: txns
                     .iter()
                     .filter(|t| t.payment_intent_id == i.id)
-                    .map(TxnRow::to_api)
+                    .map(Transaction::from)
                     .collect(),
             })
             .collect(),
@@ -73,63 +55,49 @@ pub async fn list(
     store: StoreId,
     env: Environment,
     query: &LedgerQuery,
-) -> Result<LedgerPage, ApiError> {
-    let limit = PageQuery {
-        limit: query.limit,
-        starting_after: None,
-    }
-    .limit()?;
+) -> Result<LedgerPage, Error> {
+    let limit = match query.limit {
+        None => DEFAULT_LIMIT,
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => return Err(InvalidValue::new("limit", "must be between 1 and 100").into()),
+    };
     let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(
             IntentStatus::parse(s)
-                .ok_or_else(|| InvalidValue::new("status", "not a payment status"))?
-                .as_str(),
+                .ok_or_else(|| InvalidValue::new("status", "not a payment status"))?,
         ),
     };
-    // The cursor is the last id seen; without one, start above every UUID.
-    let before = query.starting_after.unwrap_or(uuid::Uuid::max());
-    let sql = format!(
-        "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE store_id = $1 AND environment = $2 \
-         AND id < $3 AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR created_at >= $5) \
-         AND ($6 IS NULL OR created_at < $6) AND ($7 IS NULL OR amount >= $7) \
-         AND ($8 IS NULL OR amount <= $8) ORDER BY id DESC LIMIT $9"
-    );
-    let rows: Vec<IntentRow> = on_db!(&state.db, pool => {
-        sqlx::query_as(&sql).bind(store).bind(env.as_str()).bind(before).bind(status)
-            .bind(query.created_from).bind(query.created_to).bind(query.min_amount).bind(query.max_amount)
-            .bind(i64::from(limit) + 1)
-            .fetch_all(pool).await
-    })
-    .map_err(db)?;
+    let filter = IntentFilter {
+        // The cursor is the last id seen; without one, start above every UUID.
+        before: query.starting_after.unwrap_or(uuid::Uuid::max()),
+        status,
+        created_from: query.created_from,
+        created_to: query.created_to,
+        min_amount: query.min_amount,
+        max_amount: query.max_amount,
+        limit: i64::from(limit) + 1,
+    };
+    let rows = repo::list(&state.db, store, env, &filter).await?;
     let has_more = rows.len() > limit as usize;
     Ok(LedgerPage {
         data: rows
             .iter()
             .take(limit as usize)
-            .map(IntentRow::to_api)
+            .map(PaymentIntent::from)
             .collect(),
         has_more,
     })
 }
 
-/// Succeeded captures and refunds per UTC day since `from`: `(day, currency, operation, sum)`.
+/// Succeeded captures and refunds per UTC day and currency since `from`.
 pub async fn daily_volume(
     state: &AppState,
     store: StoreId,
     env: Environment,
     from: DateTime<Utc>,
-) -> Result<Vec<(String, String, String, i64)>, ApiError> {
-    let day = state.db.utc_day_sql("created_at");
-    let sql = format!(
-        "SELECT {day}, currency, operation, CAST(SUM(amount) AS BIGINT) FROM payment_transactions \
-         WHERE store_id = $1 AND environment = $2 AND created_at >= $3 AND status = 'succeeded' \
-         AND operation IN ('capture', 'refund') GROUP BY 1, 2, 3 ORDER BY 1"
-    );
-    on_db!(&state.db, pool => {
-        sqlx::query_as(&sql).bind(store).bind(env.as_str()).bind(from).fetch_all(pool).await
-    })
-    .map_err(db)
+) -> Result<Vec<DailyVolume>, Error> {
+    Ok(repo::daily_volume(&state.db, store, env, from).await?)
 }
 
 /// Number of the store's intents per status.
@@ -137,11 +105,6 @@ pub async fn status_counts(
     state: &AppState,
     store: StoreId,
     env: Environment,
-) -> Result<Vec<(String, i64)>, ApiError> {
-    const SQL: &str = "SELECT status, COUNT(*) FROM payment_intents WHERE store_id = $1 \
-        AND environment = $2 GROUP BY status ORDER BY status";
-    on_db!(&state.db, pool => {
-        sqlx::query_as(SQL).bind(store).bind(env.as_str()).fetch_all(pool).await
-    })
-    .map_err(db)
+) -> Result<Vec<StatusCount>, Error> {
+    Ok(repo::status_counts(&state.db, store, env).await?)
 }

@@ -1,45 +1,44 @@
-//! How a flow answers an API request: the status and body of a finished flow, and the
-//! request's idempotency record, which the flow writes in its own transactions (claim with the
-//! pending transaction, answer with the outcome).
+//! How a finished flow answers: the API view of the rows, the error a transaction ended in,
+//! and the request's idempotency record that the flow writes in its own transactions (the
+//! claim with the pending transaction, the answer with the outcome).
 
-use axum::{Json, http::StatusCode};
+use std::sync::Arc;
 
 use super::{
-    TransactionStatus,
-    phases::{Attempt, client_for, drive, environment},
-    repo::{IntentRow, TxnRow},
-    service::{Caller, Outcome, db},
+    PaymentIntent, Transaction, TransactionStatus,
+    error::Error,
+    repo::{FailureKind, IntentRow, TxnRow},
 };
-use crate::{http::problem::ApiError, idempotency::Deferred, on_db, state::AppState};
+use crate::{
+    idempotency::{Deferred, answer::Answer},
+    money::MinorUnits,
+};
 
-/// The HTTP answer to a finished flow: `201` for a new authorization, `200` otherwise, `202`
-/// while the provider settles asynchronously, or the error the transaction ended in.
-pub fn answer(
-    intent: &IntentRow,
-    txn: &TxnRow,
-    created: bool,
-) -> Result<(StatusCode, Json<super::PaymentIntent>), ApiError> {
-    let body = respond(intent, txn)?;
-    let status = match (txn.status(), created) {
-        (TransactionStatus::Pending, _) => StatusCode::ACCEPTED,
-        (_, true) => StatusCode::CREATED,
-        (_, false) => StatusCode::OK,
-    };
-    Ok((status, Json(body)))
-}
+/// Renders a finished flow (its intent and transaction) as the answer stored under the
+/// request's key. The edge supplies it: statuses and problem documents are chosen there.
+pub type Render = Arc<dyn Fn(&IntentRow, &TxnRow) -> Answer + Send + Sync>;
 
 /// An API request's idempotency record, written by the flow in its own transactions: the
 /// claim with the pending transaction (phase 1), the answer with the outcome (phase 3).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Reply {
     /// The request's record.
     pub record: Deferred,
-    /// Whether success is `201 Created` (a new authorization) rather than `200`.
-    pub created: bool,
     /// Whether the outcome's transaction stores the answer. A flow of several provider
     /// operations claims the key in its first one but leaves the answer to the edge, which
     /// stores what the whole flow returns.
     pub store: bool,
+    /// What the outcome's transaction stores.
+    pub render: Render,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("record", &self.record)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Reply {
@@ -52,58 +51,67 @@ impl Reply {
     }
 }
 
-/// Claims the request's key in a transaction of its own: for the rare requests that drive a
-/// transaction an earlier attempt with the same key left open (its record was released after a
-/// 5xx), so that two such retries never call the provider at once.
-async fn claim_alone(state: &AppState, reply: Option<&Reply>) -> Result<(), ApiError> {
-    let Some(record) = reply.map(|r| &r.record).filter(|r| r.needs_claim()) else {
-        return Ok(());
-    };
-    let now = state.clock.now();
-    let claimed = on_db!(&state.db, pool => {
-        record.claim_query(now).execute(pool).await.map(|r| r.rows_affected())
-    })
-    .map_err(db)?;
-    if claimed != 1 {
-        return Err(record.lost());
-    }
-    record.claimed();
-    Ok(())
-}
-
-/// Drives a transaction an earlier request with this key created (a settled one is the
-/// answer as it is). Its earlier call may have reached the provider, so only the provider's
-/// truth settles it.
-pub(super) async fn resume(
-    state: &AppState,
-    caller: &Caller,
-    (intent, txn): Outcome,
-    reply: Option<&Reply>,
-) -> Result<Outcome, ApiError> {
-    if !txn.status().is_open() {
-        return Ok((intent, txn));
-    }
-    // An earlier call may have reached the provider: whatever stops us from asking now, the
-    // outcome is still unknown (never "nothing charged", which would invite a second key).
-    let client = client_for(state, intent.store_id, environment(&intent)?)
-        .await
-        .map_err(|_| ApiError::ProviderOutcomeUnknown)?;
-    claim_alone(state, reply).await?;
-    drive(state, caller, &client, (intent, txn), reply, Attempt::Again).await
-}
-
-/// Maps a finished flow onto the API: the intent, or the error its transaction ended in.
-pub fn respond(intent: &IntentRow, txn: &TxnRow) -> Result<super::PaymentIntent, ApiError> {
-    match txn.status() {
-        TransactionStatus::Succeeded | TransactionStatus::Pending => Ok(intent.to_api()),
-        TransactionStatus::Unknown => Err(ApiError::ProviderOutcomeUnknown),
+/// A finished flow as the API sees it: the intent, or the error its transaction ended in.
+pub fn respond(intent: &IntentRow, txn: &TxnRow) -> Result<PaymentIntent, Error> {
+    match txn.status {
+        TransactionStatus::Succeeded | TransactionStatus::Pending => Ok(intent.into()),
+        TransactionStatus::Unknown => Err(Error::ProviderOutcomeUnknown),
         TransactionStatus::Failed => {
             let code = txn.failure_code.clone().unwrap_or_default();
-            Err(match txn.failure_kind.as_deref() {
-                Some("declined") => ApiError::PaymentDeclined(code),
-                Some("rejected") => ApiError::ProviderRejected(code),
-                _ => ApiError::ProviderUnavailableFinal,
+            Err(match txn.failure_kind {
+                Some(FailureKind::Declined) => Error::PaymentDeclined(code),
+                Some(FailureKind::Rejected) => Error::ProviderRejected(code),
+                Some(FailureKind::Unavailable) | None => Error::ProviderUnavailableFinal,
             })
+        }
+    }
+}
+
+impl From<&IntentRow> for PaymentIntent {
+    fn from(row: &IntentRow) -> Self {
+        let ledger = row.ledger();
+        PaymentIntent {
+            capturable_amount: ledger.capturable_now(),
+            refundable_amount: ledger.refundable_now(),
+            voidable: ledger.voidable_now(),
+            id: row.id,
+            order_id: row.order_id,
+            snapshot_id: row.snapshot_id,
+            customer_id: row.customer_id,
+            status: row.status,
+            amount: MinorUnits(row.amount),
+            authorized_amount: MinorUnits(row.authorized_amount),
+            captured_amount: MinorUnits(row.captured_amount),
+            refunded_amount: MinorUnits(row.refunded_amount),
+            released_amount: MinorUnits(row.released_amount),
+            currency: row.currency.clone(),
+            provider: row.provider.clone(),
+            provider_payment_id: row.provider_payment_id.clone(),
+            payment_method: row.payment_method.clone(),
+            failure_code: row.failure_code.clone(),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+impl From<&TxnRow> for Transaction {
+    fn from(row: &TxnRow) -> Self {
+        Transaction {
+            id: row.id,
+            payment_intent_id: row.payment_intent_id,
+            operation: row.operation,
+            amount: MinorUnits(row.amount),
+            currency: row.currency.clone(),
+            status: row.status,
+            provider_txn_id: row.provider_txn_id.clone(),
+            failure_code: row.failure_code.clone(),
+            reason: row.reason.clone(),
+            raw_response_redacted: row.raw_response_redacted.clone(),
+            correlation_id: row.correlation_id.clone(),
+            actor: row.actor.clone(),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
         }
     }
 }

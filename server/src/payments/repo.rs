@@ -1,18 +1,32 @@
-//! Rows and SQL of the payments tables (portable between SQLite and PostgreSQL).
+//! The payments tables: typed rows and every statement on them (portable between SQLite and
+//! PostgreSQL). Writes take the flow's transaction; reads that need none take the pool.
+//!
+//! Payments also moves an order between `open` and `paid` and writes the order's status
+//! history, in the same transaction as the payment change that causes it.
 
 use chrono::{DateTime, Utc};
 
 use super::{
-    IntentStatus, Operation, PaymentIntent, StatusChange, Transaction, TransactionStatus,
-    machine::Ledger,
+    Operation, StatusChange, TransactionStatus,
+    caller::{Caller, Source},
+    machine::{IntentStatus, Ledger},
 };
 use crate::{
+    db::{Db, DbError, Tx},
     money::MinorUnits,
-    types::{CustomerId, OrderId, PaymentIntentId, SnapshotId, StoreId, TransactionId},
+    on_db, on_tx,
+    providers::audit::AuditEntry,
+    types::{
+        CustomerId, Environment, OrderId, PaymentIntentId, SnapshotId, StoreId, TextValue,
+        TransactionId,
+    },
 };
 
+/// An intent and the transaction a request created or found on it.
+pub type Outcome = (IntentRow, TxnRow);
+
 /// Columns of [`IntentRow`], in order.
-pub const INTENT_COLUMNS: &str = "id, store_id, environment, order_id, snapshot_id, customer_id, \
+const INTENT_COLUMNS: &str = "id, store_id, environment, order_id, snapshot_id, customer_id, \
     provider, provider_payment_id, payment_method, status, amount, authorized_amount, \
     captured_amount, refunded_amount, capture_reserved, refund_reserved, released_amount, \
     void_pending, currency, version, failure_code, created_at, updated_at";
@@ -22,14 +36,14 @@ pub const INTENT_COLUMNS: &str = "id, store_id, environment, order_id, snapshot_
 pub struct IntentRow {
     pub id: PaymentIntentId,
     pub store_id: StoreId,
-    pub environment: String,
+    pub environment: Environment,
     pub order_id: OrderId,
     pub snapshot_id: SnapshotId,
     pub customer_id: CustomerId,
     pub provider: String,
     pub provider_payment_id: Option<String>,
     pub payment_method: String,
-    pub status: String,
+    pub status: IntentStatus,
     pub amount: i64,
     pub authorized_amount: i64,
     pub captured_amount: i64,
@@ -46,15 +60,10 @@ pub struct IntentRow {
 }
 
 impl IntentRow {
-    /// The status; a value the CHECK constraint allows always parses.
-    pub fn status(&self) -> IntentStatus {
-        IntentStatus::parse(&self.status).unwrap_or(IntentStatus::Unknown)
-    }
-
     /// The state machine's view of the row.
     pub fn ledger(&self) -> Ledger {
         Ledger {
-            status: self.status(),
+            status: self.status,
             amount: MinorUnits(self.amount),
             authorized: MinorUnits(self.authorized_amount),
             captured: MinorUnits(self.captured_amount),
@@ -66,36 +75,57 @@ impl IntentRow {
         }
     }
 
-    /// The API view.
-    pub fn to_api(&self) -> PaymentIntent {
-        let ledger = self.ledger();
-        PaymentIntent {
-            capturable_amount: ledger.capturable_now(),
-            refundable_amount: ledger.refundable_now(),
-            voidable: ledger.voidable_now(),
-            id: self.id,
-            order_id: self.order_id,
-            snapshot_id: self.snapshot_id,
-            customer_id: self.customer_id,
-            status: self.status(),
-            amount: MinorUnits(self.amount),
-            authorized_amount: MinorUnits(self.authorized_amount),
-            captured_amount: MinorUnits(self.captured_amount),
-            refunded_amount: MinorUnits(self.refunded_amount),
-            released_amount: MinorUnits(self.released_amount),
-            currency: self.currency.clone(),
-            provider: self.provider.clone(),
-            provider_payment_id: self.provider_payment_id.clone(),
-            payment_method: self.payment_method.clone(),
-            failure_code: self.failure_code.clone(),
-            created_at: self.created_at,
-            updated_at: self.updated_at,
+    /// The row after a compare-and-set that writes `next` at `now`.
+    pub fn with_ledger(&self, next: &Ledger, now: DateTime<Utc>) -> IntentRow {
+        IntentRow {
+            status: next.status,
+            authorized_amount: next.authorized.0,
+            captured_amount: next.captured.0,
+            refunded_amount: next.refunded.0,
+            capture_reserved: next.capture_reserved.0,
+            refund_reserved: next.refund_reserved.0,
+            released_amount: next.released.0,
+            void_pending: next.void_pending,
+            version: self.version + 1,
+            updated_at: now,
+            ..self.clone()
         }
     }
 }
 
+/// Why a transaction failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The provider declined the payment.
+    Declined,
+    /// The provider refused the request (its content, the payment's state there).
+    Rejected,
+    /// The provider could not be reached for a first call: nothing happened.
+    Unavailable,
+}
+
+impl TextValue for FailureKind {
+    fn as_text(&self) -> &'static str {
+        match self {
+            FailureKind::Declined => "declined",
+            FailureKind::Rejected => "rejected",
+            FailureKind::Unavailable => "unavailable",
+        }
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        [
+            FailureKind::Declined,
+            FailureKind::Rejected,
+            FailureKind::Unavailable,
+        ]
+        .into_iter()
+        .find(|k| k.as_text() == text)
+    }
+}
+crate::text_value_sql!(FailureKind);
+
 /// Columns of [`TxnRow`], in order.
-pub const TXN_COLUMNS: &str = "id, payment_intent_id, operation, idempotency_key, amount, currency, \
+const TXN_COLUMNS: &str = "id, payment_intent_id, operation, idempotency_key, amount, currency, \
     status, provider_txn_id, failure_kind, failure_code, reason, raw_response_redacted, \
     correlation_id, actor, request_hash, attempts, next_attempt_at, created_at, updated_at";
 
@@ -104,13 +134,13 @@ pub const TXN_COLUMNS: &str = "id, payment_intent_id, operation, idempotency_key
 pub struct TxnRow {
     pub id: TransactionId,
     pub payment_intent_id: PaymentIntentId,
-    pub operation: String,
+    pub operation: Operation,
     pub idempotency_key: String,
     pub amount: i64,
     pub currency: String,
-    pub status: String,
+    pub status: TransactionStatus,
     pub provider_txn_id: Option<String>,
-    pub failure_kind: Option<String>,
+    pub failure_kind: Option<FailureKind>,
     pub failure_code: Option<String>,
     pub reason: Option<String>,
     pub raw_response_redacted: Option<String>,
@@ -123,47 +153,40 @@ pub struct TxnRow {
     pub updated_at: DateTime<Utc>,
 }
 
-impl TxnRow {
-    /// The operation; a value the CHECK constraint allows always parses.
-    pub fn operation(&self) -> Operation {
-        Operation::parse(&self.operation).unwrap_or(Operation::Authorize)
-    }
-
-    /// The status; a value the CHECK constraint allows always parses.
-    pub fn status(&self) -> TransactionStatus {
-        TransactionStatus::parse(&self.status).unwrap_or(TransactionStatus::Unknown)
-    }
-
-    /// The API view.
-    pub fn to_api(&self) -> Transaction {
-        Transaction {
-            id: self.id,
-            payment_intent_id: self.payment_intent_id,
-            operation: self.operation(),
-            amount: MinorUnits(self.amount),
-            currency: self.currency.clone(),
-            status: self.status(),
-            provider_txn_id: self.provider_txn_id.clone(),
-            failure_code: self.failure_code.clone(),
-            reason: self.reason.clone(),
-            raw_response_redacted: self.raw_response_redacted.clone(),
-            correlation_id: self.correlation_id.clone(),
-            actor: self.actor.clone(),
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        }
-    }
+/// What a status history row is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// The order's status.
+    Order,
+    /// A payment intent's status.
+    Payment,
 }
 
-/// An `order_status_history` row.
+impl TextValue for Subject {
+    fn as_text(&self) -> &'static str {
+        match self {
+            Subject::Order => "order",
+            Subject::Payment => "payment",
+        }
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        [Subject::Order, Subject::Payment]
+            .into_iter()
+            .find(|s| s.as_text() == text)
+    }
+}
+crate::text_value_sql!(Subject);
+
+/// An `order_status_history` row. Its statuses are an order's or an intent's, as `subject`
+/// says.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct HistoryRow {
-    pub subject: String,
+    pub subject: Subject,
     pub payment_intent_id: Option<PaymentIntentId>,
     pub from_status: Option<String>,
     pub to_status: String,
     pub reason: String,
-    pub source: String,
+    pub source: Source,
     pub actor: String,
     pub correlation_id: String,
     pub created_at: DateTime<Utc>,
@@ -172,12 +195,12 @@ pub struct HistoryRow {
 impl From<HistoryRow> for StatusChange {
     fn from(r: HistoryRow) -> Self {
         StatusChange {
-            subject: r.subject,
+            subject: r.subject.as_text().to_owned(),
             payment_intent_id: r.payment_intent_id,
             from_status: r.from_status,
             to_status: r.to_status,
             reason: r.reason,
-            source: r.source,
+            source: r.source.as_str().to_owned(),
             actor: r.actor,
             correlation_id: r.correlation_id,
             created_at: r.created_at,
@@ -185,41 +208,458 @@ impl From<HistoryRow> for StatusChange {
     }
 }
 
-pub const INSERT_INTENT: &str = "INSERT INTO payment_intents (id, store_id, environment, order_id, \
-    snapshot_id, customer_id, provider, payment_method, status, amount, authorized_amount, \
-    captured_amount, refunded_amount, capture_reserved, refund_reserved, void_pending, currency, \
-    version, created_at, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, 0, 0, 0, $11, $12, 1, $13, $13)";
+/// A status change to record.
+#[derive(Clone, Copy, Debug)]
+pub struct NewHistory<'a> {
+    pub order_id: OrderId,
+    pub payment_intent_id: Option<PaymentIntentId>,
+    pub subject: Subject,
+    pub from_status: Option<&'a str>,
+    pub to_status: &'a str,
+    pub reason: &'a str,
+    pub caller: &'a Caller,
+    pub at: DateTime<Utc>,
+}
 
-/// A new pending transaction; the resolver may look at it from its creation on (`$14`, its
-/// own minimum age keeps it off rows a request is still driving).
-pub const INSERT_TXN: &str = "INSERT INTO payment_transactions (id, payment_intent_id, store_id, \
-    environment, operation, idempotency_key, amount, currency, status, reason, correlation_id, \
-    actor, request_hash, attempts, next_attempt_at, created_at, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $13, 0, $12, $12, $12)";
+/// Succeeded captures or refunds of one currency on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DailyVolume {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// `capture` or `refund`.
+    pub operation: Operation,
+    /// Minor units.
+    pub sum: i64,
+}
+
+/// How many of a store's intents are in one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct StatusCount {
+    /// The status.
+    pub status: IntentStatus,
+    /// Intents in it.
+    pub count: i64,
+}
+
+/// Filters of [`list`].
+#[derive(Debug, Clone, Copy)]
+pub struct IntentFilter {
+    /// Only ids below this one (keyset).
+    pub before: uuid::Uuid,
+    pub status: Option<IntentStatus>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub min_amount: Option<i64>,
+    pub max_amount: Option<i64>,
+    /// Rows to return at most.
+    pub limit: i64,
+}
+
+/// `Ok(false)` for an insert a unique index refused.
+fn inserted(result: Result<(), sqlx::Error>) -> Result<bool, DbError> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(sqlx::Error::Database(err)) if err.is_unique_violation() => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Inserts a new intent. `Ok(false)`: the order already has an active intent.
+pub async fn insert_intent(tx: &mut Tx, intent: &IntentRow) -> Result<bool, DbError> {
+    const SQL: &str = "INSERT INTO payment_intents (id, store_id, environment, order_id, \
+        snapshot_id, customer_id, provider, payment_method, status, amount, authorized_amount, \
+        captured_amount, refunded_amount, capture_reserved, refund_reserved, void_pending, \
+        currency, version, created_at, updated_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, 0, 0, 0, $11, $12, 1, $13, $13)";
+    inserted(on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(intent.id).bind(intent.store_id).bind(intent.environment).bind(intent.order_id)
+            .bind(intent.snapshot_id).bind(intent.customer_id).bind(&intent.provider)
+            .bind(&intent.payment_method).bind(intent.status).bind(intent.amount)
+            .bind(intent.void_pending).bind(&intent.currency).bind(intent.created_at)
+            .execute(conn).await.map(|_| ())
+    }))
+}
+
+/// Inserts a pending transaction of `intent`; the resolver may look at it from its creation
+/// on (its own minimum age keeps it off rows a request is still driving). `Ok(false)`: the
+/// same key already made this operation on the intent.
+pub async fn insert_txn(tx: &mut Tx, txn: &TxnRow, intent: &IntentRow) -> Result<bool, DbError> {
+    const SQL: &str = "INSERT INTO payment_transactions (id, payment_intent_id, store_id, \
+        environment, operation, idempotency_key, amount, currency, status, reason, \
+        correlation_id, actor, request_hash, attempts, next_attempt_at, created_at, updated_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $13, 0, $12, $12, $12)";
+    inserted(on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(txn.id).bind(txn.payment_intent_id).bind(intent.store_id).bind(intent.environment)
+            .bind(txn.operation).bind(&txn.idempotency_key).bind(txn.amount).bind(&txn.currency)
+            .bind(&txn.reason).bind(&txn.correlation_id).bind(&txn.actor)
+            .bind(txn.created_at).bind(&txn.request_hash)
+            .execute(conn).await.map(|_| ())
+    }))
+}
+
+/// Records a status change of an order or an intent.
+pub async fn insert_history(tx: &mut Tx, change: NewHistory<'_>) -> Result<(), DbError> {
+    const SQL: &str = "INSERT INTO order_status_history (id, order_id, payment_intent_id, \
+        subject, from_status, to_status, reason, source, actor, correlation_id, created_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(uuid::Uuid::now_v7()).bind(change.order_id).bind(change.payment_intent_id)
+            .bind(change.subject).bind(change.from_status).bind(change.to_status)
+            .bind(change.reason).bind(change.caller.source).bind(&change.caller.actor)
+            .bind(&change.caller.correlation_id).bind(change.at)
+            .execute(conn).await.map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// The latest authorize transaction `key` made for the customer's order. The customer is part
+/// of the lookup: another customer's key never finds this one's intent.
+pub async fn authorization_by_key(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    customer: CustomerId,
+    order_id: OrderId,
+    key: &str,
+) -> Result<Option<TxnRow>, DbError> {
+    let sql = format!(
+        "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE payment_intent_id IN \
+         (SELECT id FROM payment_intents WHERE order_id = $1 AND store_id = $2 \
+         AND environment = $3 AND customer_id = $4) \
+         AND operation = $5 AND idempotency_key = $6 ORDER BY id DESC LIMIT 1"
+    );
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(&sql).bind(order_id).bind(store).bind(env).bind(customer)
+            .bind(Operation::Authorize).bind(key)
+            .fetch_optional(pool).await
+    })?)
+}
+
+/// An intent by id.
+pub async fn intent(db: &Db, id: PaymentIntentId) -> Result<IntentRow, DbError> {
+    let sql = format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1");
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(id).fetch_one(pool).await)?)
+}
+
+/// An intent of an order inside a store and environment.
+pub async fn intent_of_order(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    order_id: OrderId,
+    id: PaymentIntentId,
+) -> Result<Option<IntentRow>, DbError> {
+    let sql = format!(
+        "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1 AND order_id = $2 \
+         AND store_id = $3 AND environment = $4"
+    );
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(&sql).bind(id).bind(order_id).bind(store).bind(env)
+            .fetch_optional(pool).await
+    })?)
+}
+
+/// The `operation` transaction `key` made on an intent.
+pub async fn txn_by_key(
+    db: &Db,
+    intent: PaymentIntentId,
+    operation: Operation,
+    key: &str,
+) -> Result<Option<TxnRow>, DbError> {
+    let sql = format!(
+        "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE payment_intent_id = $1 \
+         AND operation = $2 AND idempotency_key = $3"
+    );
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(&sql).bind(intent).bind(operation).bind(key).fetch_optional(pool).await
+    })?)
+}
+
+/// A transaction of a store's environment by id, if it is an `operation`.
+pub async fn txn_by_reference(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    operation: Operation,
+    id: TransactionId,
+) -> Result<Option<TransactionId>, DbError> {
+    const SQL: &str = "SELECT id FROM payment_transactions WHERE id = $1 AND store_id = $2 \
+        AND operation = $3 AND environment = $4";
+    Ok(on_db!(db, pool => {
+        sqlx::query_scalar(SQL).bind(id).bind(store).bind(operation).bind(env)
+            .fetch_optional(pool).await
+    })?)
+}
+
+/// The latest `operation` transaction on the intent of a store's environment with this
+/// provider payment id, an open one first.
+pub async fn txn_by_provider_payment(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    operation: Operation,
+    provider_payment_id: &str,
+) -> Result<Option<TransactionId>, DbError> {
+    const SQL: &str = "SELECT t.id FROM payment_transactions t JOIN payment_intents i \
+        ON i.id = t.payment_intent_id WHERE i.store_id = $1 AND i.provider_payment_id = $2 \
+        AND t.operation = $3 AND i.environment = $4 \
+        ORDER BY CASE WHEN t.status IN ('pending', 'unknown') THEN 0 ELSE 1 END, t.id DESC LIMIT 1";
+    Ok(on_db!(db, pool => {
+        sqlx::query_scalar(SQL).bind(store).bind(provider_payment_id).bind(operation).bind(env)
+            .fetch_optional(pool).await
+    })?)
+}
+
+/// A transaction by id.
+pub async fn txn(db: &Db, id: TransactionId) -> Result<TxnRow, DbError> {
+    let sql = format!("SELECT {TXN_COLUMNS} FROM payment_transactions WHERE id = $1");
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(id).fetch_one(pool).await)?)
+}
+
+/// A transaction's status.
+pub async fn txn_status(db: &Db, id: TransactionId) -> Result<TransactionStatus, DbError> {
+    const SQL: &str = "SELECT status FROM payment_transactions WHERE id = $1";
+    Ok(on_db!(db, pool => sqlx::query_scalar(SQL).bind(id).fetch_one(pool).await)?)
+}
+
+/// An intent read to be updated in the same transaction (locked on PostgreSQL, so concurrent
+/// writers queue instead of failing their compare-and-set).
+pub async fn lock_intent(tx: &mut Tx, id: PaymentIntentId) -> Result<IntentRow, DbError> {
+    let sql = format!(
+        "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1{}",
+        tx.lock_for_update_sql()
+    );
+    Ok(on_tx!(tx, conn => sqlx::query_as(&sql).bind(id).fetch_one(conn).await)?)
+}
+
+/// A transaction read to be updated in the same transaction (see [`lock_intent`]).
+pub async fn lock_txn(tx: &mut Tx, id: TransactionId) -> Result<TxnRow, DbError> {
+    let sql = format!(
+        "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE id = $1{}",
+        tx.lock_for_update_sql()
+    );
+    Ok(on_tx!(tx, conn => sqlx::query_as(&sql).bind(id).fetch_one(conn).await)?)
+}
+
+/// Compare-and-set of an intent: writes `after`'s status, amounts, flag, provider payment id
+/// and failure code (both kept when `after` has none) if the row is still at `before`'s
+/// version. `Ok(false)` when someone else changed it first.
+pub async fn update_intent(
+    tx: &mut Tx,
+    before: &IntentRow,
+    after: &IntentRow,
+) -> Result<bool, DbError> {
+    const SQL: &str = "UPDATE payment_intents SET status = $3, authorized_amount = $4, \
+        captured_amount = $5, refunded_amount = $6, capture_reserved = $7, refund_reserved = $8, \
+        released_amount = $9, void_pending = $10, \
+        provider_payment_id = COALESCE($11, provider_payment_id), \
+        failure_code = COALESCE($12, failure_code), updated_at = $13, version = version + 1 \
+        WHERE id = $1 AND version = $2";
+    let updated = on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(before.id).bind(before.version).bind(after.status).bind(after.authorized_amount)
+            .bind(after.captured_amount).bind(after.refunded_amount).bind(after.capture_reserved)
+            .bind(after.refund_reserved).bind(after.released_amount).bind(after.void_pending)
+            .bind(&after.provider_payment_id).bind(&after.failure_code).bind(after.updated_at)
+            .execute(conn).await.map(|r| r.rows_affected())
+    })?;
+    Ok(updated == 1)
+}
+
+/// Records a transaction's outcome (`after`) while it still has `before`'s status. The
+/// provider's id and answer are kept when `after` has none. `Ok(false)` when someone else
+/// recorded it first.
+pub async fn update_txn(tx: &mut Tx, before: &TxnRow, after: &TxnRow) -> Result<bool, DbError> {
+    const SQL: &str = "UPDATE payment_transactions SET status = $3, \
+        provider_txn_id = COALESCE($4, provider_txn_id), failure_kind = $5, failure_code = $6, \
+        raw_response_redacted = COALESCE($7, raw_response_redacted), updated_at = $8 \
+        WHERE id = $1 AND status = $2";
+    let updated = on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(before.id).bind(before.status).bind(after.status).bind(&after.provider_txn_id)
+            .bind(after.failure_kind).bind(&after.failure_code).bind(&after.raw_response_redacted)
+            .bind(after.updated_at)
+            .execute(conn).await.map(|r| r.rows_affected())
+    })?;
+    Ok(updated == 1)
+}
+
+/// Moves an order from status `from` to `to`. `Ok(false)` when it was not in `from`.
+pub async fn move_order(
+    tx: &mut Tx,
+    order_id: OrderId,
+    from: &str,
+    to: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    const SQL: &str =
+        "UPDATE orders SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2";
+    let moved = on_tx!(tx, conn => {
+        sqlx::query(SQL).bind(order_id).bind(from).bind(to).bind(now)
+            .execute(conn).await.map(|r| r.rows_affected())
+    })?;
+    Ok(moved == 1)
+}
+
+/// Writes provider call audit rows in the transaction that records the call's outcome.
+pub async fn insert_audit(tx: &mut Tx, rows: &[AuditEntry]) -> Result<(), DbError> {
+    for row in rows {
+        on_tx!(&mut *tx, conn => row.insert_query().execute(conn).await.map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// Open transactions due for the resolver: next attempt due by `now`, untouched since
+/// `cutoff`, oldest due first.
+pub async fn due_txns(
+    db: &Db,
+    now: DateTime<Utc>,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<TxnRow>, DbError> {
+    let sql = format!(
+        "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE status IN ('pending', 'unknown') \
+         AND next_attempt_at <= $1 AND updated_at <= $2 ORDER BY next_attempt_at LIMIT {limit}"
+    );
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(now).bind(cutoff).fetch_all(pool).await)?)
+}
 
 /// Moves an open transaction back in the resolver's queue before an attempt, so a row that
 /// keeps failing never holds up the others.
-pub const BUMP_TXN: &str = "UPDATE payment_transactions SET attempts = attempts + 1, \
-    next_attempt_at = $2 WHERE id = $1 AND status IN ('pending', 'unknown')";
+pub async fn bump_txn(db: &Db, id: TransactionId, next: DateTime<Utc>) -> Result<(), DbError> {
+    const SQL: &str = "UPDATE payment_transactions SET attempts = attempts + 1, \
+        next_attempt_at = $2 WHERE id = $1 AND status IN ('pending', 'unknown')";
+    on_db!(db, pool => sqlx::query(SQL).bind(id).bind(next).execute(pool).await.map(|_| ()))?;
+    Ok(())
+}
 
-pub const INSERT_HISTORY: &str = "INSERT INTO order_status_history (id, order_id, payment_intent_id, \
-    subject, from_status, to_status, reason, source, actor, correlation_id, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+/// An order's status, within a store and environment.
+pub async fn order_status(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    order_id: OrderId,
+) -> Result<Option<String>, DbError> {
+    const SQL: &str =
+        "SELECT status FROM orders WHERE id = $1 AND store_id = $2 AND environment = $3";
+    Ok(on_db!(db, pool => {
+        sqlx::query_scalar(SQL).bind(order_id).bind(store).bind(env).fetch_optional(pool).await
+    })?)
+}
 
-/// Compare-and-set of an intent's ledger: binds `$1` id, `$2` expected version, then the new
-/// status, amounts, flag, provider id (kept when null), failure code (kept when null), time.
-pub const UPDATE_INTENT: &str = "UPDATE payment_intents SET status = $3, authorized_amount = $4, \
-    captured_amount = $5, refunded_amount = $6, capture_reserved = $7, refund_reserved = $8, \
-    released_amount = $9, void_pending = $10, provider_payment_id = COALESCE($11, provider_payment_id), \
-    failure_code = COALESCE($12, failure_code), updated_at = $13, version = version + 1 \
-    WHERE id = $1 AND version = $2";
+/// An order's intents, oldest first.
+pub async fn order_intents(db: &Db, order_id: OrderId) -> Result<Vec<IntentRow>, DbError> {
+    let sql =
+        format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE order_id = $1 ORDER BY id");
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(order_id).fetch_all(pool).await)?)
+}
 
-/// Records a transaction's outcome, only while it is still open (`$2` the expected status).
-pub const UPDATE_TXN: &str = "UPDATE payment_transactions SET status = $3, \
-    provider_txn_id = COALESCE($4, provider_txn_id), failure_kind = $5, failure_code = $6, \
-    raw_response_redacted = COALESCE($7, raw_response_redacted), updated_at = $8 \
-    WHERE id = $1 AND status = $2";
+/// The transactions of an order's intents, oldest first.
+pub async fn order_txns(db: &Db, order_id: OrderId) -> Result<Vec<TxnRow>, DbError> {
+    let sql = format!(
+        "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE payment_intent_id IN \
+         (SELECT id FROM payment_intents WHERE order_id = $1) ORDER BY id"
+    );
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(order_id).fetch_all(pool).await)?)
+}
 
-pub const UPDATE_ORDER_STATUS: &str =
-    "UPDATE orders SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2";
+/// An order's status history, oldest first.
+pub async fn order_history(db: &Db, order_id: OrderId) -> Result<Vec<HistoryRow>, DbError> {
+    const SQL: &str = "SELECT subject, payment_intent_id, from_status, to_status, reason, \
+        source, actor, correlation_id, created_at FROM order_status_history \
+        WHERE order_id = $1 ORDER BY id";
+    Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(order_id).fetch_all(pool).await)?)
+}
+
+/// A store's intents, newest first.
+pub async fn list(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    filter: &IntentFilter,
+) -> Result<Vec<IntentRow>, DbError> {
+    let sql = format!(
+        "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE store_id = $1 AND environment = $2 \
+         AND id < $3 AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR created_at >= $5) \
+         AND ($6 IS NULL OR created_at < $6) AND ($7 IS NULL OR amount >= $7) \
+         AND ($8 IS NULL OR amount <= $8) ORDER BY id DESC LIMIT $9"
+    );
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(&sql).bind(store).bind(env).bind(filter.before).bind(filter.status)
+            .bind(filter.created_from).bind(filter.created_to).bind(filter.min_amount)
+            .bind(filter.max_amount).bind(filter.limit)
+            .fetch_all(pool).await
+    })?)
+}
+
+/// Succeeded captures and refunds per UTC day since `from`.
+pub async fn daily_volume(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    from: DateTime<Utc>,
+) -> Result<Vec<DailyVolume>, DbError> {
+    let day = db.utc_day_sql("created_at");
+    let sql = format!(
+        "SELECT {day} AS day, currency, operation, CAST(SUM(amount) AS BIGINT) AS sum \
+         FROM payment_transactions WHERE store_id = $1 AND environment = $2 \
+         AND created_at >= $3 AND status = 'succeeded' AND operation IN ('capture', 'refund') \
+         GROUP BY 1, 2, 3 ORDER BY 1"
+    );
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(&sql).bind(store).bind(env).bind(from).fetch_all(pool).await
+    })?)
+}
+
+/// Number of a store's intents per status.
+pub async fn status_counts(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+) -> Result<Vec<StatusCount>, DbError> {
+    const SQL: &str = "SELECT status, COUNT(*) AS count FROM payment_intents \
+        WHERE store_id = $1 AND environment = $2 GROUP BY status ORDER BY status";
+    Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(store).bind(env).fetch_all(pool).await)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: TextValue + PartialEq + std::fmt::Debug>(all: Vec<T>) {
+        for value in all {
+            assert_eq!(T::from_text(value.as_text()).as_ref(), Some(&value));
+        }
+        assert_eq!(T::from_text("Pending"), None);
+        assert_eq!(T::from_text(""), None);
+    }
+
+    #[test]
+    fn stored_spellings_round_trip_and_unknown_text_is_refused() {
+        round_trip(IntentStatus::ALL.to_vec());
+        round_trip(vec![
+            Operation::Authorize,
+            Operation::Capture,
+            Operation::Void,
+            Operation::Refund,
+        ]);
+        round_trip(vec![
+            TransactionStatus::Pending,
+            TransactionStatus::Unknown,
+            TransactionStatus::Succeeded,
+            TransactionStatus::Failed,
+        ]);
+        round_trip(vec![
+            FailureKind::Declined,
+            FailureKind::Rejected,
+            FailureKind::Unavailable,
+        ]);
+        round_trip(vec![Subject::Order, Subject::Payment]);
+        round_trip(vec![Source::Api, Source::Webhook, Source::Job]);
+    }
+}

@@ -11,11 +11,13 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use super::{
-    phases::{Attempt, client_for, drive, environment},
-    repo::{BUMP_TXN, TXN_COLUMNS, TxnRow},
-    service::{Caller, Source, db, load_intent},
+    caller::{Caller, Source},
+    error::Error,
+    phases::{Attempt, drive},
+    provider::client_for,
+    repo::{self, TxnRow},
 };
-use crate::{http::problem::ApiError, on_db, state::AppState, types::TransactionId};
+use crate::{state::AppState, types::TransactionId};
 
 /// Transactions one pass takes at most.
 const BATCH: i64 = 100;
@@ -35,20 +37,9 @@ pub(crate) fn backoff(period: Duration, attempts: i32) -> chrono::Duration {
 /// Drives every due transaction whose outcome has been open for at least `older_than`
 /// (timeouts, crashes between the phases, asynchronous authorizations) with the same provider
 /// key or the provider's `get_transaction`. Returns how many were settled.
-pub async fn resolve_open(
-    state: &AppState,
-    older_than: chrono::Duration,
-) -> Result<usize, ApiError> {
-    let sql = format!(
-        "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE status IN ('pending', 'unknown') \
-         AND next_attempt_at <= $1 AND updated_at <= $2 ORDER BY next_attempt_at LIMIT {BATCH}"
-    );
+pub async fn resolve_open(state: &AppState, older_than: chrono::Duration) -> Result<usize, Error> {
     let now = state.clock.now();
-    let cutoff = now - older_than;
-    let open: Vec<TxnRow> = on_db!(&state.db, pool => {
-        sqlx::query_as(&sql).bind(now).bind(cutoff).fetch_all(pool).await
-    })
-    .map_err(db)?;
+    let open = repo::due_txns(&state.db, now, now - older_than, BATCH).await?;
     let mut settled = 0;
     for txn in open {
         match resolve_one(state, txn).await {
@@ -61,20 +52,17 @@ pub async fn resolve_open(
 }
 
 /// One transaction: moved back in the queue, then driven. `Ok(true)` when it settled.
-async fn resolve_one(state: &AppState, txn: TxnRow) -> Result<bool, ApiError> {
+async fn resolve_one(state: &AppState, txn: TxnRow) -> Result<bool, Error> {
     let now = state.clock.now();
     let next = now + backoff(state.config.resolver_interval, txn.attempts);
-    on_db!(&state.db, pool => {
-        sqlx::query(BUMP_TXN).bind(txn.id).bind(next).execute(pool).await.map(|_| ())
-    })
-    .map_err(db)?;
+    repo::bump_txn(&state.db, txn.id, next).await?;
     let overdue = now - txn.created_at >= state.config.unresolved_alert_after;
     if overdue {
         metrics::counter!("payments_unresolved_overdue_total").increment(1);
         tracing::error!(
             transaction = %txn.id,
-            operation = %txn.operation,
-            status = %txn.status,
+            operation = txn.operation.as_str(),
+            status = txn.status.as_str(),
             attempts = txn.attempts,
             "a payment transaction's outcome is still open; check it at the provider"
         );
@@ -84,10 +72,24 @@ async fn resolve_one(state: &AppState, txn: TxnRow) -> Result<bool, ApiError> {
         actor: "job:resolver".to_owned(),
         correlation_id: uuid::Uuid::now_v7().to_string(),
     };
-    let intent = load_intent(state, txn.payment_intent_id).await?;
-    let client = client_for(state, intent.store_id, environment(&intent)?).await?;
-    let (_, txn) = drive(state, &caller, &client, (intent, txn), None, Attempt::Again).await?;
-    Ok(!txn.status().is_open())
+    let intent = repo::intent(&state.db, txn.payment_intent_id).await?;
+    let client = client_for(
+        state,
+        intent.store_id,
+        Some(&intent.provider),
+        intent.environment,
+    )
+    .await?;
+    let (_, txn) = drive(
+        state,
+        &caller,
+        client.as_ref(),
+        (intent, txn),
+        None,
+        Attempt::Again,
+    )
+    .await?;
+    Ok(!txn.status.is_open())
 }
 
 /// Settles one open transaction from the provider's truth (the replay of its own idempotent
@@ -97,28 +99,34 @@ pub async fn resolve_transaction(
     state: &AppState,
     caller: &Caller,
     id: TransactionId,
-) -> Result<bool, ApiError> {
-    let sql = format!("SELECT {TXN_COLUMNS} FROM payment_transactions WHERE id = $1");
-    let txn: TxnRow =
-        on_db!(&state.db, pool => sqlx::query_as(&sql).bind(id).fetch_one(pool).await)
-            .map_err(db)?;
-    if !txn.status().is_open() {
+) -> Result<bool, Error> {
+    let txn = repo::txn(&state.db, id).await?;
+    if !txn.status.is_open() {
         return Ok(false);
     }
-    let intent = load_intent(state, txn.payment_intent_id).await?;
-    let client = client_for(state, intent.store_id, environment(&intent)?).await?;
-    let (_, txn) = drive(state, caller, &client, (intent, txn), None, Attempt::Again).await?;
-    Ok(!txn.status().is_open())
+    let intent = repo::intent(&state.db, txn.payment_intent_id).await?;
+    let client = client_for(
+        state,
+        intent.store_id,
+        Some(&intent.provider),
+        intent.environment,
+    )
+    .await?;
+    let (_, txn) = drive(
+        state,
+        caller,
+        client.as_ref(),
+        (intent, txn),
+        None,
+        Attempt::Again,
+    )
+    .await?;
+    Ok(!txn.status.is_open())
 }
 
 /// Whether a transaction's outcome is still open.
-pub async fn is_open(state: &AppState, id: TransactionId) -> Result<bool, ApiError> {
-    const SQL: &str = "SELECT status FROM payment_transactions WHERE id = $1";
-    let status: String = on_db!(&state.db, pool => {
-        sqlx::query_scalar(SQL).bind(id).fetch_one(pool).await
-    })
-    .map_err(db)?;
-    Ok(matches!(status.as_str(), "pending" | "unknown"))
+pub async fn is_open(state: &AppState, id: TransactionId) -> Result<bool, Error> {
+    Ok(repo::txn_status(&state.db, id).await?.is_open())
 }
 
 /// Runs [`resolve_open`] every `resolver_interval` until shutdown.

@@ -1,16 +1,20 @@
 //! Payment endpoints under `/api/v1/me` (customers) and `/api/v1/admin` (stores).
 
+use std::sync::Arc;
+
 use axum::{
     Extension, Json,
     extract::State,
     http::{HeaderMap, StatusCode},
+    response::IntoResponse,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    AuthorizeRequest, CaptureRequest, LedgerPage, LedgerQuery, OrderPayments, PayRequest,
-    PaymentIntent, RefundRequest,
-    service::{self, Caller, Outcome, Reply, Source, Target},
+    AuthorizeRequest, Caller, CaptureRequest, LedgerPage, LedgerQuery, OrderPayments, Outcome,
+    PayRequest, PaymentIntent, RefundRequest, Reply, Source, TransactionStatus,
+    repo::{IntentRow, TxnRow},
+    service::{self, Target},
 };
 use crate::{
     auth::{
@@ -20,9 +24,9 @@ use crate::{
     http::{
         extract::{ApiJson, ApiPath, ApiQuery},
         middleware::RequestId,
-        problem::{ApiError, Problem},
+        problem::{ApiError, KeepUnderKey, PROBLEM_JSON, Problem},
     },
-    idempotency::{Deferred, IdempotencyKey},
+    idempotency::{Deferred, IdempotencyKey, answer::Answer},
     state::AppState,
     types::{OrderId, PaymentIntentId},
 };
@@ -49,13 +53,17 @@ fn key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
     IdempotencyKey::from_headers(headers).map_err(|_| ApiError::IdempotencyKeyMissing)
 }
 
-fn correlation(request_id: Option<Extension<RequestId>>) -> String {
+fn correlation(request_id: Option<&str>) -> String {
     request_id
-        .map(|Extension(id)| id.as_str().to_owned())
+        .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
-fn store_caller(scope: &StoreScope, request_id: Option<Extension<RequestId>>) -> Caller {
+fn request_id_of(id: Option<Extension<RequestId>>) -> Option<String> {
+    id.map(|Extension(id)| id.as_str().to_owned())
+}
+
+fn store_caller(scope: &StoreScope, request_id: Option<&str>) -> Caller {
     let actor = match scope.actor {
         Actor::ApiKey(id) => format!("api_key:{id}"),
         Actor::User { user_id, .. } => format!("user:{user_id}"),
@@ -67,7 +75,7 @@ fn store_caller(scope: &StoreScope, request_id: Option<Extension<RequestId>>) ->
     }
 }
 
-fn customer_caller(scope: &CustomerScope, request_id: Option<Extension<RequestId>>) -> Caller {
+fn customer_caller(scope: &CustomerScope, request_id: Option<&str>) -> Caller {
     Caller {
         source: Source::Api,
         actor: format!("customer:{}", scope.customer_id),
@@ -75,16 +83,73 @@ fn customer_caller(scope: &CustomerScope, request_id: Option<Extension<RequestId
     }
 }
 
-fn answer(outcome: Outcome, created: bool) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
-    service::answer(&outcome.0, &outcome.1, created)
+/// The HTTP answer to a finished flow: `201` for a new authorization, `200` otherwise, `202`
+/// while the provider settles asynchronously, or the error the transaction ended in.
+fn answer(
+    intent: &IntentRow,
+    txn: &TxnRow,
+    created: bool,
+) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
+    let body = super::respond(intent, txn)?;
+    let status = match (txn.status, created) {
+        (TransactionStatus::Pending, _) => StatusCode::ACCEPTED,
+        (_, true) => StatusCode::CREATED,
+        (_, false) => StatusCode::OK,
+    };
+    Ok((status, Json(body)))
+}
+
+fn respond(outcome: Outcome, created: bool) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
+    answer(&outcome.0, &outcome.1, created)
+}
+
+/// [`answer`] as the idempotency layer stores it, byte for byte what is sent: the intent's
+/// JSON, or the problem document with the request id.
+fn stored_answer(
+    intent: &IntentRow,
+    txn: &TxnRow,
+    created: bool,
+    request_id: Option<&str>,
+) -> Answer {
+    match answer(intent, txn, created) {
+        Ok((status, Json(body))) => Answer {
+            status: status.as_u16(),
+            content_type: Some("application/json".to_owned()),
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+            keep: false,
+        },
+        Err(err) => {
+            let problem = Problem {
+                request_id: request_id.map(str::to_owned),
+                ..err.to_problem()
+            };
+            let keep = err
+                .into_response()
+                .extensions()
+                .get::<KeepUnderKey>()
+                .is_some();
+            Answer {
+                status: problem.status,
+                content_type: Some(PROBLEM_JSON.to_owned()),
+                body: serde_json::to_vec(&problem).unwrap_or_default(),
+                keep,
+            }
+        }
+    }
 }
 
 /// The request's idempotency record for the flow to write in its own transactions.
-fn reply(record: Option<Extension<Deferred>>, created: bool) -> Option<Reply> {
+fn reply(
+    record: Option<Extension<Deferred>>,
+    created: bool,
+    request_id: Option<String>,
+) -> Option<Reply> {
     record.map(|Extension(record)| Reply {
         record,
-        created,
         store: true,
+        render: Arc::new(move |intent: &IntentRow, txn: &TxnRow| {
+            stored_answer(intent, txn, created, request_id.as_deref())
+        }),
     })
 }
 
@@ -121,8 +186,9 @@ pub async fn authorize(
     ApiJson(body): ApiJson<AuthorizeRequest>,
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
     let key = key(&headers)?;
-    let caller = customer_caller(&scope, request_id);
-    let reply = reply(record, true);
+    let request_id = request_id_of(request_id);
+    let caller = customer_caller(&scope, request_id.as_deref());
+    let reply = reply(record, true, request_id);
     let outcome = service::authorize(
         &state,
         scope,
@@ -133,7 +199,7 @@ pub async fn authorize(
         reply.as_ref(),
     )
     .await?;
-    answer(outcome, true)
+    respond(outcome, true)
 }
 
 /// Compatibility: quotes, authorizes and captures in one idempotent call.
@@ -160,9 +226,9 @@ pub async fn pay(
     ApiJson(body): ApiJson<PayRequest>,
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
     let key = key(&headers)?;
-    let caller = customer_caller(&scope, request_id);
+    let caller = customer_caller(&scope, request_id_of(request_id).as_deref());
     let outcome = super::pay(&state, scope, order_id, body, key.as_str(), &caller).await?;
-    answer(outcome, false)
+    respond(outcome, false)
 }
 
 /// Captures (part of) an authorization; several partial captures may follow one another.
@@ -196,7 +262,8 @@ pub async fn capture(
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
     policy::move_money(scope.actor, scope.environment)?;
     let key = key(&headers)?;
-    let caller = store_caller(&scope, request_id);
+    let request_id = request_id_of(request_id);
+    let caller = store_caller(&scope, request_id.as_deref());
     // The body is optional: no body captures everything still capturable.
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         CaptureRequest::default()
@@ -209,7 +276,7 @@ pub async fn capture(
             }
         })?
     };
-    let reply = reply(record, false);
+    let reply = reply(record, false, request_id);
     let target = Target {
         store: scope.store_id,
         env: scope.environment,
@@ -220,7 +287,7 @@ pub async fn capture(
         reply: reply.as_ref(),
     };
     let outcome = service::capture(&state, target, request).await?;
-    answer(outcome, false)
+    respond(outcome, false)
 }
 
 /// Releases the uncaptured part of an authorization: all of it before any capture (the intent
@@ -252,8 +319,9 @@ pub async fn void(
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
     policy::move_money(scope.actor, scope.environment)?;
     let key = key(&headers)?;
-    let caller = store_caller(&scope, request_id);
-    let reply = reply(record, false);
+    let request_id = request_id_of(request_id);
+    let caller = store_caller(&scope, request_id.as_deref());
+    let reply = reply(record, false, request_id);
     let target = Target {
         store: scope.store_id,
         env: scope.environment,
@@ -264,7 +332,7 @@ pub async fn void(
         reply: reply.as_ref(),
     };
     let outcome = service::void(&state, target).await?;
-    answer(outcome, false)
+    respond(outcome, false)
 }
 
 /// Refunds (part of) the captured amount; several partial refunds may follow one another.
@@ -297,8 +365,9 @@ pub async fn refund(
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
     policy::move_money(scope.actor, scope.environment)?;
     let key = key(&headers)?;
-    let caller = store_caller(&scope, request_id);
-    let reply = reply(record, false);
+    let request_id = request_id_of(request_id);
+    let caller = store_caller(&scope, request_id.as_deref());
+    let reply = reply(record, false, request_id);
     let target = Target {
         store: scope.store_id,
         env: scope.environment,
@@ -309,7 +378,7 @@ pub async fn refund(
         reply: reply.as_ref(),
     };
     let outcome = service::refund(&state, target, body).await?;
-    answer(outcome, false)
+    respond(outcome, false)
 }
 
 /// An order's payment intents with their transactions, and the order's status history.

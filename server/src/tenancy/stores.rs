@@ -3,7 +3,6 @@
 use super::{CreatedStore, Error, Store, api_keys, repo};
 use crate::{
     auth::tokens,
-    credentials::{Provider, ProviderSecrets},
     pagination::{Page, PageQuery},
     state::AppState,
     types::{ApiKeyId, Currency, Environment, StoreId, parse_name},
@@ -21,10 +20,19 @@ pub async fn create(state: &AppState, name: &str, currency: &str) -> Result<Crea
         created_at: state.clock.now(),
     };
     let key = api_keys::new_key(Environment::Sandbox);
-    // Every store starts with working sandbox credentials, so a first test payment just works.
-    let sandbox = ProviderSecrets::generated_sandbox();
-    let credential =
-        crate::credentials::prepare_new(state, store.id, Environment::Sandbox, &sandbox).await?;
+    // Every new store can take test payments at once with the default provider's generated
+    // sandbox credentials (when it can make them).
+    let sandbox = match state
+        .payment_providers
+        .default_adapter()
+        .and_then(|a| a.generate_sandbox_credentials())
+    {
+        Some(credentials) => Some(
+            crate::credentials::prepare_new(state, store.id, Environment::Sandbox, credentials)
+                .await?,
+        ),
+        None => None,
+    };
     let mut tx = state.db.begin_write().await?;
     repo::stores::insert(&mut tx, &store).await?;
     repo::api_keys::insert(
@@ -40,17 +48,22 @@ pub async fn create(state: &AppState, name: &str, currency: &str) -> Result<Crea
         },
     )
     .await?;
-    repo::stores::insert_credential(
-        &mut tx,
-        store.id,
-        Provider::Sandbox,
-        Environment::Sandbox,
-        &credential,
-        store.created_at,
-    )
-    .await?;
+    if let Some(credential) = &sandbox {
+        crate::credentials::insert_new(
+            &mut tx,
+            store.id,
+            Environment::Sandbox,
+            credential,
+            store.created_at,
+        )
+        .await?;
+    }
     tx.commit().await?;
-    crate::providers::sandbox::register_webhooks(state, store.id, Environment::Sandbox).await;
+    if let Some(credential) = &sandbox {
+        credential
+            .announce(state, store.id, Environment::Sandbox)
+            .await;
+    }
     Ok(CreatedStore {
         id: store.id,
         store,

@@ -38,7 +38,7 @@ pub async fn events(
                 provider_event_id: e.provider_event_id,
                 event_type: e.event_type,
                 signature_valid: e.signature_valid,
-                status: e.status,
+                status: crate::types::TextValue::as_text(&e.status).to_owned(),
                 attempt_count: e.attempt_count,
                 last_error: e.last_error,
                 next_attempt_at: e.next_attempt_at.map(|t| t.to_rfc3339()),

@@ -5,8 +5,9 @@
 pub mod console;
 mod process;
 mod queue;
+mod repo;
 mod routes;
-pub mod signature;
+mod service;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,9 +15,79 @@ use utoipa::{IntoParams, ToSchema};
 
 pub use process::process_event;
 pub use queue::{claim, process_due, spawn_workers};
-pub use routes::{admin_router, list, public_router, replay};
+pub use routes::{admin_router, public_router};
+pub use service::{find, list, receive, replay};
 
-use crate::types::StoreId;
+use crate::{
+    db::DbError,
+    providers::signature::SignatureError,
+    types::{Environment, InvalidValue, StoreId, TextValue},
+};
+
+/// Why a webhook request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No such provider, or no such event in the store and environment.
+    #[error("not found")]
+    NotFound,
+    /// The delivery's signature did not verify with any of the store's secrets.
+    #[error("the webhook signature is invalid: {0}")]
+    Signature(SignatureError),
+    /// The verified body is not an event.
+    #[error("{0}")]
+    InvalidBody(String),
+    /// A field is invalid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+    /// The event cannot be replayed in its state.
+    #[error("{0}")]
+    NotReplayable(String),
+    /// The store's signing secrets could not be read.
+    #[error("webhook secrets unreadable")]
+    SecretsUnreadable,
+    /// Database failure.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Where a stored event is in its processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventStatus {
+    /// Waiting for a worker.
+    Pending,
+    /// Claimed by a worker.
+    Processing,
+    /// Applied.
+    Processed,
+    /// Gave up after its attempts (the dead-letter queue).
+    Dead,
+    /// A delivery whose signature did not verify (a sample, never processed).
+    Rejected,
+}
+
+impl TextValue for EventStatus {
+    fn as_text(&self) -> &'static str {
+        match self {
+            EventStatus::Pending => "pending",
+            EventStatus::Processing => "processing",
+            EventStatus::Processed => "processed",
+            EventStatus::Dead => "dead",
+            EventStatus::Rejected => "rejected",
+        }
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        Some(match text {
+            "pending" => EventStatus::Pending,
+            "processing" => EventStatus::Processing,
+            "processed" => EventStatus::Processed,
+            "dead" => EventStatus::Dead,
+            "rejected" => EventStatus::Rejected,
+            _ => return None,
+        })
+    }
+}
+crate::text_value_sql!(EventStatus);
 
 /// A stored webhook event.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -36,8 +107,8 @@ pub struct WebhookEvent {
     pub signature_valid: bool,
     /// The body as received.
     pub payload: String,
-    /// `pending`, `processing`, `processed`, `dead` or `rejected`.
-    pub status: String,
+    /// Where it is in its processing.
+    pub status: EventStatus,
     /// Processing attempts so far.
     pub attempt_count: i32,
     /// When the next attempt is due.
@@ -49,7 +120,7 @@ pub struct WebhookEvent {
     /// When it was processed.
     pub processed_at: Option<DateTime<Utc>>,
     /// The environment whose signing secret verified it (none for a rejected delivery).
-    pub environment: Option<String>,
+    pub environment: Option<Environment>,
 }
 
 /// Columns of [`WebhookEvent`], in order.

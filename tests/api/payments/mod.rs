@@ -186,7 +186,7 @@ async fn every_test_payment_method_has_its_outcome(backend: Backend) {
     assert_eq!(pending["status"], "pending");
     let pid = pending["provider_payment_id"].as_str().unwrap();
     assert!(
-        cassa::providers::sandbox::psp::settle(&shop.app.state, pid, true)
+        cassa_sandbox_psp::settle(&cassa::http::sandbox_psp::state(&shop.app.state), pid, true)
             .await
             .unwrap()
     );
@@ -212,9 +212,13 @@ async fn every_test_payment_method_has_its_outcome(backend: Backend) {
     )
     .await;
     let pid = pending["provider_payment_id"].as_str().unwrap();
-    cassa::providers::sandbox::psp::settle(&shop.app.state, pid, false)
-        .await
-        .unwrap();
+    cassa_sandbox_psp::settle(
+        &cassa::http::sandbox_psp::state(&shop.app.state),
+        pid,
+        false,
+    )
+    .await
+    .unwrap();
     cassa::payments::resolve_open(&shop.app.state, chrono::Duration::zero())
         .await
         .unwrap();

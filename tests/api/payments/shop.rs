@@ -4,11 +4,10 @@
 use std::time::Duration;
 
 use cassa::{
-    credentials::{self, Provider, ProviderSecrets},
+    credentials::{self, Credentials},
     types::{Environment, StoreId},
 };
 use cassa_tests::{Backend, SpawnOptions, TestApp, TestStore, spawn_app_with};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -191,11 +190,11 @@ impl Shop {
     }
 
     /// The store's sandbox credentials as stored (read past the cache).
-    pub(crate) async fn sandbox_secrets(&self) -> ProviderSecrets {
+    pub(crate) async fn sandbox_secrets(&self) -> Credentials {
         credentials::load_fresh(
             &self.app.state,
             self.store_id(),
-            Provider::Sandbox,
+            "sandbox",
             Environment::Sandbox,
         )
         .await
@@ -204,7 +203,7 @@ impl Shop {
     }
 
     /// Replaces the store's sandbox credentials.
-    pub(crate) async fn put_secrets(&self, secrets: &ProviderSecrets) {
+    pub(crate) async fn put_secrets(&self, secrets: &Credentials) {
         credentials::put(
             &self.app.state,
             self.store_id(),
@@ -221,23 +220,21 @@ impl Shop {
 
     /// The same credentials with another API key and/or address.
     pub(crate) fn altered(
-        secrets: &ProviderSecrets,
+        secrets: &Credentials,
         api_key: Option<&str>,
         base_url: Option<&str>,
-    ) -> ProviderSecrets {
-        let ProviderSecrets::Sandbox {
-            api_key: key,
-            base_url: url,
-            webhook_secret,
-        } = secrets.clone()
-        else {
-            panic!("sandbox credentials expected");
-        };
-        ProviderSecrets::Sandbox {
-            api_key: api_key.map_or(key, |k| SecretString::from(k.to_owned())),
-            base_url: base_url.map(str::to_owned).or(url),
-            webhook_secret,
-        }
+    ) -> Credentials {
+        let kept = |field: &str| secrets.setting(field).map(str::to_owned);
+        Credentials::new("sandbox")
+            .with(
+                "api_key",
+                api_key.map(str::to_owned).or_else(|| kept("api_key")),
+            )
+            .with("webhook_secret", kept("webhook_secret"))
+            .with(
+                "base_url",
+                base_url.map(str::to_owned).or_else(|| kept("base_url")),
+            )
     }
 
     /// One resolver pass over everything open, whatever its age.

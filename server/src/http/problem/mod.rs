@@ -15,6 +15,10 @@ use utoipa::ToSchema;
 
 use crate::db::DbError;
 
+mod credentials;
+mod payments;
+mod webhooks;
+
 /// Marks a 5xx answer that is final for its Idempotency-Key: the idempotency layer stores and
 /// replays it instead of releasing the key (which would invite a retry that cannot succeed).
 #[derive(Clone, Copy, Debug)]
@@ -209,7 +213,7 @@ pub enum ApiError {
     ProviderOutcomeUnknown,
     /// A webhook whose signature headers are missing, wrong or stale.
     #[error("the webhook signature is invalid: {0}")]
-    InvalidSignature(crate::webhooks::signature::SignatureError),
+    InvalidSignature(crate::providers::signature::SignatureError),
     /// A state-changing console request from another site.
     #[error("cross-site requests are not allowed")]
     CrossSiteRequest,
@@ -368,7 +372,7 @@ impl ApiError {
                 "Payment provider outcome unknown",
             ),
             ApiError::InvalidSignature(err) => (
-                if *err == crate::webhooks::signature::SignatureError::MissingHeaders {
+                if *err == crate::providers::signature::SignatureError::MissingHeaders {
                     StatusCode::BAD_REQUEST
                 } else {
                     StatusCode::UNAUTHORIZED

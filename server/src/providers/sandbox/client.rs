@@ -26,7 +26,6 @@ const ATTEMPTS: u32 = 2;
 pub struct SandboxClient {
     http: Egress,
     timeout: Duration,
-    webhook_secret: Option<SecretString>,
     base_url: String,
     api_key: SecretString,
     db: Db,
@@ -48,7 +47,6 @@ impl SandboxClient {
         Ok(Self {
             http,
             timeout,
-            webhook_secret: None,
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key,
             db,
@@ -222,12 +220,6 @@ fn classify(status: reqwest::StatusCode, text: &str) -> Result<ProviderTransacti
 }
 
 impl SandboxClient {
-    /// The client that also verifies the account's webhooks with `secret` (`whsec_…`).
-    pub fn with_webhook_secret(mut self, secret: SecretString) -> Self {
-        self.webhook_secret = Some(secret);
-        self
-    }
-
     /// Tells the PSP where to send this account's webhooks and with which secret to sign them.
     pub async fn register_webhook_endpoint(
         &self,
@@ -330,27 +322,6 @@ impl PaymentProvider for SandboxClient {
             Some(ctx),
             &ctx.correlation_id,
         ))
-    }
-
-    fn verify_webhook(
-        &self,
-        headers: &axum::http::HeaderMap,
-        body: &[u8],
-        now: i64,
-    ) -> Result<(), crate::webhooks::signature::SignatureError> {
-        let secret = self
-            .webhook_secret
-            .as_ref()
-            .ok_or(crate::webhooks::signature::SignatureError::BadSecret)?;
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        crate::webhooks::signature::verify_standard(
-            secret.expose_secret(),
-            header("webhook-id"),
-            header("webhook-timestamp"),
-            header("webhook-signature"),
-            body,
-            now,
-        )
     }
 
     fn get_transaction<'a>(

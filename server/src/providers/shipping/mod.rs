@@ -78,15 +78,15 @@ impl ShippingRegistry {
         Self::default()
     }
 
-    /// Adds `provider` under its name (replacing one of the same name).
-    pub fn register(&mut self, provider: Arc<dyn ShippingProvider>) -> &mut Self {
+    /// Adds (or replaces) a provider under its name.
+    pub fn register(mut self, provider: Arc<dyn ShippingProvider>) -> Self {
         self.providers.insert(provider.name(), provider);
         self
     }
 
     /// The provider called `name`.
-    pub fn get(&self, name: &str) -> Option<Arc<dyn ShippingProvider>> {
-        self.providers.get(name).cloned()
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn ShippingProvider>> {
+        self.providers.get(name)
     }
 }
 
@@ -102,9 +102,12 @@ mod tests {
 
     #[test]
     fn the_registry_finds_providers_by_name() {
-        let mut registry = ShippingRegistry::new();
-        assert!(registry.get(TableRateShipping::NAME).is_none());
-        registry.register(Arc::new(TableRateShipping));
+        assert!(
+            ShippingRegistry::new()
+                .get(TableRateShipping::NAME)
+                .is_none()
+        );
+        let registry = ShippingRegistry::new().register(Arc::new(TableRateShipping));
         let found = registry.get("table_rate").map(|p| p.name());
         assert_eq!(found, Some("table_rate"));
         assert!(registry.get("carrier").is_none());

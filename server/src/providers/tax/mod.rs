@@ -85,15 +85,15 @@ impl TaxRegistry {
         Self::default()
     }
 
-    /// Adds `provider` under its name (replacing one of the same name).
-    pub fn register(&mut self, provider: Arc<dyn TaxProvider>) -> &mut Self {
+    /// Adds (or replaces) a provider under its name.
+    pub fn register(mut self, provider: Arc<dyn TaxProvider>) -> Self {
         self.providers.insert(provider.name(), provider);
         self
     }
 
     /// The provider called `name`.
-    pub fn get(&self, name: &str) -> Option<Arc<dyn TaxProvider>> {
-        self.providers.get(name).cloned()
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn TaxProvider>> {
+        self.providers.get(name)
     }
 }
 
@@ -109,9 +109,8 @@ mod tests {
 
     #[test]
     fn the_registry_finds_providers_by_name() {
-        let mut registry = TaxRegistry::new();
-        assert!(registry.get(RulesTax::NAME).is_none());
-        registry.register(Arc::new(RulesTax));
+        assert!(TaxRegistry::new().get(RulesTax::NAME).is_none());
+        let registry = TaxRegistry::new().register(Arc::new(RulesTax));
         assert_eq!(registry.get("rules").map(|p| p.name()), Some("rules"));
         assert!(registry.get("tax_service").is_none());
     }

@@ -1,15 +1,11 @@
 //! `stores`, and the rows store creation writes with it.
 
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
-
 use crate::{
-    credentials::{NewCredential, Provider},
     db::{Db, DbError, Tx},
     on_db, on_tx,
     pagination::PageQuery,
     tenancy::Store,
-    types::{Environment, StoreId},
+    types::StoreId,
 };
 
 /// Inserts a store.
@@ -21,40 +17,6 @@ pub async fn insert(tx: &mut Tx, store: &Store) -> Result<(), DbError> {
             .bind(&store.name)
             .bind(store.currency)
             .bind(store.created_at)
-            .execute(&mut *conn)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
-    Ok(())
-}
-
-/// Inserts the sandbox credentials a new store starts with.
-///
-/// The statement is `credentials`' own (`credentials::INSERT_SQL`): the row must be exactly
-/// what that module reads back and re-encrypts. It is bound here only because store creation
-/// writes it in the store's transaction.
-pub async fn insert_credential(
-    tx: &mut Tx,
-    store_id: StoreId,
-    provider: Provider,
-    environment: Environment,
-    credential: &NewCredential,
-    now: DateTime<Utc>,
-) -> Result<(), DbError> {
-    let key_version = i32::try_from(credential.sealed.version)
-        .map_err(|e| DbError::Query(sqlx::Error::Encode(Box::new(e))))?;
-    let id: Uuid = credential.id;
-    on_tx!(tx, conn => {
-        sqlx::query(crate::credentials::INSERT_SQL)
-            .bind(id)
-            .bind(store_id)
-            .bind(provider.as_str())
-            .bind(environment)
-            .bind(key_version)
-            .bind(&credential.sealed.nonce)
-            .bind(&credential.sealed.ciphertext)
-            .bind(&credential.masked)
-            .bind(now)
             .execute(&mut *conn)
             .await
             .map(|r| r.rows_affected())

@@ -346,7 +346,7 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
                     let body =
                         json!({"id": id, "type": "payment.updated", "data": {"n": n}}).to_string();
                     let ts = chrono::Utc::now().timestamp();
-                    let sig = cassa::webhooks::signature::sign_standard(
+                    let sig = cassa::providers::signature::sign_standard(
                         WEBHOOK_SECRET,
                         &id,
                         ts,

@@ -9,23 +9,30 @@ use axum::{
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{CreatePayment, FIND_PAYMENT, PspError, PspPayment, Row, not_found, payment, to_value};
-use crate::{on_db, state::AppState};
+use crate::{
+    api::{
+        CreatePayment, FIND_PAYMENT, PspError, PspPayment, Row, columns, not_found, payment,
+        to_value,
+    },
+    db::on_db,
+    state::PspState,
+    webhooks,
+};
 
 /// Seconds after which an unfinished idempotency claim is presumed dead.
-pub(super) const STALE_CLAIM_SECS: i64 = 60;
+pub(crate) const STALE_CLAIM_SECS: i64 = 60;
 
 /// The caller's `Idempotency-Key`, with the hash of the request it came with.
-pub(super) struct Key {
-    pub(super) key: String,
-    pub(super) hash: String,
+pub(crate) struct Key {
+    pub(crate) key: String,
+    pub(crate) hash: String,
 }
 
 /// A key's record: request hash, response status (0 while in flight), body, claim time.
-pub(super) type Record = (String, i32, String, DateTime<Utc>);
+pub(crate) type Record = (String, i32, String, DateTime<Utc>);
 
 /// The answer a key's record gives to another request with that key (`None`: no record).
-pub(super) fn replay(record: Option<Record>, hash: &str) -> Response {
+pub(crate) fn replay(record: Option<Record>, hash: &str) -> Response {
     let (status, body) = match record {
         None => {
             return PspError::conflict("idempotency_in_progress", "retry shortly").into_response();
@@ -55,7 +62,7 @@ pub(super) fn replay(record: Option<Record>, hash: &str) -> Response {
 
 /// One request's effect on the ledger, as data: [`transact`] runs it in a transaction body that
 /// `on_db!` expands once per backend, where a closure generic over the connection cannot go.
-pub(super) enum Op {
+pub(crate) enum Op {
     /// Answer without touching the ledger (invalid request, simulated processor failure).
     Reject(PspError),
     /// Record a new payment, its outcome already decided by the test payment method.
@@ -69,7 +76,7 @@ pub(super) enum Op {
 }
 
 impl Op {
-    /// `pm_card_timeout`: the processor works `sandbox_psp_timeout_delay` before it answers.
+    /// `pm_card_timeout`: the processor works the state's timeout delay before it answers.
     fn is_slow(&self) -> bool {
         matches!(self, Op::Create(new) if new.body.payment_method == "pm_card_timeout")
     }
@@ -92,10 +99,10 @@ impl Op {
 }
 
 /// A payment to insert, with its outcome.
-pub(super) struct NewPayment {
-    pub(super) body: CreatePayment,
-    pub(super) status: &'static str,
-    pub(super) failure: Option<&'static str>,
+pub(crate) struct NewPayment {
+    pub(crate) body: CreatePayment,
+    pub(crate) status: &'static str,
+    pub(crate) failure: Option<&'static str>,
 }
 
 impl NewPayment {
@@ -113,7 +120,7 @@ impl NewPayment {
 }
 
 /// Which compare-and-set an [`Op::Update`] makes.
-pub(super) enum Change {
+pub(crate) enum Change {
     Capture,
     Void,
     /// With the caller's reference, echoed in the webhook.
@@ -174,9 +181,9 @@ impl Change {
 }
 
 /// An operation's answer: the payment it wrote, or why not.
-pub(super) type Reply = Result<(StatusCode, PspPayment), PspError>;
+pub(crate) type Reply = Result<(StatusCode, PspPayment), PspError>;
 
-pub(super) fn status_and_body(reply: &Reply) -> (StatusCode, Value) {
+pub(crate) fn status_and_body(reply: &Reply) -> (StatusCode, Value) {
     match reply {
         Ok((status, p)) => (*status, to_value(p)),
         Err(err) => (err.status, err.body()),
@@ -184,7 +191,7 @@ pub(super) fn status_and_body(reply: &Reply) -> (StatusCode, Value) {
 }
 
 /// Where a [`transact`] ended.
-pub(super) enum Step {
+pub(crate) enum Step {
     /// The key was taken: its record's answer (nothing was done).
     Answered(Response),
     /// The key is ours, claimed at that time and committed (for a slow operation).
@@ -213,8 +220,8 @@ impl IntoResponse for Step {
 /// A concurrent request with the same key waits at the claim, on the key's row (PostgreSQL) or
 /// the writer lock (SQLite), then finds the first one's record. A 5xx rolls back, so the key can
 /// be retried.
-pub(super) async fn transact(
-    state: &AppState,
+pub(crate) async fn transact(
+    state: &PspState,
     account: &str,
     key: Option<&Key>,
     held: Option<DateTime<Utc>>,
@@ -236,7 +243,7 @@ pub(super) async fn transact(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING ",
         columns!()
     );
-    let now = Utc::now();
+    let now = state.now();
     let step = on_db!(&state.db, pool => {
         async {
             let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
@@ -321,8 +328,8 @@ pub(super) async fn transact(
 
 /// Runs `op` under the caller's key: one transaction, or two for a slow processor, whose claim
 /// must be visible while it works so that a retry meanwhile is refused rather than doubled.
-pub(super) async fn execute(
-    state: &AppState,
+pub(crate) async fn execute(
+    state: &PspState,
     account: &str,
     key: Option<&Key>,
     op: &Op,
@@ -338,12 +345,12 @@ pub(super) async fn execute(
                 step => return Ok(step.into_response()),
             }
         }
-        tokio::time::sleep(state.config.sandbox_psp_timeout_delay).await;
+        tokio::time::sleep(state.timeout_delay).await;
     }
     let step = transact(state, account, key, held, Some(op)).await?;
     // Only after the commit: a webhook must never announce a rolled-back write.
     if let (Step::Done(Ok((_, p))), Some((event, reference))) = (&step, op.event()) {
-        crate::providers::sandbox::psp_webhooks::emit(state, account, event, p, reference);
+        webhooks::emit(state, account, event, p, reference);
     }
     Ok(step.into_response())
 }

@@ -1,63 +1,42 @@
-//! A simulated PSP, mounted at `/sandbox-psp/v1` (it could run on its own: it shares nothing
-//! with Cassa but the database pool and the master key ring, which seals the webhook secrets it
-//! keeps, and reads nothing of Cassa's tables).
-//!
-//! It behaves like a remote card processor: accounts are API keys (`sbx_…`), it keeps its own
-//! ledger, honours `Idempotency-Key` per account, adds configurable latency, and picks outcomes
-//! by test payment method:
-//!
-//! | payment method | outcome |
-//! |---|---|
-//! | `pm_card_visa` | authorized |
-//! | `pm_card_declined` | 402 `card_declined` |
-//! | `pm_card_insufficient_funds` | 402 `insufficient_funds` |
-//! | `pm_card_processing_error` | 500 `processing_error` (nothing recorded; retry-safe) |
-//! | `pm_card_timeout` | authorized, but the answer comes after the timeout delay |
-//! | `pm_card_async` | 202 `pending` (settled later) |
-//! | `pm_card_partial_authorization` | authorized, but for half the amount asked (rounded down, at least 1) |
-//!
-//! An account whose API key starts with `sbx_outage_` is down: every request is `503
-//! service_unavailable` (to rehearse an outage).
-//!
-//! A void before any capture voids the payment; after partial captures it releases the
-//! uncaptured rest (`released`) and the payment stays `captured`.
-//!
-//! Commits are what limits it under load, so a request is one write transaction: claim the
-//! idempotency key, write the ledger (`RETURNING` the row), store the answer, commit. Only
-//! `pm_card_timeout` commits its claim first, so a retry during the delay sees it in flight.
+//! The PSP's HTTP API (`/v1/…`), its error shape and the settlement hook.
 
 use axum::{
     Json, Router,
     extract::{FromRequestParts, Path, State},
     http::{HeaderMap, StatusCode, request::Parts},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{get, post, put},
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{db::DbError, on_db, state::AppState};
+use crate::{
+    Error,
+    db::on_db,
+    ledger::{Change, Key, NewPayment, Op, execute},
+    state::PspState,
+    webhooks,
+};
 
-/// Routes of the simulated PSP (nested under `/sandbox-psp`).
-pub fn router() -> Router<AppState> {
+/// The PSP's routes (`/v1/…`) with `state` applied, ready to serve or to nest in a host's
+/// router of any state type (e.g. at `/sandbox-psp`).
+pub fn router<S: Clone + Send + Sync + 'static>(state: PspState) -> Router<S> {
     Router::new()
         .route("/v1/payments", post(create_payment))
         .route("/v1/payments/{id}", get(get_payment))
         .route("/v1/payments/{id}/capture", post(capture))
         .route("/v1/payments/{id}/void", post(void))
         .route("/v1/payments/{id}/refunds", post(refund))
-        .route(
-            "/v1/webhook_endpoint",
-            axum::routing::put(super::psp_webhooks::put_endpoint),
-        )
+        .route("/v1/webhook_endpoint", put(webhooks::put_endpoint))
+        .with_state(state)
 }
 
 /// A PSP error: its own shape (`{"error": {"code", "message"}}`), like a real provider's.
 #[derive(Debug, Clone)]
 pub struct PspError {
-    status: StatusCode,
+    pub(crate) status: StatusCode,
     code: &'static str,
     message: String,
 }
@@ -71,36 +50,40 @@ impl PspError {
             message: message.into(),
         }
     }
-}
 
-impl From<DbError> for PspError {
-    fn from(err: DbError) -> Self {
-        tracing::error!(error = %err, "sandbox PSP storage failed");
-        PspError::new(
+    /// The answer to a failure the caller cannot act on; the cause is logged, never sent.
+    pub(crate) fn internal() -> Self {
+        Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "api_error",
             "internal error",
         )
     }
+
+    pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub(crate) fn unprocessable(code: &'static str, message: &'static str) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub(crate) fn body(&self) -> Value {
+        json!({"error": {"code": self.code, "message": self.message}})
+    }
 }
 
 impl From<sqlx::Error> for PspError {
     fn from(err: sqlx::Error) -> Self {
-        DbError::from(err).into()
+        tracing::error!(error = %err, "sandbox PSP storage failed");
+        PspError::internal()
     }
 }
 
-impl PspError {
-    fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
-    }
-
-    fn unprocessable(code: &'static str, message: &'static str) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-    }
-
-    fn body(&self) -> Value {
-        json!({"error": {"code": self.code, "message": self.message}})
+impl From<Error> for PspError {
+    fn from(err: Error) -> Self {
+        tracing::error!(error = %err, "sandbox PSP request failed");
+        PspError::internal()
     }
 }
 
@@ -111,11 +94,11 @@ impl IntoResponse for PspError {
 }
 
 /// The calling account: SHA-256 of its `sbx_` API key.
-pub struct Account(String);
+pub(crate) struct Account(String);
 
 impl Account {
     /// The account's id.
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         &self.0
     }
 }
@@ -185,19 +168,15 @@ macro_rules! columns {
         "id, status, amount, currency, captured, refunded, payment_method, failure_code, created_at, released"
     };
 }
+pub(crate) use columns;
 
-const FIND_PAYMENT: &str = concat!(
+pub(crate) const FIND_PAYMENT: &str = concat!(
     "SELECT ",
     columns!(),
     " FROM sandbox_psp_payments WHERE id = $1 AND account = $2"
 );
 
-// After `columns!`, which it uses (macros are in scope for what follows them).
-mod ledger;
-
-use ledger::{Change, Key, NewPayment, Op, execute};
-
-type Row = (
+pub(crate) type Row = (
     String,
     String,
     i64,
@@ -210,7 +189,7 @@ type Row = (
     i64,
 );
 
-fn payment(row: Row) -> PspPayment {
+pub(crate) fn payment(row: Row) -> PspPayment {
     PspPayment {
         id: row.0,
         status: row.1,
@@ -225,19 +204,18 @@ fn payment(row: Row) -> PspPayment {
     }
 }
 
-fn not_found() -> PspError {
+pub(crate) fn not_found() -> PspError {
     PspError::new(StatusCode::NOT_FOUND, "resource_missing", "no such payment")
 }
 
-async fn find(state: &AppState, account: &str, id: &str) -> Result<PspPayment, PspError> {
+async fn find(state: &PspState, account: &str, id: &str) -> Result<PspPayment, PspError> {
     let row: Option<Row> = on_db!(&state.db, pool => sqlx::query_as(FIND_PAYMENT).bind(id).bind(account).fetch_optional(pool).await)?;
     row.map(payment).ok_or_else(not_found)
 }
 
-async fn latency(state: &AppState) {
-    let delay = state.config.sandbox_psp_latency;
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+async fn latency(state: &PspState) {
+    if !state.latency.is_zero() {
+        tokio::time::sleep(state.latency).await;
     }
 }
 
@@ -246,7 +224,7 @@ async fn latency(state: &AppState) {
 /// The work runs in its own task: like a real processor, the PSP finishes (and records the
 /// outcome for the key) even when the caller has hung up.
 async fn run(
-    state: &AppState,
+    state: &PspState,
     account: Account,
     headers: &HeaderMap,
     request: &Value,
@@ -263,27 +241,25 @@ async fn run(
     match work.await {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => err.into_response(),
-        Err(_) => PspError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "api_error",
-            "internal error",
-        )
-        .into_response(),
+        // The task panicked or was cancelled: nothing committed that the caller could rely on.
+        Err(_) => PspError::internal().into_response(),
     }
 }
 
 /// `POST /v1/payments`.
 #[derive(Debug, Deserialize, Serialize)]
-struct CreatePayment {
-    amount: i64,
-    currency: String,
-    payment_method: String,
+pub(crate) struct CreatePayment {
+    pub(crate) amount: i64,
+    pub(crate) currency: String,
+    pub(crate) payment_method: String,
     /// The caller's reference, echoed in webhooks.
     #[serde(default)]
-    reference: Option<String>,
+    pub(crate) reference: Option<String>,
 }
 
-fn to_value(p: &PspPayment) -> Value {
+/// A payment as JSON. Serializing plain strings and integers cannot fail; `Null` stands in for
+/// the impossible error rather than a panic.
+pub(crate) fn to_value(p: &PspPayment) -> Value {
     serde_json::to_value(p).unwrap_or(Value::Null)
 }
 
@@ -327,17 +303,18 @@ fn create_op(mut body: CreatePayment) -> Op {
 }
 
 async fn create_payment(
-    State(state): State<AppState>,
+    State(state): State<PspState>,
     account: Account,
     headers: HeaderMap,
     Json(body): Json<CreatePayment>,
 ) -> Response {
+    // The request as hashed for its idempotency key; see `to_value` for the fallback.
     let request = serde_json::to_value(&body).unwrap_or(Value::Null);
     run(&state, account, &headers, &request, create_op(body)).await
 }
 
 async fn get_payment(
-    State(state): State<AppState>,
+    State(state): State<PspState>,
     account: Account,
     Path(id): Path<String>,
 ) -> Response {
@@ -357,7 +334,7 @@ struct AmountBody {
 }
 
 async fn capture(
-    State(state): State<AppState>,
+    State(state): State<PspState>,
     account: Account,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -374,7 +351,7 @@ async fn capture(
 }
 
 async fn void(
-    State(state): State<AppState>,
+    State(state): State<PspState>,
     account: Account,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -391,7 +368,7 @@ async fn void(
 }
 
 async fn refund(
-    State(state): State<AppState>,
+    State(state): State<PspState>,
     account: Account,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -414,8 +391,10 @@ async fn refund(
     run(&state, account, &headers, &request, op).await
 }
 
-/// Test hook and settlement entry point: moves a pending (async) payment to authorized or failed.
-pub async fn settle(state: &AppState, id: &str, approve: bool) -> Result<bool, DbError> {
+/// Settles a pending (asynchronous) payment: authorized when `approve`, else failed
+/// (`async_declined`), and tells the account by webhook. Returns whether a pending payment with
+/// that id existed. The PSP's "card network" calls this; tests call it directly.
+pub async fn settle(state: &PspState, id: &str, approve: bool) -> Result<bool, Error> {
     const SQL: &str = "UPDATE sandbox_psp_payments SET status = $2, failure_code = $3, updated_at = $4 \
                        WHERE id = $1 AND status = 'pending' RETURNING account, reference";
     let (status, failure, event) = if approve {
@@ -423,14 +402,15 @@ pub async fn settle(state: &AppState, id: &str, approve: bool) -> Result<bool, D
     } else {
         ("failed", Some("async_declined"), "payment.failed")
     };
+    let now = state.now();
     let row: Option<(String, Option<String>)> = on_db!(&state.db, pool => {
-        sqlx::query_as(SQL).bind(id).bind(status).bind(failure).bind(Utc::now()).fetch_optional(pool).await
+        sqlx::query_as(SQL).bind(id).bind(status).bind(failure).bind(now).fetch_optional(pool).await
     })?;
     let Some((account, reference)) = row else {
         return Ok(false);
     };
     if let Ok(payment) = find(state, &account, id).await {
-        super::psp_webhooks::emit(state, &account, event, &payment, reference);
+        webhooks::emit(state, &account, event, &payment, reference);
     }
     Ok(true)
 }
