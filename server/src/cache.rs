@@ -17,7 +17,7 @@ use std::{
 };
 
 use crate::{
-    auth::principal::Principal,
+    identity::Principal,
     providers::payment::Credentials,
     types::{Environment, StoreId},
 };

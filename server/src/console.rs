@@ -290,6 +290,7 @@ impl ConsoleBackend for ServerBackend {
                 service::authenticate(&self.state, client, &email, SecretString::from(password))
                     .await
                     .map_err(|err| {
+                        let err = ApiError::from(err);
                         answer_status(&err);
                         shown(err)
                     })?;

@@ -29,8 +29,10 @@ pub const ROUNDING: RoundingStrategy = RoundingStrategy::MidpointAwayFromZero;
     Serialize,
     Deserialize,
     ToSchema,
+    sqlx::Type,
 )]
 #[serde(transparent)]
+#[sqlx(transparent)]
 pub struct MinorUnits(pub i64);
 
 /// Arithmetic left the range of `i64` minor units.

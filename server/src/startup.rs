@@ -161,6 +161,10 @@ impl Application {
         );
         let sealed_elsewhere: Vec<Arc<dyn crate::keyring::SealedElsewhere>> =
             vec![Arc::new(crate::http::sandbox_psp::SealedByPsp(psp))];
+        let shipping = crate::providers::shipping::ShippingRegistry::new()
+            .register(Arc::new(crate::providers::shipping::TableRateShipping));
+        let tax = crate::providers::tax::TaxRegistry::new()
+            .register(Arc::new(crate::providers::tax::RulesTax));
         let state = AppState {
             db,
             clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -183,6 +187,8 @@ impl Application {
                     .unwrap_or_else(default_payment_providers),
             ),
             limits,
+            shipping: Arc::new(shipping),
+            tax: Arc::new(tax),
         };
         let primary = crate::credentials::keys::sync(&state).await?;
         tracing::info!(primary_version = primary, versions = ?state.key_ring.versions(), "master keys ready");
@@ -192,7 +198,7 @@ impl Application {
             state.config.admin_password.clone(),
         )
         .await
-        .map_err(StartupError::Bootstrap)?;
+        .map_err(|e| StartupError::Bootstrap(e.into()))?;
         let router = http::router(state.clone(), options.extra_api);
         Ok(Self {
             listener,

@@ -48,4 +48,8 @@ pub struct AppState {
     pub sealed_elsewhere: Arc<Vec<Arc<dyn crate::keyring::SealedElsewhere>>>,
     /// The payment providers, by name.
     pub payment_providers: Arc<crate::providers::registry::PaymentRegistry>,
+    /// Shipping providers by name (checkout quotes with the one a store's configuration names).
+    pub shipping: Arc<crate::providers::shipping::ShippingRegistry>,
+    /// Tax providers by name (checkout taxes with the one a store's configuration names).
+    pub tax: Arc<crate::providers::tax::TaxRegistry>,
 }

@@ -231,6 +231,15 @@ impl InvalidValue {
     }
 }
 
+/// A display name (of a store, key, customer or product): trimmed, 1 to 200 characters.
+pub fn parse_name(field: &'static str, raw: &str) -> Result<String, InvalidValue> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(InvalidValue::new(field, "must be 1 to 200 characters"));
+    }
+    Ok(name.to_owned())
+}
+
 /// An ISO 4217 currency with a defined minor-unit exponent (no XAU, XXX, …).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ToSchema)]
 #[schema(value_type = String, example = "USD")]
@@ -268,6 +277,16 @@ impl<'de> Deserialize<'de> for Currency {
         Currency::parse(&code).map_err(serde::de::Error::custom)
     }
 }
+
+impl TextValue for Currency {
+    fn as_text(&self) -> &'static str {
+        self.code()
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        Currency::parse(text).ok()
+    }
+}
+crate::text_value_sql!(Currency);
 
 /// A normalized email address (trimmed, lower-cased), used as a console login.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, ToSchema)]

@@ -241,7 +241,9 @@ async fn snapshots_expire_and_go_stale(backend: Backend) {
     let second = order_for(&app, &store, &token, "US", "CA").await;
     let second_id = second["id"].as_str().unwrap().parse().unwrap();
     assert!(matches!(
-        checkout::payable_snapshot(&app.state, scope, second_id, snapshot_id).await,
+        checkout::payable_snapshot(&app.state, scope, second_id, snapshot_id)
+            .await
+            .map_err(ApiError::from),
         Err(ApiError::NotFound)
     ));
 
@@ -263,7 +265,9 @@ async fn snapshots_expire_and_go_stale(backend: Backend) {
     let bump = "UPDATE orders SET revision = revision + 1 WHERE id = $1";
     cassa::on_db!(&app.db, pool => sqlx::query(bump).bind(cassa::types::OrderId(order_id.0)).execute(pool).await.map(|_| ())).unwrap();
     assert!(matches!(
-        checkout::payable_snapshot(&app.state, scope, order_id, snapshot_id).await,
+        checkout::payable_snapshot(&app.state, scope, order_id, snapshot_id)
+            .await
+            .map_err(ApiError::from),
         Err(ApiError::SnapshotStale)
     ));
 
@@ -288,6 +292,7 @@ async fn snapshots_expire_and_go_stale(backend: Backend) {
     app.clock.advance(chrono::Duration::minutes(1));
     let err = checkout::payable_snapshot(&app.state, scope, order_id, fresh_id)
         .await
+        .map_err(ApiError::from)
         .unwrap_err();
     assert!(matches!(err, ApiError::SnapshotExpired));
     assert_eq!(err.to_problem().code, "snapshot_expired");

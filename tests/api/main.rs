@@ -22,6 +22,7 @@ mod problems;
 mod provider_client;
 mod request_id;
 mod sandbox_psp;
+mod schema_parity;
 mod second_provider;
 mod sessions;
 mod shutdown;

@@ -3,15 +3,20 @@
 //!
 //! Staff run the day-to-day in sandbox and read production; production money and production
 //! secrets are the owners' (and the store's own production key's: it is the store's server).
+//!
+//! Every rule answers `Ok(())` or [`Error::Forbidden`].
 
-use super::principal::{Actor, Role};
-use crate::{http::problem::ApiError, types::Environment};
+use super::Error;
+use crate::{
+    identity::{Actor, Role},
+    types::Environment,
+};
 
-fn allow(allowed: bool) -> Result<(), ApiError> {
+fn allow(allowed: bool) -> Result<(), Error> {
     if allowed {
         Ok(())
     } else {
-        Err(ApiError::Forbidden)
+        Err(Error::Forbidden)
     }
 }
 
@@ -27,7 +32,7 @@ fn is_owner(actor: Actor) -> bool {
 
 /// Console users act on production only as owners; keys act in their own environment (the
 /// scope already pins a key to it).
-fn production_needs_owner(actor: Actor, environment: Environment) -> Result<(), ApiError> {
+fn production_needs_owner(actor: Actor, environment: Environment) -> Result<(), Error> {
     allow(match actor {
         Actor::ApiKey(_) => true,
         Actor::User { role, .. } => environment == Environment::Sandbox || role == Role::Owner,
@@ -35,18 +40,18 @@ fn production_needs_owner(actor: Actor, environment: Environment) -> Result<(), 
 }
 
 /// Capture, void and refund of a payment in `environment`.
-pub fn move_money(actor: Actor, environment: Environment) -> Result<(), ApiError> {
+pub fn move_money(actor: Actor, environment: Environment) -> Result<(), Error> {
     production_needs_owner(actor, environment)
 }
 
 /// Revoking a secret key of `environment`. Any key may revoke a key of its own environment
 /// (a leaked key can be killed with the key itself); an `sk_live_` key is the owners' otherwise.
-pub fn revoke_key(actor: Actor, environment: Environment) -> Result<(), ApiError> {
+pub fn revoke_key(actor: Actor, environment: Environment) -> Result<(), Error> {
     production_needs_owner(actor, environment)
 }
 
 /// Creating secret keys: console owners only (a key never mints keys).
-pub fn create_key(actor: Actor) -> Result<(), ApiError> {
+pub fn create_key(actor: Actor) -> Result<(), Error> {
     allow(is_owner(actor))
 }
 
@@ -57,15 +62,20 @@ pub fn manage_credentials(
     actor: Actor,
     scope: Environment,
     target: Environment,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     match actor {
         Actor::ApiKey(_) => allow(scope == target),
         Actor::User { .. } => production_needs_owner(actor, target),
     }
 }
 
+/// Listing a store's members: its console users (keys are not people).
+pub fn list_members(actor: Actor) -> Result<(), Error> {
+    allow(matches!(actor, Actor::User { .. }))
+}
+
 /// Changing roles and removing members: owners only (keys are not people).
-pub fn manage_members(actor: Actor) -> Result<(), ApiError> {
+pub fn manage_members(actor: Actor) -> Result<(), Error> {
     allow(is_owner(actor))
 }
 
@@ -96,6 +106,8 @@ mod tests {
         assert!(create_key(owner).is_ok());
         assert!(manage_members(staff).is_err() && manage_members(key).is_err());
         assert!(manage_members(owner).is_ok());
+        assert!(list_members(staff).is_ok() && list_members(owner).is_ok());
+        assert!(list_members(key).is_err());
     }
 
     #[test]

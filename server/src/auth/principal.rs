@@ -1,22 +1,25 @@
-//! Who is calling: resolves `Authorization: Bearer …` into a principal and the scope it acts in.
+//! Who is calling: resolves a bearer secret into a principal and the scope it acts in.
 //!
-//! Handlers take one of [`StoreScope`] (`/api/v1/admin`), [`PlatformAdmin`] (`/api/v1/platform`)
-//! or [`CustomerScope`] (`/api/v1/me`) as an extractor; every query they run is keyed by the
-//! store (and environment, and customer) found here, never by anything else in the request.
-//! A user who must change their (generated) password gets `403 password_change_required` from
-//! all of them; only [`ConsoleUser`] (the password change itself) lets them through.
+//! The edge turns these into extractors (`http::auth`): handlers take one of [`StoreScope`]
+//! (`/api/v1/admin`), [`PlatformAdmin`] (`/api/v1/platform`) or [`CustomerScope`]
+//! (`/api/v1/me`); every query they run is keyed by the store (and environment, and customer)
+//! found here, never by anything else in the request. A user who must change their (generated)
+//! password is refused by all of them; only [`ConsoleUser`] (the password change itself) lets
+//! them through.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use ::http::{HeaderMap, header::AUTHORIZATION};
 use chrono::{DateTime, Duration, Utc};
 
-use super::tokens::{self, TokenKind};
+pub use crate::identity::{Actor, CustomerScope, Principal, Role};
+
+use super::{
+    Error, repo,
+    tokens::{self, TokenKind},
+};
 use crate::{
     cache::CachedPrincipal,
-    db::DbError,
-    http::problem::ApiError,
-    on_db,
     state::AppState,
-    types::{ApiKeyId, CustomerId, Environment, StoreId, UserId},
+    types::{Environment, InvalidValue, StoreId, UserId},
 };
 
 /// Header selecting the store when a console user's token calls a store-level endpoint.
@@ -27,49 +30,6 @@ pub const ENVIRONMENT_HEADER: &str = "cassa-environment";
 /// `last_used_at` is refreshed at most this often, so a busy key does not cost a write per request.
 fn last_used_resolution() -> Duration {
     Duration::seconds(60)
-}
-
-/// A console user's role in one store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Full control, including API keys and production credentials.
-    Owner,
-    /// Day-to-day operations.
-    Staff,
-}
-
-impl Role {
-    /// Database spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Staff => "staff",
-        }
-    }
-
-    /// Parses the database spelling.
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "owner" => Some(Role::Owner),
-            "staff" => Some(Role::Staff),
-            _ => None,
-        }
-    }
-}
-
-/// Who acts inside a store scope.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Actor {
-    /// A store secret key.
-    ApiKey(ApiKeyId),
-    /// A console user with a role (platform admins act as owners).
-    User {
-        /// The user.
-        user_id: UserId,
-        /// Their role in the store.
-        role: Role,
-    },
 }
 
 /// A store and environment, resolved from the credential.
@@ -90,60 +50,26 @@ pub struct PlatformAdmin {
     pub user_id: UserId,
 }
 
-/// A customer of one store, acting through a customer token.
+/// A console user through a bearer token, even one who must change their password: only for
+/// the password change itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CustomerScope {
-    /// The customer's store.
-    pub store_id: StoreId,
-    /// The environment the customer lives in.
-    pub environment: Environment,
-    /// The customer.
-    pub customer_id: CustomerId,
+pub struct ConsoleUser {
+    /// The user.
+    pub user_id: UserId,
 }
 
-/// Any authenticated caller.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Principal {
-    /// A store secret key.
-    StoreKey {
-        /// The key.
-        key_id: ApiKeyId,
-        /// Its store.
-        store_id: StoreId,
-        /// Its environment.
-        environment: Environment,
-    },
-    /// A console user through a bearer token.
-    User {
-        /// The user.
-        user_id: UserId,
-        /// Whether they administer the platform.
-        is_platform_admin: bool,
-        /// Whether they must choose a new password before anything else.
-        must_change_password: bool,
-    },
-    /// A customer token.
-    Customer(CustomerScope),
-}
-
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+/// The secret of an `Authorization: Bearer …` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Looks up the bearer secret of a request and spends a token of an API key's request bucket
-/// (`429 rate_limited` when it is empty).
-pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
-    // Resolved (and counted) once per request: the idempotency layer may have done it already.
-    if let Some(principal) = parts.extensions.get::<Principal>() {
-        return Ok(*principal);
-    }
-    let principal = resolve_uncounted(state, parts).await?;
+/// Looks up the bearer secret of a request's headers and spends a token of an API key's
+/// request bucket ([`Error::RateLimited`] when it is empty). Call it once per request.
+pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Principal, Error> {
+    let secret = bearer(headers).ok_or(Error::Unauthorized)?;
+    let principal = resolve_secret(state, secret).await?;
     if let (Principal::StoreKey { key_id, .. }, Some(limiter)) =
         (&principal, &state.limits.api_keys)
     {
@@ -151,15 +77,15 @@ pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Principal, ApiEr
             .check(key_id, state.clock.now())
             .map_err(|retry_after| {
                 metrics::counter!("api_key_rate_limited_total").increment(1);
-                ApiError::RateLimited(retry_after)
+                Error::RateLimited(retry_after)
             })?;
     }
     Ok(principal)
 }
 
-async fn resolve_uncounted(state: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
-    let secret = bearer(parts).ok_or(ApiError::Unauthorized)?;
-    let kind = TokenKind::of(secret).ok_or(ApiError::Unauthorized)?;
+/// The principal behind a bearer secret, through the principal cache; nothing is counted.
+pub async fn resolve_secret(state: &AppState, secret: &str) -> Result<Principal, Error> {
+    let kind = TokenKind::of(secret).ok_or(Error::Unauthorized)?;
     let hash = tokens::hash(secret);
     let now = state.clock.now();
     let cache = &state.caches.principals;
@@ -187,45 +113,32 @@ async fn lookup(
     kind: TokenKind,
     hash: &[u8],
     now: DateTime<Utc>,
-) -> Result<(Principal, Option<DateTime<Utc>>), ApiError> {
+) -> Result<(Principal, Option<DateTime<Utc>>), Error> {
     match kind {
         TokenKind::SandboxKey | TokenKind::ProductionKey => {
             Ok((resolve_store_key(state, kind, hash, now).await?, None))
         }
         TokenKind::User => {
-            const SQL: &str = "SELECT u.id, u.is_platform_admin, u.must_change_password, \
-                               t.expires_at FROM user_tokens t \
-                               JOIN users u ON u.id = t.user_id \
-                               WHERE t.token_hash = $1 AND t.expires_at > $2";
-            let row: Option<(UserId, bool, bool, DateTime<Utc>)> = on_db!(&state.db, pool => {
-                sqlx::query_as(SQL).bind(hash).bind(now).fetch_optional(pool).await
-            })
-            .map_err(DbError::from)?;
-            let (user_id, is_platform_admin, must_change_password, expires_at) =
-                row.ok_or(ApiError::Unauthorized)?;
+            let row = repo::find_user_token(&state.db, hash, now)
+                .await?
+                .ok_or(Error::Unauthorized)?;
             let principal = Principal::User {
-                user_id,
-                is_platform_admin,
-                must_change_password,
+                user_id: row.user_id,
+                is_platform_admin: row.is_platform_admin,
+                must_change_password: row.must_change_password,
             };
-            Ok((principal, Some(expires_at)))
+            Ok((principal, Some(row.expires_at)))
         }
         TokenKind::Customer => {
-            const SQL: &str = "SELECT store_id, environment, customer_id, expires_at \
-                               FROM customer_tokens WHERE token_hash = $1 AND expires_at > $2";
-            let row: Option<(StoreId, String, CustomerId, DateTime<Utc>)> =
-                on_db!(&state.db, pool => {
-                    sqlx::query_as(SQL).bind(hash).bind(now).fetch_optional(pool).await
-                })
-                .map_err(DbError::from)?;
-            let (store_id, environment, customer_id, expires_at) =
-                row.ok_or(ApiError::Unauthorized)?;
+            let row = repo::find_customer_token(&state.db, hash, now)
+                .await?
+                .ok_or(Error::Unauthorized)?;
             let principal = Principal::Customer(CustomerScope {
-                store_id,
-                environment: parse_environment(&environment)?,
-                customer_id,
+                store_id: row.store_id,
+                environment: row.environment,
+                customer_id: row.customer_id,
             });
-            Ok((principal, Some(expires_at)))
+            Ok((principal, Some(row.expires_at)))
         }
     }
 }
@@ -235,111 +148,86 @@ async fn resolve_store_key(
     kind: TokenKind,
     hash: &[u8],
     now: DateTime<Utc>,
-) -> Result<Principal, ApiError> {
-    const SQL: &str = "SELECT id, store_id, environment, last_used_at FROM api_keys \
-                       WHERE key_hash = $1 AND revoked_at IS NULL";
-    let row: Option<(ApiKeyId, StoreId, String, Option<DateTime<Utc>>)> =
-        on_db!(&state.db, pool => sqlx::query_as(SQL).bind(hash).fetch_optional(pool).await)
-            .map_err(DbError::from)?;
-    let (key_id, store_id, environment, last_used_at) = row.ok_or(ApiError::Unauthorized)?;
-    let environment = parse_environment(&environment)?;
+) -> Result<Principal, Error> {
+    let key = repo::find_api_key(&state.db, hash)
+        .await?
+        .ok_or(Error::Unauthorized)?;
     // The prefix is part of the hashed secret, so a mismatch means a corrupt row, not a guess.
     let expected = match kind {
         TokenKind::ProductionKey => Environment::Production,
         _ => Environment::Sandbox,
     };
-    if environment != expected {
-        return Err(ApiError::Unauthorized);
+    if key.environment != expected {
+        return Err(Error::Unauthorized);
     }
-    if last_used_at.is_none_or(|t| now - t >= last_used_resolution()) {
-        const TOUCH: &str = "UPDATE api_keys SET last_used_at = $2 WHERE id = $1";
-        on_db!(&state.db, pool => sqlx::query(TOUCH).bind(key_id).bind(now).execute(pool).await.map(|r| r.rows_affected()))
-            .map_err(DbError::from)?;
+    if key
+        .last_used_at
+        .is_none_or(|t| now - t >= last_used_resolution())
+    {
+        repo::touch_api_key(&state.db, key.id, now).await?;
     }
     Ok(Principal::StoreKey {
-        key_id,
-        store_id,
-        environment,
+        key_id: key.id,
+        store_id: key.store_id,
+        environment: key.environment,
     })
 }
 
-fn parse_environment(raw: &str) -> Result<Environment, ApiError> {
-    raw.parse().map_err(|_| {
-        ApiError::Internal(anyhow::anyhow!(
-            "unknown environment {raw:?} in the database"
-        ))
-    })
-}
-
-impl Principal {
-    /// Whether this is a user who must change their password before anything else.
-    pub fn must_change_password(&self) -> bool {
-        matches!(
-            self,
-            Principal::User {
-                must_change_password: true,
-                ..
-            }
-        )
-    }
-}
-
-/// The caller, unless they must change their password first.
-async fn resolve_usable(state: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
-    let principal = resolve(state, parts).await?;
+/// The principal, unless it is a user who must change their password first.
+pub fn usable(principal: Principal) -> Result<Principal, Error> {
     if principal.must_change_password() {
-        return Err(ApiError::PasswordChangeRequired);
+        return Err(Error::PasswordChangeRequired);
     }
     Ok(principal)
 }
 
-fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts.headers.get(name).and_then(|v| v.to_str().ok())
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-impl FromRequestParts<AppState> for StoreScope {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match resolve_usable(state, parts).await? {
-            Principal::StoreKey {
-                key_id,
+/// The store and environment `principal` acts in: a key's own, or the ones a console user's
+/// token names in the `Cassa-Store` and `Cassa-Environment` headers (as a member, or as a
+/// platform admin). Customers have no store scope.
+pub async fn store_scope(
+    state: &AppState,
+    principal: Principal,
+    headers: &HeaderMap,
+) -> Result<StoreScope, Error> {
+    match principal {
+        Principal::StoreKey {
+            key_id,
+            store_id,
+            environment,
+        } => Ok(StoreScope {
+            store_id,
+            environment,
+            actor: Actor::ApiKey(key_id),
+        }),
+        Principal::User {
+            user_id,
+            is_platform_admin,
+            ..
+        } => {
+            let store_id: StoreId = header(headers, STORE_HEADER)
+                .and_then(|v| v.parse().ok())
+                .ok_or(InvalidValue::new(
+                    "Cassa-Store",
+                    "a console user's token needs the Cassa-Store header naming the store",
+                ))?;
+            let environment = match header(headers, ENVIRONMENT_HEADER) {
+                None => Environment::Sandbox,
+                Some(v) => v.parse().map_err(|_| {
+                    InvalidValue::new("Cassa-Environment", "must be sandbox or production")
+                })?,
+            };
+            let role = membership_role(state, store_id, user_id, is_platform_admin).await?;
+            Ok(StoreScope {
                 store_id,
                 environment,
-            } => Ok(StoreScope {
-                store_id,
-                environment,
-                actor: Actor::ApiKey(key_id),
-            }),
-            Principal::User {
-                user_id,
-                is_platform_admin,
-                ..
-            } => {
-                let store_id: StoreId = header(parts, STORE_HEADER)
-                    .and_then(|v| v.parse().ok())
-                    .ok_or(ApiError::Validation(crate::types::InvalidValue::new(
-                        "Cassa-Store",
-                        "a console user's token needs the Cassa-Store header naming the store",
-                    )))?;
-                let environment = match header(parts, ENVIRONMENT_HEADER) {
-                    None => Environment::Sandbox,
-                    Some(v) => v.parse().map_err(|_| {
-                        ApiError::Validation(crate::types::InvalidValue::new(
-                            "Cassa-Environment",
-                            "must be sandbox or production",
-                        ))
-                    })?,
-                };
-                let role = membership_role(state, store_id, user_id, is_platform_admin).await?;
-                Ok(StoreScope {
-                    store_id,
-                    environment,
-                    actor: Actor::User { user_id, role },
-                })
-            }
-            Principal::Customer(_) => Err(ApiError::Forbidden),
+                actor: Actor::User { user_id, role },
+            })
         }
+        Principal::Customer(_) => Err(Error::Forbidden),
     }
 }
 
@@ -349,63 +237,38 @@ pub async fn membership_role(
     store_id: StoreId,
     user_id: UserId,
     is_platform_admin: bool,
-) -> Result<Role, ApiError> {
-    const SQL: &str = "SELECT m.role FROM stores s \
-                       LEFT JOIN store_memberships m ON m.store_id = s.id AND m.user_id = $2 \
-                       WHERE s.id = $1";
-    let row: Option<(Option<String>,)> = on_db!(&state.db, pool => {
-        sqlx::query_as(SQL).bind(store_id).bind(user_id).fetch_optional(pool).await
-    })
-    .map_err(DbError::from)?;
-    match row {
-        Some((Some(role),)) => Role::parse(&role)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("unknown role {role:?}"))),
-        Some((None,)) if is_platform_admin => Ok(Role::Owner),
-        _ => Err(ApiError::Forbidden),
+) -> Result<Role, Error> {
+    match repo::membership_role(&state.db, store_id, user_id).await? {
+        Some(Some(role)) => Ok(role),
+        Some(None) if is_platform_admin => Ok(Role::Owner),
+        _ => Err(Error::Forbidden),
     }
 }
 
-impl FromRequestParts<AppState> for PlatformAdmin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match resolve_usable(state, parts).await? {
-            Principal::User {
-                user_id,
-                is_platform_admin: true,
-                ..
-            } => Ok(PlatformAdmin { user_id }),
-            _ => Err(ApiError::Forbidden),
-        }
+/// A platform admin, or [`Error::Forbidden`].
+pub fn platform_admin(principal: Principal) -> Result<PlatformAdmin, Error> {
+    match principal {
+        Principal::User {
+            user_id,
+            is_platform_admin: true,
+            ..
+        } => Ok(PlatformAdmin { user_id }),
+        _ => Err(Error::Forbidden),
     }
 }
 
-/// A console user through a bearer token, even one who must change their password: only for
-/// the password change itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConsoleUser {
-    /// The user.
-    pub user_id: UserId,
-}
-
-impl FromRequestParts<AppState> for ConsoleUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match resolve(state, parts).await? {
-            Principal::User { user_id, .. } => Ok(ConsoleUser { user_id }),
-            _ => Err(ApiError::Forbidden),
-        }
+/// A console user (whatever their password state), or [`Error::Forbidden`].
+pub fn console_user(principal: Principal) -> Result<ConsoleUser, Error> {
+    match principal {
+        Principal::User { user_id, .. } => Ok(ConsoleUser { user_id }),
+        _ => Err(Error::Forbidden),
     }
 }
 
-impl FromRequestParts<AppState> for CustomerScope {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match resolve_usable(state, parts).await? {
-            Principal::Customer(scope) => Ok(scope),
-            _ => Err(ApiError::Forbidden),
-        }
+/// A customer, or [`Error::Forbidden`].
+pub fn customer_scope(principal: Principal) -> Result<CustomerScope, Error> {
+    match principal {
+        Principal::Customer(scope) => Ok(scope),
+        _ => Err(Error::Forbidden),
     }
 }

@@ -7,13 +7,12 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
+    Error, repo,
     throttle::{self, Backoff},
     tokens::{self, TokenKind},
 };
 use crate::{
-    db::DbError,
-    http::problem::ApiError,
-    limits, on_db, passwords,
+    limits, passwords,
     state::AppState,
     types::{Email, InvalidValue, UserId},
 };
@@ -47,10 +46,8 @@ pub fn credential_stamp(password_hash: &str) -> String {
         .collect()
 }
 
-type UserRow = (UserId, String, bool, bool);
-
 /// Checks an email and password from `client`. An unknown email and a wrong password fail alike
-/// with [`ApiError::InvalidCredentials`] after the same argon2 work, and back off alike.
+/// with [`Error::InvalidCredentials`] after the same argon2 work, and back off alike.
 ///
 /// In order: an argon2 permit (none free: `503 server_busy`, nothing counted), a token of the
 /// client address's failure bucket (`429`), the account's backoff window (`429`, the address's
@@ -61,7 +58,7 @@ pub async fn authenticate(
     client: IpAddr,
     email: &str,
     password: SecretString,
-) -> Result<AuthenticatedUser, ApiError> {
+) -> Result<AuthenticatedUser, Error> {
     let permit = state.passwords.permit()?;
     let now = state.clock.now();
     let ip_key = limits::limiter_key(client);
@@ -69,7 +66,7 @@ pub async fn authenticate(
     if let Err(retry_after) = ip_limiter.check(&ip_key, now) {
         tracing::warn!(%client, "sign-in refused: too many failures from this address");
         metrics::counter!("sign_in_throttled_total", "limit" => "ip").increment(1);
-        return Err(ApiError::RateLimited(retry_after));
+        return Err(Error::RateLimited(retry_after));
     }
     let email = Email::parse(email).ok();
     let account = email.as_ref().map(account_key);
@@ -77,31 +74,29 @@ pub async fn authenticate(
         && let Err(err) = claim_attempt(state, account, now).await
     {
         ip_limiter.refund(&ip_key);
-        if matches!(err, ApiError::RateLimited(_)) {
+        if matches!(err, Error::RateLimited(_)) {
             metrics::counter!("sign_in_throttled_total", "limit" => "account").increment(1);
         }
         return Err(err);
     }
     let user = match &email {
-        Some(email) => find_user(state, email).await?,
+        Some(email) => repo::find_user_by_email(&state.db, email.as_str()).await?,
         None => None,
     };
-    let stored_hash = user.as_ref().map(|u| u.1.clone());
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     let password_ok = passwords::verify(permit, password, stored_hash).await?;
-    let Some((user_id, hash, is_platform_admin, must_change_password)) =
-        user.filter(|_| password_ok)
-    else {
-        return Err(ApiError::InvalidCredentials);
+    let Some(user) = user.filter(|_| password_ok) else {
+        return Err(Error::InvalidCredentials);
     };
     ip_limiter.refund(&ip_key);
     if let Some(account) = &account {
-        clear_backoff(state, account).await?;
+        repo::clear_backoff(&state.db, account).await?;
     }
     Ok(AuthenticatedUser {
-        user_id,
-        is_platform_admin,
-        must_change_password,
-        credential_stamp: credential_stamp(&hash),
+        user_id: user.id,
+        is_platform_admin: user.is_platform_admin,
+        must_change_password: user.must_change_password,
+        credential_stamp: credential_stamp(&user.password_hash),
     })
 }
 
@@ -112,68 +107,31 @@ fn account_key(email: &Email) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn find_user(state: &AppState, email: &Email) -> Result<Option<UserRow>, ApiError> {
-    const SQL: &str = "SELECT id, password_hash, is_platform_admin, must_change_password \
-                       FROM users WHERE email = $1";
-    Ok(on_db!(&state.db, pool => {
-        sqlx::query_as(SQL).bind(email.as_str()).fetch_optional(pool).await
-    })
-    .map_err(DbError::from)?)
-}
-
 /// Counts an attempt against the account before its password is checked, with compare-and-set
 /// so that concurrent attempts are each counted and at most one gets through an open window.
-async fn claim_attempt(
-    state: &AppState,
-    account: &str,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    const READ: &str =
-        "SELECT failures, next_attempt_at FROM sign_in_backoff WHERE account_key = $1";
-    const INSERT: &str = "INSERT INTO sign_in_backoff (account_key, failures, next_attempt_at, updated_at) \
-                          VALUES ($1, $2, $3, $4) ON CONFLICT (account_key) DO NOTHING";
-    const UPDATE: &str = "UPDATE sign_in_backoff SET failures = $2, next_attempt_at = $3, updated_at = $4 \
-                          WHERE account_key = $1 AND failures = $5";
+async fn claim_attempt(state: &AppState, account: &str, now: DateTime<Utc>) -> Result<(), Error> {
     let max = state.config.sign_in_backoff_max;
     for _ in 0..8 {
-        let row: Option<(i32, DateTime<Utc>)> = on_db!(&state.db, pool => {
-            sqlx::query_as(READ).bind(account).fetch_optional(pool).await
-        })
-        .map_err(DbError::from)?;
-        let current = row.map_or(Backoff::clean(), |(failures, at)| Backoff {
-            failures,
-            next_attempt_at: Some(at),
-        });
+        let stored = repo::find_backoff(&state.db, account).await?;
+        let current = stored.unwrap_or_else(Backoff::clean);
         let next = current
             .claim(now, max)
-            .map_err(|wait| ApiError::RateLimited(throttle::retry_after_secs(wait)))?;
+            .map_err(|wait| Error::RateLimited(throttle::retry_after_secs(wait)))?;
         let next_at = next.next_attempt_at.unwrap_or(now);
-        let written = on_db!(&state.db, pool => {
-            match row {
-                None => sqlx::query(INSERT).bind(account).bind(next.failures).bind(next_at).bind(now)
-                    .execute(pool).await,
-                Some(_) => sqlx::query(UPDATE).bind(account).bind(next.failures).bind(next_at).bind(now)
-                    .bind(current.failures).execute(pool).await,
+        let written = match stored {
+            None => repo::insert_backoff(&state.db, account, next, next_at, now).await?,
+            Some(_) => {
+                repo::update_backoff(&state.db, account, current.failures, next, next_at, now)
+                    .await?
             }
-            .map(|r| r.rows_affected())
-        })
-        .map_err(DbError::from)?;
-        if written == 1 {
+        };
+        if written {
             return Ok(());
         }
     }
-    Err(ApiError::Internal(anyhow::anyhow!(
+    Err(Error::Internal(anyhow::anyhow!(
         "could not count a sign-in attempt under contention"
     )))
-}
-
-async fn clear_backoff(state: &AppState, account: &str) -> Result<(), ApiError> {
-    const SQL: &str = "DELETE FROM sign_in_backoff WHERE account_key = $1";
-    on_db!(&state.db, pool => {
-        sqlx::query(SQL).bind(account).execute(pool).await.map(|r| r.rows_affected())
-    })
-    .map_err(DbError::from)?;
-    Ok(())
 }
 
 /// A bearer token for scripting, shown once.
@@ -185,22 +143,11 @@ pub struct IssuedToken {
 }
 
 /// Issues a short-lived bearer token for `user_id`.
-pub async fn issue_user_token(state: &AppState, user_id: UserId) -> Result<IssuedToken, ApiError> {
+pub async fn issue_user_token(state: &AppState, user_id: UserId) -> Result<IssuedToken, Error> {
     let now = state.clock.now();
     let expires_at = now + user_token_ttl();
     let secret = tokens::generate(TokenKind::User);
-    const SQL: &str = "INSERT INTO user_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
-    on_db!(&state.db, pool => {
-        sqlx::query(SQL)
-            .bind(&secret.hash)
-            .bind(user_id)
-            .bind(now)
-            .bind(expires_at)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-    })
-    .map_err(DbError::from)?;
+    repo::insert_user_token(&state.db, &secret.hash, user_id, now, expires_at).await?;
     Ok(IssuedToken {
         token: secret.plaintext,
         expires_at,
@@ -217,13 +164,10 @@ pub async fn change_password(
     user_id: UserId,
     current: SecretString,
     new: SecretString,
-) -> Result<(), ApiError> {
-    const EMAIL: &str = "SELECT email FROM users WHERE id = $1";
-    let email: Option<String> = on_db!(&state.db, pool => {
-        sqlx::query_scalar(EMAIL).bind(user_id).fetch_optional(pool).await
-    })
-    .map_err(DbError::from)?;
-    let email = email.ok_or(ApiError::Unauthorized)?;
+) -> Result<(), Error> {
+    let email = repo::find_email(&state.db, user_id)
+        .await?
+        .ok_or(Error::Unauthorized)?;
     let same = current.expose_secret() == new.expose_secret();
     authenticate(state, client, &email, current).await?;
     if same {
@@ -235,23 +179,12 @@ pub async fn change_password(
         passwords::PasswordError::TooShort => {
             InvalidValue::new("new_password", e.to_string()).into()
         }
-        other => ApiError::Internal(other.into()),
+        other => Error::Internal(other.into()),
     })?;
-    const UPDATE: &str = "UPDATE users SET password_hash = $2, must_change_password = FALSE, \
-                          failed_logins = 0, locked_until = NULL WHERE id = $1";
-    const TOKENS: &str = "DELETE FROM user_tokens WHERE user_id = $1";
-    const SESSIONS: &str = "DELETE FROM console_sessions WHERE user_id = $1";
-    on_db!(&state.db, pool => {
-        async {
-            let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
-            sqlx::query(UPDATE).bind(user_id).bind(&hash).execute(&mut *tx).await?;
-            sqlx::query(TOKENS).bind(user_id).execute(&mut *tx).await?;
-            sqlx::query(SESSIONS).bind(user_id).execute(&mut *tx).await?;
-            tx.commit().await
-        }
-        .await
-    })
-    .map_err(DbError::from)?;
+    let mut tx = state.db.begin_write().await?;
+    repo::set_password(&mut tx, user_id, &hash).await?;
+    repo::end_sessions(&mut tx, user_id).await?;
+    tx.commit().await?;
     // Cached principals of the deleted tokens must not outlive them here.
     state.caches.principals.clear();
     tracing::info!(%user_id, "password changed; sessions and tokens ended");

@@ -1,38 +1,29 @@
 //! A store's catalogue: products with prices in minor units, tax code, weight and whether the
 //! price includes tax. Orders copy prices from here; clients never send prices.
 
-use axum::{Json, extract::State, http::StatusCode};
+mod error;
+pub mod repo;
+mod routes;
+pub mod service;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub use error::Error;
+pub use routes::admin_router;
+pub use service::find_many;
 
 use crate::{
-    auth::principal::StoreScope,
-    db::DbError,
-    http::{
-        extract::{ApiJson, ApiPath, ApiQuery},
-        pagination::{Page, PageQuery},
-        problem::{ApiError, Problem},
-    },
     money::MinorUnits,
-    on_db,
-    state::AppState,
-    types::{Currency, Environment, InvalidValue, ProductId, StoreId},
+    types::{Currency, InvalidValue, ProductId, parse_name},
 };
 
 /// Tax code of products created without one.
 pub const DEFAULT_TAX_CODE: &str = "general";
 
-/// `/api/v1/admin` routes of this module.
-pub fn admin_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_products, create_product))
-        .routes(routes!(get_product))
-}
-
 /// A product.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Product {
     /// Product id.
     pub id: ProductId,
@@ -75,7 +66,8 @@ pub struct CreateProduct {
 }
 
 impl CreateProduct {
-    fn validate(self) -> Result<Product, InvalidValue> {
+    /// The product this asks for, created at `now`; the first invalid field is the error.
+    pub fn validate(self, now: DateTime<Utc>) -> Result<Product, InvalidValue> {
         let sku = self.sku.trim().to_owned();
         if sku.is_empty()
             || sku.len() > 64
@@ -86,7 +78,7 @@ impl CreateProduct {
                 "must be 1 to 64 characters without spaces",
             ));
         }
-        let name = crate::tenancy::parse_name("name", &self.name)?;
+        let name = parse_name("name", &self.name)?;
         if self.unit_amount < 0 {
             return Err(InvalidValue::new(
                 "unit_amount",
@@ -124,183 +116,7 @@ impl CreateProduct {
             tax_code,
             weight_grams,
             price_includes_tax: self.price_includes_tax.unwrap_or(false),
-            created_at: Utc::now(),
+            created_at: now,
         })
     }
-}
-
-type Row = (
-    ProductId,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    i32,
-    bool,
-    DateTime<Utc>,
-);
-
-const COLUMNS: &str = "id, sku, name, unit_amount, currency, tax_code, weight_grams, \
-                       price_includes_tax, created_at";
-
-fn from_row(row: Row) -> Result<Product, ApiError> {
-    let (
-        id,
-        sku,
-        name,
-        unit_amount,
-        currency,
-        tax_code,
-        weight_grams,
-        price_includes_tax,
-        created_at,
-    ) = row;
-    Ok(Product {
-        id,
-        sku,
-        name,
-        unit_amount: MinorUnits(unit_amount),
-        currency: Currency::parse(&currency).map_err(|e| ApiError::Internal(e.into()))?,
-        tax_code,
-        weight_grams,
-        price_includes_tax,
-        created_at,
-    })
-}
-
-/// Products of a store and environment by id (for orders); missing ids are simply absent.
-pub async fn find_many(
-    state: &AppState,
-    store: StoreId,
-    env: Environment,
-    ids: &[ProductId],
-) -> Result<Vec<Product>, ApiError> {
-    // One query per distinct id set would need a dialect-specific array bind; ids per order are
-    // few, so a bounded IN list built from placeholders keeps one portable round trip.
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
-    let sql = format!(
-        "SELECT {COLUMNS} FROM products WHERE store_id = $1 AND environment = $2 AND id IN ({})",
-        placeholders.join(", ")
-    );
-    let rows: Vec<Row> = on_db!(&state.db, pool => {
-        let mut query = sqlx::query_as(&sql).bind(store).bind(env.as_str());
-        for id in ids {
-            query = query.bind(*id);
-        }
-        query.fetch_all(pool).await
-    })
-    .map_err(DbError::from)?;
-    rows.into_iter().map(from_row).collect()
-}
-
-/// Adds a product to the caller's store and environment.
-#[utoipa::path(
-    post,
-    path = "/products",
-    tag = "catalog",
-    request_body = CreateProduct,
-    responses(
-        (status = 201, description = "Product created", body = Product),
-        (status = 409, description = "The SKU exists", body = Problem,
-            content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = Problem,
-            content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn create_product(
-    State(state): State<AppState>,
-    scope: StoreScope,
-    ApiJson(body): ApiJson<CreateProduct>,
-) -> Result<(StatusCode, Json<Product>), ApiError> {
-    let mut product = body.validate()?;
-    product.created_at = state.clock.now();
-    const SQL: &str = "INSERT INTO products (id, store_id, environment, sku, name, unit_amount, \
-        currency, tax_code, weight_grams, price_includes_tax, created_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-        ON CONFLICT (store_id, environment, sku) DO NOTHING";
-    let inserted = on_db!(&state.db, pool => {
-        sqlx::query(SQL)
-            .bind(product.id)
-            .bind(scope.store_id)
-            .bind(scope.environment.as_str())
-            .bind(&product.sku)
-            .bind(&product.name)
-            .bind(product.unit_amount.0)
-            .bind(product.currency.code())
-            .bind(&product.tax_code)
-            .bind(product.weight_grams)
-            .bind(product.price_includes_tax)
-            .bind(product.created_at)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-    })
-    .map_err(DbError::from)?;
-    if inserted == 0 {
-        return Err(ApiError::Conflict("a product with this SKU already exists"));
-    }
-    Ok((StatusCode::CREATED, Json(product)))
-}
-
-/// Lists the caller's products, oldest first (keyset pages).
-#[utoipa::path(
-    get,
-    path = "/products",
-    tag = "catalog",
-    params(PageQuery),
-    responses((status = 200, description = "Products", body = Page<Product>)),
-    security(("bearer" = []))
-)]
-pub async fn list_products(
-    State(state): State<AppState>,
-    scope: StoreScope,
-    ApiQuery(page): ApiQuery<PageQuery>,
-) -> Result<Json<Page<Product>>, ApiError> {
-    let limit = page.limit()?;
-    let sql = format!(
-        "SELECT {COLUMNS} FROM products WHERE store_id = $1 AND environment = $2 AND id > $3 \
-         ORDER BY id LIMIT $4"
-    );
-    let rows: Vec<Row> = on_db!(&state.db, pool => {
-        sqlx::query_as(&sql)
-            .bind(scope.store_id)
-            .bind(scope.environment.as_str())
-            .bind(page.after())
-            .bind(i64::from(limit) + 1)
-            .fetch_all(pool)
-            .await
-    })
-    .map_err(DbError::from)?;
-    let products = rows
-        .into_iter()
-        .map(from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(Page::from_rows(products, limit)))
-}
-
-/// Reads one product of the caller's store and environment.
-#[utoipa::path(
-    get,
-    path = "/products/{product_id}",
-    tag = "catalog",
-    params(("product_id" = String, Path, description = "Product id")),
-    responses(
-        (status = 200, description = "The product", body = Product),
-        (status = 404, description = "No such product in this store", body = Problem,
-            content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn get_product(
-    State(state): State<AppState>,
-    scope: StoreScope,
-    ApiPath(product_id): ApiPath<ProductId>,
-) -> Result<Json<Product>, ApiError> {
-    let mut found = find_many(&state, scope.store_id, scope.environment, &[product_id]).await?;
-    found.pop().map(Json).ok_or(ApiError::NotFound)
 }

@@ -1,43 +1,17 @@
-//! Per-store configuration of the built-in providers: the shipping rate table and tax rules.
-//! Each `PUT` replaces the whole table in one transaction.
+//! Per-store configuration of the shipping and tax providers: the rate table and the tax
+//! rules. Each replacement swaps the whole table in one transaction.
 
-use axum::{Json, extract::State};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
-use super::providers::{RulesTax, ShippingRate, TableRateShipping, TaxRule};
+use super::{Error, repo};
 use crate::{
-    auth::principal::StoreScope,
-    db::DbError,
-    http::{extract::ApiJson, problem::ApiError},
-    on_db,
+    providers::{
+        shipping::{ShippingConfig, ShippingRate, TableRateShipping},
+        tax::{RulesTax, TaxConfig, TaxRule},
+    },
     state::AppState,
     types::{Currency, Environment, InvalidValue, StoreId},
 };
-
-/// Store routes (under `/api/v1/admin`).
-pub fn admin_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(get_shipping_rates, put_shipping_rates))
-        .routes(routes!(get_tax_rules, put_tax_rules))
-}
-
-/// The shipping rate table.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ShippingRates {
-    /// Rows; a parcel takes, per service, the smallest band of its country (else `*`).
-    pub rates: Vec<ShippingRate>,
-}
-
-/// The tax rules.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TaxRules {
-    /// Rules; the most specific matching rule applies.
-    pub rules: Vec<TaxRule>,
-}
 
 fn country(field: &'static str, raw: &str, wildcard: bool) -> Result<String, InvalidValue> {
     if wildcard && raw.trim() == "*" {
@@ -127,144 +101,56 @@ fn validate_rules(rules: Vec<TaxRule>) -> Result<Vec<(TaxRule, Decimal)>, Invali
         .collect()
 }
 
-/// The store's shipping table.
+/// The store's shipping configuration. Every store quotes with its own rate table
+/// (`table_rate`) until stores can choose a carrier.
 pub async fn load_shipping(
     state: &AppState,
     store: StoreId,
     env: Environment,
-) -> Result<TableRateShipping, ApiError> {
-    const SQL: &str = "SELECT service, country, max_weight_grams, amount, currency FROM shipping_rates \
-                       WHERE store_id = $1 AND environment = $2 ORDER BY service, country, max_weight_grams";
-    let rows: Vec<(String, String, i32, i64, String)> = on_db!(&state.db, pool => {
-        sqlx::query_as(SQL).bind(store).bind(env.as_str()).fetch_all(pool).await
-    })
-    .map_err(DbError::from)?;
-    Ok(TableRateShipping {
-        rates: rows
-            .into_iter()
-            .map(
-                |(service, country, max_weight_grams, amount, currency)| ShippingRate {
-                    service,
-                    country,
-                    max_weight_grams,
-                    amount,
-                    currency,
-                },
-            )
-            .collect(),
+) -> Result<ShippingConfig, Error> {
+    Ok(ShippingConfig {
+        provider: TableRateShipping::NAME.to_owned(),
+        rates: repo::shipping_rates(&state.db, store, env).await?,
     })
 }
 
-/// The store's tax rules.
+/// The store's tax configuration. Every store taxes with its own rules (`rules`) until stores
+/// can choose a tax service.
 pub async fn load_tax(
     state: &AppState,
     store: StoreId,
     env: Environment,
-) -> Result<RulesTax, ApiError> {
-    const SQL: &str = "SELECT country, subdivision, tax_code, rate FROM tax_rates \
-                       WHERE store_id = $1 AND environment = $2 ORDER BY country, subdivision, tax_code";
-    let rows: Vec<(String, String, String, String)> = on_db!(&state.db, pool => {
-        sqlx::query_as(SQL).bind(store).bind(env.as_str()).fetch_all(pool).await
+) -> Result<TaxConfig, Error> {
+    Ok(TaxConfig {
+        provider: RulesTax::NAME.to_owned(),
+        rules: repo::tax_rules(&state.db, store, env).await?,
     })
-    .map_err(DbError::from)?;
-    let rules = rows
-        .into_iter()
-        .map(|(country, subdivision, tax_code, rate)| {
-            let parsed = rate
-                .parse()
-                .map_err(|e: rust_decimal::Error| ApiError::Internal(e.into()))?;
-            Ok((
-                TaxRule {
-                    country,
-                    subdivision,
-                    tax_code,
-                    rate,
-                },
-                parsed,
-            ))
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(RulesTax { rules })
 }
 
-/// The shipping rate table of the caller's store and environment.
-#[utoipa::path(get, path = "/shipping/rates", tag = "checkout",
-    responses((status = 200, description = "Rate table", body = ShippingRates)), security(("bearer" = [])))]
-pub async fn get_shipping_rates(
-    State(state): State<AppState>,
-    scope: StoreScope,
-) -> Result<Json<ShippingRates>, ApiError> {
-    let table = load_shipping(&state, scope.store_id, scope.environment).await?;
-    Ok(Json(ShippingRates { rates: table.rates }))
+/// Replaces the store's shipping rate table with `rates` once every row is valid.
+pub async fn replace_shipping(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    rates: Vec<ShippingRate>,
+) -> Result<(), Error> {
+    let rates = validate_rates(rates)?;
+    let mut tx = state.db.begin_write().await?;
+    repo::replace_shipping_rates(&mut tx, store, env, &rates).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
-/// Replaces the shipping rate table.
-#[utoipa::path(put, path = "/shipping/rates", tag = "checkout", request_body = ShippingRates,
-    responses((status = 200, description = "Stored", body = ShippingRates)), security(("bearer" = [])))]
-pub async fn put_shipping_rates(
-    State(state): State<AppState>,
-    scope: StoreScope,
-    ApiJson(body): ApiJson<ShippingRates>,
-) -> Result<Json<ShippingRates>, ApiError> {
-    let rates = validate_rates(body.rates)?;
-    const DELETE: &str = "DELETE FROM shipping_rates WHERE store_id = $1 AND environment = $2";
-    const INSERT: &str = "INSERT INTO shipping_rates (id, store_id, environment, service, country, \
-                          max_weight_grams, amount, currency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    on_db!(&state.db, pool => {
-        async {
-            let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
-            sqlx::query(DELETE).bind(scope.store_id).bind(scope.environment.as_str()).execute(&mut *tx).await?;
-            for r in &rates {
-                sqlx::query(INSERT).bind(Uuid::now_v7()).bind(scope.store_id).bind(scope.environment.as_str())
-                    .bind(&r.service).bind(&r.country).bind(r.max_weight_grams).bind(r.amount).bind(&r.currency)
-                    .execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        }
-        .await
-    })
-    .map_err(DbError::from)?;
-    get_shipping_rates(State(state), scope).await
-}
-
-/// The tax rules of the caller's store and environment.
-#[utoipa::path(get, path = "/tax/rates", tag = "checkout",
-    responses((status = 200, description = "Tax rules", body = TaxRules)), security(("bearer" = [])))]
-pub async fn get_tax_rules(
-    State(state): State<AppState>,
-    scope: StoreScope,
-) -> Result<Json<TaxRules>, ApiError> {
-    let tax = load_tax(&state, scope.store_id, scope.environment).await?;
-    Ok(Json(TaxRules {
-        rules: tax.rules.into_iter().map(|(r, _)| r).collect(),
-    }))
-}
-
-/// Replaces the tax rules.
-#[utoipa::path(put, path = "/tax/rates", tag = "checkout", request_body = TaxRules,
-    responses((status = 200, description = "Stored", body = TaxRules)), security(("bearer" = [])))]
-pub async fn put_tax_rules(
-    State(state): State<AppState>,
-    scope: StoreScope,
-    ApiJson(body): ApiJson<TaxRules>,
-) -> Result<Json<TaxRules>, ApiError> {
-    let rules = validate_rules(body.rules)?;
-    const DELETE: &str = "DELETE FROM tax_rates WHERE store_id = $1 AND environment = $2";
-    const INSERT: &str = "INSERT INTO tax_rates (id, store_id, environment, country, subdivision, tax_code, rate) \
-                          VALUES ($1, $2, $3, $4, $5, $6, $7)";
-    on_db!(&state.db, pool => {
-        async {
-            let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
-            sqlx::query(DELETE).bind(scope.store_id).bind(scope.environment.as_str()).execute(&mut *tx).await?;
-            for (r, _) in &rules {
-                sqlx::query(INSERT).bind(Uuid::now_v7()).bind(scope.store_id).bind(scope.environment.as_str())
-                    .bind(&r.country).bind(&r.subdivision).bind(&r.tax_code).bind(&r.rate)
-                    .execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        }
-        .await
-    })
-    .map_err(DbError::from)?;
-    get_tax_rules(State(state), scope).await
+/// Replaces the store's tax rules with `rules` once every rule is valid.
+pub async fn replace_tax(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    rules: Vec<TaxRule>,
+) -> Result<(), Error> {
+    let rules: Vec<TaxRule> = validate_rules(rules)?.into_iter().map(|(r, _)| r).collect();
+    let mut tx = state.db.begin_write().await?;
+    repo::replace_tax_rules(&mut tx, store, env, &rules).await?;
+    tx.commit().await?;
+    Ok(())
 }

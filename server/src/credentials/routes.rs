@@ -39,7 +39,11 @@ pub fn platform_router() -> OpenApiRouter<AppState> {
 /// A `sk_test_` key manages sandbox credentials only and a `sk_live_` key production ones;
 /// console users may manage sandbox credentials, and production ones as owners.
 fn may_manage(scope: &StoreScope, env: Environment) -> Result<(), ApiError> {
-    policy::manage_credentials(scope.actor, scope.environment, env)
+    Ok(policy::manage_credentials(
+        scope.actor,
+        scope.environment,
+        env,
+    )?)
 }
 
 /// A provider this server does not know, like an unknown environment, is a 404.

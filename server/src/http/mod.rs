@@ -1,5 +1,6 @@
 //! The HTTP edge: router, extractors, errors and middleware.
 
+pub mod auth;
 pub mod extract;
 pub mod middleware;
 pub mod ops;
@@ -129,7 +130,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
                 .merge(crate::orders::admin_router())
                 .merge(crate::payments::admin_router())
                 .merge(crate::webhooks::admin_router())
-                .merge(crate::checkout::config::admin_router()),
+                .merge(crate::checkout::admin_router()),
         )
         .nest(
             "/me",

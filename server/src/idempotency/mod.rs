@@ -29,7 +29,7 @@ pub use key::{IdempotencyKey, KeyError, provider_key};
 pub use seal::{Secret, SecretAnswer};
 
 use crate::{
-    auth::principal::{self, ENVIRONMENT_HEADER, Principal, STORE_HEADER},
+    auth::principal::{ENVIRONMENT_HEADER, Principal, STORE_HEADER},
     http::{
         middleware::RequestId,
         problem::{ApiError, KeepUnderKey, PROBLEM_JSON, Problem},
@@ -129,7 +129,7 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     // Without a valid credential the handler answers 401/403; idempotency comes after auth.
     // A user who must change their password is refused by the handler's extractor; that
     // refusal is not an answer to remember under their key.
-    let principal = match principal::resolve(&state, &parts).await {
+    let principal = match crate::http::auth::resolve(&state, &parts).await {
         Ok(p) if !p.must_change_password() => p,
         // Answered here: passing it on would spend a second token in the handler's extractor.
         Err(err @ ApiError::RateLimited(_)) => return err.into_response(),

@@ -3,7 +3,7 @@
 use axum::{Json, extract::State, http::StatusCode};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{CreateOrder, Order, OrderScope, OrderSummary};
+use super::{CreateOrder, Order, OrderScope, OrderSummary, service};
 use crate::{
     auth::principal::{CustomerScope, StoreScope},
     http::{
@@ -47,7 +47,7 @@ pub async fn create_order(
     scope: CustomerScope,
     ApiJson(body): ApiJson<CreateOrder>,
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
-    let order = super::create(
+    let order = service::create(
         &state,
         scope.store_id,
         scope.environment,
@@ -81,7 +81,7 @@ pub async fn get_my_order(
         environment: scope.environment,
         customer_id: Some(scope.customer_id),
     };
-    Ok(Json(super::find(&state, scope, order_id).await?))
+    Ok(Json(service::find(&state, scope, order_id).await?))
 }
 
 /// The store's orders, oldest first (keyset pages).
@@ -99,7 +99,7 @@ pub async fn list_orders(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<OrderSummary>>, ApiError> {
     Ok(Json(
-        super::list(&state, scope.store_id, scope.environment, page).await?,
+        service::list(&state, scope.store_id, scope.environment, page).await?,
     ))
 }
 
@@ -126,5 +126,5 @@ pub async fn get_order(
         environment: scope.environment,
         customer_id: None,
     };
-    Ok(Json(super::find(&state, scope, order_id).await?))
+    Ok(Json(service::find(&state, scope, order_id).await?))
 }

@@ -4,5 +4,7 @@ pub mod audit;
 pub mod payment;
 pub mod registry;
 pub mod sandbox;
+pub mod shipping;
 pub mod signature;
 pub mod stripe;
+pub mod tax;

@@ -1,5 +1,11 @@
 //! RFC 9457 problem details: the one error type at the HTTP edge.
 
+mod auth;
+mod catalog;
+mod checkout;
+mod orders;
+mod tenancy;
+
 use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},

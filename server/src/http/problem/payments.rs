@@ -23,15 +23,22 @@ impl From<Error> for ApiError {
             Error::ProviderUnavailableFinal => ApiError::ProviderUnavailableFinal,
             Error::CaptureUnavailable(intent) => ApiError::CaptureUnavailable(intent.to_string()),
             Error::ProviderOutcomeUnknown => ApiError::ProviderOutcomeUnknown,
-            // Until orders and checkout have error enums of their own they return problems;
-            // those pass through unchanged.
-            Error::Orders(err) | Error::Checkout(err) => match err.downcast::<ApiError>() {
-                Ok(err) => *err,
-                Err(other) => ApiError::Internal(anyhow::anyhow!(other)),
-            },
+            Error::Orders(err) | Error::Checkout(err) => refusal(err),
             Error::Db(err) => err.into(),
             Error::Internal(err) => ApiError::Internal(err),
         }
+    }
+}
+
+/// An orders or checkout refusal keeps the status and code that capability gives it.
+fn refusal(err: Box<dyn std::error::Error + Send + Sync>) -> ApiError {
+    let err = match err.downcast::<crate::orders::Error>() {
+        Ok(err) => return (*err).into(),
+        Err(other) => other,
+    };
+    match err.downcast::<crate::checkout::Error>() {
+        Ok(err) => (*err).into(),
+        Err(other) => ApiError::Internal(anyhow::anyhow!(other)),
     }
 }
 
@@ -162,11 +169,11 @@ mod tests {
                 (502, "provider_outcome_unknown", retry.clone(), false),
             ),
             (
-                Error::checkout(ApiError::SnapshotExpired),
+                Error::checkout(crate::checkout::Error::SnapshotExpired),
                 (422, "snapshot_expired", None, false),
             ),
             (
-                Error::orders(ApiError::NotFound),
+                Error::orders(crate::orders::Error::NotFound),
                 (404, "not_found", None, false),
             ),
             (

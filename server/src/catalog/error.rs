@@ -1,0 +1,20 @@
+//! Why a catalogue operation refused.
+
+use crate::{db::DbError, types::InvalidValue};
+
+/// Failures of the catalogue.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No such product in the caller's store and environment.
+    #[error("the requested resource does not exist")]
+    NotFound,
+    /// The store already has a product with this SKU.
+    #[error("a product with this SKU already exists")]
+    SkuTaken,
+    /// A field of the product is invalid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+    /// The database failed (or holds a value the code does not know).
+    #[error(transparent)]
+    Db(#[from] DbError),
+}

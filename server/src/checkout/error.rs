@@ -1,0 +1,39 @@
+//! Why a checkout operation refused.
+
+use crate::{db::DbError, orders, orders::OrderStatus, types::InvalidValue};
+
+/// Failures of quotes, snapshots and the stores' shipping and tax configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No such snapshot (or order) in the caller's scope.
+    #[error("the requested resource does not exist")]
+    NotFound,
+    /// Only open orders are quoted.
+    #[error("only open orders can be quoted")]
+    OrderNotOpen,
+    /// The snapshot's order is no longer open, so it cannot be paid.
+    #[error("the order is {0}; only open orders can be paid")]
+    OrderClosed(OrderStatus),
+    /// The snapshot's time is up.
+    #[error("the checkout snapshot has expired")]
+    SnapshotExpired,
+    /// The order changed after the snapshot was taken.
+    #[error("the order changed after this snapshot was taken")]
+    SnapshotStale,
+    /// Another request holds (or answered) the request's Idempotency-Key.
+    #[error("a request with this Idempotency-Key is still in progress")]
+    IdempotencyKeyInUse,
+    /// A request or configuration value is invalid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+    /// Reading the order failed.
+    #[error(transparent)]
+    Orders(#[from] orders::Error),
+    /// The database failed (or holds a value the code does not know).
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// An unexpected failure (a provider this process does not know, an answer that could not
+    /// be rendered); details go to the log.
+    #[error("internal error: {0}")]
+    Internal(#[source] anyhow::Error),
+}

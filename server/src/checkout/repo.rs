@@ -1,0 +1,266 @@
+//! `order_checkout_snapshots` with their lines, and the stores' `shipping_rates` and
+//! `tax_rates`.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::{Snapshot, SnapshotLine};
+use crate::{
+    db::{Db, DbError, Tx},
+    idempotency::{Deferred, Stored, answer::Answer},
+    money::MinorUnits,
+    on_db, on_tx,
+    orders::OrderStatus,
+    providers::{shipping::ShippingRate, tax::TaxRule},
+    types::{Currency, CustomerId, Environment, OrderId, SnapshotId, StoreId},
+};
+
+fn decode_error(err: impl std::error::Error + Send + Sync + 'static) -> DbError {
+    DbError::Query(sqlx::Error::Decode(Box::new(err)))
+}
+
+/// Inserts the request's idempotency record already completed with its answer (claim and
+/// answer in one statement: the snapshot's transaction is the request's whole effect);
+/// `false` when the key is taken.
+pub async fn insert_answer(
+    tx: &mut Tx,
+    record: &Deferred,
+    answer: &Answer,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let stored = Stored::from(answer.clone());
+    let inserted = on_tx!(tx, conn => {
+        record
+            .insert_completed_query(&stored, now)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(inserted == 1)
+}
+
+/// Inserts a snapshot and its lines.
+pub async fn insert_snapshot(
+    tx: &mut Tx,
+    store: StoreId,
+    env: Environment,
+    customer: CustomerId,
+    s: &Snapshot,
+) -> Result<(), DbError> {
+    const SNAPSHOT: &str = "INSERT INTO order_checkout_snapshots (id, order_id, store_id, environment, \
+        customer_id, order_revision, currency, subtotal, shipping, tax, total, shipping_service, \
+        shipping_provider, tax_provider, created_at, expires_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+    const LINE: &str = "INSERT INTO order_checkout_snapshot_items (snapshot_id, line_no, product_id, \
+        quantity, unit_amount, amount, net, tax, tax_rate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    on_tx!(tx, conn => {
+        sqlx::query(SNAPSHOT)
+            .bind(s.snapshot_id).bind(s.order_id).bind(store).bind(env).bind(customer)
+            .bind(s.order_revision).bind(&s.currency).bind(s.totals.subtotal)
+            .bind(s.totals.shipping).bind(s.totals.tax).bind(s.totals.total)
+            .bind(&s.provider.shipping_service).bind(&s.provider.shipping).bind(&s.provider.tax)
+            .bind(s.created_at).bind(s.expires_at)
+            .execute(&mut *conn).await?;
+        for l in &s.lines {
+            sqlx::query(LINE)
+                .bind(s.snapshot_id).bind(l.line_no).bind(l.product_id).bind(l.quantity)
+                .bind(l.unit_amount).bind(l.amount).bind(l.net).bind(l.tax).bind(&l.tax_rate)
+                .execute(&mut *conn).await?;
+        }
+        Ok::<_, sqlx::Error>(())
+    })?;
+    Ok(())
+}
+
+/// A stored snapshot without its lines.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SnapshotRecord {
+    /// Snapshot id.
+    pub id: SnapshotId,
+    /// The order it priced.
+    pub order_id: OrderId,
+    /// The order's customer.
+    pub customer_id: CustomerId,
+    /// The order revision it priced.
+    pub order_revision: i32,
+    /// Currency of every amount.
+    pub currency: Currency,
+    /// Sum of line nets.
+    pub subtotal: MinorUnits,
+    /// Shipping.
+    pub shipping: MinorUnits,
+    /// Sum of line taxes.
+    pub tax: MinorUnits,
+    /// What the customer pays.
+    pub total: MinorUnits,
+    /// Chosen shipping service.
+    pub shipping_service: String,
+    /// Shipping provider.
+    pub shipping_provider: String,
+    /// Tax provider.
+    pub tax_provider: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Payable until.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A snapshot of a store and environment.
+pub async fn find_snapshot(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    snapshot_id: SnapshotId,
+) -> Result<Option<SnapshotRecord>, DbError> {
+    const SQL: &str = "SELECT id, order_id, customer_id, order_revision, currency, subtotal, \
+        shipping, tax, total, shipping_service, shipping_provider, tax_provider, created_at, \
+        expires_at FROM order_checkout_snapshots WHERE id = $1 AND store_id = $2 AND environment = $3";
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(SQL).bind(snapshot_id).bind(store).bind(env).fetch_optional(pool).await
+    })?)
+}
+
+/// A snapshot's lines, in order.
+pub async fn snapshot_lines(
+    db: &Db,
+    snapshot_id: SnapshotId,
+) -> Result<Vec<SnapshotLine>, DbError> {
+    const SQL: &str = "SELECT line_no, product_id, quantity, unit_amount, amount, net, tax, \
+        tax_rate FROM order_checkout_snapshot_items WHERE snapshot_id = $1 ORDER BY line_no";
+    Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(snapshot_id).fetch_all(pool).await)?)
+}
+
+/// What paying a snapshot needs to check: the snapshot with its order's state.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PayableRecord {
+    /// The order the snapshot priced.
+    pub order_id: OrderId,
+    /// The order's customer.
+    pub customer_id: CustomerId,
+    /// The order revision the snapshot priced.
+    pub order_revision: i32,
+    /// Currency of the total.
+    pub currency: Currency,
+    /// What the customer pays.
+    pub total: MinorUnits,
+    /// Payable until.
+    pub expires_at: DateTime<Utc>,
+    /// The order's status now.
+    pub order_status: OrderStatus,
+    /// The order's revision now.
+    pub current_revision: i32,
+}
+
+/// A snapshot of a store and environment joined with its order (one query on the payment
+/// path).
+pub async fn find_payable(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    snapshot_id: SnapshotId,
+) -> Result<Option<PayableRecord>, DbError> {
+    const SQL: &str = "SELECT s.order_id, s.customer_id, s.order_revision, s.currency, s.total, \
+        s.expires_at, o.status AS order_status, o.revision AS current_revision \
+        FROM order_checkout_snapshots s JOIN orders o ON o.id = s.order_id \
+        WHERE s.id = $1 AND s.store_id = $2 AND s.environment = $3";
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(SQL).bind(snapshot_id).bind(store).bind(env).fetch_optional(pool).await
+    })?)
+}
+
+/// A store's shipping rate table.
+pub async fn shipping_rates(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+) -> Result<Vec<ShippingRate>, DbError> {
+    const SQL: &str = "SELECT service, country, max_weight_grams, amount, currency FROM shipping_rates \
+                       WHERE store_id = $1 AND environment = $2 ORDER BY service, country, max_weight_grams";
+    let rows: Vec<(String, String, i32, i64, Currency)> = on_db!(db, pool => {
+        sqlx::query_as(SQL).bind(store).bind(env).fetch_all(pool).await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(service, country, max_weight_grams, amount, currency)| ShippingRate {
+                service,
+                country,
+                max_weight_grams,
+                amount,
+                currency: currency.code().to_owned(),
+            },
+        )
+        .collect())
+}
+
+/// Replaces a store's shipping rate table.
+pub async fn replace_shipping_rates(
+    tx: &mut Tx,
+    store: StoreId,
+    env: Environment,
+    rates: &[ShippingRate],
+) -> Result<(), DbError> {
+    const DELETE: &str = "DELETE FROM shipping_rates WHERE store_id = $1 AND environment = $2";
+    const INSERT: &str = "INSERT INTO shipping_rates (id, store_id, environment, service, country, \
+                          max_weight_grams, amount, currency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    on_tx!(tx, conn => {
+        sqlx::query(DELETE).bind(store).bind(env).execute(&mut *conn).await?;
+        for r in rates {
+            sqlx::query(INSERT).bind(Uuid::now_v7()).bind(store).bind(env)
+                .bind(&r.service).bind(&r.country).bind(r.max_weight_grams).bind(r.amount).bind(&r.currency)
+                .execute(&mut *conn).await?;
+        }
+        Ok::<_, sqlx::Error>(())
+    })?;
+    Ok(())
+}
+
+/// A store's tax rules, each with its parsed rate.
+pub async fn tax_rules(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+) -> Result<Vec<(TaxRule, Decimal)>, DbError> {
+    const SQL: &str = "SELECT country, subdivision, tax_code, rate FROM tax_rates \
+                       WHERE store_id = $1 AND environment = $2 ORDER BY country, subdivision, tax_code";
+    let rows: Vec<(String, String, String, String)> = on_db!(db, pool => {
+        sqlx::query_as(SQL).bind(store).bind(env).fetch_all(pool).await
+    })?;
+    rows.into_iter()
+        .map(|(country, subdivision, tax_code, rate)| {
+            let parsed: Decimal = rate.parse().map_err(decode_error)?;
+            Ok((
+                TaxRule {
+                    country,
+                    subdivision,
+                    tax_code,
+                    rate,
+                },
+                parsed,
+            ))
+        })
+        .collect()
+}
+
+/// Replaces a store's tax rules.
+pub async fn replace_tax_rules(
+    tx: &mut Tx,
+    store: StoreId,
+    env: Environment,
+    rules: &[TaxRule],
+) -> Result<(), DbError> {
+    const DELETE: &str = "DELETE FROM tax_rates WHERE store_id = $1 AND environment = $2";
+    const INSERT: &str = "INSERT INTO tax_rates (id, store_id, environment, country, subdivision, tax_code, rate) \
+                          VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    on_tx!(tx, conn => {
+        sqlx::query(DELETE).bind(store).bind(env).execute(&mut *conn).await?;
+        for r in rules {
+            sqlx::query(INSERT).bind(Uuid::now_v7()).bind(store).bind(env)
+                .bind(&r.country).bind(&r.subdivision).bind(&r.tax_code).bind(&r.rate)
+                .execute(&mut *conn).await?;
+        }
+        Ok::<_, sqlx::Error>(())
+    })?;
+    Ok(())
+}

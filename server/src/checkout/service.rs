@@ -1,0 +1,259 @@
+//! Quoting an order into a snapshot, reading snapshots, and checking one before payment.
+
+use std::sync::Arc;
+
+use super::{
+    Error, Payable, QuoteRequest, SelectedProviders, Snapshot, SnapshotLine, Totals, config, repo,
+};
+use crate::{
+    idempotency::{
+        Deferred,
+        answer::{self, Answer},
+    },
+    identity::CustomerScope,
+    money::MinorUnits,
+    orders::{self, OrderScope, OrderStatus},
+    providers::{shipping::Parcel, tax::TaxableLine},
+    state::AppState,
+    types::{InvalidValue, OrderId, SnapshotId},
+};
+
+/// Renders a snapshot as the answer stored under the request's key. The edge supplies it: the
+/// status and body of an answer are chosen there.
+pub type Render = Arc<dyn Fn(&Snapshot) -> Answer + Send + Sync>;
+
+/// The request's idempotency record, written in the snapshot's transaction: a quote's whole
+/// effect is that one transaction, so its answer is stored with it.
+#[derive(Clone)]
+pub struct Reply {
+    /// The request's record.
+    pub record: Deferred,
+    /// What the snapshot's transaction stores.
+    pub render: Render,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
+}
+
+fn overflow<T>(_: T) -> Error {
+    InvalidValue::new("items", "amounts too large").into()
+}
+
+/// Prices an open order of the customer and stores the snapshot.
+///
+/// With the request's idempotency `reply`, the answer is stored for the key in the same
+/// transaction as the snapshot.
+pub async fn quote(
+    state: &AppState,
+    scope: CustomerScope,
+    request: QuoteRequest,
+    reply: Option<&Reply>,
+) -> Result<Snapshot, Error> {
+    let order_scope = OrderScope {
+        store_id: scope.store_id,
+        environment: scope.environment,
+        customer_id: Some(scope.customer_id),
+    };
+    let order = orders::find(state, order_scope, request.order_id).await?;
+    if order.status != OrderStatus::Open {
+        return Err(Error::OrderNotOpen);
+    }
+    let shipping_config = config::load_shipping(state, scope.store_id, scope.environment).await?;
+    let shipping = state
+        .shipping
+        .get(&shipping_config.provider)
+        .ok_or_else(|| unknown_provider("shipping", &shipping_config.provider))?;
+    let weight: i64 = order
+        .items
+        .iter()
+        .map(|i| i64::from(i.weight_grams) * i64::from(i.quantity))
+        .sum();
+    let parcel = Parcel {
+        country: order.shipping_address.country.clone(),
+        weight_grams: weight,
+        currency: order.currency,
+    };
+    let options = shipping.quote_rates(&shipping_config, &parcel);
+    let chosen = match request
+        .shipping_service
+        .as_deref()
+        .map(|s| s.trim().to_lowercase())
+    {
+        Some(service) => options
+            .iter()
+            .find(|o| o.service == service)
+            .cloned()
+            .ok_or_else(|| InvalidValue::new("shipping_service", "not offered for this order"))?,
+        None => options.first().cloned().ok_or_else(|| {
+            InvalidValue::new(
+                "shipping_address.country",
+                "no shipping rate covers this destination and weight",
+            )
+        })?,
+    };
+    let tax_config = config::load_tax(state, scope.store_id, scope.environment).await?;
+    let tax = state
+        .tax
+        .get(&tax_config.provider)
+        .ok_or_else(|| unknown_provider("tax", &tax_config.provider))?;
+    let taxable: Vec<TaxableLine> = order
+        .items
+        .iter()
+        .map(|i| TaxableLine {
+            amount: i.amount,
+            tax_code: i.tax_code.clone(),
+            inclusive: i.price_includes_tax,
+        })
+        .collect();
+    let taxed = tax
+        .quote_tax(
+            &tax_config,
+            &order.shipping_address.country,
+            order.shipping_address.subdivision.as_deref(),
+            &taxable,
+        )
+        .map_err(overflow)?;
+    let lines: Vec<SnapshotLine> = order
+        .items
+        .iter()
+        .zip(&taxed)
+        .map(|(item, t)| SnapshotLine {
+            line_no: item.line_no,
+            product_id: item.product_id,
+            quantity: item.quantity,
+            unit_amount: item.unit_amount,
+            amount: item.amount,
+            net: t.net,
+            tax: t.tax,
+            tax_rate: t.rate.normalize().to_string(),
+        })
+        .collect();
+    let subtotal = MinorUnits::sum(lines.iter().map(|l| l.net)).map_err(overflow)?;
+    let tax_total = MinorUnits::sum(lines.iter().map(|l| l.tax)).map_err(overflow)?;
+    let total = MinorUnits::sum([subtotal, tax_total, chosen.amount]).map_err(overflow)?;
+    let now = state.clock.now();
+    let snapshot = Snapshot {
+        snapshot_id: SnapshotId::new(),
+        order_id: order.id,
+        order_revision: order.revision,
+        currency: order.currency.code().to_owned(),
+        lines,
+        totals: Totals {
+            subtotal,
+            shipping: chosen.amount,
+            tax: tax_total,
+            total,
+        },
+        provider: SelectedProviders {
+            shipping: shipping.name().to_owned(),
+            shipping_service: chosen.service.clone(),
+            tax: tax.name().to_owned(),
+        },
+        shipping_options: options,
+        created_at: now,
+        expires_at: now + state.config.snapshot_ttl,
+    };
+    let answer = reply
+        .filter(|r| r.record.needs_claim())
+        .map(|r| (&r.record, (r.render)(&snapshot)));
+    // The record goes first: a concurrent request with the same key waits on it and then finds
+    // the key taken.
+    let mut tx = state.db.begin_write().await?;
+    if let Some((record, answer)) = &answer
+        && !repo::insert_answer(&mut tx, record, answer, state.clock.now()).await?
+    {
+        drop(tx);
+        record.mark_lost();
+        return Err(Error::IdempotencyKeyInUse);
+    }
+    repo::insert_snapshot(
+        &mut tx,
+        scope.store_id,
+        scope.environment,
+        scope.customer_id,
+        &snapshot,
+    )
+    .await?;
+    tx.commit().await?;
+    if let Some((record, stored)) = answer {
+        answer::settled(record, stored);
+    }
+    Ok(snapshot)
+}
+
+fn unknown_provider(kind: &str, name: &str) -> Error {
+    Error::Internal(anyhow::anyhow!(
+        "the store's {kind} provider {name:?} is not registered"
+    ))
+}
+
+/// Reads a snapshot inside the store, environment and (for customers) customer.
+pub async fn find(
+    state: &AppState,
+    scope: OrderScope,
+    snapshot_id: SnapshotId,
+) -> Result<Snapshot, Error> {
+    let row = repo::find_snapshot(&state.db, scope.store_id, scope.environment, snapshot_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    if scope.customer_id.is_some_and(|c| c != row.customer_id) {
+        return Err(Error::NotFound);
+    }
+    let lines = repo::snapshot_lines(&state.db, snapshot_id).await?;
+    Ok(Snapshot {
+        snapshot_id: row.id,
+        order_id: row.order_id,
+        order_revision: row.order_revision,
+        currency: row.currency.code().to_owned(),
+        totals: Totals {
+            subtotal: row.subtotal,
+            shipping: row.shipping,
+            tax: row.tax,
+            total: row.total,
+        },
+        provider: SelectedProviders {
+            shipping_service: row.shipping_service,
+            shipping: row.shipping_provider,
+            tax: row.tax_provider,
+        },
+        shipping_options: Vec::new(),
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        lines,
+    })
+}
+
+/// A snapshot of `order_id` that may be paid now: not expired, the order still open and
+/// unchanged since. One query (snapshot joined with its order) on the payment path.
+pub async fn payable_snapshot(
+    state: &AppState,
+    scope: OrderScope,
+    order_id: OrderId,
+    snapshot_id: SnapshotId,
+) -> Result<Payable, Error> {
+    let row = repo::find_payable(&state.db, scope.store_id, scope.environment, snapshot_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    if row.order_id != order_id || scope.customer_id.is_some_and(|c| c != row.customer_id) {
+        return Err(Error::NotFound);
+    }
+    if state.clock.now() >= row.expires_at {
+        return Err(Error::SnapshotExpired);
+    }
+    if row.order_status != OrderStatus::Open {
+        return Err(Error::OrderClosed(row.order_status));
+    }
+    if row.current_revision != row.order_revision {
+        return Err(Error::SnapshotStale);
+    }
+    Ok(Payable {
+        snapshot_id,
+        total: row.total,
+        currency: row.currency.code().to_owned(),
+    })
+}

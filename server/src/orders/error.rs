@@ -1,0 +1,23 @@
+//! Why an order operation refused.
+
+use crate::{catalog, db::DbError, types::InvalidValue};
+
+/// Failures of orders.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No such order in the caller's scope.
+    #[error("the requested resource does not exist")]
+    NotFound,
+    /// A line or the address is invalid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+    /// Reading the catalogue failed.
+    #[error(transparent)]
+    Catalog(#[from] catalog::Error),
+    /// The database failed (or holds a value the code does not know).
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A stored order that cannot be interpreted (amounts out of range).
+    #[error("internal error: {0}")]
+    Internal(#[source] anyhow::Error),
+}

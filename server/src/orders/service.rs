@@ -1,0 +1,166 @@
+//! Placing and reading orders.
+
+use super::{
+    CreateOrder, Error, MAX_LINES, MAX_QUANTITY, Order, OrderItem, OrderScope, OrderStatus,
+    OrderSummary, repo,
+};
+use crate::{
+    catalog,
+    money::MinorUnits,
+    pagination::{Page, PageQuery},
+    state::AppState,
+    types::{CustomerId, Environment, InvalidValue, OrderId, ProductId, StoreId},
+};
+
+fn address_field(field: &'static str) -> &'static str {
+    match field {
+        "name" => "shipping_address.name",
+        "line1" => "shipping_address.line1",
+        "city" => "shipping_address.city",
+        "subdivision" => "shipping_address.subdivision",
+        "postal_code" => "shipping_address.postal_code",
+        "country" => "shipping_address.country",
+        _ => "shipping_address",
+    }
+}
+
+/// Creates an order for a customer from catalogue prices, in one transaction.
+pub async fn create(
+    state: &AppState,
+    store_id: StoreId,
+    environment: Environment,
+    customer_id: CustomerId,
+    input: CreateOrder,
+) -> Result<Order, Error> {
+    let address = input
+        .shipping_address
+        .normalize()
+        .map_err(|e| InvalidValue::new(address_field(e.field), e.message))?;
+    if input.items.is_empty() || input.items.len() > MAX_LINES {
+        return Err(InvalidValue::new("items", format!("must have 1 to {MAX_LINES} lines")).into());
+    }
+    // Merge repeated products, keeping first-seen order.
+    let mut wanted: Vec<(ProductId, i32)> = Vec::new();
+    for (i, item) in input.items.iter().enumerate() {
+        if !(1..=MAX_QUANTITY).contains(&item.quantity) {
+            return Err(InvalidValue::new(
+                "items",
+                format!("items[{i}].quantity must be 1 to {MAX_QUANTITY}"),
+            )
+            .into());
+        }
+        match wanted.iter_mut().find(|(id, _)| *id == item.product_id) {
+            Some((_, quantity)) => {
+                *quantity = (*quantity + item.quantity).min(MAX_QUANTITY);
+            }
+            None => wanted.push((item.product_id, item.quantity)),
+        }
+    }
+    let ids: Vec<ProductId> = wanted.iter().map(|(id, _)| *id).collect();
+    let products = catalog::find_many(state, store_id, environment, &ids).await?;
+    let mut items = Vec::with_capacity(wanted.len());
+    for (i, (product_id, quantity)) in wanted.into_iter().enumerate() {
+        let product = products
+            .iter()
+            .find(|p| p.id == product_id)
+            .ok_or_else(|| {
+                InvalidValue::new("items", format!("items[{i}].product_id: no such product"))
+            })?;
+        let amount = product
+            .unit_amount
+            .checked_mul(i64::from(quantity))
+            .map_err(|_| InvalidValue::new("items", format!("items[{i}]: amount too large")))?;
+        items.push(OrderItem {
+            line_no: i32::try_from(i + 1).unwrap_or(i32::MAX),
+            product_id,
+            sku: product.sku.clone(),
+            name: product.name.clone(),
+            quantity,
+            unit_amount: product.unit_amount,
+            amount,
+            tax_code: product.tax_code.clone(),
+            weight_grams: product.weight_grams,
+            price_includes_tax: product.price_includes_tax,
+        });
+    }
+    let currency = products[0].currency;
+    if products.iter().any(|p| p.currency != currency) {
+        return Err(
+            InvalidValue::new("items", "all products of an order must share one currency").into(),
+        );
+    }
+    let items_amount = MinorUnits::sum(items.iter().map(|i| i.amount))
+        .map_err(|_| InvalidValue::new("items", "order total too large"))?;
+    let order = Order {
+        id: OrderId::new(),
+        customer_id,
+        status: OrderStatus::Open,
+        currency,
+        shipping_address: address,
+        items,
+        items_amount,
+        revision: 1,
+        created_at: state.clock.now(),
+    };
+    let mut tx = state.db.begin_write().await?;
+    repo::insert(&mut tx, store_id, environment, &order).await?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+/// Reads an order with its lines inside `scope`; anything outside is not found.
+pub async fn find(state: &AppState, scope: OrderScope, order_id: OrderId) -> Result<Order, Error> {
+    let order = repo::find(&state.db, scope.store_id, scope.environment, order_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    if scope.customer_id.is_some_and(|c| c != order.customer_id) {
+        return Err(Error::NotFound);
+    }
+    let rows = repo::items(&state.db, order.id).await?;
+    let internal = |e: String| Error::Internal(anyhow::anyhow!(e));
+    // Same checked arithmetic as at creation: an overflow is an error, never a clamp.
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            Ok(OrderItem {
+                line_no: row.line_no,
+                product_id: row.product_id,
+                amount: row
+                    .unit_amount
+                    .checked_mul(i64::from(row.quantity))
+                    .map_err(|e| internal(e.to_string()))?,
+                sku: row.sku,
+                name: row.name,
+                quantity: row.quantity,
+                unit_amount: row.unit_amount,
+                tax_code: row.tax_code,
+                weight_grams: row.weight_grams,
+                price_includes_tax: row.price_includes_tax,
+            })
+        })
+        .collect::<Result<Vec<OrderItem>, Error>>()?;
+    Ok(Order {
+        id: order.id,
+        customer_id: order.customer_id,
+        status: order.status,
+        currency: order.currency,
+        shipping_address: order.shipping_address,
+        items_amount: MinorUnits::sum(items.iter().map(|i| i.amount))
+            .map_err(|e| internal(e.to_string()))?,
+        items,
+        revision: order.revision,
+        created_at: order.created_at,
+    })
+}
+
+/// Orders of a store and environment, oldest first.
+pub async fn list(
+    state: &AppState,
+    store_id: StoreId,
+    environment: Environment,
+    page: PageQuery,
+) -> Result<Page<OrderSummary>, Error> {
+    let limit = page.limit()?;
+    let orders = repo::list(&state.db, store_id, environment, page, i64::from(limit) + 1).await?;
+    Ok(Page::from_rows(orders, limit))
+}
