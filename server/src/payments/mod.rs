@@ -52,7 +52,6 @@ macro_rules! insert_history {
 }
 
 mod caller;
-pub mod console;
 mod events;
 mod keys;
 pub mod machine;
@@ -61,6 +60,7 @@ pub(crate) mod phases;
 mod queries;
 mod reply;
 mod repo;
+pub mod reports;
 mod resolver;
 mod routes;
 pub(crate) mod service;

@@ -1,6 +1,7 @@
 //! Tenancy: stores, console users, members and roles, store API keys, customers and customer
 //! tokens.
 
+pub mod access;
 pub mod api_keys;
 pub mod customers;
 pub mod members;
