@@ -1,4 +1,6 @@
-//! The read side of payments: the order detail and the ledger list.
+//! The read side of payments: the order detail, the ledger list and the dashboard figures.
+
+use chrono::{DateTime, Utc};
 
 use super::{
     LedgerPage, LedgerQuery, OrderPayments,
@@ -109,4 +111,37 @@ pub async fn list(
             .collect(),
         has_more,
     })
+}
+
+/// Succeeded captures and refunds per UTC day since `from`: `(day, currency, operation, sum)`.
+pub async fn daily_volume(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    from: DateTime<Utc>,
+) -> Result<Vec<(String, String, String, i64)>, ApiError> {
+    let day = state.db.utc_day_sql("created_at");
+    let sql = format!(
+        "SELECT {day}, currency, operation, CAST(SUM(amount) AS BIGINT) FROM payment_transactions \
+         WHERE store_id = $1 AND environment = $2 AND created_at >= $3 AND status = 'succeeded' \
+         AND operation IN ('capture', 'refund') GROUP BY 1, 2, 3 ORDER BY 1"
+    );
+    on_db!(&state.db, pool => {
+        sqlx::query_as(&sql).bind(store).bind(env.as_str()).bind(from).fetch_all(pool).await
+    })
+    .map_err(db)
+}
+
+/// Number of the store's intents per status.
+pub async fn status_counts(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+) -> Result<Vec<(String, i64)>, ApiError> {
+    const SQL: &str = "SELECT status, COUNT(*) FROM payment_intents WHERE store_id = $1 \
+        AND environment = $2 GROUP BY status ORDER BY status";
+    on_db!(&state.db, pool => {
+        sqlx::query_as(SQL).bind(store).bind(env.as_str()).fetch_all(pool).await
+    })
+    .map_err(db)
 }
