@@ -5,7 +5,7 @@ use axum::http::request::Parts;
 use secrecy::SecretString;
 
 use super::{
-    context::{Signed, require_session, require_signed, session_of, signed},
+    context::{require_session, require_signed, session_of, signed},
     refused_sign_in, shown, told,
 };
 use crate::{
@@ -14,7 +14,7 @@ use crate::{
     sessions::{self, ConsoleSession},
     state::AppState,
     tenancy::access::OpenableStore,
-    types::{Environment, InvalidValue},
+    types::Environment,
 };
 
 fn choice(store: &OpenableStore) -> StoreChoice {
@@ -29,7 +29,7 @@ fn choice(store: &OpenableStore) -> StoreChoice {
 
 /// The signed-in user and what the console shows them.
 pub async fn viewer(state: &AppState, req: &Parts) -> ConsoleResult<Option<Viewer>> {
-    Ok(signed(state, req).await?.map(|s: Signed| Viewer {
+    Ok(signed(state, req).await?.map(|s| Viewer {
         store: s.current_store().map(choice),
         stores: s.stores.iter().map(choice).collect(),
         environment: s.environment().as_str().to_owned(),
@@ -110,7 +110,7 @@ pub async fn select(
         console.store_id = Some(store.id);
     }
     if let Some(environment) = environment.filter(|e| !e.is_empty()) {
-        console.environment = environment.parse().map_err(|e: InvalidValue| told(e))?;
+        console.environment = environment.parse::<Environment>().map_err(told)?;
     }
     sessions::update(&signed.session, &console)
         .await
