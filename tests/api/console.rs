@@ -1,6 +1,9 @@
 //! The console is served by the same process, rendered on the server.
 
-use cassa_tests::{Backend, both_backends, spawn_app};
+use cassa_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, both_backends, spawn_app};
+use serde_json::{Value, json};
+
+use crate::payments::shop;
 
 async fn overview_renders_with_system_status(backend: Backend) {
     let app = spawn_app(backend.clone()).await;
@@ -44,8 +47,89 @@ async fn unknown_console_page_is_an_html_404(backend: Backend) {
     assert!(html.contains("Page not found"), "{html}");
 }
 
+/// POSTs a console server function like a same-origin browser form.
+async fn server_fn(
+    app: &TestApp,
+    name: &str,
+    form: &[(&str, &str)],
+    cookie: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/console/fn/{name}")))
+        .header("origin", &app.address)
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs the platform admin in; returns the `cassa_session=…` cookie pair.
+async fn admin_session(app: &TestApp) -> String {
+    let response = server_fn(
+        app,
+        "sign_in",
+        &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
+        "",
+    )
+    .await;
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("cassa_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("sign-in sets the session cookie")
+        .to_owned()
+}
+
+async fn dashboard_sums_the_days_captures_and_refunds(backend: Backend) {
+    let shop = shop::shop(backend).await;
+    let (order, intent) = shop.authorized().await;
+    let captured = shop
+        .op(&order, &intent, "capture", json!({"amount": 1000}))
+        .await;
+    assert_eq!(captured.status(), 200);
+    let refunded = shop
+        .op(&order, &intent, "refund", json!({"amount": 400}))
+        .await;
+    assert_eq!(refunded.status(), 200);
+    let status = refunded.json::<Value>().await.unwrap()["status"].clone();
+
+    let cookie = admin_session(&shop.app).await;
+    let selected = server_fn(
+        &shop.app,
+        "select",
+        &[("store_id", &shop.store.id)],
+        &cookie,
+    )
+    .await;
+    assert!(selected.status().is_success() || selected.status().is_redirection());
+    let response = server_fn(&shop.app, "dashboard", &[], &cookie).await;
+    assert_eq!(response.status(), 200);
+    let dashboard: Value = response.json().await.unwrap();
+    assert_eq!(dashboard["store_name"], "Shop");
+    assert_eq!(dashboard["captured_total"], "10.00 USD");
+    assert_eq!(dashboard["refunded_total"], "4.00 USD");
+    assert_eq!(dashboard["status_counts"], json!([[status, 1]]));
+    let days = dashboard["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    // The test clock's day is the chart's last.
+    assert_eq!(
+        days.last(),
+        Some(&json!({"day": "2026-01-15", "captured": 1000, "refunded": 400}))
+    );
+    assert!(
+        days[..29]
+            .iter()
+            .all(|d| d["captured"] == 0 && d["refunded"] == 0)
+    );
+}
+
 both_backends!(
     overview_renders_with_system_status,
     sign_in_placeholder_renders,
     unknown_console_page_is_an_html_404,
+    dashboard_sums_the_days_captures_and_refunds,
 );

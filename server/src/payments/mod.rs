@@ -20,7 +20,6 @@
 //!   `machine.rs`: the transition function; `caller.rs`: who asks.
 
 mod caller;
-pub mod console;
 mod error;
 mod events;
 mod keys;

@@ -6,6 +6,7 @@
 //! services return (and the API shows) are declared here, so services and repositories share
 //! them without importing each other.
 
+pub mod access;
 pub mod api_keys;
 pub mod customers;
 mod error;

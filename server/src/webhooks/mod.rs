@@ -2,7 +2,6 @@
 //! trusted, stored raw, answered at once, processed asynchronously by workers that claim events
 //! through the database (exactly once in effect), retried with backoff, dead-lettered, replayable.
 
-pub mod console;
 mod process;
 mod queue;
 mod repo;

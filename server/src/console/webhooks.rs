@@ -1,29 +1,37 @@
-//! What the console shows of webhook events, built from the same queries as the admin API.
+//! The webhooks page: the current store's received events, and replaying one.
 
-use app::backend::{WebhookEventView, WebhookEventsView};
+use app::backend::{ConsoleResult, WebhookEventView, WebhookEventsView};
+use axum::http::request::Parts;
 
-use super::EventQuery;
+use super::{context::require_signed, shown};
 use crate::{
     http::problem::ApiError,
     state::AppState,
-    types::{Environment, StoreId},
+    types::TextValue,
+    webhooks::{self, EventQuery},
 };
 
-/// A page of the store's events (`status` filters; `dead` is the dead-letter view).
+/// Events per page.
+const EVENTS_PAGE: u32 = 50;
+
+/// A page of events (`status` filters; `dead` is the dead-letter view).
 pub async fn events(
     state: &AppState,
-    store: StoreId,
-    env: Environment,
+    req: &Parts,
     status: Option<String>,
     after: Option<String>,
-) -> Result<WebhookEventsView, ApiError> {
+) -> ConsoleResult<WebhookEventsView> {
+    let signed = require_signed(state, req).await?;
+    let store = signed.store()?;
     let query = EventQuery {
         status: status.filter(|s| !s.is_empty()),
         provider: None,
-        limit: Some(50),
+        limit: Some(EVENTS_PAGE),
         starting_after: after.and_then(|a| a.parse().ok()),
     };
-    let page = super::list(state, store, env, &query).await?;
+    let page = webhooks::list(state, store, signed.environment(), &query)
+        .await
+        .map_err(shown)?;
     Ok(WebhookEventsView {
         next_after: page
             .has_more
@@ -38,7 +46,7 @@ pub async fn events(
                 provider_event_id: e.provider_event_id,
                 event_type: e.event_type,
                 signature_valid: e.signature_valid,
-                status: crate::types::TextValue::as_text(&e.status).to_owned(),
+                status: e.status.as_text().to_owned(),
                 attempt_count: e.attempt_count,
                 last_error: e.last_error,
                 next_attempt_at: e.next_attempt_at.map(|t| t.to_rfc3339()),
@@ -54,13 +62,12 @@ pub async fn events(
 }
 
 /// Queues an event again; returns the confirmation to show.
-pub async fn replay(
-    state: &AppState,
-    store: StoreId,
-    env: Environment,
-    event_id: &str,
-) -> Result<String, ApiError> {
-    let id = event_id.parse().map_err(|_| ApiError::NotFound)?;
-    let event = super::replay(state, store, env, id).await?;
+pub async fn replay(state: &AppState, req: &Parts, event_id: String) -> ConsoleResult<String> {
+    let signed = require_signed(state, req).await?;
+    let store = signed.store()?;
+    let id = event_id.parse().map_err(|_| shown(ApiError::NotFound))?;
+    let event = webhooks::replay(state, store, signed.environment(), id)
+        .await
+        .map_err(shown)?;
     Ok(format!("Event {} queued again.", event.provider_event_id))
 }

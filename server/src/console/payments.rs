@@ -1,0 +1,260 @@
+//! The payments pages: the ledger, an order's payments, and capture, void and refund through
+//! the API's services.
+
+use app::backend::{
+    ConsoleResult, IntentView, LedgerFilter, LedgerView, OrderDetailView, PaymentRowView,
+    TimelineEntry, TransactionView,
+};
+use axum::http::request::Parts;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use super::{context::require_signed, shown};
+use crate::{
+    auth::policy,
+    http::{middleware::RequestId, problem::ApiError},
+    idempotency::IdempotencyKey,
+    money::{MinorUnits, format_amount},
+    payments::{
+        self, CaptureRequest, LedgerQuery, PaymentIntent, RefundRequest, TransactionStatus,
+    },
+    state::AppState,
+    types::{InvalidValue, OrderId, PaymentIntentId},
+};
+
+/// Rows per ledger page.
+const LEDGER_PAGE: u32 = 50;
+
+fn row(intent: &PaymentIntent) -> PaymentRowView {
+    let f = |m: MinorUnits| format_amount(m.0, &intent.currency);
+    PaymentRowView {
+        id: intent.id.to_string(),
+        order_id: intent.order_id.to_string(),
+        status: intent.status.as_str().to_owned(),
+        amount: f(intent.amount),
+        captured: f(intent.captured_amount),
+        refunded: f(intent.refunded_amount),
+        payment_method: intent.payment_method.clone(),
+        created_at: intent.created_at.to_rfc3339(),
+    }
+}
+
+/// A filter field left empty is no filter.
+fn filled(text: &Option<String>) -> Option<&str> {
+    text.as_deref().map(str::trim).filter(|t| !t.is_empty())
+}
+
+fn day(field: &'static str, text: &Option<String>) -> Result<Option<DateTime<Utc>>, InvalidValue> {
+    filled(text)
+        .map(|t| {
+            NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+                .map_err(|_| InvalidValue::new(field, "a date such as 2026-01-31"))
+        })
+        .transpose()
+}
+
+fn minor(field: &'static str, text: &Option<String>) -> Result<Option<i64>, InvalidValue> {
+    filled(text)
+        .map(|t| {
+            t.parse()
+                .map_err(|_| InvalidValue::new(field, "a whole number of minor units"))
+        })
+        .transpose()
+}
+
+/// The ledger query for the page's filters.
+fn ledger_query(filter: &LedgerFilter) -> Result<LedgerQuery, InvalidValue> {
+    Ok(LedgerQuery {
+        status: filter.status.clone().filter(|s| !s.is_empty()),
+        created_from: day("from", &filter.from)?,
+        // The "to" day is included: up to the start of the next day.
+        created_to: day("to", &filter.to)?.map(|d| d + Duration::days(1)),
+        min_amount: minor("min_amount", &filter.min_amount)?,
+        max_amount: minor("max_amount", &filter.max_amount)?,
+        limit: Some(LEDGER_PAGE),
+        starting_after: match filter.after.as_deref().filter(|a| !a.is_empty()) {
+            None => None,
+            Some(a) => Some(
+                a.parse()
+                    .map_err(|_| InvalidValue::new("after", "not a payment id"))?,
+            ),
+        },
+    })
+}
+
+/// A page of the ledger for the page's filters.
+pub async fn ledger(
+    state: &AppState,
+    req: &Parts,
+    filter: LedgerFilter,
+) -> ConsoleResult<LedgerView> {
+    let signed = require_signed(state, req).await?;
+    let store = signed.store()?;
+    let query = ledger_query(&filter).map_err(shown)?;
+    let page = payments::list(state, store, signed.environment(), &query)
+        .await
+        .map_err(shown)?;
+    Ok(LedgerView {
+        next_after: page
+            .has_more
+            .then(|| page.data.last().map(|i| i.id.to_string()))
+            .flatten(),
+        rows: page.data.iter().map(row).collect(),
+    })
+}
+
+/// The order page: intents with what can still be done, transactions, timeline.
+pub async fn order_detail(
+    state: &AppState,
+    req: &Parts,
+    order_id: String,
+) -> ConsoleResult<OrderDetailView> {
+    let signed = require_signed(state, req).await?;
+    let store = signed.store()?;
+    let order_id: OrderId = order_id.parse().map_err(|_| shown(ApiError::NotFound))?;
+    let detail = payments::detail(state, store, signed.environment(), order_id)
+        .await
+        .map_err(shown)?;
+    let intents = detail
+        .intents
+        .iter()
+        .map(|iwt| {
+            let i = &iwt.intent;
+            let f = |m: MinorUnits| format_amount(m.0, &i.currency);
+            IntentView {
+                id: i.id.to_string(),
+                status: i.status.as_str().to_owned(),
+                currency: i.currency.clone(),
+                amount: f(i.amount),
+                authorized: f(i.authorized_amount),
+                captured: f(i.captured_amount),
+                refunded: f(i.refunded_amount),
+                capturable: i.capturable_amount.0,
+                refundable: i.refundable_amount.0,
+                voidable: i.voidable,
+                payment_method: i.payment_method.clone(),
+                action_key: uuid::Uuid::now_v7().to_string(),
+                transactions: iwt
+                    .transactions
+                    .iter()
+                    .map(|t| TransactionView {
+                        operation: t.operation.as_str().to_owned(),
+                        amount: f(t.amount),
+                        status: t.status.as_str().to_owned(),
+                        provider_txn_id: t.provider_txn_id.clone(),
+                        failure_code: t.failure_code.clone(),
+                        reason: t.reason.clone(),
+                        actor: t.actor.clone(),
+                        created_at: t.created_at.to_rfc3339(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(OrderDetailView {
+        order_id: detail.order_id.to_string(),
+        order_status: detail.order_status,
+        intents,
+        timeline: detail
+            .status_history
+            .into_iter()
+            .map(|h| TimelineEntry {
+                subject: h.subject,
+                from_status: h.from_status,
+                to_status: h.to_status,
+                reason: h.reason,
+                source: h.source,
+                actor: h.actor,
+                at: h.created_at.to_rfc3339(),
+            })
+            .collect(),
+    })
+}
+
+/// What the action form asks for.
+pub struct ActionForm {
+    /// The order.
+    pub order_id: String,
+    /// The intent.
+    pub intent_id: String,
+    /// `capture`, `void` or `refund`.
+    pub action: String,
+    /// Minor units; the whole remaining amount when absent.
+    pub amount: Option<i64>,
+    /// The merchant's reason (refunds).
+    pub reason: Option<String>,
+    /// The form's key: a resubmitted form acts once.
+    pub idempotency_key: String,
+}
+
+/// Capture, void or refund under the API's money rule and services, with the form's key as the
+/// Idempotency-Key. Returns a confirmation to show.
+pub async fn action(state: &AppState, req: &Parts, form: ActionForm) -> ConsoleResult<String> {
+    let signed = require_signed(state, req).await?;
+    let (store, actor) = signed.actor(state).await?;
+    let env = signed.environment();
+    policy::move_money(actor, env).map_err(shown)?;
+    let caller = payments::Caller {
+        source: payments::Source::Api,
+        actor: format!("user:{}", signed.console.user_id),
+        correlation_id: req
+            .extensions
+            .get::<RequestId>()
+            .map(|id| id.as_str().to_owned())
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+    };
+    let order_id: OrderId = form
+        .order_id
+        .parse()
+        .map_err(|_| shown(ApiError::NotFound))?;
+    let intent_id: PaymentIntentId = form
+        .intent_id
+        .parse()
+        .map_err(|_| shown(ApiError::NotFound))?;
+    let key = IdempotencyKey::parse(&form.idempotency_key)
+        .map_err(|_| shown(ApiError::IdempotencyKeyInvalid))?;
+    // Console keys live in their own namespace next to the API's.
+    let key = format!("console:{}", key.as_str());
+    let target = payments::Target {
+        store,
+        env,
+        order_id,
+        intent_id,
+        key: &key,
+        caller: &caller,
+        reply: None,
+    };
+    let amount = form.amount;
+    let (intent, txn) = match form.action.as_str() {
+        "capture" => {
+            let request = CaptureRequest {
+                amount,
+                final_capture: None,
+            };
+            payments::capture(state, target, request).await
+        }
+        "void" => payments::void(state, target).await,
+        "refund" => {
+            let request = RefundRequest {
+                amount,
+                reason: form.reason,
+            };
+            payments::refund(state, target, request).await
+        }
+        _ => {
+            let refused = InvalidValue::new("action", "capture, void or refund");
+            return Err(shown(refused));
+        }
+    }
+    .map_err(shown)?;
+    payments::respond(&intent, &txn).map_err(shown)?;
+    let done = match txn.status {
+        TransactionStatus::Succeeded => "done",
+        _ => "pending at the provider",
+    };
+    Ok(format!(
+        "{} of {}: {done}",
+        form.action,
+        format_amount(txn.amount, &txn.currency)
+    ))
+}
