@@ -17,18 +17,6 @@ use std::{
 
 const EDGE_MODULES: &[&str] = &["http", "console", "startup", "cli", "main", "demo"];
 
-/// Files still known to break the domain rule, each with why; the list may only shrink.
-/// The idempotency middleware (and the deferred record, key header and sealed-answer
-/// rendering it drives) is an HTTP layer living in the domain module whose records and answers
-/// the payment flows write inside their transactions (`idempotency/answer.rs`, clean). Moving
-/// the layer to `http/` means the flows' record handle must stop being the middleware's type.
-const KNOWN_DEBT: &[&str] = &[
-    "idempotency",
-    "idempotency::deferred",
-    "idempotency::key",
-    "idempotency::seal",
-];
-
 fn main_src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
@@ -262,9 +250,6 @@ fn the_domain_does_not_import_the_edge_or_axum() {
             continue;
         }
         let name = source.path.join("::");
-        if KNOWN_DEBT.contains(&name.as_str()) {
-            continue;
-        }
         if source.code.contains("axum::") || source.code.contains("use axum") {
             violations.push(format!("{name} imports axum"));
         }

@@ -311,6 +311,49 @@ async fn every_documented_mutation_requires_a_key(backend: Backend) {
 
 both_backends!(every_documented_mutation_requires_a_key);
 
+fn idempotent_requests(metrics: &str, mode: &str) -> u64 {
+    let series = format!("idempotent_requests_total{{mode=\"{mode}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series.as_str()))
+        .map_or(0, |value| value.trim().parse().unwrap())
+}
+
+/// The quote and the payment operations are declared at their routes to hold the key in their
+/// own transactions; the route template the edge matches must be the one declared, or they
+/// would silently fall back to the slower default.
+async fn declared_routes_hold_the_key_in_their_own_transaction(backend: Backend) {
+    let shop = crate::payments::shop::shop(backend).await;
+    let before = shop.app.get("/metrics").await.text().await.unwrap();
+    let (order, _) = shop.quoted_order().await;
+    let after = shop.app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        idempotent_requests(&after, "in_transaction")
+            > idempotent_requests(&before, "in_transaction"),
+        "the quote of {order} did not run in its own transaction:\n{after}"
+    );
+    assert!(idempotent_requests(&after, "claim_first") > 0, "{after}");
+
+    let declared = cassa::http::idempotency::InTransaction::from_openapi(&cassa::http::openapi());
+    let declared: Vec<String> = declared
+        .operations()
+        .into_iter()
+        .map(|(method, path)| format!("{method} {path}"))
+        .collect();
+    assert_eq!(
+        declared,
+        [
+            "POST /api/v1/admin/orders/{order_id}/payments/{intent_id}/capture",
+            "POST /api/v1/admin/orders/{order_id}/payments/{intent_id}/refund",
+            "POST /api/v1/admin/orders/{order_id}/payments/{intent_id}/void",
+            "POST /api/v1/me/checkout/quote",
+            "POST /api/v1/me/orders/{order_id}/payments/authorize",
+        ]
+    );
+}
+
+both_backends!(declared_routes_hold_the_key_in_their_own_transaction);
+
 async fn twenty_concurrent_requests_with_one_key_execute_once(backend: Backend) {
     let app = spawn_app(backend).await;
     let store = app.create_store("Shop", "USD").await;

@@ -10,11 +10,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{principal::ConsoleUser, service, tokens};
 use crate::{
     http::extract::ClientIp,
+    http::idempotency::Secret,
     http::{
         extract::ApiJson,
         problem::{ApiError, Problem},
     },
-    idempotency::Secret,
     state::AppState,
 };
 

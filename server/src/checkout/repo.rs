@@ -8,7 +8,6 @@ use uuid::Uuid;
 use super::{Snapshot, SnapshotLine};
 use crate::{
     db::{Db, DbError, Tx},
-    idempotency::{Deferred, Stored, answer::Answer},
     money::MinorUnits,
     on_db, on_tx,
     orders::OrderStatus,
@@ -18,26 +17,6 @@ use crate::{
 
 fn decode_error(err: impl std::error::Error + Send + Sync + 'static) -> DbError {
     DbError::Query(sqlx::Error::Decode(Box::new(err)))
-}
-
-/// Inserts the request's idempotency record already completed with its answer (claim and
-/// answer in one statement: the snapshot's transaction is the request's whole effect);
-/// `false` when the key is taken.
-pub async fn insert_answer(
-    tx: &mut Tx,
-    record: &Deferred,
-    answer: &Answer,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    let stored = Stored::from(answer.clone());
-    let inserted = on_tx!(tx, conn => {
-        record
-            .insert_completed_query(&stored, now)
-            .execute(&mut *conn)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
-    Ok(inserted == 1)
 }
 
 /// Inserts a snapshot and its lines.

@@ -16,7 +16,7 @@ use crate::{
         extract::{ApiJson, ApiPath},
         problem::{ApiError, Problem},
     },
-    idempotency::{Deferred, answer::Answer},
+    idempotency::{KeyRecord, answer::Answer},
     orders::OrderScope,
     providers::{shipping::ShippingRate, tax::TaxRule},
     state::AppState,
@@ -67,6 +67,8 @@ fn created(snapshot: &Snapshot) -> Answer {
     post,
     path = "/checkout/quote",
     tag = "checkout",
+    // The flow holds the key in its own transactions (see `idempotency::KeyRecord`).
+    extensions(("x-cassa-idempotency" = json!("in-transaction"))),
     request_body = QuoteRequest,
     responses(
         (status = 201, description = "Snapshot created", body = Snapshot),
@@ -80,7 +82,7 @@ fn created(snapshot: &Snapshot) -> Answer {
 pub async fn create_quote(
     State(state): State<AppState>,
     scope: CustomerScope,
-    record: Option<Extension<Deferred>>,
+    record: Option<Extension<KeyRecord>>,
     ApiJson(body): ApiJson<QuoteRequest>,
 ) -> Result<(StatusCode, Json<Snapshot>), ApiError> {
     let reply = record.map(|Extension(record)| Reply {

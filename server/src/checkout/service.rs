@@ -7,7 +7,7 @@ use super::{
 };
 use crate::{
     idempotency::{
-        Deferred,
+        KeyRecord,
         answer::{self, Answer},
     },
     identity::CustomerScope,
@@ -27,7 +27,7 @@ pub type Render = Arc<dyn Fn(&Snapshot) -> Answer + Send + Sync>;
 #[derive(Clone)]
 pub struct Reply {
     /// The request's record.
-    pub record: Deferred,
+    pub record: KeyRecord,
     /// What the snapshot's transaction stores.
     pub render: Render,
 }
@@ -165,10 +165,9 @@ pub async fn quote(
     // the key taken.
     let mut tx = state.db.begin_write().await?;
     if let Some((record, answer)) = &answer
-        && !repo::insert_answer(&mut tx, record, answer, state.clock.now()).await?
+        && !answer::insert_completed(&mut tx, record, answer, state.clock.now()).await?
     {
         drop(tx);
-        record.mark_lost();
         return Err(Error::IdempotencyKeyInUse);
     }
     repo::insert_snapshot(

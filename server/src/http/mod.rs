@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod extract;
+pub mod idempotency;
 pub mod middleware;
 pub mod ops;
 pub mod pagination;
@@ -76,20 +77,18 @@ impl utoipa::Modify for IdempotencyHeader {
             schema::{ObjectBuilder, Type},
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !(path.starts_with("/api/v1/admin/") || path.starts_with("/api/v1/me")) {
-                continue;
-            }
-            for operation in [
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for (method, operation) in [
+                (axum::http::Method::POST, &mut item.post),
+                (axum::http::Method::PUT, &mut item.put),
+                (axum::http::Method::PATCH, &mut item.patch),
+                (axum::http::Method::DELETE, &mut item.delete),
+            ] {
+                let Some(operation) = operation else { continue };
+                if !idempotency::requires_key(&method, path) {
+                    continue;
+                }
                 let parameter = ParameterBuilder::new()
-                    .name(crate::idempotency::key::HEADER)
+                    .name(idempotency::HEADER)
                     .parameter_in(ParameterIn::Header)
                     .required(Required::True)
                     .description(Some(
@@ -172,7 +171,11 @@ pub fn openapi_json() -> String {
 /// `extra_api` mounts additional routes under `/api/v1` (embedding and tests use this to put
 /// their own handlers behind the real edge).
 pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
-    let (mut api, _) = documented_routes().split_for_parts();
+    let (mut api, doc) = documented_routes().split_for_parts();
+    let idempotency = idempotency::Layer::new(
+        state.clone(),
+        idempotency::InTransaction::from_openapi(&doc),
+    );
     if let Some(extra) = extra_api {
         api = api.nest("/api/v1", extra);
     }
@@ -200,8 +203,8 @@ pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
     })
     // Layers run outside-in from the last one added.
     .layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        crate::idempotency::middleware,
+        idempotency,
+        idempotency::middleware,
     ))
     .layer(axum::middleware::from_fn(middleware::reject_cross_site))
     .layer(crate::sessions::layer(

@@ -1,14 +1,14 @@
-//! The answer a handler stores under its request's key inside its own database transaction, as
+//! The answer a flow stores under its request's key inside its own database transaction, as
 //! data: a flow outside the edge hands over the status and bytes the edge chose, and writes
 //! them with its outcome, so the answer and the change it reports commit together.
 
 use chrono::{DateTime, Utc};
 
-use super::{Deferred, Stored};
-use crate::{
-    db::{Db, DbError, Tx},
-    on_db, on_tx,
+use super::{
+    KeyRecord,
+    repo::{self, StoredAnswer},
 };
+use crate::db::{Db, DbError, Tx};
 
 /// An answer exactly as it is sent and stored for the key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,45 +23,67 @@ pub struct Answer {
     pub keep: bool,
 }
 
+impl Answer {
+    /// Whether storing this answer frees the key for a retry instead: a server error that is
+    /// not final for its key.
+    pub fn releases_key(&self) -> bool {
+        self.status >= 500 && !self.keep
+    }
+}
+
 /// Claims the key as the first statement of `tx`, so a concurrent request with the key waits
 /// there and changes nothing. `Ok(false)`: another request has the key (the record is then
 /// marked lost: the edge answers from the key's record); roll `tx` back. After the commit,
-/// [`Deferred::claimed`].
-pub async fn claim(tx: &mut Tx, record: &Deferred, now: DateTime<Utc>) -> Result<bool, DbError> {
-    let rows = on_tx!(tx, conn => {
-        record.claim_query(now).execute(conn).await.map(|r| r.rows_affected())
-    })?;
-    Ok(claimed(record, rows))
+/// [`KeyRecord::claimed`].
+pub async fn claim(tx: &mut Tx, record: &KeyRecord, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let ours = repo::claim_in(tx, &record.request().new_record(now)).await?;
+    Ok(lost_unless(record, ours))
 }
 
 /// [`claim`] in a transaction of its own (committed when it returns `Ok(true)`).
-pub async fn claim_alone(db: &Db, record: &Deferred, now: DateTime<Utc>) -> Result<bool, DbError> {
-    let rows = on_db!(db, pool => {
-        record.claim_query(now).execute(pool).await.map(|r| r.rows_affected())
-    })?;
-    let ours = claimed(record, rows);
-    if ours {
+pub async fn claim_alone(db: &Db, record: &KeyRecord, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let ours = repo::claim(db, &record.request().new_record(now)).await?;
+    if lost_unless(record, ours) {
         record.claimed();
     }
     Ok(ours)
 }
 
-fn claimed(record: &Deferred, rows: u64) -> bool {
-    if rows != 1 {
+/// Inserts the record already completed with `answer` as a statement of `tx` (claim and
+/// answer in one: for a flow whose whole effect is that one transaction). `Ok(false)`: the key
+/// is taken (the record is marked lost); roll `tx` back. After the commit, [`settled`].
+pub async fn insert_completed(
+    tx: &mut Tx,
+    record: &KeyRecord,
+    answer: &Answer,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    // The flows that write their own record never reveal a secret: stored plain.
+    let new = record.request().new_record(now);
+    let ours = repo::insert_completed_in(tx, &new, StoredAnswer::plain(answer)).await?;
+    Ok(lost_unless(record, ours))
+}
+
+fn lost_unless(record: &KeyRecord, ours: bool) -> bool {
+    if !ours {
         record.mark_lost();
     }
-    rows == 1
+    ours
 }
 
 /// Stores `answer` on the claimed record (or releases the key for a 5xx that is not final) in
 /// the transaction that records the outcome. After the commit, [`settled`].
-pub async fn finish(tx: &mut Tx, record: &Deferred, answer: &Answer) -> Result<(), DbError> {
-    let stored = Stored::from(answer.clone());
-    on_tx!(tx, conn => record.finish_query(&stored).execute(conn).await.map(|_| ()))?;
-    Ok(())
+pub async fn finish(tx: &mut Tx, record: &KeyRecord, answer: &Answer) -> Result<(), DbError> {
+    let id = record.request().id();
+    if answer.releases_key() {
+        return repo::release_in(tx, id).await;
+    }
+    // The payment hot path never reveals a secret: its answers are stored plain.
+    repo::complete_in(tx, id, StoredAnswer::plain(answer)).await
 }
 
-/// The transaction that ran [`finish`] is committed: the edge sends `answer` as stored.
-pub fn settled(record: &Deferred, answer: Answer) {
-    record.settled(Stored::from(answer));
+/// The transaction that ran [`finish`] (or [`insert_completed`]) is committed: the edge sends
+/// `answer` as stored.
+pub fn settled(record: &KeyRecord, answer: Answer) {
+    record.settled(answer);
 }

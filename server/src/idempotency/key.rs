@@ -1,12 +1,7 @@
-//! Idempotency keys: the inbound header value and the outbound provider keys we derive.
+//! Idempotency keys: the client's key and the outbound provider keys we derive.
 
-use axum::http::HeaderMap;
 use uuid::Uuid;
 
-/// Request header carrying the client's key.
-pub const HEADER: &str = "idempotency-key";
-/// Response header marking a replayed response.
-pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 /// Longest accepted key.
 pub const MAX_LEN: usize = 255;
 
@@ -17,20 +12,13 @@ pub struct IdempotencyKey(String);
 /// Why a request's key is unusable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyError {
-    /// No `Idempotency-Key` header.
+    /// No key sent.
     Missing,
     /// Empty, too long, or not visible ASCII.
     Invalid,
 }
 
 impl IdempotencyKey {
-    /// Reads and checks the header.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Self, KeyError> {
-        let value = headers.get(HEADER).ok_or(KeyError::Missing)?;
-        let text = value.to_str().map_err(|_| KeyError::Invalid)?;
-        Self::parse(text)
-    }
-
     /// Checks a raw key.
     pub fn parse(text: &str) -> Result<Self, KeyError> {
         let valid =
@@ -78,10 +66,6 @@ mod tests {
             Err(KeyError::Invalid)
         );
         assert_eq!(IdempotencyKey::parse("has space"), Err(KeyError::Invalid));
-        assert_eq!(
-            IdempotencyKey::from_headers(&HeaderMap::new()),
-            Err(KeyError::Missing)
-        );
     }
 
     #[test]

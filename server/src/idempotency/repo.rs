@@ -1,19 +1,24 @@
-//! Queries on `idempotency_keys`: claim, complete, release, read, take over.
+//! Queries on `idempotency_keys`: claim, complete, release, read, take over. Each statement is
+//! built once (generic over the driver) and run either alone on the pool or inside a flow's
+//! transaction.
 
 use chrono::{DateTime, Utc};
+use sqlx::{Database, Encode, Type, query::Query};
 
+use super::Answer;
 use crate::{
-    db::{Db, DbError},
-    on_db,
+    db::{Db, DbError, Tx},
+    on_db, on_tx,
 };
 
 /// A stored record.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Record {
     /// SHA-256 of method, path and body of the first request.
     pub request_hash: Vec<u8>,
     /// `in_flight` or `completed`.
-    pub completed: bool,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     /// Stored response status.
     pub response_code: Option<i32>,
     /// Stored response content type.
@@ -28,88 +33,223 @@ pub struct Record {
     pub expires_at: DateTime<Utc>,
 }
 
-type Row = (
-    Vec<u8>,
-    String,
-    Option<i32>,
-    Option<String>,
-    Option<Vec<u8>>,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    Option<i32>,
-);
+/// A record's state as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Claimed by a request that has not answered yet.
+    InFlight,
+    /// Answered; the answer is stored.
+    Completed,
+}
 
-/// Inserts an in-flight record (binds: scope, key, hash, now, expires_at).
-pub(super) const CLAIM_SQL: &str = "INSERT INTO idempotency_keys \
-    (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at) \
-    VALUES ($1, $2, $3, 'in_flight', $4, $4, $5) \
-    ON CONFLICT (scope, idempotency_key) DO NOTHING";
+impl TryFrom<String> for Status {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        match text.as_str() {
+            "in_flight" => Ok(Status::InFlight),
+            "completed" => Ok(Status::Completed),
+            _ => Err(format!("unknown idempotency record status {text:?}")),
+        }
+    }
+}
 
-/// Inserts a completed record (binds: as [`CLAIM_SQL`], then code, content type, body, sealing
-/// key version).
-pub(super) const INSERT_COMPLETED_SQL: &str = "INSERT INTO idempotency_keys \
-    (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at, \
-    response_code, response_type, response_body, response_key_version) \
-    VALUES ($1, $2, $3, 'completed', $4, $4, $5, $6, $7, $8, $9) \
-    ON CONFLICT (scope, idempotency_key) DO NOTHING";
+/// A record to insert.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRecord<'a> {
+    pub scope: &'a str,
+    pub key: &'a str,
+    pub request_hash: &'a [u8],
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
 
-/// Completes a record (binds: scope, key, code, content type, body, sealing key version).
-pub(super) const COMPLETE_SQL: &str = "UPDATE idempotency_keys SET status = 'completed', \
-    response_code = $3, response_type = $4, response_body = $5, response_key_version = $6 \
-    WHERE scope = $1 AND idempotency_key = $2";
+/// Where a record is written: its scope and key.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordId<'a> {
+    pub scope: &'a str,
+    pub key: &'a str,
+}
 
-/// Forgets a record (binds: scope, key).
-pub(super) const RELEASE_SQL: &str =
-    "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2";
+/// An answer as stored: the body sealed with `key_version`, or plain.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredAnswer<'a> {
+    pub answer: &'a Answer,
+    pub body: &'a [u8],
+    pub key_version: Option<i32>,
+}
+
+impl<'a> StoredAnswer<'a> {
+    /// An answer stored as it is sent.
+    pub fn plain(answer: &'a Answer) -> Self {
+        Self {
+            answer,
+            body: &answer.body,
+            key_version: None,
+        }
+    }
+}
+
+fn claim_query<'q, DB>(new: &NewRecord<'q>) -> Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: Database,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    &'q [u8]: Encode<'q, DB> + Type<DB>,
+    DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+{
+    const SQL: &str = "INSERT INTO idempotency_keys \
+        (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at) \
+        VALUES ($1, $2, $3, 'in_flight', $4, $4, $5) \
+        ON CONFLICT (scope, idempotency_key) DO NOTHING";
+    sqlx::query::<DB>(SQL)
+        .bind(new.scope)
+        .bind(new.key)
+        .bind(new.request_hash)
+        .bind(new.now)
+        .bind(new.expires_at)
+}
+
+fn insert_completed_query<'q, DB>(
+    new: &NewRecord<'q>,
+    stored: StoredAnswer<'q>,
+) -> Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: Database,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    &'q [u8]: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    i32: Encode<'q, DB> + Type<DB>,
+    Option<i32>: Encode<'q, DB> + Type<DB>,
+    DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+{
+    const SQL: &str = "INSERT INTO idempotency_keys \
+        (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at, \
+        response_code, response_type, response_body, response_key_version) \
+        VALUES ($1, $2, $3, 'completed', $4, $4, $5, $6, $7, $8, $9) \
+        ON CONFLICT (scope, idempotency_key) DO NOTHING";
+    sqlx::query::<DB>(SQL)
+        .bind(new.scope)
+        .bind(new.key)
+        .bind(new.request_hash)
+        .bind(new.now)
+        .bind(new.expires_at)
+        .bind(i32::from(stored.answer.status))
+        .bind(stored.answer.content_type.as_deref())
+        .bind(stored.body)
+        .bind(stored.key_version)
+}
+
+fn complete_query<'q, DB>(
+    id: RecordId<'q>,
+    stored: StoredAnswer<'q>,
+) -> Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: Database,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    &'q [u8]: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    i32: Encode<'q, DB> + Type<DB>,
+    Option<i32>: Encode<'q, DB> + Type<DB>,
+{
+    const SQL: &str = "UPDATE idempotency_keys SET status = 'completed', \
+        response_code = $3, response_type = $4, response_body = $5, response_key_version = $6 \
+        WHERE scope = $1 AND idempotency_key = $2";
+    sqlx::query::<DB>(SQL)
+        .bind(id.scope)
+        .bind(id.key)
+        .bind(i32::from(stored.answer.status))
+        .bind(stored.answer.content_type.as_deref())
+        .bind(stored.body)
+        .bind(stored.key_version)
+}
+
+fn release_query<'q, DB>(id: RecordId<'q>) -> Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: Database,
+    &'q str: Encode<'q, DB> + Type<DB>,
+{
+    const SQL: &str = "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2";
+    sqlx::query::<DB>(SQL).bind(id.scope).bind(id.key)
+}
 
 /// Inserts an in-flight record; `false` if one exists.
-pub async fn claim(
+pub async fn claim(db: &Db, new: &NewRecord<'_>) -> Result<bool, DbError> {
+    let rows = on_db!(db, pool => claim_query(new).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(rows == 1)
+}
+
+/// [`claim`] as a statement of `tx`.
+pub async fn claim_in(tx: &mut Tx, new: &NewRecord<'_>) -> Result<bool, DbError> {
+    let rows = on_tx!(tx, conn => claim_query(new).execute(conn).await.map(|r| r.rows_affected()))?;
+    Ok(rows == 1)
+}
+
+/// Inserts a completed record; `false` if one exists.
+pub async fn insert_completed(
     db: &Db,
-    scope: &str,
-    key: &str,
-    request_hash: &[u8],
-    now: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
+    new: &NewRecord<'_>,
+    stored: StoredAnswer<'_>,
 ) -> Result<bool, DbError> {
-    let inserted = on_db!(db, pool => {
-        sqlx::query(CLAIM_SQL)
-            .bind(scope)
-            .bind(key)
-            .bind(request_hash)
-            .bind(now)
-            .bind(expires_at)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
+    let rows = on_db!(db, pool => {
+        insert_completed_query(new, stored).execute(pool).await.map(|r| r.rows_affected())
     })?;
-    Ok(inserted == 1)
+    Ok(rows == 1)
+}
+
+/// [`insert_completed`] as a statement of `tx`.
+pub async fn insert_completed_in(
+    tx: &mut Tx,
+    new: &NewRecord<'_>,
+    stored: StoredAnswer<'_>,
+) -> Result<bool, DbError> {
+    let rows = on_tx!(tx, conn => {
+        insert_completed_query(new, stored).execute(conn).await.map(|r| r.rows_affected())
+    })?;
+    Ok(rows == 1)
+}
+
+/// Stores the final answer on a claimed record.
+pub async fn complete(db: &Db, id: RecordId<'_>, stored: StoredAnswer<'_>) -> Result<(), DbError> {
+    on_db!(db, pool => complete_query(id, stored).execute(pool).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// [`complete`] as a statement of `tx`.
+pub async fn complete_in(
+    tx: &mut Tx,
+    id: RecordId<'_>,
+    stored: StoredAnswer<'_>,
+) -> Result<(), DbError> {
+    on_tx!(tx, conn => complete_query(id, stored).execute(conn).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Forgets a record (after a 5xx, or once expired) so the key can be used again.
+pub async fn release(db: &Db, id: RecordId<'_>) -> Result<(), DbError> {
+    on_db!(db, pool => release_query(id).execute(pool).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// [`release`] as a statement of `tx`.
+pub async fn release_in(tx: &mut Tx, id: RecordId<'_>) -> Result<(), DbError> {
+    on_tx!(tx, conn => release_query(id).execute(conn).await.map(|_| ()))?;
+    Ok(())
 }
 
 /// Reads a record.
-pub async fn find(db: &Db, scope: &str, key: &str) -> Result<Option<Record>, DbError> {
+pub async fn find(db: &Db, id: RecordId<'_>) -> Result<Option<Record>, DbError> {
     const SQL: &str = "SELECT request_hash, status, response_code, response_type, response_body, \
         locked_at, expires_at, response_key_version FROM idempotency_keys \
         WHERE scope = $1 AND idempotency_key = $2";
-    let row: Option<Row> = on_db!(db, pool => {
-        sqlx::query_as(SQL).bind(scope).bind(key).fetch_optional(pool).await
+    let row = on_db!(db, pool => {
+        sqlx::query_as(SQL).bind(id.scope).bind(id.key).fetch_optional(pool).await
     })?;
-    Ok(row.map(|r| Record {
-        request_hash: r.0,
-        completed: r.1 == "completed",
-        response_code: r.2,
-        response_type: r.3,
-        response_body: r.4,
-        locked_at: r.5,
-        expires_at: r.6,
-        response_key_version: r.7,
-    }))
+    Ok(row)
 }
 
 /// Re-locks a stale in-flight record (its owner is presumed dead); `false` if someone else won.
 pub async fn take_over(
     db: &Db,
-    scope: &str,
-    key: &str,
+    id: RecordId<'_>,
     seen_locked_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
@@ -117,8 +257,8 @@ pub async fn take_over(
         WHERE scope = $1 AND idempotency_key = $2 AND status = 'in_flight' AND locked_at = $3";
     let updated = on_db!(db, pool => {
         sqlx::query(SQL)
-            .bind(scope)
-            .bind(key)
+            .bind(id.scope)
+            .bind(id.key)
             .bind(seen_locked_at)
             .bind(now)
             .execute(pool)
@@ -126,69 +266,4 @@ pub async fn take_over(
             .map(|r| r.rows_affected())
     })?;
     Ok(updated == 1)
-}
-
-/// Stores the final response (`key_version`: the body is sealed with it).
-pub async fn complete(
-    db: &Db,
-    scope: &str,
-    key: &str,
-    code: u16,
-    content_type: Option<&str>,
-    body: &[u8],
-    key_version: Option<i32>,
-) -> Result<(), DbError> {
-    on_db!(db, pool => {
-        sqlx::query(COMPLETE_SQL)
-            .bind(scope)
-            .bind(key)
-            .bind(i32::from(code))
-            .bind(content_type)
-            .bind(body)
-            .bind(key_version)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
-    Ok(())
-}
-
-/// Inserts a completed record; `false` if one exists.
-#[allow(clippy::too_many_arguments)]
-pub async fn insert_completed(
-    db: &Db,
-    scope: &str,
-    key: &str,
-    request_hash: &[u8],
-    now: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    code: u16,
-    content_type: Option<&str>,
-    body: &[u8],
-    key_version: Option<i32>,
-) -> Result<bool, DbError> {
-    let inserted = on_db!(db, pool => {
-        sqlx::query(INSERT_COMPLETED_SQL)
-            .bind(scope)
-            .bind(key)
-            .bind(request_hash)
-            .bind(now)
-            .bind(expires_at)
-            .bind(i32::from(code))
-            .bind(content_type)
-            .bind(body)
-            .bind(key_version)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
-    Ok(inserted == 1)
-}
-
-/// Forgets a record (after a 5xx, or once expired) so the key can be used again.
-pub async fn release(db: &Db, scope: &str, key: &str) -> Result<(), DbError> {
-    on_db!(db, pool => {
-        sqlx::query(RELEASE_SQL).bind(scope).bind(key).execute(pool).await.map(|r| r.rows_affected())
-    })?;
-    Ok(())
 }

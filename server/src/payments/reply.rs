@@ -10,7 +10,7 @@ use super::{
     repo::{FailureKind, IntentRow, TxnRow},
 };
 use crate::{
-    idempotency::{Deferred, answer::Answer},
+    idempotency::{KeyRecord, answer::Answer},
     money::MinorUnits,
 };
 
@@ -23,7 +23,7 @@ pub type Render = Arc<dyn Fn(&IntentRow, &TxnRow) -> Answer + Send + Sync>;
 #[derive(Clone)]
 pub struct Reply {
     /// The request's record.
-    pub record: Deferred,
+    pub record: KeyRecord,
     /// Whether the outcome's transaction stores the answer. A flow of several provider
     /// operations claims the key in its first one but leaves the answer to the edge, which
     /// stores what the whole flow returns.

@@ -26,7 +26,7 @@ use crate::{
         middleware::RequestId,
         problem::{ApiError, KeepUnderKey, PROBLEM_JSON, Problem},
     },
-    idempotency::{Deferred, IdempotencyKey, answer::Answer},
+    idempotency::{IdempotencyKey, KeyRecord, answer::Answer},
     state::AppState,
     types::{OrderId, PaymentIntentId},
 };
@@ -50,7 +50,7 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
 
 /// The request's Idempotency-Key (the idempotency layer has already required it).
 fn key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
-    IdempotencyKey::from_headers(headers).map_err(|_| ApiError::IdempotencyKeyMissing)
+    crate::http::idempotency::key_from_headers(headers).map_err(|_| ApiError::IdempotencyKeyMissing)
 }
 
 fn correlation(request_id: Option<&str>) -> String {
@@ -140,7 +140,7 @@ fn stored_answer(
 
 /// The request's idempotency record for the flow to write in its own transactions.
 fn reply(
-    record: Option<Extension<Deferred>>,
+    record: Option<Extension<KeyRecord>>,
     created: bool,
     request_id: Option<String>,
 ) -> Option<Reply> {
@@ -162,6 +162,8 @@ fn reply(
     post,
     path = "/orders/{order_id}/payments/authorize",
     tag = "payments",
+    // The flow holds the key in its own transactions (see `idempotency::KeyRecord`).
+    extensions(("x-cassa-idempotency" = json!("in-transaction"))),
     params(("order_id" = String, Path, description = "Order id")),
     request_body = AuthorizeRequest,
     responses(
@@ -181,7 +183,7 @@ pub async fn authorize(
     scope: CustomerScope,
     headers: HeaderMap,
     request_id: Option<Extension<RequestId>>,
-    record: Option<Extension<Deferred>>,
+    record: Option<Extension<KeyRecord>>,
     ApiPath(order_id): ApiPath<OrderId>,
     ApiJson(body): ApiJson<AuthorizeRequest>,
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
@@ -236,6 +238,8 @@ pub async fn pay(
     post,
     path = "/orders/{order_id}/payments/{intent_id}/capture",
     tag = "payments",
+    // The flow holds the key in its own transactions (see `idempotency::KeyRecord`).
+    extensions(("x-cassa-idempotency" = json!("in-transaction"))),
     params(
         ("order_id" = String, Path, description = "Order id"),
         ("intent_id" = String, Path, description = "Payment intent id"),
@@ -256,7 +260,7 @@ pub async fn capture(
     scope: StoreScope,
     headers: HeaderMap,
     request_id: Option<Extension<RequestId>>,
-    record: Option<Extension<Deferred>>,
+    record: Option<Extension<KeyRecord>>,
     ApiPath((order_id, intent_id)): ApiPath<(OrderId, PaymentIntentId)>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
@@ -297,6 +301,8 @@ pub async fn capture(
     post,
     path = "/orders/{order_id}/payments/{intent_id}/void",
     tag = "payments",
+    // The flow holds the key in its own transactions (see `idempotency::KeyRecord`).
+    extensions(("x-cassa-idempotency" = json!("in-transaction"))),
     params(
         ("order_id" = String, Path, description = "Order id"),
         ("intent_id" = String, Path, description = "Payment intent id"),
@@ -314,7 +320,7 @@ pub async fn void(
     scope: StoreScope,
     headers: HeaderMap,
     request_id: Option<Extension<RequestId>>,
-    record: Option<Extension<Deferred>>,
+    record: Option<Extension<KeyRecord>>,
     ApiPath((order_id, intent_id)): ApiPath<(OrderId, PaymentIntentId)>,
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {
     policy::move_money(scope.actor, scope.environment)?;
@@ -340,6 +346,8 @@ pub async fn void(
     post,
     path = "/orders/{order_id}/payments/{intent_id}/refund",
     tag = "payments",
+    // The flow holds the key in its own transactions (see `idempotency::KeyRecord`).
+    extensions(("x-cassa-idempotency" = json!("in-transaction"))),
     params(
         ("order_id" = String, Path, description = "Order id"),
         ("intent_id" = String, Path, description = "Payment intent id"),
@@ -359,7 +367,7 @@ pub async fn refund(
     scope: StoreScope,
     headers: HeaderMap,
     request_id: Option<Extension<RequestId>>,
-    record: Option<Extension<Deferred>>,
+    record: Option<Extension<KeyRecord>>,
     ApiPath((order_id, intent_id)): ApiPath<(OrderId, PaymentIntentId)>,
     ApiJson(body): ApiJson<RefundRequest>,
 ) -> Result<(StatusCode, Json<PaymentIntent>), ApiError> {

@@ -21,7 +21,7 @@ use super::{
 use crate::{
     auth::principal::CustomerScope,
     checkout,
-    idempotency::{Deferred, answer},
+    idempotency::{KeyRecord, answer},
     money::MinorUnits,
     orders::OrderScope,
     state::AppState,
@@ -192,7 +192,7 @@ async fn start_intent(
     intent: &IntentRow,
     txn: &TxnRow,
     caller: &Caller,
-    claim: Option<&Deferred>,
+    claim: Option<&KeyRecord>,
 ) -> Result<Started, Error> {
     let mut tx = state.db.begin_write().await?;
     // First, so a concurrent request with the same key waits here and changes nothing.
@@ -515,7 +515,7 @@ async fn reserve(
     request: &OperationRequest,
     key: &LedgerKey,
     caller: &Caller,
-    claim: Option<&Deferred>,
+    claim: Option<&KeyRecord>,
 ) -> Result<Option<Outcome>, Error> {
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;

@@ -7,12 +7,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::{policy, principal::StoreScope},
+    http::idempotency::Secret,
     http::{
         extract::{ApiJson, ApiPath, ApiQuery},
         pagination::{Page, PageQuery},
         problem::{ApiError, Problem},
     },
-    idempotency::Secret,
     state::AppState,
     tenancy::{ApiKey, CreatedApiKey, api_keys},
     types::ApiKeyId,

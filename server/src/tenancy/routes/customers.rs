@@ -7,11 +7,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::principal::{CustomerScope, StoreScope},
+    http::idempotency::Secret,
     http::{
         extract::{ApiJson, ApiPath},
         problem::{ApiError, Problem},
     },
-    idempotency::Secret,
     state::AppState,
     tenancy::{Customer, CustomerToken, customers},
     types::{CustomerId, Email},

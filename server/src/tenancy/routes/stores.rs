@@ -7,12 +7,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::principal::PlatformAdmin,
+    http::idempotency::Secret,
     http::{
         extract::{ApiJson, ApiPath, ApiQuery},
         pagination::{Page, PageQuery},
         problem::{ApiError, Problem},
     },
-    idempotency::Secret,
     state::AppState,
     tenancy::{CreatedStore, Store, stores},
     types::StoreId,

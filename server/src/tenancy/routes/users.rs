@@ -8,11 +8,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::principal::{PlatformAdmin, Role},
+    http::idempotency::Secret,
     http::{
         extract::{ApiJson, ApiPath},
         problem::{ApiError, Problem},
     },
-    idempotency::Secret,
     state::AppState,
     tenancy::{StoreUser, users},
     types::{Email, StoreId},
