@@ -7,9 +7,6 @@ use crate::{
     types::{InvalidValue, PaymentIntentId},
 };
 
-/// A refusal from a capability payments builds on (orders, checkout), passed on unchanged so
-/// the edge answers it exactly as that capability would.
-pub type Refusal = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why a payment flow did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -67,10 +64,10 @@ pub enum Error {
     ProviderOutcomeUnknown,
     /// The order capability refused.
     #[error(transparent)]
-    Orders(Refusal),
+    Orders(#[from] crate::orders::Error),
     /// The checkout capability refused.
     #[error(transparent)]
-    Checkout(Refusal),
+    Checkout(#[from] crate::checkout::Error),
     /// Storage failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -79,14 +76,3 @@ pub enum Error {
     Internal(#[source] anyhow::Error),
 }
 
-impl Error {
-    /// Passes on what the order capability returned.
-    pub(crate) fn orders(err: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Error::Orders(Box::new(err))
-    }
-
-    /// Passes on what the checkout capability returned.
-    pub(crate) fn checkout(err: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Error::Checkout(Box::new(err))
-    }
-}

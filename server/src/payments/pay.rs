@@ -41,7 +41,7 @@ pub async fn pay(
     };
     crate::orders::find(state, order_scope, order_id)
         .await
-        .map_err(Error::orders)?;
+        .map_err(Error::Orders)?;
     payment_method(request.payment_method.as_deref())?;
     let pay_key = LedgerKey::new(
         caller,
@@ -66,7 +66,7 @@ pub async fn pay(
                 None,
             )
             .await
-            .map_err(Error::checkout)?;
+            .map_err(Error::Checkout)?;
             let request = AuthorizeRequest {
                 snapshot_id: Some(snapshot.snapshot_id),
                 payment_method: request.payment_method.clone(),

@@ -92,13 +92,13 @@ pub(super) async fn authorize_with(
             // Another customer's order is a 404 before any complaint about the body.
             crate::orders::find(state, order_scope, order_id)
                 .await
-                .map_err(Error::orders)?;
+                .map_err(Error::Orders)?;
             return Err(InvalidValue::new("snapshot_id", "required").into());
         }
     };
     let snapshot = checkout::payable_snapshot(state, order_scope, order_id, snapshot_id)
         .await
-        .map_err(Error::checkout)?;
+        .map_err(Error::Checkout)?;
     let method = payment_method(request.payment_method.as_deref())?;
     if request
         .amount

@@ -23,24 +23,14 @@ impl From<Error> for ApiError {
             Error::ProviderUnavailableFinal => ApiError::ProviderUnavailableFinal,
             Error::CaptureUnavailable(intent) => ApiError::CaptureUnavailable(intent.to_string()),
             Error::ProviderOutcomeUnknown => ApiError::ProviderOutcomeUnknown,
-            Error::Orders(err) | Error::Checkout(err) => refusal(err),
+            Error::Orders(err) => err.into(),
+            Error::Checkout(err) => err.into(),
             Error::Db(err) => err.into(),
             Error::Internal(err) => ApiError::Internal(err),
         }
     }
 }
 
-/// An orders or checkout refusal keeps the status and code that capability gives it.
-fn refusal(err: Box<dyn std::error::Error + Send + Sync>) -> ApiError {
-    let err = match err.downcast::<crate::orders::Error>() {
-        Ok(err) => return (*err).into(),
-        Err(other) => other,
-    };
-    match err.downcast::<crate::checkout::Error>() {
-        Ok(err) => (*err).into(),
-        Err(other) => ApiError::Internal(anyhow::anyhow!(other)),
-    }
-}
 
 fn transition(err: TransitionError) -> ApiError {
     match err {
@@ -169,11 +159,11 @@ mod tests {
                 (502, "provider_outcome_unknown", retry.clone(), false),
             ),
             (
-                Error::checkout(crate::checkout::Error::SnapshotExpired),
+                Error::Checkout(crate::checkout::Error::SnapshotExpired),
                 (422, "snapshot_expired", None, false),
             ),
             (
-                Error::orders(crate::orders::Error::NotFound),
+                Error::Orders(crate::orders::Error::NotFound),
                 (404, "not_found", None, false),
             ),
             (
