@@ -7,7 +7,6 @@ use crate::{
     types::{InvalidValue, PaymentIntentId},
 };
 
-
 /// Why a payment flow did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -75,4 +74,3 @@ pub enum Error {
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
-

@@ -31,7 +31,6 @@ impl From<Error> for ApiError {
     }
 }
 
-
 fn transition(err: TransitionError) -> ApiError {
     match err {
         TransitionError::InvalidTransition { .. } => {
