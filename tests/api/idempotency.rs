@@ -147,11 +147,17 @@ fn slow_admin_routes() -> Router<AppState> {
         tokio::time::sleep(Duration::from_millis(800)).await;
         "slow done"
     }
+    // Outlives any budget a test sets, however loaded the machine is.
+    async fn slower() -> &'static str {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        "slower done"
+    }
     async fn fail() -> axum::http::StatusCode {
         axum::http::StatusCode::SERVICE_UNAVAILABLE
     }
     Router::new()
         .route("/admin/test/slow", post(slow))
+        .route("/admin/test/slower", post(slower))
         .route("/admin/test/fail", post(fail))
 }
 
@@ -219,19 +225,20 @@ async fn a_retry_while_the_first_is_in_flight_is_409(backend: Backend) {
 }
 
 async fn a_stale_lock_is_taken_over(backend: Backend) {
-    // The request is abandoned at 200 ms, leaving its record in flight like a crashed process.
-    let app = spawn_with_slow_routes(backend, 200).await;
+    // The request is abandoned at 2 s, leaving its record in flight like a crashed process. (The
+    // budget covers the set-up's sign-ins too, which hash passwords: a shorter one fails them on
+    // a loaded machine.)
+    let app = spawn_with_slow_routes(backend, 2_000).await;
     let store = app.create_store("Shop", "USD").await;
-    let abandoned =
-        post_with_key(&app, "/api/v1/admin/test/slow", &store.sandbox_key, "crash").await;
+    let slower = "/api/v1/admin/test/slower";
+    let abandoned = post_with_key(&app, slower, &store.sandbox_key, "crash").await;
     assert_problem(abandoned, 503, "request_timeout").await;
-    let retry = post_with_key(&app, "/api/v1/admin/test/slow", &store.sandbox_key, "crash").await;
+    let retry = post_with_key(&app, slower, &store.sandbox_key, "crash").await;
     assert_problem(retry, 409, "idempotency_key_in_use").await;
     app.clock.advance(chrono::Duration::seconds(91));
     // Recoverable: the next attempt owns the key (and is itself abandoned by the short budget,
     // which proves it ran instead of answering 409).
-    let recovered =
-        post_with_key(&app, "/api/v1/admin/test/slow", &store.sandbox_key, "crash").await;
+    let recovered = post_with_key(&app, slower, &store.sandbox_key, "crash").await;
     assert_problem(recovered, 503, "request_timeout").await;
 }
 
