@@ -18,7 +18,7 @@ use std::{
 
 use crate::{
     identity::Principal,
-    providers::payment::Credentials,
+    providers::account::Credentials,
     types::{Environment, StoreId},
 };
 

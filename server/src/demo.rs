@@ -61,6 +61,7 @@ pub async fn seed(mut config: Config, payments: usize) -> anyhow::Result<bool> {
         config,
         BuildOptions {
             payment_providers: None,
+            carriers: None,
             clock: Some(Arc::new(clock.clone())),
             extra_api: None,
         },

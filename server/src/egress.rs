@@ -200,7 +200,13 @@ fn host_port(url: &Url) -> Result<(String, u16), EgressError> {
 
 /// Reads `response`'s body up to [`MAX_RESPONSE_BYTES`]; a larger one is an error, never a
 /// silently truncated answer.
-pub async fn read_capped(mut response: reqwest::Response) -> Result<String, EgressError> {
+pub async fn read_capped(response: reqwest::Response) -> Result<String, EgressError> {
+    let body = read_capped_bytes(response).await?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// [`read_capped`] for a binary body (a label document).
+pub async fn read_capped_bytes(mut response: reqwest::Response) -> Result<Vec<u8>, EgressError> {
     if response
         .content_length()
         .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
@@ -218,7 +224,7 @@ pub async fn read_capped(mut response: reqwest::Response) -> Result<String, Egre
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(String::from_utf8_lossy(&body).into_owned())
+    Ok(body)
 }
 
 /// DNS resolution that keeps only public addresses, so the connector never sees an internal

@@ -53,6 +53,8 @@ pub struct BuildOptions {
     pub extra_api: Option<Router<AppState>>,
     /// Payment providers (default: [`default_payment_providers`]).
     pub payment_providers: Option<crate::providers::registry::PaymentRegistry>,
+    /// Carriers (default: [`default_carriers`]).
+    pub carriers: Option<crate::providers::shipping::CarrierRegistry>,
 }
 
 /// The payment providers this server ships: the sandbox PSP (the default for new payments)
@@ -61,6 +63,13 @@ pub fn default_payment_providers() -> crate::providers::registry::PaymentRegistr
     crate::providers::registry::PaymentRegistry::new(crate::providers::sandbox::NAME)
         .register(Arc::new(crate::providers::sandbox::SandboxAdapter))
         .register(Arc::new(crate::providers::stripe::StripeAdapter))
+}
+
+/// The carriers this server ships: the sandbox carrier.
+pub fn default_carriers() -> crate::providers::shipping::CarrierRegistry {
+    crate::providers::shipping::CarrierRegistry::new().register(Arc::new(
+        crate::providers::shipping::sandbox_carrier::SandboxCarrierAdapter,
+    ))
 }
 
 /// A bound, ready-to-run server.
@@ -188,6 +197,7 @@ impl Application {
             ),
             limits,
             shipping: Arc::new(shipping),
+            carriers: Arc::new(options.carriers.unwrap_or_else(default_carriers)),
             tax: Arc::new(tax),
         };
         let primary = crate::credentials::keys::sync(&state).await?;

@@ -48,8 +48,40 @@ pub struct AppState {
     pub sealed_elsewhere: Arc<Vec<Arc<dyn crate::keyring::SealedElsewhere>>>,
     /// The payment providers, by name.
     pub payment_providers: Arc<crate::providers::registry::PaymentRegistry>,
-    /// Shipping providers by name (checkout quotes with the one a store's configuration names).
+    /// Rate-table shipping providers by name (checkout quotes with the one a store's
+    /// configuration names).
     pub shipping: Arc<crate::providers::shipping::ShippingRegistry>,
+    /// Carriers by name (rates, labels and tracking with a store's credentials).
+    pub carriers: Arc<crate::providers::shipping::CarrierRegistry>,
     /// Tax providers by name (checkout taxes with the one a store's configuration names).
     pub tax: Arc<crate::providers::tax::TaxRegistry>,
+}
+
+impl AppState {
+    /// The account side (credentials, webhook signatures) of the provider called `name`,
+    /// whatever it provides: credentials and the inbound webhook pipeline need no more.
+    pub fn account_adapter(
+        &self,
+        name: &str,
+    ) -> Option<Arc<dyn crate::providers::account::AccountAdapter>> {
+        if let Some(adapter) = self.payment_providers.get(name) {
+            return Some(adapter.clone());
+        }
+        self.carriers
+            .get(name)
+            .map(|adapter| adapter.clone() as Arc<dyn crate::providers::account::AccountAdapter>)
+    }
+
+    /// Every provider account adapter (payment providers, then carriers).
+    pub fn account_adapters(&self) -> Vec<Arc<dyn crate::providers::account::AccountAdapter>> {
+        let payments = self
+            .payment_providers
+            .adapters()
+            .map(|a| a.clone() as Arc<dyn crate::providers::account::AccountAdapter>);
+        let carriers = self
+            .carriers
+            .adapters()
+            .map(|a| a.clone() as Arc<dyn crate::providers::account::AccountAdapter>);
+        payments.chain(carriers).collect()
+    }
 }

@@ -84,6 +84,14 @@ id_type!(
     /// A provider operation in the payments ledger.
     TransactionId
 );
+id_type!(
+    /// A shipment: the label bought for an order's packages and its tracking.
+    ShipmentId
+);
+id_type!(
+    /// A shipping rate offered for an order (from a carrier or the store's rate table).
+    ShippingRateId
+);
 
 /// A closed set of values stored as text (statuses, kinds, environments). Reading a value the
 /// type does not know is a decoding error, never a default: a row the code cannot interpret

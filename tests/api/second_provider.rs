@@ -18,10 +18,13 @@ use cassa::{
     egress::Egress,
     money::MinorUnits,
     providers::{
+        account::{
+            AccountAdapter, BoxFuture, ClientContext, ClientError, Credentials, mask, only_fields,
+            string_field,
+        },
         payment::{
-            BoxFuture, CallContext, ClientContext, ClientError, Credentials, EventOperation,
-            PaymentAdapter, PaymentProvider, ProviderError, ProviderEvent, ProviderTransaction,
-            mask, only_fields, string_field,
+            CallContext, EventOperation, PaymentAdapter, PaymentProvider, ProviderError,
+            ProviderEvent, ProviderTransaction,
         },
         registry::PaymentRegistry,
         sandbox::SandboxAdapter,
@@ -269,10 +272,11 @@ impl PaymentProvider for AcmeClient {
 /// Acme as the platform knows it.
 struct AcmeAdapter;
 
-impl PaymentAdapter for AcmeAdapter {
+impl AccountAdapter for AcmeAdapter {
     fn name(&self) -> &'static str {
         "acme"
     }
+
     fn parse_credentials(
         &self,
         body: &Value,
@@ -286,10 +290,32 @@ impl PaymentAdapter for AcmeAdapter {
                 string_field(body, "webhook_secret", true)?,
             ))
     }
+
     fn masked(&self, credentials: &Credentials) -> Value {
         json!({"token": mask(credentials.get("token")),
             "webhook_secret": mask(credentials.get("webhook_secret"))})
     }
+
+    fn verify_webhook(
+        &self,
+        credentials: &Credentials,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), SignatureError> {
+        let secret = credentials
+            .setting("webhook_secret")
+            .ok_or(SignatureError::BadSecret)?;
+        let header = headers.get("acme-signature").and_then(|v| v.to_str().ok());
+        signature::verify_stripe(secret, header, body, now)
+    }
+
+    fn event_id(&self, _headers: &axum::http::HeaderMap, payload: &Value) -> Option<String> {
+        payload["id"].as_str().map(str::to_owned)
+    }
+}
+
+impl PaymentAdapter for AcmeAdapter {
     fn client(
         &self,
         ctx: &ClientContext,
@@ -304,22 +330,7 @@ impl PaymentAdapter for AcmeAdapter {
                 .ok_or(ClientError::Incomplete("token"))?,
         }))
     }
-    fn verify_webhook(
-        &self,
-        credentials: &Credentials,
-        headers: &axum::http::HeaderMap,
-        body: &[u8],
-        now: i64,
-    ) -> Result<(), SignatureError> {
-        let secret = credentials
-            .setting("webhook_secret")
-            .ok_or(SignatureError::BadSecret)?;
-        let header = headers.get("acme-signature").and_then(|v| v.to_str().ok());
-        signature::verify_stripe(secret, header, body, now)
-    }
-    fn event_id(&self, _headers: &axum::http::HeaderMap, payload: &Value) -> Option<String> {
-        payload["id"].as_str().map(str::to_owned)
-    }
+
     fn parse_event(&self, payload: &Value) -> ProviderEvent {
         match payload["type"].as_str() {
             Some("charge.captured") => ProviderEvent::Payment {

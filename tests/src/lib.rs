@@ -304,6 +304,7 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
             clock: Some(std::sync::Arc::new(clock.clone())),
             extra_api: options.extra_api,
             payment_providers: options.payment_providers,
+            carriers: None,
         },
     )
     .await

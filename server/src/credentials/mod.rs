@@ -16,16 +16,16 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use crate::keyring::{KeyRing, KeyRingError, Sealed};
-pub use crate::providers::payment::Credentials;
+pub use crate::providers::account::Credentials;
 pub use routes::{admin_router, platform_router};
 pub use service::{
-    NewCredential, client_context, delete, insert_new, list, load, load_fresh, notify_changed,
-    parse, payment_client, prepare_new, put, rewrap_batch,
+    NewCredential, carrier_client, client_context, delete, insert_new, list, load, load_fresh,
+    notify_changed, parse, payment_client, prepare_new, put, rewrap_batch,
 };
 
 use crate::{
     db::DbError,
-    providers::payment::ClientError,
+    providers::account::ClientError,
     types::{Environment, InvalidValue, StoreId},
 };
 

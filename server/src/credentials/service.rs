@@ -6,19 +6,22 @@ use super::{CredentialError, CredentialView, KeyRingError, Sealed, aad, keys, re
 use crate::{
     config::RunMode,
     db::Tx,
-    providers::payment::{ClientContext, Credentials, PaymentAdapter, PaymentProvider},
+    providers::{
+        account::{AccountAdapter, ClientContext, Credentials},
+        payment::PaymentProvider,
+        shipping::carrier::Carrier,
+    },
     state::AppState,
     types::{Environment, StoreId},
 };
 
-/// The registered adapter called `provider`.
-fn adapter<'a>(
-    state: &'a AppState,
+/// The account side of the registered provider called `provider` (payments or shipping).
+fn adapter(
+    state: &AppState,
     provider: &str,
-) -> Result<&'a std::sync::Arc<dyn PaymentAdapter>, CredentialError> {
+) -> Result<std::sync::Arc<dyn AccountAdapter>, CredentialError> {
     state
-        .payment_providers
-        .get(provider)
+        .account_adapter(provider)
         .ok_or(CredentialError::NotFound)
 }
 
@@ -72,13 +75,31 @@ pub async fn payment_client(
     provider: Option<&str>,
     env: Environment,
 ) -> Result<Box<dyn PaymentProvider>, CredentialError> {
+    let registry = &state.payment_providers;
     let adapter = match provider {
-        Some(name) => adapter(state, name)?,
-        None => state
-            .payment_providers
-            .default_adapter()
-            .ok_or(CredentialError::NotFound)?,
-    };
+        Some(name) => registry.get(name),
+        None => registry.default_adapter(),
+    }
+    .ok_or(CredentialError::NotFound)?;
+    let credentials = load(state, store, adapter.name(), env)
+        .await?
+        .ok_or_else(|| CredentialError::Missing {
+            provider: adapter.name().to_owned(),
+        })?;
+    Ok(adapter.client(&client_context(state, store, env), &credentials)?)
+}
+
+/// The client of carrier `provider` for a store's credentials in `env`.
+pub async fn carrier_client(
+    state: &AppState,
+    store: StoreId,
+    provider: &str,
+    env: Environment,
+) -> Result<Box<dyn Carrier>, CredentialError> {
+    let adapter = state
+        .carriers
+        .get(provider)
+        .ok_or(CredentialError::NotFound)?;
     let credentials = load(state, store, adapter.name(), env)
         .await?
         .ok_or_else(|| CredentialError::Missing {
@@ -103,7 +124,7 @@ pub async fn notify_changed(
     env: Environment,
     credentials: &Credentials,
 ) {
-    if let Some(adapter) = state.payment_providers.get(credentials.provider()) {
+    if let Some(adapter) = state.account_adapter(credentials.provider()) {
         adapter
             .credentials_changed(&client_context(state, store, env), credentials)
             .await;

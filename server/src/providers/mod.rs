@@ -1,5 +1,6 @@
 //! Payment, shipping and tax providers. `sandbox` is Cassa's own simulated PSP.
 
+pub mod account;
 pub mod audit;
 pub mod payment;
 pub mod registry;

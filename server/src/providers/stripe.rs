@@ -6,10 +6,10 @@ use http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::{
-    payment::{
-        ClientContext, ClientError, Credentials, PaymentAdapter, PaymentProvider, ProviderEvent,
-        mask, only_fields, string_field,
+    account::{
+        AccountAdapter, ClientContext, ClientError, Credentials, mask, only_fields, string_field,
     },
+    payment::{PaymentAdapter, PaymentProvider, ProviderEvent},
     signature::{self, SignatureError},
 };
 use crate::{egress::Egress, types::InvalidValue};
@@ -21,7 +21,7 @@ pub const NAME: &str = "stripe";
 #[derive(Debug, Default)]
 pub struct StripeAdapter;
 
-impl PaymentAdapter for StripeAdapter {
+impl AccountAdapter for StripeAdapter {
     fn name(&self) -> &'static str {
         NAME
     }
@@ -49,14 +49,6 @@ impl PaymentAdapter for StripeAdapter {
         })
     }
 
-    fn client(
-        &self,
-        _ctx: &ClientContext,
-        _credentials: &Credentials,
-    ) -> Result<Box<dyn PaymentProvider>, ClientError> {
-        Err(ClientError::Unsupported(NAME))
-    }
-
     fn verify_webhook(
         &self,
         credentials: &Credentials,
@@ -75,6 +67,16 @@ impl PaymentAdapter for StripeAdapter {
 
     fn event_id(&self, _headers: &HeaderMap, payload: &Value) -> Option<String> {
         payload["id"].as_str().map(str::to_owned)
+    }
+}
+
+impl PaymentAdapter for StripeAdapter {
+    fn client(
+        &self,
+        _ctx: &ClientContext,
+        _credentials: &Credentials,
+    ) -> Result<Box<dyn PaymentProvider>, ClientError> {
+        Err(ClientError::Unsupported(NAME))
     }
 
     fn parse_event(&self, _payload: &Value) -> ProviderEvent {

@@ -20,19 +20,26 @@ pub async fn create(state: &AppState, name: &str, currency: &str) -> Result<Crea
         created_at: state.clock.now(),
     };
     let key = api_keys::new_key(Environment::Sandbox);
-    // Every new store can take test payments at once with the default provider's generated
-    // sandbox credentials (when it can make them).
-    let sandbox = match state
+    // Every new store can take test payments and buy test labels at once, with the generated
+    // sandbox credentials of the default payment provider and of every carrier that makes them.
+    let generated = state
         .payment_providers
         .default_adapter()
         .and_then(|a| a.generate_sandbox_credentials())
-    {
-        Some(credentials) => Some(
+        .into_iter()
+        .chain(
+            state
+                .carriers
+                .adapters()
+                .filter_map(|a| a.generate_sandbox_credentials()),
+        );
+    let mut sandbox = Vec::new();
+    for credentials in generated {
+        sandbox.push(
             crate::credentials::prepare_new(state, store.id, Environment::Sandbox, credentials)
                 .await?,
-        ),
-        None => None,
-    };
+        );
+    }
     let mut tx = state.db.begin_write().await?;
     repo::stores::insert(&mut tx, &store).await?;
     repo::api_keys::insert(
@@ -48,7 +55,7 @@ pub async fn create(state: &AppState, name: &str, currency: &str) -> Result<Crea
         },
     )
     .await?;
-    if let Some(credential) = &sandbox {
+    for credential in &sandbox {
         crate::credentials::insert_new(
             &mut tx,
             store.id,
@@ -59,7 +66,7 @@ pub async fn create(state: &AppState, name: &str, currency: &str) -> Result<Crea
         .await?;
     }
     tx.commit().await?;
-    if let Some(credential) = &sandbox {
+    for credential in &sandbox {
         credential
             .announce(state, store.id, Environment::Sandbox)
             .await;

@@ -57,7 +57,7 @@ pub async fn receive(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Received, Error> {
-    let Some(adapter) = state.payment_providers.get(provider_name).cloned() else {
+    let Some(adapter) = state.account_adapter(provider_name) else {
         count_rejected("unknown", "unknown_provider");
         return Err(Error::NotFound);
     };

@@ -1,7 +1,7 @@
 //! Credential and key failures as problems.
 
 use super::ApiError;
-use crate::{credentials::CredentialError, providers::payment::ClientError};
+use crate::{credentials::CredentialError, providers::account::ClientError};
 
 impl From<CredentialError> for ApiError {
     fn from(err: CredentialError) -> Self {

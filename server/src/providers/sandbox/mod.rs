@@ -8,10 +8,11 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::{
-    payment::{
-        BoxFuture, ClientContext, ClientError, Credentials, EventOperation, PaymentAdapter,
-        PaymentProvider, ProviderEvent, mask, only_fields, string_field,
+    account::{
+        AccountAdapter, BoxFuture, ClientContext, ClientError, Credentials, mask, only_fields,
+        string_field,
     },
+    payment::{EventOperation, PaymentAdapter, PaymentProvider, ProviderEvent},
     signature::{self, SignatureError},
 };
 use crate::{egress::Egress, types::InvalidValue};
@@ -27,7 +28,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-impl PaymentAdapter for SandboxAdapter {
+impl AccountAdapter for SandboxAdapter {
     fn name(&self) -> &'static str {
         NAME
     }
@@ -85,14 +86,6 @@ impl PaymentAdapter for SandboxAdapter {
         )
     }
 
-    fn client(
-        &self,
-        ctx: &ClientContext,
-        credentials: &Credentials,
-    ) -> Result<Box<dyn PaymentProvider>, ClientError> {
-        Ok(Box::new(sandbox_client(ctx, credentials)?))
-    }
-
     fn verify_webhook(
         &self,
         credentials: &Credentials,
@@ -115,21 +108,6 @@ impl PaymentAdapter for SandboxAdapter {
 
     fn event_id(&self, headers: &HeaderMap, _payload: &Value) -> Option<String> {
         header(headers, "webhook-id").map(str::to_owned)
-    }
-
-    fn parse_event(&self, payload: &Value) -> ProviderEvent {
-        let operation = match payload["type"].as_str().unwrap_or_default() {
-            "payment.authorized" | "payment.failed" => EventOperation::Authorize,
-            "payment.captured" => EventOperation::Capture,
-            "payment.voided" => EventOperation::Void,
-            "refund.succeeded" => EventOperation::Refund,
-            _ => return ProviderEvent::Ignored,
-        };
-        ProviderEvent::Payment {
-            operation,
-            provider_payment_id: payload["data"]["payment"]["id"].as_str().map(str::to_owned),
-            reference: payload["data"]["reference"].as_str().map(str::to_owned),
-        }
     }
 
     fn credentials_changed<'a>(
@@ -158,6 +136,31 @@ impl PaymentAdapter for SandboxAdapter {
                 }
             }
         })
+    }
+}
+
+impl PaymentAdapter for SandboxAdapter {
+    fn client(
+        &self,
+        ctx: &ClientContext,
+        credentials: &Credentials,
+    ) -> Result<Box<dyn PaymentProvider>, ClientError> {
+        Ok(Box::new(sandbox_client(ctx, credentials)?))
+    }
+
+    fn parse_event(&self, payload: &Value) -> ProviderEvent {
+        let operation = match payload["type"].as_str().unwrap_or_default() {
+            "payment.authorized" | "payment.failed" => EventOperation::Authorize,
+            "payment.captured" => EventOperation::Capture,
+            "payment.voided" => EventOperation::Void,
+            "refund.succeeded" => EventOperation::Refund,
+            _ => return ProviderEvent::Ignored,
+        };
+        ProviderEvent::Payment {
+            operation,
+            provider_payment_id: payload["data"]["payment"]["id"].as_str().map(str::to_owned),
+            reference: payload["data"]["reference"].as_str().map(str::to_owned),
+        }
     }
 }
 

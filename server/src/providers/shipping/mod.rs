@@ -1,7 +1,13 @@
-//! Shipping providers: what a parcel costs to send, per service. The checkout asks the
-//! [`ShippingRegistry`] for the provider a store's configuration names; `table_rate` (the
-//! store's own rate table) is built in, carriers plug in behind the same trait.
+//! Shipping providers. Two kinds, each behind a registry:
+//!
+//! - rate tables ([`ShippingProvider`], in the [`ShippingRegistry`]): what a parcel costs per
+//!   service from the store's own configuration, offline (`table_rate`, built in);
+//! - carriers ([`carrier::CarrierAdapter`], in the [`CarrierRegistry`]): rates, labels and
+//!   tracking from a carrier's API with the store's credentials (`sandbox_carrier`, Cassa's
+//!   simulated carrier; a real carrier plugs in the same way).
 
+pub mod carrier;
+pub mod sandbox_carrier;
 mod table_rate;
 
 use std::{collections::BTreeMap, sync::Arc};
@@ -93,6 +99,41 @@ impl ShippingRegistry {
 impl std::fmt::Debug for ShippingRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.providers.keys()).finish()
+    }
+}
+
+/// The carriers this server knows, by name. Built at start-up (tests may register their own).
+#[derive(Clone, Default)]
+pub struct CarrierRegistry {
+    adapters: BTreeMap<&'static str, Arc<dyn carrier::CarrierAdapter>>,
+}
+
+impl CarrierRegistry {
+    /// A registry with no carrier.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a carrier under its name.
+    pub fn register(mut self, adapter: Arc<dyn carrier::CarrierAdapter>) -> Self {
+        self.adapters.insert(adapter.name(), adapter);
+        self
+    }
+
+    /// The carrier called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn carrier::CarrierAdapter>> {
+        self.adapters.get(name)
+    }
+
+    /// Every carrier, by name.
+    pub fn adapters(&self) -> impl Iterator<Item = &Arc<dyn carrier::CarrierAdapter>> {
+        self.adapters.values()
+    }
+}
+
+impl std::fmt::Debug for CarrierRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.adapters.keys()).finish()
     }
 }
 
