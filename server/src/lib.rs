@@ -31,6 +31,7 @@ pub mod providers;
 pub mod retention;
 pub mod secret;
 pub mod sessions;
+pub mod shipments;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

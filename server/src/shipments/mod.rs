@@ -1,0 +1,3 @@
+//! Shipments: packages, labels and tracking for an order's goods.
+
+pub mod packing;
