@@ -1,3 +1,148 @@
-//! Shipments: packages, labels and tracking for an order's goods.
+//! Shipments: packages, rates, labels and tracking for an order's goods.
+//!
+//! Rates come from every carrier a store has credentials for (and its rate table); a quote can
+//! freeze one (`checkout`), a label is bought for it once the order is paid, and the carrier's
+//! signed webhooks move the shipment through the one transition function (`status.rs`).
 
+mod error;
+mod labels;
 pub mod packing;
+mod rates;
+mod repo;
+mod settings;
+mod status;
+mod tracking;
+mod view;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub use error::Error;
+pub use labels::{BuyRequest, Purchase, buy, label_document, void};
+pub use rates::{FrozenRate, offer_rates, rate_for_quote};
+pub use settings::{SettingsInput, ShippingSettings, load_settings, put_settings};
+pub use status::{Change, ShipmentStatus, apply};
+pub use tracking::record_event;
+pub use view::{find, list, of_order, status_counts};
+
+use crate::{
+    money::MinorUnits,
+    providers::shipping::carrier::TrackingStatus,
+    types::{Currency, OrderId, ShipmentId, ShippingRateId},
+};
+
+/// A rate offered for an order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OfferedRate {
+    /// Rate id: pass it as `shipping_rate_id` in the quote, or to buy the label.
+    pub id: ShippingRateId,
+    /// Who offers it (`sandbox_carrier`, `table_rate`, …).
+    pub provider: String,
+    /// Service (`ground`, `express`, `overnight`, or a rate-table service).
+    pub service: String,
+    /// Price, minor units.
+    #[schema(value_type = i64)]
+    pub amount: MinorUnits,
+    /// Currency.
+    #[schema(value_type = String)]
+    pub currency: Currency,
+    /// Estimated days in transit, when the provider says.
+    pub estimated_days: Option<i32>,
+    /// After this the rate can no longer be quoted or bought.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A provider that could not rate the order, and why.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RateFailure {
+    /// The provider.
+    pub provider: String,
+    /// A stable code (`address_undeliverable`, `carrier_unavailable`, …).
+    pub code: String,
+}
+
+/// The rates for an order's packages.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RateList {
+    /// Offers, cheapest first.
+    pub rates: Vec<OfferedRate>,
+    /// The packages they price.
+    pub packages: Vec<packing::Package>,
+    /// Providers that gave no rate.
+    pub errors: Vec<RateFailure>,
+}
+
+/// A tracking event of a shipment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TrackingEvent {
+    /// Position in the carrier's timeline.
+    pub sequence: i32,
+    /// Normalized status.
+    pub status: TrackingStatus,
+    /// The carrier's own code.
+    pub raw_code: String,
+    /// The carrier's description.
+    pub description: String,
+    /// Where, when the carrier says.
+    pub location: Option<String>,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// Where the label's documents are.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LabelLinks {
+    /// 4×6 in PDF.
+    pub pdf: String,
+    /// ZPL for thermal printers.
+    pub zpl: String,
+}
+
+/// A shipment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Shipment {
+    /// Shipment id.
+    pub id: ShipmentId,
+    /// The order shipped.
+    pub order_id: OrderId,
+    /// Where it stands.
+    pub status: ShipmentStatus,
+    /// The carrier.
+    pub provider: String,
+    /// The carrier's service.
+    pub service: String,
+    /// The rate bought.
+    pub rate_id: ShippingRateId,
+    /// What the label costs, minor units.
+    #[schema(value_type = i64)]
+    pub amount: MinorUnits,
+    /// Currency.
+    #[schema(value_type = String)]
+    pub currency: Currency,
+    /// Tracking number, once bought.
+    pub tracking_number: Option<String>,
+    /// Until when the label can be voided.
+    pub void_deadline: Option<DateTime<Utc>>,
+    /// Why the purchase failed, for `purchase_failed`.
+    pub failure_code: Option<String>,
+    /// The packages.
+    pub packages: Vec<packing::Package>,
+    /// The carrier's timeline, in order.
+    pub tracking: Vec<TrackingEvent>,
+    /// The label's documents, once bought.
+    pub label: Option<LabelLinks>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Query of the shipments list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct ShipmentFilter {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this carrier.
+    pub carrier: Option<String>,
+}

@@ -95,7 +95,7 @@ pub struct BoxSize {
 }
 
 /// A packed box.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Package {
     /// The [`BoxSize::name`] used.
     pub box_name: String,
@@ -112,7 +112,7 @@ pub struct Package {
 }
 
 /// How many units of one order line a package holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PackedLine {
     /// The order line.
     pub line_no: i32,

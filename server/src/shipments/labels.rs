@@ -1,0 +1,339 @@
+//! Buying, voiding and fetching labels: the purchase is recorded before the carrier is called,
+//! so a lost answer leaves a `purchasing` shipment that the same request resumes with the same
+//! derived idempotency key (the carrier answers with the label it already sold; never a second
+//! one).
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    Error, Shipment,
+    repo::{self, EventRow, ShipmentRow},
+    settings,
+    status::{Change, ShipmentStatus, apply},
+    view,
+};
+use crate::{
+    credentials,
+    idempotency::provider_key,
+    orders::{self, OrderScope},
+    providers::shipping::carrier::{CarrierError, Label, LabelFormat},
+    state::AppState,
+    types::{Environment, InvalidValue, OrderId, ShipmentId, ShippingRateId, StoreId},
+};
+
+/// Body of `POST /admin/orders/{id}/shipments`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct BuyRequest {
+    /// A newer rate to buy instead of the one the payment's snapshot froze.
+    pub rate_id: Option<ShippingRateId>,
+    /// Buy even though the label costs something else than the customer paid for shipping.
+    pub accept_price_change: Option<bool>,
+}
+
+/// A bought label.
+#[derive(Debug, Clone)]
+pub struct Purchase {
+    /// The shipment.
+    pub shipment: Shipment,
+    /// The store captures the payment when a label is bought.
+    pub capture_on_shipment: bool,
+}
+
+fn event(shipment: ShipmentId, kind: &str, actor: &str, detail: String, state: &AppState) -> EventRow {
+    EventRow {
+        id: Uuid::now_v7(),
+        shipment_id: shipment,
+        kind: kind.to_owned(),
+        actor: actor.to_owned(),
+        detail,
+        created_at: state.clock.now(),
+    }
+}
+
+/// Buys the label for a paid order: the rate its payment's snapshot froze, or `request.rate_id`
+/// (a price change then needs `accept_price_change`).
+pub async fn buy(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    order_id: OrderId,
+    request: BuyRequest,
+    actor: &str,
+) -> Result<Purchase, Error> {
+    let scope = OrderScope {
+        store_id: store,
+        environment: env,
+        customer_id: None,
+    };
+    let order = orders::find(state, scope, order_id).await?;
+    let capture_on_shipment = settings::load_settings(state, store, env)
+        .await?
+        .capture_on_shipment;
+    if let Some(live) = repo::live_for_order(&state.db, order.id).await? {
+        if live.status != ShipmentStatus::Purchasing {
+            return Err(Error::AlreadyShipped);
+        }
+        // A purchase whose answer was lost: finish it, with the same key.
+        let rate = repo::rate(&state.db, store, env, live.rate_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let provider_rate_id = rate.provider_rate_id.ok_or(Error::RateNotPurchasable)?;
+        let shipment = purchase(state, live, &provider_rate_id, actor).await?;
+        return Ok(Purchase {
+            shipment,
+            capture_on_shipment,
+        });
+    }
+    let paid = repo::paid_snapshot(&state.db, order.id)
+        .await?
+        .ok_or(Error::NotPaid)?;
+    let rate_id = request.rate_id.or(paid.shipping_rate_id).ok_or_else(|| {
+        InvalidValue::new(
+            "rate_id",
+            "the payment's snapshot froze no carrier rate; pass the rate to buy",
+        )
+    })?;
+    let rate = repo::rate(&state.db, store, env, rate_id)
+        .await?
+        .filter(|r| r.order_id == order.id)
+        .ok_or(Error::NotFound)?;
+    let provider_rate_id = rate
+        .provider_rate_id
+        .clone()
+        .ok_or(Error::RateNotPurchasable)?;
+    let now = state.clock.now();
+    if rate.expires_at <= now {
+        return Err(Error::RateExpired);
+    }
+    if rate.amount != paid.shipping && !request.accept_price_change.unwrap_or(false) {
+        return Err(Error::PriceChanged {
+            paid: paid.shipping,
+            label: rate.amount,
+        });
+    }
+    let packages = rate.packages()?;
+    let row = ShipmentRow {
+        id: ShipmentId::new(),
+        store_id: store,
+        environment: env,
+        order_id: order.id,
+        rate_id: rate.id,
+        provider: rate.provider.clone(),
+        service: rate.service.clone(),
+        status: ShipmentStatus::Purchasing,
+        amount: rate.amount,
+        currency: rate.currency,
+        provider_label_id: None,
+        tracking_number: None,
+        void_deadline: None,
+        failure_code: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = state.db.begin_write().await?;
+    if !repo::insert_shipment(&mut tx, &row, &packages).await? {
+        return Err(Error::AlreadyShipped);
+    }
+    let detail = format!(
+        "{} {} for {} {} (customer paid {})",
+        row.provider, row.service, row.amount, row.currency.code(), paid.shipping
+    );
+    repo::insert_event(&mut tx, &event(row.id, "purchase_started", actor, detail, state)).await?;
+    tx.commit().await?;
+    let shipment = purchase(state, row, &provider_rate_id, actor).await?;
+    Ok(Purchase {
+        shipment,
+        capture_on_shipment,
+    })
+}
+
+/// Calls the carrier for a `purchasing` shipment and records what it answered.
+async fn purchase(
+    state: &AppState,
+    row: ShipmentRow,
+    provider_rate_id: &str,
+    actor: &str,
+) -> Result<Shipment, Error> {
+    let client =
+        credentials::carrier_client(state, row.store_id, &row.provider, row.environment).await?;
+    let key = provider_key(row.id.0, "label", 1);
+    let answer = client
+        .buy_label(provider_rate_id, &row.id.to_string(), &key)
+        .await;
+    match answer {
+        Ok(label) => {
+            record_purchase(state, &row, &label, actor).await?;
+            // Documents are a convenience copy: the label stands without them, and the label
+            // endpoint fetches what is missing.
+            for format in [LabelFormat::Pdf, LabelFormat::Zpl] {
+                match client.label_document(&label.provider_label_id, format).await {
+                    Ok(bytes) => store_document(state, row.id, format, bytes).await?,
+                    Err(err) => {
+                        tracing::warn!(error = %err, shipment = %row.id, "label document not fetched")
+                    }
+                }
+            }
+            view::find(state, row.store_id, row.environment, row.id).await
+        }
+        Err(CarrierError::UnknownOutcome(reason)) => {
+            let mut tx = state.db.begin_write().await?;
+            let detail = format!("the carrier's answer was lost: {reason}");
+            repo::insert_event(&mut tx, &event(row.id, "purchase_unknown", actor, detail, state))
+                .await?;
+            tx.commit().await?;
+            Err(Error::CarrierOutcomeUnknown)
+        }
+        Err(err) => {
+            let code = match &err {
+                CarrierError::Rejected { code, .. } | CarrierError::Refused { code, .. } => {
+                    code.clone()
+                }
+                CarrierError::Retryable(_) => "carrier_unavailable".to_owned(),
+                CarrierError::UnknownOutcome(_) => "carrier_timeout".to_owned(),
+            };
+            let mut tx = state.db.begin_write().await?;
+            let mut current = repo::lock(&mut tx, row.id).await?;
+            current.status = apply(current.status, Change::PurchaseRefused)?;
+            current.failure_code = Some(code.clone());
+            current.updated_at = state.clock.now();
+            repo::update(&mut tx, &current).await?;
+            repo::insert_event(
+                &mut tx,
+                &event(row.id, "purchase_failed", actor, err.to_string(), state),
+            )
+            .await?;
+            tx.commit().await?;
+            Err(Error::from_carrier(err))
+        }
+    }
+}
+
+/// Records a sold label, then replays the tracking events that arrived before it.
+async fn record_purchase(
+    state: &AppState,
+    row: &ShipmentRow,
+    label: &Label,
+    actor: &str,
+) -> Result<(), Error> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin_write().await?;
+    let mut current = repo::lock(&mut tx, row.id).await?;
+    let before = current.status;
+    current.status = apply(current.status, Change::Purchased)?;
+    current.provider_label_id = Some(label.provider_label_id.clone());
+    current.tracking_number = Some(label.tracking_number.clone());
+    current.void_deadline = Some(label.void_deadline);
+    current.amount = label.amount;
+    current.currency = label.currency;
+    for update in &label.events {
+        repo::insert_tracking(&mut tx, row.id, update, now).await?;
+    }
+    for stored in repo::tracking_in(&mut tx, row.id).await? {
+        current.status = apply(current.status, Change::Tracked(stored.status))?;
+    }
+    current.updated_at = now;
+    repo::update(&mut tx, &current).await?;
+    if before == ShipmentStatus::Purchasing {
+        let detail = format!(
+            "label {} tracking {} for {} {}",
+            label.provider_label_id, label.tracking_number, label.amount, label.currency.code()
+        );
+        repo::insert_event(&mut tx, &event(row.id, "purchased", actor, detail, state)).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn store_document(
+    state: &AppState,
+    id: ShipmentId,
+    format: LabelFormat,
+    bytes: Vec<u8>,
+) -> Result<(), Error> {
+    match format {
+        LabelFormat::Pdf => repo::set_documents(&state.db, id, Some(&bytes), None).await?,
+        LabelFormat::Zpl => {
+            let text = String::from_utf8_lossy(&bytes);
+            repo::set_documents(&state.db, id, None, Some(&text)).await?
+        }
+    }
+    Ok(())
+}
+
+/// Voids a shipment's label while the carrier's window is open (before pickup).
+pub async fn void(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    id: ShipmentId,
+    actor: &str,
+) -> Result<Shipment, Error> {
+    let row = repo::find(&state.db, store, env, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    if row.status == ShipmentStatus::Cancelled {
+        return view::find(state, store, env, id).await;
+    }
+    // Refused here, before the carrier is asked, when the status cannot be voided.
+    apply(row.status, Change::Voided)?;
+    let label_id = row
+        .provider_label_id
+        .clone()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("a labelled shipment without a label id")))?;
+    if row.void_deadline.is_some_and(|d| d <= state.clock.now()) {
+        return Err(Error::CarrierRejected {
+            code: "void_window_closed".to_owned(),
+            message: "the label can no longer be voided".to_owned(),
+        });
+    }
+    let client = credentials::carrier_client(state, store, &row.provider, env).await?;
+    let label = client
+        .void_label(&label_id, &provider_key(row.id.0, "void", 1))
+        .await
+        .map_err(Error::from_carrier)?;
+    if !label.voided {
+        return Err(Error::CarrierOutcomeUnknown);
+    }
+    let mut tx = state.db.begin_write().await?;
+    let mut current = repo::lock(&mut tx, id).await?;
+    current.status = apply(current.status, Change::Voided)?;
+    current.updated_at = state.clock.now();
+    repo::update(&mut tx, &current).await?;
+    let detail = format!("label {label_id} voided; {} {} refunded by the carrier", label.amount, label.currency.code());
+    repo::insert_event(&mut tx, &event(id, "voided", actor, detail, state)).await?;
+    tx.commit().await?;
+    view::find(state, store, env, id).await
+}
+
+/// A shipment's label document (fetched from the carrier once if it was not stored).
+pub async fn label_document(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    id: ShipmentId,
+    format: LabelFormat,
+) -> Result<Vec<u8>, Error> {
+    let row = repo::find(&state.db, store, env, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let Some(label_id) = row.provider_label_id.as_deref().filter(|_| row.status.has_label()) else {
+        return Err(Error::NotFound);
+    };
+    let (pdf, zpl) = repo::documents(&state.db, id).await?;
+    let stored = match format {
+        LabelFormat::Pdf => pdf,
+        LabelFormat::Zpl => zpl.map(String::into_bytes),
+    };
+    if let Some(bytes) = stored {
+        return Ok(bytes);
+    }
+    let client = credentials::carrier_client(state, store, &row.provider, env).await?;
+    let bytes = client
+        .label_document(label_id, format)
+        .await
+        .map_err(Error::from_carrier)?;
+    store_document(state, id, format, bytes.clone()).await?;
+    Ok(bytes)
+}
