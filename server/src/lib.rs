@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod db;
 pub mod demo;
 pub mod egress;
+pub mod fulfilment;
 pub mod http;
 pub mod idempotency;
 pub mod identity;

@@ -20,6 +20,12 @@ pub enum Error {
     /// The order changed after the snapshot was taken.
     #[error("the order changed after this snapshot was taken")]
     SnapshotStale,
+    /// The shipping rate to freeze has expired.
+    #[error("this shipping rate has expired; ask for new rates")]
+    ShippingRateExpired,
+    /// The shipping rate was offered for an earlier version of the order.
+    #[error("this shipping rate was offered for an earlier version of the order; ask for new rates")]
+    ShippingRateStale,
     /// Another request holds (or answered) the request's Idempotency-Key.
     #[error("a request with this Idempotency-Key is still in progress")]
     IdempotencyKeyInUse,

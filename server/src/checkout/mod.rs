@@ -19,7 +19,7 @@ pub use service::{Reply, find, payable_snapshot, quote};
 use crate::{
     money::MinorUnits,
     providers::shipping::RateQuote,
-    types::{OrderId, ProductId, SnapshotId},
+    types::{OrderId, ProductId, ShippingRateId, SnapshotId},
 };
 
 /// Body of `POST /api/v1/me/checkout/quote`.
@@ -29,6 +29,9 @@ pub struct QuoteRequest {
     pub order_id: OrderId,
     /// A shipping service from the options; default the cheapest.
     pub shipping_service: Option<String>,
+    /// A rate from `POST /me/orders/{id}/shipping/rates`, frozen into the snapshot (its
+    /// provider, service and price); wins over `shipping_service`.
+    pub shipping_rate_id: Option<ShippingRateId>,
 }
 
 /// A priced line of a snapshot.
@@ -80,6 +83,8 @@ pub struct SelectedProviders {
     pub shipping: String,
     /// Chosen shipping service.
     pub shipping_service: String,
+    /// The carrier rate the snapshot froze (a label is bought with it).
+    pub shipping_rate_id: Option<ShippingRateId>,
     /// Tax provider.
     pub tax: String,
 }

@@ -12,7 +12,7 @@ use crate::{
     on_db, on_tx,
     orders::OrderStatus,
     providers::{shipping::ShippingRate, tax::TaxRule},
-    types::{Currency, CustomerId, Environment, OrderId, SnapshotId, StoreId},
+    types::{Currency, CustomerId, Environment, OrderId, ShippingRateId, SnapshotId, StoreId},
 };
 
 fn decode_error(err: impl std::error::Error + Send + Sync + 'static) -> DbError {
@@ -29,8 +29,8 @@ pub async fn insert_snapshot(
 ) -> Result<(), DbError> {
     const SNAPSHOT: &str = "INSERT INTO order_checkout_snapshots (id, order_id, store_id, environment, \
         customer_id, order_revision, currency, subtotal, shipping, tax, total, shipping_service, \
-        shipping_provider, tax_provider, created_at, expires_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+        shipping_provider, tax_provider, created_at, expires_at, shipping_rate_id) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
     const LINE: &str = "INSERT INTO order_checkout_snapshot_items (snapshot_id, line_no, product_id, \
         quantity, unit_amount, amount, net, tax, tax_rate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
     on_tx!(tx, conn => {
@@ -39,7 +39,7 @@ pub async fn insert_snapshot(
             .bind(s.order_revision).bind(&s.currency).bind(s.totals.subtotal)
             .bind(s.totals.shipping).bind(s.totals.tax).bind(s.totals.total)
             .bind(&s.provider.shipping_service).bind(&s.provider.shipping).bind(&s.provider.tax)
-            .bind(s.created_at).bind(s.expires_at)
+            .bind(s.created_at).bind(s.expires_at).bind(s.provider.shipping_rate_id)
             .execute(&mut *conn).await?;
         for l in &s.lines {
             sqlx::query(LINE)
@@ -77,6 +77,8 @@ pub struct SnapshotRecord {
     pub shipping_service: String,
     /// Shipping provider.
     pub shipping_provider: String,
+    /// The carrier rate it froze.
+    pub shipping_rate_id: Option<ShippingRateId>,
     /// Tax provider.
     pub tax_provider: String,
     /// Creation time.
@@ -93,8 +95,8 @@ pub async fn find_snapshot(
     snapshot_id: SnapshotId,
 ) -> Result<Option<SnapshotRecord>, DbError> {
     const SQL: &str = "SELECT id, order_id, customer_id, order_revision, currency, subtotal, \
-        shipping, tax, total, shipping_service, shipping_provider, tax_provider, created_at, \
-        expires_at FROM order_checkout_snapshots WHERE id = $1 AND store_id = $2 AND environment = $3";
+        shipping, tax, total, shipping_service, shipping_provider, shipping_rate_id, tax_provider, \
+        created_at, expires_at FROM order_checkout_snapshots WHERE id = $1 AND store_id = $2 AND environment = $3";
     Ok(on_db!(db, pool => {
         sqlx::query_as(SQL).bind(snapshot_id).bind(store).bind(env).fetch_optional(pool).await
     })?)

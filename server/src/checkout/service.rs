@@ -15,7 +15,8 @@ use crate::{
     orders::{self, OrderScope, OrderStatus},
     providers::{shipping::Parcel, tax::TaxableLine},
     state::AppState,
-    types::{InvalidValue, OrderId, SnapshotId},
+    shipments,
+    types::{InvalidValue, OrderId, ShippingRateId, SnapshotId},
 };
 
 /// Renders a snapshot as the answer stored under the request's key. The edge supplies it: the
@@ -79,22 +80,35 @@ pub async fn quote(
         currency: order.currency,
     };
     let options = shipping.quote_rates(&shipping_config, &parcel);
-    let chosen = match request
-        .shipping_service
-        .as_deref()
-        .map(|s| s.trim().to_lowercase())
-    {
-        Some(service) => options
-            .iter()
-            .find(|o| o.service == service)
-            .cloned()
-            .ok_or_else(|| InvalidValue::new("shipping_service", "not offered for this order"))?,
-        None => options.first().cloned().ok_or_else(|| {
-            InvalidValue::new(
-                "shipping_address.country",
-                "no shipping rate covers this destination and weight",
-            )
-        })?,
+    let chosen = match request.shipping_rate_id {
+        Some(id) => frozen_rate(state, &order, order_scope, id).await?,
+        None => {
+            let quote = match request
+                .shipping_service
+                .as_deref()
+                .map(|s| s.trim().to_lowercase())
+            {
+                Some(service) => options
+                    .iter()
+                    .find(|o| o.service == service)
+                    .cloned()
+                    .ok_or_else(|| {
+                        InvalidValue::new("shipping_service", "not offered for this order")
+                    })?,
+                None => options.first().cloned().ok_or_else(|| {
+                    InvalidValue::new(
+                        "shipping_address.country",
+                        "no shipping rate covers this destination and weight",
+                    )
+                })?,
+            };
+            Chosen {
+                provider: shipping.name().to_owned(),
+                service: quote.service,
+                amount: quote.amount,
+                rate_id: None,
+            }
+        }
     };
     let tax_config = config::load_tax(state, scope.store_id, scope.environment).await?;
     let tax = state
@@ -150,8 +164,9 @@ pub async fn quote(
             total,
         },
         provider: SelectedProviders {
-            shipping: shipping.name().to_owned(),
+            shipping: chosen.provider.clone(),
             shipping_service: chosen.service.clone(),
+            shipping_rate_id: chosen.rate_id,
             tax: tax.name().to_owned(),
         },
         shipping_options: options,
@@ -183,6 +198,40 @@ pub async fn quote(
         answer::settled(record, stored);
     }
     Ok(snapshot)
+}
+
+/// The shipping a snapshot prices.
+struct Chosen {
+    provider: String,
+    service: String,
+    amount: MinorUnits,
+    rate_id: Option<ShippingRateId>,
+}
+
+/// A rate offered for the order, frozen as it was offered.
+async fn frozen_rate(
+    state: &AppState,
+    order: &orders::Order,
+    scope: OrderScope,
+    id: ShippingRateId,
+) -> Result<Chosen, Error> {
+    match shipments::rate_for_quote(state, order, scope, id).await {
+        Ok(rate) => Ok(Chosen {
+            provider: rate.provider,
+            service: rate.service,
+            amount: rate.amount,
+            rate_id: Some(rate.id),
+        }),
+        Err(shipments::Error::NotFound) => Err(InvalidValue::new(
+            "shipping_rate_id",
+            "no such rate for this order",
+        )
+        .into()),
+        Err(shipments::Error::RateExpired) => Err(Error::ShippingRateExpired),
+        Err(shipments::Error::RateStale) => Err(Error::ShippingRateStale),
+        Err(shipments::Error::Db(err)) => Err(err.into()),
+        Err(err) => Err(Error::Internal(err.into())),
+    }
 }
 
 fn unknown_provider(kind: &str, name: &str) -> Error {
@@ -217,6 +266,7 @@ pub async fn find(
         },
         provider: SelectedProviders {
             shipping_service: row.shipping_service,
+            shipping_rate_id: row.shipping_rate_id,
             shipping: row.shipping_provider,
             tax: row.tax_provider,
         },

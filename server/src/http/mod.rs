@@ -129,14 +129,16 @@ fn api_v1() -> OpenApiRouter<AppState> {
                 .merge(crate::orders::admin_router())
                 .merge(crate::payments::admin_router())
                 .merge(crate::webhooks::admin_router())
-                .merge(crate::checkout::admin_router()),
+                .merge(crate::checkout::admin_router())
+                .merge(crate::shipments::admin_router()),
         )
         .nest(
             "/me",
             crate::tenancy::me_router()
                 .merge(crate::orders::me_router())
                 .merge(crate::payments::me_router())
-                .merge(crate::checkout::me_router()),
+                .merge(crate::checkout::me_router())
+                .merge(crate::shipments::me_router()),
         )
 }
 

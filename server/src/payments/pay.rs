@@ -62,6 +62,7 @@ pub async fn pay(
                 QuoteRequest {
                     order_id,
                     shipping_service: request.shipping_service.clone(),
+                    shipping_rate_id: None,
                 },
                 None,
             )

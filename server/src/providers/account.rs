@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{payment::ProviderError, signature::SignatureError};
+use super::signature::SignatureError;
 use crate::{
     db::Db,
     egress::{Egress, EgressError},
@@ -190,9 +190,9 @@ pub enum ClientError {
     /// This provider takes credentials and webhooks but cannot move money (yet).
     #[error("the {0} provider cannot make payments")]
     Unsupported(&'static str),
-    /// The client could not be built.
-    #[error(transparent)]
-    Provider(#[from] ProviderError),
+    /// The provider's client could not be built.
+    #[error("the client could not be built: {0}")]
+    Build(String),
 }
 
 /// Reads a credential field from a request body: a non-empty string, or absent/null when

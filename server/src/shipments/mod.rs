@@ -9,6 +9,7 @@ mod labels;
 pub mod packing;
 mod rates;
 mod repo;
+pub mod routes;
 mod settings;
 mod status;
 mod tracking;
@@ -22,6 +23,7 @@ pub use error::Error;
 pub use labels::{BuyRequest, Purchase, buy, label_document, void};
 pub use rates::{FrozenRate, offer_rates, rate_for_quote};
 pub use settings::{SettingsInput, ShippingSettings, load_settings, put_settings};
+pub use routes::{admin_router, me_router};
 pub use status::{Change, ShipmentStatus, apply};
 pub use tracking::record_event;
 pub use view::{find, list, of_order, status_counts};
@@ -99,6 +101,20 @@ pub struct LabelLinks {
     pub zpl: String,
 }
 
+/// One entry of a shipment's own audit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    /// `purchase_started`, `purchased`, `purchase_unknown`, `purchase_failed`, `voided`,
+    /// `status_changed`.
+    pub kind: String,
+    /// `user:<id>`, `api_key:<id>`, `webhook:<carrier>`.
+    pub actor: String,
+    /// What happened.
+    pub detail: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// A shipment.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Shipment {
@@ -132,6 +148,8 @@ pub struct Shipment {
     pub tracking: Vec<TrackingEvent>,
     /// The label's documents, once bought.
     pub label: Option<LabelLinks>,
+    /// What was done about it and by whom (purchase, void, status changes), in order.
+    pub history: Vec<HistoryEntry>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.

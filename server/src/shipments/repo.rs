@@ -442,11 +442,23 @@ pub async fn insert_event(tx: &mut Tx, e: &EventRow) -> Result<(), DbError> {
     Ok(())
 }
 
-/// A shipment's audit, in order.
-pub async fn events(db: &Db, id: ShipmentId) -> Result<Vec<EventRow>, DbError> {
-    const SQL: &str = "SELECT id, shipment_id, kind, actor, detail, created_at \
-        FROM shipment_events WHERE shipment_id = $1 ORDER BY id";
-    Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(id).fetch_all(pool).await)?)
+/// The audits of some shipments, in order.
+pub async fn events(db: &Db, ids: &[ShipmentId]) -> Result<Vec<EventRow>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, shipment_id, kind, actor, detail, created_at FROM shipment_events \
+         WHERE shipment_id IN ({}) ORDER BY shipment_id, id",
+        placeholders(ids.len())
+    );
+    Ok(on_db!(db, pool => {
+        let mut query = sqlx::query_as(&sql);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.fetch_all(pool).await
+    })?)
 }
 
 /// A page of a store's shipments.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::{
-    Error, LabelLinks, Shipment, ShipmentFilter, ShipmentStatus, TrackingEvent,
+    Error, HistoryEntry, LabelLinks, Shipment, ShipmentFilter, ShipmentStatus, TrackingEvent,
     packing::{Package, PackedLine},
     repo::{self, ShipmentRow},
 };
@@ -41,6 +41,15 @@ async fn views(state: &AppState, rows: Vec<ShipmentRow>) -> Result<Vec<Shipment>
             occurred_at: t.occurred_at,
         });
     }
+    let mut history: HashMap<ShipmentId, Vec<HistoryEntry>> = HashMap::new();
+    for e in repo::events(&state.db, &ids).await? {
+        history.entry(e.shipment_id).or_default().push(HistoryEntry {
+            kind: e.kind,
+            actor: e.actor,
+            detail: e.detail,
+            at: e.created_at,
+        });
+    }
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -54,6 +63,7 @@ async fn views(state: &AppState, rows: Vec<ShipmentRow>) -> Result<Vec<Shipment>
             Shipment {
                 packages: packages.remove(&r.id).unwrap_or_default(),
                 tracking: tracking.remove(&r.id).unwrap_or_default(),
+                history: history.remove(&r.id).unwrap_or_default(),
                 label,
                 id: r.id,
                 order_id: r.order_id,

@@ -10,19 +10,25 @@ use serde_json::Value;
 use super::queue::Claimed;
 use crate::{
     payments::{Caller, Operation, Source},
-    providers::payment::{EventOperation, ProviderEvent},
+    providers::{
+        payment::{EventOperation, ProviderEvent},
+        shipping::carrier::CarrierEvent,
+    },
     state::AppState,
     types::{Environment, TransactionId},
 };
 
 /// Processes one claimed event; an `Err` is retried later (and dead-lettered in the end).
 pub async fn process_event(state: &AppState, event: &Claimed) -> Result<(), String> {
+    let payload: Value =
+        serde_json::from_str(&event.payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    if let Some(carrier) = state.carriers.get(&event.provider) {
+        return carrier_event(state, event, carrier.parse_event(&payload)).await;
+    }
     // Verified and stored by a provider since unregistered: kept, without effect.
     let Some(adapter) = state.payment_providers.get(&event.provider) else {
         return Ok(());
     };
-    let payload: Value =
-        serde_json::from_str(&event.payload).map_err(|e| format!("payload is not JSON: {e}"))?;
     match adapter.parse_event(&payload) {
         ProviderEvent::Ignored => Ok(()),
         ProviderEvent::Payment {
@@ -101,4 +107,34 @@ async fn payment_event(
         Ok(_) => Ok(()),
         Err(err) => Err(err.to_string()),
     }
+}
+
+/// A carrier's event: tracking is recorded on the shipment of the label it names (within the
+/// store and the environment whose secret signed it), through the shipments' transition
+/// function, so a duplicate or late event never moves a shipment back.
+async fn carrier_event(state: &AppState, event: &Claimed, parsed: CarrierEvent) -> Result<(), String> {
+    let CarrierEvent::Tracking {
+        provider_label_id,
+        reference,
+        update,
+    } = parsed
+    else {
+        return Ok(());
+    };
+    let environment: Environment = event
+        .environment
+        .as_deref()
+        .and_then(|e| e.parse().ok())
+        .ok_or("the event has no environment")?;
+    crate::shipments::record_event(
+        state,
+        event.store_id,
+        environment,
+        &event.provider,
+        &provider_label_id,
+        reference.as_deref(),
+        &update,
+    )
+    .await
+    .map_err(|e| e.to_string())
 }

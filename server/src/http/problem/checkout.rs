@@ -13,6 +13,18 @@ impl From<Error> for ApiError {
             )),
             Error::SnapshotExpired => ApiError::SnapshotExpired,
             Error::SnapshotStale => ApiError::SnapshotStale,
+            Error::ShippingRateExpired => ApiError::Described {
+                status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                code: "shipping_rate_expired",
+                title: "Shipping rate expired",
+                detail: err.to_string(),
+            },
+            Error::ShippingRateStale => ApiError::Described {
+                status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                code: "shipping_rate_stale",
+                title: "Shipping rate stale",
+                detail: err.to_string(),
+            },
             Error::IdempotencyKeyInUse => ApiError::IdempotencyKeyInUse,
             Error::Invalid(invalid) => ApiError::Validation(invalid),
             Error::Orders(err) => err.into(),

@@ -18,6 +18,7 @@ use crate::db::DbError;
 mod credentials;
 mod idempotency;
 mod payments;
+mod shipments;
 mod webhooks;
 
 /// Marks a 5xx answer that is final for its Idempotency-Key: the idempotency layer stores and
@@ -212,6 +213,18 @@ pub enum ApiError {
         "the payment provider did not answer in time; the outcome is being resolved, retry with the same Idempotency-Key"
     )]
     ProviderOutcomeUnknown,
+    /// A capability's refusal with its own stable code, chosen in its `problem/` file.
+    #[error("{detail}")]
+    Described {
+        /// HTTP status.
+        status: StatusCode,
+        /// Stable code.
+        code: &'static str,
+        /// Short title.
+        title: &'static str,
+        /// What happened.
+        detail: String,
+    },
     /// A webhook whose signature headers are missing, wrong or stale.
     #[error("the webhook signature is invalid: {0}")]
     InvalidSignature(crate::providers::signature::SignatureError),
@@ -381,6 +394,12 @@ impl ApiError {
                 "invalid_signature",
                 "Invalid signature",
             ),
+            ApiError::Described {
+                status,
+                code,
+                title,
+                ..
+            } => (*status, code, title),
             ApiError::CrossSiteRequest => {
                 (StatusCode::FORBIDDEN, "csrf_rejected", "Cross-site request")
             }

@@ -124,7 +124,8 @@ impl AccountAdapter for SandboxAdapter {
                 let client = sandbox_client(ctx, credentials)?;
                 client
                     .register_webhook_endpoint(&ctx.own_webhook_url(NAME), secret)
-                    .await?;
+                    .await
+                    .map_err(|e| ClientError::Build(e.to_string()))?;
                 Ok::<_, ClientError>(())
             }
             .await;
@@ -189,7 +190,8 @@ fn sandbox_client(
         ctx.timeout,
         ctx.db.clone(),
         Some(ctx.store),
-    )?)
+    )
+    .map_err(|e| ClientError::Build(e.to_string()))?)
 }
 
 /// Whether `url` is this server's sandbox webhook URL of some store (`self_url` is how this
