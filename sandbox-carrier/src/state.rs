@@ -2,7 +2,7 @@
 
 use std::{fmt, sync::Arc, time::Duration};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -176,9 +176,10 @@ impl CarrierState {
         &self.db
     }
 
-    /// The carrier's current time.
+    /// The carrier's current time, to the microsecond: what PostgreSQL keeps, so that a time
+    /// answered at once and the same time read back later are equal.
     pub(crate) fn now(&self) -> DateTime<Utc> {
-        (self.clock)()
+        (self.clock)().trunc_subsecs(6)
     }
 }
 

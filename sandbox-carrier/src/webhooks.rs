@@ -167,8 +167,12 @@ pub async fn sealed_with(state: &CarrierState, version: u32) -> Result<i64, Erro
 /// A delivery claimed for one attempt: id, account, body, attempts including this one.
 type Claimed = (String, String, String, i32);
 
-/// Makes one attempt at every delivery that is due (per the carrier's clock), in parallel, and
-/// records each result. Returns how many were delivered.
+/// A claimed delivery of a known account: id, body, attempts before this one.
+type Attempt = (String, String, i32);
+
+/// Makes one attempt at every delivery that is due (per the carrier's clock), accounts in
+/// parallel and each account's in order, and records each result. Returns how many were
+/// delivered.
 pub async fn deliver_due(state: &CarrierState) -> Result<u64, Error> {
     const DUE: &str = "SELECT id, account, body, attempts FROM sandbox_carrier_deliveries \
         WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2";
@@ -181,25 +185,40 @@ pub async fn deliver_due(state: &CarrierState) -> Result<u64, Error> {
         sqlx::query_as(DUE).bind(now).bind(BATCH).fetch_all(pool).await
     })?;
     let lease = now + chrono::Duration::seconds(LEASE_SECS);
-    let mut attempts = JoinSet::new();
+    // One account's events go out one after the other, in the order they were recorded (an
+    // endpoint mostly sees a timeline in order); accounts are served in parallel.
+    let mut by_account: Vec<(String, Vec<Attempt>)> = Vec::new();
     for (id, account, body, tried) in due {
         let claimed = on_db!(&state.db, pool => {
             sqlx::query(CLAIM).bind(&id).bind(tried).bind(lease).bind(now)
                 .execute(pool).await.map(|r| r.rows_affected())
         })?;
-        if claimed == 1 {
-            let state = state.clone();
-            attempts.spawn(async move {
-                let result = attempt(&state, &id, &account, &body).await;
-                record(&state, &id, tried + 1, result).await
-            });
+        if claimed != 1 {
+            continue;
         }
+        match by_account.iter_mut().find(|(a, _)| *a == account) {
+            Some((_, queue)) => queue.push((id, body, tried)),
+            None => by_account.push((account, vec![(id, body, tried)])),
+        }
+    }
+    let mut attempts = JoinSet::new();
+    for (account, queue) in by_account {
+        let state = state.clone();
+        attempts.spawn(async move {
+            let mut delivered = 0;
+            for (id, body, tried) in queue {
+                let result = attempt(&state, &id, &account, &body).await;
+                if record(&state, &id, tried + 1, result).await? {
+                    delivered += 1;
+                }
+            }
+            Ok::<u64, Error>(delivered)
+        });
     }
     let mut delivered = 0;
     while let Some(joined) = attempts.join_next().await {
         match joined {
-            Ok(Ok(true)) => delivered += 1,
-            Ok(Ok(false)) => {}
+            Ok(Ok(n)) => delivered += n,
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "sandbox carrier could not record a delivery")
             }
