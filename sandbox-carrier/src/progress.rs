@@ -43,6 +43,16 @@ pub async fn run_due(state: &CarrierState) -> Result<u64, Error> {
         ORDER BY e.due_at, e.label_id, e.sequence LIMIT $2";
     const RECORD: &str = "UPDATE sandbox_carrier_events SET occurred_at = due_at \
         WHERE label_id = $1 AND sequence = $2 AND occurred_at IS NULL";
+    // Checked before any write transaction: the ticker asks every second, and on SQLite a write
+    // transaction takes the one writer lock the host's own requests need.
+    const ANY_DUE: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM sandbox_carrier_events \
+        WHERE occurred_at IS NULL AND due_at <= $1 LIMIT 1) due";
+    let any: i64 = on_db!(&state.db, pool => {
+        sqlx::query_scalar(ANY_DUE).bind(state.now()).fetch_one(pool).await
+    })?;
+    if any == 0 {
+        return Ok(0);
+    }
     let mut total = 0;
     loop {
         let now = state.now();
