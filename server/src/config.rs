@@ -117,6 +117,17 @@ pub struct ServeArgs {
         default_value_t = 20_000
     )]
     pub sandbox_psp_timeout_delay_ms: u64,
+    /// Added latency of every sandbox carrier answer, in milliseconds.
+    #[arg(long, env = "CASSA_SANDBOX_CARRIER_LATENCY_MS", default_value_t = 0)]
+    pub sandbox_carrier_latency_ms: u64,
+    /// How late the sandbox carrier answers a label purchase to postal code 99903, in
+    /// milliseconds.
+    #[arg(
+        long,
+        env = "CASSA_SANDBOX_CARRIER_TIMEOUT_DELAY_MS",
+        default_value_t = 20_000
+    )]
+    pub sandbox_carrier_timeout_delay_ms: u64,
     /// How long Cassa waits for a payment provider's answer, in milliseconds; a call that takes
     /// longer has an unknown outcome and is resolved later with the same idempotency key.
     #[arg(long, env = "CASSA_PROVIDER_TIMEOUT_MS", default_value_t = 10_000)]
@@ -370,6 +381,10 @@ pub struct Config {
     pub sandbox_psp_latency: Duration,
     /// How late the sandbox PSP answers `pm_card_timeout`.
     pub sandbox_psp_timeout_delay: Duration,
+    /// Added latency of the sandbox carrier.
+    pub sandbox_carrier_latency: Duration,
+    /// How late the sandbox carrier answers a label purchase to postal code 99903.
+    pub sandbox_carrier_timeout_delay: Duration,
     /// How long a payment provider call may take before its outcome counts as unknown.
     pub provider_timeout: Duration,
     /// Time between resolver passes (open transactions are resolved once this old).
@@ -478,6 +493,8 @@ impl Config {
             snapshot_ttl: chrono::Duration::seconds(defaults::SNAPSHOT_TTL_SECS),
             sandbox_psp_latency: Duration::ZERO,
             sandbox_psp_timeout_delay: Duration::from_secs(20),
+            sandbox_carrier_latency: Duration::ZERO,
+            sandbox_carrier_timeout_delay: Duration::from_secs(20),
             provider_timeout: Duration::from_secs(10),
             resolver_interval: Duration::from_secs(30),
             unresolved_alert_after: chrono::Duration::hours(24),
@@ -521,6 +538,10 @@ impl Config {
             snapshot_ttl: chrono::Duration::seconds(args.snapshot_ttl_secs.max(1)),
             sandbox_psp_latency: Duration::from_millis(args.sandbox_psp_latency_ms),
             sandbox_psp_timeout_delay: Duration::from_millis(args.sandbox_psp_timeout_delay_ms),
+            sandbox_carrier_latency: Duration::from_millis(args.sandbox_carrier_latency_ms),
+            sandbox_carrier_timeout_delay: Duration::from_millis(
+                args.sandbox_carrier_timeout_delay_ms,
+            ),
             provider_timeout: Duration::from_millis(args.provider_timeout_ms.max(1)),
             resolver_interval: Duration::from_secs(args.resolver_interval_secs.max(1)),
             unresolved_alert_after: chrono::Duration::hours(args.unresolved_alert_hours.max(1)),

@@ -168,8 +168,21 @@ impl Application {
             &config,
             shutdown.clone(),
         );
-        let sealed_elsewhere: Vec<Arc<dyn crate::keyring::SealedElsewhere>> =
-            vec![Arc::new(crate::http::sandbox_psp::SealedByPsp(psp))];
+        let carrier = crate::http::sandbox_carrier::state_from(
+            &db,
+            key_ring.clone(),
+            self_url.clone(),
+            egress.clone(),
+            &config,
+            shutdown.clone(),
+        );
+        // The carrier's tables are its own (no migration creates them); they exist in every
+        // mode, so that a key rotation can always count and rewrap the secrets they hold.
+        crate::http::sandbox_carrier::ensure_schema(&carrier).await?;
+        let sealed_elsewhere: Vec<Arc<dyn crate::keyring::SealedElsewhere>> = vec![
+            Arc::new(crate::http::sandbox_psp::SealedByPsp(psp)),
+            Arc::new(crate::http::sandbox_carrier::SealedByCarrier(carrier)),
+        ];
         let shipping = crate::providers::shipping::ShippingRegistry::new()
             .register(Arc::new(crate::providers::shipping::TableRateShipping));
         let tax = crate::providers::tax::TaxRegistry::new()
@@ -247,6 +260,9 @@ impl Application {
         let rotations = crate::credentials::keys::spawn_rotation_worker(state.clone());
         let resolver = crate::payments::spawn_resolver(state.clone());
         let webhook_workers = crate::webhooks::spawn_workers(state.clone());
+        // The carrier is mounted only outside production (see `http::router`), so is its clock.
+        let carrier_ticker = (state.config.run_mode != crate::config::RunMode::Production)
+            .then(|| crate::http::sandbox_carrier::spawn_ticker(&state));
         tracing::info!(%local_addr, "listening");
 
         let signal_token = token.clone();
@@ -300,6 +316,9 @@ impl Application {
         let _ = resolver.await;
         for worker in webhook_workers {
             let _ = worker.await;
+        }
+        if let Some(ticker) = carrier_ticker {
+            let _ = ticker.await;
         }
         if let Some(metrics_server) = metrics_server {
             let _ = metrics_server.await;

@@ -21,6 +21,7 @@ mod payments;
 mod problems;
 mod provider_client;
 mod request_id;
+mod sandbox_carrier;
 mod sandbox_psp;
 mod schema_parity;
 mod second_provider;

@@ -7,6 +7,7 @@ pub mod middleware;
 pub mod ops;
 pub mod pagination;
 pub mod problem;
+pub mod sandbox_carrier;
 pub mod sandbox_psp;
 
 use axum::{
@@ -189,11 +190,15 @@ pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
     let fallback_context = console_context.clone();
 
     let body_limit = state.config.body_limit_bytes;
-    // The simulated PSP lives beside the API, as a remote provider would (outside /api). It
-    // moves no real money and answers anyone with an `sbx_` key, so production does not
-    // serve it.
+    // The simulated PSP and carrier live beside the API, as remote providers would (outside
+    // /api). They move no real money or parcels and answer anyone with an `sbx_` or `scr_`
+    // key, so production serves neither.
     if state.config.run_mode != RunMode::Production {
         api = api.nest("/sandbox-psp", crate::http::sandbox_psp::router(&state));
+        api = api.nest(
+            "/sandbox-carrier",
+            crate::http::sandbox_carrier::router(&state),
+        );
     }
     api.leptos_routes_with_context(&state, console_routes, console_context, {
         let options = leptos_options.clone();
@@ -249,7 +254,11 @@ async fn fallback(
     context: impl Fn() + Clone + Send + Sync + 'static,
 ) -> Response {
     let path = req.uri().path();
-    if path == "/api" || path.starts_with("/api/") || path.starts_with("/sandbox-psp/") {
+    if path == "/api"
+        || path.starts_with("/api/")
+        || path.starts_with("/sandbox-psp/")
+        || path.starts_with("/sandbox-carrier/")
+    {
         return ApiError::NotFound.into_response();
     }
     let uri = req.uri().clone();

@@ -45,10 +45,7 @@ pub fn state_from(
         Db::Sqlite(pool) => PspDb::Sqlite(pool.clone()),
         Db::Postgres(pool) => PspDb::Postgres(pool.clone()),
     };
-    let sealer = Arc::new(KeyRingSealer {
-        db: db.clone(),
-        key_ring,
-    });
+    let sealer = Arc::new(KeyRingSealer::new(db.clone(), key_ring));
     // Anyone with an `sbx_` key has an account at the PSP, so it delivers only to this
     // server's own sandbox webhook URLs, never another host or another path of this one; the
     // egress address rule applies on top, as to every outbound request.
@@ -108,9 +105,11 @@ fn elsewhere_error(err: cassa_sandbox_psp::Error) -> ElsewhereError {
     }
 }
 
-/// Seals the PSP's webhook secrets with the master key ring, in the format it always had:
-/// the nonce, then the ciphertext and tag, under the primary version.
-struct KeyRingSealer {
+/// Seals the webhook secrets of the simulated services this server hosts (the PSP's and the
+/// carrier's) with the master key ring, in the format the PSP always had: the nonce, then the
+/// ciphertext and tag, under the primary version. Each service's `Sealer` trait is implemented
+/// beside its host.
+pub(crate) struct KeyRingSealer {
     db: Db,
     key_ring: Arc<KeyRing>,
 }
@@ -118,27 +117,36 @@ struct KeyRingSealer {
 /// The key ring's nonce length (AES-GCM's 96 bits).
 const NONCE_LEN: usize = 12;
 
-#[async_trait]
-impl Sealer for KeyRingSealer {
-    async fn current_version(&self) -> Result<u32, SealError> {
-        keys::primary_version(&self.db)
-            .await
-            .map_err(SealError::new)
+impl KeyRingSealer {
+    pub(crate) fn new(db: Db, key_ring: Arc<KeyRing>) -> Self {
+        Self { db, key_ring }
     }
 
-    fn seal(&self, version: u32, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
-        let sealed = self
-            .key_ring
-            .seal(version, aad, plaintext)
-            .map_err(SealError::new)?;
+    /// The version new values are sealed with: the primary master key's.
+    pub(crate) async fn current_version(&self) -> Result<u32, DbError> {
+        keys::primary_version(&self.db).await
+    }
+
+    pub(crate) fn seal_bytes(
+        &self,
+        version: u32,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, KeyRingError> {
+        let sealed = self.key_ring.seal(version, aad, plaintext)?;
         let mut bytes = sealed.nonce;
         bytes.extend_from_slice(&sealed.ciphertext);
         Ok(bytes)
     }
 
-    fn open(&self, version: u32, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+    pub(crate) fn open_bytes(
+        &self,
+        version: u32,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, KeyRingError> {
         if sealed.len() < NONCE_LEN {
-            return Err(SealError::new(KeyRingError::Decrypt));
+            return Err(KeyRingError::Decrypt);
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
         let sealed = Sealed {
@@ -146,6 +154,25 @@ impl Sealer for KeyRingSealer {
             nonce: nonce.to_vec(),
             ciphertext: ciphertext.to_vec(),
         };
-        self.key_ring.open(&sealed, aad).map_err(SealError::new)
+        self.key_ring.open(&sealed, aad)
+    }
+}
+
+#[async_trait]
+impl Sealer for KeyRingSealer {
+    async fn current_version(&self) -> Result<u32, SealError> {
+        KeyRingSealer::current_version(self)
+            .await
+            .map_err(SealError::new)
+    }
+
+    fn seal(&self, version: u32, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.seal_bytes(version, aad, plaintext)
+            .map_err(SealError::new)
+    }
+
+    fn open(&self, version: u32, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.open_bytes(version, aad, sealed)
+            .map_err(SealError::new)
     }
 }
