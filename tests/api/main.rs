@@ -26,6 +26,7 @@ mod sandbox_psp;
 mod schema_parity;
 mod second_provider;
 mod sessions;
+mod shipments;
 mod shutdown;
 mod support;
 mod tenancy;

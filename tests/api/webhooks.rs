@@ -583,6 +583,7 @@ async fn two_instances_process_a_burst_of_1000_events_exactly_once() {
             config,
             cassa::startup::BuildOptions {
                 payment_providers: None,
+                carriers: None,
                 clock: Some(std::sync::Arc::new(h.app.clock.clone())),
                 extra_api: None,
             },

@@ -26,6 +26,18 @@ use crate::{
 #[derive(Debug, Deserialize, Serialize)]
 pub(crate) struct Register {
     url: String,
+    /// The caller's own signing secret (`whsec_` + base64 of 24–64 bytes), for a caller that
+    /// keeps its secrets itself; a fresh one when absent.
+    #[serde(default)]
+    secret: Option<String>,
+}
+
+/// Whether a caller-chosen secret is one the carrier can sign with.
+fn usable_secret(secret: &str) -> bool {
+    secret
+        .strip_prefix("whsec_")
+        .and_then(|b64| STANDARD.decode(b64).ok())
+        .is_some_and(|bytes| (24..=64).contains(&bytes.len()))
 }
 
 fn endpoint_not_found() -> CarrierError {
@@ -65,9 +77,15 @@ async fn registered(
             "url is not an allowed webhook URL",
         ));
     }
+    if body.secret.as_deref().is_some_and(|s| !usable_secret(s)) {
+        return Err(CarrierError::unprocessable(
+            "invalid_secret",
+            "secret must be whsec_ and the base64 of 24 to 64 bytes",
+        ));
+    }
     let key = Key::new(key, &("register", &body));
     let id = format!("we_{}", uuid::Uuid::now_v7().simple());
-    let secret = new_secret();
+    let secret = body.secret.clone().unwrap_or_else(new_secret);
     let sealed = webhooks::seal_secret(state, account, &id, &secret)
         .await
         .map_err(|err| {

@@ -24,7 +24,9 @@ pub enum Error {
     #[error("this shipping rate has expired; ask for new rates")]
     ShippingRateExpired,
     /// The shipping rate was offered for an earlier version of the order.
-    #[error("this shipping rate was offered for an earlier version of the order; ask for new rates")]
+    #[error(
+        "this shipping rate was offered for an earlier version of the order; ask for new rates"
+    )]
     ShippingRateStale,
     /// Another request holds (or answered) the request's Idempotency-Key.
     #[error("a request with this Idempotency-Key is still in progress")]

@@ -14,8 +14,8 @@ use crate::{
     money::MinorUnits,
     orders::{self, OrderScope, OrderStatus},
     providers::{shipping::Parcel, tax::TaxableLine},
-    state::AppState,
     shipments,
+    state::AppState,
     types::{InvalidValue, OrderId, ShippingRateId, SnapshotId},
 };
 
@@ -222,11 +222,9 @@ async fn frozen_rate(
             amount: rate.amount,
             rate_id: Some(rate.id),
         }),
-        Err(shipments::Error::NotFound) => Err(InvalidValue::new(
-            "shipping_rate_id",
-            "no such rate for this order",
-        )
-        .into()),
+        Err(shipments::Error::NotFound) => {
+            Err(InvalidValue::new("shipping_rate_id", "no such rate for this order").into())
+        }
         Err(shipments::Error::RateExpired) => Err(Error::ShippingRateExpired),
         Err(shipments::Error::RateStale) => Err(Error::ShippingRateStale),
         Err(shipments::Error::Db(err)) => Err(err.into()),

@@ -52,7 +52,7 @@ fn parse_path<'a>(
     provider: &'a str,
     environment: &str,
 ) -> Result<(&'a str, Environment), ApiError> {
-    if state.payment_providers.get(provider).is_none() {
+    if state.account_adapter(provider).is_none() {
         return Err(ApiError::NotFound);
     }
     let environment = environment.parse().map_err(|_| ApiError::NotFound)?;
@@ -84,7 +84,7 @@ pub async fn list_credentials(
     path = "/credentials/{provider}/{environment}",
     tag = "credentials",
     params(
-        ("provider" = String, Path, description = "`sandbox` or `stripe`"),
+        ("provider" = String, Path, description = "A registered provider: `sandbox`, `stripe`, `sandbox_carrier`"),
         ("environment" = String, Path, description = "`sandbox` or `production`"),
     ),
     request_body(content = Object, description = "The provider's fields"),
@@ -117,7 +117,7 @@ pub async fn put_credentials(
     path = "/credentials/{provider}/{environment}",
     tag = "credentials",
     params(
-        ("provider" = String, Path, description = "`sandbox` or `stripe`"),
+        ("provider" = String, Path, description = "A registered provider: `sandbox`, `stripe`, `sandbox_carrier`"),
         ("environment" = String, Path, description = "`sandbox` or `production`"),
     ),
     responses(

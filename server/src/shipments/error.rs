@@ -28,7 +28,9 @@ pub enum Error {
     #[error("this rate is a price from the store's rate table; choose a carrier's rate")]
     RateNotPurchasable,
     /// The label would cost something other than what the customer paid for shipping.
-    #[error("the label costs {label} but the customer paid {paid} for shipping; pass accept_price_change to buy it")]
+    #[error(
+        "the label costs {label} but the customer paid {paid} for shipping; pass accept_price_change to buy it"
+    )]
     PriceChanged {
         /// What the customer paid.
         paid: MinorUnits,
@@ -53,7 +55,9 @@ pub enum Error {
     #[error("the carrier is unavailable; nothing was bought")]
     CarrierUnavailable,
     /// The carrier's answer was lost; retrying the same request resolves it.
-    #[error("the carrier did not answer in time; retry to resolve the purchase (it is never bought twice)")]
+    #[error(
+        "the carrier did not answer in time; retry to resolve the purchase (it is never bought twice)"
+    )]
     CarrierOutcomeUnknown,
     /// No carrier has credentials, or the store has no ship-from address.
     #[error("{0}")]

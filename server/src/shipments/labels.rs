@@ -41,7 +41,13 @@ pub struct Purchase {
     pub capture_on_shipment: bool,
 }
 
-fn event(shipment: ShipmentId, kind: &str, actor: &str, detail: String, state: &AppState) -> EventRow {
+fn event(
+    shipment: ShipmentId,
+    kind: &str,
+    actor: &str,
+    detail: String,
+    state: &AppState,
+) -> EventRow {
     EventRow {
         id: Uuid::now_v7(),
         shipment_id: shipment,
@@ -138,9 +144,17 @@ pub async fn buy(
     }
     let detail = format!(
         "{} {} for {} {} (customer paid {})",
-        row.provider, row.service, row.amount, row.currency.code(), paid.shipping
+        row.provider,
+        row.service,
+        row.amount,
+        row.currency.code(),
+        paid.shipping
     );
-    repo::insert_event(&mut tx, &event(row.id, "purchase_started", actor, detail, state)).await?;
+    repo::insert_event(
+        &mut tx,
+        &event(row.id, "purchase_started", actor, detail, state),
+    )
+    .await?;
     tx.commit().await?;
     let shipment = purchase(state, row, &provider_rate_id, actor).await?;
     Ok(Purchase {
@@ -168,7 +182,10 @@ async fn purchase(
             // Documents are a convenience copy: the label stands without them, and the label
             // endpoint fetches what is missing.
             for format in [LabelFormat::Pdf, LabelFormat::Zpl] {
-                match client.label_document(&label.provider_label_id, format).await {
+                match client
+                    .label_document(&label.provider_label_id, format)
+                    .await
+                {
                     Ok(bytes) => store_document(state, row.id, format, bytes).await?,
                     Err(err) => {
                         tracing::warn!(error = %err, shipment = %row.id, "label document not fetched")
@@ -180,8 +197,11 @@ async fn purchase(
         Err(CarrierError::UnknownOutcome(reason)) => {
             let mut tx = state.db.begin_write().await?;
             let detail = format!("the carrier's answer was lost: {reason}");
-            repo::insert_event(&mut tx, &event(row.id, "purchase_unknown", actor, detail, state))
-                .await?;
+            repo::insert_event(
+                &mut tx,
+                &event(row.id, "purchase_unknown", actor, detail, state),
+            )
+            .await?;
             tx.commit().await?;
             Err(Error::CarrierOutcomeUnknown)
         }
@@ -238,7 +258,10 @@ async fn record_purchase(
     if before == ShipmentStatus::Purchasing {
         let detail = format!(
             "label {} tracking {} for {} {}",
-            label.provider_label_id, label.tracking_number, label.amount, label.currency.code()
+            label.provider_label_id,
+            label.tracking_number,
+            label.amount,
+            label.currency.code()
         );
         repo::insert_event(&mut tx, &event(row.id, "purchased", actor, detail, state)).await?;
     }
@@ -278,10 +301,9 @@ pub async fn void(
     }
     // Refused here, before the carrier is asked, when the status cannot be voided.
     apply(row.status, Change::Voided)?;
-    let label_id = row
-        .provider_label_id
-        .clone()
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("a labelled shipment without a label id")))?;
+    let label_id = row.provider_label_id.clone().ok_or_else(|| {
+        Error::Internal(anyhow::anyhow!("a labelled shipment without a label id"))
+    })?;
     if row.void_deadline.is_some_and(|d| d <= state.clock.now()) {
         return Err(Error::CarrierRejected {
             code: "void_window_closed".to_owned(),
@@ -301,7 +323,11 @@ pub async fn void(
     current.status = apply(current.status, Change::Voided)?;
     current.updated_at = state.clock.now();
     repo::update(&mut tx, &current).await?;
-    let detail = format!("label {label_id} voided; {} {} refunded by the carrier", label.amount, label.currency.code());
+    let detail = format!(
+        "label {label_id} voided; {} {} refunded by the carrier",
+        label.amount,
+        label.currency.code()
+    );
     repo::insert_event(&mut tx, &event(id, "voided", actor, detail, state)).await?;
     tx.commit().await?;
     view::find(state, store, env, id).await
@@ -318,7 +344,11 @@ pub async fn label_document(
     let row = repo::find(&state.db, store, env, id)
         .await?
         .ok_or(Error::NotFound)?;
-    let Some(label_id) = row.provider_label_id.as_deref().filter(|_| row.status.has_label()) else {
+    let Some(label_id) = row
+        .provider_label_id
+        .as_deref()
+        .filter(|_| row.status.has_label())
+    else {
         return Err(Error::NotFound);
     };
     let (pdf, zpl) = repo::documents(&state.db, id).await?;

@@ -57,7 +57,11 @@ pub struct SettingsRow {
 }
 
 /// The settings of a store and environment, if set.
-pub async fn settings(db: &Db, store: StoreId, env: Environment) -> Result<Option<SettingsRow>, DbError> {
+pub async fn settings(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+) -> Result<Option<SettingsRow>, DbError> {
     const SQL: &str = "SELECT ship_from, boxes, capture_on_shipment, updated_at \
         FROM shipping_settings WHERE store_id = $1 AND environment = $2";
     Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(store).bind(env).fetch_optional(pool).await)?)
@@ -361,7 +365,10 @@ pub async fn packages(db: &Db, ids: &[ShipmentId]) -> Result<Vec<PackageRow>, Db
 }
 
 fn placeholders(n: usize) -> String {
-    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A tracking event as stored.

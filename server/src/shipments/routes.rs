@@ -10,9 +10,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{
-    BuyRequest, RateList, SettingsInput, Shipment, ShipmentFilter, ShippingSettings,
-};
+use super::{BuyRequest, RateList, SettingsInput, Shipment, ShipmentFilter, ShippingSettings};
 use crate::{
     auth::{
         policy,
@@ -51,7 +49,11 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_settings, put_settings))
 }
 
-async fn rates(state: &AppState, scope: OrderScope, order_id: OrderId) -> Result<RateList, ApiError> {
+async fn rates(
+    state: &AppState,
+    scope: OrderScope,
+    order_id: OrderId,
+) -> Result<RateList, ApiError> {
     // The store's own rate table is priced beside the carriers.
     let table = checkout::config::load_shipping(state, scope.store_id, scope.environment).await?;
     Ok(super::offer_rates(state, scope, order_id, Some(&table)).await?)

@@ -4,7 +4,11 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Error, packing::{self, BoxSize}, repo};
+use super::{
+    Error,
+    packing::{self, BoxSize},
+    repo,
+};
 use crate::{
     address::{Address, AddressInput},
     state::AppState,

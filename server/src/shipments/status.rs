@@ -139,10 +139,12 @@ pub struct Refused {
 /// final status. Purchases and voids are requests: one that does not fit is refused.
 pub fn apply(current: ShipmentStatus, change: Change) -> Result<ShipmentStatus, Refused> {
     use ShipmentStatus as S;
-    let refused = |change| Err(Refused {
-        from: current,
-        change,
-    });
+    let refused = |change| {
+        Err(Refused {
+            from: current,
+            change,
+        })
+    };
     match change {
         Change::Purchased => match current {
             S::Purchasing => Ok(S::PreTransit),
@@ -201,13 +203,25 @@ mod tests {
         );
         assert_eq!(delivered, S::Delivered);
         // Late and out-of-order events change nothing.
-        assert_eq!(track(S::OutForDelivery, &[T::InTransit, T::PreTransit]), S::OutForDelivery);
-        assert_eq!(track(S::Delivered, &[T::InTransit, T::Failure, T::Returned]), S::Delivered);
+        assert_eq!(
+            track(S::OutForDelivery, &[T::InTransit, T::PreTransit]),
+            S::OutForDelivery
+        );
+        assert_eq!(
+            track(S::Delivered, &[T::InTransit, T::Failure, T::Returned]),
+            S::Delivered
+        );
         // A failure can still end delivered or returned.
         assert_eq!(track(S::InTransit, &[T::Failure, T::Returned]), S::Returned);
-        assert_eq!(track(S::InTransit, &[T::Failure, T::InTransit, T::Delivered]), S::Delivered);
+        assert_eq!(
+            track(S::InTransit, &[T::Failure, T::InTransit, T::Delivered]),
+            S::Delivered
+        );
         // Duplicates are no-ops.
-        assert_eq!(track(S::InTransit, &[T::InTransit, T::InTransit]), S::InTransit);
+        assert_eq!(
+            track(S::InTransit, &[T::InTransit, T::InTransit]),
+            S::InTransit
+        );
         assert_eq!(track(S::InTransit, &[T::Unknown]), S::InTransit);
     }
 
@@ -234,7 +248,10 @@ mod tests {
         assert_eq!(apply(S::Purchasing, Change::Purchased), Ok(S::PreTransit));
         assert_eq!(apply(S::InTransit, Change::Purchased), Ok(S::InTransit));
         assert!(apply(S::PurchaseFailed, Change::Purchased).is_err());
-        assert_eq!(apply(S::Purchasing, Change::PurchaseRefused), Ok(S::PurchaseFailed));
+        assert_eq!(
+            apply(S::Purchasing, Change::PurchaseRefused),
+            Ok(S::PurchaseFailed)
+        );
         assert!(apply(S::PreTransit, Change::PurchaseRefused).is_err());
     }
 

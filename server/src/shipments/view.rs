@@ -32,23 +32,29 @@ async fn views(state: &AppState, rows: Vec<ShipmentRow>) -> Result<Vec<Shipment>
     }
     let mut tracking: HashMap<ShipmentId, Vec<TrackingEvent>> = HashMap::new();
     for t in repo::tracking(&state.db, &ids).await? {
-        tracking.entry(t.shipment_id).or_default().push(TrackingEvent {
-            sequence: t.sequence,
-            status: t.status,
-            raw_code: t.raw_code,
-            description: t.description,
-            location: t.location,
-            occurred_at: t.occurred_at,
-        });
+        tracking
+            .entry(t.shipment_id)
+            .or_default()
+            .push(TrackingEvent {
+                sequence: t.sequence,
+                status: t.status,
+                raw_code: t.raw_code,
+                description: t.description,
+                location: t.location,
+                occurred_at: t.occurred_at,
+            });
     }
     let mut history: HashMap<ShipmentId, Vec<HistoryEntry>> = HashMap::new();
     for e in repo::events(&state.db, &ids).await? {
-        history.entry(e.shipment_id).or_default().push(HistoryEntry {
-            kind: e.kind,
-            actor: e.actor,
-            detail: e.detail,
-            at: e.created_at,
-        });
+        history
+            .entry(e.shipment_id)
+            .or_default()
+            .push(HistoryEntry {
+                kind: e.kind,
+                actor: e.actor,
+                detail: e.detail,
+                at: e.created_at,
+            });
     }
     Ok(rows
         .into_iter()
@@ -93,10 +99,7 @@ pub async fn find(
     let row = repo::find(&state.db, store, env, id)
         .await?
         .ok_or(Error::NotFound)?;
-    views(state, vec![row])
-        .await?
-        .pop()
-        .ok_or(Error::NotFound)
+    views(state, vec![row]).await?.pop().ok_or(Error::NotFound)
 }
 
 /// A page of a store's shipments, optionally by status and carrier.
@@ -110,9 +113,10 @@ pub async fn list(
     let limit = page.limit()?;
     let status = match filter.status.as_deref() {
         None | Some("") => None,
-        Some(s) => Some(ShipmentStatus::from_text(s).ok_or_else(|| {
-            InvalidValue::new("status", "not a shipment status")
-        })?),
+        Some(s) => Some(
+            ShipmentStatus::from_text(s)
+                .ok_or_else(|| InvalidValue::new("status", "not a shipment status"))?,
+        ),
     };
     let provider = filter.carrier.as_deref().filter(|c| !c.is_empty());
     if provider.is_some_and(|p| p.len() > 64) {

@@ -112,7 +112,11 @@ async fn payment_event(
 /// A carrier's event: tracking is recorded on the shipment of the label it names (within the
 /// store and the environment whose secret signed it), through the shipments' transition
 /// function, so a duplicate or late event never moves a shipment back.
-async fn carrier_event(state: &AppState, event: &Claimed, parsed: CarrierEvent) -> Result<(), String> {
+async fn carrier_event(
+    state: &AppState,
+    event: &Claimed,
+    parsed: CarrierEvent,
+) -> Result<(), String> {
     let CarrierEvent::Tracking {
         provider_label_id,
         reference,

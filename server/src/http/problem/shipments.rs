@@ -32,15 +32,24 @@ impl From<Error> for ApiError {
         match err {
             Error::NotFound => ApiError::NotFound,
             Error::Invalid(invalid) => ApiError::Validation(invalid),
-            Error::Packing(_) => {
-                described(unprocessable, "package_too_large", "Items do not fit the boxes", &err)
-            }
-            Error::RateExpired => {
-                described(unprocessable, "shipping_rate_expired", "Shipping rate expired", &err)
-            }
-            Error::RateStale => {
-                described(unprocessable, "shipping_rate_stale", "Shipping rate stale", &err)
-            }
+            Error::Packing(_) => described(
+                unprocessable,
+                "package_too_large",
+                "Items do not fit the boxes",
+                &err,
+            ),
+            Error::RateExpired => described(
+                unprocessable,
+                "shipping_rate_expired",
+                "Shipping rate expired",
+                &err,
+            ),
+            Error::RateStale => described(
+                unprocessable,
+                "shipping_rate_stale",
+                "Shipping rate stale",
+                &err,
+            ),
             Error::RateNotPurchasable => described(
                 unprocessable,
                 "shipping_rate_not_purchasable",
@@ -53,7 +62,12 @@ impl From<Error> for ApiError {
                 "Shipping price changed",
                 &err,
             ),
-            Error::NotPaid => described(StatusCode::CONFLICT, "order_not_paid", "Order not paid", &err),
+            Error::NotPaid => described(
+                StatusCode::CONFLICT,
+                "order_not_paid",
+                "Order not paid",
+                &err,
+            ),
             Error::AlreadyShipped => described(
                 StatusCode::CONFLICT,
                 "shipment_exists",

@@ -127,10 +127,19 @@ impl SandboxCarrierClient {
         url: &str,
         secret: &SecretString,
     ) -> Result<(), CarrierError> {
+        use sha2::{Digest, Sha256};
         let body = json!({"url": url, "secret": secret.expose_secret()});
-        self.json(reqwest::Method::PUT, "/webhook_endpoint", Some(&body), None)
-            .await
-            .map(|_| ())
+        // The same registration under the same key: a retry replays instead of replacing.
+        let digest = Sha256::digest(body.to_string().as_bytes());
+        let key: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        self.json(
+            reqwest::Method::POST,
+            "/webhook_endpoints",
+            Some(&body),
+            Some(&format!("register-{key}")),
+        )
+        .await
+        .map(|_| ())
     }
 }
 

@@ -1,0 +1,670 @@
+//! Shipments end to end: rates from the hosted sandbox carrier and the rate table, a quote that
+//! freezes a carrier rate, payment, the label, tracking from the carrier's signed webhooks, and
+//! the refusals (duplicate purchase, price drift, undeliverable address, void after pickup, a
+//! carrier that answers too late).
+
+use std::time::Duration;
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use cassa_tests::{Backend, SpawnOptions, TestApp, TestStore, both_backends, spawn_app_with};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::assert_problem;
+
+const SECRET_BYTES: [u8; 32] = [7; 32];
+
+struct Shop {
+    app: TestApp,
+    store: TestStore,
+    token: String,
+    carrier_key: String,
+}
+
+fn webhook_secret() -> String {
+    format!("whsec_{}", STANDARD.encode(SECRET_BYTES))
+}
+
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    token: &str,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .header("idempotency-key", Uuid::now_v7().to_string());
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
+    send(app, reqwest::Method::POST, token, path, Some(body)).await
+}
+
+async fn json_of(response: reqwest::Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(actual, status, "{body}");
+    body
+}
+
+async fn shop_with(backend: Backend, provider_timeout: Duration) -> Shop {
+    let app = spawn_app_with(
+        backend,
+        SpawnOptions {
+            configure: Some(Box::new(move |c| {
+                c.provider_timeout = provider_timeout;
+                c.sandbox_carrier_timeout_delay = Duration::from_millis(1500);
+            })),
+            ..Default::default()
+        },
+    )
+    .await;
+    let store = app.create_store("Parcels", "USD").await;
+    crate::checkout::configure(&app, &store).await;
+    let (_, token) = app.create_customer(&store).await;
+    let carrier_key = format!("scr_{}", Uuid::now_v7().simple());
+    let response = send(
+        &app,
+        reqwest::Method::PUT,
+        &store.sandbox_key,
+        "/api/v1/admin/credentials/sandbox_carrier/sandbox",
+        Some(json!({"api_key": carrier_key, "webhook_secret": webhook_secret()})),
+    )
+    .await;
+    json_of(response, 200).await;
+    let settings = json!({
+        "ship_from": {"name": "Parcels Inc", "line1": "500 Congress Ave", "city": "Austin",
+                      "subdivision": "TX", "postal_code": "78701", "country": "US"},
+    });
+    let response = send(
+        &app,
+        reqwest::Method::PUT,
+        &store.sandbox_key,
+        "/api/v1/admin/shipping/settings",
+        Some(settings),
+    )
+    .await;
+    json_of(response, 200).await;
+    Shop {
+        app,
+        store,
+        token,
+        carrier_key,
+    }
+}
+
+async fn shop(backend: Backend) -> Shop {
+    shop_with(backend, Duration::from_secs(5)).await
+}
+
+impl Shop {
+    /// A new order of the customer (two tees and a snack) to `postal_code` in California.
+    async fn order_to(&self, postal_code: &str) -> String {
+        let product = |sku: &str, amount: i64, weight: i64| {
+            json!({"sku": format!("{sku}-{}", Uuid::now_v7()), "name": sku, "unit_amount": amount,
+                   "currency": "USD", "weight_grams": weight})
+        };
+        let tee = json_of(
+            post(
+                &self.app,
+                &self.store.sandbox_key,
+                "/api/v1/admin/products",
+                product("TEE", 1999, 200),
+            )
+            .await,
+            201,
+        )
+        .await;
+        let snack = json_of(
+            post(
+                &self.app,
+                &self.store.sandbox_key,
+                "/api/v1/admin/products",
+                product("SNACK", 1190, 100),
+            )
+            .await,
+            201,
+        )
+        .await;
+        let order = json_of(
+            post(
+                &self.app,
+                &self.token,
+                "/api/v1/me/orders",
+                json!({
+                    "items": [{"product_id": tee["id"], "quantity": 2},
+                              {"product_id": snack["id"], "quantity": 1}],
+                    "shipping_address": {"name": "Ada", "line1": "1 Main St", "city": "Town",
+                        "subdivision": "CA", "postal_code": postal_code, "country": "US"},
+                }),
+            )
+            .await,
+            201,
+        )
+        .await;
+        order["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn rates(&self, order: &str) -> Value {
+        let response = post(
+            &self.app,
+            &self.token,
+            &format!("/api/v1/me/orders/{order}/shipping/rates"),
+            json!({}),
+        )
+        .await;
+        json_of(response, 200).await
+    }
+
+    fn carrier_rate<'a>(rates: &'a Value, service: &str) -> &'a Value {
+        rates["rates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["provider"] == "sandbox_carrier" && r["service"] == service)
+            .unwrap_or_else(|| panic!("no sandbox_carrier {service} rate in {rates}"))
+    }
+
+    /// Quotes with `rate` (or the rate table when `None`) and authorizes: the snapshot.
+    async fn pay(&self, order: &str, rate: Option<&str>) -> Value {
+        let mut quote = json!({"order_id": order});
+        if let Some(rate) = rate {
+            quote["shipping_rate_id"] = json!(rate);
+        }
+        let response = post(&self.app, &self.token, "/api/v1/me/checkout/quote", quote).await;
+        let snapshot = json_of(response, 201).await;
+        let response = post(
+            &self.app,
+            &self.token,
+            &format!("/api/v1/me/orders/{order}/payments/authorize"),
+            json!({"snapshot_id": snapshot["snapshot_id"], "payment_method": "pm_card_visa"}),
+        )
+        .await;
+        json_of(response, 201).await;
+        snapshot
+    }
+
+    async fn buy(&self, order: &str, body: Value) -> reqwest::Response {
+        post(
+            &self.app,
+            &self.store.sandbox_key,
+            &format!("/api/v1/admin/orders/{order}/shipments"),
+            body,
+        )
+        .await
+    }
+
+    async fn shipment(&self, id: &str) -> Value {
+        let response = self
+            .app
+            .client
+            .get(self.app.url(&format!("/api/v1/admin/shipments/{id}")))
+            .bearer_auth(&self.store.sandbox_key)
+            .send()
+            .await
+            .unwrap();
+        json_of(response, 200).await
+    }
+
+    /// The carrier's labels of the store's account.
+    async fn carrier_labels(&self) -> Vec<Value> {
+        let response = self
+            .app
+            .client
+            .get(self.app.url("/sandbox-carrier/v1/labels?limit=100"))
+            .bearer_auth(&self.carrier_key)
+            .send()
+            .await
+            .unwrap();
+        json_of(response, 200).await["data"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Moves the carrier's label of `tracking_number` one event on.
+    async fn advance(&self, tracking_number: &str) {
+        let labels = self.carrier_labels().await;
+        let label = labels
+            .iter()
+            .find(|l| l["tracking_number"] == tracking_number)
+            .expect("the carrier has the label");
+        let response = self
+            .app
+            .client
+            .post(self.app.url(&format!(
+                "/sandbox-carrier/v1/labels/{}/advance",
+                label["id"].as_str().unwrap()
+            )))
+            .bearer_auth(&self.carrier_key)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        json_of(response, 200).await;
+    }
+
+    /// Waits until the shipment reaches `status` (webhooks are asynchronous).
+    async fn wait_for(&self, id: &str, status: &str) -> Value {
+        for _ in 0..100 {
+            let shipment = self.shipment(id).await;
+            if shipment["status"] == status {
+                return shipment;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "shipment {id} never became {status}: {}",
+            self.shipment(id).await
+        );
+    }
+}
+
+async fn rates_quote_pay_buy_track_deliver(backend: Backend) {
+    let shop = shop(backend).await;
+    let order = shop.order_to("90001").await;
+    let rates = shop.rates(&order).await;
+    // Three carrier services and the store's own table, cheapest first.
+    for service in ["ground", "express", "overnight"] {
+        Shop::carrier_rate(&rates, service);
+    }
+    assert!(
+        rates["rates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["provider"] == "table_rate")
+    );
+    let amounts: Vec<i64> = rates["rates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["amount"].as_i64().unwrap())
+        .collect();
+    assert!(amounts.windows(2).all(|w| w[0] <= w[1]), "{amounts:?}");
+    assert!(!rates["packages"].as_array().unwrap().is_empty());
+
+    let ground = Shop::carrier_rate(&rates, "ground").clone();
+    let snapshot = shop.pay(&order, ground["id"].as_str()).await;
+    assert_eq!(snapshot["totals"]["shipping"], ground["amount"]);
+    assert_eq!(snapshot["provider"]["shipping"], "sandbox_carrier");
+    assert_eq!(snapshot["provider"]["shipping_rate_id"], ground["id"]);
+
+    let shipment = json_of(shop.buy(&order, json!({})).await, 201).await;
+    assert_eq!(shipment["status"], "pre_transit", "{shipment}");
+    assert_eq!(shipment["amount"], ground["amount"]);
+    let id = shipment["id"].as_str().unwrap().to_owned();
+    let tracking = shipment["tracking_number"].as_str().unwrap().to_owned();
+    assert!(tracking.starts_with("SC"), "{tracking}");
+
+    // A second purchase for the same order is refused; the carrier sold one label.
+    assert_problem(shop.buy(&order, json!({})).await, 409, "shipment_exists").await;
+    assert_eq!(shop.carrier_labels().await.len(), 1);
+
+    // The label documents: a PDF and ZPL that carries the tracking number.
+    let label = |format: &str| {
+        shop.app
+            .client
+            .get(shop.app.url(&format!(
+                "/api/v1/admin/shipments/{id}/label?format={format}"
+            )))
+            .bearer_auth(&shop.store.sandbox_key)
+            .send()
+    };
+    let pdf = label("pdf").await.unwrap();
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF"));
+    let zpl = label("zpl").await.unwrap().text().await.unwrap();
+    assert!(zpl.contains(&tracking), "{zpl}");
+
+    // Tracking: the carrier's webhooks move it to delivered.
+    shop.advance(&tracking).await;
+    shop.wait_for(&id, "in_transit").await;
+    for _ in 0..3 {
+        shop.advance(&tracking).await;
+    }
+    let delivered = shop.wait_for(&id, "delivered").await;
+    let codes: Vec<&str> = delivered["tracking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["raw_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "LABEL_CREATED",
+            "PICKED_UP",
+            "IN_TRANSIT",
+            "OUT_FOR_DELIVERY",
+            "DELIVERED"
+        ]
+    );
+    let kinds: Vec<&str> = delivered["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds[..2], ["purchase_started", "purchased"]);
+
+    // The customer sees the timeline, without the store's label links.
+    let response = shop
+        .app
+        .client
+        .get(
+            shop.app
+                .url(&format!("/api/v1/me/orders/{order}/shipping/tracking")),
+        )
+        .bearer_auth(&shop.token)
+        .send()
+        .await
+        .unwrap();
+    let mine = json_of(response, 200).await;
+    assert_eq!(mine[0]["status"], "delivered");
+    assert!(mine[0]["label"].is_null());
+
+    // The list, filtered; another store sees none of it.
+    let response = shop
+        .app
+        .client
+        .get(
+            shop.app
+                .url("/api/v1/admin/shipments?status=delivered&carrier=sandbox_carrier"),
+        )
+        .bearer_auth(&shop.store.sandbox_key)
+        .send()
+        .await
+        .unwrap();
+    let page = json_of(response, 200).await;
+    assert_eq!(page["data"][0]["id"], id.as_str());
+    let other = shop.app.create_store("Other", "USD").await;
+    let response = shop
+        .app
+        .client
+        .get(shop.app.url(&format!("/api/v1/admin/shipments/{id}")))
+        .bearer_auth(&other.sandbox_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+async fn a_price_change_needs_acceptance(backend: Backend) {
+    let shop = shop(backend).await;
+    let order = shop.order_to("90001").await;
+    // Paid with the rate table's price: there is no carrier rate to buy by default.
+    let snapshot = shop.pay(&order, None).await;
+    let refused = shop.buy(&order, json!({})).await;
+    assert_problem(refused, 422, "validation_failed").await;
+    let rates = json_of(
+        post(
+            &shop.app,
+            &shop.store.sandbox_key,
+            &format!("/api/v1/admin/orders/{order}/shipping/rates"),
+            json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let express = Shop::carrier_rate(&rates, "express");
+    assert_ne!(express["amount"], snapshot["totals"]["shipping"]);
+    let drift = shop.buy(&order, json!({"rate_id": express["id"]})).await;
+    assert_problem(drift, 409, "shipping_price_changed").await;
+    assert!(shop.carrier_labels().await.is_empty());
+    let accepted = shop
+        .buy(
+            &order,
+            json!({"rate_id": express["id"], "accept_price_change": true}),
+        )
+        .await;
+    let shipment = json_of(accepted, 201).await;
+    assert_eq!(shipment["service"], "express");
+    assert_eq!(shipment["amount"], express["amount"]);
+}
+
+async fn unpaid_orders_and_undeliverable_addresses_do_not_ship(backend: Backend) {
+    let shop = shop(backend).await;
+    let order = shop.order_to("90001").await;
+    let rates = shop.rates(&order).await;
+    let ground = Shop::carrier_rate(&rates, "ground");
+    let unpaid = shop.buy(&order, json!({"rate_id": ground["id"]})).await;
+    assert_problem(unpaid, 409, "order_not_paid").await;
+
+    let nowhere = shop.order_to("00000").await;
+    let response = post(
+        &shop.app,
+        &shop.token,
+        &format!("/api/v1/me/orders/{nowhere}/shipping/rates"),
+        json!({}),
+    )
+    .await;
+    // The rate table still prices it (it knows no addresses); the carrier's refusal is named.
+    let rates = json_of(response, 200).await;
+    assert!(
+        rates["rates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["provider"] != "sandbox_carrier")
+    );
+    assert_eq!(
+        rates["errors"][0]["code"], "address_undeliverable",
+        "{rates}"
+    );
+}
+
+async fn a_label_is_voided_only_before_pickup(backend: Backend) {
+    let shop = shop(backend).await;
+    let order = shop.order_to("90001").await;
+    let rates = shop.rates(&order).await;
+    let ground = Shop::carrier_rate(&rates, "ground").clone();
+    shop.pay(&order, ground["id"].as_str()).await;
+    let first = json_of(shop.buy(&order, json!({})).await, 201).await;
+    let id = first["id"].as_str().unwrap();
+    let voided = post(
+        &shop.app,
+        &shop.store.sandbox_key,
+        &format!("/api/v1/admin/shipments/{id}/void"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(json_of(voided, 200).await["status"], "cancelled");
+    // A voided label frees the order for another one, at a new rate (the carrier sells a rate
+    // once).
+    let rates = json_of(
+        post(
+            &shop.app,
+            &shop.store.sandbox_key,
+            &format!("/api/v1/admin/orders/{order}/shipping/rates"),
+            json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let again = Shop::carrier_rate(&rates, "ground");
+    assert_eq!(
+        again["amount"], ground["amount"],
+        "the same price: no acceptance needed"
+    );
+    let second = json_of(shop.buy(&order, json!({"rate_id": again["id"]})).await, 201).await;
+    let second_id = second["id"].as_str().unwrap();
+    shop.advance(second["tracking_number"].as_str().unwrap())
+        .await;
+    shop.wait_for(second_id, "in_transit").await;
+    let late = post(
+        &shop.app,
+        &shop.store.sandbox_key,
+        &format!("/api/v1/admin/shipments/{second_id}/void"),
+        json!({}),
+    )
+    .await;
+    assert_problem(late, 409, "invalid_state_transition").await;
+}
+
+async fn capture_on_shipment_captures_the_authorization(backend: Backend) {
+    let shop = shop(backend).await;
+    let settings = json!({
+        "ship_from": {"name": "Parcels Inc", "line1": "500 Congress Ave", "city": "Austin",
+                      "subdivision": "TX", "postal_code": "78701", "country": "US"},
+        "capture_on_shipment": true,
+    });
+    let response = send(
+        &shop.app,
+        reqwest::Method::PUT,
+        &shop.store.sandbox_key,
+        "/api/v1/admin/shipping/settings",
+        Some(settings),
+    )
+    .await;
+    assert_eq!(json_of(response, 200).await["capture_on_shipment"], true);
+    let order = shop.order_to("90001").await;
+    let rates = shop.rates(&order).await;
+    let ground = Shop::carrier_rate(&rates, "ground").clone();
+    let snapshot = shop.pay(&order, ground["id"].as_str()).await;
+    json_of(shop.buy(&order, json!({})).await, 201).await;
+    let response = shop
+        .app
+        .client
+        .get(
+            shop.app
+                .url(&format!("/api/v1/admin/orders/{order}/payments")),
+        )
+        .bearer_auth(&shop.store.sandbox_key)
+        .send()
+        .await
+        .unwrap();
+    let payments = json_of(response, 200).await;
+    let intent = &payments["intents"][0];
+    assert_eq!(intent["status"], "captured", "{payments}");
+    assert_eq!(intent["captured_amount"], snapshot["totals"]["total"]);
+}
+
+/// Signed like the carrier signs, straight to this server: whether it was new.
+async fn deliver(shop: &Shop, payload: Value) -> bool {
+    let body = payload.to_string();
+    let id = payload["id"].as_str().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let signature =
+        cassa_sandbox_psp::sign_standard(&webhook_secret(), id, now, body.as_bytes()).unwrap();
+    let response = shop
+        .app
+        .client
+        .post(shop.app.url(&format!(
+            "/api/v1/webhooks/sandbox_carrier/{}",
+            shop.store.id
+        )))
+        .header("webhook-id", id)
+        .header("webhook-timestamp", now.to_string())
+        .header("webhook-signature", signature)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let received = json_of(response, 200).await;
+    !received["duplicate"].as_bool().unwrap()
+}
+
+fn event(label: &str, sequence: i64, code: &str) -> Value {
+    json!({"id": format!("evt_{}", Uuid::now_v7().simple()), "type": "tracker.updated",
+        "created_at": "2026-12-01T10:00:00Z",
+        "data": {"label_id": label, "tracking_number": "x", "reference": null,
+            "sequence": sequence, "code": code, "description": code,
+            "occurred_at": "2026-12-01T10:00:00Z", "location": null}})
+}
+
+async fn late_and_duplicate_tracking_events_never_move_a_shipment_back(backend: Backend) {
+    let shop = shop(backend).await;
+    let order = shop.order_to("90001").await;
+    let rates = shop.rates(&order).await;
+    let ground = Shop::carrier_rate(&rates, "ground").clone();
+    shop.pay(&order, ground["id"].as_str()).await;
+    let shipment = json_of(shop.buy(&order, json!({})).await, 201).await;
+    let id = shipment["id"].as_str().unwrap();
+    let label = shop
+        .carrier_labels()
+        .await
+        .into_iter()
+        .find(|l| l["tracking_number"] == shipment["tracking_number"])
+        .unwrap();
+    let label = label["id"].as_str().unwrap();
+    // Out for delivery arrives first; the earlier events straggle in after it, one twice.
+    assert!(deliver(&shop, event(label, 4, "OUT_FOR_DELIVERY")).await);
+    shop.wait_for(id, "out_for_delivery").await;
+    let late = event(label, 2, "PICKED_UP");
+    assert!(deliver(&shop, late.clone()).await);
+    assert!(
+        !deliver(&shop, late).await,
+        "a redelivery is acknowledged, once"
+    );
+    // The same position again under another event id: stored, and a no-op on the timeline.
+    assert!(deliver(&shop, event(label, 2, "PICKED_UP")).await);
+    assert!(deliver(&shop, event(label, 3, "IN_TRANSIT")).await);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let shipment = shop.wait_for(id, "out_for_delivery").await;
+    let sequences: Vec<i64> = shipment["tracking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert_eq!(sequences, [1, 2, 3, 4], "each position once, in order");
+    assert!(deliver(&shop, event(label, 5, "DELIVERED")).await);
+    shop.wait_for(id, "delivered").await;
+}
+
+async fn a_purchase_whose_answer_was_lost_is_resolved_never_bought_twice(backend: Backend) {
+    // The carrier answers a 99903 purchase after 1.5 s; Cassa gives up after 0.5 s.
+    let shop = shop_with(backend, Duration::from_millis(500)).await;
+    let order = shop.order_to("99903").await;
+    let rates = shop.rates(&order).await;
+    let ground = Shop::carrier_rate(&rates, "ground").clone();
+    shop.pay(&order, ground["id"].as_str()).await;
+    let key = Uuid::now_v7().to_string();
+    let buy = || {
+        shop.app
+            .client
+            .post(
+                shop.app
+                    .url(&format!("/api/v1/admin/orders/{order}/shipments")),
+            )
+            .bearer_auth(&shop.store.sandbox_key)
+            .header("idempotency-key", &key)
+            .json(&json!({}))
+            .send()
+    };
+    assert_problem(buy().await.unwrap(), 502, "carrier_outcome_unknown").await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let shipment = json_of(buy().await.unwrap(), 201).await;
+    assert_eq!(shipment["status"], "pre_transit");
+    let labels = shop.carrier_labels().await;
+    assert_eq!(labels.len(), 1, "one label at the carrier: {labels:?}");
+    assert_eq!(labels[0]["tracking_number"], shipment["tracking_number"]);
+    let kinds: Vec<&str> = shipment["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["purchase_started", "purchase_unknown", "purchased"]);
+}
+
+both_backends!(
+    rates_quote_pay_buy_track_deliver,
+    a_price_change_needs_acceptance,
+    unpaid_orders_and_undeliverable_addresses_do_not_ship,
+    a_label_is_voided_only_before_pickup,
+    capture_on_shipment_captures_the_authorization,
+    late_and_duplicate_tracking_events_never_move_a_shipment_back,
+    a_purchase_whose_answer_was_lost_is_resolved_never_bought_twice,
+);
