@@ -40,6 +40,12 @@ pub struct Product {
     pub tax_code: String,
     /// Shipping weight per unit.
     pub weight_grams: i32,
+    /// Packed length per unit (0: not given).
+    pub length_mm: i32,
+    /// Packed width per unit (0: not given).
+    pub width_mm: i32,
+    /// Packed height per unit (0: not given).
+    pub height_mm: i32,
     /// Whether `unit_amount` already includes tax.
     pub price_includes_tax: bool,
     /// Creation time.
@@ -61,6 +67,13 @@ pub struct CreateProduct {
     pub tax_code: Option<String>,
     /// Shipping weight per unit in grams (default 0).
     pub weight_grams: Option<i32>,
+    /// Packed dimensions per unit in millimetres, 0–10000 each (default 0: not given; packing
+    /// then counts the unit by weight only).
+    pub length_mm: Option<i32>,
+    /// See `length_mm`.
+    pub width_mm: Option<i32>,
+    /// See `length_mm`.
+    pub height_mm: Option<i32>,
     /// Whether the price includes tax (default false).
     pub price_includes_tax: Option<bool>,
 }
@@ -107,8 +120,22 @@ impl CreateProduct {
         if weight_grams < 0 {
             return Err(InvalidValue::new("weight_grams", "must be zero or more"));
         }
+        let dimension = |field: &'static str, value: Option<i32>| {
+            let value = value.unwrap_or(0);
+            if (0..=10_000).contains(&value) {
+                Ok(value)
+            } else {
+                Err(InvalidValue::new(field, "must be 0 to 10000 millimetres"))
+            }
+        };
+        let length_mm = dimension("length_mm", self.length_mm)?;
+        let width_mm = dimension("width_mm", self.width_mm)?;
+        let height_mm = dimension("height_mm", self.height_mm)?;
         Ok(Product {
             id: ProductId::new(),
+            length_mm,
+            width_mm,
+            height_mm,
             sku,
             name,
             unit_amount: MinorUnits(self.unit_amount),

@@ -9,7 +9,7 @@ use crate::{
 };
 
 const COLUMNS: &str = "id, sku, name, unit_amount, currency, tax_code, weight_grams, \
-                       price_includes_tax, created_at";
+                       length_mm, width_mm, height_mm, price_includes_tax, created_at";
 
 /// Inserts a product; `false` when the store and environment already have its SKU.
 pub async fn insert(
@@ -19,8 +19,8 @@ pub async fn insert(
     product: &Product,
 ) -> Result<bool, DbError> {
     const SQL: &str = "INSERT INTO products (id, store_id, environment, sku, name, unit_amount, \
-        currency, tax_code, weight_grams, price_includes_tax, created_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+        currency, tax_code, weight_grams, price_includes_tax, created_at, length_mm, width_mm, \
+        height_mm) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
         ON CONFLICT (store_id, environment, sku) DO NOTHING";
     let inserted = on_db!(db, pool => {
         sqlx::query(SQL)
@@ -35,6 +35,9 @@ pub async fn insert(
             .bind(product.weight_grams)
             .bind(product.price_includes_tax)
             .bind(product.created_at)
+            .bind(product.length_mm)
+            .bind(product.width_mm)
+            .bind(product.height_mm)
             .execute(pool)
             .await
             .map(|r| r.rows_affected())

@@ -59,7 +59,7 @@ pub async fn put(
     let (store_id, actor) = signed.actor(state).await?;
     let environment = signed.environment();
     policy::manage_credentials(actor, environment, environment).map_err(shown)?;
-    if state.payment_providers.get(&provider).is_none() {
+    if state.account_adapter(&provider).is_none() {
         return Err("Unknown provider.".to_owned());
     }
     let body: serde_json::Map<String, serde_json::Value> = fields

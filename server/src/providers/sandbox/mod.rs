@@ -183,7 +183,7 @@ fn sandbox_client(
         None if ctx.production => return Err(ClientError::NotMounted(NAME)),
         None => format!("{}/sandbox-psp", ctx.self_url),
     };
-    Ok(client::SandboxClient::new(
+    client::SandboxClient::new(
         ctx.egress.clone(),
         &base_url,
         api_key,
@@ -191,7 +191,7 @@ fn sandbox_client(
         ctx.db.clone(),
         Some(ctx.store),
     )
-    .map_err(|e| ClientError::Build(e.to_string()))?)
+    .map_err(|e| ClientError::Build(e.to_string()))
 }
 
 /// Whether `url` is this server's sandbox webhook URL of some store (`self_url` is how this
