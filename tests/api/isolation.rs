@@ -95,6 +95,8 @@ async fn fixtures(
         .json()
         .await
         .unwrap();
+    let shipment =
+        crate::shipments::ship_paid_order(app, key_a, order["id"].as_str().unwrap()).await;
     // A webhook event of store A, delivered signed with A's secret.
     let store_id: cassa::types::StoreId = store_a.parse().unwrap();
     let Some(cassa_tests::SandboxFields { webhook_secret, .. }) = cassa::credentials::load(
@@ -134,6 +136,10 @@ async fn fixtures(
         (
             "event_id".to_owned(),
             received["id"].as_str().unwrap().to_owned(),
+        ),
+        (
+            "shipment_id".to_owned(),
+            shipment["id"].as_str().unwrap().to_owned(),
         ),
         (
             "intent_id".to_owned(),

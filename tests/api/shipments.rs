@@ -659,6 +659,33 @@ async fn a_purchase_whose_answer_was_lost_is_resolved_never_bought_twice(backend
     assert_eq!(kinds, ["purchase_started", "purchase_unknown", "purchased"]);
 }
 
+/// A label for a paid order of the store of `key`: the sandbox carrier's account, a ship-from
+/// address, a carrier rate (at whatever price) and the purchase. The shipment.
+pub(crate) async fn ship_paid_order(app: &TestApp, key: &str, order: &str) -> Value {
+    let credentials = json!({"api_key": format!("scr_{}", Uuid::now_v7().simple()),
+        "webhook_secret": webhook_secret()});
+    let path = "/api/v1/admin/credentials/sandbox_carrier/sandbox";
+    json_of(
+        send(app, reqwest::Method::PUT, key, path, Some(credentials)).await,
+        200,
+    )
+    .await;
+    let settings = json!({"ship_from": {"name": "Shop", "line1": "500 Congress Ave",
+        "city": "Austin", "subdivision": "TX", "postal_code": "78701", "country": "US"}});
+    let path = "/api/v1/admin/shipping/settings";
+    json_of(
+        send(app, reqwest::Method::PUT, key, path, Some(settings)).await,
+        200,
+    )
+    .await;
+    let path = format!("/api/v1/admin/orders/{order}/shipping/rates");
+    let rates = json_of(post(app, key, &path, json!({})).await, 200).await;
+    let rate = Shop::carrier_rate(&rates, "ground");
+    let path = format!("/api/v1/admin/orders/{order}/shipments");
+    let body = json!({"rate_id": rate["id"], "accept_price_change": true});
+    json_of(post(app, key, &path, body).await, 201).await
+}
+
 both_backends!(
     rates_quote_pay_buy_track_deliver,
     a_price_change_needs_acceptance,

@@ -20,19 +20,13 @@ pub async fn create(state: &AppState, name: &str, currency: &str) -> Result<Crea
         created_at: state.clock.now(),
     };
     let key = api_keys::new_key(Environment::Sandbox);
-    // Every new store can take test payments and buy test labels at once, with the generated
-    // sandbox credentials of the default payment provider and of every carrier that makes them.
+    // Every new store can take test payments at once with the default provider's generated
+    // sandbox credentials (when it can make them). Carriers are the merchant's choice: a store
+    // ships with the carriers it stores credentials for.
     let generated = state
         .payment_providers
         .default_adapter()
-        .and_then(|a| a.generate_sandbox_credentials())
-        .into_iter()
-        .chain(
-            state
-                .carriers
-                .adapters()
-                .filter_map(|a| a.generate_sandbox_credentials()),
-        );
+        .and_then(|a| a.generate_sandbox_credentials());
     let mut sandbox = Vec::new();
     for credentials in generated {
         sandbox.push(
