@@ -64,7 +64,8 @@ CREATE TABLE shipments (
 -- One live shipment per order: a failed purchase or a voided label frees it for another.
 CREATE UNIQUE INDEX shipments_active_order ON shipments (order_id)
     WHERE status NOT IN ('purchase_failed', 'cancelled');
-CREATE UNIQUE INDEX shipments_label ON shipments (provider, provider_label_id);
+-- A carrier's label ids are unique per account, and an account is a store's in one environment.
+CREATE UNIQUE INDEX shipments_label ON shipments (store_id, environment, provider, provider_label_id);
 CREATE INDEX shipments_order ON shipments (order_id, id);
 -- The shipments list: newest first, optionally by status or carrier.
 CREATE INDEX shipments_store ON shipments (store_id, environment, id);

@@ -6,7 +6,7 @@ use crate::{
     payments::{self, Caller, CaptureRequest, Target},
     shipments::{self, BuyRequest, Shipment},
     state::AppState,
-    types::{Environment, OrderId, StoreId},
+    types::{Environment, OrderId, ShipmentId, StoreId},
 };
 
 /// Buys the order's label and, if the store captures on shipment, captures what is still
@@ -20,11 +20,28 @@ pub async fn ship(
     request: BuyRequest,
     caller: &Caller,
 ) -> Result<Shipment, shipments::Error> {
-    let purchase = shipments::buy(state, store, env, order_id, request, &caller.actor).await?;
-    if purchase.capture_on_shipment && purchase.shipment.status.has_label() {
-        capture(state, store, env, order_id, &purchase.shipment, caller).await;
+    match shipments::buy(state, store, env, order_id, request, &caller.actor).await {
+        Ok(purchase) => {
+            if purchase.capture_on_shipment && purchase.shipment.status.has_label() {
+                capture(state, store, env, order_id, purchase.shipment.id, caller).await;
+            }
+            Ok(purchase.shipment)
+        }
+        // Already shipped: a request that bought the label may have ended before its capture
+        // (a crash, a timeout). The capture is keyed by the shipment, so running it again here
+        // catches up without ever capturing twice.
+        Err(shipments::Error::AlreadyShipped(shipment)) => {
+            let captures = shipments::load_settings(state, store, env)
+                .await
+                .map(|s| s.capture_on_shipment)
+                .unwrap_or(false);
+            if captures {
+                capture(state, store, env, order_id, shipment, caller).await;
+            }
+            Err(shipments::Error::AlreadyShipped(shipment))
+        }
+        Err(err) => Err(err),
     }
-    Ok(purchase.shipment)
 }
 
 async fn capture(
@@ -32,7 +49,7 @@ async fn capture(
     store: StoreId,
     env: Environment,
     order_id: OrderId,
-    shipment: &Shipment,
+    shipment: ShipmentId,
     caller: &Caller,
 ) {
     let detail = match payments::detail(state, store, env, order_id).await {
@@ -50,19 +67,25 @@ async fn capture(
     else {
         return;
     };
-    // One capture per shipment, whatever retries the purchase took.
-    let key = format!("capture-on-shipment:{}", shipment.id);
+    // One capture per shipment, whoever asks and however often: the ledger key is made of
+    // the caller's actor and this key, so both are the shipment's.
+    let key = format!("capture-on-shipment:{shipment}");
+    let caller = Caller {
+        source: caller.source,
+        actor: format!("shipment:{shipment}"),
+        correlation_id: caller.correlation_id.clone(),
+    };
     let target = Target {
         store,
         env,
         order_id,
         intent_id: intent.id,
         key: &key,
-        caller,
+        caller: &caller,
         reply: None,
     };
     if let Err(err) = payments::capture(state, target, CaptureRequest::default()).await {
-        tracing::warn!(error = %err, %order_id, shipment = %shipment.id,
+        tracing::warn!(error = %err, %order_id, %shipment,
             "capture on shipment failed; the authorization stands");
     }
 }

@@ -361,6 +361,30 @@ async fn declared_routes_hold_the_key_in_their_own_transaction(backend: Backend)
 
 both_backends!(declared_routes_hold_the_key_in_their_own_transaction);
 
+/// A console user names the store in a header; the same store spelled another way is the same
+/// scope, so the same key cannot run the request twice.
+async fn a_store_spelled_differently_is_the_same_scope(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = app.create_store("Shop", "USD").await;
+    let owner = app.create_owner(&store, "owner@shop.test").await;
+    let create = |store_header: String| {
+        app.client
+            .post(app.url("/api/v1/admin/products"))
+            .bearer_auth(&owner)
+            .header("cassa-store", store_header)
+            .header("idempotency-key", "same-key")
+            .json(&json!({"sku": "ONE", "name": "One", "unit_amount": 100, "currency": "USD"}))
+            .send()
+    };
+    let first = create(store.id.clone()).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let again = create(store.id.to_uppercase()).await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+}
+
+both_backends!(a_store_spelled_differently_is_the_same_scope);
+
 async fn twenty_concurrent_requests_with_one_key_execute_once(backend: Backend) {
     let app = spawn_app(backend).await;
     let store = app.create_store("Shop", "USD").await;

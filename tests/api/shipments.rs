@@ -296,6 +296,13 @@ async fn rates_quote_pay_buy_track_deliver(backend: Backend) {
     assert_eq!(snapshot["totals"]["shipping"], ground["amount"]);
     assert_eq!(snapshot["provider"]["shipping"], "sandbox_carrier");
     assert_eq!(snapshot["provider"]["shipping_rate_id"], ground["id"]);
+    let expiry = |v: &Value| {
+        v.as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+    };
+    assert!(expiry(&snapshot["expires_at"]) <= expiry(&ground["expires_at"]));
 
     let shipment = json_of(shop.buy(&order, json!({})).await, 201).await;
     assert_eq!(shipment["status"], "pre_transit", "{shipment}");
@@ -369,7 +376,14 @@ async fn rates_quote_pay_buy_track_deliver(backend: Backend) {
         .unwrap();
     let mine = json_of(response, 200).await;
     assert_eq!(mine[0]["status"], "delivered");
-    assert!(mine[0]["label"].is_null());
+    assert_eq!(mine[0]["tracking"].as_array().unwrap().len(), 5);
+    // Nothing of the store's side: no label, cost, or who did what.
+    for private in ["label", "amount", "history", "rate_id"] {
+        assert!(
+            mine[0][private].is_null(),
+            "{private} shown to the customer: {mine}"
+        );
+    }
 
     // The list, filtered; another store sees none of it.
     let response = shop
@@ -477,7 +491,19 @@ async fn a_label_is_voided_only_before_pickup(backend: Backend) {
         json!({}),
     )
     .await;
-    assert_eq!(json_of(voided, 200).await["status"], "cancelled");
+    let voided = json_of(voided, 200).await;
+    assert_eq!(voided["status"], "cancelled");
+    // A refunded label is never printed again.
+    assert!(voided["label"].is_null(), "{voided}");
+    let label = shop
+        .app
+        .client
+        .get(shop.app.url(&format!("/api/v1/admin/shipments/{id}/label")))
+        .bearer_auth(&shop.store.sandbox_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(label.status(), 404);
     // A voided label frees the order for another one, at a new rate (the carrier sells a rate
     // once).
     let rates = json_of(

@@ -107,6 +107,7 @@ pub async fn quote(
                 service: quote.service,
                 amount: quote.amount,
                 rate_id: None,
+                expires_at: None,
             }
         }
     };
@@ -171,7 +172,13 @@ pub async fn quote(
         },
         shipping_options: options,
         created_at: now,
-        expires_at: now + state.config.snapshot_ttl,
+        // A snapshot never outlives the carrier rate it froze: paying after that would leave
+        // a label that cannot be bought at the price paid.
+        expires_at: chosen
+            .expires_at
+            .map_or(now + state.config.snapshot_ttl, |rate| {
+                rate.min(now + state.config.snapshot_ttl)
+            }),
     };
     let answer = reply
         .filter(|r| r.record.needs_claim())
@@ -206,6 +213,7 @@ struct Chosen {
     service: String,
     amount: MinorUnits,
     rate_id: Option<ShippingRateId>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A rate offered for the order, frozen as it was offered.
@@ -221,6 +229,7 @@ async fn frozen_rate(
             service: rate.service,
             amount: rate.amount,
             rate_id: Some(rate.id),
+            expires_at: Some(rate.expires_at),
         }),
         Err(shipments::Error::NotFound) => {
             Err(InvalidValue::new("shipping_rate_id", "no such rate for this order").into())

@@ -2,8 +2,11 @@
 
 use super::{packing::PackingError, status::Refused};
 use crate::{
-    credentials::CredentialError, db::DbError, money::MinorUnits,
-    providers::shipping::carrier::CarrierError, types::InvalidValue,
+    credentials::CredentialError,
+    db::DbError,
+    money::MinorUnits,
+    providers::shipping::carrier::CarrierError,
+    types::{InvalidValue, ShipmentId},
 };
 
 /// A shipments failure.
@@ -41,8 +44,8 @@ pub enum Error {
     #[error("only paid orders ship")]
     NotPaid,
     /// The order already has a live shipment.
-    #[error("this order already has a shipment; void it first")]
-    AlreadyShipped,
+    #[error("this order already has a shipment ({0}); void it first")]
+    AlreadyShipped(ShipmentId),
     /// The carrier refused (undeliverable address, void window closed, …).
     #[error("the carrier refused: {message}")]
     CarrierRejected {
@@ -84,12 +87,17 @@ impl Error {
     pub fn from_carrier(err: CarrierError) -> Self {
         match err {
             CarrierError::Rejected { code, message } => Error::CarrierRejected { code, message },
-            CarrierError::Refused { status: 404, .. } => Error::NotFound,
+            // The carrier's credentials: the store's configuration, not the request.
+            CarrierError::Refused {
+                status: 401 | 403, ..
+            } => Error::NotConfigured("the carrier refused the store's credentials"),
+            CarrierError::Refused { status: 429, .. } => Error::CarrierUnavailable,
+            // Its object is gone (a rate it no longer knows): the request cannot succeed.
             CarrierError::Refused { code, .. } => Error::CarrierRejected {
-                message: format!("the carrier refused the request ({code})"),
+                message: format!("the carrier does not know this object ({code})"),
                 code,
             },
-            CarrierError::Retryable(_) => Error::CarrierUnavailable,
+            CarrierError::Retryable(_) | CarrierError::Unreachable(_) => Error::CarrierUnavailable,
             CarrierError::UnknownOutcome(_) => Error::CarrierOutcomeUnknown,
         }
     }

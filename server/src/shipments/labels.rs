@@ -15,10 +15,10 @@ use super::{
     view,
 };
 use crate::{
-    credentials,
+    credentials::{self, CredentialError},
     idempotency::provider_key,
     orders::{self, OrderScope},
-    providers::shipping::carrier::{CarrierError, Label, LabelFormat},
+    providers::shipping::carrier::{Carrier, CarrierError, Label, LabelFormat},
     state::AppState,
     types::{Environment, InvalidValue, OrderId, ShipmentId, ShippingRateId, StoreId},
 };
@@ -79,14 +79,15 @@ pub async fn buy(
         .capture_on_shipment;
     if let Some(live) = repo::live_for_order(&state.db, order.id).await? {
         if live.status != ShipmentStatus::Purchasing {
-            return Err(Error::AlreadyShipped);
+            return Err(Error::AlreadyShipped(live.id));
         }
         // A purchase whose answer was lost: finish it, with the same key.
         let rate = repo::rate(&state.db, store, env, live.rate_id)
             .await?
             .ok_or(Error::NotFound)?;
         let provider_rate_id = rate.provider_rate_id.ok_or(Error::RateNotPurchasable)?;
-        let shipment = purchase(state, live, &provider_rate_id, actor).await?;
+        let client = carrier(state, &live).await?;
+        let shipment = purchase(state, client.as_ref(), live, &provider_rate_id, actor).await?;
         return Ok(Purchase {
             shipment,
             capture_on_shipment,
@@ -138,9 +139,13 @@ pub async fn buy(
         created_at: now,
         updated_at: now,
     };
+    // The client first: a store that cannot reach the carrier records nothing.
+    let client = carrier(state, &row).await?;
     let mut tx = state.db.begin_write().await?;
     if !repo::insert_shipment(&mut tx, &row, &packages).await? {
-        return Err(Error::AlreadyShipped);
+        drop(tx);
+        let live = repo::live_for_order(&state.db, order.id).await?;
+        return Err(Error::AlreadyShipped(live.map_or(row.id, |l| l.id)));
     }
     let detail = format!(
         "{} {} for {} {} (customer paid {})",
@@ -156,45 +161,53 @@ pub async fn buy(
     )
     .await?;
     tx.commit().await?;
-    let shipment = purchase(state, row, &provider_rate_id, actor).await?;
+    let shipment = purchase(state, client.as_ref(), row, &provider_rate_id, actor).await?;
     Ok(Purchase {
         shipment,
         capture_on_shipment,
     })
 }
 
-/// Calls the carrier for a `purchasing` shipment and records what it answered.
+/// The carrier client of a shipment's store; credentials it lacks are a configuration problem.
+async fn carrier(state: &AppState, row: &ShipmentRow) -> Result<Box<dyn Carrier>, Error> {
+    match credentials::carrier_client(state, row.store_id, &row.provider, row.environment).await {
+        Ok(client) => Ok(client),
+        Err(CredentialError::Missing { .. } | CredentialError::NotFound) => Err(
+            Error::NotConfigured("the store has no credentials for this carrier"),
+        ),
+        Err(CredentialError::Client(err)) => {
+            tracing::warn!(error = %err, carrier = %row.provider, "no carrier client");
+            Err(Error::NotConfigured(
+                "the store's carrier credentials cannot be used",
+            ))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Calls the carrier for a `purchasing` shipment and records what it answered. Only a refusal
+/// or a carrier that could not be reached at all ends the purchase; any other failure may have
+/// sold the label, so the shipment stays `purchasing` and the same request resumes it with the
+/// same key.
 async fn purchase(
     state: &AppState,
+    client: &dyn Carrier,
     row: ShipmentRow,
     provider_rate_id: &str,
     actor: &str,
 ) -> Result<Shipment, Error> {
-    let client =
-        credentials::carrier_client(state, row.store_id, &row.provider, row.environment).await?;
     let key = provider_key(row.id.0, "label", 1);
     let answer = client
         .buy_label(provider_rate_id, &row.id.to_string(), &key)
         .await;
     match answer {
         Ok(label) => {
+            // Documents are fetched (and kept) when first asked for: nothing after the
+            // purchase is recorded may fail the request that bought it.
             record_purchase(state, &row, &label, actor).await?;
-            // Documents are a convenience copy: the label stands without them, and the label
-            // endpoint fetches what is missing.
-            for format in [LabelFormat::Pdf, LabelFormat::Zpl] {
-                match client
-                    .label_document(&label.provider_label_id, format)
-                    .await
-                {
-                    Ok(bytes) => store_document(state, row.id, format, bytes).await?,
-                    Err(err) => {
-                        tracing::warn!(error = %err, shipment = %row.id, "label document not fetched")
-                    }
-                }
-            }
             view::find(state, row.store_id, row.environment, row.id).await
         }
-        Err(CarrierError::UnknownOutcome(reason)) => {
+        Err(CarrierError::UnknownOutcome(reason) | CarrierError::Retryable(reason)) => {
             let mut tx = state.db.begin_write().await?;
             let detail = format!("the carrier's answer was lost: {reason}");
             repo::insert_event(
@@ -210,8 +223,9 @@ async fn purchase(
                 CarrierError::Rejected { code, .. } | CarrierError::Refused { code, .. } => {
                     code.clone()
                 }
-                CarrierError::Retryable(_) => "carrier_unavailable".to_owned(),
-                CarrierError::UnknownOutcome(_) => "carrier_timeout".to_owned(),
+                CarrierError::Unreachable(_)
+                | CarrierError::Retryable(_)
+                | CarrierError::UnknownOutcome(_) => "carrier_unavailable".to_owned(),
             };
             let mut tx = state.db.begin_write().await?;
             let mut current = repo::lock(&mut tx, row.id).await?;
@@ -310,7 +324,7 @@ pub async fn void(
             message: "the label can no longer be voided".to_owned(),
         });
     }
-    let client = credentials::carrier_client(state, store, &row.provider, env).await?;
+    let client = carrier(state, &row).await?;
     let label = client
         .void_label(&label_id, &provider_key(row.id.0, "void", 1))
         .await
@@ -347,7 +361,8 @@ pub async fn label_document(
     let Some(label_id) = row
         .provider_label_id
         .as_deref()
-        .filter(|_| row.status.has_label())
+        // A voided label is never handed out again (it would print a refunded label).
+        .filter(|_| row.status.has_label() && row.status != ShipmentStatus::Cancelled)
     else {
         return Err(Error::NotFound);
     };
@@ -359,7 +374,7 @@ pub async fn label_document(
     if let Some(bytes) = stored {
         return Ok(bytes);
     }
-    let client = credentials::carrier_client(state, store, &row.provider, env).await?;
+    let client = carrier(state, &row).await?;
     let bytes = client
         .label_document(label_id, format)
         .await

@@ -156,6 +156,39 @@ pub struct Shipment {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A shipment as its customer sees it: where the parcel is, not what the store paid or did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerShipment {
+    /// Shipment id.
+    pub id: ShipmentId,
+    /// Where it stands.
+    pub status: ShipmentStatus,
+    /// The carrier.
+    pub provider: String,
+    /// The carrier's service.
+    pub service: String,
+    /// Tracking number, once bought.
+    pub tracking_number: Option<String>,
+    /// The carrier's timeline, in order.
+    pub tracking: Vec<TrackingEvent>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Shipment> for CustomerShipment {
+    fn from(s: Shipment) -> Self {
+        CustomerShipment {
+            id: s.id,
+            status: s.status,
+            provider: s.provider,
+            service: s.service,
+            tracking_number: s.tracking_number,
+            tracking: s.tracking,
+            created_at: s.created_at,
+        }
+    }
+}
+
 /// Query of the shipments list.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct ShipmentFilter {

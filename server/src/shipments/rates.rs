@@ -60,7 +60,9 @@ fn failure_code(err: &CarrierError) -> String {
     match err {
         CarrierError::Rejected { code, .. } => code.clone(),
         CarrierError::Refused { code, .. } => code.clone(),
-        CarrierError::Retryable(_) => "carrier_unavailable".to_owned(),
+        CarrierError::Retryable(_) | CarrierError::Unreachable(_) => {
+            "carrier_unavailable".to_owned()
+        }
         CarrierError::UnknownOutcome(_) => "carrier_timeout".to_owned(),
     }
 }
@@ -223,6 +225,8 @@ pub struct FrozenRate {
     pub service: String,
     /// Price.
     pub amount: crate::money::MinorUnits,
+    /// When the provider stops honouring it.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The rate `id` for a quote of `order` (its current revision), if it is still valid.
@@ -247,5 +251,6 @@ pub async fn rate_for_quote(
         provider: rate.provider,
         service: rate.service,
         amount: rate.amount,
+        expires_at: rate.expires_at,
     })
 }

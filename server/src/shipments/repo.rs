@@ -484,14 +484,31 @@ pub async fn list(
     env: Environment,
     filter: ListFilter<'_>,
 ) -> Result<Vec<ShipmentRow>, DbError> {
-    let sql = format!(
+    // Only the filters given are in the statement, so each combination gets the plan of its
+    // index (`shipments_store`, `_store_status`, `_store_provider`).
+    let mut sql = format!(
         "SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE store_id = $1 AND environment = $2 \
-         AND id > $3 AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR provider = $5) \
-         ORDER BY id LIMIT $6"
+         AND id > $3"
     );
+    let mut next = 4;
+    if filter.status.is_some() {
+        sql.push_str(&format!(" AND status = ${next}"));
+        next += 1;
+    }
+    if filter.provider.is_some() {
+        sql.push_str(&format!(" AND provider = ${next}"));
+        next += 1;
+    }
+    sql.push_str(&format!(" ORDER BY id LIMIT ${next}"));
     Ok(on_db!(db, pool => {
-        sqlx::query_as(&sql).bind(store).bind(env).bind(filter.after).bind(filter.status)
-            .bind(filter.provider).bind(filter.limit).fetch_all(pool).await
+        let mut query = sqlx::query_as(&sql).bind(store).bind(env).bind(filter.after);
+        if let Some(status) = filter.status {
+            query = query.bind(status);
+        }
+        if let Some(provider) = filter.provider {
+            query = query.bind(provider);
+        }
+        query.bind(filter.limit).fetch_all(pool).await
     })?)
 }
 

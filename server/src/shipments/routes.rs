@@ -10,7 +10,10 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{BuyRequest, RateList, SettingsInput, Shipment, ShipmentFilter, ShippingSettings};
+use super::{
+    BuyRequest, CustomerShipment, RateList, SettingsInput, Shipment, ShipmentFilter,
+    ShippingSettings,
+};
 use crate::{
     auth::{
         policy,
@@ -291,7 +294,7 @@ pub async fn void_shipment(
     tag = "shipping",
     params(("order_id" = String, Path, description = "Order id")),
     responses(
-        (status = 200, description = "Shipments of the order", body = Vec<Shipment>),
+        (status = 200, description = "Shipments of the order", body = Vec<CustomerShipment>),
         (status = 404, description = "No such order of this customer", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -300,18 +303,14 @@ pub async fn customer_tracking(
     State(state): State<AppState>,
     scope: CustomerScope,
     ApiPath(order_id): ApiPath<OrderId>,
-) -> Result<Json<Vec<Shipment>>, ApiError> {
+) -> Result<Json<Vec<CustomerShipment>>, ApiError> {
     let scope = OrderScope {
         store_id: scope.store_id,
         environment: scope.environment,
         customer_id: Some(scope.customer_id),
     };
-    let mut shipments = super::of_order(&state, scope, order_id).await?;
-    // Label documents are the store's, not the customer's.
-    for shipment in &mut shipments {
-        shipment.label = None;
-    }
-    Ok(Json(shipments))
+    let shipments = super::of_order(&state, scope, order_id).await?;
+    Ok(Json(shipments.into_iter().map(Into::into).collect()))
 }
 
 /// The store's shipping settings (ship-from address, boxes, capture on shipment).

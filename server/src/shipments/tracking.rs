@@ -36,11 +36,14 @@ pub async fn record_event(
     let shipment = shipment.ok_or(Error::NotFound)?;
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
+    // The row lock first, then the timeline: every writer of a shipment takes them in this
+    // order (the insert's foreign key check would otherwise share-lock the row first, and two
+    // writers upgrading their share locks deadlock).
+    let mut current = repo::lock(&mut tx, shipment.id).await?;
     if !repo::insert_tracking(&mut tx, shipment.id, update, now).await? {
         // Delivered twice: already in the timeline, already applied.
         return Ok(());
     }
-    let mut current = repo::lock(&mut tx, shipment.id).await?;
     let next = apply(current.status, Change::Tracked(update.status))?;
     if next != current.status {
         let detail = format!(

@@ -59,7 +59,8 @@ async fn views(state: &AppState, rows: Vec<ShipmentRow>) -> Result<Vec<Shipment>
     Ok(rows
         .into_iter()
         .map(|r| {
-            let label = r.status.has_label().then(|| {
+            let printable = r.status.has_label() && r.status != ShipmentStatus::Cancelled;
+            let label = printable.then(|| {
                 let base = format!("/api/v1/admin/shipments/{}/label", r.id);
                 LabelLinks {
                     pdf: format!("{base}?format=pdf"),

@@ -28,7 +28,7 @@ pub async fn create(state: &AppState, name: &str, currency: &str) -> Result<Crea
         .default_adapter()
         .and_then(|a| a.generate_sandbox_credentials());
     let mut sandbox = Vec::new();
-    for credentials in generated {
+    if let Some(credentials) = generated {
         sandbox.push(
             crate::credentials::prepare_new(state, store.id, Environment::Sandbox, credentials)
                 .await?,

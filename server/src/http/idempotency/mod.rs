@@ -89,16 +89,20 @@ fn scope_of(principal: &Principal, headers: &HeaderMap) -> Scope {
             &key_id.to_string(),
         ),
         Principal::User { user_id, .. } => {
+            // Canonical spellings: the same store or environment written another way (upper
+            // case, braces, urn:uuid:) is the same scope. Unparseable headers stay as sent;
+            // the handler refuses them.
+            let store = header(STORE_HEADER);
+            let store = store
+                .parse::<crate::types::StoreId>()
+                .map_or(store, |id| id.to_string());
             let environment = match header(ENVIRONMENT_HEADER) {
                 e if e.is_empty() => "sandbox".to_owned(),
-                e => e,
+                e => e
+                    .parse::<crate::types::Environment>()
+                    .map_or(e, |env| env.as_str().to_owned()),
             };
-            Scope::new(
-                &header(STORE_HEADER),
-                &environment,
-                "user",
-                &user_id.to_string(),
-            )
+            Scope::new(&store, &environment, "user", &user_id.to_string())
         }
         Principal::Customer(c) => Scope::new(
             &c.store_id.to_string(),

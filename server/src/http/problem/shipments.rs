@@ -68,7 +68,7 @@ impl From<Error> for ApiError {
                 "Order not paid",
                 &err,
             ),
-            Error::AlreadyShipped => described(
+            Error::AlreadyShipped(_) => described(
                 StatusCode::CONFLICT,
                 "shipment_exists",
                 "Order already has a shipment",

@@ -198,7 +198,12 @@ pub enum CarrierError {
         /// Carrier's reason code.
         code: String,
     },
-    /// Nothing happened at the carrier (5xx, connection refused): retry with the same key.
+    /// The carrier could not be reached (connection refused): nothing was sent, nothing
+    /// happened.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// The carrier failed (5xx): for a read, nothing happened; for a purchase it may have
+    /// acted before failing, so only the same key may try again.
     #[error("retryable: {0}")]
     Retryable(String),
     /// The request may or may not have been applied (timeout): ask again with the same key.

@@ -90,11 +90,13 @@ impl SandboxCarrierClient {
                 Err(err) if err.is_timeout() => Err(CarrierError::UnknownOutcome(
                     "the carrier did not answer in time".into(),
                 )),
-                Err(err) if err.is_connect() => Err(CarrierError::Retryable(err.to_string())),
+                Err(err) if err.is_connect() => Err(CarrierError::Unreachable(err.to_string())),
                 Err(err) => Err(CarrierError::UnknownOutcome(err.to_string())),
             };
             match result {
-                Err(CarrierError::Retryable(reason)) if attempt < ATTEMPTS => {
+                Err(CarrierError::Retryable(reason) | CarrierError::Unreachable(reason))
+                    if attempt < ATTEMPTS =>
+                {
                     tracing::warn!(path, attempt, %reason, "retrying a carrier call with the same key");
                     last = CarrierError::Retryable(reason);
                     tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
