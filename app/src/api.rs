@@ -5,7 +5,8 @@ use leptos::prelude::*;
 
 use crate::backend::{
     ApiKeyView, CredentialRow, DashboardView, KeyOverviewView, LedgerView, OrderDetailView,
-    RevealedSecret, StoreView, SystemStatus, Viewer, WebhookEventsView,
+    RevealedSecret, ShipmentView, ShipmentsView, StoreView, SystemStatus, Viewer,
+    WebhookEventsView,
 };
 
 #[cfg(feature = "ssr")]
@@ -286,4 +287,45 @@ pub async fn list_webhook_events(
 pub async fn replay_webhook(event_id: String) -> Result<String, ServerFnError> {
     let parts = server::parts()?;
     server::fail(server::backend()?.replay_webhook(&parts, event_id).await)
+}
+
+/// A page of the current store's shipments.
+#[server(prefix = "/console/fn", endpoint = "shipments")]
+pub async fn list_shipments(
+    status: Option<String>,
+    after: Option<String>,
+) -> Result<ShipmentsView, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.shipments(&parts, status, after).await)
+}
+
+/// An order's shipments.
+#[server(prefix = "/console/fn", endpoint = "order_shipping")]
+pub async fn get_order_shipping(order_id: String) -> Result<Vec<ShipmentView>, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.order_shipping(&parts, order_id).await)
+}
+
+/// Buys the order's label; `accept_price_change` is the form's checkbox.
+#[server(prefix = "/console/fn", endpoint = "buy_label")]
+pub async fn buy_label(
+    order_id: String,
+    accept_price_change: Option<String>,
+) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    let accept = accept_price_change.is_some();
+    server::fail(server::backend()?.buy_label(&parts, order_id, accept).await)
+}
+
+/// Voids a label; `confirm` is the form's confirmation checkbox.
+#[server(prefix = "/console/fn", endpoint = "void_shipment")]
+pub async fn void_shipment(
+    shipment_id: String,
+    confirm: Option<String>,
+) -> Result<String, ServerFnError> {
+    if confirm.is_none() {
+        return Err(ServerFnError::new("Tick the confirmation box first."));
+    }
+    let parts = server::parts()?;
+    server::fail(server::backend()?.void_shipment(&parts, shipment_id).await)
 }

@@ -340,6 +340,78 @@ pub struct WebhookEventsView {
     pub next_after: Option<String>,
 }
 
+/// A carrier's tracking event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackingEventView {
+    /// Normalized status (`in_transit`, `delivered`, …).
+    pub status: String,
+    /// The carrier's description.
+    pub description: String,
+    /// Where, when the carrier says.
+    pub location: Option<String>,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// Something done to a shipment, and by whom.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentHistoryView {
+    /// `purchased`, `voided`, `status_changed`, …
+    pub kind: String,
+    /// Who.
+    pub actor: String,
+    /// What happened.
+    pub detail: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// A shipment as the console shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentView {
+    /// Shipment id.
+    pub id: String,
+    /// Its order.
+    pub order_id: String,
+    /// Status (`pre_transit`, `delivered`, `cancelled`, …).
+    pub status: String,
+    /// Carrier.
+    pub provider: String,
+    /// Carrier service.
+    pub service: String,
+    /// What the label cost, formatted with its currency.
+    pub amount: String,
+    /// Tracking number, once bought.
+    pub tracking_number: Option<String>,
+    /// Until when the label can be voided (RFC 3339).
+    pub void_deadline: Option<String>,
+    /// Why the purchase failed.
+    pub failure_code: Option<String>,
+    /// Whether the label document can be downloaded.
+    pub has_label: bool,
+    /// Whether the label can still be voided.
+    pub voidable: bool,
+    /// Packages, one line each (box, size, weight).
+    pub packages: Vec<String>,
+    /// The carrier's timeline, oldest first.
+    pub tracking: Vec<TrackingEventView>,
+    /// Purchase, void and status changes, oldest first.
+    pub history: Vec<ShipmentHistoryView>,
+    /// Created (RFC 3339).
+    pub created_at: String,
+}
+
+/// One page of the shipments list, with counts per status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentsView {
+    /// Shipments, oldest first.
+    pub rows: Vec<ShipmentView>,
+    /// Cursor of the next page.
+    pub next_after: Option<String>,
+    /// Shipments per status in the store and environment.
+    pub counts: Vec<(String, i64)>,
+}
+
 /// A boxed, sendable future: keeps [`ConsoleBackend`] object-safe.
 #[cfg(feature = "ssr")]
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -482,6 +554,37 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         &'a self,
         req: &'a http::request::Parts,
         event_id: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>>;
+
+    /// A page of the current store's shipments (`status` filters, `after` is the cursor).
+    fn shipments<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        status: Option<String>,
+        after: Option<String>,
+    ) -> BoxFuture<'a, ConsoleResult<ShipmentsView>>;
+
+    /// An order's shipments.
+    fn order_shipping<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        order_id: String,
+    ) -> BoxFuture<'a, ConsoleResult<Vec<ShipmentView>>>;
+
+    /// Buys the order's label at the rate its payment froze (or the carrier's new price when
+    /// `accept_price_change`); returns the confirmation to show.
+    fn buy_label<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        order_id: String,
+        accept_price_change: bool,
+    ) -> BoxFuture<'a, ConsoleResult<String>>;
+
+    /// Voids a shipment's label; returns the confirmation to show.
+    fn void_shipment<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        shipment_id: String,
     ) -> BoxFuture<'a, ConsoleResult<String>>;
 }
 

@@ -23,6 +23,7 @@ pub fn TopBar() -> impl IntoView {
             <nav class="topnav">
                 <A href="/">"Overview"</A>
                 <A href="/payments">"Payments"</A>
+                <A href="/shipments">"Shipments"</A>
                 <A href="/webhooks">"Webhooks"</A>
                 <A href="/api-keys">"API keys"</A>
                 <A href="/credentials">"Credentials"</A>

@@ -338,6 +338,7 @@ fn OrderView(detail: OrderDetailView, action: ServerAction<PaymentAction>) -> im
             .into_iter()
             .map(|intent| view! { <IntentPanel intent=intent order_id=order_id.clone() action=action/> })
             .collect_view()}
+        <super::OrderShipping order_id=order_id.clone()/>
         <section class="panel" id="timeline">
             <h2>"Timeline"</h2>
             <ol class="timeline">

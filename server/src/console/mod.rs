@@ -13,6 +13,7 @@ mod master_keys;
 mod overview;
 mod payments;
 mod session;
+mod shipments;
 mod stores;
 mod webhooks;
 
@@ -21,11 +22,18 @@ use std::sync::Arc;
 use app::backend::{
     ApiKeyView, BoxFuture, ConsoleBackend, ConsoleResult, CredentialRow, DashboardView,
     KeyOverviewView, LedgerFilter, LedgerView, OrderDetailView, RevealedSecret, SharedBackend,
-    StoreView, SystemStatus, Viewer, WebhookEventsView,
+    ShipmentView, ShipmentsView, StoreView, SystemStatus, Viewer, WebhookEventsView,
 };
 use axum::http::request::Parts;
 
-use crate::{http::pagination::PageQuery, http::problem::ApiError, state::AppState};
+pub use shipments::label_download;
+
+use crate::{
+    http::{middleware::RequestId, pagination::PageQuery, problem::ApiError},
+    identity::Actor,
+    payments::Caller,
+    state::AppState,
+};
 
 /// The console shows at most this many stores in the switcher and on the stores page, and
 /// this many keys.
@@ -77,6 +85,12 @@ fn refused_sign_in(err: impl Into<ApiError>) -> String {
         );
     }
     shown(err)
+}
+
+/// Who acts in a console request, as ledgers and audits record it.
+fn caller(req: &Parts, actor: Actor) -> Caller {
+    let request_id = req.extensions.get::<RequestId>().map(RequestId::as_str);
+    Caller::of_store(actor, request_id)
 }
 
 /// Domain access for the console's server functions.
@@ -260,5 +274,44 @@ impl ConsoleBackend for ServerBackend {
         event_id: String,
     ) -> BoxFuture<'a, ConsoleResult<String>> {
         Box::pin(webhooks::replay(&self.state, req, event_id))
+    }
+
+    fn shipments<'a>(
+        &'a self,
+        req: &'a Parts,
+        status: Option<String>,
+        after: Option<String>,
+    ) -> BoxFuture<'a, ConsoleResult<ShipmentsView>> {
+        Box::pin(shipments::list(&self.state, req, status, after))
+    }
+
+    fn order_shipping<'a>(
+        &'a self,
+        req: &'a Parts,
+        order_id: String,
+    ) -> BoxFuture<'a, ConsoleResult<Vec<ShipmentView>>> {
+        Box::pin(shipments::of_order(&self.state, req, order_id))
+    }
+
+    fn buy_label<'a>(
+        &'a self,
+        req: &'a Parts,
+        order_id: String,
+        accept_price_change: bool,
+    ) -> BoxFuture<'a, ConsoleResult<String>> {
+        Box::pin(shipments::buy(
+            &self.state,
+            req,
+            order_id,
+            accept_price_change,
+        ))
+    }
+
+    fn void_shipment<'a>(
+        &'a self,
+        req: &'a Parts,
+        shipment_id: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>> {
+        Box::pin(shipments::void(&self.state, req, shipment_id))
     }
 }

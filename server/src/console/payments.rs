@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use super::{context::require_signed, shown};
 use crate::{
     auth::policy,
-    http::{middleware::RequestId, problem::ApiError},
+    http::problem::ApiError,
     idempotency::IdempotencyKey,
     money::{MinorUnits, format_amount},
     payments::{
@@ -194,15 +194,7 @@ pub async fn action(state: &AppState, req: &Parts, form: ActionForm) -> ConsoleR
     let (store, actor) = signed.actor(state).await?;
     let env = signed.environment();
     policy::move_money(actor, env).map_err(shown)?;
-    let caller = payments::Caller {
-        source: payments::Source::Api,
-        actor: format!("user:{}", signed.console.user_id),
-        correlation_id: req
-            .extensions
-            .get::<RequestId>()
-            .map(|id| id.as_str().to_owned())
-            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
-    };
+    let caller = super::caller(req, actor);
     let order_id: OrderId = form
         .order_id
         .parse()

@@ -200,6 +200,11 @@ pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
             crate::http::sandbox_carrier::router(&state),
         );
     }
+    // Label documents are files, not pages: a plain route under the console's session.
+    api = api.route(
+        "/console/shipments/{id}/label",
+        axum::routing::get(console::label_download),
+    );
     api.leptos_routes_with_context(&state, console_routes, console_context, {
         let options = leptos_options.clone();
         move || app::shell(options.clone())

@@ -1,6 +1,9 @@
 //! Who asks for a change, and where from: recorded in every history row and provider call.
 
-use crate::types::TextValue;
+use crate::{
+    identity::Actor,
+    types::{CustomerId, TextValue},
+};
 
 /// Where a change comes from (recorded in the status history).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,4 +48,31 @@ pub struct Caller {
     pub actor: String,
     /// Request id.
     pub correlation_id: String,
+}
+
+impl Caller {
+    /// A store's own request (a secret key or a console user), carrying the request's id, or a
+    /// fresh one when it has none (every history row and provider call needs one).
+    pub fn of_store(actor: Actor, request_id: Option<&str>) -> Caller {
+        let actor = match actor {
+            Actor::ApiKey(id) => format!("api_key:{id}"),
+            Actor::User { user_id, .. } => format!("user:{user_id}"),
+        };
+        Caller::api(actor, request_id)
+    }
+
+    /// A customer's request through a storefront.
+    pub fn of_customer(customer: CustomerId, request_id: Option<&str>) -> Caller {
+        Caller::api(format!("customer:{customer}"), request_id)
+    }
+
+    fn api(actor: String, request_id: Option<&str>) -> Caller {
+        Caller {
+            source: Source::Api,
+            actor,
+            correlation_id: request_id
+                .map(str::to_owned)
+                .unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+        }
+    }
 }

@@ -12,14 +12,14 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     AuthorizeRequest, Caller, CaptureRequest, LedgerPage, LedgerQuery, OrderPayments, Outcome,
-    PayRequest, PaymentIntent, RefundRequest, Reply, Source, TransactionStatus,
+    PayRequest, PaymentIntent, RefundRequest, Reply, TransactionStatus,
     repo::{IntentRow, TxnRow},
     service::{self, Target},
 };
 use crate::{
     auth::{
         policy,
-        principal::{Actor, CustomerScope, StoreScope},
+        principal::{CustomerScope, StoreScope},
     },
     http::{
         extract::{ApiJson, ApiPath, ApiQuery},
@@ -53,34 +53,16 @@ fn key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
     crate::http::idempotency::key_from_headers(headers).map_err(|_| ApiError::IdempotencyKeyMissing)
 }
 
-fn correlation(request_id: Option<&str>) -> String {
-    request_id
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
-}
-
 fn request_id_of(id: Option<Extension<RequestId>>) -> Option<String> {
     id.map(|Extension(id)| id.as_str().to_owned())
 }
 
 fn store_caller(scope: &StoreScope, request_id: Option<&str>) -> Caller {
-    let actor = match scope.actor {
-        Actor::ApiKey(id) => format!("api_key:{id}"),
-        Actor::User { user_id, .. } => format!("user:{user_id}"),
-    };
-    Caller {
-        source: Source::Api,
-        actor,
-        correlation_id: correlation(request_id),
-    }
+    Caller::of_store(scope.actor, request_id)
 }
 
 fn customer_caller(scope: &CustomerScope, request_id: Option<&str>) -> Caller {
-    Caller {
-        source: Source::Api,
-        actor: format!("customer:{}", scope.customer_id),
-        correlation_id: correlation(request_id),
-    }
+    Caller::of_customer(scope.customer_id, request_id)
 }
 
 /// The HTTP answer to a finished flow: `201` for a new authorization, `200` otherwise, `202`

@@ -17,7 +17,7 @@ use super::{
 use crate::{
     auth::{
         policy,
-        principal::{Actor, CustomerScope, StoreScope},
+        principal::{CustomerScope, StoreScope},
     },
     checkout,
     http::{
@@ -27,7 +27,7 @@ use crate::{
     },
     orders::OrderScope,
     pagination::{Page, PageQuery},
-    payments::{Caller, Source},
+    payments::Caller,
     providers::shipping::carrier::LabelFormat,
     state::AppState,
     types::{OrderId, ShipmentId},
@@ -116,17 +116,8 @@ pub async fn store_rates(
 }
 
 fn caller(scope: &StoreScope, request_id: Option<Extension<RequestId>>) -> Caller {
-    let actor = match scope.actor {
-        Actor::ApiKey(id) => format!("api_key:{id}"),
-        Actor::User { user_id, .. } => format!("user:{user_id}"),
-    };
-    Caller {
-        source: Source::Api,
-        actor,
-        correlation_id: request_id
-            .map(|Extension(id)| id.as_str().to_owned())
-            .unwrap_or_default(),
-    }
+    let request_id = request_id.map(|Extension(id)| id.as_str().to_owned());
+    Caller::of_store(scope.actor, request_id.as_deref())
 }
 
 /// Buys the label for a paid order at the rate its payment's snapshot froze (or a newer one
@@ -244,6 +235,11 @@ pub async fn get_label(
     let format = query.format.unwrap_or(LabelFormat::Pdf);
     let bytes =
         super::label_document(&state, scope.store_id, scope.environment, id, format).await?;
+    Ok(label_response(id, format, bytes))
+}
+
+/// A label document as a response: its type, and a file name for saving it.
+pub fn label_response(id: ShipmentId, format: LabelFormat, bytes: Vec<u8>) -> Response {
     let mut response = bytes.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -257,7 +253,7 @@ pub async fn get_label(
             .headers_mut()
             .insert(header::CONTENT_DISPOSITION, disposition);
     }
-    Ok(response)
+    response
 }
 
 /// Voids a shipment's label before pickup, within the carrier's window (the carrier refunds it).
