@@ -37,6 +37,9 @@ async function authorizedOrder(request: APIRequestContext, key: string) {
   await call(request, 'PUT', '/api/v1/admin/tax/rates', key, {
     rules: [{ country: 'US', subdivision: 'CA', tax_code: '*', rate: '0.0825' }],
   });
+  await call(request, 'PUT', '/api/v1/admin/tax/nexus', key, {
+    nexus: [{ country: 'US', subdivision: 'CA', since: '2020-01-01' }],
+  });
   const product = await call(request, 'POST', '/api/v1/admin/products', key, {
     sku: `LAMP-${Date.now()}`, name: 'Desk lamp', unit_amount: 4000, currency: 'USD', weight_grams: 900,
   });

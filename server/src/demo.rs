@@ -161,6 +161,16 @@ impl Seeder {
             ]})),
         )
         .await?;
+        self.expect(
+            Method::PUT,
+            "/api/v1/admin/tax/nexus",
+            key,
+            Some(json!({"nexus": [
+                {"country": "US", "subdivision": "CA", "since": "2020-01-01"},
+                {"country": "US", "subdivision": "NY", "since": "2020-01-01"},
+            ]})),
+        )
+        .await?;
         let catalogue = [
             ("TEE-01", "Organic tee", 2400, "general", 180),
             ("MUG-01", "Stoneware mug", 1800, "general", 450),

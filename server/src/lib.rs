@@ -35,6 +35,7 @@ pub mod sessions;
 pub mod shipments;
 pub mod startup;
 pub mod state;
+pub mod tax;
 pub mod telemetry;
 pub mod tenancy;
 pub mod types;

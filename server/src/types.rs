@@ -89,6 +89,10 @@ id_type!(
     ShipmentId
 );
 id_type!(
+    /// A customer's tax exemption certificate, as recorded.
+    TaxExemptionId
+);
+id_type!(
     /// A shipping rate offered for an order (from a carrier or the store's rate table).
     ShippingRateId
 );

@@ -59,6 +59,17 @@ pub async fn configure(app: &TestApp, store: &TestStore) {
             .status(),
         200
     );
+    // The store collects in California and Germany (the test clock is in 2026).
+    let nexus = json!({"nexus": [
+        {"country": "US", "subdivision": "CA", "since": "2020-01-01"},
+        {"country": "DE", "since": "2020-01-01"},
+    ]});
+    assert_eq!(
+        put(app, &store.sandbox_key, "/api/v1/admin/tax/nexus", nexus)
+            .await
+            .status(),
+        200
+    );
 }
 
 pub async fn order_for(

@@ -132,7 +132,26 @@ async fn fixtures(
         .json()
         .await
         .unwrap();
+    let exemption: Value = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/admin/customers/{}/tax-exemptions",
+            customer["id"].as_str().unwrap()
+        )))
+        .bearer_auth(key_a)
+        .header("idempotency-key", Uuid::now_v7().to_string())
+        .json(&json!({"certificate_id": "A-CERT", "jurisdictions": ["US-CA"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     HashMap::from([
+        (
+            "exemption_id".to_owned(),
+            exemption["id"].as_str().unwrap().to_owned(),
+        ),
         (
             "event_id".to_owned(),
             received["id"].as_str().unwrap().to_owned(),

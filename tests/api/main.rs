@@ -29,5 +29,6 @@ mod sessions;
 mod shipments;
 mod shutdown;
 mod support;
+mod tax;
 mod tenancy;
 mod webhooks;

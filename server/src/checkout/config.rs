@@ -1,14 +1,9 @@
-//! Per-store configuration of the shipping and tax providers: the rate table and the tax
-//! rules. Each replacement swaps the whole table in one transaction.
-
-use rust_decimal::Decimal;
+//! Per-store configuration of the rate-table shipping provider. Each replacement swaps the
+//! whole table in one transaction.
 
 use super::{Error, repo};
 use crate::{
-    providers::{
-        shipping::{ShippingConfig, ShippingRate, TableRateShipping},
-        tax::{RulesTax, TaxConfig, TaxRule},
-    },
+    providers::shipping::{ShippingConfig, ShippingRate, TableRateShipping},
     state::AppState,
     types::{Currency, Environment, InvalidValue, StoreId},
 };
@@ -53,54 +48,6 @@ fn validate_rates(rates: Vec<ShippingRate>) -> Result<Vec<ShippingRate>, Invalid
         .collect()
 }
 
-fn parse_rate(raw: &str) -> Result<Decimal, InvalidValue> {
-    raw.trim()
-        .parse::<Decimal>()
-        .ok()
-        .filter(|r| *r >= Decimal::ZERO && *r < Decimal::ONE)
-        .ok_or_else(|| {
-            InvalidValue::new(
-                "rules.rate",
-                "must be a decimal string from 0 to below 1, e.g. \"0.0825\"",
-            )
-        })
-}
-
-fn validate_rules(rules: Vec<TaxRule>) -> Result<Vec<(TaxRule, Decimal)>, InvalidValue> {
-    rules
-        .into_iter()
-        .map(|r| {
-            let rate = parse_rate(&r.rate)?;
-            let subdivision = r.subdivision.trim().to_uppercase();
-            if subdivision.len() > 3 || !subdivision.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(InvalidValue::new(
-                    "rules.subdivision",
-                    "must be a code of up to 3 letters or digits",
-                ));
-            }
-            let tax_code = match r.tax_code.trim() {
-                "*" => "*".to_owned(),
-                code if !code.is_empty() && code.len() <= 32 => code.to_lowercase(),
-                _ => {
-                    return Err(InvalidValue::new(
-                        "rules.tax_code",
-                        "must be a tax code or *",
-                    ));
-                }
-            };
-            Ok((
-                TaxRule {
-                    country: country("rules.country", &r.country, false)?,
-                    subdivision,
-                    tax_code,
-                    rate: rate.normalize().to_string(),
-                },
-                rate,
-            ))
-        })
-        .collect()
-}
-
 /// The store's shipping configuration. Every store quotes with its own rate table
 /// (`table_rate`) until stores can choose a carrier.
 pub async fn load_shipping(
@@ -114,19 +61,6 @@ pub async fn load_shipping(
     })
 }
 
-/// The store's tax configuration. Every store taxes with its own rules (`rules`) until stores
-/// can choose a tax service.
-pub async fn load_tax(
-    state: &AppState,
-    store: StoreId,
-    env: Environment,
-) -> Result<TaxConfig, Error> {
-    Ok(TaxConfig {
-        provider: RulesTax::NAME.to_owned(),
-        rules: repo::tax_rules(&state.db, store, env).await?,
-    })
-}
-
 /// Replaces the store's shipping rate table with `rates` once every row is valid.
 pub async fn replace_shipping(
     state: &AppState,
@@ -137,20 +71,6 @@ pub async fn replace_shipping(
     let rates = validate_rates(rates)?;
     let mut tx = state.db.begin_write().await?;
     repo::replace_shipping_rates(&mut tx, store, env, &rates).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Replaces the store's tax rules with `rules` once every rule is valid.
-pub async fn replace_tax(
-    state: &AppState,
-    store: StoreId,
-    env: Environment,
-    rules: Vec<TaxRule>,
-) -> Result<(), Error> {
-    let rules: Vec<TaxRule> = validate_rules(rules)?.into_iter().map(|(r, _)| r).collect();
-    let mut tx = state.db.begin_write().await?;
-    repo::replace_tax_rules(&mut tx, store, env, &rules).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -34,6 +34,9 @@ pub enum Error {
     /// A request or configuration value is invalid.
     #[error(transparent)]
     Invalid(#[from] InvalidValue),
+    /// The store's tax configuration could not be read.
+    #[error(transparent)]
+    Tax(#[from] crate::tax::Error),
     /// Reading the order failed.
     #[error(transparent)]
     Orders(#[from] orders::Error),

@@ -8,7 +8,7 @@ pub mod repo;
 mod routes;
 pub mod service;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -19,6 +19,7 @@ pub use service::{Reply, find, payable_snapshot, quote};
 use crate::{
     money::MinorUnits,
     providers::shipping::RateQuote,
+    tax::TaxLine,
     types::{OrderId, ProductId, ShippingRateId, SnapshotId},
 };
 
@@ -65,10 +66,13 @@ pub struct Totals {
     /// Sum of line nets.
     #[schema(value_type = i64)]
     pub subtotal: MinorUnits,
-    /// Shipping (untaxed by the built-in rules).
+    /// Shipping, without tax.
     #[schema(value_type = i64)]
     pub shipping: MinorUnits,
-    /// Sum of line taxes.
+    /// The tax on shipping (part of `tax`).
+    #[schema(value_type = i64)]
+    pub shipping_tax: MinorUnits,
+    /// Sum of line taxes and the shipping tax.
     #[schema(value_type = i64)]
     pub tax: MinorUnits,
     /// What the customer pays.
@@ -106,6 +110,10 @@ pub struct Snapshot {
     pub totals: Totals,
     /// Providers used.
     pub provider: SelectedProviders,
+    /// The day the snapshot was taxed on (the rates valid that day applied).
+    pub tax_date: Option<NaiveDate>,
+    /// Each line's tax per jurisdiction (line `0`: shipping); a line's parts sum to its tax.
+    pub tax_lines: Vec<TaxLine>,
     /// Shipping options at quote time (only in the quote response).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shipping_options: Vec<RateQuote>,

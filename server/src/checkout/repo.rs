@@ -1,8 +1,6 @@
-//! `order_checkout_snapshots` with their lines, and the stores' `shipping_rates` and
-//! `tax_rates`.
+//! `order_checkout_snapshots` with their lines, and the stores' `shipping_rates`.
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::{Snapshot, SnapshotLine};
@@ -11,13 +9,9 @@ use crate::{
     money::MinorUnits,
     on_db, on_tx,
     orders::OrderStatus,
-    providers::{shipping::ShippingRate, tax::TaxRule},
+    providers::shipping::ShippingRate,
     types::{Currency, CustomerId, Environment, OrderId, ShippingRateId, SnapshotId, StoreId},
 };
-
-fn decode_error(err: impl std::error::Error + Send + Sync + 'static) -> DbError {
-    DbError::Query(sqlx::Error::Decode(Box::new(err)))
-}
 
 /// Inserts a snapshot and its lines.
 pub async fn insert_snapshot(
@@ -29,8 +23,9 @@ pub async fn insert_snapshot(
 ) -> Result<(), DbError> {
     const SNAPSHOT: &str = "INSERT INTO order_checkout_snapshots (id, order_id, store_id, environment, \
         customer_id, order_revision, currency, subtotal, shipping, tax, total, shipping_service, \
-        shipping_provider, tax_provider, created_at, expires_at, shipping_rate_id) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+        shipping_provider, tax_provider, created_at, expires_at, shipping_rate_id, tax_date, \
+        shipping_tax) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
     const LINE: &str = "INSERT INTO order_checkout_snapshot_items (snapshot_id, line_no, product_id, \
         quantity, unit_amount, amount, net, tax, tax_rate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
     on_tx!(tx, conn => {
@@ -40,6 +35,7 @@ pub async fn insert_snapshot(
             .bind(s.totals.shipping).bind(s.totals.tax).bind(s.totals.total)
             .bind(&s.provider.shipping_service).bind(&s.provider.shipping).bind(&s.provider.tax)
             .bind(s.created_at).bind(s.expires_at).bind(s.provider.shipping_rate_id)
+            .bind(s.tax_date).bind(s.totals.shipping_tax)
             .execute(&mut *conn).await?;
         for l in &s.lines {
             sqlx::query(LINE)
@@ -69,10 +65,14 @@ pub struct SnapshotRecord {
     pub subtotal: MinorUnits,
     /// Shipping.
     pub shipping: MinorUnits,
-    /// Sum of line taxes.
+    /// Tax on shipping.
+    pub shipping_tax: MinorUnits,
+    /// Sum of line taxes and the shipping tax.
     pub tax: MinorUnits,
     /// What the customer pays.
     pub total: MinorUnits,
+    /// The day it was taxed on.
+    pub tax_date: Option<chrono::NaiveDate>,
     /// Chosen shipping service.
     pub shipping_service: String,
     /// Shipping provider.
@@ -95,7 +95,7 @@ pub async fn find_snapshot(
     snapshot_id: SnapshotId,
 ) -> Result<Option<SnapshotRecord>, DbError> {
     const SQL: &str = "SELECT id, order_id, customer_id, order_revision, currency, subtotal, \
-        shipping, tax, total, shipping_service, shipping_provider, shipping_rate_id, tax_provider, \
+        shipping, shipping_tax, tax, total, tax_date, shipping_service, shipping_provider, shipping_rate_id, tax_provider, \
         created_at, expires_at FROM order_checkout_snapshots WHERE id = $1 AND store_id = $2 AND environment = $3";
     Ok(on_db!(db, pool => {
         sqlx::query_as(SQL).bind(snapshot_id).bind(store).bind(env).fetch_optional(pool).await
@@ -190,55 +190,6 @@ pub async fn replace_shipping_rates(
         for r in rates {
             sqlx::query(INSERT).bind(Uuid::now_v7()).bind(store).bind(env)
                 .bind(&r.service).bind(&r.country).bind(r.max_weight_grams).bind(r.amount).bind(&r.currency)
-                .execute(&mut *conn).await?;
-        }
-        Ok::<_, sqlx::Error>(())
-    })?;
-    Ok(())
-}
-
-/// A store's tax rules, each with its parsed rate.
-pub async fn tax_rules(
-    db: &Db,
-    store: StoreId,
-    env: Environment,
-) -> Result<Vec<(TaxRule, Decimal)>, DbError> {
-    const SQL: &str = "SELECT country, subdivision, tax_code, rate FROM tax_rates \
-                       WHERE store_id = $1 AND environment = $2 ORDER BY country, subdivision, tax_code";
-    let rows: Vec<(String, String, String, String)> = on_db!(db, pool => {
-        sqlx::query_as(SQL).bind(store).bind(env).fetch_all(pool).await
-    })?;
-    rows.into_iter()
-        .map(|(country, subdivision, tax_code, rate)| {
-            let parsed: Decimal = rate.parse().map_err(decode_error)?;
-            Ok((
-                TaxRule {
-                    country,
-                    subdivision,
-                    tax_code,
-                    rate,
-                },
-                parsed,
-            ))
-        })
-        .collect()
-}
-
-/// Replaces a store's tax rules.
-pub async fn replace_tax_rules(
-    tx: &mut Tx,
-    store: StoreId,
-    env: Environment,
-    rules: &[TaxRule],
-) -> Result<(), DbError> {
-    const DELETE: &str = "DELETE FROM tax_rates WHERE store_id = $1 AND environment = $2";
-    const INSERT: &str = "INSERT INTO tax_rates (id, store_id, environment, country, subdivision, tax_code, rate) \
-                          VALUES ($1, $2, $3, $4, $5, $6, $7)";
-    on_tx!(tx, conn => {
-        sqlx::query(DELETE).bind(store).bind(env).execute(&mut *conn).await?;
-        for r in rules {
-            sqlx::query(INSERT).bind(Uuid::now_v7()).bind(store).bind(env)
-                .bind(&r.country).bind(&r.subdivision).bind(&r.tax_code).bind(&r.rate)
                 .execute(&mut *conn).await?;
         }
         Ok::<_, sqlx::Error>(())

@@ -1,5 +1,5 @@
-//! `/api/v1/me/checkout` (customers quote and read snapshots) and `/api/v1/admin/shipping`,
-//! `/api/v1/admin/tax` (stores configure their rate table and tax rules).
+//! `/api/v1/me/checkout` (customers quote and read snapshots) and `/api/v1/admin/shipping/rates`
+//! (stores configure their rate table).
 
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use crate::{
     },
     idempotency::{KeyRecord, answer::Answer},
     orders::OrderScope,
-    providers::{shipping::ShippingRate, tax::TaxRule},
+    providers::shipping::ShippingRate,
     state::AppState,
     types::SnapshotId,
 };
@@ -32,9 +32,7 @@ pub fn me_router() -> OpenApiRouter<AppState> {
 
 /// Store routes (under `/api/v1/admin`).
 pub fn admin_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(get_shipping_rates, put_shipping_rates))
-        .routes(routes!(get_tax_rules, put_tax_rules))
+    OpenApiRouter::new().routes(routes!(get_shipping_rates, put_shipping_rates))
 }
 
 /// The shipping rate table.
@@ -42,13 +40,6 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
 pub struct ShippingRates {
     /// Rows; a parcel takes, per service, the smallest band of its country (else `*`).
     pub rates: Vec<ShippingRate>,
-}
-
-/// The tax rules.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TaxRules {
-    /// Rules; the most specific matching rule applies.
-    pub rules: Vec<TaxRule>,
 }
 
 /// The quote's answer as the idempotency record stores it, byte for byte what is sent: `201`
@@ -142,29 +133,4 @@ pub async fn put_shipping_rates(
 ) -> Result<Json<ShippingRates>, ApiError> {
     config::replace_shipping(&state, scope.store_id, scope.environment, body.rates).await?;
     get_shipping_rates(State(state), scope).await
-}
-
-/// The tax rules of the caller's store and environment.
-#[utoipa::path(get, path = "/tax/rates", tag = "checkout",
-    responses((status = 200, description = "Tax rules", body = TaxRules)), security(("bearer" = [])))]
-pub async fn get_tax_rules(
-    State(state): State<AppState>,
-    scope: StoreScope,
-) -> Result<Json<TaxRules>, ApiError> {
-    let config = config::load_tax(&state, scope.store_id, scope.environment).await?;
-    Ok(Json(TaxRules {
-        rules: config.rules.into_iter().map(|(r, _)| r).collect(),
-    }))
-}
-
-/// Replaces the tax rules.
-#[utoipa::path(put, path = "/tax/rates", tag = "checkout", request_body = TaxRules,
-    responses((status = 200, description = "Stored", body = TaxRules)), security(("bearer" = [])))]
-pub async fn put_tax_rules(
-    State(state): State<AppState>,
-    scope: StoreScope,
-    ApiJson(body): ApiJson<TaxRules>,
-) -> Result<Json<TaxRules>, ApiError> {
-    config::replace_tax(&state, scope.store_id, scope.environment, body.rules).await?;
-    get_tax_rules(State(state), scope).await
 }

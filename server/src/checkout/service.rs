@@ -13,9 +13,13 @@ use crate::{
     identity::CustomerScope,
     money::MinorUnits,
     orders::{self, OrderScope, OrderStatus},
-    providers::{shipping::Parcel, tax::TaxableLine},
+    providers::{
+        shipping::Parcel,
+        tax::{Destination, SHIPPING_TAX_CODE, TaxRequest, TaxableLine},
+    },
     shipments,
     state::AppState,
+    tax,
     types::{InvalidValue, OrderId, ShippingRateId, SnapshotId},
 };
 
@@ -111,28 +115,51 @@ pub async fn quote(
             }
         }
     };
-    let tax_config = config::load_tax(state, scope.store_id, scope.environment).await?;
-    let tax = state
+    let now = state.clock.now();
+    let tax_date = now.date_naive();
+    let context = tax::context(state, scope.store_id, scope.environment, scope.customer_id).await?;
+    let engine = state
         .tax
-        .get(&tax_config.provider)
-        .ok_or_else(|| unknown_provider("tax", &tax_config.provider))?;
+        .get(&context.config.provider)
+        .ok_or_else(|| unknown_provider("tax", &context.config.provider))?;
+    let address = &order.shipping_address;
+    let destination = Destination {
+        country: address.country.clone(),
+        subdivision: address.subdivision.clone(),
+        city: address.city.clone(),
+        postal_code: address.postal_code.clone().unwrap_or_default(),
+    };
+    // Shipping is taxed as line 0 under its own tax code, where a jurisdiction says so.
     let taxable: Vec<TaxableLine> = order
         .items
         .iter()
         .map(|i| TaxableLine {
+            line_no: i.line_no,
             amount: i.amount,
             tax_code: i.tax_code.clone(),
             inclusive: i.price_includes_tax,
         })
+        .chain(std::iter::once(TaxableLine {
+            line_no: 0,
+            amount: chosen.amount,
+            tax_code: SHIPPING_TAX_CODE.to_owned(),
+            inclusive: false,
+        }))
         .collect();
-    let taxed = tax
-        .quote_tax(
-            &tax_config,
-            &order.shipping_address.country,
-            order.shipping_address.subdivision.as_deref(),
-            &taxable,
-        )
+    let request = TaxRequest {
+        date: tax_date,
+        destination: &destination,
+        lines: &taxable,
+        nexus: &context.nexus,
+        exemptions: &context.exemptions,
+    };
+    let taxed = engine
+        .quote_tax(&context.config, &request)
         .map_err(overflow)?;
+    let shipping_tax = taxed
+        .iter()
+        .find(|t| t.line_no == 0)
+        .map_or(MinorUnits::ZERO, |t| t.tax);
     let lines: Vec<SnapshotLine> = order
         .items
         .iter()
@@ -149,9 +176,9 @@ pub async fn quote(
         })
         .collect();
     let subtotal = MinorUnits::sum(lines.iter().map(|l| l.net)).map_err(overflow)?;
-    let tax_total = MinorUnits::sum(lines.iter().map(|l| l.tax)).map_err(overflow)?;
+    let tax_total =
+        MinorUnits::sum(lines.iter().map(|l| l.tax).chain([shipping_tax])).map_err(overflow)?;
     let total = MinorUnits::sum([subtotal, tax_total, chosen.amount]).map_err(overflow)?;
-    let now = state.clock.now();
     let snapshot = Snapshot {
         snapshot_id: SnapshotId::new(),
         order_id: order.id,
@@ -161,6 +188,7 @@ pub async fn quote(
         totals: Totals {
             subtotal,
             shipping: chosen.amount,
+            shipping_tax,
             tax: tax_total,
             total,
         },
@@ -168,8 +196,10 @@ pub async fn quote(
             shipping: chosen.provider.clone(),
             shipping_service: chosen.service.clone(),
             shipping_rate_id: chosen.rate_id,
-            tax: tax.name().to_owned(),
+            tax: engine.name().to_owned(),
         },
+        tax_date: Some(tax_date),
+        tax_lines: tax::lines_of(&taxed, engine.name(), engine.version()),
         shipping_options: options,
         created_at: now,
         // A snapshot never outlives the carrier rate it froze: paying after that would leave
@@ -200,6 +230,7 @@ pub async fn quote(
         &snapshot,
     )
     .await?;
+    tax::record_lines(&mut tx, snapshot.snapshot_id, &snapshot.tax_lines).await?;
     tx.commit().await?;
     if let Some((record, stored)) = answer {
         answer::settled(record, stored);
@@ -268,6 +299,7 @@ pub async fn find(
         totals: Totals {
             subtotal: row.subtotal,
             shipping: row.shipping,
+            shipping_tax: row.shipping_tax,
             tax: row.tax,
             total: row.total,
         },
@@ -277,6 +309,8 @@ pub async fn find(
             shipping: row.shipping_provider,
             tax: row.tax_provider,
         },
+        tax_date: row.tax_date,
+        tax_lines: tax::snapshot_lines(state, snapshot_id).await?,
         shipping_options: Vec::new(),
         created_at: row.created_at,
         expires_at: row.expires_at,

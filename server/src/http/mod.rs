@@ -41,7 +41,8 @@ use problem::{ApiError, Problem};
         (name = "members", description = "A store's console members and their roles (owners manage)"),
         (name = "customers", description = "A store's customers and their tokens"),
         (name = "catalog", description = "A store's products"),
-        (name = "checkout", description = "Quotes, snapshots, shipping rates and tax rules"),
+        (name = "checkout", description = "Quotes, snapshots and shipping rate tables"),
+        (name = "tax", description = "Jurisdiction rates, nexus, exemption certificates"),
         (name = "orders", description = "Customers' orders, priced from the catalogue"),
         (name = "webhooks", description = "Inbound provider webhooks: signed, stored, processed asynchronously"),
         (name = "payments", description = "Payment intents: authorize, capture, void, refund; the ledger"),
@@ -131,7 +132,8 @@ fn api_v1() -> OpenApiRouter<AppState> {
                 .merge(crate::payments::admin_router())
                 .merge(crate::webhooks::admin_router())
                 .merge(crate::checkout::admin_router())
-                .merge(crate::shipments::admin_router()),
+                .merge(crate::shipments::admin_router())
+                .merge(crate::tax::admin_router()),
         )
         .nest(
             "/me",

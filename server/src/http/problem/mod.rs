@@ -19,6 +19,7 @@ mod credentials;
 mod idempotency;
 mod payments;
 mod shipments;
+mod tax;
 mod webhooks;
 
 /// Marks a 5xx answer that is final for its Idempotency-Key: the idempotency layer stores and

@@ -91,6 +91,14 @@ pub async fn seed(api: &Api, orders: usize, concurrency: usize) -> Result<Arc<Se
         Some(&json!({"rates": [{"service": "standard", "country": "US", "max_weight_grams": 100000, "amount": 500, "currency": "USD"}]}))).await?;
     api.send(reqwest::Method::PUT, "/api/v1/admin/tax/rates", &key, Some(&Uuid::now_v7().to_string()),
         Some(&json!({"rules": [{"country": "US", "subdivision": "CA", "tax_code": "*", "rate": "0.0825"}]}))).await?;
+    api.send(
+        reqwest::Method::PUT,
+        "/api/v1/admin/tax/nexus",
+        &key,
+        Some(&Uuid::now_v7().to_string()),
+        Some(&json!({"nexus": [{"country": "US", "subdivision": "CA", "since": "2020-01-01"}]})),
+    )
+    .await?;
     let product = api
         .post("/api/v1/admin/products", &key, json!({"sku": "BENCH-1", "name": "Bench item", "unit_amount": 2500, "currency": "USD", "weight_grams": 300}))
         .await?;

@@ -1,0 +1,155 @@
+//! Tax: the store's jurisdiction rates, where it collects (nexus), its customers' exemption
+//! certificates, and the tax of every quoted line per jurisdiction. The engine that computes
+//! tax is a provider (`providers::tax`); this module stores what it needs and what it said.
+
+mod config;
+mod error;
+mod exemptions;
+mod lines;
+mod repo;
+pub mod routes;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub use config::{load_config, load_nexus, put_nexus, put_rules};
+pub use error::Error;
+pub use exemptions::{create_exemption, list_exemptions, revoke_exemption};
+pub use lines::{TaxContext, context, lines_of, record_lines, snapshot_lines};
+pub use routes::admin_router;
+
+use crate::{
+    money::MinorUnits,
+    providers::tax::{Level, ZeroReason},
+    types::{CustomerId, TaxExemptionId},
+};
+
+/// One jurisdiction rate as the API reads and writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaxRuleBody {
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// Subdivision code, or empty for the country's own tax.
+    #[serde(default)]
+    pub subdivision: String,
+    /// County name, for a county tax (list its `postal_codes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub county: Option<String>,
+    /// City name, for a city tax (matched against the address's city).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// Special district name (list its `postal_codes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+    /// Postal codes covered (`900*` is a prefix); empty: the whole area.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub postal_codes: Vec<String>,
+    /// Tax code (`general`, `clothing`, `food`, `digital`, `shipping`, …) or `*` for every code.
+    pub tax_code: String,
+    /// Decimal rate as a string, e.g. `"0.0825"`.
+    pub rate: String,
+    /// Whether this `*` rate also taxes shipping (default `false`).
+    #[serde(default)]
+    pub shipping_taxable: bool,
+    /// First day it applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<NaiveDate>,
+    /// First day it no longer applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<NaiveDate>,
+}
+
+/// The store's rates.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TaxRules {
+    /// Rates; every jurisdiction whose area holds the destination adds its rate, and within a
+    /// jurisdiction a tax code's own rate beats its `*` rate.
+    pub rules: Vec<TaxRuleBody>,
+}
+
+/// One place where the store collects tax.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NexusBody {
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// A subdivision, or none for the whole country.
+    #[serde(default)]
+    pub subdivision: Option<String>,
+    /// First day the store collects there.
+    pub since: NaiveDate,
+}
+
+/// Where the store collects tax; anywhere else its lines carry no tax (`reason: no_nexus`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NexusList {
+    /// Places.
+    pub nexus: Vec<NexusBody>,
+}
+
+/// Body of `POST /admin/customers/{id}/tax-exemptions`. Missing fields are refused after the
+/// customer is found, so another store's customer is a `404` whatever the body says.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ExemptionInput {
+    /// The certificate's number (required).
+    #[serde(default)]
+    pub certificate_id: String,
+    /// Where it exempts: countries (`US`) or subdivisions (`US-CA`, with their local taxes);
+    /// 1 to 60 (required).
+    #[serde(default)]
+    pub jurisdictions: Vec<String>,
+    /// Last day it is valid.
+    #[serde(default)]
+    pub expires_on: Option<NaiveDate>,
+}
+
+/// A customer's exemption certificate.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExemptionView {
+    /// Id.
+    pub id: TaxExemptionId,
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// The certificate's number.
+    pub certificate_id: String,
+    /// Where it exempts.
+    pub jurisdictions: Vec<String>,
+    /// Last day it is valid.
+    pub expires_on: Option<NaiveDate>,
+    /// Recorded.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One jurisdiction's share of a snapshot line's tax.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TaxLine {
+    /// The snapshot line (`0`: shipping).
+    pub line_no: i32,
+    /// Jurisdiction key, e.g. `US-CA/city:LOS ANGELES`.
+    pub jurisdiction: String,
+    /// Its level.
+    pub level: Level,
+    /// The line's tax code (`shipping` for line 0).
+    pub tax_code: String,
+    /// Rate applied.
+    pub rate: String,
+    /// Amount taxed here, minor units.
+    #[schema(value_type = i64)]
+    pub taxable: MinorUnits,
+    /// Amount exempted here, minor units.
+    #[schema(value_type = i64)]
+    pub exempt: MinorUnits,
+    /// Tax, minor units.
+    #[schema(value_type = i64)]
+    pub tax: MinorUnits,
+    /// Why there is no tax (`no_nexus`, `exempt`).
+    pub reason: Option<ZeroReason>,
+    /// The exempting certificate.
+    pub certificate_id: Option<String>,
+    /// How it was rounded.
+    pub rounding: String,
+    /// Engine that computed it.
+    pub engine: String,
+    /// Its version.
+    pub engine_version: String,
+}

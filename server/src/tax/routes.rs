@@ -1,0 +1,152 @@
+//! `/api/v1/admin/tax` (rates and nexus) and customers' exemption certificates.
+
+use axum::{Json, extract::State, http::StatusCode};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{ExemptionInput, ExemptionView, NexusList, TaxRules, config};
+use crate::{
+    auth::{policy, principal::StoreScope},
+    http::{
+        extract::{ApiJson, ApiPath},
+        problem::{ApiError, Problem},
+    },
+    state::AppState,
+    types::{CustomerId, TaxExemptionId},
+};
+
+/// Store routes (under `/api/v1/admin`).
+pub fn admin_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_tax_rules, put_tax_rules))
+        .routes(routes!(get_nexus, put_nexus))
+        .routes(routes!(list_exemptions, create_exemption))
+        .routes(routes!(revoke_exemption))
+}
+
+/// The jurisdiction rates of the caller's store and environment.
+#[utoipa::path(get, path = "/tax/rates", tag = "tax",
+    responses((status = 200, description = "Rates", body = TaxRules)), security(("bearer" = [])))]
+pub async fn get_tax_rules(
+    State(state): State<AppState>,
+    scope: StoreScope,
+) -> Result<Json<TaxRules>, ApiError> {
+    Ok(Json(TaxRules {
+        rules: config::rule_bodies(&state, scope.store_id, scope.environment).await?,
+    }))
+}
+
+/// Replaces the jurisdiction rates (at most 1000; two rates of one jurisdiction and tax code
+/// may not apply on the same day).
+#[utoipa::path(put, path = "/tax/rates", tag = "tax", request_body = TaxRules,
+    responses(
+        (status = 200, description = "Stored", body = TaxRules),
+        (status = 403, description = "Staff changing production rates", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid or overlapping rate", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn put_tax_rules(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiJson(body): ApiJson<TaxRules>,
+) -> Result<Json<TaxRules>, ApiError> {
+    policy::manage_tax(scope.actor, scope.environment)?;
+    let rules = super::put_rules(&state, scope.store_id, scope.environment, &body.rules).await?;
+    Ok(Json(TaxRules { rules }))
+}
+
+/// Where the store collects tax.
+#[utoipa::path(get, path = "/tax/nexus", tag = "tax",
+    responses((status = 200, description = "Nexus", body = NexusList)), security(("bearer" = [])))]
+pub async fn get_nexus(
+    State(state): State<AppState>,
+    scope: StoreScope,
+) -> Result<Json<NexusList>, ApiError> {
+    let nexus = super::load_nexus(&state, scope.store_id, scope.environment).await?;
+    Ok(Json(NexusList {
+        nexus: config::nexus_bodies(nexus),
+    }))
+}
+
+/// Replaces where the store collects tax. A destination without nexus is quoted without tax
+/// (`reason: no_nexus` on its lines).
+#[utoipa::path(put, path = "/tax/nexus", tag = "tax", request_body = NexusList,
+    responses(
+        (status = 200, description = "Stored", body = NexusList),
+        (status = 403, description = "Staff changing production nexus", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid place", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn put_nexus(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiJson(body): ApiJson<NexusList>,
+) -> Result<Json<NexusList>, ApiError> {
+    policy::manage_tax(scope.actor, scope.environment)?;
+    let nexus = super::put_nexus(&state, scope.store_id, scope.environment, &body.nexus).await?;
+    Ok(Json(NexusList { nexus }))
+}
+
+/// A customer's exemption certificates.
+#[utoipa::path(get, path = "/customers/{customer_id}/tax-exemptions", tag = "tax",
+    params(("customer_id" = String, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "Certificates, oldest first", body = Vec<ExemptionView>),
+        (status = 404, description = "No such customer in this store", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list_exemptions(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(customer): ApiPath<CustomerId>,
+) -> Result<Json<Vec<ExemptionView>>, ApiError> {
+    Ok(Json(
+        super::list_exemptions(&state, scope.store_id, scope.environment, customer).await?,
+    ))
+}
+
+/// Records a customer's exemption certificate: their later quotes carry no tax in the
+/// jurisdictions it names until it expires (`reason: exempt`, with the certificate).
+#[utoipa::path(post, path = "/customers/{customer_id}/tax-exemptions", tag = "tax",
+    params(("customer_id" = String, Path, description = "Customer id")),
+    request_body = ExemptionInput,
+    responses(
+        (status = 201, description = "Recorded", body = ExemptionView),
+        (status = 403, description = "Staff changing production exemptions", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer in this store", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`certificate_exists`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid certificate", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create_exemption(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(customer): ApiPath<CustomerId>,
+    ApiJson(body): ApiJson<ExemptionInput>,
+) -> Result<(StatusCode, Json<ExemptionView>), ApiError> {
+    policy::manage_tax(scope.actor, scope.environment)?;
+    let created =
+        super::create_exemption(&state, scope.store_id, scope.environment, customer, body).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Revokes a certificate (snapshots already taken keep what it exempted).
+#[utoipa::path(delete, path = "/customers/{customer_id}/tax-exemptions/{exemption_id}", tag = "tax",
+    params(
+        ("customer_id" = String, Path, description = "Customer id"),
+        ("exemption_id" = String, Path, description = "Exemption id"),
+    ),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "Staff changing production exemptions", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such certificate of this customer", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn revoke_exemption(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath((customer, id)): ApiPath<(CustomerId, TaxExemptionId)>,
+) -> Result<StatusCode, ApiError> {
+    policy::manage_tax(scope.actor, scope.environment)?;
+    super::revoke_exemption(&state, scope.store_id, scope.environment, customer, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
