@@ -304,9 +304,187 @@ async fn a_rate_change_is_honoured_from_its_date(backend: Backend) {
     assert_problem(response, 422, "validation_failed").await;
 }
 
+/// Authorizes a snapshot's total with the test card: the intent.
+async fn authorize(app: &TestApp, token: &str, snapshot: &Value) -> Value {
+    let order = snapshot["order_id"].as_str().unwrap();
+    let path = format!("/api/v1/me/orders/{order}/payments/authorize");
+    let body = json!({"snapshot_id": snapshot["snapshot_id"], "payment_method": "pm_card_visa"});
+    json_of(
+        send(app, reqwest::Method::POST, token, &path, Some(body)).await,
+        201,
+    )
+    .await
+}
+
+async fn act(
+    app: &TestApp,
+    store: &TestStore,
+    intent: &Value,
+    action: &str,
+    amount: Option<i64>,
+) -> Value {
+    let path = format!(
+        "/api/v1/admin/orders/{}/payments/{}/{action}",
+        intent["order_id"].as_str().unwrap(),
+        intent["id"].as_str().unwrap()
+    );
+    let body = amount.map(|a| json!({"amount": a})).unwrap_or(json!({}));
+    let response = send(
+        app,
+        reqwest::Method::POST,
+        &store.sandbox_key,
+        &path,
+        Some(body),
+    )
+    .await;
+    json_of(response, 200).await
+}
+
+async fn order_tax(app: &TestApp, store: &TestStore, order: &str) -> Value {
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/orders/{order}/tax")))
+        .bearer_auth(&store.sandbox_key)
+        .send()
+        .await
+        .unwrap();
+    json_of(response, 200).await
+}
+
+/// Per jurisdiction line (`line_no`, position in the order listed): committed − reversed.
+fn net_per_line(tax: &Value) -> std::collections::BTreeMap<(i64, String), i64> {
+    let mut net = std::collections::BTreeMap::new();
+    for t in tax["transactions"].as_array().unwrap() {
+        let sign = if t["kind"] == "commit" { 1 } else { -1 };
+        for l in t["lines"].as_array().unwrap() {
+            let key = (
+                l["line_no"].as_i64().unwrap(),
+                l["jurisdiction"].as_str().unwrap().to_owned(),
+            );
+            *net.entry(key).or_insert(0) += sign * l["tax"].as_i64().unwrap();
+        }
+    }
+    net
+}
+
+async fn captures_commit_tax_and_refunds_reverse_it_to_exactly_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = shop(&app).await;
+    let (_, token) = app.create_customer(&store).await;
+    let snapshot = quote(&app, &store, &token, "Los Angeles", "CA", "90012").await;
+    let total = snapshot["totals"]["total"].as_i64().unwrap();
+    let order = snapshot["order_id"].as_str().unwrap().to_owned();
+    let intent = authorize(&app, &token, &snapshot).await;
+    assert_eq!(
+        order_tax(&app, &store, &order).await["committed"],
+        0,
+        "authorizing commits nothing"
+    );
+
+    // Half, then the rest: the commits add up to the snapshot's tax exactly.
+    act(&app, &store, &intent, "capture", Some(total / 2)).await;
+    let tax = order_tax(&app, &store, &order).await;
+    // Each jurisdiction line commits half of its tax, rounded on its own: 73, 725, 25, 225 →
+    // 37 + 363 + 13 + 113.
+    assert_eq!(tax["committed"], 526);
+    act(&app, &store, &intent, "capture", None).await;
+    let tax = order_tax(&app, &store, &order).await;
+    assert_eq!(tax["committed"], 1048);
+    assert_eq!(tax["transactions"].as_array().unwrap().len(), 2);
+    let committed = net_per_line(&tax);
+    assert_eq!(committed[&(1, "US-CA".to_owned())], 725);
+    assert_eq!(committed[&(0, "US-CA".to_owned())], 73);
+
+    // Refunds in thirds: never more than committed on any line, exactly all at the end.
+    let third = total / 3;
+    act(&app, &store, &intent, "refund", Some(third)).await;
+    let tax = order_tax(&app, &store, &order).await;
+    // A third of each line: 24 + 242 + 8 + 75.
+    assert_eq!(tax["reversed"], 349);
+    act(&app, &store, &intent, "refund", Some(third)).await;
+    for (key, net) in net_per_line(&order_tax(&app, &store, &order).await) {
+        assert!(net >= 0 && net <= committed[&key], "{key:?}: {net}");
+    }
+    act(&app, &store, &intent, "refund", Some(total - 2 * third)).await;
+    let tax = order_tax(&app, &store, &order).await;
+    assert_eq!(
+        (tax["reversed"].as_i64(), tax["net"].as_i64()),
+        (Some(1048), Some(0))
+    );
+    assert!(net_per_line(&tax).values().all(|net| *net == 0), "{tax}");
+    let kinds: Vec<&str> = tax["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["commit", "commit", "reversal", "reversal", "reversal"]
+    );
+
+    // Another store cannot read it.
+    let other = app.create_store("Other", "USD").await;
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/orders/{order}/tax")))
+        .bearer_auth(&other.sandbox_key)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 404, "not_found").await;
+}
+
+async fn a_void_before_capture_commits_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = shop(&app).await;
+    let (_, token) = app.create_customer(&store).await;
+    let snapshot = quote(&app, &store, &token, "Los Angeles", "CA", "90012").await;
+    let intent = authorize(&app, &token, &snapshot).await;
+    act(&app, &store, &intent, "void", None).await;
+    let tax = order_tax(&app, &store, snapshot["order_id"].as_str().unwrap()).await;
+    assert_eq!(tax["committed"], 0);
+    assert_eq!(tax["transactions"], json!([]));
+}
+
+/// Many partial captures of one payment at once: each succeeded capture commits its share
+/// once, and together exactly the snapshot's tax.
+async fn concurrent_captures_commit_the_tax_exactly_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = shop(&app).await;
+    let (_, token) = app.create_customer(&store).await;
+    let snapshot = quote(&app, &store, &token, "Los Angeles", "CA", "90012").await;
+    let total = snapshot["totals"]["total"].as_i64().unwrap();
+    let order = snapshot["order_id"].as_str().unwrap().to_owned();
+    let intent = authorize(&app, &token, &snapshot).await;
+    let path = format!(
+        "/api/v1/admin/orders/{order}/payments/{}/capture",
+        intent["id"].as_str().unwrap()
+    );
+    let mut captures = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let request = app
+            .client
+            .post(app.url(&path))
+            .bearer_auth(&store.sandbox_key)
+            .header("idempotency-key", Uuid::now_v7().to_string())
+            .json(&json!({"amount": total / 4}));
+        captures.spawn(async move { request.send().await.unwrap().status().as_u16() });
+    }
+    let statuses = captures.join_all().await;
+    let succeeded = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(succeeded, 4, "four quarters fit: {statuses:?}");
+    let tax = order_tax(&app, &store, &order).await;
+    assert_eq!(tax["committed"], 1048, "{tax}");
+    assert_eq!(tax["transactions"].as_array().unwrap().len(), 4);
+}
+
 both_backends!(
     a_stacked_destination_is_taxed_and_stored_per_jurisdiction,
     without_nexus_a_destination_carries_no_tax_and_says_why,
     an_exemption_certificate_applies_until_revoked_and_stays_in_its_store,
     a_rate_change_is_honoured_from_its_date,
+    captures_commit_tax_and_refunds_reverse_it_to_exactly_nothing,
+    a_void_before_capture_commits_nothing,
+    concurrent_captures_commit_the_tax_exactly_once,
 );

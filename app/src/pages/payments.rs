@@ -317,6 +317,9 @@ fn OrderPayments() -> impl IntoView {
             }}
         </Suspense>
         {outcome}
+        // Its own resource and Suspense beside the order's, never nested inside them: a
+        // resource created while a Suspense resolves does not hydrate.
+        <super::OrderShipping order_id=Signal::derive(order_id)/>
     }
 }
 
@@ -338,7 +341,6 @@ fn OrderView(detail: OrderDetailView, action: ServerAction<PaymentAction>) -> im
             .into_iter()
             .map(|intent| view! { <IntentPanel intent=intent order_id=order_id.clone() action=action/> })
             .collect_view()}
-        <super::OrderShipping order_id=order_id.clone()/>
         <section class="panel" id="timeline">
             <h2>"Timeline"</h2>
             <ol class="timeline">

@@ -49,15 +49,14 @@ fn ShipmentList(store_name: String) -> impl IntoView {
         move || (filter(), void.version().get()),
         |((status, after), _)| list_shipments(status, after),
     );
-    let current = filter().0.unwrap_or_default();
     view! {
         <section class="panel">
             <h1>"Shipments"</h1>
             <p class="muted">"Labels bought for " {store_name} ", oldest first."</p>
-            <ActionOutcome result=move || void.value().get()/>
+            {outcomes(move || vec![void.value().get()])}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || {
-                    let current = current.clone();
+                    let current = filter().0.unwrap_or_default();
                     page.get()
                         .map(move |result| match result {
                             Err(e) => view! { <p class="error">{error_text(&e)}</p> }.into_any(),
@@ -202,42 +201,41 @@ fn VoidForm(shipment: ShipmentView, void: ServerAction<VoidShipment>) -> impl In
     })
 }
 
-/// The message an action left: its confirmation or its error.
-#[component]
-fn ActionOutcome(
-    result: impl Fn() -> Option<Result<String, ServerFnError>> + Send + Sync + 'static,
-) -> impl IntoView {
+type Outcome = Option<Result<String, ServerFnError>>;
+
+/// What the page's actions left: each one's confirmation or error, newest action last.
+fn outcomes(results: impl Fn() -> Vec<Outcome> + Send + Sync + 'static) -> impl IntoView {
     move || {
-        result().map(|result| match result {
-            Ok(msg) => view! { <p class="ok-note" role="status" data-testid="shipping-result">{msg}</p> }
-                .into_any(),
-            Err(e) => {
-                view! { <p class="error" role="alert" data-testid="shipping-result">{error_text(&e)}</p> }
-                    .into_any()
-            }
-        })
+        results()
+            .into_iter()
+            .flatten()
+            .map(|result| match result {
+                Ok(msg) => view! { <p class="ok-note" role="status" data-testid="shipping-result">{msg}</p> }
+                    .into_any(),
+                Err(e) => view! { <p class="error" role="alert" data-testid="shipping-result">{error_text(&e)}</p> }
+                    .into_any(),
+            })
+            .collect_view()
     }
 }
 
 /// The order page's shipping panel: its shipments with tracking, and the purchase form while
 /// the order has no label.
 #[component]
-pub fn OrderShipping(order_id: String) -> impl IntoView {
+pub fn OrderShipping(order_id: Signal<String>) -> impl IntoView {
     let buy = ServerAction::<BuyLabel>::new();
     let void = ServerAction::<VoidShipment>::new();
-    let id = order_id.clone();
     let shipments = Resource::new(
-        move || (id.clone(), buy.version().get(), void.version().get()),
+        move || (order_id.get(), buy.version().get(), void.version().get()),
         |(id, _, _)| get_order_shipping(id),
     );
     view! {
         <section class="panel" id="shipping">
             <h2>"Shipping"</h2>
-            <ActionOutcome result=move || buy.value().get()/>
-            <ActionOutcome result=move || void.value().get()/>
+            {outcomes(move || vec![buy.value().get(), void.value().get()])}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || {
-                    let order_id = order_id.clone();
+                    let order_id = order_id.get();
                     shipments
                         .get()
                         .map(move |result| match result {

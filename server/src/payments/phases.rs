@@ -22,6 +22,7 @@ use crate::{
         payment::{CallContext, PaymentProvider, ProviderError, ProviderTransaction},
     },
     state::AppState,
+    tax,
     types::TransactionId,
 };
 
@@ -541,6 +542,26 @@ async fn record(
                 ..payment
             };
             repo::insert_history(&mut tx, order).await?;
+        }
+    }
+    // The tax a merchant files moves with the money, in the same commit.
+    if after_txn.status == TransactionStatus::Succeeded {
+        let settled = tax::Settled {
+            store: after.store_id,
+            env: after.environment,
+            order_id: after.order_id,
+            snapshot_id: after.snapshot_id,
+            currency: &after.currency,
+            amount: after.amount,
+            captured: after.captured_amount,
+            refunded: after.refunded_amount,
+            transaction: after_txn.id,
+            at: now,
+        };
+        match operation {
+            Operation::Capture => tax::on_capture(&mut tx, &settled).await?,
+            Operation::Refund => tax::on_refund(&mut tx, &settled).await?,
+            Operation::Authorize | Operation::Void => {}
         }
     }
     repo::insert_audit(&mut tx, change.audit_rows).await?;

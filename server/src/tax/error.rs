@@ -11,6 +11,9 @@ pub enum Error {
     /// The customer already has a certificate with this number.
     #[error("this customer already has a certificate with this number")]
     DuplicateCertificate,
+    /// Reading the order failed.
+    #[error(transparent)]
+    Orders(#[from] crate::orders::Error),
     /// A request value is invalid.
     #[error(transparent)]
     Invalid(#[from] InvalidValue),

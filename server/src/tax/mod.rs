@@ -5,6 +5,7 @@
 mod config;
 mod error;
 mod exemptions;
+mod ledger;
 mod lines;
 mod repo;
 pub mod routes;
@@ -16,6 +17,9 @@ use utoipa::ToSchema;
 pub use config::{load_config, load_nexus, put_nexus, put_rules};
 pub use error::Error;
 pub use exemptions::{create_exemption, list_exemptions, revoke_exemption};
+pub use ledger::{
+    OrderTax, Settled, TaxMovementLine, TaxTransaction, on_capture, on_refund, order_tax,
+};
 pub use lines::{TaxContext, context, lines_of, record_lines, snapshot_lines};
 pub use routes::admin_router;
 

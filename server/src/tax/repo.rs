@@ -7,7 +7,7 @@ use crate::{
     db::{Db, DbError, Tx},
     money::MinorUnits,
     on_db, on_tx,
-    types::{CustomerId, Environment, SnapshotId, StoreId, TaxExemptionId},
+    types::{CustomerId, Environment, OrderId, SnapshotId, StoreId, TaxExemptionId},
 };
 
 /// A rate as stored (postal codes space-separated).
@@ -217,4 +217,121 @@ pub async fn customer_exists(
     let n: i64 = on_db!(db, pool => sqlx::query_scalar(SQL).bind(customer).bind(store).bind(env)
         .fetch_one(pool).await)?;
     Ok(n > 0)
+}
+
+/// A snapshot tax line's amounts, for committing and reversing.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LineAmounts {
+    pub line_no: i32,
+    pub position: i32,
+    pub jurisdiction: String,
+    pub taxable: i64,
+    pub exempt: i64,
+    pub tax: i64,
+}
+
+/// A snapshot's tax lines, read inside the settling transaction.
+pub async fn line_amounts(tx: &mut Tx, snapshot: SnapshotId) -> Result<Vec<LineAmounts>, DbError> {
+    const SQL: &str = "SELECT line_no, position, jurisdiction, taxable, exempt, tax \
+        FROM order_tax_lines WHERE snapshot_id = $1 ORDER BY line_no, position";
+    Ok(on_tx!(tx, conn => sqlx::query_as(SQL).bind(snapshot).fetch_all(&mut *conn).await)?)
+}
+
+/// What an order's transactions of `kind` moved so far, per snapshot tax line.
+pub async fn moved(tx: &mut Tx, order: OrderId, kind: &str) -> Result<Vec<LineAmounts>, DbError> {
+    const SQL: &str = "SELECT l.line_no, l.position, MIN(l.jurisdiction) AS jurisdiction, \
+        CAST(SUM(l.taxable) AS BIGINT) AS taxable, CAST(SUM(l.exempt) AS BIGINT) AS exempt, \
+        CAST(SUM(l.tax) AS BIGINT) AS tax \
+        FROM tax_transaction_lines l JOIN tax_transactions t ON t.id = l.transaction_id \
+        WHERE t.order_id = $1 AND t.kind = $2 GROUP BY l.line_no, l.position";
+    Ok(on_tx!(tx, conn => sqlx::query_as(SQL).bind(order).bind(kind).fetch_all(&mut *conn).await)?)
+}
+
+/// A tax transaction as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TransactionRow {
+    pub id: Uuid,
+    pub store_id: StoreId,
+    pub environment: Environment,
+    pub order_id: OrderId,
+    pub snapshot_id: SnapshotId,
+    pub kind: String,
+    pub source: String,
+    pub currency: String,
+    pub taxable: i64,
+    pub exempt: i64,
+    pub tax: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Records a transaction with its lines; `false` (and nothing written) when the order already
+/// has one from the same source.
+pub async fn insert_transaction(
+    tx: &mut Tx,
+    row: &TransactionRow,
+    lines: &[LineAmounts],
+) -> Result<bool, DbError> {
+    const SQL: &str = "INSERT INTO tax_transactions (id, store_id, environment, order_id, \
+        snapshot_id, kind, source, currency, taxable, exempt, tax, created_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+        ON CONFLICT (order_id, source) DO NOTHING";
+    const LINE: &str = "INSERT INTO tax_transaction_lines (transaction_id, line_no, position, \
+        jurisdiction, taxable, exempt, tax) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    let inserted = on_tx!(tx, conn => {
+        let rows = sqlx::query(SQL).bind(row.id).bind(row.store_id).bind(row.environment)
+            .bind(row.order_id).bind(row.snapshot_id).bind(&row.kind).bind(&row.source)
+            .bind(&row.currency).bind(row.taxable).bind(row.exempt).bind(row.tax)
+            .bind(row.created_at).execute(&mut *conn).await?.rows_affected();
+        if rows == 1 {
+            for l in lines {
+                sqlx::query(LINE).bind(row.id).bind(l.line_no).bind(l.position)
+                    .bind(&l.jurisdiction).bind(l.taxable).bind(l.exempt).bind(l.tax)
+                    .execute(&mut *conn).await?;
+            }
+        }
+        Ok::<_, sqlx::Error>(rows == 1)
+    })?;
+    Ok(inserted)
+}
+
+/// An order's tax transactions, oldest first, with their lines (two queries, no N+1).
+pub async fn order_transactions(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    order: OrderId,
+) -> Result<(Vec<TransactionRow>, Vec<(Uuid, LineAmounts)>), DbError> {
+    const SQL: &str = "SELECT id, store_id, environment, order_id, snapshot_id, kind, source, \
+        currency, taxable, exempt, tax, created_at FROM tax_transactions \
+        WHERE order_id = $1 AND store_id = $2 AND environment = $3 ORDER BY id";
+    const LINES: &str = "SELECT l.transaction_id, l.line_no, l.position, l.jurisdiction, \
+        l.taxable, l.exempt, l.tax FROM tax_transaction_lines l \
+        JOIN tax_transactions t ON t.id = l.transaction_id \
+        WHERE t.order_id = $1 AND t.store_id = $2 AND t.environment = $3 \
+        ORDER BY l.transaction_id, l.line_no, l.position";
+    let transactions: Vec<TransactionRow> = on_db!(db, pool => sqlx::query_as(SQL).bind(order)
+        .bind(store).bind(env).fetch_all(pool).await)?;
+    let lines: Vec<(Uuid, i32, i32, String, i64, i64, i64)> = on_db!(db, pool =>
+        sqlx::query_as(LINES).bind(order).bind(store).bind(env).fetch_all(pool).await)?;
+    Ok((
+        transactions,
+        lines
+            .into_iter()
+            .map(
+                |(id, line_no, position, jurisdiction, taxable, exempt, tax)| {
+                    (
+                        id,
+                        LineAmounts {
+                            line_no,
+                            position,
+                            jurisdiction,
+                            taxable,
+                            exempt,
+                            tax,
+                        },
+                    )
+                },
+            )
+            .collect(),
+    ))
 }

@@ -3,7 +3,7 @@
 use axum::{Json, extract::State, http::StatusCode};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{ExemptionInput, ExemptionView, NexusList, TaxRules, config};
+use super::{ExemptionInput, ExemptionView, NexusList, OrderTax, TaxRules, config};
 use crate::{
     auth::{policy, principal::StoreScope},
     http::{
@@ -11,7 +11,7 @@ use crate::{
         problem::{ApiError, Problem},
     },
     state::AppState,
-    types::{CustomerId, TaxExemptionId},
+    types::{CustomerId, OrderId, TaxExemptionId},
 };
 
 /// Store routes (under `/api/v1/admin`).
@@ -21,6 +21,7 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_nexus, put_nexus))
         .routes(routes!(list_exemptions, create_exemption))
         .routes(routes!(revoke_exemption))
+        .routes(routes!(get_order_tax))
 }
 
 /// The jurisdiction rates of the caller's store and environment.
@@ -149,4 +150,23 @@ pub async fn revoke_exemption(
     policy::manage_tax(scope.actor, scope.environment)?;
     super::revoke_exemption(&state, scope.store_id, scope.environment, customer, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The tax an order committed (at each capture) and reversed (at each refund), per snapshot
+/// tax line and jurisdiction.
+#[utoipa::path(get, path = "/orders/{order_id}/tax", tag = "tax",
+    params(("order_id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "Committed, reversed and net tax with the transactions", body = OrderTax),
+        (status = 404, description = "No such order in this store", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_order_tax(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(order_id): ApiPath<OrderId>,
+) -> Result<Json<OrderTax>, ApiError> {
+    Ok(Json(
+        super::order_tax(&state, scope.store_id, scope.environment, order_id).await?,
+    ))
 }

@@ -16,6 +16,7 @@ impl From<Error> for ApiError {
                 detail: err.to_string(),
             },
             Error::Invalid(invalid) => ApiError::Validation(invalid),
+            Error::Orders(err) => err.into(),
             Error::Db(err) => err.into(),
         }
     }
