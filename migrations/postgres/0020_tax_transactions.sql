@@ -30,3 +30,24 @@ CREATE TABLE tax_transaction_lines (
     tax             bigint NOT NULL CHECK (tax >= 0),
     PRIMARY KEY (transaction_id, line_no, position)
 );
+
+-- Every export of the tax report: who asked, for which period and shape, and what was sent
+-- (rows and SHA-256 once it finished). A download again re-reads the same transactions
+-- (created before `as_of`) and sends the same bytes.
+CREATE TABLE tax_exports (
+    id           uuid PRIMARY KEY,
+    store_id     uuid NOT NULL REFERENCES stores (id) ON DELETE CASCADE,
+    environment  text NOT NULL CHECK (environment IN ('sandbox', 'production')),
+    actor        text NOT NULL,
+    period_from  date NOT NULL,
+    period_to    date NOT NULL,
+    format       text NOT NULL CHECK (format IN ('csv', 'json')),
+    group_by     text NOT NULL CHECK (group_by IN ('jurisdiction', 'transaction')),
+    as_of        timestamptz NOT NULL,
+    status       text NOT NULL CHECK (status IN ('running', 'completed')),
+    row_count    bigint,
+    sha256       text,
+    created_at   timestamptz NOT NULL,
+    completed_at timestamptz
+);
+CREATE INDEX tax_exports_store ON tax_exports (store_id, environment, id);

@@ -30,3 +30,24 @@ CREATE TABLE tax_transaction_lines (
     tax             INTEGER NOT NULL CHECK (tax >= 0),
     PRIMARY KEY (transaction_id, line_no, position)
 );
+
+-- Every export of the tax report: who asked, for which period and shape, and what was sent
+-- (rows and SHA-256 once it finished). A download again re-reads the same transactions
+-- (created before `as_of`) and sends the same bytes.
+CREATE TABLE tax_exports (
+    id           BLOB PRIMARY KEY,
+    store_id     BLOB NOT NULL REFERENCES stores (id) ON DELETE CASCADE,
+    environment  text NOT NULL CHECK (environment IN ('sandbox', 'production')),
+    actor        text NOT NULL,
+    period_from  TEXT NOT NULL,
+    period_to    TEXT NOT NULL,
+    format       text NOT NULL CHECK (format IN ('csv', 'json')),
+    group_by     text NOT NULL CHECK (group_by IN ('jurisdiction', 'transaction')),
+    as_of        TEXT NOT NULL,
+    status       text NOT NULL CHECK (status IN ('running', 'completed')),
+    row_count    INTEGER,
+    sha256       text,
+    created_at   TEXT NOT NULL,
+    completed_at TEXT
+);
+CREATE INDEX tax_exports_store ON tax_exports (store_id, environment, id);

@@ -147,7 +147,20 @@ async fn fixtures(
         .json()
         .await
         .unwrap();
+    let export = app
+        .client
+        .get(app.url("/api/v1/admin/tax/reports/export?from=2026-01-01&to=2026-01-31"))
+        .bearer_auth(key_a)
+        .send()
+        .await
+        .unwrap();
+    let export_id = export.headers()["cassa-export-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    export.bytes().await.unwrap();
     HashMap::from([
+        ("export_id".to_owned(), export_id),
         (
             "exemption_id".to_owned(),
             exemption["id"].as_str().unwrap().to_owned(),

@@ -5,6 +5,7 @@
 mod config;
 mod error;
 mod exemptions;
+mod export;
 mod ledger;
 mod lines;
 mod repo;
@@ -17,6 +18,10 @@ use utoipa::ToSchema;
 pub use config::{load_config, load_nexus, put_nexus, put_rules};
 pub use error::Error;
 pub use exemptions::{create_exemption, list_exemptions, revoke_exemption};
+pub use export::{
+    ExportFormat, ExportQuery, ExportStream, GroupBy, TaxExport, download_export, list_exports,
+    start_export,
+};
 pub use ledger::{
     OrderTax, Settled, TaxMovementLine, TaxTransaction, on_capture, on_refund, order_tax,
 };

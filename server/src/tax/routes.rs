@@ -1,15 +1,28 @@
 //! `/api/v1/admin/tax` (rates and nexus) and customers' exemption certificates.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    body::Body,
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
 
-use super::{ExemptionInput, ExemptionView, NexusList, OrderTax, TaxRules, config};
+use super::{
+    ExemptionInput, ExemptionView, ExportFormat, ExportQuery, ExportStream, GroupBy, NexusList,
+    OrderTax, TaxExport, TaxRules, config,
+};
 use crate::{
     auth::{policy, principal::StoreScope},
     http::{
-        extract::{ApiJson, ApiPath},
+        extract::{ApiJson, ApiPath, ApiQuery},
         problem::{ApiError, Problem},
     },
+    payments::Caller,
     state::AppState,
     types::{CustomerId, OrderId, TaxExemptionId},
 };
@@ -22,6 +35,9 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_exemptions, create_exemption))
         .routes(routes!(revoke_exemption))
         .routes(routes!(get_order_tax))
+        .routes(routes!(export_tax))
+        .routes(routes!(list_tax_exports))
+        .routes(routes!(download_tax_export))
 }
 
 /// The jurisdiction rates of the caller's store and environment.
@@ -169,4 +185,95 @@ pub async fn get_order_tax(
     Ok(Json(
         super::order_tax(&state, scope.store_id, scope.environment, order_id).await?,
     ))
+}
+
+/// A file response for an export: its type, a file name, and the export's id.
+fn file(export: &TaxExport, body: ExportStream) -> Response {
+    let extension = match export.format {
+        ExportFormat::Csv => "csv",
+        ExportFormat::Json => "json",
+    };
+    let name = format!(
+        "attachment; filename=\"tax-{}-{}-{}.{extension}\"",
+        export.from,
+        export.to,
+        match export.group_by {
+            GroupBy::Jurisdiction => "jurisdiction",
+            GroupBy::Transaction => "transaction",
+        }
+    );
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(export.format.content_type()),
+    );
+    if let Ok(value) = HeaderValue::from_str(&name) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&export.id.to_string()) {
+        headers.insert("cassa-export-id", value);
+    }
+    response
+}
+
+/// Exports committed and reversed tax for a period (UTC days, inclusive), streamed: per
+/// jurisdiction and currency (`period_from, period_to, jurisdiction, currency, taxable, exempt,
+/// tax_collected, tax_reversed, net, commits, reversals`) or per transaction line
+/// (`created_at, transaction_id, order_id, kind, source, line_no, jurisdiction, currency,
+/// taxable, exempt, tax`); amounts in minor units. The export is recorded (see `/tax/exports`).
+#[utoipa::path(get, path = "/tax/reports/export", tag = "tax", params(ExportQuery),
+    responses(
+        (status = 200, description = "The file (text/csv or application/json), streamed; `Cassa-Export-Id` names its record", content_type = "text/csv"),
+        (status = 422, description = "Invalid period or shape", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn export_tax(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let actor = Caller::of_store(scope.actor, None).actor;
+    let (export, body) =
+        super::start_export(&state, scope.store_id, scope.environment, &actor, &query).await?;
+    Ok(file(&export, body))
+}
+
+/// Query of the exports list.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+pub struct ExportsQuery {
+    /// Exports older than this one (the last id of the previous page).
+    pub before: Option<Uuid>,
+}
+
+/// The store's recorded tax exports, newest first (100 per page).
+#[utoipa::path(get, path = "/tax/exports", tag = "tax", params(ExportsQuery),
+    responses((status = 200, description = "Exports", body = Vec<TaxExport>)),
+    security(("bearer" = [])))]
+pub async fn list_tax_exports(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiQuery(query): ApiQuery<ExportsQuery>,
+) -> Result<Json<Vec<TaxExport>>, ApiError> {
+    Ok(Json(
+        super::list_exports(&state, scope.store_id, scope.environment, query.before).await?,
+    ))
+}
+
+/// Downloads a recorded export again: the same transactions, the same bytes.
+#[utoipa::path(get, path = "/tax/exports/{export_id}/download", tag = "tax",
+    params(("export_id" = String, Path, description = "Export id")),
+    responses(
+        (status = 200, description = "The file, streamed", content_type = "text/csv"),
+        (status = 404, description = "No such export in this store", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn download_tax_export(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Response, ApiError> {
+    let (export, body) =
+        super::download_export(&state, scope.store_id, scope.environment, id).await?;
+    Ok(file(&export, body))
 }
