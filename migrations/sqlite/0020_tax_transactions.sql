@@ -14,7 +14,7 @@ CREATE TABLE tax_transactions (
     exempt       INTEGER NOT NULL,
     tax          INTEGER NOT NULL CHECK (tax >= 0),
     created_at   TEXT NOT NULL,
-    UNIQUE (order_id, source)
+    UNIQUE (order_id, source, kind)
 );
 CREATE INDEX tax_transactions_period ON tax_transactions (store_id, environment, created_at, id);
 

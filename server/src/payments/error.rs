@@ -31,6 +31,9 @@ pub enum Error {
     /// The order already has a payment that is not failed or voided.
     #[error("this order already has an active payment")]
     PaymentAlreadyActive,
+    /// No payment of the order holds an authorization or a capture.
+    #[error("the order has no authorized or captured payment")]
+    OrderNotPaid,
     /// The intent's state or amounts do not allow the operation.
     #[error(transparent)]
     Transition(#[from] TransitionError),

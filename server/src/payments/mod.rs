@@ -33,6 +33,7 @@ mod repo;
 mod resolver;
 mod routes;
 pub(crate) mod service;
+mod tax;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,7 @@ pub use repo::{DailyVolume, Outcome, StatusCount};
 pub use resolver::{is_open, resolve_open, resolve_transaction, spawn_resolver};
 pub use routes::{admin_router, me_router};
 pub use service::{Target, authorize, capture, refund, void};
+pub use tax::finalize_tax;
 
 use crate::{
     money::MinorUnits,

@@ -545,7 +545,13 @@ async fn record(
         }
     }
     // The tax a merchant files moves with the money, in the same commit.
-    if after_txn.status == TransactionStatus::Succeeded {
+    let trigger = match operation {
+        Operation::Capture => Some(tax::Trigger::Capture(after_txn.id)),
+        Operation::Refund => Some(tax::Trigger::Refund(after_txn.id)),
+        Operation::Void => Some(tax::Trigger::Void(after_txn.id)),
+        Operation::Authorize => None,
+    };
+    if let Some(trigger) = trigger.filter(|_| after_txn.status == TransactionStatus::Succeeded) {
         let settled = tax::Settled {
             store: after.store_id,
             env: after.environment,
@@ -555,14 +561,11 @@ async fn record(
             amount: after.amount,
             captured: after.captured_amount,
             refunded: after.refunded_amount,
-            transaction: after_txn.id,
+            released: after.released_amount,
+            trigger,
             at: now,
         };
-        match operation {
-            Operation::Capture => tax::on_capture(&mut tx, &settled).await?,
-            Operation::Refund => tax::on_refund(&mut tx, &settled).await?,
-            Operation::Authorize | Operation::Void => {}
-        }
+        tax::settle_tax(&mut tx, &settled).await?;
     }
     repo::insert_audit(&mut tx, change.audit_rows).await?;
     let answer = match change.reply.filter(|r| r.store && r.record.is_claimed()) {

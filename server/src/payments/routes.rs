@@ -27,6 +27,7 @@ use crate::{
         problem::{ApiError, KeepUnderKey, PROBLEM_JSON, Problem},
     },
     idempotency::{IdempotencyKey, KeyRecord, answer::Answer},
+    orders::OrderScope,
     state::AppState,
     types::{OrderId, PaymentIntentId},
 };
@@ -36,6 +37,7 @@ pub fn me_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(authorize))
         .routes(routes!(pay))
+        .routes(routes!(customer_finalize_tax))
 }
 
 /// Store routes (under `/api/v1/admin`).
@@ -46,6 +48,7 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
         .routes(routes!(void))
         .routes(routes!(refund))
         .routes(routes!(list_payments))
+        .routes(routes!(finalize_tax))
 }
 
 /// The request's Idempotency-Key (the idempotency layer has already required it).
@@ -413,4 +416,63 @@ pub async fn list_payments(
     Ok(Json(
         super::list(&state, scope.store_id, scope.environment, &query).await?,
     ))
+}
+
+/// Commits the order's tax in full now (a storefront that completes orders before capturing);
+/// captures, refunds and voids move it from there. Once per order: repeating it commits
+/// nothing more. `409 order_not_paid` without an authorized or captured payment.
+#[utoipa::path(
+    post,
+    path = "/orders/{order_id}/tax/finalize",
+    tag = "tax",
+    params(("order_id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order's tax", body = crate::tax::OrderTax),
+        (status = 404, description = "No such order in this store", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`order_not_paid`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn finalize_tax(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(order_id): ApiPath<OrderId>,
+) -> Result<Json<crate::tax::OrderTax>, ApiError> {
+    policy::manage_tax(scope.actor, scope.environment)?;
+    let orders = OrderScope {
+        store_id: scope.store_id,
+        environment: scope.environment,
+        customer_id: None,
+    };
+    super::finalize_tax(&state, orders, order_id).await?;
+    let tax = crate::tax::order_tax(&state, scope.store_id, scope.environment, order_id).await?;
+    Ok(Json(tax))
+}
+
+/// The customer's storefront finalizes the tax of their own order (see the store route).
+#[utoipa::path(
+    post,
+    path = "/orders/{order_id}/tax/finalize",
+    tag = "tax",
+    params(("order_id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order's tax", body = crate::tax::OrderTax),
+        (status = 404, description = "No such order of this customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`order_not_paid`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn customer_finalize_tax(
+    State(state): State<AppState>,
+    scope: CustomerScope,
+    ApiPath(order_id): ApiPath<OrderId>,
+) -> Result<Json<crate::tax::OrderTax>, ApiError> {
+    let orders = OrderScope {
+        store_id: scope.store_id,
+        environment: scope.environment,
+        customer_id: Some(scope.customer_id),
+    };
+    super::finalize_tax(&state, orders, order_id).await?;
+    let tax = crate::tax::order_tax(&state, scope.store_id, scope.environment, order_id).await?;
+    Ok(Json(tax))
 }

@@ -1,13 +1,14 @@
-//! The tax a merchant files: committed when a payment is captured, reversed when it is
-//! refunded, per snapshot tax line and jurisdiction. Both run inside the payment's settling
-//! transaction (its intent row locked), so a change of the ledger and its tax are one commit,
-//! and concurrent captures and refunds of one payment see each other's tax.
+//! The tax a merchant files: committed as a payment is captured (or when the store finalizes
+//! the order's tax), reversed as it is refunded or released, per snapshot tax line and
+//! jurisdiction. It runs inside the payment's settling transaction (its intent row locked), so
+//! a change of the ledger and its tax are one commit, and concurrent captures and refunds of
+//! one payment see each other's tax.
 //!
-//! Amounts are cumulative targets: after a capture, what is committed is the snapshot's tax
-//! prorated by `captured / amount`; after a refund, what is reversed is the committed tax
-//! prorated by `refunded / captured`. Each transaction records the difference, so a full
-//! capture commits exactly the snapshot's tax, the last refund reverses exactly the remainder,
-//! and a reversal never exceeds what was committed.
+//! Each settlement moves every line to a target: the snapshot line prorated by what the sale
+//! now is, `(captured − refunded) / amount` (the whole amount once the tax was finalized, until
+//! part of the authorization is released). A transaction records the difference, so a full
+//! capture commits exactly the snapshot's tax, the last refund reverses exactly the rest, and
+//! nothing is ever reversed that was not committed.
 
 use std::collections::HashMap;
 
@@ -41,7 +42,34 @@ pub fn prorate(amount: i64, num: i64, den: i64) -> i64 {
     i64::try_from(rounded).unwrap_or(amount)
 }
 
-/// A payment settled: what its intent holds now.
+/// What moved the payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// A capture succeeded.
+    Capture(TransactionId),
+    /// A refund succeeded.
+    Refund(TransactionId),
+    /// A void released the uncaptured authorization.
+    Void(TransactionId),
+    /// The store (or its storefront) finalized the order's tax.
+    Finalize,
+}
+
+impl Trigger {
+    fn source(self) -> String {
+        match self {
+            Trigger::Capture(id) => format!("capture:{id}"),
+            Trigger::Refund(id) => format!("refund:{id}"),
+            Trigger::Void(id) => format!("void:{id}"),
+            Trigger::Finalize => FINALIZE.to_owned(),
+        }
+    }
+}
+
+/// The source of an explicit finalization (one per order).
+const FINALIZE: &str = "finalize";
+
+/// A payment as it stands after a settlement.
 #[derive(Debug, Clone, Copy)]
 pub struct Settled<'a> {
     /// Store.
@@ -56,12 +84,14 @@ pub struct Settled<'a> {
     pub currency: &'a str,
     /// The payment's amount (the snapshot's total).
     pub amount: i64,
-    /// Captured so far, this settlement included.
+    /// Captured so far.
     pub captured: i64,
-    /// Refunded so far, this settlement included.
+    /// Refunded so far.
     pub refunded: i64,
-    /// The payment transaction that settled.
-    pub transaction: TransactionId,
+    /// Released (voided) so far.
+    pub released: i64,
+    /// What moved it.
+    pub trigger: Trigger,
     /// When.
     pub at: DateTime<Utc>,
 }
@@ -78,7 +108,6 @@ async fn record(
     tx: &mut Tx,
     s: &Settled<'_>,
     kind: &str,
-    source: String,
     lines: Vec<repo::LineAmounts>,
 ) -> Result<(), DbError> {
     if lines.is_empty() {
@@ -91,7 +120,7 @@ async fn record(
         order_id: s.order_id,
         snapshot_id: s.snapshot_id,
         kind: kind.to_owned(),
-        source,
+        source: s.trigger.source(),
         currency: s.currency.to_owned(),
         taxable: lines.iter().map(|l| l.taxable).sum(),
         exempt: lines.iter().map(|l| l.exempt).sum(),
@@ -102,56 +131,53 @@ async fn record(
     Ok(())
 }
 
-/// Commits the tax of what a capture took (in the capture's settling transaction).
-pub async fn on_capture(tx: &mut Tx, s: &Settled<'_>) -> Result<(), DbError> {
+/// Moves the order's committed tax to what the payment now is (in the settling transaction).
+pub async fn settle_tax(tx: &mut Tx, s: &Settled<'_>) -> Result<(), DbError> {
     let snapshot = repo::line_amounts(tx, s.snapshot_id).await?;
+    if snapshot.is_empty() {
+        return Ok(());
+    }
     let committed = by_line(repo::moved(tx, s.order_id, "commit").await?);
-    let lines = snapshot
-        .into_iter()
-        .map(|line| {
-            let done = committed.get(&(line.line_no, line.position));
-            let step = |total: i64, so_far: Option<i64>| {
-                (prorate(total, s.captured, s.amount) - so_far.unwrap_or(0)).max(0)
-            };
-            repo::LineAmounts {
-                taxable: step(line.taxable, done.map(|d| d.taxable)),
-                exempt: step(line.exempt, done.map(|d| d.exempt)),
-                tax: step(line.tax, done.map(|d| d.tax)),
-                ..line
-            }
-        })
-        .collect();
-    record(tx, s, "commit", format!("capture:{}", s.transaction), lines).await
-}
-
-/// Reverses the tax of what a refund gave back (in the refund's settling transaction).
-pub async fn on_refund(tx: &mut Tx, s: &Settled<'_>) -> Result<(), DbError> {
-    let committed = repo::moved(tx, s.order_id, "commit").await?;
     let reversed = by_line(repo::moved(tx, s.order_id, "reversal").await?);
-    let lines = committed
-        .into_iter()
-        .map(|line| {
-            let done = reversed.get(&(line.line_no, line.position));
-            let step = |total: i64, so_far: Option<i64>| {
-                let so_far = so_far.unwrap_or(0);
-                (prorate(total, s.refunded, s.captured) - so_far).clamp(0, total - so_far)
-            };
-            repo::LineAmounts {
-                taxable: step(line.taxable, done.map(|d| d.taxable)),
-                exempt: step(line.exempt, done.map(|d| d.exempt)),
-                tax: step(line.tax, done.map(|d| d.tax)),
-                ..line
-            }
-        })
-        .collect();
-    record(
-        tx,
-        s,
-        "reversal",
-        format!("refund:{}", s.transaction),
-        lines,
-    )
-    .await
+    let finalized =
+        s.trigger == Trigger::Finalize || repo::has_source(tx, s.order_id, FINALIZE).await?;
+    let sold = if finalized && s.released == 0 {
+        s.amount
+    } else {
+        s.captured
+    };
+    let base = (sold - s.refunded).max(0);
+    let (mut commits, mut reversals) = (Vec::new(), Vec::new());
+    for line in snapshot {
+        let key = (line.line_no, line.position);
+        let net = |pick: fn(&repo::LineAmounts) -> i64| {
+            committed.get(&key).map_or(0, pick) - reversed.get(&key).map_or(0, pick)
+        };
+        let delta = |total: i64, pick: fn(&repo::LineAmounts) -> i64| {
+            prorate(total, base, s.amount) - net(pick)
+        };
+        let (taxable, exempt, tax) = (
+            delta(line.taxable, |l| l.taxable),
+            delta(line.exempt, |l| l.exempt),
+            delta(line.tax, |l| l.tax),
+        );
+        let part = |f: fn(i64) -> i64| repo::LineAmounts {
+            taxable: f(taxable),
+            exempt: f(exempt),
+            tax: f(tax),
+            ..line.clone()
+        };
+        let up = part(|d| d.max(0));
+        let down = part(|d| (-d).max(0));
+        if up.taxable + up.exempt + up.tax > 0 {
+            commits.push(up);
+        }
+        if down.taxable + down.exempt + down.tax > 0 {
+            reversals.push(down);
+        }
+    }
+    record(tx, s, "commit", commits).await?;
+    record(tx, s, "reversal", reversals).await
 }
 
 /// One jurisdiction's share of a tax transaction.
@@ -293,8 +319,8 @@ mod tests {
     }
 
     proptest! {
-        /// Refunds in any steps reverse a committed tax monotonically, never more than it, and
-        /// the last one exactly the remainder.
+        /// Refunds in any steps move the net tax down to the prorated target: never below
+        /// zero, never back up, and to exactly nothing with the last refund.
         #[test]
         fn stepwise_reversals_never_exceed_and_end_exact(
             tax in 0i64..1_000_000,
@@ -302,20 +328,20 @@ mod tests {
             cuts in proptest::collection::vec(1u32..100, 1..8),
         ) {
             let total: u32 = cuts.iter().sum();
-            let mut refunded = 0i64;
-            let mut reversed = 0i64;
+            let mut net = prorate(tax, captured, captured);
+            prop_assert_eq!(net, tax);
             let mut acc = 0u32;
             for cut in &cuts {
                 acc += cut;
-                let next = i64::try_from(u64::from(acc) * u64::try_from(captured).unwrap() / u64::from(total)).unwrap();
-                prop_assert!(next >= refunded);
-                refunded = next;
-                let step = (prorate(tax, refunded, captured) - reversed).clamp(0, tax - reversed);
-                reversed += step;
-                prop_assert!(reversed <= tax);
+                let refunded = i64::try_from(
+                    u64::from(acc) * u64::try_from(captured).unwrap() / u64::from(total),
+                )
+                .unwrap();
+                let target = prorate(tax, captured - refunded, captured);
+                prop_assert!(target <= net && target >= 0);
+                net = target;
             }
-            prop_assert_eq!(refunded, captured);
-            prop_assert_eq!(reversed, tax);
+            prop_assert_eq!(net, 0);
         }
     }
 }

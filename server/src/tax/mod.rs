@@ -23,7 +23,7 @@ pub use export::{
     start_export,
 };
 pub use ledger::{
-    OrderTax, Settled, TaxMovementLine, TaxTransaction, on_capture, on_refund, order_tax,
+    OrderTax, Settled, TaxMovementLine, TaxTransaction, Trigger, order_tax, settle_tax,
 };
 pub use lines::{TaxContext, context, lines_of, record_lines, snapshot_lines};
 pub use routes::admin_router;

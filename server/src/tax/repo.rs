@@ -247,6 +247,14 @@ pub async fn moved(tx: &mut Tx, order: OrderId, kind: &str) -> Result<Vec<LineAm
     Ok(on_tx!(tx, conn => sqlx::query_as(SQL).bind(order).bind(kind).fetch_all(&mut *conn).await)?)
 }
 
+/// Whether the order has a tax transaction from `source`.
+pub async fn has_source(tx: &mut Tx, order: OrderId, source: &str) -> Result<bool, DbError> {
+    const SQL: &str = "SELECT COUNT(*) FROM tax_transactions WHERE order_id = $1 AND source = $2";
+    let n: i64 = on_tx!(tx, conn => sqlx::query_scalar(SQL).bind(order).bind(source)
+        .fetch_one(&mut *conn).await)?;
+    Ok(n > 0)
+}
+
 /// A tax transaction as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TransactionRow {
@@ -274,7 +282,7 @@ pub async fn insert_transaction(
     const SQL: &str = "INSERT INTO tax_transactions (id, store_id, environment, order_id, \
         snapshot_id, kind, source, currency, taxable, exempt, tax, created_at) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-        ON CONFLICT (order_id, source) DO NOTHING";
+        ON CONFLICT (order_id, source, kind) DO NOTHING";
     const LINE: &str = "INSERT INTO tax_transaction_lines (transaction_id, line_no, position, \
         jurisdiction, taxable, exempt, tax) VALUES ($1, $2, $3, $4, $5, $6, $7)";
     let inserted = on_tx!(tx, conn => {

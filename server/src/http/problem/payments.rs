@@ -16,6 +16,12 @@ impl From<Error> for ApiError {
             Error::SnapshotMismatch(total) => ApiError::SnapshotMismatch(total),
             Error::AmountInvalid(why) => ApiError::AmountInvalid(why),
             Error::PaymentAlreadyActive => ApiError::PaymentAlreadyActive,
+            Error::OrderNotPaid => ApiError::Described {
+                status: axum::http::StatusCode::CONFLICT,
+                code: "order_not_paid",
+                title: "Order not paid",
+                detail: err.to_string(),
+            },
             Error::Transition(err) => transition(err),
             Error::PaymentDeclined(code) => ApiError::PaymentDeclined(code),
             Error::ProviderRejected(code) => ApiError::ProviderRejected(code),
@@ -106,6 +112,7 @@ mod tests {
                 Error::PaymentAlreadyActive,
                 (409, "payment_already_active", None, false),
             ),
+            (Error::OrderNotPaid, (409, "order_not_paid", None, false)),
             (
                 Error::Transition(TransitionError::InvalidTransition {
                     from: IntentStatus::Voided,
