@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::backend::{
     ApiKeyView, CredentialRow, DashboardView, KeyOverviewView, LedgerView, OrderDetailView,
-    RevealedSecret, ShipmentView, ShipmentsView, StoreView, SystemStatus, Viewer,
+    RevealedSecret, ShipmentView, ShipmentsView, StoreView, SystemStatus, TaxPageView, Viewer,
     WebhookEventsView,
 };
 
@@ -328,4 +328,28 @@ pub async fn void_shipment(
     }
     let parts = server::parts()?;
     server::fail(server::backend()?.void_shipment(&parts, shipment_id).await)
+}
+
+/// The Tax page for a period.
+#[server(prefix = "/console/fn", endpoint = "tax_page")]
+pub async fn get_tax_page(
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<TaxPageView, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.tax_page(&parts, from, to).await)
+}
+
+/// Saves the rates editor.
+#[server(prefix = "/console/fn", endpoint = "save_tax_rules")]
+pub async fn save_tax_rules(rules: String) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.save_tax_rules(&parts, rules).await)
+}
+
+/// Saves the nexus editor.
+#[server(prefix = "/console/fn", endpoint = "save_tax_nexus")]
+pub async fn save_tax_nexus(nexus: String) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.save_tax_nexus(&parts, nexus).await)
 }

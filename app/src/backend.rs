@@ -412,6 +412,65 @@ pub struct ShipmentsView {
     pub counts: Vec<(String, i64)>,
 }
 
+/// A jurisdiction's totals on the Tax page (amounts formatted with the currency).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxReportRow {
+    /// Jurisdiction key, e.g. `US-CA/city:LOS ANGELES`.
+    pub jurisdiction: String,
+    /// Taxable, net of reversals.
+    pub taxable: String,
+    /// Exempt, net of reversals.
+    pub exempt: String,
+    /// Tax committed.
+    pub collected: String,
+    /// Tax reversed.
+    pub reversed: String,
+    /// Collected − reversed.
+    pub net: String,
+    /// Commit transactions.
+    pub commits: i64,
+    /// Reversal transactions.
+    pub reversals: i64,
+}
+
+/// A recorded tax export.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxExportRow {
+    /// Export id.
+    pub id: String,
+    /// `2026-01-01 – 2026-01-31`.
+    pub period: String,
+    /// `csv by jurisdiction`, `json by transaction`, …
+    pub shape: String,
+    /// `running` or `completed`.
+    pub status: String,
+    /// Data rows, once completed.
+    pub rows: Option<i64>,
+    /// SHA-256 of the file, once completed.
+    pub sha256: Option<String>,
+    /// Who asked.
+    pub actor: String,
+    /// When (RFC 3339).
+    pub created_at: String,
+}
+
+/// The Tax page: the period's report, the exports, and the rates and nexus as editable JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxPageView {
+    /// First day of the period shown (`YYYY-MM-DD`).
+    pub from: String,
+    /// Last day of the period shown.
+    pub to: String,
+    /// Per jurisdiction and currency.
+    pub report: Vec<TaxReportRow>,
+    /// Recorded exports, newest first.
+    pub exports: Vec<TaxExportRow>,
+    /// The store's rates as the API's JSON (`{"rules": […]}`), pretty-printed.
+    pub rules_json: String,
+    /// Where the store collects (`{"nexus": […]}`), pretty-printed.
+    pub nexus_json: String,
+}
+
 /// A boxed, sendable future: keeps [`ConsoleBackend`] object-safe.
 #[cfg(feature = "ssr")]
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -585,6 +644,28 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         &'a self,
         req: &'a http::request::Parts,
         shipment_id: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>>;
+
+    /// The Tax page for a period (the current month when not given).
+    fn tax_page<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        from: Option<String>,
+        to: Option<String>,
+    ) -> BoxFuture<'a, ConsoleResult<TaxPageView>>;
+
+    /// Replaces the store's rates from the editor's JSON; returns the confirmation.
+    fn save_tax_rules<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        json: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>>;
+
+    /// Replaces where the store collects from the editor's JSON; returns the confirmation.
+    fn save_tax_nexus<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        json: String,
     ) -> BoxFuture<'a, ConsoleResult<String>>;
 }
 

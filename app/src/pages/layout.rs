@@ -24,6 +24,7 @@ pub fn TopBar() -> impl IntoView {
                 <A href="/">"Overview"</A>
                 <A href="/payments">"Payments"</A>
                 <A href="/shipments">"Shipments"</A>
+                <A href="/tax">"Tax"</A>
                 <A href="/webhooks">"Webhooks"</A>
                 <A href="/api-keys">"API keys"</A>
                 <A href="/credentials">"Credentials"</A>

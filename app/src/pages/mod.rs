@@ -10,6 +10,7 @@ mod payments;
 mod shipments;
 mod sign_in;
 mod stores;
+mod tax;
 mod webhooks;
 
 pub use api_keys::ApiKeys;
@@ -21,6 +22,7 @@ pub use payments::{OrderDetail, Payments};
 pub use shipments::{OrderShipping, Shipments};
 pub use sign_in::SignIn;
 pub use stores::Stores;
+pub use tax::Tax;
 pub use webhooks::Webhooks;
 
 use leptos::prelude::*;

@@ -15,6 +15,7 @@ mod payments;
 mod session;
 mod shipments;
 mod stores;
+mod tax;
 mod webhooks;
 
 use std::sync::Arc;
@@ -22,11 +23,12 @@ use std::sync::Arc;
 use app::backend::{
     ApiKeyView, BoxFuture, ConsoleBackend, ConsoleResult, CredentialRow, DashboardView,
     KeyOverviewView, LedgerFilter, LedgerView, OrderDetailView, RevealedSecret, SharedBackend,
-    ShipmentView, ShipmentsView, StoreView, SystemStatus, Viewer, WebhookEventsView,
+    ShipmentView, ShipmentsView, StoreView, SystemStatus, TaxPageView, Viewer, WebhookEventsView,
 };
 use axum::http::request::Parts;
 
 pub use shipments::label_download;
+pub use tax::{export_again, export_download};
 
 use crate::{
     http::{middleware::RequestId, pagination::PageQuery, problem::ApiError},
@@ -313,5 +315,30 @@ impl ConsoleBackend for ServerBackend {
         shipment_id: String,
     ) -> BoxFuture<'a, ConsoleResult<String>> {
         Box::pin(shipments::void(&self.state, req, shipment_id))
+    }
+
+    fn tax_page<'a>(
+        &'a self,
+        req: &'a Parts,
+        from: Option<String>,
+        to: Option<String>,
+    ) -> BoxFuture<'a, ConsoleResult<TaxPageView>> {
+        Box::pin(tax::page(&self.state, req, from, to))
+    }
+
+    fn save_tax_rules<'a>(
+        &'a self,
+        req: &'a Parts,
+        json: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>> {
+        Box::pin(tax::save_rules(&self.state, req, json))
+    }
+
+    fn save_tax_nexus<'a>(
+        &'a self,
+        req: &'a Parts,
+        json: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>> {
+        Box::pin(tax::save_nexus(&self.state, req, json))
     }
 }

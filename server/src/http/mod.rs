@@ -202,11 +202,21 @@ pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
             crate::http::sandbox_carrier::router(&state),
         );
     }
-    // Label documents are files, not pages: a plain route under the console's session.
-    api = api.route(
-        "/console/shipments/{id}/label",
-        axum::routing::get(console::label_download),
-    );
+    // Label documents and tax exports are files, not pages: plain routes under the console's
+    // session.
+    api = api
+        .route(
+            "/console/shipments/{id}/label",
+            axum::routing::get(console::label_download),
+        )
+        .route(
+            "/console/tax/export",
+            axum::routing::get(console::export_download),
+        )
+        .route(
+            "/console/tax/exports/{id}/download",
+            axum::routing::get(console::export_again),
+        );
     api.leptos_routes_with_context(&state, console_routes, console_context, {
         let options = leptos_options.clone();
         move || app::shell(options.clone())

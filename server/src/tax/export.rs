@@ -217,6 +217,65 @@ pub async fn list_exports(
         .collect()
 }
 
+/// A jurisdiction's line of the report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JurisdictionReport {
+    /// Jurisdiction key.
+    pub jurisdiction: String,
+    /// Currency.
+    pub currency: String,
+    /// Taxable, net of reversals, minor units.
+    pub taxable: i64,
+    /// Exempt, net of reversals, minor units.
+    pub exempt: i64,
+    /// Tax committed.
+    pub collected: i64,
+    /// Tax reversed.
+    pub reversed: i64,
+    /// Collected − reversed.
+    pub net: i64,
+    /// Commit transactions.
+    pub commits: i64,
+    /// Reversal transactions.
+    pub reversals: i64,
+}
+
+/// The period's totals per jurisdiction and currency as of now (what an export by
+/// jurisdiction would hold, without recording one).
+pub async fn report(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<JurisdictionReport>, Error> {
+    if to < from {
+        return Err(InvalidValue::new("to", "must be on or after from").into());
+    }
+    let window = repo::Window {
+        store,
+        env,
+        from: day_start(from),
+        to: day_start(to) + Duration::days(1),
+        as_of: state.clock.now() + Duration::seconds(1),
+    };
+    Ok(repo::jurisdiction_totals(&state.db, window)
+        .await?
+        .into_iter()
+        .map(|t| JurisdictionReport {
+            taxable: t.taxable_committed - t.taxable_reversed,
+            exempt: t.exempt_committed - t.exempt_reversed,
+            net: t.collected - t.reversed,
+            jurisdiction: t.jurisdiction,
+            currency: t.currency,
+            collected: t.collected,
+            reversed: t.reversed,
+            commits: t.commits,
+            reversals: t.reversals,
+        })
+        .collect())
+}
+
 fn day_start(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN).and_utc()
 }

@@ -15,12 +15,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use config::{load_config, load_nexus, put_nexus, put_rules};
+pub use config::{load_config, load_nexus, nexus_bodies, put_nexus, put_rules, rule_bodies};
 pub use error::Error;
 pub use exemptions::{create_exemption, list_exemptions, revoke_exemption};
 pub use export::{
-    ExportFormat, ExportQuery, ExportStream, GroupBy, TaxExport, download_export, list_exports,
-    start_export,
+    ExportFormat, ExportQuery, ExportStream, GroupBy, JurisdictionReport, TaxExport,
+    download_export, list_exports, report, start_export,
 };
 pub use ledger::{
     OrderTax, Settled, TaxMovementLine, TaxTransaction, Trigger, order_tax, settle_tax,

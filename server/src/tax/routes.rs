@@ -188,7 +188,7 @@ pub async fn get_order_tax(
 }
 
 /// A file response for an export: its type, a file name, and the export's id.
-fn file(export: &TaxExport, body: ExportStream) -> Response {
+pub fn file(export: &TaxExport, body: ExportStream) -> Response {
     let extension = match export.format {
         ExportFormat::Csv => "csv",
         ExportFormat::Json => "json",

@@ -1,0 +1,218 @@
+//! `/tax`: what the store collected per jurisdiction in a period, its exports (download again
+//! byte for byte), and editors for its jurisdiction rates and nexus.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use super::{error_text, with_viewer};
+use crate::{
+    api::{SaveTaxNexus, SaveTaxRules, get_tax_page},
+    backend::{TaxPageView, Viewer},
+};
+
+/// Tax page.
+#[component]
+pub fn Tax() -> impl IntoView {
+    with_viewer(|viewer: Viewer| match viewer.store.clone() {
+        None => view! { <p class="muted">"Open a store first."</p> }.into_any(),
+        Some(store) => view! { <TaxPanels store_name=store.name/> }.into_any(),
+    })
+}
+
+#[component]
+fn TaxPanels(store_name: String) -> impl IntoView {
+    let query = use_query_map();
+    let save_rules = ServerAction::<SaveTaxRules>::new();
+    let save_nexus = ServerAction::<SaveTaxNexus>::new();
+    let page = Resource::new(
+        move || {
+            let q = query.get();
+            (
+                q.get("from"),
+                q.get("to"),
+                save_rules.version().get(),
+                save_nexus.version().get(),
+            )
+        },
+        |(from, to, _, _)| get_tax_page(from, to),
+    );
+    let outcome = move || {
+        [save_rules.value().get(), save_nexus.value().get()]
+            .into_iter()
+            .flatten()
+            .map(|result| match result {
+                Ok(msg) => view! { <p class="ok-note" role="status" data-testid="tax-result">{msg}</p> }
+                    .into_any(),
+                Err(e) => view! { <p class="error" role="alert" data-testid="tax-result">{error_text(&e)}</p> }
+                    .into_any(),
+            })
+            .collect_view()
+    };
+    view! {
+        <section class="panel">
+            <h1>"Tax"</h1>
+            <p class="muted">
+                "Tax " {store_name}
+                " committed at captures and reversed at refunds, per jurisdiction."
+            </p>
+            {outcome}
+        </section>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                page.get()
+                    .map(|result| match result {
+                        Err(e) => view! { <p class="error">{error_text(&e)}</p> }.into_any(),
+                        Ok(page) => {
+                            view! { <TaxView page=page save_rules=save_rules save_nexus=save_nexus/> }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn TaxView(
+    page: TaxPageView,
+    save_rules: ServerAction<SaveTaxRules>,
+    save_nexus: ServerAction<SaveTaxNexus>,
+) -> impl IntoView {
+    let period = format!("from={}&to={}", page.from, page.to);
+    // Files, not pages: `download` and `rel="external"` keep the router's hands off them.
+    let export = move |shape: &str| format!("/console/tax/export?{period}&{shape}");
+    view! {
+        <section class="panel" id="tax-report-panel">
+            <h2>"Report"</h2>
+            <form method="get" action="/tax" class="inline" id="tax-period">
+                <label>"From " <input type="date" name="from" value=page.from.clone()/></label>
+                " "
+                <label>"To " <input type="date" name="to" value=page.to.clone()/></label>
+                " "
+                <button type="submit" class="btn small">"Show"</button>
+            </form>
+            {if page.report.is_empty() {
+                view! { <p class="muted" id="no-tax">"No tax committed in this period."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table class="table" id="tax-report">
+                            <thead>
+                                <tr>
+                                    <th>"Jurisdiction"</th>
+                                    <th>"Taxable"</th>
+                                    <th>"Exempt"</th>
+                                    <th>"Collected"</th>
+                                    <th>"Reversed"</th>
+                                    <th>"Net"</th>
+                                    <th>"Commits"</th>
+                                    <th>"Reversals"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {page
+                                    .report
+                                    .into_iter()
+                                    .map(|r| {
+                                        let key = r.jurisdiction.clone();
+                                        view! {
+                                            <tr data-jurisdiction=key>
+                                                <td><code>{r.jurisdiction}</code></td>
+                                                <td>{r.taxable}</td>
+                                                <td>{r.exempt}</td>
+                                                <td>{r.collected}</td>
+                                                <td>{r.reversed}</td>
+                                                <td data-testid="net">{r.net}</td>
+                                                <td>{r.commits}</td>
+                                                <td>{r.reversals}</td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                    .into_any()
+            }}
+            <p>
+                <a class="btn small" href=export("group_by=jurisdiction") id="export-jurisdiction" download rel="external">
+                    "Export CSV by jurisdiction"
+                </a>
+                " "
+                <a class="btn small secondary" href=export("group_by=transaction") download rel="external">
+                    "CSV by transaction line"
+                </a>
+                " "
+                <a class="btn small secondary" href=export("group_by=jurisdiction&format=json") download rel="external">
+                    "JSON"
+                </a>
+            </p>
+        </section>
+        <section class="panel">
+            <h2>"Exports"</h2>
+            {if page.exports.is_empty() {
+                view! { <p class="muted">"No exports yet."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table class="table" id="tax-exports">
+                            <thead>
+                                <tr>
+                                    <th>"Asked"</th>
+                                    <th>"Period"</th>
+                                    <th>"Shape"</th>
+                                    <th>"Status"</th>
+                                    <th>"Rows"</th>
+                                    <th>"SHA-256"</th>
+                                    <th></th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {page
+                                    .exports
+                                    .into_iter()
+                                    .map(|e| {
+                                        let href = format!("/console/tax/exports/{}/download", e.id);
+                                        let sha = e.sha256.clone().unwrap_or_default();
+                                        let short = sha.chars().take(12).collect::<String>();
+                                        view! {
+                                            <tr data-export-id=e.id.clone() data-status=e.status.clone()>
+                                                <td>{e.created_at} <br/><span class="muted">{e.actor}</span></td>
+                                                <td>{e.period}</td>
+                                                <td>{e.shape}</td>
+                                                <td><span class=format!("status-chip {}", e.status)>{e.status.clone()}</span></td>
+                                                <td data-testid="rows">{e.rows.map(|r| r.to_string()).unwrap_or_default()}</td>
+                                                <td><code title=sha>{short}</code></td>
+                                                <td><a class="btn small" href=href data-testid="download" download rel="external">"Download"</a></td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                    .into_any()
+            }}
+        </section>
+        <section class="panel" id="tax-rates">
+            <h2>"Rates"</h2>
+            <p class="muted">
+                "Every jurisdiction whose area holds the destination adds its rate; within one, a tax code's own rate beats its * rate. Fields as in the API's PUT /api/v1/admin/tax/rates."
+            </p>
+            <ActionForm action=save_rules>
+                <textarea name="rules" rows="14" class="code" aria-label="Rates (JSON)">{page.rules_json}</textarea>
+                <button type="submit" class="btn">"Save rates"</button>
+            </ActionForm>
+        </section>
+        <section class="panel" id="tax-nexus">
+            <h2>"Nexus"</h2>
+            <p class="muted">"Where the store collects tax, from which day; anywhere else its sales carry no tax."</p>
+            <ActionForm action=save_nexus>
+                <textarea name="nexus" rows="8" class="code" aria-label="Nexus (JSON)">{page.nexus_json}</textarea>
+                <button type="submit" class="btn">"Save nexus"</button>
+            </ActionForm>
+        </section>
+    }
+}

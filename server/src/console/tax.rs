@@ -1,0 +1,174 @@
+//! The Tax page: the period's report per jurisdiction, the recorded exports with downloads,
+//! and editors for the store's rates and nexus, through the API's services and policy.
+
+use app::backend::{ConsoleResult, TaxExportRow, TaxPageView, TaxReportRow};
+use axum::{
+    extract::{Path, Query, Request, State},
+    http::{StatusCode, request::Parts},
+    response::{IntoResponse, Response},
+};
+use chrono::{Datelike, NaiveDate};
+use uuid::Uuid;
+
+use super::{caller, context::require_signed, shown, told};
+use crate::{
+    auth::policy,
+    http::problem::ApiError,
+    money::format_amount,
+    state::AppState,
+    tax::{self, ExportFormat, ExportQuery, GroupBy, NexusList, TaxRules},
+};
+
+fn date(field: &str, text: Option<&str>, default: NaiveDate) -> ConsoleResult<NaiveDate> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(default),
+        Some(t) => NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .map_err(|_| format!("{field}: a date such as 2026-01-31")),
+    }
+}
+
+fn shape(format: ExportFormat, group_by: GroupBy) -> String {
+    let format = match format {
+        ExportFormat::Csv => "CSV",
+        ExportFormat::Json => "JSON",
+    };
+    let group_by = match group_by {
+        GroupBy::Jurisdiction => "by jurisdiction",
+        GroupBy::Transaction => "by transaction line",
+    };
+    format!("{format} {group_by}")
+}
+
+fn pretty<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// The Tax page for a period (the current month by default).
+pub async fn page(
+    state: &AppState,
+    req: &Parts,
+    from: Option<String>,
+    to: Option<String>,
+) -> ConsoleResult<TaxPageView> {
+    let signed = require_signed(state, req).await?;
+    let store = signed.store()?;
+    let env = signed.environment();
+    let today = state.clock.now().date_naive();
+    let month_start = today.with_day(1).unwrap_or(today);
+    let from = date("from", from.as_deref(), month_start)?;
+    let to = date("to", to.as_deref(), today)?;
+    let report = tax::report(state, store, env, from, to)
+        .await
+        .map_err(shown)?;
+    let exports = tax::list_exports(state, store, env, None)
+        .await
+        .map_err(shown)?;
+    let rules = tax::rule_bodies(state, store, env).await.map_err(shown)?;
+    let nexus = tax::load_nexus(state, store, env).await.map_err(shown)?;
+    Ok(TaxPageView {
+        from: from.to_string(),
+        to: to.to_string(),
+        report: report
+            .into_iter()
+            .map(|r| {
+                let f = |amount: i64| format_amount(amount, &r.currency);
+                TaxReportRow {
+                    taxable: f(r.taxable),
+                    exempt: f(r.exempt),
+                    collected: f(r.collected),
+                    reversed: f(r.reversed),
+                    net: f(r.net),
+                    commits: r.commits,
+                    reversals: r.reversals,
+                    jurisdiction: r.jurisdiction,
+                }
+            })
+            .collect(),
+        exports: exports
+            .into_iter()
+            .map(|e| TaxExportRow {
+                id: e.id.to_string(),
+                period: format!("{} – {}", e.from, e.to),
+                shape: shape(e.format, e.group_by),
+                status: e.status,
+                rows: e.rows,
+                sha256: e.sha256,
+                actor: e.actor,
+                created_at: e.created_at.to_rfc3339(),
+            })
+            .collect(),
+        rules_json: pretty(&TaxRules { rules }),
+        nexus_json: pretty(&NexusList {
+            nexus: tax::nexus_bodies(nexus),
+        }),
+    })
+}
+
+/// Saves the rates editor (the API's `{"rules": […]}`).
+pub async fn save_rules(state: &AppState, req: &Parts, json: String) -> ConsoleResult<String> {
+    let signed = require_signed(state, req).await?;
+    let (store, actor) = signed.actor(state).await?;
+    let env = signed.environment();
+    policy::manage_tax(actor, env).map_err(shown)?;
+    let body: TaxRules = serde_json::from_str(&json)
+        .map_err(|e| format!("The rates are not valid JSON of the API's shape: {e}"))?;
+    let saved = tax::put_rules(state, store, env, &body.rules)
+        .await
+        .map_err(shown)?;
+    Ok(format!("Saved {} rates.", saved.len()))
+}
+
+/// Saves the nexus editor (the API's `{"nexus": […]}`).
+pub async fn save_nexus(state: &AppState, req: &Parts, json: String) -> ConsoleResult<String> {
+    let signed = require_signed(state, req).await?;
+    let (store, actor) = signed.actor(state).await?;
+    let env = signed.environment();
+    policy::manage_tax(actor, env).map_err(shown)?;
+    let body: NexusList = serde_json::from_str(&json).map_err(told)?;
+    let saved = tax::put_nexus(state, store, env, &body.nexus)
+        .await
+        .map_err(shown)?;
+    Ok(format!("Saved {} places with nexus.", saved.len()))
+}
+
+/// `GET /console/tax/export?from&to&format&group_by`: starts and streams an export for the
+/// signed-in user's store and environment (recorded like the API's).
+pub async fn export_download(
+    State(state): State<AppState>,
+    Query(query): Query<ExportQuery>,
+    req: Request,
+) -> Response {
+    let (parts, _) = req.into_parts();
+    let signed = match require_signed(&state, &parts).await {
+        Ok(signed) => signed,
+        Err(message) => return (StatusCode::UNAUTHORIZED, message).into_response(),
+    };
+    let Ok((store, actor)) = signed.actor(&state).await else {
+        return ApiError::NotFound.into_response();
+    };
+    let who = caller(&parts, actor).actor;
+    match tax::start_export(&state, store, signed.environment(), &who, &query).await {
+        Ok((export, body)) => tax::routes::file(&export, body),
+        Err(err) => ApiError::from(err).into_response(),
+    }
+}
+
+/// `GET /console/tax/exports/{id}/download`: a recorded export again, byte for byte.
+pub async fn export_again(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Response {
+    let (parts, _) = req.into_parts();
+    let signed = match require_signed(&state, &parts).await {
+        Ok(signed) => signed,
+        Err(message) => return (StatusCode::UNAUTHORIZED, message).into_response(),
+    };
+    let (Ok(store), Ok(id)) = (signed.store(), id.parse::<Uuid>()) else {
+        return ApiError::NotFound.into_response();
+    };
+    match tax::download_export(&state, store, signed.environment(), id).await {
+        Ok((export, body)) => tax::routes::file(&export, body),
+        Err(err) => ApiError::from(err).into_response(),
+    }
+}
