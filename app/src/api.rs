@@ -5,8 +5,8 @@ use leptos::prelude::*;
 
 use crate::backend::{
     ApiKeyView, CredentialRow, DashboardView, KeyOverviewView, LedgerView, OrderDetailView,
-    RevealedSecret, ShipmentView, ShipmentsView, StoreView, SystemStatus, TaxPageView, Viewer,
-    WebhookEventsView,
+    RevealedSecret, ShipmentView, ShipmentsView, StoreView, SystemStatus, TaxExemptionRow,
+    TaxPageView, Viewer, WebhookEventsView,
 };
 
 #[cfg(feature = "ssr")]
@@ -352,4 +352,49 @@ pub async fn save_tax_rules(rules: String) -> Result<String, ServerFnError> {
 pub async fn save_tax_nexus(nexus: String) -> Result<String, ServerFnError> {
     let parts = server::parts()?;
     server::fail(server::backend()?.save_tax_nexus(&parts, nexus).await)
+}
+
+/// A customer's exemption certificates.
+#[server(prefix = "/console/fn", endpoint = "tax_exemptions")]
+pub async fn list_tax_exemptions(
+    customer_id: String,
+) -> Result<Vec<TaxExemptionRow>, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.tax_exemptions(&parts, customer_id).await)
+}
+
+/// Records a customer's certificate.
+#[server(prefix = "/console/fn", endpoint = "add_tax_exemption")]
+pub async fn add_tax_exemption(
+    customer_id: String,
+    certificate_id: String,
+    jurisdictions: String,
+    expires_on: Option<String>,
+) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .add_tax_exemption(
+                &parts,
+                customer_id,
+                certificate_id,
+                jurisdictions,
+                expires_on,
+            )
+            .await,
+    )
+}
+
+/// Revokes a customer's certificate.
+#[server(prefix = "/console/fn", endpoint = "revoke_tax_exemption")]
+pub async fn revoke_tax_exemption(
+    customer_id: String,
+    exemption_id: String,
+) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .revoke_tax_exemption(&parts, customer_id, exemption_id)
+            .await,
+    )
 }

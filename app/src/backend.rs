@@ -471,6 +471,21 @@ pub struct TaxPageView {
     pub nexus_json: String,
 }
 
+/// A customer's tax exemption certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxExemptionRow {
+    /// Exemption id.
+    pub id: String,
+    /// The certificate's number.
+    pub certificate_id: String,
+    /// Where it exempts (`US`, `US-CA`).
+    pub jurisdictions: Vec<String>,
+    /// Last day it is valid (`YYYY-MM-DD`).
+    pub expires_on: Option<String>,
+    /// Recorded (RFC 3339).
+    pub created_at: String,
+}
+
 /// A boxed, sendable future: keeps [`ConsoleBackend`] object-safe.
 #[cfg(feature = "ssr")]
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -666,6 +681,32 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         &'a self,
         req: &'a http::request::Parts,
         json: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>>;
+
+    /// A customer's exemption certificates.
+    fn tax_exemptions<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        customer_id: String,
+    ) -> BoxFuture<'a, ConsoleResult<Vec<TaxExemptionRow>>>;
+
+    /// Records a customer's certificate (`jurisdictions` separated by commas or spaces);
+    /// returns the confirmation.
+    fn add_tax_exemption<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        customer_id: String,
+        certificate_id: String,
+        jurisdictions: String,
+        expires_on: Option<String>,
+    ) -> BoxFuture<'a, ConsoleResult<String>>;
+
+    /// Revokes a customer's certificate; returns the confirmation.
+    fn revoke_tax_exemption<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        customer_id: String,
+        exemption_id: String,
     ) -> BoxFuture<'a, ConsoleResult<String>>;
 }
 

@@ -52,6 +52,7 @@ async function capturedOrder(request: APIRequestContext, key: string) {
     payment_method: 'pm_card_visa',
   });
   await call(request, 'POST', `/api/v1/admin/orders/${order.id}/payments/${intent.id}/capture`, key, {});
+  return customer.id as string;
 }
 
 test('a merchant edits rates and nexus, sees the report, and downloads an export twice byte for byte', async ({ page, request }) => {
@@ -91,7 +92,7 @@ test('a merchant edits rates and nexus, sees the report, and downloads an export
   await nexus.getByRole('button', { name: 'Save nexus' }).click();
   await expect(page.getByTestId('tax-result').last()).toContainText('Saved 1 places');
 
-  await capturedOrder(request, key);
+  const customerId = await capturedOrder(request, key);
   await page.reload();
   await waitForHydration(page);
   const report = page.locator('#tax-report');
@@ -113,4 +114,18 @@ test('a merchant edits rates and nexus, sees the report, and downloads an export
   const again = page.waitForEvent('download');
   await row.getByTestId('download').click();
   expect(fs.readFileSync((await (await again).path())!).equals(file)).toBeTruthy();
+
+  // A customer's exemption certificate: recorded, listed, revoked.
+  await page.goto(`/tax?customer=${customerId}`);
+  await waitForHydration(page);
+  const exemptions = page.locator('#tax-exemptions');
+  await exemptions.getByLabel('Certificate').fill('CA-RESALE-9');
+  await exemptions.getByLabel('Jurisdictions').fill('us-ca');
+  await exemptions.getByLabel('Expires').fill('2030-12-31');
+  await exemptions.getByRole('button', { name: 'Add certificate' }).click();
+  await expect(page.getByTestId('exemption-result')).toContainText('Recorded certificate CA-RESALE-9 for US-CA');
+  const certificate = exemptions.locator('li[data-certificate="CA-RESALE-9"]');
+  await expect(certificate).toContainText('until 2030-12-31');
+  await certificate.getByRole('button', { name: 'Revoke' }).click();
+  await expect(certificate).toHaveCount(0);
 });

@@ -6,7 +6,10 @@ use leptos_router::hooks::use_query_map;
 
 use super::{error_text, with_viewer};
 use crate::{
-    api::{SaveTaxNexus, SaveTaxRules, get_tax_page},
+    api::{
+        AddTaxExemption, RevokeTaxExemption, SaveTaxNexus, SaveTaxRules, get_tax_page,
+        list_tax_exemptions,
+    },
     backend::{TaxPageView, Viewer},
 };
 
@@ -15,8 +18,99 @@ use crate::{
 pub fn Tax() -> impl IntoView {
     with_viewer(|viewer: Viewer| match viewer.store.clone() {
         None => view! { <p class="muted">"Open a store first."</p> }.into_any(),
-        Some(store) => view! { <TaxPanels store_name=store.name/> }.into_any(),
+        Some(store) => view! {
+            <TaxPanels store_name=store.name/>
+            <Exemptions/>
+        }
+        .into_any(),
     })
+}
+
+/// A customer's exemption certificates: look one up (`?customer=`), add, revoke.
+#[component]
+fn Exemptions() -> impl IntoView {
+    let query = use_query_map();
+    let add = ServerAction::<AddTaxExemption>::new();
+    let revoke = ServerAction::<RevokeTaxExemption>::new();
+    let customer = move || query.get().get("customer").filter(|c| !c.trim().is_empty());
+    let list = Resource::new(
+        move || (customer(), add.version().get(), revoke.version().get()),
+        |(customer, _, _)| async move {
+            match customer {
+                None => Ok(None),
+                Some(c) => list_tax_exemptions(c).await.map(Some),
+            }
+        },
+    );
+    let outcome = move || {
+        [add.value().get(), revoke.value().get()]
+            .into_iter()
+            .flatten()
+            .map(|result| match result {
+                Ok(msg) => view! { <p class="ok-note" role="status" data-testid="exemption-result">{msg}</p> }
+                    .into_any(),
+                Err(e) => view! { <p class="error" role="alert" data-testid="exemption-result">{error_text(&e)}</p> }
+                    .into_any(),
+            })
+            .collect_view()
+    };
+    view! {
+        <section class="panel" id="tax-exemptions">
+            <h2>"Exemption certificates"</h2>
+            <form method="get" action="/tax" class="inline">
+                <label>"Customer " <input name="customer" value=customer().unwrap_or_default() size="38"/></label>
+                " "
+                <button type="submit" class="btn small">"Look up"</button>
+            </form>
+            {outcome}
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    list.get()
+                        .map(|result| match result {
+                            Err(e) => view! { <p class="error">{error_text(&e)}</p> }.into_any(),
+                            Ok(None) => view! { <p class="muted">"Look up a customer to see their certificates."</p> }.into_any(),
+                            Ok(Some(rows)) => {
+                                let customer_id = customer().unwrap_or_default();
+                                view! {
+                                    <ul class="exemptions">
+                                        {rows
+                                            .into_iter()
+                                            .map(|e| {
+                                                let customer_id = customer_id.clone();
+                                                view! {
+                                                    <li data-certificate=e.certificate_id.clone()>
+                                                        <code>{e.certificate_id.clone()}</code> " "
+                                                        {e.jurisdictions.join(", ")} " "
+                                                        <span class="muted">{e.expires_on.map(|d| format!("until {d}")).unwrap_or_default()}</span>
+                                                        " "
+                                                        <ActionForm action=revoke attr:class="inline">
+                                                            <input type="hidden" name="customer_id" value=customer_id/>
+                                                            <input type="hidden" name="exemption_id" value=e.id/>
+                                                            <button type="submit" class="btn small danger">"Revoke"</button>
+                                                        </ActionForm>
+                                                    </li>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </ul>
+                                    <ActionForm action=add attr:class="inline">
+                                        <input type="hidden" name="customer_id" value=customer_id.clone()/>
+                                        <label>"Certificate " <input name="certificate_id" required/></label>
+                                        " "
+                                        <label>"Jurisdictions " <input name="jurisdictions" placeholder="US-CA, US-NY" required/></label>
+                                        " "
+                                        <label>"Expires " <input type="date" name="expires_on"/></label>
+                                        " "
+                                        <button type="submit" class="btn small">"Add certificate"</button>
+                                    </ActionForm>
+                                }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
 }
 
 #[component]

@@ -23,7 +23,8 @@ use std::sync::Arc;
 use app::backend::{
     ApiKeyView, BoxFuture, ConsoleBackend, ConsoleResult, CredentialRow, DashboardView,
     KeyOverviewView, LedgerFilter, LedgerView, OrderDetailView, RevealedSecret, SharedBackend,
-    ShipmentView, ShipmentsView, StoreView, SystemStatus, TaxPageView, Viewer, WebhookEventsView,
+    ShipmentView, ShipmentsView, StoreView, SystemStatus, TaxExemptionRow, TaxPageView, Viewer,
+    WebhookEventsView,
 };
 use axum::http::request::Parts;
 
@@ -340,5 +341,45 @@ impl ConsoleBackend for ServerBackend {
         json: String,
     ) -> BoxFuture<'a, ConsoleResult<String>> {
         Box::pin(tax::save_nexus(&self.state, req, json))
+    }
+
+    fn tax_exemptions<'a>(
+        &'a self,
+        req: &'a Parts,
+        customer_id: String,
+    ) -> BoxFuture<'a, ConsoleResult<Vec<TaxExemptionRow>>> {
+        Box::pin(tax::exemptions(&self.state, req, customer_id))
+    }
+
+    fn add_tax_exemption<'a>(
+        &'a self,
+        req: &'a Parts,
+        customer_id: String,
+        certificate_id: String,
+        jurisdictions: String,
+        expires_on: Option<String>,
+    ) -> BoxFuture<'a, ConsoleResult<String>> {
+        Box::pin(tax::add_exemption(
+            &self.state,
+            req,
+            customer_id,
+            certificate_id,
+            jurisdictions,
+            expires_on,
+        ))
+    }
+
+    fn revoke_tax_exemption<'a>(
+        &'a self,
+        req: &'a Parts,
+        customer_id: String,
+        exemption_id: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>> {
+        Box::pin(tax::revoke_exemption(
+            &self.state,
+            req,
+            customer_id,
+            exemption_id,
+        ))
     }
 }

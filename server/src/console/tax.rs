@@ -1,7 +1,7 @@
 //! The Tax page: the period's report per jurisdiction, the recorded exports with downloads,
 //! and editors for the store's rates and nexus, through the API's services and policy.
 
-use app::backend::{ConsoleResult, TaxExportRow, TaxPageView, TaxReportRow};
+use app::backend::{ConsoleResult, TaxExemptionRow, TaxExportRow, TaxPageView, TaxReportRow};
 use axum::{
     extract::{Path, Query, Request, State},
     http::{StatusCode, request::Parts},
@@ -16,7 +16,8 @@ use crate::{
     http::problem::ApiError,
     money::format_amount,
     state::AppState,
-    tax::{self, ExportFormat, ExportQuery, GroupBy, NexusList, TaxRules},
+    tax::{self, ExemptionInput, ExportFormat, ExportQuery, GroupBy, NexusList, TaxRules},
+    types::{CustomerId, TaxExemptionId},
 };
 
 fn date(field: &str, text: Option<&str>, default: NaiveDate) -> ConsoleResult<NaiveDate> {
@@ -171,4 +172,98 @@ pub async fn export_again(
         Ok((export, body)) => tax::routes::file(&export, body),
         Err(err) => ApiError::from(err).into_response(),
     }
+}
+
+fn customer(id: &str) -> ConsoleResult<CustomerId> {
+    id.trim()
+        .parse()
+        .map_err(|_| "Enter a customer id as the API shows it.".to_owned())
+}
+
+/// A customer's certificates.
+pub async fn exemptions(
+    state: &AppState,
+    req: &Parts,
+    customer_id: String,
+) -> ConsoleResult<Vec<TaxExemptionRow>> {
+    let signed = require_signed(state, req).await?;
+    let store = signed.store()?;
+    let customer = customer(&customer_id)?;
+    let list = tax::list_exemptions(state, store, signed.environment(), customer)
+        .await
+        .map_err(shown)?;
+    Ok(list
+        .into_iter()
+        .map(|e| TaxExemptionRow {
+            id: e.id.to_string(),
+            certificate_id: e.certificate_id,
+            jurisdictions: e.jurisdictions,
+            expires_on: e.expires_on.map(|d| d.to_string()),
+            created_at: e.created_at.to_rfc3339(),
+        })
+        .collect())
+}
+
+/// Records a customer's certificate.
+pub async fn add_exemption(
+    state: &AppState,
+    req: &Parts,
+    customer_id: String,
+    certificate_id: String,
+    jurisdictions: String,
+    expires_on: Option<String>,
+) -> ConsoleResult<String> {
+    let signed = require_signed(state, req).await?;
+    let (store, actor) = signed.actor(state).await?;
+    let env = signed.environment();
+    policy::manage_tax(actor, env).map_err(shown)?;
+    let customer = customer(&customer_id)?;
+    let input = ExemptionInput {
+        certificate_id,
+        jurisdictions: jurisdictions
+            .split([',', ' '])
+            .filter(|j| !j.trim().is_empty())
+            .map(str::to_owned)
+            .collect(),
+        expires_on: match expires_on
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            None => None,
+            Some(t) => Some(
+                NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                    .map_err(|_| "expires_on: a date such as 2026-12-31".to_owned())?,
+            ),
+        },
+    };
+    let created = tax::create_exemption(state, store, env, customer, input)
+        .await
+        .map_err(shown)?;
+    Ok(format!(
+        "Recorded certificate {} for {}.",
+        created.certificate_id,
+        created.jurisdictions.join(", ")
+    ))
+}
+
+/// Revokes a customer's certificate.
+pub async fn revoke_exemption(
+    state: &AppState,
+    req: &Parts,
+    customer_id: String,
+    exemption_id: String,
+) -> ConsoleResult<String> {
+    let signed = require_signed(state, req).await?;
+    let (store, actor) = signed.actor(state).await?;
+    let env = signed.environment();
+    policy::manage_tax(actor, env).map_err(shown)?;
+    let customer = customer(&customer_id)?;
+    let id: TaxExemptionId = exemption_id
+        .parse()
+        .map_err(|_| shown(ApiError::NotFound))?;
+    tax::revoke_exemption(state, store, env, customer, id)
+        .await
+        .map_err(shown)?;
+    Ok("Certificate revoked.".to_owned())
 }

@@ -221,7 +221,37 @@ async fn authorize_capture(
     )
 }
 
-async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f64>) {
+/// Streams the tax export of every bulk line (one request, one reader) and samples the
+/// server's resident memory meanwhile: an export of a million lines must not grow it.
+async fn measure_tax_export(http: &reqwest::Client, base: &str, key: &str, pid: u32) -> Value {
+    let before = rss_kb(pid, "VmRSS:").unwrap_or(0);
+    let t = Instant::now();
+    let url = format!(
+        "{base}/api/v1/admin/tax/reports/export?from=2000-01-01&to=2100-01-01&group_by=transaction"
+    );
+    let mut response = match http.get(url).bearer_auth(key).send().await {
+        Ok(r) if r.status().is_success() => r,
+        Ok(r) => return json!({"error": format!("status {}", r.status())}),
+        Err(e) => return json!({"error": e.to_string()}),
+    };
+    let (mut bytes, mut lines, mut peak) = (0u64, 0u64, before);
+    while let Ok(Some(chunk)) = response.chunk().await {
+        bytes += chunk.len() as u64;
+        lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        if lines % 50_000 < 2_000 {
+            peak = peak.max(rss_kb(pid, "VmRSS:").unwrap_or(0));
+        }
+    }
+    let seconds = t.elapsed().as_secs_f64();
+    let after = rss_kb(pid, "VmRSS:").unwrap_or(0);
+    json!({
+        "tax_export_lines": lines.saturating_sub(1), "seconds": seconds,
+        "lines_per_s": lines as f64 / seconds, "mb": bytes as f64 / 1e6,
+        "server_rss_mb_before": before as f64 / 1024.0, "server_rss_mb_peak": peak.max(after) as f64 / 1024.0,
+    })
+}
+
+async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f64>, Value) {
     let data_dir = std::env::temp_dir().join(format!("cassa-load-{}", Uuid::now_v7().simple()));
     std::fs::create_dir_all(&data_dir).expect("temp dir");
     let (database_url, admin) = if backend == "postgres" {
@@ -439,6 +469,8 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
             .await,
         );
     }
+    let export = measure_tax_export(&http, &server.base, &seeded.key, pid).await;
+    eprintln!("[{backend}] {export}");
     sampler.abort();
     let hwm = rss_kb(pid, "VmHWM:")
         .unwrap_or(0)
@@ -457,7 +489,7 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
             .await;
     }
     let _ = std::fs::remove_dir_all(&data_dir);
-    (results, hwm, limit)
+    (results, hwm, limit, export)
 }
 
 /// CPU milliseconds per unit (payment or request) of the server, PostgreSQL (`null` on SQLite)
@@ -523,12 +555,13 @@ async fn main() {
     let mut table = Vec::new();
     let mut report = BTreeMap::new();
     for backend in o.backends.clone() {
-        let (results, rss_kb, limit) = run_backend(&o, &backend).await;
+        let (results, rss_kb, limit, export) = run_backend(&o, &backend).await;
         let payments = results.first().map(|r| r.throughput).unwrap_or(0.0);
         report.insert(backend.clone(), json!({
             "peak_rss_mb": rss_kb as f64 / 1024.0,
             "pgbench_payment_writes_per_s": limit,
             "payments_vs_pgbench": limit.map(|l| payments / l),
+            "tax_export": export,
             "scenarios": results.iter().map(|r| json!({
                 "name": r.name, "backend": r.backend, "throughput": r.throughput, "unit": r.unit, "requests": r.requests,
                 "errors": r.errors, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "p99_9_ms": r.p999_ms,
