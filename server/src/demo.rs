@@ -155,9 +155,17 @@ impl Seeder {
             "/api/v1/admin/tax/rates",
             key,
             Some(json!({"rules": [
-                {"country": "US", "subdivision": "CA", "tax_code": "*", "rate": "0.0725"},
+                // Documented fixtures (README, Tax), not legal truth: a US state + county +
+                // city stack, a state that exempts groceries, an EU VAT with a reduced
+                // rate, and a GST country.
+                {"country": "US", "subdivision": "CA", "tax_code": "*", "rate": "0.0725", "shipping_taxable": true},
+                {"country": "US", "subdivision": "CA", "county": "Los Angeles", "postal_codes": ["900*", "901*"], "tax_code": "*", "rate": "0.0025"},
+                {"country": "US", "subdivision": "CA", "city": "Los Angeles", "tax_code": "*", "rate": "0.0225"},
                 {"country": "US", "subdivision": "NY", "tax_code": "*", "rate": "0.04"},
                 {"country": "US", "subdivision": "NY", "tax_code": "food", "rate": "0"},
+                {"country": "DE", "tax_code": "*", "rate": "0.19", "shipping_taxable": true},
+                {"country": "DE", "tax_code": "food", "rate": "0.07"},
+                {"country": "AU", "tax_code": "*", "rate": "0.10", "shipping_taxable": true},
             ]})),
         )
         .await?;
@@ -168,6 +176,7 @@ impl Seeder {
             Some(json!({"nexus": [
                 {"country": "US", "subdivision": "CA", "since": "2020-01-01"},
                 {"country": "US", "subdivision": "NY", "since": "2020-01-01"},
+                {"country": "DE", "since": "2020-01-01"},
             ]})),
         )
         .await?;
