@@ -55,6 +55,8 @@ export default defineConfig({
       RUST_LOG: 'warn',
       CASSA_ADMIN_EMAIL: 'admin@e2e.test',
       CASSA_ADMIN_PASSWORD: 'e2e-admin-password',
+      // The tests export right after capturing, one request at a time: nothing is still committing.
+      CASSA_TAX_EXPORT_SETTLE_SECS: '0',
     },
   },
 });

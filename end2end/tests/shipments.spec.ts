@@ -1,33 +1,6 @@
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import { expect, test, type APIRequestContext } from '@playwright/test';
 
-const ADMIN_EMAIL = 'admin@e2e.test';
-const ADMIN_PASSWORD = 'e2e-admin-password';
-
-async function waitForHydration(page: Page) {
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-}
-
-async function signIn(page: Page) {
-  await page.goto('/sign-in');
-  await waitForHydration(page);
-  await page.getByLabel('Email').fill(ADMIN_EMAIL);
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByTestId('viewer-email')).toHaveText(ADMIN_EMAIL);
-}
-
-let keyCounter = 0;
-
-async function call(request: APIRequestContext, method: 'POST' | 'PUT', path: string, token: string, data: unknown) {
-  keyCounter += 1;
-  const response = await request.fetch(path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'idempotency-key': `e2e-ship-${Date.now()}-${keyCounter}` },
-    data,
-  });
-  expect(response.ok(), `${method} ${path}: ${await response.text()}`).toBeTruthy();
-  return response.json();
-}
+import { call, createStore, openStore, signIn, waitForHydration } from './support';
 
 /** A storefront's checkout with a sandbox carrier rate frozen into the quote, authorized. */
 async function paidOrderWithCarrierRate(request: APIRequestContext, key: string) {
@@ -61,20 +34,11 @@ async function paidOrderWithCarrierRate(request: APIRequestContext, key: string)
 
 test('a merchant buys a label from the order page, prints it, and voids it from the shipments page', async ({ page, request }) => {
   await signIn(page);
-  await page.goto('/platform/stores');
-  await waitForHydration(page);
   const name = `Shipping ${Date.now()}`;
-  await page.locator('#create-store').getByLabel('Name').fill(name);
-  await page.locator('#create-store').getByRole('button', { name: 'Create store' }).click();
-  const key = (await page.getByTestId('secret').textContent())!.trim();
+  const key = await createStore(page, name);
   const orderId = await paidOrderWithCarrierRate(request, key);
 
-  await page.reload();
-  await waitForHydration(page);
-  const switcher = page.locator('#store-switcher');
-  await switcher.getByLabel('Store').selectOption({ label: name });
-  await switcher.getByRole('button', { name: 'Open' }).click();
-  await expect(switcher.locator('option:checked')).toHaveText(name);
+  await openStore(page, name);
 
   // The order page's shipping panel buys the label the payment froze.
   await page.goto(`/orders/${orderId}`);

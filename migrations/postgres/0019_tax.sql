@@ -22,6 +22,11 @@ CREATE TABLE tax_nexus (
     PRIMARY KEY (store_id, environment, country, subdivision)
 );
 
+-- Stores that already tax keep collecting where they have rates: without nexus a rate no
+-- longer applies.
+INSERT INTO tax_nexus (store_id, environment, country, subdivision, since)
+SELECT DISTINCT store_id, environment, country, subdivision, DATE '2000-01-01' FROM tax_rates;
+
 -- A customer's exemption certificate: the jurisdictions it covers (space-separated `US` or
 -- `US-CA`) and the last day it is valid.
 CREATE TABLE tax_exemptions (

@@ -1,12 +1,13 @@
 -- Tax committed when a payment is captured and reversed when it is refunded, per snapshot tax
--- line: what a merchant files. One transaction per capture or refund (`source`), so a
+-- line: what a merchant files (the snapshot is the payment's, so it is never purged before it). One transaction per capture or refund (`source`), so a
 -- repeated or concurrent settlement records it once.
 CREATE TABLE tax_transactions (
     id           uuid PRIMARY KEY,
     store_id     uuid NOT NULL REFERENCES stores (id) ON DELETE CASCADE,
     environment  text NOT NULL CHECK (environment IN ('sandbox', 'production')),
     order_id     uuid NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
-    snapshot_id  uuid NOT NULL REFERENCES order_checkout_snapshots (id) ON DELETE CASCADE,
+    payment_intent_id uuid NOT NULL REFERENCES payment_intents (id) ON DELETE CASCADE,
+    snapshot_id  uuid NOT NULL,
     kind         text NOT NULL CHECK (kind IN ('commit', 'reversal')),
     source       text NOT NULL,
     currency     text NOT NULL CHECK (length(currency) = 3),
@@ -17,6 +18,7 @@ CREATE TABLE tax_transactions (
     UNIQUE (order_id, source, kind)
 );
 CREATE INDEX tax_transactions_period ON tax_transactions (store_id, environment, created_at, id);
+CREATE INDEX tax_transactions_intent ON tax_transactions (payment_intent_id, kind);
 
 -- Each transaction's share of every snapshot tax line (amounts are positive; a reversal's
 -- amounts are what it takes back).

@@ -35,6 +35,8 @@ pub mod defaults {
     pub const SESSION_ABSOLUTE_HOURS: i64 = 12;
     /// Lifetime of a checkout snapshot.
     pub const SNAPSHOT_TTL_SECS: i64 = 900;
+    /// How old a tax transaction must be before an export includes it.
+    pub const TAX_EXPORT_SETTLE_SECS: i64 = 5;
     /// Development master key file inside the data folder.
     pub const DEV_KEY_FILE: &str = "master.keys";
     /// Failed sign-ins one client address may make at once before it is throttled.
@@ -158,6 +160,10 @@ pub struct ServeArgs {
     /// Seconds a checkout snapshot (quote) stays payable.
     #[arg(long, env = "CASSA_SNAPSHOT_TTL_SECS", default_value_t = defaults::SNAPSHOT_TTL_SECS)]
     pub snapshot_ttl_secs: i64,
+    /// Seconds a tax transaction must be old before an export includes it (so a download again
+    /// finds exactly the same transactions).
+    #[arg(long, env = "CASSA_TAX_EXPORT_SETTLE_SECS", default_value_t = defaults::TAX_EXPORT_SETTLE_SECS)]
+    pub tax_export_settle_secs: i64,
     /// `development` or `production`. Production refuses to start without configured master keys.
     #[arg(long, env = "CASSA_ENV", default_value = "development")]
     pub env: RunMode,
@@ -377,6 +383,8 @@ pub struct Config {
     pub master_keys: MasterKeySource,
     /// How long a checkout snapshot stays payable.
     pub snapshot_ttl: chrono::Duration,
+    /// How old a tax transaction must be before an export includes it.
+    pub tax_export_settle: chrono::Duration,
     /// Added latency of the sandbox PSP.
     pub sandbox_psp_latency: Duration,
     /// How late the sandbox PSP answers `pm_card_timeout`.
@@ -491,6 +499,7 @@ impl Config {
             cookie_secure: CookieSecure::Auto,
             run_mode: RunMode::Development,
             snapshot_ttl: chrono::Duration::seconds(defaults::SNAPSHOT_TTL_SECS),
+            tax_export_settle: chrono::Duration::seconds(defaults::TAX_EXPORT_SETTLE_SECS),
             sandbox_psp_latency: Duration::ZERO,
             sandbox_psp_timeout_delay: Duration::from_secs(20),
             sandbox_carrier_latency: Duration::ZERO,
@@ -536,6 +545,7 @@ impl Config {
             cookie_secure: args.cookie_secure,
             run_mode: args.env,
             snapshot_ttl: chrono::Duration::seconds(args.snapshot_ttl_secs.max(1)),
+            tax_export_settle: chrono::Duration::seconds(args.tax_export_settle_secs.max(0)),
             sandbox_psp_latency: Duration::from_millis(args.sandbox_psp_latency_ms),
             sandbox_psp_timeout_delay: Duration::from_millis(args.sandbox_psp_timeout_delay_ms),
             sandbox_carrier_latency: Duration::from_millis(args.sandbox_carrier_latency_ms),

@@ -542,8 +542,8 @@ async fn exports_add_up_to_the_ledger_and_download_again_byte_for_byte(backend: 
         }
     }
     assert_eq!(ledger_net, 2 * 1048 - 349);
-    // Exports read what was committed before they started.
-    app.clock.advance(chrono::Duration::seconds(1));
+    // Exports read what was committed before they started, less the settle window (5 s).
+    app.clock.advance(chrono::Duration::seconds(10));
 
     let path = "/api/v1/admin/tax/reports/export?from=2026-01-15&to=2026-01-15";
     let response = get(&app, &store, path).await;
@@ -687,6 +687,42 @@ async fn finalizing_commits_in_full_once_and_releasing_takes_back_what_was_not_s
     );
 }
 
+/// An order paid again after its first payment was voided is finalized afresh: the second
+/// payment's tax is its own (keyed by payment, not by order).
+async fn a_second_payment_after_a_void_is_finalized_afresh(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = shop(&app).await;
+    let (_, token) = app.create_customer(&store).await;
+    let first = quote(&app, &store, &token, "Los Angeles", "CA", "90012").await;
+    let order = first["order_id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/admin/orders/{order}/tax/finalize");
+    let finalize = || send(&app, reqwest::Method::POST, &store.sandbox_key, &path, None);
+    let a = authorize(&app, &token, &first).await;
+    json_of(finalize().await, 200).await;
+    act(&app, &store, &a, "void", None).await;
+    assert_eq!(order_tax(&app, &store, &order).await["net"], 0);
+
+    let body = json!({"order_id": order});
+    let second = json_of(
+        send(
+            &app,
+            reqwest::Method::POST,
+            &token,
+            "/api/v1/me/checkout/quote",
+            Some(body),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let b = authorize(&app, &token, &second).await;
+    let tax = json_of(finalize().await, 200).await;
+    assert_eq!(tax["net"], 1048, "{tax}");
+    let total = second["totals"]["total"].as_i64().unwrap();
+    act(&app, &store, &b, "capture", Some(total / 2)).await;
+    assert_eq!(order_tax(&app, &store, &order).await["net"], 1048);
+}
+
 both_backends!(
     a_stacked_destination_is_taxed_and_stored_per_jurisdiction,
     without_nexus_a_destination_carries_no_tax_and_says_why,
@@ -697,4 +733,5 @@ both_backends!(
     concurrent_captures_commit_the_tax_exactly_once,
     exports_add_up_to_the_ledger_and_download_again_byte_for_byte,
     finalizing_commits_in_full_once_and_releasing_takes_back_what_was_not_sold,
+    a_second_payment_after_a_void_is_finalized_afresh,
 );

@@ -556,6 +556,7 @@ async fn record(
             store: after.store_id,
             env: after.environment,
             order_id: after.order_id,
+            intent_id: after.id,
             snapshot_id: after.snapshot_id,
             currency: &after.currency,
             amount: after.amount,

@@ -46,6 +46,7 @@ pub async fn finalize_tax(
         store: intent.store_id,
         env: intent.environment,
         order_id: intent.order_id,
+        intent_id: intent.id,
         snapshot_id: intent.snapshot_id,
         currency: &intent.currency,
         amount: intent.amount,

@@ -146,9 +146,8 @@ fn parse_rule(body: &TaxRuleBody) -> Result<TaxRule, InvalidValue> {
 fn check_overlaps(rules: &[TaxRule]) -> Result<(), InvalidValue> {
     for (i, a) in rules.iter().enumerate() {
         for b in &rules[i + 1..] {
-            let same = a.jurisdiction() == b.jurisdiction()
-                && a.tax_code == b.tax_code
-                && a.postal_codes == b.postal_codes;
+            // Postal codes do not tell rates apart: a jurisdiction has one rate per code.
+            let same = a.jurisdiction() == b.jurisdiction() && a.tax_code == b.tax_code;
             let apart = a
                 .valid_to
                 .is_some_and(|to| b.valid_from.is_some_and(|from| to <= from))

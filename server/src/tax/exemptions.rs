@@ -11,6 +11,8 @@ use crate::{
 
 /// Most jurisdictions one certificate names.
 const MAX_JURISDICTIONS: usize = 60;
+/// Most certificates one customer holds (a quote weighs them all).
+const MAX_CERTIFICATES: i64 = 100;
 
 /// `US` or `US-CA`, normalized.
 fn jurisdiction(raw: &str) -> Result<String, InvalidValue> {
@@ -88,6 +90,13 @@ pub async fn create_exemption(
     }
     if input.jurisdictions.is_empty() || input.jurisdictions.len() > MAX_JURISDICTIONS {
         return Err(InvalidValue::new("jurisdictions", "1 to 60 jurisdictions").into());
+    }
+    if repo::exemption_count(&state.db, store, env, customer).await? >= MAX_CERTIFICATES {
+        return Err(InvalidValue::new(
+            "certificate_id",
+            "a customer holds at most 100 certificates; revoke one first",
+        )
+        .into());
     }
     let mut jurisdictions: Vec<String> = input
         .jurisdictions

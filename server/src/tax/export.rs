@@ -99,7 +99,8 @@ pub struct TaxExport {
     pub format: ExportFormat,
     /// Row shape.
     pub group_by: GroupBy,
-    /// Transactions created before this are in it.
+    /// Transactions created before this are in it (the export's time less
+    /// `CASSA_TAX_EXPORT_SETTLE_SECS`).
     pub as_of: DateTime<Utc>,
     /// `running` until the first download finished, then `completed`.
     pub status: String,
@@ -159,6 +160,9 @@ pub async fn start_export(
         return Err(InvalidValue::new("to", "must be on or after from").into());
     }
     let now = state.clock.now();
+    // A settlement stamps its tax transaction just before it commits: the settle window keeps
+    // those still committing out, so a download again finds exactly the same transactions.
+    let as_of = now - state.config.tax_export_settle;
     let row = repo::ExportRow {
         id: Uuid::now_v7(),
         store_id: store,
@@ -176,7 +180,7 @@ pub async fn start_export(
             .unwrap_or(GroupBy::Jurisdiction)
             .as_str()
             .to_owned(),
-        as_of: now,
+        as_of,
         status: "running".to_owned(),
         row_count: None,
         sha256: None,
@@ -281,9 +285,10 @@ fn day_start(day: NaiveDate) -> DateTime<Utc> {
 }
 
 /// A text field as CSV writes it: quoted when it holds a separator, a quote or a line break,
-/// and never starting like a spreadsheet formula (`=`, `+`, `-`, `@` get a leading `'`).
+/// and never starting like a spreadsheet formula (`=`, `+`, `-`, `@`, tab and carriage return
+/// get a leading `'`).
 pub fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {
         text.to_owned()

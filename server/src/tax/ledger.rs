@@ -23,17 +23,17 @@ use crate::{
     money::MinorUnits,
     orders::{self, OrderScope},
     state::AppState,
-    types::{Environment, OrderId, SnapshotId, StoreId, TransactionId},
+    types::{Environment, OrderId, PaymentIntentId, SnapshotId, StoreId, TransactionId},
 };
 
 /// `amount × num / den`, rounded half away from zero, exactly (no decimal step); the whole
 /// amount once `num` reaches `den`, nothing while `num` is zero or negative.
 pub fn prorate(amount: i64, num: i64, den: i64) -> i64 {
-    if num >= den {
-        return amount;
-    }
     if num <= 0 || den <= 0 {
         return 0;
+    }
+    if num >= den {
+        return amount;
     }
     let scaled = i128::from(amount) * i128::from(num);
     let den = i128::from(den);
@@ -51,23 +51,26 @@ pub enum Trigger {
     Refund(TransactionId),
     /// A void released the uncaptured authorization.
     Void(TransactionId),
-    /// The store (or its storefront) finalized the order's tax.
+    /// The store (or its storefront) finalized the payment's tax.
     Finalize,
 }
 
 impl Trigger {
-    fn source(self) -> String {
+    fn source(self, intent: PaymentIntentId) -> String {
         match self {
             Trigger::Capture(id) => format!("capture:{id}"),
             Trigger::Refund(id) => format!("refund:{id}"),
             Trigger::Void(id) => format!("void:{id}"),
-            Trigger::Finalize => FINALIZE.to_owned(),
+            Trigger::Finalize => finalize_source(intent),
         }
     }
 }
 
-/// The source of an explicit finalization (one per order).
-const FINALIZE: &str = "finalize";
+/// The source of a payment's explicit finalization (one per payment: an order paid again after
+/// a void is finalized afresh).
+fn finalize_source(intent: PaymentIntentId) -> String {
+    format!("finalize:{intent}")
+}
 
 /// A payment as it stands after a settlement.
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +81,8 @@ pub struct Settled<'a> {
     pub env: Environment,
     /// The order.
     pub order_id: OrderId,
+    /// The payment.
+    pub intent_id: PaymentIntentId,
     /// The snapshot the payment was made on.
     pub snapshot_id: SnapshotId,
     /// Currency of the payment.
@@ -113,21 +118,33 @@ async fn record(
     if lines.is_empty() {
         return Ok(());
     }
+    // A line's jurisdictions tax the same amount: the sale's taxable and exempt amounts count
+    // each line once.
+    let mut per_line: HashMap<i32, (i64, i64)> = HashMap::new();
+    for l in &lines {
+        let entry = per_line.entry(l.line_no).or_default();
+        *entry = (entry.0.max(l.taxable), entry.1.max(l.exempt));
+    }
     let row = repo::TransactionRow {
         id: Uuid::now_v7(),
         store_id: s.store,
         environment: s.env,
         order_id: s.order_id,
+        payment_intent_id: s.intent_id,
         snapshot_id: s.snapshot_id,
         kind: kind.to_owned(),
-        source: s.trigger.source(),
+        source: s.trigger.source(s.intent_id),
         currency: s.currency.to_owned(),
-        taxable: lines.iter().map(|l| l.taxable).sum(),
-        exempt: lines.iter().map(|l| l.exempt).sum(),
+        taxable: per_line.values().map(|v| v.0).sum(),
+        exempt: per_line.values().map(|v| v.1).sum(),
         tax: lines.iter().map(|l| l.tax).sum(),
         created_at: s.at,
     };
-    repo::insert_transaction(tx, &row, &lines).await?;
+    if !repo::insert_transaction(tx, &row, &lines).await? {
+        // The targets above were computed under the payment's lock, so a settlement recorded
+        // twice means two callers share one source: worth a look, never a second commit.
+        tracing::warn!(order = %s.order_id, source = %row.source, kind, "tax transaction already recorded");
+    }
     Ok(())
 }
 
@@ -137,10 +154,10 @@ pub async fn settle_tax(tx: &mut Tx, s: &Settled<'_>) -> Result<(), DbError> {
     if snapshot.is_empty() {
         return Ok(());
     }
-    let committed = by_line(repo::moved(tx, s.order_id, "commit").await?);
-    let reversed = by_line(repo::moved(tx, s.order_id, "reversal").await?);
-    let finalized =
-        s.trigger == Trigger::Finalize || repo::has_source(tx, s.order_id, FINALIZE).await?;
+    let committed = by_line(repo::moved(tx, s.intent_id, "commit").await?);
+    let reversed = by_line(repo::moved(tx, s.intent_id, "reversal").await?);
+    let finalized = s.trigger == Trigger::Finalize
+        || repo::has_source(tx, s.order_id, &finalize_source(s.intent_id)).await?;
     let sold = if finalized && s.released == 0 {
         s.amount
     } else {

@@ -7,7 +7,9 @@ use crate::{
     db::{Db, DbError, Tx},
     money::MinorUnits,
     on_db, on_tx,
-    types::{CustomerId, Environment, OrderId, SnapshotId, StoreId, TaxExemptionId},
+    types::{
+        CustomerId, Environment, OrderId, PaymentIntentId, SnapshotId, StoreId, TaxExemptionId,
+    },
 };
 
 /// A rate as stored (postal codes space-separated).
@@ -31,7 +33,7 @@ pub async fn rules(db: &Db, store: StoreId, env: Environment) -> Result<Vec<Rule
     const SQL: &str = "SELECT country, subdivision, county, city, district, postal_codes, \
         tax_code, rate, shipping_taxable, valid_from, valid_to FROM tax_rates \
         WHERE store_id = $1 AND environment = $2 \
-        ORDER BY country, subdivision, county, city, district, tax_code, valid_from";
+        ORDER BY country, subdivision, county, city, district, tax_code, valid_from, id";
     Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(store).bind(env).fetch_all(pool).await)?)
 }
 
@@ -140,6 +142,21 @@ pub async fn exemptions(
     )
 }
 
+/// How many certificates a customer has.
+pub async fn exemption_count(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    customer: CustomerId,
+) -> Result<i64, DbError> {
+    const SQL: &str = "SELECT COUNT(*) FROM tax_exemptions \
+        WHERE store_id = $1 AND environment = $2 AND customer_id = $3";
+    Ok(
+        on_db!(db, pool => sqlx::query_scalar(SQL).bind(store).bind(env).bind(customer)
+        .fetch_one(pool).await)?,
+    )
+}
+
 /// Removes a certificate of a customer; `false` when there was none.
 pub async fn delete_exemption(
     db: &Db,
@@ -230,21 +247,35 @@ pub struct LineAmounts {
     pub tax: i64,
 }
 
-/// A snapshot's tax lines, read inside the settling transaction.
+/// A snapshot's tax lines, read inside the settling transaction. A snapshot quoted before tax
+/// lines existed gives one line per taxed item (jurisdiction `unspecified`) from its priced
+/// lines, so the tax its customer paid is still committed and reversed.
 pub async fn line_amounts(tx: &mut Tx, snapshot: SnapshotId) -> Result<Vec<LineAmounts>, DbError> {
     const SQL: &str = "SELECT line_no, position, jurisdiction, taxable, exempt, tax \
         FROM order_tax_lines WHERE snapshot_id = $1 ORDER BY line_no, position";
-    Ok(on_tx!(tx, conn => sqlx::query_as(SQL).bind(snapshot).fetch_all(&mut *conn).await)?)
+    const LEGACY: &str = "SELECT line_no, 0 AS position, 'unspecified' AS jurisdiction, \
+        net AS taxable, 0 AS exempt, tax FROM order_checkout_snapshot_items \
+        WHERE snapshot_id = $1 AND tax > 0 ORDER BY line_no";
+    let lines: Vec<LineAmounts> =
+        on_tx!(tx, conn => sqlx::query_as(SQL).bind(snapshot).fetch_all(&mut *conn).await)?;
+    if !lines.is_empty() {
+        return Ok(lines);
+    }
+    Ok(on_tx!(tx, conn => sqlx::query_as(LEGACY).bind(snapshot).fetch_all(&mut *conn).await)?)
 }
 
-/// What an order's transactions of `kind` moved so far, per snapshot tax line.
-pub async fn moved(tx: &mut Tx, order: OrderId, kind: &str) -> Result<Vec<LineAmounts>, DbError> {
+/// What a payment's transactions of `kind` moved so far, per snapshot tax line.
+pub async fn moved(
+    tx: &mut Tx,
+    intent: PaymentIntentId,
+    kind: &str,
+) -> Result<Vec<LineAmounts>, DbError> {
     const SQL: &str = "SELECT l.line_no, l.position, MIN(l.jurisdiction) AS jurisdiction, \
         CAST(SUM(l.taxable) AS BIGINT) AS taxable, CAST(SUM(l.exempt) AS BIGINT) AS exempt, \
         CAST(SUM(l.tax) AS BIGINT) AS tax \
         FROM tax_transaction_lines l JOIN tax_transactions t ON t.id = l.transaction_id \
-        WHERE t.order_id = $1 AND t.kind = $2 GROUP BY l.line_no, l.position";
-    Ok(on_tx!(tx, conn => sqlx::query_as(SQL).bind(order).bind(kind).fetch_all(&mut *conn).await)?)
+        WHERE t.payment_intent_id = $1 AND t.kind = $2 GROUP BY l.line_no, l.position";
+    Ok(on_tx!(tx, conn => sqlx::query_as(SQL).bind(intent).bind(kind).fetch_all(&mut *conn).await)?)
 }
 
 /// Whether the order has a tax transaction from `source`.
@@ -262,6 +293,7 @@ pub struct TransactionRow {
     pub store_id: StoreId,
     pub environment: Environment,
     pub order_id: OrderId,
+    pub payment_intent_id: PaymentIntentId,
     pub snapshot_id: SnapshotId,
     pub kind: String,
     pub source: String,
@@ -280,14 +312,15 @@ pub async fn insert_transaction(
     lines: &[LineAmounts],
 ) -> Result<bool, DbError> {
     const SQL: &str = "INSERT INTO tax_transactions (id, store_id, environment, order_id, \
-        snapshot_id, kind, source, currency, taxable, exempt, tax, created_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+        payment_intent_id, snapshot_id, kind, source, currency, taxable, exempt, tax, created_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
         ON CONFLICT (order_id, source, kind) DO NOTHING";
     const LINE: &str = "INSERT INTO tax_transaction_lines (transaction_id, line_no, position, \
         jurisdiction, taxable, exempt, tax) VALUES ($1, $2, $3, $4, $5, $6, $7)";
     let inserted = on_tx!(tx, conn => {
         let rows = sqlx::query(SQL).bind(row.id).bind(row.store_id).bind(row.environment)
-            .bind(row.order_id).bind(row.snapshot_id).bind(&row.kind).bind(&row.source)
+            .bind(row.order_id).bind(row.payment_intent_id).bind(row.snapshot_id).bind(&row.kind)
+            .bind(&row.source)
             .bind(&row.currency).bind(row.taxable).bind(row.exempt).bind(row.tax)
             .bind(row.created_at).execute(&mut *conn).await?.rows_affected();
         if rows == 1 {
@@ -309,8 +342,8 @@ pub async fn order_transactions(
     env: Environment,
     order: OrderId,
 ) -> Result<(Vec<TransactionRow>, Vec<(Uuid, LineAmounts)>), DbError> {
-    const SQL: &str = "SELECT id, store_id, environment, order_id, snapshot_id, kind, source, \
-        currency, taxable, exempt, tax, created_at FROM tax_transactions \
+    const SQL: &str = "SELECT id, store_id, environment, order_id, payment_intent_id, \
+        snapshot_id, kind, source, currency, taxable, exempt, tax, created_at FROM tax_transactions \
         WHERE order_id = $1 AND store_id = $2 AND environment = $3 ORDER BY id";
     const LINES: &str = "SELECT l.transaction_id, l.line_no, l.position, l.jurisdiction, \
         l.taxable, l.exempt, l.tax FROM tax_transaction_lines l \
@@ -468,11 +501,12 @@ pub async fn jurisdiction_totals(db: &Db, w: Window) -> Result<Vec<JurisdictionT
         FROM tax_transactions t JOIN tax_transaction_lines l ON l.transaction_id = t.id \
         WHERE t.store_id = $1 AND t.environment = $2 AND t.created_at >= $3 \
         AND t.created_at < $4 AND t.created_at < $5 \
-        GROUP BY l.jurisdiction, t.currency ORDER BY l.jurisdiction, t.currency";
-    Ok(
-        on_db!(db, pool => sqlx::query_as(SQL).bind(w.store).bind(w.env).bind(w.from).bind(w.to)
-        .bind(w.as_of).fetch_all(pool).await)?,
-    )
+        GROUP BY l.jurisdiction, t.currency";
+    let mut totals: Vec<JurisdictionTotal> = on_db!(db, pool => sqlx::query_as(SQL)
+        .bind(w.store).bind(w.env).bind(w.from).bind(w.to).bind(w.as_of).fetch_all(pool).await)?;
+    // Byte order here, not the database's collation: both backends export the same file.
+    totals.sort_by(|a, b| (&a.jurisdiction, &a.currency).cmp(&(&b.jurisdiction, &b.currency)));
+    Ok(totals)
 }
 
 /// One line of one transaction in a window.
@@ -514,7 +548,7 @@ pub async fn movements(
         FROM tax_transactions t JOIN tax_transaction_lines l ON l.transaction_id = t.id \
         WHERE t.store_id = $1 AND t.environment = $2 AND t.created_at >= $3 \
         AND t.created_at < $4 AND t.created_at < $5 \
-        AND (t.created_at, t.id, l.line_no, l.position) > ($7, $8, $9, $10) \
+        AND t.created_at >= $7 AND (t.created_at, t.id, l.line_no, l.position) > ($7, $8, $9, $10) \
         ORDER BY t.created_at, t.id, l.line_no, l.position LIMIT $6";
     Ok(match after {
         None => on_db!(db, pool => sqlx::query_as(FIRST).bind(w.store).bind(w.env).bind(w.from)
