@@ -20,8 +20,8 @@ use crate::{
     types::{Environment, InvalidValue, StoreId},
 };
 
-/// Transaction lines read per query while streaming.
-const PAGE: i64 = 2000;
+/// Tax transactions read per query while streaming (with their lines, a few per transaction).
+const PAGE: i64 = 500;
 /// Most exports listed per page.
 const LIST_LIMIT: i64 = 100;
 
@@ -422,16 +422,14 @@ impl Producer {
             }
             Step::Movements(after) => {
                 let page = repo::movements(&self.db, self.window, after, PAGE).await?;
-                let full = i64::try_from(page.len()).unwrap_or(0) == PAGE;
-                let last = page
-                    .last()
-                    .map(|m| (m.created_at, m.transaction_id, m.line_no, m.position));
+                let last = page.last().map(|m| (m.created_at, m.transaction_id));
                 for m in &page {
                     self.row(&mut out, movement_row(format, m));
                 }
-                self.step = match (full, last) {
-                    (true, Some(cursor)) => Step::Movements(Some(cursor)),
-                    _ => Step::Footer,
+                // A transaction always has lines, so an empty page is the end.
+                self.step = match last {
+                    Some(cursor) => Step::Movements(Some(cursor)),
+                    None => Step::Footer,
                 };
             }
             Step::Footer => {

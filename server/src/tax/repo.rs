@@ -519,18 +519,19 @@ pub struct MovementRow {
     pub source: String,
     pub currency: String,
     pub line_no: i32,
-    pub position: i32,
     pub jurisdiction: String,
     pub taxable: i64,
     pub exempt: i64,
     pub tax: i64,
 }
 
-/// Where a page of movements starts: after this line of this transaction.
-pub type MovementCursor = (DateTime<Utc>, Uuid, i32, i32);
+/// Where a page of movements starts: after this transaction.
+pub type MovementCursor = (DateTime<Utc>, Uuid);
 
-/// The next `limit` transaction lines of a window after `after`, in time order (keyset on the
-/// period index, so a report of millions of lines is read page by page).
+/// The lines of the next `limit` transactions of a window after `after`, in time order. The
+/// keyset is on transactions alone, `(created_at, id)`, which the period index serves
+/// directly, so every page is an index seek however deep the export is (a keyset that also
+/// named the lines' columns would span both tables and rescan from the start every page).
 pub async fn movements(
     db: &Db,
     w: Window,
@@ -538,23 +539,27 @@ pub async fn movements(
     limit: i64,
 ) -> Result<Vec<MovementRow>, DbError> {
     const FIRST: &str = "SELECT t.created_at, t.id AS transaction_id, t.order_id, t.kind, \
-        t.source, t.currency, l.line_no, l.position, l.jurisdiction, l.taxable, l.exempt, l.tax \
-        FROM tax_transactions t JOIN tax_transaction_lines l ON l.transaction_id = t.id \
-        WHERE t.store_id = $1 AND t.environment = $2 AND t.created_at >= $3 \
-        AND t.created_at < $4 AND t.created_at < $5 \
-        ORDER BY t.created_at, t.id, l.line_no, l.position LIMIT $6";
+        t.source, t.currency, l.line_no, l.jurisdiction, l.taxable, l.exempt, l.tax \
+        FROM (SELECT id, created_at, order_id, kind, source, currency FROM tax_transactions \
+              WHERE store_id = $1 AND environment = $2 AND created_at >= $3 \
+              AND created_at < $4 AND created_at < $5 \
+              ORDER BY created_at, id LIMIT $6) t \
+        JOIN tax_transaction_lines l ON l.transaction_id = t.id \
+        ORDER BY t.created_at, t.id, l.line_no, l.position";
     const NEXT: &str = "SELECT t.created_at, t.id AS transaction_id, t.order_id, t.kind, \
-        t.source, t.currency, l.line_no, l.position, l.jurisdiction, l.taxable, l.exempt, l.tax \
-        FROM tax_transactions t JOIN tax_transaction_lines l ON l.transaction_id = t.id \
-        WHERE t.store_id = $1 AND t.environment = $2 AND t.created_at >= $3 \
-        AND t.created_at < $4 AND t.created_at < $5 \
-        AND t.created_at >= $7 AND (t.created_at, t.id, l.line_no, l.position) > ($7, $8, $9, $10) \
-        ORDER BY t.created_at, t.id, l.line_no, l.position LIMIT $6";
+        t.source, t.currency, l.line_no, l.jurisdiction, l.taxable, l.exempt, l.tax \
+        FROM (SELECT id, created_at, order_id, kind, source, currency FROM tax_transactions \
+              WHERE store_id = $1 AND environment = $2 AND created_at >= $7 \
+              AND (created_at, id) > ($7, $8) AND created_at >= $3 \
+              AND created_at < $4 AND created_at < $5 \
+              ORDER BY created_at, id LIMIT $6) t \
+        JOIN tax_transaction_lines l ON l.transaction_id = t.id \
+        ORDER BY t.created_at, t.id, l.line_no, l.position";
     Ok(match after {
         None => on_db!(db, pool => sqlx::query_as(FIRST).bind(w.store).bind(w.env).bind(w.from)
             .bind(w.to).bind(w.as_of).bind(limit).fetch_all(pool).await)?,
-        Some((at, id, line_no, position)) => on_db!(db, pool => sqlx::query_as(NEXT)
+        Some((at, id)) => on_db!(db, pool => sqlx::query_as(NEXT)
             .bind(w.store).bind(w.env).bind(w.from).bind(w.to).bind(w.as_of).bind(limit)
-            .bind(at).bind(id).bind(line_no).bind(position).fetch_all(pool).await)?,
+            .bind(at).bind(id).fetch_all(pool).await)?,
     })
 }

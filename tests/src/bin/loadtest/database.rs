@@ -51,8 +51,8 @@ pub async fn bulk_ledger(
              FROM bulk, (VALUES ('authorize', 3206, 1), ('capture', 2000, 2), ('capture', 1206, 3), ('refund', 1000, 4)) AS t(op, amt, k)",
             // The tax each capture committed: one transaction per order, one line per
             // jurisdiction of a Los Angeles sale (4 lines: as many tax lines as ledger rows).
-            "INSERT INTO tax_transactions (id, store_id, environment, order_id, snapshot_id, kind, source, currency, taxable, exempt, tax, created_at) \
-             SELECT intent_id, $1, 'sandbox', order_id, snapshot_id, 'commit', 'bulk:' || n, 'USD', 3000, 0, 303, $3 - n * interval '1 second' FROM bulk \
+            "INSERT INTO tax_transactions (id, store_id, environment, order_id, payment_intent_id, snapshot_id, kind, source, currency, taxable, exempt, tax, created_at) \
+             SELECT intent_id, $1, 'sandbox', order_id, intent_id, snapshot_id, 'commit', 'bulk:' || n, 'USD', 3000, 0, 303, $3 - n * interval '1 second' FROM bulk \
              WHERE $2::uuid IS NOT NULL",
             "INSERT INTO tax_transaction_lines (transaction_id, line_no, position, jurisdiction, taxable, exempt, tax) \
              SELECT intent_id, l, p, j, amt, 0, t FROM bulk, (VALUES (0, 0, 'US-CA', 500, 36), (1, 0, 'US-CA', 2500, 181), \
@@ -114,8 +114,8 @@ pub async fn bulk_ledger(
             "INSERT INTO payment_transactions (id, payment_intent_id, store_id, environment, operation, idempotency_key, amount, currency, status, correlation_id, actor, created_at, updated_at) \
              SELECT randomblob(16), intent_id, $1, 'sandbox', op, 'bulk-' || n || '-' || op || '-' || k, amt, 'USD', 'succeeded', 'bulk', 'bulk', $3, $3 \
              FROM bulk, (SELECT 'authorize' AS op, 3206 AS amt, 1 AS k UNION ALL SELECT 'capture', 2000, 2 UNION ALL SELECT 'capture', 1206, 3 UNION ALL SELECT 'refund', 1000, 4)",
-            "INSERT INTO tax_transactions (id, store_id, environment, order_id, snapshot_id, kind, source, currency, taxable, exempt, tax, created_at) \
-             SELECT intent_id, $1, 'sandbox', order_id, snapshot_id, 'commit', 'bulk:' || n, 'USD', 3000, 0, 303, $3 FROM bulk WHERE $2 IS NOT NULL",
+            "INSERT INTO tax_transactions (id, store_id, environment, order_id, payment_intent_id, snapshot_id, kind, source, currency, taxable, exempt, tax, created_at) \
+             SELECT intent_id, $1, 'sandbox', order_id, intent_id, snapshot_id, 'commit', 'bulk:' || n, 'USD', 3000, 0, 303, $3 FROM bulk WHERE $2 IS NOT NULL",
             "INSERT INTO tax_transaction_lines (transaction_id, line_no, position, jurisdiction, taxable, exempt, tax) \
              SELECT intent_id, l, p, j, amt, 0, t FROM bulk, (SELECT 0 AS l, 0 AS p, 'US-CA' AS j, 500 AS amt, 36 AS t \
              UNION ALL SELECT 1, 0, 'US-CA', 2500, 181 UNION ALL SELECT 1, 1, 'US-CA/county:LOS ANGELES', 2500, 6 \
