@@ -1,10 +1,6 @@
 import { expect, test } from '@playwright/test';
 
-// The frontend sets this attribute once hydration has finished; clicking earlier would hit
-// server-rendered HTML without event handlers.
-async function waitForHydration(page: import('@playwright/test').Page) {
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-}
+import { waitForHydration } from './support';
 
 test('overview renders, hydrates and refreshes the system status', async ({ page }) => {
   const errors: string[] = [];

@@ -1,22 +1,9 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 
-const ADMIN_EMAIL = 'admin@e2e.test';
-const ADMIN_PASSWORD = 'e2e-admin-password';
+import { signIn, waitForHydration } from './support';
+
 const SECRET = 'sbx_e2e_known_secret_value_0123456789';
 const WEBHOOK = 'whsec_e2eKnownWebhookSecret0123456789';
-
-async function waitForHydration(page: Page) {
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-}
-
-async function signIn(page: Page) {
-  await page.goto('/sign-in');
-  await waitForHydration(page);
-  await page.getByLabel('Email').fill(ADMIN_EMAIL);
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByTestId('viewer-email')).toHaveText(ADMIN_EMAIL);
-}
 
 test('merchant credentials are saved and only ever shown masked', async ({ page }) => {
   await signIn(page);

@@ -1,20 +1,6 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 
-const ADMIN_EMAIL = 'admin@e2e.test';
-const ADMIN_PASSWORD = 'e2e-admin-password';
-
-async function waitForHydration(page: Page) {
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-}
-
-async function signIn(page: Page) {
-  await page.goto('/sign-in');
-  await waitForHydration(page);
-  await page.getByLabel('Email').fill(ADMIN_EMAIL);
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByTestId('viewer-email')).toHaveText(ADMIN_EMAIL);
-}
+import { ADMIN_EMAIL, ADMIN_PASSWORD, signIn, waitForHydration } from './support';
 
 test('a wrong password keeps the user signed out', async ({ page }) => {
   await page.goto('/sign-in');

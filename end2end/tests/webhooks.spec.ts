@@ -1,13 +1,9 @@
 import { createHmac } from 'node:crypto';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 
-const ADMIN_EMAIL = 'admin@e2e.test';
-const ADMIN_PASSWORD = 'e2e-admin-password';
+import { signIn, waitForHydration } from './support';
+
 const WEBHOOK_SECRET = 'whsec_' + Buffer.from('e2e webhook signing secret 32 b!').toString('base64');
-
-async function waitForHydration(page: Page) {
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-}
 
 /** Standard Webhooks: base64 HMAC-SHA256 of `id.timestamp.body` keyed with the decoded secret. */
 function sign(secret: string, id: string, ts: number, body: string): string {
@@ -16,12 +12,7 @@ function sign(secret: string, id: string, ts: number, body: string): string {
 }
 
 test('a merchant sees received webhooks, rejected forgeries and replays an event', async ({ page, request }) => {
-  await page.goto('/sign-in');
-  await waitForHydration(page);
-  await page.getByLabel('Email').fill(ADMIN_EMAIL);
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByTestId('viewer-email')).toHaveText(ADMIN_EMAIL);
+  await signIn(page);
 
   await page.goto('/platform/stores');
   await waitForHydration(page);
