@@ -236,3 +236,60 @@ pub fn mask(secret: Option<&SecretString>) -> Value {
     let tail: String = chars[chars.len() - 4..].iter().collect();
     Value::String(format!("{head}…{tail}"))
 }
+
+/// Keyed accounts (the sandbox PSP's and carrier's): an API key, a Standard Webhooks secret and
+/// an optional base URL. What the console shows of them.
+pub fn keyed_masked(credentials: &Credentials) -> Value {
+    serde_json::json!({
+        "api_key": mask(credentials.get("api_key")),
+        "webhook_secret": mask(credentials.get("webhook_secret")),
+        "base_url": credentials.setting("base_url"),
+    })
+}
+
+/// Fresh keyed-account credentials: `key_prefix` and 48 hex digits, a 32-byte `whsec_` secret.
+pub fn generate_keyed(provider: &str, key_prefix: &str) -> Credentials {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    use rand::RngCore;
+    let mut key = [0u8; 24];
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    Credentials::new(provider)
+        .with("api_key", Some(format!("{key_prefix}{hex}")))
+        .with(
+            "webhook_secret",
+            Some(format!("whsec_{}", STANDARD.encode(secret))),
+        )
+        .with("base_url", None)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Verifies a Standard Webhooks delivery with the account's `webhook_secret`.
+pub fn verify_standard_webhook(
+    credentials: &Credentials,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<(), SignatureError> {
+    let secret = credentials
+        .setting("webhook_secret")
+        .ok_or(SignatureError::BadSecret)?;
+    super::signature::verify_standard(
+        secret,
+        header(headers, "webhook-id"),
+        header(headers, "webhook-timestamp"),
+        header(headers, "webhook-signature"),
+        body,
+        now,
+    )
+}
+
+/// A Standard Webhooks delivery's message id (the event's id for deduplication).
+pub fn standard_event_id(headers: &HeaderMap) -> Option<String> {
+    header(headers, "webhook-id").map(str::to_owned)
+}

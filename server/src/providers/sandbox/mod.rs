@@ -5,15 +5,15 @@ pub mod client;
 
 use http::HeaderMap;
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{
     account::{
-        AccountAdapter, BoxFuture, ClientContext, ClientError, Credentials, mask, only_fields,
-        string_field,
+        AccountAdapter, BoxFuture, ClientContext, ClientError, Credentials, generate_keyed,
+        keyed_masked, only_fields, standard_event_id, string_field, verify_standard_webhook,
     },
     payment::{EventOperation, PaymentAdapter, PaymentProvider, ProviderEvent},
-    signature::{self, SignatureError},
+    signature::SignatureError,
 };
 use crate::{egress::Egress, types::InvalidValue};
 
@@ -23,10 +23,6 @@ pub const NAME: &str = "sandbox";
 /// The sandbox PSP as a registered payment provider.
 #[derive(Debug, Default)]
 pub struct SandboxAdapter;
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
 
 impl AccountAdapter for SandboxAdapter {
     fn name(&self) -> &'static str {
@@ -60,30 +56,11 @@ impl AccountAdapter for SandboxAdapter {
     }
 
     fn masked(&self, credentials: &Credentials) -> Value {
-        json!({
-            "api_key": mask(credentials.get("api_key")),
-            "webhook_secret": mask(credentials.get("webhook_secret")),
-            "base_url": credentials.setting("base_url"),
-        })
+        keyed_masked(credentials)
     }
 
     fn generate_sandbox_credentials(&self) -> Option<Credentials> {
-        use base64::{Engine, engine::general_purpose::STANDARD};
-        use rand::RngCore;
-        let mut key = [0u8; 24];
-        let mut secret = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        rand::rngs::OsRng.fill_bytes(&mut secret);
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-        Some(
-            Credentials::new(NAME)
-                .with("api_key", Some(format!("sbx_{hex}")))
-                .with(
-                    "webhook_secret",
-                    Some(format!("whsec_{}", STANDARD.encode(secret))),
-                )
-                .with("base_url", None),
-        )
+        Some(generate_keyed(NAME, "sbx_"))
     }
 
     fn verify_webhook(
@@ -93,21 +70,11 @@ impl AccountAdapter for SandboxAdapter {
         body: &[u8],
         now: i64,
     ) -> Result<(), SignatureError> {
-        let secret = credentials
-            .setting("webhook_secret")
-            .ok_or(SignatureError::BadSecret)?;
-        signature::verify_standard(
-            secret,
-            header(headers, "webhook-id"),
-            header(headers, "webhook-timestamp"),
-            header(headers, "webhook-signature"),
-            body,
-            now,
-        )
+        verify_standard_webhook(credentials, headers, body, now)
     }
 
     fn event_id(&self, headers: &HeaderMap, _payload: &Value) -> Option<String> {
-        header(headers, "webhook-id").map(str::to_owned)
+        standard_event_id(headers)
     }
 
     fn credentials_changed<'a>(
