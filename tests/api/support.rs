@@ -28,3 +28,30 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str
     assert_eq!(body["request_id"], header_id.as_str(), "{body}");
     body
 }
+
+/// A request with a bearer token and a fresh Idempotency-Key, and a JSON body when given.
+pub async fn send(
+    app: &cassa_tests::TestApp,
+    method: reqwest::Method,
+    token: &str,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .header("idempotency-key", uuid::Uuid::now_v7().to_string());
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+/// The JSON body of a response that must have `status`.
+pub async fn json_of(response: reqwest::Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(actual, status, "{body}");
+    body
+}

@@ -109,3 +109,25 @@ pub fn revealed_secret(
         Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
     })
 }
+
+/// What a page's actions left: each one's confirmation or error (marked `testid` for the tests),
+/// in the order given.
+pub fn outcomes(
+    testid: &'static str,
+    results: impl Fn() -> Vec<Option<Result<String, ServerFnError>>> + Send + Sync + 'static,
+) -> impl IntoView {
+    move || {
+        results()
+            .into_iter()
+            .flatten()
+            .map(|result| match result {
+                Ok(msg) => view! { <p class="ok-note" role="status" data-testid=testid>{msg}</p> }
+                    .into_any(),
+                Err(e) => {
+                    view! { <p class="error" role="alert" data-testid=testid>{error_text(&e)}</p> }
+                        .into_any()
+                }
+            })
+            .collect_view()
+    }
+}

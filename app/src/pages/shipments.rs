@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{error_text, with_viewer};
+use super::{error_text, outcomes, with_viewer};
 use crate::{
     api::{BuyLabel, VoidShipment, get_order_shipping, list_shipments},
     backend::{ShipmentView, Viewer},
@@ -53,7 +53,7 @@ fn ShipmentList(store_name: String) -> impl IntoView {
         <section class="panel">
             <h1>"Shipments"</h1>
             <p class="muted">"Labels bought for " {store_name} ", oldest first."</p>
-            {outcomes(move || vec![void.value().get()])}
+            {outcomes("shipping-result", move || vec![void.value().get()])}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || {
                     let current = filter().0.unwrap_or_default();
@@ -201,24 +201,6 @@ fn VoidForm(shipment: ShipmentView, void: ServerAction<VoidShipment>) -> impl In
     })
 }
 
-type Outcome = Option<Result<String, ServerFnError>>;
-
-/// What the page's actions left: each one's confirmation or error, newest action last.
-fn outcomes(results: impl Fn() -> Vec<Outcome> + Send + Sync + 'static) -> impl IntoView {
-    move || {
-        results()
-            .into_iter()
-            .flatten()
-            .map(|result| match result {
-                Ok(msg) => view! { <p class="ok-note" role="status" data-testid="shipping-result">{msg}</p> }
-                    .into_any(),
-                Err(e) => view! { <p class="error" role="alert" data-testid="shipping-result">{error_text(&e)}</p> }
-                    .into_any(),
-            })
-            .collect_view()
-    }
-}
-
 /// The order page's shipping panel: its shipments with tracking, and the purchase form while
 /// the order has no label.
 #[component]
@@ -232,7 +214,7 @@ pub fn OrderShipping(order_id: Signal<String>) -> impl IntoView {
     view! {
         <section class="panel" id="shipping">
             <h2>"Shipping"</h2>
-            {outcomes(move || vec![buy.value().get(), void.value().get()])}
+            {outcomes("shipping-result", move || vec![buy.value().get(), void.value().get()])}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || {
                     let order_id = order_id.get();

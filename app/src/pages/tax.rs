@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{error_text, with_viewer};
+use super::{error_text, outcomes, with_viewer};
 use crate::{
     api::{
         AddTaxExemption, RevokeTaxExemption, SaveTaxNexus, SaveTaxRules, get_tax_page,
@@ -42,18 +42,9 @@ fn Exemptions() -> impl IntoView {
             }
         },
     );
-    let outcome = move || {
-        [add.value().get(), revoke.value().get()]
-            .into_iter()
-            .flatten()
-            .map(|result| match result {
-                Ok(msg) => view! { <p class="ok-note" role="status" data-testid="exemption-result">{msg}</p> }
-                    .into_any(),
-                Err(e) => view! { <p class="error" role="alert" data-testid="exemption-result">{error_text(&e)}</p> }
-                    .into_any(),
-            })
-            .collect_view()
-    };
+    let outcome = outcomes("exemption-result", move || {
+        vec![add.value().get(), revoke.value().get()]
+    });
     view! {
         <section class="panel" id="tax-exemptions">
             <h2>"Exemption certificates"</h2>
@@ -130,18 +121,9 @@ fn TaxPanels(store_name: String) -> impl IntoView {
         },
         |(from, to, _, _)| get_tax_page(from, to),
     );
-    let outcome = move || {
-        [save_rules.value().get(), save_nexus.value().get()]
-            .into_iter()
-            .flatten()
-            .map(|result| match result {
-                Ok(msg) => view! { <p class="ok-note" role="status" data-testid="tax-result">{msg}</p> }
-                    .into_any(),
-                Err(e) => view! { <p class="error" role="alert" data-testid="tax-result">{error_text(&e)}</p> }
-                    .into_any(),
-            })
-            .collect_view()
-    };
+    let outcome = outcomes("tax-result", move || {
+        vec![save_rules.value().get(), save_nexus.value().get()]
+    });
     view! {
         <section class="panel">
             <h1>"Tax"</h1>

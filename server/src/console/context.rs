@@ -138,3 +138,17 @@ pub async fn require_platform_admin(state: &AppState, req: &Parts) -> ConsoleRes
     }
     Ok(signed)
 }
+
+/// The signed-in user of a console file route (a label, an export: a link, not a page).
+/// Without a session the answer is a plain `401`, not the sign-in page.
+pub async fn signed_for_file(
+    state: &AppState,
+    req: axum::extract::Request,
+) -> Result<(Signed, Parts), axum::response::Response> {
+    use axum::response::IntoResponse;
+    let (parts, _) = req.into_parts();
+    match require_signed(state, &parts).await {
+        Ok(signed) => Ok((signed, parts)),
+        Err(message) => Err((axum::http::StatusCode::UNAUTHORIZED, message).into_response()),
+    }
+}

@@ -7,12 +7,16 @@ use app::backend::{
 };
 use axum::{
     extract::{Path, Query, Request, State},
-    http::{StatusCode, request::Parts},
+    http::request::Parts,
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 
-use super::{caller, context::require_signed, shown};
+use super::{
+    caller,
+    context::{require_signed, signed_for_file},
+    shown,
+};
 use crate::{
     auth::policy,
     fulfilment,
@@ -207,10 +211,9 @@ pub async fn label_download(
     Query(query): Query<LabelQuery>,
     req: Request,
 ) -> Response {
-    let (parts, _) = req.into_parts();
-    let signed = match require_signed(&state, &parts).await {
+    let (signed, _) = match signed_for_file(&state, req).await {
         Ok(signed) => signed,
-        Err(message) => return (StatusCode::UNAUTHORIZED, message).into_response(),
+        Err(response) => return response,
     };
     let Ok(store) = signed.store() else {
         return ApiError::NotFound.into_response();

@@ -4,13 +4,17 @@
 use app::backend::{ConsoleResult, TaxExemptionRow, TaxExportRow, TaxPageView, TaxReportRow};
 use axum::{
     extract::{Path, Query, Request, State},
-    http::{StatusCode, request::Parts},
+    http::request::Parts,
     response::{IntoResponse, Response},
 };
 use chrono::{Datelike, NaiveDate};
 use uuid::Uuid;
 
-use super::{caller, context::require_signed, shown, told};
+use super::{
+    caller,
+    context::{require_signed, signed_for_file},
+    shown, told,
+};
 use crate::{
     auth::policy,
     http::problem::ApiError,
@@ -139,10 +143,9 @@ pub async fn export_download(
     Query(query): Query<ExportQuery>,
     req: Request,
 ) -> Response {
-    let (parts, _) = req.into_parts();
-    let signed = match require_signed(&state, &parts).await {
+    let (signed, parts) = match signed_for_file(&state, req).await {
         Ok(signed) => signed,
-        Err(message) => return (StatusCode::UNAUTHORIZED, message).into_response(),
+        Err(response) => return response,
     };
     let Ok((store, actor)) = signed.actor(&state).await else {
         return ApiError::NotFound.into_response();
@@ -160,10 +163,9 @@ pub async fn export_again(
     Path(id): Path<String>,
     req: Request,
 ) -> Response {
-    let (parts, _) = req.into_parts();
-    let signed = match require_signed(&state, &parts).await {
+    let (signed, _) = match signed_for_file(&state, req).await {
         Ok(signed) => signed,
-        Err(message) => return (StatusCode::UNAUTHORIZED, message).into_response(),
+        Err(response) => return response,
     };
     let (Ok(store), Ok(id)) = (signed.store(), id.parse::<Uuid>()) else {
         return ApiError::NotFound.into_response();

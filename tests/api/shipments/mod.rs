@@ -10,7 +10,10 @@ use cassa_tests::{Backend, SpawnOptions, TestApp, TestStore, both_backends, spaw
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::assert_problem;
+mod purchases;
+mod tracking;
+
+use crate::support::{assert_problem, json_of, send};
 
 const SECRET_BYTES: [u8; 32] = [7; 32];
 
@@ -25,33 +28,8 @@ fn webhook_secret() -> String {
     format!("whsec_{}", STANDARD.encode(SECRET_BYTES))
 }
 
-async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    token: &str,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("idempotency-key", Uuid::now_v7().to_string());
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
-
 async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
     send(app, reqwest::Method::POST, token, path, Some(body)).await
-}
-
-async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    let actual = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert_eq!(actual, status, "{body}");
-    body
 }
 
 async fn shop_with(backend: Backend, provider_timeout: Duration) -> Shop {
@@ -575,221 +553,6 @@ async fn capture_on_shipment_captures_the_authorization(backend: Backend) {
     assert_eq!(intent["captured_amount"], snapshot["totals"]["total"]);
 }
 
-/// Signed like the carrier signs, straight to this server: whether it was new.
-async fn deliver(shop: &Shop, payload: Value) -> bool {
-    let body = payload.to_string();
-    let id = payload["id"].as_str().unwrap();
-    let now = chrono::Utc::now().timestamp();
-    let signature =
-        cassa_sandbox_psp::sign_standard(&webhook_secret(), id, now, body.as_bytes()).unwrap();
-    let response = shop
-        .app
-        .client
-        .post(shop.app.url(&format!(
-            "/api/v1/webhooks/sandbox_carrier/{}",
-            shop.store.id
-        )))
-        .header("webhook-id", id)
-        .header("webhook-timestamp", now.to_string())
-        .header("webhook-signature", signature)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let received = json_of(response, 200).await;
-    !received["duplicate"].as_bool().unwrap()
-}
-
-fn event(label: &str, sequence: i64, code: &str) -> Value {
-    json!({"id": format!("evt_{}", Uuid::now_v7().simple()), "type": "tracker.updated",
-        "created_at": "2026-12-01T10:00:00Z",
-        "data": {"label_id": label, "tracking_number": "x", "reference": null,
-            "sequence": sequence, "code": code, "description": code,
-            "occurred_at": "2026-12-01T10:00:00Z", "location": null}})
-}
-
-async fn late_and_duplicate_tracking_events_never_move_a_shipment_back(backend: Backend) {
-    let shop = shop(backend).await;
-    let order = shop.order_to("90001").await;
-    let rates = shop.rates(&order).await;
-    let ground = Shop::carrier_rate(&rates, "ground").clone();
-    shop.pay(&order, ground["id"].as_str()).await;
-    let shipment = json_of(shop.buy(&order, json!({})).await, 201).await;
-    let id = shipment["id"].as_str().unwrap();
-    let label = shop
-        .carrier_labels()
-        .await
-        .into_iter()
-        .find(|l| l["tracking_number"] == shipment["tracking_number"])
-        .unwrap();
-    let label = label["id"].as_str().unwrap();
-    // Out for delivery arrives first; the earlier events straggle in after it, one twice.
-    assert!(deliver(&shop, event(label, 4, "OUT_FOR_DELIVERY")).await);
-    shop.wait_for(id, "out_for_delivery").await;
-    let late = event(label, 2, "PICKED_UP");
-    assert!(deliver(&shop, late.clone()).await);
-    assert!(
-        !deliver(&shop, late).await,
-        "a redelivery is acknowledged, once"
-    );
-    // The same position again under another event id: stored, and a no-op on the timeline.
-    assert!(deliver(&shop, event(label, 2, "PICKED_UP")).await);
-    assert!(deliver(&shop, event(label, 3, "IN_TRANSIT")).await);
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let shipment = shop.wait_for(id, "out_for_delivery").await;
-    let sequences: Vec<i64> = shipment["tracking"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["sequence"].as_i64().unwrap())
-        .collect();
-    assert_eq!(sequences, [1, 2, 3, 4], "each position once, in order");
-    assert!(deliver(&shop, event(label, 5, "DELIVERED")).await);
-    shop.wait_for(id, "delivered").await;
-}
-
-async fn a_purchase_whose_answer_was_lost_is_resolved_never_bought_twice(backend: Backend) {
-    // The carrier answers a 99903 purchase after 1.5 s; Cassa gives up after 0.5 s.
-    let shop = shop_with(backend, Duration::from_millis(500)).await;
-    let order = shop.order_to("99903").await;
-    let rates = shop.rates(&order).await;
-    let ground = Shop::carrier_rate(&rates, "ground").clone();
-    shop.pay(&order, ground["id"].as_str()).await;
-    let key = Uuid::now_v7().to_string();
-    let buy = || {
-        shop.app
-            .client
-            .post(
-                shop.app
-                    .url(&format!("/api/v1/admin/orders/{order}/shipments")),
-            )
-            .bearer_auth(&shop.store.sandbox_key)
-            .header("idempotency-key", &key)
-            .json(&json!({}))
-            .send()
-    };
-    assert_problem(buy().await.unwrap(), 502, "carrier_outcome_unknown").await;
-    tokio::time::sleep(Duration::from_millis(1600)).await;
-    let shipment = json_of(buy().await.unwrap(), 201).await;
-    assert_eq!(shipment["status"], "pre_transit");
-    let labels = shop.carrier_labels().await;
-    assert_eq!(labels.len(), 1, "one label at the carrier: {labels:?}");
-    assert_eq!(labels[0]["tracking_number"], shipment["tracking_number"]);
-    let kinds: Vec<&str> = shipment["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["purchase_started", "purchase_unknown", "purchased"]);
-}
-
-/// Many buyers of one order's label at once (the store's capture on shipment on): one label at
-/// the carrier, one shipment, one capture. A buyer that arrives while the purchase is in flight
-/// resumes it with the purchase's own carrier key (it cannot tell an in-flight purchase from
-/// one whose request died), so it may answer `201` too, always with the same shipment; every
-/// buyer after the purchase hears `shipment_exists`.
-async fn concurrent_buys_sell_one_label(backend: Backend) {
-    let shop = shop(backend).await;
-    let settings = json!({
-        "ship_from": {"name": "Parcels Inc", "line1": "500 Congress Ave", "city": "Austin",
-                      "subdivision": "TX", "postal_code": "78701", "country": "US"},
-        "capture_on_shipment": true,
-    });
-    let path = "/api/v1/admin/shipping/settings";
-    let key = &shop.store.sandbox_key;
-    json_of(
-        send(&shop.app, reqwest::Method::PUT, key, path, Some(settings)).await,
-        200,
-    )
-    .await;
-    let order = shop.order_to("90001").await;
-    let rates = shop.rates(&order).await;
-    let ground = Shop::carrier_rate(&rates, "ground").clone();
-    let snapshot = shop.pay(&order, ground["id"].as_str()).await;
-
-    // Truly concurrent: each buyer on its own task, its own Idempotency-Key.
-    let mut buyers = tokio::task::JoinSet::new();
-    for _ in 0..12 {
-        let request = shop
-            .app
-            .client
-            .post(
-                shop.app
-                    .url(&format!("/api/v1/admin/orders/{order}/shipments")),
-            )
-            .bearer_auth(key)
-            .header("idempotency-key", Uuid::now_v7().to_string())
-            .json(&json!({}));
-        buyers.spawn(async move {
-            let response = request.send().await.unwrap();
-            let status = response.status().as_u16();
-            (
-                status,
-                response.json::<Value>().await.unwrap_or(Value::Null),
-            )
-        });
-    }
-    let answers = buyers.join_all().await;
-    let sold: Vec<&Value> = answers
-        .iter()
-        .filter(|(status, _)| *status == 201)
-        .map(|(_, body)| body)
-        .collect();
-    assert!(!sold.is_empty(), "one purchase: {answers:?}");
-    for other in &sold {
-        assert_eq!(other["id"], sold[0]["id"], "one shipment: {answers:?}");
-        assert_eq!(other["tracking_number"], sold[0]["tracking_number"]);
-    }
-    for (status, body) in answers.iter().filter(|(status, _)| *status != 201) {
-        assert_eq!(*status, 409, "{body}");
-        assert_eq!(body["code"], "shipment_exists", "{body}");
-    }
-    let labels = shop.carrier_labels().await;
-    assert_eq!(labels.len(), 1, "one label at the carrier: {labels:?}");
-    assert_eq!(labels[0]["tracking_number"], sold[0]["tracking_number"]);
-
-    let path = "/api/v1/admin/shipments?limit=100";
-    let response = shop
-        .app
-        .client
-        .get(shop.app.url(path))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
-    let shipments = json_of(response, 200).await;
-    assert_eq!(
-        shipments["data"].as_array().unwrap().len(),
-        1,
-        "{shipments}"
-    );
-
-    let path = format!("/api/v1/admin/orders/{order}/payments");
-    let response = shop
-        .app
-        .client
-        .get(shop.app.url(&path))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
-    let payments = json_of(response, 200).await;
-    let intent = &payments["intents"][0];
-    assert_eq!(
-        intent["captured_amount"], snapshot["totals"]["total"],
-        "{payments}"
-    );
-    let captures = intent["transactions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["operation"] == "capture")
-        .count();
-    assert_eq!(captures, 1, "one capture: {payments}");
-}
-
 /// A label for a paid order of the store of `key`: the sandbox carrier's account, a ship-from
 /// address, a carrier rate (at whatever price) and the purchase. The shipment.
 pub(crate) async fn ship_paid_order(app: &TestApp, key: &str, order: &str) -> Value {
@@ -823,7 +586,4 @@ both_backends!(
     unpaid_orders_and_undeliverable_addresses_do_not_ship,
     a_label_is_voided_only_before_pickup,
     capture_on_shipment_captures_the_authorization,
-    late_and_duplicate_tracking_events_never_move_a_shipment_back,
-    a_purchase_whose_answer_was_lost_is_resolved_never_bought_twice,
-    concurrent_buys_sell_one_label,
 );

@@ -1,0 +1,156 @@
+//! A label is bought once: a lost carrier answer is resolved with the purchase's own key, and
+//! many concurrent buyers share one label, one shipment and one capture.
+
+use std::time::Duration;
+
+use cassa_tests::{Backend, both_backends};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{Shop, shop, shop_with};
+use crate::support::{assert_problem, json_of, send};
+
+async fn a_purchase_whose_answer_was_lost_is_resolved_never_bought_twice(backend: Backend) {
+    // The carrier answers a 99903 purchase after 1.5 s; Cassa gives up after 0.5 s.
+    let shop = shop_with(backend, Duration::from_millis(500)).await;
+    let order = shop.order_to("99903").await;
+    let rates = shop.rates(&order).await;
+    let ground = Shop::carrier_rate(&rates, "ground").clone();
+    shop.pay(&order, ground["id"].as_str()).await;
+    let key = Uuid::now_v7().to_string();
+    let buy = || {
+        shop.app
+            .client
+            .post(
+                shop.app
+                    .url(&format!("/api/v1/admin/orders/{order}/shipments")),
+            )
+            .bearer_auth(&shop.store.sandbox_key)
+            .header("idempotency-key", &key)
+            .json(&json!({}))
+            .send()
+    };
+    assert_problem(buy().await.unwrap(), 502, "carrier_outcome_unknown").await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let shipment = json_of(buy().await.unwrap(), 201).await;
+    assert_eq!(shipment["status"], "pre_transit");
+    let labels = shop.carrier_labels().await;
+    assert_eq!(labels.len(), 1, "one label at the carrier: {labels:?}");
+    assert_eq!(labels[0]["tracking_number"], shipment["tracking_number"]);
+    let kinds: Vec<&str> = shipment["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["purchase_started", "purchase_unknown", "purchased"]);
+}
+
+/// Many buyers of one order's label at once (the store's capture on shipment on): one label at
+/// the carrier, one shipment, one capture. A buyer that arrives while the purchase is in flight
+/// resumes it with the purchase's own carrier key (it cannot tell an in-flight purchase from
+/// one whose request died), so it may answer `201` too, always with the same shipment; every
+/// buyer after the purchase hears `shipment_exists`.
+async fn concurrent_buys_sell_one_label(backend: Backend) {
+    let shop = shop(backend).await;
+    let settings = json!({
+        "ship_from": {"name": "Parcels Inc", "line1": "500 Congress Ave", "city": "Austin",
+                      "subdivision": "TX", "postal_code": "78701", "country": "US"},
+        "capture_on_shipment": true,
+    });
+    let path = "/api/v1/admin/shipping/settings";
+    let key = &shop.store.sandbox_key;
+    json_of(
+        send(&shop.app, reqwest::Method::PUT, key, path, Some(settings)).await,
+        200,
+    )
+    .await;
+    let order = shop.order_to("90001").await;
+    let rates = shop.rates(&order).await;
+    let ground = Shop::carrier_rate(&rates, "ground").clone();
+    let snapshot = shop.pay(&order, ground["id"].as_str()).await;
+
+    // Truly concurrent: each buyer on its own task, its own Idempotency-Key.
+    let mut buyers = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let request = shop
+            .app
+            .client
+            .post(
+                shop.app
+                    .url(&format!("/api/v1/admin/orders/{order}/shipments")),
+            )
+            .bearer_auth(key)
+            .header("idempotency-key", Uuid::now_v7().to_string())
+            .json(&json!({}));
+        buyers.spawn(async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        });
+    }
+    let answers = buyers.join_all().await;
+    let sold: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == 201)
+        .map(|(_, body)| body)
+        .collect();
+    assert!(!sold.is_empty(), "one purchase: {answers:?}");
+    for other in &sold {
+        assert_eq!(other["id"], sold[0]["id"], "one shipment: {answers:?}");
+        assert_eq!(other["tracking_number"], sold[0]["tracking_number"]);
+    }
+    for (status, body) in answers.iter().filter(|(status, _)| *status != 201) {
+        assert_eq!(*status, 409, "{body}");
+        assert_eq!(body["code"], "shipment_exists", "{body}");
+    }
+    let labels = shop.carrier_labels().await;
+    assert_eq!(labels.len(), 1, "one label at the carrier: {labels:?}");
+    assert_eq!(labels[0]["tracking_number"], sold[0]["tracking_number"]);
+
+    let path = "/api/v1/admin/shipments?limit=100";
+    let response = shop
+        .app
+        .client
+        .get(shop.app.url(path))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let shipments = json_of(response, 200).await;
+    assert_eq!(
+        shipments["data"].as_array().unwrap().len(),
+        1,
+        "{shipments}"
+    );
+
+    let path = format!("/api/v1/admin/orders/{order}/payments");
+    let response = shop
+        .app
+        .client
+        .get(shop.app.url(&path))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let payments = json_of(response, 200).await;
+    let intent = &payments["intents"][0];
+    assert_eq!(
+        intent["captured_amount"], snapshot["totals"]["total"],
+        "{payments}"
+    );
+    let captures = intent["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["operation"] == "capture")
+        .count();
+    assert_eq!(captures, 1, "one capture: {payments}");
+}
+both_backends!(
+    a_purchase_whose_answer_was_lost_is_resolved_never_bought_twice,
+    concurrent_buys_sell_one_label,
+);
