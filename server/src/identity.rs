@@ -64,6 +64,16 @@ pub enum Actor {
     },
 }
 
+impl Actor {
+    /// How histories, audits and exports name who acted: `api_key:<id>` or `user:<id>`.
+    pub fn audit_name(self) -> String {
+        match self {
+            Actor::ApiKey(id) => format!("api_key:{id}"),
+            Actor::User { user_id, .. } => format!("user:{user_id}"),
+        }
+    }
+}
+
 /// A customer of one store, acting through a customer token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CustomerScope {

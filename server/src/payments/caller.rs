@@ -54,11 +54,7 @@ impl Caller {
     /// A store's own request (a secret key or a console user), carrying the request's id, or a
     /// fresh one when it has none (every history row and provider call needs one).
     pub fn of_store(actor: Actor, request_id: Option<&str>) -> Caller {
-        let actor = match actor {
-            Actor::ApiKey(id) => format!("api_key:{id}"),
-            Actor::User { user_id, .. } => format!("user:{user_id}"),
-        };
-        Caller::api(actor, request_id)
+        Caller::api(actor.audit_name(), request_id)
     }
 
     /// A customer's request through a storefront.

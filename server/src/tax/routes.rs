@@ -22,7 +22,6 @@ use crate::{
         extract::{ApiJson, ApiPath, ApiQuery},
         problem::{ApiError, Problem},
     },
-    payments::Caller,
     state::AppState,
     types::{CustomerId, OrderId, TaxExemptionId},
 };
@@ -233,7 +232,7 @@ pub async fn export_tax(
     scope: StoreScope,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let actor = Caller::of_store(scope.actor, None).actor;
+    let actor = scope.actor.audit_name();
     let (export, body) =
         super::start_export(&state, scope.store_id, scope.environment, &actor, &query).await?;
     Ok(file(&export, body))
