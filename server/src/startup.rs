@@ -186,7 +186,8 @@ impl Application {
         let shipping = crate::providers::shipping::ShippingRegistry::new()
             .register(Arc::new(crate::providers::shipping::TableRateShipping));
         let tax = crate::providers::tax::TaxRegistry::new()
-            .register(Arc::new(crate::providers::tax::RulesTax));
+            .register(Arc::new(crate::providers::tax::RulesTax))
+            .register_engine(Arc::new(crate::providers::tax::TaxApiAdapter));
         let state = AppState {
             db,
             clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -260,6 +261,7 @@ impl Application {
         let rotations = crate::credentials::keys::spawn_rotation_worker(state.clone());
         let resolver = crate::payments::spawn_resolver(state.clone());
         let webhook_workers = crate::webhooks::spawn_workers(state.clone());
+        let tax_filer = crate::tax::spawn_filer(state.clone());
         // The carrier is mounted only outside production (see `http::router`), so is its clock.
         let carrier_ticker = (state.config.run_mode != crate::config::RunMode::Production)
             .then(|| crate::http::sandbox_carrier::spawn_ticker(&state));
@@ -314,6 +316,7 @@ impl Application {
         let _ = housekeeping.await;
         let _ = rotations.await;
         let _ = resolver.await;
+        let _ = tax_filer.await;
         for worker in webhook_workers {
             let _ = worker.await;
         }

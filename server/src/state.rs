@@ -67,12 +67,15 @@ impl AppState {
         if let Some(adapter) = self.payment_providers.get(name) {
             return Some(adapter.clone());
         }
-        self.carriers
-            .get(name)
+        if let Some(adapter) = self.carriers.get(name) {
+            return Some(adapter.clone());
+        }
+        self.tax
+            .engine(name)
             .map(|adapter| adapter.clone() as Arc<dyn crate::providers::account::AccountAdapter>)
     }
 
-    /// Every provider account adapter (payment providers, then carriers).
+    /// Every provider account adapter (payment providers, carriers, then tax services).
     pub fn account_adapters(&self) -> Vec<Arc<dyn crate::providers::account::AccountAdapter>> {
         let payments = self
             .payment_providers
@@ -82,6 +85,10 @@ impl AppState {
             .carriers
             .adapters()
             .map(|a| a.clone() as Arc<dyn crate::providers::account::AccountAdapter>);
-        payments.chain(carriers).collect()
+        let tax = self
+            .tax
+            .engines()
+            .map(|a| a.clone() as Arc<dyn crate::providers::account::AccountAdapter>);
+        payments.chain(carriers).chain(tax).collect()
     }
 }

@@ -65,7 +65,11 @@ fn created(snapshot: &Snapshot) -> Answer {
         (status = 201, description = "Snapshot created", body = Snapshot),
         (status = 404, description = "No such order of this customer", body = Problem,
             content_type = "application/problem+json"),
-        (status = 422, description = "No shipping option, or unknown service", body = Problem,
+        (status = 422, description = "No shipping option, unknown service, or the store's tax \
+            service refused the request (`tax_rejected`)", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 503, description = "The store's tax service cannot answer and its settings \
+            refuse to fall back (`tax_unavailable`)", body = Problem,
             content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

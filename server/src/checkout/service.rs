@@ -118,10 +118,6 @@ pub async fn quote(
     let now = state.clock.now();
     let tax_date = now.date_naive();
     let context = tax::context(state, scope.store_id, scope.environment, scope.customer_id).await?;
-    let engine = state
-        .tax
-        .get(&context.config.provider)
-        .ok_or_else(|| unknown_provider("tax", &context.config.provider))?;
     let address = &order.shipping_address;
     let destination = Destination {
         country: address.country.clone(),
@@ -153,9 +149,8 @@ pub async fn quote(
         nexus: &context.nexus,
         exemptions: &context.exemptions,
     };
-    let taxed = engine
-        .quote_tax(&context.config, &request)
-        .map_err(overflow)?;
+    let quoted = tax::quote(state, scope.store_id, scope.environment, &context, &request).await?;
+    let taxed = &quoted.lines;
     let shipping_tax = taxed
         .iter()
         .find(|t| t.line_no == 0)
@@ -163,7 +158,7 @@ pub async fn quote(
     let lines: Vec<SnapshotLine> = order
         .items
         .iter()
-        .zip(&taxed)
+        .zip(taxed)
         .map(|(item, t)| SnapshotLine {
             line_no: item.line_no,
             product_id: item.product_id,
@@ -196,10 +191,10 @@ pub async fn quote(
             shipping: chosen.provider.clone(),
             shipping_service: chosen.service.clone(),
             shipping_rate_id: chosen.rate_id,
-            tax: engine.name().to_owned(),
+            tax: quoted.engine.clone(),
         },
         tax_date: Some(tax_date),
-        tax_lines: tax::lines_of(&taxed, engine.name(), engine.version()),
+        tax_lines: tax::lines_of(taxed, &quoted.engine, &quoted.version),
         shipping_options: options,
         created_at: now,
         // A snapshot never outlives the carrier rate it froze: paying after that would leave

@@ -20,7 +20,7 @@ pub use crate::providers::account::Credentials;
 pub use routes::{admin_router, platform_router};
 pub use service::{
     NewCredential, carrier_client, client_context, delete, insert_new, list, load, load_fresh,
-    notify_changed, parse, payment_client, prepare_new, put, rewrap_batch,
+    notify_changed, parse, payment_client, prepare_new, put, rewrap_batch, tax_client,
 };
 
 use crate::{

@@ -10,6 +10,7 @@ use crate::{
         account::{AccountAdapter, ClientContext, Credentials},
         payment::PaymentProvider,
         shipping::carrier::Carrier,
+        tax::TaxProvider,
     },
     state::AppState,
     types::{Environment, StoreId},
@@ -99,6 +100,25 @@ pub async fn carrier_client(
     let adapter = state
         .carriers
         .get(provider)
+        .ok_or(CredentialError::NotFound)?;
+    let credentials = load(state, store, adapter.name(), env)
+        .await?
+        .ok_or_else(|| CredentialError::Missing {
+            provider: adapter.name().to_owned(),
+        })?;
+    Ok(adapter.client(&client_context(state, store, env), &credentials)?)
+}
+
+/// The client of tax service `provider` for a store's credentials in `env`.
+pub async fn tax_client(
+    state: &AppState,
+    store: StoreId,
+    provider: &str,
+    env: Environment,
+) -> Result<Box<dyn TaxProvider>, CredentialError> {
+    let adapter = state
+        .tax
+        .engine(provider)
         .ok_or(CredentialError::NotFound)?;
     let credentials = load(state, store, adapter.name(), env)
         .await?

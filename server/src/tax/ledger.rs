@@ -17,11 +17,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Error, repo};
+use super::{Error, filings, repo};
 use crate::{
     db::{DbError, Tx},
     money::MinorUnits,
     orders::{self, OrderScope},
+    providers::tax::{DocumentKind, DocumentLine, TaxDocument, is_built_in},
     state::AppState,
     types::{Environment, OrderId, PaymentIntentId, SnapshotId, StoreId, TransactionId},
 };
@@ -114,6 +115,7 @@ async fn record(
     s: &Settled<'_>,
     kind: &str,
     lines: Vec<repo::LineAmounts>,
+    service: Option<&str>,
 ) -> Result<(), DbError> {
     if lines.is_empty() {
         return Ok(());
@@ -144,6 +146,31 @@ async fn record(
         // The targets above were computed under the payment's lock, so a settlement recorded
         // twice means two callers share one source: worth a look, never a second commit.
         tracing::warn!(order = %s.order_id, source = %row.source, kind, "tax transaction already recorded");
+        return Ok(());
+    }
+    if let Some(engine) = service {
+        let document = TaxDocument {
+            code: row.id.to_string(),
+            reference: s.order_id.to_string(),
+            kind: if kind == "commit" {
+                DocumentKind::Commit
+            } else {
+                filings::reversal_kind(s.trigger)
+            },
+            date: s.at.date_naive(),
+            currency: row.currency.clone(),
+            lines: lines
+                .iter()
+                .map(|l| DocumentLine {
+                    line_no: l.line_no,
+                    jurisdiction: l.jurisdiction.clone(),
+                    taxable: l.taxable,
+                    exempt: l.exempt,
+                    tax: l.tax,
+                })
+                .collect(),
+        };
+        filings::enqueue(tx, s.store, s.env, engine, &document, s.at).await?;
     }
     Ok(())
 }
@@ -151,9 +178,11 @@ async fn record(
 /// Moves the order's committed tax to what the payment now is (in the settling transaction).
 pub async fn settle_tax(tx: &mut Tx, s: &Settled<'_>) -> Result<(), DbError> {
     let snapshot = repo::line_amounts(tx, s.snapshot_id).await?;
-    if snapshot.is_empty() {
+    let Some(first) = snapshot.first() else {
         return Ok(());
-    }
+    };
+    // Tax a service computed is filed with it too; the store's own rates need no filing.
+    let service = Some(first.engine.clone()).filter(|e| !is_built_in(e));
     let committed = by_line(repo::moved(tx, s.intent_id, "commit").await?);
     let reversed = by_line(repo::moved(tx, s.intent_id, "reversal").await?);
     let finalized = s.trigger == Trigger::Finalize
@@ -193,8 +222,8 @@ pub async fn settle_tax(tx: &mut Tx, s: &Settled<'_>) -> Result<(), DbError> {
             reversals.push(down);
         }
     }
-    record(tx, s, "commit", commits).await?;
-    record(tx, s, "reversal", reversals).await
+    record(tx, s, "commit", commits, service.as_deref()).await?;
+    record(tx, s, "reversal", reversals, service.as_deref()).await
 }
 
 /// One jurisdiction's share of a tax transaction.
@@ -241,6 +270,8 @@ pub struct TaxTransaction {
     pub created_at: DateTime<Utc>,
     /// Per snapshot tax line.
     pub lines: Vec<TaxMovementLine>,
+    /// Its filing with the tax service that quoted it (none for the store's own rates).
+    pub filing: Option<filings::Filing>,
 }
 
 /// An order's tax: what was committed and reversed, and the net a return reports.
@@ -276,6 +307,12 @@ pub async fn order_tax(
     // Tenant and environment checks are the order's.
     orders::find(state, scope, order_id).await?;
     let (rows, lines) = repo::order_transactions(&state.db, store, env, order_id).await?;
+    let mut filed: HashMap<Uuid, filings::Filing> =
+        super::engine_repo::order_filings(&state.db, order_id)
+            .await?
+            .into_iter()
+            .map(|f| (f.id, f.into()))
+            .collect();
     let mut per_transaction: HashMap<Uuid, Vec<TaxMovementLine>> = HashMap::new();
     for (id, l) in lines {
         per_transaction
@@ -305,6 +342,7 @@ pub async fn order_tax(
             .into_iter()
             .map(|r| TaxTransaction {
                 lines: per_transaction.remove(&r.id).unwrap_or_default(),
+                filing: filed.remove(&r.id),
                 id: r.id,
                 kind: r.kind,
                 source: r.source,

@@ -18,6 +18,8 @@ pub struct TaxContext {
     pub nexus: Vec<Nexus>,
     /// The customer's certificates.
     pub exemptions: Vec<Exemption>,
+    /// The engine and its fallback.
+    pub settings: super::TaxSettings,
 }
 
 /// The tax context of a quote for `customer`.
@@ -31,6 +33,7 @@ pub async fn context(
         config: config::load_config(state, store, env).await?,
         nexus: config::load_nexus(state, store, env).await?,
         exemptions: exemptions::for_quote(state, store, env, customer).await?,
+        settings: super::engine::settings(state, store, env).await?,
     })
 }
 

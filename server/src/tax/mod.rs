@@ -3,9 +3,12 @@
 //! tax is a provider (`providers::tax`); this module stores what it needs and what it said.
 
 mod config;
+mod engine;
+mod engine_repo;
 mod error;
 mod exemptions;
 mod export;
+mod filings;
 mod ledger;
 mod lines;
 mod repo;
@@ -16,12 +19,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use config::{load_config, load_nexus, nexus_bodies, put_nexus, put_rules, rule_bodies};
+pub use engine::{Fallback, Quoted, TaxSettings, TaxSettingsInput, put_settings, quote, settings};
 pub use error::Error;
 pub use exemptions::{create_exemption, list_exemptions, revoke_exemption};
 pub use export::{
     ExportFormat, ExportQuery, ExportStream, GroupBy, JurisdictionReport, TaxExport,
     download_export, list_exports, report, start_export,
 };
+pub use filings::{Filing, deliver_due as deliver_filings, spawn_filer};
 pub use ledger::{
     OrderTax, Settled, TaxMovementLine, TaxTransaction, Trigger, order_tax, settle_tax,
 };

@@ -245,16 +245,19 @@ pub struct LineAmounts {
     pub taxable: i64,
     pub exempt: i64,
     pub tax: i64,
+    /// The engine that computed the snapshot line (empty where what was moved is summed).
+    #[sqlx(default)]
+    pub engine: String,
 }
 
 /// A snapshot's tax lines, read inside the settling transaction. A snapshot quoted before tax
 /// lines existed gives one line per taxed item (jurisdiction `unspecified`) from its priced
 /// lines, so the tax its customer paid is still committed and reversed.
 pub async fn line_amounts(tx: &mut Tx, snapshot: SnapshotId) -> Result<Vec<LineAmounts>, DbError> {
-    const SQL: &str = "SELECT line_no, position, jurisdiction, taxable, exempt, tax \
+    const SQL: &str = "SELECT line_no, position, jurisdiction, taxable, exempt, tax, engine \
         FROM order_tax_lines WHERE snapshot_id = $1 ORDER BY line_no, position";
     const LEGACY: &str = "SELECT line_no, 0 AS position, 'unspecified' AS jurisdiction, \
-        net AS taxable, 0 AS exempt, tax FROM order_checkout_snapshot_items \
+        net AS taxable, 0 AS exempt, tax, 'rules' AS engine FROM order_checkout_snapshot_items \
         WHERE snapshot_id = $1 AND tax > 0 ORDER BY line_no";
     let lines: Vec<LineAmounts> =
         on_tx!(tx, conn => sqlx::query_as(SQL).bind(snapshot).fetch_all(&mut *conn).await)?;
@@ -369,6 +372,7 @@ pub async fn order_transactions(
                             taxable,
                             exempt,
                             tax,
+                            engine: String::new(),
                         },
                     )
                 },

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{
     ExemptionInput, ExemptionView, ExportFormat, ExportQuery, ExportStream, GroupBy, NexusList,
-    OrderTax, TaxExport, TaxRules, config,
+    OrderTax, TaxExport, TaxRules, TaxSettings, TaxSettingsInput, config,
 };
 use crate::{
     auth::{policy, principal::StoreScope},
@@ -30,6 +30,7 @@ use crate::{
 pub fn admin_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_tax_rules, put_tax_rules))
+        .routes(routes!(get_tax_settings, put_tax_settings))
         .routes(routes!(get_nexus, put_nexus))
         .routes(routes!(list_exemptions, create_exemption))
         .routes(routes!(revoke_exemption))
@@ -68,6 +69,45 @@ pub async fn put_tax_rules(
     policy::manage_tax(scope.actor, scope.environment)?;
     let rules = super::put_rules(&state, scope.store_id, scope.environment, &body.rules).await?;
     Ok(Json(TaxRules { rules }))
+}
+
+/// The engine that taxes the store's quotes in this environment, and its fallback.
+#[utoipa::path(get, path = "/tax/settings", tag = "tax",
+    responses((status = 200, description = "Settings", body = TaxSettings)), security(("bearer" = [])))]
+pub async fn get_tax_settings(
+    State(state): State<AppState>,
+    scope: StoreScope,
+) -> Result<Json<TaxSettings>, ApiError> {
+    Ok(Json(
+        super::settings(&state, scope.store_id, scope.environment).await?,
+    ))
+}
+
+/// Chooses the tax engine (`rules`, or a tax service whose credentials the store keeps for
+/// this environment) and what a quote does when the service cannot answer: `refuse`
+/// (`503 tax_unavailable`) or `rules` (the store's rates, lines marked `engine: fallback`).
+#[utoipa::path(put, path = "/tax/settings", tag = "tax", request_body = TaxSettingsInput,
+    responses(
+        (status = 200, description = "Stored", body = TaxSettings),
+        (status = 403, description = "Staff changing production settings", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown engine, or one without credentials", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn put_tax_settings(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiJson(body): ApiJson<TaxSettingsInput>,
+) -> Result<Json<TaxSettings>, ApiError> {
+    policy::manage_tax(scope.actor, scope.environment)?;
+    let settings = super::put_settings(
+        &state,
+        scope.store_id,
+        scope.environment,
+        &scope.actor.audit_name(),
+        &body,
+    )
+    .await?;
+    Ok(Json(settings))
 }
 
 /// Where the store collects tax.

@@ -15,6 +15,20 @@ impl From<Error> for ApiError {
                 title: "Certificate already recorded",
                 detail: err.to_string(),
             },
+            Error::Unavailable(_) => ApiError::Described {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "tax_unavailable",
+                title: "Tax service unavailable",
+                // The reason (which may name internal hosts) goes to the log, not the client.
+                detail: "the store's tax service could not answer; try again shortly".to_owned(),
+            },
+            Error::Rejected { code, message } => ApiError::Described {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "tax_rejected",
+                title: "Tax service refused the request",
+                detail: format!("{code}: {message}"),
+            },
+            Error::Credentials(err) => err.into(),
             Error::Invalid(invalid) => ApiError::Validation(invalid),
             Error::Orders(err) => err.into(),
             Error::Db(err) => err.into(),

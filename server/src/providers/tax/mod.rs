@@ -1,8 +1,11 @@
 //! Tax providers: the tax of each priced line for a destination, split per jurisdiction. The
-//! checkout asks the [`TaxRegistry`] for the provider a store's configuration names; `rules`
-//! (the store's own jurisdiction rates) is built in, tax services plug in behind the same trait.
+//! checkout asks the [`TaxRegistry`] for the engine a store's settings name; `rules` (the
+//! store's own jurisdiction rates) is built in, tax services (`taxapi`) plug in behind the same
+//! trait through an [`TaxEngineAdapter`] that builds a client from the store's credentials.
 
+mod engine;
 mod jurisdiction;
+mod remote;
 mod rules;
 
 use std::{collections::BTreeMap, sync::Arc};
@@ -12,10 +15,22 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use engine::{DocumentKind, DocumentLine, TaxDocument, TaxEngineAdapter, TaxEngineError};
 pub use jurisdiction::{Exemption, Level, Nexus, TaxRule, jurisdiction_name};
+pub use remote::TaxApiAdapter;
 pub use rules::RulesTax;
 
-use crate::money::{MinorUnits, Overflow};
+use crate::{money::MinorUnits, providers::account::BoxFuture};
+
+/// What tax lines say computed them when the store's tax service failed and its settings fall
+/// back on its own rates.
+pub const FALLBACK_ENGINE: &str = "fallback";
+
+/// Whether lines computed by `engine` were computed here (nothing to tell a tax service when
+/// they are committed or reversed).
+pub fn is_built_in(engine: &str) -> bool {
+    engine == RulesTax::NAME || engine == FALLBACK_ENGINE
+}
 
 /// The tax code shipping is taxed under. A jurisdiction taxes shipping with a rule for this
 /// code, or with its `*` rule when that rule says `shipping_taxable`.
@@ -140,24 +155,42 @@ pub struct TaxConfig {
     pub rules: Vec<TaxRule>,
 }
 
-/// Computes tax per line and jurisdiction.
+/// An engine's answer: every line taxed, and the engine version that taxed them (recorded on
+/// every tax line, so a rule change is traceable to it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaxQuote {
+    /// Engine version.
+    pub version: String,
+    /// The lines, in the request's order.
+    pub lines: Vec<TaxedLine>,
+}
+
+/// Computes tax per line and jurisdiction, and (for a tax service) records what was filed.
 pub trait TaxProvider: Send + Sync {
     /// Provider name: its key in the registry, recorded on every tax line.
     fn name(&self) -> &'static str;
-    /// Engine version, recorded on every tax line (a rule change is traceable to it).
-    fn version(&self) -> &'static str;
     /// Taxes each line of the request under a store's configuration.
-    fn quote_tax(
-        &self,
-        config: &TaxConfig,
-        request: &TaxRequest<'_>,
-    ) -> Result<Vec<TaxedLine>, Overflow>;
+    fn quote_tax<'a>(
+        &'a self,
+        config: &'a TaxConfig,
+        request: &'a TaxRequest<'a>,
+    ) -> BoxFuture<'a, Result<TaxQuote, TaxEngineError>>;
+    /// Tells the engine about a committed, refunded or voided tax transaction. The built-in
+    /// engine keeps no books of its own (Cassa's tax ledger is the record).
+    fn record<'a>(
+        &'a self,
+        _document: &'a TaxDocument,
+    ) -> BoxFuture<'a, Result<(), TaxEngineError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
-/// The tax providers this process knows, by name. Built at start-up, held by the state.
+/// The tax providers this process knows, by name: built-in engines, and tax services whose
+/// clients are built per store from its credentials. Built at start-up, held by the state.
 #[derive(Clone, Default)]
 pub struct TaxRegistry {
     providers: BTreeMap<&'static str, Arc<dyn TaxProvider>>,
+    engines: BTreeMap<&'static str, Arc<dyn TaxEngineAdapter>>,
 }
 
 impl TaxRegistry {
@@ -172,15 +205,39 @@ impl TaxRegistry {
         self
     }
 
-    /// The provider called `name`.
+    /// Adds (or replaces) a tax service under its name.
+    pub fn register_engine(mut self, adapter: Arc<dyn TaxEngineAdapter>) -> Self {
+        self.engines.insert(adapter.name(), adapter);
+        self
+    }
+
+    /// The built-in provider called `name`.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn TaxProvider>> {
         self.providers.get(name)
+    }
+
+    /// The tax service called `name`.
+    pub fn engine(&self, name: &str) -> Option<&Arc<dyn TaxEngineAdapter>> {
+        self.engines.get(name)
+    }
+
+    /// Every tax service.
+    pub fn engines(&self) -> impl Iterator<Item = &Arc<dyn TaxEngineAdapter>> {
+        self.engines.values()
+    }
+
+    /// Whether a store's settings may name `name`.
+    pub fn knows(&self, name: &str) -> bool {
+        self.providers.contains_key(name) || self.engines.contains_key(name)
     }
 }
 
 impl std::fmt::Debug for TaxRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.providers.keys()).finish()
+        f.debug_struct("TaxRegistry")
+            .field("providers", &self.providers.keys().collect::<Vec<_>>())
+            .field("engines", &self.engines.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -194,5 +251,15 @@ mod tests {
         let registry = TaxRegistry::new().register(Arc::new(RulesTax));
         assert_eq!(registry.get("rules").map(|p| p.name()), Some("rules"));
         assert!(registry.get("tax_service").is_none());
+        assert!(!registry.knows("taxapi"));
+        let registry = registry.register_engine(Arc::new(TaxApiAdapter));
+        assert!(registry.knows("taxapi") && registry.knows("rules"));
+        assert_eq!(registry.engine("taxapi").map(|e| e.name()), Some("taxapi"));
+    }
+
+    #[test]
+    fn only_lines_computed_here_are_built_in() {
+        assert!(is_built_in("rules") && is_built_in(FALLBACK_ENGINE));
+        assert!(!is_built_in("taxapi"));
     }
 }

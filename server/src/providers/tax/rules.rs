@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use super::{
-    Destination, Level, SHIPPING_TAX_CODE, TaxConfig, TaxPart, TaxProvider, TaxRequest, TaxRule,
-    TaxableLine, TaxedLine, ZeroReason,
+    Destination, Level, SHIPPING_TAX_CODE, TaxConfig, TaxEngineError, TaxPart, TaxProvider,
+    TaxQuote, TaxRequest, TaxRule, TaxableLine, TaxedLine, ZeroReason,
 };
 use crate::money::{MinorUnits, Overflow, exclusive_tax, inclusive_split, split_largest_remainder};
+use crate::providers::account::BoxFuture;
 
 /// The store's jurisdiction rates; inclusive or exclusive prices.
 #[derive(Debug, Clone, Copy, Default)]
@@ -21,6 +22,20 @@ impl RulesTax {
     pub const NAME: &'static str = "rules";
     /// Version of the method below, recorded on tax lines.
     pub const VERSION: &'static str = "2";
+
+    /// Taxes each line of the request with the store's rates (pure: no I/O, so a quote whose
+    /// tax service is down can fall back on it).
+    pub fn compute(
+        &self,
+        config: &TaxConfig,
+        request: &TaxRequest<'_>,
+    ) -> Result<Vec<TaxedLine>, Overflow> {
+        request
+            .lines
+            .iter()
+            .map(|line| tax_line(config, request, line))
+            .collect()
+    }
 }
 
 /// Per jurisdiction covering `to` on the request's date, the rule for `tax_code`: its own
@@ -182,20 +197,19 @@ impl TaxProvider for RulesTax {
         Self::NAME
     }
 
-    fn version(&self) -> &'static str {
-        Self::VERSION
-    }
-
-    fn quote_tax(
-        &self,
-        config: &TaxConfig,
-        request: &TaxRequest<'_>,
-    ) -> Result<Vec<TaxedLine>, Overflow> {
-        request
-            .lines
-            .iter()
-            .map(|line| tax_line(config, request, line))
-            .collect()
+    fn quote_tax<'a>(
+        &'a self,
+        config: &'a TaxConfig,
+        request: &'a TaxRequest<'a>,
+    ) -> BoxFuture<'a, Result<TaxQuote, TaxEngineError>> {
+        let quote = self
+            .compute(config, request)
+            .map(|lines| TaxQuote {
+                version: Self::VERSION.to_owned(),
+                lines,
+            })
+            .map_err(|_| TaxEngineError::Overflow);
+        Box::pin(std::future::ready(quote))
     }
 }
 

@@ -86,7 +86,7 @@ fn quote(
         nexus,
         exemptions,
     };
-    RulesTax.quote_tax(&config, &request).unwrap()
+    RulesTax.compute(&config, &request).unwrap()
 }
 
 fn part_taxes(line: &TaxedLine) -> Vec<(String, i64)> {
