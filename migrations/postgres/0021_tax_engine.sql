@@ -14,10 +14,13 @@ CREATE TABLE tax_settings (
 -- The outbox of filings with a tax service: written in the transaction that records the tax
 -- transaction (no filing without its tax, no tax without its filing), sent by a worker that
 -- claims due rows with a lease and files under the tax transaction's id as idempotency key.
+-- An order's filings go in the order they were written (a refund never reaches the service
+-- before the commit it reverses), so a filing waits while an earlier one of its order is open.
 CREATE TABLE tax_engine_calls (
     id              uuid PRIMARY KEY REFERENCES tax_transactions (id) ON DELETE CASCADE,
     store_id        uuid NOT NULL REFERENCES stores (id) ON DELETE CASCADE,
     environment     text NOT NULL CHECK (environment IN ('sandbox', 'production')),
+    order_id        uuid NOT NULL,
     engine          text NOT NULL,
     kind            text NOT NULL CHECK (kind IN ('commit', 'refund', 'void')),
     document        text NOT NULL,
@@ -30,3 +33,4 @@ CREATE TABLE tax_engine_calls (
     sent_at         timestamptz
 );
 CREATE INDEX tax_engine_calls_due ON tax_engine_calls (status, next_attempt_at);
+CREATE INDEX tax_engine_calls_order ON tax_engine_calls (order_id, created_at, id);

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::{
     db::{Db, DbError, Tx},
     on_db, on_tx,
-    types::{Environment, StoreId},
+    types::{Environment, OrderId, StoreId},
 };
 
 /// A store's engine settings.
@@ -51,6 +51,7 @@ pub struct NewFiling<'a> {
     pub id: Uuid,
     pub store: StoreId,
     pub env: Environment,
+    pub order: OrderId,
     pub engine: &'a str,
     pub kind: &'a str,
     pub document: String,
@@ -58,11 +59,11 @@ pub struct NewFiling<'a> {
 }
 
 pub async fn insert_filing(tx: &mut Tx, f: &NewFiling<'_>) -> Result<(), DbError> {
-    const SQL: &str = "INSERT INTO tax_engine_calls (id, store_id, environment, engine, kind, \
-        document, status, attempt_count, next_attempt_at, created_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)";
+    const SQL: &str = "INSERT INTO tax_engine_calls (id, store_id, environment, order_id, \
+        engine, kind, document, status, attempt_count, next_attempt_at, created_at) \
+        VALUES ($1, $2, $3, $8, $4, $5, $6, 'pending', 0, $7, $7)";
     on_tx!(tx, conn => sqlx::query(SQL).bind(f.id).bind(f.store).bind(f.env).bind(f.engine)
-        .bind(f.kind).bind(&f.document).bind(f.at).execute(&mut *conn).await.map(|_| ()))?;
+        .bind(f.kind).bind(&f.document).bind(f.at).bind(f.order).execute(&mut *conn).await.map(|_| ()))?;
     Ok(())
 }
 
@@ -78,8 +79,9 @@ pub struct Claimed {
     pub locked_until: DateTime<Utc>,
 }
 
-/// Claims up to `limit` due filings (and those whose lease expired), oldest first. On
-/// PostgreSQL `SKIP LOCKED` lets several servers claim at once without sharing a row.
+/// Claims up to `limit` due filings (and those whose lease expired), oldest first, none while
+/// an earlier filing of its order is still open (pending or in flight). On PostgreSQL
+/// `SKIP LOCKED` lets several servers claim at once without sharing a row.
 pub async fn claim(
     db: &Db,
     now: DateTime<Utc>,
@@ -87,9 +89,13 @@ pub async fn claim(
     limit: i64,
 ) -> Result<Vec<Claimed>, DbError> {
     const HEAD: &str = "UPDATE tax_engine_calls SET status = 'processing', locked_until = $2, \
-        attempt_count = attempt_count + 1 WHERE id IN (SELECT id FROM tax_engine_calls \
-        WHERE (status = 'pending' AND next_attempt_at <= $1) \
-        OR (status = 'processing' AND locked_until <= $1) ORDER BY created_at, id LIMIT $3";
+        attempt_count = attempt_count + 1 WHERE id IN (SELECT c.id FROM tax_engine_calls c \
+        WHERE ((c.status = 'pending' AND c.next_attempt_at <= $1) \
+        OR (c.status = 'processing' AND c.locked_until <= $1)) \
+        AND NOT EXISTS (SELECT 1 FROM tax_engine_calls p WHERE p.order_id = c.order_id \
+        AND p.status IN ('pending', 'processing') \
+        AND (p.created_at < c.created_at OR (p.created_at = c.created_at AND p.id < c.id))) \
+        ORDER BY c.created_at, c.id LIMIT $3";
     const TAIL: &str = ") RETURNING id, store_id, environment, engine, document, attempt_count, \
         locked_until";
     Ok(match db {

@@ -19,7 +19,7 @@ use crate::{
     db::{DbError, Tx},
     providers::tax::{DocumentKind, TaxDocument, TaxEngineError},
     state::AppState,
-    types::{Environment, StoreId},
+    types::{Environment, OrderId, StoreId},
 };
 
 /// How long a claim is held before another worker may take the filing over.
@@ -37,6 +37,7 @@ pub async fn enqueue(
     tx: &mut Tx,
     store: StoreId,
     env: Environment,
+    order: OrderId,
     engine: &str,
     document: &TaxDocument,
     at: DateTime<Utc>,
@@ -51,6 +52,7 @@ pub async fn enqueue(
             id,
             store,
             env,
+            order,
             engine,
             kind: document.kind.as_str(),
             document: text,

@@ -170,7 +170,7 @@ async fn record(
                 })
                 .collect(),
         };
-        filings::enqueue(tx, s.store, s.env, engine, &document, s.at).await?;
+        filings::enqueue(tx, s.store, s.env, s.order_id, engine, &document, s.at).await?;
     }
     Ok(())
 }

@@ -4,7 +4,9 @@
 //! tax ledger (commit, reverse, finalize) is in `ledger.rs`, exports in `exports.rs`.
 
 mod exports;
+mod fake_service;
 mod ledger;
+mod service;
 
 use cassa_tests::{Backend, TestApp, TestStore, both_backends, spawn_app};
 use serde_json::{Value, json};
