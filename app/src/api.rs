@@ -157,10 +157,11 @@ pub async fn put_credentials(
         "stripe" => ("secret_key", "account_id"),
         _ => ("api_key", "base_url"),
     };
-    let mut fields = vec![
-        (secret_field.to_owned(), primary_secret),
-        ("webhook_secret".to_owned(), webhook_secret),
-    ];
+    let mut fields = vec![(secret_field.to_owned(), primary_secret)];
+    // A tax service sends no webhooks: its form leaves the secret empty.
+    if !webhook_secret.trim().is_empty() {
+        fields.push(("webhook_secret".to_owned(), webhook_secret));
+    }
     if let Some(setting) = setting.filter(|s| !s.trim().is_empty()) {
         fields.push((setting_field.to_owned(), setting));
     }
@@ -352,6 +353,17 @@ pub async fn save_tax_rules(rules: String) -> Result<String, ServerFnError> {
 pub async fn save_tax_nexus(nexus: String) -> Result<String, ServerFnError> {
     let parts = server::parts()?;
     server::fail(server::backend()?.save_tax_nexus(&parts, nexus).await)
+}
+
+/// Saves the tax engine and its fallback.
+#[server(prefix = "/console/fn", endpoint = "save_tax_settings")]
+pub async fn save_tax_settings(engine: String, fallback: String) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .save_tax_settings(&parts, engine, fallback)
+            .await,
+    )
 }
 
 /// A customer's exemption certificates.

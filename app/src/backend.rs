@@ -452,6 +452,8 @@ pub struct TaxExportRow {
     pub actor: String,
     /// When (RFC 3339).
     pub created_at: String,
+    /// Whole percent written of a running export by transaction line.
+    pub percent: Option<i64>,
 }
 
 /// The Tax page: the period's report, the exports, and the rates and nexus as editable JSON.
@@ -469,6 +471,12 @@ pub struct TaxPageView {
     pub rules_json: String,
     /// Where the store collects (`{"nexus": […]}`), pretty-printed.
     pub nexus_json: String,
+    /// The engine quotes are taxed with (`rules` or a tax service).
+    pub engine: String,
+    /// What a quote does when the tax service cannot answer (`refuse` or `rules`).
+    pub fallback: String,
+    /// Every engine the server offers.
+    pub engines: Vec<String>,
 }
 
 /// A customer's tax exemption certificate.
@@ -681,6 +689,14 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         &'a self,
         req: &'a http::request::Parts,
         json: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>>;
+
+    /// Chooses the tax engine and its fallback; returns the confirmation.
+    fn save_tax_settings<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        engine: String,
+        fallback: String,
     ) -> BoxFuture<'a, ConsoleResult<String>>;
 
     /// A customer's exemption certificates.

@@ -93,3 +93,27 @@ test('a merchant edits rates and nexus, sees the report, and downloads an export
   await certificate.getByRole('button', { name: 'Revoke' }).click();
   await expect(certificate).toHaveCount(0);
 });
+
+test('a merchant chooses the tax engine and what a quote does when it cannot answer', async ({ page }) => {
+  await signIn(page);
+  const name = `Engine ${Date.now()}`;
+  await createStore(page, name);
+  await openStore(page, name);
+  await page.getByRole('link', { name: 'Tax', exact: true }).click();
+  await waitForHydration(page);
+  const engine = page.locator('#tax-engine');
+  await expect(engine.getByLabel('Engine')).toHaveValue('rules');
+
+  // A tax service without credentials in this environment is refused with the API's reason.
+  await engine.getByLabel('Engine').selectOption('taxapi');
+  await engine.getByRole('button', { name: 'Save engine' }).click();
+  await expect(page.getByTestId('tax-result').last()).toContainText('credentials for this environment');
+
+  await engine.getByLabel('Engine').selectOption('rules');
+  await engine.getByLabel('When it cannot answer').selectOption('rules');
+  await engine.getByRole('button', { name: 'Save engine' }).click();
+  await expect(page.getByTestId('tax-result').last()).toContainText("taxed with the store's rates");
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.locator('#tax-engine').getByLabel('When it cannot answer')).toHaveValue('rules');
+});

@@ -34,3 +34,8 @@ CREATE TABLE tax_engine_calls (
 );
 CREATE INDEX tax_engine_calls_due ON tax_engine_calls (status, next_attempt_at);
 CREATE INDEX tax_engine_calls_order ON tax_engine_calls (order_id, created_at, id);
+
+-- How far a running export is: transactions in its window, and how many were written so far
+-- (exports by transaction line; written about once a second while the file streams).
+ALTER TABLE tax_exports ADD COLUMN transactions_total bigint;
+ALTER TABLE tax_exports ADD COLUMN transactions_done bigint;

@@ -112,6 +112,8 @@ fn CredentialList(store_name: String, environment: String) -> impl IntoView {
                     <select name="provider">
                         <option value="sandbox">"Sandbox PSP"</option>
                         <option value="stripe">"Stripe"</option>
+                        <option value="sandbox_carrier">"Sandbox carrier"</option>
+                        <option value="taxapi">"Tax service (taxapi)"</option>
                     </select>
                 </label>
                 <label>
@@ -119,11 +121,11 @@ fn CredentialList(store_name: String, environment: String) -> impl IntoView {
                     <input type="password" name="primary_secret" required autocomplete="off"/>
                 </label>
                 <label>
-                    "Webhook signing secret"
-                    <input type="password" name="webhook_secret" required autocomplete="off"/>
+                    "Webhook signing secret (none for a tax service)"
+                    <input type="password" name="webhook_secret" autocomplete="off"/>
                 </label>
                 <label>
-                    "Base URL (sandbox) / account id (Stripe), optional"
+                    "Base URL (sandbox, carrier; required for a tax service) / account id (Stripe)"
                     <input type="text" name="setting"/>
                 </label>
                 <button type="submit" class="btn primary">"Save credentials"</button>

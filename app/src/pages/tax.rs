@@ -7,8 +7,8 @@ use leptos_router::hooks::use_query_map;
 use super::{error_text, outcomes, with_viewer};
 use crate::{
     api::{
-        AddTaxExemption, RevokeTaxExemption, SaveTaxNexus, SaveTaxRules, get_tax_page,
-        list_tax_exemptions,
+        AddTaxExemption, RevokeTaxExemption, SaveTaxNexus, SaveTaxRules, SaveTaxSettings,
+        get_tax_page, list_tax_exemptions,
     },
     backend::{TaxPageView, Viewer},
 };
@@ -109,6 +109,7 @@ fn TaxPanels(store_name: String) -> impl IntoView {
     let query = use_query_map();
     let save_rules = ServerAction::<SaveTaxRules>::new();
     let save_nexus = ServerAction::<SaveTaxNexus>::new();
+    let save_settings = ServerAction::<SaveTaxSettings>::new();
     let page = Resource::new(
         move || {
             let q = query.get();
@@ -117,12 +118,17 @@ fn TaxPanels(store_name: String) -> impl IntoView {
                 q.get("to"),
                 save_rules.version().get(),
                 save_nexus.version().get(),
+                save_settings.version().get(),
             )
         },
-        |(from, to, _, _)| get_tax_page(from, to),
+        |(from, to, _, _, _)| get_tax_page(from, to),
     );
     let outcome = outcomes("tax-result", move || {
-        vec![save_rules.value().get(), save_nexus.value().get()]
+        vec![
+            save_rules.value().get(),
+            save_nexus.value().get(),
+            save_settings.value().get(),
+        ]
     });
     view! {
         <section class="panel">
@@ -139,7 +145,9 @@ fn TaxPanels(store_name: String) -> impl IntoView {
                     .map(|result| match result {
                         Err(e) => view! { <p class="error">{error_text(&e)}</p> }.into_any(),
                         Ok(page) => {
-                            view! { <TaxView page=page save_rules=save_rules save_nexus=save_nexus/> }
+                            view! {
+                                <TaxView page=page save_rules=save_rules save_nexus=save_nexus save_settings=save_settings/>
+                            }
                                 .into_any()
                         }
                     })
@@ -153,6 +161,7 @@ fn TaxView(
     page: TaxPageView,
     save_rules: ServerAction<SaveTaxRules>,
     save_nexus: ServerAction<SaveTaxNexus>,
+    save_settings: ServerAction<SaveTaxSettings>,
 ) -> impl IntoView {
     let period = format!("from={}&to={}", page.from, page.to);
     // Files, not pages: `download` and `rel="external"` keep the router's hands off them.
@@ -257,7 +266,13 @@ fn TaxView(
                                                 <td>{e.created_at} <br/><span class="muted">{e.actor}</span></td>
                                                 <td>{e.period}</td>
                                                 <td>{e.shape}</td>
-                                                <td><span class=format!("status-chip {}", e.status)>{e.status.clone()}</span></td>
+                                                <td>
+                                                    <span class=format!("status-chip {}", e.status)>{e.status.clone()}</span>
+                                                    {(e.status == "running")
+                                                        .then_some(e.percent)
+                                                        .flatten()
+                                                        .map(|p| view! { " " <span class="muted" data-testid="progress">{format!("{p} %")}</span> })}
+                                                </td>
                                                 <td data-testid="rows">{e.rows.map(|r| r.to_string()).unwrap_or_default()}</td>
                                                 <td><code title=sha>{short}</code></td>
                                                 <td><a class="btn small" href=href data-testid="download" download rel="external">"Download"</a></td>
@@ -271,6 +286,36 @@ fn TaxView(
                 }
                     .into_any()
             }}
+        </section>
+        <section class="panel" id="tax-engine">
+            <h2>"Engine"</h2>
+            <p class="muted">
+                "Quotes are taxed with the store's rates (rules) or by a tax service whose credentials the store keeps for this environment. When the service cannot answer, a quote is refused (503 tax_unavailable) or taxed with the store's rates, its lines marked fallback."
+            </p>
+            <ActionForm action=save_settings attr:class="inline">
+                <label>
+                    "Engine "
+                    <select name="engine">
+                        {page
+                            .engines
+                            .iter()
+                            .map(|e| {
+                                view! { <option value=e.clone() selected=*e == page.engine>{e.clone()}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+                " "
+                <label>
+                    "When it cannot answer "
+                    <select name="fallback">
+                        <option value="refuse" selected=page.fallback == "refuse">"refuse the quote"</option>
+                        <option value="rules" selected=page.fallback == "rules">"use the store's rates"</option>
+                    </select>
+                </label>
+                " "
+                <button type="submit" class="btn small">"Save engine"</button>
+            </ActionForm>
         </section>
         <section class="panel" id="tax-rates">
             <h2>"Rates"</h2>

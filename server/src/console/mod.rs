@@ -343,6 +343,15 @@ impl ConsoleBackend for ServerBackend {
         Box::pin(tax::save_nexus(&self.state, req, json))
     }
 
+    fn save_tax_settings<'a>(
+        &'a self,
+        req: &'a Parts,
+        engine: String,
+        fallback: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>> {
+        Box::pin(tax::save_settings(&self.state, req, engine, fallback))
+    }
+
     fn tax_exemptions<'a>(
         &'a self,
         req: &'a Parts,

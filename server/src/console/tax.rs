@@ -20,7 +20,10 @@ use crate::{
     http::problem::ApiError,
     money::format_amount,
     state::AppState,
-    tax::{self, ExemptionInput, ExportFormat, ExportQuery, GroupBy, NexusList, TaxRules},
+    tax::{
+        self, ExemptionInput, ExportFormat, ExportQuery, Fallback, GroupBy, NexusList, TaxRules,
+        TaxSettingsInput,
+    },
     types::{CustomerId, TaxExemptionId},
 };
 
@@ -70,7 +73,11 @@ pub async fn page(
         .map_err(shown)?;
     let rules = tax::rule_bodies(state, store, env).await.map_err(shown)?;
     let nexus = tax::load_nexus(state, store, env).await.map_err(shown)?;
+    let settings = tax::settings(state, store, env).await.map_err(shown)?;
     Ok(TaxPageView {
+        engine: settings.engine,
+        fallback: settings.fallback.as_str().to_owned(),
+        engines: settings.engines,
         from: from.to_string(),
         to: to.to_string(),
         report: report
@@ -100,6 +107,7 @@ pub async fn page(
                 sha256: e.sha256,
                 actor: e.actor,
                 created_at: e.created_at.to_rfc3339(),
+                percent: e.progress.map(|p| p.percent),
             })
             .collect(),
         rules_json: pretty(&TaxRules { rules }),
@@ -134,6 +142,38 @@ pub async fn save_nexus(state: &AppState, req: &Parts, json: String) -> ConsoleR
         .await
         .map_err(shown)?;
     Ok(format!("Saved {} places with nexus.", saved.len()))
+}
+
+/// Saves the engine form: the engine, and what a quote does when a tax service cannot answer.
+pub async fn save_settings(
+    state: &AppState,
+    req: &Parts,
+    engine: String,
+    fallback: String,
+) -> ConsoleResult<String> {
+    let signed = require_signed(state, req).await?;
+    let (store, actor) = signed.actor(state).await?;
+    let env = signed.environment();
+    policy::manage_tax(actor, env).map_err(shown)?;
+    let fallback = match fallback.as_str() {
+        "refuse" => Fallback::Refuse,
+        "rules" => Fallback::Rules,
+        _ => return Err("Fallback: refuse or rules.".to_owned()),
+    };
+    let input = TaxSettingsInput { engine, fallback };
+    let saved = tax::put_settings(state, store, env, &actor.audit_name(), &input)
+        .await
+        .map_err(shown)?;
+    Ok(match saved.engine.as_str() {
+        "rules" => "Quotes are taxed with the store's rates.".to_owned(),
+        engine => format!(
+            "Quotes are taxed by {engine}; when it cannot answer, they are {}.",
+            match saved.fallback {
+                Fallback::Refuse => "refused",
+                Fallback::Rules => "taxed with the store's rates",
+            }
+        ),
+    })
 }
 
 /// `GET /console/tax/export?from&to&format&group_by`: starts and streams an export for the

@@ -112,6 +112,34 @@ pub struct TaxExport {
     pub created_at: DateTime<Utc>,
     /// First download finished at.
     pub completed_at: Option<DateTime<Utc>>,
+    /// How far the first download is, for an export by transaction line.
+    pub progress: Option<ExportProgress>,
+}
+
+/// How far a running export by transaction line is (updated about once a second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ExportProgress {
+    /// Transactions written.
+    pub done: i64,
+    /// Transactions in the window.
+    pub total: i64,
+    /// `done / total`, whole percent (100 for an empty window).
+    pub percent: i64,
+}
+
+impl ExportProgress {
+    fn of(done: i64, total: i64) -> Self {
+        let percent = if total <= 0 {
+            100
+        } else {
+            (done.clamp(0, total) * 100) / total
+        };
+        Self {
+            done,
+            total,
+            percent,
+        }
+    }
 }
 
 fn view(row: &repo::ExportRow) -> Result<TaxExport, Error> {
@@ -141,6 +169,9 @@ fn view(row: &repo::ExportRow) -> Result<TaxExport, Error> {
         sha256: row.sha256.clone(),
         created_at: row.created_at,
         completed_at: row.completed_at,
+        progress: row
+            .transactions_total
+            .map(|total| ExportProgress::of(row.transactions_done.unwrap_or(0), total)),
     })
 }
 
@@ -186,6 +217,8 @@ pub async fn start_export(
         sha256: None,
         created_at: now,
         completed_at: None,
+        transactions_total: None,
+        transactions_done: None,
     };
     repo::insert_export(&state.db, &row).await?;
     let export = view(&row)?;
@@ -382,7 +415,18 @@ struct Producer {
     rows: i64,
     hash: Sha256,
     clock: crate::clock::SharedClock,
+    progress: Option<Progress>,
 }
+
+/// A first export by transaction line reports how far it is.
+struct Progress {
+    total: i64,
+    done: i64,
+    reported: std::time::Instant,
+}
+
+/// How often a running export writes its progress.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Producer {
     /// Adds a data row, JSON rows separated by commas.
@@ -421,10 +465,33 @@ impl Producer {
                 self.step = Step::Footer;
             }
             Step::Movements(after) => {
+                if after.is_none() && self.record {
+                    let total = repo::count_transactions(&self.db, self.window).await?;
+                    repo::export_progress(&self.db, self.export.id, 0, total).await?;
+                    self.progress = Some(Progress {
+                        total,
+                        done: 0,
+                        reported: std::time::Instant::now(),
+                    });
+                }
                 let page = repo::movements(&self.db, self.window, after, PAGE).await?;
                 let last = page.last().map(|m| (m.created_at, m.transaction_id));
+                let mut previous = None;
                 for m in &page {
                     self.row(&mut out, movement_row(format, m));
+                    if let Some(progress) = &mut self.progress
+                        && previous != Some(m.transaction_id)
+                    {
+                        progress.done += 1;
+                        previous = Some(m.transaction_id);
+                    }
+                }
+                if let Some(progress) = &mut self.progress
+                    && progress.reported.elapsed() >= PROGRESS_EVERY
+                {
+                    progress.reported = std::time::Instant::now();
+                    repo::export_progress(&self.db, self.export.id, progress.done, progress.total)
+                        .await?;
                 }
                 // A transaction always has lines, so an empty page is the end.
                 self.step = match last {
@@ -482,6 +549,7 @@ fn stream(
         rows: 0,
         hash: Sha256::new(),
         clock: state.clock.clone(),
+        progress: None,
         export,
     };
     Box::pin(futures::stream::unfold(

@@ -23,8 +23,8 @@ pub use engine::{Fallback, Quoted, TaxSettings, TaxSettingsInput, put_settings, 
 pub use error::Error;
 pub use exemptions::{create_exemption, list_exemptions, revoke_exemption};
 pub use export::{
-    ExportFormat, ExportQuery, ExportStream, GroupBy, JurisdictionReport, TaxExport,
-    download_export, list_exports, report, start_export,
+    ExportFormat, ExportProgress, ExportQuery, ExportStream, GroupBy, JurisdictionReport,
+    TaxExport, download_export, list_exports, report, start_export,
 };
 pub use filings::{Filing, deliver_due as deliver_filings, spawn_filer};
 pub use ledger::{

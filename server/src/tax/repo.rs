@@ -398,22 +398,46 @@ pub struct ExportRow {
     pub sha256: Option<String>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+    pub transactions_total: Option<i64>,
+    pub transactions_done: Option<i64>,
 }
 
 const EXPORT_COLUMNS: &str = "id, store_id, environment, actor, period_from, period_to, format, \
-    group_by, as_of, status, row_count, sha256, created_at, completed_at";
+    group_by, as_of, status, row_count, sha256, created_at, completed_at, transactions_total, \
+    transactions_done";
 
 /// Records an export as it starts.
 pub async fn insert_export(db: &Db, row: &ExportRow) -> Result<(), DbError> {
     let sql = format!(
         "INSERT INTO tax_exports ({EXPORT_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     );
     on_db!(db, pool => sqlx::query(&sql).bind(row.id).bind(row.store_id).bind(row.environment)
         .bind(&row.actor).bind(row.period_from).bind(row.period_to).bind(&row.format)
         .bind(&row.group_by).bind(row.as_of).bind(&row.status).bind(row.row_count)
-        .bind(&row.sha256).bind(row.created_at).bind(row.completed_at).execute(pool).await.map(|_| ()))?;
+        .bind(&row.sha256).bind(row.created_at).bind(row.completed_at)
+        .bind(row.transactions_total).bind(row.transactions_done)
+        .execute(pool).await.map(|_| ()))?;
     Ok(())
+}
+
+/// How far a running export is.
+pub async fn export_progress(db: &Db, id: Uuid, done: i64, total: i64) -> Result<(), DbError> {
+    const SQL: &str = "UPDATE tax_exports SET transactions_done = $2, transactions_total = $3 \
+        WHERE id = $1 AND status = 'running'";
+    on_db!(db, pool => sqlx::query(SQL).bind(id).bind(done).bind(total)
+        .execute(pool).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// The transactions in an export's window.
+pub async fn count_transactions(db: &Db, w: Window) -> Result<i64, DbError> {
+    const SQL: &str = "SELECT COUNT(*) FROM tax_transactions WHERE store_id = $1 \
+        AND environment = $2 AND created_at >= $3 AND created_at < $4 AND created_at < $5";
+    Ok(
+        on_db!(db, pool => sqlx::query_scalar(SQL).bind(w.store).bind(w.env).bind(w.from)
+        .bind(w.to).bind(w.as_of).fetch_one(pool).await)?,
+    )
 }
 
 /// Records what a first, complete export sent.
@@ -425,7 +449,8 @@ pub async fn complete_export(
     at: DateTime<Utc>,
 ) -> Result<(), DbError> {
     const SQL: &str = "UPDATE tax_exports SET status = 'completed', row_count = $2, sha256 = $3, \
-        completed_at = $4 WHERE id = $1 AND status = 'running'";
+        completed_at = $4, transactions_done = transactions_total \
+        WHERE id = $1 AND status = 'running'";
     on_db!(db, pool => sqlx::query(SQL).bind(id).bind(rows).bind(sha256).bind(at)
         .execute(pool).await.map(|_| ()))?;
     Ok(())

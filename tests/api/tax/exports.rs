@@ -165,4 +165,68 @@ async fn exports_add_up_to_the_ledger_and_download_again_byte_for_byte(backend: 
     assert_problem(response, 404, "not_found").await;
 }
 
-both_backends!(exports_add_up_to_the_ledger_and_download_again_byte_for_byte);
+/// An export by transaction line records how many transactions its window holds as its first
+/// page streams, and how many it wrote; the console shows the percentage.
+async fn a_running_export_by_transaction_line_reports_its_progress(backend: Backend) {
+    use futures::StreamExt;
+
+    let app = spawn_app(backend).await;
+    let store = shop(&app).await;
+    let (_, token) = app.create_customer(&store).await;
+    for _ in 0..3 {
+        let snapshot = quote(&app, &store, &token, "Los Angeles", "CA", "90012").await;
+        let intent = authorize(&app, &token, &snapshot).await;
+        act(&app, &store, &intent, "capture", None).await;
+    }
+    app.clock.advance(chrono::Duration::seconds(10));
+    let query = cassa::tax::ExportQuery {
+        from: "2026-01-01".parse().unwrap(),
+        to: "2026-01-31".parse().unwrap(),
+        format: None,
+        group_by: Some(cassa::tax::GroupBy::Transaction),
+    };
+    let (export, mut file) = cassa::tax::start_export(
+        &app.state,
+        store.id.parse().unwrap(),
+        cassa::types::Environment::Sandbox,
+        "test",
+        &query,
+    )
+    .await
+    .unwrap();
+    let id = export.id.to_string();
+    let progress = || {
+        let (app, store, id) = (&app, &store, id.clone());
+        async move {
+            let exports = json_of(get(app, store, "/api/v1/admin/tax/exports").await, 200).await;
+            exports
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["id"] == id.as_str())
+                .cloned()
+                .unwrap()
+        }
+    };
+    assert!(progress().await["progress"].is_null(), "not started");
+    file.next().await.unwrap().unwrap(); // the header
+    file.next().await.unwrap().unwrap(); // the first page
+    let running = progress().await;
+    assert_eq!(running["status"], "running");
+    assert_eq!(running["progress"]["total"], 3);
+    assert!(running["progress"]["percent"].as_i64().unwrap() <= 100);
+    while let Some(chunk) = file.next().await {
+        chunk.unwrap();
+    }
+    let done = progress().await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(
+        done["progress"],
+        serde_json::json!({"done": 3, "total": 3, "percent": 100})
+    );
+}
+
+both_backends!(
+    exports_add_up_to_the_ledger_and_download_again_byte_for_byte,
+    a_running_export_by_transaction_line_reports_its_progress,
+);
