@@ -15,12 +15,15 @@ CREATE TABLE tax_settings (
 -- transaction (no filing without its tax, no tax without its filing), sent by a worker that
 -- claims due rows with a lease and files under the tax transaction's id as idempotency key.
 -- An order's filings go in the order they were written (a refund never reaches the service
--- before the commit it reverses), so a filing waits while an earlier one of its order is open.
+-- before the commit it reverses): `seq` numbers them per order in the settling transaction,
+-- under the payment's lock, and a filing waits while an earlier one of its order is pending,
+-- in flight or failed (a failed one is retried by hand first).
 CREATE TABLE tax_engine_calls (
     id              BLOB PRIMARY KEY REFERENCES tax_transactions (id) ON DELETE CASCADE,
     store_id        BLOB NOT NULL REFERENCES stores (id) ON DELETE CASCADE,
     environment     text NOT NULL CHECK (environment IN ('sandbox', 'production')),
     order_id        BLOB NOT NULL,
+    seq             INTEGER NOT NULL,
     engine          text NOT NULL,
     kind            text NOT NULL CHECK (kind IN ('commit', 'refund', 'void')),
     document        text NOT NULL,
@@ -33,7 +36,7 @@ CREATE TABLE tax_engine_calls (
     sent_at         TEXT
 );
 CREATE INDEX tax_engine_calls_due ON tax_engine_calls (status, next_attempt_at);
-CREATE INDEX tax_engine_calls_order ON tax_engine_calls (order_id, created_at, id);
+CREATE INDEX tax_engine_calls_order ON tax_engine_calls (order_id, seq);
 
 -- How far a running export is: transactions in its window, and how many were written so far
 -- (exports by transaction line; written about once a second while the file streams).

@@ -144,6 +144,7 @@ pub async fn quote(
         .collect();
     let request = TaxRequest {
         date: tax_date,
+        currency: order.currency.code(),
         destination: &destination,
         lines: &taxable,
         nexus: &context.nexus,

@@ -59,9 +59,11 @@ pub struct NewFiling<'a> {
 }
 
 pub async fn insert_filing(tx: &mut Tx, f: &NewFiling<'_>) -> Result<(), DbError> {
-    const SQL: &str = "INSERT INTO tax_engine_calls (id, store_id, environment, order_id, \
+    // Numbered under the payment's lock, which the settling transaction holds.
+    const SQL: &str = "INSERT INTO tax_engine_calls (id, store_id, environment, order_id, seq, \
         engine, kind, document, status, attempt_count, next_attempt_at, created_at) \
-        VALUES ($1, $2, $3, $8, $4, $5, $6, 'pending', 0, $7, $7)";
+        SELECT $1, $2, $3, $8, COALESCE(MAX(seq), 0) + 1, $4, $5, $6, 'pending', 0, $7, $7 \
+        FROM tax_engine_calls WHERE order_id = $8";
     on_tx!(tx, conn => sqlx::query(SQL).bind(f.id).bind(f.store).bind(f.env).bind(f.engine)
         .bind(f.kind).bind(&f.document).bind(f.at).bind(f.order).execute(&mut *conn).await.map(|_| ()))?;
     Ok(())
@@ -80,8 +82,8 @@ pub struct Claimed {
 }
 
 /// Claims up to `limit` due filings (and those whose lease expired), oldest first, none while
-/// an earlier filing of its order is still open (pending or in flight). On PostgreSQL
-/// `SKIP LOCKED` lets several servers claim at once without sharing a row.
+/// an earlier filing of its order is pending, in flight or failed. On PostgreSQL `SKIP LOCKED`
+/// lets several servers claim at once without sharing a row.
 pub async fn claim(
     db: &Db,
     now: DateTime<Utc>,
@@ -93,8 +95,7 @@ pub async fn claim(
         WHERE ((c.status = 'pending' AND c.next_attempt_at <= $1) \
         OR (c.status = 'processing' AND c.locked_until <= $1)) \
         AND NOT EXISTS (SELECT 1 FROM tax_engine_calls p WHERE p.order_id = c.order_id \
-        AND p.status IN ('pending', 'processing') \
-        AND (p.created_at < c.created_at OR (p.created_at = c.created_at AND p.id < c.id))) \
+        AND p.status IN ('pending', 'processing', 'failed') AND p.seq < c.seq) \
         ORDER BY c.created_at, c.id LIMIT $3";
     const TAIL: &str = ") RETURNING id, store_id, environment, engine, document, attempt_count, \
         locked_until";
@@ -168,4 +169,14 @@ pub async fn order_filings(
         c.sent_at FROM tax_engine_calls c JOIN tax_transactions t ON t.id = c.id \
         WHERE t.order_id = $1";
     Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(order).fetch_all(pool).await)?)
+}
+
+/// Puts an order's failed filings back in the queue (a person fixed what made them fail).
+pub async fn requeue_failed(db: &Db, order: OrderId, now: DateTime<Utc>) -> Result<u64, DbError> {
+    const SQL: &str = "UPDATE tax_engine_calls SET status = 'pending', attempt_count = 0, \
+        next_attempt_at = $2 WHERE order_id = $1 AND status = 'failed'";
+    Ok(
+        on_db!(db, pool => sqlx::query(SQL).bind(order).bind(now).execute(pool).await
+        .map(|r| r.rows_affected()))?,
+    )
 }

@@ -438,6 +438,13 @@ impl Producer {
         self.rows += 1;
     }
 
+    /// Records how far the export is. Best effort: a busy database never costs the file.
+    async fn report_progress(&self, done: i64, total: i64) {
+        if let Err(err) = repo::export_progress(&self.db, self.export.id, done, total).await {
+            tracing::warn!(export = %self.export.id, error = %err, "could not record export progress");
+        }
+    }
+
     /// The next piece of the file (`None` once it ended).
     async fn next(&mut self) -> Result<Option<String>, Error> {
         let format = self.export.format;
@@ -467,7 +474,7 @@ impl Producer {
             Step::Movements(after) => {
                 if after.is_none() && self.record {
                     let total = repo::count_transactions(&self.db, self.window).await?;
-                    repo::export_progress(&self.db, self.export.id, 0, total).await?;
+                    self.report_progress(0, total).await;
                     self.progress = Some(Progress {
                         total,
                         done: 0,
@@ -490,8 +497,8 @@ impl Producer {
                     && progress.reported.elapsed() >= PROGRESS_EVERY
                 {
                     progress.reported = std::time::Instant::now();
-                    repo::export_progress(&self.db, self.export.id, progress.done, progress.total)
-                        .await?;
+                    let (done, total) = (progress.done, progress.total);
+                    self.report_progress(done, total).await;
                 }
                 // A transaction always has lines, so an empty page is the end.
                 self.step = match last {

@@ -22,10 +22,8 @@ use crate::{
     types::{Environment, OrderId, StoreId},
 };
 
-/// How long a claim is held before another worker may take the filing over.
-const LEASE_SECS: i64 = 60;
-/// Filings claimed per round.
-const BATCH: i64 = 32;
+/// Filings claimed per round (sent one after another, each within the provider timeout).
+const BATCH: i64 = 8;
 /// Attempts before a filing the service keeps failing is marked `failed` (about 3 days at the
 /// capped backoff below).
 pub const MAX_ATTEMPTS: i32 = 80;
@@ -60,6 +58,11 @@ pub async fn enqueue(
         },
     )
     .await
+}
+
+/// Puts an order's failed filings back in the queue; how many.
+pub async fn retry_failed(state: &AppState, order: OrderId) -> Result<u64, DbError> {
+    engine_repo::requeue_failed(&state.db, order, state.clock.now()).await
 }
 
 /// A filing as an order's tax shows it.
@@ -116,13 +119,11 @@ async fn send(state: &AppState, call: &Claimed) -> Result<(), TaxEngineError> {
 /// claimed.
 pub async fn deliver_due(state: &AppState) -> Result<usize, DbError> {
     let now = state.clock.now();
-    let claimed = engine_repo::claim(
-        &state.db,
-        now,
-        now + chrono::Duration::seconds(LEASE_SECS),
-        BATCH,
-    )
-    .await?;
+    // The lease outlasts a round whose every call takes the whole timeout, so no other worker
+    // takes a filing over while this one may still be sending it.
+    let round = state.config.provider_timeout * (BATCH as u32) + std::time::Duration::from_secs(30);
+    let lease = chrono::Duration::from_std(round).unwrap_or(chrono::Duration::minutes(10));
+    let claimed = engine_repo::claim(&state.db, now, now + lease, BATCH).await?;
     for call in &claimed {
         let outcome = match send(state, call).await {
             Ok(()) => Outcome::Sent,
@@ -151,8 +152,8 @@ pub fn spawn_filer(state: AppState) -> JoinHandle<()> {
         let token = state.shutdown.clone();
         loop {
             match deliver_due(&state).await {
-                // A full batch: more may be due at once.
-                Ok(n) if n as i64 == BATCH => continue,
+                // A full batch: more may be due at once (unless the server is stopping).
+                Ok(n) if n as i64 == BATCH && !token.is_cancelled() => continue,
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "tax filing round failed"),
             }

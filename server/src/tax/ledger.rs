@@ -292,6 +292,24 @@ pub struct OrderTax {
     pub transactions: Vec<TaxTransaction>,
 }
 
+/// Queues an order's failed filings again (the order must be the store's), then its tax.
+pub async fn retry_filings(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    order_id: OrderId,
+) -> Result<OrderTax, Error> {
+    let scope = OrderScope {
+        store_id: store,
+        environment: env,
+        customer_id: None,
+    };
+    orders::find(state, scope, order_id).await?;
+    let requeued = filings::retry_failed(state, order_id).await?;
+    tracing::info!(order = %order_id, requeued, "tax filings queued again");
+    order_tax(state, store, env, order_id).await
+}
+
 /// An order's tax transactions (the order must be the store's).
 pub async fn order_tax(
     state: &AppState,

@@ -28,7 +28,8 @@ pub use export::{
 };
 pub use filings::{Filing, deliver_due as deliver_filings, spawn_filer};
 pub use ledger::{
-    OrderTax, Settled, TaxMovementLine, TaxTransaction, Trigger, order_tax, settle_tax,
+    OrderTax, Settled, TaxMovementLine, TaxTransaction, Trigger, order_tax, retry_filings,
+    settle_tax,
 };
 pub use lines::{TaxContext, context, lines_of, record_lines, snapshot_lines};
 pub use routes::admin_router;

@@ -35,6 +35,7 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_exemptions, create_exemption))
         .routes(routes!(revoke_exemption))
         .routes(routes!(get_order_tax))
+        .routes(routes!(retry_tax_filings))
         .routes(routes!(export_tax))
         .routes(routes!(list_tax_exports))
         .routes(routes!(download_tax_export))
@@ -223,6 +224,27 @@ pub async fn get_order_tax(
 ) -> Result<Json<OrderTax>, ApiError> {
     Ok(Json(
         super::order_tax(&state, scope.store_id, scope.environment, order_id).await?,
+    ))
+}
+
+/// Sends an order's failed filings to its tax service again (after the cause was fixed, e.g.
+/// the service's credentials); the order's later filings, held behind them, follow in order.
+#[utoipa::path(post, path = "/orders/{order_id}/tax/filings/retry", tag = "tax",
+    params(("order_id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order's tax, its failed filings queued again", body = OrderTax),
+        (status = 403, description = "Staff in production", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order in this store", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn retry_tax_filings(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(order_id): ApiPath<OrderId>,
+) -> Result<Json<OrderTax>, ApiError> {
+    policy::manage_tax(scope.actor, scope.environment)?;
+    Ok(Json(
+        super::retry_filings(&state, scope.store_id, scope.environment, order_id).await?,
     ))
 }
 

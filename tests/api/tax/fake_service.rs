@@ -35,6 +35,8 @@ pub enum Mode {
     Down,
     /// Quotes whose jurisdiction parts do not add up.
     Garbage,
+    /// Refuses every filed document (`422`).
+    RefuseFilings,
 }
 
 /// What the service saw and holds.
@@ -210,6 +212,9 @@ async fn transaction(
     books.posts += 1;
     if books.mode == Mode::Down {
         return error(StatusCode::SERVICE_UNAVAILABLE, "maintenance");
+    }
+    if books.mode == Mode::RefuseFilings {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "document_refused");
     }
     let code = document["code"].as_str().unwrap().to_owned();
     if key != code {

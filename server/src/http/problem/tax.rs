@@ -22,11 +22,13 @@ impl From<Error> for ApiError {
                 // The reason (which may name internal hosts) goes to the log, not the client.
                 detail: "the store's tax service could not answer; try again shortly".to_owned(),
             },
-            Error::Rejected { code, message } => ApiError::Described {
+            // The service's own wording stays in the log; its code tells the storefront what
+            // was refused.
+            Error::Rejected { code, .. } => ApiError::Described {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 code: "tax_rejected",
                 title: "Tax service refused the request",
-                detail: format!("{code}: {message}"),
+                detail: format!("the store's tax service refused the request: {code}"),
             },
             Error::Credentials(err) => err.into(),
             Error::Invalid(invalid) => ApiError::Validation(invalid),

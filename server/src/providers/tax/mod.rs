@@ -71,6 +71,8 @@ pub struct TaxableLine {
 pub struct TaxRequest<'a> {
     /// The tax date: rates valid on it apply.
     pub date: NaiveDate,
+    /// ISO 4217 code of every amount (what a minor unit is).
+    pub currency: &'a str,
     /// Destination.
     pub destination: &'a Destination,
     /// Lines (shipping as a line with [`SHIPPING_TAX_CODE`]).

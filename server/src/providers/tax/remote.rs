@@ -6,7 +6,7 @@
 //!   answers every line's net, tax, rate and jurisdiction parts.
 //! - `POST {base_url}/v1/transactions` with `Idempotency-Key: <code>`: a [`TaxDocument`].
 //!
-//! Errors are `{"error": {"code", "message"}}`; a 4xx other than 401/403/408/409/429 is the
+//! Errors are `{"error": {"code", "message"}}`; a 4xx other than 401/403/404/405/408/409/410/429 is the
 //! engine refusing the content, anything else is the engine being unavailable.
 
 mod wire;
@@ -169,10 +169,11 @@ impl TaxApiClient {
             .take(300)
             .collect();
         match status.as_u16() {
-            // 409: the same key is still being handled (our own retry racing a slow first try).
-            401 | 403 | 408 | 409 | 429 => Err(TaxEngineError::Unavailable(format!(
-                "the tax service answered {status}: {code}"
-            ))),
+            // 409: the same key is still being handled (our own retry racing a slow first try);
+            // 404/405/410: a base URL that reaches no such API (configuration, not content).
+            401 | 403 | 404 | 405 | 408 | 409 | 410 | 429 => Err(TaxEngineError::Unavailable(
+                format!("the tax service answered {status}: {code}"),
+            )),
             400..=499 => Err(TaxEngineError::Rejected { code, message }),
             _ => Err(TaxEngineError::Unavailable(format!(
                 "the tax service answered {status}: {code}"

@@ -13,6 +13,7 @@ use crate::{
 #[derive(Serialize)]
 pub struct QuoteBody<'a> {
     date: chrono::NaiveDate,
+    currency: &'a str,
     destination: DestinationBody<'a>,
     lines: Vec<LineBody<'a>>,
     nexus: Vec<NexusBody<'a>>,
@@ -54,6 +55,7 @@ impl<'a> QuoteBody<'a> {
         let to = request.destination;
         Self {
             date: request.date,
+            currency: request.currency,
             destination: DestinationBody {
                 country: &to.country,
                 subdivision: to.subdivision.as_deref(),
@@ -259,6 +261,7 @@ mod tests {
         let (to, lines) = request_of(lines);
         let request = TaxRequest {
             date: chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap(),
+            currency: "USD",
             destination: &to,
             lines: &lines,
             nexus: &[],

@@ -81,6 +81,7 @@ fn quote(
     };
     let request = TaxRequest {
         date: day(date),
+        currency: "USD",
         destination: to,
         lines,
         nexus,
