@@ -24,12 +24,13 @@ use crate::{
 /// router of any state type (e.g. at `/sandbox-psp`).
 pub fn router<S: Clone + Send + Sync + 'static>(state: PspState) -> Router<S> {
     Router::new()
-        .route("/v1/payments", post(create_payment))
+        .route("/v1/payments", post(create_payment).get(list_payments))
         .route("/v1/payments/{id}", get(get_payment))
         .route("/v1/payments/{id}/capture", post(capture))
         .route("/v1/payments/{id}/void", post(void))
         .route("/v1/payments/{id}/refunds", post(refund))
         .route("/v1/webhook_endpoint", put(webhooks::put_endpoint))
+        .merge(crate::drift::routes())
         .with_state(state)
 }
 
@@ -160,12 +161,15 @@ pub struct PspPayment {
     pub failure_code: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// The caller's reference of the operation that created it.
+    #[serde(default)]
+    pub reference: Option<String>,
 }
 
 /// The columns of a [`Row`], for `SELECT` and `RETURNING`.
 macro_rules! columns {
     () => {
-        "id, status, amount, currency, captured, refunded, payment_method, failure_code, created_at, released"
+        "id, status, amount, currency, captured, refunded, payment_method, failure_code, created_at, released, reference"
     };
 }
 pub(crate) use columns;
@@ -187,6 +191,7 @@ pub(crate) type Row = (
     Option<String>,
     DateTime<Utc>,
     i64,
+    Option<String>,
 );
 
 pub(crate) fn payment(row: Row) -> PspPayment {
@@ -201,6 +206,7 @@ pub(crate) fn payment(row: Row) -> PspPayment {
         failure_code: row.7,
         created_at: row.8,
         released_amount: row.9,
+        reference: row.10,
     }
 }
 
@@ -322,6 +328,47 @@ async fn get_payment(
     match find(&state, &account.0, &id).await {
         Ok(p) => Json(to_value(&p)).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /v1/payments`: the account's payments created in `[created_gte, created_lt)`, by id,
+/// a page after `starting_after` (a settlement report, page by page).
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    created_gte: DateTime<Utc>,
+    created_lt: DateTime<Utc>,
+    starting_after: Option<String>,
+    limit: Option<i64>,
+}
+
+const MAX_PAGE: i64 = 100;
+
+async fn list_payments(
+    State(state): State<PspState>,
+    account: Account,
+    axum::extract::Query(q): axum::extract::Query<ListQuery>,
+) -> Response {
+    latency(&state).await;
+    const SQL: &str = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM sandbox_psp_payments WHERE account = $1 AND created_at >= $2 AND created_at < $3 \
+         AND id > $4 ORDER BY id LIMIT $5"
+    );
+    let limit = q.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
+    let after = q.starting_after.unwrap_or_default();
+    // One more than the page tells whether another follows.
+    let rows: Result<Vec<Row>, sqlx::Error> = on_db!(&state.db, pool => sqlx::query_as(SQL)
+        .bind(account.id()).bind(q.created_gte).bind(q.created_lt).bind(&after).bind(limit + 1)
+        .fetch_all(pool).await);
+    match rows {
+        Ok(mut rows) => {
+            let has_more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            let data: Vec<Value> = rows.into_iter().map(|r| to_value(&payment(r))).collect();
+            Json(json!({"data": data, "has_more": has_more})).into_response()
+        }
+        Err(err) => PspError::from(err).into_response(),
     }
 }
 

@@ -21,6 +21,10 @@
 //! | `pm_card_async` | 202 `pending` (settled later) |
 //! | `pm_card_partial_authorization` | authorized, but for half the amount asked (rounded down, at least 1) |
 //!
+//! `GET /v1/payments?created_gte&created_lt&starting_after&limit` lists an account's payments
+//! by id (a settlement report, 100 per page at most). Test-only operations under `/v1/test`
+//! make the drift a reconciliation must find (see `drift.rs`).
+//!
 //! An account whose API key starts with `sbx_outage_` is down: every request is `503
 //! service_unavailable` (to rehearse an outage).
 //!
@@ -33,6 +37,7 @@
 
 mod api;
 mod db;
+mod drift;
 mod ledger;
 mod seal;
 mod signature;

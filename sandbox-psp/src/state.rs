@@ -103,6 +103,8 @@ pub struct PspState {
     pub(crate) latency: Duration,
     pub(crate) timeout_delay: Duration,
     pub(crate) shutdown: CancellationToken,
+    /// Per account, how many of its next webhooks are lost (a test-only drift operation).
+    pub(crate) dropped_webhooks: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
 }
 
 impl fmt::Debug for PspState {
@@ -130,6 +132,7 @@ impl PspState {
             latency: Duration::ZERO,
             timeout_delay: Duration::from_secs(20),
             shutdown: CancellationToken::new(),
+            dropped_webhooks: Arc::default(),
         }
     }
 
@@ -166,6 +169,20 @@ impl PspState {
     /// The database the PSP keeps its ledger in.
     pub fn db(&self) -> &PspDb {
         &self.db
+    }
+
+    /// Whether the account's next webhook is to be lost (and counts it).
+    pub(crate) fn drop_webhook(&self, account: &str) -> bool {
+        let Ok(mut drops) = self.dropped_webhooks.lock() else {
+            return false;
+        };
+        match drops.get_mut(account) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The PSP's current time.

@@ -133,6 +133,13 @@ pub(crate) fn emit(
     payment: &PspPayment,
     reference: Option<String>,
 ) {
+    if state.drop_webhook(account) {
+        tracing::info!(
+            event_type,
+            "sandbox PSP lost a webhook on purpose (test drift)"
+        );
+        return;
+    }
     let state = state.clone();
     let account = account.to_owned();
     let id = format!("evt_{}", uuid::Uuid::now_v7().simple());

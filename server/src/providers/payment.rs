@@ -25,6 +25,34 @@ pub struct ProviderTransaction {
     pub refunded: MinorUnits,
 }
 
+/// A payment as the provider's list (its settlement report) shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedPayment {
+    /// The provider's id.
+    pub id: String,
+    /// Our reference of the operation that created it (the authorization's transaction id).
+    pub reference: Option<String>,
+    /// `pending`, `authorized`, `captured`, `voided` or `failed`.
+    pub status: String,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Authorized amount.
+    pub amount: MinorUnits,
+    /// Captured so far.
+    pub captured: MinorUnits,
+    /// Refunded so far.
+    pub refunded: MinorUnits,
+}
+
+/// One page of the provider's payments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentPage {
+    /// The payments, by the provider's id.
+    pub payments: Vec<ListedPayment>,
+    /// Whether another page follows (after the last id of this one).
+    pub has_more: bool,
+}
+
 /// How a provider call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
@@ -110,6 +138,17 @@ pub trait PaymentProvider: Send + Sync {
         correlation_id: &'a str,
         id: &'a str,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>>;
+    /// A page of the payments created in `[from, to)`, after the provider id `after`; `None`
+    /// when the provider has no such list (reconciliation then asks per payment).
+    fn list_payments<'a>(
+        &'a self,
+        _correlation_id: &'a str,
+        _from: chrono::DateTime<chrono::Utc>,
+        _to: chrono::DateTime<chrono::Utc>,
+        _after: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<PaymentPage>, ProviderError>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// The payment operation a provider event reports on.
