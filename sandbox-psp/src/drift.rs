@@ -1,6 +1,6 @@
 //! Test-only operations that make the PSP's books differ from its caller's, the way real
 //! processors drift: a refund made in the processor's dashboard, webhooks lost on the way, an
-//! amount changed at settlement, a payment nobody asked for (or a second one for the same
+//! amount changed at settlement, an authorization lapsed there, a payment nobody asked for (or a second one for the same
 //! operation). They act on the calling account only, send no webhook, and exist only where the
 //! PSP itself does (a sandbox; never mounted in production).
 
@@ -24,6 +24,7 @@ pub(crate) fn routes() -> Router<PspState> {
         .route("/v1/test/payments", post(create))
         .route("/v1/test/payments/{id}/refund", post(refund))
         .route("/v1/test/payments/{id}/settlement", post(settle_amount))
+        .route("/v1/test/payments/{id}/expire", post(expire))
         .route("/v1/test/drop_webhooks", post(drop_webhooks))
 }
 
@@ -82,6 +83,25 @@ async fn settle_amount(
     answer(
         on_db!(&state.db, pool => sqlx::query_as(SQL).bind(&id).bind(account.id())
         .bind(body.captured).bind(now).fetch_optional(pool).await),
+    )
+}
+
+/// An authorization that lapsed at the processor (it releases uncaptured authorizations after
+/// some days): voided there, still authorized at the caller.
+async fn expire(
+    State(state): State<PspState>,
+    account: Account,
+    Path(id): Path<String>,
+) -> Response {
+    const SQL: &str = concat!(
+        "UPDATE sandbox_psp_payments SET status = 'voided', updated_at = $3 \
+         WHERE id = $1 AND account = $2 AND status = 'authorized' RETURNING ",
+        columns!()
+    );
+    let now = state.now();
+    answer(
+        on_db!(&state.db, pool => sqlx::query_as(SQL).bind(&id).bind(account.id())
+        .bind(now).fetch_optional(pool).await),
     )
 }
 

@@ -37,6 +37,9 @@ pub mod defaults {
     pub const SNAPSHOT_TTL_SECS: i64 = 900;
     /// How old a tax transaction must be before an export includes it.
     pub const TAX_EXPORT_SETTLE_SECS: i64 = 5;
+    pub const RECONCILIATION_INTERVAL_SECS: u64 = 3600;
+    pub const RECONCILIATION_STALE_SECS: i64 = 3600;
+    pub const RECONCILIATION_BATCH: i64 = 500;
     /// Development master key file inside the data folder.
     pub const DEV_KEY_FILE: &str = "master.keys";
     /// Failed sign-ins one client address may make at once before it is throttled.
@@ -164,6 +167,16 @@ pub struct ServeArgs {
     /// finds exactly the same transactions).
     #[arg(long, env = "CASSA_TAX_EXPORT_SETTLE_SECS", default_value_t = defaults::TAX_EXPORT_SETTLE_SECS)]
     pub tax_export_settle_secs: i64,
+    /// Seconds between scheduler passes that queue yesterday's reconciliation run of every
+    /// store with payments (0: no scheduled runs; runners still work queued ones).
+    #[arg(long, env = "CASSA_RECONCILIATION_INTERVAL_SECS", default_value_t = defaults::RECONCILIATION_INTERVAL_SECS)]
+    pub reconciliation_interval_secs: u64,
+    /// Seconds after which a payment whose outcome is still open is a `stale_unknown` item.
+    #[arg(long, env = "CASSA_RECONCILIATION_STALE_SECS", default_value_t = defaults::RECONCILIATION_STALE_SECS)]
+    pub reconciliation_stale_secs: i64,
+    /// Payments (or provider records) a reconciliation run compares per batch (one commit).
+    #[arg(long, env = "CASSA_RECONCILIATION_BATCH", default_value_t = defaults::RECONCILIATION_BATCH)]
+    pub reconciliation_batch: i64,
     /// `development` or `production`. Production refuses to start without configured master keys.
     #[arg(long, env = "CASSA_ENV", default_value = "development")]
     pub env: RunMode,
@@ -385,6 +398,12 @@ pub struct Config {
     pub snapshot_ttl: chrono::Duration,
     /// How old a tax transaction must be before an export includes it.
     pub tax_export_settle: chrono::Duration,
+    /// How often the reconciliation scheduler queues runs (zero: never).
+    pub reconciliation_interval: Duration,
+    /// How long an open payment outcome may last before reconciliation flags it.
+    pub reconciliation_stale: chrono::Duration,
+    /// Payments compared per reconciliation batch.
+    pub reconciliation_batch: i64,
     /// Added latency of the sandbox PSP.
     pub sandbox_psp_latency: Duration,
     /// How late the sandbox PSP answers `pm_card_timeout`.
@@ -500,6 +519,9 @@ impl Config {
             run_mode: RunMode::Development,
             snapshot_ttl: chrono::Duration::seconds(defaults::SNAPSHOT_TTL_SECS),
             tax_export_settle: chrono::Duration::seconds(defaults::TAX_EXPORT_SETTLE_SECS),
+            reconciliation_interval: Duration::from_secs(defaults::RECONCILIATION_INTERVAL_SECS),
+            reconciliation_stale: chrono::Duration::seconds(defaults::RECONCILIATION_STALE_SECS),
+            reconciliation_batch: defaults::RECONCILIATION_BATCH,
             sandbox_psp_latency: Duration::ZERO,
             sandbox_psp_timeout_delay: Duration::from_secs(20),
             sandbox_carrier_latency: Duration::ZERO,
@@ -546,6 +568,9 @@ impl Config {
             run_mode: args.env,
             snapshot_ttl: chrono::Duration::seconds(args.snapshot_ttl_secs.max(1)),
             tax_export_settle: chrono::Duration::seconds(args.tax_export_settle_secs.max(0)),
+            reconciliation_interval: Duration::from_secs(args.reconciliation_interval_secs),
+            reconciliation_stale: chrono::Duration::seconds(args.reconciliation_stale_secs.max(1)),
+            reconciliation_batch: args.reconciliation_batch.clamp(1, 10_000),
             sandbox_psp_latency: Duration::from_millis(args.sandbox_psp_latency_ms),
             sandbox_psp_timeout_delay: Duration::from_millis(args.sandbox_psp_timeout_delay_ms),
             sandbox_carrier_latency: Duration::from_millis(args.sandbox_carrier_latency_ms),

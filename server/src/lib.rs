@@ -29,6 +29,7 @@ pub mod pagination;
 pub mod passwords;
 pub mod payments;
 pub mod providers;
+pub mod reconciliation;
 pub mod retention;
 pub mod secret;
 pub mod sessions;

@@ -262,6 +262,7 @@ impl Application {
         let resolver = crate::payments::spawn_resolver(state.clone());
         let webhook_workers = crate::webhooks::spawn_workers(state.clone());
         let tax_filer = crate::tax::spawn_filer(state.clone());
+        let reconciliation = crate::reconciliation::spawn_workers(state.clone());
         // The carrier is mounted only outside production (see `http::router`), so is its clock.
         let carrier_ticker = (state.config.run_mode != crate::config::RunMode::Production)
             .then(|| crate::http::sandbox_carrier::spawn_ticker(&state));
@@ -317,6 +318,9 @@ impl Application {
         let _ = rotations.await;
         let _ = resolver.await;
         let _ = tax_filer.await;
+        for worker in reconciliation {
+            let _ = worker.await;
+        }
         for worker in webhook_workers {
             let _ = worker.await;
         }

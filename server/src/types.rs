@@ -93,6 +93,14 @@ id_type!(
     TaxExemptionId
 );
 id_type!(
+    /// A reconciliation run.
+    ReconciliationRunId
+);
+id_type!(
+    /// A reconciliation item (an exception a run found).
+    ReconciliationItemId
+);
+id_type!(
     /// A shipping rate offered for an order (from a carrier or the store's rate table).
     ShippingRateId
 );

@@ -20,6 +20,7 @@ mod payment_races;
 mod payments;
 mod problems;
 mod provider_client;
+mod reconciliation;
 mod request_id;
 mod sandbox_carrier;
 mod sandbox_psp;

@@ -121,7 +121,9 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .merge(crate::webhooks::public_router())
         .nest(
             "/platform",
-            crate::tenancy::platform_router().merge(crate::credentials::platform_router()),
+            crate::tenancy::platform_router()
+                .merge(crate::credentials::platform_router())
+                .merge(crate::reconciliation::platform_router()),
         )
         .nest(
             "/admin",
@@ -133,7 +135,8 @@ fn api_v1() -> OpenApiRouter<AppState> {
                 .merge(crate::webhooks::admin_router())
                 .merge(crate::checkout::admin_router())
                 .merge(crate::shipments::admin_router())
-                .merge(crate::tax::admin_router()),
+                .merge(crate::tax::admin_router())
+                .merge(crate::reconciliation::admin_router()),
         )
         .nest(
             "/me",

@@ -18,6 +18,7 @@ use crate::db::DbError;
 mod credentials;
 mod idempotency;
 mod payments;
+mod reconciliation;
 mod shipments;
 mod tax;
 mod webhooks;

@@ -1,0 +1,579 @@
+//! Working a run, batch by batch. Three phases:
+//!
+//! 1. `provider`: page through each payment provider's list of the period (its settlement
+//!    report) and stage the records in the database;
+//! 2. `ours`: page through the store's payments of the period, compare each with its record
+//!    (asking the provider per payment when its list has none: a provider without a list, or a
+//!    payment created at the edge of the period), and flag second provider payments made for
+//!    one of our operations;
+//! 3. `orphans`: what the provider listed that no payment of the period claimed: a payment of
+//!    another period, or one Cassa never made.
+//!
+//! Every batch commits its items, its counts and the run's cursor together, under the run's
+//! lease: a runner that crashed mid-batch left nothing of it, and a runner whose lease was
+//! taken over commits nothing more.
+
+use std::{collections::HashMap, time::Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    Error, ItemKind,
+    compare::{Ours, Theirs, compare},
+    repo::{self, Advance, IntentRow, ItemRow, RecordRow, RunRow},
+};
+use crate::{
+    credentials::{self, CredentialError},
+    payments::IntentStatus,
+    providers::payment::{PaymentProvider, ProviderError},
+    state::AppState,
+};
+
+/// How long a claim holds a run; each batch renews it.
+const LEASE_SECS: i64 = 120;
+/// Attempts before a run that keeps failing is given up.
+const MAX_ATTEMPTS: i32 = 5;
+
+fn lease(state: &AppState) -> DateTime<Utc> {
+    state.clock.now() + chrono::Duration::seconds(LEASE_SECS)
+}
+
+/// Claims one due run and works it to its end. Returns whether a run was claimed.
+pub async fn run_due(state: &AppState) -> Result<bool, Error> {
+    run_claimed(state, None).await
+}
+
+/// Claims one due run and works at most `batches` batches of it, then stops as a crashed
+/// runner would (the claim stays until its lease expires). For tests of resumption.
+pub async fn run_some(state: &AppState, batches: usize) -> Result<bool, Error> {
+    run_claimed(state, Some(batches)).await
+}
+
+async fn run_claimed(state: &AppState, batches: Option<usize>) -> Result<bool, Error> {
+    let now = state.clock.now();
+    let Some(run) = repo::claim(&state.db, now, lease(state)).await? else {
+        return Ok(false);
+    };
+    let Some(held) = run.locked_until else {
+        return Ok(true);
+    };
+    if run.attempts > MAX_ATTEMPTS {
+        let error = format!("given up after {MAX_ATTEMPTS} attempts");
+        repo::finish(
+            &state.db,
+            run.id,
+            held,
+            "failed",
+            None,
+            Some(&error),
+            now,
+            0,
+        )
+        .await?;
+        return Ok(true);
+    }
+    let started = Instant::now();
+    match work(state, &run, held, batches).await {
+        Ok(None) => {}
+        Ok(Some(held)) => {
+            let summary = summary(state, &run).await?;
+            let duration = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            let at = state.clock.now();
+            repo::finish(
+                &state.db,
+                run.id,
+                held,
+                "completed",
+                Some(&summary),
+                None,
+                at,
+                duration,
+            )
+            .await?;
+            tracing::info!(run = %run.id, store = %run.store_id, "reconciliation run completed");
+        }
+        Err(Error::LeaseLost) => {
+            tracing::warn!(run = %run.id, "reconciliation run taken over by another runner");
+        }
+        Err(err) => {
+            // Left running: its lease expires and a runner resumes it from its cursor.
+            tracing::warn!(run = %run.id, error = %err, "reconciliation batch failed");
+            repo::note_error(&state.db, run.id, &err.to_string()).await?;
+        }
+    }
+    Ok(true)
+}
+
+/// The run's exceptions per kind and currency, and its matches, as stored on the run.
+async fn summary(state: &AppState, run: &RunRow) -> Result<String, Error> {
+    let current = repo::run(&state.db, None, run.id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let kinds: Vec<serde_json::Value> = repo::summary(&state.db, run.id)
+        .await?
+        .into_iter()
+        .map(|(kind, currency, count, difference)| {
+            json!({"kind": kind, "currency": currency, "count": count, "difference": difference})
+        })
+        .collect();
+    Ok(
+        json!({"examined": current.examined, "matched": current.matched, "exceptions": kinds})
+            .to_string(),
+    )
+}
+
+/// The providers a run lists, in a stable order (the registry's).
+fn provider_names(state: &AppState) -> Vec<&'static str> {
+    state
+        .payment_providers
+        .adapters()
+        .map(|a| a.name())
+        .collect()
+}
+
+async fn client(
+    state: &AppState,
+    run: &RunRow,
+    provider: &str,
+) -> Result<Option<Box<dyn PaymentProvider>>, Error> {
+    match credentials::payment_client(state, run.store_id, Some(provider), run.environment).await {
+        Ok(client) => Ok(Some(client)),
+        Err(CredentialError::Missing { .. }) => Ok(None),
+        Err(err) => Err(Error::Provider(err.to_string())),
+    }
+}
+
+/// Works the run from its cursor to the end (the lease it ends holding), or for `batches`
+/// batches (`None`: it stopped before the end).
+async fn work(
+    state: &AppState,
+    run: &RunRow,
+    mut held: DateTime<Utc>,
+    mut batches: Option<usize>,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    let mut phase = run.phase.clone();
+    let mut cursor = run.cursor.clone();
+    loop {
+        match &mut batches {
+            Some(0) => return Ok(None),
+            Some(n) => *n -= 1,
+            None => {}
+        }
+        let page = state.config.reconciliation_batch;
+        let next = match phase.as_str() {
+            "provider" => provider_batch(state, run, cursor.as_deref()).await?,
+            "ours" => ours_batch(state, run, cursor.as_deref(), page).await?,
+            "orphans" => orphans_batch(state, run, cursor.as_deref(), page).await?,
+            _ => return Ok(Some(held)),
+        };
+        let renewed = lease(state);
+        let mut tx = state.db.begin_write().await?;
+        let added = if next.items.is_empty() {
+            0
+        } else {
+            repo::insert_items(&mut tx, &next.items).await?
+        };
+        if !next.seen.is_empty() {
+            repo::mark_seen(&mut tx, run.id, &next.seen).await?;
+        }
+        if !next.staged.is_empty() {
+            repo::stage(&mut tx, run.id, &next.staged).await?;
+        }
+        let advance = Advance {
+            phase: next.phase,
+            cursor: next.cursor.clone(),
+            examined: next.examined,
+            matched: next.matched,
+            exceptions: added,
+            lease: renewed,
+        };
+        if !repo::advance(&mut tx, run.id, held, &advance).await? {
+            return Err(Error::LeaseLost);
+        }
+        tx.commit().await?;
+        held = renewed;
+        phase = next.phase.to_owned();
+        cursor = next.cursor;
+    }
+}
+
+/// What one batch found and where the run goes next.
+#[derive(Default)]
+struct Batch {
+    phase: &'static str,
+    cursor: Option<String>,
+    staged: Vec<RecordRow>,
+    items: Vec<ItemRow>,
+    seen: Vec<(String, String)>,
+    examined: i64,
+    matched: i64,
+}
+
+/// Stages one page of one provider's list. Cursor: `<provider index>:<last id>`.
+async fn provider_batch(
+    state: &AppState,
+    run: &RunRow,
+    cursor: Option<&str>,
+) -> Result<Batch, Error> {
+    let names = provider_names(state);
+    let (mut index, mut after) = match cursor.and_then(|c| c.split_once(':')) {
+        Some((i, a)) => (
+            i.parse::<usize>().unwrap_or(0),
+            Some(a.to_owned()).filter(|a| !a.is_empty()),
+        ),
+        None => (0, None),
+    };
+    while let Some(name) = names.get(index) {
+        let Some(client) = client(state, run, name).await? else {
+            index += 1;
+            after = None;
+            continue;
+        };
+        let correlation = format!("reconciliation:{}", run.id);
+        let page = client
+            .list_payments(
+                &correlation,
+                run.period_from,
+                run.period_to,
+                after.as_deref(),
+            )
+            .await
+            .map_err(|e| Error::Provider(e.to_string()))?;
+        let Some(page) = page else {
+            // No list: the `ours` phase asks per payment.
+            index += 1;
+            after = None;
+            continue;
+        };
+        let last = page.payments.last().map(|p| p.id.clone());
+        let staged: Vec<RecordRow> = page
+            .payments
+            .into_iter()
+            .map(|p| RecordRow {
+                provider: (*name).to_owned(),
+                provider_payment_id: p.id,
+                reference: p.reference,
+                status: p.status,
+                currency: p.currency.to_uppercase(),
+                amount: p.amount.0,
+                captured: p.captured.0,
+                refunded: p.refunded.0,
+            })
+            .collect();
+        let cursor = match (page.has_more, last) {
+            (true, Some(last)) => format!("{index}:{last}"),
+            _ => format!("{}:", index + 1),
+        };
+        return Ok(Batch {
+            phase: "provider",
+            cursor: Some(cursor),
+            staged,
+            ..Batch::default()
+        });
+    }
+    Ok(Batch {
+        phase: "ours",
+        ..Batch::default()
+    })
+}
+
+fn theirs_of(record: &RecordRow) -> Theirs {
+    Theirs {
+        id: record.provider_payment_id.clone(),
+        reference: record.reference.clone(),
+        status: record.status.clone(),
+        currency: record.currency.clone(),
+        amount: record.amount,
+        captured: record.captured,
+        refunded: record.refunded,
+    }
+}
+
+fn ours_of(intent: &IntentRow) -> Result<Ours, Error> {
+    Ok(Ours {
+        status: IntentStatus::parse(&intent.status)
+            .ok_or_else(|| Error::Corrupt(format!("intent status {:?}", intent.status)))?,
+        provider_payment_id: intent.provider_payment_id.clone(),
+        currency: intent.currency.clone(),
+        authorized: intent.authorized_amount,
+        captured: intent.captured_amount,
+        refunded: intent.refunded_amount,
+        updated_at: intent.updated_at,
+    })
+}
+
+/// Compares one page of our payments. Cursor: `<created_at RFC 3339>|<intent id>`.
+async fn ours_batch(
+    state: &AppState,
+    run: &RunRow,
+    cursor: Option<&str>,
+    page: i64,
+) -> Result<Batch, Error> {
+    let after = cursor
+        .and_then(|c| c.split_once('|'))
+        .and_then(|(at, id)| Some((at.parse::<DateTime<Utc>>().ok()?, id.parse::<Uuid>().ok()?)));
+    let intents = repo::intents(&state.db, run, after, page).await?;
+    let Some(last) = intents.last() else {
+        return Ok(Batch {
+            phase: "orphans",
+            ..Batch::default()
+        });
+    };
+    let cursor = format!("{}|{}", last.created_at.to_rfc3339(), last.id);
+    // The provider's records of these payments: by their ids, and by the references our
+    // operations gave (a record of ours whose id we never learned, or a second one).
+    let mut staged: HashMap<(String, String), RecordRow> = HashMap::new();
+    let mut by_provider: HashMap<&str, Vec<String>> = HashMap::new();
+    for i in &intents {
+        if let Some(id) = &i.provider_payment_id {
+            by_provider
+                .entry(i.provider.as_str())
+                .or_default()
+                .push(id.clone());
+        }
+    }
+    for (provider, ids) in &by_provider {
+        for r in repo::records_by_id(&state.db, run.id, provider, ids).await? {
+            staged.insert((r.provider.clone(), r.provider_payment_id.clone()), r);
+        }
+    }
+    let intent_ids: Vec<Uuid> = intents.iter().map(|i| i.id).collect();
+    let operations = repo::transaction_ids(&state.db, &intent_ids).await?;
+    let references: Vec<String> = operations.iter().map(|(t, _)| t.to_string()).collect();
+    let mut referenced: HashMap<Uuid, Vec<RecordRow>> = HashMap::new();
+    let intent_of: HashMap<String, Uuid> = operations
+        .iter()
+        .map(|(t, i)| (t.to_string(), *i))
+        .collect();
+    for r in repo::records_by_reference(&state.db, run.id, &references).await? {
+        if let Some(intent) = r.reference.as_ref().and_then(|r| intent_of.get(r)) {
+            referenced.entry(*intent).or_default().push(r);
+        }
+    }
+
+    let now = state.clock.now();
+    let stale_after = state.config.reconciliation_stale;
+    let mut batch = Batch {
+        phase: "ours",
+        cursor: Some(cursor),
+        examined: intents.len() as i64,
+        ..Batch::default()
+    };
+    let mut clients: HashMap<String, Option<Box<dyn PaymentProvider>>> = HashMap::new();
+    for intent in &intents {
+        let ours = ours_of(intent)?;
+        let mut own = match &intent.provider_payment_id {
+            Some(id) => staged.get(&(intent.provider.clone(), id.clone())).cloned(),
+            None => None,
+        };
+        let others = referenced.remove(&intent.id).unwrap_or_default();
+        if own.is_none() && intent.provider_payment_id.is_none() {
+            // Our operation's record whose id the provider's answer never gave us.
+            own = others
+                .iter()
+                .find(|r| r.provider == intent.provider)
+                .cloned();
+        }
+        let own_id = own.as_ref().map(|r| r.provider_payment_id.clone());
+        for dup in others
+            .iter()
+            .filter(|r| Some(&r.provider_payment_id) != own_id.as_ref())
+        {
+            batch
+                .seen
+                .push((dup.provider.clone(), dup.provider_payment_id.clone()));
+            batch.items.push(item(
+                run,
+                ItemKind::DuplicateAtProvider,
+                Some(intent),
+                Some(&ours),
+                Some(&theirs_of(dup)),
+                now,
+            ));
+        }
+        let theirs = match (own, &intent.provider_payment_id) {
+            (Some(record), _) => {
+                batch
+                    .seen
+                    .push((record.provider.clone(), record.provider_payment_id.clone()));
+                Some(theirs_of(&record))
+            }
+            // Not in the list (a provider without one, or created at the period's edge): ask.
+            (None, Some(id)) => {
+                if !clients.contains_key(&intent.provider) {
+                    let c = client(state, run, &intent.provider).await?;
+                    clients.insert(intent.provider.clone(), c);
+                }
+                match clients.get(&intent.provider).and_then(Option::as_ref) {
+                    None => {
+                        return Err(Error::Provider(format!(
+                            "no {} credentials to ask about payment {id}",
+                            intent.provider
+                        )));
+                    }
+                    Some(client) => {
+                        let correlation = format!("reconciliation:{}", run.id);
+                        match client.get_transaction(&correlation, id).await {
+                            Ok(t) => Some(Theirs {
+                                id: t.id,
+                                reference: None,
+                                status: t.status,
+                                // The single-payment answer carries no currency: ours stands.
+                                currency: intent.currency.clone(),
+                                amount: t.amount.0,
+                                captured: t.captured.0,
+                                refunded: t.refunded.0,
+                            }),
+                            Err(ProviderError::Refused { status: 404, .. }) => None,
+                            Err(err) => return Err(Error::Provider(err.to_string())),
+                        }
+                    }
+                }
+            }
+            (None, None) => None,
+        };
+        match compare(&ours, theirs.as_ref(), now, stale_after) {
+            None => {}
+            Some(ItemKind::Matched) => batch.matched += 1,
+            Some(kind) => batch.items.push(item(
+                run,
+                kind,
+                Some(intent),
+                Some(&ours),
+                theirs.as_ref(),
+                now,
+            )),
+        }
+    }
+    Ok(batch)
+}
+
+/// Looks at one page of records no payment of the period claimed. Cursor:
+/// `<provider>\t<provider payment id>`.
+async fn orphans_batch(
+    state: &AppState,
+    run: &RunRow,
+    cursor: Option<&str>,
+    page: i64,
+) -> Result<Batch, Error> {
+    let after = cursor
+        .and_then(|c| c.split_once('\t'))
+        .map(|(p, id)| (p.to_owned(), id.to_owned()));
+    let records = repo::unseen(&state.db, run.id, after, page).await?;
+    let Some(last) = records.last() else {
+        return Ok(Batch {
+            phase: "done",
+            ..Batch::default()
+        });
+    };
+    let cursor = format!("{}\t{}", last.provider, last.provider_payment_id);
+    let ids: Vec<String> = records
+        .iter()
+        .map(|r| r.provider_payment_id.clone())
+        .collect();
+    let known: std::collections::HashSet<String> =
+        repo::known_payment_ids(&state.db, run.store_id, run.environment, &ids)
+            .await?
+            .into_iter()
+            .collect();
+    let references: Vec<Uuid> = records
+        .iter()
+        .filter_map(|r| r.reference.as_deref().and_then(|r| r.parse().ok()))
+        .collect();
+    let owners: HashMap<Uuid, repo::Owner> =
+        repo::owners_by_reference(&state.db, run.store_id, run.environment, &references)
+            .await?
+            .into_iter()
+            .collect();
+    let now = state.clock.now();
+    let mut batch = Batch {
+        phase: "orphans",
+        cursor: Some(cursor),
+        examined: records.len() as i64,
+        ..Batch::default()
+    };
+    for record in &records {
+        if known.contains(&record.provider_payment_id) {
+            // Another period's payment: its own run compares it.
+            continue;
+        }
+        let owner = record
+            .reference
+            .as_deref()
+            .and_then(|r| r.parse::<Uuid>().ok())
+            .and_then(|r| owners.get(&r));
+        let kind = match owner {
+            Some(owner) if owner.provider_payment_id.is_some() => ItemKind::DuplicateAtProvider,
+            // Our operation of another period whose id we never learned: its run finds it.
+            Some(_) => continue,
+            None => ItemKind::MissingInCassa,
+        };
+        let mut row = item(run, kind, None, None, Some(&theirs_of(record)), now);
+        if let Some(owner) = owner {
+            row.payment_intent_id = Some(owner.intent_id);
+            row.order_id = Some(owner.order_id);
+        }
+        row.provider = record.provider.clone();
+        batch.items.push(row);
+    }
+    Ok(batch)
+}
+
+fn item(
+    run: &RunRow,
+    kind: ItemKind,
+    intent: Option<&IntentRow>,
+    ours: Option<&Ours>,
+    theirs: Option<&Theirs>,
+    now: DateTime<Utc>,
+) -> ItemRow {
+    let net = |captured: i64, refunded: i64| captured - refunded;
+    let ours_net = ours.map_or(0, |o| net(o.captured, o.refunded));
+    let theirs_net = theirs.map_or(0, |t| net(t.captured, t.refunded));
+    let key = match (kind, intent, theirs) {
+        (ItemKind::DuplicateAtProvider | ItemKind::MissingInCassa, _, Some(t)) => {
+            format!("{}:{}", kind.as_str(), t.id)
+        }
+        (_, Some(i), _) => format!("{}:{}", kind.as_str(), i.id),
+        (_, None, Some(t)) => format!("{}:{}", kind.as_str(), t.id),
+        (_, None, None) => format!("{}:{}", kind.as_str(), Uuid::now_v7()),
+    };
+    ItemRow {
+        id: Uuid::now_v7(),
+        run_id: run.id,
+        store_id: run.store_id,
+        environment: run.environment,
+        item_key: key,
+        kind: kind.as_str().to_owned(),
+        payment_intent_id: intent.map(|i| i.id),
+        order_id: intent.map(|i| i.order_id),
+        provider: intent.map(|i| i.provider.clone()).unwrap_or_default(),
+        provider_payment_id: theirs
+            .map(|t| t.id.clone())
+            .or_else(|| intent.and_then(|i| i.provider_payment_id.clone())),
+        currency: ours
+            .map(|o| o.currency.clone())
+            .or_else(|| theirs.map(|t| t.currency.clone()))
+            .unwrap_or_default(),
+        difference: theirs_net - ours_net,
+        ours: ours.map(|o| {
+            json!({"status": o.status.as_str(), "provider_payment_id": o.provider_payment_id,
+                "currency": o.currency, "authorized": o.authorized, "captured": o.captured,
+                "refunded": o.refunded})
+            .to_string()
+        }),
+        theirs: theirs.map(|t| {
+            json!({"id": t.id, "reference": t.reference, "status": t.status,
+                "currency": t.currency, "amount": t.amount, "captured": t.captured,
+                "refunded": t.refunded})
+            .to_string()
+        }),
+        resolution: "open".to_owned(),
+        note: None,
+        resolved_by: None,
+        resolved_at: None,
+        created_at: now,
+    }
+}

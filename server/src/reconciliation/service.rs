@@ -1,0 +1,363 @@
+//! Starting runs (on demand, for the platform, on a schedule), reading runs and items, and a
+//! person's resolution of an item.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::{Error, Item, ItemKind, KindTotal, Resolution, ResolveInput, Run, repo, runner};
+use crate::{
+    state::AppState,
+    types::{
+        Environment, InvalidValue, OrderId, PaymentIntentId, ReconciliationItemId,
+        ReconciliationRunId, StoreId,
+    },
+};
+
+/// The longest period one run covers.
+const MAX_DAYS: i64 = 366;
+/// The most items a note may hold.
+const MAX_NOTE: usize = 2000;
+/// How often idle runners look for queued runs.
+const POLL: Duration = Duration::from_secs(1);
+
+fn day_start(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+fn corrupt(what: &str, value: &str) -> Error {
+    Error::Corrupt(format!("{what} {value:?}"))
+}
+
+/// A stored run as the API shows it.
+pub fn run_view(row: &repo::RunRow) -> Result<Run, Error> {
+    let totals = match row.summary.as_deref() {
+        None => Vec::new(),
+        Some(text) => {
+            let summary: serde_json::Value =
+                serde_json::from_str(text).map_err(|_| corrupt("run summary", text))?;
+            summary["exceptions"]
+                .as_array()
+                .map(|kinds| {
+                    kinds
+                        .iter()
+                        .filter_map(|k| {
+                            Some(KindTotal {
+                                kind: ItemKind::parse(k["kind"].as_str()?)?,
+                                currency: k["currency"].as_str()?.to_owned(),
+                                count: k["count"].as_i64()?,
+                                difference: k["difference"].as_i64()?,
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+    };
+    let looked = row.matched + row.exceptions;
+    let match_rate = (looked > 0).then(|| {
+        let basis_points = row.matched * 10_000 / looked;
+        format!("{}.{:02}", basis_points / 100, basis_points % 100)
+    });
+    Ok(Run {
+        id: ReconciliationRunId(row.id),
+        store_id: row.store_id,
+        environment: row.environment,
+        period_from: row.period_from,
+        period_to: row.period_to,
+        as_of: row.as_of,
+        status: row.status.clone(),
+        phase: row.phase.clone(),
+        examined: row.examined,
+        matched: row.matched,
+        exceptions: row.exceptions,
+        match_rate,
+        totals,
+        attempts: row.attempts,
+        last_error: row.last_error.clone(),
+        requested_by: row.requested_by.clone(),
+        created_at: row.created_at,
+        started_at: row.started_at,
+        completed_at: row.completed_at,
+        duration_ms: row.duration_ms,
+    })
+}
+
+fn item_view(row: repo::ItemRow) -> Result<Item, Error> {
+    let json = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+    Ok(Item {
+        id: ReconciliationItemId(row.id),
+        run_id: ReconciliationRunId(row.run_id),
+        kind: ItemKind::parse(&row.kind).ok_or_else(|| corrupt("item kind", &row.kind))?,
+        payment_intent_id: row.payment_intent_id.map(PaymentIntentId),
+        order_id: row.order_id.map(OrderId),
+        provider: row.provider,
+        provider_payment_id: row.provider_payment_id,
+        currency: row.currency,
+        difference: row.difference,
+        ours: json(row.ours),
+        theirs: json(row.theirs),
+        resolution: Resolution::parse(&row.resolution)
+            .ok_or_else(|| corrupt("resolution", &row.resolution))?,
+        note: row.note,
+        resolved_by: row.resolved_by,
+        resolved_at: row.resolved_at,
+        created_at: row.created_at,
+    })
+}
+
+fn period(from: NaiveDate, to: NaiveDate) -> Result<(DateTime<Utc>, DateTime<Utc>), Error> {
+    if to < from {
+        return Err(InvalidValue::new("to", "must be on or after from").into());
+    }
+    if (to - from).num_days() >= MAX_DAYS {
+        return Err(InvalidValue::new("to", "a run covers at most 366 days").into());
+    }
+    Ok((day_start(from), day_start(to) + chrono::Duration::days(1)))
+}
+
+async fn queue(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    actor: &str,
+) -> Result<Run, Error> {
+    let now = state.clock.now();
+    let row = repo::RunRow {
+        id: Uuid::now_v7(),
+        store_id: store,
+        environment: env,
+        period_from: from,
+        period_to: to,
+        as_of: now,
+        status: "queued".to_owned(),
+        phase: "provider".to_owned(),
+        cursor: None,
+        locked_until: None,
+        attempts: 0,
+        examined: 0,
+        matched: 0,
+        exceptions: 0,
+        summary: None,
+        last_error: None,
+        requested_by: actor.to_owned(),
+        created_at: now,
+        started_at: None,
+        completed_at: None,
+        duration_ms: None,
+    };
+    if !repo::insert_run(&state.db, &row).await? {
+        return Err(Error::AlreadyRunning);
+    }
+    run_view(&row)
+}
+
+/// Queues a run of the store's payments created on the days `from`..=`to` (UTC).
+pub async fn start_run(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    actor: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Run, Error> {
+    let window = period(from, to)?;
+    queue(state, store, env, window, actor).await
+}
+
+/// Queues runs for the listed stores (both environments) or every store with payments in
+/// the period; a store and period already being reconciled is skipped.
+pub async fn start_platform_runs(
+    state: &AppState,
+    actor: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    stores: Option<&[StoreId]>,
+) -> Result<Vec<Run>, Error> {
+    let window = period(from, to)?;
+    let targets: Vec<(StoreId, Environment)> = match stores {
+        Some(stores) => {
+            if stores.len() > 1000 {
+                return Err(InvalidValue::new("store_ids", "at most 1000 stores").into());
+            }
+            stores
+                .iter()
+                .flat_map(|s| [(*s, Environment::Sandbox), (*s, Environment::Production)])
+                .collect()
+        }
+        None => repo::stores_with_payments(&state.db, window.0, window.1).await?,
+    };
+    let mut runs = Vec::new();
+    for (store, env) in targets {
+        match queue(state, store, env, window, actor).await {
+            Ok(run) => runs.push(run),
+            Err(Error::AlreadyRunning) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(runs)
+}
+
+/// Runs newest first (of one store and environment, or all for the platform).
+pub async fn list_runs(
+    state: &AppState,
+    scope: Option<(StoreId, Environment)>,
+    before: Option<ReconciliationRunId>,
+    limit: i64,
+) -> Result<Vec<Run>, Error> {
+    repo::runs(&state.db, scope, before.map(|b| b.0), limit.clamp(1, 100))
+        .await?
+        .iter()
+        .map(run_view)
+        .collect()
+}
+
+/// One run.
+pub async fn get_run(
+    state: &AppState,
+    scope: Option<(StoreId, Environment)>,
+    id: ReconciliationRunId,
+) -> Result<Run, Error> {
+    let row = repo::run(&state.db, scope, id.0)
+        .await?
+        .ok_or(Error::NotFound)?;
+    run_view(&row)
+}
+
+/// A run's items, by id after `after`, optionally of one kind and resolution.
+pub async fn list_items(
+    state: &AppState,
+    scope: Option<(StoreId, Environment)>,
+    run: ReconciliationRunId,
+    kind: Option<ItemKind>,
+    resolution: Option<Resolution>,
+    after: Option<ReconciliationItemId>,
+    limit: i64,
+) -> Result<Vec<Item>, Error> {
+    repo::run(&state.db, scope, run.0)
+        .await?
+        .ok_or(Error::NotFound)?;
+    item_rows(state, run, kind, resolution, after, limit.clamp(1, 500)).await
+}
+
+/// A run's items without the scope check (the caller checked it).
+pub async fn item_rows(
+    state: &AppState,
+    run: ReconciliationRunId,
+    kind: Option<ItemKind>,
+    resolution: Option<Resolution>,
+    after: Option<ReconciliationItemId>,
+    limit: i64,
+) -> Result<Vec<Item>, Error> {
+    repo::items(
+        &state.db,
+        run.0,
+        kind.map(ItemKind::as_str),
+        resolution.map(Resolution::as_str),
+        after.map(|a| a.0),
+        limit,
+    )
+    .await?
+    .into_iter()
+    .map(item_view)
+    .collect()
+}
+
+/// Records a person's decision about an item of the store.
+pub async fn resolve_item(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    id: ReconciliationItemId,
+    actor: &str,
+    input: &ResolveInput,
+) -> Result<Item, Error> {
+    repo::item(&state.db, store, env, id.0)
+        .await?
+        .ok_or(Error::NotFound)?;
+    if input.resolution == Resolution::Open {
+        return Err(InvalidValue::new("resolution", "acknowledged or resolved").into());
+    }
+    let note = input.note.trim();
+    if note.is_empty() || note.chars().count() > MAX_NOTE {
+        return Err(InvalidValue::new("note", "1 to 2000 characters").into());
+    }
+    repo::resolve(
+        &state.db,
+        id.0,
+        input.resolution.as_str(),
+        note,
+        actor,
+        state.clock.now(),
+    )
+    .await?;
+    let row = repo::item(&state.db, store, env, id.0)
+        .await?
+        .ok_or(Error::NotFound)?;
+    item_view(row)
+}
+
+/// Queues yesterday's run (UTC) for every store and environment with payments then and no run
+/// of that day yet. Returns how many were queued.
+pub async fn schedule_due(state: &AppState) -> Result<usize, Error> {
+    let today = state.clock.now().date_naive();
+    let Some(yesterday) = today.pred_opt() else {
+        return Ok(0);
+    };
+    let window = (day_start(yesterday), day_start(today));
+    let mut queued = 0;
+    for (store, env) in repo::stores_with_payments(&state.db, window.0, window.1).await? {
+        if repo::has_run(&state.db, store, env, window.0, window.1).await? {
+            continue;
+        }
+        match queue(state, store, env, window, "scheduler").await {
+            Ok(_) => queued += 1,
+            Err(Error::AlreadyRunning) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(queued)
+}
+
+/// The runner (works queued runs) and, when an interval is set, the scheduler.
+pub fn spawn_workers(state: AppState) -> Vec<JoinHandle<()>> {
+    let runner_state = state.clone();
+    let runner = tokio::spawn(async move {
+        let token = runner_state.shutdown.clone();
+        loop {
+            match runner::run_due(&runner_state).await {
+                Ok(true) if !token.is_cancelled() => continue,
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "reconciliation runner failed"),
+            }
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    });
+    let mut workers = vec![runner];
+    let interval = state.config.reconciliation_interval;
+    if !interval.is_zero() {
+        workers.push(tokio::spawn(async move {
+            let token = state.shutdown.clone();
+            loop {
+                match schedule_due(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(queued = n, "reconciliation runs scheduled"),
+                    Err(err) => tracing::warn!(error = %err, "reconciliation scheduler failed"),
+                }
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    _ = tokio::time::sleep(interval) => {}
+                }
+            }
+        }));
+    }
+    workers
+}
