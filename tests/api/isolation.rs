@@ -99,7 +99,11 @@ async fn fixtures(
         crate::shipments::ship_paid_order(app, key_a, order["id"].as_str().unwrap()).await;
     // A webhook event of store A, delivered signed with A's secret.
     let store_id: cassa::types::StoreId = store_a.parse().unwrap();
-    let Some(cassa_tests::SandboxFields { webhook_secret, .. }) = cassa::credentials::load(
+    let Some(cassa_tests::SandboxFields {
+        webhook_secret,
+        api_key,
+        ..
+    }) = cassa::credentials::load(
         &app.state,
         store_id,
         "sandbox",
@@ -107,7 +111,8 @@ async fn fixtures(
     )
     .await
     .unwrap()
-    .sandbox() else {
+    .sandbox()
+    else {
         panic!("store A has sandbox credentials");
     };
     let body = json!({"id": "evt_a", "type": "payment.updated", "data": {}}).to_string();
@@ -159,7 +164,46 @@ async fn fixtures(
         .unwrap()
         .to_owned();
     export.bytes().await.unwrap();
+    // A reconciliation run of store A that found a payment only the PSP has (the PSP keeps the
+    // wall clock, so the period is around today).
+    let stray = app
+        .client
+        .post(app.url("/sandbox-psp/v1/test/payments"))
+        .bearer_auth(secrecy::ExposeSecret::expose_secret(&api_key))
+        .json(&json!({"amount": 100, "currency": "USD"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stray.status(), 200);
+    let today = chrono::Utc::now().date_naive();
+    let run: Value = app
+        .client
+        .post(app.url("/api/v1/admin/reconciliation/runs"))
+        .bearer_auth(key_a)
+        .header("idempotency-key", Uuid::now_v7().to_string())
+        .json(&json!({"from": today.pred_opt().unwrap(), "to": today.succ_opt().unwrap()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    while cassa::reconciliation::run_due(&app.state).await.unwrap() {}
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    let items: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/reconciliation/runs/{run_id}/items")))
+        .bearer_auth(key_a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let item_id = items[0]["id"].as_str().unwrap().to_owned();
     HashMap::from([
+        ("run_id".to_owned(), run_id),
+        ("item_id".to_owned(), item_id),
         ("export_id".to_owned(), export_id),
         (
             "exemption_id".to_owned(),

@@ -181,11 +181,13 @@ pub struct PlatformRunInput {
     pub store_ids: Option<Vec<StoreId>>,
 }
 
-/// Body of `POST …/reconciliation/items/{item_id}/resolve`.
+/// Body of `POST …/reconciliation/items/{item_id}/resolve`. Missing fields are refused after
+/// the item is found, so another store's item is a `404` whatever the body says.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ResolveInput {
-    /// `acknowledged` or `resolved`.
-    pub resolution: Resolution,
+    /// `acknowledged` or `resolved` (required).
+    #[serde(default)]
+    pub resolution: Option<Resolution>,
     /// What was found or done (required, at most 2000 characters).
     #[serde(default)]
     pub note: String,

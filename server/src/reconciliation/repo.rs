@@ -153,22 +153,31 @@ pub async fn advance(
     Ok(n == 1)
 }
 
-/// Ends a run (`completed` with its summary, or `failed` with the reason).
+/// How a run ended.
+pub struct Ending<'a> {
+    /// `completed` or `failed`.
+    pub status: &'a str,
+    /// Exceptions per kind and currency (completed).
+    pub summary: Option<&'a str>,
+    /// Why it failed.
+    pub error: Option<&'a str>,
+    pub at: DateTime<Utc>,
+    pub duration_ms: i64,
+}
+
+/// Ends a run while `held` is still its lease.
 pub async fn finish(
     db: &Db,
     id: Uuid,
     held: DateTime<Utc>,
-    status: &str,
-    summary: Option<&str>,
-    error: Option<&str>,
-    at: DateTime<Utc>,
-    duration_ms: i64,
+    e: &Ending<'_>,
 ) -> Result<bool, DbError> {
     const SQL: &str = "UPDATE reconciliation_runs SET status = $3, summary = $4, \
         last_error = $5, completed_at = $6, duration_ms = $7, locked_until = NULL \
         WHERE id = $1 AND status = 'running' AND locked_until = $2";
-    let n = on_db!(db, pool => sqlx::query(SQL).bind(id).bind(held).bind(status).bind(summary)
-        .bind(error).bind(at).bind(duration_ms).execute(pool).await.map(|r| r.rows_affected()))?;
+    let n = on_db!(db, pool => sqlx::query(SQL).bind(id).bind(held).bind(e.status)
+        .bind(e.summary).bind(e.error).bind(e.at).bind(e.duration_ms).execute(pool).await
+        .map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
 

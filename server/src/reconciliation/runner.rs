@@ -61,17 +61,14 @@ async fn run_claimed(state: &AppState, batches: Option<usize>) -> Result<bool, E
     };
     if run.attempts > MAX_ATTEMPTS {
         let error = format!("given up after {MAX_ATTEMPTS} attempts");
-        repo::finish(
-            &state.db,
-            run.id,
-            held,
-            "failed",
-            None,
-            Some(&error),
-            now,
-            0,
-        )
-        .await?;
+        let ending = repo::Ending {
+            status: "failed",
+            summary: None,
+            error: Some(&error),
+            at: now,
+            duration_ms: 0,
+        };
+        repo::finish(&state.db, run.id, held, &ending).await?;
         return Ok(true);
     }
     let started = Instant::now();
@@ -80,18 +77,14 @@ async fn run_claimed(state: &AppState, batches: Option<usize>) -> Result<bool, E
         Ok(Some(held)) => {
             let summary = summary(state, &run).await?;
             let duration = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-            let at = state.clock.now();
-            repo::finish(
-                &state.db,
-                run.id,
-                held,
-                "completed",
-                Some(&summary),
-                None,
-                at,
-                duration,
-            )
-            .await?;
+            let ending = repo::Ending {
+                status: "completed",
+                summary: Some(&summary),
+                error: None,
+                at: state.clock.now(),
+                duration_ms: duration,
+            };
+            repo::finish(&state.db, run.id, held, &ending).await?;
             tracing::info!(run = %run.id, store = %run.store_id, "reconciliation run completed");
         }
         Err(Error::LeaseLost) => {

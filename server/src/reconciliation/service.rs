@@ -280,9 +280,12 @@ pub async fn resolve_item(
     repo::item(&state.db, store, env, id.0)
         .await?
         .ok_or(Error::NotFound)?;
-    if input.resolution == Resolution::Open {
-        return Err(InvalidValue::new("resolution", "acknowledged or resolved").into());
-    }
+    let resolution = match input.resolution {
+        Some(r @ (Resolution::Acknowledged | Resolution::Resolved)) => r,
+        Some(Resolution::Open) | None => {
+            return Err(InvalidValue::new("resolution", "acknowledged or resolved").into());
+        }
+    };
     let note = input.note.trim();
     if note.is_empty() || note.chars().count() > MAX_NOTE {
         return Err(InvalidValue::new("note", "1 to 2000 characters").into());
@@ -290,7 +293,7 @@ pub async fn resolve_item(
     repo::resolve(
         &state.db,
         id.0,
-        input.resolution.as_str(),
+        resolution.as_str(),
         note,
         actor,
         state.clock.now(),
