@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod credentials;
+pub mod csv;
 pub mod db;
 pub mod demo;
 pub mod egress;

@@ -292,6 +292,33 @@ async fn a_run_finds_each_kind_of_drift_and_nothing_else(backend: Backend) {
         .sum();
     assert_eq!(totals, 8);
 
+    // The same items as CSV, streamed.
+    let path = format!(
+        "/api/v1/admin/reconciliation/runs/{}/items/export",
+        run["id"].as_str().unwrap()
+    );
+    let csv = send(
+        &shop.app,
+        reqwest::Method::GET,
+        &shop.store.sandbox_key,
+        &path,
+        None,
+    )
+    .await;
+    assert_eq!(csv.status(), 200);
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(lines[0].starts_with("item_id,kind,order_id"));
+    assert_eq!(lines.len(), 9, "{text}");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains(",amount_mismatch,"))
+            .count(),
+        2
+    );
+
     // A person acknowledges, then resolves, with a note; the ledger is untouched.
     let path = format!(
         "/api/v1/admin/reconciliation/items/{}/resolve",

@@ -4,6 +4,7 @@
 //! what disagrees as items a person acknowledges or resolves. Nothing is adjusted silently.
 
 mod compare;
+mod csv;
 mod error;
 mod repo;
 pub mod routes;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use compare::ItemKind;
+pub use csv::{COLUMNS as CSV_COLUMNS, CsvStream, items_csv};
 pub use error::Error;
 pub use routes::{admin_router, platform_router};
 pub use runner::{run_due, run_some};

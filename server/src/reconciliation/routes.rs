@@ -1,7 +1,13 @@
 //! `/api/v1/admin/reconciliation` (a store's runs and items) and
 //! `/api/v1/platform/reconciliation` (every store's, for platform admins).
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    body::Body,
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+    response::Response,
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -26,6 +32,7 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
         .routes(routes!(start_run, list_runs))
         .routes(routes!(get_run))
         .routes(routes!(list_items))
+        .routes(routes!(export_items))
         .routes(routes!(resolve_item))
 }
 
@@ -35,6 +42,30 @@ pub fn platform_router() -> OpenApiRouter<AppState> {
         .routes(routes!(start_platform_runs, list_platform_runs))
         .routes(routes!(get_platform_run))
         .routes(routes!(list_platform_items))
+        .routes(routes!(export_platform_items))
+}
+
+/// Filter of a CSV export.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExportQuery {
+    /// Only this kind.
+    pub kind: Option<ItemKind>,
+}
+
+/// A CSV file response.
+pub fn csv_file(run: ReconciliationRunId, body: super::CsvStream) -> Response {
+    let mut response = Response::new(Body::from_stream(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"reconciliation-{run}.csv\""
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
 }
 
 /// A page of runs.
@@ -147,6 +178,27 @@ pub async fn list_items(
     ))
 }
 
+/// A run's items as CSV, streamed (columns: `item_id, kind, order_id, payment_intent_id,
+/// provider, provider_payment_id, currency, difference, resolution, note, resolved_by,
+/// resolved_at, ours, theirs`).
+#[utoipa::path(get, path = "/reconciliation/runs/{run_id}/items/export", tag = "reconciliation",
+    params(("run_id" = String, Path, description = "Run id"), ExportQuery),
+    responses(
+        (status = 200, description = "CSV", content_type = "text/csv"),
+        (status = 404, description = "No such run in this store", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn export_items(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(run_id): ApiPath<ReconciliationRunId>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let scope = Some((scope.store_id, scope.environment));
+    let body = super::items_csv(&state, scope, run_id, q.kind).await?;
+    Ok(csv_file(run_id, body))
+}
+
 /// Acknowledges or resolves an item, with a note. The ledger is never changed here: a
 /// correction goes through the payment's own operations (and their history).
 #[utoipa::path(post, path = "/reconciliation/items/{item_id}/resolve", tag = "reconciliation",
@@ -230,6 +282,24 @@ pub async fn get_platform_run(
     ApiPath(run_id): ApiPath<ReconciliationRunId>,
 ) -> Result<Json<Run>, ApiError> {
     Ok(Json(service::get_run(&state, None, run_id).await?))
+}
+
+/// Any store's run's items as CSV.
+#[utoipa::path(get, path = "/reconciliation/runs/{run_id}/items/export", tag = "platform",
+    params(("run_id" = String, Path, description = "Run id"), ExportQuery),
+    responses(
+        (status = 200, description = "CSV", content_type = "text/csv"),
+        (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn export_platform_items(
+    State(state): State<AppState>,
+    _admin: PlatformAdmin,
+    ApiPath(run_id): ApiPath<ReconciliationRunId>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let body = super::items_csv(&state, None, run_id, q.kind).await?;
+    Ok(csv_file(run_id, body))
 }
 
 /// Any store's run's items.

@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::csv::field as csv_field;
+
 use super::{Error, repo};
 use crate::{
     db::Db,
@@ -317,22 +319,6 @@ fn day_start(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN).and_utc()
 }
 
-/// A text field as CSV writes it: quoted when it holds a separator, a quote or a line break,
-/// and never starting like a spreadsheet formula (`=`, `+`, `-`, `@`, tab and carriage return
-/// get a leading `'`).
-pub fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
-}
-
 const JURISDICTION_COLUMNS: &str = "period_from,period_to,jurisdiction,currency,taxable,exempt,\
 tax_collected,tax_reversed,net,commits,reversals";
 const TRANSACTION_COLUMNS: &str = "created_at,transaction_id,order_id,kind,source,line_no,\
@@ -573,18 +559,4 @@ fn stream(
             }
         },
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_field;
-
-    #[test]
-    fn csv_fields_are_quoted_and_never_formulas() {
-        assert_eq!(csv_field("US-CA"), "US-CA");
-        assert_eq!(csv_field("A, B"), "\"A, B\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
-        assert_eq!(csv_field("-1"), "'-1");
-    }
 }
