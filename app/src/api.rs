@@ -5,8 +5,8 @@ use leptos::prelude::*;
 
 use crate::backend::{
     ApiKeyView, CredentialRow, DashboardView, KeyOverviewView, LedgerView, OrderDetailView,
-    RevealedSecret, ShipmentView, ShipmentsView, StoreView, SystemStatus, TaxExemptionRow,
-    TaxPageView, Viewer, WebhookEventsView,
+    ReconciliationPageView, RevealedSecret, ShipmentView, ShipmentsView, StoreView, SystemStatus,
+    TaxExemptionRow, TaxPageView, Viewer, WebhookEventsView,
 };
 
 #[cfg(feature = "ssr")]
@@ -339,6 +339,41 @@ pub async fn get_tax_page(
 ) -> Result<TaxPageView, ServerFnError> {
     let parts = server::parts()?;
     server::fail(server::backend()?.tax_page(&parts, from, to).await)
+}
+
+/// The Reconciliation page.
+#[server(prefix = "/console/fn", endpoint = "reconciliation_page")]
+pub async fn get_reconciliation_page(
+    run: Option<String>,
+) -> Result<ReconciliationPageView, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.reconciliation_page(&parts, run).await)
+}
+
+/// Queues a reconciliation run of the current store.
+#[server(prefix = "/console/fn", endpoint = "start_reconciliation")]
+pub async fn start_reconciliation(from: String, to: String) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .start_reconciliation(&parts, from, to)
+            .await,
+    )
+}
+
+/// Acknowledges or resolves an exception.
+#[server(prefix = "/console/fn", endpoint = "resolve_reconciliation_item")]
+pub async fn resolve_reconciliation_item(
+    item_id: String,
+    resolution: String,
+    note: String,
+) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .resolve_reconciliation_item(&parts, item_id, resolution, note)
+            .await,
+    )
 }
 
 /// Saves the rates editor.

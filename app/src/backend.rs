@@ -501,6 +501,76 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 /// Console failures as the user sees them (already safe to display).
 pub type ConsoleResult<T> = Result<T, String>;
 
+/// A reconciliation run as the console lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconciliationRunRow {
+    /// Run id.
+    pub id: String,
+    /// The store's name (platform lists) or id.
+    pub store: String,
+    /// `sandbox` or `production`.
+    pub environment: String,
+    /// `YYYY-MM-DD – YYYY-MM-DD`.
+    pub period: String,
+    /// `queued`, `running`, `completed` or `failed`.
+    pub status: String,
+    /// Where a running run is.
+    pub phase: String,
+    /// Payments and provider records looked at.
+    pub examined: i64,
+    /// Payments that agree.
+    pub matched: i64,
+    /// Exceptions found.
+    pub exceptions: i64,
+    /// Percent matched (two decimals), once known.
+    pub match_rate: Option<String>,
+    /// Why its last attempt stopped.
+    pub last_error: Option<String>,
+    /// Asked at (RFC 3339).
+    pub created_at: String,
+}
+
+/// A reconciliation exception as the console shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconciliationItemRow {
+    /// Item id.
+    pub id: String,
+    /// Its kind (`amount_mismatch`, …).
+    pub kind: String,
+    /// Our order, when there is one.
+    pub order_id: Option<String>,
+    /// The provider's payment id.
+    pub provider_payment_id: Option<String>,
+    /// Provider's net − ours, formatted in the currency.
+    pub difference: String,
+    /// Our values, compact.
+    pub ours: String,
+    /// The provider's values, compact.
+    pub theirs: String,
+    /// `open`, `acknowledged` or `resolved`.
+    pub resolution: String,
+    /// The note, with who and when.
+    pub note: Option<String>,
+}
+
+/// The Reconciliation page: the store's runs (and every store's for platform admins), one
+/// run's exceptions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconciliationPageView {
+    /// The current store's runs, newest first.
+    pub runs: Vec<ReconciliationRunRow>,
+    /// Every store's runs (platform admins only).
+    pub platform_runs: Vec<ReconciliationRunRow>,
+    /// The run shown.
+    pub selected: Option<ReconciliationRunRow>,
+    /// Its exceptions, by kind.
+    pub items: Vec<ReconciliationItemRow>,
+    /// Whether the selected run is the current store's (its items can be resolved here).
+    pub resolvable: bool,
+    /// Default period of a new run (`YYYY-MM-DD`): yesterday.
+    pub default_day: String,
+}
+
 /// Implemented by the server and provided as Leptos context (`Arc<dyn ConsoleBackend>`) to the
 /// console's server functions.
 #[cfg(feature = "ssr")]
@@ -667,6 +737,30 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         &'a self,
         req: &'a http::request::Parts,
         shipment_id: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>>;
+
+    /// The Reconciliation page (`run`: the run whose exceptions to show).
+    fn reconciliation_page<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        run: Option<String>,
+    ) -> BoxFuture<'a, ConsoleResult<ReconciliationPageView>>;
+
+    /// Queues a reconciliation of the current store's days `from`..=`to`.
+    fn start_reconciliation<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        from: String,
+        to: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>>;
+
+    /// Acknowledges or resolves an exception of the current store, with a note.
+    fn resolve_reconciliation_item<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        item_id: String,
+        resolution: String,
+        note: String,
     ) -> BoxFuture<'a, ConsoleResult<String>>;
 
     /// The Tax page for a period (the current month when not given).

@@ -105,6 +105,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/orders/:id") view=pages::OrderDetail ssr=SsrMode::Async/>
                         <Route path=path!("/shipments") view=pages::Shipments ssr=SsrMode::Async/>
                         <Route path=path!("/tax") view=pages::Tax ssr=SsrMode::Async/>
+                        <Route path=path!("/reconciliation") view=pages::Reconciliation ssr=SsrMode::Async/>
                         <Route path=path!("/webhooks") view=pages::Webhooks ssr=SsrMode::Async/>
                         <Route path=path!("/platform/keys") view=pages::Keys ssr=SsrMode::Async/>
                         <Route

@@ -51,3 +51,26 @@ export async function openStore(page: Page, name: string) {
   await switcher.getByRole('button', { name: 'Open' }).click();
   await expect(switcher.locator('option:checked')).toHaveText(name);
 }
+
+/** A Los Angeles order of 100.00 with standard shipping, paid and captured through the API. */
+export async function capturedOrder(request: APIRequestContext, key: string) {
+  await call(request, 'PUT', '/api/v1/admin/shipping/rates', key, {
+    rates: [{ service: 'standard', country: 'US', max_weight_grams: 10000, amount: 1000, currency: 'USD' }],
+  });
+  const product = await call(request, 'POST', '/api/v1/admin/products', key, {
+    sku: `LAMP-${Date.now()}`, name: 'Lamp', unit_amount: 10000, currency: 'USD', weight_grams: 900,
+  });
+  const customer = await call(request, 'POST', '/api/v1/admin/customers', key, { name: 'Ada' });
+  const { token } = await call(request, 'POST', `/api/v1/admin/customers/${customer.id}/tokens`, key, {});
+  const order = await call(request, 'POST', '/api/v1/me/orders', token, {
+    items: [{ product_id: product.id, quantity: 1 }],
+    shipping_address: { name: 'Ada', line1: '1 Main St', city: 'Los Angeles', subdivision: 'CA', postal_code: '90012', country: 'US' },
+  });
+  const quote = await call(request, 'POST', '/api/v1/me/checkout/quote', token, { order_id: order.id });
+  const intent = await call(request, 'POST', `/api/v1/me/orders/${order.id}/payments/authorize`, token, {
+    snapshot_id: quote.snapshot_id,
+    payment_method: 'pm_card_visa',
+  });
+  await call(request, 'POST', `/api/v1/admin/orders/${order.id}/payments/${intent.id}/capture`, key, {});
+  return { customerId: customer.id as string, orderId: order.id as string, quote };
+}

@@ -25,6 +25,7 @@ pub fn TopBar() -> impl IntoView {
                 <A href="/payments">"Payments"</A>
                 <A href="/shipments">"Shipments"</A>
                 <A href="/tax">"Tax"</A>
+                <A href="/reconciliation">"Reconciliation"</A>
                 <A href="/webhooks">"Webhooks"</A>
                 <A href="/api-keys">"API keys"</A>
                 <A href="/credentials">"Credentials"</A>

@@ -12,6 +12,7 @@ mod dashboard;
 mod master_keys;
 mod overview;
 mod payments;
+mod reconciliation;
 mod session;
 mod shipments;
 mod stores;
@@ -22,12 +23,13 @@ use std::sync::Arc;
 
 use app::backend::{
     ApiKeyView, BoxFuture, ConsoleBackend, ConsoleResult, CredentialRow, DashboardView,
-    KeyOverviewView, LedgerFilter, LedgerView, OrderDetailView, RevealedSecret, SharedBackend,
-    ShipmentView, ShipmentsView, StoreView, SystemStatus, TaxExemptionRow, TaxPageView, Viewer,
-    WebhookEventsView,
+    KeyOverviewView, LedgerFilter, LedgerView, OrderDetailView, ReconciliationPageView,
+    RevealedSecret, SharedBackend, ShipmentView, ShipmentsView, StoreView, SystemStatus,
+    TaxExemptionRow, TaxPageView, Viewer, WebhookEventsView,
 };
 use axum::http::request::Parts;
 
+pub use reconciliation::items_csv as reconciliation_csv;
 pub use shipments::label_download;
 pub use tax::{export_again, export_download};
 
@@ -316,6 +318,39 @@ impl ConsoleBackend for ServerBackend {
         shipment_id: String,
     ) -> BoxFuture<'a, ConsoleResult<String>> {
         Box::pin(shipments::void(&self.state, req, shipment_id))
+    }
+
+    fn reconciliation_page<'a>(
+        &'a self,
+        req: &'a Parts,
+        run: Option<String>,
+    ) -> BoxFuture<'a, ConsoleResult<ReconciliationPageView>> {
+        Box::pin(reconciliation::page(&self.state, req, run))
+    }
+
+    fn start_reconciliation<'a>(
+        &'a self,
+        req: &'a Parts,
+        from: String,
+        to: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>> {
+        Box::pin(reconciliation::start(&self.state, req, from, to))
+    }
+
+    fn resolve_reconciliation_item<'a>(
+        &'a self,
+        req: &'a Parts,
+        item_id: String,
+        resolution: String,
+        note: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>> {
+        Box::pin(reconciliation::resolve(
+            &self.state,
+            req,
+            item_id,
+            resolution,
+            note,
+        ))
     }
 
     fn tax_page<'a>(

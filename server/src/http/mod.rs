@@ -219,6 +219,10 @@ pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
         .route(
             "/console/tax/exports/{id}/download",
             axum::routing::get(console::export_again),
+        )
+        .route(
+            "/console/reconciliation/runs/{id}/items.csv",
+            axum::routing::get(console::reconciliation_csv),
         );
     api.leptos_routes_with_context(&state, console_routes, console_context, {
         let options = leptos_options.clone();

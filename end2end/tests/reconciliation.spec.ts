@@ -1,0 +1,48 @@
+import { expect, test } from '@playwright/test';
+import * as fs from 'node:fs';
+
+import { capturedOrder, createStore, openStore, signIn, waitForHydration } from './support';
+
+test('a platform admin reconciles a store from the console and sees it in the platform report', async ({ page, request }) => {
+  await signIn(page);
+  const name = `Recon ${Date.now()}`;
+  const key = await createStore(page, name);
+  await openStore(page, name);
+  await capturedOrder(request, key);
+
+  await page.getByRole('link', { name: 'Reconciliation', exact: true }).click();
+  await waitForHydration(page);
+  const today = new Date().toISOString().slice(0, 10);
+  const form = page.locator('#start-reconciliation');
+  await form.getByLabel('From').fill(today);
+  await form.getByLabel('To').fill(today);
+  await form.getByRole('button', { name: 'Reconcile' }).click();
+  await expect(page.getByTestId('reconciliation-result').last()).toContainText('queued');
+
+  // The runner works it in the background: reload until it completed.
+  const run = page.locator('#store-runs tbody tr').first();
+  await expect(async () => {
+    await page.reload();
+    await waitForHydration(page);
+    await expect(run).toHaveAttribute('data-status', 'completed', { timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
+  await expect(run.getByTestId('matched')).toHaveText('1');
+  await expect(run.getByTestId('exceptions')).toHaveText('0');
+  await expect(run.getByTestId('match-rate')).toHaveText('100.00 %');
+  const runId = await run.getAttribute('data-run-id');
+
+  // The platform report lists it with the store's name.
+  const platformRow = page.locator(`#platform-runs tr[data-run-id="${runId}"]`);
+  await expect(platformRow).toContainText(name);
+  await expect(platformRow).toHaveAttribute('data-status', 'completed');
+
+  // Its detail: nothing to look at, and the CSV has only its header.
+  await run.getByRole('link').first().click();
+  await waitForHydration(page);
+  await expect(page.locator('#reconciliation-run')).toHaveAttribute('data-run-id', runId!);
+  await expect(page.locator('#no-exceptions')).toBeVisible();
+  const download = page.waitForEvent('download');
+  await page.locator('#reconciliation-run').getByRole('link', { name: 'CSV' }).click();
+  const text = fs.readFileSync((await (await download).path())!).toString('utf8');
+  expect(text.split('\r\n')[0]).toBe('item_id,kind,order_id,payment_intent_id,provider,provider_payment_id,currency,difference,resolution,note,resolved_by,resolved_at,ours,theirs');
+});
