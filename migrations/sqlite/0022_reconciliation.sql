@@ -30,7 +30,6 @@ CREATE UNIQUE INDEX reconciliation_runs_active ON reconciliation_runs
     (store_id, environment, period_from, period_to) WHERE status IN ('queued', 'running');
 CREATE INDEX reconciliation_runs_store ON reconciliation_runs (store_id, environment, id);
 CREATE INDEX reconciliation_runs_due ON reconciliation_runs (status, locked_until);
-CREATE INDEX reconciliation_runs_all ON reconciliation_runs (id);
 
 -- The provider's records of a run's period, as listed (staged in the database, not in memory).
 CREATE TABLE reconciliation_provider_records (

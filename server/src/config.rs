@@ -570,7 +570,8 @@ impl Config {
             tax_export_settle: chrono::Duration::seconds(args.tax_export_settle_secs.max(0)),
             reconciliation_interval: Duration::from_secs(args.reconciliation_interval_secs),
             reconciliation_stale: chrono::Duration::seconds(args.reconciliation_stale_secs.max(1)),
-            reconciliation_batch: args.reconciliation_batch.clamp(1, 10_000),
+            // IN lists of a batch's ids stay well under SQLite's and PostgreSQL's parameter limits.
+            reconciliation_batch: args.reconciliation_batch.clamp(1, 1_000),
             sandbox_psp_latency: Duration::from_millis(args.sandbox_psp_latency_ms),
             sandbox_psp_timeout_delay: Duration::from_millis(args.sandbox_psp_timeout_delay_ms),
             sandbox_carrier_latency: Duration::from_millis(args.sandbox_carrier_latency_ms),

@@ -272,6 +272,8 @@ async fn a_run_finds_each_kind_of_drift_and_nothing_else(backend: Backend) {
         .find(|i| i["kind"] == "duplicate_at_provider")
         .unwrap();
     assert_eq!(duplicate["provider_payment_id"], dup["id"]);
+    // Money taken on top of ours: all of it is the difference.
+    assert_eq!(duplicate["difference"], TOTAL);
     assert_eq!(duplicate["payment_intent_id"], matched_intent["id"]);
     assert_eq!(found, expected, "{items:#?}");
     assert_eq!(run["matched"], 1, "{run}");
@@ -508,8 +510,57 @@ async fn two_runners_never_work_one_run(backend: Backend) {
     assert_eq!(run["attempts"], 1);
 }
 
+async fn a_store_sharing_a_provider_account_sees_none_of_the_other_s_payments(backend: Backend) {
+    let shop = recon_shop(backend, 500).await;
+    captured(&shop).await;
+    // Store B uses store A's PSP account.
+    let b = shop.app.create_store("B", "USD").await;
+    crate::checkout::configure(&shop.app, &b).await;
+    let secrets = shop.sandbox_secrets().await;
+    let response = send(
+        &shop.app,
+        reqwest::Method::PUT,
+        &b.sandbox_key,
+        "/api/v1/admin/credentials/sandbox/sandbox",
+        Some(json!({
+            "api_key": secrets.get("api_key").unwrap().expose_secret(),
+            "webhook_secret": secrets.get("webhook_secret").unwrap().expose_secret(),
+        })),
+    )
+    .await;
+    json_of(response, 200).await;
+    let (_, token_b) = shop.app.create_customer(&b).await;
+    let (order_b, intent_b) = shop.authorized_in(&b, &token_b).await;
+    let path = format!(
+        "/api/v1/admin/orders/{order_b}/payments/{}/capture",
+        intent_b["id"].as_str().unwrap()
+    );
+    json_of(
+        send(
+            &shop.app,
+            reqwest::Method::POST,
+            &b.sandbox_key,
+            &path,
+            Some(json!({})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    shop.app.clock.advance(chrono::Duration::minutes(1));
+    let run = finish(&shop, &start(&shop).await).await;
+    // A's list held B's payment: neither reported nor shown to A.
+    assert_eq!(
+        (run["matched"].as_i64(), run["exceptions"].as_i64()),
+        (Some(1), Some(0)),
+        "{run}"
+    );
+    assert!(items(&shop, &run).await.is_empty());
+}
+
 both_backends!(
     a_run_finds_each_kind_of_drift_and_nothing_else,
+    a_store_sharing_a_provider_account_sees_none_of_the_other_s_payments,
     a_run_stopped_mid_way_resumes_without_counting_twice,
     two_runners_never_work_one_run,
 );

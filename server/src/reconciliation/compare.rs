@@ -79,6 +79,9 @@ pub struct Ours {
     pub captured: i64,
     /// Refunded.
     pub refunded: i64,
+    /// A capture, refund or void is on its way (the provider may already show it): the
+    /// payment is as open as an unknown outcome until the resolver settles it.
+    pub in_flight: bool,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
 }
@@ -125,7 +128,7 @@ pub fn compare(
     now: DateTime<Utc>,
     stale_after: chrono::Duration,
 ) -> Option<ItemKind> {
-    let open = expected_status(ours.status).is_none();
+    let open = expected_status(ours.status).is_none() || ours.in_flight;
     if open {
         return (now - ours.updated_at > stale_after).then_some(ItemKind::StaleUnknown);
     }
@@ -175,6 +178,7 @@ mod tests {
             authorized: 1000,
             captured,
             refunded,
+            in_flight: false,
             updated_at: at(0),
         }
     }
@@ -252,6 +256,19 @@ mod tests {
         assert_eq!(check(&o, None), None);
         o.updated_at = at(-120);
         assert_eq!(check(&o, None), Some(ItemKind::StaleUnknown));
+    }
+
+    #[test]
+    fn an_operation_on_its_way_is_open_not_a_mismatch() {
+        let mut o = ours(IntentStatus::Captured, 1000, 0);
+        o.in_flight = true;
+        // The provider already shows the refund our open transaction is making.
+        assert_eq!(check(&o, Some(&theirs("captured", 1000, 400))), None);
+        o.updated_at = at(-120);
+        assert_eq!(
+            check(&o, Some(&theirs("captured", 1000, 400))),
+            Some(ItemKind::StaleUnknown)
+        );
     }
 
     #[test]

@@ -24,7 +24,16 @@ fn row(i: &Item) -> String {
     let text =
         |v: &Option<serde_json::Value>| v.as_ref().map(ToString::to_string).unwrap_or_default();
     let opt = |v: Option<String>| v.unwrap_or_default();
-    [
+    // Text goes through `csv_field` (quoting, no formulas); the amount is a number and is
+    // written as one, so a negative difference stays parseable.
+    let text_fields = |fields: &[String]| {
+        fields
+            .iter()
+            .map(|f| csv_field(f))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let head = text_fields(&[
         i.id.to_string(),
         i.kind.as_str().to_owned(),
         opt(i.order_id.map(|o| o.to_string())),
@@ -32,18 +41,16 @@ fn row(i: &Item) -> String {
         i.provider.clone(),
         opt(i.provider_payment_id.clone()),
         i.currency.clone(),
-        i.difference.to_string(),
+    ]);
+    let tail = text_fields(&[
         i.resolution.as_str().to_owned(),
         opt(i.note.clone()),
         opt(i.resolved_by.clone()),
         opt(i.resolved_at.map(|t| t.to_rfc3339())),
         text(&i.ours),
         text(&i.theirs),
-    ]
-    .iter()
-    .map(|f| csv_field(f))
-    .collect::<Vec<_>>()
-    .join(",")
+    ]);
+    format!("{head},{},{tail}", i.difference)
 }
 
 /// The items of a run in the caller's scope (`None`: any store, for platform admins), after

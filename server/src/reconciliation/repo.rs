@@ -165,6 +165,20 @@ pub struct Ending<'a> {
     pub duration_ms: i64,
 }
 
+/// Extends a run's lease while `held` is still it (`false`: another runner has the run).
+pub async fn renew(
+    db: &Db,
+    id: Uuid,
+    held: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    const SQL: &str = "UPDATE reconciliation_runs SET locked_until = $3 \
+        WHERE id = $1 AND status = 'running' AND locked_until = $2";
+    let n = on_db!(db, pool => sqlx::query(SQL).bind(id).bind(held).bind(until).execute(pool)
+        .await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
 /// Ends a run while `held` is still its lease.
 pub async fn finish(
     db: &Db,
@@ -222,6 +236,9 @@ pub struct IntentRow {
     pub authorized_amount: i64,
     pub captured_amount: i64,
     pub refunded_amount: i64,
+    pub capture_reserved: i64,
+    pub refund_reserved: i64,
+    pub void_pending: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -234,7 +251,8 @@ pub async fn intents(
     limit: i64,
 ) -> Result<Vec<IntentRow>, DbError> {
     const SQL: &str = "SELECT id, order_id, provider, provider_payment_id, status, currency, \
-        authorized_amount, captured_amount, refunded_amount, created_at, updated_at \
+        authorized_amount, captured_amount, refunded_amount, capture_reserved, refund_reserved, \
+        void_pending, created_at, updated_at \
         FROM payment_intents WHERE store_id = $1 AND environment = $2 \
         AND created_at >= $3 AND created_at < $4 AND created_at < $5 \
         AND (created_at > $6 OR (created_at = $6 AND id > $7)) \
@@ -306,19 +324,19 @@ pub async fn unseen(
     )
 }
 
-/// Which intent of the store, if any, a provider record belongs to: the intent whose provider
-/// payment it is, or whose transaction its reference names.
+/// Which intent, if any, a provider record belongs to: the intent whose transaction its
+/// reference names (of any store: stores may share a provider account).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Owner {
+    pub store_id: StoreId,
     pub intent_id: Uuid,
     pub order_id: Uuid,
     pub provider_payment_id: Option<String>,
 }
 
-/// The owners of records, by the transaction ids their references name.
+/// The owners of records in the environment, by the transaction ids their references name.
 pub async fn owners_by_reference(
     db: &Db,
-    store: StoreId,
     env: Environment,
     references: &[Uuid],
 ) -> Result<Vec<(Uuid, Owner)>, DbError> {
@@ -326,23 +344,25 @@ pub async fn owners_by_reference(
         return Ok(Vec::new());
     }
     let placeholders: Vec<String> = (0..references.len())
-        .map(|i| format!("${}", i + 3))
+        .map(|i| format!("${}", i + 2))
         .collect();
     let sql = format!(
-        "SELECT t.id AS reference, i.id AS intent_id, i.order_id, i.provider_payment_id \
-         FROM payment_transactions t JOIN payment_intents i ON i.id = t.payment_intent_id \
-         WHERE t.store_id = $1 AND t.environment = $2 AND t.id IN ({})",
+        "SELECT t.id AS reference, i.store_id, i.id AS intent_id, i.order_id, \
+         i.provider_payment_id FROM payment_transactions t \
+         JOIN payment_intents i ON i.id = t.payment_intent_id \
+         WHERE t.environment = $1 AND t.id IN ({})",
         placeholders.join(", ")
     );
     #[derive(sqlx::FromRow)]
     struct Found {
         reference: Uuid,
+        store_id: StoreId,
         intent_id: Uuid,
         order_id: Uuid,
         provider_payment_id: Option<String>,
     }
     let found: Vec<Found> = on_db!(db, pool => {
-        let mut q = sqlx::query_as(&sql).bind(store).bind(env);
+        let mut q = sqlx::query_as(&sql).bind(env);
         for r in references {
             q = q.bind(r);
         }
@@ -354,6 +374,7 @@ pub async fn owners_by_reference(
             (
                 f.reference,
                 Owner {
+                    store_id: f.store_id,
                     intent_id: f.intent_id,
                     order_id: f.order_id,
                     provider_payment_id: f.provider_payment_id,
@@ -363,24 +384,24 @@ pub async fn owners_by_reference(
         .collect())
 }
 
-/// Whether a provider payment id is some intent's of the store.
+/// Which of these provider payment ids some intent of the environment names (of any store:
+/// stores may share a provider account).
 pub async fn known_payment_ids(
     db: &Db,
-    store: StoreId,
     env: Environment,
     ids: &[String],
 ) -> Result<Vec<String>, DbError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
-        "SELECT provider_payment_id FROM payment_intents WHERE store_id = $1 \
-         AND environment = $2 AND provider_payment_id IN ({})",
+        "SELECT provider_payment_id FROM payment_intents WHERE environment = $1 \
+         AND provider_payment_id IN ({})",
         placeholders.join(", ")
     );
     Ok(on_db!(db, pool => {
-        let mut q = sqlx::query_scalar(&sql).bind(store).bind(env);
+        let mut q = sqlx::query_scalar(&sql).bind(env);
         for id in ids {
             q = q.bind(id);
         }
@@ -552,7 +573,8 @@ pub async fn note_error(db: &Db, id: Uuid, error: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Whether a run of this store, environment and period exists that did not fail.
+/// Whether a run of this store, environment and period exists (a failed one too: the
+/// scheduler never queues a period again that failed; a person can).
 pub async fn has_run(
     db: &Db,
     store: StoreId,
@@ -561,7 +583,7 @@ pub async fn has_run(
     to: DateTime<Utc>,
 ) -> Result<bool, DbError> {
     const SQL: &str = "SELECT COUNT(*) FROM reconciliation_runs WHERE store_id = $1 \
-        AND environment = $2 AND period_from = $3 AND period_to = $4 AND status <> 'failed'";
+        AND environment = $2 AND period_from = $3 AND period_to = $4";
     let n: i64 = on_db!(db, pool => sqlx::query_scalar(SQL).bind(store).bind(env).bind(from)
         .bind(to).fetch_one(pool).await)?;
     Ok(n > 0)
@@ -576,4 +598,23 @@ pub async fn stores_with_payments(
     const SQL: &str = "SELECT DISTINCT store_id, environment FROM payment_intents \
         WHERE created_at >= $1 AND created_at < $2";
     Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(from).bind(to).fetch_all(pool).await)?)
+}
+
+/// Which of these stores exist.
+pub async fn existing_stores(db: &Db, ids: &[StoreId]) -> Result<Vec<StoreId>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 1)).collect();
+    let sql = format!(
+        "SELECT id FROM stores WHERE id IN ({})",
+        placeholders.join(", ")
+    );
+    Ok(on_db!(db, pool => {
+        let mut q = sqlx::query_scalar(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(pool).await
+    })?)
 }

@@ -157,7 +157,7 @@ async fn work(
         let page = state.config.reconciliation_batch;
         let next = match phase.as_str() {
             "provider" => provider_batch(state, run, cursor.as_deref()).await?,
-            "ours" => ours_batch(state, run, cursor.as_deref(), page).await?,
+            "ours" => ours_batch(state, run, cursor.as_deref(), page, &mut held).await?,
             "orphans" => orphans_batch(state, run, cursor.as_deref(), page).await?,
             _ => return Ok(Some(held)),
         };
@@ -204,7 +204,8 @@ struct Batch {
     matched: i64,
 }
 
-/// Stages one page of one provider's list. Cursor: `<provider index>:<last id>`.
+/// Stages one page of one provider's list. Cursor: `<provider>:<last id>` (a name, so a
+/// provider registered between a crash and the resume shifts nothing; `~` is past them all).
 async fn provider_batch(
     state: &AppState,
     run: &RunRow,
@@ -212,9 +213,10 @@ async fn provider_batch(
 ) -> Result<Batch, Error> {
     let names = provider_names(state);
     let (mut index, mut after) = match cursor.and_then(|c| c.split_once(':')) {
-        Some((i, a)) => (
-            i.parse::<usize>().unwrap_or(0),
-            Some(a.to_owned()).filter(|a| !a.is_empty()),
+        // Providers are listed in name order: resume at this one, or the next after it.
+        Some((name, a)) => (
+            names.iter().position(|n| *n >= name).unwrap_or(names.len()),
+            Some(a.to_owned()).filter(|a| !a.is_empty() && names.contains(&name)),
         ),
         None => (0, None),
     };
@@ -255,9 +257,11 @@ async fn provider_batch(
                 refunded: p.refunded.0,
             })
             .collect();
-        let cursor = match (page.has_more, last) {
-            (true, Some(last)) => format!("{index}:{last}"),
-            _ => format!("{}:", index + 1),
+        let cursor = match (page.has_more, last, names.get(index + 1)) {
+            (true, Some(last), _) => format!("{name}:{last}"),
+            (_, _, Some(next)) => format!("{next}:"),
+            // The last provider is done: a name past every other.
+            (_, _, None) => "~:".to_owned(),
         };
         return Ok(Batch {
             phase: "provider",
@@ -293,6 +297,7 @@ fn ours_of(intent: &IntentRow) -> Result<Ours, Error> {
         authorized: intent.authorized_amount,
         captured: intent.captured_amount,
         refunded: intent.refunded_amount,
+        in_flight: intent.capture_reserved > 0 || intent.refund_reserved > 0 || intent.void_pending,
         updated_at: intent.updated_at,
     })
 }
@@ -303,6 +308,7 @@ async fn ours_batch(
     run: &RunRow,
     cursor: Option<&str>,
     page: i64,
+    held: &mut DateTime<Utc>,
 ) -> Result<Batch, Error> {
     let after = cursor
         .and_then(|c| c.split_once('|'))
@@ -386,6 +392,12 @@ async fn ours_batch(
                 now,
             ));
         }
+        // An open payment is judged by its age alone: nothing to ask the provider.
+        let open = ours.in_flight
+            || matches!(
+                ours.status,
+                IntentStatus::RequiresAuthorization | IntentStatus::Pending | IntentStatus::Unknown
+            );
         let theirs = match (own, &intent.provider_payment_id) {
             (Some(record), _) => {
                 batch
@@ -393,8 +405,17 @@ async fn ours_batch(
                     .push((record.provider.clone(), record.provider_payment_id.clone()));
                 Some(theirs_of(&record))
             }
+            (None, Some(_)) if open => None,
             // Not in the list (a provider without one, or created at the period's edge): ask.
             (None, Some(id)) => {
+                // One call per payment can take the provider timeout: keep the claim alive.
+                if *held - state.clock.now() < chrono::Duration::seconds(LEASE_SECS / 2) {
+                    let renewed = lease(state);
+                    if !repo::renew(&state.db, run.id, *held, renewed).await? {
+                        return Err(Error::LeaseLost);
+                    }
+                    *held = renewed;
+                }
                 if !clients.contains_key(&intent.provider) {
                     let c = client(state, run, &intent.provider).await?;
                     clients.insert(intent.provider.clone(), c);
@@ -467,7 +488,7 @@ async fn orphans_batch(
         .map(|r| r.provider_payment_id.clone())
         .collect();
     let known: std::collections::HashSet<String> =
-        repo::known_payment_ids(&state.db, run.store_id, run.environment, &ids)
+        repo::known_payment_ids(&state.db, run.environment, &ids)
             .await?
             .into_iter()
             .collect();
@@ -476,7 +497,7 @@ async fn orphans_batch(
         .filter_map(|r| r.reference.as_deref().and_then(|r| r.parse().ok()))
         .collect();
     let owners: HashMap<Uuid, repo::Owner> =
-        repo::owners_by_reference(&state.db, run.store_id, run.environment, &references)
+        repo::owners_by_reference(&state.db, run.environment, &references)
             .await?
             .into_iter()
             .collect();
@@ -489,7 +510,8 @@ async fn orphans_batch(
     };
     for record in &records {
         if known.contains(&record.provider_payment_id) {
-            // Another period's payment: its own run compares it.
+            // Another period's payment (or another store's, on a shared provider account): its
+            // own run compares it.
             continue;
         }
         let owner = record
@@ -497,6 +519,10 @@ async fn orphans_batch(
             .as_deref()
             .and_then(|r| r.parse::<Uuid>().ok())
             .and_then(|r| owners.get(&r));
+        if owner.is_some_and(|o| o.store_id != run.store_id) {
+            // Another store's operation on a shared account: not this store's to see.
+            continue;
+        }
         let kind = match owner {
             Some(owner) if owner.provider_payment_id.is_some() => ItemKind::DuplicateAtProvider,
             // Our operation of another period whose id we never learned: its run finds it.
@@ -523,7 +549,11 @@ fn item(
     now: DateTime<Utc>,
 ) -> ItemRow {
     let net = |captured: i64, refunded: i64| captured - refunded;
-    let ours_net = ours.map_or(0, |o| net(o.captured, o.refunded));
+    // A duplicate is money taken on top of ours: all of it is the difference.
+    let ours_net = match kind {
+        ItemKind::DuplicateAtProvider => 0,
+        _ => ours.map_or(0, |o| net(o.captured, o.refunded)),
+    };
     let theirs_net = theirs.map_or(0, |t| net(t.captured, t.refunded));
     let key = match (kind, intent, theirs) {
         (ItemKind::DuplicateAtProvider | ItemKind::MissingInCassa, _, Some(t)) => {

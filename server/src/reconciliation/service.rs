@@ -185,6 +185,11 @@ pub async fn start_platform_runs(
             if stores.len() > 1000 {
                 return Err(InvalidValue::new("store_ids", "at most 1000 stores").into());
             }
+            // All or nothing: an unknown id queues no run at all.
+            let existing = repo::existing_stores(&state.db, stores).await?;
+            if let Some(unknown) = stores.iter().find(|s| !existing.contains(s)) {
+                return Err(InvalidValue::new("store_ids", format!("no store {unknown}")).into());
+            }
             stores
                 .iter()
                 .flat_map(|s| [(*s, Environment::Sandbox), (*s, Environment::Production)])
