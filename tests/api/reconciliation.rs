@@ -558,8 +558,76 @@ async fn a_store_sharing_a_provider_account_sees_none_of_the_other_s_payments(ba
     assert!(items(&shop, &run).await.is_empty());
 }
 
+async fn applying_an_item_settles_its_payment_through_the_ledger_with_history(backend: Backend) {
+    let shop = recon_shop(backend, 500).await;
+    // The PSP authorizes an asynchronous payment, and its webhook is lost.
+    drift(&shop, "/drop_webhooks", json!({"count": 5})).await;
+    let (order, snapshot) = shop.quoted_order().await;
+    let response = shop
+        .authorize_with(
+            &order,
+            &snapshot,
+            "pm_card_async",
+            &Uuid::now_v7().to_string(),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let intent: Value = response.json().await.unwrap();
+    let psp = cassa::http::sandbox_psp::state(&shop.app.state);
+    assert!(
+        cassa_sandbox_psp::settle(&psp, &provider_id(&intent), true)
+            .await
+            .unwrap()
+    );
+    shop.app.clock.advance(chrono::Duration::hours(2));
+    let run = finish(&shop, &start(&shop).await).await;
+    let items = items(&shop, &run).await;
+    assert_eq!(
+        found(&items),
+        BTreeMap::from([(order.clone(), "stale_unknown".to_owned())])
+    );
+
+    let path = format!(
+        "/api/v1/admin/reconciliation/items/{}/apply",
+        items[0]["id"].as_str().unwrap()
+    );
+    let apply = |note: &str| {
+        send(
+            &shop.app,
+            reqwest::Method::POST,
+            &shop.store.sandbox_key,
+            &path,
+            Some(json!({"note": note})),
+        )
+    };
+    assert_problem(apply("").await, 422, "validation_failed").await;
+    let applied = json_of(apply("webhook lost; settled from the PSP").await, 200).await;
+    assert_eq!(applied["resolution"], "resolved");
+    assert!(
+        applied["note"]
+            .as_str()
+            .unwrap()
+            .contains("1 operation(s) settled")
+    );
+    // The ledger moved through the transition function, and the history says who and why.
+    let detail = shop.detail(&order).await;
+    assert!(
+        detail.to_string().contains("\"status\":\"authorized\""),
+        "{detail}"
+    );
+    let order_id = Uuid::parse_str(&order).unwrap();
+    let rows: i64 = cassa::on_db!(&shop.app.db, pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM order_status_history WHERE order_id = $1 AND source = 'reconciliation'")
+        .bind(order_id).fetch_one(pool).await)
+    .unwrap();
+    assert!(rows >= 1);
+    // Nothing is open any more.
+    assert_problem(apply("again").await, 409, "nothing_to_apply").await;
+}
+
 both_backends!(
     a_run_finds_each_kind_of_drift_and_nothing_else,
+    applying_an_item_settles_its_payment_through_the_ledger_with_history,
     a_store_sharing_a_provider_account_sees_none_of_the_other_s_payments,
     a_run_stopped_mid_way_resumes_without_counting_twice,
     two_runners_never_work_one_run,

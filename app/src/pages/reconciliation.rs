@@ -139,6 +139,7 @@ fn item_view(
                         <select name="resolution" aria-label="Resolution">
                             <option value="acknowledged">"acknowledge"</option>
                             <option value="resolved">"resolve"</option>
+                            <option value="apply">"settle from the provider"</option>
                         </select>
                         " "
                         <input name="note" placeholder="What was found or done" aria-label="Note" required/>

@@ -193,7 +193,18 @@ pub async fn resolve(
     let resolution = match resolution.as_str() {
         "acknowledged" => Resolution::Acknowledged,
         "resolved" => Resolution::Resolved,
-        _ => return Err("Resolution: acknowledged or resolved.".to_owned()),
+        "apply" => {
+            let item =
+                reconciliation::apply_item(state, store, env, id, &actor.audit_name(), &note)
+                    .await
+                    .map_err(shown)?;
+            return Ok(format!(
+                "Settled from the provider; marked {} as {}.",
+                item.kind.as_str(),
+                item.resolution.as_str()
+            ));
+        }
+        _ => return Err("Resolution: acknowledged, resolved or apply.".to_owned()),
     };
     let input = ResolveInput {
         resolution: Some(resolution),

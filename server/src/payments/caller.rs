@@ -14,6 +14,8 @@ pub enum Source {
     Webhook,
     /// A background job.
     Job,
+    /// A person applying what a reconciliation found.
+    Reconciliation,
 }
 
 impl Source {
@@ -23,6 +25,7 @@ impl Source {
             Source::Api => "api",
             Source::Webhook => "webhook",
             Source::Job => "job",
+            Source::Reconciliation => "reconciliation",
         }
     }
 }
@@ -32,9 +35,14 @@ impl TextValue for Source {
         self.as_str()
     }
     fn from_text(text: &str) -> Option<Self> {
-        [Source::Api, Source::Webhook, Source::Job]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [
+            Source::Api,
+            Source::Webhook,
+            Source::Job,
+            Source::Reconciliation,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 crate::text_value_sql!(Source);

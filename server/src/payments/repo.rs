@@ -660,6 +660,11 @@ mod tests {
             FailureKind::Unavailable,
         ]);
         round_trip(vec![Subject::Order, Subject::Payment]);
-        round_trip(vec![Source::Api, Source::Webhook, Source::Job]);
+        round_trip(vec![
+            Source::Api,
+            Source::Webhook,
+            Source::Job,
+            Source::Reconciliation,
+        ]);
     }
 }

@@ -11,6 +11,13 @@ pub enum Error {
     /// A run of this store, environment and period is already queued or running.
     #[error("a reconciliation of this period is already queued or running")]
     AlreadyRunning,
+    /// The item names no payment with an open operation the provider could settle: a
+    /// correction of the ledger is made through the payment's own operations.
+    #[error("nothing to apply: this item names no payment operation still open")]
+    NothingToApply,
+    /// Settling the payment from the provider failed.
+    #[error(transparent)]
+    Payments(#[from] crate::payments::Error),
     /// A request value is invalid.
     #[error(transparent)]
     Invalid(#[from] InvalidValue),

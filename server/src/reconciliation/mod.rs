@@ -21,8 +21,8 @@ pub use error::Error;
 pub use routes::{admin_router, platform_router};
 pub use runner::{run_due, run_some};
 pub use service::{
-    get_run, item_rows, list_items, list_runs, resolve_item, run_view, schedule_due, spawn_workers,
-    start_platform_runs, start_run,
+    apply_item, get_run, item_rows, list_items, list_runs, resolve_item, run_view, schedule_due,
+    spawn_workers, start_platform_runs, start_run,
 };
 
 use crate::types::{
@@ -181,6 +181,14 @@ pub struct PlatformRunInput {
     /// period.
     #[serde(default)]
     pub store_ids: Option<Vec<StoreId>>,
+}
+
+/// Body of `POST …/reconciliation/items/{item_id}/apply`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ApplyInput {
+    /// Why (required, at most 2000 characters).
+    #[serde(default)]
+    pub note: String,
 }
 
 /// Body of `POST …/reconciliation/items/{item_id}/resolve`. Missing fields are refused after

@@ -618,3 +618,10 @@ pub async fn existing_stores(db: &Db, ids: &[StoreId]) -> Result<Vec<StoreId>, D
         q.fetch_all(pool).await
     })?)
 }
+
+/// The transactions of an intent whose outcome is still open, oldest first.
+pub async fn open_transactions(db: &Db, intent: Uuid) -> Result<Vec<Uuid>, DbError> {
+    const SQL: &str = "SELECT id FROM payment_transactions WHERE payment_intent_id = $1 \
+        AND status IN ('pending', 'unknown') ORDER BY created_at, id";
+    Ok(on_db!(db, pool => sqlx::query_scalar(SQL).bind(intent).fetch_all(pool).await)?)
+}

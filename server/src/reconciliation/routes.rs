@@ -12,7 +12,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{Item, ItemKind, PlatformRunInput, Resolution, ResolveInput, Run, RunInput, service};
+use super::{
+    ApplyInput, Item, ItemKind, PlatformRunInput, Resolution, ResolveInput, Run, RunInput, service,
+};
 use crate::{
     auth::{
         policy,
@@ -34,6 +36,7 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_items))
         .routes(routes!(export_items))
         .routes(routes!(resolve_item))
+        .routes(routes!(apply_item))
 }
 
 /// Platform routes (under `/api/v1/platform`).
@@ -225,6 +228,40 @@ pub async fn resolve_item(
             item_id,
             &scope.actor.audit_name(),
             &body,
+        )
+        .await?,
+    ))
+}
+
+/// Settles the item's payment from the provider: its operations still open go through the
+/// payment's transition function (history `source: reconciliation`), then the item is
+/// resolved. `409 nothing_to_apply` when no operation of it is open (a correction is then made
+/// through the payment's own operations).
+#[utoipa::path(post, path = "/reconciliation/items/{item_id}/apply", tag = "reconciliation",
+    params(("item_id" = String, Path, description = "Item id")), request_body = ApplyInput,
+    responses(
+        (status = 200, description = "The item, resolved or acknowledged", body = Item),
+        (status = 403, description = "Staff in production", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such item in this store", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`nothing_to_apply`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No note", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn apply_item(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(item_id): ApiPath<ReconciliationItemId>,
+    ApiJson(body): ApiJson<ApplyInput>,
+) -> Result<Json<Item>, ApiError> {
+    policy::reconcile(scope.actor, scope.environment)?;
+    Ok(Json(
+        service::apply_item(
+            &state,
+            scope.store_id,
+            scope.environment,
+            item_id,
+            &scope.actor.audit_name(),
+            &body.note,
         )
         .await?,
     ))

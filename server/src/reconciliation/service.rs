@@ -291,15 +291,85 @@ pub async fn resolve_item(
             return Err(InvalidValue::new("resolution", "acknowledged or resolved").into());
         }
     };
-    let note = input.note.trim();
-    if note.is_empty() || note.chars().count() > MAX_NOTE {
-        return Err(InvalidValue::new("note", "1 to 2000 characters").into());
-    }
+    let note = note_of(&input.note)?;
     repo::resolve(
         &state.db,
         id.0,
         resolution.as_str(),
         note,
+        actor,
+        state.clock.now(),
+    )
+    .await?;
+    let row = repo::item(&state.db, store, env, id.0)
+        .await?
+        .ok_or(Error::NotFound)?;
+    item_view(row)
+}
+
+fn note_of(note: &str) -> Result<&str, Error> {
+    let note = note.trim();
+    if note.is_empty() || note.chars().count() > MAX_NOTE {
+        return Err(InvalidValue::new("note", "1 to 2000 characters").into());
+    }
+    Ok(note)
+}
+
+/// Brings the provider's truth into the ledger for an item's payment: each of its operations
+/// still open is settled from the provider through the payment's transition function, recorded
+/// in the order's history with `source: reconciliation` and the person as actor. The item is
+/// then `resolved` (or `acknowledged` when the provider still has not decided).
+pub async fn apply_item(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    id: ReconciliationItemId,
+    actor: &str,
+    note: &str,
+) -> Result<Item, Error> {
+    let row = repo::item(&state.db, store, env, id.0)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let note = note_of(note)?;
+    let Some(intent) = row.payment_intent_id else {
+        return Err(Error::NothingToApply);
+    };
+    let open = repo::open_transactions(&state.db, intent).await?;
+    if open.is_empty() {
+        return Err(Error::NothingToApply);
+    }
+    let caller = crate::payments::Caller {
+        source: crate::payments::Source::Reconciliation,
+        actor: actor.to_owned(),
+        correlation_id: format!("reconciliation-item:{}", id),
+    };
+    let mut settled = 0;
+    for txn in &open {
+        if crate::payments::resolve_transaction(state, &caller, crate::types::TransactionId(*txn))
+            .await?
+        {
+            settled += 1;
+        }
+    }
+    let (resolution, outcome) = if settled == open.len() {
+        (
+            Resolution::Resolved,
+            format!("applied: {settled} operation(s) settled from the provider"),
+        )
+    } else {
+        (
+            Resolution::Acknowledged,
+            format!(
+                "applied: {settled} of {} operation(s) settled; the provider has not decided the rest",
+                open.len()
+            ),
+        )
+    };
+    repo::resolve(
+        &state.db,
+        id.0,
+        resolution.as_str(),
+        &format!("{note} ({outcome})"),
         actor,
         state.clock.now(),
     )

@@ -15,6 +15,13 @@ impl From<Error> for ApiError {
                 title: "Reconciliation already running",
                 detail: err.to_string(),
             },
+            Error::NothingToApply => ApiError::Described {
+                status: StatusCode::CONFLICT,
+                code: "nothing_to_apply",
+                title: "Nothing to apply",
+                detail: err.to_string(),
+            },
+            Error::Payments(err) => err.into(),
             Error::Invalid(invalid) => ApiError::Validation(invalid),
             Error::Db(err) => err.into(),
             // Runner-side failures never reach a request; if one does, it is ours.
