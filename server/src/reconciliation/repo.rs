@@ -208,19 +208,42 @@ pub struct RecordRow {
     pub refunded: i64,
 }
 
-/// Stages a page of the provider's records (a page staged again changes nothing).
+/// `($1, …, $n), (…)` for `rows` rows of `width` parameters from `$first`.
+fn values(rows: usize, width: usize, first: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (0..width)
+                .map(|c| format!("${}", first + r * width + c))
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows per multi-row statement (parameters stay far below both databases' limits).
+const CHUNK: usize = 50;
+
+/// Stages a page of the provider's records, a statement per 50 (a page staged again changes
+/// nothing).
 pub async fn stage(tx: &mut Tx, run: Uuid, records: &[RecordRow]) -> Result<(), DbError> {
-    const SQL: &str = "INSERT INTO reconciliation_provider_records (run_id, provider, \
-        provider_payment_id, reference, status, currency, amount, captured, refunded) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
-    on_tx!(tx, conn => {
-        for r in records {
-            sqlx::query(SQL).bind(run).bind(&r.provider).bind(&r.provider_payment_id)
-                .bind(&r.reference).bind(&r.status).bind(&r.currency).bind(r.amount)
-                .bind(r.captured).bind(r.refunded).execute(&mut *conn).await?;
-        }
-        Ok::<_, sqlx::Error>(())
-    })?;
+    for chunk in records.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO reconciliation_provider_records (run_id, provider, provider_payment_id, \
+             reference, status, currency, amount, captured, refunded) VALUES {} \
+             ON CONFLICT DO NOTHING",
+            values(chunk.len(), 9, 1)
+        );
+        on_tx!(tx, conn => {
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q.bind(run).bind(&r.provider).bind(&r.provider_payment_id)
+                    .bind(&r.reference).bind(&r.status).bind(&r.currency).bind(r.amount)
+                    .bind(r.captured).bind(r.refunded);
+            }
+            q.execute(&mut *conn).await.map(|_| ())
+        })?;
+    }
     Ok(())
 }
 
@@ -292,16 +315,31 @@ pub async fn records_by_id(
     })?)
 }
 
-/// Marks staged records as belonging to a payment of ours.
+/// Marks staged records as belonging to a payment of ours (a statement per provider and 500
+/// ids).
 pub async fn mark_seen(tx: &mut Tx, run: Uuid, seen: &[(String, String)]) -> Result<(), DbError> {
-    const SQL: &str = "UPDATE reconciliation_provider_records SET seen = TRUE \
-        WHERE run_id = $1 AND provider = $2 AND provider_payment_id = $3";
-    on_tx!(tx, conn => {
-        for (provider, id) in seen {
-            sqlx::query(SQL).bind(run).bind(provider).bind(id).execute(&mut *conn).await?;
+    let mut by_provider: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (provider, id) in seen {
+        by_provider.entry(provider).or_default().push(id);
+    }
+    for (provider, ids) in by_provider {
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let sql = format!(
+                "UPDATE reconciliation_provider_records SET seen = TRUE WHERE run_id = $1 \
+                 AND provider = $2 AND provider_payment_id IN ({})",
+                placeholders.join(", ")
+            );
+            on_tx!(tx, conn => {
+                let mut q = sqlx::query(&sql).bind(run).bind(provider);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *conn).await.map(|_| ())
+            })?;
         }
-        Ok::<_, sqlx::Error>(())
-    })?;
+    }
     Ok(())
 }
 
@@ -437,26 +475,28 @@ const ITEM_COLUMNS: &str = "id, run_id, store_id, environment, item_key, kind, p
     order_id, provider, provider_payment_id, currency, difference, ours, theirs, resolution, note, \
     resolved_by, resolved_at, created_at";
 
-/// Records a batch's items; an item found again (a batch redone after a lost lease) is kept
-/// once. Returns how many were new.
+/// Records a batch's items, a statement per 50; an item found again (a batch redone after a
+/// lost lease) is kept once. Returns how many were new.
 pub async fn insert_items(tx: &mut Tx, items: &[ItemRow]) -> Result<i64, DbError> {
-    let sql = format!(
-        "INSERT INTO reconciliation_items ({ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-         $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
-         ON CONFLICT (run_id, item_key) DO NOTHING"
-    );
     let mut added = 0;
-    on_tx!(tx, conn => {
-        for i in items {
-            added += sqlx::query(&sql).bind(i.id).bind(i.run_id).bind(i.store_id)
-                .bind(i.environment).bind(&i.item_key).bind(&i.kind).bind(i.payment_intent_id)
-                .bind(i.order_id).bind(&i.provider).bind(&i.provider_payment_id)
-                .bind(&i.currency).bind(i.difference).bind(&i.ours).bind(&i.theirs)
-                .bind(&i.resolution).bind(&i.note).bind(&i.resolved_by).bind(i.resolved_at)
-                .bind(i.created_at).execute(&mut *conn).await?.rows_affected() as i64;
-        }
-        Ok::<_, sqlx::Error>(())
-    })?;
+    for chunk in items.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO reconciliation_items ({ITEM_COLUMNS}) VALUES {} \
+             ON CONFLICT (run_id, item_key) DO NOTHING",
+            values(chunk.len(), 19, 1)
+        );
+        added += on_tx!(tx, conn => {
+            let mut q = sqlx::query(&sql);
+            for i in chunk {
+                q = q.bind(i.id).bind(i.run_id).bind(i.store_id).bind(i.environment)
+                    .bind(&i.item_key).bind(&i.kind).bind(i.payment_intent_id).bind(i.order_id)
+                    .bind(&i.provider).bind(&i.provider_payment_id).bind(&i.currency)
+                    .bind(i.difference).bind(&i.ours).bind(&i.theirs).bind(&i.resolution)
+                    .bind(&i.note).bind(&i.resolved_by).bind(i.resolved_at).bind(i.created_at);
+            }
+            q.execute(&mut *conn).await.map(|r| r.rows_affected())
+        })? as i64;
+    }
     Ok(added)
 }
 
@@ -624,4 +664,13 @@ pub async fn open_transactions(db: &Db, intent: Uuid) -> Result<Vec<Uuid>, DbErr
     const SQL: &str = "SELECT id FROM payment_transactions WHERE payment_intent_id = $1 \
         AND status IN ('pending', 'unknown') ORDER BY created_at, id";
     Ok(on_db!(db, pool => sqlx::query_scalar(SQL).bind(intent).fetch_all(pool).await)?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn multi_row_values_number_every_parameter_once() {
+        assert_eq!(super::values(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::values(1, 2, 3), "($3, $4)");
+    }
 }
