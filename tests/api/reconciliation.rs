@@ -40,6 +40,22 @@ async fn recon_shop(backend: Backend, batch: i64) -> Shop {
     Shop { app, store, token }
 }
 
+/// A store API read that must succeed.
+async fn get(shop: &Shop, path: &str) -> Value {
+    json_of(
+        send(
+            &shop.app,
+            reqwest::Method::GET,
+            &shop.store.sandbox_key,
+            path,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await
+}
+
 /// Calls a drift operation of the sandbox PSP with the store's own account.
 async fn drift(shop: &Shop, path: &str, body: Value) -> Value {
     let secrets = shop.sandbox_secrets().await;
@@ -99,18 +115,7 @@ async fn finish(shop: &Shop, run: &Value) -> Value {
         "/api/v1/admin/reconciliation/runs/{}",
         run["id"].as_str().unwrap()
     );
-    let run = json_of(
-        send(
-            &shop.app,
-            reqwest::Method::GET,
-            &shop.store.sandbox_key,
-            &path,
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let run = get(shop, &path).await;
     assert_eq!(run["status"], "completed", "{run}");
     run
 }
@@ -120,21 +125,7 @@ async fn items(shop: &Shop, run: &Value) -> Vec<Value> {
         "/api/v1/admin/reconciliation/runs/{}/items?limit=500",
         run["id"].as_str().unwrap()
     );
-    json_of(
-        send(
-            &shop.app,
-            reqwest::Method::GET,
-            &shop.store.sandbox_key,
-            &path,
-            None,
-        )
-        .await,
-        200,
-    )
-    .await
-    .as_array()
-    .unwrap()
-    .clone()
+    get(shop, &path).await.as_array().unwrap().clone()
 }
 
 /// Kinds found, by our order (or the provider's id for what has no order).
@@ -360,18 +351,7 @@ async fn a_run_finds_each_kind_of_drift_and_nothing_else(backend: Backend) {
         "/api/v1/admin/reconciliation/runs/{}/items?resolution=open&kind=amount_mismatch",
         run["id"].as_str().unwrap()
     );
-    let open = json_of(
-        send(
-            &shop.app,
-            reqwest::Method::GET,
-            &shop.store.sandbox_key,
-            &open,
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let open = get(&shop, &open).await;
     assert_eq!(open.as_array().unwrap().len(), 1);
 
     // Another store sees none of it.

@@ -208,6 +208,14 @@ pub struct RecordRow {
     pub refunded: i64,
 }
 
+/// `$first, …` for an `IN` list of `count` parameters.
+fn in_list(count: usize, first: usize) -> String {
+    (0..count)
+        .map(|i| format!("${}", first + i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `($1, …, $n), (…)` for `rows` rows of `width` parameters from `$first`.
 fn values(rows: usize, width: usize, first: usize) -> String {
     (0..rows)
@@ -299,12 +307,12 @@ pub async fn records_by_id(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+    let placeholders = in_list(ids.len(), 3);
     let sql = format!(
         "SELECT provider, provider_payment_id, reference, status, currency, amount, captured, \
          refunded FROM reconciliation_provider_records WHERE run_id = $1 AND provider = $2 \
          AND provider_payment_id IN ({})",
-        placeholders.join(", ")
+        placeholders
     );
     Ok(on_db!(db, pool => {
         let mut q = sqlx::query_as(&sql).bind(run).bind(provider);
@@ -324,12 +332,11 @@ pub async fn mark_seen(tx: &mut Tx, run: Uuid, seen: &[(String, String)]) -> Res
     }
     for (provider, ids) in by_provider {
         for chunk in ids.chunks(500) {
-            let placeholders: Vec<String> =
-                (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let placeholders = in_list(chunk.len(), 3);
             let sql = format!(
                 "UPDATE reconciliation_provider_records SET seen = TRUE WHERE run_id = $1 \
                  AND provider = $2 AND provider_payment_id IN ({})",
-                placeholders.join(", ")
+                placeholders
             );
             on_tx!(tx, conn => {
                 let mut q = sqlx::query(&sql).bind(run).bind(provider);
@@ -381,15 +388,13 @@ pub async fn owners_by_reference(
     if references.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (0..references.len())
-        .map(|i| format!("${}", i + 2))
-        .collect();
+    let placeholders = in_list(references.len(), 2);
     let sql = format!(
         "SELECT t.id AS reference, i.store_id, i.id AS intent_id, i.order_id, \
          i.provider_payment_id FROM payment_transactions t \
          JOIN payment_intents i ON i.id = t.payment_intent_id \
          WHERE t.environment = $1 AND t.id IN ({})",
-        placeholders.join(", ")
+        placeholders
     );
     #[derive(sqlx::FromRow)]
     struct Found {
@@ -432,11 +437,11 @@ pub async fn known_payment_ids(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let placeholders = in_list(ids.len(), 2);
     let sql = format!(
         "SELECT provider_payment_id FROM payment_intents WHERE environment = $1 \
          AND provider_payment_id IN ({})",
-        placeholders.join(", ")
+        placeholders
     );
     Ok(on_db!(db, pool => {
         let mut q = sqlx::query_scalar(&sql).bind(env);
@@ -566,10 +571,10 @@ pub async fn transaction_ids(db: &Db, intents: &[Uuid]) -> Result<Vec<(Uuid, Uui
     if intents.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (0..intents.len()).map(|i| format!("${}", i + 1)).collect();
+    let placeholders = in_list(intents.len(), 1);
     let sql = format!(
         "SELECT id, payment_intent_id FROM payment_transactions WHERE payment_intent_id IN ({})",
-        placeholders.join(", ")
+        placeholders
     );
     Ok(on_db!(db, pool => {
         let mut q = sqlx::query_as(&sql);
@@ -589,13 +594,11 @@ pub async fn records_by_reference(
     if references.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (0..references.len())
-        .map(|i| format!("${}", i + 2))
-        .collect();
+    let placeholders = in_list(references.len(), 2);
     let sql = format!(
         "SELECT provider, provider_payment_id, reference, status, currency, amount, captured, \
          refunded FROM reconciliation_provider_records WHERE run_id = $1 AND reference IN ({})",
-        placeholders.join(", ")
+        placeholders
     );
     Ok(on_db!(db, pool => {
         let mut q = sqlx::query_as(&sql).bind(run);
@@ -645,11 +648,8 @@ pub async fn existing_stores(db: &Db, ids: &[StoreId]) -> Result<Vec<StoreId>, D
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 1)).collect();
-    let sql = format!(
-        "SELECT id FROM stores WHERE id IN ({})",
-        placeholders.join(", ")
-    );
+    let placeholders = in_list(ids.len(), 1);
+    let sql = format!("SELECT id FROM stores WHERE id IN ({})", placeholders);
     Ok(on_db!(db, pool => {
         let mut q = sqlx::query_scalar(&sql);
         for id in ids {
