@@ -8,11 +8,14 @@ use uuid::Uuid;
 use super::Options;
 
 /// Bulk-inserts `rows` ledger transactions (a quarter as many orders, snapshots and intents,
-/// four transactions each) straight into the database: the API would take hours.
+/// four transactions each) straight into the database: the API would take hours. The sandbox
+/// PSP's account `psp_account` gets the same payments (captured, partly refunded), so a
+/// reconciliation of the period matches every one of them.
 pub async fn bulk_ledger(
     database_url: &str,
     store_id: &str,
     rows: i64,
+    psp_account: &str,
 ) -> Result<(Vec<String>, Vec<String>), String> {
     let intents = rows / 4;
     let store: Uuid = store_id.parse().map_err(|e| format!("{e}"))?;
@@ -68,6 +71,12 @@ pub async fn bulk_ledger(
                 .await
                 .map_err(|e| e.to_string())?;
         }
+        sqlx::query(PSP_PG)
+            .bind(psp_account)
+            .bind(now)
+            .execute(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
         sqlx::query("ANALYZE")
             .execute(&pool)
             .await
@@ -131,6 +140,12 @@ pub async fn bulk_ledger(
                 .await
                 .map_err(|e| e.to_string())?;
         }
+        sqlx::query(PSP_SQLITE)
+            .bind(psp_account)
+            .bind(&ts)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
         let sample: Vec<(Uuid, Uuid)> =
             sqlx::query_as("SELECT intent_id, order_id FROM bulk WHERE n % 997 = 0")
                 .fetch_all(&mut *tx)
@@ -148,6 +163,16 @@ pub async fn bulk_ledger(
         ))
     }
 }
+
+/// The PSP's side of the bulk payments (created when the intents were).
+const PSP_PG: &str = "INSERT INTO sandbox_psp_payments (id, account, amount, currency, \
+    payment_method, status, captured, refunded, created_at, updated_at, reference, released) \
+    SELECT 'psp_bulk_' || n, $1, 3206, 'USD', 'pm_card_visa', 'captured', 3206, 1000, \
+    $2 - n * interval '1 second', $2, NULL, 0 FROM bulk";
+const PSP_SQLITE: &str = "INSERT INTO sandbox_psp_payments (id, account, amount, currency, \
+    payment_method, status, captured, refunded, created_at, updated_at, reference, released) \
+    SELECT 'psp_bulk_' || n, $1, 3206, 'USD', 'pm_card_visa', 'captured', 3206, 1000, $2, $2, \
+    NULL, 0 FROM bulk";
 
 /// The pgbench script: exactly the database writes (and their commits) of one payment's
 /// authorize and capture through the API, on the same tables and indexes.

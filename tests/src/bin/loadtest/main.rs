@@ -221,6 +221,77 @@ async fn authorize_capture(
     )
 }
 
+/// The sandbox PSP key the bench's store uses from here on; returns its PSP account id (the
+/// SHA-256 of the key, as the PSP names accounts).
+async fn use_bench_psp_key(http: &reqwest::Client, base: &str, key: &str) -> String {
+    use sha2::Digest;
+    const BENCH_KEY: &str = "sbx_bench_0123456789abcdef0123";
+    let response = http
+        .put(format!("{base}/api/v1/admin/credentials/sandbox/sandbox"))
+        .bearer_auth(key)
+        .header("idempotency-key", Uuid::now_v7().to_string())
+        .json(&json!({"api_key": BENCH_KEY,
+            "webhook_secret": "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}))
+        .send()
+        .await
+        .expect("bench PSP key");
+    assert!(
+        response.status().is_success(),
+        "bench PSP key: {}",
+        response.status()
+    );
+    sha2::Sha256::digest(BENCH_KEY.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Reconciles the days holding the bulk ledger (every payment, the PSP's list staged and
+/// compared batch by batch) and samples the server's resident memory until the run completes.
+async fn measure_reconciliation(http: &reqwest::Client, base: &str, key: &str, pid: u32) -> Value {
+    let before = rss_kb(pid, "VmRSS:").unwrap_or(0);
+    let today = chrono::Utc::now().date_naive();
+    let from = today - chrono::Duration::days(4);
+    let t = Instant::now();
+    let run: Value = match http
+        .post(format!("{base}/api/v1/admin/reconciliation/runs"))
+        .bearer_auth(key)
+        .header("idempotency-key", Uuid::now_v7().to_string())
+        .json(&json!({"from": from, "to": today}))
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => r.json().await.unwrap_or_default(),
+        Ok(r) => return json!({"error": format!("status {}", r.status())}),
+        Err(e) => return json!({"error": e.to_string()}),
+    };
+    let url = format!(
+        "{base}/api/v1/admin/reconciliation/runs/{}",
+        run["id"].as_str().unwrap_or_default()
+    );
+    let mut peak = before;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        peak = peak.max(rss_kb(pid, "VmRSS:").unwrap_or(0));
+        let Ok(r) = http.get(&url).bearer_auth(key).send().await else {
+            continue;
+        };
+        let run: Value = r.json().await.unwrap_or_default();
+        if run["status"] == "completed" || run["status"] == "failed" {
+            return json!({
+                "reconciliation_status": run["status"], "seconds": t.elapsed().as_secs_f64(),
+                "examined": run["examined"], "matched": run["matched"],
+                "exceptions": run["exceptions"], "run_duration_ms": run["duration_ms"],
+                "server_rss_mb_before": before as f64 / 1024.0,
+                "server_rss_mb_peak": peak as f64 / 1024.0,
+            });
+        }
+        if t.elapsed() > Duration::from_secs(3600) {
+            return json!({"error": "the run did not complete in an hour", "run": run});
+        }
+    }
+}
+
 /// Streams the tax export of every bulk line (one request, one reader) and samples the
 /// server's resident memory meanwhile: an export of a million lines must not grow it.
 async fn measure_tax_export(http: &reqwest::Client, base: &str, key: &str, pid: u32) -> Value {
@@ -403,14 +474,17 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
         );
     }
 
+    // A PSP key of our own, so the bulk payments can be written into the PSP's account too.
+    let psp_account = use_bench_psp_key(&http, &server.base, &seeded.key).await;
     eprintln!(
         "[{backend}] inserting {} ledger transactions",
         o.ledger_rows
     );
     let t = Instant::now();
-    let (intents, orders) = bulk_ledger(&database_url, &seeded.store_id, o.ledger_rows)
-        .await
-        .expect("bulk ledger");
+    let (intents, orders) =
+        bulk_ledger(&database_url, &seeded.store_id, o.ledger_rows, &psp_account)
+            .await
+            .expect("bulk ledger");
     eprintln!(
         "[{backend}] ledger ready in {:.1}s",
         t.elapsed().as_secs_f64()
@@ -471,6 +545,9 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
     }
     let export = measure_tax_export(&http, &server.base, &seeded.key, pid).await;
     eprintln!("[{backend}] {export}");
+    let reconciliation = measure_reconciliation(&http, &server.base, &seeded.key, pid).await;
+    eprintln!("[{backend}] {reconciliation}");
+    let export = json!({"tax_export": export, "reconciliation": reconciliation});
     sampler.abort();
     let hwm = rss_kb(pid, "VmHWM:")
         .unwrap_or(0)
