@@ -274,7 +274,9 @@ pub struct IntentRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The next page of the period's payments, by creation (keyset).
+/// The next page of the period's payments, by creation (keyset). The cursor is a row
+/// comparison so the index range starts at it (an `OR` of comparisons rescans from the period's
+/// start on every page: measured quadratic on 250,000 payments).
 pub async fn intents(
     db: &Db,
     run: &RunRow,
@@ -286,7 +288,7 @@ pub async fn intents(
         void_pending, created_at, updated_at \
         FROM payment_intents WHERE store_id = $1 AND environment = $2 \
         AND created_at >= $3 AND created_at < $4 AND created_at < $5 \
-        AND (created_at > $6 OR (created_at = $6 AND id > $7)) \
+        AND (created_at, id) > ($6, $7) \
         ORDER BY created_at, id LIMIT $8";
     // From the period's first instant: every id is above the nil one.
     let (at, id) = after.unwrap_or((run.period_from, Uuid::nil()));
@@ -360,7 +362,7 @@ pub async fn unseen(
     const SQL: &str = "SELECT provider, provider_payment_id, reference, status, currency, \
         amount, captured, refunded FROM reconciliation_provider_records \
         WHERE run_id = $1 AND seen = FALSE \
-        AND (provider > $2 OR (provider = $2 AND provider_payment_id > $3)) \
+        AND (provider, provider_payment_id) > ($2, $3) \
         ORDER BY provider, provider_payment_id LIMIT $4";
     let (provider, id) = after.unwrap_or_default();
     Ok(
