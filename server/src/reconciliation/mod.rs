@@ -9,6 +9,7 @@ mod error;
 mod repo;
 pub mod routes;
 mod runner;
+mod schedule;
 mod service;
 
 use chrono::{DateTime, Utc};
@@ -20,9 +21,10 @@ pub use csv::{COLUMNS as CSV_COLUMNS, CsvStream, items_csv};
 pub use error::Error;
 pub use routes::{admin_router, platform_router};
 pub use runner::{run_due, run_some};
+pub use schedule::{DailyTime, Schedule, ScheduleInput, put_schedule, schedule, schedule_due};
 pub use service::{
-    apply_item, get_run, item_rows, list_items, list_runs, resolve_item, run_view, schedule_due,
-    spawn_workers, start_platform_runs, start_run,
+    apply_item, get_run, item_rows, list_items, list_runs, resolve_item, run_view, spawn_workers,
+    start_platform_runs, start_run,
 };
 
 use crate::types::{

@@ -13,7 +13,8 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    ApplyInput, Item, ItemKind, PlatformRunInput, Resolution, ResolveInput, Run, RunInput, service,
+    ApplyInput, Item, ItemKind, PlatformRunInput, Resolution, ResolveInput, Run, RunInput,
+    Schedule, ScheduleInput, service,
 };
 use crate::{
     auth::{
@@ -37,6 +38,7 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
         .routes(routes!(export_items))
         .routes(routes!(resolve_item))
         .routes(routes!(apply_item))
+        .routes(routes!(get_schedule, put_schedule))
 }
 
 /// Platform routes (under `/api/v1/platform`).
@@ -91,6 +93,45 @@ pub struct ItemsQuery {
     pub after: Option<ReconciliationItemId>,
     /// Page size, 1 to 500 (default 100).
     pub limit: Option<i64>,
+}
+
+/// When the store's daily run (of the previous UTC day) is queued.
+#[utoipa::path(get, path = "/reconciliation/schedule", tag = "reconciliation",
+    responses((status = 200, description = "Schedule", body = Schedule)), security(("bearer" = [])))]
+pub async fn get_schedule(
+    State(state): State<AppState>,
+    scope: StoreScope,
+) -> Result<Json<Schedule>, ApiError> {
+    Ok(Json(
+        super::schedule(&state, scope.store_id, scope.environment).await?,
+    ))
+}
+
+/// Sets the time of day (UTC) from which the store's run of the previous day is queued, or
+/// turns the scheduled runs off.
+#[utoipa::path(put, path = "/reconciliation/schedule", tag = "reconciliation", request_body = ScheduleInput,
+    responses(
+        (status = 200, description = "Stored", body = Schedule),
+        (status = 403, description = "Staff in production", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`daily_at` is not `HH:MM`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn put_schedule(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiJson(body): ApiJson<ScheduleInput>,
+) -> Result<Json<Schedule>, ApiError> {
+    policy::reconcile(scope.actor, scope.environment)?;
+    Ok(Json(
+        super::put_schedule(
+            &state,
+            scope.store_id,
+            scope.environment,
+            &scope.actor.audit_name(),
+            &body,
+        )
+        .await?,
+    ))
 }
 
 /// Queues a reconciliation of the store's payments created on the days `from`..=`to` (UTC):

@@ -23,7 +23,7 @@ const MAX_NOTE: usize = 2000;
 /// How often idle runners look for queued runs.
 const POLL: Duration = Duration::from_secs(1);
 
-fn day_start(day: NaiveDate) -> DateTime<Utc> {
+pub(super) fn day_start(day: NaiveDate) -> DateTime<Utc> {
     day.and_hms_opt(0, 0, 0)
         .map(|t| t.and_utc())
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
@@ -120,7 +120,7 @@ fn period(from: NaiveDate, to: NaiveDate) -> Result<(DateTime<Utc>, DateTime<Utc
     Ok((day_start(from), day_start(to) + chrono::Duration::days(1)))
 }
 
-async fn queue(
+pub(super) async fn queue(
     state: &AppState,
     store: StoreId,
     env: Environment,
@@ -380,28 +380,6 @@ pub async fn apply_item(
     item_view(row)
 }
 
-/// Queues yesterday's run (UTC) for every store and environment with payments then and no run
-/// of that day yet. Returns how many were queued.
-pub async fn schedule_due(state: &AppState) -> Result<usize, Error> {
-    let today = state.clock.now().date_naive();
-    let Some(yesterday) = today.pred_opt() else {
-        return Ok(0);
-    };
-    let window = (day_start(yesterday), day_start(today));
-    let mut queued = 0;
-    for (store, env) in repo::stores_with_payments(&state.db, window.0, window.1).await? {
-        if repo::has_run(&state.db, store, env, window.0, window.1).await? {
-            continue;
-        }
-        match queue(state, store, env, window, "scheduler").await {
-            Ok(_) => queued += 1,
-            Err(Error::AlreadyRunning) => {}
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(queued)
-}
-
 /// The runner (works queued runs) and, when an interval is set, the scheduler.
 pub fn spawn_workers(state: AppState) -> Vec<JoinHandle<()>> {
     let runner_state = state.clone();
@@ -425,7 +403,7 @@ pub fn spawn_workers(state: AppState) -> Vec<JoinHandle<()>> {
         workers.push(tokio::spawn(async move {
             let token = state.shutdown.clone();
             loop {
-                match schedule_due(&state).await {
+                match super::schedule::schedule_due(&state).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(queued = n, "reconciliation runs scheduled"),
                     Err(err) => tracing::warn!(error = %err, "reconciliation scheduler failed"),

@@ -3,6 +3,9 @@
 //! record, another currency, a stray payment, a second payment for one of our operations, a
 //! payment whose webhook never came), and a run finds exactly that; a run stopped mid-way
 //! resumes without counting twice; two runners never work one run; items stay in their store.
+//! The daily scheduler is in `schedule.rs`.
+
+mod schedule;
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -16,7 +19,7 @@ use crate::{
     support::{assert_problem, json_of, send},
 };
 
-async fn recon_shop(backend: Backend, batch: i64) -> Shop {
+pub(super) async fn recon_shop(backend: Backend, batch: i64) -> Shop {
     let app = spawn_app_with(
         backend,
         SpawnOptions {
@@ -41,7 +44,7 @@ async fn recon_shop(backend: Backend, batch: i64) -> Shop {
 }
 
 /// A store API read that must succeed.
-async fn get(shop: &Shop, path: &str) -> Value {
+pub(super) async fn get(shop: &Shop, path: &str) -> Value {
     json_of(
         send(
             &shop.app,
@@ -73,7 +76,7 @@ async fn drift(shop: &Shop, path: &str, body: Value) -> Value {
     response.json().await.unwrap()
 }
 
-async fn captured(shop: &Shop) -> (String, Value) {
+pub(super) async fn captured(shop: &Shop) -> (String, Value) {
     let (order, intent) = shop.authorized().await;
     amounts(shop.op(&order, &intent, "capture", json!({})).await, 200).await;
     (order, intent)
@@ -120,7 +123,7 @@ async fn finish(shop: &Shop, run: &Value) -> Value {
     run
 }
 
-async fn items(shop: &Shop, run: &Value) -> Vec<Value> {
+pub(super) async fn items(shop: &Shop, run: &Value) -> Vec<Value> {
     let path = format!(
         "/api/v1/admin/reconciliation/runs/{}/items?limit=500",
         run["id"].as_str().unwrap()
