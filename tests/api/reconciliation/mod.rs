@@ -608,7 +608,37 @@ async fn applying_an_item_settles_its_payment_through_the_ledger_with_history(ba
     assert_problem(apply("again").await, 409, "nothing_to_apply").await;
 }
 
+async fn a_run_asked_for_twice_with_one_key_is_queued_once(backend: Backend) {
+    let shop = recon_shop(backend, 500).await;
+    captured(&shop).await;
+    let ask = || async {
+        shop.app
+            .client
+            .post(shop.app.url("/api/v1/admin/reconciliation/runs"))
+            .bearer_auth(&shop.store.sandbox_key)
+            .header("idempotency-key", "recon-once")
+            .json(&period())
+            .send()
+            .await
+            .unwrap()
+    };
+    let first = json_of(ask().await, 202).await;
+    let again = ask().await;
+    assert_eq!(
+        again
+            .headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    let again = json_of(again, 202).await;
+    assert_eq!(first["id"], again["id"]);
+    let runs = get(&shop, "/api/v1/admin/reconciliation/runs").await;
+    assert_eq!(runs.as_array().map(Vec::len), Some(1), "{runs}");
+}
+
 both_backends!(
+    a_run_asked_for_twice_with_one_key_is_queued_once,
     a_run_finds_each_kind_of_drift_and_nothing_else,
     applying_an_item_settles_its_payment_through_the_ledger_with_history,
     a_store_sharing_a_provider_account_sees_none_of_the_other_s_payments,
