@@ -65,6 +65,19 @@ impl Signed {
             .map_err(shown)?;
         Ok((store_id, Actor::User { user_id, role }))
     }
+
+    /// The current store, the user and the environment, once `rule` (one of the shared policy
+    /// functions the API asks too) allows the user there.
+    pub async fn allowed(
+        &self,
+        state: &AppState,
+        rule: fn(Actor, Environment) -> Result<(), crate::auth::Error>,
+    ) -> ConsoleResult<(StoreId, Actor, Environment)> {
+        let (store, actor) = self.actor(state).await?;
+        let env = self.environment();
+        rule(actor, env).map_err(shown)?;
+        Ok((store, actor, env))
+    }
 }
 
 /// The request's session (the session layer puts it in the request's extensions).

@@ -191,9 +191,7 @@ pub struct ActionForm {
 /// Idempotency-Key. Returns a confirmation to show.
 pub async fn action(state: &AppState, req: &Parts, form: ActionForm) -> ConsoleResult<String> {
     let signed = require_signed(state, req).await?;
-    let (store, actor) = signed.actor(state).await?;
-    let env = signed.environment();
-    policy::move_money(actor, env).map_err(shown)?;
+    let (store, actor, env) = signed.allowed(state, policy::move_money).await?;
     let caller = super::caller(req, actor);
     let order_id: OrderId = form
         .order_id

@@ -160,9 +160,7 @@ pub async fn start(
     to: String,
 ) -> ConsoleResult<String> {
     let signed = require_signed(state, req).await?;
-    let (store, actor) = signed.actor(state).await?;
-    let env = signed.environment();
-    policy::reconcile(actor, env).map_err(shown)?;
+    let (store, actor, env) = signed.allowed(state, policy::reconcile).await?;
     let day = |field: &str, text: &str| {
         chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
             .map_err(|_| format!("{field}: a date such as 2026-01-31"))
@@ -183,9 +181,7 @@ pub async fn resolve(
     note: String,
 ) -> ConsoleResult<String> {
     let signed = require_signed(state, req).await?;
-    let (store, actor) = signed.actor(state).await?;
-    let env = signed.environment();
-    policy::reconcile(actor, env).map_err(shown)?;
+    let (store, actor, env) = signed.allowed(state, policy::reconcile).await?;
     let id: ReconciliationItemId = item_id
         .trim()
         .parse()

@@ -160,9 +160,7 @@ pub async fn buy(
     accept_price_change: bool,
 ) -> ConsoleResult<String> {
     let signed = require_signed(state, req).await?;
-    let (store, actor) = signed.actor(state).await?;
-    let env = signed.environment();
-    policy::buy_labels(actor, env).map_err(shown)?;
+    let (store, actor, env) = signed.allowed(state, policy::buy_labels).await?;
     let order_id: OrderId = order_id.parse().map_err(|_| shown(ApiError::NotFound))?;
     let request = BuyRequest {
         rate_id: None,
@@ -183,9 +181,7 @@ pub async fn buy(
 /// Voids a shipment's label.
 pub async fn void(state: &AppState, req: &Parts, shipment_id: String) -> ConsoleResult<String> {
     let signed = require_signed(state, req).await?;
-    let (store, actor) = signed.actor(state).await?;
-    let env = signed.environment();
-    policy::buy_labels(actor, env).map_err(shown)?;
+    let (store, actor, env) = signed.allowed(state, policy::buy_labels).await?;
     let id: ShipmentId = shipment_id.parse().map_err(|_| shown(ApiError::NotFound))?;
     let shipment = shipments::void(state, store, env, id, &caller(req, actor).actor)
         .await

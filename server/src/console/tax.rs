@@ -120,9 +120,7 @@ pub async fn page(
 /// Saves the rates editor (the API's `{"rules": […]}`).
 pub async fn save_rules(state: &AppState, req: &Parts, json: String) -> ConsoleResult<String> {
     let signed = require_signed(state, req).await?;
-    let (store, actor) = signed.actor(state).await?;
-    let env = signed.environment();
-    policy::manage_tax(actor, env).map_err(shown)?;
+    let (store, _, env) = signed.allowed(state, policy::manage_tax).await?;
     let body: TaxRules = serde_json::from_str(&json)
         .map_err(|e| format!("The rates are not valid JSON of the API's shape: {e}"))?;
     let saved = tax::put_rules(state, store, env, &body.rules)
@@ -134,9 +132,7 @@ pub async fn save_rules(state: &AppState, req: &Parts, json: String) -> ConsoleR
 /// Saves the nexus editor (the API's `{"nexus": […]}`).
 pub async fn save_nexus(state: &AppState, req: &Parts, json: String) -> ConsoleResult<String> {
     let signed = require_signed(state, req).await?;
-    let (store, actor) = signed.actor(state).await?;
-    let env = signed.environment();
-    policy::manage_tax(actor, env).map_err(shown)?;
+    let (store, _, env) = signed.allowed(state, policy::manage_tax).await?;
     let body: NexusList = serde_json::from_str(&json).map_err(told)?;
     let saved = tax::put_nexus(state, store, env, &body.nexus)
         .await
@@ -152,9 +148,7 @@ pub async fn save_settings(
     fallback: String,
 ) -> ConsoleResult<String> {
     let signed = require_signed(state, req).await?;
-    let (store, actor) = signed.actor(state).await?;
-    let env = signed.environment();
-    policy::manage_tax(actor, env).map_err(shown)?;
+    let (store, actor, env) = signed.allowed(state, policy::manage_tax).await?;
     let fallback = match fallback.as_str() {
         "refuse" => Fallback::Refuse,
         "rules" => Fallback::Rules,
@@ -256,9 +250,7 @@ pub async fn add_exemption(
     expires_on: Option<String>,
 ) -> ConsoleResult<String> {
     let signed = require_signed(state, req).await?;
-    let (store, actor) = signed.actor(state).await?;
-    let env = signed.environment();
-    policy::manage_tax(actor, env).map_err(shown)?;
+    let (store, _, env) = signed.allowed(state, policy::manage_tax).await?;
     let customer = customer(&customer_id)?;
     let input = ExemptionInput {
         certificate_id,
@@ -297,9 +289,7 @@ pub async fn revoke_exemption(
     exemption_id: String,
 ) -> ConsoleResult<String> {
     let signed = require_signed(state, req).await?;
-    let (store, actor) = signed.actor(state).await?;
-    let env = signed.environment();
-    policy::manage_tax(actor, env).map_err(shown)?;
+    let (store, _, env) = signed.allowed(state, policy::manage_tax).await?;
     let customer = customer(&customer_id)?;
     let id: TaxExemptionId = exemption_id
         .parse()

@@ -26,7 +26,7 @@ use crate::{
         problem::{ApiError, Problem},
     },
     state::AppState,
-    types::{ReconciliationItemId, ReconciliationRunId},
+    types::{Environment, ReconciliationItemId, ReconciliationRunId, StoreId},
 };
 
 /// Store routes (under `/api/v1/admin`).
@@ -207,19 +207,19 @@ pub async fn list_items(
     ApiPath(run_id): ApiPath<ReconciliationRunId>,
     ApiQuery(q): ApiQuery<ItemsQuery>,
 ) -> Result<Json<Vec<Item>>, ApiError> {
-    let scope = Some((scope.store_id, scope.environment));
-    Ok(Json(
-        service::list_items(
-            &state,
-            scope,
-            run_id,
-            q.kind,
-            q.resolution,
-            q.after,
-            q.limit.unwrap_or(100),
-        )
-        .await?,
-    ))
+    items_page(&state, Some((scope.store_id, scope.environment)), run_id, q).await
+}
+
+/// A page of a run's items in a store's scope (`None`: the platform's).
+async fn items_page(
+    state: &AppState,
+    scope: Option<(StoreId, Environment)>,
+    run_id: ReconciliationRunId,
+    q: ItemsQuery,
+) -> Result<Json<Vec<Item>>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    let items = service::list_items(state, scope, run_id, q.kind, q.resolution, q.after, limit);
+    Ok(Json(items.await?))
 }
 
 /// A run's items as CSV, streamed (columns: `item_id, kind, order_id, payment_intent_id,
@@ -394,16 +394,5 @@ pub async fn list_platform_items(
     ApiPath(run_id): ApiPath<ReconciliationRunId>,
     ApiQuery(q): ApiQuery<ItemsQuery>,
 ) -> Result<Json<Vec<Item>>, ApiError> {
-    Ok(Json(
-        service::list_items(
-            &state,
-            None,
-            run_id,
-            q.kind,
-            q.resolution,
-            q.after,
-            q.limit.unwrap_or(100),
-        )
-        .await?,
-    ))
+    items_page(&state, None, run_id, q).await
 }
