@@ -4,6 +4,7 @@
 //! what disagrees as items a person acknowledges or resolves. Nothing is adjusted silently.
 
 mod compare;
+mod compare_label;
 mod csv;
 mod error;
 mod repo;
@@ -28,7 +29,8 @@ pub use service::{
 };
 
 use crate::types::{
-    Environment, OrderId, PaymentIntentId, ReconciliationItemId, ReconciliationRunId, StoreId,
+    Environment, OrderId, PaymentIntentId, ReconciliationItemId, ReconciliationRunId, ShipmentId,
+    StoreId,
 };
 
 /// Exceptions of one kind and currency in a run.
@@ -137,9 +139,11 @@ pub struct Item {
     pub payment_intent_id: Option<PaymentIntentId>,
     /// Its order.
     pub order_id: Option<OrderId>,
-    /// Provider.
+    /// Our shipment, for an item about a label's charge.
+    pub shipment_id: Option<ShipmentId>,
+    /// Provider (a payment provider, or a carrier for a label).
     pub provider: String,
-    /// The provider's payment id.
+    /// The provider's payment id (the carrier's label id for a label).
     pub provider_payment_id: Option<String>,
     /// ISO 4217 code.
     pub currency: String,

@@ -12,7 +12,7 @@ use crate::{
     state::AppState,
     types::{
         Environment, InvalidValue, OrderId, PaymentIntentId, ReconciliationItemId,
-        ReconciliationRunId, StoreId,
+        ReconciliationRunId, ShipmentId, StoreId,
     },
 };
 
@@ -95,6 +95,7 @@ fn item_view(row: repo::ItemRow) -> Result<Item, Error> {
         kind: ItemKind::parse(&row.kind).ok_or_else(|| corrupt("item kind", &row.kind))?,
         payment_intent_id: row.payment_intent_id.map(PaymentIntentId),
         order_id: row.order_id.map(OrderId),
+        shipment_id: row.shipment_id.map(ShipmentId),
         provider: row.provider,
         provider_payment_id: row.provider_payment_id,
         currency: row.currency,

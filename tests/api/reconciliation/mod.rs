@@ -5,6 +5,7 @@
 //! resumes without counting twice; two runners never work one run; items stay in their store.
 //! The daily scheduler is in `schedule.rs`.
 
+mod labels;
 mod schedule;
 
 use std::{collections::BTreeMap, time::Duration};
@@ -97,7 +98,7 @@ fn period() -> Value {
     json!({"from": today.pred_opt().unwrap(), "to": today.succ_opt().unwrap()})
 }
 
-async fn start(shop: &Shop) -> Value {
+pub(super) async fn start(shop: &Shop) -> Value {
     let response = send(
         &shop.app,
         reqwest::Method::POST,
@@ -109,7 +110,7 @@ async fn start(shop: &Shop) -> Value {
     json_of(response, 202).await
 }
 
-async fn finish(shop: &Shop, run: &Value) -> Value {
+pub(super) async fn finish(shop: &Shop, run: &Value) -> Value {
     while cassa::reconciliation::run_due(&shop.app.state)
         .await
         .unwrap()

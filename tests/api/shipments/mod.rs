@@ -572,6 +572,12 @@ pub(crate) async fn ship_paid_order(app: &TestApp, key: &str, order: &str) -> Va
         200,
     )
     .await;
+    buy_label(app, key, order).await
+}
+
+/// Buys a ground label for a paid order of a store that keeps sandbox carrier credentials
+/// and a ship-from address. The shipment.
+pub(crate) async fn buy_label(app: &TestApp, key: &str, order: &str) -> Value {
     let path = format!("/api/v1/admin/orders/{order}/shipping/rates");
     let rates = json_of(post(app, key, &path, json!({})).await, 200).await;
     let rate = Shop::carrier_rate(&rates, "ground");

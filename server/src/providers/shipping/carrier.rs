@@ -241,6 +241,40 @@ pub trait Carrier: Send + Sync {
         provider_label_id: &'a str,
         format: LabelFormat,
     ) -> BoxFuture<'a, Result<Vec<u8>, CarrierError>>;
+    /// A page of the labels bought in `[from, to)`, after the carrier's label id `after` (the
+    /// carrier's billing record, for reconciliation); `None` when the carrier has no such list.
+    fn list_labels<'a>(
+        &'a self,
+        _from: DateTime<Utc>,
+        _to: DateTime<Utc>,
+        _after: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<LabelPage>, CarrierError>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// A label as the carrier bills it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedLabel {
+    /// The carrier's id.
+    pub provider_label_id: String,
+    /// What it was bought for (our shipment id), when the carrier keeps it.
+    pub reference: Option<String>,
+    /// Price charged.
+    pub amount: MinorUnits,
+    /// Currency charged (as the carrier spells it).
+    pub currency: String,
+    /// Voided (refunded by the carrier).
+    pub voided: bool,
+}
+
+/// One page of a carrier's labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelPage {
+    /// The labels, by id.
+    pub labels: Vec<ListedLabel>,
+    /// Whether a later page exists.
+    pub has_more: bool,
 }
 
 /// What a verified carrier event says.

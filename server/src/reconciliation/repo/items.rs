@@ -21,6 +21,7 @@ pub struct ItemRow {
     pub kind: String,
     pub payment_intent_id: Option<Uuid>,
     pub order_id: Option<Uuid>,
+    pub shipment_id: Option<Uuid>,
     pub provider: String,
     pub provider_payment_id: Option<String>,
     pub currency: String,
@@ -36,7 +37,7 @@ pub struct ItemRow {
 
 const ITEM_COLUMNS: &str = "id, run_id, store_id, environment, item_key, kind, payment_intent_id, \
     order_id, provider, provider_payment_id, currency, difference, ours, theirs, resolution, note, \
-    resolved_by, resolved_at, created_at";
+    resolved_by, resolved_at, created_at, shipment_id";
 
 /// Records a batch's items, a statement per 50; an item found again (a batch redone after a
 /// lost lease) is kept once. Returns how many were new.
@@ -46,7 +47,7 @@ pub async fn insert_items(tx: &mut Tx, items: &[ItemRow]) -> Result<i64, DbError
         let sql = format!(
             "INSERT INTO reconciliation_items ({ITEM_COLUMNS}) VALUES {} \
              ON CONFLICT (run_id, item_key) DO NOTHING",
-            values(chunk.len(), 19, 1)
+            values(chunk.len(), 20, 1)
         );
         added += on_tx!(tx, conn => {
             let mut q = sqlx::query(&sql);
@@ -55,7 +56,8 @@ pub async fn insert_items(tx: &mut Tx, items: &[ItemRow]) -> Result<i64, DbError
                     .bind(&i.item_key).bind(&i.kind).bind(i.payment_intent_id).bind(i.order_id)
                     .bind(&i.provider).bind(&i.provider_payment_id).bind(&i.currency)
                     .bind(i.difference).bind(&i.ours).bind(&i.theirs).bind(&i.resolution)
-                    .bind(&i.note).bind(&i.resolved_by).bind(i.resolved_at).bind(i.created_at);
+                    .bind(&i.note).bind(&i.resolved_by).bind(i.resolved_at).bind(i.created_at)
+                    .bind(i.shipment_id);
             }
             q.execute(&mut *conn).await.map(|r| r.rows_affected())
         })? as i64;

@@ -2,10 +2,12 @@
 //! the items they find are in `staging` and `items`.
 
 mod items;
+mod labels;
 mod schedule;
 mod staging;
 
 pub use items::*;
+pub use labels::*;
 pub use schedule::*;
 pub use staging::*;
 

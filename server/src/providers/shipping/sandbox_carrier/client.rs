@@ -13,7 +13,10 @@ use crate::{
     money::MinorUnits,
     providers::{
         account::BoxFuture,
-        shipping::carrier::{Carrier, CarrierError, CarrierRate, Label, LabelFormat, RateRequest},
+        shipping::carrier::{
+            Carrier, CarrierError, CarrierRate, Label, LabelFormat, LabelPage, ListedLabel,
+            RateRequest,
+        },
     },
     types::Currency,
 };
@@ -223,6 +226,31 @@ fn label(value: &Value) -> Result<Label, CarrierError> {
     })
 }
 
+fn listed_label(value: &Value) -> Result<ListedLabel, CarrierError> {
+    Ok(ListedLabel {
+        provider_label_id: value["id"]
+            .as_str()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| unreadable("label id"))?
+            .to_owned(),
+        reference: value["reference"].as_str().map(str::to_owned),
+        amount: MinorUnits(
+            value["amount"]
+                .as_i64()
+                .ok_or_else(|| unreadable("amount"))?,
+        ),
+        currency: value["currency"]
+            .as_str()
+            .ok_or_else(|| unreadable("currency"))?
+            .to_uppercase(),
+        voided: match value["status"].as_str() {
+            Some("voided") => true,
+            Some("purchased") => false,
+            _ => return Err(unreadable("label status")),
+        },
+    })
+}
+
 impl Carrier for SandboxCarrierClient {
     fn name(&self) -> &'static str {
         super::NAME
@@ -336,6 +364,39 @@ impl Carrier for SandboxCarrierClient {
                 Body::Bytes(bytes) => Ok(bytes),
                 Body::Json(_) => Err(unreadable("label document")),
             }
+        })
+    }
+
+    fn list_labels<'a>(
+        &'a self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<LabelPage>, CarrierError>> {
+        Box::pin(async move {
+            // Built before the first await: the serializer is not `Send`.
+            let path = {
+                let mut query = url::form_urlencoded::Serializer::new(String::new());
+                query
+                    .append_pair("limit", "100")
+                    .append_pair("created_from", &from.to_rfc3339())
+                    .append_pair("created_to", &to.to_rfc3339());
+                if let Some(after) = after {
+                    query.append_pair("starting_after", after);
+                }
+                format!("/labels?{}", query.finish())
+            };
+            let answer = self.json(reqwest::Method::GET, &path, None, None).await?;
+            let labels = answer["data"]
+                .as_array()
+                .ok_or_else(|| unreadable("label list"))?
+                .iter()
+                .map(listed_label)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(LabelPage {
+                labels,
+                has_more: answer["has_more"].as_bool().unwrap_or(false),
+            }))
         })
     }
 }

@@ -1,17 +1,20 @@
 //! Working a run, batch by batch. Three phases:
 //!
 //! 1. `provider`: page through each payment provider's list of the period (its settlement
-//!    report) and stage the records in the database;
+//!    report) and each carrier's list of the labels it billed (`labels.rs`), and stage the
+//!    records in the database;
 //! 2. `ours`: page through the store's payments of the period, compare each with its record
 //!    (asking the provider per payment when its list has none: a provider without a list, or a
 //!    payment created at the edge of the period), and flag second provider payments made for
-//!    one of our operations;
-//! 3. `orphans`: what the provider listed that no payment of the period claimed: a payment of
-//!    another period, or one Cassa never made.
+//!    one of our operations; then the same for each shipment's label;
+//! 3. `orphans`: what a provider or carrier listed that nothing of the period claimed: a
+//!    payment or label of another period, or one Cassa never made.
 //!
 //! Every batch commits its items, its counts and the run's cursor together, under the run's
 //! lease: a runner that crashed mid-batch left nothing of it, and a runner whose lease was
 //! taken over commits nothing more.
+
+mod labels;
 
 use std::{collections::HashMap, time::Instant};
 
@@ -117,13 +120,14 @@ async fn summary(state: &AppState, run: &RunRow) -> Result<String, Error> {
     )
 }
 
-/// The providers a run lists, in a stable order (the registry's).
-fn provider_names(state: &AppState) -> Vec<&'static str> {
-    state
-        .payment_providers
-        .adapters()
-        .map(|a| a.name())
-        .collect()
+/// The payment providers and carriers a run lists, by name (cursors resume by name order).
+fn listed_names(state: &AppState) -> Vec<&'static str> {
+    let payments = state.payment_providers.adapters().map(|a| a.name());
+    let carriers = state.carriers.adapters().map(|a| a.name());
+    let mut names: Vec<&'static str> = payments.chain(carriers).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 async fn client(
@@ -157,7 +161,11 @@ async fn work(
         let page = state.config.reconciliation_batch;
         let next = match phase.as_str() {
             "provider" => provider_batch(state, run, cursor.as_deref()).await?,
-            "ours" => ours_batch(state, run, cursor.as_deref(), page, &mut held).await?,
+            // Payments first, then shipments (their cursor says so).
+            "ours" => match cursor.as_deref().and_then(labels::shipments_cursor) {
+                Some(after) => labels::shipments_batch(state, run, after, page).await?,
+                None => ours_batch(state, run, cursor.as_deref(), page, &mut held).await?,
+            },
             "orphans" => orphans_batch(state, run, cursor.as_deref(), page).await?,
             _ => return Ok(Some(held)),
         };
@@ -211,43 +219,62 @@ async fn provider_batch(
     run: &RunRow,
     cursor: Option<&str>,
 ) -> Result<Batch, Error> {
-    let names = provider_names(state);
-    let (mut index, mut after) = match cursor.and_then(|c| c.split_once(':')) {
-        // Providers are listed in name order: resume at this one, or the next after it.
-        Some((name, a)) => (
-            names.iter().position(|n| *n >= name).unwrap_or(names.len()),
-            Some(a.to_owned()).filter(|a| !a.is_empty() && names.contains(&name)),
-        ),
-        None => (0, None),
-    };
+    let names = listed_names(state);
+    let (mut index, mut after) = resume(&names, cursor);
     while let Some(name) = names.get(index) {
-        let Some(client) = client(state, run, name).await? else {
-            index += 1;
-            after = None;
-            continue;
+        let page = if state.carriers.get(name).is_some() {
+            labels::label_page(state, run, name, after.as_deref()).await?
+        } else {
+            payment_page(state, run, name, after.as_deref()).await?
         };
-        let correlation = format!("reconciliation:{}", run.id);
-        let page = client
-            .list_payments(
-                &correlation,
-                run.period_from,
-                run.period_to,
-                after.as_deref(),
-            )
-            .await
-            .map_err(|e| Error::Provider(e.to_string()))?;
         let Some(page) = page else {
-            // No list: the `ours` phase asks per payment.
+            // No credentials, or no list (the `ours` phase then asks per payment).
             index += 1;
             after = None;
             continue;
         };
-        let last = page.payments.last().map(|p| p.id.clone());
-        let staged: Vec<RecordRow> = page
+        let last = page.records.last().map(|r| r.provider_payment_id.clone());
+        return Ok(Batch {
+            phase: "provider",
+            cursor: Some(next_cursor(&names, index, page.has_more, last)),
+            staged: page.records,
+            ..Batch::default()
+        });
+    }
+    Ok(Batch {
+        phase: "ours",
+        ..Batch::default()
+    })
+}
+
+/// A page of a provider's or carrier's list, as staged.
+struct Page {
+    records: Vec<RecordRow>,
+    has_more: bool,
+}
+
+/// One page of a payment provider's list (`None`: no credentials, or no list).
+async fn payment_page(
+    state: &AppState,
+    run: &RunRow,
+    name: &str,
+    after: Option<&str>,
+) -> Result<Option<Page>, Error> {
+    let Some(client) = client(state, run, name).await? else {
+        return Ok(None);
+    };
+    let correlation = format!("reconciliation:{}", run.id);
+    let page = client
+        .list_payments(&correlation, run.period_from, run.period_to, after)
+        .await
+        .map_err(|e| Error::Provider(e.to_string()))?;
+    Ok(page.map(|page| Page {
+        has_more: page.has_more,
+        records: page
             .payments
             .into_iter()
             .map(|p| RecordRow {
-                provider: (*name).to_owned(),
+                provider: name.to_owned(),
                 provider_payment_id: p.id,
                 reference: p.reference,
                 status: p.status,
@@ -256,24 +283,31 @@ async fn provider_batch(
                 captured: p.captured.0,
                 refunded: p.refunded.0,
             })
-            .collect();
-        let cursor = match (page.has_more, last, names.get(index + 1)) {
-            (true, Some(last), _) => format!("{name}:{last}"),
-            (_, _, Some(next)) => format!("{next}:"),
-            // The last provider is done: a name past every other.
-            (_, _, None) => "~:".to_owned(),
-        };
-        return Ok(Batch {
-            phase: "provider",
-            cursor: Some(cursor),
-            staged,
-            ..Batch::default()
-        });
+            .collect(),
+    }))
+}
+
+/// Where a listing phase resumes: the index of the provider (or carrier) in `names` and the
+/// last id staged of it. Names are in order, so a name registered or removed between a crash
+/// and the resume shifts nothing.
+fn resume(names: &[&str], cursor: Option<&str>) -> (usize, Option<String>) {
+    match cursor.and_then(|c| c.split_once(':')) {
+        Some((name, a)) => (
+            names.iter().position(|n| *n >= name).unwrap_or(names.len()),
+            Some(a.to_owned()).filter(|a| !a.is_empty() && names.contains(&name)),
+        ),
+        None => (0, None),
     }
-    Ok(Batch {
-        phase: "ours",
-        ..Batch::default()
-    })
+}
+
+/// The cursor after a page of `names[index]`'s list: `<name>:<last id>`, the next name, or
+/// `~:` (a name past every other) once the last one is done.
+fn next_cursor(names: &[&str], index: usize, has_more: bool, last: Option<String>) -> String {
+    match (has_more, last, names.get(index), names.get(index + 1)) {
+        (true, Some(last), Some(name), _) => format!("{name}:{last}"),
+        (_, _, _, Some(next)) => format!("{next}:"),
+        (_, _, _, None) => "~:".to_owned(),
+    }
 }
 
 fn theirs_of(record: &RecordRow) -> Theirs {
@@ -316,7 +350,8 @@ async fn ours_batch(
     let intents = repo::intents(&state.db, run, after, page).await?;
     let Some(last) = intents.last() else {
         return Ok(Batch {
-            phase: "orphans",
+            phase: "ours",
+            cursor: Some(labels::SHIPMENTS.to_owned()),
             ..Batch::default()
         });
     };
@@ -464,7 +499,7 @@ async fn ours_batch(
     Ok(batch)
 }
 
-/// Looks at one page of records no payment of the period claimed. Cursor:
+/// Looks at one page of records nothing of the period claimed (labels: `labels::orphans`). Cursor:
 /// `<provider>\t<provider payment id>`.
 async fn orphans_batch(
     state: &AppState,
@@ -483,6 +518,17 @@ async fn orphans_batch(
         });
     };
     let cursor = format!("{}\t{}", last.provider, last.provider_payment_id);
+    let now = state.clock.now();
+    let (labels, records): (Vec<RecordRow>, Vec<RecordRow>) = records
+        .into_iter()
+        .partition(|r| state.carriers.get(&r.provider).is_some());
+    let mut batch = Batch {
+        phase: "orphans",
+        cursor: Some(cursor),
+        examined: (labels.len() + records.len()) as i64,
+        items: labels::orphans(state, run, &labels, now).await?,
+        ..Batch::default()
+    };
     let ids: Vec<String> = records
         .iter()
         .map(|r| r.provider_payment_id.clone())
@@ -501,13 +547,6 @@ async fn orphans_batch(
             .await?
             .into_iter()
             .collect();
-    let now = state.clock.now();
-    let mut batch = Batch {
-        phase: "orphans",
-        cursor: Some(cursor),
-        examined: records.len() as i64,
-        ..Batch::default()
-    };
     for record in &records {
         if known.contains(&record.provider_payment_id) {
             // Another period's payment (or another store's, on a shared provider account): its
@@ -581,6 +620,7 @@ fn item(
             .or_else(|| theirs.map(|t| t.currency.clone()))
             .unwrap_or_default(),
         difference: theirs_net - ours_net,
+        shipment_id: None,
         ours: ours.map(|o| {
             json!({"status": o.status.as_str(), "provider_payment_id": o.provider_payment_id,
                 "currency": o.currency, "authorized": o.authorized, "captured": o.captured,

@@ -1,0 +1,6 @@
+-- Label charges are reconciled like payments: a run also stages the carriers' billing records
+-- of its period and compares each shipment's label with its record. An item about a label
+-- names its shipment.
+ALTER TABLE reconciliation_items ADD COLUMN shipment_id BLOB;
+-- The shipments of a run's period, by creation (keyset).
+CREATE INDEX shipments_store_created ON shipments (store_id, environment, created_at, id);
