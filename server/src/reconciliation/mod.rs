@@ -12,6 +12,7 @@ pub mod routes;
 mod runner;
 mod schedule;
 mod service;
+mod workers;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,9 +25,10 @@ pub use routes::{admin_router, platform_router};
 pub use runner::{run_due, run_some};
 pub use schedule::{DailyTime, Schedule, ScheduleInput, put_schedule, schedule, schedule_due};
 pub use service::{
-    apply_item, get_run, item_rows, list_items, list_runs, resolve_item, run_view, spawn_workers,
+    apply_item, get_run, item_rows, list_items, list_runs, resolve_item, run_view,
     start_platform_runs, start_run,
 };
+pub use workers::spawn_workers;
 
 use crate::types::{
     Environment, OrderId, PaymentIntentId, ReconciliationItemId, ReconciliationRunId, ShipmentId,

@@ -1,13 +1,10 @@
 //! Starting runs (on demand, for the platform, on a schedule), reading runs and items, and a
 //! person's resolution of an item.
 
-use std::time::Duration;
-
 use chrono::{DateTime, NaiveDate, Utc};
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::{Error, Item, ItemKind, KindTotal, Resolution, ResolveInput, Run, repo, runner};
+use super::{Error, Item, ItemKind, KindTotal, Resolution, ResolveInput, Run, repo};
 use crate::{
     state::AppState,
     types::{
@@ -20,8 +17,6 @@ use crate::{
 const MAX_DAYS: i64 = 366;
 /// The most items a note may hold.
 const MAX_NOTE: usize = 2000;
-/// How often idle runners look for queued runs.
-const POLL: Duration = Duration::from_secs(1);
 
 pub(super) fn day_start(day: NaiveDate) -> DateTime<Utc> {
     day.and_hms_opt(0, 0, 0)
@@ -379,42 +374,4 @@ pub async fn apply_item(
         .await?
         .ok_or(Error::NotFound)?;
     item_view(row)
-}
-
-/// The runner (works queued runs) and, when an interval is set, the scheduler.
-pub fn spawn_workers(state: AppState) -> Vec<JoinHandle<()>> {
-    let runner_state = state.clone();
-    let runner = tokio::spawn(async move {
-        let token = runner_state.shutdown.clone();
-        loop {
-            match runner::run_due(&runner_state).await {
-                Ok(true) if !token.is_cancelled() => continue,
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "reconciliation runner failed"),
-            }
-            tokio::select! {
-                _ = token.cancelled() => break,
-                _ = tokio::time::sleep(POLL) => {}
-            }
-        }
-    });
-    let mut workers = vec![runner];
-    let interval = state.config.reconciliation_interval;
-    if !interval.is_zero() {
-        workers.push(tokio::spawn(async move {
-            let token = state.shutdown.clone();
-            loop {
-                match super::schedule::schedule_due(&state).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(queued = n, "reconciliation runs scheduled"),
-                    Err(err) => tracing::warn!(error = %err, "reconciliation scheduler failed"),
-                }
-                tokio::select! {
-                    _ = token.cancelled() => break,
-                    _ = tokio::time::sleep(interval) => {}
-                }
-            }
-        }));
-    }
-    workers
 }
