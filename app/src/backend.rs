@@ -539,7 +539,9 @@ pub struct ReconciliationItemRow {
     pub kind: String,
     /// Our order, when there is one.
     pub order_id: Option<String>,
-    /// The provider's payment id.
+    /// What it is about: `payment`, or `label` (a shipment's label charge).
+    pub subject: String,
+    /// The provider's payment id (the carrier's label id for a label).
     pub provider_payment_id: Option<String>,
     /// Provider's net − ours, formatted in the currency.
     pub difference: String,

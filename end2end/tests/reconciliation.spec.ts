@@ -44,5 +44,5 @@ test('a platform admin reconciles a store from the console and sees it in the pl
   const download = page.waitForEvent('download');
   await page.locator('#reconciliation-run').getByRole('link', { name: 'CSV' }).click();
   const text = fs.readFileSync((await (await download).path())!).toString('utf8');
-  expect(text.split('\r\n')[0]).toBe('item_id,kind,order_id,payment_intent_id,provider,provider_payment_id,currency,difference,resolution,note,resolved_by,resolved_at,ours,theirs,shipment_id');
+  expect(text.split('\r\n')[0]).toBe('item_id,kind,order_id,payment_intent_id,provider,provider_payment_id,currency,difference,resolution,note,resolved_by,resolved_at,ours,theirs,shipment_id,subject');
 });

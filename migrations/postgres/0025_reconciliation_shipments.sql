@@ -1,6 +1,8 @@
 -- Label charges are reconciled like payments: a run also stages the carriers' billing records
 -- of its period and compares each shipment's label with its record. An item about a label
--- names its shipment.
+-- names its shipment, and every item says what it is about.
 ALTER TABLE reconciliation_items ADD COLUMN shipment_id uuid;
+ALTER TABLE reconciliation_items ADD COLUMN subject text NOT NULL DEFAULT 'payment'
+    CHECK (subject IN ('payment', 'label'));
 -- The shipments of a run's period, by creation (keyset).
 CREATE INDEX shipments_store_created ON shipments (store_id, environment, created_at, id);

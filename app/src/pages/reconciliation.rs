@@ -124,7 +124,7 @@ fn item_view(
     });
     view! {
         <tr data-item-id=item.id.clone() data-kind=item.kind.clone() data-resolution=item.resolution.clone()>
-            <td>{order} " " <code>{item.provider_payment_id.clone().unwrap_or_default()}</code></td>
+            <td>{order} " " {item.subject.clone()} " " <code>{item.provider_payment_id.clone().unwrap_or_default()}</code></td>
             <td>{item.difference.clone()}</td>
             <td class="small">{item.ours.clone()}</td>
             <td class="small">{item.theirs.clone()}</td>

@@ -70,6 +70,7 @@ fn item_row(item: Item) -> ReconciliationItemRow {
         id: item.id.to_string(),
         kind: item.kind.as_str().to_owned(),
         order_id: item.order_id.map(|o| o.to_string()),
+        subject: item.subject.as_str().to_owned(),
         provider_payment_id: item.provider_payment_id.clone(),
         difference: format_amount(item.difference, &item.currency),
         ours: compact(&item.ours),

@@ -13,7 +13,7 @@ use crate::{
 
 /// The file's columns (documented in the README).
 pub const COLUMNS: &str = "item_id,kind,order_id,payment_intent_id,provider,provider_payment_id,\
-currency,difference,resolution,note,resolved_by,resolved_at,ours,theirs,shipment_id";
+currency,difference,resolution,note,resolved_by,resolved_at,ours,theirs,shipment_id,subject";
 
 const PAGE: i64 = 500;
 
@@ -50,6 +50,7 @@ fn row(i: &Item) -> String {
         text(&i.ours),
         text(&i.theirs),
         opt(i.shipment_id.map(|s| s.to_string())),
+        i.subject.as_str().to_owned(),
     ]);
     format!("{head},{},{tail}", i.difference)
 }

@@ -94,6 +94,33 @@ pub struct Run {
     pub duration_ms: Option<i64>,
 }
 
+/// What an item is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemSubject {
+    /// A payment and the provider's record of it.
+    Payment,
+    /// A shipment's label and the carrier's billing record of it.
+    Label,
+}
+
+impl ItemSubject {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemSubject::Payment => "payment",
+            ItemSubject::Label => "label",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        [ItemSubject::Payment, ItemSubject::Label]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
 /// What a person decided about an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -141,6 +168,8 @@ pub struct Item {
     pub payment_intent_id: Option<PaymentIntentId>,
     /// Its order.
     pub order_id: Option<OrderId>,
+    /// What it is about.
+    pub subject: ItemSubject,
     /// Our shipment, for an item about a label's charge.
     pub shipment_id: Option<ShipmentId>,
     /// Provider (a payment provider, or a carrier for a label).

@@ -224,7 +224,7 @@ async fn items_page(
 
 /// A run's items as CSV, streamed (columns: `item_id, kind, order_id, payment_intent_id,
 /// provider, provider_payment_id, currency, difference, resolution, note, resolved_by,
-/// resolved_at, ours, theirs, shipment_id`).
+/// resolved_at, ours, theirs, shipment_id, subject`).
 #[utoipa::path(get, path = "/reconciliation/runs/{run_id}/items/export", tag = "reconciliation",
     params(("run_id" = String, Path, description = "Run id"), ExportQuery),
     responses(

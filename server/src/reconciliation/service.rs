@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::{Error, Item, ItemKind, KindTotal, Resolution, ResolveInput, Run, repo};
+use super::{Error, Item, ItemKind, ItemSubject, KindTotal, Resolution, ResolveInput, Run, repo};
 use crate::{
     state::AppState,
     types::{
@@ -90,6 +90,8 @@ fn item_view(row: repo::ItemRow) -> Result<Item, Error> {
         kind: ItemKind::parse(&row.kind).ok_or_else(|| corrupt("item kind", &row.kind))?,
         payment_intent_id: row.payment_intent_id.map(PaymentIntentId),
         order_id: row.order_id.map(OrderId),
+        subject: ItemSubject::parse(&row.subject)
+            .ok_or_else(|| corrupt("subject", &row.subject))?,
         shipment_id: row.shipment_id.map(ShipmentId),
         provider: row.provider,
         provider_payment_id: row.provider_payment_id,

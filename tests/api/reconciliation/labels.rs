@@ -97,6 +97,7 @@ async fn a_run_finds_each_label_drift_and_nothing_else(backend: Backend) {
     assert_eq!(run["matched"], 5, "{run}");
     for item in &items {
         assert_eq!(item["provider"], "sandbox_carrier", "{item}");
+        assert_eq!(item["subject"], "label", "{item}");
         assert_eq!(item["payment_intent_id"], serde_json::Value::Null);
         let difference = item["difference"].as_i64().unwrap();
         match item["kind"].as_str().unwrap() {

@@ -270,6 +270,7 @@ async fn a_run_finds_each_kind_of_drift_and_nothing_else(backend: Backend) {
     // Money taken on top of ours: all of it is the difference.
     assert_eq!(duplicate["difference"], TOTAL);
     assert_eq!(duplicate["payment_intent_id"], matched_intent["id"]);
+    assert_eq!(duplicate["subject"], "payment");
     assert_eq!(found, expected, "{items:#?}");
     assert_eq!(run["matched"], 1, "{run}");
     assert_eq!(run["exceptions"], 8, "{run}");

@@ -22,6 +22,7 @@ pub struct ItemRow {
     pub payment_intent_id: Option<Uuid>,
     pub order_id: Option<Uuid>,
     pub shipment_id: Option<Uuid>,
+    pub subject: String,
     pub provider: String,
     pub provider_payment_id: Option<String>,
     pub currency: String,
@@ -37,7 +38,7 @@ pub struct ItemRow {
 
 const ITEM_COLUMNS: &str = "id, run_id, store_id, environment, item_key, kind, payment_intent_id, \
     order_id, provider, provider_payment_id, currency, difference, ours, theirs, resolution, note, \
-    resolved_by, resolved_at, created_at, shipment_id";
+    resolved_by, resolved_at, created_at, shipment_id, subject";
 
 /// Records a batch's items, a statement per 50; an item found again (a batch redone after a
 /// lost lease) is kept once. Returns how many were new.
@@ -47,7 +48,7 @@ pub async fn insert_items(tx: &mut Tx, items: &[ItemRow]) -> Result<i64, DbError
         let sql = format!(
             "INSERT INTO reconciliation_items ({ITEM_COLUMNS}) VALUES {} \
              ON CONFLICT (run_id, item_key) DO NOTHING",
-            values(chunk.len(), 20, 1)
+            values(chunk.len(), 21, 1)
         );
         added += on_tx!(tx, conn => {
             let mut q = sqlx::query(&sql);
@@ -57,7 +58,7 @@ pub async fn insert_items(tx: &mut Tx, items: &[ItemRow]) -> Result<i64, DbError
                     .bind(&i.provider).bind(&i.provider_payment_id).bind(&i.currency)
                     .bind(i.difference).bind(&i.ours).bind(&i.theirs).bind(&i.resolution)
                     .bind(&i.note).bind(&i.resolved_by).bind(i.resolved_at).bind(i.created_at)
-                    .bind(i.shipment_id);
+                    .bind(i.shipment_id).bind(&i.subject);
             }
             q.execute(&mut *conn).await.map(|r| r.rows_affected())
         })? as i64;

@@ -274,6 +274,7 @@ fn label_item(
         payment_intent_id: None,
         order_id: shipment.map(|s| s.order_id),
         shipment_id: shipment.map(|s| s.id),
+        subject: "label".to_owned(),
         provider: shipment.map(|s| s.provider.clone()).unwrap_or_default(),
         provider_payment_id: theirs
             .map(|t| t.id.clone())

@@ -621,6 +621,7 @@ fn item(
             .unwrap_or_default(),
         difference: theirs_net - ours_net,
         shipment_id: None,
+        subject: "payment".to_owned(),
         ours: ours.map(|o| {
             json!({"status": o.status.as_str(), "provider_payment_id": o.provider_payment_id,
                 "currency": o.currency, "authorized": o.authorized, "captured": o.captured,
