@@ -40,6 +40,7 @@ pub mod defaults {
     pub const RECONCILIATION_INTERVAL_SECS: u64 = 3600;
     pub const RECONCILIATION_STALE_SECS: i64 = 3600;
     pub const RECONCILIATION_BATCH: i64 = 500;
+    pub const RECONCILIATION_RUNNERS: usize = 1;
     /// Development master key file inside the data folder.
     pub const DEV_KEY_FILE: &str = "master.keys";
     /// Failed sign-ins one client address may make at once before it is throttled.
@@ -177,6 +178,9 @@ pub struct ServeArgs {
     /// Payments (or provider records) a reconciliation run compares per batch (one commit).
     #[arg(long, env = "CASSA_RECONCILIATION_BATCH", default_value_t = defaults::RECONCILIATION_BATCH)]
     pub reconciliation_batch: i64,
+    /// Reconciliation runs this instance works at once (0: it works none, another instance does).
+    #[arg(long, env = "CASSA_RECONCILIATION_RUNNERS", default_value_t = defaults::RECONCILIATION_RUNNERS)]
+    pub reconciliation_runners: usize,
     /// `development` or `production`. Production refuses to start without configured master keys.
     #[arg(long, env = "CASSA_ENV", default_value = "development")]
     pub env: RunMode,
@@ -404,6 +408,8 @@ pub struct Config {
     pub reconciliation_stale: chrono::Duration,
     /// Payments compared per reconciliation batch.
     pub reconciliation_batch: i64,
+    /// Reconciliation runs this instance works at once.
+    pub reconciliation_runners: usize,
     /// Added latency of the sandbox PSP.
     pub sandbox_psp_latency: Duration,
     /// How late the sandbox PSP answers `pm_card_timeout`.
@@ -522,6 +528,7 @@ impl Config {
             reconciliation_interval: Duration::from_secs(defaults::RECONCILIATION_INTERVAL_SECS),
             reconciliation_stale: chrono::Duration::seconds(defaults::RECONCILIATION_STALE_SECS),
             reconciliation_batch: defaults::RECONCILIATION_BATCH,
+            reconciliation_runners: defaults::RECONCILIATION_RUNNERS,
             sandbox_psp_latency: Duration::ZERO,
             sandbox_psp_timeout_delay: Duration::from_secs(20),
             sandbox_carrier_latency: Duration::ZERO,
@@ -572,6 +579,7 @@ impl Config {
             reconciliation_stale: chrono::Duration::seconds(args.reconciliation_stale_secs.max(1)),
             // IN lists of a batch's ids stay well under SQLite's and PostgreSQL's parameter limits.
             reconciliation_batch: args.reconciliation_batch.clamp(1, 1_000),
+            reconciliation_runners: args.reconciliation_runners.min(16),
             sandbox_psp_latency: Duration::from_millis(args.sandbox_psp_latency_ms),
             sandbox_psp_timeout_delay: Duration::from_millis(args.sandbox_psp_timeout_delay_ms),
             sandbox_carrier_latency: Duration::from_millis(args.sandbox_carrier_latency_ms),

@@ -11,24 +11,28 @@ use crate::state::AppState;
 /// How often idle runners look for queued runs.
 const POLL: Duration = Duration::from_secs(1);
 
-/// The runner (works queued runs) and, when an interval is set, the scheduler.
+/// The runners (each works one queued run at a time) and, when an interval is set, the
+/// scheduler.
 pub fn spawn_workers(state: AppState) -> Vec<JoinHandle<()>> {
-    let runner_state = state.clone();
-    let runner = tokio::spawn(async move {
-        let token = runner_state.shutdown.clone();
-        loop {
-            match runner::run_due(&runner_state).await {
-                Ok(true) if !token.is_cancelled() => continue,
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "reconciliation runner failed"),
-            }
-            tokio::select! {
-                _ = token.cancelled() => break,
-                _ = tokio::time::sleep(POLL) => {}
-            }
-        }
-    });
-    let mut workers = vec![runner];
+    let mut workers: Vec<JoinHandle<()>> = (0..state.config.reconciliation_runners)
+        .map(|_| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let token = state.shutdown.clone();
+                loop {
+                    match runner::run_due(&state).await {
+                        Ok(true) if !token.is_cancelled() => continue,
+                        Ok(_) => {}
+                        Err(err) => tracing::warn!(error = %err, "reconciliation runner failed"),
+                    }
+                    tokio::select! {
+                        _ = token.cancelled() => break,
+                        _ = tokio::time::sleep(POLL) => {}
+                    }
+                }
+            })
+        })
+        .collect();
     let interval = state.config.reconciliation_interval;
     if !interval.is_zero() {
         workers.push(tokio::spawn(async move {

@@ -30,6 +30,7 @@ pub(super) async fn recon_shop(backend: Backend, batch: i64) -> Shop {
                 c.reconciliation_batch = batch;
                 // Runs are worked by the test, one claim at a time.
                 c.reconciliation_interval = Duration::ZERO;
+                c.reconciliation_runners = 0;
             })),
             ..Default::default()
         },

@@ -51,7 +51,7 @@ pub async fn insert_items(tx: &mut Tx, items: &[ItemRow]) -> Result<i64, DbError
             values(chunk.len(), 21, 1)
         );
         added += on_tx!(tx, conn => {
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(&sql).persistent(false);
             for i in chunk {
                 q = q.bind(i.id).bind(i.run_id).bind(i.store_id).bind(i.environment)
                     .bind(&i.item_key).bind(&i.kind).bind(i.payment_intent_id).bind(i.order_id)

@@ -60,7 +60,7 @@ pub async fn known_label_ids(
         in_list(ids.len(), 2)
     );
     Ok(on_db!(db, pool => {
-        let mut q = sqlx::query_scalar(&sql).bind(env);
+        let mut q = sqlx::query_scalar(&sql).persistent(false).bind(env);
         for id in ids {
             q = q.bind(id);
         }
@@ -92,7 +92,7 @@ pub async fn shipment_owners(
         in_list(ids.len(), 2)
     );
     Ok(on_db!(db, pool => {
-        let mut q = sqlx::query_as(&sql).bind(env);
+        let mut q = sqlx::query_as(&sql).persistent(false).bind(env);
         for id in ids {
             q = q.bind(id);
         }

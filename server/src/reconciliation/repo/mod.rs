@@ -190,7 +190,8 @@ pub async fn renew(
     Ok(n == 1)
 }
 
-/// Ends a run while `held` is still its lease.
+/// Ends a run while `held` is still its lease, and drops what it staged (its items keep both
+/// sides' values): the staging table holds only the runs in progress.
 pub async fn finish(
     db: &Db,
     id: Uuid,
@@ -200,10 +201,29 @@ pub async fn finish(
     const SQL: &str = "UPDATE reconciliation_runs SET status = $3, summary = $4, \
         last_error = $5, completed_at = $6, duration_ms = $7, locked_until = NULL \
         WHERE id = $1 AND status = 'running' AND locked_until = $2";
-    let n = on_db!(db, pool => sqlx::query(SQL).bind(id).bind(held).bind(e.status)
-        .bind(e.summary).bind(e.error).bind(e.at).bind(e.duration_ms).execute(pool).await
+    const DROP: &str = "DELETE FROM reconciliation_provider_records WHERE run_id = $1";
+    let mut tx = db.begin_write().await?;
+    let n = on_tx!(&mut tx, conn => sqlx::query(SQL).bind(id).bind(held).bind(e.status)
+        .bind(e.summary).bind(e.error).bind(e.at).bind(e.duration_ms).execute(&mut *conn).await
         .map(|r| r.rows_affected()))?;
+    if n == 1 {
+        on_tx!(&mut tx, conn => sqlx::query(DROP).bind(id).execute(&mut *conn).await.map(|_| ()))?;
+    }
+    tx.commit().await?;
     Ok(n == 1)
+}
+
+/// Refreshes the planner's statistics of the staging table once a run has staged its lists
+/// (PostgreSQL): planned while the table was nearly empty, the lookups by id would filter every
+/// staged record of the run instead of using the index (measured: 0.5 s per batch at 50,000
+/// records, quadratic over a run). SQLite plans `IN` lists on the index without statistics.
+pub async fn analyze_staging(db: &Db) -> Result<(), DbError> {
+    if let Db::Postgres(pool) = db {
+        sqlx::query("ANALYZE reconciliation_provider_records")
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Records why a run's last attempt stopped (best effort; the run is retried after its lease).
@@ -232,7 +252,7 @@ pub async fn existing_stores(db: &Db, ids: &[StoreId]) -> Result<Vec<StoreId>, D
     let placeholders = in_list(ids.len(), 1);
     let sql = format!("SELECT id FROM stores WHERE id IN ({})", placeholders);
     Ok(on_db!(db, pool => {
-        let mut q = sqlx::query_scalar(&sql);
+        let mut q = sqlx::query_scalar(&sql).persistent(false);
         for id in ids {
             q = q.bind(id);
         }

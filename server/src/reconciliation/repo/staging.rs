@@ -34,7 +34,7 @@ pub async fn stage(tx: &mut Tx, run: Uuid, records: &[RecordRow]) -> Result<(), 
             values(chunk.len(), 9, 1)
         );
         on_tx!(tx, conn => {
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(&sql).persistent(false);
             for r in chunk {
                 q = q.bind(run).bind(&r.provider).bind(&r.provider_payment_id)
                     .bind(&r.reference).bind(&r.status).bind(&r.currency).bind(r.amount)
@@ -108,7 +108,7 @@ pub async fn records_by_id(
         placeholders
     );
     Ok(on_db!(db, pool => {
-        let mut q = sqlx::query_as(&sql).bind(run).bind(provider);
+        let mut q = sqlx::query_as(&sql).persistent(false).bind(run).bind(provider);
         for id in ids {
             q = q.bind(id);
         }
@@ -132,7 +132,7 @@ pub async fn mark_seen(tx: &mut Tx, run: Uuid, seen: &[(String, String)]) -> Res
                 placeholders
             );
             on_tx!(tx, conn => {
-                let mut q = sqlx::query(&sql).bind(run).bind(provider);
+                let mut q = sqlx::query(&sql).persistent(false).bind(run).bind(provider);
                 for id in chunk {
                     q = q.bind(*id);
                 }
@@ -198,7 +198,7 @@ pub async fn owners_by_reference(
         provider_payment_id: Option<String>,
     }
     let found: Vec<Found> = on_db!(db, pool => {
-        let mut q = sqlx::query_as(&sql).bind(env);
+        let mut q = sqlx::query_as(&sql).persistent(false).bind(env);
         for r in references {
             q = q.bind(r);
         }
@@ -237,7 +237,7 @@ pub async fn known_payment_ids(
         placeholders
     );
     Ok(on_db!(db, pool => {
-        let mut q = sqlx::query_scalar(&sql).bind(env);
+        let mut q = sqlx::query_scalar(&sql).persistent(false).bind(env);
         for id in ids {
             q = q.bind(id);
         }
@@ -256,7 +256,7 @@ pub async fn transaction_ids(db: &Db, intents: &[Uuid]) -> Result<Vec<(Uuid, Uui
         placeholders
     );
     Ok(on_db!(db, pool => {
-        let mut q = sqlx::query_as(&sql);
+        let mut q = sqlx::query_as(&sql).persistent(false);
         for id in intents {
             q = q.bind(id);
         }
@@ -280,7 +280,7 @@ pub async fn records_by_reference(
         placeholders
     );
     Ok(on_db!(db, pool => {
-        let mut q = sqlx::query_as(&sql).bind(run);
+        let mut q = sqlx::query_as(&sql).persistent(false).bind(run);
         for r in references {
             q = q.bind(r);
         }

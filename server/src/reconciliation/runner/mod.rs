@@ -195,6 +195,13 @@ async fn work(
         }
         tx.commit().await?;
         held = renewed;
+        if phase == "provider" && next.phase != "provider" {
+            // Everything is staged: plan the lookups of the comparison with its real size (best
+            // effort: without it the run is slower, not wrong).
+            if let Err(err) = repo::analyze_staging(&state.db).await {
+                tracing::warn!(run = %run.id, error = %err, "staging statistics not refreshed");
+            }
+        }
         phase = next.phase.to_owned();
         cursor = next.cursor;
     }
