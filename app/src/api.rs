@@ -361,6 +361,20 @@ pub async fn start_reconciliation(from: String, to: String) -> Result<String, Se
     )
 }
 
+/// Sets the store's daily reconciliation (`enabled` is present when the box is ticked).
+#[server(prefix = "/console/fn", endpoint = "save_reconciliation_schedule")]
+pub async fn save_reconciliation_schedule(
+    daily_at: String,
+    enabled: Option<String>,
+) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .save_reconciliation_schedule(&parts, daily_at, enabled.is_some())
+            .await,
+    )
+}
+
 /// Acknowledges or resolves an exception.
 #[server(prefix = "/console/fn", endpoint = "resolve_reconciliation_item")]
 pub async fn resolve_reconciliation_item(

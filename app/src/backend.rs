@@ -571,6 +571,9 @@ pub struct ReconciliationPageView {
     pub resolvable: bool,
     /// Default period of a new run (`YYYY-MM-DD`): yesterday.
     pub default_day: String,
+    /// The store's daily run: its time (`HH:MM`, UTC) and whether it is on (none without a
+    /// store).
+    pub schedule: Option<(String, bool)>,
 }
 
 /// Implemented by the server and provided as Leptos context (`Arc<dyn ConsoleBackend>`) to the
@@ -754,6 +757,14 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         req: &'a http::request::Parts,
         from: String,
         to: String,
+    ) -> BoxFuture<'a, ConsoleResult<String>>;
+
+    /// Sets the current store's daily reconciliation time (`HH:MM`, UTC) and whether it runs.
+    fn save_reconciliation_schedule<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        daily_at: String,
+        enabled: bool,
     ) -> BoxFuture<'a, ConsoleResult<String>>;
 
     /// Acknowledges or resolves an exception of the current store, with a note.

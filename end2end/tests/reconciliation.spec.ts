@@ -46,3 +46,23 @@ test('a platform admin reconciles a store from the console and sees it in the pl
   const text = fs.readFileSync((await (await download).path())!).toString('utf8');
   expect(text.split('\r\n')[0]).toBe('item_id,kind,order_id,payment_intent_id,provider,provider_payment_id,currency,difference,resolution,note,resolved_by,resolved_at,ours,theirs,shipment_id,subject');
 });
+
+test('a merchant sets the time of the store\'s daily reconciliation', async ({ page }) => {
+  await signIn(page);
+  const name = `Recon schedule ${Date.now()}`;
+  await createStore(page, name);
+  await openStore(page, name);
+  await page.getByRole('link', { name: 'Reconciliation', exact: true }).click();
+  await waitForHydration(page);
+  const form = page.locator('#reconciliation-schedule');
+  await expect(form.locator('input[name="daily_at"]')).toHaveValue('00:00');
+  await form.locator('input[name="daily_at"]').fill('02:30');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByTestId('reconciliation-result').last()).toContainText('Daily reconciliation at 02:30 UTC.');
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.locator('#reconciliation-schedule input[name="daily_at"]')).toHaveValue('02:30');
+  await page.locator('#reconciliation-schedule input[name="enabled"]').uncheck();
+  await page.locator('#reconciliation-schedule').getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByTestId('reconciliation-result').last()).toContainText('Daily reconciliation off.');
+});

@@ -7,7 +7,10 @@ use leptos_router::hooks::use_query_map;
 
 use super::{error_text, outcomes, with_viewer};
 use crate::{
-    api::{ResolveReconciliationItem, StartReconciliation, get_reconciliation_page},
+    api::{
+        ResolveReconciliationItem, SaveReconciliationSchedule, StartReconciliation,
+        get_reconciliation_page,
+    },
     backend::{ReconciliationItemRow, ReconciliationPageView, ReconciliationRunRow, Viewer},
 };
 
@@ -22,24 +25,30 @@ fn ReconciliationPanels() -> impl IntoView {
     let query = use_query_map();
     let start = ServerAction::<StartReconciliation>::new();
     let resolve = ServerAction::<ResolveReconciliationItem>::new();
+    let schedule = ServerAction::<SaveReconciliationSchedule>::new();
     let page = Resource::new(
         move || {
             (
                 query.get().get("run"),
                 start.version().get(),
                 resolve.version().get(),
+                schedule.version().get(),
             )
         },
-        |(run, _, _)| get_reconciliation_page(run),
+        |(run, _, _, _)| get_reconciliation_page(run),
     );
     let outcome = outcomes("reconciliation-result", move || {
-        vec![start.value().get(), resolve.value().get()]
+        vec![
+            start.value().get(),
+            resolve.value().get(),
+            schedule.value().get(),
+        ]
     });
     view! {
         <section class="panel">
             <h1>"Reconciliation"</h1>
             <p class="muted">
-                "Every payment of a period compared with what its provider says happened. Runs work in the background; reload to follow one."
+                "Every payment and shipping label of a period compared with what its provider or carrier says happened. Runs work in the background; reload to follow one."
             </p>
             {outcome}
         </section>
@@ -48,7 +57,7 @@ fn ReconciliationPanels() -> impl IntoView {
                 page.get()
                     .map(|result| match result {
                         Err(e) => view! { <p class="error">{error_text(&e)}</p> }.into_any(),
-                        Ok(page) => view! { <ReconciliationView page=page start=start resolve=resolve/> }.into_any(),
+                        Ok(page) => view! { <ReconciliationView page=page start=start resolve=resolve schedule=schedule/> }.into_any(),
                     })
             }}
         </Suspense>
@@ -157,8 +166,20 @@ fn ReconciliationView(
     page: ReconciliationPageView,
     start: ServerAction<StartReconciliation>,
     resolve: ServerAction<ResolveReconciliationItem>,
+    schedule: ServerAction<SaveReconciliationSchedule>,
 ) -> impl IntoView {
     let resolvable = page.resolvable;
+    let daily = page.schedule.clone().map(|(daily_at, enabled)| {
+        view! {
+            <ActionForm action=schedule attr:class="inline" attr:id="reconciliation-schedule">
+                <label>"Daily run of the previous day at " <input type="time" name="daily_at" value=daily_at required/> " UTC"</label>
+                " "
+                <label><input type="checkbox" name="enabled" value="on" checked=enabled/> " on"</label>
+                " "
+                <button type="submit" class="btn small secondary">"Save"</button>
+            </ActionForm>
+        }
+    });
     let selected = page.selected.clone().map(|run| {
         let csv = format!("/console/reconciliation/runs/{}/items.csv", run.id);
         let mut kinds: Vec<(String, Vec<ReconciliationItemRow>)> = Vec::new();
@@ -231,6 +252,7 @@ fn ReconciliationView(
                 " "
                 <button type="submit" class="btn small">"Reconcile"</button>
             </ActionForm>
+            {daily}
             {if page.runs.is_empty() {
                 view! { <p class="muted">"No runs yet."</p> }.into_any()
             } else {

@@ -337,6 +337,20 @@ impl ConsoleBackend for ServerBackend {
         Box::pin(reconciliation::start(&self.state, req, from, to))
     }
 
+    fn save_reconciliation_schedule<'a>(
+        &'a self,
+        req: &'a Parts,
+        daily_at: String,
+        enabled: bool,
+    ) -> BoxFuture<'a, ConsoleResult<String>> {
+        Box::pin(reconciliation::save_schedule(
+            &self.state,
+            req,
+            daily_at,
+            enabled,
+        ))
+    }
+
     fn resolve_reconciliation_item<'a>(
         &'a self,
         req: &'a Parts,

@@ -142,8 +142,18 @@ pub async fn page(
             (Some(run_row(&signed, &run)), items, own.is_some())
         }
     };
+    let schedule = match store {
+        Some(store) => {
+            let s = reconciliation::schedule(state, store, env)
+                .await
+                .map_err(shown)?;
+            Some((s.daily_at, s.enabled))
+        }
+        None => None,
+    };
     let yesterday = state.clock.now().date_naive() - chrono::Duration::days(1);
     Ok(ReconciliationPageView {
+        schedule,
         runs: runs.iter().map(|r| run_row(&signed, r)).collect(),
         platform_runs: platform_runs.iter().map(|r| run_row(&signed, r)).collect(),
         selected,
@@ -171,6 +181,26 @@ pub async fn start(
         .await
         .map_err(shown)?;
     Ok(format!("Reconciliation {} queued.", run.id))
+}
+
+/// Sets the current store's daily run.
+pub async fn save_schedule(
+    state: &AppState,
+    req: &Parts,
+    daily_at: String,
+    enabled: bool,
+) -> ConsoleResult<String> {
+    let signed = require_signed(state, req).await?;
+    let (store, actor, env) = signed.allowed(state, policy::reconcile).await?;
+    let input = reconciliation::ScheduleInput { daily_at, enabled };
+    let saved = reconciliation::put_schedule(state, store, env, &actor.audit_name(), &input)
+        .await
+        .map_err(shown)?;
+    Ok(if saved.enabled {
+        format!("Daily reconciliation at {} UTC.", saved.daily_at)
+    } else {
+        "Daily reconciliation off.".to_owned()
+    })
 }
 
 /// Acknowledges or resolves an item of the current store.

@@ -281,7 +281,8 @@ async fn measure_reconciliation(http: &reqwest::Client, base: &str, key: &str, p
             return json!({
                 "reconciliation_status": run["status"], "seconds": t.elapsed().as_secs_f64(),
                 "examined": run["examined"], "matched": run["matched"],
-                "exceptions": run["exceptions"], "run_duration_ms": run["duration_ms"],
+                "exceptions": run["exceptions"], "totals": run["totals"],
+                "run_duration_ms": run["duration_ms"],
                 "server_rss_mb_before": before as f64 / 1024.0,
                 "server_rss_mb_peak": peak as f64 / 1024.0,
             });
