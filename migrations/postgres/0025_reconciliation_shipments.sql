@@ -6,3 +6,8 @@ ALTER TABLE reconciliation_items ADD COLUMN subject text NOT NULL DEFAULT 'payme
     CHECK (subject IN ('payment', 'label'));
 -- The shipments of a run's period, by creation (keyset).
 CREATE INDEX shipments_store_created ON shipments (store_id, environment, created_at, id);
+-- Which stores had shipments on a day (the scheduler and platform runs).
+CREATE INDEX shipments_created ON shipments (created_at);
+-- A run's staged lists are dropped when it ends; drop those of runs that ended before.
+DELETE FROM reconciliation_provider_records WHERE run_id IN
+    (SELECT id FROM reconciliation_runs WHERE status IN ('completed', 'failed'));

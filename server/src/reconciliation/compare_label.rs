@@ -95,12 +95,15 @@ pub fn compare_label(
     if !theirs.currency.eq_ignore_ascii_case(&ours.currency) {
         return Some(ItemKind::CurrencyMismatch);
     }
-    if theirs.amount != ours.amount {
-        return Some(ItemKind::AmountMismatch);
-    }
+    // Voided on one side only is the state that differs, whatever the prices; voided on both,
+    // nothing is owed and a price difference means nothing.
     let voided_here = ours.status == ShipmentStatus::Cancelled;
-    if voided_here != (theirs.status == "voided") {
+    let voided_there = theirs.status == "voided";
+    if voided_here != voided_there {
         return Some(ItemKind::StatusMismatch);
+    }
+    if !voided_here && theirs.amount != ours.amount {
+        return Some(ItemKind::AmountMismatch);
     }
     Some(ItemKind::Matched)
 }
@@ -169,6 +172,20 @@ mod tests {
         );
         assert_eq!(
             check(&ours(ShipmentStatus::Cancelled), Some(&theirs(795, false))),
+            Some(ItemKind::StatusMismatch)
+        );
+    }
+
+    #[test]
+    fn a_void_is_judged_before_the_price() {
+        // Voided on both sides: nothing owed, whatever the prices said.
+        assert_eq!(
+            check(&ours(ShipmentStatus::Cancelled), Some(&theirs(995, true))),
+            Some(ItemKind::Matched)
+        );
+        // Voided at the carrier at another price: the void is what differs.
+        assert_eq!(
+            check(&ours(ShipmentStatus::InTransit), Some(&theirs(995, true))),
             Some(ItemKind::StatusMismatch)
         );
     }

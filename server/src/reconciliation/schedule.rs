@@ -56,8 +56,9 @@ impl std::fmt::Display for DailyTime {
 /// When the store's daily run is queued.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Schedule {
-    /// `HH:MM`, UTC: from this time each day the previous UTC day's run is queued (within one
-    /// scheduler interval, `CASSA_RECONCILIATION_INTERVAL_SECS`).
+    /// `HH:MM`, UTC: from this time each day the previous UTC day's run is queued (at the
+    /// scheduler's next tick, `CASSA_RECONCILIATION_INTERVAL_SECS`; a day whose time fell
+    /// between the last tick and midnight is queued the day after).
     pub daily_at: String,
     /// Whether the scheduler queues this store's runs at all (on-demand runs always work).
     pub enabled: bool,
@@ -125,23 +126,34 @@ pub async fn put_schedule(
     schedule(state, store, env).await
 }
 
-/// Queues yesterday's run (UTC) for every store and environment that had payments then, whose
-/// daily time has come, and that has no run of that day yet. Returns how many were queued.
+/// Queues yesterday's run (UTC) for every store and environment that had payments or shipments
+/// then, whose daily time has come, and that has no run of that day yet; and the day before's,
+/// whose time has passed for everyone, when no run of it exists (a daily time late in the day
+/// can fall between two ticks of the scheduler and midnight). Returns how many were queued.
 pub async fn schedule_due(state: &AppState) -> Result<usize, Error> {
     let now = state.clock.now();
     let today = now.date_naive();
-    let Some(yesterday) = today.pred_opt() else {
+    let (Some(yesterday), Some(before)) = (
+        today.pred_opt(),
+        today.pred_opt().and_then(|d| d.pred_opt()),
+    ) else {
         return Ok(0);
     };
-    let window = (service::day_start(yesterday), service::day_start(today));
-    let due = repo::due_stores(&state.db, window.0, window.1, DailyTime::of(now).minutes()).await?;
+    // Past every daily time: the day before yesterday is due whatever the store's time.
+    const ANY_TIME: i32 = 24 * 60;
     let mut queued = 0;
-    for (store, env) in due {
-        match service::queue(state, store, env, window, "scheduler").await {
-            Ok(_) => queued += 1,
-            // Another instance's scheduler got there first.
-            Err(Error::AlreadyRunning) => {}
-            Err(err) => return Err(err),
+    for (day, next, minute) in [
+        (before, yesterday, ANY_TIME),
+        (yesterday, today, DailyTime::of(now).minutes()),
+    ] {
+        let window = (service::day_start(day), service::day_start(next));
+        for (store, env) in repo::due_stores(&state.db, window.0, window.1, minute).await? {
+            match service::queue(state, store, env, window, "scheduler").await {
+                Ok(_) => queued += 1,
+                // Another instance's scheduler got there first.
+                Err(Error::AlreadyRunning) => {}
+                Err(err) => return Err(err),
+            }
         }
     }
     Ok(queued)

@@ -193,7 +193,7 @@ pub async fn start_platform_runs(
                 .flat_map(|s| [(*s, Environment::Sandbox), (*s, Environment::Production)])
                 .collect()
         }
-        None => repo::stores_with_payments(&state.db, window.0, window.1).await?,
+        None => repo::stores_with_activity(&state.db, window.0, window.1).await?,
     };
     let mut runs = Vec::new();
     for (store, env) in targets {

@@ -93,8 +93,9 @@ async fn a_run_finds_each_label_drift_and_nothing_else(backend: Backend) {
     .map(|(k, v)| (k, v.to_owned()))
     .collect();
     assert_eq!(found, expected, "{items:?}");
-    // Every payment and the one untouched label agree.
+    // Every payment and the one untouched label agree; nothing else was found.
     assert_eq!(run["matched"], 5, "{run}");
+    assert_eq!(run["exceptions"], 4, "{run}");
     for item in &items {
         assert_eq!(item["provider"], "sandbox_carrier", "{item}");
         assert_eq!(item["subject"], "label", "{item}");

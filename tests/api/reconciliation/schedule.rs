@@ -78,12 +78,66 @@ async fn a_store_that_turned_its_schedule_off_gets_no_scheduled_run(backend: Bac
         .clock
         .set(tomorrow.and_hms_opt(12, 0, 0).unwrap().and_utc());
     assert_eq!(queued(&shop).await, 0);
-    // The production environment keeps its own schedule (the default): it had no payments.
+    // Nor the day after, when the day is caught up on.
+    shop.app.clock.set(
+        tomorrow
+            .succ_opt()
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc(),
+    );
+    assert_eq!(queued(&shop).await, 0);
     let runs = get(&shop, "/api/v1/admin/reconciliation/runs").await;
     assert_eq!(runs.as_array().map(Vec::len), Some(0));
+}
+
+async fn a_store_without_a_schedule_is_reconciled_after_midnight(backend: Backend) {
+    let shop = recon_shop(backend, 500).await;
+    captured(&shop).await;
+    let day = chrono::Utc::now().date_naive();
+    let tomorrow = day.succ_opt().unwrap();
+    shop.app
+        .clock
+        .set(tomorrow.and_hms_opt(0, 0, 0).unwrap().and_utc());
+    assert_eq!(queued(&shop).await, 1);
+    let runs = get(&shop, "/api/v1/admin/reconciliation/runs").await;
+    assert_eq!(
+        runs[0]["period_from"].as_str().map(|s| s[..10].to_owned()),
+        Some(day.to_string())
+    );
+}
+
+async fn a_daily_time_missed_before_midnight_is_caught_up_the_day_after(backend: Backend) {
+    let shop = recon_shop(backend, 500).await;
+    captured(&shop).await;
+    json_of(put_schedule(&shop, json!({"daily_at": "23:59"})).await, 200).await;
+    let day = chrono::Utc::now().date_naive();
+    let tomorrow = day.succ_opt().unwrap();
+    // The scheduler ticked before the store's time, and next after midnight.
+    shop.app
+        .clock
+        .set(tomorrow.and_hms_opt(23, 0, 0).unwrap().and_utc());
+    assert_eq!(queued(&shop).await, 0);
+    shop.app.clock.set(
+        tomorrow
+            .succ_opt()
+            .unwrap()
+            .and_hms_opt(0, 30, 0)
+            .unwrap()
+            .and_utc(),
+    );
+    assert_eq!(queued(&shop).await, 1);
+    let runs = get(&shop, "/api/v1/admin/reconciliation/runs").await;
+    assert_eq!(
+        runs[0]["period_from"].as_str().map(|s| s[..10].to_owned()),
+        Some(day.to_string())
+    );
 }
 
 both_backends!(
     a_store_s_run_is_queued_once_its_daily_time_has_come,
     a_store_that_turned_its_schedule_off_gets_no_scheduled_run,
+    a_store_without_a_schedule_is_reconciled_after_midnight,
+    a_daily_time_missed_before_midnight_is_caught_up_the_day_after,
 );

@@ -241,6 +241,13 @@ pub trait Carrier: Send + Sync {
         provider_label_id: &'a str,
         format: LabelFormat,
     ) -> BoxFuture<'a, Result<Vec<u8>, CarrierError>>;
+    /// The carrier's billing record of one label (`None`: the carrier does not know it). For
+    /// reconciliation, when a label is not in the list of its period (a carrier without one, or
+    /// a label bought after the period's end for a shipment created in it).
+    fn get_label<'a>(
+        &'a self,
+        provider_label_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ListedLabel>, CarrierError>>;
     /// A page of the labels bought in `[from, to)`, after the carrier's label id `after` (the
     /// carrier's billing record, for reconciliation); `None` when the carrier has no such list.
     fn list_labels<'a>(

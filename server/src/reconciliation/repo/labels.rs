@@ -44,23 +44,24 @@ pub async fn shipments(
     )
 }
 
-/// Which of these label ids a shipment of the environment names (of any store: stores may
-/// share a carrier account).
+/// Which of these label ids of `provider` a shipment of the environment names (of any store:
+/// stores may share a carrier account).
 pub async fn known_label_ids(
     db: &Db,
     env: Environment,
+    provider: &str,
     ids: &[String],
 ) -> Result<Vec<String>, DbError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT provider_label_id FROM shipments WHERE environment = $1 \
+        "SELECT provider_label_id FROM shipments WHERE environment = $1 AND provider = $2 \
          AND provider_label_id IN ({})",
-        in_list(ids.len(), 2)
+        in_list(ids.len(), 3)
     );
     Ok(on_db!(db, pool => {
-        let mut q = sqlx::query_scalar(&sql).persistent(false).bind(env);
+        let mut q = sqlx::query_scalar(&sql).persistent(false).bind(env).bind(provider);
         for id in ids {
             q = q.bind(id);
         }
@@ -75,6 +76,7 @@ pub struct LabelOwner {
     pub store_id: StoreId,
     pub order_id: Uuid,
     pub provider_label_id: Option<String>,
+    pub status: String,
 }
 
 /// The shipments of the environment with these ids (of any store).
@@ -87,7 +89,7 @@ pub async fn shipment_owners(
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT id, store_id, order_id, provider_label_id FROM shipments \
+        "SELECT id, store_id, order_id, provider_label_id, status FROM shipments \
          WHERE environment = $1 AND id IN ({})",
         in_list(ids.len(), 2)
     );

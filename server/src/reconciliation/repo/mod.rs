@@ -233,13 +233,15 @@ pub async fn note_error(db: &Db, id: Uuid, error: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Stores and environments with payments created in a period.
-pub async fn stores_with_payments(
+/// Stores and environments with payments or shipments created in a period.
+pub async fn stores_with_activity(
     db: &Db,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<(StoreId, Environment)>, DbError> {
-    const SQL: &str = "SELECT DISTINCT store_id, environment FROM payment_intents \
+    const SQL: &str = "SELECT store_id, environment FROM payment_intents \
+        WHERE created_at >= $1 AND created_at < $2 \
+        UNION SELECT store_id, environment FROM shipments \
         WHERE created_at >= $1 AND created_at < $2";
     Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(from).bind(to).fetch_all(pool).await)?)
 }

@@ -44,7 +44,8 @@ pub async fn put_schedule(
     Ok(())
 }
 
-/// The stores and environments whose run of `[from, to)` is due: they had payments then, their
+/// The stores and environments whose run of `[from, to)` is due: they had payments or
+/// shipments then, their
 /// schedule is enabled and its time of day (`minute` after midnight, UTC) has come, and no run
 /// of that period exists (a failed one included: the scheduler never queues a period again, a
 /// person can). One statement, whatever the number of stores.
@@ -55,7 +56,9 @@ pub async fn due_stores(
     minute: i32,
 ) -> Result<Vec<(StoreId, Environment)>, DbError> {
     const SQL: &str = "SELECT p.store_id, p.environment FROM \
-        (SELECT DISTINCT store_id, environment FROM payment_intents \
+        (SELECT store_id, environment FROM payment_intents \
+         WHERE created_at >= $1 AND created_at < $2 \
+         UNION SELECT store_id, environment FROM shipments \
          WHERE created_at >= $1 AND created_at < $2) p \
         LEFT JOIN reconciliation_schedules s \
           ON s.store_id = p.store_id AND s.environment = p.environment \

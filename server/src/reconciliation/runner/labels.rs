@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::{Batch, Page, theirs_of};
 use crate::{
     credentials::{self, CredentialError},
+    providers::shipping::carrier::{Carrier, ListedLabel},
     reconciliation::{
         Error, ItemKind,
         compare::Theirs,
@@ -33,13 +34,36 @@ pub(super) fn shipments_cursor(cursor: &str) -> Option<Option<&str>> {
         .map(|rest| Some(rest).filter(|r| !r.is_empty()))
 }
 
-/// Whether the store keeps credentials for the carrier in the run's environment (a carrier it
-/// has none for was not listed: its shipments cannot be compared).
-async fn has_credentials(state: &AppState, run: &RunRow, carrier: &str) -> Result<bool, Error> {
-    match credentials::carrier_client(state, run.store_id, carrier, run.environment).await {
-        Ok(_) => Ok(true),
-        Err(CredentialError::Missing { .. } | CredentialError::NotFound) => Ok(false),
+/// The store's client of a carrier (`None`: no credentials in the environment any more).
+async fn carrier(
+    state: &AppState,
+    run: &RunRow,
+    name: &str,
+) -> Result<Option<Box<dyn Carrier>>, Error> {
+    match credentials::carrier_client(state, run.store_id, name, run.environment).await {
+        Ok(client) => Ok(Some(client)),
+        Err(CredentialError::Missing { .. } | CredentialError::NotFound) => Ok(None),
         Err(err) => Err(Error::Provider(err.to_string())),
+    }
+}
+
+fn staged_label(name: &str, label: ListedLabel) -> RecordRow {
+    let t = label_record(
+        label.provider_label_id,
+        label.reference,
+        label.amount.0,
+        label.currency,
+        label.voided,
+    );
+    RecordRow {
+        provider: name.to_owned(),
+        provider_payment_id: t.id,
+        reference: t.reference,
+        status: t.status,
+        currency: t.currency,
+        amount: t.amount,
+        captured: t.captured,
+        refunded: t.refunded,
     }
 }
 
@@ -50,11 +74,8 @@ pub(super) async fn label_page(
     name: &str,
     after: Option<&str>,
 ) -> Result<Option<Page>, Error> {
-    let client = match credentials::carrier_client(state, run.store_id, name, run.environment).await
-    {
-        Ok(client) => client,
-        Err(CredentialError::Missing { .. } | CredentialError::NotFound) => return Ok(None),
-        Err(err) => return Err(Error::Provider(err.to_string())),
+    let Some(client) = carrier(state, run, name).await? else {
+        return Ok(None);
     };
     let page = client
         .list_labels(run.period_from, run.period_to, after)
@@ -65,25 +86,7 @@ pub(super) async fn label_page(
         records: page
             .labels
             .into_iter()
-            .map(|l| {
-                let t = label_record(
-                    l.provider_label_id,
-                    l.reference,
-                    l.amount.0,
-                    l.currency,
-                    l.voided,
-                );
-                RecordRow {
-                    provider: name.to_owned(),
-                    provider_payment_id: t.id,
-                    reference: t.reference,
-                    status: t.status,
-                    currency: t.currency,
-                    amount: t.amount,
-                    captured: t.captured,
-                    refunded: t.refunded,
-                }
-            })
+            .map(|l| staged_label(name, l))
             .collect(),
     }))
 }
@@ -100,12 +103,15 @@ fn our_label(shipment: &ShipmentRow) -> Result<OurLabel, Error> {
 }
 
 /// Compares one page of the period's shipments with their labels' records. Cursor:
-/// `shipments|<created_at RFC 3339>|<shipment id>`.
+/// `shipments|<created_at RFC 3339>|<shipment id>`. A label missing from the lists (a carrier
+/// without one, or a label bought after the period's end for a shipment created in it) is
+/// asked about on its own, like a payment.
 pub(super) async fn shipments_batch(
     state: &AppState,
     run: &RunRow,
     cursor: Option<&str>,
     page: i64,
+    held: &mut DateTime<Utc>,
 ) -> Result<Batch, Error> {
     let after = cursor
         .and_then(|c| c.split_once('|'))
@@ -128,12 +134,8 @@ pub(super) async fn shipments_batch(
         }
     }
     let mut staged: HashMap<(String, String), RecordRow> = HashMap::new();
-    let mut listed: HashSet<&str> = HashSet::new();
-    for (carrier, ids) in &by_carrier {
-        if has_credentials(state, run, carrier).await? {
-            listed.insert(carrier);
-        }
-        for r in repo::records_by_id(&state.db, run.id, carrier, ids).await? {
+    for (name, ids) in &by_carrier {
+        for r in repo::records_by_id(&state.db, run.id, name, ids).await? {
             staged.insert((r.provider.clone(), r.provider_payment_id.clone()), r);
         }
     }
@@ -144,25 +146,40 @@ pub(super) async fn shipments_batch(
         examined: shipments.len() as i64,
         ..Batch::default()
     };
+    let mut clients: HashMap<String, Option<Box<dyn Carrier>>> = HashMap::new();
     for shipment in &shipments {
         let ours = our_label(shipment)?;
         let record = shipment
             .provider_label_id
             .as_ref()
             .and_then(|id| staged.get(&(shipment.provider.clone(), id.clone())));
-        if record.is_none()
-            && shipment.provider_label_id.is_some()
-            && !listed.contains(shipment.provider.as_str())
-        {
-            // The carrier's list was not read (no credentials any more): nothing to judge by.
-            continue;
-        }
-        if let Some(record) = record {
-            batch
-                .seen
-                .push((record.provider.clone(), record.provider_payment_id.clone()));
-        }
-        let theirs = record.map(theirs_of);
+        let theirs = match (record, &shipment.provider_label_id) {
+            (Some(record), _) => {
+                batch
+                    .seen
+                    .push((record.provider.clone(), record.provider_payment_id.clone()));
+                Some(theirs_of(record))
+            }
+            // Still being bought: judged by its age alone.
+            (None, Some(_)) if ours.status == ShipmentStatus::Purchasing => None,
+            (None, Some(id)) => {
+                if !clients.contains_key(&shipment.provider) {
+                    let client = carrier(state, run, &shipment.provider).await?;
+                    clients.insert(shipment.provider.clone(), client);
+                }
+                let Some(client) = clients.get(&shipment.provider).and_then(Option::as_ref) else {
+                    // No credentials for its carrier any more: nothing to judge it by.
+                    continue;
+                };
+                super::keep_lease(state, run, held).await?;
+                client
+                    .get_label(id)
+                    .await
+                    .map_err(|e| Error::Provider(e.to_string()))?
+                    .map(|l| theirs_of(&staged_label(&shipment.provider, l)))
+            }
+            (None, None) => None,
+        };
         match compare_label(
             &ours,
             theirs.as_ref(),
@@ -174,6 +191,7 @@ pub(super) async fn shipments_batch(
             Some(kind) => batch.items.push(label_item(
                 run,
                 kind,
+                &shipment.provider,
                 Some(shipment),
                 Some(&ours),
                 theirs.as_ref(),
@@ -196,14 +214,19 @@ pub(super) async fn orphans(
     if records.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<String> = records
-        .iter()
-        .map(|r| r.provider_payment_id.clone())
-        .collect();
-    let known: HashSet<String> = repo::known_label_ids(&state.db, run.environment, &ids)
-        .await?
-        .into_iter()
-        .collect();
+    let mut known: HashSet<(String, String)> = HashSet::new();
+    let mut by_carrier: HashMap<&str, Vec<String>> = HashMap::new();
+    for r in records {
+        by_carrier
+            .entry(r.provider.as_str())
+            .or_default()
+            .push(r.provider_payment_id.clone());
+    }
+    for (name, ids) in by_carrier {
+        for id in repo::known_label_ids(&state.db, run.environment, name, &ids).await? {
+            known.insert((name.to_owned(), id));
+        }
+    }
     let references: Vec<Uuid> = records
         .iter()
         .filter_map(|r| r.reference.as_deref().and_then(|r| r.parse().ok()))
@@ -216,7 +239,7 @@ pub(super) async fn orphans(
             .collect();
     let mut items = Vec::new();
     for record in records {
-        if known.contains(&record.provider_payment_id) {
+        if known.contains(&(record.provider.clone(), record.provider_payment_id.clone())) {
             continue;
         }
         let owner = record
@@ -229,16 +252,18 @@ pub(super) async fn orphans(
         }
         let kind = match owner {
             Some(o) if o.provider_label_id.is_some() => ItemKind::DuplicateAtProvider,
-            // Bought for a shipment whose purchase we recorded as refused or still open: a
-            // charge the store did not count.
+            // Its purchase is still open: its shipment's own comparison reports it once stale.
+            Some(o) if o.status == ShipmentStatus::Purchasing.as_str() => continue,
+            // Bought for a shipment whose purchase we recorded as refused: a charge the store
+            // did not count.
             Some(_) | None => ItemKind::MissingInCassa,
         };
-        let mut row = label_item(run, kind, None, None, Some(&theirs_of(record)), now);
+        let theirs = theirs_of(record);
+        let mut row = label_item(run, kind, &record.provider, None, None, Some(&theirs), now);
         if let Some(owner) = owner {
             row.shipment_id = Some(owner.id);
             row.order_id = Some(owner.order_id);
         }
-        row.provider = record.provider.clone();
         items.push(row);
     }
     Ok(items)
@@ -249,6 +274,7 @@ pub(super) async fn orphans(
 fn label_item(
     run: &RunRow,
     kind: ItemKind,
+    provider: &str,
     shipment: Option<&ShipmentRow>,
     ours: Option<&OurLabel>,
     theirs: Option<&Theirs>,
@@ -261,7 +287,8 @@ fn label_item(
     let theirs_net = theirs.map_or(0, |t| t.captured - t.refunded);
     let key = match (shipment, theirs) {
         (Some(s), _) => format!("{}:shipment:{}", kind.as_str(), s.id),
-        (None, Some(t)) => format!("{}:label:{}", kind.as_str(), t.id),
+        // Two carriers may use the same ids.
+        (None, Some(t)) => format!("{}:label:{}:{}", kind.as_str(), provider, t.id),
         (None, None) => format!("{}:label:{}", kind.as_str(), Uuid::now_v7()),
     };
     ItemRow {
@@ -275,7 +302,7 @@ fn label_item(
         order_id: shipment.map(|s| s.order_id),
         shipment_id: shipment.map(|s| s.id),
         subject: "label".to_owned(),
-        provider: shipment.map(|s| s.provider.clone()).unwrap_or_default(),
+        provider: provider.to_owned(),
         provider_payment_id: theirs
             .map(|t| t.id.clone())
             .or_else(|| shipment.and_then(|s| s.provider_label_id.clone())),

@@ -43,6 +43,19 @@ fn lease(state: &AppState) -> DateTime<Utc> {
     state.clock.now() + chrono::Duration::seconds(LEASE_SECS)
 }
 
+/// Renews the run's lease once half of it is spent (before a call that may take the provider
+/// timeout); `LeaseLost` when another runner took the run.
+async fn keep_lease(state: &AppState, run: &RunRow, held: &mut DateTime<Utc>) -> Result<(), Error> {
+    if *held - state.clock.now() < chrono::Duration::seconds(LEASE_SECS / 2) {
+        let renewed = lease(state);
+        if !repo::renew(&state.db, run.id, *held, renewed).await? {
+            return Err(Error::LeaseLost);
+        }
+        *held = renewed;
+    }
+    Ok(())
+}
+
 /// Claims one due run and works it to its end. Returns whether a run was claimed.
 pub async fn run_due(state: &AppState) -> Result<bool, Error> {
     run_claimed(state, None).await
@@ -163,7 +176,7 @@ async fn work(
             "provider" => provider_batch(state, run, cursor.as_deref()).await?,
             // Payments first, then shipments (their cursor says so).
             "ours" => match cursor.as_deref().and_then(labels::shipments_cursor) {
-                Some(after) => labels::shipments_batch(state, run, after, page).await?,
+                Some(after) => labels::shipments_batch(state, run, after, page, &mut held).await?,
                 None => ours_batch(state, run, cursor.as_deref(), page, &mut held).await?,
             },
             "orphans" => orphans_batch(state, run, cursor.as_deref(), page).await?,
@@ -451,13 +464,7 @@ async fn ours_batch(
             // Not in the list (a provider without one, or created at the period's edge): ask.
             (None, Some(id)) => {
                 // One call per payment can take the provider timeout: keep the claim alive.
-                if *held - state.clock.now() < chrono::Duration::seconds(LEASE_SECS / 2) {
-                    let renewed = lease(state);
-                    if !repo::renew(&state.db, run.id, *held, renewed).await? {
-                        return Err(Error::LeaseLost);
-                    }
-                    *held = renewed;
-                }
+                keep_lease(state, run, held).await?;
                 if !clients.contains_key(&intent.provider) {
                     let c = client(state, run, &intent.provider).await?;
                     clients.insert(intent.provider.clone(), c);

@@ -393,6 +393,9 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
     let orders = (o.duration.as_secs() as usize * 1500).max(1000);
     eprintln!("[{backend}] seeding {orders} orders");
     let seeded = seed(&api, orders, o.concurrency).await.expect("seeding");
+    // A PSP key of our own before any payment, so the bulk payments can be written into the
+    // PSP's account too and the reconciliation finds every payment of the run in one account.
+    let psp_account = use_bench_psp_key(&http, &server.base, &seeded.key).await;
     let mut results = Vec::new();
 
     eprintln!("[{backend}] authorize+capture");
@@ -475,8 +478,6 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
         );
     }
 
-    // A PSP key of our own, so the bulk payments can be written into the PSP's account too.
-    let psp_account = use_bench_psp_key(&http, &server.base, &seeded.key).await;
     eprintln!(
         "[{backend}] inserting {} ledger transactions",
         o.ledger_rows

@@ -367,6 +367,28 @@ impl Carrier for SandboxCarrierClient {
         })
     }
 
+    fn get_label<'a>(
+        &'a self,
+        provider_label_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ListedLabel>, CarrierError>> {
+        Box::pin(async move {
+            // Only the carrier's own id alphabet goes into the path.
+            if provider_label_id.is_empty()
+                || !provider_label_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Ok(None);
+            }
+            let path = format!("/labels/{provider_label_id}");
+            match self.json(reqwest::Method::GET, &path, None, None).await {
+                Ok(answer) => listed_label(&answer).map(Some),
+                Err(CarrierError::Refused { status: 404, .. }) => Ok(None),
+                Err(err) => Err(err),
+            }
+        })
+    }
+
     fn list_labels<'a>(
         &'a self,
         from: DateTime<Utc>,
