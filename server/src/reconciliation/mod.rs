@@ -4,6 +4,7 @@
 //! what disagrees as items a person acknowledges or resolves. Nothing is adjusted silently.
 
 mod compare;
+mod compare_filing;
 mod compare_label;
 mod csv;
 mod error;
@@ -102,6 +103,8 @@ pub enum ItemSubject {
     Payment,
     /// A shipment's label and the carrier's billing record of it.
     Label,
+    /// A tax transaction and its filing with the tax service that quoted it.
+    Tax,
 }
 
 impl ItemSubject {
@@ -110,12 +113,13 @@ impl ItemSubject {
         match self {
             ItemSubject::Payment => "payment",
             ItemSubject::Label => "label",
+            ItemSubject::Tax => "tax",
         }
     }
 
     /// Parses the stored spelling.
     pub fn parse(text: &str) -> Option<Self> {
-        [ItemSubject::Payment, ItemSubject::Label]
+        [ItemSubject::Payment, ItemSubject::Label, ItemSubject::Tax]
             .into_iter()
             .find(|s| s.as_str() == text)
     }

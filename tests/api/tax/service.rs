@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use cassa::clock::Clock;
+
 use cassa_tests::{Backend, SpawnOptions, TestApp, TestStore, both_backends, spawn_app_with};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -462,7 +464,108 @@ async fn the_store_s_own_rates_file_nothing(backend: Backend) {
     assert_eq!(books.lock().unwrap().posts, 0);
 }
 
+/// Reconciliation compares each filed tax transaction with its filing: the tax the service
+/// booked matches, a commit it refused is missing there (the whole tax as the difference).
+async fn a_reconciliation_finds_the_tax_a_service_never_booked(backend: Backend) {
+    let (app, store, books) = service_shop(backend).await;
+    let (_, token) = app.create_customer(&store).await;
+    use_service(&app, &store, "refuse").await;
+    let first_day = app.clock.now().date_naive();
+    let filed = quote(&app, &store, &token, "Los Angeles", "CA", "90012").await;
+    let filed_order = filed["order_id"].as_str().unwrap().to_owned();
+    let intent = authorize(&app, &token, &filed).await;
+    act(&app, &store, &intent, "capture", None).await;
+    file_all(&app, &store, &filed_order).await;
+
+    let refused = quote(&app, &store, &token, "Los Angeles", "CA", "90012").await;
+    let refused_order = refused["order_id"].as_str().unwrap().to_owned();
+    let intent = authorize(&app, &token, &refused).await;
+    books.lock().unwrap().mode = fake_service::Mode::RefuseFilings;
+    act(&app, &store, &intent, "capture", None).await;
+    for _ in 0..3 {
+        cassa::tax::deliver_filings(&app.state).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let tax = order_tax(&app, &store, &refused_order).await;
+    assert_eq!(
+        tax["transactions"][0]["filing"]["status"], "failed",
+        "{tax}"
+    );
+    let committed = tax["transactions"][0]["tax"].as_i64().unwrap();
+    assert!(committed > 0);
+
+    app.clock.advance(chrono::Duration::minutes(1));
+    let period = json!({"from": first_day.pred_opt().unwrap(),
+        "to": app.clock.now().date_naive()});
+    let run = json_of(
+        send(
+            &app,
+            reqwest::Method::POST,
+            &store.sandbox_key,
+            "/api/v1/admin/reconciliation/runs",
+            Some(period),
+        )
+        .await,
+        202,
+    )
+    .await;
+    let path = format!(
+        "/api/v1/admin/reconciliation/runs/{}",
+        run["id"].as_str().unwrap()
+    );
+    let mut finished = Value::Null;
+    for _ in 0..100 {
+        cassa::reconciliation::run_due(&app.state).await.unwrap();
+        let run = json_of(
+            send(&app, reqwest::Method::GET, &store.sandbox_key, &path, None).await,
+            200,
+        )
+        .await;
+        if run["status"] == "completed" {
+            finished = run;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(finished["status"], "completed", "{finished}");
+    let items = json_of(
+        send(
+            &app,
+            reqwest::Method::GET,
+            &store.sandbox_key,
+            &format!("{path}/items?limit=500"),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let tax_items: Vec<&Value> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["subject"] == "tax")
+        .collect();
+    assert_eq!(tax_items.len(), 1, "{items}");
+    let item = tax_items[0];
+    assert_eq!(item["kind"], "missing_at_provider");
+    assert_eq!(item["order_id"], refused_order.as_str());
+    assert_eq!(item["provider"], "taxapi");
+    assert_eq!(item["difference"], -committed);
+    assert_eq!(item["theirs"]["filing"], "failed");
+    // Nothing about the order whose tax the service booked.
+    assert!(
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["order_id"] != filed_order.as_str()),
+        "{items}"
+    );
+}
+
 both_backends!(
+    a_reconciliation_finds_the_tax_a_service_never_booked,
     the_store_s_tax_service_quotes_and_its_lines_say_so,
     settings_name_only_offered_engines_with_credentials,
     a_service_that_cannot_answer_follows_the_fallback_policy,

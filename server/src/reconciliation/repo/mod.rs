@@ -1,11 +1,13 @@
 //! SQL of reconciliation runs (queue, claims, leases); the provider records they stage and
 //! the items they find are in `staging` and `items`.
 
+mod filings;
 mod items;
 mod labels;
 mod schedule;
 mod staging;
 
+pub use filings::*;
 pub use items::*;
 pub use labels::*;
 pub use schedule::*;

@@ -119,7 +119,8 @@ pub(super) async fn shipments_batch(
     let shipments = repo::shipments(&state.db, run, after, page).await?;
     let Some(last) = shipments.last() else {
         return Ok(Batch {
-            phase: "orphans",
+            phase: "ours",
+            cursor: Some(super::filings::FILINGS.to_owned()),
             ..Batch::default()
         });
     };

@@ -6,7 +6,8 @@
 //! 2. `ours`: page through the store's payments of the period, compare each with its record
 //!    (asking the provider per payment when its list has none: a provider without a list, or a
 //!    payment created at the edge of the period), and flag second provider payments made for
-//!    one of our operations; then the same for each shipment's label;
+//!    one of our operations; then the same for each shipment's label (`labels.rs`) and each
+//!    tax transaction filed with a tax service (`filings.rs`);
 //! 3. `orphans`: what a provider or carrier listed that nothing of the period claimed: a
 //!    payment or label of another period, or one Cassa never made.
 //!
@@ -14,6 +15,7 @@
 //! lease: a runner that crashed mid-batch left nothing of it, and a runner whose lease was
 //! taken over commits nothing more.
 
+mod filings;
 mod labels;
 
 use std::{collections::HashMap, time::Instant};
@@ -174,11 +176,20 @@ async fn work(
         let page = state.config.reconciliation_batch;
         let next = match phase.as_str() {
             "provider" => provider_batch(state, run, cursor.as_deref()).await?,
-            // Payments first, then shipments (their cursor says so).
-            "ours" => match cursor.as_deref().and_then(labels::shipments_cursor) {
-                Some(after) => labels::shipments_batch(state, run, after, page, &mut held).await?,
-                None => ours_batch(state, run, cursor.as_deref(), page, &mut held).await?,
-            },
+            // Payments first, then shipments, then tax filings (their cursor says so).
+            "ours" => {
+                let c = cursor.as_deref();
+                match (
+                    c.and_then(labels::shipments_cursor),
+                    c.and_then(filings::filings_cursor),
+                ) {
+                    (Some(after), _) => {
+                        labels::shipments_batch(state, run, after, page, &mut held).await?
+                    }
+                    (None, Some(after)) => filings::filings_batch(state, run, after, page).await?,
+                    (None, None) => ours_batch(state, run, c, page, &mut held).await?,
+                }
+            }
             "orphans" => orphans_batch(state, run, cursor.as_deref(), page).await?,
             _ => return Ok(Some(held)),
         };
