@@ -127,6 +127,8 @@ fn item_view(
     resolve: ServerAction<ResolveReconciliationItem>,
 ) -> impl IntoView {
     let item_id = item.id.clone();
+    // Only a payment is settled from its provider.
+    let settles = item.subject == "payment";
     let order = item.order_id.clone().map(|o| {
         let href = format!("/orders/{o}");
         view! { <a href=href>{o}</a> }
@@ -148,7 +150,7 @@ fn item_view(
                         <select name="resolution" aria-label="Resolution">
                             <option value="acknowledged">"acknowledge"</option>
                             <option value="resolved">"resolve"</option>
-                            <option value="apply">"settle from the provider"</option>
+                            {settles.then(|| view! { <option value="apply">"settle from the provider"</option> })}
                         </select>
                         " "
                         <input name="note" placeholder="What was found or done" aria-label="Note" required/>

@@ -92,17 +92,20 @@ pub fn compare_label(
     let Some(theirs) = theirs else {
         return Some(ItemKind::MissingAtProvider);
     };
-    if !theirs.currency.eq_ignore_ascii_case(&ours.currency) {
-        return Some(ItemKind::CurrencyMismatch);
-    }
     // Voided on one side only is the state that differs, whatever the prices; voided on both,
-    // nothing is owed and a price difference means nothing.
+    // nothing is owed and a price or currency difference means nothing.
     let voided_here = ours.status == ShipmentStatus::Cancelled;
     let voided_there = theirs.status == "voided";
     if voided_here != voided_there {
         return Some(ItemKind::StatusMismatch);
     }
-    if !voided_here && theirs.amount != ours.amount {
+    if voided_here {
+        return Some(ItemKind::Matched);
+    }
+    if !theirs.currency.eq_ignore_ascii_case(&ours.currency) {
+        return Some(ItemKind::CurrencyMismatch);
+    }
+    if theirs.amount != ours.amount {
         return Some(ItemKind::AmountMismatch);
     }
     Some(ItemKind::Matched)
@@ -181,6 +184,13 @@ mod tests {
         // Voided on both sides: nothing owed, whatever the prices said.
         assert_eq!(
             check(&ours(ShipmentStatus::Cancelled), Some(&theirs(995, true))),
+            Some(ItemKind::Matched)
+        );
+        // Voided on both sides in another currency: nothing owed either.
+        let mut euro = theirs(795, true);
+        euro.currency = "EUR".into();
+        assert_eq!(
+            check(&ours(ShipmentStatus::Cancelled), Some(&euro)),
             Some(ItemKind::Matched)
         );
         // Voided at the carrier at another price: the void is what differs.

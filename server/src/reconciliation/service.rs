@@ -329,7 +329,11 @@ pub async fn apply_item(
         .await?
         .ok_or(Error::NotFound)?;
     let note = note_of(note)?;
-    let Some(intent) = row.payment_intent_id else {
+    // Only a payment's item is settled from its provider (a tax item names the payment too,
+    // but settling the payment would not file its tax).
+    let (Some(intent), Some(ItemSubject::Payment)) =
+        (row.payment_intent_id, ItemSubject::parse(&row.subject))
+    else {
         return Err(Error::NothingToApply);
     };
     let open = repo::open_transactions(&state.db, intent).await?;

@@ -553,7 +553,22 @@ async fn a_reconciliation_finds_the_tax_a_service_never_booked(backend: Backend)
     assert_eq!(item["provider"], "taxapi");
     assert_eq!(item["difference"], -committed);
     assert_eq!(item["theirs"]["filing"], "failed");
-    // Nothing about the order whose tax the service booked.
+    // A tax item is not settled from the payment provider.
+    let apply = send(
+        &app,
+        reqwest::Method::POST,
+        &store.sandbox_key,
+        &format!(
+            "/api/v1/admin/reconciliation/items/{}/apply",
+            item["id"].as_str().unwrap()
+        ),
+        Some(json!({"note": "file it"})),
+    )
+    .await;
+    assert_problem(apply, 409, "nothing_to_apply").await;
+    // Nothing about the order whose tax the service booked: its filing matched (two payments
+    // and one filing).
+    assert_eq!(finished["matched"], 3, "{finished}");
     assert!(
         items
             .as_array()

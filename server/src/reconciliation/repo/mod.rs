@@ -235,7 +235,7 @@ pub async fn note_error(db: &Db, id: Uuid, error: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Stores and environments with payments or shipments created in a period.
+/// Stores and environments with payments, shipments or tax transactions created in a period.
 pub async fn stores_with_activity(
     db: &Db,
     from: DateTime<Utc>,
@@ -244,6 +244,8 @@ pub async fn stores_with_activity(
     const SQL: &str = "SELECT store_id, environment FROM payment_intents \
         WHERE created_at >= $1 AND created_at < $2 \
         UNION SELECT store_id, environment FROM shipments \
+        WHERE created_at >= $1 AND created_at < $2 \
+        UNION SELECT store_id, environment FROM tax_transactions \
         WHERE created_at >= $1 AND created_at < $2";
     Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(from).bind(to).fetch_all(pool).await)?)
 }

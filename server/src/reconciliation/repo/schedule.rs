@@ -44,8 +44,8 @@ pub async fn put_schedule(
     Ok(())
 }
 
-/// The stores and environments whose run of `[from, to)` is due: they had payments or
-/// shipments then, their
+/// The stores and environments whose run of `[from, to)` is due: they had payments, shipments
+/// or tax transactions then, their
 /// schedule is enabled and its time of day (`minute` after midnight, UTC) has come, and no run
 /// of that period exists (a failed one included: the scheduler never queues a period again, a
 /// person can). One statement, whatever the number of stores.
@@ -59,6 +59,8 @@ pub async fn due_stores(
         (SELECT store_id, environment FROM payment_intents \
          WHERE created_at >= $1 AND created_at < $2 \
          UNION SELECT store_id, environment FROM shipments \
+         WHERE created_at >= $1 AND created_at < $2 \
+         UNION SELECT store_id, environment FROM tax_transactions \
          WHERE created_at >= $1 AND created_at < $2) p \
         LEFT JOIN reconciliation_schedules s \
           ON s.store_id = p.store_id AND s.environment = p.environment \

@@ -161,8 +161,15 @@ pub(super) async fn shipments_batch(
                     .push((record.provider.clone(), record.provider_payment_id.clone()));
                 Some(theirs_of(record))
             }
-            // Still being bought: judged by its age alone.
-            (None, Some(_)) if ours.status == ShipmentStatus::Purchasing => None,
+            // Still being bought (judged by its age alone), or refused (not compared).
+            (None, Some(_))
+                if matches!(
+                    ours.status,
+                    ShipmentStatus::Purchasing | ShipmentStatus::PurchaseFailed
+                ) =>
+            {
+                None
+            }
             (None, Some(id)) => {
                 if !clients.contains_key(&shipment.provider) {
                     let client = carrier(state, run, &shipment.provider).await?;
