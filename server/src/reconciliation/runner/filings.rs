@@ -34,9 +34,7 @@ pub(super) async fn filings_batch(
     cursor: Option<&str>,
     page: i64,
 ) -> Result<Batch, Error> {
-    let after = cursor
-        .and_then(|c| c.split_once('|'))
-        .and_then(|(at, id)| Some((at.parse::<DateTime<Utc>>().ok()?, id.parse::<Uuid>().ok()?)));
+    let after = super::creation_cursor(cursor);
     let rows = repo::filings(&state.db, run, after, page).await?;
     let Some(last) = rows.last() else {
         return Ok(Batch {

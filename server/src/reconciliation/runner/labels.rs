@@ -113,9 +113,7 @@ pub(super) async fn shipments_batch(
     page: i64,
     held: &mut DateTime<Utc>,
 ) -> Result<Batch, Error> {
-    let after = cursor
-        .and_then(|c| c.split_once('|'))
-        .and_then(|(at, id)| Some((at.parse::<DateTime<Utc>>().ok()?, id.parse::<Uuid>().ok()?)));
+    let after = super::creation_cursor(cursor);
     let shipments = repo::shipments(&state.db, run, after, page).await?;
     let Some(last) = shipments.last() else {
         return Ok(Batch {

@@ -341,6 +341,13 @@ fn next_cursor(names: &[&str], index: usize, has_more: bool, last: Option<String
     }
 }
 
+/// The position `<created_at RFC 3339>|<id>` of a page by creation (payments, shipments, tax
+/// transactions); `None`: the period's start.
+fn creation_cursor(cursor: Option<&str>) -> Option<(DateTime<Utc>, Uuid)> {
+    let (at, id) = cursor?.split_once('|')?;
+    Some((at.parse().ok()?, id.parse().ok()?))
+}
+
 fn theirs_of(record: &RecordRow) -> Theirs {
     Theirs {
         id: record.provider_payment_id.clone(),
@@ -375,9 +382,7 @@ async fn ours_batch(
     page: i64,
     held: &mut DateTime<Utc>,
 ) -> Result<Batch, Error> {
-    let after = cursor
-        .and_then(|c| c.split_once('|'))
-        .and_then(|(at, id)| Some((at.parse::<DateTime<Utc>>().ok()?, id.parse::<Uuid>().ok()?)));
+    let after = creation_cursor(cursor);
     let intents = repo::intents(&state.db, run, after, page).await?;
     let Some(last) = intents.last() else {
         return Ok(Batch {
