@@ -34,6 +34,11 @@ test('admin creates a store and an API key, which is masked after reload', async
   await switcher.getByRole('button', { name: 'Open' }).click();
   await expect(switcher.getByLabel('Store')).toHaveValue(/.+/);
   await expect(switcher.locator('option:checked')).toHaveText(storeName);
+  // The store is opened by the session: after a reload it is still the one chosen (and no
+  // navigation of the switcher's is still under way when the next link is clicked).
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.locator('#store-switcher option:checked')).toHaveText(storeName);
 
   // Create an API key: the secret shows once.
   await page.getByRole('link', { name: 'API keys' }).click();
