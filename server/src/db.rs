@@ -308,6 +308,27 @@ fn create_dir(path: &Path) -> Result<(), DbError> {
     })
 }
 
+/// `$first, …` for an `IN` list of `count` parameters.
+pub fn in_list(count: usize, first: usize) -> String {
+    (0..count)
+        .map(|i| format!("${}", first + i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, …, $n), (…)` for `rows` rows of `width` parameters from `$first`.
+pub fn values(rows: usize, width: usize, first: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (0..width)
+                .map(|c| format!("${}", first + r * width + c))
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

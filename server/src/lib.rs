@@ -18,6 +18,7 @@ pub mod db;
 pub mod demo;
 pub mod egress;
 pub mod fulfilment;
+pub mod fx;
 pub mod http;
 pub mod idempotency;
 pub mod identity;

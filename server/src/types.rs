@@ -101,6 +101,10 @@ id_type!(
     ReconciliationItemId
 );
 id_type!(
+    /// An imported exchange rate.
+    FxRateId
+);
+id_type!(
     /// A shipping rate offered for an order (from a carrier or the store's rate table).
     ShippingRateId
 );

@@ -85,6 +85,12 @@ pub fn manage_tax(actor: Actor, environment: Environment) -> Result<(), Error> {
     production_needs_owner(actor, environment)
 }
 
+/// Changing the store's FX policy (settlement currency, presentment currencies, markup) of
+/// `environment`: it sets the prices customers pay.
+pub fn manage_fx(actor: Actor, environment: Environment) -> Result<(), Error> {
+    production_needs_owner(actor, environment)
+}
+
 /// Starting reconciliation runs and resolving what they found in `environment`.
 pub fn reconcile(actor: Actor, environment: Environment) -> Result<(), Error> {
     production_needs_owner(actor, environment)

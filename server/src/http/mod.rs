@@ -44,6 +44,7 @@ use problem::{ApiError, Problem};
         (name = "checkout", description = "Quotes, snapshots and shipping rate tables"),
         (name = "tax", description = "Jurisdiction rates, nexus, exemption certificates"),
         (name = "orders", description = "Customers' orders, priced from the catalogue"),
+        (name = "fx", description = "Exchange rates (platform admins import them) and each store's FX policy"),
         (name = "webhooks", description = "Inbound provider webhooks: signed, stored, processed asynchronously"),
         (name = "payments", description = "Payment intents: authorize, capture, void, refund; the ledger"),
         (name = "credentials", description = "Encrypted provider credentials (masked views only)"),
@@ -123,7 +124,8 @@ fn api_v1() -> OpenApiRouter<AppState> {
             "/platform",
             crate::tenancy::platform_router()
                 .merge(crate::credentials::platform_router())
-                .merge(crate::reconciliation::platform_router()),
+                .merge(crate::reconciliation::platform_router())
+                .merge(crate::fx::platform_router()),
         )
         .nest(
             "/admin",
@@ -136,7 +138,8 @@ fn api_v1() -> OpenApiRouter<AppState> {
                 .merge(crate::checkout::admin_router())
                 .merge(crate::shipments::admin_router())
                 .merge(crate::tax::admin_router())
-                .merge(crate::reconciliation::admin_router()),
+                .merge(crate::reconciliation::admin_router())
+                .merge(crate::fx::admin_router()),
         )
         .nest(
             "/me",

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use crate::db::DbError;
 
 mod credentials;
+mod fx;
 mod idempotency;
 mod payments;
 mod reconciliation;

@@ -266,26 +266,7 @@ pub async fn existing_stores(db: &Db, ids: &[StoreId]) -> Result<Vec<StoreId>, D
     })?)
 }
 
-/// `$first, …` for an `IN` list of `count` parameters.
-pub(super) fn in_list(count: usize, first: usize) -> String {
-    (0..count)
-        .map(|i| format!("${}", first + i))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `($1, …, $n), (…)` for `rows` rows of `width` parameters from `$first`.
-pub(super) fn values(rows: usize, width: usize, first: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let row: Vec<String> = (0..width)
-                .map(|c| format!("${}", first + r * width + c))
-                .collect();
-            format!("({})", row.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+pub(super) use crate::db::{in_list, values};
 
 /// Rows per multi-row statement (parameters stay far below both databases' limits).
 pub(super) const CHUNK: usize = 50;
