@@ -47,7 +47,7 @@ test('a merchant captures part of a payment, refunds part, and sees the timeline
   await waitForHydration(page);
   const row = page.locator(`#ledger tr[data-payment-id="${intentId}"]`);
   await expect(row).toContainText('authorized');
-  await expect(row).toContainText('48.30 USD');
+  await expect(row).toContainText('$48.30 USD');
   await page.locator('#ledger-filter').getByLabel('Status').selectOption('refunded');
   await page.locator('#ledger-filter').getByRole('button', { name: 'Filter' }).click();
   await expect(page.locator('#ledger-empty')).toBeVisible();
@@ -65,12 +65,12 @@ test('a merchant captures part of a payment, refunds part, and sees the timeline
   await capture.getByLabel('Amount (minor units)').fill('2000');
   await capture.getByRole('button', { name: 'Capture' }).click();
   // Without the confirmation box ticked the browser refuses to submit.
-  await expect(intent.getByTestId('captured')).toHaveText('0.00 USD');
+  await expect(intent.getByTestId('captured')).toHaveText('$0.00 USD');
   await capture.getByLabel('Confirm').check();
   await capture.getByRole('button', { name: 'Capture' }).click();
-  await expect(page.getByTestId('action-result')).toHaveText('capture of 20.00 USD: done');
+  await expect(page.getByTestId('action-result')).toHaveText('capture of $20.00 USD: done');
   await expect(intent.getByTestId('intent-status')).toHaveText('partially_captured');
-  await expect(intent.getByTestId('captured')).toHaveText('20.00 USD');
+  await expect(intent.getByTestId('captured')).toHaveText('$20.00 USD');
 
   // Refund 7.50 of it.
   const refund = intent.locator('form[data-action="refund"]');
@@ -78,9 +78,9 @@ test('a merchant captures part of a payment, refunds part, and sees the timeline
   await refund.getByLabel('Reason').fill('scratched base');
   await refund.getByLabel('Confirm').check();
   await refund.getByRole('button', { name: 'Refund' }).click();
-  await expect(page.getByTestId('action-result')).toHaveText('refund of 7.50 USD: done');
+  await expect(page.getByTestId('action-result')).toHaveText('refund of $7.50 USD: done');
   await expect(intent.getByTestId('intent-status')).toHaveText('partially_refunded');
-  await expect(intent.getByTestId('refunded')).toHaveText('7.50 USD');
+  await expect(intent.getByTestId('refunded')).toHaveText('$7.50 USD');
   await expect(intent.locator('tr[data-operation="refund"][data-status="succeeded"]')).toContainText('scratched base');
 
   // The timeline tells the story, in order.
@@ -91,12 +91,12 @@ test('a merchant captures part of a payment, refunds part, and sees the timeline
   await expect(steps.nth(2)).toHaveAttribute('data-to', 'paid');
   await expect(steps.nth(3)).toHaveAttribute('data-to', 'partially_captured');
   await expect(steps.nth(4)).toHaveAttribute('data-to', 'partially_refunded');
-  await expect(steps.nth(4)).toContainText('refund of 7.50 USD succeeded');
+  await expect(steps.nth(4)).toContainText('refund of $7.50 USD succeeded');
 
   // The dashboard counts it.
   await page.getByRole('link', { name: 'Overview' }).click();
   await waitForHydration(page);
-  await expect(page.getByTestId('captured-total')).toHaveText('20.00 USD');
-  await expect(page.getByTestId('refunded-total')).toHaveText('7.50 USD');
+  await expect(page.getByTestId('captured-total')).toHaveText('$20.00 USD');
+  await expect(page.getByTestId('refunded-total')).toHaveText('$7.50 USD');
   await expect(page.getByTestId('volume-chart').locator('rect.bar-captured')).toHaveCount(30);
 });

@@ -37,8 +37,8 @@ test('a merchant edits rates and nexus, sees the report, and downloads an export
   await page.reload();
   await waitForHydration(page);
   const report = page.locator('#tax-report');
-  await expect(report.locator('tr[data-jurisdiction="US-CA"] [data-testid="net"]')).toHaveText('7.25 USD');
-  await expect(report.locator('tr[data-jurisdiction="US-CA/city:LOS ANGELES"] [data-testid="net"]')).toHaveText('2.25 USD');
+  await expect(report.locator('tr[data-jurisdiction="US-CA"] [data-testid="net"]')).toHaveText('$7.25 USD');
+  await expect(report.locator('tr[data-jurisdiction="US-CA/city:LOS ANGELES"] [data-testid="net"]')).toHaveText('$2.25 USD');
 
   // The export downloads as a file and is recorded; downloading it again gives the same bytes.
   const first = page.waitForEvent('download');

@@ -186,12 +186,62 @@ pub fn split_largest_remainder(
         .collect())
 }
 
-/// `1234` USD → `12.34 USD` (ISO 4217 exponent).
+/// An amount for people to read: the currency's symbol, digit grouping and decimal mark (as
+/// `rusty-money` knows them), then its code: `1099` USD → `$10.99 USD`, `1099` JPY →
+/// `¥1,099 JPY`, `123456` EUR → `€1.234,56 EUR`. The code stays because a symbol alone is
+/// ambiguous (`$` is also CAD, AUD, …; `¥` also CNY). An unknown code shows the minor units as
+/// given. Not for files machines read: exports write plain minor units.
 pub fn format_amount(minor: i64, currency: &str) -> String {
-    match Currency::parse(currency) {
-        Ok(c) => format!("{} {}", Money::new(MinorUnits(minor), c).major(), c.code()),
-        Err(_) => format!("{minor} {currency}"),
-    }
+    use rusty_money::{Formatter, LocalFormat, Params, Position};
+
+    let Ok(ours) = Currency::parse(currency) else {
+        return format!("{minor} {currency}");
+    };
+    let money = Money::new(MinorUnits(minor), ours);
+    let Some(iso) = rusty_money::iso::find(ours.code()) else {
+        return format!("{} {}", money.major(), ours.code());
+    };
+    let local = LocalFormat::from_locale(iso.locale);
+    // The library glues a trailing symbol to the digits (`12,50kr`), and a few currencies'
+    // symbol is their code (RON, funds): a space before a trailing symbol, and a code said once.
+    let positions: &[Position] = match (iso.symbol == iso.iso_alpha_code, iso.symbol_first) {
+        (true, _) => &[
+            Position::Sign,
+            Position::Amount,
+            Position::Space,
+            Position::Code,
+        ],
+        (false, true) => &[
+            Position::Sign,
+            Position::Symbol,
+            Position::Amount,
+            Position::Space,
+            Position::Code,
+        ],
+        (false, false) => &[
+            Position::Sign,
+            Position::Amount,
+            Position::Space,
+            Position::Symbol,
+            Position::Space,
+            Position::Code,
+        ],
+    };
+    let params = Params {
+        digit_separator: local.digit_separator,
+        exponent_separator: local.exponent_separator,
+        separator_pattern: local.digit_separator_pattern,
+        positions,
+        // Minor units count in our exponent (ISO 4217's); the library's table disagrees for a
+        // few currencies (HUF, MGA, MRU), and its exponent would move the decimal point.
+        rounding: Some(u32::from(ours.exponent())),
+        symbol: Some(iso.symbol),
+        code: Some(ours.code()),
+    };
+    Formatter::money(
+        &rusty_money::Money::from_decimal(money.major(), iso),
+        params,
+    )
 }
 
 #[cfg(test)]
@@ -280,6 +330,37 @@ mod tests {
             Money::new(MinorUnits(1099), kwd).major().to_string(),
             "1.099"
         );
+    }
+
+    #[test]
+    fn amounts_show_symbol_separators_exponent_and_code() {
+        assert_eq!(format_amount(1099, "USD"), "$10.99 USD");
+        assert_eq!(format_amount(0, "USD"), "$0.00 USD");
+        assert_eq!(format_amount(123_456_789, "USD"), "$1,234,567.89 USD");
+        // No minor digits: yen are whole.
+        assert_eq!(format_amount(1099, "JPY"), "¥1,099 JPY");
+        // Three: fils.
+        assert_eq!(format_amount(1099, "KWD"), "د.ك1.099 KWD");
+        assert_eq!(format_amount(123_456, "EUR"), "€1.234,56 EUR");
+        // A symbol after the amount stands apart from it.
+        assert_eq!(format_amount(123_456, "SEK"), "1 234,56 kr SEK");
+        // A currency whose symbol is its code says it once.
+        assert_eq!(format_amount(123_456, "RON"), "1.234,56 RON");
+        // The library counts forints in whole units; ISO 4217 (and our minor units) in fillér.
+        assert_eq!(format_amount(123_456, "HUF"), "1 234,56 Ft HUF");
+    }
+
+    #[test]
+    fn negative_amounts_carry_the_sign_first() {
+        assert_eq!(format_amount(-1099, "USD"), "-$10.99 USD");
+        assert_eq!(format_amount(-5, "EUR"), "-€0,05 EUR");
+    }
+
+    #[test]
+    fn unknown_codes_fall_back_to_minor_units() {
+        assert_eq!(format_amount(1099, "ZZZ"), "1099 ZZZ");
+        assert_eq!(format_amount(-7, "usd"), "-7 usd");
+        assert_eq!(format_amount(1, ""), "1 ");
     }
 
     fn rates() -> impl Strategy<Value = Decimal> {
