@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 pub use error::Error;
 pub use routes::admin_router;
-pub use service::find_many;
+pub use service::{find_many, prices_in};
 
 use crate::{
     money::MinorUnits,
@@ -50,7 +50,35 @@ pub struct Product {
     pub price_includes_tax: bool,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Explicit prices in other currencies: an order in one of them is priced with it, never
+    /// by conversion.
+    #[sqlx(skip)]
+    pub prices: Vec<Price>,
 }
+
+/// A product's explicit price in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Price {
+    /// ISO 4217 code.
+    #[schema(value_type = String)]
+    pub currency: Currency,
+    /// Price per unit in minor units of `currency` (inclusive of tax when the product's price
+    /// is).
+    #[schema(value_type = i64)]
+    pub unit_amount: MinorUnits,
+}
+
+/// Body of `PUT /api/v1/admin/products/{product_id}/prices`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PricesInput {
+    /// The product's whole price list (replaces the one it has; empty removes it), at most
+    /// [`MAX_PRICES`] currencies, none the product's own.
+    #[serde(default)]
+    pub prices: Vec<Price>,
+}
+
+/// Most explicit prices per product.
+pub const MAX_PRICES: usize = 50;
 
 /// Body of `POST /api/v1/admin/products`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -144,6 +172,7 @@ impl CreateProduct {
             weight_grams,
             price_includes_tax: self.price_includes_tax.unwrap_or(false),
             created_at: now,
+            prices: Vec::new(),
         })
     }
 }

@@ -1,11 +1,14 @@
 //! `products`.
 
+use chrono::{DateTime, Utc};
+
 use crate::{
-    catalog::Product,
-    db::{Db, DbError},
-    on_db,
+    catalog::{Price, Product},
+    db::{Db, DbError, Tx, in_list, values},
+    money::MinorUnits,
+    on_db, on_tx,
     pagination::PageQuery,
-    types::{Environment, ProductId, StoreId},
+    types::{Currency, Environment, ProductId, StoreId},
 };
 
 const COLUMNS: &str = "id, sku, name, unit_amount, currency, tax_code, weight_grams, \
@@ -92,4 +95,63 @@ pub async fn find_many(
         }
         query.fetch_all(pool).await
     })?)
+}
+
+/// A `product_prices` row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PriceRow {
+    pub product_id: ProductId,
+    pub currency: Currency,
+    pub unit_amount: MinorUnits,
+}
+
+/// The explicit prices of the products (in `currency` only, when given). The ids come from
+/// one store's products (an order's lines, a page), so the list stays short.
+pub async fn prices(
+    db: &Db,
+    ids: &[ProductId],
+    currency: Option<Currency>,
+) -> Result<Vec<PriceRow>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT product_id, currency, unit_amount FROM product_prices \
+         WHERE ($1 IS NULL OR currency = $1) AND product_id IN ({}) \
+         ORDER BY product_id, currency",
+        in_list(ids.len(), 2)
+    );
+    Ok(on_db!(db, pool => {
+        let mut query = sqlx::query_as(&sql).persistent(false).bind(currency);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.fetch_all(pool).await
+    })?)
+}
+
+/// Replaces a product's price list.
+pub async fn put_prices(
+    tx: &mut Tx,
+    id: ProductId,
+    prices: &[Price],
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    const DELETE: &str = "DELETE FROM product_prices WHERE product_id = $1";
+    on_tx!(tx, conn => sqlx::query(DELETE).bind(id).execute(&mut *conn).await.map(|_| ()))?;
+    if prices.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO product_prices (product_id, currency, unit_amount, updated_at) VALUES {}",
+        values(prices.len(), 4, 1)
+    );
+    on_tx!(tx, conn => {
+        let mut q = sqlx::query(&sql).persistent(false);
+        for p in prices {
+            q = q.bind(id).bind(p.currency).bind(p.unit_amount).bind(now);
+        }
+        q.execute(&mut *conn).await.map(|_| ())
+    })?;
+    Ok(())
 }

@@ -3,7 +3,7 @@
 use axum::{Json, extract::State, http::StatusCode};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{CreateProduct, Product, service};
+use super::{CreateProduct, PricesInput, Product, service};
 use crate::{
     auth::principal::StoreScope,
     http::{
@@ -20,6 +20,7 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_products, create_product))
         .routes(routes!(get_product))
+        .routes(routes!(put_prices))
 }
 
 /// Adds a product to the caller's store and environment.
@@ -85,5 +86,33 @@ pub async fn get_product(
 ) -> Result<Json<Product>, ApiError> {
     Ok(Json(
         service::find(&state, scope.store_id, scope.environment, product_id).await?,
+    ))
+}
+
+/// Replaces the product's explicit prices in other currencies: an order in one of them is
+/// priced with it instead of converting the product's price (see the store's FX policy).
+#[utoipa::path(
+    put,
+    path = "/products/{product_id}/prices",
+    tag = "catalog",
+    params(("product_id" = String, Path, description = "Product id")),
+    request_body = PricesInput,
+    responses(
+        (status = 200, description = "The product with its prices", body = Product),
+        (status = 404, description = "No such product in this store", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "Invalid price", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn put_prices(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(product_id): ApiPath<ProductId>,
+    ApiJson(body): ApiJson<PricesInput>,
+) -> Result<Json<Product>, ApiError> {
+    Ok(Json(
+        service::put_prices(&state, scope.store_id, scope.environment, product_id, body).await?,
     ))
 }

@@ -1,10 +1,11 @@
 //! Adding, listing and reading products.
 
-use super::{CreateProduct, Error, Product, repo};
+use super::{CreateProduct, Error, MAX_PRICES, Price, PricesInput, Product, repo};
 use crate::{
+    money::MinorUnits,
     pagination::{Page, PageQuery},
     state::AppState,
-    types::{Environment, ProductId, StoreId},
+    types::{Currency, Environment, InvalidValue, ProductId, StoreId},
 };
 
 /// Adds a product to a store and environment; its SKU must be new there.
@@ -29,8 +30,79 @@ pub async fn list(
     page: PageQuery,
 ) -> Result<Page<Product>, Error> {
     let limit = page.limit()?;
-    let products = repo::list(&state.db, store, env, page, i64::from(limit) + 1).await?;
+    let mut products = repo::list(&state.db, store, env, page, i64::from(limit) + 1).await?;
+    with_prices(state, &mut products).await?;
     Ok(Page::from_rows(products, limit))
+}
+
+/// Fills in the products' price lists: one query for all of them.
+async fn with_prices(state: &AppState, products: &mut [Product]) -> Result<(), Error> {
+    let ids: Vec<ProductId> = products.iter().map(|p| p.id).collect();
+    for row in repo::prices(&state.db, &ids, None).await? {
+        if let Some(product) = products.iter_mut().find(|p| p.id == row.product_id) {
+            product.prices.push(Price {
+                currency: row.currency,
+                unit_amount: row.unit_amount,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Replaces a product's price list.
+pub async fn put_prices(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    id: ProductId,
+    input: PricesInput,
+) -> Result<Product, Error> {
+    let product = find(state, store, env, id).await?;
+    if input.prices.len() > MAX_PRICES {
+        return Err(InvalidValue::new("prices", format!("at most {MAX_PRICES} currencies")).into());
+    }
+    let mut seen: Vec<Currency> = Vec::new();
+    for (i, price) in input.prices.iter().enumerate() {
+        if price.currency == product.currency {
+            return Err(InvalidValue::new(
+                "prices",
+                format!("prices[{i}]: the product's own currency is its unit_amount"),
+            )
+            .into());
+        }
+        if seen.contains(&price.currency) {
+            return Err(InvalidValue::new(
+                "prices",
+                format!("prices[{i}]: {} is listed twice", price.currency.code()),
+            )
+            .into());
+        }
+        if price.unit_amount < MinorUnits::ZERO {
+            return Err(InvalidValue::new(
+                "prices",
+                format!("prices[{i}].unit_amount must be zero or more minor units"),
+            )
+            .into());
+        }
+        seen.push(price.currency);
+    }
+    let mut tx = state.db.begin_write().await?;
+    repo::put_prices(&mut tx, id, &input.prices, state.clock.now()).await?;
+    tx.commit().await?;
+    find(state, store, env, id).await
+}
+
+/// The explicit prices in `currency` of the given products (for pricing an order in it).
+pub async fn prices_in(
+    state: &AppState,
+    ids: &[ProductId],
+    currency: Currency,
+) -> Result<Vec<(ProductId, MinorUnits)>, Error> {
+    Ok(repo::prices(&state.db, ids, Some(currency))
+        .await?
+        .into_iter()
+        .map(|row| (row.product_id, row.unit_amount))
+        .collect())
 }
 
 /// One product of a store and environment.
@@ -41,6 +113,7 @@ pub async fn find(
     id: ProductId,
 ) -> Result<Product, Error> {
     let mut found = find_many(state, store, env, &[id]).await?;
+    with_prices(state, &mut found).await?;
     found.pop().ok_or(Error::NotFound)
 }
 

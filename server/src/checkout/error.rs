@@ -1,6 +1,6 @@
 //! Why a checkout operation refused.
 
-use crate::{db::DbError, orders, orders::OrderStatus, types::InvalidValue};
+use crate::{db::DbError, fx, orders, orders::OrderStatus, types::InvalidValue};
 
 /// Failures of quotes, snapshots and the stores' shipping and tax configuration.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,9 @@ pub enum Error {
     /// A request or configuration value is invalid.
     #[error(transparent)]
     Invalid(#[from] InvalidValue),
+    /// The order's exchange rate is older than the store accepts now.
+    #[error(transparent)]
+    Fx(#[from] fx::Error),
     /// The store's tax configuration could not be read.
     #[error(transparent)]
     Tax(#[from] crate::tax::Error),

@@ -17,6 +17,7 @@ pub use routes::{admin_router, me_router};
 pub use service::{Reply, find, payable_snapshot, quote};
 
 use crate::{
+    fx::{FxView, Lock},
     money::MinorUnits,
     providers::shipping::RateQuote,
     tax::TaxLine,
@@ -102,12 +103,15 @@ pub struct Snapshot {
     pub order_id: OrderId,
     /// Order revision this snapshot priced.
     pub order_revision: i32,
-    /// Currency of every amount.
+    /// Currency of every amount (the order's presentment currency).
     pub currency: String,
     /// Lines.
     pub lines: Vec<SnapshotLine>,
     /// Totals.
     pub totals: Totals,
+    /// The order's locked exchange rate and the totals in the store's settlement currency
+    /// (`null` when the order is in its products' currency).
+    pub fx: Option<FxView>,
     /// Providers used.
     pub provider: SelectedProviders,
     /// The day the snapshot was taxed on (the rates valid that day applied).
@@ -132,4 +136,6 @@ pub struct Payable {
     pub total: MinorUnits,
     /// ISO 4217 code.
     pub currency: String,
+    /// The order's locked rate, when it is in another currency than the store settles in.
+    pub lock: Option<Lock>,
 }

@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::{Snapshot, SnapshotLine};
 use crate::{
     db::{Db, DbError, Tx},
+    fx::StoredLock,
     money::MinorUnits,
     on_db, on_tx,
     orders::OrderStatus,
@@ -24,10 +25,21 @@ pub async fn insert_snapshot(
     const SNAPSHOT: &str = "INSERT INTO order_checkout_snapshots (id, order_id, store_id, environment, \
         customer_id, order_revision, currency, subtotal, shipping, tax, total, shipping_service, \
         shipping_provider, tax_provider, created_at, expires_at, shipping_rate_id, tax_date, \
-        shipping_tax) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+        shipping_tax, settlement_currency, fx_rate, fx_source, fx_as_of, fx_markup_bps, \
+        settlement_subtotal, settlement_shipping, settlement_tax, settlement_total) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+        $20, $21, $22, $23, $24, $25, $26, $27, $28)";
     const LINE: &str = "INSERT INTO order_checkout_snapshot_items (snapshot_id, line_no, product_id, \
         quantity, unit_amount, amount, net, tax, tax_rate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    let lock = StoredLock {
+        settlement_currency: s.fx.as_ref().map(|f| f.settlement_currency),
+        fx_rate: s.fx.as_ref().map(|f| f.rate.clone()),
+        fx_source: s.fx.as_ref().map(|f| f.source.clone()),
+        fx_as_of: s.fx.as_ref().map(|f| f.as_of),
+        fx_markup_bps: s.fx.as_ref().map(|f| f.markup_bps),
+        fx_rounding: None,
+    };
+    let settled = s.fx.as_ref().and_then(|f| f.settlement);
     on_tx!(tx, conn => {
         sqlx::query(SNAPSHOT)
             .bind(s.snapshot_id).bind(s.order_id).bind(store).bind(env).bind(customer)
@@ -36,6 +48,10 @@ pub async fn insert_snapshot(
             .bind(&s.provider.shipping_service).bind(&s.provider.shipping).bind(&s.provider.tax)
             .bind(s.created_at).bind(s.expires_at).bind(s.provider.shipping_rate_id)
             .bind(s.tax_date).bind(s.totals.shipping_tax)
+            .bind(lock.settlement_currency).bind(&lock.fx_rate).bind(&lock.fx_source)
+            .bind(lock.fx_as_of).bind(lock.fx_markup_bps)
+            .bind(settled.map(|t| t.subtotal)).bind(settled.map(|t| t.shipping))
+            .bind(settled.map(|t| t.tax)).bind(settled.map(|t| t.total))
             .execute(&mut *conn).await?;
         for l in &s.lines {
             sqlx::query(LINE)
@@ -85,7 +101,26 @@ pub struct SnapshotRecord {
     pub created_at: DateTime<Utc>,
     /// Payable until.
     pub expires_at: DateTime<Utc>,
+    /// The order's locked rate.
+    #[sqlx(flatten)]
+    pub lock: StoredLock,
+    /// Its totals in the settlement currency.
+    #[sqlx(flatten)]
+    pub settlement: StoredSettlement,
 }
+
+/// A snapshot's totals in the settlement currency, as stored (`NULL` without a lock).
+#[derive(Debug, Clone, Copy, Default, sqlx::FromRow)]
+pub struct StoredSettlement {
+    pub settlement_subtotal: Option<MinorUnits>,
+    pub settlement_shipping: Option<MinorUnits>,
+    pub settlement_tax: Option<MinorUnits>,
+    pub settlement_total: Option<MinorUnits>,
+}
+
+/// The lock columns of a snapshot (it keeps no rounding: nothing is priced from it).
+const LOCK_COLUMNS: &str = "settlement_currency, fx_rate, fx_source, fx_as_of, fx_markup_bps, \
+    CAST(NULL AS TEXT) AS fx_rounding";
 
 /// A snapshot of a store and environment.
 pub async fn find_snapshot(
@@ -94,11 +129,15 @@ pub async fn find_snapshot(
     env: Environment,
     snapshot_id: SnapshotId,
 ) -> Result<Option<SnapshotRecord>, DbError> {
-    const SQL: &str = "SELECT id, order_id, customer_id, order_revision, currency, subtotal, \
-        shipping, shipping_tax, tax, total, tax_date, shipping_service, shipping_provider, shipping_rate_id, tax_provider, \
-        created_at, expires_at FROM order_checkout_snapshots WHERE id = $1 AND store_id = $2 AND environment = $3";
+    let sql = format!(
+        "SELECT id, order_id, customer_id, order_revision, currency, subtotal, shipping, \
+         shipping_tax, tax, total, tax_date, shipping_service, shipping_provider, \
+         shipping_rate_id, tax_provider, created_at, expires_at, {LOCK_COLUMNS}, \
+         settlement_subtotal, settlement_shipping, settlement_tax, settlement_total \
+         FROM order_checkout_snapshots WHERE id = $1 AND store_id = $2 AND environment = $3"
+    );
     Ok(on_db!(db, pool => {
-        sqlx::query_as(SQL).bind(snapshot_id).bind(store).bind(env).fetch_optional(pool).await
+        sqlx::query_as(&sql).bind(snapshot_id).bind(store).bind(env).fetch_optional(pool).await
     })?)
 }
 
@@ -131,6 +170,9 @@ pub struct PayableRecord {
     pub order_status: OrderStatus,
     /// The order's revision now.
     pub current_revision: i32,
+    /// The order's locked rate.
+    #[sqlx(flatten)]
+    pub lock: StoredLock,
 }
 
 /// A snapshot of a store and environment joined with its order (one query on the payment
@@ -142,7 +184,9 @@ pub async fn find_payable(
     snapshot_id: SnapshotId,
 ) -> Result<Option<PayableRecord>, DbError> {
     const SQL: &str = "SELECT s.order_id, s.customer_id, s.order_revision, s.currency, s.total, \
-        s.expires_at, o.status AS order_status, o.revision AS current_revision \
+        s.expires_at, o.status AS order_status, o.revision AS current_revision, \
+        s.settlement_currency, s.fx_rate, s.fx_source, s.fx_as_of, s.fx_markup_bps, \
+        CAST(NULL AS TEXT) AS fx_rounding \
         FROM order_checkout_snapshots s JOIN orders o ON o.id = s.order_id \
         WHERE s.id = $1 AND s.store_id = $2 AND s.environment = $3";
     Ok(on_db!(db, pool => {

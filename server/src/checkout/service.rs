@@ -6,6 +6,7 @@ use super::{
     Error, Payable, QuoteRequest, SelectedProviders, Snapshot, SnapshotLine, Totals, config, repo,
 };
 use crate::{
+    fx::{self, FxView, Lock, SettlementTotals},
     idempotency::{
         KeyRecord,
         answer::{self, Answer},
@@ -14,13 +15,13 @@ use crate::{
     money::MinorUnits,
     orders::{self, OrderScope, OrderStatus},
     providers::{
-        shipping::Parcel,
+        shipping::{Parcel, RateQuote, ShippingConfig, ShippingProvider},
         tax::{Destination, SHIPPING_TAX_CODE, TaxRequest, TaxableLine},
     },
     shipments,
     state::AppState,
     tax,
-    types::{InvalidValue, OrderId, ShippingRateId, SnapshotId},
+    types::{Currency, InvalidValue, OrderId, ShippingRateId, SnapshotId},
 };
 
 /// Renders a snapshot as the answer stored under the request's key. The edge supplies it: the
@@ -68,6 +69,11 @@ pub async fn quote(
     if order.status != OrderStatus::Open {
         return Err(Error::OrderNotOpen);
     }
+    // A snapshot is never priced at a rate the store no longer accepts: the storefront places
+    // the order again (at the current rate).
+    if let Some(lock) = &order.lock {
+        fx::require_fresh(state, scope.store_id, scope.environment, lock, order.currency).await?;
+    }
     let shipping_config = config::load_shipping(state, scope.store_id, scope.environment).await?;
     let shipping = state
         .shipping
@@ -83,7 +89,7 @@ pub async fn quote(
         weight_grams: weight,
         currency: order.currency,
     };
-    let options = shipping.quote_rates(&shipping_config, &parcel);
+    let options = shipping_options(shipping.as_ref(), &shipping_config, &parcel, order.lock.as_ref())?;
     let chosen = match request.shipping_rate_id {
         Some(id) => frozen_rate(state, &order, order_scope, id).await?,
         None => {
@@ -175,6 +181,11 @@ pub async fn quote(
     let tax_total =
         MinorUnits::sum(lines.iter().map(|l| l.tax).chain([shipping_tax])).map_err(overflow)?;
     let total = MinorUnits::sum([subtotal, tax_total, chosen.amount]).map_err(overflow)?;
+    let fx = order
+        .lock
+        .as_ref()
+        .map(|lock| settlement_view(lock, order.currency, [subtotal, chosen.amount, tax_total]))
+        .transpose()?;
     let snapshot = Snapshot {
         snapshot_id: SnapshotId::new(),
         order_id: order.id,
@@ -188,6 +199,7 @@ pub async fn quote(
             tax: tax_total,
             total,
         },
+        fx,
         provider: SelectedProviders {
             shipping: chosen.provider.clone(),
             shipping_service: chosen.service.clone(),
@@ -232,6 +244,62 @@ pub async fn quote(
         answer::settled(record, stored);
     }
     Ok(snapshot)
+}
+
+/// The shipping options of the order: the store's prices in the order's currency, else (for an
+/// order priced at a locked rate) its prices in the settlement currency converted like the
+/// products' prices.
+fn shipping_options(
+    shipping: &dyn ShippingProvider,
+    config: &ShippingConfig,
+    parcel: &Parcel,
+    lock: Option<&Lock>,
+) -> Result<Vec<RateQuote>, Error> {
+    let options = shipping.quote_rates(config, parcel);
+    let Some(lock) = lock.filter(|_| options.is_empty()) else {
+        return Ok(options);
+    };
+    let settled = Parcel {
+        currency: lock.settlement_currency,
+        ..parcel.clone()
+    };
+    shipping
+        .quote_rates(config, &settled)
+        .into_iter()
+        .map(|quote| {
+            Ok(RateQuote {
+                amount: lock.price(quote.amount, parcel.currency).map_err(overflow)?,
+                ..quote
+            })
+        })
+        .collect()
+}
+
+/// The lock with the snapshot's subtotal, shipping and tax in the settlement currency: the
+/// total converted, split over the three so they add up to it exactly.
+fn settlement_view(
+    lock: &Lock,
+    presentment: Currency,
+    [subtotal, shipping, tax]: [MinorUnits; 3],
+) -> Result<FxView, Error> {
+    let (total, parts) = fx::settlement_parts(
+        &[subtotal, shipping, tax],
+        presentment,
+        lock.settlement_currency,
+        lock.rate,
+    )
+    .map_err(overflow)?;
+    let part = |i: usize| parts.get(i).copied().unwrap_or(MinorUnits::ZERO);
+    Ok(FxView {
+        settlement_total: Some(total),
+        settlement: Some(SettlementTotals {
+            subtotal: part(0),
+            shipping: part(1),
+            tax: part(2),
+            total,
+        }),
+        ..FxView::of(lock)
+    })
 }
 
 /// The shipping a snapshot prices.
@@ -299,6 +367,7 @@ pub async fn find(
             tax: row.tax,
             total: row.total,
         },
+        fx: stored_view(row.lock, row.settlement)?,
         provider: SelectedProviders {
             shipping_service: row.shipping_service,
             shipping_rate_id: row.shipping_rate_id,
@@ -312,6 +381,35 @@ pub async fn find(
         expires_at: row.expires_at,
         lines,
     })
+}
+
+/// The stored lock and settlement totals of a snapshot, as the API shows them.
+fn stored_view(
+    lock: fx::StoredLock,
+    settlement: repo::StoredSettlement,
+) -> Result<Option<FxView>, Error> {
+    let lock = lock.lock().map_err(|e| Error::Internal(anyhow::anyhow!(e)))?;
+    Ok(lock.map(|lock| {
+        let totals = match settlement {
+            repo::StoredSettlement {
+                settlement_subtotal: Some(subtotal),
+                settlement_shipping: Some(shipping),
+                settlement_tax: Some(tax),
+                settlement_total: Some(total),
+            } => Some(SettlementTotals {
+                subtotal,
+                shipping,
+                tax,
+                total,
+            }),
+            _ => None,
+        };
+        FxView {
+            settlement_total: totals.map(|t| t.total),
+            settlement: totals,
+            ..FxView::of(&lock)
+        }
+    }))
 }
 
 /// A snapshot of `order_id` that may be paid now: not expired, the order still open and
@@ -341,5 +439,6 @@ pub async fn payable_snapshot(
         snapshot_id,
         total: row.total,
         currency: row.currency.code().to_owned(),
+        lock: row.lock.lock().map_err(|e| Error::Internal(anyhow::anyhow!(e)))?,
     })
 }

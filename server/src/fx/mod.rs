@@ -88,6 +88,51 @@ impl Lock {
     }
 }
 
+/// A lock as its columns store it (`settlement_currency`, `fx_rate`, `fx_source`, `fx_as_of`,
+/// `fx_markup_bps`, `fx_rounding`); all `NULL` when nothing was converted.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct StoredLock {
+    pub settlement_currency: Option<Currency>,
+    pub fx_rate: Option<String>,
+    pub fx_source: Option<String>,
+    pub fx_as_of: Option<DateTime<Utc>>,
+    pub fx_markup_bps: Option<i32>,
+    pub fx_rounding: Option<Rounding>,
+}
+
+impl StoredLock {
+    /// The columns of `lock`.
+    pub fn of(lock: Option<&Lock>) -> Self {
+        match lock {
+            None => StoredLock::default(),
+            Some(l) => StoredLock {
+                settlement_currency: Some(l.settlement_currency),
+                fx_rate: Some(l.rate.normalize().to_string()),
+                fx_source: Some(l.source.clone()),
+                fx_as_of: Some(l.as_of),
+                fx_markup_bps: Some(l.markup_bps),
+                fx_rounding: Some(l.rounding),
+            },
+        }
+    }
+
+    /// The lock the columns hold; an error names a half-written lock.
+    pub fn lock(self) -> Result<Option<Lock>, String> {
+        match (self.settlement_currency, self.fx_rate, self.fx_source, self.fx_as_of) {
+            (None, None, None, None) => Ok(None),
+            (Some(settlement_currency), Some(rate), Some(source), Some(as_of)) => Ok(Some(Lock {
+                rate: rate.parse().map_err(|_| format!("fx_rate {rate}"))?,
+                source,
+                as_of,
+                markup_bps: self.fx_markup_bps.unwrap_or(0),
+                rounding: self.fx_rounding.unwrap_or_default(),
+                settlement_currency,
+            })),
+            _ => Err("a partly stored exchange-rate lock".to_owned()),
+        }
+    }
+}
+
 /// The lock as the API shows it, with the settlement amounts of a snapshot.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FxView {

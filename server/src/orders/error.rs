@@ -1,6 +1,6 @@
 //! Why an order operation refused.
 
-use crate::{catalog, db::DbError, types::InvalidValue};
+use crate::{catalog, db::DbError, fx, types::InvalidValue};
 
 /// Failures of orders.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +14,9 @@ pub enum Error {
     /// Reading the catalogue failed.
     #[error(transparent)]
     Catalog(#[from] catalog::Error),
+    /// The order's currency cannot be priced (not offered, no rate, a stale rate).
+    #[error(transparent)]
+    Fx(#[from] fx::Error),
     /// The database failed (or holds a value the code does not know).
     #[error(transparent)]
     Db(#[from] DbError),

@@ -15,6 +15,7 @@ pub use service::{create, find, list};
 
 use crate::{
     address::{Address, AddressInput},
+    fx::{FxView, Lock},
     money::MinorUnits,
     types::{Currency, CustomerId, Environment, OrderId, ProductId, StoreId, TextValue},
 };
@@ -84,7 +85,39 @@ pub struct CreateOrder {
     pub items: Vec<OrderItemInput>,
     /// Where to ship.
     pub shipping_address: AddressInput,
+    /// ISO 4217 currency to price the order in (default: the products' currency). Another
+    /// currency must be one the store's FX policy offers: lines are priced from the product's
+    /// price list in it, else converted at the current rate (see `fx` on the order).
+    pub currency: Option<String>,
 }
+
+/// Where a line's price came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceSource {
+    /// The product's price, in its own currency.
+    Catalogue,
+    /// The product's explicit price in the order's currency.
+    PriceList,
+    /// The product's price converted at the order's locked rate, with the store's markup.
+    Converted,
+}
+
+impl TextValue for PriceSource {
+    fn as_text(&self) -> &'static str {
+        match self {
+            PriceSource::Catalogue => "catalogue",
+            PriceSource::PriceList => "price_list",
+            PriceSource::Converted => "converted",
+        }
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        [PriceSource::Catalogue, PriceSource::PriceList, PriceSource::Converted]
+            .into_iter()
+            .find(|s| s.as_text() == text)
+    }
+}
+crate::text_value_sql!(PriceSource);
 
 /// An order line, priced from the catalogue at order time.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -111,6 +144,8 @@ pub struct OrderItem {
     pub weight_grams: i32,
     /// Whether the price includes tax.
     pub price_includes_tax: bool,
+    /// Where `unit_amount` came from.
+    pub price_source: PriceSource,
 }
 
 /// An order.
@@ -123,8 +158,14 @@ pub struct Order {
     /// `open`, `paid` or `cancelled`.
     #[schema(value_type = String)]
     pub status: OrderStatus,
-    /// Currency of every line.
+    /// Currency of every line (the presentment currency).
     pub currency: Currency,
+    /// The exchange rate the order was priced with, when it is in another currency than its
+    /// products' (`null` otherwise). Its snapshots and payments keep it.
+    pub fx: Option<FxView>,
+    /// The same lock, for the code that prices and pays the order.
+    #[serde(skip)]
+    pub lock: Option<Lock>,
     /// Normalized shipping address.
     pub shipping_address: Address,
     /// Lines.

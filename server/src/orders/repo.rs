@@ -2,10 +2,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Order, OrderStatus, OrderSummary};
+use super::{Order, OrderStatus, OrderSummary, PriceSource};
 use crate::{
     address::Address,
     db::{Db, DbError, Tx},
+    fx::{Lock, StoredLock},
     money::MinorUnits,
     on_db, on_tx,
     pagination::PageQuery,
@@ -29,6 +30,8 @@ pub struct OrderRecord {
     pub revision: i32,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// The rate it was priced with, when converted.
+    pub lock: Option<Lock>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -40,6 +43,8 @@ struct OrderRow {
     shipping_address: String,
     revision: i32,
     created_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    lock: StoredLock,
 }
 
 /// A stored order line as priced at order time.
@@ -63,6 +68,8 @@ pub struct ItemRecord {
     pub weight_grams: i32,
     /// Whether the price includes tax.
     pub price_includes_tax: bool,
+    /// Where the price came from.
+    pub price_source: PriceSource,
 }
 
 fn decode_error(err: impl std::error::Error + Send + Sync + 'static) -> DbError {
@@ -77,8 +84,10 @@ pub async fn insert(
     order: &Order,
 ) -> Result<(), DbError> {
     const ORDER: &str = "INSERT INTO orders (id, store_id, environment, customer_id, status, currency, \
-        shipping_address, revision, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
-    let columns = 10;
+        shipping_address, revision, created_at, updated_at, settlement_currency, fx_rate, fx_source, \
+        fx_as_of, fx_markup_bps, fx_rounding) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14, $15)";
+    let columns = 11;
     let values: Vec<String> = (0..order.items.len())
         .map(|row| {
             let params: Vec<String> = (1..=columns)
@@ -89,11 +98,12 @@ pub async fn insert(
         .collect();
     let items_sql = format!(
         "INSERT INTO order_items (order_id, line_no, product_id, sku, name, quantity, unit_amount, \
-         tax_code, weight_grams, price_includes_tax) VALUES {}",
+         tax_code, weight_grams, price_includes_tax, price_source) VALUES {}",
         values.join(", ")
     );
     let address = serde_json::to_string(&order.shipping_address)
         .map_err(|e| DbError::Query(sqlx::Error::Encode(Box::new(e))))?;
+    let lock = StoredLock::of(order.lock.as_ref());
     on_tx!(tx, conn => {
         sqlx::query(ORDER)
             .bind(order.id)
@@ -105,6 +115,12 @@ pub async fn insert(
             .bind(&address)
             .bind(order.revision)
             .bind(order.created_at)
+            .bind(lock.settlement_currency)
+            .bind(&lock.fx_rate)
+            .bind(&lock.fx_source)
+            .bind(lock.fx_as_of)
+            .bind(lock.fx_markup_bps)
+            .bind(lock.fx_rounding)
             .execute(&mut *conn)
             .await?;
         let mut query = sqlx::query(&items_sql);
@@ -119,7 +135,8 @@ pub async fn insert(
                 .bind(item.unit_amount)
                 .bind(&item.tax_code)
                 .bind(item.weight_grams)
-                .bind(item.price_includes_tax);
+                .bind(item.price_includes_tax)
+                .bind(item.price_source);
         }
         query.execute(&mut *conn).await.map(|r| r.rows_affected())
     })?;
@@ -134,7 +151,8 @@ pub async fn find(
     order_id: OrderId,
 ) -> Result<Option<OrderRecord>, DbError> {
     const SQL: &str = "SELECT id, customer_id, status, currency, shipping_address, revision, \
-        created_at FROM orders WHERE id = $1 AND store_id = $2 AND environment = $3";
+        created_at, settlement_currency, fx_rate, fx_source, fx_as_of, fx_markup_bps, fx_rounding \
+        FROM orders WHERE id = $1 AND store_id = $2 AND environment = $3";
     let row: Option<OrderRow> = on_db!(db, pool => {
         sqlx::query_as(SQL).bind(order_id).bind(store_id).bind(environment)
             .fetch_optional(pool).await
@@ -148,6 +166,7 @@ pub async fn find(
             shipping_address: serde_json::from_str(&row.shipping_address).map_err(decode_error)?,
             revision: row.revision,
             created_at: row.created_at,
+            lock: row.lock.lock().map_err(|e| decode_error(std::io::Error::other(e)))?,
         })
     })
     .transpose()
@@ -156,7 +175,8 @@ pub async fn find(
 /// An order's lines, in order.
 pub async fn items(db: &Db, order_id: OrderId) -> Result<Vec<ItemRecord>, DbError> {
     const SQL: &str = "SELECT line_no, product_id, sku, name, quantity, unit_amount, tax_code, \
-        weight_grams, price_includes_tax FROM order_items WHERE order_id = $1 ORDER BY line_no";
+        weight_grams, price_includes_tax, price_source FROM order_items WHERE order_id = $1 \
+        ORDER BY line_no";
     Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(order_id).fetch_all(pool).await)?)
 }
 

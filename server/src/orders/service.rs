@@ -2,14 +2,15 @@
 
 use super::{
     CreateOrder, Error, MAX_LINES, MAX_QUANTITY, Order, OrderItem, OrderScope, OrderStatus,
-    OrderSummary, repo,
+    OrderSummary, PriceSource, repo,
 };
 use crate::{
     catalog,
+    fx::{self, FxView},
     money::MinorUnits,
     pagination::{Page, PageQuery},
     state::AppState,
-    types::{CustomerId, Environment, InvalidValue, OrderId, ProductId, StoreId},
+    types::{Currency, CustomerId, Environment, InvalidValue, OrderId, ProductId, StoreId},
 };
 
 fn address_field(field: &'static str) -> &'static str {
@@ -58,7 +59,7 @@ pub async fn create(
     }
     let ids: Vec<ProductId> = wanted.iter().map(|(id, _)| *id).collect();
     let products = catalog::find_many(state, store_id, environment, &ids).await?;
-    let mut items = Vec::with_capacity(wanted.len());
+    let mut found = Vec::with_capacity(wanted.len());
     for (i, (product_id, quantity)) in wanted.into_iter().enumerate() {
         let product = products
             .iter()
@@ -66,28 +67,53 @@ pub async fn create(
             .ok_or_else(|| {
                 InvalidValue::new("items", format!("items[{i}].product_id: no such product"))
             })?;
-        let amount = product
-            .unit_amount
+        found.push((product, quantity));
+    }
+    let catalogue = found[0].0.currency;
+    if found.iter().any(|(p, _)| p.currency != catalogue) {
+        return Err(
+            InvalidValue::new("items", "all products of an order must share one currency").into(),
+        );
+    }
+    let currency = match input.currency.as_deref() {
+        None => catalogue,
+        Some(code) => Currency::parse(&code.trim().to_ascii_uppercase())
+            .map_err(|_| InvalidValue::new("currency", "must be an ISO 4217 code such as USD"))?,
+    };
+    let lock = fx::lock_for(state, store_id, environment, catalogue, currency).await?;
+    let listed = match lock {
+        Some(_) => catalog::prices_in(state, &ids, currency).await?,
+        None => Vec::new(),
+    };
+    let mut items = Vec::with_capacity(found.len());
+    for (i, (product, quantity)) in found.into_iter().enumerate() {
+        let too_large = || InvalidValue::new("items", format!("items[{i}]: amount too large"));
+        let listed = listed.iter().find(|(id, _)| *id == product.id);
+        let (unit_amount, price_source) = match (&lock, listed) {
+            (None, _) => (product.unit_amount, PriceSource::Catalogue),
+            (Some(_), Some((_, price))) => (*price, PriceSource::PriceList),
+            (Some(lock), None) => (
+                lock.price(product.unit_amount, currency)
+                    .map_err(|_| too_large())?,
+                PriceSource::Converted,
+            ),
+        };
+        let amount = unit_amount
             .checked_mul(i64::from(quantity))
-            .map_err(|_| InvalidValue::new("items", format!("items[{i}]: amount too large")))?;
+            .map_err(|_| too_large())?;
         items.push(OrderItem {
             line_no: i32::try_from(i + 1).unwrap_or(i32::MAX),
-            product_id,
+            product_id: product.id,
             sku: product.sku.clone(),
             name: product.name.clone(),
             quantity,
-            unit_amount: product.unit_amount,
+            unit_amount,
             amount,
             tax_code: product.tax_code.clone(),
             weight_grams: product.weight_grams,
             price_includes_tax: product.price_includes_tax,
+            price_source,
         });
-    }
-    let currency = products[0].currency;
-    if products.iter().any(|p| p.currency != currency) {
-        return Err(
-            InvalidValue::new("items", "all products of an order must share one currency").into(),
-        );
     }
     let items_amount = MinorUnits::sum(items.iter().map(|i| i.amount))
         .map_err(|_| InvalidValue::new("items", "order total too large"))?;
@@ -96,6 +122,8 @@ pub async fn create(
         customer_id,
         status: OrderStatus::Open,
         currency,
+        fx: lock.as_ref().map(FxView::of),
+        lock,
         shipping_address: address,
         items,
         items_amount,
@@ -136,6 +164,7 @@ pub async fn find(state: &AppState, scope: OrderScope, order_id: OrderId) -> Res
                 tax_code: row.tax_code,
                 weight_grams: row.weight_grams,
                 price_includes_tax: row.price_includes_tax,
+                price_source: row.price_source,
             })
         })
         .collect::<Result<Vec<OrderItem>, Error>>()?;
@@ -144,6 +173,8 @@ pub async fn find(state: &AppState, scope: OrderScope, order_id: OrderId) -> Res
         customer_id: order.customer_id,
         status: order.status,
         currency: order.currency,
+        fx: order.lock.as_ref().map(FxView::of),
+        lock: order.lock,
         shipping_address: order.shipping_address,
         items_amount: MinorUnits::sum(items.iter().map(|i| i.amount))
             .map_err(|e| internal(e.to_string()))?,

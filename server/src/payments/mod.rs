@@ -190,6 +190,9 @@ pub struct PaymentIntent {
     pub voidable: bool,
     /// ISO 4217 code.
     pub currency: String,
+    /// The amounts in the store's settlement currency at the order's locked rate (`null`
+    /// when the order is in the currency the store settles in).
+    pub settlement: Option<Settlement>,
     /// Payment provider.
     pub provider: String,
     /// The provider's payment id, once known.
@@ -202,6 +205,25 @@ pub struct PaymentIntent {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+}
+
+/// An intent's amounts in the settlement currency. Captures and refunds convert at the
+/// locked rate as running totals, so `refunded` never exceeds `captured`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Settlement {
+    /// ISO 4217 code the store is paid in.
+    pub currency: String,
+    /// Units of the intent's currency per settlement unit (decimal string).
+    pub rate: String,
+    /// The intent's amount.
+    #[schema(value_type = i64)]
+    pub amount: MinorUnits,
+    /// Captured.
+    #[schema(value_type = i64)]
+    pub captured: MinorUnits,
+    /// Refunded.
+    #[schema(value_type = i64)]
+    pub refunded: MinorUnits,
 }
 
 /// One provider operation of an intent.
@@ -218,6 +240,12 @@ pub struct Transaction {
     pub amount: MinorUnits,
     /// ISO 4217 code.
     pub currency: String,
+    /// The amount in the settlement currency: a capture's or refund's share of the running
+    /// total at the locked rate once it succeeded (the amount itself without conversion).
+    #[schema(value_type = i64)]
+    pub settlement_amount: MinorUnits,
+    /// The settlement currency.
+    pub settlement_currency: String,
     /// Status.
     pub status: TransactionStatus,
     /// The provider's id.

@@ -475,9 +475,23 @@ async fn record(
         Some(event) => machine::apply(ledger, event)?,
         None => ledger,
     };
+    let settlement_amount = match (txn_status, operation) {
+        (TransactionStatus::Succeeded, Operation::Capture) => Some(
+            intent
+                .settle_step(ledger.captured.0, next.captured.0)
+                .map_err(|e| Error::Internal(e.into()))?,
+        ),
+        (TransactionStatus::Succeeded, Operation::Refund) => Some(
+            intent
+                .settle_step(ledger.refunded.0, next.refunded.0)
+                .map_err(|e| Error::Internal(e.into()))?,
+        ),
+        _ => txn.settlement_amount,
+    };
     let after_txn = TxnRow {
         status: txn_status,
         updated_at: now,
+        settlement_amount,
         provider_txn_id: provider_id.clone().or_else(|| txn.provider_txn_id.clone()),
         raw_response_redacted: raw_response.or_else(|| txn.raw_response_redacted.clone()),
         failure_kind: failure.as_ref().map(|f| f.0),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::{
-    PaymentIntent, Transaction, TransactionStatus,
+    PaymentIntent, Settlement, Transaction, TransactionStatus,
     error::Error,
     repo::{FailureKind, IntentRow, TxnRow},
 };
@@ -67,6 +67,22 @@ pub fn respond(intent: &IntentRow, txn: &TxnRow) -> Result<PaymentIntent, Error>
     }
 }
 
+/// The intent's amounts at its locked rate (`None` without one, or for a rate that does not
+/// read back: the amounts in its own currency are still right).
+fn settlement(row: &IntentRow) -> Option<Settlement> {
+    let (Some(currency), Some(rate)) = (&row.settlement_currency, &row.fx_rate) else {
+        return None;
+    };
+    let settle = |amount| row.settle(amount).ok().map(MinorUnits);
+    Some(Settlement {
+        currency: currency.clone(),
+        rate: rate.clone(),
+        amount: settle(row.amount)?,
+        captured: settle(row.captured_amount)?,
+        refunded: settle(row.refunded_amount)?,
+    })
+}
+
 impl From<&IntentRow> for PaymentIntent {
     fn from(row: &IntentRow) -> Self {
         let ledger = row.ledger();
@@ -85,6 +101,7 @@ impl From<&IntentRow> for PaymentIntent {
             refunded_amount: MinorUnits(row.refunded_amount),
             released_amount: MinorUnits(row.released_amount),
             currency: row.currency.clone(),
+            settlement: settlement(row),
             provider: row.provider.clone(),
             provider_payment_id: row.provider_payment_id.clone(),
             payment_method: row.payment_method.clone(),
@@ -103,6 +120,11 @@ impl From<&TxnRow> for Transaction {
             operation: row.operation,
             amount: MinorUnits(row.amount),
             currency: row.currency.clone(),
+            settlement_amount: MinorUnits(row.settlement_amount.unwrap_or(row.amount)),
+            settlement_currency: row
+                .settlement_currency
+                .clone()
+                .unwrap_or_else(|| row.currency.clone()),
             status: row.status,
             provider_txn_id: row.provider_txn_id.clone(),
             failure_code: row.failure_code.clone(),

@@ -11,13 +11,16 @@ use super::{
     caller::{Caller, Source},
     machine::{IntentStatus, Ledger},
 };
+use rust_decimal::Decimal;
+
 use crate::{
     db::{Db, DbError, Tx},
+    fx,
     money::MinorUnits,
     on_db, on_tx,
     providers::audit::AuditEntry,
     types::{
-        CustomerId, Environment, OrderId, PaymentIntentId, SnapshotId, StoreId, TextValue,
+        Currency, CustomerId, Environment, OrderId, PaymentIntentId, SnapshotId, StoreId, TextValue,
         TransactionId,
     },
 };
@@ -29,7 +32,8 @@ pub type Outcome = (IntentRow, TxnRow);
 const INTENT_COLUMNS: &str = "id, store_id, environment, order_id, snapshot_id, customer_id, \
     provider, provider_payment_id, payment_method, status, amount, authorized_amount, \
     captured_amount, refunded_amount, capture_reserved, refund_reserved, released_amount, \
-    void_pending, currency, version, failure_code, created_at, updated_at";
+    void_pending, currency, version, failure_code, created_at, updated_at, settlement_currency, \
+    fx_rate";
 
 /// A `payment_intents` row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -57,9 +61,46 @@ pub struct IntentRow {
     pub failure_code: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What the store is paid in, when the order was priced at a locked rate (`None`: the
+    /// intent's own currency).
+    pub settlement_currency: Option<String>,
+    /// The order's locked rate (units of `currency` per settlement unit).
+    pub fx_rate: Option<String>,
 }
 
+/// An amount the locked rate cannot convert (beyond 28 digits): never met for amounts within
+/// the snapshot's total, whose conversion succeeded when it was taken.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot convert {0} to the settlement currency")]
+pub struct Unconvertible(pub i64);
+
 impl IntentRow {
+    /// The currency the store is paid in.
+    pub fn settles_in(&self) -> &str {
+        self.settlement_currency.as_deref().unwrap_or(&self.currency)
+    }
+
+    /// `amount` of the intent's currency in its settlement currency, at the locked rate.
+    pub fn settle(&self, amount: i64) -> Result<i64, Unconvertible> {
+        let (Some(settlement), Some(rate)) = (&self.settlement_currency, &self.fx_rate) else {
+            return Ok(amount);
+        };
+        let fail = || Unconvertible(amount);
+        let presentment = Currency::parse(&self.currency).map_err(|_| fail())?;
+        let settlement = Currency::parse(settlement).map_err(|_| fail())?;
+        let rate: Decimal = rate.parse().map_err(|_| fail())?;
+        fx::to_settlement(MinorUnits(amount), presentment, settlement, rate)
+            .map(|m| m.0)
+            .map_err(|_| fail())
+    }
+
+    /// The settlement amount of an operation that moved a running total from `before` to
+    /// `after`: the difference of the totals' conversions, so the operations' settlement
+    /// amounts add up to the conversion of their sum (refunds never exceed captures).
+    pub fn settle_step(&self, before: i64, after: i64) -> Result<i64, Unconvertible> {
+        Ok(self.settle(after)? - self.settle(before)?)
+    }
+
     /// The state machine's view of the row.
     pub fn ledger(&self) -> Ledger {
         Ledger {
@@ -127,7 +168,8 @@ crate::text_value_sql!(FailureKind);
 /// Columns of [`TxnRow`], in order.
 const TXN_COLUMNS: &str = "id, payment_intent_id, operation, idempotency_key, amount, currency, \
     status, provider_txn_id, failure_kind, failure_code, reason, raw_response_redacted, \
-    correlation_id, actor, request_hash, attempts, next_attempt_at, created_at, updated_at";
+    correlation_id, actor, request_hash, attempts, next_attempt_at, created_at, updated_at, \
+    settlement_amount, settlement_currency";
 
 /// A `payment_transactions` row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -151,6 +193,11 @@ pub struct TxnRow {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The amount in the intent's settlement currency (`None` on rows older than
+    /// multi-currency: the amount itself).
+    pub settlement_amount: Option<i64>,
+    /// The intent's settlement currency.
+    pub settlement_currency: Option<String>,
 }
 
 /// What a status history row is about.
@@ -271,14 +318,15 @@ pub async fn insert_intent(tx: &mut Tx, intent: &IntentRow) -> Result<bool, DbEr
     const SQL: &str = "INSERT INTO payment_intents (id, store_id, environment, order_id, \
         snapshot_id, customer_id, provider, payment_method, status, amount, authorized_amount, \
         captured_amount, refunded_amount, capture_reserved, refund_reserved, void_pending, \
-        currency, version, created_at, updated_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, 0, 0, 0, $11, $12, 1, $13, $13)";
+        currency, version, created_at, updated_at, settlement_currency, fx_rate) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, 0, 0, 0, $11, $12, 1, $13, $13, $14, $15)";
     inserted(on_tx!(tx, conn => {
         sqlx::query(SQL)
             .bind(intent.id).bind(intent.store_id).bind(intent.environment).bind(intent.order_id)
             .bind(intent.snapshot_id).bind(intent.customer_id).bind(&intent.provider)
             .bind(&intent.payment_method).bind(intent.status).bind(intent.amount)
             .bind(intent.void_pending).bind(&intent.currency).bind(intent.created_at)
+            .bind(&intent.settlement_currency).bind(&intent.fx_rate)
             .execute(conn).await.map(|_| ())
     }))
 }
@@ -289,14 +337,17 @@ pub async fn insert_intent(tx: &mut Tx, intent: &IntentRow) -> Result<bool, DbEr
 pub async fn insert_txn(tx: &mut Tx, txn: &TxnRow, intent: &IntentRow) -> Result<bool, DbError> {
     const SQL: &str = "INSERT INTO payment_transactions (id, payment_intent_id, store_id, \
         environment, operation, idempotency_key, amount, currency, status, reason, \
-        correlation_id, actor, request_hash, attempts, next_attempt_at, created_at, updated_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $13, 0, $12, $12, $12)";
+        correlation_id, actor, request_hash, attempts, next_attempt_at, created_at, updated_at, \
+        settlement_amount, settlement_currency) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $13, 0, $12, $12, $12, \
+        $14, $15)";
     inserted(on_tx!(tx, conn => {
         sqlx::query(SQL)
             .bind(txn.id).bind(txn.payment_intent_id).bind(intent.store_id).bind(intent.environment)
             .bind(txn.operation).bind(&txn.idempotency_key).bind(txn.amount).bind(&txn.currency)
             .bind(&txn.reason).bind(&txn.correlation_id).bind(&txn.actor)
             .bind(txn.created_at).bind(&txn.request_hash)
+            .bind(txn.settlement_amount).bind(&txn.settlement_currency)
             .execute(conn).await.map(|_| ())
     }))
 }
@@ -477,13 +528,13 @@ pub async fn update_intent(
 pub async fn update_txn(tx: &mut Tx, before: &TxnRow, after: &TxnRow) -> Result<bool, DbError> {
     const SQL: &str = "UPDATE payment_transactions SET status = $3, \
         provider_txn_id = COALESCE($4, provider_txn_id), failure_kind = $5, failure_code = $6, \
-        raw_response_redacted = COALESCE($7, raw_response_redacted), updated_at = $8 \
-        WHERE id = $1 AND status = $2";
+        raw_response_redacted = COALESCE($7, raw_response_redacted), updated_at = $8, \
+        settlement_amount = $9 WHERE id = $1 AND status = $2";
     let updated = on_tx!(tx, conn => {
         sqlx::query(SQL)
             .bind(before.id).bind(before.status).bind(after.status).bind(&after.provider_txn_id)
             .bind(after.failure_kind).bind(&after.failure_code).bind(&after.raw_response_redacted)
-            .bind(after.updated_at)
+            .bind(after.updated_at).bind(after.settlement_amount)
             .execute(conn).await.map(|r| r.rows_affected())
     })?;
     Ok(updated == 1)

@@ -137,6 +137,11 @@ pub(super) async fn authorize_with(
         failure_code: None,
         created_at: now,
         updated_at: now,
+        settlement_currency: snapshot
+            .lock
+            .as_ref()
+            .map(|l| l.settlement_currency.code().to_owned()),
+        fx_rate: snapshot.lock.as_ref().map(|l| l.rate.normalize().to_string()),
     };
     let txn = new_txn(
         &intent,
@@ -250,6 +255,9 @@ fn new_txn(
         next_attempt_at: Some(now),
         created_at: now,
         updated_at: now,
+        // Nominal until it succeeds: then the step of the running total it moved (phase 3).
+        settlement_amount: intent.settle(amount).ok(),
+        settlement_currency: Some(intent.settles_in().to_owned()),
     }
 }
 

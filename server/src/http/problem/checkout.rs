@@ -29,6 +29,7 @@ impl From<Error> for ApiError {
             Error::Invalid(invalid) => ApiError::Validation(invalid),
             Error::Orders(err) => err.into(),
             Error::Tax(err) => err.into(),
+            Error::Fx(err) => err.into(),
             Error::Db(err) => err.into(),
             Error::Internal(err) => ApiError::Internal(err),
         }

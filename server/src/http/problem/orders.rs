@@ -9,6 +9,7 @@ impl From<Error> for ApiError {
             Error::NotFound => ApiError::NotFound,
             Error::Invalid(invalid) => ApiError::Validation(invalid),
             Error::Catalog(err) => err.into(),
+            Error::Fx(err) => err.into(),
             Error::Db(err) => err.into(),
             Error::Internal(err) => ApiError::Internal(err),
         }

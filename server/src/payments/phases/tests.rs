@@ -67,6 +67,8 @@ fn txn(operation: Operation, provider_txn_id: Option<&str>) -> TxnRow {
         next_attempt_at: None,
         created_at: now,
         updated_at: now,
+        settlement_amount: Some(100),
+        settlement_currency: Some("USD".into()),
     }
 }
 
