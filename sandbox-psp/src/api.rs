@@ -277,6 +277,13 @@ fn create_op(mut body: CreatePayment) -> Op {
             "amount must be positive and currency ISO 4217",
         ));
     }
+    // Like card networks, the PSP writes ISK in two-decimal units but charges whole krónur.
+    if body.currency.eq_ignore_ascii_case("ISK") && body.amount % 100 != 0 {
+        return Op::Reject(PspError::unprocessable(
+            "invalid_amount",
+            "ISK amounts are in two-decimal units and must be whole krónur (a multiple of 100)",
+        ));
+    }
     let (status, failure) = match body.payment_method.as_str() {
         "pm_card_visa" | "pm_card_timeout" => ("authorized", None),
         "pm_card_declined" => ("failed", Some("card_declined")),

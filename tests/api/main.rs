@@ -6,6 +6,7 @@ mod catalog;
 mod checkout;
 mod console;
 mod credentials;
+mod fx;
 mod hardening_access;
 mod hardening_edge;
 mod hardening_limits;

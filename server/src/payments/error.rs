@@ -28,6 +28,10 @@ pub enum Error {
     /// An amount that cannot be charged (a zero total).
     #[error("{0}")]
     AmountInvalid(&'static str),
+    /// The provider cannot take the amount exactly in its units for the currency (e.g. a
+    /// fraction of a forint at a provider that takes whole forints): refused, never rounded.
+    #[error(transparent)]
+    NotRepresentable(#[from] crate::providers::payment::NotRepresentable),
     /// The order already has a payment that is not failed or voided.
     #[error("this order already has an active payment")]
     PaymentAlreadyActive,

@@ -9,7 +9,7 @@ use super::{
     machine::{self, Event, IntentStatus},
     provider::client_for,
     reply::Reply,
-    repo::{self, FailureKind, NewHistory, Outcome, Subject, TxnRow},
+    repo::{self, FailureKind, IntentRow, NewHistory, Outcome, Subject, TxnRow},
 };
 use crate::{
     idempotency::{
@@ -19,7 +19,7 @@ use crate::{
     money::MinorUnits,
     providers::{
         audit::{AuditEntry, AuditLog},
-        payment::{CallContext, PaymentProvider, ProviderError, ProviderTransaction},
+        payment::{CallContext, PaymentProvider, ProviderError, ProviderTransaction, Units},
     },
     state::AppState,
     tax,
@@ -75,8 +75,11 @@ fn failed(kind: FailureKind, code: String) -> ProviderOutcome {
     }
 }
 
+/// The transaction's amount cannot be written in the provider's units.
+pub(crate) const NOT_REPRESENTABLE: &str = "amount_not_representable";
+
 /// Rejections raised on our side before a request went out.
-const NOT_SENT: [&str; 2] = ["egress_refused", "no_provider_payment"];
+const NOT_SENT: [&str; 3] = ["egress_refused", "no_provider_payment", NOT_REPRESENTABLE];
 
 fn classify(
     operation: Operation,
@@ -210,40 +213,19 @@ pub(super) async fn drive(
         reference: Some(txn.id.to_string()),
         audit: Some(audit.clone()),
     };
-    let result = match (
-        operation,
-        intent.provider_payment_id.as_deref(),
-        txn.provider_txn_id.as_deref(),
-    ) {
-        // An asynchronous authorization the provider already accepted: ask for its truth.
-        (Operation::Authorize, _, Some(provider_id)) => {
-            client
-                .get_transaction(&caller.correlation_id, provider_id)
-                .await
-        }
-        (Operation::Authorize, _, None) => {
-            client
-                .authorize(
-                    &call,
-                    MinorUnits(txn.amount),
-                    &intent.currency,
-                    &intent.payment_method,
-                )
-                .await
-        }
-        (_, None, _) => Err(ProviderError::Rejected {
-            code: "no_provider_payment".to_owned(),
+    let units = Units::of(client, &intent.currency);
+    let result = match units.to_provider(MinorUnits(txn.amount), &intent.currency) {
+        // Checked before phase 1; a transaction written before the provider's rule changed.
+        Err(_) => Err(ProviderError::Rejected {
+            code: NOT_REPRESENTABLE.to_owned(),
         }),
-        (Operation::Capture, Some(pid), _) => {
-            client
-                .capture(&call, pid, Some(MinorUnits(txn.amount)))
-                .await
-        }
-        (Operation::Void, Some(pid), _) => client.void(&call, pid).await,
-        (Operation::Refund, Some(pid), _) => {
-            client.refund(&call, pid, MinorUnits(txn.amount)).await
-        }
+        Ok(sent) => send(client, &call, caller, &intent, &txn, sent).await,
     };
+    let result = result.and_then(|ptx| {
+        units.read(ptx).ok_or_else(|| {
+            ProviderError::UnknownOutcome("an amount finer than the currency has".to_owned())
+        })
+    });
     let mut outcome = classify(operation, attempt, result);
     if let (
         Operation::Authorize,
@@ -265,6 +247,40 @@ pub(super) async fn drive(
     // Rows the outcome's transaction did not take (someone else recorded it, or it failed).
     audit.flush(&state.db).await;
     settled
+}
+
+/// The provider call an open transaction makes, with `sent` its amount in the provider's units.
+async fn send(
+    client: &dyn PaymentProvider,
+    call: &CallContext,
+    caller: &Caller,
+    intent: &IntentRow,
+    txn: &TxnRow,
+    sent: MinorUnits,
+) -> Result<ProviderTransaction, ProviderError> {
+    match (
+        txn.operation,
+        intent.provider_payment_id.as_deref(),
+        txn.provider_txn_id.as_deref(),
+    ) {
+        // An asynchronous authorization the provider already accepted: ask for its truth.
+        (Operation::Authorize, _, Some(provider_id)) => {
+            client
+                .get_transaction(&caller.correlation_id, provider_id)
+                .await
+        }
+        (Operation::Authorize, _, None) => {
+            client
+                .authorize(call, sent, &intent.currency, &intent.payment_method)
+                .await
+        }
+        (_, None, _) => Err(ProviderError::Rejected {
+            code: "no_provider_payment".to_owned(),
+        }),
+        (Operation::Capture, Some(pid), _) => client.capture(call, pid, Some(sent)).await,
+        (Operation::Void, Some(pid), _) => client.void(call, pid).await,
+        (Operation::Refund, Some(pid), _) => client.refund(call, pid, sent).await,
+    }
 }
 
 /// The provider authorized another amount than asked: it is never treated as paid, and the

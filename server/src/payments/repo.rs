@@ -20,8 +20,8 @@ use crate::{
     on_db, on_tx,
     providers::audit::AuditEntry,
     types::{
-        Currency, CustomerId, Environment, OrderId, PaymentIntentId, SnapshotId, StoreId, TextValue,
-        TransactionId,
+        Currency, CustomerId, Environment, OrderId, PaymentIntentId, SnapshotId, StoreId,
+        TextValue, TransactionId,
     },
 };
 
@@ -77,7 +77,9 @@ pub struct Unconvertible(pub i64);
 impl IntentRow {
     /// The currency the store is paid in.
     pub fn settles_in(&self) -> &str {
-        self.settlement_currency.as_deref().unwrap_or(&self.currency)
+        self.settlement_currency
+            .as_deref()
+            .unwrap_or(&self.currency)
     }
 
     /// `amount` of the intent's currency in its settlement currency, at the locked rate.

@@ -24,6 +24,7 @@ use crate::{
     idempotency::{KeyRecord, answer},
     money::MinorUnits,
     orders::OrderScope,
+    providers::payment::Units,
     state::AppState,
     types::{Environment, InvalidValue, OrderId, PaymentIntentId, StoreId, TransactionId},
 };
@@ -112,6 +113,8 @@ pub(super) async fn authorize_with(
         ));
     }
     let client = client_for(state, scope.store_id, None, scope.environment).await?;
+    Units::of(client.as_ref(), &snapshot.currency)
+        .to_provider(snapshot.total, &snapshot.currency)?;
     let now = state.clock.now();
     let intent = IntentRow {
         id: PaymentIntentId::new(),
@@ -141,7 +144,10 @@ pub(super) async fn authorize_with(
             .lock
             .as_ref()
             .map(|l| l.settlement_currency.code().to_owned()),
-        fx_rate: snapshot.lock.as_ref().map(|l| l.rate.normalize().to_string()),
+        fx_rate: snapshot
+            .lock
+            .as_ref()
+            .map(|l| l.rate.normalize().to_string()),
     };
     let txn = new_txn(
         &intent,
@@ -483,6 +489,11 @@ pub(super) async fn operate(
         return resume(state, caller, (intent, txn), reply).await;
     }
     let client = client_for(state, target.store, Some(&intent.provider), target.env).await?;
+    // What is left of a representable total is representable; an amount asked for may not be.
+    if let Some(amount) = request.amount {
+        Units::of(client.as_ref(), &intent.currency)
+            .to_provider(MinorUnits(amount), &intent.currency)?;
+    }
     let claim = reply.map(|r| &r.record).filter(|r| r.needs_claim());
     for _ in 0..CAS_ATTEMPTS {
         let reserved = reserve(state, intent.id, &request, key, caller, claim).await?;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::account::{AccountAdapter, ClientContext, ClientError, Credentials};
-use crate::money::MinorUnits;
+use crate::{money::MinorUnits, types::Currency};
 
 pub use super::account::BoxFuture;
 
@@ -85,6 +85,129 @@ pub enum ProviderError {
     UnknownOutcome(String),
 }
 
+/// How a provider writes the amounts of one currency: ISO 4217's minor units, or its own
+/// number of decimals where it differs (a provider that takes ISK with two decimals, or HUF
+/// with none). An amount the provider's units cannot hold is refused, never rounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Units {
+    iso: u16,
+    provider: u16,
+}
+
+/// An amount a provider's units cannot hold exactly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{amount} minor units of {currency} cannot be sent in the provider's units")]
+pub struct NotRepresentable {
+    /// The amount, in ISO minor units.
+    pub amount: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+impl Units {
+    /// The units `provider` uses for `currency` (ISO's for a code it does not know).
+    pub fn of(provider: &dyn PaymentProvider, currency: &str) -> Self {
+        let iso = Currency::parse(currency).map_or(2, Currency::exponent);
+        let provider = provider
+            .minor_unit_exceptions()
+            .iter()
+            .find(|(code, _)| *code == currency)
+            .map_or(iso, |(_, exponent)| *exponent);
+        Units { iso, provider }
+    }
+
+    fn scale(from: u16, to: u16, amount: i64) -> Option<i64> {
+        let factor = 10i64.checked_pow(u32::from(from.abs_diff(to)))?;
+        if to >= from {
+            amount.checked_mul(factor)
+        } else {
+            (amount % factor == 0).then_some(amount / factor)
+        }
+    }
+
+    /// `amount` (ISO minor units) in the provider's units.
+    pub fn to_provider(
+        self,
+        amount: MinorUnits,
+        currency: &str,
+    ) -> Result<MinorUnits, NotRepresentable> {
+        Self::scale(self.iso, self.provider, amount.0)
+            .map(MinorUnits)
+            .ok_or_else(|| NotRepresentable {
+                amount: amount.0,
+                currency: currency.to_owned(),
+            })
+    }
+
+    /// A provider's amount in ISO minor units.
+    pub fn from_provider(self, amount: MinorUnits) -> Option<MinorUnits> {
+        Self::scale(self.provider, self.iso, amount.0).map(MinorUnits)
+    }
+
+    /// A provider's transaction with its amounts in ISO minor units (`None`: an amount finer
+    /// than the currency has, which no answer about our request can hold).
+    pub fn read(self, ptx: ProviderTransaction) -> Option<ProviderTransaction> {
+        Some(ProviderTransaction {
+            amount: self.from_provider(ptx.amount)?,
+            captured: self.from_provider(ptx.captured)?,
+            refunded: self.from_provider(ptx.refunded)?,
+            ..ptx
+        })
+    }
+}
+
+#[cfg(test)]
+mod units_tests {
+    use super::*;
+
+    fn units(iso: u16, provider: u16) -> Units {
+        Units { iso, provider }
+    }
+
+    #[test]
+    fn amounts_follow_the_providers_decimals() {
+        // ISK: no decimals in ISO 4217, two at a provider that writes krónur as "cents".
+        let isk = units(0, 2);
+        assert_eq!(
+            isk.to_provider(MinorUnits(1500), "ISK"),
+            Ok(MinorUnits(150_000))
+        );
+        assert_eq!(
+            isk.from_provider(MinorUnits(150_000)),
+            Some(MinorUnits(1500))
+        );
+        // A fraction of a króna cannot be ours.
+        assert_eq!(isk.from_provider(MinorUnits(150_050)), None);
+        // HUF: two decimals in ISO 4217, none at a provider that takes whole forints.
+        let huf = units(2, 0);
+        assert_eq!(
+            huf.to_provider(MinorUnits(123_400), "HUF"),
+            Ok(MinorUnits(1234))
+        );
+        assert_eq!(
+            huf.to_provider(MinorUnits(123_456), "HUF"),
+            Err(NotRepresentable {
+                amount: 123_456,
+                currency: "HUF".into()
+            })
+        );
+        assert_eq!(
+            huf.from_provider(MinorUnits(1234)),
+            Some(MinorUnits(123_400))
+        );
+        let usd = units(2, 2);
+        assert_eq!(
+            usd.to_provider(MinorUnits(1099), "USD"),
+            Ok(MinorUnits(1099))
+        );
+        assert!(
+            units(0, 2)
+                .to_provider(MinorUnits(i64::MAX), "ISK")
+                .is_err()
+        );
+    }
+}
+
 /// Context every call carries.
 #[derive(Debug, Clone)]
 pub struct CallContext {
@@ -104,6 +227,11 @@ pub struct CallContext {
 pub trait PaymentProvider: Send + Sync {
     /// Name recorded in the audit and ledger.
     fn name(&self) -> &'static str;
+    /// Currencies whose amounts the provider writes with another number of decimals than ISO
+    /// 4217 gives them (`(code, decimals)`); amounts are converted by [`Units`].
+    fn minor_unit_exceptions(&self) -> &'static [(&'static str, u16)] {
+        &[]
+    }
     /// Authorizes `amount` on `payment_method`.
     fn authorize<'a>(
         &'a self,

@@ -16,6 +16,12 @@ impl From<Error> for ApiError {
             Error::SnapshotMismatch(total) => ApiError::SnapshotMismatch(total),
             Error::AmountInvalid(why) => ApiError::AmountInvalid(why),
             Error::PaymentAlreadyActive => ApiError::PaymentAlreadyActive,
+            Error::NotRepresentable(_) => ApiError::Described {
+                status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                code: "amount_not_representable",
+                title: "Amount not representable",
+                detail: err.to_string(),
+            },
             Error::OrderNotPaid => ApiError::Described {
                 status: axum::http::StatusCode::CONFLICT,
                 code: "order_not_paid",

@@ -252,9 +252,18 @@ impl SandboxClient {
     }
 }
 
+/// The sandbox PSP's currencies with other decimals than ISO 4217 gives them, as card
+/// networks and some providers have them: ISK in two-decimal units (whole krónur only) and
+/// HUF in whole forints.
+pub const SANDBOX_MINOR_UNITS: &[(&str, u16)] = &[("ISK", 2), ("HUF", 0)];
+
 impl PaymentProvider for SandboxClient {
     fn name(&self) -> &'static str {
         "sandbox"
+    }
+
+    fn minor_unit_exceptions(&self) -> &'static [(&'static str, u16)] {
+        SANDBOX_MINOR_UNITS
     }
 
     fn authorize<'a>(

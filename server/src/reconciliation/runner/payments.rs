@@ -11,8 +11,9 @@ use uuid::Uuid;
 use super::{Batch, Page, creation_cursor, keep_lease, theirs_of};
 use crate::{
     credentials::{self, CredentialError},
+    money::MinorUnits,
     payments::IntentStatus,
-    providers::payment::{PaymentProvider, ProviderError},
+    providers::payment::{PaymentProvider, ProviderError, Units},
     reconciliation::{
         Error, ItemKind,
         compare::{Ours, Theirs, compare},
@@ -48,22 +49,37 @@ pub(super) async fn payment_page(
         .list_payments(&correlation, run.period_from, run.period_to, after)
         .await
         .map_err(|e| Error::Provider(e.to_string()))?;
-    Ok(page.map(|page| Page {
-        has_more: page.has_more,
-        records: page
-            .payments
-            .into_iter()
-            .map(|p| RecordRow {
+    let Some(page) = page else { return Ok(None) };
+    let records = page
+        .payments
+        .into_iter()
+        .map(|p| {
+            let currency = p.currency.to_uppercase();
+            // The provider's units for the currency (see `Units`), read back into ISO's.
+            let units = Units::of(client.as_ref(), &currency);
+            let read = |amount: MinorUnits| {
+                units.from_provider(amount).map(|m| m.0).ok_or_else(|| {
+                    Error::Provider(format!(
+                        "payment {}: {} {currency} is finer than the currency has",
+                        p.id, amount.0
+                    ))
+                })
+            };
+            Ok(RecordRow {
                 provider: name.to_owned(),
+                amount: read(p.amount)?,
+                captured: read(p.captured)?,
+                refunded: read(p.refunded)?,
                 provider_payment_id: p.id,
                 reference: p.reference,
                 status: p.status,
-                currency: p.currency.to_uppercase(),
-                amount: p.amount.0,
-                captured: p.captured.0,
-                refunded: p.refunded.0,
+                currency,
             })
-            .collect(),
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Some(Page {
+        has_more: page.has_more,
+        records,
     }))
 }
 
@@ -201,7 +217,18 @@ pub(super) async fn ours_batch(
                     }
                     Some(client) => {
                         let correlation = format!("reconciliation:{}", run.id);
-                        match client.get_transaction(&correlation, id).await {
+                        let units = Units::of(client.as_ref(), &intent.currency);
+                        let answer = client
+                            .get_transaction(&correlation, id)
+                            .await
+                            .and_then(|t| {
+                                units.read(t).ok_or_else(|| {
+                                    ProviderError::UnknownOutcome(format!(
+                                        "payment {id}: an amount finer than the currency has"
+                                    ))
+                                })
+                            });
+                        match answer {
                             Ok(t) => Some(Theirs {
                                 id: t.id,
                                 reference: None,
