@@ -72,7 +72,14 @@ pub async fn quote(
     // A snapshot is never priced at a rate the store no longer accepts: the storefront places
     // the order again (at the current rate).
     if let Some(lock) = &order.lock {
-        fx::require_fresh(state, scope.store_id, scope.environment, lock, order.currency).await?;
+        fx::require_fresh(
+            state,
+            scope.store_id,
+            scope.environment,
+            lock,
+            order.currency,
+        )
+        .await?;
     }
     let shipping_config = config::load_shipping(state, scope.store_id, scope.environment).await?;
     let shipping = state
@@ -89,7 +96,12 @@ pub async fn quote(
         weight_grams: weight,
         currency: order.currency,
     };
-    let options = shipping_options(shipping.as_ref(), &shipping_config, &parcel, order.lock.as_ref())?;
+    let options = shipping_options(
+        shipping.as_ref(),
+        &shipping_config,
+        &parcel,
+        order.lock.as_ref(),
+    )?;
     let chosen = match request.shipping_rate_id {
         Some(id) => frozen_rate(state, &order, order_scope, id).await?,
         None => {
@@ -268,7 +280,9 @@ fn shipping_options(
         .into_iter()
         .map(|quote| {
             Ok(RateQuote {
-                amount: lock.price(quote.amount, parcel.currency).map_err(overflow)?,
+                amount: lock
+                    .price(quote.amount, parcel.currency)
+                    .map_err(overflow)?,
                 ..quote
             })
         })
@@ -388,7 +402,9 @@ fn stored_view(
     lock: fx::StoredLock,
     settlement: repo::StoredSettlement,
 ) -> Result<Option<FxView>, Error> {
-    let lock = lock.lock().map_err(|e| Error::Internal(anyhow::anyhow!(e)))?;
+    let lock = lock
+        .lock()
+        .map_err(|e| Error::Internal(anyhow::anyhow!(e)))?;
     Ok(lock.map(|lock| {
         let totals = match settlement {
             repo::StoredSettlement {
@@ -439,6 +455,9 @@ pub async fn payable_snapshot(
         snapshot_id,
         total: row.total,
         currency: row.currency.code().to_owned(),
-        lock: row.lock.lock().map_err(|e| Error::Internal(anyhow::anyhow!(e)))?,
+        lock: row
+            .lock
+            .lock()
+            .map_err(|e| Error::Internal(anyhow::anyhow!(e)))?,
     })
 }

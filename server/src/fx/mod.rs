@@ -118,7 +118,12 @@ impl StoredLock {
 
     /// The lock the columns hold; an error names a half-written lock.
     pub fn lock(self) -> Result<Option<Lock>, String> {
-        match (self.settlement_currency, self.fx_rate, self.fx_source, self.fx_as_of) {
+        match (
+            self.settlement_currency,
+            self.fx_rate,
+            self.fx_source,
+            self.fx_as_of,
+        ) {
             (None, None, None, None) => Ok(None),
             (Some(settlement_currency), Some(rate), Some(source), Some(as_of)) => Ok(Some(Lock {
                 rate: rate.parse().map_err(|_| format!("fx_rate {rate}"))?,

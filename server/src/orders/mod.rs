@@ -112,9 +112,13 @@ impl TextValue for PriceSource {
         }
     }
     fn from_text(text: &str) -> Option<Self> {
-        [PriceSource::Catalogue, PriceSource::PriceList, PriceSource::Converted]
-            .into_iter()
-            .find(|s| s.as_text() == text)
+        [
+            PriceSource::Catalogue,
+            PriceSource::PriceList,
+            PriceSource::Converted,
+        ]
+        .into_iter()
+        .find(|s| s.as_text() == text)
     }
 }
 crate::text_value_sql!(PriceSource);

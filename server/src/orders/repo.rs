@@ -166,7 +166,10 @@ pub async fn find(
             shipping_address: serde_json::from_str(&row.shipping_address).map_err(decode_error)?,
             revision: row.revision,
             created_at: row.created_at,
-            lock: row.lock.lock().map_err(|e| decode_error(std::io::Error::other(e)))?,
+            lock: row
+                .lock
+                .lock()
+                .map_err(|e| decode_error(std::io::Error::other(e)))?,
         })
     })
     .transpose()
