@@ -4,9 +4,10 @@
 use leptos::prelude::*;
 
 use crate::backend::{
-    ApiKeyView, CredentialRow, DashboardView, KeyOverviewView, LedgerView, OrderDetailView,
-    ReconciliationPageView, RevealedSecret, ShipmentView, ShipmentsView, StoreView, SystemStatus,
-    TaxExemptionRow, TaxPageView, Viewer, WebhookEventsView,
+    ApiKeyView, CredentialRow, DashboardView, FxImportOutcome, FxRatesPageView, KeyOverviewView,
+    LedgerView, OrderDetailView, ReconciliationPageView, RevealedSecret, ShipmentView,
+    ShipmentsView, StoreView, SystemStatus, TaxExemptionRow, TaxPageView, Viewer,
+    WebhookEventsView,
 };
 
 #[cfg(feature = "ssr")]
@@ -456,6 +457,36 @@ pub async fn revoke_tax_exemption(
     server::fail(
         server::backend()?
             .revoke_tax_exemption(&parts, customer_id, exemption_id)
+            .await,
+    )
+}
+
+/// The FX rates page: the newest rates and a page of the history (platform admins).
+#[server(prefix = "/console/fn", endpoint = "fx_rates_page")]
+pub async fn get_fx_rates_page(
+    base: Option<String>,
+    quote: Option<String>,
+    before: Option<String>,
+) -> Result<FxRatesPageView, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .fx_rates_page(&parts, base, quote, before)
+            .await,
+    )
+}
+
+/// Imports a rates file pasted into the form (platform admins).
+#[server(prefix = "/console/fn", endpoint = "import_fx_rates")]
+pub async fn import_fx_rates(
+    format: String,
+    source: Option<String>,
+    data: String,
+) -> Result<FxImportOutcome, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .import_fx_rates(&parts, format, source, data)
             .await,
     )
 }

@@ -494,6 +494,97 @@ pub struct TaxExemptionRow {
     pub created_at: String,
 }
 
+/// A form field the server refused, and why: shown beside the field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// The form field's name (`format`, `source`, `data`; `base`, `quote`, `before`).
+    pub field: String,
+    /// Why.
+    pub message: String,
+}
+
+/// What an import of a rates file stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FxImportSummaryView {
+    /// Rates stored.
+    pub imported: u64,
+    /// Rates of the file stored before (same source, pair and time).
+    pub already_known: u64,
+    /// Columns or entries left out, and why.
+    pub skipped: Vec<String>,
+    /// The newest rate time in the file (`2026-12-03 00:00 UTC`).
+    pub latest_as_of: Option<String>,
+}
+
+/// The outcome of the FX rates import form: a refused field is an answer for the form, not a
+/// failure of the request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FxImportOutcome {
+    /// Stored.
+    Imported(FxImportSummaryView),
+    /// A field was refused.
+    Refused(FieldError),
+}
+
+/// A pair's newest rate from one source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FxLatestRow {
+    /// The feed (`ecb`, …).
+    pub source: String,
+    /// Base currency.
+    pub base: String,
+    /// Quote currency.
+    pub quote: String,
+    /// Units of quote per unit of base, as published.
+    pub rate: String,
+    /// When the feed fixed it (`2026-12-03 00:00 UTC`).
+    pub as_of: String,
+    /// Its age, for people (`2 d 3 h`).
+    pub age: String,
+    /// Older than the default maximum rate age (four days).
+    pub stale: bool,
+}
+
+/// A stored rate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FxRateRow {
+    /// Rate id.
+    pub id: String,
+    /// The feed.
+    pub source: String,
+    /// Base currency.
+    pub base: String,
+    /// Quote currency.
+    pub quote: String,
+    /// Units of quote per unit of base, as published.
+    pub rate: String,
+    /// When the feed fixed it.
+    pub as_of: String,
+    /// When it was imported.
+    pub imported_at: String,
+    /// Who imported it (`user:…`).
+    pub imported_by: String,
+}
+
+/// The FX rates page (platform admins): each pair's newest rate, and a page of the history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FxRatesPageView {
+    /// Each source's newest rate of each pair.
+    pub latest: Vec<FxLatestRow>,
+    /// Stored rates, newest first, filtered.
+    pub history: Vec<FxRateRow>,
+    /// The base filter as applied (empty: any).
+    pub base: String,
+    /// The quote filter as applied (empty: any).
+    pub quote: String,
+    /// Whether this is an older page (not the newest rates).
+    pub paged: bool,
+    /// Cursor of the next, older page.
+    pub next_before: Option<String>,
+    /// A refused filter; the history is empty then.
+    pub filter_error: Option<FieldError>,
+}
+
 /// A boxed, sendable future: keeps [`ConsoleBackend`] object-safe.
 #[cfg(feature = "ssr")]
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -831,6 +922,26 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         customer_id: String,
         exemption_id: String,
     ) -> BoxFuture<'a, ConsoleResult<String>>;
+
+    /// The FX rates page (platform admins only): the newest rates and a page of the history
+    /// (`base`, `quote`: ISO codes; `before`: the previous page's `next_before`).
+    fn fx_rates_page<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        base: Option<String>,
+        quote: Option<String>,
+        before: Option<String>,
+    ) -> BoxFuture<'a, ConsoleResult<FxRatesPageView>>;
+
+    /// Imports a rates file (platform admins only): `format` is `ecb_csv` or `json`, `source`
+    /// names the feed (default `ecb` for the ECB's CSV), `data` is the file's text.
+    fn import_fx_rates<'a>(
+        &'a self,
+        req: &'a http::request::Parts,
+        format: String,
+        source: Option<String>,
+        data: String,
+    ) -> BoxFuture<'a, ConsoleResult<FxImportOutcome>>;
 }
 
 /// The backend as stored in Leptos context.

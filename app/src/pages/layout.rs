@@ -39,6 +39,7 @@ pub fn TopBar() -> impl IntoView {
                                 view! {
                                     <A href="/platform/stores">"Stores"</A>
                                     <A href="/platform/keys">"Master keys"</A>
+                                    <A href="/platform/fx-rates">"FX rates"</A>
                                 }
                             })
                     }}

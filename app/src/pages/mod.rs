@@ -2,6 +2,7 @@
 
 mod api_keys;
 mod credentials;
+mod fx_rates;
 mod keys;
 pub mod layout;
 mod overview;
@@ -16,6 +17,7 @@ mod webhooks;
 
 pub use api_keys::ApiKeys;
 pub use credentials::Credentials;
+pub use fx_rates::FxRates;
 pub use keys::Keys;
 pub use overview::{NotFound, Overview};
 pub use password::Password;

@@ -9,6 +9,7 @@ mod api_keys;
 mod context;
 mod credentials;
 mod dashboard;
+mod fx_rates;
 mod master_keys;
 mod overview;
 mod payments;
@@ -23,9 +24,9 @@ use std::sync::Arc;
 
 use app::backend::{
     ApiKeyView, BoxFuture, ConsoleBackend, ConsoleResult, CredentialRow, DashboardView,
-    KeyOverviewView, LedgerFilter, LedgerView, OrderDetailView, ReconciliationPageView,
-    RevealedSecret, SharedBackend, ShipmentView, ShipmentsView, StoreView, SystemStatus,
-    TaxExemptionRow, TaxPageView, Viewer, WebhookEventsView,
+    FxImportOutcome, FxRatesPageView, KeyOverviewView, LedgerFilter, LedgerView, OrderDetailView,
+    ReconciliationPageView, RevealedSecret, SharedBackend, ShipmentView, ShipmentsView, StoreView,
+    SystemStatus, TaxExemptionRow, TaxPageView, Viewer, WebhookEventsView,
 };
 use axum::http::request::Parts;
 
@@ -439,5 +440,25 @@ impl ConsoleBackend for ServerBackend {
             customer_id,
             exemption_id,
         ))
+    }
+
+    fn fx_rates_page<'a>(
+        &'a self,
+        req: &'a Parts,
+        base: Option<String>,
+        quote: Option<String>,
+        before: Option<String>,
+    ) -> BoxFuture<'a, ConsoleResult<FxRatesPageView>> {
+        Box::pin(fx_rates::page(&self.state, req, base, quote, before))
+    }
+
+    fn import_fx_rates<'a>(
+        &'a self,
+        req: &'a Parts,
+        format: String,
+        source: Option<String>,
+        data: String,
+    ) -> BoxFuture<'a, ConsoleResult<FxImportOutcome>> {
+        Box::pin(fx_rates::import(&self.state, req, format, source, data))
     }
 }
