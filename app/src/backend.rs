@@ -198,6 +198,9 @@ pub struct TransactionView {
     pub operation: String,
     /// Formatted amount.
     pub amount: String,
+    /// The amount in the store's settlement currency, formatted, when the order is in
+    /// another currency.
+    pub settlement: Option<String>,
     /// `pending`, `unknown`, `succeeded`, `failed`.
     pub status: String,
     /// Provider's id.
@@ -210,6 +213,19 @@ pub struct TransactionView {
     pub actor: String,
     /// When (RFC 3339).
     pub created_at: String,
+}
+
+/// An intent's amounts in the store's settlement currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementView {
+    /// `150 JPY per USD`.
+    pub rate: String,
+    /// Formatted amount.
+    pub amount: String,
+    /// Formatted captured amount.
+    pub captured: String,
+    /// Formatted refunded amount.
+    pub refunded: String,
 }
 
 /// A payment intent on the order page, with what can still be done to it.
@@ -229,6 +245,9 @@ pub struct IntentView {
     pub captured: String,
     /// Formatted refunded amount.
     pub refunded: String,
+    /// What the store is paid, when the order is in another currency: amount, captured and
+    /// refunded in the settlement currency at the locked rate, formatted.
+    pub settlement: Option<SettlementView>,
     /// Minor units still capturable (0 when capture is not possible).
     pub capturable: i64,
     /// Minor units still refundable (0 when refund is not possible).

@@ -110,8 +110,8 @@ async fn dashboard_sums_the_days_captures_and_refunds(backend: Backend) {
     assert_eq!(response.status(), 200);
     let dashboard: Value = response.json().await.unwrap();
     assert_eq!(dashboard["store_name"], "Shop");
-    assert_eq!(dashboard["captured_total"], "10.00 USD");
-    assert_eq!(dashboard["refunded_total"], "4.00 USD");
+    assert_eq!(dashboard["captured_total"], "$10.00 USD");
+    assert_eq!(dashboard["refunded_total"], "$4.00 USD");
     assert_eq!(dashboard["status_counts"], json!([[status, 1]]));
     let days = dashboard["days"].as_array().unwrap();
     assert_eq!(days.len(), 30);

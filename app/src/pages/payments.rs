@@ -420,6 +420,13 @@ fn IntentPanel(
                 <dd data-testid="refunded">{intent.refunded.clone()}</dd>
                 <dt>"Method"</dt>
                 <dd><code>{intent.payment_method.clone()}</code></dd>
+                {intent.settlement.clone().map(|s| view! {
+                    <dt>"Settlement"</dt>
+                    <dd data-testid="settlement">
+                        {s.amount} " at " {s.rate} "; captured " {s.captured} ", refunded "
+                        {s.refunded}
+                    </dd>
+                })}
             </dl>
             {capture}
             {void}
@@ -447,7 +454,12 @@ fn IntentPanel(
                                 <tr data-operation=operation data-status=status>
                                     <td>{t.created_at}</td>
                                     <td>{t.operation}</td>
-                                    <td>{t.amount}</td>
+                                    <td>
+                                        {t.amount}
+                                        {t.settlement.map(|s| view! {
+                                            <span class="muted">" ≈ " {s}</span>
+                                        })}
+                                    </td>
                                     <td>{t.status}</td>
                                     <td><code>{t.provider_txn_id.unwrap_or_default()}</code></td>
                                     <td>{note}</td>

@@ -3,7 +3,7 @@
 
 use app::backend::{
     ConsoleResult, IntentView, LedgerFilter, LedgerView, OrderDetailView, PaymentRowView,
-    TimelineEntry, TransactionView,
+    SettlementView, TimelineEntry, TransactionView,
 };
 use axum::http::request::Parts;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -129,6 +129,15 @@ pub async fn order_detail(
                 authorized: f(i.authorized_amount),
                 captured: f(i.captured_amount),
                 refunded: f(i.refunded_amount),
+                settlement: i.settlement.as_ref().map(|s| {
+                    let g = |m: MinorUnits| format_amount(m.0, &s.currency);
+                    SettlementView {
+                        rate: format!("{} {} per {}", s.rate, i.currency, s.currency),
+                        amount: g(s.amount),
+                        captured: g(s.captured),
+                        refunded: g(s.refunded),
+                    }
+                }),
                 capturable: i.capturable_amount.0,
                 refundable: i.refundable_amount.0,
                 voidable: i.voidable,
@@ -140,6 +149,8 @@ pub async fn order_detail(
                     .map(|t| TransactionView {
                         operation: t.operation.as_str().to_owned(),
                         amount: f(t.amount),
+                        settlement: (t.settlement_currency != t.currency)
+                            .then(|| format_amount(t.settlement_amount.0, &t.settlement_currency)),
                         status: t.status.as_str().to_owned(),
                         provider_txn_id: t.provider_txn_id.clone(),
                         failure_code: t.failure_code.clone(),

@@ -12,7 +12,10 @@ use cassa_tests::{Backend, TestApp, TestStore, both_backends};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{payments::Shop, support::assert_problem};
+use crate::{
+    payments::Shop,
+    support::{assert_problem, json_of},
+};
 
 /// ECB reference rates (per EUR) of the test clock's day: USD→JPY is exactly 150, USD→KWD
 /// 0.308.
@@ -35,6 +38,7 @@ pub(crate) async fn import_rates(
         .unwrap()
 }
 
+/// A request with a JSON body (and a fresh Idempotency-Key).
 async fn send(
     app: &TestApp,
     method: reqwest::Method,
@@ -42,21 +46,7 @@ async fn send(
     path: &str,
     body: Value,
 ) -> reqwest::Response {
-    app.client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("idempotency-key", Uuid::now_v7().to_string())
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    let code = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(code, status, "{body}");
-    body
+    crate::support::send(app, method, token, path, Some(body)).await
 }
 
 /// A shop settling in USD, selling in JPY, KWD, ISK and HUF, with the day's rates imported.
@@ -89,7 +79,7 @@ async fn fx_shop(backend: Backend, policy: Value) -> Shop {
 async fn products(app: &TestApp, store: &TestStore) -> (Value, Value) {
     let tee = json_of(
         send(
-            &app,
+            app,
             reqwest::Method::POST,
             &store.sandbox_key,
             "/api/v1/admin/products",
@@ -102,7 +92,7 @@ async fn products(app: &TestApp, store: &TestStore) -> (Value, Value) {
     .await;
     let snack = json_of(
         send(
-            &app,
+            app,
             reqwest::Method::POST,
             &store.sandbox_key,
             "/api/v1/admin/products",
@@ -498,4 +488,46 @@ both_backends!(
     stale_missing_and_unoffered_rates_are_refused,
     an_explicit_price_list_wins_over_conversion,
     the_providers_minor_units_are_honoured,
+    a_payment_in_other_units_reconciles,
 );
+
+async fn a_payment_in_other_units_reconciles(backend: Backend) {
+    // The PSP lists payments by its own (wall-clock) creation times: rates of this hour.
+    let shop = crate::reconciliation::recon_shop(backend, 500).await;
+    let now = chrono::Utc::now().timestamp() - 60;
+    let feed = format!(r#"{{"base": "USD", "timestamp": {now}, "rates": {{"ISK": 142.86}}}}"#);
+    json_of(
+        import_rates(&shop.app, "json", Some("test"), &feed).await,
+        201,
+    )
+    .await;
+    let policy = json!({"settlement_currency": "USD", "presentment_currencies": ["ISK"]});
+    json_of(
+        send(
+            &shop.app,
+            reqwest::Method::PUT,
+            &shop.store.sandbox_key,
+            "/api/v1/admin/fx-policy",
+            policy,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let (tee, snack) = products(&shop.app, &shop.store).await;
+    let order = json_of(order_in(&shop, "ISK", &tee, &snack).await, 201).await;
+    let snapshot = json_of(quote(&shop, &order).await, 201).await;
+    let intent = json_of(authorize(&shop, &order, &snapshot).await, 201).await;
+    let order_id = order["id"].as_str().unwrap();
+    json_of(shop.op(order_id, &intent, "capture", json!({})).await, 200).await;
+    // The PSP's list says 100 × our amounts; read in its units, they agree. (A run looks at
+    // payments made before it was asked for.)
+    shop.app.clock.advance(chrono::Duration::minutes(1));
+    let run = crate::reconciliation::start(&shop).await;
+    let run = crate::reconciliation::finish(&shop, &run).await;
+    assert_eq!(
+        (run["matched"].as_i64(), run["exceptions"].as_i64()),
+        (Some(1), Some(0)),
+        "{run}"
+    );
+}
