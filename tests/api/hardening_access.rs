@@ -279,6 +279,20 @@ async fn staff_cannot_move_production_money_or_touch_production_keys(backend: Ba
     )
     .await;
     assert_eq!(response.status(), 200);
+    // The FX policy sets what customers pay: staff set sandbox's, not production's.
+    let policy = json!({"settlement_currency": "USD", "presentment_currencies": ["EUR"]});
+    for (environment, status) in [("production", 403), ("sandbox", 200)] {
+        let response = send(
+            &app,
+            reqwest::Method::PUT,
+            "/api/v1/admin/fx-policy",
+            &staff,
+            Some((&store.id, environment)),
+            Some(policy.clone()),
+        )
+        .await;
+        assert_eq!(response.status(), status, "{environment}");
+    }
     // Staff still work in sandbox.
     let response = send(
         &app,

@@ -32,14 +32,21 @@ fn invalid(message: impl Into<String>) -> InvalidValue {
     InvalidValue::new("body", message)
 }
 
-/// A rate as written: a plain or scientific decimal, strictly positive.
+/// Rates outside `[MIN_RATE, MAX_RATE]` are typos or a feed of something else (no currency
+/// pair of ISO 4217 is that far apart), and a price converted at one would be nonsense.
+const MIN_RATE: Decimal = Decimal::from_parts(1, 0, 0, false, 9);
+const MAX_RATE: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
+/// A rate as written: a plain or scientific decimal within `[MIN_RATE, MAX_RATE]`.
 fn parse_rate(text: &str) -> Option<Decimal> {
     let text = text.trim();
     let rate = text
         .parse::<Decimal>()
         .ok()
         .or_else(|| Decimal::from_scientific(text).ok())?;
-    (rate > Decimal::ZERO).then_some(rate.normalize())
+    (MIN_RATE..=MAX_RATE)
+        .contains(&rate)
+        .then_some(rate.normalize())
 }
 
 /// `2026-12-03` or the daily file's `03 December 2026`; rates hold from midnight UTC of their
@@ -232,6 +239,10 @@ mod tests {
         assert!(parse_ecb_csv("Date, USD\n2026-12-01, -1.05\n").is_err());
         assert!(parse_ecb_csv("Date, USD\n2026-12-01, 0\n").is_err());
         assert!(parse_ecb_csv("Date, USD\n2026-12-01, N/A\n").is_err());
+        // Beyond any pair of ISO currencies: a typo, not a rate.
+        assert!(parse_ecb_csv("Date, USD\n2026-12-01, 1e-10\n").is_err());
+        assert!(parse_ecb_csv("Date, USD\n2026-12-01, 2000000000\n").is_err());
+        assert!(parse_ecb_csv("Date, USD\n2026-12-01, 1e-9\n").is_ok());
     }
 
     #[test]

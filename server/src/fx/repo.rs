@@ -57,9 +57,9 @@ pub struct QuoteRow {
     pub as_of: DateTime<Utc>,
 }
 
-/// Rows that can give the `a`/`b` pair (either currency as base or quote), newest first, fixed
-/// no later than `now`. A bounded read: `limit` rows reach back days even for a base with every
-/// currency of a feed.
+/// Rows that can give the `a`/`b` pair, newest first, fixed no later than `now`: direct,
+/// inverse and cross rates all quote one of the two, so only those rows are read (by the
+/// `fx_rates_quote` index). A bounded read: `limit` rows reach back weeks of daily feeds.
 pub async fn quotes_for(
     db: &Db,
     a: Currency,
@@ -68,7 +68,7 @@ pub async fn quotes_for(
     limit: i64,
 ) -> Result<Vec<QuoteRow>, DbError> {
     const SQL: &str = "SELECT source, base, quote, rate, as_of FROM fx_rates \
-        WHERE (quote IN ($1, $2) OR base IN ($1, $2)) AND as_of <= $3 \
+        WHERE quote IN ($1, $2) AND as_of <= $3 \
         ORDER BY as_of DESC, source LIMIT $4";
     Ok(
         on_db!(db, pool => sqlx::query_as(SQL).bind(a).bind(b).bind(now).bind(limit)
@@ -111,12 +111,12 @@ pub async fn rate_time(db: &Db, id: FxRateId) -> Result<Option<DateTime<Utc>>, D
 
 /// Each source's newest rate of each pair.
 pub async fn latest(db: &Db, limit: i64) -> Result<Vec<RateRow>, DbError> {
-    let sql = format!(
-        "SELECT {RATE_COLUMNS} FROM fx_rates f WHERE as_of = (SELECT max(as_of) FROM fx_rates g \
-         WHERE g.source = f.source AND g.base = f.base AND g.quote = f.quote) \
-         ORDER BY source, base, quote LIMIT $1"
-    );
-    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(limit).fetch_all(pool).await)?)
+    const SQL: &str = "SELECT f.id, f.source, f.base, f.quote, f.rate, f.as_of, f.imported_at, \
+        f.imported_by FROM fx_rates f JOIN (SELECT source, base, quote, max(as_of) AS newest \
+        FROM fx_rates GROUP BY source, base, quote) n ON n.source = f.source \
+        AND n.base = f.base AND n.quote = f.quote AND n.newest = f.as_of \
+        ORDER BY f.source, f.base, f.quote LIMIT $1";
+    Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(limit).fetch_all(pool).await)?)
 }
 
 /// A `store_fx_policies` row.

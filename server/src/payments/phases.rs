@@ -491,17 +491,17 @@ async fn record(
         Some(event) => machine::apply(ledger, event)?,
         None => ledger,
     };
+    let step = |before: MinorUnits, after: MinorUnits| {
+        // The provider's outcome is recorded whatever happens here: a settlement amount that
+        // cannot be computed is left out (and said), never a reason to lose the outcome.
+        intent
+            .settle_step(before.0, after.0)
+            .inspect_err(|e| tracing::error!(error = %e, txn = %txn.id, "no settlement amount"))
+            .ok()
+    };
     let settlement_amount = match (txn_status, operation) {
-        (TransactionStatus::Succeeded, Operation::Capture) => Some(
-            intent
-                .settle_step(ledger.captured.0, next.captured.0)
-                .map_err(|e| Error::Internal(e.into()))?,
-        ),
-        (TransactionStatus::Succeeded, Operation::Refund) => Some(
-            intent
-                .settle_step(ledger.refunded.0, next.refunded.0)
-                .map_err(|e| Error::Internal(e.into()))?,
-        ),
+        (TransactionStatus::Succeeded, Operation::Capture) => step(ledger.captured, next.captured),
+        (TransactionStatus::Succeeded, Operation::Refund) => step(ledger.refunded, next.refunded),
         _ => txn.settlement_amount,
     };
     let after_txn = TxnRow {

@@ -418,6 +418,22 @@ async fn an_explicit_price_list_wins_over_conversion(backend: Backend) {
         json!({"prices": [{"currency": "JPY", "unit_amount": 1}, {"currency": "JPY", "unit_amount": 2}]})).await,
         422, "validation_failed").await;
 
+    // Another store's product is not found, whatever the body.
+    let other = shop.app.create_store("Other", "USD").await;
+    assert_problem(
+        send(
+            &shop.app,
+            reqwest::Method::PUT,
+            &other.sandbox_key,
+            &path,
+            json!({"prices": []}),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+
     let order = json_of(order_in(&shop, "JPY", &tee, &snack).await, 201).await;
     let items = order["items"].as_array().unwrap();
     assert_eq!(
@@ -482,6 +498,78 @@ async fn the_providers_minor_units_are_honoured(backend: Backend) {
     assert_eq!(detail["intents"], json!([]));
 }
 
+async fn whole_forints_are_paid_and_a_fraction_is_refused(backend: Backend) {
+    let shop = fx_shop(backend, json!({})).await;
+    let (tee, snack) = products(&shop.app, &shop.store).await;
+    let key = &shop.store.sandbox_key;
+    // Explicit prices and a shipping rate in whole forints; no tax is collected in France.
+    for (product, amount) in [(&tee, 761_500), (&snack, 453_300)] {
+        let path = format!(
+            "/api/v1/admin/products/{}/prices",
+            product["id"].as_str().unwrap()
+        );
+        let prices = json!({"prices": [{"currency": "HUF", "unit_amount": amount}]});
+        json_of(
+            send(&shop.app, reqwest::Method::PUT, key, &path, prices).await,
+            200,
+        )
+        .await;
+    }
+    let rates = json!({"rates": [{"service": "standard", "country": "*",
+        "max_weight_grams": 10000, "amount": 250_000, "currency": "HUF"}]});
+    json_of(
+        send(
+            &shop.app,
+            reqwest::Method::PUT,
+            key,
+            "/api/v1/admin/shipping/rates",
+            rates,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let order = json_of(send(&shop.app, reqwest::Method::POST, &shop.token, "/api/v1/me/orders", json!({
+        "currency": "HUF",
+        "items": [{"product_id": tee["id"], "quantity": 2}, {"product_id": snack["id"], "quantity": 1}],
+        "shipping_address": {"name": "Ada", "line1": "1 rue de Rivoli", "city": "Paris",
+                             "postal_code": "75001", "country": "FR"},
+    })).await, 201).await;
+    let snapshot = json_of(quote(&shop, &order).await, 201).await;
+    assert_eq!(
+        snapshot["totals"]["total"],
+        2 * 761_500 + 453_300 + 250_000,
+        "{snapshot}"
+    );
+    let intent = json_of(authorize(&shop, &order, &snapshot).await, 201).await;
+    // 22,263.00 HUF is 22,263 at a PSP that counts whole forints.
+    assert_eq!(at_psp(&shop, &intent).await.0, 22_263);
+    let order_id = order["id"].as_str().unwrap();
+    // 1,234.56 HUF cannot be captured there: refused, nothing reserved.
+    assert_problem(
+        shop.op(order_id, &intent, "capture", json!({"amount": 123_456}))
+            .await,
+        422,
+        "amount_not_representable",
+    )
+    .await;
+    let captured = json_of(
+        shop.op(order_id, &intent, "capture", json!({"amount": 100_000}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(captured["captured_amount"], 100_000);
+    assert_eq!(at_psp(&shop, &intent).await.1, 1000);
+    assert_problem(
+        shop.op(order_id, &intent, "refund", json!({"amount": 99_999}))
+            .await,
+        422,
+        "amount_not_representable",
+    )
+    .await;
+}
+
 both_backends!(
     a_jpy_order_is_priced_paid_and_refunded_at_its_locked_rate,
     a_kwd_order_uses_three_decimals,
@@ -489,6 +577,7 @@ both_backends!(
     an_explicit_price_list_wins_over_conversion,
     the_providers_minor_units_are_honoured,
     a_payment_in_other_units_reconciles,
+    whole_forints_are_paid_and_a_fraction_is_refused,
 );
 
 async fn a_payment_in_other_units_reconciles(backend: Backend) {
