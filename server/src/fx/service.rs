@@ -16,8 +16,8 @@ use crate::{
 const MAX_PRESENTMENT: usize = 50;
 /// Longest maximum rate age a store may set: thirty days.
 const MAX_RATE_AGE_LIMIT: i64 = 30 * 24 * 3600;
-/// Rows the pair lookup reads: weeks of a feed with thirty currencies per day.
-const LOOKUP_ROWS: i64 = 1000;
+/// Rows the pair lookup reads per currency: over a year of daily rates of several sources.
+const LOOKUP_ROWS: i64 = 500;
 
 /// Parses a feed and stores its rates in one transaction (an import of the same file again
 /// stores nothing new).
