@@ -9,3 +9,4 @@ pub mod shipping;
 pub mod signature;
 pub mod stripe;
 pub mod tax;
+pub mod transport;

@@ -2,35 +2,30 @@
 //! provider, with timeouts, bounded retries (every call carries its idempotency key, so a retry
 //! never acts twice) and an audit row per attempt.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::{
     db::Db,
     egress::{self, Egress},
     money::MinorUnits,
-    providers::audit::AuditEntry,
     providers::payment::{
         BoxFuture, CallContext, ListedPayment, PaymentPage, PaymentProvider, ProviderError,
         ProviderTransaction,
     },
+    providers::transport::{Answer, Transport},
     types::StoreId,
 };
-
-/// Attempts per call when the failure is retryable.
-const ATTEMPTS: u32 = 2;
 
 /// HTTP client of the sandbox PSP for one store's credentials.
 pub struct SandboxClient {
     http: Egress,
+    transport: Transport,
     timeout: Duration,
     base_url: String,
     api_key: SecretString,
-    db: Db,
-    store_id: Option<StoreId>,
 }
 
 impl SandboxClient {
@@ -46,12 +41,11 @@ impl SandboxClient {
         store_id: Option<StoreId>,
     ) -> Result<Self, ProviderError> {
         Ok(Self {
+            transport: Transport::new(http.clone(), timeout, db, store_id, "sandbox"),
             http,
             timeout,
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key,
-            db,
-            store_id,
         })
     }
 
@@ -64,134 +58,43 @@ impl SandboxClient {
         ctx: Option<&CallContext>,
         correlation_id: &str,
     ) -> Result<ProviderTransaction, ProviderError> {
-        let mut last = ProviderError::Retryable("no attempt".into());
-        for attempt in 1..=ATTEMPTS {
-            let started = Instant::now();
-            let request = self
-                .http
-                .request(method.clone(), &format!("{}/v1{path}", self.base_url))
-                // Refused before any byte is sent: nothing can have happened at the provider.
-                .map_err(|e| ProviderError::Rejected {
-                    code: format!("egress_refused: {e}"),
-                })?;
-            let mut request = request
-                .timeout(self.timeout)
-                .bearer_auth(self.api_key.expose_secret())
-                .header("x-request-id", correlation_id);
+        let url = format!("{}/v1{path}", self.base_url);
+        let build = || {
+            let mut request = self
+                .transport
+                .request(method.clone(), &url)?
+                .bearer_auth(self.api_key.expose_secret());
             if let Some(ctx) = ctx {
                 request = request.header("idempotency-key", &ctx.idempotency_key);
             }
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let (status, text, result) = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    match egress::read_capped(response).await {
-                        Ok(text) => {
-                            let result = classify(status, &text);
-                            (Some(status.as_u16()), text, result)
-                        }
-                        // The provider answered but the answer cannot be read (too large, cut
-                        // off): it may have acted, so the outcome is open, never guessed.
-                        Err(err) => (
-                            Some(status.as_u16()),
-                            String::new(),
-                            Err(ProviderError::UnknownOutcome(format!("{operation}: {err}"))),
-                        ),
-                    }
-                }
-                Err(err) if err.is_timeout() => (
-                    None,
-                    String::new(),
-                    Err(ProviderError::UnknownOutcome(format!(
-                        "{operation} timed out"
-                    ))),
-                ),
-                Err(err) if err.is_connect() => (
-                    None,
-                    String::new(),
-                    Err(ProviderError::Retryable(err.to_string())),
-                ),
-                Err(err) => (
-                    None,
-                    String::new(),
-                    Err(ProviderError::UnknownOutcome(err.to_string())),
-                ),
-            };
-            self.audit(
+            Ok(request)
+        };
+        self.transport
+            .send(
                 operation,
-                status,
-                &result,
-                started.elapsed(),
+                build,
                 ctx,
                 correlation_id,
                 body.as_ref(),
-                &text,
+                classify,
             )
-            .await;
-            match result {
-                Err(ProviderError::Retryable(reason)) if attempt < ATTEMPTS => {
-                    tracing::warn!(operation, attempt, %reason, "retrying a provider call with the same key");
-                    last = ProviderError::Retryable(reason);
-                    tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
-                }
-                other => return other,
-            }
-        }
-        Err(last)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn audit(
-        &self,
-        operation: &'static str,
-        status: Option<u16>,
-        result: &Result<ProviderTransaction, ProviderError>,
-        latency: Duration,
-        ctx: Option<&CallContext>,
-        correlation_id: &str,
-        request: Option<&Value>,
-        response: &str,
-    ) {
-        let entry = AuditEntry {
-            id: Uuid::now_v7(),
-            store_id: self.store_id,
-            provider: "sandbox",
-            operation,
-            status_code: status.map(i32::from),
-            outcome: match result {
-                Ok(_) => "ok".to_owned(),
-                Err(e) => e.to_string(),
-            },
-            latency_ms: i32::try_from(latency.as_millis()).unwrap_or(i32::MAX),
-            correlation_id: correlation_id.to_owned(),
-            // Request bodies carry amounts and test payment methods only; keys travel in
-            // headers.
-            request_body: request.map(Value::to_string).unwrap_or_default(),
-            response_body: response.to_owned(),
-            created_at: chrono::Utc::now(),
-        };
-        match ctx.and_then(|c| c.audit.as_ref()) {
-            Some(log) => log.push(entry),
-            None => {
-                if let Err(err) = entry.write(&self.db).await {
-                    tracing::error!(error = %err, "could not write the provider call audit");
-                }
-            }
-        }
+            .await
     }
 }
 
-fn classify(status: reqwest::StatusCode, text: &str) -> Result<ProviderTransaction, ProviderError> {
-    let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+fn classify(answer: Answer<'_>) -> Result<ProviderTransaction, ProviderError> {
+    let status = answer.status;
+    let body: Value = serde_json::from_str(answer.text).unwrap_or(Value::Null);
     let code = || {
         body["error"]["code"]
             .as_str()
             .unwrap_or("unknown")
             .to_owned()
     };
-    match status.as_u16() {
+    match status {
         200..=299 => {
             let amount = |field: &str| MinorUnits(body[field].as_i64().unwrap_or(0));
             Ok(ProviderTransaction {
@@ -210,7 +113,7 @@ fn classify(status: reqwest::StatusCode, text: &str) -> Result<ProviderTransacti
         402 => Err(ProviderError::Declined { code: code() }),
         // Credentials, rate limits and unknown objects say nothing about the operation itself.
         401 | 403 | 404 | 429 => Err(ProviderError::Refused {
-            status: status.as_u16(),
+            status,
             code: code(),
         }),
         // In progress under the same key: the first attempt's outcome is not known yet.
