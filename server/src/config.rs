@@ -23,6 +23,7 @@ pub mod defaults {
     pub const DB_ACQUIRE_TIMEOUT_SECS: u64 = 5;
     /// Largest accepted request body.
     pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+    pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
     /// Longest a request may take before it is answered with 503 `request_timeout`.
     pub const REQUEST_TIMEOUT_SECS: u64 = 30;
     /// How long shutdown waits for in-flight requests.
@@ -200,6 +201,11 @@ pub struct ServeArgs {
     /// at, besides this server's own sandbox PSP.
     #[arg(long, env = "CASSA_PROVIDER_ALLOWED_HOSTS", value_delimiter = ',')]
     pub provider_allowed_hosts: Vec<String>,
+    /// Stripe's API (server configuration only, never a store's). A path (`/…`) names a
+    /// Stripe-shaped server mounted in this process, which only the tests do, outside
+    /// production.
+    #[arg(long, env = "CASSA_STRIPE_API_BASE", default_value = defaults::STRIPE_API_BASE)]
+    pub stripe_api_base: String,
     /// Serve `/metrics` on this address only (not on the main listener).
     #[arg(long, env = "CASSA_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
@@ -436,6 +442,8 @@ pub struct Config {
     pub admin_password: Option<SecretString>,
     /// Hosts provider base URLs may name besides this server (`host` or `host:port`).
     pub provider_allowed_hosts: Vec<String>,
+    /// Stripe's API base URL (or a path on this server, for the tests' Stripe-shaped server).
+    pub stripe_api_base: String,
     /// Separate listener for `/metrics` (then the main listener answers it 404).
     pub metrics_addr: Option<SocketAddr>,
     /// Bearer token `/metrics` requires, when set.
@@ -545,6 +553,7 @@ impl Config {
             admin_email: None,
             admin_password: None,
             provider_allowed_hosts: Vec::new(),
+            stripe_api_base: defaults::STRIPE_API_BASE.to_owned(),
             metrics_addr: None,
             metrics_token: None,
             trusted_proxies: crate::limits::TrustedProxies::default(),
@@ -602,6 +611,7 @@ impl Config {
             admin_email: args.admin_email.clone(),
             admin_password: args.admin_password.clone(),
             provider_allowed_hosts: args.provider_allowed_hosts.clone(),
+            stripe_api_base: args.stripe_api_base.clone(),
             metrics_addr: args.metrics_addr,
             metrics_token: args
                 .metrics_token

@@ -58,11 +58,15 @@ pub struct BuildOptions {
 }
 
 /// The payment providers this server ships: the sandbox PSP (the default for new payments)
-/// and Stripe.
-pub fn default_payment_providers() -> crate::providers::registry::PaymentRegistry {
+/// and Stripe at `stripe_api_base` (`CASSA_STRIPE_API_BASE`).
+pub fn default_payment_providers(
+    stripe_api_base: &str,
+) -> crate::providers::registry::PaymentRegistry {
     crate::providers::registry::PaymentRegistry::new(crate::providers::sandbox::NAME)
         .register(Arc::new(crate::providers::sandbox::SandboxAdapter))
-        .register(Arc::new(crate::providers::stripe::StripeAdapter))
+        .register(Arc::new(crate::providers::stripe::StripeAdapter::new(
+            stripe_api_base,
+        )))
 }
 
 /// The carriers this server ships: the sandbox carrier.
@@ -188,6 +192,9 @@ impl Application {
         let tax = crate::providers::tax::TaxRegistry::new()
             .register(Arc::new(crate::providers::tax::RulesTax))
             .register_engine(Arc::new(crate::providers::tax::TaxApiAdapter));
+        let payment_providers = options
+            .payment_providers
+            .unwrap_or_else(|| default_payment_providers(&config.stripe_api_base));
         let state = AppState {
             db,
             clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -204,11 +211,7 @@ impl Application {
             caches,
             egress,
             passwords,
-            payment_providers: Arc::new(
-                options
-                    .payment_providers
-                    .unwrap_or_else(default_payment_providers),
-            ),
+            payment_providers: Arc::new(payment_providers),
             limits,
             shipping: Arc::new(shipping),
             carriers: Arc::new(options.carriers.unwrap_or_else(default_carriers)),

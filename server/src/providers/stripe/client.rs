@@ -1,0 +1,413 @@
+//! Stripe's PaymentIntents API as a `PaymentProvider`: manual capture (create + confirm is the
+//! authorization), `…/capture`, `…/cancel` (void), `/v1/refunds`, and `GET` for the truth.
+//! Form-encoded bodies, a pinned `Stripe-Version`, an `Idempotency-Key` on every POST (derived
+//! from our transaction id by the caller), `Stripe-Account` for Connect accounts.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use super::STRIPE_VERSION;
+use crate::{
+    db::Db,
+    egress::Egress,
+    money::MinorUnits,
+    providers::{
+        payment::{BoxFuture, CallContext, PaymentProvider, ProviderError, ProviderTransaction},
+        transport::{Answer, Transport},
+    },
+    types::StoreId,
+};
+
+/// A client of Stripe for one store's secret key (and Connect account).
+pub struct StripeClient {
+    transport: Transport,
+    base_url: String,
+    secret_key: SecretString,
+    account: Option<String>,
+}
+
+impl StripeClient {
+    /// A client of the API at `base_url` (`https://api.stripe.com`, or the local Stripe-shaped
+    /// server of the tests: server configuration only, never a store's).
+    pub fn new(
+        http: Egress,
+        base_url: &str,
+        secret_key: SecretString,
+        account: Option<String>,
+        timeout: Duration,
+        db: Db,
+        store_id: StoreId,
+    ) -> Self {
+        Self {
+            transport: Transport::new(http, timeout, db, Some(store_id), super::NAME),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            secret_key,
+            account,
+        }
+    }
+
+    async fn call(
+        &self,
+        operation: &'static str,
+        method: reqwest::Method,
+        path: &str,
+        form: Vec<(&str, String)>,
+        ctx: Option<&CallContext>,
+        correlation_id: &str,
+    ) -> Result<ProviderTransaction, ProviderError> {
+        let url = format!("{}{path}", self.base_url);
+        let audit = serde_json::Value::Object(
+            form.iter()
+                .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
+                .collect(),
+        );
+        self.transport
+            .send(
+                operation,
+                || {
+                    let mut request = self
+                        .transport
+                        .request(method.clone(), &url)?
+                        .bearer_auth(self.secret_key.expose_secret())
+                        .header("stripe-version", STRIPE_VERSION);
+                    if let Some(account) = &self.account {
+                        request = request.header("stripe-account", account);
+                    }
+                    if let Some(ctx) = ctx {
+                        request = request.header("idempotency-key", &ctx.idempotency_key);
+                    }
+                    if method == reqwest::Method::POST {
+                        request = request.form(&form);
+                    }
+                    Ok(request)
+                },
+                ctx,
+                correlation_id,
+                Some(&audit),
+                classify,
+            )
+            .await
+    }
+}
+
+/// Our status of a PaymentIntent's.
+fn status_of(intent: &Value) -> &'static str {
+    match intent["status"].as_str().unwrap_or_default() {
+        "requires_capture" => "authorized",
+        "succeeded" => "captured",
+        "canceled" => "voided",
+        // Declined on confirmation: Stripe hands the intent back for another method.
+        "requires_payment_method" => "failed",
+        // 3-D Secure and friends, or still processing: settled later (webhook, resolver).
+        "requires_action" | "requires_confirmation" | "processing" => "pending",
+        _ => "unknown",
+    }
+}
+
+fn minor(value: &Value) -> MinorUnits {
+    MinorUnits(value.as_i64().unwrap_or(0))
+}
+
+/// A PaymentIntent or a Refund, as our transaction.
+fn transaction(body: &Value) -> Result<ProviderTransaction, ProviderError> {
+    match body["object"].as_str() {
+        Some("payment_intent") => Ok(ProviderTransaction {
+            id: body["id"].as_str().unwrap_or_default().to_owned(),
+            status: status_of(body).to_owned(),
+            amount: minor(&body["amount"]),
+            captured: minor(&body["amount_received"]),
+            // Only an expanded charge says what was refunded.
+            refunded: minor(&body["latest_charge"]["amount_refunded"]),
+        }),
+        Some("refund") => match body["status"].as_str() {
+            Some("failed" | "canceled") => Err(ProviderError::Rejected {
+                code: body["failure_reason"]
+                    .as_str()
+                    .unwrap_or("refund_failed")
+                    .to_owned(),
+            }),
+            _ => Ok(ProviderTransaction {
+                id: body["id"].as_str().unwrap_or_default().to_owned(),
+                status: "refunded".to_owned(),
+                amount: minor(&body["amount"]),
+                captured: MinorUnits::ZERO,
+                refunded: minor(&body["amount"]),
+            }),
+        },
+        _ => Err(ProviderError::UnknownOutcome(
+            "an answer that is neither a payment intent nor a refund".to_owned(),
+        )),
+    }
+}
+
+/// Stripe's answer, classified by what the caller may do next.
+fn classify(answer: Answer<'_>) -> Result<ProviderTransaction, ProviderError> {
+    let body: Value = serde_json::from_str(answer.text).unwrap_or(Value::Null);
+    let error = &body["error"];
+    let code = || {
+        error["decline_code"]
+            .as_str()
+            .or(error["code"].as_str())
+            .unwrap_or("unknown")
+            .to_owned()
+    };
+    let kind = error["type"].as_str().unwrap_or_default();
+    match (answer.status, kind) {
+        (200..=299, _) => transaction(&body),
+        // A key reused with other parameters, or still in use: what the first request did is
+        // not known from here.
+        (_, "idempotency_error") => Err(ProviderError::UnknownOutcome(code())),
+        (402, _) | (_, "card_error") => Err(ProviderError::Declined { code: code() }),
+        (429, _) => Err(ProviderError::Retryable("rate_limited".to_owned())),
+        (_, _) if code() == "lock_timeout" => Err(ProviderError::Retryable(code())),
+        (401 | 403 | 404, _) => Err(ProviderError::Refused {
+            status: answer.status,
+            code: code(),
+        }),
+        (300..=499, _) => Err(ProviderError::Rejected { code: code() }),
+        // Stripe may have acted before failing: only the intent's state will tell.
+        _ => Err(ProviderError::UnknownOutcome(format!(
+            "stripe answered {}",
+            answer.status
+        ))),
+    }
+}
+
+impl PaymentProvider for StripeClient {
+    fn name(&self) -> &'static str {
+        super::NAME
+    }
+
+    fn minor_unit_exceptions(&self) -> &'static [(&'static str, u16)] {
+        super::MINOR_UNITS
+    }
+
+    fn authorize<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        amount: MinorUnits,
+        currency: &'a str,
+        payment_method: &'a str,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
+        Box::pin(async move {
+            let mut form = vec![
+                ("amount", amount.0.to_string()),
+                ("currency", currency.to_ascii_lowercase()),
+                ("payment_method", payment_method.to_owned()),
+                ("payment_method_types[]", "card".to_owned()),
+                ("capture_method", "manual".to_owned()),
+                ("confirm", "true".to_owned()),
+            ];
+            if let Some(reference) = &ctx.reference {
+                form.push(("metadata[cassa_reference]", reference.clone()));
+            }
+            self.call(
+                "authorize",
+                reqwest::Method::POST,
+                "/v1/payment_intents",
+                form,
+                Some(ctx),
+                &ctx.correlation_id,
+            )
+            .await
+        })
+    }
+
+    fn capture<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        id: &'a str,
+        amount: Option<MinorUnits>,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
+        Box::pin(async move {
+            let form = amount
+                .map(|a| vec![("amount_to_capture", a.0.to_string())])
+                .unwrap_or_default();
+            self.call(
+                "capture",
+                reqwest::Method::POST,
+                &format!("/v1/payment_intents/{id}/capture"),
+                form,
+                Some(ctx),
+                &ctx.correlation_id,
+            )
+            .await
+        })
+    }
+
+    fn void<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
+        Box::pin(async move {
+            self.call(
+                "void",
+                reqwest::Method::POST,
+                &format!("/v1/payment_intents/{id}/cancel"),
+                Vec::new(),
+                Some(ctx),
+                &ctx.correlation_id,
+            )
+            .await
+        })
+    }
+
+    fn refund<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        id: &'a str,
+        amount: MinorUnits,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
+        Box::pin(async move {
+            let mut form = vec![
+                ("payment_intent", id.to_owned()),
+                ("amount", amount.0.to_string()),
+            ];
+            if let Some(reference) = &ctx.reference {
+                form.push(("metadata[cassa_reference]", reference.clone()));
+            }
+            self.call(
+                "refund",
+                reqwest::Method::POST,
+                "/v1/refunds",
+                form,
+                Some(ctx),
+                &ctx.correlation_id,
+            )
+            .await
+        })
+    }
+
+    fn get_transaction<'a>(
+        &'a self,
+        correlation_id: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
+        Box::pin(async move {
+            self.call(
+                "get_transaction",
+                reqwest::Method::GET,
+                &format!("/v1/payment_intents/{id}?expand[]=latest_charge"),
+                Vec::new(),
+                None,
+                correlation_id,
+            )
+            .await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn answer(status: u16, body: &Value) -> Result<ProviderTransaction, ProviderError> {
+        let text = body.to_string();
+        classify(Answer {
+            status,
+            text: &text,
+        })
+    }
+
+    #[test]
+    fn payment_intents_read_as_our_transactions() {
+        let intent = json!({"object": "payment_intent", "id": "pi_1", "status": "requires_capture",
+            "amount": 6018, "amount_received": 0});
+        let t = answer(200, &intent).unwrap();
+        assert_eq!(
+            (t.status.as_str(), t.amount, t.captured),
+            ("authorized", MinorUnits(6018), MinorUnits(0))
+        );
+        let captured = json!({"object": "payment_intent", "id": "pi_1", "status": "succeeded",
+            "amount": 6018, "amount_received": 1000,
+            "latest_charge": {"object": "charge", "amount_refunded": 500}});
+        let t = answer(200, &captured).unwrap();
+        assert_eq!(
+            (t.status.as_str(), t.captured, t.refunded),
+            ("captured", MinorUnits(1000), MinorUnits(500))
+        );
+        for (stripe, ours) in [
+            ("canceled", "voided"),
+            ("requires_payment_method", "failed"),
+            ("requires_action", "pending"),
+            ("processing", "pending"),
+            ("mystery", "unknown"),
+        ] {
+            let body = json!({"object": "payment_intent", "id": "pi_1", "status": stripe});
+            assert_eq!(answer(200, &body).unwrap().status, ours, "{stripe}");
+        }
+        let refund =
+            json!({"object": "refund", "id": "re_1", "status": "succeeded", "amount": 500});
+        assert_eq!(answer(200, &refund).unwrap().id, "re_1");
+        let failed = json!({"object": "refund", "id": "re_2", "status": "failed",
+            "failure_reason": "expired_or_canceled_card"});
+        assert_eq!(
+            answer(200, &failed),
+            Err(ProviderError::Rejected {
+                code: "expired_or_canceled_card".into()
+            })
+        );
+        assert!(matches!(
+            answer(200, &json!({"object": "charge"})),
+            Err(ProviderError::UnknownOutcome(_))
+        ));
+    }
+
+    #[test]
+    fn each_error_class_says_what_may_be_done_next() {
+        let error = |kind: &str, code: &str| json!({"error": {"type": kind, "code": code}});
+        let declined = json!({"error": {"type": "card_error", "code": "card_declined",
+            "decline_code": "insufficient_funds"}});
+        assert_eq!(
+            answer(402, &declined),
+            Err(ProviderError::Declined {
+                code: "insufficient_funds".into()
+            })
+        );
+        assert_eq!(
+            answer(
+                400,
+                &error("invalid_request_error", "parameter_invalid_integer")
+            ),
+            Err(ProviderError::Rejected {
+                code: "parameter_invalid_integer".into()
+            })
+        );
+        assert!(matches!(
+            answer(400, &error("idempotency_error", "idempotency_key_in_use")),
+            Err(ProviderError::UnknownOutcome(_))
+        ));
+        assert!(matches!(
+            answer(429, &error("invalid_request_error", "rate_limit")),
+            Err(ProviderError::Retryable(_))
+        ));
+        assert!(matches!(
+            answer(409, &error("invalid_request_error", "lock_timeout")),
+            Err(ProviderError::Retryable(_))
+        ));
+        assert_eq!(
+            answer(404, &error("invalid_request_error", "resource_missing")),
+            Err(ProviderError::Refused {
+                status: 404,
+                code: "resource_missing".into()
+            })
+        );
+        assert!(matches!(
+            answer(401, &error("invalid_request_error", "")),
+            Err(ProviderError::Refused { status: 401, .. })
+        ));
+        assert!(matches!(
+            answer(500, &error("api_error", "")),
+            Err(ProviderError::UnknownOutcome(_))
+        ));
+        assert!(matches!(
+            answer(503, &Value::Null),
+            Err(ProviderError::UnknownOutcome(_))
+        ));
+    }
+}

@@ -1,0 +1,140 @@
+//! Stripe: a store's Stripe credentials (secret key, webhook secret, Connect account), Stripe's
+//! signed webhooks, and its PaymentIntents API as a payment provider (`client.rs`).
+
+mod client;
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+use serde_json::{Value, json};
+
+use super::{
+    account::{
+        AccountAdapter, ClientContext, ClientError, Credentials, mask, only_fields, string_field,
+    },
+    payment::{PaymentAdapter, PaymentProvider, ProviderEvent},
+    signature::{self, SignatureError},
+};
+use crate::{egress::Egress, types::InvalidValue};
+
+pub use client::StripeClient;
+
+/// The provider's name.
+pub const NAME: &str = "stripe";
+
+/// The API version every request pins (`Stripe-Version`): answers keep the shape the client
+/// reads whatever the account's default version.
+pub const STRIPE_VERSION: &str = "2024-06-20";
+
+/// Currencies Stripe writes with other decimals than ISO 4217 gives them: ISK and UGX in
+/// two-decimal units (whole units only), as Stripe documents for its "special cases".
+pub const MINOR_UNITS: &[(&str, u16)] = &[("ISK", 2), ("UGX", 2)];
+
+/// Stripe's registration, with the API it calls.
+#[derive(Debug, Clone)]
+pub struct StripeAdapter {
+    api_base: Arc<str>,
+}
+
+impl StripeAdapter {
+    /// Stripe at `api_base` (`https://api.stripe.com`; a path names a Stripe-shaped server
+    /// mounted in this process, which only tests do).
+    pub fn new(api_base: &str) -> Self {
+        Self {
+            api_base: api_base.trim_end_matches('/').into(),
+        }
+    }
+
+    /// The API's address for a client: a path is resolved against this server's own address,
+    /// and refused in production.
+    fn base_url(&self, ctx: &ClientContext) -> Result<String, ClientError> {
+        if self.api_base.starts_with('/') {
+            if ctx.production {
+                return Err(ClientError::NotMounted(NAME));
+            }
+            return Ok(format!("{}{}", ctx.self_url, self.api_base));
+        }
+        Ok(self.api_base.to_string())
+    }
+}
+
+impl Default for StripeAdapter {
+    fn default() -> Self {
+        Self::new(crate::config::defaults::STRIPE_API_BASE)
+    }
+}
+
+impl AccountAdapter for StripeAdapter {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn parse_credentials(
+        &self,
+        body: &Value,
+        _egress: &Egress,
+    ) -> Result<Credentials, InvalidValue> {
+        only_fields(body, &["secret_key", "webhook_secret", "account_id"])?;
+        Ok(Credentials::new(NAME)
+            .with("secret_key", string_field(body, "secret_key", true)?)
+            .with(
+                "webhook_secret",
+                string_field(body, "webhook_secret", true)?,
+            )
+            .with("account_id", string_field(body, "account_id", false)?))
+    }
+
+    fn masked(&self, credentials: &Credentials) -> Value {
+        json!({
+            "secret_key": mask(credentials.get("secret_key")),
+            "webhook_secret": mask(credentials.get("webhook_secret")),
+            "account_id": credentials.setting("account_id"),
+        })
+    }
+
+    fn verify_webhook(
+        &self,
+        credentials: &Credentials,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), SignatureError> {
+        let secret = credentials
+            .setting("webhook_secret")
+            .ok_or(SignatureError::BadSecret)?;
+        let header = headers
+            .get("stripe-signature")
+            .and_then(|v| v.to_str().ok());
+        signature::verify_stripe(secret, header, body, now)
+    }
+
+    fn event_id(&self, _headers: &HeaderMap, payload: &Value) -> Option<String> {
+        payload["id"].as_str().map(str::to_owned)
+    }
+}
+
+impl PaymentAdapter for StripeAdapter {
+    fn client(
+        &self,
+        ctx: &ClientContext,
+        credentials: &Credentials,
+    ) -> Result<Box<dyn PaymentProvider>, ClientError> {
+        let secret_key = credentials
+            .get("secret_key")
+            .cloned()
+            .ok_or(ClientError::Incomplete("secret_key"))?;
+        Ok(Box::new(StripeClient::new(
+            ctx.egress.clone(),
+            &self.base_url(ctx)?,
+            secret_key,
+            credentials.setting("account_id").map(str::to_owned),
+            ctx.timeout,
+            ctx.db.clone(),
+            ctx.store,
+        )))
+    }
+
+    fn parse_event(&self, _payload: &Value) -> ProviderEvent {
+        ProviderEvent::Ignored
+    }
+}
