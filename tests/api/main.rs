@@ -30,6 +30,7 @@ mod second_provider;
 mod sessions;
 mod shipments;
 mod shutdown;
+mod stripe;
 mod support;
 mod tax;
 mod tenancy;

@@ -1,0 +1,248 @@
+//! The Stripe adapter against the local Stripe-shaped server (`server.rs`): the payment
+//! lifecycle through the same API as the sandbox PSP's, the request shapes Stripe documents,
+//! and each error class (declines, invalid requests, rate limits with `Retry-After`, a lost
+//! answer after Stripe did the work, a timeout) leading where the issue says.
+
+mod server;
+
+use std::{sync::Arc, time::Duration};
+
+use cassa::{
+    credentials::{self, Credentials},
+    providers::{registry::PaymentRegistry, sandbox::SandboxAdapter, stripe::StripeAdapter},
+    types::Environment,
+};
+use cassa_tests::{Backend, SpawnOptions, both_backends, spawn_app_with};
+use serde_json::{Value, json};
+
+use crate::{
+    payments::{Shop, shop::TOTAL},
+    support::{assert_problem, json_of},
+};
+use server::{Fault, SECRET_KEY, StripeServer, VERSION};
+
+/// Where the test server mounts the Stripe-shaped server (under `/api/v1`).
+const MOUNT: &str = "/stripe";
+
+/// A shop whose payments go to Stripe (the local server), with `account` as its Connect
+/// account when given.
+async fn stripe_shop(backend: Backend, account: Option<&str>) -> (Shop, StripeServer) {
+    let stripe = StripeServer::default();
+    let registry = PaymentRegistry::new(cassa::providers::stripe::NAME)
+        .register(Arc::new(SandboxAdapter))
+        .register(Arc::new(StripeAdapter::new(&format!("/api/v1{MOUNT}"))));
+    let app = spawn_app_with(
+        backend,
+        SpawnOptions {
+            payment_providers: Some(registry),
+            extra_api: Some(stripe.router(MOUNT)),
+            configure: Some(Box::new(|c| {
+                c.webhook_workers = 0;
+                c.provider_timeout = Duration::from_secs(2);
+            })),
+            ..Default::default()
+        },
+    )
+    .await;
+    let store = app.create_store("Stripe shop", "USD").await;
+    crate::checkout::configure(&app, &store).await;
+    let secrets = Credentials::new(cassa::providers::stripe::NAME)
+        .with("secret_key", Some(SECRET_KEY.to_owned()))
+        .with(
+            "webhook_secret",
+            Some("whsec_c3RyaXBlLXRlc3Qtc2VjcmV0".to_owned()),
+        )
+        .with("account_id", account.map(str::to_owned));
+    credentials::put(
+        &app.state,
+        store.id.parse().unwrap(),
+        Environment::Sandbox,
+        &secrets,
+    )
+    .await
+    .unwrap();
+    let (_, token) = app.create_customer(&store).await;
+    (Shop { app, store, token }, stripe)
+}
+
+async fn pay(shop: &Shop, method: &str) -> (String, reqwest::Response) {
+    let (order, snapshot) = shop.quoted_order().await;
+    let key = uuid::Uuid::now_v7().to_string();
+    let response = shop.authorize_with(&order, &snapshot, method, &key).await;
+    (order, response)
+}
+
+async fn a_payment_goes_through_stripe_from_authorization_to_refund(backend: Backend) {
+    let (shop, stripe) = stripe_shop(backend, Some("acct_1Connected")).await;
+    let (order, response) = pay(&shop, "pm_card_visa").await;
+    let intent = json_of(response, 201).await;
+    assert_eq!(
+        (intent["status"].as_str(), intent["provider"].as_str()),
+        (Some("authorized"), Some("stripe"))
+    );
+    let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
+    assert!(pi.starts_with("pi_"), "{pi}");
+    // What Stripe received: a form with the manual capture flow, our reference, the pinned
+    // version, the Connect account and the key derived from our transaction.
+    let create = &stripe.seen()[0];
+    let form = |name: &str| {
+        create
+            .form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(form("amount"), Some(TOTAL.to_string()));
+    assert_eq!(form("currency").as_deref(), Some("usd"));
+    assert_eq!(form("capture_method").as_deref(), Some("manual"));
+    assert_eq!(form("confirm").as_deref(), Some("true"));
+    assert_eq!(
+        form("metadata[cassa_reference]"),
+        intent_txn(&shop, &order, "authorize").await
+    );
+    assert_eq!(create.version.as_deref(), Some(VERSION));
+    assert_eq!(create.account.as_deref(), Some("acct_1Connected"));
+    assert!(
+        create
+            .idempotency_key
+            .as_deref()
+            .is_some_and(|k| k.len() >= 16)
+    );
+
+    json_of(shop.op(&order, &intent, "capture", json!({})).await, 200).await;
+    assert_eq!(stripe.intent(&pi)["amount_received"], TOTAL);
+    let refunded = json_of(
+        shop.op(&order, &intent, "refund", json!({"amount": 1000}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (
+            refunded["status"].as_str(),
+            refunded["refunded_amount"].as_i64()
+        ),
+        (Some("partially_refunded"), Some(1000))
+    );
+    json_of(
+        shop.op(&order, &intent, "refund", json!({"amount": TOTAL - 1000}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(stripe.intent(&pi)["amount_refunded"], TOTAL);
+    // Every POST carried its own key; the reads carried none.
+    let posts: Vec<_> = stripe
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 4);
+    let mut keys: Vec<_> = posts
+        .iter()
+        .filter_map(|s| s.idempotency_key.clone())
+        .collect();
+    keys.dedup();
+    assert_eq!(keys.len(), 4);
+}
+
+/// The reference our transaction of `operation` gave the provider (its id).
+async fn intent_txn(shop: &Shop, order: &str, operation: &str) -> Option<String> {
+    let detail = shop.detail(order).await;
+    detail["intents"][0]["transactions"]
+        .as_array()?
+        .iter()
+        .find(|t| t["operation"] == operation)
+        .and_then(|t| t["id"].as_str().map(str::to_owned))
+}
+
+async fn a_voided_authorization_is_cancelled_at_stripe(backend: Backend) {
+    let (shop, stripe) = stripe_shop(backend, None).await;
+    let (order, response) = pay(&shop, "pm_card_visa").await;
+    let intent = json_of(response, 201).await;
+    let voided = json_of(shop.op(&order, &intent, "void", json!({})).await, 200).await;
+    assert_eq!(voided["status"], "voided");
+    let pi = intent["provider_payment_id"].as_str().unwrap();
+    assert_eq!(stripe.intent(pi)["status"], "canceled");
+    assert!(stripe.seen().iter().all(|s| s.account.is_none()));
+}
+
+async fn declines_are_402_with_stripes_decline_code(backend: Backend) {
+    let (shop, _stripe) = stripe_shop(backend, None).await;
+    let (_, response) = pay(&shop, "pm_card_chargeDeclined").await;
+    let problem = assert_problem(response, 402, "payment_declined").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("generic_decline"),
+        "{problem}"
+    );
+    let (_, response) = pay(&shop, "pm_card_chargeDeclinedInsufficientFunds").await;
+    let problem = assert_problem(response, 402, "payment_declined").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("insufficient_funds"),
+        "{problem}"
+    );
+    // An invalid request is the provider's refusal, final for this request.
+    let (_, response) = pay(&shop, "pm_card_unknown").await;
+    assert_problem(response, 422, "provider_rejected").await;
+}
+
+async fn a_rate_limit_is_retried_after_the_time_stripe_asks(backend: Backend) {
+    let (shop, stripe) = stripe_shop(backend, None).await;
+    stripe.fault(Fault::RateLimited);
+    let (_, response) = pay(&shop, "pm_card_visa").await;
+    let intent = json_of(response, 201).await;
+    assert_eq!(intent["status"], "authorized");
+    let creates: Vec<_> = stripe
+        .seen()
+        .into_iter()
+        .filter(|s| s.path == "/v1/payment_intents")
+        .collect();
+    assert_eq!(creates.len(), 2, "one refused, one retried");
+    assert_eq!(creates[0].idempotency_key, creates[1].idempotency_key);
+}
+
+async fn a_lost_answer_is_settled_by_asking_stripe(backend: Backend) {
+    let (shop, stripe) = stripe_shop(backend, None).await;
+    let (order, response) = pay(&shop, "pm_card_visa").await;
+    let intent = json_of(response, 201).await;
+    // Stripe captures, then its answer is a 500: the outcome is unknown, never guessed.
+    stripe.fault(Fault::FailAfterWork);
+    assert_problem(
+        shop.op(&order, &intent, "capture", json!({})).await,
+        502,
+        "provider_outcome_unknown",
+    )
+    .await;
+    // The resolver asks Stripe (the same key replays the capture's answer) and records it.
+    shop.resolve().await;
+    let detail = shop.detail(&order).await;
+    assert_eq!(detail["intents"][0]["status"], "captured", "{detail}");
+    assert_eq!(detail["intents"][0]["captured_amount"], TOTAL);
+    // A timeout is the same: Stripe did it, the answer came too late.
+    let (order, response) = pay(&shop, "pm_card_visa").await;
+    let intent = json_of(response, 201).await;
+    stripe.fault(Fault::Delay(Duration::from_secs(3)));
+    assert_problem(
+        shop.op(&order, &intent, "void", json!({})).await,
+        502,
+        "provider_outcome_unknown",
+    )
+    .await;
+    shop.resolve().await;
+    let detail: Value = shop.detail(&order).await;
+    assert_eq!(detail["intents"][0]["status"], "voided", "{detail}");
+}
+
+both_backends!(
+    a_payment_goes_through_stripe_from_authorization_to_refund,
+    a_voided_authorization_is_cancelled_at_stripe,
+    declines_are_402_with_stripes_decline_code,
+    a_rate_limit_is_retried_after_the_time_stripe_asks,
+    a_lost_answer_is_settled_by_asking_stripe,
+);

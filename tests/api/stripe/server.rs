@@ -1,0 +1,486 @@
+//! A local Stripe-shaped server: the PaymentIntents and Refunds endpoints as Stripe documents
+//! them (form bodies, `Stripe-Version`, `Idempotency-Key` replays and conflicts, error objects
+//! by class, test payment method tokens), plus faults a test can queue (429 with
+//! `Retry-After`, a 500 after the work was done, a delay). It checks what it receives and
+//! records every request for the tests to inspect. Mounted beside the API (never the internet).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Form, Json, Router,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The version the adapter must pin.
+pub const VERSION: &str = "2024-06-20";
+/// The secret key the test store holds.
+pub const SECRET_KEY: &str = "sk_test_cassa_0123456789abcdefghij";
+
+/// A fault the next request meets.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// `429` with `Retry-After: 1`, nothing done.
+    RateLimited,
+    /// The work is done, then `500` (the answer is lost).
+    FailAfterWork,
+    /// The answer comes after this long (the work is done first).
+    Delay(Duration),
+}
+
+/// A request as received.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub form: Vec<(String, String)>,
+    pub version: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub account: Option<String>,
+}
+
+#[derive(Default)]
+struct Inner {
+    intents: HashMap<String, Value>,
+    /// Idempotency key → (request fingerprint, status, answer).
+    keys: HashMap<String, (String, u16, Value)>,
+    faults: Vec<Fault>,
+    seen: Vec<Seen>,
+}
+
+/// The server's state, shared with the test.
+#[derive(Clone, Default)]
+pub struct StripeServer(Arc<Mutex<Inner>>);
+
+impl StripeServer {
+    /// Queues a fault for the next request.
+    pub fn fault(&self, fault: Fault) {
+        self.0.lock().unwrap().faults.push(fault);
+    }
+
+    /// Every request so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.0.lock().unwrap().seen.clone()
+    }
+
+    /// A payment intent as the server holds it.
+    pub fn intent(&self, id: &str) -> Value {
+        self.0.lock().unwrap().intents[id].clone()
+    }
+
+    /// The routes, under `prefix`.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self, prefix: &str) -> Router<S> {
+        Router::new()
+            .route(&format!("{prefix}/v1/payment_intents"), post(create))
+            .route(&format!("{prefix}/v1/payment_intents/{{id}}"), get(show))
+            .route(
+                &format!("{prefix}/v1/payment_intents/{{id}}/{{action}}"),
+                post(act),
+            )
+            .route(&format!("{prefix}/v1/refunds"), post(refund))
+            .with_state(self.clone())
+    }
+}
+
+fn error(status: StatusCode, kind: &str, code: &str, decline: Option<&str>) -> (u16, Value) {
+    let mut e = json!({"type": kind, "code": code, "message": code});
+    if let Some(d) = decline {
+        e["decline_code"] = json!(d);
+    }
+    (status.as_u16(), json!({"error": e}))
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// What every request must carry; `None` when it does.
+fn refused(headers: &HeaderMap, post: bool) -> Option<(u16, Value)> {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("authorization") != Some(&format!("Bearer {SECRET_KEY}")) {
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "api_key_invalid",
+            None,
+        ));
+    }
+    if header("stripe-version") != Some(VERSION) {
+        return Some(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "version_not_pinned",
+            None,
+        ));
+    }
+    if post && header("idempotency-key").is_none_or(|k| k.len() < 8) {
+        return Some(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "idempotency_key_missing",
+            None,
+        ));
+    }
+    None
+}
+
+/// Runs `work` under Stripe's idempotency rules and the queued fault, recording the request.
+async fn handle(
+    server: &StripeServer,
+    method: &str,
+    path: String,
+    headers: &HeaderMap,
+    form: Vec<(String, String)>,
+    work: impl FnOnce(&mut Inner, &[(String, String)]) -> (u16, Value),
+) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let key = header("idempotency-key");
+    let fault = {
+        let mut inner = server.0.lock().unwrap();
+        inner.seen.push(Seen {
+            method: method.to_owned(),
+            path: path.clone(),
+            form: form.clone(),
+            version: header("stripe-version"),
+            idempotency_key: key.clone(),
+            account: header("stripe-account"),
+        });
+        (!inner.faults.is_empty()).then(|| inner.faults.remove(0))
+    };
+    if let Some((status, body)) = refused(headers, method == "POST") {
+        return reply(status, body, false);
+    }
+    if let Some(Fault::RateLimited) = fault {
+        let (status, body) = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "invalid_request_error",
+            "rate_limit",
+            None,
+        );
+        let mut response = reply(status, body, false);
+        response
+            .headers_mut()
+            .insert("retry-after", "1".parse().unwrap());
+        return response;
+    }
+    let mut sorted = form.clone();
+    sorted.sort();
+    let fingerprint = format!("{method} {path} {sorted:?}");
+    let (status, body, replayed) = {
+        let mut inner = server.0.lock().unwrap();
+        match key.as_ref().and_then(|k| inner.keys.get(k).cloned()) {
+            Some((seen, status, body)) if seen == fingerprint => (status, body, true),
+            Some(_) => {
+                let (s, b) = error(
+                    StatusCode::BAD_REQUEST,
+                    "idempotency_error",
+                    "idempotency_key_in_use",
+                    None,
+                );
+                (s, b, false)
+            }
+            None => {
+                let (status, body) = work(&mut inner, &form);
+                // Stripe keeps the answer of a request that reached its servers, errors too
+                // (but not 5xx).
+                if let Some(k) = key.filter(|_| status < 500) {
+                    inner.keys.insert(k, (fingerprint, status, body.clone()));
+                }
+                (status, body, false)
+            }
+        }
+    };
+    match fault {
+        Some(Fault::FailAfterWork) => {
+            let (s, b) = error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "api_error",
+                "internal",
+                None,
+            );
+            reply(s, b, false)
+        }
+        Some(Fault::Delay(pause)) => {
+            tokio::time::sleep(pause).await;
+            reply(status, body, replayed)
+        }
+        _ => reply(status, body, replayed),
+    }
+}
+
+fn reply(status: u16, body: Value, replayed: bool) -> Response {
+    let mut response = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        Json(body),
+    )
+        .into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", "true".parse().unwrap());
+    }
+    // Mounted under the test server's `/api`, whose edge turns error bodies that are not
+    // problem documents into problems: this content type lets Stripe's error objects through
+    // as they are (the adapter reads the body whatever its type).
+    if status >= 400 {
+        response
+            .headers_mut()
+            .insert("content-type", "application/problem+json".parse().unwrap());
+    }
+    response
+}
+
+async fn create(
+    State(server): State<StripeServer>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    handle(
+        &server,
+        "POST",
+        "/v1/payment_intents".into(),
+        &headers,
+        form,
+        |inner, form| {
+            let amount = field(form, "amount")
+                .and_then(|a| a.parse::<i64>().ok())
+                .filter(|a| *a > 0);
+            let currency = field(form, "currency")
+                .filter(|c| c.len() == 3 && c.chars().all(|x| x.is_ascii_lowercase()));
+            let (Some(amount), Some(currency)) = (amount, currency) else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "parameter_invalid",
+                    None,
+                );
+            };
+            if field(form, "capture_method") != Some("manual")
+                || field(form, "confirm") != Some("true")
+            {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "parameter_missing",
+                    None,
+                );
+            }
+            // Stripe's zero-decimal special cases: ISK in two-decimal units, whole krónur only.
+            if currency == "isk" && amount % 100 != 0 {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "amount_invalid",
+                    None,
+                );
+            }
+            let status = match field(form, "payment_method") {
+                Some("pm_card_visa") => "requires_capture",
+                Some("pm_card_threeDSecure2Required") => "requires_action",
+                Some("pm_card_chargeDeclined") => {
+                    return error(
+                        StatusCode::PAYMENT_REQUIRED,
+                        "card_error",
+                        "card_declined",
+                        Some("generic_decline"),
+                    );
+                }
+                Some("pm_card_chargeDeclinedInsufficientFunds") => {
+                    return error(
+                        StatusCode::PAYMENT_REQUIRED,
+                        "card_error",
+                        "card_declined",
+                        Some("insufficient_funds"),
+                    );
+                }
+                _ => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        "resource_missing",
+                        None,
+                    );
+                }
+            };
+            let id = format!("pi_{}", Uuid::now_v7().simple());
+            let intent = json!({"object": "payment_intent", "id": id, "status": status,
+            "amount": amount, "currency": currency, "amount_received": 0, "amount_refunded": 0,
+            "capture_method": "manual",
+            "metadata": {"cassa_reference": field(form, "metadata[cassa_reference]")},
+            "latest_charge": format!("ch_{}", Uuid::now_v7().simple())});
+            inner.intents.insert(id, intent.clone());
+            (200, intent)
+        },
+    )
+    .await
+}
+
+/// The intent as Stripe shows it: `latest_charge` an id, or the charge when expanded.
+fn shown(intent: &Value, expand: bool) -> Value {
+    let mut shown = intent.clone();
+    if let Some(map) = shown.as_object_mut() {
+        let refunded = map.remove("amount_refunded").unwrap_or(json!(0));
+        if expand {
+            map.insert(
+                "latest_charge".into(),
+                json!({"object": "charge",
+                "id": intent["latest_charge"], "amount_refunded": refunded}),
+            );
+        }
+    }
+    shown
+}
+
+async fn show(
+    State(server): State<StripeServer>,
+    Path(id): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    let expand = query
+        .iter()
+        .any(|(k, v)| k == "expand[]" && v == "latest_charge");
+    handle(
+        &server,
+        "GET",
+        format!("/v1/payment_intents/{id}"),
+        &headers,
+        Vec::new(),
+        |inner, _| match inner.intents.get(&id) {
+            Some(intent) => (200, shown(intent, expand)),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "resource_missing",
+                None,
+            ),
+        },
+    )
+    .await
+}
+
+async fn act(
+    State(server): State<StripeServer>,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    handle(
+        &server,
+        "POST",
+        format!("/v1/payment_intents/{id}/{action}"),
+        &headers,
+        form,
+        |inner, form| {
+            let Some(intent) = inner.intents.get_mut(&id) else {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "invalid_request_error",
+                    "resource_missing",
+                    None,
+                );
+            };
+            if intent["status"] != "requires_capture" {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "payment_intent_unexpected_state",
+                    None,
+                );
+            }
+            let amount = intent["amount"].as_i64().unwrap_or(0);
+            match action.as_str() {
+                "capture" => {
+                    let take = match field(form, "amount_to_capture") {
+                        None => amount,
+                        Some(a) => match a.parse::<i64>() {
+                            Ok(a) if a > 0 && a <= amount => a,
+                            _ => {
+                                return error(
+                                    StatusCode::BAD_REQUEST,
+                                    "invalid_request_error",
+                                    "amount_too_large",
+                                    None,
+                                );
+                            }
+                        },
+                    };
+                    // Without multicapture the rest of the authorization is released.
+                    intent["amount_received"] = json!(take);
+                    intent["status"] = json!("succeeded");
+                }
+                "cancel" => intent["status"] = json!("canceled"),
+                _ => {
+                    return error(
+                        StatusCode::NOT_FOUND,
+                        "invalid_request_error",
+                        "unrecognized_request_url",
+                        None,
+                    );
+                }
+            }
+            (200, shown(intent, false))
+        },
+    )
+    .await
+}
+
+async fn refund(
+    State(server): State<StripeServer>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    handle(
+        &server,
+        "POST",
+        "/v1/refunds".into(),
+        &headers,
+        form,
+        |inner, form| {
+            let id = field(form, "payment_intent").unwrap_or_default().to_owned();
+            let Some(intent) = inner.intents.get_mut(&id) else {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "invalid_request_error",
+                    "resource_missing",
+                    None,
+                );
+            };
+            let received = intent["amount_received"].as_i64().unwrap_or(0);
+            let refunded = intent["amount_refunded"].as_i64().unwrap_or(0);
+            let amount = field(form, "amount")
+                .and_then(|a| a.parse::<i64>().ok())
+                .unwrap_or(received - refunded);
+            if intent["status"] != "succeeded" || amount <= 0 || refunded + amount > received {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "charge_already_refunded",
+                    None,
+                );
+            }
+            intent["amount_refunded"] = json!(refunded + amount);
+            (
+                200,
+                json!({"object": "refund", "id": format!("re_{}", Uuid::now_v7().simple()),
+            "amount": amount, "payment_intent": id, "status": "succeeded"}),
+            )
+        },
+    )
+    .await
+}
