@@ -21,6 +21,9 @@ use crate::{
 };
 use server::{Fault, SECRET_KEY, StripeServer, VERSION};
 
+/// The store's Stripe webhook signing secret.
+const WEBHOOK_SECRET: &str = "whsec_c3RyaXBlLXRlc3Qtc2VjcmV0";
+
 /// Where the test server mounts the Stripe-shaped server (under `/api/v1`).
 const MOUNT: &str = "/stripe";
 
@@ -239,7 +242,42 @@ async fn a_lost_answer_is_settled_by_asking_stripe(backend: Backend) {
     assert_eq!(detail["intents"][0]["status"], "voided", "{detail}");
 }
 
+async fn three_d_secure_is_settled_by_stripes_signed_event(backend: Backend) {
+    let (shop, stripe) = stripe_shop(backend, None).await;
+    let (order, response) = pay(&shop, "pm_card_threeDSecure2Required").await;
+    // Waiting for the customer: accepted, not authorized.
+    let intent = json_of(response, 202).await;
+    assert_eq!(intent["status"], "pending");
+    let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
+    stripe.complete_action(&pi);
+    let event = json!({"id": format!("evt_{}", uuid::Uuid::now_v7().simple()), "object": "event",
+        "type": "payment_intent.amount_capturable_updated", "data": {"object": stripe.intent(&pi)}});
+    let body = event.to_string();
+    let signature = cassa::providers::signature::sign_stripe(
+        WEBHOOK_SECRET,
+        chrono::Utc::now().timestamp(),
+        body.as_bytes(),
+    );
+    let path = format!("/api/v1/webhooks/stripe/{}", shop.store.id);
+    let post = |signature: String| {
+        shop.app
+            .client
+            .post(shop.app.url(&path))
+            .header("stripe-signature", signature)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+    };
+    assert_eq!(post("t=1,v1=00".to_owned()).await.unwrap().status(), 401);
+    assert_eq!(post(signature).await.unwrap().status(), 200);
+    cassa::webhooks::process_due(&shop.app.state).await.unwrap();
+    let detail = shop.detail(&order).await;
+    assert_eq!(detail["intents"][0]["status"], "authorized", "{detail}");
+    assert_eq!(detail["intents"][0]["authorized_amount"], TOTAL);
+}
+
 both_backends!(
+    three_d_secure_is_settled_by_stripes_signed_event,
     a_payment_goes_through_stripe_from_authorization_to_refund,
     a_voided_authorization_is_cancelled_at_stripe,
     declines_are_402_with_stripes_decline_code,

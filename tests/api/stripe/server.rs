@@ -76,6 +76,14 @@ impl StripeServer {
         self.0.lock().unwrap().intents[id].clone()
     }
 
+    /// The customer completed the intent's 3-D Secure challenge: it awaits capture.
+    pub fn complete_action(&self, id: &str) {
+        let mut inner = self.0.lock().unwrap();
+        if let Some(intent) = inner.intents.get_mut(id) {
+            intent["status"] = json!("requires_capture");
+        }
+    }
+
     /// The routes, under `prefix`.
     pub fn router<S: Clone + Send + Sync + 'static>(&self, prefix: &str) -> Router<S> {
         Router::new()

@@ -12,7 +12,7 @@ use super::{
     account::{
         AccountAdapter, ClientContext, ClientError, Credentials, mask, only_fields, string_field,
     },
-    payment::{PaymentAdapter, PaymentProvider, ProviderEvent},
+    payment::{EventOperation, PaymentAdapter, PaymentProvider, ProviderEvent},
     signature::{self, SignatureError},
 };
 use crate::{egress::Egress, types::InvalidValue};
@@ -134,7 +134,108 @@ impl PaymentAdapter for StripeAdapter {
         )))
     }
 
-    fn parse_event(&self, _payload: &Value) -> ProviderEvent {
-        ProviderEvent::Ignored
+    /// Stripe's events name the PaymentIntent (and, for refunds, the refund with our
+    /// reference); the ledger moves only on what `get_transaction` then confirms, with the
+    /// store's own account: an event of another (Connect) account finds nothing there.
+    fn parse_event(&self, payload: &Value) -> ProviderEvent {
+        let object = &payload["data"]["object"];
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        let (operation, provider_payment_id, reference) =
+            match payload["type"].as_str().unwrap_or_default() {
+                // Authorized (after 3-D Secure, say) or declined: our authorization.
+                "payment_intent.amount_capturable_updated" | "payment_intent.payment_failed" => (
+                    EventOperation::Authorize,
+                    text(&object["id"]),
+                    text(&object["metadata"]["cassa_reference"]),
+                ),
+                "payment_intent.succeeded" => (EventOperation::Capture, text(&object["id"]), None),
+                "payment_intent.canceled" => (EventOperation::Void, text(&object["id"]), None),
+                // A charge's refunds, or one refund (with the reference our refund gave it).
+                "charge.refunded" => (
+                    EventOperation::Refund,
+                    text(&object["payment_intent"]),
+                    None,
+                ),
+                "charge.refund.updated" | "refund.updated" => (
+                    EventOperation::Refund,
+                    text(&object["payment_intent"]),
+                    text(&object["metadata"]["cassa_reference"]),
+                ),
+                _ => return ProviderEvent::Ignored,
+            };
+        ProviderEvent::Payment {
+            operation,
+            provider_payment_id,
+            reference,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn event(kind: &str, object: Value) -> ProviderEvent {
+        StripeAdapter::default().parse_event(&json!({"id": "evt_1", "type": kind,
+            "data": {"object": object}}))
+    }
+
+    #[test]
+    fn events_name_the_operation_and_the_payment() {
+        let intent = json!({"object": "payment_intent", "id": "pi_1",
+            "metadata": {"cassa_reference": "01a2"}});
+        assert_eq!(
+            event("payment_intent.amount_capturable_updated", intent.clone()),
+            ProviderEvent::Payment {
+                operation: EventOperation::Authorize,
+                provider_payment_id: Some("pi_1".into()),
+                reference: Some("01a2".into()),
+            }
+        );
+        assert_eq!(
+            event("payment_intent.succeeded", intent.clone()),
+            ProviderEvent::Payment {
+                operation: EventOperation::Capture,
+                provider_payment_id: Some("pi_1".into()),
+                reference: None,
+            }
+        );
+        assert!(matches!(
+            event("payment_intent.canceled", intent.clone()),
+            ProviderEvent::Payment {
+                operation: EventOperation::Void,
+                ..
+            }
+        ));
+        assert!(matches!(
+            event("payment_intent.payment_failed", intent),
+            ProviderEvent::Payment {
+                operation: EventOperation::Authorize,
+                ..
+            }
+        ));
+        let refund = json!({"object": "refund", "id": "re_1", "payment_intent": "pi_1",
+            "metadata": {"cassa_reference": "01a3"}});
+        assert_eq!(
+            event("charge.refund.updated", refund),
+            ProviderEvent::Payment {
+                operation: EventOperation::Refund,
+                provider_payment_id: Some("pi_1".into()),
+                reference: Some("01a3".into()),
+            }
+        );
+        assert!(matches!(
+            event(
+                "charge.refunded",
+                json!({"object": "charge", "payment_intent": "pi_1"})
+            ),
+            ProviderEvent::Payment {
+                operation: EventOperation::Refund,
+                ..
+            }
+        ));
+        assert_eq!(event("customer.created", json!({})), ProviderEvent::Ignored);
     }
 }
