@@ -351,7 +351,9 @@ pub async fn capture(
     target: Target<'_>,
     request: CaptureRequest,
 ) -> Result<Outcome, Error> {
-    let final_capture = request.final_capture.unwrap_or(false);
+    // A provider that captures once releases the rest with the capture: the ledger says so.
+    let final_capture =
+        request.final_capture.unwrap_or(false) || captures_once(state, &target).await?;
     let key = LedgerKey::new(
         target.caller,
         target.key,
@@ -395,6 +397,15 @@ pub async fn capture(
             Ok(captured)
         }
     }
+}
+
+/// Whether the intent's provider captures once (see `PaymentAdapter::captures_once`).
+async fn captures_once(state: &AppState, target: &Target<'_>) -> Result<bool, Error> {
+    let intent = find_intent(state, target).await?;
+    Ok(state
+        .payment_providers
+        .get(&intent.provider)
+        .is_some_and(|adapter| adapter.captures_once()))
 }
 
 /// `POST …/void`: releases the uncaptured part of an authorization: all of it before any

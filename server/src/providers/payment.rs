@@ -320,6 +320,11 @@ pub trait PaymentAdapter: AccountAdapter {
         ctx: &ClientContext,
         credentials: &Credentials,
     ) -> Result<Box<dyn PaymentProvider>, ClientError>;
+    /// Whether a capture ends the authorization at the provider (the uncaptured rest is
+    /// released with it, as Stripe does without multicapture): then every capture is final.
+    fn captures_once(&self) -> bool {
+        false
+    }
 
     /// The typed meaning of a verified event.
     fn parse_event(&self, payload: &Value) -> ProviderEvent;

@@ -276,7 +276,43 @@ async fn three_d_secure_is_settled_by_stripes_signed_event(backend: Backend) {
     assert_eq!(detail["intents"][0]["authorized_amount"], TOTAL);
 }
 
+async fn a_partial_capture_releases_the_rest_as_stripe_does(backend: Backend) {
+    let (shop, stripe) = stripe_shop(backend, None).await;
+    let (order, response) = pay(&shop, "pm_card_visa").await;
+    let intent = json_of(response, 201).await;
+    let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
+    let captured = json_of(
+        shop.op(&order, &intent, "capture", json!({"amount": 1000}))
+            .await,
+        200,
+    )
+    .await;
+    // Stripe captured 10.00 and released the rest: the ledger says the same, so nothing
+    // claims the rest is still capturable.
+    assert_eq!(stripe.intent(&pi)["amount_received"], 1000);
+    let detail = shop.detail(&order).await;
+    let ours = &detail["intents"][0];
+    assert_eq!(
+        (
+            ours["captured_amount"].as_i64(),
+            ours["released_amount"].as_i64()
+        ),
+        (Some(1000), Some(TOTAL - 1000)),
+        "{detail}"
+    );
+    assert_eq!(ours["capturable_amount"], 0);
+    assert_eq!(captured["captured_amount"], 1000);
+    json_of(
+        shop.op(&order, &intent, "refund", json!({"amount": 1000}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(stripe.intent(&pi)["amount_refunded"], 1000);
+}
+
 both_backends!(
+    a_partial_capture_releases_the_rest_as_stripe_does,
     three_d_secure_is_settled_by_stripes_signed_event,
     a_payment_goes_through_stripe_from_authorization_to_refund,
     a_voided_authorization_is_cancelled_at_stripe,

@@ -243,15 +243,31 @@ impl PaymentProvider for StripeClient {
         id: &'a str,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
         Box::pin(async move {
-            self.call(
-                "void",
-                reqwest::Method::POST,
-                &format!("/v1/payment_intents/{id}/cancel"),
-                Vec::new(),
-                Some(ctx),
-                &ctx.correlation_id,
-            )
-            .await
+            let cancelled = self
+                .call(
+                    "void",
+                    reqwest::Method::POST,
+                    &format!("/v1/payment_intents/{id}/cancel"),
+                    Vec::new(),
+                    Some(ctx),
+                    &ctx.correlation_id,
+                )
+                .await;
+            match cancelled {
+                // After a partial capture Stripe has already released the rest: releasing it
+                // is done, which the intent (captured) confirms.
+                Err(ProviderError::Rejected { code })
+                    if code == "payment_intent_unexpected_state" =>
+                {
+                    let intent = self.get_transaction(&ctx.correlation_id, id).await?;
+                    if intent.status == "captured" {
+                        Ok(intent)
+                    } else {
+                        Err(ProviderError::Rejected { code })
+                    }
+                }
+                other => other,
+            }
         })
     }
 

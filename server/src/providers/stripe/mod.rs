@@ -134,6 +134,11 @@ impl PaymentAdapter for StripeAdapter {
         )))
     }
 
+    /// Without multicapture a PaymentIntent is captured once; the rest is released then.
+    fn captures_once(&self) -> bool {
+        true
+    }
+
     /// Stripe's events name the PaymentIntent (and, for refunds, the refund with our
     /// reference); the ledger moves only on what `get_transaction` then confirms, with the
     /// store's own account: an event of another (Connect) account finds nothing there.
