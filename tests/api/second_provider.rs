@@ -186,6 +186,7 @@ impl AcmeClient {
             amount: amount("amount"),
             captured: amount("captured"),
             refunded: amount("refunded"),
+            next_action: None,
         })
     }
 }

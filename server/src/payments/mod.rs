@@ -193,6 +193,13 @@ pub struct PaymentIntent {
     /// The amounts in the store's settlement currency at the order's locked rate (`null`
     /// when the order is in the currency the store settles in).
     pub settlement: Option<Settlement>,
+    /// On a `202` authorization waiting for the customer (3-D Secure): what the storefront
+    /// must have them do, as the provider describes it (Stripe's `next_action`, e.g.
+    /// `{"type": "redirect_to_url", "redirect_to_url": {"url": …}}`). The payment completes
+    /// by the provider's webhook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub next_action: Option<serde_json::Value>,
     /// Payment provider.
     pub provider: String,
     /// The provider's payment id, once known.

@@ -54,7 +54,17 @@ impl Reply {
 /// A finished flow as the API sees it: the intent, or the error its transaction ended in.
 pub fn respond(intent: &IntentRow, txn: &TxnRow) -> Result<PaymentIntent, Error> {
     match txn.status {
-        TransactionStatus::Succeeded | TransactionStatus::Pending => Ok(intent.into()),
+        TransactionStatus::Succeeded => Ok(intent.into()),
+        // Waiting for the customer (3-D Secure): what they must do comes with the answer.
+        TransactionStatus::Pending => Ok(PaymentIntent {
+            next_action: txn
+                .raw_response_redacted
+                .as_deref()
+                .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
+                .map(|raw| raw["next_action"].clone())
+                .filter(|action| !action.is_null()),
+            ..intent.into()
+        }),
         TransactionStatus::Unknown => Err(Error::ProviderOutcomeUnknown),
         TransactionStatus::Failed => {
             let code = txn.failure_code.clone().unwrap_or_default();
@@ -102,6 +112,7 @@ impl From<&IntentRow> for PaymentIntent {
             released_amount: MinorUnits(row.released_amount),
             currency: row.currency.clone(),
             settlement: settlement(row),
+            next_action: None,
             provider: row.provider.clone(),
             provider_payment_id: row.provider_payment_id.clone(),
             payment_method: row.payment_method.clone(),

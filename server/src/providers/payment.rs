@@ -23,6 +23,10 @@ pub struct ProviderTransaction {
     pub captured: MinorUnits,
     /// Refunded so far.
     pub refunded: MinorUnits,
+    /// What the customer must do before a pending authorization can complete (3-D Secure:
+    /// the provider's own description, passed to the storefront as it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_action: Option<Value>,
 }
 
 /// A payment as the provider's list (its settlement report) shows it.

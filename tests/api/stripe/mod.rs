@@ -248,6 +248,14 @@ async fn three_d_secure_is_settled_by_stripes_signed_event(backend: Backend) {
     // Waiting for the customer: accepted, not authorized.
     let intent = json_of(response, 202).await;
     assert_eq!(intent["status"], "pending");
+    // The storefront gets what Stripe asks of the customer.
+    assert_eq!(intent["next_action"]["type"], "redirect_to_url", "{intent}");
+    assert!(
+        intent["next_action"]["redirect_to_url"]["url"]
+            .as_str()
+            .unwrap()
+            .contains("3d_secure")
+    );
     let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
     stripe.complete_action(&pi);
     let event = json!({"id": format!("evt_{}", uuid::Uuid::now_v7().simple()), "object": "event",

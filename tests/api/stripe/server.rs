@@ -331,6 +331,12 @@ async fn create(
             "capture_method": "manual",
             "metadata": {"cassa_reference": field(form, "metadata[cassa_reference]")},
             "latest_charge": format!("ch_{}", Uuid::now_v7().simple())});
+            let mut intent = intent;
+            if status == "requires_action" {
+                intent["next_action"] = json!({"type": "redirect_to_url", "redirect_to_url": {
+                    "url": format!("https://hooks.stripe.com/3d_secure_2/authenticate/{id}"),
+                    "return_url": null}});
+            }
             inner.intents.insert(id, intent.clone());
             (200, intent)
         },

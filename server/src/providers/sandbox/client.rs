@@ -103,6 +103,7 @@ fn classify(answer: Answer<'_>) -> Result<ProviderTransaction, ProviderError> {
                 amount: amount("amount"),
                 captured: amount("captured_amount"),
                 refunded: amount("refunded_amount"),
+                next_action: None,
             })
         }
         // Redirects are never followed (they could point anywhere); a provider that sends

@@ -120,6 +120,9 @@ fn transaction(body: &Value) -> Result<ProviderTransaction, ProviderError> {
             captured: minor(&body["amount_received"]),
             // Only an expanded charge says what was refunded.
             refunded: minor(&body["latest_charge"]["amount_refunded"]),
+            next_action: (status_of(body) == "pending")
+                .then(|| body["next_action"].clone())
+                .filter(|a| !a.is_null()),
         }),
         Some("refund") => match body["status"].as_str() {
             Some("failed" | "canceled") => Err(ProviderError::Rejected {
@@ -134,6 +137,7 @@ fn transaction(body: &Value) -> Result<ProviderTransaction, ProviderError> {
                 amount: minor(&body["amount"]),
                 captured: MinorUnits::ZERO,
                 refunded: minor(&body["amount"]),
+                next_action: None,
             }),
         },
         _ => Err(ProviderError::UnknownOutcome(
