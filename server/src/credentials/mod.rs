@@ -5,6 +5,7 @@
 //! they are shown masked and what happens when they change is the provider adapter's business
 //! (`providers::payment::PaymentAdapter`): nothing here names a provider.
 
+mod choice;
 pub mod keys;
 mod repo;
 mod routes;
@@ -17,6 +18,7 @@ use uuid::Uuid;
 
 pub use crate::keyring::{KeyRing, KeyRingError, Sealed};
 pub use crate::providers::account::Credentials;
+pub use choice::{ProviderChoice, ProviderChoiceInput, choose_payment_provider, payment_provider};
 pub use routes::{admin_router, platform_router};
 pub use service::{
     NewCredential, carrier_client, client_context, delete, insert_new, list, load, load_fresh,

@@ -174,3 +174,38 @@ pub(super) async fn not_on_version(
         .fetch_all(pool).await)?,
     )
 }
+
+/// A store's chosen payment provider.
+#[derive(sqlx::FromRow)]
+pub(super) struct ChoiceRow {
+    pub provider: String,
+    pub updated_by: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub(super) async fn choice(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+) -> Result<Option<ChoiceRow>, DbError> {
+    const SQL: &str = "SELECT provider, updated_by, updated_at FROM store_payment_providers \
+        WHERE store_id = $1 AND environment = $2";
+    Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(store).bind(env).fetch_optional(pool).await)?)
+}
+
+pub(super) async fn put_choice(
+    tx: &mut Tx,
+    store: StoreId,
+    env: Environment,
+    provider: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    const SQL: &str = "INSERT INTO store_payment_providers (store_id, environment, provider, \
+        updated_by, updated_at) VALUES ($1, $2, $3, $4, $5) \
+        ON CONFLICT (store_id, environment) DO UPDATE SET provider = excluded.provider, \
+        updated_by = excluded.updated_by, updated_at = excluded.updated_at";
+    on_tx!(tx, conn => sqlx::query(SQL).bind(store).bind(env).bind(provider).bind(actor)
+        .bind(now).execute(&mut *conn).await.map(|_| ()))?;
+    Ok(())
+}

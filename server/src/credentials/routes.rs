@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{CredentialView, keys};
+use super::{CredentialView, ProviderChoice, ProviderChoiceInput, keys};
 use crate::{
     auth::{
         policy,
@@ -25,6 +25,51 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_credentials))
         .routes(routes!(put_credentials, delete_credentials))
+        .routes(routes!(get_payment_provider, put_payment_provider))
+}
+
+/// The payment provider the store's new payments use in the caller's environment.
+#[utoipa::path(get, path = "/payment-provider", tag = "credentials",
+    responses((status = 200, description = "The provider", body = ProviderChoice)),
+    security(("bearer" = [])))]
+pub async fn get_payment_provider(
+    State(state): State<AppState>,
+    scope: StoreScope,
+) -> Result<Json<ProviderChoice>, ApiError> {
+    Ok(Json(
+        super::payment_provider(&state, scope.store_id, scope.environment).await?,
+    ))
+}
+
+/// Chooses the payment provider of the store's new payments in the caller's environment
+/// (`sandbox` or `stripe`): its credentials must be stored first. Payments already made keep
+/// their provider.
+#[utoipa::path(put, path = "/payment-provider", tag = "credentials",
+    request_body = ProviderChoiceInput,
+    responses(
+        (status = 200, description = "Chosen", body = ProviderChoice),
+        (status = 403, description = "This credential may not manage that environment", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "Not a payment provider, or no credentials for it", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn put_payment_provider(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiJson(body): ApiJson<ProviderChoiceInput>,
+) -> Result<Json<ProviderChoice>, ApiError> {
+    may_manage(&scope, scope.environment)?;
+    Ok(Json(
+        super::choose_payment_provider(
+            &state,
+            scope.store_id,
+            scope.environment,
+            &body,
+            &scope.actor.audit_name(),
+        )
+        .await?,
+    ))
 }
 
 /// Platform routes (under `/api/v1/platform`).

@@ -77,7 +77,11 @@ pub async fn payment_client(
     env: Environment,
 ) -> Result<Box<dyn PaymentProvider>, CredentialError> {
     let registry = &state.payment_providers;
-    let adapter = match provider {
+    let chosen = match provider {
+        Some(name) => Some(name.to_owned()),
+        None => super::choice::chosen_name(state, store, env).await?,
+    };
+    let adapter = match chosen.as_deref() {
         Some(name) => registry.get(name),
         None => registry.default_adapter(),
     }

@@ -30,8 +30,19 @@ const MOUNT: &str = "/stripe";
 /// A shop whose payments go to Stripe (the local server), with `account` as its Connect
 /// account when given.
 async fn stripe_shop(backend: Backend, account: Option<&str>) -> (Shop, StripeServer) {
+    stripe_shop_with(backend, account, cassa::providers::stripe::NAME, true).await
+}
+
+/// A shop on a server whose default provider is `default`, holding Stripe credentials when
+/// `with_credentials`.
+async fn stripe_shop_with(
+    backend: Backend,
+    account: Option<&str>,
+    default: &'static str,
+    with_credentials: bool,
+) -> (Shop, StripeServer) {
     let stripe = StripeServer::default();
-    let registry = PaymentRegistry::new(cassa::providers::stripe::NAME)
+    let registry = PaymentRegistry::new(default)
         .register(Arc::new(SandboxAdapter))
         .register(Arc::new(StripeAdapter::new(&format!("/api/v1{MOUNT}"))));
     let app = spawn_app_with(
@@ -49,12 +60,21 @@ async fn stripe_shop(backend: Backend, account: Option<&str>) -> (Shop, StripeSe
     .await;
     let store = app.create_store("Stripe shop", "USD").await;
     crate::checkout::configure(&app, &store).await;
+    if with_credentials {
+        put_stripe_credentials(&app, &store, account).await;
+    }
+    let (_, token) = app.create_customer(&store).await;
+    (Shop { app, store, token }, stripe)
+}
+
+async fn put_stripe_credentials(
+    app: &cassa_tests::TestApp,
+    store: &cassa_tests::TestStore,
+    account: Option<&str>,
+) {
     let secrets = Credentials::new(cassa::providers::stripe::NAME)
         .with("secret_key", Some(SECRET_KEY.to_owned()))
-        .with(
-            "webhook_secret",
-            Some("whsec_c3RyaXBlLXRlc3Qtc2VjcmV0".to_owned()),
-        )
+        .with("webhook_secret", Some(WEBHOOK_SECRET.to_owned()))
         .with("account_id", account.map(str::to_owned));
     credentials::put(
         &app.state,
@@ -64,8 +84,6 @@ async fn stripe_shop(backend: Backend, account: Option<&str>) -> (Shop, StripeSe
     )
     .await
     .unwrap();
-    let (_, token) = app.create_customer(&store).await;
-    (Shop { app, store, token }, stripe)
 }
 
 async fn pay(shop: &Shop, method: &str) -> (String, reqwest::Response) {
@@ -319,7 +337,55 @@ async fn a_partial_capture_releases_the_rest_as_stripe_does(backend: Backend) {
     assert_eq!(stripe.intent(&pi)["amount_refunded"], 1000);
 }
 
+async fn a_store_chooses_stripe_for_its_new_payments(backend: Backend) {
+    let (shop, stripe) = stripe_shop_with(backend, None, "sandbox", false).await;
+    let key = &shop.store.sandbox_key;
+    let path = "/api/v1/admin/payment-provider";
+    let get = || crate::support::send(&shop.app, reqwest::Method::GET, key, path, None);
+    let put = |provider: &str| {
+        crate::support::send(
+            &shop.app,
+            reqwest::Method::PUT,
+            key,
+            path,
+            Some(json!({"provider": provider})),
+        )
+    };
+    let default = json_of(get().await, 200).await;
+    assert_eq!(
+        (default["provider"].as_str(), default["chosen"].as_bool()),
+        (Some("sandbox"), Some(false))
+    );
+    // Not a provider, or one it holds no credentials for: refused, nothing stored.
+    assert_problem(put("paypal").await, 422, "validation_failed").await;
+    assert_problem(put("stripe").await, 422, "validation_failed").await;
+    let (order, response) = pay(&shop, "pm_card_visa").await;
+    assert_eq!(json_of(response, 201).await["provider"], "sandbox");
+
+    put_stripe_credentials(&shop.app, &shop.store, None).await;
+    let chosen = json_of(put("stripe").await, 200).await;
+    assert_eq!(
+        (chosen["provider"].as_str(), chosen["chosen"].as_bool()),
+        (Some("stripe"), Some(true))
+    );
+    let (_, response) = pay(&shop, "pm_card_visa").await;
+    let intent = json_of(response, 201).await;
+    assert_eq!(intent["provider"], "stripe");
+    assert!(
+        stripe
+            .seen()
+            .iter()
+            .any(|s| s.path == "/v1/payment_intents")
+    );
+    // The payment made before keeps its provider.
+    assert_eq!(
+        shop.detail(&order).await["intents"][0]["provider"],
+        "sandbox"
+    );
+}
+
 both_backends!(
+    a_store_chooses_stripe_for_its_new_payments,
     a_partial_capture_releases_the_rest_as_stripe_does,
     three_d_secure_is_settled_by_stripes_signed_event,
     a_payment_goes_through_stripe_from_authorization_to_refund,
