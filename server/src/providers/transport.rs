@@ -34,6 +34,10 @@ pub struct Answer<'a> {
 /// How one provider's answers are classified.
 pub type Classify = fn(Answer<'_>) -> Result<ProviderTransaction, ProviderError>;
 
+/// What of an answer may be kept in the audit (a provider whose answers carry secrets or
+/// customers' personal data removes them here).
+pub type Redact = fn(&str) -> String;
+
 /// The transport of one provider client.
 pub struct Transport {
     http: Egress,
@@ -41,6 +45,7 @@ pub struct Transport {
     db: Db,
     store_id: Option<StoreId>,
     provider: &'static str,
+    redact: Option<Redact>,
 }
 
 impl Transport {
@@ -58,6 +63,15 @@ impl Transport {
             db,
             store_id,
             provider,
+            redact: None,
+        }
+    }
+
+    /// Answers are written to the audit through `redact`.
+    pub fn redacting(self, redact: Redact) -> Self {
+        Self {
+            redact: Some(redact),
+            ..self
         }
     }
 
@@ -194,7 +208,9 @@ impl Transport {
             // Request bodies carry amounts, references and payment method tokens only; keys
             // travel in headers.
             request_body: request.map(Value::to_string).unwrap_or_default(),
-            response_body: response.to_owned(),
+            response_body: self
+                .redact
+                .map_or_else(|| response.to_owned(), |r| r(response)),
             created_at: chrono::Utc::now(),
         };
         match ctx.and_then(|c| c.audit.as_ref()) {

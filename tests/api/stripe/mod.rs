@@ -159,12 +159,21 @@ async fn a_payment_goes_through_stripe_from_authorization_to_refund(backend: Bac
         .filter(|s| s.method == "POST")
         .collect();
     assert_eq!(posts.len(), 4);
-    let mut keys: Vec<_> = posts
+    let keys: std::collections::HashSet<_> = posts
         .iter()
         .filter_map(|s| s.idempotency_key.clone())
         .collect();
-    keys.dedup();
     assert_eq!(keys.len(), 4);
+    // The audit keeps Stripe's answers without the intent's client secret.
+    let audited: Vec<String> = cassa::on_db!(&shop.app.db, pool => sqlx::query_scalar(
+        "SELECT response_body FROM provider_call_audit WHERE provider = 'stripe'")
+        .fetch_all(pool).await)
+    .unwrap();
+    assert!(!audited.is_empty());
+    assert!(
+        audited.iter().all(|body| !body.contains("_secret_")),
+        "{audited:?}"
+    );
 }
 
 /// The reference our transaction of `operation` gave the provider (its id).

@@ -329,6 +329,7 @@ async fn create(
             let intent = json!({"object": "payment_intent", "id": id, "status": status,
             "amount": amount, "currency": currency, "amount_received": 0, "amount_refunded": 0,
             "capture_method": "manual",
+            "client_secret": format!("{id}_secret_{}", Uuid::now_v7().simple()),
             "metadata": {"cassa_reference": field(form, "metadata[cassa_reference]")},
             "latest_charge": format!("ch_{}", Uuid::now_v7().simple())});
             let mut intent = intent;

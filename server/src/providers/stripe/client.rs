@@ -41,7 +41,8 @@ impl StripeClient {
         store_id: StoreId,
     ) -> Self {
         Self {
-            transport: Transport::new(http, timeout, db, Some(store_id), super::NAME),
+            transport: Transport::new(http, timeout, db, Some(store_id), super::NAME)
+                .redacting(redact),
             base_url: base_url.trim_end_matches('/').to_owned(),
             secret_key,
             account,
@@ -90,6 +91,36 @@ impl StripeClient {
             )
             .await
     }
+}
+
+/// Fields of Stripe's answers never kept: the intent's `client_secret` (it completes the
+/// payment from a browser) and the charge's customer and card details.
+const SECRET_FIELDS: [&str; 2] = ["client_secret", "receipt_email"];
+const CHARGE_FIELDS: [&str; 6] = [
+    "billing_details",
+    "payment_method_details",
+    "receipt_email",
+    "receipt_url",
+    "shipping",
+    "fraud_details",
+];
+
+/// An answer as the audit keeps it.
+fn redact(text: &str) -> String {
+    let Ok(mut body) = serde_json::from_str::<Value>(text) else {
+        return text.to_owned();
+    };
+    if let Some(map) = body.as_object_mut() {
+        for field in SECRET_FIELDS.iter().chain(["shipping"].iter()) {
+            map.remove(*field);
+        }
+    }
+    if let Some(charge) = body["latest_charge"].as_object_mut() {
+        for field in CHARGE_FIELDS {
+            charge.remove(field);
+        }
+    }
+    body.to_string()
 }
 
 /// Our status of a PaymentIntent's.
@@ -376,6 +407,21 @@ mod tests {
             answer(200, &json!({"object": "charge"})),
             Err(ProviderError::UnknownOutcome(_))
         ));
+    }
+
+    #[test]
+    fn answers_are_audited_without_secrets_or_card_details() {
+        let answer = json!({"object": "payment_intent", "id": "pi_1", "client_secret": "pi_1_secret_x",
+            "amount": 100, "shipping": {"name": "Ada"},
+            "latest_charge": {"object": "charge", "amount_refunded": 0,
+                "billing_details": {"email": "ada@example.com"},
+                "payment_method_details": {"card": {"last4": "4242"}}}});
+        let kept = redact(&answer.to_string());
+        for gone in ["pi_1_secret_x", "ada@example.com", "4242", "Ada"] {
+            assert!(!kept.contains(gone), "{kept}");
+        }
+        assert!(kept.contains("\"amount\":100"), "{kept}");
+        assert_eq!(redact("not json"), "not json");
     }
 
     #[test]
