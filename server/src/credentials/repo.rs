@@ -209,3 +209,17 @@ pub(super) async fn put_choice(
         .bind(now).execute(&mut *conn).await.map(|_| ()))?;
     Ok(())
 }
+
+/// Forgets the store's choice of `provider` in `env` (its credentials are gone).
+pub(super) async fn clear_choice(
+    db: &Db,
+    store: StoreId,
+    provider: &str,
+    env: Environment,
+) -> Result<(), DbError> {
+    const SQL: &str = "DELETE FROM store_payment_providers WHERE store_id = $1 \
+        AND environment = $2 AND provider = $3";
+    on_db!(db, pool => sqlx::query(SQL).bind(store).bind(env).bind(provider)
+        .execute(pool).await.map(|_| ()))?;
+    Ok(())
+}

@@ -225,6 +225,7 @@ pub async fn put(
         object.remove("provider");
     }
     adapter.parse_credentials(&fields, &state.egress)?;
+    adapter.check_environment(credentials, env)?;
     let masked = adapter.masked(credentials).to_string();
     for _ in 0..3 {
         let now = state.clock.now();
@@ -282,7 +283,12 @@ pub async fn delete(
     provider: &str,
     env: Environment,
 ) -> Result<(), CredentialError> {
+    // New payments cannot go to a provider the store holds no credentials for: its choice
+    // goes with them (back to the default).
     let deleted = repo::delete(&state.db, store, provider, env).await?;
+    if deleted > 0 {
+        repo::clear_choice(&state.db, store, provider, env).await?;
+    }
     state.caches.credentials.clear();
     if deleted == 0 {
         return Err(CredentialError::NotFound);

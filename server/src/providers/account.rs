@@ -33,6 +33,16 @@ pub trait AccountAdapter: Send + Sync {
     /// Non-secret hints of stored credentials, for the API and the console.
     fn masked(&self, credentials: &Credentials) -> Value;
 
+    /// Whether credentials belong in `environment` (a live key is never stored as sandbox's,
+    /// nor a test key as production's), naming the offending field.
+    fn check_environment(
+        &self,
+        _credentials: &Credentials,
+        _environment: crate::types::Environment,
+    ) -> Result<(), InvalidValue> {
+        Ok(())
+    }
+
     /// Working test credentials every new store gets, when the provider can make them.
     fn generate_sandbox_credentials(&self) -> Option<Credentials> {
         None

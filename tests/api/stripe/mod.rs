@@ -373,6 +373,26 @@ async fn a_store_chooses_stripe_for_its_new_payments(backend: Backend) {
 
     put_stripe_credentials(&shop.app, &shop.store, None).await;
     let chosen = json_of(put("stripe").await, 200).await;
+    // A live key is never sandbox's; an account id is Stripe's shape.
+    let credentials = "/api/v1/admin/credentials/stripe/sandbox";
+    for body in [
+        json!({"secret_key": "sk_live_0123456789", "webhook_secret": WEBHOOK_SECRET}),
+        json!({"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET, "account_id": "acct_1\r\nX: y"}),
+    ] {
+        assert_problem(
+            crate::support::send(
+                &shop.app,
+                reqwest::Method::PUT,
+                key,
+                credentials,
+                Some(body),
+            )
+            .await,
+            422,
+            "validation_failed",
+        )
+        .await;
+    }
     assert_eq!(
         (chosen["provider"].as_str(), chosen["chosen"].as_bool()),
         (Some("stripe"), Some(true))
@@ -390,6 +410,15 @@ async fn a_store_chooses_stripe_for_its_new_payments(backend: Backend) {
     assert_eq!(
         shop.detail(&order).await["intents"][0]["provider"],
         "sandbox"
+    );
+    // Without its credentials the choice goes back to the default.
+    let deleted =
+        crate::support::send(&shop.app, reqwest::Method::DELETE, key, credentials, None).await;
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    let back = json_of(get().await, 200).await;
+    assert_eq!(
+        (back["provider"].as_str(), back["chosen"].as_bool()),
+        (Some("sandbox"), Some(false))
     );
 }
 

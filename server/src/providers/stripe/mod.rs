@@ -75,13 +75,25 @@ impl AccountAdapter for StripeAdapter {
         _egress: &Egress,
     ) -> Result<Credentials, InvalidValue> {
         only_fields(body, &["secret_key", "webhook_secret", "account_id"])?;
+        let account = string_field(body, "account_id", false)?;
+        // Sent as the `Stripe-Account` header: Stripe's shape only.
+        if account.as_deref().is_some_and(|a| {
+            !a.starts_with("acct_")
+                || a.len() > 64
+                || !a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        }) {
+            return Err(InvalidValue::new(
+                "account_id",
+                "a Stripe account id such as acct_1Abc",
+            ));
+        }
         Ok(Credentials::new(NAME)
             .with("secret_key", string_field(body, "secret_key", true)?)
             .with(
                 "webhook_secret",
                 string_field(body, "webhook_secret", true)?,
             )
-            .with("account_id", string_field(body, "account_id", false)?))
+            .with("account_id", account))
     }
 
     fn masked(&self, credentials: &Credentials) -> Value {
@@ -90,6 +102,32 @@ impl AccountAdapter for StripeAdapter {
             "webhook_secret": mask(credentials.get("webhook_secret")),
             "account_id": credentials.setting("account_id"),
         })
+    }
+
+    /// Test keys (`sk_test_`, `rk_test_`) for sandbox, live keys for production: a live key
+    /// stored as sandbox's would charge real cards from "test" payments.
+    fn check_environment(
+        &self,
+        credentials: &Credentials,
+        environment: crate::types::Environment,
+    ) -> Result<(), InvalidValue> {
+        let mode = match environment {
+            crate::types::Environment::Sandbox => "test",
+            crate::types::Environment::Production => "live",
+        };
+        // Only the prefix is looked at; the key is never copied out of its wrapper.
+        let matches = credentials.get("secret_key").is_some_and(|k| {
+            let key = secrecy::ExposeSecret::expose_secret(k);
+            key.starts_with(&format!("sk_{mode}_")) || key.starts_with(&format!("rk_{mode}_"))
+        });
+        if matches {
+            Ok(())
+        } else {
+            Err(InvalidValue::new(
+                "secret_key",
+                format!("a {mode} key (sk_{mode}_… or rk_{mode}_…) for this environment"),
+            ))
+        }
     }
 
     fn verify_webhook(
