@@ -201,6 +201,9 @@ fn classify(answer: Answer<'_>) -> Result<ProviderTransaction, ProviderError> {
             status: answer.status,
             code: code(),
         }),
+        // A conflict with another request on the same object (or key): whether ours acted is
+        // not known from here.
+        (409, _) => Err(ProviderError::UnknownOutcome(code())),
         (300..=499, _) => Err(ProviderError::Rejected { code: code() }),
         // Stripe may have acted before failing: only the intent's state will tell.
         _ => Err(ProviderError::UnknownOutcome(format!(
@@ -473,6 +476,10 @@ mod tests {
         ));
         assert!(matches!(
             answer(503, &Value::Null),
+            Err(ProviderError::UnknownOutcome(_))
+        ));
+        assert!(matches!(
+            answer(409, &error("invalid_request_error", "resource_conflict")),
             Err(ProviderError::UnknownOutcome(_))
         ));
     }
