@@ -111,7 +111,11 @@ fn classify(
         // before anything was sent says nothing about an earlier call, though.
         Err(ProviderError::Declined { code }) => failed(FailureKind::Declined, code),
         Err(ProviderError::Rejected { code })
-            if attempt == Attempt::Again && NOT_SENT.contains(&code.as_str()) =>
+            // Codes may carry a reason after the name (`egress_refused: <why>`).
+            if attempt == Attempt::Again
+                && NOT_SENT
+                    .iter()
+                    .any(|n| code == *n || code.starts_with(&format!("{n}:"))) =>
         {
             ProviderOutcome::Unknown
         }

@@ -85,3 +85,14 @@ fn a_pending_authorization_the_provider_does_not_answer_about_stays_pending() {
         (TransactionStatus::Unknown, Some(Event::AuthorizeUnknown))
     );
 }
+
+#[test]
+fn a_resend_refused_by_the_egress_guard_is_unknown_not_failed() {
+    // The transports name the reason after the code: the earlier call may still have acted.
+    for op in [Operation::Capture, Operation::Refund, Operation::Void] {
+        let refused = err(ProviderError::Rejected {
+            code: "egress_refused: internal address 10.0.0.1".into(),
+        });
+        assert!(is_unknown(&classify(op, Attempt::Again, refused)));
+    }
+}
