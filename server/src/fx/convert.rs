@@ -246,6 +246,29 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_result_too_large_for_minor_units_is_refused_not_wrapped() {
+        // Found by the round-trip property: ¥930,780,426,490 at 9,909.29 BHD per JPY is
+        // 9.2 × 10¹⁸ fils, beyond what an amount can hold.
+        let rate = Decimal::new(9_909_288_780, 6);
+        let amount = MinorUnits(930_780_426_490);
+        assert_eq!(
+            convert(amount, c("JPY"), c("BHD"), rate, Rounding::HalfAwayFromZero),
+            Err(Overflow)
+        );
+        let smaller = MinorUnits(930_780_426);
+        assert!(
+            convert(
+                smaller,
+                c("JPY"),
+                c("BHD"),
+                rate,
+                Rounding::HalfAwayFromZero
+            )
+            .is_ok()
+        );
+    }
+
     fn currencies() -> impl Strategy<Value = Currency> {
         prop_oneof![
             Just(c("USD")),
@@ -283,7 +306,16 @@ mod tests {
             p in currencies(),
             rate in rates(),
         ) {
-            let presented = convert(MinorUnits(amount), s, p, rate, Rounding::HalfAwayFromZero).unwrap();
+            let presented = match convert(MinorUnits(amount), s, p, rate, Rounding::HalfAwayFromZero) {
+                Ok(presented) => presented,
+                // Refused only when the exact result cannot be held in minor units at all.
+                Err(Overflow) => {
+                    let exact = Decimal::from(amount) * rate / unit_of(p, s, Decimal::ONE);
+                    prop_assert!(exact.abs() > Decimal::from(i64::MAX) - Decimal::ONE,
+                        "{amount} {s:?} → {p:?} at {rate} refused though it fits: {exact}");
+                    return Ok(());
+                }
+            };
             let back = to_settlement(presented, p, s, rate).unwrap();
             // Off by at most half a presentment unit (in settlement units) plus half a
             // settlement unit: within one minor unit of the coarser side.
