@@ -24,6 +24,7 @@ use crate::{
 /// router of any state type (e.g. at `/sandbox-psp`).
 pub fn router<S: Clone + Send + Sync + 'static>(state: PspState) -> Router<S> {
     Router::new()
+        .route("/v1/account", get(get_account))
         .route("/v1/payments", post(create_payment).get(list_payments))
         .route("/v1/payments/{id}", get(get_payment))
         .route("/v1/payments/{id}/capture", post(capture))
@@ -324,6 +325,21 @@ async fn create_payment(
     // The request as hashed for its idempotency key; see `to_value` for the fallback.
     let request = serde_json::to_value(&body).unwrap_or(Value::Null);
     run(&state, account, &headers, &request, create_op(body)).await
+}
+
+/// `GET /v1/account`: the account the API key is, so a caller can prove its key works without
+/// moving money. Every well-formed key is an account of this simulated processor, in the US.
+async fn get_account(State(state): State<PspState>, account: Account) -> Response {
+    latency(&state).await;
+    Json(json!({
+        "object": "account",
+        "id": format!("acct_sbx_{}", account.id().chars().take(24).collect::<String>()),
+        "name": "Sandbox PSP test account",
+        "country": "US",
+        "default_currency": "usd",
+        "charges_enabled": true,
+    }))
+    .into_response()
 }
 
 async fn get_payment(

@@ -21,6 +21,9 @@
 //! | `pm_card_async` | 202 `pending` (settled later) |
 //! | `pm_card_partial_authorization` | authorized, but for half the amount asked (rounded down, at least 1) |
 //!
+//! `GET /v1/account` names the account a key is (`acct_sbx_…`), to check a key without a
+//! payment.
+//!
 //! `GET /v1/payments?created_gte&created_lt&starting_after&limit` lists an account's payments
 //! by id (a settlement report, 100 per page at most). Test-only operations under `/v1/test`
 //! make the drift a reconciliation must find (see `drift.rs`).

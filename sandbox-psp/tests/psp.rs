@@ -347,6 +347,65 @@ async fn callers_are_authenticated_and_outage_accounts_are_down(db: TestDb) {
     );
 }
 
+async fn the_account_endpoint_names_the_key_without_moving_money(db: TestDb) {
+    let app = psp(db, |s| s).await;
+    let (status, _, account) = app.call(Method::GET, "/v1/account", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    let id = account["id"].as_str().expect("id");
+    assert!(id.starts_with("acct_sbx_") && id.len() == 33, "{id}");
+    assert_eq!(account["charges_enabled"], true);
+    assert_eq!(account["country"], "US");
+    // Stable per key, distinct between keys, and nothing of the key itself.
+    let (_, _, again) = app.call(Method::GET, "/v1/account", None, None).await;
+    assert_eq!(again["id"], id);
+    assert!(!account.to_string().contains(KEY));
+    let (_, _, other) = app
+        .call_as(
+            "sbx_other_account_0123456789",
+            Method::GET,
+            "/v1/account",
+            None,
+            None,
+        )
+        .await;
+    assert_ne!(other["id"], id);
+    let (status, _, body) = app
+        .call_as(
+            "sk_test_0123456789abcdef",
+            Method::GET,
+            "/v1/account",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("authentication_failed"))
+    );
+    let (status, _, _) = app
+        .call_as(
+            "sbx_outage_0123456789abcdef",
+            Method::GET,
+            "/v1/account",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let (status, _, page) = app
+        .call(
+            Method::GET,
+            "/v1/payments?created_gte=2000-01-01T00:00:00Z&created_lt=2100-01-01T00:00:00Z",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, page["data"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0))
+    );
+}
+
 async fn idempotency_keys_replay_answers_and_forget_server_errors(db: TestDb) {
     let app = psp(db, |s| s).await;
     let body = json!({"amount": 1000, "currency": "USD", "payment_method": "pm_card_visa"});
@@ -652,6 +711,7 @@ both_backends!(
     the_schema_is_ensured_idempotently,
     outcomes_and_ledger_rules,
     callers_are_authenticated_and_outage_accounts_are_down,
+    the_account_endpoint_names_the_key_without_moving_money,
     idempotency_keys_replay_answers_and_forget_server_errors,
     a_slow_payment_is_claimed_before_the_delay,
     the_injected_clock_stamps_the_ledger,
