@@ -19,7 +19,10 @@ use crate::{
     money::MinorUnits,
     providers::{
         audit::{AuditEntry, AuditLog},
-        payment::{CallContext, PaymentProvider, ProviderError, ProviderTransaction, Units},
+        payment::{
+            CallContext, EventOperation, Lookup, PaymentProvider, ProviderError,
+            ProviderTransaction, Units,
+        },
     },
     state::AppState,
     tax,
@@ -79,7 +82,12 @@ fn failed(kind: FailureKind, code: String) -> ProviderOutcome {
 pub(crate) const NOT_REPRESENTABLE: &str = "amount_not_representable";
 
 /// Rejections raised on our side before a request went out.
-const NOT_SENT: [&str; 3] = ["egress_refused", "no_provider_payment", NOT_REPRESENTABLE];
+const NOT_SENT: [&str; 4] = [
+    "egress_refused",
+    "request_not_sent",
+    "no_provider_payment",
+    NOT_REPRESENTABLE,
+];
 
 fn classify(
     operation: Operation,
@@ -101,6 +109,12 @@ fn classify(
                 failed(FailureKind::Declined, "async_declined".to_owned())
             }
             (Operation::Authorize, _) => ProviderOutcome::Unknown,
+            // Accepted but not done (a refund Stripe is still sending to the bank): open until
+            // the provider says, never money moved yet.
+            (_, "pending") => ProviderOutcome::Pending {
+                provider_id: ptx.id.clone(),
+                raw: raw(&ptx),
+            },
             (_, _) => ProviderOutcome::Succeeded {
                 provider_id: ptx.id.clone(),
                 amount: MinorUnits(0),
@@ -223,7 +237,11 @@ pub(super) async fn drive(
         Err(_) => Err(ProviderError::Rejected {
             code: NOT_REPRESENTABLE.to_owned(),
         }),
-        Ok(sent) => send(client, &call, caller, &intent, &txn, sent).await,
+        Ok(sent) => match look_up(client, caller, &intent, &txn, sent, attempt, state).await {
+            Ok(Some(found)) => Ok(found),
+            Ok(None) => send(client, &call, caller, &intent, &txn, sent).await,
+            Err(err) => Err(err),
+        },
     };
     let result = result.and_then(|ptx| {
         units.read(ptx).ok_or_else(|| {
@@ -251,6 +269,40 @@ pub(super) async fn drive(
     // Rows the outcome's transaction did not take (someone else recorded it, or it failed).
     audit.flush(&state.db).await;
     settled
+}
+
+/// Before an operation an earlier call may have made is sent again: what the provider's state
+/// says it did (`None`: send it again with the same key).
+async fn look_up(
+    client: &dyn PaymentProvider,
+    caller: &Caller,
+    intent: &IntentRow,
+    txn: &TxnRow,
+    sent: MinorUnits,
+    attempt: Attempt,
+    state: &AppState,
+) -> Result<Option<ProviderTransaction>, ProviderError> {
+    let operation = match txn.operation {
+        // An accepted asynchronous authorization is read by `send` itself.
+        Operation::Authorize if txn.provider_txn_id.is_some() => return Ok(None),
+        Operation::Authorize => EventOperation::Authorize,
+        Operation::Capture => EventOperation::Capture,
+        Operation::Void => EventOperation::Void,
+        Operation::Refund => EventOperation::Refund,
+    };
+    if attempt == Attempt::First {
+        return Ok(None);
+    }
+    let reference = txn.id.to_string();
+    let lookup = Lookup {
+        operation,
+        payment_id: intent.provider_payment_id.as_deref(),
+        reference: &reference,
+        amount: sent,
+        first_sent: txn.created_at,
+        now: state.clock.now(),
+    };
+    client.look_up(&caller.correlation_id, lookup).await
 }
 
 /// The provider call an open transaction makes, with `sent` its amount in the provider's units.
@@ -353,9 +405,12 @@ fn plan(
         (Operation::Authorize, ProviderOutcome::Unknown) => {
             (TransactionStatus::Unknown, Some(Event::AuthorizeUnknown))
         }
-        (_, ProviderOutcome::Unknown | ProviderOutcome::Pending { .. }) => {
-            (TransactionStatus::Unknown, None)
+        (_, ProviderOutcome::Pending { .. }) => (TransactionStatus::Pending, None),
+        // One the provider accepted stays pending however often it does not answer now.
+        (_, ProviderOutcome::Unknown) if txn.provider_txn_id.is_some() => {
+            (TransactionStatus::Pending, None)
         }
+        (_, ProviderOutcome::Unknown) => (TransactionStatus::Unknown, None),
         (Operation::Capture, ProviderOutcome::Succeeded { .. }) => (
             TransactionStatus::Succeeded,
             Some(Event::CaptureSucceeded { amount }),

@@ -16,6 +16,7 @@ use super::{
     phases::{Attempt, drive},
     provider::client_for,
     repo::{self, TxnRow},
+    service::release_after_capture,
 };
 use crate::{state::AppState, types::TransactionId};
 
@@ -80,7 +81,7 @@ async fn resolve_one(state: &AppState, txn: TxnRow) -> Result<bool, Error> {
         intent.environment,
     )
     .await?;
-    let (_, txn) = drive(
+    let outcome = drive(
         state,
         &caller,
         client.as_ref(),
@@ -89,7 +90,8 @@ async fn resolve_one(state: &AppState, txn: TxnRow) -> Result<bool, Error> {
         Attempt::Again,
     )
     .await?;
-    Ok(!txn.status.is_open())
+    release_after_capture(state, &caller, &outcome).await?;
+    Ok(!outcome.1.status.is_open())
 }
 
 /// Settles one open transaction from the provider's truth (the replay of its own idempotent
@@ -112,7 +114,7 @@ pub async fn resolve_transaction(
         intent.environment,
     )
     .await?;
-    let (_, txn) = drive(
+    let outcome = drive(
         state,
         caller,
         client.as_ref(),
@@ -121,7 +123,8 @@ pub async fn resolve_transaction(
         Attempt::Again,
     )
     .await?;
-    Ok(!txn.status.is_open())
+    release_after_capture(state, caller, &outcome).await?;
+    Ok(!outcome.1.status.is_open())
 }
 
 /// Whether a transaction's outcome is still open.

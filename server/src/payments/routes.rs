@@ -340,6 +340,7 @@ pub async fn void(
     request_body = RefundRequest,
     responses(
         (status = 200, description = "Refunded", body = PaymentIntent),
+        (status = 202, description = "Accepted by the provider and still on its way (the refund is `pending`; settled by the provider's event or the resolver)", body = PaymentIntent),
         (status = 403, description = "Staff acting on production money", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such payment in this store", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invalid_state_transition`", body = Problem, content_type = "application/problem+json"),

@@ -399,6 +399,50 @@ pub async fn capture(
     }
 }
 
+/// A capture settled after its request had finished (by the resolver, or a provider event)
+/// at a provider that captures once: the provider released the rest with it, so the ledger
+/// releases it too, under the key the request's own release step would have used (a retry of
+/// the request then finds it rather than releasing again).
+pub(crate) async fn release_after_capture(
+    state: &AppState,
+    caller: &Caller,
+    (intent, txn): &Outcome,
+) -> Result<(), Error> {
+    let captures_once = state
+        .payment_providers
+        .get(&intent.provider)
+        .is_some_and(|adapter| adapter.captures_once());
+    let ledger = intent.ledger();
+    if txn.operation != Operation::Capture
+        || txn.status != TransactionStatus::Succeeded
+        || !captures_once
+        || !ledger.voidable_now()
+    {
+        return Ok(());
+    }
+    let key = LedgerKey {
+        key: txn.idempotency_key.clone(),
+        hash: txn.request_hash.clone().unwrap_or_default(),
+    }
+    .step("release");
+    let target = Target {
+        store: intent.store_id,
+        env: intent.environment,
+        order_id: intent.order_id,
+        intent_id: intent.id,
+        key: &key.key,
+        caller,
+        reply: None,
+    };
+    let release = OperationRequest {
+        operation: Operation::Void,
+        amount: None,
+        reason: None,
+    };
+    operate(state, &target, release, &key, None).await?;
+    Ok(())
+}
+
 /// Whether the intent's provider captures once (see `PaymentAdapter::captures_once`).
 async fn captures_once(state: &AppState, target: &Target<'_>) -> Result<bool, Error> {
     let intent = find_intent(state, target).await?;

@@ -58,6 +58,13 @@ pub trait AccountAdapter: Send + Sync {
         now: i64,
     ) -> Result<(), SignatureError>;
 
+    /// Whether a verified delivery is about the account `credentials` belong to. A platform
+    /// account's endpoint hears about every account connected to it, signed with one secret:
+    /// another account's event must not touch this store's payments.
+    fn is_about_account(&self, _credentials: &Credentials, _payload: &Value) -> bool {
+        true
+    }
+
     /// The provider's id of a verified delivery (deduplication key).
     fn event_id(&self, headers: &HeaderMap, payload: &Value) -> Option<String>;
 

@@ -270,6 +270,19 @@ pub trait PaymentProvider: Send + Sync {
         correlation_id: &'a str,
         id: &'a str,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>>;
+    /// What an earlier call for an operation did, read from the provider's state, before the
+    /// operation is sent again: `Some` when it happened (its transaction as the call would have
+    /// answered), `None` when it did not and a resend with the same key is safe. A provider
+    /// whose idempotency layer replays errors or forgets keys (Stripe keeps a `500` for a key
+    /// and forgets keys after a day) must read here: a resend alone could act twice or never
+    /// settle. The default resends (keys that never expire and never keep a failure).
+    fn look_up<'a>(
+        &'a self,
+        _correlation_id: &'a str,
+        _lookup: Lookup<'a>,
+    ) -> BoxFuture<'a, Result<Option<ProviderTransaction>, ProviderError>> {
+        Box::pin(async { Ok(None) })
+    }
     /// A page of the payments created in `[from, to)`, after the provider id `after`; `None`
     /// when the provider has no such list (reconciliation then asks per payment).
     fn list_payments<'a>(
@@ -281,6 +294,24 @@ pub trait PaymentProvider: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<PaymentPage>, ProviderError>> {
         Box::pin(async { Ok(None) })
     }
+}
+
+/// An operation whose earlier call's outcome is not known, as [`PaymentProvider::look_up`]
+/// searches for it.
+#[derive(Clone, Copy, Debug)]
+pub struct Lookup<'a> {
+    /// Which operation.
+    pub operation: EventOperation,
+    /// The provider's payment (none for an authorization whose answer was lost).
+    pub payment_id: Option<&'a str>,
+    /// Our id of the operation, as the call sent it ([`CallContext::reference`]).
+    pub reference: &'a str,
+    /// The operation's amount in the provider's units.
+    pub amount: MinorUnits,
+    /// When the operation's first call was made: whether the provider still remembers its key.
+    pub first_sent: chrono::DateTime<chrono::Utc>,
+    /// Now, by the platform's clock.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// The payment operation a provider event reports on.

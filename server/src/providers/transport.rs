@@ -31,8 +31,9 @@ pub struct Answer<'a> {
     pub text: &'a str,
 }
 
-/// How one provider's answers are classified.
-pub type Classify = fn(Answer<'_>) -> Result<ProviderTransaction, ProviderError>;
+/// How one provider's answers are classified (into a transaction, or another reading such as
+/// a list).
+pub type Classify<T = ProviderTransaction> = fn(Answer<'_>) -> Result<T, ProviderError>;
 
 /// What of an answer may be kept in the audit (a provider whose answers carry secrets or
 /// customers' personal data removes them here).
@@ -93,15 +94,15 @@ impl Transport {
 
     /// Sends what `build` makes (again for a retry), classifies the answer with `classify`,
     /// and writes an audit row per attempt (into the call's log when it has one).
-    pub async fn send(
+    pub async fn send<T>(
         &self,
         operation: &'static str,
         build: impl Fn() -> Result<reqwest::RequestBuilder, ProviderError>,
         ctx: Option<&CallContext>,
         correlation_id: &str,
         audit_body: Option<&Value>,
-        classify: Classify,
-    ) -> Result<ProviderTransaction, ProviderError> {
+        classify: Classify<T>,
+    ) -> Result<T, ProviderError> {
         let mut last = ProviderError::Retryable("no attempt".into());
         for attempt in 1..=ATTEMPTS {
             let started = Instant::now();
@@ -141,6 +142,15 @@ impl Transport {
                         "{operation} timed out"
                     ))),
                 ),
+                // The request could not even be built: nothing left this process.
+                Err(err) if err.is_builder() => (
+                    None,
+                    String::new(),
+                    None,
+                    Err(ProviderError::Rejected {
+                        code: format!("request_not_sent: {err}"),
+                    }),
+                ),
                 Err(err) if err.is_connect() => (
                     None,
                     String::new(),
@@ -154,10 +164,14 @@ impl Transport {
                     Err(ProviderError::UnknownOutcome(err.to_string())),
                 ),
             };
+            let outcome = match &result {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => e.to_string(),
+            };
             self.audit(
                 operation,
                 status,
-                &result,
+                outcome,
                 started.elapsed(),
                 ctx,
                 correlation_id,
@@ -186,7 +200,7 @@ impl Transport {
         &self,
         operation: &'static str,
         status: Option<u16>,
-        result: &Result<ProviderTransaction, ProviderError>,
+        outcome: String,
         latency: Duration,
         ctx: Option<&CallContext>,
         correlation_id: &str,
@@ -199,10 +213,7 @@ impl Transport {
             provider: self.provider,
             operation,
             status_code: status.map(i32::from),
-            outcome: match result {
-                Ok(_) => "ok".to_owned(),
-                Err(e) => e.to_string(),
-            },
+            outcome,
             latency_ms: i32::try_from(latency.as_millis()).unwrap_or(i32::MAX),
             correlation_id: correlation_id.to_owned(),
             // Request bodies carry amounts, references and payment method tokens only; keys

@@ -69,13 +69,13 @@ pub async fn receive(
     for (env, credentials) in &secrets {
         verdict = adapter
             .verify_webhook(credentials, headers, body, now)
-            .map(|()| *env);
+            .map(|()| (*env, credentials));
         if verdict.is_ok() {
             break;
         }
     }
-    let environment = match verdict {
-        Ok(env) => env,
+    let (environment, credentials) = match verdict {
+        Ok(found) => found,
         Err(err) => {
             if secrets.is_empty() {
                 count_rejected(provider, "unknown_store");
@@ -88,6 +88,14 @@ pub async fn receive(
     };
     let payload: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| Error::InvalidBody(format!("the event is not JSON: {e}")))?;
+    if !adapter.is_about_account(credentials, &payload) {
+        // Acknowledged, so the sender stops; never stored against this store.
+        count_rejected(provider, "other_account");
+        return Ok(Received {
+            id: None,
+            duplicate: false,
+        });
+    }
     let event_id = adapter
         .event_id(headers, &payload)
         .filter(|id| !id.is_empty() && id.len() <= 255)

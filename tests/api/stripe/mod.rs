@@ -3,7 +3,10 @@
 //! and each error class (declines, invalid requests, rate limits with `Retry-After`, a lost
 //! answer after Stripe did the work, a timeout) leading where the issue says.
 
-mod server;
+mod reads;
+mod recovery;
+/// The Stripe-shaped server, for every test that needs Stripe.
+pub(crate) mod server;
 
 use std::{sync::Arc, time::Duration};
 

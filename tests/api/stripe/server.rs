@@ -30,8 +30,11 @@ pub const SECRET_KEY: &str = "sk_test_cassa_0123456789abcdefghij";
 pub enum Fault {
     /// `429` with `Retry-After: 1`, nothing done.
     RateLimited,
-    /// The work is done, then `500` (the answer is lost).
+    /// The work is done, then Stripe fails with a `500`, which its idempotency layer keeps
+    /// under the key and replays to every resend (until the key is forgotten).
     FailAfterWork,
+    /// Stripe fails with a `500` before doing anything, kept under the key the same way.
+    FailBeforeWork,
     /// The answer comes after this long (the work is done first).
     Delay(Duration),
 }
@@ -48,8 +51,12 @@ pub struct Seen {
 }
 
 #[derive(Default)]
-struct Inner {
-    intents: HashMap<String, Value>,
+pub(super) struct Inner {
+    pub(super) intents: HashMap<String, Value>,
+    /// Refunds in the order they were made.
+    pub(super) refunds: Vec<Value>,
+    /// New refunds wait in `pending` (as a bank transfer's do) until settled.
+    pending_refunds: bool,
     /// Idempotency key → (request fingerprint, status, answer).
     keys: HashMap<String, (String, u16, Value)>,
     faults: Vec<Fault>,
@@ -58,7 +65,7 @@ struct Inner {
 
 /// The server's state, shared with the test.
 #[derive(Clone, Default)]
-pub struct StripeServer(Arc<Mutex<Inner>>);
+pub struct StripeServer(pub(super) Arc<Mutex<Inner>>);
 
 impl StripeServer {
     /// Queues a fault for the next request.
@@ -74,6 +81,32 @@ impl StripeServer {
     /// A payment intent as the server holds it.
     pub fn intent(&self, id: &str) -> Value {
         self.0.lock().unwrap().intents[id].clone()
+    }
+
+    /// Stripe forgets every idempotency key (it prunes them after a day).
+    pub fn forget_keys(&self) {
+        self.0.lock().unwrap().keys.clear();
+    }
+
+    /// New refunds stay `pending` until [`Self::settle_refunds`].
+    pub fn hold_refunds(&self) {
+        self.0.lock().unwrap().pending_refunds = true;
+    }
+
+    /// Every pending refund succeeds.
+    pub fn settle_refunds(&self) {
+        let mut inner = self.0.lock().unwrap();
+        inner.pending_refunds = false;
+        for refund in &mut inner.refunds {
+            if refund["status"] == "pending" {
+                refund["status"] = json!("succeeded");
+            }
+        }
+    }
+
+    /// Every refund made so far.
+    pub fn refunds(&self) -> Vec<Value> {
+        self.0.lock().unwrap().refunds.clone()
     }
 
     /// The customer completed the intent's 3-D Secure challenge: it awaits capture.
@@ -93,12 +126,25 @@ impl StripeServer {
                 &format!("{prefix}/v1/payment_intents/{{id}}/{{action}}"),
                 post(act),
             )
-            .route(&format!("{prefix}/v1/refunds"), post(refund))
+            .route(
+                &format!("{prefix}/v1/refunds"),
+                post(refund).get(super::reads::list_refunds),
+            )
+            .route(
+                &format!("{prefix}/v1/payment_intents/search"),
+                get(super::reads::search),
+            )
+            .route(&format!("{prefix}/v1/account"), get(account))
             .with_state(self.clone())
     }
 }
 
-fn error(status: StatusCode, kind: &str, code: &str, decline: Option<&str>) -> (u16, Value) {
+pub(super) fn error(
+    status: StatusCode,
+    kind: &str,
+    code: &str,
+    decline: Option<&str>,
+) -> (u16, Value) {
     let mut e = json!({"type": kind, "code": code, "message": code});
     if let Some(d) = decline {
         e["decline_code"] = json!(d);
@@ -143,7 +189,7 @@ fn refused(headers: &HeaderMap, post: bool) -> Option<(u16, Value)> {
 }
 
 /// Runs `work` under Stripe's idempotency rules and the queued fault, recording the request.
-async fn handle(
+pub(super) async fn handle(
     server: &StripeServer,
     method: &str,
     path: String,
@@ -203,10 +249,16 @@ async fn handle(
                 (s, b, false)
             }
             None => {
-                let (status, body) = work(&mut inner, &form);
-                // Stripe keeps the answer of a request that reached its servers, errors too
-                // (but not 5xx).
-                if let Some(k) = key.filter(|_| status < 500) {
+                let (status, body) = match fault {
+                    Some(Fault::FailBeforeWork) => failure(),
+                    Some(Fault::FailAfterWork) => {
+                        work(&mut inner, &form);
+                        failure()
+                    }
+                    _ => work(&mut inner, &form),
+                };
+                // Stripe keeps the answer of a request that started executing, a 500 too.
+                if let Some(k) = key {
                     inner.keys.insert(k, (fingerprint, status, body.clone()));
                 }
                 (status, body, false)
@@ -214,21 +266,21 @@ async fn handle(
         }
     };
     match fault {
-        Some(Fault::FailAfterWork) => {
-            let (s, b) = error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "api_error",
-                "internal",
-                None,
-            );
-            reply(s, b, false)
-        }
         Some(Fault::Delay(pause)) => {
             tokio::time::sleep(pause).await;
             reply(status, body, replayed)
         }
         _ => reply(status, body, replayed),
     }
+}
+
+fn failure() -> (u16, Value) {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "api_error",
+        "internal",
+        None,
+    )
 }
 
 fn reply(status: u16, body: Value, replayed: bool) -> Response {
@@ -490,12 +542,32 @@ async fn refund(
                 );
             }
             intent["amount_refunded"] = json!(refunded + amount);
-            (
-                200,
-                json!({"object": "refund", "id": format!("re_{}", Uuid::now_v7().simple()),
-            "amount": amount, "payment_intent": id, "status": "succeeded"}),
-            )
+            let status = if inner.pending_refunds {
+                "pending"
+            } else {
+                "succeeded"
+            };
+            let refund = json!({"object": "refund", "id": format!("re_{}", Uuid::now_v7().simple()),
+                "amount": amount, "payment_intent": id, "status": status,
+                "metadata": {"cassa_reference": field(form, "metadata[cassa_reference]")}});
+            inner.refunds.push(refund.clone());
+            (200, refund)
         },
     )
+    .await
+}
+
+/// `GET /v1/account`: the platform's account, or the Connect account `Stripe-Account` names.
+async fn account(State(server): State<StripeServer>, headers: HeaderMap) -> Response {
+    let connect = headers
+        .get("stripe-account")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    handle(&server, "GET", "/v1/account".into(), &headers, Vec::new(), |_, _| {
+        (200, json!({"object": "account", "id": connect.as_deref().unwrap_or("acct_1CassaPlatform"),
+            "country": "US", "default_currency": "usd", "charges_enabled": true,
+            "email": "owner@stripe-shop.test", "business_profile": {"name": null},
+            "settings": {"dashboard": {"display_name": "Stripe shop"}}}))
+    })
     .await
 }

@@ -96,3 +96,40 @@ fn a_resend_refused_by_the_egress_guard_is_unknown_not_failed() {
         assert!(is_unknown(&classify(op, Attempt::Again, refused)));
     }
 }
+
+#[test]
+fn an_operation_the_provider_accepted_but_has_not_done_stays_open() {
+    let pending = ProviderTransaction {
+        id: "re_1".into(),
+        status: "pending".into(),
+        amount: MinorUnits(100),
+        captured: MinorUnits(0),
+        refunded: MinorUnits(100),
+        next_action: None,
+    };
+    let outcome = classify(Operation::Refund, Attempt::First, Ok(pending));
+    assert!(matches!(outcome, ProviderOutcome::Pending { .. }));
+    let refund = txn(Operation::Refund, None);
+    assert_eq!(
+        plan(Operation::Refund, &refund, &outcome),
+        (TransactionStatus::Pending, None)
+    );
+    // Not answered about later: still pending, never unknown (the provider has it).
+    let accepted = txn(Operation::Refund, Some("re_1"));
+    assert_eq!(
+        plan(Operation::Refund, &accepted, &ProviderOutcome::Unknown),
+        (TransactionStatus::Pending, None)
+    );
+    // A request that could not be built was never sent: unknown only on a resend.
+    let unbuilt = || {
+        err(ProviderError::Rejected {
+            code: "request_not_sent: builder error".into(),
+        })
+    };
+    assert!(failed_kind(&classify(Operation::Refund, Attempt::First, unbuilt())).is_some());
+    assert!(is_unknown(&classify(
+        Operation::Refund,
+        Attempt::Again,
+        unbuilt()
+    )));
+}

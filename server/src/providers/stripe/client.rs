@@ -14,8 +14,10 @@ use crate::{
     egress::Egress,
     money::MinorUnits,
     providers::{
-        payment::{BoxFuture, CallContext, PaymentProvider, ProviderError, ProviderTransaction},
-        transport::{Answer, Transport},
+        payment::{
+            BoxFuture, CallContext, Lookup, PaymentProvider, ProviderError, ProviderTransaction,
+        },
+        transport::{Answer, Classify, Transport},
     },
     types::StoreId,
 };
@@ -58,6 +60,33 @@ impl StripeClient {
         ctx: Option<&CallContext>,
         correlation_id: &str,
     ) -> Result<ProviderTransaction, ProviderError> {
+        self.request(operation, method, path, form, ctx, correlation_id, classify)
+            .await
+    }
+
+    /// A `GET` whose answer is read as it is (a list, a search result).
+    pub(super) async fn get_json(
+        &self,
+        operation: &'static str,
+        path: &str,
+        correlation_id: &str,
+    ) -> Result<Value, ProviderError> {
+        let get = reqwest::Method::GET;
+        self.request(operation, get, path, Vec::new(), None, correlation_id, read)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn request<T>(
+        &self,
+        operation: &'static str,
+        method: reqwest::Method,
+        path: &str,
+        form: Vec<(&str, String)>,
+        ctx: Option<&CallContext>,
+        correlation_id: &str,
+        classify: Classify<T>,
+    ) -> Result<T, ProviderError> {
         let url = format!("{}{path}", self.base_url);
         let audit = serde_json::Value::Object(
             form.iter()
@@ -124,7 +153,7 @@ fn redact(text: &str) -> String {
 }
 
 /// Our status of a PaymentIntent's.
-fn status_of(intent: &Value) -> &'static str {
+pub(super) fn status_of(intent: &Value) -> &'static str {
     match intent["status"].as_str().unwrap_or_default() {
         "requires_capture" => "authorized",
         "succeeded" => "captured",
@@ -142,7 +171,7 @@ fn minor(value: &Value) -> MinorUnits {
 }
 
 /// A PaymentIntent or a Refund, as our transaction.
-fn transaction(body: &Value) -> Result<ProviderTransaction, ProviderError> {
+pub(super) fn transaction(body: &Value) -> Result<ProviderTransaction, ProviderError> {
     match body["object"].as_str() {
         Some("payment_intent") => Ok(ProviderTransaction {
             id: body["id"].as_str().unwrap_or_default().to_owned(),
@@ -156,15 +185,23 @@ fn transaction(body: &Value) -> Result<ProviderTransaction, ProviderError> {
                 .filter(|a| !a.is_null()),
         }),
         Some("refund") => match body["status"].as_str() {
+            None => Err(ProviderError::UnknownOutcome(
+                "a refund without a status".to_owned(),
+            )),
             Some("failed" | "canceled") => Err(ProviderError::Rejected {
                 code: body["failure_reason"]
                     .as_str()
                     .unwrap_or("refund_failed")
                     .to_owned(),
             }),
-            _ => Ok(ProviderTransaction {
+            Some(status) => Ok(ProviderTransaction {
                 id: body["id"].as_str().unwrap_or_default().to_owned(),
-                status: "refunded".to_owned(),
+                status: match status {
+                    "succeeded" => "refunded",
+                    // `pending`, `requires_action`: on its way to the bank, not yet done.
+                    _ => "pending",
+                }
+                .to_owned(),
                 amount: minor(&body["amount"]),
                 captured: MinorUnits::ZERO,
                 refunded: minor(&body["amount"]),
@@ -177,8 +214,25 @@ fn transaction(body: &Value) -> Result<ProviderTransaction, ProviderError> {
     }
 }
 
-/// Stripe's answer, classified by what the caller may do next.
+/// Whether the intent shows the uncaptured rest released: cancelled, or captured for less
+/// than it authorized (a capture without multicapture releases the rest). A full capture
+/// released nothing, so it never confirms a void.
+pub(super) fn released(intent: &ProviderTransaction) -> bool {
+    match intent.status.as_str() {
+        "voided" => true,
+        "captured" => intent.captured < intent.amount,
+        _ => false,
+    }
+}
+
+/// Stripe's answer about one PaymentIntent or Refund, classified by what the caller may do
+/// next.
 fn classify(answer: Answer<'_>) -> Result<ProviderTransaction, ProviderError> {
+    read(answer).and_then(|body| transaction(&body))
+}
+
+/// Stripe's answer: its body when it succeeded, else the error classified.
+pub(super) fn read(answer: Answer<'_>) -> Result<Value, ProviderError> {
     let body: Value = serde_json::from_str(answer.text).unwrap_or(Value::Null);
     let error = &body["error"];
     let code = || {
@@ -190,7 +244,7 @@ fn classify(answer: Answer<'_>) -> Result<ProviderTransaction, ProviderError> {
     };
     let kind = error["type"].as_str().unwrap_or_default();
     match (answer.status, kind) {
-        (200..=299, _) => transaction(&body),
+        (200..=299, _) => Ok(body),
         // A key reused with other parameters, or still in use: what the first request did is
         // not known from here.
         (_, "idempotency_error") => Err(ProviderError::UnknownOutcome(code())),
@@ -292,13 +346,13 @@ impl PaymentProvider for StripeClient {
                 )
                 .await;
             match cancelled {
-                // After a partial capture Stripe has already released the rest: releasing it
-                // is done, which the intent (captured) confirms.
+                // Already cancelled, or a partial capture already released the rest: the
+                // release is done, as the intent confirms.
                 Err(ProviderError::Rejected { code })
                     if code == "payment_intent_unexpected_state" =>
                 {
                     let intent = self.get_transaction(&ctx.correlation_id, id).await?;
-                    if intent.status == "captured" {
+                    if released(&intent) {
                         Ok(intent)
                     } else {
                         Err(ProviderError::Rejected { code })
@@ -333,6 +387,14 @@ impl PaymentProvider for StripeClient {
             )
             .await
         })
+    }
+
+    fn look_up<'a>(
+        &'a self,
+        correlation_id: &'a str,
+        lookup: Lookup<'a>,
+    ) -> BoxFuture<'a, Result<Option<ProviderTransaction>, ProviderError>> {
+        Box::pin(self.find(correlation_id, lookup))
     }
 
     fn get_transaction<'a>(

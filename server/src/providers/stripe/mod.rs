@@ -2,6 +2,7 @@
 //! signed webhooks, and its PaymentIntents API as a payment provider (`client.rs`).
 
 mod client;
+mod lookup;
 
 use std::sync::Arc;
 
@@ -128,6 +129,11 @@ impl AccountAdapter for StripeAdapter {
                 format!("a {mode} key (sk_{mode}_… or rk_{mode}_…) for this environment"),
             ))
         }
+    }
+
+    fn is_about_account(&self, credentials: &Credentials, payload: &Value) -> bool {
+        // Connect events name their account; the platform's own carry none.
+        payload["account"].as_str() == credentials.setting("account_id")
     }
 
     fn verify_webhook(

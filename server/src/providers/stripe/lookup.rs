@@ -1,0 +1,196 @@
+//! What an earlier call did, read from Stripe's state before anything is sent again.
+//!
+//! Stripe's idempotency layer keeps the answer of a request that started executing, a `500`
+//! included, and forgets keys after a day: resending with the same key may replay the failure
+//! for a day and act a second time after. So an operation whose answer was lost is looked for
+//! first (the PaymentIntent for a capture or a void, the intent's refunds by our reference for
+//! a refund, a search by our reference for an old authorization), and sent again only when it
+//! is not there.
+
+use chrono::Duration;
+use serde_json::Value;
+
+use super::client::{StripeClient, released, transaction};
+use crate::providers::payment::{EventOperation, Lookup, ProviderError, ProviderTransaction};
+
+/// Until then an authorization is looked for by resending it with its key (Stripe replays
+/// what it answered); after it, by Stripe's search, whose index trails by about a minute, so
+/// that an authorization not found there never happened.
+const SEARCH_TRUSTED_AFTER: Duration = Duration::hours(1);
+
+/// Pages of an intent's refunds read at most (a hundred each).
+const REFUND_PAGES: usize = 10;
+
+impl StripeClient {
+    /// See [`crate::providers::payment::PaymentProvider::look_up`].
+    pub(super) async fn find(
+        &self,
+        correlation_id: &str,
+        lookup: Lookup<'_>,
+    ) -> Result<Option<ProviderTransaction>, ProviderError> {
+        let intent = match (lookup.operation, lookup.payment_id) {
+            (EventOperation::Authorize, _) => {
+                return self.find_authorization(correlation_id, lookup).await;
+            }
+            (_, None) => return Ok(None),
+            (_, Some(id)) => id,
+        };
+        match lookup.operation {
+            EventOperation::Refund => {
+                self.find_refund(correlation_id, intent, lookup.reference)
+                    .await
+            }
+            EventOperation::Capture => {
+                let now = self.get_intent(correlation_id, intent).await?;
+                match now.status.as_str() {
+                    // Without multicapture an intent is captured once: this capture.
+                    "captured" => Ok(Some(now)),
+                    "authorized" => Ok(None),
+                    "voided" => Err(ProviderError::Rejected {
+                        code: "payment_intent_canceled".to_owned(),
+                    }),
+                    other => Err(ProviderError::UnknownOutcome(format!(
+                        "the intent is {other}"
+                    ))),
+                }
+            }
+            EventOperation::Void => {
+                let now = self.get_intent(correlation_id, intent).await?;
+                if released(&now) {
+                    return Ok(Some(now));
+                }
+                match now.status.as_str() {
+                    "authorized" => Ok(None),
+                    // Captured in full (outside this platform): nothing was released.
+                    "captured" => Err(ProviderError::Rejected {
+                        code: "payment_intent_unexpected_state".to_owned(),
+                    }),
+                    other => Err(ProviderError::UnknownOutcome(format!(
+                        "the intent is {other}"
+                    ))),
+                }
+            }
+            EventOperation::Authorize => Ok(None),
+        }
+    }
+
+    async fn get_intent(
+        &self,
+        correlation_id: &str,
+        id: &str,
+    ) -> Result<ProviderTransaction, ProviderError> {
+        use crate::providers::payment::PaymentProvider;
+        self.get_transaction(correlation_id, id).await
+    }
+
+    async fn find_authorization(
+        &self,
+        correlation_id: &str,
+        lookup: Lookup<'_>,
+    ) -> Result<Option<ProviderTransaction>, ProviderError> {
+        if lookup.now - lookup.first_sent < SEARCH_TRUSTED_AFTER {
+            return Ok(None);
+        }
+        let query = format!("metadata['cassa_reference']:'{}'", lookup.reference);
+        let path = format!(
+            "/v1/payment_intents/search?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("query", &query)
+                .finish()
+        );
+        let found = self
+            .get_json("look_up_authorization", &path, correlation_id)
+            .await?;
+        match found["data"].as_array().map(Vec::as_slice) {
+            Some([intent]) => transaction(intent).map(Some),
+            // Never sent again this late: the customer left long ago, and a charge now
+            // would surprise them. Failed, as nothing was authorized.
+            Some([]) => Err(ProviderError::Rejected {
+                code: "not_found_at_provider".to_owned(),
+            }),
+            Some(_) => Err(ProviderError::UnknownOutcome(
+                "several payment intents carry this reference".to_owned(),
+            )),
+            None => Err(ProviderError::UnknownOutcome(
+                "a search answer without data".to_owned(),
+            )),
+        }
+    }
+
+    async fn find_refund(
+        &self,
+        correlation_id: &str,
+        intent: &str,
+        reference: &str,
+    ) -> Result<Option<ProviderTransaction>, ProviderError> {
+        let mut after: Option<String> = None;
+        for _ in 0..REFUND_PAGES {
+            let path = refunds_path(intent, after.as_deref());
+            let page = self
+                .get_json("look_up_refund", &path, correlation_id)
+                .await?;
+            let refunds = page["data"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if let Some(refund) = refunds
+                .iter()
+                .find(|r| r["metadata"]["cassa_reference"].as_str() == Some(reference))
+            {
+                return transaction(refund).map(Some);
+            }
+            if page["has_more"] != Value::Bool(true) {
+                return Ok(None);
+            }
+            after = refunds
+                .last()
+                .and_then(|r| r["id"].as_str())
+                .map(str::to_owned);
+            if after.is_none() {
+                break;
+            }
+        }
+        Err(ProviderError::UnknownOutcome(
+            "the intent's refunds could not all be read".to_owned(),
+        ))
+    }
+}
+
+/// A page of an intent's refunds (the serializer is not `Send`, so it never lives across an
+/// await).
+fn refunds_path(intent: &str, after: Option<&str>) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("payment_intent", intent)
+        .append_pair("limit", "100");
+    if let Some(last) = after {
+        query.append_pair("starting_after", last);
+    }
+    format!("/v1/refunds?{}", query.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::MinorUnits;
+
+    fn intent(status: &str, amount: i64, captured: i64) -> ProviderTransaction {
+        ProviderTransaction {
+            id: "pi_1".into(),
+            status: status.into(),
+            amount: MinorUnits(amount),
+            captured: MinorUnits(captured),
+            refunded: MinorUnits(0),
+            next_action: None,
+        }
+    }
+
+    #[test]
+    fn only_a_cancel_or_a_partial_capture_confirms_a_release() {
+        assert!(released(&intent("voided", 100, 0)));
+        assert!(released(&intent("captured", 100, 40)));
+        assert!(!released(&intent("captured", 100, 100)));
+        assert!(!released(&intent("authorized", 100, 0)));
+        assert!(!released(&intent("pending", 100, 0)));
+    }
+}
