@@ -69,6 +69,12 @@ pub fn manage_credentials(
     }
 }
 
+/// Asking a provider who the stored credentials of `environment` belong to: it uses the
+/// secrets, so production's are the owners' (and the store's own production key's).
+pub fn check_credentials(actor: Actor, environment: Environment) -> Result<(), Error> {
+    production_needs_owner(actor, environment)
+}
+
 /// Buying and voiding shipping labels in `environment` (a label is charged to the store).
 pub fn buy_labels(actor: Actor, environment: Environment) -> Result<(), Error> {
     production_needs_owner(actor, environment)
@@ -148,5 +154,9 @@ mod tests {
         assert!(manage_credentials(staff, production, sandbox).is_ok());
         assert!(manage_credentials(staff, sandbox, production).is_err());
         assert!(manage_credentials(user(Role::Owner), sandbox, production).is_ok());
+        assert!(check_credentials(staff, sandbox).is_ok());
+        assert!(check_credentials(staff, production).is_err());
+        assert!(check_credentials(user(Role::Owner), production).is_ok());
+        assert!(check_credentials(key, production).is_ok());
     }
 }

@@ -6,6 +6,7 @@
 //! (`providers::payment::PaymentAdapter`): nothing here names a provider.
 
 mod choice;
+mod connection;
 pub mod keys;
 mod repo;
 mod routes;
@@ -19,6 +20,7 @@ use uuid::Uuid;
 pub use crate::keyring::{KeyRing, KeyRingError, Sealed};
 pub use crate::providers::account::Credentials;
 pub use choice::{ProviderChoice, ProviderChoiceInput, choose_payment_provider, payment_provider};
+pub use connection::{ConnectionCheck, check_connection};
 pub use routes::{admin_router, platform_router};
 pub use service::{
     NewCredential, carrier_client, client_context, delete, insert_new, list, load, load_fresh,
@@ -27,7 +29,7 @@ pub use service::{
 
 use crate::{
     db::DbError,
-    providers::account::ClientError,
+    providers::account::{ClientError, ConnectionError},
     types::{Environment, InvalidValue, StoreId},
 };
 
@@ -58,6 +60,9 @@ pub enum CredentialError {
     /// The provider's client could not be built from the credentials.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// The provider did not confirm the credentials.
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
 }
 
 impl From<crate::keyring::ElsewhereError> for CredentialError {

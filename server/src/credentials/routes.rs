@@ -1,12 +1,12 @@
 //! `/api/v1/admin/credentials` (stores) and `/api/v1/platform/keys` (platform admins).
 
-use axum::{Json, extract::State};
+use axum::{Extension, Json, extract::State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{CredentialView, ProviderChoice, ProviderChoiceInput, keys};
+use super::{ConnectionCheck, CredentialView, ProviderChoice, ProviderChoiceInput, keys};
 use crate::{
     auth::{
         policy,
@@ -14,6 +14,7 @@ use crate::{
     },
     http::{
         extract::{ApiJson, ApiPath},
+        middleware::RequestId,
         problem::{ApiError, Problem},
     },
     state::AppState,
@@ -25,6 +26,7 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_credentials))
         .routes(routes!(put_credentials, delete_credentials))
+        .routes(routes!(check_connection))
         .routes(routes!(get_payment_provider, put_payment_provider))
 }
 
@@ -181,6 +183,52 @@ pub async fn delete_credentials(
     may_manage(&scope, environment)?;
     super::delete(&state, scope.store_id, provider, environment).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Asks the provider who the store's credentials in the caller's environment belong to (no
+/// money moves): the account's id, name, country, default currency and whether it may take
+/// payments. Stripe: `GET /v1/account` (of the Connect account when one is stored).
+#[utoipa::path(
+    get,
+    path = "/credentials/{provider}/connection",
+    tag = "credentials",
+    params(
+        ("provider" = String, Path, description = "A registered provider: `sandbox`, `stripe`"),
+    ),
+    responses(
+        (status = 200, description = "The provider confirmed the credentials", body = ConnectionCheck),
+        (status = 403, description = "This credential may not use that environment's secrets", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No credentials for this provider in this store and environment", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "`provider_auth_failed`: the provider refused the credentials; \
+            `provider_rejected`: it refused the request; `connection_check_unsupported`", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 503, description = "`provider_unavailable`: the provider could not be reached", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn check_connection(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(provider): ApiPath<String>,
+    request_id: Option<Extension<RequestId>>,
+) -> Result<Json<ConnectionCheck>, ApiError> {
+    policy::check_credentials(scope.actor, scope.environment)?;
+    let correlation_id = request_id
+        .map(|Extension(id)| id.as_str().to_owned())
+        .unwrap_or_default();
+    Ok(Json(
+        super::check_connection(
+            &state,
+            scope.store_id,
+            &provider,
+            scope.environment,
+            &correlation_id,
+        )
+        .await?,
+    ))
 }
 
 /// Master key versions and recent rotations.

@@ -68,6 +68,18 @@ pub trait AccountAdapter: Send + Sync {
     /// The provider's id of a verified delivery (deduplication key).
     fn event_id(&self, headers: &HeaderMap, payload: &Value) -> Option<String>;
 
+    /// Asks the provider who `credentials` belong to, proving they work without moving money
+    /// (`correlation_id`: the request's id, for the provider's logs and our audit).
+    fn check_connection<'a>(
+        &'a self,
+        _ctx: &'a ClientContext,
+        _credentials: &'a Credentials,
+        _correlation_id: &'a str,
+    ) -> BoxFuture<'a, Result<ProviderAccount, ConnectionError>> {
+        let name = self.name();
+        Box::pin(async move { Err(ConnectionError::Unsupported(name)) })
+    }
+
     /// Called after a store's credentials for this provider were written (e.g. to register
     /// this server's webhook endpoint with the provider). Failures are the adapter's to log.
     fn credentials_changed<'a>(
@@ -76,6 +88,64 @@ pub trait AccountAdapter: Send + Sync {
         _credentials: &'a Credentials,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async {})
+    }
+}
+
+/// The account a provider says a store's credentials belong to (nothing secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ProviderAccount {
+    /// The provider's account id (`acct_…`).
+    pub id: String,
+    /// The business name the account shows, when it has one.
+    pub name: Option<String>,
+    /// ISO 3166-1 alpha-2 country of the account.
+    pub country: Option<String>,
+    /// ISO 4217 code of the account's default currency, upper case.
+    pub default_currency: Option<String>,
+    /// Whether the provider lets the account take payments now.
+    pub charges_enabled: bool,
+}
+
+/// Why a connection check failed, by what the merchant can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// The provider refused the credentials themselves (a wrong, revoked or restricted key).
+    #[error("the provider refused the credentials ({status}: {code})")]
+    AuthFailed {
+        /// HTTP status of the refusal.
+        status: u16,
+        /// The provider's reason code.
+        code: String,
+    },
+    /// The provider refused the request for another reason (e.g. an address not allowed).
+    #[error("the provider refused the request: {0}")]
+    Rejected(String),
+    /// The provider could not be reached, failed or did not answer in time.
+    #[error("the provider could not be reached: {0}")]
+    Unavailable(String),
+    /// No client could be built from the credentials.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The provider has no way to say who a key belongs to.
+    #[error("the {0} provider cannot check a connection")]
+    Unsupported(&'static str),
+}
+
+impl From<super::payment::ProviderError> for ConnectionError {
+    fn from(err: super::payment::ProviderError) -> Self {
+        use super::payment::ProviderError as E;
+        match err {
+            E::Refused {
+                status: status @ (401 | 403),
+                code,
+            } => ConnectionError::AuthFailed { status, code },
+            // A rate limit says nothing about the key: try again later.
+            E::Refused { status: 429, code } => ConnectionError::Unavailable(code),
+            E::Refused { code, .. } | E::Rejected { code } | E::Declined { code } => {
+                ConnectionError::Rejected(code)
+            }
+            E::Retryable(why) | E::UnknownOutcome(why) => ConnectionError::Unavailable(why),
+        }
     }
 }
 

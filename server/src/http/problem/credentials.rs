@@ -1,7 +1,12 @@
 //! Credential and key failures as problems.
 
+use axum::http::StatusCode;
+
 use super::ApiError;
-use crate::{credentials::CredentialError, providers::account::ClientError};
+use crate::{
+    credentials::CredentialError,
+    providers::account::{ClientError, ConnectionError},
+};
 
 impl From<CredentialError> for ApiError {
     fn from(err: CredentialError) -> Self {
@@ -17,6 +22,40 @@ impl From<CredentialError> for ApiError {
             }
             CredentialError::Client(_) => ApiError::ProviderUnavailable,
             CredentialError::Key(e) => ApiError::Internal(e.into()),
+            CredentialError::Connection(e) => connection(e),
         }
+    }
+}
+
+/// A connection check's failure: the merchant's key (`provider_auth_failed`), or the provider
+/// out of reach (`provider_unavailable`). Only the provider's reason code is shown.
+fn connection(err: ConnectionError) -> ApiError {
+    match err {
+        ConnectionError::AuthFailed { status, code } => ApiError::Described {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "provider_auth_failed",
+            title: "Provider refused the credentials",
+            detail: format!(
+                "the provider refused these credentials ({status} {code}); check the key and \
+                 account id, then store them again"
+            ),
+        },
+        ConnectionError::Rejected(code) => ApiError::ProviderRejected(code),
+        ConnectionError::Client(ClientError::Egress(_)) => {
+            ApiError::ProviderRejected("egress_refused".to_owned())
+        }
+        ConnectionError::Unsupported(provider) => ApiError::Described {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "connection_check_unsupported",
+            title: "Connection check unsupported",
+            detail: format!("the {provider} provider has no way to check a connection"),
+        },
+        ConnectionError::Unavailable(_) | ConnectionError::Client(_) => ApiError::Described {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "provider_unavailable",
+            title: "Provider unavailable",
+            detail: "the provider could not be reached or did not answer; try again shortly"
+                .to_owned(),
+        },
     }
 }

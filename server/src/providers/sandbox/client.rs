@@ -11,6 +11,7 @@ use crate::{
     db::Db,
     egress::{self, Egress},
     money::MinorUnits,
+    providers::account::ProviderAccount,
     providers::payment::{
         BoxFuture, CallContext, ListedPayment, PaymentPage, PaymentProvider, ProviderError,
         ProviderTransaction,
@@ -124,7 +125,48 @@ fn classify(answer: Answer<'_>) -> Result<ProviderTransaction, ProviderError> {
     }
 }
 
+/// The PSP's account object; its refusals classified as any call's.
+fn classify_account(answer: Answer<'_>) -> Result<ProviderAccount, ProviderError> {
+    if !(200..=299).contains(&answer.status) {
+        return Err(classify(answer)
+            .err()
+            .unwrap_or_else(|| ProviderError::Retryable("unexpected answer".to_owned())));
+    }
+    let body: Value = serde_json::from_str(answer.text).unwrap_or(Value::Null);
+    let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    let id = text(&body["id"])
+        .ok_or_else(|| ProviderError::UnknownOutcome("an answer without an account".to_owned()))?;
+    Ok(ProviderAccount {
+        id,
+        name: text(&body["name"]),
+        country: text(&body["country"]),
+        default_currency: text(&body["default_currency"]).map(|c| c.to_ascii_uppercase()),
+        charges_enabled: body["charges_enabled"].as_bool().unwrap_or(false),
+    })
+}
+
 impl SandboxClient {
+    /// The account the API key is (`GET /v1/account`): proves the key works, moves nothing.
+    pub async fn account(&self, correlation_id: &str) -> Result<ProviderAccount, ProviderError> {
+        let url = format!("{}/v1/account", self.base_url);
+        let build = || {
+            Ok(self
+                .transport
+                .request(reqwest::Method::GET, &url)?
+                .bearer_auth(self.api_key.expose_secret()))
+        };
+        self.transport
+            .send(
+                "check_connection",
+                build,
+                None,
+                correlation_id,
+                None,
+                classify_account,
+            )
+            .await
+    }
+
     /// Tells the PSP where to send this account's webhooks and with which secret to sign them.
     pub async fn register_webhook_endpoint(
         &self,

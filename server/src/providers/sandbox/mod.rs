@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use super::{
     account::{
-        AccountAdapter, BoxFuture, ClientContext, ClientError, Credentials, generate_keyed,
-        keyed_masked, only_fields, standard_event_id, string_field, verify_standard_webhook,
+        AccountAdapter, BoxFuture, ClientContext, ClientError, ConnectionError, Credentials,
+        ProviderAccount, generate_keyed, keyed_masked, only_fields, standard_event_id,
+        string_field, verify_standard_webhook,
     },
     payment::{EventOperation, PaymentAdapter, PaymentProvider, ProviderEvent},
     signature::SignatureError,
@@ -75,6 +76,18 @@ impl AccountAdapter for SandboxAdapter {
 
     fn event_id(&self, headers: &HeaderMap, _payload: &Value) -> Option<String> {
         standard_event_id(headers)
+    }
+
+    fn check_connection<'a>(
+        &'a self,
+        ctx: &'a ClientContext,
+        credentials: &'a Credentials,
+        correlation_id: &'a str,
+    ) -> BoxFuture<'a, Result<ProviderAccount, ConnectionError>> {
+        Box::pin(async move {
+            let client = sandbox_client(ctx, credentials)?;
+            Ok(client.account(correlation_id).await?)
+        })
     }
 
     fn credentials_changed<'a>(

@@ -1,6 +1,7 @@
 //! Stripe: a store's Stripe credentials (secret key, webhook secret, Connect account), Stripe's
 //! signed webhooks, and its PaymentIntents API as a payment provider (`client.rs`).
 
+mod account;
 mod client;
 mod lookup;
 
@@ -154,6 +155,18 @@ impl AccountAdapter for StripeAdapter {
 
     fn event_id(&self, _headers: &HeaderMap, payload: &Value) -> Option<String> {
         payload["id"].as_str().map(str::to_owned)
+    }
+
+    fn check_connection<'a>(
+        &'a self,
+        ctx: &'a ClientContext,
+        credentials: &'a Credentials,
+        correlation_id: &'a str,
+    ) -> super::account::BoxFuture<
+        'a,
+        Result<super::account::ProviderAccount, super::account::ConnectionError>,
+    > {
+        Box::pin(account::check(self, ctx, credentials, correlation_id))
     }
 }
 
