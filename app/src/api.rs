@@ -8,6 +8,7 @@ use crate::backend::{
     LedgerView, OrderDetailView, ReconciliationPageView, RevealedSecret, ShipmentView,
     ShipmentsView, StoreView, SystemStatus, TaxExemptionRow, TaxPageView, Viewer,
     WebhookEventsView,
+    providers::{ConnectionView, PaymentProviderView, ProviderChoiceOutcome},
 };
 
 #[cfg(feature = "ssr")]
@@ -171,6 +172,33 @@ pub async fn put_credentials(
             .put_credentials(&parts, provider, fields)
             .await,
     )
+}
+
+/// The payment provider of new payments in the current store and environment.
+#[server(prefix = "/console/fn", endpoint = "payment_provider")]
+pub async fn get_payment_provider() -> Result<PaymentProviderView, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.payment_provider(&parts).await)
+}
+
+/// Chooses the payment provider of new payments; a refused choice is the form's answer.
+#[server(prefix = "/console/fn", endpoint = "choose_payment_provider")]
+pub async fn choose_payment_provider(
+    provider: String,
+) -> Result<ProviderChoiceOutcome, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .choose_payment_provider(&parts, provider)
+            .await,
+    )
+}
+
+/// Asks a provider who the stored credentials belong to (nothing is charged).
+#[server(prefix = "/console/fn", endpoint = "check_connection")]
+pub async fn check_connection(provider: String) -> Result<ConnectionView, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.check_connection(&parts, provider).await)
 }
 
 /// Master key versions and rotations.

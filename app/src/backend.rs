@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod providers;
+
 /// What the overview page shows about the running platform.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemStatus {
@@ -689,7 +691,7 @@ pub struct ReconciliationPageView {
 /// Implemented by the server and provided as Leptos context (`Arc<dyn ConsoleBackend>`) to the
 /// console's server functions.
 #[cfg(feature = "ssr")]
-pub trait ConsoleBackend: Send + Sync + 'static {
+pub trait ConsoleBackend: providers::ProviderBackend + Send + Sync + 'static {
     /// Version, database backend and readiness of this server process.
     fn system_status(&self) -> BoxFuture<'_, SystemStatus>;
     /// The signed-in user, if any.

@@ -1,8 +1,13 @@
-//! The current store's provider credentials: masked view, add or replace.
+//! The current store's provider credentials: masked view, add or replace, check with the
+//! provider; and the payment provider of new payments (`providers.rs`).
 
 use leptos::prelude::*;
 
-use super::{error_text, with_viewer};
+use super::{
+    error_text,
+    providers::{PaymentProviderPanel, StripeForm, connection_cell},
+    with_viewer,
+};
 use crate::{
     api::{PutCredentials, list_credentials},
     backend::Viewer,
@@ -65,6 +70,7 @@ fn CredentialList(store_name: String, environment: String) -> impl IntoView {
                                                 <th>"Fields"</th>
                                                 <th>"Key version"</th>
                                                 <th>"Updated"</th>
+                                                <th>"Connection"</th>
                                             </tr>
                                         </thead>
                                         <tbody>
@@ -72,6 +78,7 @@ fn CredentialList(store_name: String, environment: String) -> impl IntoView {
                                                 .into_iter()
                                                 .map(|row| {
                                                     let provider = row.provider.clone();
+                                                    let check = connection_cell(&row);
                                                     view! {
                                                         <tr data-provider=provider>
                                                             <td>{row.provider}</td>
@@ -91,6 +98,7 @@ fn CredentialList(store_name: String, environment: String) -> impl IntoView {
                                                             </td>
                                                             <td>{row.key_version}</td>
                                                             <td>{row.updated_at}</td>
+                                                            {check}
                                                         </tr>
                                                     }
                                                 })
@@ -103,15 +111,17 @@ fn CredentialList(store_name: String, environment: String) -> impl IntoView {
                         })
                 }}
             </Suspense>
+            {outcome}
         </section>
+        <PaymentProviderPanel environment=environment.clone() saved=save.version()/>
+        <StripeForm environment=environment.clone() save=save/>
         <section class="panel">
-            <h2>"Add or replace"</h2>
+            <h2>"Other providers"</h2>
             <ActionForm action=save attr:class="form" attr:id="put-credentials">
                 <label>
                     "Provider"
                     <select name="provider">
                         <option value="sandbox">"Sandbox PSP"</option>
-                        <option value="stripe">"Stripe"</option>
                         <option value="sandbox_carrier">"Sandbox carrier"</option>
                         <option value="taxapi">"Tax service (taxapi)"</option>
                     </select>
@@ -125,12 +135,11 @@ fn CredentialList(store_name: String, environment: String) -> impl IntoView {
                     <input type="password" name="webhook_secret" autocomplete="off"/>
                 </label>
                 <label>
-                    "Base URL (sandbox, carrier; required for a tax service) / account id (Stripe)"
+                    "Base URL (sandbox, carrier; required for a tax service)"
                     <input type="text" name="setting"/>
                 </label>
                 <button type="submit" class="btn primary">"Save credentials"</button>
             </ActionForm>
-            {outcome}
         </section>
     }
 }

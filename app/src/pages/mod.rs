@@ -8,6 +8,7 @@ pub mod layout;
 mod overview;
 mod password;
 mod payments;
+mod providers;
 mod reconciliation;
 mod shipments;
 mod sign_in;

@@ -13,6 +13,7 @@ mod fx_rates;
 mod master_keys;
 mod overview;
 mod payments;
+mod providers;
 mod reconciliation;
 mod session;
 mod shipments;
