@@ -21,6 +21,7 @@ mod payment_races;
 mod payments;
 mod problems;
 mod provider_client;
+mod provider_connection;
 mod reconciliation;
 mod request_id;
 mod sandbox_carrier;
