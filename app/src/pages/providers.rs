@@ -26,8 +26,17 @@ fn label(provider: &str) -> String {
 #[component]
 pub fn PaymentProviderPanel(environment: String, saved: RwSignal<usize>) -> impl IntoView {
     let choose = ServerAction::<ChoosePaymentProvider>::new();
+    // The last choice made: a refused one changes nothing, so it reloads nothing (and leaves
+    // the form as the merchant left it).
+    let last_chosen =
+        Memo::new(
+            move |previous: Option<&Option<String>>| match choose.value().get() {
+                Some(Ok(ProviderChoiceOutcome::Chosen(now))) => now.updated_at,
+                _ => previous.cloned().flatten(),
+            },
+        );
     let current = Resource::new(
-        move || (saved.get(), choose.version().get()),
+        move || (saved.get(), last_chosen.get()),
         |_| get_payment_provider(),
     );
     let refused = move || match choose.value().get() {
