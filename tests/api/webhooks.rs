@@ -88,15 +88,8 @@ impl Hooks {
         self.send(id, ts, &body, &sig).await
     }
 
-    /// The PSP authorizes the intent's pending payment (its state only: the webhook it would
-    /// send is what the test delivers itself). Events are hints; the PSP's state is the truth.
     async fn authorize_at_psp(&self, intent: &Value) {
-        const SQL: &str = "UPDATE sandbox_psp_payments SET status = 'authorized' WHERE id = $1";
-        let pid = intent["provider_payment_id"].as_str().unwrap();
-        cassa::on_db!(&self.app.db, pool => {
-            sqlx::query(SQL).bind(pid).execute(pool).await.map(|r| r.rows_affected())
-        })
-        .unwrap();
+        authorize_at_psp(&self.app, intent).await;
     }
 
     /// An order paid with `pm_card_async`: (order id, intent) with the intent `pending`.
@@ -167,7 +160,19 @@ impl Hooks {
     }
 }
 
-fn authorized_event(intent: &Value, amount: i64) -> Value {
+/// The PSP authorizes the intent's pending payment (its state only: the webhook it would send
+/// is what the test delivers itself). Events are hints; the PSP's state is the truth.
+pub(crate) async fn authorize_at_psp(app: &TestApp, intent: &Value) {
+    const SQL: &str = "UPDATE sandbox_psp_payments SET status = 'authorized' WHERE id = $1";
+    let pid = intent["provider_payment_id"].as_str().unwrap();
+    cassa::on_db!(&app.db, pool => {
+        sqlx::query(SQL).bind(pid).execute(pool).await.map(|r| r.rows_affected())
+    })
+    .unwrap();
+}
+
+/// The sandbox PSP's `payment.authorized` event for the intent's payment.
+pub(crate) fn authorized_event(intent: &Value, amount: i64) -> Value {
     json!({
         "id": format!("evt_{}", Uuid::now_v7().simple()),
         "type": "payment.authorized",

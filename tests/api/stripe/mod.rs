@@ -25,14 +25,14 @@ use crate::{
 use server::{Fault, SECRET_KEY, StripeServer, VERSION};
 
 /// The store's Stripe webhook signing secret.
-const WEBHOOK_SECRET: &str = "whsec_c3RyaXBlLXRlc3Qtc2VjcmV0";
+pub(crate) const WEBHOOK_SECRET: &str = "whsec_c3RyaXBlLXRlc3Qtc2VjcmV0";
 
 /// Where the test server mounts the Stripe-shaped server (under `/api/v1`).
 const MOUNT: &str = "/stripe";
 
 /// A shop whose payments go to Stripe (the local server), with `account` as its Connect
 /// account when given.
-async fn stripe_shop(backend: Backend, account: Option<&str>) -> (Shop, StripeServer) {
+pub(crate) async fn stripe_shop(backend: Backend, account: Option<&str>) -> (Shop, StripeServer) {
     stripe_shop_with(backend, account, cassa::providers::stripe::NAME, true).await
 }
 
