@@ -131,24 +131,6 @@ pub enum ConnectionError {
     Unsupported(&'static str),
 }
 
-impl From<super::payment::ProviderError> for ConnectionError {
-    fn from(err: super::payment::ProviderError) -> Self {
-        use super::payment::ProviderError as E;
-        match err {
-            E::Refused {
-                status: status @ (401 | 403),
-                code,
-            } => ConnectionError::AuthFailed { status, code },
-            // A rate limit says nothing about the key: try again later.
-            E::Refused { status: 429, code } => ConnectionError::Unavailable(code),
-            E::Refused { code, .. } | E::Rejected { code } | E::Declined { code } => {
-                ConnectionError::Rejected(code)
-            }
-            E::Retryable(why) | E::UnknownOutcome(why) => ConnectionError::Unavailable(why),
-        }
-    }
-}
-
 /// A store's decrypted credentials for one provider: the provider's name and its fields, as
 /// the provider's adapter defined them. Every value is held as a secret (which ones may be
 /// shown is the adapter's call, in [`PaymentAdapter::masked`]); `Debug` prints no value.

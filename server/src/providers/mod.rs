@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod audit;
+mod connection;
 pub mod payment;
 pub mod registry;
 pub mod sandbox;
