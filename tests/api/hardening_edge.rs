@@ -180,7 +180,13 @@ async fn stores_cannot_aim_the_provider_client_at_other_hosts(backend: Backend) 
     .await
     .unwrap();
     let _ = client
-        .authorize(&ctx("victim"), MinorUnits(1000), "USD", "pm_card_visa")
+        .authorize(
+            &ctx("victim"),
+            MinorUnits(1000),
+            "USD",
+            "pm_card_visa",
+            None,
+        )
         .await;
 
     // The server's own PSP stays allowed.
@@ -202,7 +208,7 @@ async fn stores_cannot_aim_the_provider_client_at_other_hosts(backend: Backend) 
     .await
     .unwrap();
     let paid = client
-        .authorize(&ctx("own"), MinorUnits(1000), "USD", "pm_card_visa")
+        .authorize(&ctx("own"), MinorUnits(1000), "USD", "pm_card_visa", None)
         .await
         .unwrap();
     assert_eq!(paid.status, "authorized");
@@ -226,7 +232,13 @@ async fn stores_cannot_aim_the_provider_client_at_other_hosts(backend: Backend) 
     .await
     .unwrap();
     let redirected = client
-        .authorize(&ctx("redirect"), MinorUnits(1000), "USD", "pm_card_visa")
+        .authorize(
+            &ctx("redirect"),
+            MinorUnits(1000),
+            "USD",
+            "pm_card_visa",
+            None,
+        )
         .await;
     assert!(redirected.is_err(), "{redirected:?}");
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -259,7 +271,7 @@ async fn provider_answers_are_read_up_to_a_cap(backend: Backend) {
     .await
     .unwrap();
     let result = client
-        .authorize(&ctx("huge"), MinorUnits(1000), "USD", "pm_card_visa")
+        .authorize(&ctx("huge"), MinorUnits(1000), "USD", "pm_card_visa", None)
         .await;
     // An answer too large to read is not an answer: the outcome stays open, never guessed.
     assert!(
@@ -401,7 +413,7 @@ async fn allowed_names_that_resolve_to_internal_addresses_are_refused_at_connect
     .await
     .unwrap();
     let result = client
-        .authorize(&ctx("dns"), MinorUnits(1000), "USD", "pm_card_visa")
+        .authorize(&ctx("dns"), MinorUnits(1000), "USD", "pm_card_visa", None)
         .await;
     assert!(result.is_err(), "{result:?}");
     // An allowed IP literal is still judged by its address.

@@ -50,13 +50,13 @@ async fn the_client_drives_the_payment_lifecycle(backend: Backend) {
     .unwrap();
 
     let auth = client
-        .authorize(&ctx("a1"), MinorUnits(1000), "USD", "pm_card_visa")
+        .authorize(&ctx("a1"), MinorUnits(1000), "USD", "pm_card_visa", None)
         .await
         .unwrap();
     assert_eq!(auth.status, "authorized");
     // The same key again is the same payment.
     let again = client
-        .authorize(&ctx("a1"), MinorUnits(1000), "USD", "pm_card_visa")
+        .authorize(&ctx("a1"), MinorUnits(1000), "USD", "pm_card_visa", None)
         .await
         .unwrap();
     assert_eq!(again, auth);
@@ -83,7 +83,13 @@ async fn the_client_drives_the_payment_lifecycle(backend: Backend) {
     );
 
     let declined = client
-        .authorize(&ctx("d1"), MinorUnits(1000), "USD", "pm_card_declined")
+        .authorize(
+            &ctx("d1"),
+            MinorUnits(1000),
+            "USD",
+            "pm_card_declined",
+            None,
+        )
         .await;
     assert_eq!(
         declined,
@@ -120,6 +126,7 @@ async fn retryable_errors_are_retried_a_bounded_number_of_times(backend: Backend
             MinorUnits(1000),
             "USD",
             "pm_card_processing_error",
+            None,
         )
         .await;
     assert_eq!(
@@ -146,7 +153,7 @@ async fn a_timeout_is_an_unknown_outcome_resolved_with_the_same_key(backend: Bac
     .await
     .unwrap();
     let first = client
-        .authorize(&ctx("t1"), MinorUnits(1000), "USD", "pm_card_timeout")
+        .authorize(&ctx("t1"), MinorUnits(1000), "USD", "pm_card_timeout", None)
         .await;
     assert!(
         matches!(first, Err(ProviderError::UnknownOutcome(_))),
@@ -154,7 +161,7 @@ async fn a_timeout_is_an_unknown_outcome_resolved_with_the_same_key(backend: Bac
     );
     // Still in flight at the PSP: still unknown, and nothing doubled.
     let second = client
-        .authorize(&ctx("t1"), MinorUnits(1000), "USD", "pm_card_timeout")
+        .authorize(&ctx("t1"), MinorUnits(1000), "USD", "pm_card_timeout", None)
         .await;
     assert!(
         matches!(second, Err(ProviderError::UnknownOutcome(_))),
@@ -162,7 +169,7 @@ async fn a_timeout_is_an_unknown_outcome_resolved_with_the_same_key(backend: Bac
     );
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let resolved = client
-        .authorize(&ctx("t1"), MinorUnits(1000), "USD", "pm_card_timeout")
+        .authorize(&ctx("t1"), MinorUnits(1000), "USD", "pm_card_timeout", None)
         .await
         .unwrap();
     assert_eq!(resolved.status, "authorized");

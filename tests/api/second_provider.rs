@@ -201,6 +201,7 @@ impl PaymentProvider for AcmeClient {
         amount: MinorUnits,
         currency: &'a str,
         payment_method: &'a str,
+        _return_url: Option<&'a str>,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
         let body = json!({"amount": amount.0, "currency": currency, "method": payment_method});
         Box::pin(self.call(

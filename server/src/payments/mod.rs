@@ -331,6 +331,11 @@ pub struct AuthorizeRequest {
     /// Optional: the total the client displayed; a difference from the snapshot is a 422
     /// `snapshot_mismatch`. The amount charged always comes from the snapshot.
     pub amount: Option<i64>,
+    /// Optional: where the provider sends the customer back after a challenge (3-D Secure's
+    /// `redirect_to_url`); an absolute `https` URL (`http` too in the sandbox), at most 2,048
+    /// characters. Without it a provider that needs one answers with another `next_action`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_url: Option<String>,
 }
 
 /// Body of `POST /api/v1/me/orders/{order_id}/pay`.

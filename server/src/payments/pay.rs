@@ -72,6 +72,7 @@ pub async fn pay(
                 snapshot_id: Some(snapshot.snapshot_id),
                 payment_method: request.payment_method.clone(),
                 amount: None,
+                return_url: None,
             };
             authorize_with(
                 state,
@@ -101,6 +102,8 @@ pub async fn pay(
         operation: Operation::Capture,
         amount: None,
         reason: None,
+        // Everything at once: nothing is left for another capture.
+        once: false,
     };
     // Each capture the provider was unavailable for is final under its own step key; the next
     // attempt of this pay key takes the next step key.

@@ -2,6 +2,7 @@
 //! pending transaction, classify what it said, and record the outcome exactly once (with the
 //! request's idempotent answer, when the flow stores one, in the same database transaction).
 
+use self::call::{ABANDONED_AFTER, abandon, look_up, release_wrong_amount, send};
 use super::{
     Operation, TransactionStatus,
     caller::Caller,
@@ -9,7 +10,7 @@ use super::{
     machine::{self, Event, IntentStatus},
     provider::client_for,
     reply::Reply,
-    repo::{self, FailureKind, IntentRow, NewHistory, Outcome, Subject, TxnRow},
+    repo::{self, FailureKind, NewHistory, Outcome, Subject, TxnRow},
 };
 use crate::{
     idempotency::{
@@ -19,10 +20,7 @@ use crate::{
     money::MinorUnits,
     providers::{
         audit::{AuditEntry, AuditLog},
-        payment::{
-            CallContext, EventOperation, Lookup, PaymentProvider, ProviderError,
-            ProviderTransaction, Units,
-        },
+        payment::{CallContext, PaymentProvider, ProviderError, ProviderTransaction, Units},
     },
     state::AppState,
     tax,
@@ -261,6 +259,13 @@ pub(super) async fn drive(
     {
         outcome = release_wrong_amount(client, &call, &txn, provider_id, *amount).await;
     }
+    if let (Operation::Authorize, ProviderOutcome::Pending { provider_id, .. }) =
+        (operation, &outcome)
+        && txn.provider_txn_id.is_some()
+        && state.clock.now() - txn.created_at >= ABANDONED_AFTER
+    {
+        outcome = abandon(client, &call, &txn, provider_id).await;
+    }
     let extras = Extras {
         reply,
         audit: Some(&audit),
@@ -269,107 +274,6 @@ pub(super) async fn drive(
     // Rows the outcome's transaction did not take (someone else recorded it, or it failed).
     audit.flush(&state.db).await;
     settled
-}
-
-/// Before an operation an earlier call may have made is sent again: what the provider's state
-/// says it did (`None`: send it again with the same key).
-async fn look_up(
-    client: &dyn PaymentProvider,
-    caller: &Caller,
-    intent: &IntentRow,
-    txn: &TxnRow,
-    sent: MinorUnits,
-    attempt: Attempt,
-    state: &AppState,
-) -> Result<Option<ProviderTransaction>, ProviderError> {
-    let operation = match txn.operation {
-        // An accepted asynchronous authorization is read by `send` itself.
-        Operation::Authorize if txn.provider_txn_id.is_some() => return Ok(None),
-        Operation::Authorize => EventOperation::Authorize,
-        Operation::Capture => EventOperation::Capture,
-        Operation::Void => EventOperation::Void,
-        Operation::Refund => EventOperation::Refund,
-    };
-    if attempt == Attempt::First {
-        return Ok(None);
-    }
-    let reference = txn.id.to_string();
-    let lookup = Lookup {
-        operation,
-        payment_id: intent.provider_payment_id.as_deref(),
-        reference: &reference,
-        amount: sent,
-        first_sent: txn.created_at,
-        now: state.clock.now(),
-    };
-    client.look_up(&caller.correlation_id, lookup).await
-}
-
-/// The provider call an open transaction makes, with `sent` its amount in the provider's units.
-async fn send(
-    client: &dyn PaymentProvider,
-    call: &CallContext,
-    caller: &Caller,
-    intent: &IntentRow,
-    txn: &TxnRow,
-    sent: MinorUnits,
-) -> Result<ProviderTransaction, ProviderError> {
-    match (
-        txn.operation,
-        intent.provider_payment_id.as_deref(),
-        txn.provider_txn_id.as_deref(),
-    ) {
-        // An asynchronous authorization the provider already accepted: ask for its truth.
-        (Operation::Authorize, _, Some(provider_id)) => {
-            client
-                .get_transaction(&caller.correlation_id, provider_id)
-                .await
-        }
-        (Operation::Authorize, _, None) => {
-            client
-                .authorize(call, sent, &intent.currency, &intent.payment_method)
-                .await
-        }
-        (_, None, _) => Err(ProviderError::Rejected {
-            code: "no_provider_payment".to_owned(),
-        }),
-        (Operation::Capture, Some(pid), _) => client.capture(call, pid, Some(sent)).await,
-        (Operation::Void, Some(pid), _) => client.void(call, pid).await,
-        (Operation::Refund, Some(pid), _) => client.refund(call, pid, sent).await,
-    }
-}
-
-/// The provider authorized another amount than asked: it is never treated as paid, and the
-/// authorization is voided at the provider so no money stays held for a failed payment.
-async fn release_wrong_amount(
-    client: &dyn PaymentProvider,
-    call: &CallContext,
-    txn: &TxnRow,
-    provider_id: &str,
-    authorized: MinorUnits,
-) -> ProviderOutcome {
-    tracing::error!(
-        asked = txn.amount,
-        authorized = authorized.0,
-        provider_id,
-        "provider authorized a different amount; voiding it"
-    );
-    let void = CallContext {
-        idempotency_key: provider_key(txn.id.0, Operation::Void.as_str(), 0),
-        ..call.clone()
-    };
-    if let Err(err) = client.void(&void, provider_id).await {
-        // Not failed yet: that would free the order while the hold stays on the card. The
-        // resolver re-sends the authorization, meets the same answer and voids again.
-        tracing::error!(error = %err, provider_id,
-            "could not void an authorization of the wrong amount; retrying later");
-        return ProviderOutcome::Unknown;
-    }
-    ProviderOutcome::Failed {
-        kind: FailureKind::Rejected,
-        code: "amount_mismatch".to_owned(),
-        provider_id: Some(provider_id.to_owned()),
-    }
 }
 
 /// The transaction's new status and the intent event an outcome means.
@@ -673,5 +577,6 @@ async fn record(
     })
 }
 
+mod call;
 #[cfg(test)]
 mod tests;

@@ -33,7 +33,7 @@ const INTENT_COLUMNS: &str = "id, store_id, environment, order_id, snapshot_id, 
     provider, provider_payment_id, payment_method, status, amount, authorized_amount, \
     captured_amount, refunded_amount, capture_reserved, refund_reserved, released_amount, \
     void_pending, currency, version, failure_code, created_at, updated_at, settlement_currency, \
-    fx_rate";
+    fx_rate, return_url";
 
 /// A `payment_intents` row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -66,6 +66,8 @@ pub struct IntentRow {
     pub settlement_currency: Option<String>,
     /// The order's locked rate (units of `currency` per settlement unit).
     pub fx_rate: Option<String>,
+    /// Where the provider sends the customer back after a challenge (3-D Secure).
+    pub return_url: Option<String>,
 }
 
 /// An amount the locked rate cannot convert (beyond 28 digits): never met for amounts within
@@ -320,15 +322,16 @@ pub async fn insert_intent(tx: &mut Tx, intent: &IntentRow) -> Result<bool, DbEr
     const SQL: &str = "INSERT INTO payment_intents (id, store_id, environment, order_id, \
         snapshot_id, customer_id, provider, payment_method, status, amount, authorized_amount, \
         captured_amount, refunded_amount, capture_reserved, refund_reserved, void_pending, \
-        currency, version, created_at, updated_at, settlement_currency, fx_rate) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, 0, 0, 0, $11, $12, 1, $13, $13, $14, $15)";
+        currency, version, created_at, updated_at, settlement_currency, fx_rate, return_url) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, 0, 0, 0, $11, $12, 1, $13, $13, $14, \
+        $15, $16)";
     inserted(on_tx!(tx, conn => {
         sqlx::query(SQL)
             .bind(intent.id).bind(intent.store_id).bind(intent.environment).bind(intent.order_id)
             .bind(intent.snapshot_id).bind(intent.customer_id).bind(&intent.provider)
             .bind(&intent.payment_method).bind(intent.status).bind(intent.amount)
             .bind(intent.void_pending).bind(&intent.currency).bind(intent.created_at)
-            .bind(&intent.settlement_currency).bind(&intent.fx_rate)
+            .bind(&intent.settlement_currency).bind(&intent.fx_rate).bind(&intent.return_url)
             .execute(conn).await.map(|_| ())
     }))
 }

@@ -42,6 +42,30 @@ pub(super) fn payment_method(pm: Option<&str>) -> Result<String, Error> {
     }
 }
 
+/// A storefront's return URL, parsed: absolute, `https` (or `http` in the sandbox, for a
+/// storefront on a developer's machine), without credentials, at most 2,048 characters. Only
+/// the customer's browser ever goes there.
+fn return_url(text: &str, env: Environment) -> Result<String, Error> {
+    let invalid = || {
+        InvalidValue::new(
+            "return_url",
+            "an absolute https URL of at most 2048 characters",
+        )
+    };
+    if text.len() > 2048 {
+        return Err(invalid().into());
+    }
+    let url = url::Url::parse(text).map_err(|_| invalid())?;
+    let scheme_ok = matches!(
+        (url.scheme(), env),
+        ("https", _) | ("http", Environment::Sandbox)
+    );
+    if !scheme_ok || !url.has_host() || !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid().into());
+    }
+    Ok(url.to_string())
+}
+
 /// `POST /api/v1/me/orders/{id}/payments/authorize`: a new intent for the snapshot's total, or
 /// the one this Idempotency-Key already started.
 pub async fn authorize(
@@ -57,16 +81,18 @@ pub async fn authorize(
         .snapshot_id
         .map(|s| s.to_string())
         .unwrap_or_default();
-    let ledger_key = LedgerKey::new(
-        caller,
-        key,
-        &[
-            "authorize",
-            &snapshot,
-            request.payment_method.as_deref().unwrap_or_default(),
-            &amount_part(request.amount),
-        ],
-    );
+    let mut parts = vec![
+        "authorize",
+        &snapshot,
+        request.payment_method.as_deref().unwrap_or_default(),
+    ];
+    let amount = amount_part(request.amount);
+    parts.push(&amount);
+    // Only when given, so keys of requests without one keep their fingerprint.
+    if let Some(url) = &request.return_url {
+        parts.push(url);
+    }
+    let ledger_key = LedgerKey::new(caller, key, &parts);
     authorize_with(state, scope, order_id, request, &ledger_key, caller, reply).await
 }
 
@@ -101,6 +127,11 @@ pub(super) async fn authorize_with(
         .await
         .map_err(Error::Checkout)?;
     let method = payment_method(request.payment_method.as_deref())?;
+    let return_url = request
+        .return_url
+        .as_deref()
+        .map(|url| return_url(url, scope.environment))
+        .transpose()?;
     if request
         .amount
         .is_some_and(|amount| amount != snapshot.total.0)
@@ -148,6 +179,7 @@ pub(super) async fn authorize_with(
             .lock
             .as_ref()
             .map(|l| l.rate.normalize().to_string()),
+        return_url,
     };
     let txn = new_txn(
         &intent,
@@ -342,6 +374,10 @@ pub(super) struct OperationRequest {
     pub(super) operation: Operation,
     pub(super) amount: Option<i64>,
     pub(super) reason: Option<String>,
+    /// A capture at a provider that captures once: refused while another capture is on its
+    /// way or after one, since the provider would refuse it and, worse, the first one's
+    /// release of the rest could not be recorded while another reservation stands.
+    pub(super) once: bool,
 }
 
 /// `POST …/capture`: captures `amount` (all that is left when absent). With `final_capture`
@@ -352,8 +388,8 @@ pub async fn capture(
     request: CaptureRequest,
 ) -> Result<Outcome, Error> {
     // A provider that captures once releases the rest with the capture: the ledger says so.
-    let final_capture =
-        request.final_capture.unwrap_or(false) || captures_once(state, &target).await?;
+    let once = captures_once(state, &target).await?;
+    let final_capture = request.final_capture.unwrap_or(false) || once;
     let key = LedgerKey::new(
         target.caller,
         target.key,
@@ -367,6 +403,7 @@ pub async fn capture(
         operation: Operation::Capture,
         amount: request.amount,
         reason: None,
+        once,
     };
     if !final_capture {
         return operate(state, &target, operation, &key, target.reply).await;
@@ -382,6 +419,7 @@ pub async fn capture(
         operation: Operation::Void,
         amount: None,
         reason: None,
+        once: false,
     };
     match operate(state, &target, release, &key.step("release"), None).await {
         Ok((intent, txn)) if txn.status == TransactionStatus::Failed => {
@@ -438,6 +476,7 @@ pub(crate) async fn release_after_capture(
         operation: Operation::Void,
         amount: None,
         reason: None,
+        once: false,
     };
     operate(state, &target, release, &key, None).await?;
     Ok(())
@@ -461,6 +500,7 @@ pub async fn void(state: &AppState, target: Target<'_>) -> Result<Outcome, Error
         operation: Operation::Void,
         amount: None,
         reason: None,
+        once: false,
     };
     operate(state, &target, request, &key, target.reply).await
 }
@@ -495,6 +535,7 @@ pub async fn refund(
         operation: Operation::Refund,
         amount: request.amount,
         reason,
+        once: false,
     };
     let intent = find_intent(state, &target).await?;
     if intent.ledger().remainder().0 == 0 {
@@ -515,6 +556,7 @@ pub async fn refund(
         operation: Operation::Void,
         amount: None,
         reason: None,
+        once: false,
     };
     match operate(state, &target, release, &key.step("release"), None).await {
         Ok((released, release_txn)) if release_txn.status == TransactionStatus::Succeeded => {
@@ -603,6 +645,13 @@ async fn reserve(
     let ledger = current.ledger();
     let (event, amount) = match request.operation {
         Operation::Capture => {
+            if request.once && (ledger.capture_reserved.0 > 0 || ledger.captured.0 > 0) {
+                return Err(TransitionError::InvalidTransition {
+                    from: ledger.status,
+                    event: "capture",
+                }
+                .into());
+            }
             let amount = request.amount.unwrap_or(ledger.capturable().0);
             if request.amount.is_none()
                 && amount == 0

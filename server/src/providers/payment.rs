@@ -236,13 +236,15 @@ pub trait PaymentProvider: Send + Sync {
     fn minor_unit_exceptions(&self) -> &'static [(&'static str, u16)] {
         &[]
     }
-    /// Authorizes `amount` on `payment_method`.
+    /// Authorizes `amount` on `payment_method`; a customer challenge (3-D Secure) sends the
+    /// customer back to `return_url`, when the storefront gave one.
     fn authorize<'a>(
         &'a self,
         ctx: &'a CallContext,
         amount: MinorUnits,
         currency: &'a str,
         payment_method: &'a str,
+        return_url: Option<&'a str>,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>>;
     /// Captures `amount` (all that is left when `None`).
     fn capture<'a>(

@@ -3,6 +3,7 @@
 //! and each error class (declines, invalid requests, rate limits with `Retry-After`, a lost
 //! answer after Stripe did the work, a timeout) leading where the issue says.
 
+mod challenge;
 mod reads;
 mod recovery;
 /// The Stripe-shaped server, for every test that needs Stripe.

@@ -388,7 +388,7 @@ async fn create(
             if status == "requires_action" {
                 intent["next_action"] = json!({"type": "redirect_to_url", "redirect_to_url": {
                     "url": format!("https://hooks.stripe.com/3d_secure_2/authenticate/{id}"),
-                    "return_url": null}});
+                    "return_url": field(form, "return_url")}});
             }
             inner.intents.insert(id, intent.clone());
             (200, intent)
@@ -462,7 +462,21 @@ async fn act(
                     None,
                 );
             };
-            if intent["status"] != "requires_capture" {
+            // Stripe cancels an intent in any state before it succeeded; it captures only
+            // one awaiting capture.
+            let cancellable = [
+                "requires_payment_method",
+                "requires_confirmation",
+                "requires_action",
+                "processing",
+                "requires_capture",
+            ];
+            let status = intent["status"].as_str().unwrap_or_default();
+            let allowed = match action.as_str() {
+                "cancel" => cancellable.contains(&status),
+                _ => status == "requires_capture",
+            };
+            if !allowed {
                 return error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request_error",

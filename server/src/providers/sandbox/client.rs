@@ -218,6 +218,7 @@ impl PaymentProvider for SandboxClient {
         amount: MinorUnits,
         currency: &'a str,
         payment_method: &'a str,
+        _return_url: Option<&'a str>,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
         let body = json!({"amount": amount.0, "currency": currency,
             "payment_method": payment_method, "reference": ctx.reference});

@@ -282,6 +282,7 @@ impl PaymentProvider for StripeClient {
         amount: MinorUnits,
         currency: &'a str,
         payment_method: &'a str,
+        return_url: Option<&'a str>,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
         Box::pin(async move {
             let mut form = vec![
@@ -294,6 +295,11 @@ impl PaymentProvider for StripeClient {
             ];
             if let Some(reference) = &ctx.reference {
                 form.push(("metadata[cassa_reference]", reference.clone()));
+            }
+            // 3-D Secure then redirects (`next_action.redirect_to_url`), which a storefront
+            // follows without the intent's client secret.
+            if let Some(url) = return_url {
+                form.push(("return_url", url.to_owned()));
             }
             self.call(
                 "authorize",
