@@ -17,9 +17,11 @@
 //! - `reply.rs`: what a finished flow answers (the API view, the error a transaction ended in,
 //!   the request's idempotency record);
 //! - `keys.rs`: ledger keys; `repo.rs`: SQL and typed rows; `error.rs`: [`Error`];
-//!   `machine.rs`: the transition function; `caller.rs`: who asks.
+//!   `machine.rs`: the transition function; `caller.rs`: who asks;
+//! - `disputes/`: chargebacks the providers report, recorded beside the ledger (never in it).
 
 mod caller;
+mod disputes;
 mod error;
 mod events;
 mod keys;
@@ -40,6 +42,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub use caller::{Caller, Source};
+pub use disputes::{
+    Dispute, DisputePage, DisputeQuery, DisputeStatus, Recorded, list as list_disputes,
+    record as record_dispute,
+};
 pub use error::Error;
 pub use events::transaction_for_event;
 pub use machine::IntentStatus;
@@ -276,7 +282,7 @@ pub struct Transaction {
 /// An order or payment status change.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StatusChange {
-    /// `order` or `payment`.
+    /// `order`, `payment` or `dispute`.
     pub subject: String,
     /// The intent, for payment changes.
     pub payment_intent_id: Option<PaymentIntentId>,
@@ -304,6 +310,8 @@ pub struct IntentWithTransactions {
     pub intent: PaymentIntent,
     /// Its transactions.
     pub transactions: Vec<Transaction>,
+    /// Its disputes (chargebacks), oldest first. They never change the amounts above.
+    pub disputes: Vec<Dispute>,
 }
 
 /// `GET /api/v1/admin/orders/{order_id}/payments`.

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     IntentWithTransactions, LedgerPage, LedgerQuery, OrderPayments, PaymentIntent, Transaction,
+    disputes,
     error::Error,
     machine::IntentStatus,
     repo::{self, DailyVolume, IntentFilter, StatusCount},
@@ -17,8 +18,8 @@ use crate::{
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
 
-/// `GET /api/v1/admin/orders/{id}/payments`: intents, their transactions and the order's
-/// status history, in three queries whatever the number of intents.
+/// `GET /api/v1/admin/orders/{id}/payments`: intents, their transactions and disputes, and the
+/// order's status history, in four queries whatever the number of intents.
 pub async fn detail(
     state: &AppState,
     store: StoreId,
@@ -31,6 +32,7 @@ pub async fn detail(
     let intents = repo::order_intents(&state.db, order_id).await?;
     let txns = repo::order_txns(&state.db, order_id).await?;
     let history = repo::order_history(&state.db, order_id).await?;
+    let disputes = disputes::of_order(state, order_id).await?;
     Ok(OrderPayments {
         order_id,
         order_status,
@@ -42,6 +44,11 @@ pub async fn detail(
                     .iter()
                     .filter(|t| t.payment_intent_id == i.id)
                     .map(Transaction::from)
+                    .collect(),
+                disputes: disputes
+                    .iter()
+                    .filter(|d| d.payment_intent_id == i.id)
+                    .cloned()
                     .collect(),
             })
             .collect(),

@@ -211,6 +211,8 @@ pub enum Subject {
     Order,
     /// A payment intent's status.
     Payment,
+    /// A dispute's status (on the intent it disputes).
+    Dispute,
 }
 
 impl TextValue for Subject {
@@ -218,18 +220,19 @@ impl TextValue for Subject {
         match self {
             Subject::Order => "order",
             Subject::Payment => "payment",
+            Subject::Dispute => "dispute",
         }
     }
     fn from_text(text: &str) -> Option<Self> {
-        [Subject::Order, Subject::Payment]
+        [Subject::Order, Subject::Payment, Subject::Dispute]
             .into_iter()
             .find(|s| s.as_text() == text)
     }
 }
 crate::text_value_sql!(Subject);
 
-/// An `order_status_history` row. Its statuses are an order's or an intent's, as `subject`
-/// says.
+/// An `order_status_history` row. Its statuses are an order's, an intent's or a dispute's, as
+/// `subject` says.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct HistoryRow {
     pub subject: Subject,
@@ -715,7 +718,7 @@ mod tests {
             FailureKind::Rejected,
             FailureKind::Unavailable,
         ]);
-        round_trip(vec![Subject::Order, Subject::Payment]);
+        round_trip(vec![Subject::Order, Subject::Payment, Subject::Dispute]);
         round_trip(vec![
             Source::Api,
             Source::Webhook,

@@ -49,6 +49,7 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
         .routes(routes!(refund))
         .routes(routes!(list_payments))
         .routes(routes!(finalize_tax))
+        .merge(super::disputes::routes::admin_router())
 }
 
 /// The request's Idempotency-Key (the idempotency layer has already required it).

@@ -342,8 +342,90 @@ pub enum ProviderEvent {
         /// Our transaction id, when the provider echoes it.
         reference: Option<String>,
     },
+    /// A dispute (chargeback) on a payment, as the provider reports it now. Recorded as it
+    /// says (the signature vouches for it); it never moves the payment's ledger amounts.
+    Dispute(ProviderDispute),
     /// Informational: nothing to settle.
     Ignored,
+}
+
+/// Where a dispute stands, in the platform's words (each provider maps its own statuses).
+/// `won`, `lost` and `closed` are final: nothing moves a dispute out of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeStatus {
+    /// Opened: the merchant may answer with evidence.
+    NeedsResponse,
+    /// Evidence submitted (or none expected); the issuer is deciding.
+    UnderReview,
+    /// Decided for the merchant: the disputed funds come back.
+    Won,
+    /// Decided for the cardholder: the disputed funds stay withdrawn.
+    Lost,
+    /// Ended without a decision (an inquiry that never became a chargeback, a prevented one).
+    Closed,
+}
+
+impl DisputeStatus {
+    /// Every status, in the order a dispute moves through them.
+    pub const ALL: [DisputeStatus; 5] = [
+        DisputeStatus::NeedsResponse,
+        DisputeStatus::UnderReview,
+        DisputeStatus::Won,
+        DisputeStatus::Lost,
+        DisputeStatus::Closed,
+    ];
+
+    /// Whether the dispute is over.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            DisputeStatus::Won | DisputeStatus::Lost | DisputeStatus::Closed
+        )
+    }
+
+    /// How far along the dispute is: events may arrive late or twice, and a status never
+    /// replaces one further along (a final one is never replaced).
+    pub fn rank(self) -> u8 {
+        match self {
+            DisputeStatus::NeedsResponse => 0,
+            DisputeStatus::UnderReview => 1,
+            DisputeStatus::Won | DisputeStatus::Lost | DisputeStatus::Closed => 2,
+        }
+    }
+}
+
+impl crate::types::TextValue for DisputeStatus {
+    fn as_text(&self) -> &'static str {
+        match self {
+            DisputeStatus::NeedsResponse => "needs_response",
+            DisputeStatus::UnderReview => "under_review",
+            DisputeStatus::Won => "won",
+            DisputeStatus::Lost => "lost",
+            DisputeStatus::Closed => "closed",
+        }
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_text() == text)
+    }
+}
+crate::text_value_sql!(DisputeStatus);
+
+/// A dispute as a provider's event describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderDispute {
+    /// The provider's payment the dispute is about.
+    pub provider_payment_id: String,
+    /// The provider's dispute id.
+    pub dispute_id: String,
+    /// The disputed amount, in the provider's units for `currency` (see [`Units`]).
+    pub amount: MinorUnits,
+    /// ISO 4217 code, upper case.
+    pub currency: String,
+    /// The provider's reason code (`fraudulent`, `product_not_received`, …).
+    pub reason: String,
+    /// Where it stands.
+    pub status: DisputeStatus,
 }
 
 /// A payment provider as the platform knows it: its account (credentials, webhook signatures;

@@ -3,7 +3,8 @@
 //! environment whose secret signed it), and the provider's own answer about that transaction
 //! settles it, through the same transition function as the API. A transaction already settled
 //! is left alone, so a duplicate, late or out-of-order event never moves anything (in
-//! particular never a final state backwards).
+//! particular never a final state backwards). A dispute is recorded as the verified event
+//! describes it (`payments::record_dispute`), never moving a decided one.
 
 use serde_json::Value;
 
@@ -11,7 +12,7 @@ use super::queue::Claimed;
 use crate::{
     payments::{Caller, Operation, Source},
     providers::{
-        payment::{EventOperation, ProviderEvent},
+        payment::{EventOperation, ProviderDispute, ProviderEvent},
         shipping::carrier::CarrierEvent,
     },
     state::AppState,
@@ -31,6 +32,7 @@ pub async fn process_event(state: &AppState, event: &Claimed) -> Result<(), Stri
     };
     match adapter.parse_event(&payload) {
         ProviderEvent::Ignored => Ok(()),
+        ProviderEvent::Dispute(dispute) => dispute_event(state, event, &dispute).await,
         ProviderEvent::Payment {
             operation,
             provider_payment_id,
@@ -107,6 +109,38 @@ async fn payment_event(
         Ok(_) => Ok(()),
         Err(err) => Err(err.to_string()),
     }
+}
+
+/// A dispute is recorded on the intent the event names within the store and the environment
+/// whose secret signed it. One about a payment this store does not have is done with (the
+/// service logs it): retrying would never find it.
+async fn dispute_event(
+    state: &AppState,
+    event: &Claimed,
+    dispute: &ProviderDispute,
+) -> Result<(), String> {
+    let environment: Environment = event
+        .environment
+        .as_deref()
+        .and_then(|e| e.parse().ok())
+        .ok_or("the event has no environment")?;
+    let caller = Caller {
+        source: Source::Webhook,
+        actor: format!("webhook:{}", event.provider),
+        correlation_id: event.id.to_string(),
+    };
+    let recorded = crate::payments::record_dispute(
+        state,
+        event.store_id,
+        environment,
+        &event.provider,
+        dispute,
+        &caller,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    tracing::debug!(event = %event.id, ?recorded, "dispute event processed");
+    Ok(())
 }
 
 /// A carrier's event: tracking is recorded on the shipment of the label it names (within the

@@ -4,6 +4,7 @@
 //! answer after Stripe did the work, a timeout) leading where the issue says.
 
 mod challenge;
+mod disputes;
 mod reads;
 mod recovery;
 /// The Stripe-shaped server, for every test that needs Stripe.

@@ -3,6 +3,7 @@
 
 mod account;
 mod client;
+mod dispute;
 mod lookup;
 
 use std::sync::Arc;
@@ -199,32 +200,36 @@ impl PaymentAdapter for StripeAdapter {
     /// Stripe's events name the PaymentIntent (and, for refunds, the refund with our
     /// reference); the ledger moves only on what `get_transaction` then confirms, with the
     /// store's own account: an event of another (Connect) account finds nothing there.
+    /// Dispute events carry the Dispute object, recorded as it is (`dispute.rs`).
     fn parse_event(&self, payload: &Value) -> ProviderEvent {
         let object = &payload["data"]["object"];
         let text = |v: &Value| v.as_str().map(str::to_owned);
-        let (operation, provider_payment_id, reference) =
-            match payload["type"].as_str().unwrap_or_default() {
-                // Authorized (after 3-D Secure, say) or declined: our authorization.
-                "payment_intent.amount_capturable_updated" | "payment_intent.payment_failed" => (
-                    EventOperation::Authorize,
-                    text(&object["id"]),
-                    text(&object["metadata"]["cassa_reference"]),
-                ),
-                "payment_intent.succeeded" => (EventOperation::Capture, text(&object["id"]), None),
-                "payment_intent.canceled" => (EventOperation::Void, text(&object["id"]), None),
-                // A charge's refunds, or one refund (with the reference our refund gave it).
-                "charge.refunded" => (
-                    EventOperation::Refund,
-                    text(&object["payment_intent"]),
-                    None,
-                ),
-                "charge.refund.updated" | "refund.updated" => (
-                    EventOperation::Refund,
-                    text(&object["payment_intent"]),
-                    text(&object["metadata"]["cassa_reference"]),
-                ),
-                _ => return ProviderEvent::Ignored,
-            };
+        let kind = payload["type"].as_str().unwrap_or_default();
+        if dispute::is_dispute_event(kind) {
+            return dispute::parse(object);
+        }
+        let (operation, provider_payment_id, reference) = match kind {
+            // Authorized (after 3-D Secure, say) or declined: our authorization.
+            "payment_intent.amount_capturable_updated" | "payment_intent.payment_failed" => (
+                EventOperation::Authorize,
+                text(&object["id"]),
+                text(&object["metadata"]["cassa_reference"]),
+            ),
+            "payment_intent.succeeded" => (EventOperation::Capture, text(&object["id"]), None),
+            "payment_intent.canceled" => (EventOperation::Void, text(&object["id"]), None),
+            // A charge's refunds, or one refund (with the reference our refund gave it).
+            "charge.refunded" => (
+                EventOperation::Refund,
+                text(&object["payment_intent"]),
+                None,
+            ),
+            "charge.refund.updated" | "refund.updated" => (
+                EventOperation::Refund,
+                text(&object["payment_intent"]),
+                text(&object["metadata"]["cassa_reference"]),
+            ),
+            _ => return ProviderEvent::Ignored,
+        };
         ProviderEvent::Payment {
             operation,
             provider_payment_id,
