@@ -298,6 +298,16 @@ pub async fn payment_action(
     )
 }
 
+/// A page of the current store's disputes.
+#[server(prefix = "/console/fn", endpoint = "disputes")]
+pub async fn list_disputes(
+    status: Option<String>,
+    after: Option<String>,
+) -> Result<crate::backend::disputes::DisputesView, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(server::backend()?.disputes(&parts, status, after).await)
+}
+
 /// The current store's webhook events.
 #[server(prefix = "/console/fn", endpoint = "webhook_events")]
 pub async fn list_webhook_events(

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod disputes;
 pub mod providers;
 
 /// What the overview page shows about the running platform.
@@ -263,6 +264,8 @@ pub struct IntentView {
     pub action_key: String,
     /// Transactions, oldest first.
     pub transactions: Vec<TransactionView>,
+    /// Disputes (chargebacks), oldest first.
+    pub disputes: Vec<disputes::DisputeView>,
 }
 
 /// A status change on the order's timeline.
@@ -691,7 +694,9 @@ pub struct ReconciliationPageView {
 /// Implemented by the server and provided as Leptos context (`Arc<dyn ConsoleBackend>`) to the
 /// console's server functions.
 #[cfg(feature = "ssr")]
-pub trait ConsoleBackend: providers::ProviderBackend + Send + Sync + 'static {
+pub trait ConsoleBackend:
+    providers::ProviderBackend + disputes::DisputeBackend + Send + Sync + 'static
+{
     /// Version, database backend and readiness of this server process.
     fn system_status(&self) -> BoxFuture<'_, SystemStatus>;
     /// The signed-in user, if any.

@@ -2,6 +2,7 @@
 
 mod api_keys;
 mod credentials;
+mod disputes;
 mod fx_rates;
 mod keys;
 pub mod layout;
@@ -18,6 +19,7 @@ mod webhooks;
 
 pub use api_keys::ApiKeys;
 pub use credentials::Credentials;
+pub use disputes::Disputes;
 pub use fx_rates::FxRates;
 pub use keys::Keys;
 pub use overview::{NotFound, Overview};

@@ -401,6 +401,13 @@ fn IntentPanel(
         .then(|| form("void", "Void".into(), None, false));
     let refund = (intent.refundable > 0)
         .then(|| form("refund", "Refund".into(), Some(intent.refundable), true));
+    let badge = super::disputes::dispute_badge(&intent.disputes);
+    let disputes = (!intent.disputes.is_empty()).then(|| {
+        view! {
+            <h3>"Disputes"</h3>
+            <super::disputes::DisputesTable rows=intent.disputes.clone() with_order=false/>
+        }
+    });
     view! {
         <section class="panel intent" data-intent-id=intent.id.clone()>
             <div class="panel-head">
@@ -408,6 +415,7 @@ fn IntentPanel(
                 <span class=format!("status-chip {}", intent.status) data-testid="intent-status">
                     {intent.status.clone()}
                 </span>
+                {badge}
             </div>
             <dl class="facts">
                 <dt>"Amount"</dt>
@@ -470,6 +478,7 @@ fn IntentPanel(
                         .collect_view()}
                 </tbody>
             </table>
+            {disputes}
         </section>
     }
 }

@@ -9,6 +9,7 @@ mod api_keys;
 mod context;
 mod credentials;
 mod dashboard;
+mod disputes;
 mod fx_rates;
 mod master_keys;
 mod overview;

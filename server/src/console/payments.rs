@@ -159,6 +159,7 @@ pub async fn order_detail(
                         created_at: t.created_at.to_rfc3339(),
                     })
                     .collect(),
+                disputes: iwt.disputes.iter().map(super::disputes::view).collect(),
             }
         })
         .collect();
