@@ -48,7 +48,7 @@ async fn unknown_console_page_is_an_html_404(backend: Backend) {
 }
 
 /// POSTs a console server function like a same-origin browser form.
-async fn server_fn(
+pub(crate) async fn server_fn(
     app: &TestApp,
     name: &str,
     form: &[(&str, &str)],
@@ -65,7 +65,7 @@ async fn server_fn(
 }
 
 /// Signs the platform admin in; returns the `cassa_session=…` cookie pair.
-async fn admin_session(app: &TestApp) -> String {
+pub(crate) async fn admin_session(app: &TestApp) -> String {
     let response = server_fn(
         app,
         "sign_in",

@@ -193,6 +193,47 @@ async fn a_dispute_is_recorded_on_its_intent_and_moves_forward_only(backend: Bac
     );
     assert_eq!(detail["intents"][0]["refunded_amount"], 0);
 
+    // The console shows it on the order page (badge and table) and in the store's list.
+    let cookie = crate::console::admin_session(&shop.app).await;
+    let store_id = shop.store.id.as_str();
+    let selected =
+        crate::console::server_fn(&shop.app, "select", &[("store_id", store_id)], &cookie).await;
+    assert!(selected.status().is_success() || selected.status().is_redirection());
+    let response = crate::console::server_fn(
+        &shop.app,
+        "order_payments",
+        &[("order_id", &order)],
+        &cookie,
+    )
+    .await;
+    let view: Value = json_of(response, 200).await;
+    let shown = &view["intents"][0]["disputes"][0];
+    assert_eq!(
+        (
+            shown["amount"].as_str(),
+            shown["reason"].as_str(),
+            shown["status"].as_str()
+        ),
+        (Some("$25.00 USD"), Some("fraudulent"), Some("lost")),
+        "{view}"
+    );
+    let page = shop
+        .app
+        .client
+        .get(shop.app.url(&format!("/orders/{order}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("disputed: lost"), "{page}");
+    assert!(page.contains("data-testid=\"disputes\""), "{page}");
+    let listed = crate::console::server_fn(&shop.app, "disputes", &[], &cookie).await;
+    let listed: Value = json_of(listed, 200).await;
+    assert_eq!(listed["rows"][0]["order_id"].as_str(), Some(order.as_str()));
+
     // The store's list, with its status filter and pages.
     let key = &shop.store.sandbox_key;
     let page = disputes_of(&shop, key, "").await;
