@@ -246,6 +246,18 @@ pub(super) async fn drive(
             ProviderError::UnknownOutcome("an amount finer than the currency has".to_owned())
         })
     });
+    // A release confirmed by a capture (Stripe's, of part of the authorization) is ours only
+    // when the provider captured what the ledger did: a capture made elsewhere is not a
+    // release to record.
+    let result = result.and_then(|ptx| match (operation, ptx.status.as_str()) {
+        (Operation::Void, "captured") if ptx.captured.0 != intent.captured_amount => {
+            Err(ProviderError::UnknownOutcome(format!(
+                "the provider captured {} where the ledger has {}",
+                ptx.captured.0, intent.captured_amount
+            )))
+        }
+        _ => Ok(ptx),
+    });
     let mut outcome = classify(operation, attempt, result);
     if let (
         Operation::Authorize,

@@ -21,6 +21,11 @@ fn later(shop: &Shop) {
     shop.app.clock.advance(chrono::Duration::hours(2));
 }
 
+/// Past the day Stripe keeps keys and the hour its search may trail the last resend.
+fn after_keys_expired(shop: &Shop) {
+    shop.app.clock.advance(chrono::Duration::hours(26));
+}
+
 async fn intent_of(shop: &Shop, order: &str) -> Value {
     shop.detail(order).await["intents"][0].clone()
 }
@@ -131,11 +136,12 @@ async fn an_authorization_whose_answer_was_lost_is_found_by_its_reference(backen
     stripe.fault(Fault::FailAfterWork);
     let (order, response) = pay(&shop, "pm_card_visa").await;
     assert_problem(response, 502, "provider_outcome_unknown").await;
-    // Within the hour the authorization is resent with its key: Stripe replays its 500.
+    // While Stripe keeps the key the authorization is resent with it: Stripe replays its 500.
     shop.resolve().await;
     assert_eq!(intent_of(&shop, &order).await["status"], "unknown");
-    // Later Stripe's search is trusted: the intent carrying our reference settles it.
-    later(&shop);
+    // Past the last possible resend Stripe's search is trusted: the intent carrying our
+    // reference settles it.
+    after_keys_expired(&shop);
     shop.resolve().await;
     let ours = intent_of(&shop, &order).await;
     assert_eq!(ours["status"], "authorized", "{ours}");
@@ -154,7 +160,11 @@ async fn an_authorization_stripe_never_made_fails_and_is_never_made_late(backend
     stripe.fault(Fault::FailBeforeWork);
     let (order, response) = pay(&shop, "pm_card_visa").await;
     assert_problem(response, 502, "provider_outcome_unknown").await;
-    later(&shop);
+    // A day on, the last resend may still be on its way into the search: not failed yet.
+    shop.app.clock.advance(chrono::Duration::hours(24));
+    shop.resolve().await;
+    assert_eq!(intent_of(&shop, &order).await["status"], "unknown");
+    after_keys_expired(&shop);
     shop.resolve().await;
     let ours = intent_of(&shop, &order).await;
     assert_eq!(ours["status"], "failed", "{ours}");

@@ -385,10 +385,20 @@ async fn create(
             "metadata": {"cassa_reference": field(form, "metadata[cassa_reference]")},
             "latest_charge": format!("ch_{}", Uuid::now_v7().simple())});
             let mut intent = intent;
-            if status == "requires_action" {
-                intent["next_action"] = json!({"type": "redirect_to_url", "redirect_to_url": {
-                    "url": format!("https://hooks.stripe.com/3d_secure_2/authenticate/{id}"),
-                    "return_url": field(form, "return_url")}});
+            // Confirmed on a server, Stripe redirects only with a return URL; without one the
+            // challenge needs Stripe.js and the intent's client secret.
+            match (status, field(form, "return_url")) {
+                ("requires_action", Some(url)) => {
+                    intent["next_action"] = json!({"type": "redirect_to_url", "redirect_to_url": {
+                        "url": format!("https://hooks.stripe.com/3d_secure_2/authenticate/{id}"),
+                        "return_url": url}});
+                }
+                ("requires_action", None) => {
+                    intent["next_action"] = json!({"type": "use_stripe_sdk",
+                        "use_stripe_sdk": {"type": "three_d_secure_redirect",
+                            "stripe_js": format!("https://hooks.stripe.com/redirect/authenticate/{id}")}});
+                }
+                _ => {}
             }
             inner.intents.insert(id, intent.clone());
             (200, intent)

@@ -122,33 +122,42 @@ impl StripeClient {
     }
 }
 
-/// Fields of Stripe's answers never kept: the intent's `client_secret` (it completes the
-/// payment from a browser) and the charge's customer and card details.
-const SECRET_FIELDS: [&str; 2] = ["client_secret", "receipt_email"];
-const CHARGE_FIELDS: [&str; 6] = [
-    "billing_details",
-    "payment_method_details",
+/// Fields of Stripe's answers never kept, wherever they are nested (an error's
+/// `payment_intent`, a declined intent's `last_payment_error`, search results and lists): the
+/// intent's `client_secret` (it completes the payment from a browser) and the customer's and
+/// card's details.
+const NEVER_KEPT: [&str; 8] = [
+    "client_secret",
     "receipt_email",
     "receipt_url",
     "shipping",
+    "billing_details",
+    "payment_method_details",
     "fraud_details",
+    "card",
 ];
+
+fn strip(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|key, field| {
+                // A payment method's id is kept; the expanded object (card, owner) is not.
+                !NEVER_KEPT.contains(&key.as_str())
+                    && !(key == "payment_method" && field.is_object())
+            });
+            map.values_mut().for_each(strip);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip),
+        _ => {}
+    }
+}
 
 /// An answer as the audit keeps it.
 fn redact(text: &str) -> String {
     let Ok(mut body) = serde_json::from_str::<Value>(text) else {
         return text.to_owned();
     };
-    if let Some(map) = body.as_object_mut() {
-        for field in SECRET_FIELDS.iter().chain(["shipping"].iter()) {
-            map.remove(*field);
-        }
-    }
-    if let Some(charge) = body["latest_charge"].as_object_mut() {
-        for field in CHARGE_FIELDS {
-            charge.remove(field);
-        }
-    }
+    strip(&mut body);
     body.to_string()
 }
 
@@ -493,6 +502,20 @@ mod tests {
         }
         assert!(kept.contains("\"amount\":100"), "{kept}");
         assert_eq!(redact("not json"), "not json");
+        // Nested in a decline: the intent (with its secret) and the expanded payment method.
+        let decline = json!({"error": {"type": "card_error", "code": "card_declined",
+            "payment_intent": {"id": "pi_2", "client_secret": "pi_2_secret_y",
+                "last_payment_error": {"payment_method": {"id": "pm_1",
+                    "billing_details": {"name": "Ada"}, "card": {"last4": "0002"}}}},
+            "payment_method": {"id": "pm_1", "card": {"last4": "0002"}}}});
+        let kept = redact(&decline.to_string());
+        for gone in ["pi_2_secret_y", "Ada", "0002"] {
+            assert!(!kept.contains(gone), "{kept}");
+        }
+        assert!(
+            kept.contains("card_declined") && kept.contains("pi_2"),
+            "{kept}"
+        );
     }
 
     #[test]

@@ -13,16 +13,23 @@ use serde_json::Value;
 use super::client::{StripeClient, released, transaction};
 use crate::providers::payment::{EventOperation, Lookup, ProviderError, ProviderTransaction};
 
-/// Until then an authorization is looked for by resending it with its key (Stripe replays
-/// what it answered); after it, by Stripe's search, whose index trails by about a minute, so
-/// that an authorization not found there never happened.
-const SEARCH_TRUSTED_AFTER: Duration = Duration::hours(1);
+/// While Stripe remembers the key (it keeps keys at least a day) an authorization is looked
+/// for by resending it with its key: Stripe replays what it answered, or makes the one the first
+/// call never delivered. Resends stop there.
+const KEY_REMEMBERED: Duration = Duration::hours(24);
+
+/// From then on the search is asked: an hour after the last possible resend, beyond the
+/// search index's lag (about a minute, longer in an incident), an authorization not found
+/// there never happened.
+const SEARCH_TRUSTED_AFTER: Duration = Duration::hours(25);
 
 /// Pages of an intent's refunds read at most (a hundred each).
 const REFUND_PAGES: usize = 10;
 
 impl StripeClient {
-    /// See [`crate::providers::payment::PaymentProvider::look_up`].
+    /// See [`crate::providers::payment::PaymentProvider::look_up`]. A read Stripe refuses or
+    /// fails says nothing about the operation: the outcome stays unknown, never failed (which
+    /// would invite a second refund).
     pub(super) async fn find(
         &self,
         correlation_id: &str,
@@ -43,8 +50,13 @@ impl StripeClient {
             EventOperation::Capture => {
                 let now = self.get_intent(correlation_id, intent).await?;
                 match now.status.as_str() {
-                    // Without multicapture an intent is captured once: this capture.
-                    "captured" => Ok(Some(now)),
+                    // Without multicapture an intent is captured once: this capture, when the
+                    // amounts agree (one made elsewhere is not ours to record).
+                    "captured" if now.captured == lookup.amount => Ok(Some(now)),
+                    "captured" => Err(ProviderError::UnknownOutcome(format!(
+                        "the intent was captured for {} rather than {}",
+                        now.captured.0, lookup.amount.0
+                    ))),
                     "authorized" => Ok(None),
                     "voided" => Err(ProviderError::Rejected {
                         code: "payment_intent_canceled".to_owned(),
@@ -80,7 +92,9 @@ impl StripeClient {
         id: &str,
     ) -> Result<ProviderTransaction, ProviderError> {
         use crate::providers::payment::PaymentProvider;
-        self.get_transaction(correlation_id, id).await
+        self.get_transaction(correlation_id, id)
+            .await
+            .map_err(unknown)
     }
 
     async fn find_authorization(
@@ -88,8 +102,14 @@ impl StripeClient {
         correlation_id: &str,
         lookup: Lookup<'_>,
     ) -> Result<Option<ProviderTransaction>, ProviderError> {
-        if lookup.now - lookup.first_sent < SEARCH_TRUSTED_AFTER {
+        let age = lookup.now - lookup.first_sent;
+        if age < KEY_REMEMBERED {
             return Ok(None);
+        }
+        if age < SEARCH_TRUSTED_AFTER {
+            return Err(ProviderError::UnknownOutcome(
+                "waiting for Stripe's search to see the last resend".to_owned(),
+            ));
         }
         let query = format!("metadata['cassa_reference']:'{}'", lookup.reference);
         let path = format!(
@@ -100,7 +120,8 @@ impl StripeClient {
         );
         let found = self
             .get_json("look_up_authorization", &path, correlation_id)
-            .await?;
+            .await
+            .map_err(unknown)?;
         match found["data"].as_array().map(Vec::as_slice) {
             Some([intent]) => transaction(intent).map(Some),
             // Never sent again this late: the customer left long ago, and a charge now
@@ -128,7 +149,8 @@ impl StripeClient {
             let path = refunds_path(intent, after.as_deref());
             let page = self
                 .get_json("look_up_refund", &path, correlation_id)
-                .await?;
+                .await
+                .map_err(unknown)?;
             let refunds = page["data"]
                 .as_array()
                 .map(Vec::as_slice)
@@ -153,6 +175,14 @@ impl StripeClient {
         Err(ProviderError::UnknownOutcome(
             "the intent's refunds could not all be read".to_owned(),
         ))
+    }
+}
+
+/// A failed read, as what it says about the operation looked for: nothing.
+fn unknown(error: ProviderError) -> ProviderError {
+    match error {
+        ProviderError::UnknownOutcome(_) => error,
+        other => ProviderError::UnknownOutcome(format!("looking it up failed: {other}")),
     }
 }
 
