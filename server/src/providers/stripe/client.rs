@@ -142,8 +142,8 @@ fn strip(value: &mut Value) {
         Value::Object(map) => {
             map.retain(|key, field| {
                 // A payment method's id is kept; the expanded object (card, owner) is not.
-                !NEVER_KEPT.contains(&key.as_str())
-                    && !(key == "payment_method" && field.is_object())
+                let expanded_method = key == "payment_method" && field.is_object();
+                !(NEVER_KEPT.contains(&key.as_str()) || expanded_method)
             });
             map.values_mut().for_each(strip);
         }
