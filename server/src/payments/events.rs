@@ -1,10 +1,77 @@
 //! Finding the transaction a provider event is about.
 
-use super::{Operation, error::Error, repo};
+use super::{
+    Operation, TransactionStatus,
+    caller::Caller,
+    disputes,
+    error::Error,
+    provider::client_for,
+    repo,
+    service::{self, Target},
+};
 use crate::{
     db::Db,
+    state::AppState,
     types::{Environment, StoreId, TransactionId},
 };
+
+/// A payment the provider cancelled on its own (an uncaptured authorization it let expire, a
+/// cancel in its dashboard, one cancelled as abandoned while the customer was completing the
+/// challenge): the ledger releases what it still holds, as a void of its own key that the
+/// provider confirms. Nothing is sent unless the provider says the payment is cancelled, so an
+/// event can never cancel a payment. `Ok(())` also when the store has no such payment or it
+/// holds nothing; `ProviderOutcomeUnknown` while the provider does not confirm.
+pub async fn release_cancelled(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    provider: &str,
+    provider_payment_id: &str,
+    caller: &Caller,
+) -> Result<(), Error> {
+    let Some(found) = disputes::repo::intent_by_provider_payment(
+        &state.db,
+        store,
+        env,
+        provider,
+        provider_payment_id,
+    )
+    .await?
+    else {
+        tracing::info!(
+            provider_payment_id,
+            "a cancellation of a payment this store does not have"
+        );
+        return Ok(());
+    };
+    let intent = repo::intent(&state.db, found.id).await?;
+    if !intent.ledger().voidable_now() {
+        return Ok(());
+    }
+    let client = client_for(state, store, Some(provider), env).await?;
+    let now = client
+        .get_transaction(&caller.correlation_id, provider_payment_id)
+        .await
+        .map_err(|_| Error::ProviderOutcomeUnknown)?;
+    if now.status != "voided" {
+        return Err(Error::ProviderOutcomeUnknown);
+    }
+    let key = format!("provider-cancel:{provider_payment_id}");
+    let target = Target {
+        store,
+        env,
+        order_id: found.order_id,
+        intent_id: found.id,
+        key: &key,
+        caller,
+        reply: None,
+    };
+    let (_, txn) = service::void(state, target).await?;
+    match txn.status {
+        TransactionStatus::Succeeded => Ok(()),
+        _ => Err(Error::ProviderOutcomeUnknown),
+    }
+}
 
 /// The transaction an event is about: by our reference when the provider echoes it, else the
 /// latest transaction of that operation on the intent with this provider payment id (an open

@@ -47,7 +47,7 @@ pub use disputes::{
     record as record_dispute,
 };
 pub use error::Error;
-pub use events::transaction_for_event;
+pub use events::{release_cancelled, transaction_for_event};
 pub use machine::IntentStatus;
 pub use pay::pay;
 pub use queries::{daily_volume, detail, list, status_counts};

@@ -72,6 +72,11 @@ async fn payment_event(
         .as_deref()
         .and_then(|e| e.parse().ok())
         .ok_or("the event has no environment")?;
+    let caller = Caller {
+        source: Source::Webhook,
+        actor: format!("webhook:{}", event.provider),
+        correlation_id: event.id.to_string(),
+    };
     let Some(txn) = crate::payments::transaction_for_event(
         &state.db,
         event.store_id,
@@ -83,15 +88,24 @@ async fn payment_event(
     .await
     .map_err(|e| e.to_string())?
     else {
+        // A cancellation nobody here asked for: the provider's own (an expired
+        // authorization, its dashboard, an abandoned challenge the customer completed).
+        if operation == Operation::Void {
+            return crate::payments::release_cancelled(
+                state,
+                event.store_id,
+                environment,
+                &event.provider,
+                provider_id,
+                &caller,
+            )
+            .await
+            .map_err(|e| e.to_string());
+        }
         return Err(format!(
             "no {} of provider payment {provider_id} in this store and environment",
             operation.as_str()
         ));
-    };
-    let caller = Caller {
-        source: Source::Webhook,
-        actor: format!("webhook:{}", event.provider),
-        correlation_id: event.id.to_string(),
     };
     match crate::payments::resolve_transaction(state, &caller, txn).await {
         Ok(_)

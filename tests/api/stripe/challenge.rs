@@ -92,7 +92,61 @@ async fn an_abandoned_challenge_is_cancelled_after_an_hour(backend: Backend) {
     assert_eq!(stripe.intent(&pi)["status"], "canceled");
 }
 
+/// Delivers Stripe's signed `kind` event about the intent `pi` as the mock holds it.
+async fn deliver(shop: &Shop, stripe: &StripeServer, kind: &str, pi: &str) {
+    let event = json!({"id": format!("evt_{}", uuid::Uuid::now_v7().simple()), "object": "event",
+        "type": kind, "data": {"object": stripe.intent(pi)}});
+    let body = event.to_string();
+    let signature = cassa::providers::signature::sign_stripe(
+        super::WEBHOOK_SECRET,
+        chrono::Utc::now().timestamp(),
+        body.as_bytes(),
+    );
+    let path = format!("/api/v1/webhooks/stripe/{}", shop.store.id);
+    let response = shop
+        .app
+        .client
+        .post(shop.app.url(&path))
+        .header("stripe-signature", signature)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    cassa::webhooks::process_due(&shop.app.state).await.unwrap();
+}
+
+async fn a_payment_stripe_cancelled_on_its_own_is_released(backend: Backend) {
+    let (shop, stripe) = stripe_shop(backend, None).await;
+    let (order, response) = authorize(&shop, "pm_card_visa", None).await;
+    let intent = json_of(response, 201).await;
+    let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
+    // An event Stripe's intent does not bear out cancels nothing, and sends no cancel.
+    deliver(&shop, &stripe, "payment_intent.canceled", &pi).await;
+    assert_eq!(ours(&shop, &order).await["status"], "authorized");
+    assert_eq!(stripe.intent(&pi)["status"], "requires_capture");
+    // Stripe lets the authorization expire: the ledger releases it and the order is open.
+    stripe.cancel(&pi);
+    shop.app.clock.advance(chrono::Duration::hours(2));
+    cassa::webhooks::process_due(&shop.app.state).await.unwrap();
+    let released = ours(&shop, &order).await;
+    assert_eq!(
+        (
+            released["status"].as_str(),
+            released["released_amount"].as_i64()
+        ),
+        (Some("voided"), released["amount"].as_i64()),
+        "{released}"
+    );
+    assert_eq!(shop.detail(&order).await["order_status"], "open");
+    // Told again: nothing more.
+    deliver(&shop, &stripe, "payment_intent.canceled", &pi).await;
+    assert_eq!(ours(&shop, &order).await["status"], "voided");
+}
+
 both_backends!(
+    a_payment_stripe_cancelled_on_its_own_is_released,
     the_challenge_returns_the_customer_to_the_storefront,
     an_abandoned_challenge_is_cancelled_after_an_hour,
 );

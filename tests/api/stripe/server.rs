@@ -109,6 +109,14 @@ impl StripeServer {
         self.0.lock().unwrap().refunds.clone()
     }
 
+    /// Stripe cancels the intent on its own (an expired authorization, the dashboard).
+    pub fn cancel(&self, id: &str) {
+        let mut inner = self.0.lock().unwrap();
+        if let Some(intent) = inner.intents.get_mut(id) {
+            intent["status"] = json!("canceled");
+        }
+    }
+
     /// The customer completed the intent's 3-D Secure challenge: it awaits capture.
     pub fn complete_action(&self, id: &str) {
         let mut inner = self.0.lock().unwrap();

@@ -8,7 +8,7 @@
 //! Files: `routes.rs` (the admin list), `service.rs` (recording an event, the reads),
 //! `repo.rs` (SQL and rows).
 
-mod repo;
+pub(super) mod repo;
 pub(super) mod routes;
 mod service;
 
