@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::support::assert_problem;
+use crate::support::{console_fn as server_fn, console_sign_in};
 
 const STAFF_PASSWORD: &str = "staff-password-123";
 /// A valid Standard Webhooks secret for the production sandbox-provider account.
@@ -52,49 +53,6 @@ async fn add_member(app: &TestApp, store: &str, email: &str, role: &str) -> Stri
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
     body["user_id"].as_str().unwrap().to_owned()
-}
-
-/// POSTs a console server function like a same-origin browser form.
-async fn server_fn(
-    app: &TestApp,
-    name: &str,
-    form: &[(&str, &str)],
-    cookie: Option<&str>,
-) -> reqwest::Response {
-    let mut request = app
-        .client
-        .post(app.url(&format!("/console/fn/{name}")))
-        .header("origin", &app.address)
-        .form(form);
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
-    request.send().await.unwrap()
-}
-
-/// Signs in to the console; returns the `cassa_session=…` cookie pair.
-async fn console_sign_in(app: &TestApp, email: &str, password: &str) -> String {
-    let response = server_fn(
-        app,
-        "sign_in",
-        &[("email", email), ("password", password)],
-        None,
-    )
-    .await;
-    assert!(
-        response.status().is_success() || response.status().is_redirection(),
-        "console sign-in of {email} failed: {}",
-        response.status()
-    );
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("cassa_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("sign-in sets the session cookie")
-        .to_owned()
 }
 
 async fn viewer(app: &TestApp, cookie: &str) -> Value {

@@ -13,6 +13,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::support::{assert_problem, json_of, send};
+use crate::support::{console_fn as server_fn, console_sign_in};
 
 use crate::stripe::server::{SECRET_KEY, StripeServer, VERSION};
 
@@ -305,44 +306,6 @@ async fn stripe_refusing_the_key_is_provider_auth_failed(backend: Backend) {
     let rows = audited(&app).await;
     assert_eq!(rows.len(), 1);
     assert!(!rows[0].1.contains(wrong), "{rows:?}");
-}
-
-/// POSTs a console server function like a same-origin browser form.
-async fn server_fn(
-    app: &TestApp,
-    name: &str,
-    form: &[(&str, &str)],
-    cookie: Option<&str>,
-) -> reqwest::Response {
-    let mut request = app
-        .client
-        .post(app.url(&format!("/console/fn/{name}")))
-        .header("origin", &app.address)
-        .form(form);
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
-    request.send().await.unwrap()
-}
-
-/// Signs in to the console; returns the `cassa_session=…` cookie pair.
-async fn console_sign_in(app: &TestApp, email: &str, password: &str) -> String {
-    let response = server_fn(
-        app,
-        "sign_in",
-        &[("email", email), ("password", password)],
-        None,
-    )
-    .await;
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("cassa_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("sign-in sets the session cookie")
-        .to_owned()
 }
 
 async fn the_console_chooses_the_provider_and_checks_the_connection(backend: Backend) {

@@ -3,25 +3,7 @@
 use cassa_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, both_backends, spawn_app};
 use serde_json::Value;
 
-use crate::support::assert_problem;
-
-/// POSTs a server function like a same-origin browser form.
-async fn server_fn(
-    app: &TestApp,
-    name: &str,
-    form: &[(&str, &str)],
-    cookie: Option<&str>,
-) -> reqwest::Response {
-    let mut request = app
-        .client
-        .post(app.url(&format!("/console/fn/{name}")))
-        .header("origin", &app.address)
-        .form(form);
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
-    request.send().await.unwrap()
-}
+use crate::support::{assert_problem, console_fn as server_fn};
 
 fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response

@@ -1,5 +1,6 @@
 //! Helpers shared by the API tests.
 
+use cassa_tests::TestApp;
 pub use cassa_tests::probe_routes;
 use serde_json::Value;
 
@@ -54,4 +55,47 @@ pub async fn json_of(response: reqwest::Response, status: u16) -> Value {
     let body: Value = response.json().await.unwrap_or(Value::Null);
     assert_eq!(actual, status, "{body}");
     body
+}
+
+/// POSTs a console server function like a same-origin browser form.
+pub(crate) async fn console_fn(
+    app: &TestApp,
+    name: &str,
+    form: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url(&format!("/console/fn/{name}")))
+        .header("origin", &app.address)
+        .form(form);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.unwrap()
+}
+
+/// Signs in to the console; returns the `cassa_session=…` cookie pair.
+pub(crate) async fn console_sign_in(app: &TestApp, email: &str, password: &str) -> String {
+    let response = console_fn(
+        app,
+        "sign_in",
+        &[("email", email), ("password", password)],
+        None,
+    )
+    .await;
+    assert!(
+        response.status().is_success() || response.status().is_redirection(),
+        "console sign-in of {email} failed: {}",
+        response.status()
+    );
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("cassa_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("sign-in sets the session cookie")
+        .to_owned()
 }
