@@ -205,6 +205,30 @@ impl ProviderShop {
                 transactions,
                 "{operation}: provider calls against transactions"
             );
+            if let Some(stripe) = &self.stripe {
+                // Not only as many: each transaction's own key, each once.
+                const IDS: &str = "SELECT id FROM payment_transactions WHERE operation = $1";
+                let ids: Vec<cassa::types::TransactionId> = cassa::on_db!(&self.app.db, pool => {
+                    sqlx::query_scalar(IDS).bind(operation).fetch_all(pool).await
+                })
+                .unwrap();
+                let expected: std::collections::BTreeSet<String> = ids
+                    .iter()
+                    .map(|id| cassa::idempotency::provider_key(id.0, operation, 0))
+                    .collect();
+                let sent: Vec<String> = stripe
+                    .seen()
+                    .into_iter()
+                    .filter(|s| s.method == "POST" && stripe_operation(&s.path) == Some(operation))
+                    .filter_map(|s| s.idempotency_key)
+                    .collect();
+                let distinct: std::collections::BTreeSet<String> = sent.iter().cloned().collect();
+                assert_eq!(distinct.len(), sent.len(), "{operation}: a key sent twice");
+                assert_eq!(
+                    distinct, expected,
+                    "{operation}: keys sent against transactions"
+                );
+            }
         }
     }
 
