@@ -3,17 +3,7 @@
 use cassa_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, both_backends, spawn_app};
 use serde_json::Value;
 
-use crate::support::{assert_problem, console_fn as server_fn};
-
-fn session_cookie(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("cassa_session="))
-        .map(str::to_owned)
-}
+use crate::support::{assert_problem, console_fn as server_fn, session_cookie};
 
 fn pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_owned()

@@ -89,13 +89,20 @@ pub(crate) async fn console_sign_in(app: &TestApp, email: &str, password: &str) 
         "console sign-in of {email} failed: {}",
         response.status()
     );
+    session_cookie(&response)
+        .as_deref()
+        .and_then(|c| c.split(';').next())
+        .expect("sign-in sets the session cookie")
+        .to_owned()
+}
+
+/// The whole `Set-Cookie` value of the console's session cookie, if the answer sets one.
+pub(crate) fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find(|c| c.starts_with("cassa_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("sign-in sets the session cookie")
-        .to_owned()
+        .map(str::to_owned)
 }

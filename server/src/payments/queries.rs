@@ -14,10 +14,6 @@ use crate::{
     types::{Environment, InvalidValue, OrderId, StoreId},
 };
 
-/// Page sizes of the ledger list: the API's rule for every list.
-const DEFAULT_LIMIT: u32 = 20;
-const MAX_LIMIT: u32 = 100;
-
 /// `GET /api/v1/admin/orders/{id}/payments`: intents, their transactions and disputes, and the
 /// order's status history, in four queries whatever the number of intents.
 pub async fn detail(
@@ -63,11 +59,12 @@ pub async fn list(
     env: Environment,
     query: &LedgerQuery,
 ) -> Result<LedgerPage, Error> {
-    let limit = match query.limit {
-        None => DEFAULT_LIMIT,
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
-        Some(_) => return Err(InvalidValue::new("limit", "must be between 1 and 100").into()),
-    };
+    // The project's one page-size rule (1–100, default 20).
+    let limit = crate::pagination::PageQuery {
+        limit: query.limit,
+        starting_after: None,
+    }
+    .limit()?;
     let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(

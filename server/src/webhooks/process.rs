@@ -57,6 +57,22 @@ pub async fn process_event(state: &AppState, event: &Claimed) -> Result<(), Stri
     }
 }
 
+/// The environment whose secret signed the event, and the event as the caller of what it
+/// causes.
+fn origin(event: &Claimed) -> Result<(Environment, Caller), String> {
+    let environment = event
+        .environment
+        .as_deref()
+        .and_then(|e| e.parse().ok())
+        .ok_or("the event has no environment")?;
+    let caller = Caller {
+        source: Source::Webhook,
+        actor: format!("webhook:{}", event.provider),
+        correlation_id: event.id.to_string(),
+    };
+    Ok((environment, caller))
+}
+
 /// The provider is asked about the transaction the event names (with the credentials of the
 /// environment whose secret signed the event) and its answer settles it. The payload is a
 /// hint: a signed event that says something the provider does not confirm moves nothing.
@@ -67,16 +83,7 @@ async fn payment_event(
     reference: Option<TransactionId>,
     provider_id: &str,
 ) -> Result<(), String> {
-    let environment: Environment = event
-        .environment
-        .as_deref()
-        .and_then(|e| e.parse().ok())
-        .ok_or("the event has no environment")?;
-    let caller = Caller {
-        source: Source::Webhook,
-        actor: format!("webhook:{}", event.provider),
-        correlation_id: event.id.to_string(),
-    };
+    let (environment, caller) = origin(event)?;
     let Some(txn) = crate::payments::transaction_for_event(
         &state.db,
         event.store_id,
@@ -133,16 +140,7 @@ async fn dispute_event(
     event: &Claimed,
     dispute: &ProviderDispute,
 ) -> Result<(), String> {
-    let environment: Environment = event
-        .environment
-        .as_deref()
-        .and_then(|e| e.parse().ok())
-        .ok_or("the event has no environment")?;
-    let caller = Caller {
-        source: Source::Webhook,
-        actor: format!("webhook:{}", event.provider),
-        correlation_id: event.id.to_string(),
-    };
+    let (environment, caller) = origin(event)?;
     let recorded = crate::payments::record_dispute(
         state,
         event.store_id,

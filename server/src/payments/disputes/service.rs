@@ -18,10 +18,6 @@ use crate::{
     types::{Currency, Environment, InvalidValue, OrderId, StoreId, TextValue},
 };
 
-/// Page sizes of the list: the API's rule for every list.
-const DEFAULT_LIMIT: u32 = 20;
-const MAX_LIMIT: u32 = 100;
-
 /// Records what a provider's (verified) event says about a dispute on the intent of `store`'s
 /// `env` that `provider` knows by the event's payment id; another store's or environment's
 /// intent is never looked at. The dispute is created or moved on, and the order's history
@@ -211,11 +207,12 @@ pub async fn list(
     env: Environment,
     query: &DisputeQuery,
 ) -> Result<DisputePage, Error> {
-    let limit = match query.limit {
-        None => DEFAULT_LIMIT,
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
-        Some(_) => return Err(InvalidValue::new("limit", "must be between 1 and 100").into()),
-    };
+    // The project's one page-size rule (1–100, default 20).
+    let limit = crate::pagination::PageQuery {
+        limit: query.limit,
+        starting_after: None,
+    }
+    .limit()?;
     let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(
