@@ -20,6 +20,7 @@
 //!   `machine.rs`: the transition function; `caller.rs`: who asks;
 //! - `disputes/`: chargebacks the providers report, recorded beside the ledger (never in it).
 
+mod authorize;
 mod caller;
 mod disputes;
 mod error;
@@ -41,6 +42,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+pub use authorize::authorize;
 pub use caller::{Caller, Source};
 pub use disputes::{
     Dispute, DisputePage, DisputeQuery, DisputeStatus, Recorded, list as list_disputes,
@@ -55,7 +57,7 @@ pub use reply::{Render, Reply, respond};
 pub use repo::{DailyVolume, Outcome, StatusCount};
 pub use resolver::{is_open, resolve_open, resolve_transaction, spawn_resolver};
 pub use routes::{admin_router, me_router};
-pub use service::{Target, authorize, capture, refund, void};
+pub use service::{Target, capture, refund, void};
 pub use tax::finalize_tax;
 
 use crate::{

@@ -3,14 +3,13 @@
 
 use super::{
     AuthorizeRequest, Operation, PayRequest, TransactionStatus,
+    authorize::{authorize_with, find_by_key, payment_method},
     caller::Caller,
     error::Error,
     keys::LedgerKey,
     phases::resume,
     repo::{FailureKind, Outcome},
-    service::{
-        OperationRequest, Target, authorize_with, find_by_key, find_txn, operate, payment_method,
-    },
+    service::{OperationRequest, Target, find_txn, operate},
 };
 use crate::{
     auth::principal::CustomerScope,

@@ -177,7 +177,7 @@ pub async fn authorize(
     let request_id = request_id_of(request_id);
     let caller = customer_caller(&scope, request_id.as_deref());
     let reply = reply(record, true, request_id);
-    let outcome = service::authorize(
+    let outcome = super::authorize(
         &state,
         scope,
         order_id,
