@@ -21,6 +21,7 @@ mod payments;
 mod problems;
 mod provider_client;
 mod provider_connection;
+mod provider_tls;
 mod reconciliation;
 mod request_id;
 mod sandbox_carrier;

@@ -61,7 +61,7 @@ async fn the_client_drives_the_payment_lifecycle(backend: Backend) {
         .unwrap();
     assert_eq!(again, auth);
     let captured = client
-        .capture(&ctx("c1"), &auth.id, Some(MinorUnits(600)))
+        .capture(&ctx("c1"), &auth.id, Some(MinorUnits(600)), false)
         .await
         .unwrap();
     assert_eq!(captured.captured, MinorUnits(600));

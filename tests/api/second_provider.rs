@@ -187,6 +187,7 @@ impl AcmeClient {
             captured: amount("captured"),
             refunded: amount("refunded"),
             next_action: None,
+            multicapture: false,
         })
     }
 }
@@ -216,6 +217,7 @@ impl PaymentProvider for AcmeClient {
         ctx: &'a CallContext,
         id: &'a str,
         amount: Option<MinorUnits>,
+        _keep_rest: bool,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
         let body = json!({"amount": amount.map(|a| a.0)});
         Box::pin(async move {

@@ -175,6 +175,8 @@ pub(super) async fn authorize_with(
             .as_ref()
             .map(|l| l.rate.normalize().to_string()),
         return_url,
+        // Said by the provider when it authorizes.
+        multicapture: false,
     };
     let txn = new_txn(
         &intent,

@@ -9,7 +9,7 @@ use super::{
     keys::LedgerKey,
     phases::resume,
     repo::{FailureKind, Outcome},
-    service::{OperationRequest, Target, find_txn, operate},
+    service::{Captures, OperationRequest, Target, find_txn, operate},
 };
 use crate::{
     auth::principal::CustomerScope,
@@ -102,7 +102,7 @@ pub async fn pay(
         amount: None,
         reason: None,
         // Everything at once: nothing is left for another capture.
-        once: false,
+        captures: Captures::Concurrent,
     };
     // Each capture the provider was unavailable for is final under its own step key; the next
     // attempt of this pay key takes the next step key.

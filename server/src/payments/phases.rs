@@ -38,6 +38,8 @@ pub(crate) enum ProviderOutcome {
         provider_id: String,
         amount: MinorUnits,
         raw: String,
+        /// An authorization the provider may capture more than once.
+        multicapture: bool,
     },
     Pending {
         provider_id: String,
@@ -98,6 +100,7 @@ fn classify(
                 provider_id: ptx.id.clone(),
                 amount: ptx.amount,
                 raw: raw(&ptx),
+                multicapture: ptx.multicapture,
             },
             (Operation::Authorize, "pending") => ProviderOutcome::Pending {
                 provider_id: ptx.id.clone(),
@@ -117,6 +120,7 @@ fn classify(
                 provider_id: ptx.id.clone(),
                 amount: MinorUnits(0),
                 raw: raw(&ptx),
+                multicapture: false,
             },
         },
         // Answers about this very request (or its idempotent replay): final. A refusal raised
@@ -496,6 +500,16 @@ async fn record(
         Operation::Authorize => provider_id,
         _ => None,
     };
+    let multicapture = matches!(
+        (operation, outcome),
+        (
+            Operation::Authorize,
+            ProviderOutcome::Succeeded {
+                multicapture: true,
+                ..
+            }
+        )
+    );
     let intent_failure = match (operation, &failure) {
         (Operation::Authorize, Some((_, code))) => Some(code.clone()),
         _ => None,
@@ -506,6 +520,7 @@ async fn record(
         if intent_provider_id.is_some() {
             after.provider_payment_id = intent_provider_id;
         }
+        after.multicapture |= multicapture;
         if intent_failure.is_some() {
             after.failure_code = intent_failure;
         }

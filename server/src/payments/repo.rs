@@ -33,7 +33,7 @@ const INTENT_COLUMNS: &str = "id, store_id, environment, order_id, snapshot_id, 
     provider, provider_payment_id, payment_method, status, amount, authorized_amount, \
     captured_amount, refunded_amount, capture_reserved, refund_reserved, released_amount, \
     void_pending, currency, version, failure_code, created_at, updated_at, settlement_currency, \
-    fx_rate, return_url";
+    fx_rate, return_url, multicapture";
 
 /// A `payment_intents` row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -68,6 +68,9 @@ pub struct IntentRow {
     pub fx_rate: Option<String>,
     /// Where the provider sends the customer back after a challenge (3-D Secure).
     pub return_url: Option<String>,
+    /// The provider may capture this authorization more than once
+    /// ([`crate::providers::payment::ProviderTransaction::multicapture`]).
+    pub multicapture: bool,
 }
 
 /// An amount the locked rate cannot convert (beyond 28 digits): never met for amounts within
@@ -517,7 +520,8 @@ pub async fn update_intent(
         captured_amount = $5, refunded_amount = $6, capture_reserved = $7, refund_reserved = $8, \
         released_amount = $9, void_pending = $10, \
         provider_payment_id = COALESCE($11, provider_payment_id), \
-        failure_code = COALESCE($12, failure_code), updated_at = $13, version = version + 1 \
+        failure_code = COALESCE($12, failure_code), updated_at = $13, \
+        multicapture = $14, version = version + 1 \
         WHERE id = $1 AND version = $2";
     let updated = on_tx!(tx, conn => {
         sqlx::query(SQL)
@@ -525,6 +529,7 @@ pub async fn update_intent(
             .bind(after.captured_amount).bind(after.refunded_amount).bind(after.capture_reserved)
             .bind(after.refund_reserved).bind(after.released_amount).bind(after.void_pending)
             .bind(&after.provider_payment_id).bind(&after.failure_code).bind(after.updated_at)
+            .bind(after.multicapture)
             .execute(conn).await.map(|r| r.rows_affected())
     })?;
     Ok(updated == 1)

@@ -114,10 +114,34 @@ pub(super) struct OperationRequest {
     pub(super) operation: Operation,
     pub(super) amount: Option<i64>,
     pub(super) reason: Option<String>,
-    /// A capture at a provider that captures once: refused while another capture is on its
-    /// way or after one, since the provider would refuse it and, worse, the first one's
-    /// release of the rest could not be recorded while another reservation stands.
-    pub(super) once: bool,
+    /// How captures of the intent may overlap at its provider.
+    pub(super) captures: Captures,
+}
+
+/// How an intent's captures may be made at its provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Captures {
+    /// Any number, concurrently (the provider tells each apart by its key and reference).
+    Concurrent,
+    /// Several, one at a time: a capture whose answer was lost is found by the total it left
+    /// on the provider's payment, which only says which capture it was when none overlaps.
+    OneAtATime,
+    /// One: refused while another capture is on its way or after one, since the provider
+    /// would refuse it and, worse, the first one's release of the rest could not be recorded
+    /// while another reservation stands.
+    Once,
+}
+
+impl Captures {
+    /// The rule for `intent` at a provider that captures once (or not) unless the
+    /// authorization said it may be captured more than once.
+    fn of(intent: &IntentRow, captures_once: bool) -> Self {
+        match (captures_once, intent.multicapture) {
+            (false, _) => Self::Concurrent,
+            (true, true) => Self::OneAtATime,
+            (true, false) => Self::Once,
+        }
+    }
 }
 
 /// `POST …/capture`: captures `amount` (all that is left when absent). With `final_capture`
@@ -128,8 +152,8 @@ pub async fn capture(
     request: CaptureRequest,
 ) -> Result<Outcome, Error> {
     // A provider that captures once releases the rest with the capture: the ledger says so.
-    let once = captures_once(state, &target).await?;
-    let final_capture = request.final_capture.unwrap_or(false) || once;
+    let captures = captures(state, &target).await?;
+    let final_capture = request.final_capture.unwrap_or(false) || captures == Captures::Once;
     let key = LedgerKey::new(
         target.caller,
         target.key,
@@ -143,7 +167,7 @@ pub async fn capture(
         operation: Operation::Capture,
         amount: request.amount,
         reason: None,
-        once,
+        captures,
     };
     if !final_capture {
         return operate(state, &target, operation, &key, target.reply).await;
@@ -159,7 +183,7 @@ pub async fn capture(
         operation: Operation::Void,
         amount: None,
         reason: None,
-        once: false,
+        captures: Captures::Concurrent,
     };
     match operate(state, &target, release, &key.step("release"), None).await {
         Ok((intent, txn)) if txn.status == TransactionStatus::Failed => {
@@ -193,7 +217,7 @@ pub(crate) async fn release_after_capture(
     let ledger = intent.ledger();
     if txn.operation != Operation::Capture
         || txn.status != TransactionStatus::Succeeded
-        || !captures_once
+        || Captures::of(intent, captures_once) != Captures::Once
         || !ledger.voidable_now()
     {
         return Ok(());
@@ -216,19 +240,20 @@ pub(crate) async fn release_after_capture(
         operation: Operation::Void,
         amount: None,
         reason: None,
-        once: false,
+        captures: Captures::Concurrent,
     };
     operate(state, &target, release, &key, None).await?;
     Ok(())
 }
 
-/// Whether the intent's provider captures once (see `PaymentAdapter::captures_once`).
-async fn captures_once(state: &AppState, target: &Target<'_>) -> Result<bool, Error> {
+/// How the intent's captures may be made (see `PaymentAdapter::captures_once`).
+async fn captures(state: &AppState, target: &Target<'_>) -> Result<Captures, Error> {
     let intent = find_intent(state, target).await?;
-    Ok(state
+    let captures_once = state
         .payment_providers
         .get(&intent.provider)
-        .is_some_and(|adapter| adapter.captures_once()))
+        .is_some_and(|adapter| adapter.captures_once());
+    Ok(Captures::of(&intent, captures_once))
 }
 
 /// `POST …/void`: releases the uncaptured part of an authorization: all of it before any
@@ -240,7 +265,7 @@ pub async fn void(state: &AppState, target: Target<'_>) -> Result<Outcome, Error
         operation: Operation::Void,
         amount: None,
         reason: None,
-        once: false,
+        captures: Captures::Concurrent,
     };
     operate(state, &target, request, &key, target.reply).await
 }
@@ -275,7 +300,7 @@ pub async fn refund(
         operation: Operation::Refund,
         amount: request.amount,
         reason,
-        once: false,
+        captures: Captures::Concurrent,
     };
     let intent = find_intent(state, &target).await?;
     if intent.ledger().remainder().0 == 0 {
@@ -296,7 +321,7 @@ pub async fn refund(
         operation: Operation::Void,
         amount: None,
         reason: None,
-        once: false,
+        captures: Captures::Concurrent,
     };
     match operate(state, &target, release, &key.step("release"), None).await {
         Ok((released, release_txn)) if release_txn.status == TransactionStatus::Succeeded => {
@@ -385,7 +410,12 @@ async fn reserve(
     let ledger = current.ledger();
     let (event, amount) = match request.operation {
         Operation::Capture => {
-            if request.once && (ledger.capture_reserved.0 > 0 || ledger.captured.0 > 0) {
+            let overlaps = match request.captures {
+                Captures::Concurrent => false,
+                Captures::OneAtATime => ledger.capture_reserved.0 > 0,
+                Captures::Once => ledger.capture_reserved.0 > 0 || ledger.captured.0 > 0,
+            };
+            if overlaps {
                 return Err(TransitionError::InvalidTransition {
                     from: ledger.status,
                     event: "capture",

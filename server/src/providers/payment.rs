@@ -27,6 +27,10 @@ pub struct ProviderTransaction {
     /// the provider's own description, passed to the storefront as it is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_action: Option<Value>,
+    /// The authorization may be captured more than once (Stripe's multicapture, available for
+    /// this card): each capture then keeps the rest capturable until it is released.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub multicapture: bool,
 }
 
 /// A payment as the provider's list (its settlement report) shows it.
@@ -246,12 +250,14 @@ pub trait PaymentProvider: Send + Sync {
         payment_method: &'a str,
         return_url: Option<&'a str>,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>>;
-    /// Captures `amount` (all that is left when `None`).
+    /// Captures `amount` (all that is left when `None`). With `keep_rest` (an authorization the
+    /// provider said captures more than once) the uncaptured rest stays capturable.
     fn capture<'a>(
         &'a self,
         ctx: &'a CallContext,
         id: &'a str,
         amount: Option<MinorUnits>,
+        keep_rest: bool,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>>;
     /// Voids an uncaptured authorization.
     fn void<'a>(
@@ -341,6 +347,9 @@ pub enum ProviderEvent {
         provider_payment_id: Option<String>,
         /// Our transaction id, when the provider echoes it.
         reference: Option<String>,
+    /// What the ledger had captured before this operation, in the provider's units: a capture
+    /// of an authorization captured more than once is found by the total it leaves.
+    pub captured_before: MinorUnits,
     },
     /// A dispute (chargeback) on a payment, as the provider reports it now. Recorded as it
     /// says (the signature vouches for it); it never moves the payment's ledger amounts.
@@ -440,7 +449,9 @@ pub trait PaymentAdapter: AccountAdapter {
         credentials: &Credentials,
     ) -> Result<Box<dyn PaymentProvider>, ClientError>;
     /// Whether a capture ends the authorization at the provider (the uncaptured rest is
-    /// released with it, as Stripe does without multicapture): then every capture is final.
+    /// released with it, as Stripe does without multicapture): then every capture is final,
+    /// unless the authorization itself said it captures more than once
+    /// ([`ProviderTransaction::multicapture`]).
     fn captures_once(&self) -> bool {
         false
     }

@@ -6,6 +6,7 @@
 mod challenge;
 mod disputes;
 mod reads;
+mod multicapture;
 mod recovery;
 /// The Stripe-shaped server, for every test that needs Stripe.
 pub(crate) mod server;

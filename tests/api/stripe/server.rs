@@ -358,7 +358,9 @@ async fn create(
                 );
             }
             let status = match field(form, "payment_method") {
-                Some("pm_card_visa") => "requires_capture",
+                Some("pm_card_visa" | "pm_card_mastercard" | "pm_card_unionpay") => {
+                    "requires_capture"
+                }
                 Some("pm_card_threeDSecure2Required") => "requires_action",
                 Some("pm_card_chargeDeclined") => {
                     return error(
@@ -391,8 +393,13 @@ async fn create(
             "capture_method": "manual",
             "client_secret": format!("{id}_secret_{}", Uuid::now_v7().simple()),
             "metadata": {"cassa_reference": field(form, "metadata[cassa_reference]")},
+            "payment_method": field(form, "payment_method"),
             "latest_charge": format!("ch_{}", Uuid::now_v7().simple())});
             let mut intent = intent;
+            if let Some(ask) = field(form, "payment_method_options[card][request_multicapture]") {
+                intent["payment_method_options"] =
+                    json!({"card": {"request_multicapture": ask}});
+            }
             // Confirmed on a server, Stripe redirects only with a return URL; without one the
             // challenge needs Stripe.js and the intent's client secret.
             match (status, field(form, "return_url")) {
@@ -409,23 +416,44 @@ async fn create(
                 _ => {}
             }
             inner.intents.insert(id, intent.clone());
-            (200, intent)
+            let expand = form
+                .iter()
+                .any(|(k, v)| k == "expand[]" && v == "latest_charge");
+            (200, shown(&intent, expand))
         },
     )
     .await
 }
 
-/// The intent as Stripe shows it: `latest_charge` an id, or the charge when expanded.
+/// Cards whose networks take several captures of one authorization (Stripe lists Visa,
+/// Mastercard, Amex and Discover among them); the test's other cards do not.
+const MULTICAPTURE_CARDS: [&str; 2] = ["pm_card_visa", "pm_card_mastercard"];
+
+/// Whether the intent was authorized with multicapture: asked for, on a card that takes it.
+fn multicapture(intent: &Value) -> bool {
+    intent["payment_method_options"]["card"]["request_multicapture"] == "if_available"
+        && MULTICAPTURE_CARDS.contains(&intent["payment_method"].as_str().unwrap_or_default())
+}
+
+/// The intent as Stripe shows it: `latest_charge` an id, or the charge when expanded (with
+/// the card's multicapture status when it was asked for).
 fn shown(intent: &Value, expand: bool) -> Value {
     let mut shown = intent.clone();
     if let Some(map) = shown.as_object_mut() {
         let refunded = map.remove("amount_refunded").unwrap_or(json!(0));
         if expand {
-            map.insert(
-                "latest_charge".into(),
-                json!({"object": "charge",
-                "id": intent["latest_charge"], "amount_refunded": refunded}),
-            );
+            let mut charge = json!({"object": "charge",
+                "id": intent["latest_charge"], "amount_refunded": refunded});
+            if !intent["payment_method_options"].is_null() {
+                let status = if multicapture(intent) {
+                    "available"
+                } else {
+                    "unavailable"
+                };
+                charge["payment_method_details"] =
+                    json!({"card": {"multicapture": {"status": status}}});
+            }
+            map.insert("latest_charge".into(), charge);
         }
     }
     shown
@@ -489,9 +517,9 @@ async fn act(
                 "processing",
                 "requires_capture",
             ];
-            let status = intent["status"].as_str().unwrap_or_default();
+            let status = intent["status"].as_str().unwrap_or_default().to_owned();
             let allowed = match action.as_str() {
-                "cancel" => cancellable.contains(&status),
+                "cancel" => cancellable.contains(&status.as_str()),
                 _ => status == "requires_capture",
             };
             if !allowed {
@@ -503,12 +531,23 @@ async fn act(
                 );
             }
             let amount = intent["amount"].as_i64().unwrap_or(0);
+            let received = intent["amount_received"].as_i64().unwrap_or(0);
             match action.as_str() {
                 "capture" => {
+                    let last = field(form, "final_capture") != Some("false");
+                    if !last && !multicapture(intent) {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_request_error",
+                            "parameter_invalid",
+                            None,
+                        );
+                    }
+                    let capturable = amount - received;
                     let take = match field(form, "amount_to_capture") {
-                        None => amount,
+                        None => capturable,
                         Some(a) => match a.parse::<i64>() {
-                            Ok(a) if a > 0 && a <= amount => a,
+                            Ok(a) if a > 0 && a <= capturable => a,
                             _ => {
                                 return error(
                                     StatusCode::BAD_REQUEST,
@@ -519,8 +558,16 @@ async fn act(
                             }
                         },
                     };
-                    // Without multicapture the rest of the authorization is released.
-                    intent["amount_received"] = json!(take);
+                    // A final capture (every capture without multicapture) releases the rest
+                    // of the authorization; otherwise the intent awaits the next one.
+                    intent["amount_received"] = json!(received + take);
+                    if last || received + take == amount {
+                        intent["status"] = json!("succeeded");
+                    }
+                }
+                // An intent captured in part (multicapture) keeps its captures: cancelling
+                // releases the rest and leaves it succeeded.
+                "cancel" if status == "requires_capture" && received > 0 => {
                     intent["status"] = json!("succeeded");
                 }
                 "cancel" => intent["status"] = json!("canceled"),
@@ -565,7 +612,9 @@ async fn refund(
             let amount = field(form, "amount")
                 .and_then(|a| a.parse::<i64>().ok())
                 .unwrap_or(received - refunded);
-            if intent["status"] != "succeeded" || amount <= 0 || refunded + amount > received {
+            // What was captured can be refunded, also while a multicapture intent still
+            // awaits its next capture.
+            if received == 0 || amount <= 0 || refunded + amount > received {
                 return error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request_error",

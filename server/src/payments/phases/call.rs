@@ -2,7 +2,7 @@
 //! did, on a resend), and the releases phase 2 makes on its own (an authorization of the wrong
 //! amount, one whose customer never completed the challenge).
 
-use super::{Attempt, ProviderOutcome};
+use super::{Attempt, NOT_REPRESENTABLE, ProviderOutcome};
 use crate::{
     idempotency::provider_key,
     money::MinorUnits,
@@ -13,6 +13,7 @@ use crate::{
     },
     providers::payment::{
         CallContext, EventOperation, Lookup, PaymentProvider, ProviderError, ProviderTransaction,
+        Units,
     },
     state::AppState,
 };
@@ -45,6 +46,9 @@ pub(super) async fn look_up(
         payment_id: intent.provider_payment_id.as_deref(),
         reference: &reference,
         amount: sent,
+        captured_before: Units::of(client, &intent.currency)
+            .to_provider(MinorUnits(intent.captured_amount), &intent.currency)
+            .map_err(|_| ProviderError::UnknownOutcome(NOT_REPRESENTABLE.to_owned()))?,
         first_sent: txn.created_at,
         now: state.clock.now(),
     };
@@ -85,7 +89,11 @@ pub(super) async fn send(
         (_, None, _) => Err(ProviderError::Rejected {
             code: "no_provider_payment".to_owned(),
         }),
-        (Operation::Capture, Some(pid), _) => client.capture(call, pid, Some(sent)).await,
+        (Operation::Capture, Some(pid), _) => {
+            client
+                .capture(call, pid, Some(sent), intent.multicapture)
+                .await
+        }
         (Operation::Void, Some(pid), _) => client.void(call, pid).await,
         (Operation::Refund, Some(pid), _) => client.refund(call, pid, sent).await,
     }

@@ -106,6 +106,7 @@ fn an_operation_the_provider_accepted_but_has_not_done_stays_open() {
         captured: MinorUnits(0),
         refunded: MinorUnits(100),
         next_action: None,
+        multicapture: false,
     };
     let outcome = classify(Operation::Refund, Attempt::First, Ok(pending));
     assert!(matches!(outcome, ProviderOutcome::Pending { .. }));

@@ -105,6 +105,7 @@ fn classify(answer: Answer<'_>) -> Result<ProviderTransaction, ProviderError> {
                 captured: amount("captured_amount"),
                 refunded: amount("refunded_amount"),
                 next_action: None,
+                multicapture: false,
             })
         }
         // Redirects are never followed (they could point anywhere); a provider that sends
@@ -237,6 +238,7 @@ impl PaymentProvider for SandboxClient {
         ctx: &'a CallContext,
         id: &'a str,
         amount: Option<MinorUnits>,
+        _keep_rest: bool,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
         let body = json!({"amount": amount.map(|a| a.0), "reference": ctx.reference});
         Box::pin(self.call(

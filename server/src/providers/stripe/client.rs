@@ -29,6 +29,9 @@ pub struct StripeClient {
     secret_key: SecretString,
     account: Option<String>,
 }
+    /// The account may capture an authorization several times (Stripe's multicapture, an
+    /// IC+ feature the store says it has): authorizations ask for it where the card allows.
+    multicapture: bool,
 
 impl StripeClient {
     /// A client of the API at `base_url` (`https://api.stripe.com`, or the local Stripe-shaped
@@ -49,9 +52,16 @@ impl StripeClient {
             secret_key,
             account,
         }
+            multicapture: false,
     }
 
     async fn call(
+    /// Authorizations ask for multicapture (see [`StripeClient::multicapture`]).
+    pub fn with_multicapture(mut self, multicapture: bool) -> Self {
+        self.multicapture = multicapture;
+        self
+    }
+
         &self,
         operation: &'static str,
         method: reqwest::Method,
@@ -193,6 +203,10 @@ pub(super) fn transaction(body: &Value) -> Result<ProviderTransaction, ProviderE
                 .then(|| body["next_action"].clone())
                 .filter(|a| !a.is_null()),
         }),
+            // Said by the authorization's charge (expanded), for the card it was made with.
+            multicapture: body["latest_charge"]["payment_method_details"]["card"]["multicapture"]
+                ["status"]
+                == "available",
         Some("refund") => match body["status"].as_str() {
             None => Err(ProviderError::UnknownOutcome(
                 "a refund without a status".to_owned(),
@@ -216,6 +230,7 @@ pub(super) fn transaction(body: &Value) -> Result<ProviderTransaction, ProviderE
                 refunded: minor(&body["amount"]),
                 next_action: None,
             }),
+                multicapture: false,
         },
         _ => Err(ProviderError::UnknownOutcome(
             "an answer that is neither a payment intent nor a refund".to_owned(),
@@ -311,6 +326,14 @@ impl PaymentProvider for StripeClient {
                 form.push(("return_url", url.to_owned()));
             }
             self.call(
+            // Whether the card allows it is said on the charge, read in the same answer.
+            if self.multicapture {
+                form.push((
+                    "payment_method_options[card][request_multicapture]",
+                    "if_available".to_owned(),
+                ));
+                form.push(("expand[]", "latest_charge".to_owned()));
+            }
                 "authorize",
                 reqwest::Method::POST,
                 "/v1/payment_intents",
@@ -328,11 +351,16 @@ impl PaymentProvider for StripeClient {
         id: &'a str,
         amount: Option<MinorUnits>,
     ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
+        keep_rest: bool,
         Box::pin(async move {
-            let form = amount
+            let mut form = amount
                 .map(|a| vec![("amount_to_capture", a.0.to_string())])
                 .unwrap_or_default();
             self.call(
+            // The rest is released by a cancel, as any void: one way for every intent.
+            if keep_rest {
+                form.push(("final_capture", "false".to_owned()));
+            }
                 "capture",
                 reqwest::Method::POST,
                 &format!("/v1/payment_intents/{id}/capture"),
@@ -482,6 +510,17 @@ mod tests {
             Err(ProviderError::Rejected {
                 code: "expired_or_canceled_card".into()
             })
+        // Multicapture is the card's, said on the expanded charge; absent means captured once.
+        assert!(!t.multicapture);
+        let multicapture = |status: &str| {
+            let body = json!({"object": "payment_intent", "id": "pi_1",
+                "status": "requires_capture", "amount": 6018, "amount_received": 0,
+                "latest_charge": {"object": "charge", "payment_method_details":
+                    {"card": {"multicapture": {"status": status}}}}});
+            answer(200, &body).unwrap().multicapture
+        };
+        assert!(multicapture("available"));
+        assert!(!multicapture("unavailable"));
         );
         assert!(matches!(
             answer(200, &json!({"object": "charge"})),

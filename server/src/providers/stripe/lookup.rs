@@ -11,7 +11,10 @@ use chrono::Duration;
 use serde_json::Value;
 
 use super::client::{StripeClient, released, transaction};
-use crate::providers::payment::{EventOperation, Lookup, ProviderError, ProviderTransaction};
+use crate::{
+    money::MinorUnits,
+    providers::payment::{EventOperation, Lookup, ProviderError, ProviderTransaction},
+};
 
 /// While Stripe remembers the key (it keeps keys at least a day) an authorization is looked
 /// for by resending it with its key: Stripe replays what it answered, or makes the one the first
@@ -50,14 +53,17 @@ impl StripeClient {
             EventOperation::Capture => {
                 let now = self.get_intent(correlation_id, intent).await?;
                 match now.status.as_str() {
-                    // Without multicapture an intent is captured once: this capture, when the
-                    // amounts agree (one made elsewhere is not ours to record).
-                    "captured" if now.captured == lookup.amount => Ok(Some(now)),
-                    "captured" => Err(ProviderError::UnknownOutcome(format!(
+                    "captured" | "authorized" if now.captured == with_it => Ok(Some(now)),
+                    "authorized" if now.captured == lookup.captured_before => Ok(None),
+                    "captured" | "authorized" => Err(ProviderError::UnknownOutcome(format!(
                         "the intent was captured for {} rather than {}",
-                        now.captured.0, lookup.amount.0
+                // Captures of one intent are made one at a time, so this one is there when
+                // the intent holds what the ledger captured before plus it (one made
+                // elsewhere is not ours to record). With multicapture the intent still awaits
+                // capture after it.
+                let with_it = MinorUnits(lookup.captured_before.0 + lookup.amount.0);
+                        now.captured.0, with_it.0
                     ))),
-                    "authorized" => Ok(None),
                     "voided" => Err(ProviderError::Rejected {
                         code: "payment_intent_canceled".to_owned(),
                     }),
@@ -202,7 +208,6 @@ fn refunds_path(intent: &str, after: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::money::MinorUnits;
 
     fn intent(status: &str, amount: i64, captured: i64) -> ProviderTransaction {
         ProviderTransaction {
@@ -224,3 +229,4 @@ mod tests {
         assert!(!released(&intent("pending", 100, 0)));
     }
 }
+            multicapture: false,

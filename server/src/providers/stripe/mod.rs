@@ -33,6 +33,11 @@ pub const STRIPE_VERSION: &str = "2024-06-20";
 /// two-decimal units (whole units only), as Stripe documents for its "special cases".
 pub const MINOR_UNITS: &[(&str, u16)] = &[("ISK", 2), ("UGX", 2)];
 
+/// Whether the store's account captures authorizations more than once where cards allow.
+fn multicapture(credentials: &Credentials) -> bool {
+    credentials.setting("multicapture") == Some("true")
+}
+
 /// Stripe's registration, with the API it calls.
 #[derive(Debug, Clone)]
 pub struct StripeAdapter {
@@ -77,7 +82,18 @@ impl AccountAdapter for StripeAdapter {
         body: &Value,
         _egress: &Egress,
     ) -> Result<Credentials, InvalidValue> {
-        only_fields(body, &["secret_key", "webhook_secret", "account_id"])?;
+        only_fields(
+            body,
+            &["secret_key", "webhook_secret", "account_id", "multicapture"],
+        )?;
+        // An account setting (multicapture is an IC+ feature Stripe enables per account), kept
+        // as text with the keys, as stored credentials are parsed again when written.
+        let multicapture = match body.get("multicapture") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+            Some(Value::Bool(true)) => Some("true".to_owned()),
+            Some(Value::String(s)) if s == "true" => Some("true".to_owned()),
+            Some(_) => return Err(InvalidValue::new("multicapture", "true or false")),
+        };
         let account = string_field(body, "account_id", false)?;
         // Sent as the `Stripe-Account` header: Stripe's shape only.
         if account.as_deref().is_some_and(|a| {
@@ -96,7 +112,8 @@ impl AccountAdapter for StripeAdapter {
                 "webhook_secret",
                 string_field(body, "webhook_secret", true)?,
             )
-            .with("account_id", account))
+            .with("account_id", account)
+            .with("multicapture", multicapture))
     }
 
     fn masked(&self, credentials: &Credentials) -> Value {
@@ -104,6 +121,7 @@ impl AccountAdapter for StripeAdapter {
             "secret_key": mask(credentials.get("secret_key")),
             "webhook_secret": mask(credentials.get("webhook_secret")),
             "account_id": credentials.setting("account_id"),
+            "multicapture": multicapture(credentials),
         })
     }
 
@@ -189,10 +207,12 @@ impl PaymentAdapter for StripeAdapter {
             ctx.timeout,
             ctx.db.clone(),
             ctx.store,
-        )))
+        )
+        .with_multicapture(multicapture(credentials))))
     }
 
-    /// Without multicapture a PaymentIntent is captured once; the rest is released then.
+    /// Without multicapture a PaymentIntent is captured once; the rest is released then. An
+    /// authorization made with multicapture says so itself.
     fn captures_once(&self) -> bool {
         true
     }
