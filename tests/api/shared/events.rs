@@ -6,7 +6,7 @@ use cassa::providers::signature;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::provider::{ProviderShop, Psp, provider_id};
+use super::provider::{CONNECT_ACCOUNT, ProviderShop, Psp, provider_id};
 use crate::support::json_of;
 
 /// What an event claims happened to a payment.
@@ -88,7 +88,8 @@ impl ProviderShop {
                 if let Some(object) = object.as_object_mut() {
                     object.remove("next_action");
                 }
-                json!({"id": id, "object": "event", "type": kind, "data": {"object": object}})
+                json!({"id": id, "object": "event", "account": CONNECT_ACCOUNT,
+                    "type": kind, "data": {"object": object}})
             }
         };
         Event {

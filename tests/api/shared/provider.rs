@@ -13,6 +13,9 @@ use crate::{
     support::json_of,
 };
 
+/// The Connect account the shared suite's Stripe store holds.
+pub(crate) const CONNECT_ACCOUNT: &str = "acct_1SharedSuiteStore";
+
 /// A payment provider the shared suite runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Psp {
@@ -77,7 +80,9 @@ impl ProviderShop {
                 stripe: None,
             },
             Psp::Stripe => {
-                let (shop, stripe) = stripe_shop(backend, None).await;
+                // A Connect account: every call must name it, or the Stripe-shaped server
+                // finds none of the store's payments.
+                let (shop, stripe) = stripe_shop(backend, Some(CONNECT_ACCOUNT)).await;
                 ProviderShop {
                     shop,
                     psp,

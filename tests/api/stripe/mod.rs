@@ -4,6 +4,7 @@
 //! answer after Stripe did the work, a timeout) leading where the issue says.
 
 mod challenge;
+mod connect;
 mod disputes;
 mod reads;
 mod multicapture;
@@ -31,7 +32,7 @@ use server::{Fault, SECRET_KEY, StripeServer, VERSION};
 pub(crate) const WEBHOOK_SECRET: &str = "whsec_c3RyaXBlLXRlc3Qtc2VjcmV0";
 
 /// Where the test server mounts the Stripe-shaped server (under `/api/v1`).
-const MOUNT: &str = "/stripe";
+pub(super) const MOUNT: &str = "/stripe";
 
 /// A shop whose payments go to Stripe (the local server), with `account` as its Connect
 /// account when given.

@@ -9,7 +9,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::server::{StripeServer, error, handle};
+use super::server::{StripeServer, account_of, error, handle};
 
 fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
     query
@@ -28,6 +28,7 @@ pub(super) async fn list_refunds(
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(10);
     let after = param(&query, "starting_after").map(str::to_owned);
+    let account = account_of(&headers);
     handle(
         &server,
         "GET",
@@ -44,10 +45,13 @@ pub(super) async fn list_refunds(
                 );
             }
             // Newest first, as Stripe lists.
-            let mine =
-                inner.refunds.iter().rev().filter(|r| {
-                    intent.is_none() || r["payment_intent"].as_str() == intent.as_deref()
-                });
+            // Only this account's refunds exist for the request.
+            let owners = &inner.owners;
+            let mine = inner.refunds.iter().rev().filter(|r| {
+                let of = r["payment_intent"].as_str().unwrap_or_default();
+                owners.get(of) == Some(&account)
+                    && (intent.is_none() || Some(of) == intent.as_deref())
+            });
             let rest: Vec<&Value> = match &after {
                 Some(after) => mine
                     .skip_while(|r| r["id"].as_str() != Some(after))
@@ -76,6 +80,7 @@ pub(super) async fn search(
         .and_then(|q| q.strip_prefix("metadata['cassa_reference']:'"))
         .and_then(|q| q.strip_suffix('\''))
         .map(str::to_owned);
+    let account = account_of(&headers);
     handle(
         &server,
         "GET",
@@ -95,6 +100,10 @@ pub(super) async fn search(
                 .intents
                 .values()
                 .filter(|i| i["metadata"]["cassa_reference"].as_str() == Some(wanted))
+                .filter(|i| {
+                    let id = i["id"].as_str().unwrap_or_default();
+                    inner.owners.get(id) == Some(&account)
+                })
                 .cloned()
                 .collect();
             (

@@ -61,6 +61,26 @@ pub(super) struct Inner {
     keys: HashMap<String, (String, u16, Value)>,
     faults: Vec<Fault>,
     seen: Vec<Seen>,
+    /// Which account each intent belongs to (`None`: the platform's own): as at Stripe, a
+    /// Connect account's objects exist only for requests made as it (`Stripe-Account`).
+    pub(super) owners: HashMap<String, Option<String>>,
+}
+
+/// The account a request is made as.
+pub(super) fn account_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("stripe-account")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The intent a request is about: in its path, or its form's `payment_intent` (a refund).
+fn intent_named(path: &str, form: &[(String, String)]) -> Option<String> {
+    let in_path = path
+        .strip_prefix("/v1/payment_intents/")
+        .and_then(|rest| rest.split('/').next())
+        .filter(|id| *id != "search");
+    in_path.or_else(|| field(form, "payment_intent")).map(str::to_owned)
 }
 
 /// The server's state, shared with the test.
@@ -212,6 +232,7 @@ pub(super) async fn handle(
             .map(str::to_owned)
     };
     let key = header("idempotency-key");
+    let account = account_of(headers);
     let fault = {
         let mut inner = server.0.lock().unwrap();
         inner.seen.push(Seen {
@@ -220,8 +241,19 @@ pub(super) async fn handle(
             form: form.clone(),
             version: header("stripe-version"),
             idempotency_key: key.clone(),
-            account: header("stripe-account"),
+            account: account.clone(),
         });
+        // Another account's intent does not exist for this request.
+        let owner = intent_named(&path, &form).and_then(|id| inner.owners.get(&id).cloned());
+        if owner.is_some_and(|owner| owner != account) {
+            let (status, body) = error(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "resource_missing",
+                None,
+            );
+            return reply(status, body, false);
+        }
         (!inner.faults.is_empty()).then(|| inner.faults.remove(0))
     };
     if let Some((status, body)) = refused(headers, method == "POST") {
@@ -318,6 +350,7 @@ async fn create(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
+    let account = account_of(&headers);
     handle(
         &server,
         "POST",
@@ -415,6 +448,7 @@ async fn create(
                 }
                 _ => {}
             }
+            inner.owners.insert(id.clone(), account);
             inner.intents.insert(id, intent.clone());
             let expand = form
                 .iter()
