@@ -204,7 +204,8 @@ pub struct TransactionView {
     /// The amount in the store's settlement currency, formatted, when the order is in
     /// another currency.
     pub settlement: Option<String>,
-    /// `pending`, `unknown`, `succeeded`, `failed`.
+    /// `pending`, `unknown`, `succeeded`, `failed`, `reversed` (a refund the provider failed
+    /// after it had succeeded).
     pub status: String,
     /// Provider's id.
     pub provider_txn_id: Option<String>,

@@ -458,6 +458,12 @@ fn IntentPanel(
                         .map(|t| {
                             let note = t.failure_code.or(t.reason).unwrap_or_default();
                             let (operation, status) = (t.operation.clone(), t.status.clone());
+                            // The provider failed it after it had succeeded: the customer was
+                            // not refunded, the merchant has the money back.
+                            let label = match t.status.as_str() {
+                                "reversed" => "reversed by the provider".to_owned(),
+                                _ => t.status.clone(),
+                            };
                             view! {
                                 <tr data-operation=operation data-status=status>
                                     <td>{t.created_at}</td>
@@ -468,7 +474,7 @@ fn IntentPanel(
                                             <span class="muted">" ≈ " {s}</span>
                                         })}
                                     </td>
-                                    <td>{t.status}</td>
+                                    <td class=format!("txn-status {}", t.status)>{label}</td>
                                     <td><code>{t.provider_txn_id.unwrap_or_default()}</code></td>
                                     <td>{note}</td>
                                     <td>{t.actor}</td>

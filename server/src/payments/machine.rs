@@ -75,7 +75,9 @@ impl IntentStatus {
         IntentStatus::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
-    /// No event moves an intent out of a final state.
+    /// No request moves an intent out of a final state. The one exception is the provider's
+    /// own report that a refund failed after it had succeeded ([`Event::RefundReversed`]): the
+    /// money is back with the merchant, so a `refunded` intent is not refunded any more.
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -249,6 +251,13 @@ pub enum Event {
         /// Amount.
         amount: MinorUnits,
     },
+    /// A refund that had succeeded failed later at the provider (the card was closed, the
+    /// bank returned it): the money is back in the merchant's balance, so it no longer counts
+    /// as refunded.
+    RefundReversed {
+        /// The reversed refund's amount.
+        amount: MinorUnits,
+    },
 }
 
 impl Event {
@@ -268,6 +277,7 @@ impl Event {
             Event::RefundRequested { .. } => "refund",
             Event::RefundSucceeded { .. } => "refund_succeeded",
             Event::RefundFailed { .. } => "refund_failed",
+            Event::RefundReversed { .. } => "refund_reversed",
         }
     }
 }
@@ -420,6 +430,26 @@ pub fn apply(ledger: Ledger, event: Event) -> Result<Ledger, TransitionError> {
             if matches!(event, Event::RefundSucceeded { .. }) {
                 next.refunded = MinorUnits(ledger.refunded.0 + amount.0);
             }
+            next.status = next.settled_status();
+        }
+        // Only money that counts as refunded can come back; the status follows the amounts
+        // (a `refunded` intent becomes `captured` or `partially_refunded` again).
+        Event::RefundReversed { amount } => {
+            match ledger.status {
+                S::PartiallyRefunded | S::Refunded => {}
+                S::RequiresAuthorization
+                | S::Pending
+                | S::Unknown
+                | S::Authorized
+                | S::PartiallyCaptured
+                | S::Captured
+                | S::Voided
+                | S::Failed => return Err(invalid()),
+            }
+            if amount.0 <= 0 || amount > ledger.refunded {
+                return Err(TransitionError::Inconsistent);
+            }
+            next.refunded = MinorUnits(ledger.refunded.0 - amount.0);
             next.status = next.settled_status();
         }
     }

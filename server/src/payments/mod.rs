@@ -11,7 +11,8 @@
 //! Files by job; each imports only files listed after it:
 //! - `routes.rs`: HTTP (the edge): extract, call a flow, answer;
 //! - `pay.rs`, `service.rs`: the flows and their rules, up to phase 1; `resolver.rs`: the job
-//!   that settles open transactions; `queries.rs`: the read side;
+//!   that settles open transactions; `queries.rs`: the read side; `reversal.rs`: a refund the
+//!   provider reports failed after it had succeeded, taken back out of the ledger;
 //! - `phases.rs`: phases 2 and 3 (the provider call, the outcome recorded exactly once);
 //! - `provider.rs`: which provider client serves a store;
 //! - `reply.rs`: what a finished flow answers (the API view, the error a transaction ended in,
@@ -36,6 +37,7 @@ mod repo;
 mod resolver;
 mod routes;
 pub(crate) mod service;
+mod reversal;
 mod tax;
 
 use chrono::{DateTime, Utc};
@@ -58,6 +60,7 @@ pub use repo::{DailyVolume, Outcome, StatusCount};
 pub use resolver::{is_open, resolve_open, resolve_transaction, spawn_resolver};
 pub use routes::{admin_router, me_router};
 pub use service::{Target, capture, refund, void};
+pub use reversal::{Recheck, recheck_refund};
 pub use tax::finalize_tax;
 
 use crate::{
@@ -122,6 +125,10 @@ pub enum TransactionStatus {
     Failed,
 }
 
+    /// A refund that had succeeded and that the provider reported failed later (the card was
+    /// closed, the bank returned it): the money went back to the merchant, so it no longer
+    /// counts in the intent's refunded amount. `failure_code` says the provider's reason.
+    Reversed,
 impl TransactionStatus {
     /// Database spelling.
     pub fn as_str(self) -> &'static str {
@@ -132,6 +139,7 @@ impl TransactionStatus {
             TransactionStatus::Failed => "failed",
         }
     }
+            TransactionStatus::Reversed => "reversed",
 
     /// Whether the outcome is still open.
     pub fn is_open(self) -> bool {
@@ -154,6 +162,7 @@ impl TextValue for TransactionStatus {
             TransactionStatus::Failed,
         ]
         .into_iter()
+            TransactionStatus::Reversed,
         .find(|t| t.as_str() == text)
     }
 }
@@ -265,7 +274,8 @@ pub struct Transaction {
     pub status: TransactionStatus,
     /// The provider's id.
     pub provider_txn_id: Option<String>,
-    /// Why it failed.
+    /// Why it failed (for a `reversed` refund: the provider's reason, e.g.
+    /// `expired_or_canceled_card`).
     pub failure_code: Option<String>,
     /// The merchant's reason (refunds).
     pub reason: Option<String>,

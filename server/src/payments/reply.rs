@@ -54,7 +54,9 @@ impl Reply {
 /// A finished flow as the API sees it: the intent, or the error its transaction ended in.
 pub fn respond(intent: &IntentRow, txn: &TxnRow) -> Result<PaymentIntent, Error> {
     match txn.status {
-        TransactionStatus::Succeeded => Ok(intent.into()),
+        // A refund the provider failed later was still made as asked: its request's answer is
+        // the intent, which shows what stands now.
+        TransactionStatus::Succeeded | TransactionStatus::Reversed => Ok(intent.into()),
         // Waiting for the customer (3-D Secure): what they must do comes with the answer.
         TransactionStatus::Pending => Ok(PaymentIntent {
             next_action: txn

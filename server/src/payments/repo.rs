@@ -717,6 +717,7 @@ mod tests {
             TransactionStatus::Unknown,
             TransactionStatus::Succeeded,
             TransactionStatus::Failed,
+            TransactionStatus::Reversed,
         ]);
         round_trip(vec![
             FailureKind::Declined,

@@ -291,6 +291,20 @@ pub trait PaymentProvider: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<ProviderTransaction>, ProviderError>> {
         Box::pin(async { Ok(None) })
     }
+    /// Where one of our refunds (`reference`, of the provider's payment `payment_id`) stands at
+    /// the provider now. Asked when the provider reports a change to a refund the ledger
+    /// recorded as succeeded: a provider may fail a refund after it succeeded (Stripe: the card
+    /// was closed, the bank returned the money), and only its own state, never an event's
+    /// payload, says so. The default is for providers whose refunds never fail once they
+    /// succeeded (the sandbox PSP): what succeeded stays succeeded.
+    fn refund_standing<'a>(
+        &'a self,
+        _correlation_id: &'a str,
+        _payment_id: &'a str,
+        _reference: &'a str,
+    ) -> BoxFuture<'a, Result<RefundStanding, ProviderError>> {
+        Box::pin(async { Ok(RefundStanding::Succeeded) })
+    }
     /// A page of the payments created in `[from, to)`, after the provider id `after`; `None`
     /// when the provider has no such list (reconciliation then asks per payment).
     fn list_payments<'a>(
@@ -302,6 +316,23 @@ pub trait PaymentProvider: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<PaymentPage>, ProviderError>> {
         Box::pin(async { Ok(None) })
     }
+}
+
+/// Where a refund stands at the provider, as [`PaymentProvider::refund_standing`] reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefundStanding {
+    /// Done: the customer has the money.
+    Succeeded,
+    /// Still on its way (a bank transfer, an action the provider awaits).
+    Pending,
+    /// Failed or cancelled at the provider, with its reason code: the money is (back) in the
+    /// merchant's balance. For a refund the ledger recorded as succeeded, a reversal.
+    Failed {
+        /// The provider's reason (`expired_or_canceled_card`, `lost_or_stolen_card`, …).
+        reason: String,
+    },
+    /// The provider has no refund with our reference on that payment.
+    NotFound,
 }
 
 /// An operation whose earlier call's outcome is not known, as [`PaymentProvider::look_up`]

@@ -169,9 +169,10 @@ pub fn spawn_filer(state: AppState) -> JoinHandle<()> {
 pub fn reversal_kind(trigger: super::Trigger) -> DocumentKind {
     match trigger {
         super::Trigger::Void(_) => DocumentKind::Void,
-        super::Trigger::Refund(_) | super::Trigger::Capture(_) | super::Trigger::Finalize => {
-            DocumentKind::Refund
-        }
+        super::Trigger::Refund(_)
+        | super::Trigger::Capture(_)
+        | super::Trigger::Finalize
+        | super::Trigger::RefundReversal(_) => DocumentKind::Refund,
     }
 }
 

@@ -52,6 +52,9 @@ pub enum Trigger {
     Refund(TransactionId),
     /// A void released the uncaptured authorization.
     Void(TransactionId),
+    /// A refund that had succeeded failed later at the provider: what it reversed is committed
+    /// again (the sale stands after all).
+    RefundReversal(TransactionId),
     /// The store (or its storefront) finalized the payment's tax.
     Finalize,
 }
@@ -62,6 +65,7 @@ impl Trigger {
             Trigger::Capture(id) => format!("capture:{id}"),
             Trigger::Refund(id) => format!("refund:{id}"),
             Trigger::Void(id) => format!("void:{id}"),
+            Trigger::RefundReversal(id) => format!("refund_reversal:{id}"),
             Trigger::Finalize => finalize_source(intent),
         }
     }
@@ -251,7 +255,9 @@ pub struct TaxTransaction {
     pub id: Uuid,
     /// `commit` or `reversal`.
     pub kind: String,
-    /// `capture:<transaction id>` or `refund:<transaction id>`.
+    /// `capture:<transaction id>`, `refund:<transaction id>`, `void:<transaction id>`,
+    /// `refund_reversal:<transaction id>` (a refund the provider failed after it had
+    /// succeeded) or `finalize:<payment id>`.
     pub source: String,
     /// The snapshot taxed.
     pub snapshot_id: SnapshotId,

@@ -3,14 +3,16 @@
 //! environment whose secret signed it), and the provider's own answer about that transaction
 //! settles it, through the same transition function as the API. A transaction already settled
 //! is left alone, so a duplicate, late or out-of-order event never moves anything (in
-//! particular never a final state backwards). A dispute is recorded as the verified event
-//! describes it (`payments::record_dispute`), never moving a decided one.
+//! particular never a final state backwards), except a refund the provider itself now reports
+//! failed after it had succeeded, which is reversed once (`payments::recheck_refund`). A
+//! dispute is recorded as the verified event describes it (`payments::record_dispute`), never
+//! moving a decided one.
 
 use serde_json::Value;
 
 use super::queue::Claimed;
 use crate::{
-    payments::{Caller, Operation, Source},
+    payments::{Caller, Operation, Recheck, Source},
     providers::{
         payment::{EventOperation, ProviderDispute, ProviderEvent},
         shipping::carrier::CarrierEvent,
@@ -114,6 +116,17 @@ async fn payment_event(
             operation.as_str()
         ));
     };
+    // A refund the event names by our reference may be one the ledger counts as done that
+    // the provider failed since (the bank returned it): the provider's own state decides.
+    if operation == Operation::Refund && reference == Some(txn) {
+        let found = crate::payments::recheck_refund(state, &caller, txn)
+            .await
+            .map_err(|e| e.to_string())?;
+        match found {
+            Recheck::NotSettled => {}
+            Recheck::Stands | Recheck::Reversed | Recheck::AlreadyReversed => return Ok(()),
+        }
+    }
     match crate::payments::resolve_transaction(state, &caller, txn).await {
         Ok(_)
             if crate::payments::is_open(state, txn)

@@ -10,6 +10,7 @@ mod reads;
 mod multicapture;
 mod recovery;
 /// The Stripe-shaped server, for every test that needs Stripe.
+mod reversals;
 pub(crate) mod server;
 
 use std::{sync::Arc, time::Duration};

@@ -186,6 +186,113 @@ fn final_states_do_not_move_backwards() {
     assert!(apply(settled, Event::AuthorizeFailed).is_err());
 }
 
+fn refunded(l: Ledger, amount: i64) -> Ledger {
+    run(
+        l,
+        &[
+            Event::RefundRequested { amount: m(amount) },
+            Event::RefundSucceeded { amount: m(amount) },
+        ],
+    )
+    .unwrap()
+}
+
+fn captured(l: Ledger, amount: i64) -> Ledger {
+    run(
+        l,
+        &[
+            Event::CaptureRequested { amount: m(amount) },
+            Event::CaptureSucceeded { amount: m(amount) },
+        ],
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_reversed_refund_no_longer_counts_as_refunded() {
+    let l = refunded(captured(authorized(1000), 1000), 1000);
+    assert_eq!(l.status, IntentStatus::Refunded);
+    let l = apply(l, Event::RefundReversed { amount: m(1000) }).unwrap();
+    assert_eq!(
+        (l.status, l.refunded, l.refundable_now()),
+        (IntentStatus::Captured, m(0), m(1000))
+    );
+    // One of two refunds: the other still counts.
+    let l = refunded(refunded(l, 300), 200);
+    let l = apply(l, Event::RefundReversed { amount: m(200) }).unwrap();
+    assert_eq!(
+        (l.status, l.refunded, l.refundable_now()),
+        (IntentStatus::PartiallyRefunded, m(300), m(700))
+    );
+}
+
+#[test]
+fn a_reversal_goes_back_to_what_the_captures_and_releases_say() {
+    // The rest of the authorization still held: capturable again.
+    let l = refunded(captured(authorized(1000), 400), 400);
+    assert_eq!(l.status, IntentStatus::PartiallyRefunded);
+    let l = apply(l, Event::RefundReversed { amount: m(400) }).unwrap();
+    assert_eq!(
+        (l.status, l.capturable_now(), l.refundable_now()),
+        (IntentStatus::PartiallyCaptured, m(600), m(400))
+    );
+    // The rest released: everything that will be captured is.
+    let l = run(
+        captured(authorized(1000), 400),
+        &[Event::VoidRequested, Event::VoidSucceeded],
+    )
+    .unwrap();
+    let l = refunded(l, 400);
+    assert_eq!(l.status, IntentStatus::Refunded);
+    let l = apply(l, Event::RefundReversed { amount: m(400) }).unwrap();
+    assert_eq!(
+        (l.status, l.released, l.capturable_now()),
+        (IntentStatus::Captured, m(600), m(0))
+    );
+}
+
+#[test]
+fn a_reversal_leaves_refunds_in_flight_reserved() {
+    let l = refunded(captured(authorized(1000), 1000), 300);
+    let l = apply(l, Event::RefundRequested { amount: m(500) }).unwrap();
+    let l = apply(l, Event::RefundReversed { amount: m(300) }).unwrap();
+    assert_eq!(
+        (l.status, l.refunded, l.refund_reserved, l.refundable()),
+        (IntentStatus::Captured, m(0), m(500), m(500))
+    );
+    let l = apply(l, Event::RefundSucceeded { amount: m(500) }).unwrap();
+    assert_eq!(
+        (l.status, l.refunded),
+        (IntentStatus::PartiallyRefunded, m(500))
+    );
+}
+
+#[test]
+fn only_what_was_refunded_can_be_reversed() {
+    let l = refunded(captured(authorized(1000), 1000), 300);
+    assert_eq!(
+        apply(l, Event::RefundReversed { amount: m(301) }),
+        Err(TransitionError::Inconsistent)
+    );
+    assert_eq!(
+        apply(l, Event::RefundReversed { amount: m(0) }),
+        Err(TransitionError::Inconsistent)
+    );
+    for never_refunded in [
+        captured(authorized(1000), 1000),
+        authorized(1000),
+        apply(authorized(10), Event::VoidRequested)
+            .and_then(|l| apply(l, Event::VoidSucceeded))
+            .unwrap(),
+        apply(Ledger::new(m(10)), Event::AuthorizeFailed).unwrap(),
+    ] {
+        assert!(matches!(
+            apply(never_refunded, Event::RefundReversed { amount: m(1) }),
+            Err(TransitionError::InvalidTransition { .. })
+        ));
+    }
+}
+
 #[test]
 fn what_can_be_done_now_follows_the_transition_function() {
     let l = authorized(1000);
@@ -230,7 +337,9 @@ fn event() -> impl Strategy<Value = Event> {
             .prop_map(|a| Event::RefundRequested { amount: m(a) }),
         amt.clone()
             .prop_map(|a| Event::RefundSucceeded { amount: m(a) }),
-        amt.prop_map(|a| Event::RefundFailed { amount: m(a) }),
+        amt.clone()
+            .prop_map(|a| Event::RefundFailed { amount: m(a) }),
+        amt.prop_map(|a| Event::RefundReversed { amount: m(a) }),
         Just(Event::VoidRequested),
         Just(Event::VoidSucceeded),
         Just(Event::VoidFailed),
@@ -244,13 +353,16 @@ proptest! {
         let mut l = authorized(1000);
         for e in events {
             if let Ok(next) = apply(l, e) {
-                prop_assert!(!l.status.is_final() || next.status == l.status);
+                // Only the provider's report of a failed refund moves a final state.
+                let reversal = matches!(e, Event::RefundReversed { .. });
+                prop_assert!(!l.status.is_final() || next.status == l.status || reversal);
                 l = next;
             }
             prop_assert!(l.captured.0 + l.capture_reserved.0 + l.released.0 <= l.authorized.0);
             prop_assert!(l.released.0 >= 0);
             prop_assert!(l.refunded.0 + l.refund_reserved.0 <= l.captured.0);
             prop_assert!(l.capture_reserved.0 >= 0 && l.refund_reserved.0 >= 0);
+            prop_assert!(l.refunded.0 >= 0);
             if l.status == IntentStatus::Voided {
                 prop_assert_eq!(l.captured.0, 0);
             }

@@ -16,6 +16,7 @@ use crate::{
     providers::{
         payment::{
             BoxFuture, CallContext, Lookup, PaymentProvider, ProviderError, ProviderTransaction,
+            RefundStanding,
         },
         transport::{Answer, Classify, Transport},
     },
@@ -438,6 +439,15 @@ impl PaymentProvider for StripeClient {
         lookup: Lookup<'a>,
     ) -> BoxFuture<'a, Result<Option<ProviderTransaction>, ProviderError>> {
         Box::pin(self.find(correlation_id, lookup))
+    }
+
+    fn refund_standing<'a>(
+        &'a self,
+        correlation_id: &'a str,
+        payment_id: &'a str,
+        reference: &'a str,
+    ) -> BoxFuture<'a, Result<RefundStanding, ProviderError>> {
+        Box::pin(self.standing(correlation_id, payment_id, reference))
     }
 
     fn get_transaction<'a>(

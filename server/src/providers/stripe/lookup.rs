@@ -5,12 +5,14 @@
 //! for a day and act a second time after. So an operation whose answer was lost is looked for
 //! first (the PaymentIntent for a capture or a void, the intent's refunds by our reference for
 //! a refund, a search by our reference for an old authorization), and sent again only when it
-//! is not there.
+//! is not there. The same search of the intent's refunds says where a refund the ledger recorded
+//! as succeeded stands now (Stripe may fail it later: the card was closed, the bank returned it).
 
 use chrono::Duration;
 use serde_json::Value;
 
 use super::client::{StripeClient, released, transaction};
+use crate::providers::payment::RefundStanding;
 use crate::{
     money::MinorUnits,
     providers::payment::{EventOperation, Lookup, ProviderError, ProviderTransaction},
@@ -46,10 +48,11 @@ impl StripeClient {
             (_, Some(id)) => id,
         };
         match lookup.operation {
-            EventOperation::Refund => {
-                self.find_refund(correlation_id, intent, lookup.reference)
-                    .await
-            }
+            EventOperation::Refund => self
+                .find_refund(correlation_id, intent, lookup.reference)
+                .await?
+                .map(|refund| transaction(&refund))
+                .transpose(),
             EventOperation::Capture => {
                 let now = self.get_intent(correlation_id, intent).await?;
                 match now.status.as_str() {
@@ -144,12 +147,27 @@ impl StripeClient {
         }
     }
 
+    /// See [`crate::providers::payment::PaymentProvider::refund_standing`]: our refund among
+    /// the intent's, by its reference, as Stripe shows it now.
+    pub(super) async fn standing(
+        &self,
+        correlation_id: &str,
+        intent: &str,
+        reference: &str,
+    ) -> Result<RefundStanding, ProviderError> {
+        Ok(self
+            .find_refund(correlation_id, intent, reference)
+            .await?
+            .map_or(RefundStanding::NotFound, |refund| refund_standing(&refund)))
+    }
+
+    /// Our refund (the Refund object carrying `reference`) among the intent's refunds.
     async fn find_refund(
         &self,
         correlation_id: &str,
         intent: &str,
         reference: &str,
-    ) -> Result<Option<ProviderTransaction>, ProviderError> {
+    ) -> Result<Option<Value>, ProviderError> {
         let mut after: Option<String> = None;
         for _ in 0..REFUND_PAGES {
             let path = refunds_path(intent, after.as_deref());
@@ -165,7 +183,7 @@ impl StripeClient {
                 .iter()
                 .find(|r| r["metadata"]["cassa_reference"].as_str() == Some(reference))
             {
-                return transaction(refund).map(Some);
+                return Ok(Some(refund.clone()));
             }
             if page["has_more"] != Value::Bool(true) {
                 return Ok(None);
@@ -181,6 +199,23 @@ impl StripeClient {
         Err(ProviderError::UnknownOutcome(
             "the intent's refunds could not all be read".to_owned(),
         ))
+    }
+}
+
+/// Where a Stripe Refund stands. Stripe moves a refund from `succeeded` to `failed` when the
+/// bank returns it (the card was closed, say), the money going back to the merchant's balance;
+/// `canceled` is a refund cancelled before it went out. Both say why in `failure_reason` (a
+/// cancelled one may not).
+fn refund_standing(refund: &Value) -> RefundStanding {
+    match refund["status"].as_str() {
+        Some("succeeded") => RefundStanding::Succeeded,
+        Some(status @ ("failed" | "canceled")) => RefundStanding::Failed {
+            reason: refund["failure_reason"]
+                .as_str()
+                .map_or_else(|| format!("refund_{status}"), str::to_owned),
+        },
+        // `pending`, `requires_action`, or a status Stripe adds later: not a failure.
+        _ => RefundStanding::Pending,
     }
 }
 
@@ -229,4 +264,35 @@ mod tests {
         assert!(!released(&intent("pending", 100, 0)));
     }
 }
+
+    #[test]
+    fn a_refund_failed_or_cancelled_after_the_fact_reads_as_failed_with_stripes_reason() {
+        let refund = |status: &str, reason: Option<&str>| {
+            let mut r = serde_json::json!({"object": "refund", "id": "re_1", "status": status,
+                "amount": 500});
+            if let Some(reason) = reason {
+                r["failure_reason"] = serde_json::json!(reason);
+            }
+            refund_standing(&r)
+        };
+        assert_eq!(refund("succeeded", None), RefundStanding::Succeeded);
+        assert_eq!(
+            refund("failed", Some("expired_or_canceled_card")),
+            RefundStanding::Failed {
+                reason: "expired_or_canceled_card".into()
+            }
+        );
+        assert_eq!(
+            refund("canceled", None),
+            RefundStanding::Failed {
+                reason: "refund_canceled".into()
+            }
+        );
+        assert_eq!(refund("pending", None), RefundStanding::Pending);
+        assert_eq!(refund("requires_action", None), RefundStanding::Pending);
+        assert_eq!(
+            refund_standing(&serde_json::json!({"object": "refund"})),
+            RefundStanding::Pending
+        );
+    }
             multicapture: false,

@@ -218,8 +218,9 @@ impl PaymentAdapter for StripeAdapter {
     }
 
     /// Stripe's events name the PaymentIntent (and, for refunds, the refund with our
-    /// reference); the ledger moves only on what `get_transaction` then confirms, with the
-    /// store's own account: an event of another (Connect) account finds nothing there.
+    /// reference); the ledger moves only on what `get_transaction` (or, for a refund, the
+    /// intent's list of refunds) then confirms, with the store's own account: an event of
+    /// another (Connect) account finds nothing there.
     /// Dispute events carry the Dispute object, recorded as it is (`dispute.rs`).
     fn parse_event(&self, payload: &Value) -> ProviderEvent {
         let object = &payload["data"]["object"];
@@ -243,7 +244,9 @@ impl PaymentAdapter for StripeAdapter {
                 text(&object["payment_intent"]),
                 None,
             ),
-            "charge.refund.updated" | "refund.updated" => (
+            // Also a refund that failed after it had succeeded (`status: failed`): the ledger
+            // takes it back once Stripe's own list of the intent's refunds says so.
+            "charge.refund.updated" | "refund.updated" | "refund.failed" => (
                 EventOperation::Refund,
                 text(&object["payment_intent"]),
                 text(&object["metadata"]["cassa_reference"]),
@@ -305,14 +308,17 @@ mod tests {
         ));
         let refund = json!({"object": "refund", "id": "re_1", "payment_intent": "pi_1",
             "metadata": {"cassa_reference": "01a3"}});
-        assert_eq!(
-            event("charge.refund.updated", refund),
-            ProviderEvent::Payment {
-                operation: EventOperation::Refund,
-                provider_payment_id: Some("pi_1".into()),
-                reference: Some("01a3".into()),
-            }
-        );
+        for kind in ["charge.refund.updated", "refund.updated", "refund.failed"] {
+            assert_eq!(
+                event(kind, refund.clone()),
+                ProviderEvent::Payment {
+                    operation: EventOperation::Refund,
+                    provider_payment_id: Some("pi_1".into()),
+                    reference: Some("01a3".into()),
+                },
+                "{kind}"
+            );
+        }
         assert!(matches!(
             event(
                 "charge.refunded",
