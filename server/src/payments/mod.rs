@@ -35,9 +35,9 @@ mod queries;
 mod reply;
 mod repo;
 mod resolver;
+mod reversal;
 mod routes;
 pub(crate) mod service;
-mod reversal;
 mod tax;
 
 use chrono::{DateTime, Utc};
@@ -58,9 +58,9 @@ pub use queries::{daily_volume, detail, list, status_counts};
 pub use reply::{Render, Reply, respond};
 pub use repo::{DailyVolume, Outcome, StatusCount};
 pub use resolver::{is_open, resolve_open, resolve_transaction, spawn_resolver};
+pub use reversal::{Recheck, recheck_refund};
 pub use routes::{admin_router, me_router};
 pub use service::{Target, capture, refund, void};
-pub use reversal::{Recheck, recheck_refund};
 pub use tax::finalize_tax;
 
 use crate::{
@@ -123,12 +123,12 @@ pub enum TransactionStatus {
     Succeeded,
     /// Refused or failed at the provider; nothing moved.
     Failed,
-}
-
     /// A refund that had succeeded and that the provider reported failed later (the card was
     /// closed, the bank returned it): the money went back to the merchant, so it no longer
     /// counts in the intent's refunded amount. `failure_code` says the provider's reason.
     Reversed,
+}
+
 impl TransactionStatus {
     /// Database spelling.
     pub fn as_str(self) -> &'static str {
@@ -137,9 +137,9 @@ impl TransactionStatus {
             TransactionStatus::Unknown => "unknown",
             TransactionStatus::Succeeded => "succeeded",
             TransactionStatus::Failed => "failed",
+            TransactionStatus::Reversed => "reversed",
         }
     }
-            TransactionStatus::Reversed => "reversed",
 
     /// Whether the outcome is still open.
     pub fn is_open(self) -> bool {
@@ -160,9 +160,9 @@ impl TextValue for TransactionStatus {
             TransactionStatus::Unknown,
             TransactionStatus::Succeeded,
             TransactionStatus::Failed,
+            TransactionStatus::Reversed,
         ]
         .into_iter()
-            TransactionStatus::Reversed,
         .find(|t| t.as_str() == text)
     }
 }

@@ -9,8 +9,8 @@ mod disputes;
 mod reads;
 mod multicapture;
 mod recovery;
-/// The Stripe-shaped server, for every test that needs Stripe.
 mod reversals;
+/// The Stripe-shaped server, for every test that needs Stripe.
 pub(crate) mod server;
 
 use std::{sync::Arc, time::Duration};

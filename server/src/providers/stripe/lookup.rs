@@ -263,7 +263,6 @@ mod tests {
         assert!(!released(&intent("authorized", 100, 0)));
         assert!(!released(&intent("pending", 100, 0)));
     }
-}
 
     #[test]
     fn a_refund_failed_or_cancelled_after_the_fact_reads_as_failed_with_stripes_reason() {
@@ -295,4 +294,5 @@ mod tests {
             RefundStanding::Pending
         );
     }
+}
             multicapture: false,
