@@ -256,7 +256,8 @@ pub fn StripeForm(environment: String, save: ServerAction<PutCredentials>) -> im
                     "Connect account id (acct_…, optional)"
                     <input type="text" name="setting" autocomplete="off" placeholder="acct_…"/>
                     <span class="muted">
-                        "Only when this store's payments go to a connected account of your platform."
+                        "Only when this store's payments go to a connected account of your platform. "
+                        "Another account is refused while payments made through the stored one still hold funds or await Stripe's outcome."
                     </span>
                 </label>
                 <button type="submit" class="btn primary">"Save Stripe credentials"</button>

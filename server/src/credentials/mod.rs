@@ -51,6 +51,14 @@ pub enum CredentialError {
     /// The change conflicts with the current state.
     #[error("{0}")]
     Conflict(&'static str),
+    /// Payments made through the credentials still need them: `payments` hold funds on a
+    /// card or await the provider's outcome, and deleting the credentials (or switching them
+    /// to another account) would leave nothing able to settle, void or release them.
+    #[error("{payments} payments still need these credentials")]
+    InUse {
+        /// How many payments.
+        payments: i64,
+    },
     /// The store has no credentials for the provider in this environment.
     #[error("no {provider} credentials for this store and environment")]
     Missing {

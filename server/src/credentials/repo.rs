@@ -146,7 +146,7 @@ pub(super) async fn list_views(
 
 /// Deletes a row; the number deleted.
 pub(super) async fn delete(
-    db: &Db,
+    tx: &mut Tx,
     store: StoreId,
     provider: &str,
     env: Environment,
@@ -154,8 +154,50 @@ pub(super) async fn delete(
     const SQL: &str = "DELETE FROM provider_credentials \
                        WHERE store_id = $1 AND provider = $2 AND environment = $3";
     Ok(
-        on_db!(db, pool => sqlx::query(SQL).bind(store).bind(provider).bind(env)
-        .execute(pool).await.map(|r| r.rows_affected()))?,
+        on_tx!(tx, conn => sqlx::query(SQL).bind(store).bind(provider).bind(env)
+        .execute(&mut *conn).await.map(|r| r.rows_affected()))?,
+    )
+}
+
+/// Payments of a store and environment at `provider` that still need its account: an
+/// authorization with an uncaptured rest held on the card, or a transaction whose outcome is
+/// open. Each side reads a partial index of its own (migration 0032), so the cost follows
+/// the open payments, not the store's history.
+const PAYMENTS_NEEDING: &str = "SELECT COUNT(*) FROM ( \
+    SELECT id FROM payment_intents \
+     WHERE provider = $1 AND store_id = $2 AND environment = $3 \
+       AND authorized_amount > captured_amount + released_amount \
+    UNION \
+    SELECT t.payment_intent_id FROM payment_transactions t \
+      JOIN payment_intents i ON i.id = t.payment_intent_id \
+     WHERE t.store_id = $2 AND t.environment = $3 AND t.status IN ('pending', 'unknown') \
+       AND i.provider = $1 \
+    ) needing";
+
+/// How many payments still need the store's `provider` account in `env` (see
+/// [`PAYMENTS_NEEDING`]).
+pub(super) async fn payments_needing(
+    db: &Db,
+    store: StoreId,
+    provider: &str,
+    env: Environment,
+) -> Result<i64, DbError> {
+    Ok(
+        on_db!(db, pool => sqlx::query_scalar(PAYMENTS_NEEDING).bind(provider).bind(store)
+        .bind(env).fetch_one(pool).await)?,
+    )
+}
+
+/// [`payments_needing`] inside the transaction that acts on the answer.
+pub(super) async fn payments_needing_in(
+    tx: &mut Tx,
+    store: StoreId,
+    provider: &str,
+    env: Environment,
+) -> Result<i64, DbError> {
+    Ok(
+        on_tx!(tx, conn => sqlx::query_scalar(PAYMENTS_NEEDING).bind(provider).bind(store)
+        .bind(env).fetch_one(&mut *conn).await)?,
     )
 }
 
@@ -212,14 +254,14 @@ pub(super) async fn put_choice(
 
 /// Forgets the store's choice of `provider` in `env` (its credentials are gone).
 pub(super) async fn clear_choice(
-    db: &Db,
+    tx: &mut Tx,
     store: StoreId,
     provider: &str,
     env: Environment,
 ) -> Result<(), DbError> {
     const SQL: &str = "DELETE FROM store_payment_providers WHERE store_id = $1 \
         AND environment = $2 AND provider = $3";
-    on_db!(db, pool => sqlx::query(SQL).bind(store).bind(env).bind(provider)
-        .execute(pool).await.map(|_| ()))?;
+    on_tx!(tx, conn => sqlx::query(SQL).bind(store).bind(env).bind(provider)
+        .execute(&mut *conn).await.map(|_| ()))?;
     Ok(())
 }

@@ -125,7 +125,8 @@ pub async fn list_credentials(
 
 /// Stores or replaces a provider's credentials. Sandbox provider: `{"api_key",
 /// "webhook_secret", "base_url"?}`; Stripe: `{"secret_key", "webhook_secret", "account_id"?}`.
-/// The answer is masked; the secrets are never shown again.
+/// The answer is masked; the secrets are never shown again. A new key for the same account is
+/// always accepted; another account only while no payment still needs the stored one.
 #[utoipa::path(
     put,
     path = "/credentials/{provider}/{environment}",
@@ -138,6 +139,10 @@ pub async fn list_credentials(
     responses(
         (status = 200, description = "Stored; masked view", body = CredentialView),
         (status = 403, description = "This credential may not manage that environment", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "`credentials_in_use`: they name another account (a changed \
+            `account_id`) while payments made through the stored one still hold funds or await \
+            their outcome; void or settle them first", body = Problem,
             content_type = "application/problem+json"),
         (status = 422, description = "Missing or invalid field", body = Problem,
             content_type = "application/problem+json"),
@@ -158,7 +163,8 @@ pub async fn put_credentials(
     Ok(Json(view))
 }
 
-/// Deletes a provider's credentials.
+/// Deletes a provider's credentials, unless payments made through them still hold funds or
+/// await their outcome.
 #[utoipa::path(
     delete,
     path = "/credentials/{provider}/{environment}",
@@ -170,6 +176,9 @@ pub async fn put_credentials(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "None stored", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "`credentials_in_use`: payments made through them still hold \
+            funds or await their outcome; void or settle them first", body = Problem,
             content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -232,6 +232,7 @@ pub async fn put(
         let primary = keys::primary_version(&state.db).await?;
         let written = match repo::find_sealed(&state.db, store, provider, env).await? {
             Some(row) => {
+                check_same_account(state, adapter.as_ref(), &row, credentials).await?;
                 let sealed = seal_for(state, primary, row.id, store, env, credentials)?;
                 repo::update_sealed(&state.db, row.id, row.revision, &sealed, Some(&masked), now)
                     .await?
@@ -276,22 +277,64 @@ pub async fn list(
     Ok(rows.into_iter().map(view).collect())
 }
 
-/// Deletes credentials; a missing row (or an unknown provider) is `NotFound`.
+/// Deletes credentials; a missing row (or an unknown provider) is `NotFound`, and credentials
+/// payments still need (funds held, outcomes open) are `InUse`.
 pub async fn delete(
     state: &AppState,
     store: StoreId,
     provider: &str,
     env: Environment,
 ) -> Result<(), CredentialError> {
+    let mut tx = state.db.begin_write().await?;
+    if repo::delete(&mut tx, store, provider, env).await? == 0 {
+        return Err(CredentialError::NotFound);
+    }
+    // Counted in the deleting transaction (dropped, so rolled back, when refused): on SQLite
+    // it holds the write lock, so no payment starts in between.
+    let payments = repo::payments_needing_in(&mut tx, store, provider, env).await?;
+    if payments > 0 {
+        return Err(CredentialError::InUse { payments });
+    }
     // New payments cannot go to a provider the store holds no credentials for: its choice
     // goes with them (back to the default).
-    let deleted = repo::delete(&state.db, store, provider, env).await?;
-    if deleted > 0 {
-        repo::clear_choice(&state.db, store, provider, env).await?;
-    }
+    repo::clear_choice(&mut tx, store, provider, env).await?;
+    tx.commit().await?;
     state.caches.credentials.clear();
-    if deleted == 0 {
-        return Err(CredentialError::NotFound);
+    Ok(())
+}
+
+/// Refuses to replace the stored credentials of a provider with ones naming another account
+/// (see [`AccountAdapter::account_settings`]) while payments still need the stored account.
+async fn check_same_account(
+    state: &AppState,
+    adapter: &dyn AccountAdapter,
+    row: &repo::SealedRow,
+    credentials: &Credentials,
+) -> Result<(), CredentialError> {
+    let settings = adapter.account_settings();
+    if settings.is_empty() {
+        return Ok(());
+    }
+    // Credentials that cannot be opened any more settle nothing either: replacing them
+    // strands no payment that is not stranded already.
+    let stored = match open(state, row).await {
+        Ok(stored) => stored,
+        Err(CredentialError::Key(err)) => {
+            tracing::warn!(error = %err, "stored credentials unreadable; replacing them");
+            return Ok(());
+        }
+        Err(err) => return Err(err),
+    };
+    if settings
+        .iter()
+        .all(|s| stored.setting(s) == credentials.setting(s))
+    {
+        return Ok(());
+    }
+    let payments =
+        repo::payments_needing(&state.db, row.store_id, &row.provider, row.environment).await?;
+    if payments > 0 {
+        return Err(CredentialError::InUse { payments });
     }
     Ok(())
 }
@@ -324,22 +367,30 @@ pub async fn load_fresh(
     provider: &str,
     env: Environment,
 ) -> Result<Option<Credentials>, CredentialError> {
-    let Some(row) = repo::find_sealed(&state.db, store, provider, env).await? else {
-        return Ok(None);
-    };
+    match repo::find_sealed(&state.db, store, provider, env).await? {
+        Some(row) => Ok(Some(open(state, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Decrypts a sealed row.
+async fn open(state: &AppState, row: &repo::SealedRow) -> Result<Credentials, CredentialError> {
     let version = u32::try_from(row.key_version).unwrap_or_default();
     keys::ensure_not_retired(&state.db, version).await?;
     let sealed = Sealed {
         version,
-        nonce: row.nonce,
-        ciphertext: row.ciphertext,
+        nonce: row.nonce.clone(),
+        ciphertext: row.ciphertext.clone(),
     };
-    let plaintext = state
-        .key_ring
-        .open(&sealed, &aad(row.id, store, provider, env, version))?;
-    let credentials: Credentials =
-        serde_json::from_slice(&plaintext).map_err(|_| KeyRingError::Decrypt)?;
-    Ok(Some(credentials))
+    let context = aad(
+        row.id,
+        row.store_id,
+        &row.provider,
+        row.environment,
+        version,
+    );
+    let plaintext = state.key_ring.open(&sealed, &context)?;
+    Ok(serde_json::from_slice(&plaintext).map_err(|_| KeyRingError::Decrypt)?)
 }
 
 /// Re-encrypts up to `limit` rows not yet on `target`; returns how many were rewrapped and

@@ -65,6 +65,15 @@ pub trait AccountAdapter: Send + Sync {
         true
     }
 
+    /// The settings (non-secret fields) naming the account at the provider that credentials
+    /// act for. Payments made through one account are settled, voided and released only
+    /// through it, so while some are open, credentials naming another account are refused; a
+    /// new key for the same account (a rotation) changes none of them. None by default: the
+    /// provider has one account per key.
+    fn account_settings(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The provider's id of a verified delivery (deduplication key).
     fn event_id(&self, headers: &HeaderMap, payload: &Value) -> Option<String>;
 

@@ -5,9 +5,10 @@
 
 mod challenge;
 mod connect;
+mod credentials_in_use;
 mod disputes;
-mod reads;
 mod multicapture;
+mod reads;
 mod recovery;
 mod reversals;
 /// The Stripe-shaped server, for every test that needs Stripe.
@@ -401,7 +402,7 @@ async fn a_store_chooses_stripe_for_its_new_payments(backend: Backend) {
         (chosen["provider"].as_str(), chosen["chosen"].as_bool()),
         (Some("stripe"), Some(true))
     );
-    let (_, response) = pay(&shop, "pm_card_visa").await;
+    let (stripe_order, response) = pay(&shop, "pm_card_visa").await;
     let intent = json_of(response, 201).await;
     assert_eq!(intent["provider"], "stripe");
     assert!(
@@ -415,7 +416,13 @@ async fn a_store_chooses_stripe_for_its_new_payments(backend: Backend) {
         shop.detail(&order).await["intents"][0]["provider"],
         "sandbox"
     );
-    // Without its credentials the choice goes back to the default.
+    // Without its credentials the choice goes back to the default (once the payment made
+    // through them no longer holds funds).
+    json_of(
+        shop.op(&stripe_order, &intent, "void", json!({})).await,
+        200,
+    )
+    .await;
     let deleted =
         crate::support::send(&shop.app, reqwest::Method::DELETE, key, credentials, None).await;
     assert!(deleted.status().is_success(), "{}", deleted.status());

@@ -15,6 +15,27 @@ impl From<CredentialError> for ApiError {
             CredentialError::NotFound => ApiError::NotFound,
             CredentialError::Invalid(invalid) => ApiError::Validation(invalid),
             CredentialError::Conflict(why) => ApiError::Conflict(why),
+            CredentialError::InUse { payments } => {
+                let (which, state) = match payments {
+                    1 => (
+                        "1 payment".to_owned(),
+                        "holds funds on a card or awaits the provider's outcome; void or settle it",
+                    ),
+                    n => (
+                        format!("{n} payments"),
+                        "hold funds on cards or await the provider's outcome; void or settle them",
+                    ),
+                };
+                ApiError::Described {
+                    status: StatusCode::CONFLICT,
+                    code: "credentials_in_use",
+                    title: "Credentials in use",
+                    detail: format!(
+                        "{which} made through these credentials still {state} first, then the \
+                         credentials can be deleted or switched to another account"
+                    ),
+                }
+            }
             // Nothing was sent to a provider: the store cannot pay with it right now.
             CredentialError::Missing { .. } => ApiError::ProviderUnavailable,
             CredentialError::Client(ClientError::Egress(_)) => {

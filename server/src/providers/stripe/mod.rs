@@ -156,6 +156,12 @@ impl AccountAdapter for StripeAdapter {
         payload["account"].as_str() == credentials.setting("account_id")
     }
 
+    /// A Connect account's payments exist only in it (`Stripe-Account`); the platform's own
+    /// (no `account_id`) only outside any.
+    fn account_settings(&self) -> &'static [&'static str] {
+        &["account_id"]
+    }
+
     fn verify_webhook(
         &self,
         credentials: &Credentials,
