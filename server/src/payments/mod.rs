@@ -17,8 +17,9 @@
 //! - `provider.rs`: which provider client serves a store;
 //! - `reply.rs`: what a finished flow answers (the API view, the error a transaction ended in,
 //!   the request's idempotency record);
-//! - `keys.rs`: ledger keys; `repo.rs`: SQL and typed rows; `error.rs`: [`Error`];
-//!   `machine.rs`: the transition function; `caller.rs`: who asks;
+//! - `keys.rs`: ledger keys; `held.rs`: SQL of the rests a provider released with a capture
+//!   while the ledger holds them (the resolver's sweep); `repo.rs`: SQL and typed rows;
+//!   `error.rs`: [`Error`]; `machine.rs`: the transition function; `caller.rs`: who asks;
 //! - `disputes/`: chargebacks the providers report, recorded beside the ledger (never in it).
 
 mod authorize;
@@ -26,6 +27,7 @@ mod caller;
 mod disputes;
 mod error;
 mod events;
+mod held;
 mod keys;
 pub mod machine;
 mod pay;

@@ -5,6 +5,10 @@
 //! not answer about, or one that fails for any other reason, is tried again later and never
 //! holds up the rest. Only the provider's truth settles a transaction; one still open after
 //! [`crate::config::Config::unresolved_alert_after`] is reported at `ERROR` on every attempt.
+//!
+//! Each pass then sweeps the rests a provider that captures once released with a capture while
+//! the ledger still holds them (their release failed, or never ran): the settled capture is
+//! never driven again, so nothing else would release them.
 
 use std::time::Duration;
 
@@ -13,6 +17,7 @@ use tokio::task::JoinHandle;
 use super::{
     caller::{Caller, Source},
     error::Error,
+    held::{self, HeldRest, Sweep},
     phases::{Attempt, drive},
     provider::client_for,
     repo::{self, TxnRow},
@@ -20,11 +25,16 @@ use super::{
 };
 use crate::{state::AppState, types::TransactionId};
 
-/// Transactions one pass takes at most.
+/// Transactions (and held rests) one pass takes at most.
 const BATCH: i64 = 100;
 
-/// Longest wait between two attempts on one transaction.
+/// Longest wait between two attempts on one transaction; also the wait before a refused
+/// release of a held rest is tried again.
 const MAX_BACKOFF_SECS: i64 = 3600;
+
+/// Releases of one held rest tried at most (an hour apart); a rest still held after them is
+/// left to the merchant's void, which the intent still offers.
+const RELEASE_ATTEMPTS: i64 = 6;
 
 /// The wait before attempt `attempts + 1`: the resolver's period, doubled per attempt.
 pub(crate) fn backoff(period: Duration, attempts: i32) -> chrono::Duration {
@@ -49,7 +59,72 @@ pub async fn resolve_open(state: &AppState, older_than: chrono::Duration) -> Res
             Err(err) => tracing::warn!(error = %err, "could not resolve a payment transaction"),
         }
     }
+    // After the settlements above, which release what they can themselves.
+    match sweep_held_rests(state, older_than).await {
+        Ok(0) => {}
+        Ok(tried) => tracing::info!(tried, "tried releasing held rests again"),
+        Err(err) => tracing::warn!(error = %err, "could not sweep held rests"),
+    }
     Ok(settled)
+}
+
+/// The job's caller, with a correlation id of its own per attempt.
+fn job_caller() -> Caller {
+    Caller {
+        source: Source::Job,
+        actor: "job:resolver".to_owned(),
+        correlation_id: uuid::Uuid::now_v7().to_string(),
+    }
+}
+
+/// Releases again the rests still held after a capture at a provider that captures once
+/// (see `held.rs`), captured at least `older_than` ago (a capture just settled is released by
+/// the flow that settled it). The first try uses the key the capture's own release would have
+/// used, so it never doubles one that is merely late; a refused one is tried again an hour
+/// later under a key per attempt. Returns how many were tried.
+async fn sweep_held_rests(state: &AppState, older_than: chrono::Duration) -> Result<usize, Error> {
+    let providers: Vec<&str> = state
+        .payment_providers
+        .adapters()
+        .filter(|adapter| adapter.captures_once())
+        .map(|adapter| adapter.name())
+        .collect();
+    let now = state.clock.now();
+    let sweep = Sweep {
+        providers: &providers,
+        settled_before: now - older_than,
+        refused_before: now - chrono::Duration::seconds(MAX_BACKOFF_SECS),
+        attempts: RELEASE_ATTEMPTS,
+        limit: BATCH,
+    };
+    let held = held::held_rests(&state.db, &sweep).await?;
+    let tried = held.len();
+    for rest in held {
+        if let Err(err) = release_held(state, rest).await {
+            tracing::warn!(error = %err, "could not release a held rest");
+        }
+    }
+    Ok(tried)
+}
+
+/// One held rest: its intent read, then released under the key of attempt `releases`.
+async fn release_held(state: &AppState, rest: HeldRest) -> Result<(), Error> {
+    let HeldRest { capture, releases } = rest;
+    let intent = repo::intent(&state.db, capture.payment_intent_id).await?;
+    if releases + 1 >= RELEASE_ATTEMPTS {
+        tracing::error!(
+            intent = %intent.id,
+            releases,
+            "last release of a rest the provider released with its capture; void it if it fails"
+        );
+    } else {
+        tracing::warn!(
+            intent = %intent.id,
+            releases,
+            "releasing a rest the provider released with its capture"
+        );
+    }
+    release_after_capture(state, &job_caller(), &(intent, capture), releases).await
 }
 
 /// One transaction: moved back in the queue, then driven. `Ok(true)` when it settled.
@@ -68,11 +143,7 @@ async fn resolve_one(state: &AppState, txn: TxnRow) -> Result<bool, Error> {
             "a payment transaction's outcome is still open; check it at the provider"
         );
     }
-    let caller = Caller {
-        source: Source::Job,
-        actor: "job:resolver".to_owned(),
-        correlation_id: uuid::Uuid::now_v7().to_string(),
-    };
+    let caller = job_caller();
     let intent = repo::intent(&state.db, txn.payment_intent_id).await?;
     let client = client_for(
         state,
@@ -90,7 +161,7 @@ async fn resolve_one(state: &AppState, txn: TxnRow) -> Result<bool, Error> {
         Attempt::Again,
     )
     .await?;
-    release_after_capture(state, &caller, &outcome).await?;
+    release_after_capture(state, &caller, &outcome, 0).await?;
     Ok(!outcome.1.status.is_open())
 }
 
@@ -123,7 +194,7 @@ pub async fn resolve_transaction(
         Attempt::Again,
     )
     .await?;
-    release_after_capture(state, caller, &outcome).await?;
+    release_after_capture(state, caller, &outcome, 0).await?;
     Ok(!outcome.1.status.is_open())
 }
 

@@ -204,11 +204,14 @@ pub async fn capture(
 /// A capture settled after its request had finished (by the resolver, or a provider event)
 /// at a provider that captures once: the provider released the rest with it, so the ledger
 /// releases it too, under the key the request's own release step would have used (a retry of
-/// the request then finds it rather than releasing again).
+/// the request then finds it rather than releasing again). A release the provider refused is
+/// final under its key: the resolver's sweep tries again with `attempt` > 0, each under a key
+/// of its own.
 pub(crate) async fn release_after_capture(
     state: &AppState,
     caller: &Caller,
     (intent, txn): &Outcome,
+    attempt: i64,
 ) -> Result<(), Error> {
     let captures_once = state
         .payment_providers
@@ -222,11 +225,14 @@ pub(crate) async fn release_after_capture(
     {
         return Ok(());
     }
-    let key = LedgerKey {
+    let mut key = LedgerKey {
         key: txn.idempotency_key.clone(),
         hash: txn.request_hash.clone().unwrap_or_default(),
     }
     .step("release");
+    if attempt > 0 {
+        key = key.step(&format!("retry-{attempt}"));
+    }
     let target = Target {
         store: intent.store_id,
         env: intent.environment,

@@ -106,6 +106,83 @@ async fn a_capture_stripe_never_did_is_sent_again_once_its_key_is_forgotten(back
     assert!(posts(&stripe, &format!("/v1/payment_intents/{pi}/cancel")).len() <= 1);
 }
 
+async fn a_release_refused_after_a_late_capture_is_tried_again(backend: Backend) {
+    let (shop, stripe) = stripe_shop(backend, None).await;
+    let (order, response) = pay(&shop, "pm_card_visa").await;
+    let intent = json_of(response, 201).await;
+    let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
+    let cancel = format!("/v1/payment_intents/{pi}/cancel");
+    // Stripe captures (releasing the rest), then its answer is lost.
+    stripe.fault(Fault::FailAfterWork);
+    assert_problem(
+        shop.op(&order, &intent, "capture", json!({"amount": 1000}))
+            .await,
+        502,
+        "provider_outcome_unknown",
+    )
+    .await;
+    // The resolver finds the capture (a read, let through); the ledger's release of the rest
+    // then meets Stripe's rate limit twice and is refused.
+    stripe.fault(Fault::Delay(std::time::Duration::ZERO));
+    stripe.fault(Fault::RateLimited);
+    stripe.fault(Fault::RateLimited);
+    later(&shop);
+    shop.resolve().await;
+    let held = intent_of(&shop, &order).await;
+    assert_eq!(
+        (
+            held["status"].as_str(),
+            held["captured_amount"].as_i64(),
+            held["released_amount"].as_i64(),
+        ),
+        (Some("partially_captured"), Some(1000), Some(0)),
+        "{held}"
+    );
+    assert_eq!(posts(&stripe, &cancel).len(), 2);
+    // A later pass releases it under a key of its own, as Stripe's intent confirms.
+    later(&shop);
+    shop.resolve().await;
+    let ours = intent_of(&shop, &order).await;
+    assert_eq!(
+        (
+            ours["status"].as_str(),
+            ours["captured_amount"].as_i64(),
+            ours["released_amount"].as_i64(),
+            ours["capturable_amount"].as_i64(),
+            ours["voidable"].as_bool(),
+        ),
+        (
+            Some("captured"),
+            Some(1000),
+            Some(TOTAL - 1000),
+            Some(0),
+            Some(false)
+        ),
+        "{ours}"
+    );
+    let voids: Vec<&Value> = ours["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["operation"] == "void")
+        .collect();
+    assert_eq!(
+        voids
+            .iter()
+            .map(|t| t["status"].as_str())
+            .collect::<Vec<_>>(),
+        [Some("failed"), Some("succeeded")],
+        "{ours}"
+    );
+    let keys = posts(&stripe, &cancel);
+    assert_eq!(keys.len(), 3);
+    assert_ne!(keys[0], keys[2]);
+    // Released once: nothing more to sweep.
+    later(&shop);
+    shop.resolve().await;
+    assert_eq!(posts(&stripe, &cancel).len(), 3);
+}
+
 async fn a_pending_refund_is_not_money_returned_until_stripe_says(backend: Backend) {
     let (shop, stripe) = stripe_shop(backend, None).await;
     let (order, response) = pay(&shop, "pm_card_visa").await;
@@ -218,6 +295,7 @@ async fn another_accounts_events_never_touch_the_store(backend: Backend) {
 both_backends!(
     a_refund_whose_answer_was_lost_is_found_and_never_sent_twice,
     a_capture_stripe_never_did_is_sent_again_once_its_key_is_forgotten,
+    a_release_refused_after_a_late_capture_is_tried_again,
     a_pending_refund_is_not_money_returned_until_stripe_says,
     an_authorization_whose_answer_was_lost_is_found_by_its_reference,
     an_authorization_stripe_never_made_fails_and_is_never_made_late,
