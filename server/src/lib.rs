@@ -27,6 +27,7 @@ pub mod keyring;
 pub mod limits;
 pub mod money;
 pub mod orders;
+pub mod outbound;
 pub mod pagination;
 pub mod passwords;
 pub mod payments;

@@ -1,0 +1,12 @@
+//! Outbound webhooks: merchants' own systems hear about payments, refunds, orders, shipments,
+//! tax and reconciliation without polling.
+//!
+//! - **Endpoints** per store and environment, each with its signing secrets (sealed with the
+//!   master key ring; after a rotation the old secret keeps signing until it expires).
+//! - **Events**: a versioned catalogue; an event is written to the outbox (`outbound_events`)
+//!   in the same database transaction as the change it reports, with one delivery per
+//!   endpoint subscribed at that moment (`webhook_deliveries`).
+//! - **Delivery**: workers claim due deliveries through the database, sign them with Standard
+//!   Webhooks headers, and record every attempt (`webhook_delivery_attempts`); failures are
+//!   retried with exponential backoff and jitter for up to three days, and an endpoint that
+//!   keeps failing is disabled.
