@@ -347,6 +347,9 @@ pub struct Lookup<'a> {
     pub reference: &'a str,
     /// The operation's amount in the provider's units.
     pub amount: MinorUnits,
+    /// What the ledger had captured before this operation, in the provider's units: a capture
+    /// of an authorization captured more than once is found by the total it leaves.
+    pub captured_before: MinorUnits,
     /// When the operation's first call was made: whether the provider still remembers its key.
     pub first_sent: chrono::DateTime<chrono::Utc>,
     /// Now, by the platform's clock.
@@ -378,9 +381,6 @@ pub enum ProviderEvent {
         provider_payment_id: Option<String>,
         /// Our transaction id, when the provider echoes it.
         reference: Option<String>,
-    /// What the ledger had captured before this operation, in the provider's units: a capture
-    /// of an authorization captured more than once is found by the total it leaves.
-    pub captured_before: MinorUnits,
     },
     /// A dispute (chargeback) on a payment, as the provider reports it now. Recorded as it
     /// says (the signature vouches for it); it never moves the payment's ledger amounts.

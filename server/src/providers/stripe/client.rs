@@ -29,10 +29,10 @@ pub struct StripeClient {
     base_url: String,
     secret_key: SecretString,
     account: Option<String>,
-}
     /// The account may capture an authorization several times (Stripe's multicapture, an
     /// IC+ feature the store says it has): authorizations ask for it where the card allows.
     multicapture: bool,
+}
 
 impl StripeClient {
     /// A client of the API at `base_url` (`https://api.stripe.com`, or the local Stripe-shaped
@@ -52,17 +52,17 @@ impl StripeClient {
             base_url: base_url.trim_end_matches('/').to_owned(),
             secret_key,
             account,
-        }
             multicapture: false,
+        }
     }
 
-    async fn call(
     /// Authorizations ask for multicapture (see [`StripeClient::multicapture`]).
     pub fn with_multicapture(mut self, multicapture: bool) -> Self {
         self.multicapture = multicapture;
         self
     }
 
+    async fn call(
         &self,
         operation: &'static str,
         method: reqwest::Method,
@@ -203,11 +203,11 @@ pub(super) fn transaction(body: &Value) -> Result<ProviderTransaction, ProviderE
             next_action: (status_of(body) == "pending")
                 .then(|| body["next_action"].clone())
                 .filter(|a| !a.is_null()),
-        }),
             // Said by the authorization's charge (expanded), for the card it was made with.
             multicapture: body["latest_charge"]["payment_method_details"]["card"]["multicapture"]
                 ["status"]
                 == "available",
+        }),
         Some("refund") => match body["status"].as_str() {
             None => Err(ProviderError::UnknownOutcome(
                 "a refund without a status".to_owned(),
@@ -230,8 +230,8 @@ pub(super) fn transaction(body: &Value) -> Result<ProviderTransaction, ProviderE
                 captured: MinorUnits::ZERO,
                 refunded: minor(&body["amount"]),
                 next_action: None,
-            }),
                 multicapture: false,
+            }),
         },
         _ => Err(ProviderError::UnknownOutcome(
             "an answer that is neither a payment intent nor a refund".to_owned(),
@@ -326,7 +326,6 @@ impl PaymentProvider for StripeClient {
             if let Some(url) = return_url {
                 form.push(("return_url", url.to_owned()));
             }
-            self.call(
             // Whether the card allows it is said on the charge, read in the same answer.
             if self.multicapture {
                 form.push((
@@ -335,6 +334,7 @@ impl PaymentProvider for StripeClient {
                 ));
                 form.push(("expand[]", "latest_charge".to_owned()));
             }
+            self.call(
                 "authorize",
                 reqwest::Method::POST,
                 "/v1/payment_intents",
@@ -351,17 +351,17 @@ impl PaymentProvider for StripeClient {
         ctx: &'a CallContext,
         id: &'a str,
         amount: Option<MinorUnits>,
-    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
         keep_rest: bool,
+    ) -> BoxFuture<'a, Result<ProviderTransaction, ProviderError>> {
         Box::pin(async move {
             let mut form = amount
                 .map(|a| vec![("amount_to_capture", a.0.to_string())])
                 .unwrap_or_default();
-            self.call(
             // The rest is released by a cancel, as any void: one way for every intent.
             if keep_rest {
                 form.push(("final_capture", "false".to_owned()));
             }
+            self.call(
                 "capture",
                 reqwest::Method::POST,
                 &format!("/v1/payment_intents/{id}/capture"),
@@ -510,16 +510,6 @@ mod tests {
             let body = json!({"object": "payment_intent", "id": "pi_1", "status": stripe});
             assert_eq!(answer(200, &body).unwrap().status, ours, "{stripe}");
         }
-        let refund =
-            json!({"object": "refund", "id": "re_1", "status": "succeeded", "amount": 500});
-        assert_eq!(answer(200, &refund).unwrap().id, "re_1");
-        let failed = json!({"object": "refund", "id": "re_2", "status": "failed",
-            "failure_reason": "expired_or_canceled_card"});
-        assert_eq!(
-            answer(200, &failed),
-            Err(ProviderError::Rejected {
-                code: "expired_or_canceled_card".into()
-            })
         // Multicapture is the card's, said on the expanded charge; absent means captured once.
         assert!(!t.multicapture);
         let multicapture = |status: &str| {
@@ -531,6 +521,16 @@ mod tests {
         };
         assert!(multicapture("available"));
         assert!(!multicapture("unavailable"));
+        let refund =
+            json!({"object": "refund", "id": "re_1", "status": "succeeded", "amount": 500});
+        assert_eq!(answer(200, &refund).unwrap().id, "re_1");
+        let failed = json!({"object": "refund", "id": "re_2", "status": "failed",
+            "failure_reason": "expired_or_canceled_card"});
+        assert_eq!(
+            answer(200, &failed),
+            Err(ProviderError::Rejected {
+                code: "expired_or_canceled_card".into()
+            })
         );
         assert!(matches!(
             answer(200, &json!({"object": "charge"})),

@@ -55,16 +55,16 @@ impl StripeClient {
                 .transpose(),
             EventOperation::Capture => {
                 let now = self.get_intent(correlation_id, intent).await?;
-                match now.status.as_str() {
-                    "captured" | "authorized" if now.captured == with_it => Ok(Some(now)),
-                    "authorized" if now.captured == lookup.captured_before => Ok(None),
-                    "captured" | "authorized" => Err(ProviderError::UnknownOutcome(format!(
-                        "the intent was captured for {} rather than {}",
                 // Captures of one intent are made one at a time, so this one is there when
                 // the intent holds what the ledger captured before plus it (one made
                 // elsewhere is not ours to record). With multicapture the intent still awaits
                 // capture after it.
                 let with_it = MinorUnits(lookup.captured_before.0 + lookup.amount.0);
+                match now.status.as_str() {
+                    "captured" | "authorized" if now.captured == with_it => Ok(Some(now)),
+                    "authorized" if now.captured == lookup.captured_before => Ok(None),
+                    "captured" | "authorized" => Err(ProviderError::UnknownOutcome(format!(
+                        "the intent was captured for {} rather than {}",
                         now.captured.0, with_it.0
                     ))),
                     "voided" => Err(ProviderError::Rejected {
@@ -252,6 +252,7 @@ mod tests {
             captured: MinorUnits(captured),
             refunded: MinorUnits(0),
             next_action: None,
+            multicapture: false,
         }
     }
 
@@ -295,4 +296,3 @@ mod tests {
         );
     }
 }
-            multicapture: false,
