@@ -102,8 +102,8 @@ async fn a_certificate_the_webpki_roots_do_not_vouch_for_is_refused() {
 fn no_openssl_is_built() {
     // Provider TLS is rustls's alone: a crate pulling in OpenSSL (native-tls) would give the
     // client another certificate store and another library to patch.
-    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock"))
-        .unwrap();
+    let lock =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock")).unwrap();
     for banned in ["openssl", "openssl-sys", "native-tls", "hyper-tls"] {
         assert!(
             !lock.contains(&format!("name = \"{banned}\"\n")),

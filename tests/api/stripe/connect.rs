@@ -19,7 +19,10 @@ async fn a_connect_stores_payments_exist_only_in_its_account(backend: Backend) {
     let (order, response) = pay(&shop, "pm_card_visa").await;
     let intent = json_of(response, 201).await;
     let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
-    for (op, body) in [("capture", json!({"amount": 1000})), ("refund", json!({"amount": 400}))] {
+    for (op, body) in [
+        ("capture", json!({"amount": 1000})),
+        ("refund", json!({"amount": 400})),
+    ] {
         json_of(shop.op(&order, &intent, op, body).await, 200).await;
     }
     shop.resolve().await;
@@ -50,7 +53,10 @@ async fn a_connect_stores_payments_exist_only_in_its_account(backend: Backend) {
     assert_eq!(get(Some("acct_1SomeoneElse")).await.unwrap().status(), 404);
     let ours = get(Some(ACCOUNT)).await.unwrap();
     assert_eq!(ours.status(), 200);
-    assert_eq!(ours.json::<serde_json::Value>().await.unwrap()["amount_received"], 1000);
+    assert_eq!(
+        ours.json::<serde_json::Value>().await.unwrap()["amount_received"],
+        1000
+    );
 }
 
 both_backends!(a_connect_stores_payments_exist_only_in_its_account);

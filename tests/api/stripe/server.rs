@@ -80,7 +80,9 @@ fn intent_named(path: &str, form: &[(String, String)]) -> Option<String> {
         .strip_prefix("/v1/payment_intents/")
         .and_then(|rest| rest.split('/').next())
         .filter(|id| *id != "search");
-    in_path.or_else(|| field(form, "payment_intent")).map(str::to_owned)
+    in_path
+        .or_else(|| field(form, "payment_intent"))
+        .map(str::to_owned)
 }
 
 /// The server's state, shared with the test.

@@ -204,8 +204,7 @@ pub(super) fn transaction(body: &Value) -> Result<ProviderTransaction, ProviderE
                 .then(|| body["next_action"].clone())
                 .filter(|a| !a.is_null()),
             // Said by the authorization's charge (expanded), for the card it was made with.
-            multicapture: body["latest_charge"]["payment_method_details"]["card"]["multicapture"]
-                ["status"]
+            multicapture: body["latest_charge"]["payment_method_details"]["card"]["multicapture"]["status"]
                 == "available",
         }),
         Some("refund") => match body["status"].as_str() {

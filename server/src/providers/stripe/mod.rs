@@ -205,16 +205,18 @@ impl PaymentAdapter for StripeAdapter {
             .get("secret_key")
             .cloned()
             .ok_or(ClientError::Incomplete("secret_key"))?;
-        Ok(Box::new(StripeClient::new(
-            ctx.egress.clone(),
-            &self.base_url(ctx)?,
-            secret_key,
-            credentials.setting("account_id").map(str::to_owned),
-            ctx.timeout,
-            ctx.db.clone(),
-            ctx.store,
-        )
-        .with_multicapture(multicapture(credentials))))
+        Ok(Box::new(
+            StripeClient::new(
+                ctx.egress.clone(),
+                &self.base_url(ctx)?,
+                secret_key,
+                credentials.setting("account_id").map(str::to_owned),
+                ctx.timeout,
+                ctx.db.clone(),
+                ctx.store,
+            )
+            .with_multicapture(multicapture(credentials)),
+        ))
     }
 
     /// Without multicapture a PaymentIntent is captured once; the rest is released then. An
