@@ -108,6 +108,10 @@ id_type!(
     /// A shipping rate offered for an order (from a carrier or the store's rate table).
     ShippingRateId
 );
+id_type!(
+    /// An event in a store's outbox (outbound webhooks); on the wire `evt_<hex>`.
+    OutboundEventId
+);
 
 /// A closed set of values stored as text (statuses, kinds, environments). Reading a value the
 /// type does not know is a decoding error, never a default: a row the code cannot interpret

@@ -10,3 +10,11 @@
 //!   Webhooks headers, and record every attempt (`webhook_delivery_attempts`); failures are
 //!   retried with exponential backoff and jitter for up to three days, and an endpoint that
 //!   keeps failing is disabled.
+
+pub mod events;
+mod repo;
+
+pub use events::{
+    API_VERSION, EventType, NewEvent, ObjectKind, OutboundEvent, UnknownEventType, emit, emit_all,
+    emit_to,
+};

@@ -1,0 +1,132 @@
+//! SQL of the outbox's write side: events and their fan-out to subscribed endpoints.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{
+    db::{DbError, Tx, in_list, values},
+    types::{Environment, OutboundEventId, StoreId},
+};
+
+/// Events per statement (seven parameters each: far below both databases' limits).
+pub(super) const CHUNK: usize = 50;
+
+/// An event as stored.
+#[derive(Debug, Clone)]
+pub(super) struct EventRow {
+    pub id: OutboundEventId,
+    pub store_id: StoreId,
+    pub environment: Environment,
+    pub event_type: &'static str,
+    pub api_version: &'static str,
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+}
+
+const INSERT_EVENTS: &str = "INSERT INTO outbound_events (id, store_id, environment, event_type, \
+    api_version, payload, created_at) VALUES";
+
+const INSERT_DELIVERIES: &str = "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, \
+    store_id, status, attempt_count, next_attempt_at, created_at)";
+
+// Delivery ids are made in the statement that fans out (one per endpoint it finds): UUIDv7
+// with the event's millisecond and random bits, so they sort by time like every other id.
+// An endpoint's order within a millisecond is its events' order (event ids are monotonic).
+const SQLITE_DELIVERY_ID: &str = "unhex(substr(hex(ev.id), 1, 12) || '7' || \
+    substr(hex(randomblob(2)), 2) || substr('89AB', 1 + (random() & 3), 1) || \
+    substr(hex(randomblob(8)), 2))";
+const POSTGRES_DELIVERY_ID: &str = "(substr(replace(ev.id::text, '-', ''), 1, 12) || '7' || \
+    substr(replace(gen_random_uuid()::text, '-', ''), 14, 19))::uuid";
+
+/// Which endpoints get a delivery.
+fn audience(sqlite: bool, endpoint_param: Option<usize>) -> String {
+    match (endpoint_param, sqlite) {
+        // Asked for by a person: that endpoint, whatever it subscribes to.
+        (Some(n), _) => format!("e.id = ${n}"),
+        (None, true) => "e.enabled <> 0 AND EXISTS (SELECT 1 FROM json_each(e.event_types) t \
+            WHERE t.value IN (ev.event_type, '*'))"
+            .to_owned(),
+        (None, false) => {
+            "e.enabled AND e.event_types::jsonb ?| ARRAY[ev.event_type, '*']".to_owned()
+        }
+    }
+}
+
+/// Inserts `rows` and their deliveries: to `endpoint` alone when given, else to every enabled
+/// endpoint of each event's store and environment subscribed to its type or `*`. One statement
+/// on PostgreSQL (the deliveries are selected from the inserted events), two on SQLite.
+pub(super) async fn insert_fanned_out(
+    tx: &mut Tx,
+    rows: &[EventRow],
+    endpoint: Option<Uuid>,
+) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let events = format!("{INSERT_EVENTS} {}", values(rows.len(), 7, 1));
+    let endpoint_param = endpoint.map(|_| rows.len() * 7 + 1);
+    // The few shapes a change emits (one to a few events) are prepared once per connection;
+    // the rare large batches are not kept.
+    let cached = rows.len() <= 4;
+    match tx {
+        Tx::Sqlite(tx) => {
+            let mut q = sqlx::query(&events).persistent(cached);
+            for r in rows {
+                q = q
+                    .bind(r.id)
+                    .bind(r.store_id)
+                    .bind(r.environment)
+                    .bind(r.event_type)
+                    .bind(r.api_version)
+                    .bind(&r.payload)
+                    .bind(r.created_at);
+            }
+            q.execute(&mut **tx).await?;
+            let ids = in_list(rows.len(), 1);
+            let fan_out = format!(
+                "{INSERT_DELIVERIES} SELECT {SQLITE_DELIVERY_ID}, ev.id, e.id, e.store_id, \
+                 'pending', 0, ev.created_at, ev.created_at \
+                 FROM outbound_events ev JOIN webhook_endpoints e \
+                 ON e.store_id = ev.store_id AND e.environment = ev.environment \
+                 WHERE ev.id IN ({ids}) AND {}",
+                audience(true, endpoint.map(|_| rows.len() + 1))
+            );
+            let mut q = sqlx::query(&fan_out).persistent(cached);
+            for r in rows {
+                q = q.bind(r.id);
+            }
+            if let Some(endpoint) = endpoint {
+                q = q.bind(endpoint);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Tx::Postgres(tx) => {
+            let sql = format!(
+                "WITH ev AS ({events} RETURNING id, store_id, environment, event_type, \
+                 created_at) \
+                 {INSERT_DELIVERIES} SELECT {POSTGRES_DELIVERY_ID}, ev.id, e.id, e.store_id, \
+                 'pending', 0, ev.created_at, ev.created_at \
+                 FROM ev JOIN webhook_endpoints e \
+                 ON e.store_id = ev.store_id AND e.environment = ev.environment \
+                 WHERE {}",
+                audience(false, endpoint_param)
+            );
+            let mut q = sqlx::query(&sql).persistent(cached);
+            for r in rows {
+                q = q
+                    .bind(r.id)
+                    .bind(r.store_id)
+                    .bind(r.environment)
+                    .bind(r.event_type)
+                    .bind(r.api_version)
+                    .bind(&r.payload)
+                    .bind(r.created_at);
+            }
+            if let Some(endpoint) = endpoint {
+                q = q.bind(endpoint);
+            }
+            q.execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}
