@@ -153,6 +153,7 @@ pub async fn put_credentials(
     primary_secret: String,
     webhook_secret: String,
     setting: Option<String>,
+    multicapture: Option<String>,
 ) -> Result<CredentialRow, ServerFnError> {
     let parts = server::parts()?;
     let (secret_field, setting_field) = match provider.as_str() {
@@ -166,6 +167,10 @@ pub async fn put_credentials(
     }
     if let Some(setting) = setting.filter(|s| !s.trim().is_empty()) {
         fields.push((setting_field.to_owned(), setting));
+    }
+    // A checked box; the provider's parser refuses it where it means nothing.
+    if multicapture.as_deref() == Some("true") {
+        fields.push(("multicapture".to_owned(), "true".to_owned()));
     }
     server::fail(
         server::backend()?

@@ -59,9 +59,12 @@ test('merchant chooses the payment provider and checks the connection with the s
   await stripe.getByLabel('Secret key (sk_test_…)').fill('sk_test_e2e_0123456789abcdefghij');
   await stripe.getByLabel('Webhook signing secret (whsec_…)').fill(WEBHOOK);
   await stripe.getByLabel('Connect account id (acct_…, optional)').fill('acct_1E2eConnected');
+  await stripe.getByLabel('Multicapture (capture an authorization in several parts)').check();
   await stripe.getByRole('button', { name: 'Save Stripe credentials' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Saved stripe credentials' })).toBeVisible();
-  await expect(page.locator('#credentials tr[data-provider="stripe"]')).toContainText('acct_1E2eConnected');
+  const stored = page.locator('#credentials tr[data-provider="stripe"]');
+  await expect(stored).toContainText('acct_1E2eConnected');
+  await expect(stored).toContainText('multicapture: true');
   const html = await page.content();
   expect(html).not.toContain('sk_test_e2e_0123456789abcdefghij');
 

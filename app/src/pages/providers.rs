@@ -260,6 +260,14 @@ pub fn StripeForm(environment: String, save: ServerAction<PutCredentials>) -> im
                         "Another account is refused while payments made through the stored one still hold funds or await Stripe's outcome."
                     </span>
                 </label>
+                <label class="checkbox">
+                    <input type="checkbox" name="multicapture" value="true"/>
+                    "Multicapture (capture an authorization in several parts)"
+                    <span class="muted">
+                        "Only when Stripe has enabled multicapture on this account (IC+ pricing). "
+                        "Saving without it turns it off for new payments."
+                    </span>
+                </label>
                 <button type="submit" class="btn primary">"Save Stripe credentials"</button>
             </ActionForm>
         </section>

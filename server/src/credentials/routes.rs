@@ -124,7 +124,8 @@ pub async fn list_credentials(
 }
 
 /// Stores or replaces a provider's credentials. Sandbox provider: `{"api_key",
-/// "webhook_secret", "base_url"?}`; Stripe: `{"secret_key", "webhook_secret", "account_id"?}`.
+/// "webhook_secret", "base_url"?}`; Stripe: `{"secret_key", "webhook_secret", "account_id"?,
+/// "multicapture"?}`.
 /// The answer is masked; the secrets are never shown again. A new key for the same account is
 /// always accepted; another account only while no payment still needs the stored one.
 #[utoipa::path(

@@ -157,15 +157,20 @@ async fn a_lost_capture_answer_is_found_by_the_total_it_left(backend: Backend) {
     agrees_with_stripe(&shop, &stripe, &order, &pi).await;
 }
 
-async fn captures_of_one_intent_wait_for_each_other(backend: Backend) {
+async fn a_second_capture_while_one_is_on_its_way_is_refused(backend: Backend) {
     let (shop, stripe) = multicapture_shop(backend).await;
     let (order, response) = pay(&shop, "pm_card_visa").await;
     let intent = json_of(response, 201).await;
     let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
-    stripe.fault(Fault::Delay(Duration::from_millis(700)));
+    stripe.fault(Fault::Delay(Duration::from_millis(1500)));
     let slow = shop.op(&order, &intent, "capture", json!({"amount": 1000}));
     let second = async {
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        // Once the first capture is recorded as on its way (phase 1), not after a guessed time.
+        let open = "SELECT count(*) FROM payment_transactions WHERE operation = $1 \
+            AND status = 'pending'";
+        while shop.scalar(open, "capture").await != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         shop.op(&order, &intent, "capture", json!({"amount": 2000}))
             .await
     };
@@ -185,5 +190,5 @@ both_backends!(
     a_multicapture_authorization_is_captured_in_parts_then_released,
     a_card_without_multicapture_is_captured_once,
     a_lost_capture_answer_is_found_by_the_total_it_left,
-    captures_of_one_intent_wait_for_each_other,
+    a_second_capture_while_one_is_on_its_way_is_refused,
 );

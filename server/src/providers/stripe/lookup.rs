@@ -12,10 +12,11 @@ use chrono::Duration;
 use serde_json::Value;
 
 use super::client::{StripeClient, released, transaction};
-use crate::providers::payment::RefundStanding;
 use crate::{
     money::MinorUnits,
-    providers::payment::{EventOperation, Lookup, ProviderError, ProviderTransaction},
+    providers::payment::{
+        EventOperation, Lookup, ProviderError, ProviderTransaction, RefundStanding,
+    },
 };
 
 /// While Stripe remembers the key (it keeps keys at least a day) an authorization is looked
@@ -55,25 +56,7 @@ impl StripeClient {
                 .transpose(),
             EventOperation::Capture => {
                 let now = self.get_intent(correlation_id, intent).await?;
-                // Captures of one intent are made one at a time, so this one is there when
-                // the intent holds what the ledger captured before plus it (one made
-                // elsewhere is not ours to record). With multicapture the intent still awaits
-                // capture after it.
-                let with_it = MinorUnits(lookup.captured_before.0 + lookup.amount.0);
-                match now.status.as_str() {
-                    "captured" | "authorized" if now.captured == with_it => Ok(Some(now)),
-                    "authorized" if now.captured == lookup.captured_before => Ok(None),
-                    "captured" | "authorized" => Err(ProviderError::UnknownOutcome(format!(
-                        "the intent was captured for {} rather than {}",
-                        now.captured.0, with_it.0
-                    ))),
-                    "voided" => Err(ProviderError::Rejected {
-                        code: "payment_intent_canceled".to_owned(),
-                    }),
-                    other => Err(ProviderError::UnknownOutcome(format!(
-                        "the intent is {other}"
-                    ))),
-                }
+                capture_found(now, lookup.captured_before, lookup.amount)
             }
             EventOperation::Void => {
                 let now = self.get_intent(correlation_id, intent).await?;
@@ -202,6 +185,38 @@ impl StripeClient {
     }
 }
 
+/// Whether the intent shows our capture of `amount`, made after the ledger's `before`.
+/// Captures of one intent are made one at a time, so it is there when the intent holds `before`
+/// plus it, whatever its status now (a multicapture intent still awaits capture after it, and
+/// may have been cancelled since); it was not made when the intent holds `before` (sent again
+/// while the intent can still be captured, refused once it cannot). Any other total is a
+/// capture made elsewhere, not ours to record.
+fn capture_found(
+    now: ProviderTransaction,
+    before: MinorUnits,
+    amount: MinorUnits,
+) -> Result<Option<ProviderTransaction>, ProviderError> {
+    let with_it = MinorUnits(before.0 + amount.0);
+    let terminal = matches!(now.status.as_str(), "captured" | "voided");
+    match now.status.as_str() {
+        "captured" | "authorized" | "voided" if now.captured == with_it => Ok(Some(now)),
+        "authorized" if now.captured == before => Ok(None),
+        "voided" if now.captured == before => Err(ProviderError::Rejected {
+            code: "payment_intent_canceled".to_owned(),
+        }),
+        _ if terminal && now.captured == before => Err(ProviderError::Rejected {
+            code: "payment_intent_unexpected_state".to_owned(),
+        }),
+        "captured" | "authorized" | "voided" => Err(ProviderError::UnknownOutcome(format!(
+            "the intent was captured for {} rather than {}",
+            now.captured.0, with_it.0
+        ))),
+        other => Err(ProviderError::UnknownOutcome(format!(
+            "the intent is {other}"
+        ))),
+    }
+}
+
 /// Where a Stripe Refund stands. Stripe moves a refund from `succeeded` to `failed` when the
 /// bank returns it (the card was closed, say), the money going back to the merchant's balance;
 /// `canceled` is a refund cancelled before it went out. Both say why in `failure_reason` (a
@@ -254,6 +269,49 @@ mod tests {
             next_action: None,
             multicapture: false,
         }
+    }
+
+    #[test]
+    fn a_capture_is_found_by_the_total_it_left() {
+        let found = |status: &str, amount: i64, captured: i64, before: i64, take: i64| {
+            capture_found(
+                intent(status, amount, captured),
+                MinorUnits(before),
+                MinorUnits(take),
+            )
+        };
+        // Made: captured once, one of several (still awaiting the next), or since cancelled.
+        assert!(found("captured", 100, 40, 0, 40).unwrap().is_some());
+        assert!(found("authorized", 100, 70, 40, 30).unwrap().is_some());
+        assert!(found("voided", 100, 70, 40, 30).unwrap().is_some());
+        // Not made: sent again while it can be, refused once it cannot.
+        assert_eq!(found("authorized", 100, 40, 40, 30), Ok(None));
+        assert_eq!(
+            found("voided", 100, 40, 40, 30),
+            Err(ProviderError::Rejected {
+                code: "payment_intent_canceled".into()
+            })
+        );
+        assert_eq!(
+            found("captured", 100, 40, 40, 30),
+            Err(ProviderError::Rejected {
+                code: "payment_intent_unexpected_state".into()
+            })
+        );
+        // Another total: a capture made elsewhere; another state: not known yet.
+        for (status, captured) in [("captured", 55), ("authorized", 55), ("voided", 10)] {
+            assert!(
+                matches!(
+                    found(status, 100, captured, 40, 30),
+                    Err(ProviderError::UnknownOutcome(_))
+                ),
+                "{status} {captured}"
+            );
+        }
+        assert!(matches!(
+            found("pending", 100, 0, 0, 30),
+            Err(ProviderError::UnknownOutcome(_))
+        ));
     }
 
     #[test]

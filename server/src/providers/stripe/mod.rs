@@ -90,6 +90,7 @@ impl AccountAdapter for StripeAdapter {
         // as text with the keys, as stored credentials are parsed again when written.
         let multicapture = match body.get("multicapture") {
             None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+            Some(Value::String(s)) if s == "false" => None,
             Some(Value::Bool(true)) => Some("true".to_owned()),
             Some(Value::String(s)) if s == "true" => Some("true".to_owned()),
             Some(_) => return Err(InvalidValue::new("multicapture", "true or false")),
