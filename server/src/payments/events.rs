@@ -53,7 +53,15 @@ pub async fn release_cancelled(
         .get_transaction(&caller.correlation_id, provider_payment_id)
         .await
         .map_err(|_| Error::ProviderOutcomeUnknown)?;
-    if now.status != "voided" {
+    // Cancelled, or (a multicapture payment cancelled after captures) captured for less than
+    // it authorized: either way the provider holds no rest. The void's own answer is checked
+    // against the ledger's captures again before anything is recorded.
+    let released = match now.status.as_str() {
+        "voided" => true,
+        "captured" => now.captured < now.amount,
+        _ => false,
+    };
+    if !released {
         return Err(Error::ProviderOutcomeUnknown);
     }
     let key = format!("provider-cancel:{provider_payment_id}");

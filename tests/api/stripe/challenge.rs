@@ -93,7 +93,7 @@ async fn an_abandoned_challenge_is_cancelled_after_an_hour(backend: Backend) {
 }
 
 /// Delivers Stripe's signed `kind` event about the intent `pi` as the mock holds it.
-async fn deliver(shop: &Shop, stripe: &StripeServer, kind: &str, pi: &str) {
+pub(super) async fn deliver(shop: &Shop, stripe: &StripeServer, kind: &str, pi: &str) {
     let event = json!({"id": format!("evt_{}", uuid::Uuid::now_v7().simple()), "object": "event",
         "type": kind, "data": {"object": stripe.intent(pi)}});
     let body = event.to_string();

@@ -186,7 +186,30 @@ async fn a_second_capture_while_one_is_on_its_way_is_refused(backend: Backend) {
     agrees_with_stripe(&shop, &stripe, &order, &pi).await;
 }
 
+async fn a_multicapture_payment_stripe_cancelled_after_a_capture_releases_its_rest(
+    backend: Backend,
+) {
+    let (shop, stripe) = multicapture_shop(backend).await;
+    let (order, response) = pay(&shop, "pm_card_visa").await;
+    let intent = json_of(response, 201).await;
+    let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
+    let captured = shop
+        .op(&order, &intent, "capture", json!({"amount": 1000}))
+        .await;
+    json_of(captured, 200).await;
+    // Stripe cancels it on its own (an expiry, its dashboard): the capture stays, the rest is
+    // released, and the intent reads succeeded rather than canceled.
+    stripe.cancel(&pi);
+    assert_eq!(stripe.intent(&pi)["status"], "succeeded");
+    super::challenge::deliver(&shop, &stripe, "payment_intent.canceled", &pi).await;
+    let ours = intent_of(&shop, &order).await;
+    assert_eq!(ours["status"], "captured", "{ours}");
+    assert_eq!(amounts(&ours), [1000, 0, TOTAL - 1000], "{ours}");
+    agrees_with_stripe(&shop, &stripe, &order, &pi).await;
+}
+
 both_backends!(
+    a_multicapture_payment_stripe_cancelled_after_a_capture_releases_its_rest,
     a_multicapture_authorization_is_captured_in_parts_then_released,
     a_card_without_multicapture_is_captured_once,
     a_lost_capture_answer_is_found_by_the_total_it_left,
