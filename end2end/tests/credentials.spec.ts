@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 
-import { createStore, openStore, signIn, waitForHydration } from './support';
+import { createStore, openStore, signIn, submitStoreSwitch, waitForHydration } from './support';
 
 const SECRET = 'sbx_e2e_known_secret_value_0123456789';
 const WEBHOOK = 'whsec_e2eKnownWebhookSecret0123456789';
@@ -18,7 +18,7 @@ test('merchant credentials are saved and only ever shown masked', async ({ page 
   await waitForHydration(page);
   const switcher = page.locator('#store-switcher');
   await switcher.getByLabel('Store').selectOption({ label: name });
-  await switcher.getByRole('button', { name: 'Open' }).click();
+  await submitStoreSwitch(page);
   await expect(switcher.locator('option:checked')).toHaveText(name);
 
   await page.goto('/credentials');

@@ -42,13 +42,26 @@ export async function createStore(page: Page, name: string): Promise<string> {
   return (await page.getByTestId('secret').textContent())!.trim();
 }
 
+/**
+ * Clicks the switcher's Open and waits for the server's answer: the selected option shows the
+ * choice at once, but the session holds it only once the server answered, and a navigation
+ * before that (slow on a busy machine) would open the previous store.
+ */
+export async function submitStoreSwitch(page: Page) {
+  const opened = page.waitForResponse(
+    (r) => r.url().includes('/console/fn/select') && r.request().method() === 'POST',
+  );
+  await page.locator('#store-switcher').getByRole('button', { name: 'Open' }).click();
+  expect((await opened).ok()).toBeTruthy();
+}
+
 /** Opens the store called `name` in the console's switcher. */
 export async function openStore(page: Page, name: string) {
   await page.reload();
   await waitForHydration(page);
   const switcher = page.locator('#store-switcher');
   await switcher.getByLabel('Store').selectOption({ label: name });
-  await switcher.getByRole('button', { name: 'Open' }).click();
+  await submitStoreSwitch(page);
   await expect(switcher.locator('option:checked')).toHaveText(name);
 }
 

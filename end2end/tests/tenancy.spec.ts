@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 
-import { ADMIN_EMAIL, ADMIN_PASSWORD, signIn, waitForHydration } from './support';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, signIn, submitStoreSwitch, waitForHydration } from './support';
 
 test('a wrong password keeps the user signed out', async ({ page }) => {
   await page.goto('/sign-in');
@@ -31,7 +31,7 @@ test('admin creates a store and an API key, which is masked after reload', async
   await waitForHydration(page);
   const switcher = page.locator('#store-switcher');
   await switcher.getByLabel('Store').selectOption({ label: storeName });
-  await switcher.getByRole('button', { name: 'Open' }).click();
+  await submitStoreSwitch(page);
   await expect(switcher.getByLabel('Store')).toHaveValue(/.+/);
   await expect(switcher.locator('option:checked')).toHaveText(storeName);
   // The store is opened by the session: after a reload it is still the one chosen (and no

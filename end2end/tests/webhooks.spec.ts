@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { expect, test } from '@playwright/test';
 
-import { signIn, waitForHydration } from './support';
+import { signIn, submitStoreSwitch, waitForHydration } from './support';
 
 const WEBHOOK_SECRET = 'whsec_' + Buffer.from('e2e webhook signing secret 32 b!').toString('base64');
 
@@ -26,7 +26,7 @@ test('a merchant sees received webhooks, rejected forgeries and replays an event
   await waitForHydration(page);
   const switcher = page.locator('#store-switcher');
   await switcher.getByLabel('Store').selectOption({ label: name });
-  await switcher.getByRole('button', { name: 'Open' }).click();
+  await submitStoreSwitch(page);
   await expect(switcher.locator('option:checked')).toHaveText(name);
 
   // A webhook signing secret the test knows.
