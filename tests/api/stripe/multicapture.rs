@@ -62,6 +62,22 @@ async fn agrees_with_stripe(shop: &Shop, stripe: &StripeServer, order: &str, pi:
     );
 }
 
+/// An authorization made with `method`: its order, intent and Stripe PaymentIntent id.
+async fn authorized(shop: &Shop, method: &str) -> (String, Value, String) {
+    let (order, response) = pay(shop, method).await;
+    let intent = json_of(response, 201).await;
+    let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
+    (order, intent, pi)
+}
+
+/// A capture of `amount` that succeeds.
+async fn capture(shop: &Shop, order: &str, intent: &Value, amount: i64) {
+    let captured = shop
+        .op(order, intent, "capture", json!({"amount": amount}))
+        .await;
+    json_of(captured, 200).await;
+}
+
 fn amounts(intent: &Value) -> [i64; 3] {
     ["captured_amount", "capturable_amount", "released_amount"]
         .map(|f| intent[f].as_i64().unwrap_or(-1))
@@ -69,9 +85,7 @@ fn amounts(intent: &Value) -> [i64; 3] {
 
 async fn a_multicapture_authorization_is_captured_in_parts_then_released(backend: Backend) {
     let (shop, stripe) = multicapture_shop(backend).await;
-    let (order, response) = pay(&shop, "pm_card_visa").await;
-    let intent = json_of(response, 201).await;
-    let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
+    let (order, intent, pi) = authorized(&shop, "pm_card_visa").await;
     let create = &forms(&stripe, "/v1/payment_intents")[0];
     assert!(has(
         create,
@@ -80,10 +94,7 @@ async fn a_multicapture_authorization_is_captured_in_parts_then_released(backend
     ));
 
     for (amount, total) in [(1000, 1000), (2000, 3000)] {
-        let captured = shop
-            .op(&order, &intent, "capture", json!({"amount": amount}))
-            .await;
-        json_of(captured, 200).await;
+        capture(&shop, &order, &intent, amount).await;
         // Stripe captured it and still holds the rest for the next capture.
         assert_eq!(stripe.intent(&pi)["amount_received"], total);
         assert_eq!(stripe.intent(&pi)["status"], "requires_capture");
@@ -112,13 +123,8 @@ async fn a_multicapture_authorization_is_captured_in_parts_then_released(backend
 
 async fn a_card_without_multicapture_is_captured_once(backend: Backend) {
     let (shop, stripe) = multicapture_shop(backend).await;
-    let (order, response) = pay(&shop, "pm_card_unionpay").await;
-    let intent = json_of(response, 201).await;
-    let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
-    let captured = shop
-        .op(&order, &intent, "capture", json!({"amount": 1000}))
-        .await;
-    json_of(captured, 200).await;
+    let (order, intent, pi) = authorized(&shop, "pm_card_unionpay").await;
+    capture(&shop, &order, &intent, 1000).await;
     // Stripe released the rest with the capture, and the ledger says so.
     assert_eq!(stripe.intent(&pi)["status"], "succeeded");
     let captures = forms(&stripe, &format!("/v1/payment_intents/{pi}/capture"));
@@ -133,13 +139,8 @@ async fn a_card_without_multicapture_is_captured_once(backend: Backend) {
 
 async fn a_lost_capture_answer_is_found_by_the_total_it_left(backend: Backend) {
     let (shop, stripe) = multicapture_shop(backend).await;
-    let (order, response) = pay(&shop, "pm_card_visa").await;
-    let intent = json_of(response, 201).await;
-    let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
-    let first = shop
-        .op(&order, &intent, "capture", json!({"amount": 1000}))
-        .await;
-    json_of(first, 200).await;
+    let (order, intent, pi) = authorized(&shop, "pm_card_visa").await;
+    capture(&shop, &order, &intent, 1000).await;
     stripe.fault(Fault::FailAfterWork);
     let lost = shop
         .op(&order, &intent, "capture", json!({"amount": 2000}))
@@ -159,9 +160,7 @@ async fn a_lost_capture_answer_is_found_by_the_total_it_left(backend: Backend) {
 
 async fn a_second_capture_while_one_is_on_its_way_is_refused(backend: Backend) {
     let (shop, stripe) = multicapture_shop(backend).await;
-    let (order, response) = pay(&shop, "pm_card_visa").await;
-    let intent = json_of(response, 201).await;
-    let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
+    let (order, intent, pi) = authorized(&shop, "pm_card_visa").await;
     stripe.fault(Fault::Delay(Duration::from_millis(1500)));
     let slow = shop.op(&order, &intent, "capture", json!({"amount": 1000}));
     let second = async {
@@ -178,10 +177,7 @@ async fn a_second_capture_while_one_is_on_its_way_is_refused(backend: Backend) {
     json_of(slow, 200).await;
     assert_problem(second, 409, "invalid_state_transition").await;
     // Once the first is recorded the next capture goes through.
-    let next = shop
-        .op(&order, &intent, "capture", json!({"amount": 2000}))
-        .await;
-    json_of(next, 200).await;
+    capture(&shop, &order, &intent, 2000).await;
     assert_eq!(stripe.intent(&pi)["amount_received"], 3000);
     agrees_with_stripe(&shop, &stripe, &order, &pi).await;
 }
@@ -190,13 +186,8 @@ async fn a_multicapture_payment_stripe_cancelled_after_a_capture_releases_its_re
     backend: Backend,
 ) {
     let (shop, stripe) = multicapture_shop(backend).await;
-    let (order, response) = pay(&shop, "pm_card_visa").await;
-    let intent = json_of(response, 201).await;
-    let pi = intent["provider_payment_id"].as_str().unwrap().to_owned();
-    let captured = shop
-        .op(&order, &intent, "capture", json!({"amount": 1000}))
-        .await;
-    json_of(captured, 200).await;
+    let (order, intent, pi) = authorized(&shop, "pm_card_visa").await;
+    capture(&shop, &order, &intent, 1000).await;
     // Stripe cancels it on its own (an expiry, its dashboard): the capture stays, the rest is
     // released, and the intent reads succeeded rather than canceled.
     stripe.cancel(&pi);
