@@ -137,6 +137,20 @@ impl Egress {
         Ok(self.client.request(method, parsed))
     }
 
+    /// [`Egress::request`] without the exemption of this server's own address: for URLs a
+    /// store chose that must reach the public internet only (production webhook endpoints).
+    pub fn request_public(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+    ) -> Result<reqwest::RequestBuilder, EgressError> {
+        let parsed = self.check_address(url)?;
+        if let Some(ip) = ip_of(&parsed).filter(|ip| is_internal(*ip)) {
+            return Err(EgressError::InternalAddress(ip));
+        }
+        Ok(self.client.request(method, parsed))
+    }
+
     /// The guarded client itself (public-only resolver, no redirects, no proxy), for a caller
     /// that applies the address rule through its own policy first: the mounted sandbox PSP,
     /// whose delivery policy calls [`Egress::check_provider_url`].
@@ -179,13 +193,20 @@ impl Egress {
     }
 
     /// This server's exact address (IP literal and port), as it calls itself.
-    fn is_own(&self, url: &Url) -> bool {
-        let ip = match url.host() {
-            Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
-            Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
-            _ => return false,
+    pub fn is_own(&self, url: &Url) -> bool {
+        let Some(ip) = ip_of(url) else {
+            return false;
         };
         url.port_or_known_default() == Some(self.own.port()) && ip == self.own.ip()
+    }
+}
+
+/// The address of an IP-literal host (`None` for a name).
+fn ip_of(url: &Url) -> Option<IpAddr> {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        _ => None,
     }
 }
 
@@ -363,6 +384,26 @@ mod tests {
         // Odd spellings are parsed to the address they reach, then judged like it.
         assert!(e.check_provider_url("http://2130706433:3000/").is_ok());
         assert!(e.check_provider_url("http://0x7f.1:3001/").is_err());
+    }
+
+    #[test]
+    fn the_public_request_never_exempts_the_own_address() {
+        let e = egress(&[]);
+        let post = || reqwest::Method::POST;
+        assert!(e.request(post(), "http://127.0.0.1:3000/hook").is_ok());
+        assert_eq!(
+            e.request_public(post(), "http://127.0.0.1:3000/hook").err(),
+            Some(EgressError::InternalAddress("127.0.0.1".parse().unwrap()))
+        );
+        assert!(e.request_public(post(), "http://10.0.0.1/hook").is_err());
+        assert!(
+            e.request_public(post(), "https://93.184.216.34/hook")
+                .is_ok()
+        );
+        assert!(
+            e.request_public(post(), "https://hooks.example.com/")
+                .is_ok()
+        );
     }
 
     #[test]

@@ -186,6 +186,10 @@ impl Application {
         let sealed_elsewhere: Vec<Arc<dyn crate::keyring::SealedElsewhere>> = vec![
             Arc::new(crate::http::sandbox_psp::SealedByPsp(psp)),
             Arc::new(crate::http::sandbox_carrier::SealedByCarrier(carrier)),
+            Arc::new(crate::outbound::WebhookSecrets::new(
+                db.clone(),
+                key_ring.clone(),
+            )),
         ];
         let shipping = crate::providers::shipping::ShippingRegistry::new()
             .register(Arc::new(crate::providers::shipping::TableRateShipping));
@@ -208,6 +212,7 @@ impl Application {
             shutdown,
             sealed_elsewhere: Arc::new(sealed_elsewhere),
             webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
+            outbound_wakeup: Arc::new(tokio::sync::Notify::new()),
             caches,
             egress,
             passwords,

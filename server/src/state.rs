@@ -36,6 +36,9 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Wakes the webhook workers when an event is stored (they also poll).
     pub webhook_wakeup: Arc<tokio::sync::Notify>,
+    /// Wakes the outbound webhook delivery workers when a delivery becomes due (they also
+    /// poll).
+    pub outbound_wakeup: Arc<tokio::sync::Notify>,
     /// Resolved tokens and decrypted credentials, briefly.
     pub caches: Arc<crate::cache::Caches>,
     /// The guarded client every outbound request goes through, and its rules.

@@ -109,6 +109,14 @@ id_type!(
     ShippingRateId
 );
 id_type!(
+    /// A store's outbound webhook endpoint.
+    WebhookEndpointId
+);
+id_type!(
+    /// One outbound event's delivery to one webhook endpoint.
+    WebhookDeliveryId
+);
+id_type!(
     /// An event in a store's outbox (outbound webhooks); on the wire `evt_<hex>`.
     OutboundEventId
 );

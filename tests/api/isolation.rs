@@ -201,7 +201,23 @@ async fn fixtures(
         .await
         .unwrap();
     let item_id = items[0]["id"].as_str().unwrap().to_owned();
+    let webhook_endpoint: Value = app
+        .client
+        .post(app.url("/api/v1/admin/webhook-endpoints"))
+        .bearer_auth(key_a)
+        .header("idempotency-key", Uuid::now_v7().to_string())
+        .json(&json!({"url": "https://hooks.example.com/a", "event_types": ["*"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     HashMap::from([
+        (
+            "endpoint_id".to_owned(),
+            webhook_endpoint["id"].as_str().unwrap().to_owned(),
+        ),
         ("run_id".to_owned(), run_id),
         ("item_id".to_owned(), item_id),
         ("export_id".to_owned(), export_id),
@@ -307,38 +323,44 @@ async fn another_stores_objects_are_indistinguishable_from_missing_ones(backend:
 
     let doc: Value = serde_json::from_str(&cassa::http::openapi_json()).unwrap();
     let mut checked = 0;
-    for (path, operations) in doc["paths"].as_object().unwrap() {
+    // Deletions last: store A's own call deletes the object the other routes still need.
+    let mut operations: Vec<(&String, &String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| (path, m)))
+        .collect();
+    operations.sort_by_key(|(_, method)| *method == "delete");
+    for (path, method) in operations {
         let scoped = path.starts_with("/api/v1/admin/") || path.starts_with("/api/v1/me/");
         if !scoped || !path.contains("_id}") {
             continue;
         }
-        for method in operations.as_object().unwrap().keys() {
-            // Store routes take the store's key; customer routes a customer token.
-            let (token_b, token_a) = if path.starts_with("/api/v1/me/") {
-                (customer_b.as_str(), customer_a.as_str())
-            } else {
-                (b.sandbox_key.as_str(), a.sandbox_key.as_str())
-            };
-            let foreign = call(&app, method, &fill(path, &ids_a), token_b).await;
-            assert_eq!(
-                foreign.status(),
-                404,
-                "{method} {path} with store B's key on A's object"
-            );
-            let foreign: Value = foreign.json().await.unwrap();
-            let absent = call(&app, method, &fill(path, &missing), token_b).await;
-            assert_eq!(absent.status(), 404, "{method} {path} with a missing id");
-            let absent: Value = absent.json().await.unwrap();
-            assert_eq!(
-                without_request_id(foreign),
-                without_request_id(absent),
-                "{method} {path}: another store's object must look exactly like a missing one"
-            );
-            // Store A still sees its own object (the 404 above is isolation, not a broken route).
-            let own = call(&app, method, &fill(path, &ids_a), token_a).await;
-            assert_ne!(own.status(), 404, "{method} {path} with store A's own key");
-            checked += 1;
-        }
+        // Store routes take the store's key; customer routes a customer token.
+        let (token_b, token_a) = if path.starts_with("/api/v1/me/") {
+            (customer_b.as_str(), customer_a.as_str())
+        } else {
+            (b.sandbox_key.as_str(), a.sandbox_key.as_str())
+        };
+        let foreign = call(&app, method, &fill(path, &ids_a), token_b).await;
+        assert_eq!(
+            foreign.status(),
+            404,
+            "{method} {path} with store B's key on A's object"
+        );
+        let foreign: Value = foreign.json().await.unwrap();
+        let absent = call(&app, method, &fill(path, &missing), token_b).await;
+        assert_eq!(absent.status(), 404, "{method} {path} with a missing id");
+        let absent: Value = absent.json().await.unwrap();
+        assert_eq!(
+            without_request_id(foreign),
+            without_request_id(absent),
+            "{method} {path}: another store's object must look exactly like a missing one"
+        );
+        // Store A still sees its own object (the 404 above is isolation, not a broken route).
+        let own = call(&app, method, &fill(path, &ids_a), token_a).await;
+        assert_ne!(own.status(), 404, "{method} {path} with store A's own key");
+        checked += 1;
     }
     assert!(
         checked >= 3,

@@ -36,4 +36,5 @@ mod stripe;
 mod support;
 mod tax;
 mod tenancy;
+mod webhook_endpoints;
 mod webhooks;

@@ -102,6 +102,13 @@ pub fn reconcile(actor: Actor, environment: Environment) -> Result<(), Error> {
     production_needs_owner(actor, environment)
 }
 
+/// Creating, changing and deleting outbound webhook endpoints of `environment`, rotating
+/// their signing secrets (the answer reveals one) and resending their events: production's
+/// are the owners' (and the store's own production key's), like its other secrets.
+pub fn manage_webhook_endpoints(actor: Actor, environment: Environment) -> Result<(), Error> {
+    production_needs_owner(actor, environment)
+}
+
 /// Listing a store's members: its console users (keys are not people).
 pub fn list_members(actor: Actor) -> Result<(), Error> {
     allow(matches!(actor, Actor::User { .. }))

@@ -46,6 +46,7 @@ use problem::{ApiError, Problem};
         (name = "orders", description = "Customers' orders, priced from the catalogue"),
         (name = "fx", description = "Exchange rates (platform admins import them) and each store's FX policy"),
         (name = "webhooks", description = "Inbound provider webhooks: signed, stored, processed asynchronously"),
+        (name = "outbound webhooks", description = "A store's webhook endpoints: signed events about its payments, refunds, orders, shipments, tax and reconciliation, retried for three days, with a delivery log"),
         (name = "payments", description = "Payment intents: authorize, capture, void, refund; the ledger"),
         (name = "credentials", description = "Encrypted provider credentials (masked views only)"),
         (name = "me", description = "Endpoints for a customer token"),
@@ -139,7 +140,8 @@ fn api_v1() -> OpenApiRouter<AppState> {
                 .merge(crate::shipments::admin_router())
                 .merge(crate::tax::admin_router())
                 .merge(crate::reconciliation::admin_router())
-                .merge(crate::fx::admin_router()),
+                .merge(crate::fx::admin_router())
+                .merge(crate::outbound::routes::admin_router()),
         )
         .nest(
             "/me",

@@ -18,3 +18,29 @@ pub use events::{
     API_VERSION, EventType, NewEvent, ObjectKind, OutboundEvent, UnknownEventType, emit, emit_all,
     emit_to,
 };
+
+mod endpoint_repo;
+mod endpoints;
+mod error;
+pub mod routes;
+mod secrets;
+mod url_rule;
+mod views;
+
+pub use endpoints::{MAX_ENDPOINTS, create, delete, get, list, rotate_secret, update};
+pub use error::Error;
+pub use secrets::WebhookSecrets;
+pub use url_rule::UrlRefusal;
+pub use views::{
+    Attempt, Delivery, DeliveryPage, DeliveryQuery, DeliveryStatus, DisabledReason, Endpoint,
+    EndpointPage, EndpointPatch, EndpointWithSecret, NewEndpoint, ResendRange, Resent,
+    RotateSecret, SecretInfo,
+};
+
+use crate::state::AppState;
+
+/// Wakes this process's delivery workers: a delivery just became due (an event was emitted,
+/// an endpoint enabled, a delivery resent). Call it after the commit; the workers also poll.
+pub fn wake(state: &AppState) {
+    state.outbound_wakeup.notify_one();
+}

@@ -4,6 +4,7 @@ mod auth;
 mod catalog;
 mod checkout;
 mod orders;
+mod outbound;
 mod tenancy;
 
 use axum::{

@@ -1,0 +1,215 @@
+//! `/api/v1/admin/webhook-endpoints`: a store's outbound webhook endpoints in the caller's
+//! environment, their signing secrets and their delivery log.
+
+use axum::{Json, extract::State, http::StatusCode};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{Endpoint, EndpointPage, EndpointPatch, EndpointWithSecret, NewEndpoint, RotateSecret};
+use crate::{
+    auth::{policy, principal::StoreScope},
+    http::{
+        extract::{ApiJson, ApiPath, ApiQuery},
+        idempotency::Secret,
+        pagination::PageQuery,
+        problem::{ApiError, Problem},
+    },
+    state::AppState,
+    types::WebhookEndpointId,
+};
+
+/// Store routes (under `/api/v1/admin`).
+pub fn admin_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_endpoint, list_endpoints))
+        .routes(routes!(get_endpoint, update_endpoint, delete_endpoint))
+        .routes(routes!(rotate_secret))
+}
+
+/// Creating, changing, deleting and resending are the owners' in production (and the store's
+/// own production key's); staff manage sandbox endpoints. Reading is every member's.
+fn may_manage(scope: &StoreScope) -> Result<(), ApiError> {
+    Ok(policy::manage_webhook_endpoints(
+        scope.actor,
+        scope.environment,
+    )?)
+}
+
+/// Creates an endpoint in the caller's environment. The answer carries its signing secret
+/// (`whsec_…`), shown this once.
+#[utoipa::path(
+    post,
+    path = "/webhook-endpoints",
+    tag = "outbound webhooks",
+    request_body = NewEndpoint,
+    responses(
+        (status = 201, description = "Created; `secret` is shown only now", body = EndpointWithSecret),
+        (status = 403, description = "Staff may not manage production endpoints", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "`webhook_endpoint_limit`: the store has 20 endpoints in this environment", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "`webhook_url_refused` (the detail says why: not https in production, \
+            credentials in the URL, a loopback, private, link-local or metadata address, an internal name); \
+            `validation_failed` (event types, description)", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_endpoint(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiJson(body): ApiJson<NewEndpoint>,
+) -> Result<Secret<(StatusCode, Json<EndpointWithSecret>)>, ApiError> {
+    may_manage(&scope)?;
+    let created = super::create(&state, scope.store_id, scope.environment, &body).await?;
+    Ok(Secret((StatusCode::CREATED, Json(created))))
+}
+
+/// The store's endpoints in the caller's environment, oldest first (keyset pages).
+#[utoipa::path(
+    get,
+    path = "/webhook-endpoints",
+    tag = "outbound webhooks",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of endpoints", body = EndpointPage),
+        (status = 422, description = "Invalid page size", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_endpoints(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<EndpointPage>, ApiError> {
+    Ok(Json(
+        super::list(&state, scope.store_id, scope.environment, &page).await?,
+    ))
+}
+
+/// One endpoint: its settings, whether Cassa disabled it, and when its secrets were created
+/// and expire (never their values).
+#[utoipa::path(
+    get,
+    path = "/webhook-endpoints/{endpoint_id}",
+    tag = "outbound webhooks",
+    params(("endpoint_id" = String, Path, description = "Endpoint id")),
+    responses(
+        (status = 200, description = "The endpoint", body = Endpoint),
+        (status = 404, description = "No such endpoint in this store and environment", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_endpoint(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(endpoint_id): ApiPath<WebhookEndpointId>,
+) -> Result<Json<Endpoint>, ApiError> {
+    Ok(Json(
+        super::get(&state, scope.store_id, scope.environment, endpoint_id).await?,
+    ))
+}
+
+/// Changes an endpoint's URL, event types, description, ordering, or enables or disables it
+/// (`enabled: true` also re-enables an endpoint Cassa disabled, and its waiting deliveries
+/// go out).
+#[utoipa::path(
+    patch,
+    path = "/webhook-endpoints/{endpoint_id}",
+    tag = "outbound webhooks",
+    params(("endpoint_id" = String, Path, description = "Endpoint id")),
+    request_body = EndpointPatch,
+    responses(
+        (status = 200, description = "Changed", body = Endpoint),
+        (status = 403, description = "Staff may not manage production endpoints", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint in this store and environment", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "`webhook_url_refused`, `validation_failed`", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update_endpoint(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(endpoint_id): ApiPath<WebhookEndpointId>,
+    ApiJson(body): ApiJson<EndpointPatch>,
+) -> Result<Json<Endpoint>, ApiError> {
+    may_manage(&scope)?;
+    Ok(Json(
+        super::update(
+            &state,
+            scope.store_id,
+            scope.environment,
+            endpoint_id,
+            &body,
+        )
+        .await?,
+    ))
+}
+
+/// Deletes an endpoint with its secrets and delivery log; nothing more is sent to it.
+#[utoipa::path(
+    delete,
+    path = "/webhook-endpoints/{endpoint_id}",
+    tag = "outbound webhooks",
+    params(("endpoint_id" = String, Path, description = "Endpoint id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Staff may not manage production endpoints", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint in this store and environment", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn delete_endpoint(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(endpoint_id): ApiPath<WebhookEndpointId>,
+) -> Result<StatusCode, ApiError> {
+    may_manage(&scope)?;
+    super::delete(&state, scope.store_id, scope.environment, endpoint_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces the signing secret. The new one is in the answer, shown this once; the previous
+/// ones keep signing for `overlap_seconds` (default 24 hours, at most 7 days), so during the
+/// overlap every delivery carries one signature per secret.
+#[utoipa::path(
+    post,
+    path = "/webhook-endpoints/{endpoint_id}/rotate-secret",
+    tag = "outbound webhooks",
+    params(("endpoint_id" = String, Path, description = "Endpoint id")),
+    request_body = RotateSecret,
+    responses(
+        (status = 200, description = "Rotated; `secret` is shown only now", body = EndpointWithSecret),
+        (status = 403, description = "Staff may not manage production endpoints", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint in this store and environment", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: overlap out of range", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(endpoint_id): ApiPath<WebhookEndpointId>,
+    ApiJson(body): ApiJson<RotateSecret>,
+) -> Result<Secret<Json<EndpointWithSecret>>, ApiError> {
+    may_manage(&scope)?;
+    Ok(Secret(Json(
+        super::rotate_secret(
+            &state,
+            scope.store_id,
+            scope.environment,
+            endpoint_id,
+            &body,
+        )
+        .await?,
+    )))
+}
