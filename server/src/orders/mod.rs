@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 pub use error::Error;
 pub use routes::{admin_router, me_router};
-pub use service::{create, find, list};
+pub use service::{create, find, list, view_in};
 
 use crate::{
     address::{Address, AddressInput},

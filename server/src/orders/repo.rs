@@ -143,6 +143,52 @@ pub async fn insert(
     Ok(())
 }
 
+const ORDER_COLUMNS: &str = "id, customer_id, status, currency, shipping_address, revision, \
+    created_at, settlement_currency, fx_rate, fx_source, fx_as_of, fx_markup_bps, fx_rounding";
+
+fn record(row: OrderRow) -> Result<OrderRecord, DbError> {
+    Ok(OrderRecord {
+        id: row.id,
+        customer_id: row.customer_id,
+        status: row.status,
+        currency: row.currency,
+        shipping_address: serde_json::from_str(&row.shipping_address).map_err(decode_error)?,
+        revision: row.revision,
+        created_at: row.created_at,
+        lock: row
+            .lock
+            .lock()
+            .map_err(|e| decode_error(std::io::Error::other(e)))?,
+    })
+}
+
+/// Moves an order from `from` to `to` in `tx` (a payment's settlement): the order as it is
+/// then, or `None` when it was not `from`.
+pub async fn move_status(
+    tx: &mut Tx,
+    order_id: OrderId,
+    from: OrderStatus,
+    to: OrderStatus,
+    at: DateTime<Utc>,
+) -> Result<Option<OrderRecord>, DbError> {
+    let sql = format!(
+        "UPDATE orders SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2 \
+         RETURNING {ORDER_COLUMNS}"
+    );
+    let row: Option<OrderRow> = on_tx!(tx, conn => sqlx::query_as(&sql).bind(order_id)
+        .bind(from).bind(to).bind(at).fetch_optional(&mut *conn).await)?;
+    row.map(record).transpose()
+}
+
+/// An order's lines, in order, read in `tx`.
+pub async fn items_in(tx: &mut Tx, order_id: OrderId) -> Result<Vec<ItemRecord>, DbError> {
+    Ok(on_tx!(tx, conn => sqlx::query_as(ITEMS).bind(order_id).fetch_all(&mut *conn).await)?)
+}
+
+const ITEMS: &str = "SELECT line_no, product_id, sku, name, quantity, unit_amount, tax_code, \
+    weight_grams, price_includes_tax, price_source FROM order_items WHERE order_id = $1 \
+    ORDER BY line_no";
+
 /// An order of a store and environment, without its lines.
 pub async fn find(
     db: &Db,
@@ -150,37 +196,19 @@ pub async fn find(
     environment: Environment,
     order_id: OrderId,
 ) -> Result<Option<OrderRecord>, DbError> {
-    const SQL: &str = "SELECT id, customer_id, status, currency, shipping_address, revision, \
-        created_at, settlement_currency, fx_rate, fx_source, fx_as_of, fx_markup_bps, fx_rounding \
-        FROM orders WHERE id = $1 AND store_id = $2 AND environment = $3";
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 AND store_id = $2 AND environment = $3"
+    );
     let row: Option<OrderRow> = on_db!(db, pool => {
-        sqlx::query_as(SQL).bind(order_id).bind(store_id).bind(environment)
+        sqlx::query_as(&sql).bind(order_id).bind(store_id).bind(environment)
             .fetch_optional(pool).await
     })?;
-    row.map(|row| {
-        Ok(OrderRecord {
-            id: row.id,
-            customer_id: row.customer_id,
-            status: row.status,
-            currency: row.currency,
-            shipping_address: serde_json::from_str(&row.shipping_address).map_err(decode_error)?,
-            revision: row.revision,
-            created_at: row.created_at,
-            lock: row
-                .lock
-                .lock()
-                .map_err(|e| decode_error(std::io::Error::other(e)))?,
-        })
-    })
-    .transpose()
+    row.map(record).transpose()
 }
 
 /// An order's lines, in order.
 pub async fn items(db: &Db, order_id: OrderId) -> Result<Vec<ItemRecord>, DbError> {
-    const SQL: &str = "SELECT line_no, product_id, sku, name, quantity, unit_amount, tax_code, \
-        weight_grams, price_includes_tax, price_source FROM order_items WHERE order_id = $1 \
-        ORDER BY line_no";
-    Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(order_id).fetch_all(pool).await)?)
+    Ok(on_db!(db, pool => sqlx::query_as(ITEMS).bind(order_id).fetch_all(pool).await)?)
 }
 
 /// Up to `limit` orders of a store and environment after the page's cursor, oldest first, with

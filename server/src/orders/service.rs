@@ -2,10 +2,12 @@
 
 use super::{
     CreateOrder, Error, MAX_LINES, MAX_QUANTITY, Order, OrderItem, OrderScope, OrderStatus,
-    OrderSummary, PriceSource, repo,
+    OrderSummary, PriceSource,
+    repo::{self, ItemRecord, OrderRecord},
 };
 use crate::{
     catalog,
+    db::Tx,
     fx::{self, FxView},
     money::MinorUnits,
     pagination::{Page, PageQuery},
@@ -145,6 +147,16 @@ pub async fn find(state: &AppState, scope: OrderScope, order_id: OrderId) -> Res
         return Err(Error::NotFound);
     }
     let rows = repo::items(&state.db, order.id).await?;
+    view(order, rows)
+}
+
+/// An order moved by a flow's transaction, as the API shows it (its lines read in `tx`).
+pub async fn view_in(tx: &mut Tx, order: OrderRecord) -> Result<Order, Error> {
+    let rows = repo::items_in(tx, order.id).await?;
+    view(order, rows)
+}
+
+fn view(order: OrderRecord, rows: Vec<ItemRecord>) -> Result<Order, Error> {
     let internal = |e: String| Error::Internal(anyhow::anyhow!(e));
     // Same checked arithmetic as at creation: an overflow is an error, never a clamp.
     let items = rows

@@ -15,6 +15,8 @@
 //!   provider reports failed after it had succeeded, taken back out of the ledger;
 //! - `phases.rs`: phases 2 and 3 (the provider call, the outcome recorded exactly once);
 //! - `provider.rs`: which provider client serves a store;
+//! - `notify.rs`: the events a settled transaction reports to the store's endpoints (outbound
+//!   webhooks), emitted in the transaction that settles it;
 //! - `reply.rs`: what a finished flow answers (the API view, the error a transaction ended in,
 //!   the request's idempotency record);
 //! - `keys.rs`: ledger keys; `held.rs`: SQL of the rests a provider released with a capture
@@ -30,6 +32,7 @@ mod events;
 mod held;
 mod keys;
 pub mod machine;
+mod notify;
 mod pay;
 mod phases;
 mod provider;

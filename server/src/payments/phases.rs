@@ -8,6 +8,7 @@ use super::{
     caller::Caller,
     error::Error,
     machine::{self, Event, IntentStatus},
+    notify,
     provider::client_for,
     reply::Reply,
     repo::{self, FailureKind, NewHistory, Outcome, Subject, TxnRow},
@@ -18,6 +19,8 @@ use crate::{
         provider_key,
     },
     money::MinorUnits,
+    orders::{self, OrderStatus},
+    outbound::{self, EventType, NewEvent},
     providers::{
         audit::{AuditEntry, AuditLog},
         payment::{CallContext, PaymentProvider, ProviderError, ProviderTransaction, Units},
@@ -528,6 +531,7 @@ async fn record(
             return Ok(Recorded::Raced);
         }
     }
+    let mut paid_order = None;
     if next.status != ledger.status {
         let reason = history_reason(operation, &txn, outcome);
         let payment = NewHistory {
@@ -545,23 +549,27 @@ async fn record(
         // authorization is released.
         let order_change = match next.status {
             IntentStatus::Authorized if operation == Operation::Authorize => {
-                Some(("open", "paid", "payment authorized"))
+                Some((OrderStatus::Open, OrderStatus::Paid, "payment authorized"))
             }
-            IntentStatus::Voided => Some(("paid", "open", "payment voided")),
+            IntentStatus::Voided => Some((OrderStatus::Paid, OrderStatus::Open, "payment voided")),
             _ => None,
         };
         if let Some((from, to, why)) = order_change
-            && repo::move_order(&mut tx, intent.order_id, from, to, now).await?
+            && let Some(order) =
+                orders::repo::move_status(&mut tx, intent.order_id, from, to, now).await?
         {
-            let order = NewHistory {
+            let history = NewHistory {
                 payment_intent_id: None,
                 subject: Subject::Order,
-                from_status: Some(from),
-                to_status: to,
+                from_status: Some(from.as_str()),
+                to_status: to.as_str(),
                 reason: why,
                 ..payment
             };
-            repo::insert_history(&mut tx, order).await?;
+            repo::insert_history(&mut tx, history).await?;
+            if to == OrderStatus::Paid {
+                paid_order = Some(orders::view_in(&mut tx, order).await?);
+            }
         }
     }
     // The tax a merchant files moves with the money, in the same commit.
@@ -571,6 +579,12 @@ async fn record(
         Operation::Void => Some(tax::Trigger::Void(after_txn.id)),
         Operation::Authorize => None,
     };
+    // What the store's endpoints hear of it, written with it.
+    let mut events = notify::settled(&after, &after_txn, now)?;
+    if let Some(order) = &paid_order {
+        let (store, env) = (after.store_id, after.environment);
+        events.push(NewEvent::of(store, env, EventType::OrderPaid, order, now)?);
+    }
     if let Some(trigger) = trigger.filter(|_| after_txn.status == TransactionStatus::Succeeded) {
         let settled = tax::Settled {
             store: after.store_id,
@@ -586,8 +600,9 @@ async fn record(
             trigger,
             at: now,
         };
-        tax::settle_tax(&mut tx, &settled).await?;
+        events.extend(tax::settle_tax(&mut tx, &settled).await?);
     }
+    outbound::emit_all(&mut tx, events).await?;
     repo::insert_audit(&mut tx, change.audit_rows).await?;
     let answer = match change.reply.filter(|r| r.store && r.record.is_claimed()) {
         Some(reply) => {

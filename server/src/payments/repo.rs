@@ -553,23 +553,6 @@ pub async fn update_txn(tx: &mut Tx, before: &TxnRow, after: &TxnRow) -> Result<
     Ok(updated == 1)
 }
 
-/// Moves an order from status `from` to `to`. `Ok(false)` when it was not in `from`.
-pub async fn move_order(
-    tx: &mut Tx,
-    order_id: OrderId,
-    from: &str,
-    to: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    const SQL: &str =
-        "UPDATE orders SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2";
-    let moved = on_tx!(tx, conn => {
-        sqlx::query(SQL).bind(order_id).bind(from).bind(to).bind(now)
-            .execute(conn).await.map(|r| r.rows_affected())
-    })?;
-    Ok(moved == 1)
-}
-
 /// Writes provider call audit rows in the transaction that records the call's outcome.
 pub async fn insert_audit(tx: &mut Tx, rows: &[AuditEntry]) -> Result<(), DbError> {
     for row in rows {

@@ -4,19 +4,22 @@
 //! never an event's payload. The refund transaction becomes `reversed` (so the intent's amounts
 //! stay the sums of its succeeded transactions), the intent's refunded amount goes down through
 //! the transition function, the order's history says why, and the tax the refund reversed is
-//! committed again: one database transaction, recorded once however many deliveries race.
+//! committed again, and the store's endpoints hear of it (`refund.failed`, `tax.committed`): one
+//! database transaction, recorded once however many deliveries race.
 
 use super::{
     Operation, TransactionStatus,
     caller::Caller,
     error::Error,
     machine::{self, Event},
+    notify,
     phases::CAS_ATTEMPTS,
     provider::client_for,
     repo::{self, NewHistory, Subject, TxnRow},
 };
 use crate::{
     money::{MinorUnits, format_amount},
+    outbound,
     providers::payment::RefundStanding,
     state::AppState,
     tax,
@@ -143,7 +146,9 @@ async fn reverse(
             trigger: tax::Trigger::RefundReversal(txn.id),
             at: now,
         };
-        tax::settle_tax(&mut tx, &settled).await?;
+        let mut events = notify::settled(&after, &reversed, now)?;
+        events.extend(tax::settle_tax(&mut tx, &settled).await?);
+        outbound::emit_all(&mut tx, events).await?;
         tx.commit().await?;
         // The merchant must hear of it: the customer they meant to pay back was not.
         metrics::counter!("payments_refunds_reversed_total", "provider" => intent.provider.clone())

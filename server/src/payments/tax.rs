@@ -5,6 +5,7 @@
 use super::{Error, machine::IntentStatus, repo};
 use crate::{
     orders::{self, OrderScope},
+    outbound,
     state::AppState,
     tax,
     types::OrderId,
@@ -56,7 +57,8 @@ pub async fn finalize_tax(
         trigger: tax::Trigger::Finalize,
         at: state.clock.now(),
     };
-    tax::settle_tax(&mut tx, &settled).await?;
+    let events = tax::settle_tax(&mut tx, &settled).await?;
+    outbound::emit_all(&mut tx, events).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -8,6 +8,7 @@ mod compare_filing;
 mod compare_label;
 mod csv;
 mod error;
+mod notify;
 mod repo;
 pub mod routes;
 mod runner;

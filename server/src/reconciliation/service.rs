@@ -82,7 +82,7 @@ pub fn run_view(row: &repo::RunRow) -> Result<Run, Error> {
     })
 }
 
-fn item_view(row: repo::ItemRow) -> Result<Item, Error> {
+pub(super) fn item_view(row: repo::ItemRow) -> Result<Item, Error> {
     let json = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
     Ok(Item {
         id: ReconciliationItemId(row.id),

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    Error, Shipment,
+    Error, Shipment, notify,
     repo::{self, EventRow, ShipmentRow},
     settings,
     status::{Change, ShipmentStatus, apply},
@@ -229,6 +229,7 @@ async fn purchase(
             };
             let mut tx = state.db.begin_write().await?;
             let mut current = repo::lock(&mut tx, row.id).await?;
+            let before = current.status;
             current.status = apply(current.status, Change::PurchaseRefused)?;
             current.failure_code = Some(code.clone());
             current.updated_at = state.clock.now();
@@ -238,6 +239,7 @@ async fn purchase(
                 &event(row.id, "purchase_failed", actor, err.to_string(), state),
             )
             .await?;
+            notify::changed(&mut tx, before, &current, current.updated_at).await?;
             tx.commit().await?;
             Err(Error::from_carrier(err))
         }
@@ -279,6 +281,7 @@ async fn record_purchase(
         );
         repo::insert_event(&mut tx, &event(row.id, "purchased", actor, detail, state)).await?;
     }
+    notify::changed(&mut tx, before, &current, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -334,6 +337,7 @@ pub async fn void(
     }
     let mut tx = state.db.begin_write().await?;
     let mut current = repo::lock(&mut tx, id).await?;
+    let before = current.status;
     current.status = apply(current.status, Change::Voided)?;
     current.updated_at = state.clock.now();
     repo::update(&mut tx, &current).await?;
@@ -343,6 +347,7 @@ pub async fn void(
         label.currency.code()
     );
     repo::insert_event(&mut tx, &event(id, "voided", actor, detail, state)).await?;
+    notify::changed(&mut tx, before, &current, current.updated_at).await?;
     tx.commit().await?;
     view::find(state, store, env, id).await
 }

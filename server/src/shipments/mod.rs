@@ -2,10 +2,13 @@
 //!
 //! Rates come from every carrier a store has credentials for (and its rate table); a quote can
 //! freeze one (`checkout`), a label is bought for it once the order is paid, and the carrier's
-//! signed webhooks move the shipment through the one transition function (`status.rs`).
+//! signed webhooks move the shipment through the one transition function (`status.rs`). Every
+//! status a shipment reaches is reported to the store's endpoints in the transaction that moves
+//! it (`notify.rs`).
 
 mod error;
 mod labels;
+mod notify;
 pub mod packing;
 mod rates;
 mod repo;

@@ -345,8 +345,8 @@ pub struct PackageRow {
     pub items: String,
 }
 
-/// The packages of some shipments, in order.
-pub async fn packages(db: &Db, ids: &[ShipmentId]) -> Result<Vec<PackageRow>, DbError> {
+/// The packages of some shipments, in order (read in `tx`, with the rest of their view).
+pub async fn packages(tx: &mut Tx, ids: &[ShipmentId]) -> Result<Vec<PackageRow>, DbError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -355,12 +355,12 @@ pub async fn packages(db: &Db, ids: &[ShipmentId]) -> Result<Vec<PackageRow>, Db
          FROM shipment_packages WHERE shipment_id IN ({}) ORDER BY shipment_id, package_no",
         placeholders(ids.len())
     );
-    Ok(on_db!(db, pool => {
+    Ok(on_tx!(tx, conn => {
         let mut query = sqlx::query_as(&sql);
         for id in ids {
             query = query.bind(*id);
         }
-        query.fetch_all(pool).await
+        query.fetch_all(&mut *conn).await
     })?)
 }
 
@@ -402,7 +402,7 @@ pub async fn insert_tracking(
 }
 
 /// The timelines of some shipments, in order.
-pub async fn tracking(db: &Db, ids: &[ShipmentId]) -> Result<Vec<TrackingRow>, DbError> {
+pub async fn tracking(tx: &mut Tx, ids: &[ShipmentId]) -> Result<Vec<TrackingRow>, DbError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -411,12 +411,12 @@ pub async fn tracking(db: &Db, ids: &[ShipmentId]) -> Result<Vec<TrackingRow>, D
          FROM tracking_events WHERE shipment_id IN ({}) ORDER BY shipment_id, sequence",
         placeholders(ids.len())
     );
-    Ok(on_db!(db, pool => {
+    Ok(on_tx!(tx, conn => {
         let mut query = sqlx::query_as(&sql);
         for id in ids {
             query = query.bind(*id);
         }
-        query.fetch_all(pool).await
+        query.fetch_all(&mut *conn).await
     })?)
 }
 
@@ -450,7 +450,7 @@ pub async fn insert_event(tx: &mut Tx, e: &EventRow) -> Result<(), DbError> {
 }
 
 /// The audits of some shipments, in order.
-pub async fn events(db: &Db, ids: &[ShipmentId]) -> Result<Vec<EventRow>, DbError> {
+pub async fn events(tx: &mut Tx, ids: &[ShipmentId]) -> Result<Vec<EventRow>, DbError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -459,12 +459,12 @@ pub async fn events(db: &Db, ids: &[ShipmentId]) -> Result<Vec<EventRow>, DbErro
          WHERE shipment_id IN ({}) ORDER BY shipment_id, id",
         placeholders(ids.len())
     );
-    Ok(on_db!(db, pool => {
+    Ok(on_tx!(tx, conn => {
         let mut query = sqlx::query_as(&sql);
         for id in ids {
             query = query.bind(*id);
         }
-        query.fetch_all(pool).await
+        query.fetch_all(&mut *conn).await
     })?)
 }
 

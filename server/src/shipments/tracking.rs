@@ -2,7 +2,7 @@
 //! timeline, and applied through the transition function (which never moves a shipment back).
 
 use super::{
-    Error,
+    Error, notify,
     repo::{self, EventRow},
     status::{Change, apply},
 };
@@ -46,6 +46,7 @@ pub async fn record_event(
     }
     let next = apply(current.status, Change::Tracked(update.status))?;
     if next != current.status {
+        let before = current.status;
         let detail = format!(
             "{} → {} ({} #{})",
             current.status, next, update.raw_code, update.sequence
@@ -65,6 +66,7 @@ pub async fn record_event(
             },
         )
         .await?;
+        notify::changed(&mut tx, before, &current, now).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -9,16 +9,18 @@ use super::{
     repo::{self, ShipmentRow},
 };
 use crate::{
+    db::Tx,
     orders::{self, OrderScope},
     pagination::{Page, PageQuery},
     state::AppState,
     types::{Environment, InvalidValue, OrderId, ShipmentId, StoreId, TextValue},
 };
 
-async fn views(state: &AppState, rows: Vec<ShipmentRow>) -> Result<Vec<Shipment>, Error> {
+/// The views of `rows`, read in `tx` (a read transaction, or the one that just changed them).
+async fn views(tx: &mut Tx, rows: Vec<ShipmentRow>) -> Result<Vec<Shipment>, Error> {
     let ids: Vec<ShipmentId> = rows.iter().map(|r| r.id).collect();
     let mut packages: HashMap<ShipmentId, Vec<Package>> = HashMap::new();
-    for p in repo::packages(&state.db, &ids).await? {
+    for p in repo::packages(tx, &ids).await? {
         let items: Vec<PackedLine> = serde_json::from_str(&p.items)
             .map_err(|e| Error::Internal(anyhow::anyhow!("stored package items: {e}")))?;
         packages.entry(p.shipment_id).or_default().push(Package {
@@ -31,7 +33,7 @@ async fn views(state: &AppState, rows: Vec<ShipmentRow>) -> Result<Vec<Shipment>
         });
     }
     let mut tracking: HashMap<ShipmentId, Vec<TrackingEvent>> = HashMap::new();
-    for t in repo::tracking(&state.db, &ids).await? {
+    for t in repo::tracking(tx, &ids).await? {
         tracking
             .entry(t.shipment_id)
             .or_default()
@@ -45,7 +47,7 @@ async fn views(state: &AppState, rows: Vec<ShipmentRow>) -> Result<Vec<Shipment>
             });
     }
     let mut history: HashMap<ShipmentId, Vec<HistoryEntry>> = HashMap::new();
-    for e in repo::events(&state.db, &ids).await? {
+    for e in repo::events(tx, &ids).await? {
         history
             .entry(e.shipment_id)
             .or_default()
@@ -100,7 +102,23 @@ pub async fn find(
     let row = repo::find(&state.db, store, env, id)
         .await?
         .ok_or(Error::NotFound)?;
-    views(state, vec![row]).await?.pop().ok_or(Error::NotFound)
+    read(state, vec![row]).await?.pop().ok_or(Error::NotFound)
+}
+
+/// A shipment a flow's transaction just changed, as the API shows it (what its events carry).
+pub(super) async fn view_in(tx: &mut Tx, row: ShipmentRow) -> Result<Shipment, Error> {
+    views(tx, vec![row]).await?.pop().ok_or(Error::NotFound)
+}
+
+/// The views of `rows`, read together in one read transaction.
+async fn read(state: &AppState, rows: Vec<ShipmentRow>) -> Result<Vec<Shipment>, Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = state.db.begin_read().await?;
+    let shipments = views(&mut tx, rows).await?;
+    tx.commit().await?;
+    Ok(shipments)
 }
 
 /// A page of a store's shipments, optionally by status and carrier.
@@ -137,7 +155,7 @@ pub async fn list(
     .await?;
     let page = Page::from_rows(rows, limit);
     Ok(Page {
-        data: views(state, page.data).await?,
+        data: read(state, page.data).await?,
         has_more: page.has_more,
     })
 }
@@ -151,7 +169,7 @@ pub async fn of_order(
     // Tenant, environment and customer checks are the order's.
     orders::find(state, scope, order_id).await?;
     let rows = repo::of_order(&state.db, order_id).await?;
-    views(state, rows).await
+    read(state, rows).await
 }
 
 /// Shipments per status (the console's overview).

@@ -30,7 +30,7 @@ pub const MAX_ATTEMPTS: i32 = 80;
 /// Idle workers look for due filings this often.
 const POLL: Duration = Duration::from_secs(1);
 
-/// Where a tax transaction is filed, written in its transaction.
+/// Where a tax transaction is filed, written in its transaction; the filing as it stands then.
 pub async fn enqueue(
     tx: &mut Tx,
     store: StoreId,
@@ -39,7 +39,7 @@ pub async fn enqueue(
     engine: &str,
     document: &TaxDocument,
     at: DateTime<Utc>,
-) -> Result<(), DbError> {
+) -> Result<Filing, DbError> {
     let id = Uuid::parse_str(&document.code)
         .map_err(|e| DbError::Query(sqlx::Error::Decode(e.into())))?;
     let text = serde_json::to_string(document)
@@ -57,7 +57,15 @@ pub async fn enqueue(
             at,
         },
     )
-    .await
+    .await?;
+    Ok(Filing {
+        engine: engine.to_owned(),
+        kind: document.kind.as_str().to_owned(),
+        status: "pending".to_owned(),
+        attempts: 0,
+        last_error: None,
+        sent_at: None,
+    })
 }
 
 /// Puts an order's failed filings back in the queue; how many.

@@ -22,6 +22,7 @@ use crate::{
     db::{DbError, Tx},
     money::MinorUnits,
     orders::{self, OrderScope},
+    outbound::{EventType, NewEvent},
     providers::tax::{DocumentKind, DocumentLine, TaxDocument, is_built_in},
     state::AppState,
     types::{Environment, OrderId, PaymentIntentId, SnapshotId, StoreId, TransactionId},
@@ -114,15 +115,17 @@ fn by_line(rows: Vec<repo::LineAmounts>) -> HashMap<Key, repo::LineAmounts> {
         .collect()
 }
 
+/// Records one tax transaction (none without lines): the transaction as the API shows it, or
+/// `None` when there was nothing to record.
 async fn record(
     tx: &mut Tx,
     s: &Settled<'_>,
     kind: &str,
     lines: Vec<repo::LineAmounts>,
     service: Option<&str>,
-) -> Result<(), DbError> {
+) -> Result<Option<TaxTransaction>, DbError> {
     if lines.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     // A line's jurisdictions tax the same amount: the sale's taxable and exempt amounts count
     // each line once.
@@ -150,8 +153,9 @@ async fn record(
         // The targets above were computed under the payment's lock, so a settlement recorded
         // twice means two callers share one source: worth a look, never a second commit.
         tracing::warn!(order = %s.order_id, source = %row.source, kind, "tax transaction already recorded");
-        return Ok(());
+        return Ok(None);
     }
+    let mut filing = None;
     if let Some(engine) = service {
         let document = TaxDocument {
             code: row.id.to_string(),
@@ -174,16 +178,32 @@ async fn record(
                 })
                 .collect(),
         };
-        filings::enqueue(tx, s.store, s.env, s.order_id, engine, &document, s.at).await?;
+        filing =
+            Some(filings::enqueue(tx, s.store, s.env, s.order_id, engine, &document, s.at).await?);
     }
-    Ok(())
+    Ok(Some(TaxTransaction {
+        lines: lines
+            .into_iter()
+            .map(|l| TaxMovementLine {
+                line_no: l.line_no,
+                jurisdiction: l.jurisdiction,
+                taxable: MinorUnits(l.taxable),
+                exempt: MinorUnits(l.exempt),
+                tax: MinorUnits(l.tax),
+            })
+            .collect(),
+        filing,
+        ..TaxTransaction::from(row)
+    }))
 }
 
 /// Moves the order's committed tax to what the payment now is (in the settling transaction).
-pub async fn settle_tax(tx: &mut Tx, s: &Settled<'_>) -> Result<(), DbError> {
+/// Returns what the move reports to the store's endpoints (`tax.committed`, `tax.reversed`):
+/// the caller emits it in the same transaction, with the events of the change that moved it.
+pub async fn settle_tax(tx: &mut Tx, s: &Settled<'_>) -> Result<Vec<NewEvent>, DbError> {
     let snapshot = repo::line_amounts(tx, s.snapshot_id).await?;
     let Some(first) = snapshot.first() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     // Tax a service computed is filed with it too; the store's own rates need no filing.
     let service = Some(first.engine.clone()).filter(|e| !is_built_in(e));
@@ -226,8 +246,17 @@ pub async fn settle_tax(tx: &mut Tx, s: &Settled<'_>) -> Result<(), DbError> {
             reversals.push(down);
         }
     }
-    record(tx, s, "commit", commits, service.as_deref()).await?;
-    record(tx, s, "reversal", reversals, service.as_deref()).await
+    let committed = record(tx, s, "commit", commits, service.as_deref()).await?;
+    let reversed = record(tx, s, "reversal", reversals, service.as_deref()).await?;
+    let events = [
+        (EventType::TaxCommitted, committed),
+        (EventType::TaxReversed, reversed),
+    ];
+    events
+        .into_iter()
+        .filter_map(|(kind, moved)| Some((kind, moved?)))
+        .map(|(kind, moved)| NewEvent::of(s.store, s.env, kind, &moved, s.at))
+        .collect()
 }
 
 /// One jurisdiction's share of a tax transaction.
@@ -253,6 +282,10 @@ pub struct TaxMovementLine {
 pub struct TaxTransaction {
     /// Id.
     pub id: Uuid,
+    /// The order.
+    pub order_id: OrderId,
+    /// The payment whose capture, refund or void moved it.
+    pub payment_intent_id: PaymentIntentId,
     /// `commit` or `reversal`.
     pub kind: String,
     /// `capture:<transaction id>`, `refund:<transaction id>`, `void:<transaction id>`,
@@ -278,6 +311,27 @@ pub struct TaxTransaction {
     pub lines: Vec<TaxMovementLine>,
     /// Its filing with the tax service that quoted it (none for the store's own rates).
     pub filing: Option<filings::Filing>,
+}
+
+impl From<repo::TransactionRow> for TaxTransaction {
+    /// Without its lines and filing, read apart.
+    fn from(r: repo::TransactionRow) -> Self {
+        TaxTransaction {
+            id: r.id,
+            order_id: r.order_id,
+            payment_intent_id: r.payment_intent_id,
+            kind: r.kind,
+            source: r.source,
+            snapshot_id: r.snapshot_id,
+            currency: r.currency,
+            taxable: MinorUnits(r.taxable),
+            exempt: MinorUnits(r.exempt),
+            tax: MinorUnits(r.tax),
+            created_at: r.created_at,
+            lines: Vec::new(),
+            filing: None,
+        }
+    }
 }
 
 /// An order's tax: what was committed and reversed, and the net a return reports.
@@ -367,15 +421,7 @@ pub async fn order_tax(
             .map(|r| TaxTransaction {
                 lines: per_transaction.remove(&r.id).unwrap_or_default(),
                 filing: filed.remove(&r.id),
-                id: r.id,
-                kind: r.kind,
-                source: r.source,
-                snapshot_id: r.snapshot_id,
-                currency: r.currency,
-                taxable: MinorUnits(r.taxable),
-                exempt: MinorUnits(r.exempt),
-                tax: MinorUnits(r.tax),
-                created_at: r.created_at,
+                ..TaxTransaction::from(r)
             })
             .collect(),
     })

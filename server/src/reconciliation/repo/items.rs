@@ -41,17 +41,17 @@ const ITEM_COLUMNS: &str = "id, run_id, store_id, environment, item_key, kind, p
     resolved_by, resolved_at, created_at, shipment_id, subject";
 
 /// Records a batch's items, a statement per 50; an item found again (a batch redone after a
-/// lost lease) is kept once. Returns how many were new.
-pub async fn insert_items(tx: &mut Tx, items: &[ItemRow]) -> Result<i64, DbError> {
-    let mut added = 0;
+/// lost lease) is kept once. Returns the ids of the new ones.
+pub async fn insert_items(tx: &mut Tx, items: &[ItemRow]) -> Result<Vec<Uuid>, DbError> {
+    let mut added = Vec::new();
     for chunk in items.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO reconciliation_items ({ITEM_COLUMNS}) VALUES {} \
-             ON CONFLICT (run_id, item_key) DO NOTHING",
+             ON CONFLICT (run_id, item_key) DO NOTHING RETURNING id",
             values(chunk.len(), 21, 1)
         );
-        added += on_tx!(tx, conn => {
-            let mut q = sqlx::query(&sql).persistent(false);
+        let ids: Vec<Uuid> = on_tx!(tx, conn => {
+            let mut q = sqlx::query_scalar(&sql).persistent(false);
             for i in chunk {
                 q = q.bind(i.id).bind(i.run_id).bind(i.store_id).bind(i.environment)
                     .bind(&i.item_key).bind(&i.kind).bind(i.payment_intent_id).bind(i.order_id)
@@ -60,8 +60,9 @@ pub async fn insert_items(tx: &mut Tx, items: &[ItemRow]) -> Result<i64, DbError
                     .bind(&i.note).bind(&i.resolved_by).bind(i.resolved_at).bind(i.created_at)
                     .bind(i.shipment_id).bind(&i.subject);
             }
-            q.execute(&mut *conn).await.map(|r| r.rows_affected())
-        })? as i64;
+            q.fetch_all(&mut *conn).await
+        })?;
+        added.extend(ids);
     }
     Ok(added)
 }

@@ -192,27 +192,28 @@ pub async fn renew(
     Ok(n == 1)
 }
 
-/// Ends a run while `held` is still its lease, and drops what it staged (its items keep both
-/// sides' values): the staging table holds only the runs in progress.
+/// Ends a run in `tx` while `held` is still its lease, and drops what it staged (its items keep
+/// both sides' values): the staging table holds only the runs in progress. The run as it ended,
+/// or `None` when another runner holds it.
 pub async fn finish(
-    db: &Db,
+    tx: &mut Tx,
     id: Uuid,
     held: DateTime<Utc>,
     e: &Ending<'_>,
-) -> Result<bool, DbError> {
-    const SQL: &str = "UPDATE reconciliation_runs SET status = $3, summary = $4, \
-        last_error = $5, completed_at = $6, duration_ms = $7, locked_until = NULL \
-        WHERE id = $1 AND status = 'running' AND locked_until = $2";
+) -> Result<Option<RunRow>, DbError> {
+    let sql = format!(
+        "UPDATE reconciliation_runs SET status = $3, summary = $4, last_error = $5, \
+         completed_at = $6, duration_ms = $7, locked_until = NULL \
+         WHERE id = $1 AND status = 'running' AND locked_until = $2 RETURNING {RUN_COLUMNS}"
+    );
     const DROP: &str = "DELETE FROM reconciliation_provider_records WHERE run_id = $1";
-    let mut tx = db.begin_write().await?;
-    let n = on_tx!(&mut tx, conn => sqlx::query(SQL).bind(id).bind(held).bind(e.status)
-        .bind(e.summary).bind(e.error).bind(e.at).bind(e.duration_ms).execute(&mut *conn).await
-        .map(|r| r.rows_affected()))?;
-    if n == 1 {
-        on_tx!(&mut tx, conn => sqlx::query(DROP).bind(id).execute(&mut *conn).await.map(|_| ()))?;
+    let ended: Option<RunRow> = on_tx!(&mut *tx, conn => sqlx::query_as(&sql).bind(id).bind(held)
+        .bind(e.status).bind(e.summary).bind(e.error).bind(e.at).bind(e.duration_ms)
+        .fetch_optional(&mut *conn).await)?;
+    if ended.is_some() {
+        on_tx!(tx, conn => sqlx::query(DROP).bind(id).execute(&mut *conn).await.map(|_| ()))?;
     }
-    tx.commit().await?;
-    Ok(n == 1)
+    Ok(ended)
 }
 
 /// Refreshes the planner's statistics of the staging table once a run has staged its lists

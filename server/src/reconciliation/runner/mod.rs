@@ -28,6 +28,7 @@ use uuid::Uuid;
 use super::{
     Error,
     compare::Theirs,
+    notify,
     repo::{self, Advance, ItemRow, RecordRow, RunRow},
 };
 use crate::state::AppState;
@@ -82,7 +83,7 @@ async fn run_claimed(state: &AppState, batches: Option<usize>) -> Result<bool, E
             at: now,
             duration_ms: 0,
         };
-        repo::finish(&state.db, run.id, held, &ending).await?;
+        end(state, &run, held, &ending).await?;
         return Ok(true);
     }
     let started = Instant::now();
@@ -98,7 +99,7 @@ async fn run_claimed(state: &AppState, batches: Option<usize>) -> Result<bool, E
                 at: state.clock.now(),
                 duration_ms: duration,
             };
-            repo::finish(&state.db, run.id, held, &ending).await?;
+            end(state, &run, held, &ending).await?;
             tracing::info!(run = %run.id, store = %run.store_id, "reconciliation run completed");
         }
         Err(Error::LeaseLost) => {
@@ -111,6 +112,21 @@ async fn run_claimed(state: &AppState, batches: Option<usize>) -> Result<bool, E
         }
     }
     Ok(true)
+}
+
+/// Ends the run while `held` is its lease; a completed run is reported with its end.
+async fn end(
+    state: &AppState,
+    run: &RunRow,
+    held: DateTime<Utc>,
+    ending: &repo::Ending<'_>,
+) -> Result<(), Error> {
+    let mut tx = state.db.begin_write().await?;
+    if let Some(ended) = repo::finish(&mut tx, run.id, held, ending).await? {
+        notify::run_ended(&mut tx, &ended, ending.at).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The run's exceptions per kind and currency, and its matches, as stored on the run.
@@ -180,10 +196,11 @@ async fn work(
         let renewed = lease(state);
         let mut tx = state.db.begin_write().await?;
         let added = if next.items.is_empty() {
-            0
+            Vec::new()
         } else {
             repo::insert_items(&mut tx, &next.items).await?
         };
+        notify::exceptions_opened(&mut tx, &next.items, &added, state.clock.now()).await?;
         if !next.seen.is_empty() {
             repo::mark_seen(&mut tx, run.id, &next.seen).await?;
         }
@@ -195,7 +212,7 @@ async fn work(
             cursor: next.cursor.clone(),
             examined: next.examined,
             matched: next.matched,
-            exceptions: added,
+            exceptions: added.len() as i64,
             lease: renewed,
         };
         if !repo::advance(&mut tx, run.id, held, &advance).await? {
