@@ -54,6 +54,10 @@ pub mod defaults {
     pub const API_KEY_RATE_LIMIT: u32 = 100;
     /// Requests one API key may make at once.
     pub const API_KEY_RATE_BURST: u32 = 200;
+    /// Outbound webhook deliveries one process has in flight at once (0: none).
+    pub const OUTBOUND_WEBHOOK_WORKERS: usize = 32;
+    /// Time budget of one outbound webhook delivery attempt, in milliseconds.
+    pub const OUTBOUND_WEBHOOK_TIMEOUT_MS: u64 = 10_000;
     /// Days processed, dead and rejected webhook events are kept (0: forever).
     pub const RETENTION_WEBHOOK_EVENTS_DAYS: u32 = 30;
     /// Days provider call audit rows are kept (0: forever).
@@ -153,6 +157,14 @@ pub struct ServeArgs {
     /// Processing attempts of a webhook event before it is dead-lettered.
     #[arg(long, env = "CASSA_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
     pub webhook_max_attempts: i32,
+    /// Outbound webhook deliveries this process has in flight at once (0: this process
+    /// delivers none; another one does).
+    #[arg(long, env = "CASSA_OUTBOUND_WEBHOOK_WORKERS", default_value_t = defaults::OUTBOUND_WEBHOOK_WORKERS)]
+    pub outbound_webhook_workers: usize,
+    /// How long one outbound webhook delivery attempt may take (connect, send, answer), in
+    /// milliseconds; longer is a failed attempt, retried later.
+    #[arg(long, env = "CASSA_OUTBOUND_WEBHOOK_TIMEOUT_MS", default_value_t = defaults::OUTBOUND_WEBHOOK_TIMEOUT_MS)]
+    pub outbound_webhook_timeout_ms: u64,
     /// How long resolved tokens and decrypted provider credentials are cached in the process,
     /// in milliseconds (0: no caching). Changes made through another instance are seen after
     /// at most this long.
@@ -434,6 +446,10 @@ pub struct Config {
     pub webhook_workers: usize,
     /// Attempts before a webhook event is dead-lettered.
     pub webhook_max_attempts: i32,
+    /// Outbound webhook deliveries this process has in flight at once (0: none).
+    pub outbound_webhook_workers: usize,
+    /// Time budget of one outbound webhook delivery attempt.
+    pub outbound_webhook_timeout: Duration,
     /// Lifetime of cached principals and credentials (zero: no caching).
     pub cache_ttl: Duration,
     /// Email of the platform admin bootstrapped when none exists.
@@ -546,6 +562,8 @@ impl Config {
             unresolved_alert_after: chrono::Duration::hours(24),
             webhook_workers: 1,
             webhook_max_attempts: 8,
+            outbound_webhook_workers: defaults::OUTBOUND_WEBHOOK_WORKERS,
+            outbound_webhook_timeout: Duration::from_millis(defaults::OUTBOUND_WEBHOOK_TIMEOUT_MS),
             cache_ttl: Duration::from_secs(5),
             master_keys: MasterKeySource::Development(
                 PathBuf::from(defaults::DATA_DIR).join(defaults::DEV_KEY_FILE),
@@ -600,6 +618,10 @@ impl Config {
             unresolved_alert_after: chrono::Duration::hours(args.unresolved_alert_hours.max(1)),
             webhook_workers: args.webhook_workers,
             webhook_max_attempts: args.webhook_max_attempts.max(1),
+            outbound_webhook_workers: args.outbound_webhook_workers.min(1024),
+            outbound_webhook_timeout: Duration::from_millis(
+                args.outbound_webhook_timeout_ms.clamp(100, 60_000),
+            ),
             cache_ttl: Duration::from_millis(args.cache_ttl_ms),
             master_keys: match (&args.master_keys, &args.master_key_file) {
                 (Some(keys), _) => MasterKeySource::Inline(keys.clone()),

@@ -269,6 +269,7 @@ impl Application {
         let rotations = crate::credentials::keys::spawn_rotation_worker(state.clone());
         let resolver = crate::payments::spawn_resolver(state.clone());
         let webhook_workers = crate::webhooks::spawn_workers(state.clone());
+        let outbound_workers = crate::outbound::spawn_workers(state.clone());
         let tax_filer = crate::tax::spawn_filer(state.clone());
         let reconciliation = crate::reconciliation::spawn_workers(state.clone());
         // The carrier is mounted only outside production (see `http::router`), so is its clock.
@@ -331,6 +332,9 @@ impl Application {
         }
         for worker in webhook_workers {
             let _ = worker.await;
+        }
+        if let Some(workers) = outbound_workers {
+            let _ = workers.await;
         }
         if let Some(ticker) = carrier_ticker {
             let _ = ticker.await;

@@ -109,6 +109,15 @@ pub(super) async fn find_for_update(
     )
 }
 
+/// An endpoint by id alone, in a transaction (the delivery worker's view of it).
+pub(super) async fn find_in(
+    tx: &mut Tx,
+    id: WebhookEndpointId,
+) -> Result<Option<EndpointRow>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1");
+    Ok(on_tx!(tx, conn => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await)?)
+}
+
 /// Up to `limit` endpoints after `after` (by id), oldest first.
 pub(super) async fn list(
     db: &Db,
@@ -211,6 +220,23 @@ pub(super) async fn live_secrets(
         }
         query.fetch_all(pool).await
     })?)
+}
+
+/// [`live_secrets`] of one endpoint inside a transaction.
+pub(super) async fn live_secrets_in(
+    tx: &mut Tx,
+    endpoint: WebhookEndpointId,
+    now: DateTime<Utc>,
+) -> Result<Vec<SecretRow>, DbError> {
+    let sql = format!(
+        "SELECT {SECRET_COLUMNS} FROM webhook_endpoint_secrets \
+         WHERE (expires_at IS NULL OR expires_at > $1) AND endpoint_id = $2 \
+         ORDER BY created_at DESC, id DESC"
+    );
+    Ok(
+        on_tx!(tx, conn => sqlx::query_as(&sql).bind(now).bind(endpoint)
+        .fetch_all(&mut *conn).await)?,
+    )
 }
 
 /// Up to `limit` secrets not sealed with `target`.

@@ -80,7 +80,8 @@ fn parse_url(state: &AppState, raw: &str, env: Environment) -> Result<String, Er
         .map_err(Error::UrlRefused)
 }
 
-fn view(row: EndpointRow, secrets: &[SecretRow]) -> Endpoint {
+/// The API's view of an endpoint with its live secrets.
+pub(super) fn view(row: EndpointRow, secrets: &[SecretRow]) -> Endpoint {
     Endpoint {
         id: row.id,
         environment: row.environment,

@@ -19,14 +19,19 @@ pub use events::{
     emit_to,
 };
 
+mod delivery_repo;
+mod dispatch;
 mod endpoint_repo;
 mod endpoints;
 mod error;
 pub mod routes;
+pub mod schedule;
 mod secrets;
+mod send;
 mod url_rule;
 mod views;
 
+pub use dispatch::{deliver_due, spawn_workers};
 pub use endpoints::{MAX_ENDPOINTS, create, delete, get, list, rotate_secret, update};
 pub use error::Error;
 pub use secrets::WebhookSecrets;

@@ -2,7 +2,7 @@
 //! ring (bound to their row and endpoint), opened only to sign a delivery, and re-sealed by a
 //! master key rotation like provider credentials.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
@@ -73,6 +73,59 @@ pub(super) fn open(ring: &KeyRing, row: &SecretRow) -> Result<SecretString, KeyR
     let text = String::from_utf8(plaintext).map_err(|_| KeyRingError::Decrypt)?;
     Ok(SecretString::from(text))
 }
+
+/// The secrets each of `endpoints` signs with at `now` (newest first), opened. An endpoint
+/// whose secrets cannot all be opened (a retired or missing master key, tampering) gets the
+/// error instead: its deliveries must never go out signed with fewer secrets than the store
+/// expects, and the other endpoints' deliveries go out regardless.
+pub(super) async fn signing_secrets(
+    db: &Db,
+    ring: &KeyRing,
+    endpoints: &[WebhookEndpointId],
+    now: DateTime<Utc>,
+) -> Result<HashMap<WebhookEndpointId, Result<Signers, String>>, super::Error> {
+    let rows = endpoint_repo::live_secrets(db, endpoints, now).await?;
+    let mut retired = Vec::new();
+    let mut versions: Vec<i32> = rows.iter().map(|r| r.key_version).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    for version in versions {
+        let Ok(v) = u32::try_from(version) else {
+            continue;
+        };
+        match crate::credentials::keys::ensure_not_retired(db, v).await {
+            Ok(()) => {}
+            Err(crate::credentials::CredentialError::Store(e)) => return Err(e.into()),
+            Err(_) => retired.push(version),
+        }
+    }
+    let mut opened: HashMap<WebhookEndpointId, Result<Vec<SecretString>, KeyRingError>> =
+        HashMap::new();
+    for row in &rows {
+        let secret = if retired.contains(&row.key_version) {
+            Err(KeyRingError::Retired(
+                u32::try_from(row.key_version).unwrap_or_default(),
+            ))
+        } else {
+            open(ring, row)
+        };
+        let entry = opened
+            .entry(row.endpoint_id)
+            .or_insert_with(|| Ok(Vec::new()));
+        match (entry.as_mut(), secret) {
+            (Ok(list), Ok(secret)) => list.push(secret),
+            (Ok(_), Err(err)) => *entry = Err(err),
+            (Err(_), _) => {}
+        }
+    }
+    Ok(opened
+        .into_iter()
+        .map(|(id, secrets)| (id, secrets.map(Arc::new).map_err(|e| e.to_string())))
+        .collect())
+}
+
+/// An endpoint's opened signing secrets, newest first, shared by its deliveries of a round.
+pub(super) type Signers = Arc<Vec<SecretString>>;
 
 /// The endpoint secrets' part of a master key rotation (registered with the other values
 /// sealed outside the credentials table): re-seals them onto the new primary, and counts

@@ -3,6 +3,8 @@
 //! auto-disable, concurrent workers, the delivery log).
 
 mod crud;
+mod delivery;
+mod receiver;
 
 use cassa_tests::{TestApp, TestStore};
 use serde_json::Value;
