@@ -206,7 +206,21 @@ async fn fixtures(
         .post(app.url("/api/v1/admin/webhook-endpoints"))
         .bearer_auth(key_a)
         .header("idempotency-key", Uuid::now_v7().to_string())
-        .json(&json!({"url": "https://hooks.example.com/a", "event_types": ["*"]}))
+        .json(&json!({"url": "https://hooks.invalid/a", "event_types": ["*"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ping: Value = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/admin/webhook-endpoints/{}/ping",
+            webhook_endpoint["id"].as_str().unwrap()
+        )))
+        .bearer_auth(key_a)
+        .header("idempotency-key", Uuid::now_v7().to_string())
         .send()
         .await
         .unwrap()
@@ -217,6 +231,10 @@ async fn fixtures(
         (
             "endpoint_id".to_owned(),
             webhook_endpoint["id"].as_str().unwrap().to_owned(),
+        ),
+        (
+            "delivery_id".to_owned(),
+            ping["id"].as_str().unwrap().to_owned(),
         ),
         ("run_id".to_owned(), run_id),
         ("item_id".to_owned(), item_id),

@@ -19,11 +19,13 @@ pub use events::{
     emit_to,
 };
 
+mod deliveries;
 mod delivery_repo;
 mod dispatch;
 mod endpoint_repo;
 mod endpoints;
 mod error;
+mod log_repo;
 pub mod routes;
 pub mod schedule;
 mod secrets;
@@ -31,6 +33,7 @@ mod send;
 mod url_rule;
 mod views;
 
+pub use deliveries::{MAX_RESEND, list as list_deliveries, ping, resend, resend_range};
 pub use dispatch::{deliver_due, spawn_workers};
 pub use endpoints::{MAX_ENDPOINTS, create, delete, get, list, rotate_secret, update};
 pub use error::Error;

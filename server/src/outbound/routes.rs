@@ -4,7 +4,10 @@
 use axum::{Json, extract::State, http::StatusCode};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{Endpoint, EndpointPage, EndpointPatch, EndpointWithSecret, NewEndpoint, RotateSecret};
+use super::{
+    Delivery, DeliveryPage, DeliveryQuery, Endpoint, EndpointPage, EndpointPatch,
+    EndpointWithSecret, NewEndpoint, ResendRange, Resent, RotateSecret,
+};
 use crate::{
     auth::{policy, principal::StoreScope},
     http::{
@@ -14,7 +17,7 @@ use crate::{
         problem::{ApiError, Problem},
     },
     state::AppState,
-    types::WebhookEndpointId,
+    types::{WebhookDeliveryId, WebhookEndpointId},
 };
 
 /// Store routes (under `/api/v1/admin`).
@@ -23,6 +26,10 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_endpoint, list_endpoints))
         .routes(routes!(get_endpoint, update_endpoint, delete_endpoint))
         .routes(routes!(rotate_secret))
+        .routes(routes!(list_deliveries))
+        .routes(routes!(resend_delivery))
+        .routes(routes!(resend_range))
+        .routes(routes!(ping))
 }
 
 /// Creating, changing, deleting and resending are the owners' in production (and the store's
@@ -212,4 +219,146 @@ pub async fn rotate_secret(
         )
         .await?,
     )))
+}
+
+/// The endpoint's delivery log, newest first: each event's delivery with its status, when it
+/// is tried next, and its newest attempts (status code, latency, error, first KiB of the
+/// answer). Keyset pages; filters by status and event type.
+#[utoipa::path(
+    get,
+    path = "/webhook-endpoints/{endpoint_id}/deliveries",
+    tag = "outbound webhooks",
+    params(("endpoint_id" = String, Path, description = "Endpoint id"), DeliveryQuery),
+    responses(
+        (status = 200, description = "A page of deliveries", body = DeliveryPage),
+        (status = 404, description = "No such endpoint in this store and environment", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: unknown status or event type, page size", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_deliveries(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(endpoint_id): ApiPath<WebhookEndpointId>,
+    ApiQuery(query): ApiQuery<DeliveryQuery>,
+) -> Result<Json<DeliveryPage>, ApiError> {
+    Ok(Json(
+        super::list_deliveries(
+            &state,
+            scope.store_id,
+            scope.environment,
+            endpoint_id,
+            &query,
+        )
+        .await?,
+    ))
+}
+
+/// Sends one delivery again at once, whatever its outcome so far (the same event and
+/// `webhook-id`; the retry schedule starts over).
+#[utoipa::path(
+    post,
+    path = "/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/resend",
+    tag = "outbound webhooks",
+    params(
+        ("endpoint_id" = String, Path, description = "Endpoint id"),
+        ("delivery_id" = String, Path, description = "Delivery id"),
+    ),
+    responses(
+        (status = 202, description = "Queued", body = Delivery),
+        (status = 403, description = "Staff may not manage production endpoints", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint or delivery in this store and environment", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "`delivery_in_progress`: an attempt is under way; \
+            `webhook_endpoint_disabled`: enable the endpoint first", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn resend_delivery(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath((endpoint_id, delivery_id)): ApiPath<(WebhookEndpointId, WebhookDeliveryId)>,
+) -> Result<(StatusCode, Json<Delivery>), ApiError> {
+    may_manage(&scope)?;
+    let delivery = super::resend(
+        &state,
+        scope.store_id,
+        scope.environment,
+        endpoint_id,
+        delivery_id,
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(delivery)))
+}
+
+/// Sends again every delivery of the endpoint created from `from` (inclusive) to `to`
+/// (exclusive), at most 1000 at once; answers how many were queued (deliveries being
+/// attempted right now are left alone).
+#[utoipa::path(
+    post,
+    path = "/webhook-endpoints/{endpoint_id}/resend",
+    tag = "outbound webhooks",
+    params(("endpoint_id" = String, Path, description = "Endpoint id")),
+    request_body = ResendRange,
+    responses(
+        (status = 202, description = "Queued", body = Resent),
+        (status = 403, description = "Staff may not manage production endpoints", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint in this store and environment", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "`webhook_endpoint_disabled`: enable the endpoint first", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "`resend_range_too_large`: more than 1000 deliveries in the range; \
+            `validation_failed`: `to` not after `from`", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn resend_range(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(endpoint_id): ApiPath<WebhookEndpointId>,
+    ApiJson(body): ApiJson<ResendRange>,
+) -> Result<(StatusCode, Json<Resent>), ApiError> {
+    may_manage(&scope)?;
+    let resent = super::resend_range(
+        &state,
+        scope.store_id,
+        scope.environment,
+        endpoint_id,
+        &body,
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(resent)))
+}
+
+/// Sends a `test.ping` event to this endpoint alone, signed like every other.
+#[utoipa::path(
+    post,
+    path = "/webhook-endpoints/{endpoint_id}/ping",
+    tag = "outbound webhooks",
+    params(("endpoint_id" = String, Path, description = "Endpoint id")),
+    responses(
+        (status = 202, description = "Queued; its delivery", body = Delivery),
+        (status = 403, description = "Staff may not manage production endpoints", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint in this store and environment", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "`webhook_endpoint_disabled`: enable the endpoint first", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn ping(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiPath(endpoint_id): ApiPath<WebhookEndpointId>,
+) -> Result<(StatusCode, Json<Delivery>), ApiError> {
+    may_manage(&scope)?;
+    let delivery = super::ping(&state, scope.store_id, scope.environment, endpoint_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(delivery)))
 }

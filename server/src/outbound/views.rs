@@ -198,9 +198,8 @@ pub struct Attempt {
 pub struct Delivery {
     /// Id.
     pub id: WebhookDeliveryId,
-    /// The event (also the `webhook-id` header of every attempt).
-    #[schema(value_type = String, format = Uuid)]
-    pub event_id: uuid::Uuid,
+    /// The event's id, `evt_…` (also the `webhook-id` header of every attempt).
+    pub event_id: String,
     /// The event's type.
     pub event_type: String,
     /// Where it stands.
@@ -245,14 +244,17 @@ pub struct DeliveryPage {
 }
 
 /// Body of `POST …/{id}/resend`: deliveries created from `from` (inclusive) to `to`
-/// (exclusive).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// (exclusive). Both are required; they are checked after the endpoint, so another store's
+/// endpoint is a 404 whatever the body.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResendRange {
-    /// Start of the range.
-    pub from: DateTime<Utc>,
-    /// End of the range (exclusive).
-    pub to: DateTime<Utc>,
+    /// Start of the range (required).
+    #[schema(required = true)]
+    pub from: Option<DateTime<Utc>>,
+    /// End of the range, exclusive (required).
+    #[schema(required = true)]
+    pub to: Option<DateTime<Utc>>,
 }
 
 /// What a bulk resend queued.

@@ -167,8 +167,8 @@ impl Hooks {
     }
 }
 
-/// The manual clock's time (the trait is not in scope in the tests).
-trait Now {
+/// The manual clock's time (without naming the server's `Clock` trait everywhere).
+pub trait Now {
     fn now_utc(&self) -> DateTime<Utc>;
 }
 

@@ -4,6 +4,7 @@
 
 mod crud;
 mod delivery;
+mod log;
 mod receiver;
 
 use cassa_tests::{TestApp, TestStore};
