@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use secrecy::ExposeSecret;
 
 use super::{
     DisabledReason, Endpoint, EndpointPage, EndpointPatch, EndpointWithSecret, Error, EventType,
@@ -170,7 +169,7 @@ pub async fn create(
     tracing::info!(endpoint = %row.id, %env, "webhook endpoint created");
     Ok(EndpointWithSecret {
         endpoint: view(row, std::slice::from_ref(&secret_row)),
-        secret: secret.expose_secret().to_owned(),
+        secret,
     })
 }
 
@@ -314,7 +313,7 @@ pub async fn rotate_secret(
     tracing::info!(endpoint = %id, overlap_seconds = overlap, "webhook signing secret rotated");
     Ok(EndpointWithSecret {
         endpoint: one_view(state, row).await?,
-        secret: secret.expose_secret().to_owned(),
+        secret,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The API's shapes of endpoints, their secrets and their delivery log.
 
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -108,14 +109,22 @@ pub struct Endpoint {
 }
 
 /// An endpoint with a signing secret that is shown this once (creation, rotation).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+// The secret stays a `SecretString` up to serialization, so no `Debug` output shows it.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EndpointWithSecret {
     /// The endpoint.
     #[serde(flatten)]
     pub endpoint: Endpoint,
     /// The new signing secret (`whsec_` and the base64 of 32 random bytes): store it now, it
     /// is never shown again.
-    pub secret: String,
+    #[serde(serialize_with = "reveal")]
+    #[schema(value_type = String)]
+    pub secret: SecretString,
+}
+
+/// The one place a signing secret is written out: the answer that hands it over.
+fn reveal<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
 }
 
 /// Body of `POST /api/v1/admin/webhook-endpoints`.
