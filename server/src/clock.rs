@@ -2,10 +2,18 @@
 //!
 //! Rules that depend on time (expiries, lockouts, retries) read [`Clock::now`] and timestamps
 //! written to the database come from it too, never from the database's `now()`.
+//!
+//! Every clock reads in whole microseconds, what PostgreSQL keeps: a row a flow just wrote
+//! (and answers, or sends in an outbound event) is then the row the API reads back later.
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+
+/// `at` as the databases keep it (whole microseconds).
+pub fn stored(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6)
+}
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + 'static {
@@ -22,7 +30,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        stored(Utc::now())
     }
 }
 
@@ -62,7 +70,7 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.lock()
+        stored(*self.lock())
     }
 }
 
@@ -82,6 +90,18 @@ mod tests {
         assert_eq!(shared.now(), start + Duration::seconds(90));
         clock.set(start);
         assert_eq!(shared.now(), start);
+    }
+
+    #[test]
+    fn clocks_read_whole_microseconds() {
+        let odd = DateTime::parse_from_rfc3339("2026-01-01T00:00:00.123456789Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let micros = DateTime::parse_from_rfc3339("2026-01-01T00:00:00.123456Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(ManualClock::new(odd).now(), micros);
+        assert_eq!(SystemClock.now().timestamp_subsec_nanos() % 1000, 0);
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod idempotency;
 mod isolation;
 mod openapi;
 mod orders;
+mod outbound_events;
 mod payment_keys;
 mod payments;
 mod problems;

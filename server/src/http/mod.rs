@@ -1,6 +1,7 @@
 //! The HTTP edge: router, extractors, errors and middleware.
 
 pub mod auth;
+pub mod event_catalogue;
 pub mod extract;
 pub mod idempotency;
 pub mod middleware;
@@ -167,6 +168,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = documented_routes().split_for_parts().1;
     // After the routes are merged: `#[openapi(modifiers)]` runs before any path exists.
     utoipa::Modify::modify(&IdempotencyHeader, &mut doc);
+    utoipa::Modify::modify(&event_catalogue::EventCatalogue, &mut doc);
     doc
 }
 

@@ -602,6 +602,7 @@ async fn record(
         };
         events.extend(tax::settle_tax(&mut tx, &settled).await?);
     }
+    let emitted = !events.is_empty();
     outbound::emit_all(&mut tx, events).await?;
     repo::insert_audit(&mut tx, change.audit_rows).await?;
     let answer = match change.reply.filter(|r| r.store && r.record.is_claimed()) {
@@ -613,6 +614,9 @@ async fn record(
         None => None,
     };
     tx.commit().await?;
+    if emitted {
+        outbound::wake(state);
+    }
     Ok(Recorded::Now {
         outcome: (after, after_txn),
         answer,

@@ -150,6 +150,7 @@ async fn reverse(
         events.extend(tax::settle_tax(&mut tx, &settled).await?);
         outbound::emit_all(&mut tx, events).await?;
         tx.commit().await?;
+        outbound::wake(state);
         // The merchant must hear of it: the customer they meant to pay back was not.
         metrics::counter!("payments_refunds_reversed_total", "provider" => intent.provider.clone())
             .increment(1);

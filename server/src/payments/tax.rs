@@ -58,7 +58,11 @@ pub async fn finalize_tax(
         at: state.clock.now(),
     };
     let events = tax::settle_tax(&mut tx, &settled).await?;
+    let emitted = !events.is_empty();
     outbound::emit_all(&mut tx, events).await?;
     tx.commit().await?;
+    if emitted {
+        outbound::wake(state);
+    }
     Ok(())
 }

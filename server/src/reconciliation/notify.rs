@@ -18,7 +18,9 @@ use crate::{
 };
 
 /// Emits `reconciliation.exception_opened` for the items of `items` whose ids are in `added`
-/// (the ones this batch recorded; an item found again was reported the first time).
+/// (the ones this batch recorded; an item found again was reported the first time). Once the
+/// transaction commits, the caller wakes the delivery workers ([`outbound::wake`]) when `added`
+/// is not empty.
 pub(super) async fn exceptions_opened(
     tx: &mut Tx,
     items: &[ItemRow],
@@ -45,14 +47,15 @@ pub(super) async fn exceptions_opened(
     Ok(())
 }
 
-/// Emits `reconciliation.run_completed` for a run that just ended, when it completed.
-pub(super) async fn run_ended(tx: &mut Tx, run: &RunRow, at: DateTime<Utc>) -> Result<(), Error> {
+/// Emits `reconciliation.run_completed` for a run that just ended, when it completed; whether
+/// it did (then wake the workers once committed).
+pub(super) async fn run_ended(tx: &mut Tx, run: &RunRow, at: DateTime<Utc>) -> Result<bool, Error> {
     if run.status != "completed" {
-        return Ok(());
+        return Ok(false);
     }
     let view = service::run_view(run)?;
     let event_type = EventType::ReconciliationRunCompleted;
     let event = NewEvent::of(run.store_id, run.environment, event_type, &view, at)?;
     outbound::emit(tx, event).await?;
-    Ok(())
+    Ok(true)
 }

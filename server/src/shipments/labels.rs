@@ -18,6 +18,7 @@ use crate::{
     credentials::{self, CredentialError},
     idempotency::provider_key,
     orders::{self, OrderScope},
+    outbound,
     providers::shipping::carrier::{Carrier, CarrierError, Label, LabelFormat},
     state::AppState,
     types::{Environment, InvalidValue, OrderId, ShipmentId, ShippingRateId, StoreId},
@@ -239,8 +240,11 @@ async fn purchase(
                 &event(row.id, "purchase_failed", actor, err.to_string(), state),
             )
             .await?;
-            notify::changed(&mut tx, before, &current, current.updated_at).await?;
+            let emitted = notify::changed(&mut tx, before, &current, current.updated_at).await?;
             tx.commit().await?;
+            if emitted {
+                outbound::wake(state);
+            }
             Err(Error::from_carrier(err))
         }
     }
@@ -281,8 +285,11 @@ async fn record_purchase(
         );
         repo::insert_event(&mut tx, &event(row.id, "purchased", actor, detail, state)).await?;
     }
-    notify::changed(&mut tx, before, &current, now).await?;
+    let emitted = notify::changed(&mut tx, before, &current, now).await?;
     tx.commit().await?;
+    if emitted {
+        outbound::wake(state);
+    }
     Ok(())
 }
 
@@ -347,8 +354,11 @@ pub async fn void(
         label.currency.code()
     );
     repo::insert_event(&mut tx, &event(id, "voided", actor, detail, state)).await?;
-    notify::changed(&mut tx, before, &current, current.updated_at).await?;
+    let emitted = notify::changed(&mut tx, before, &current, current.updated_at).await?;
     tx.commit().await?;
+    if emitted {
+        outbound::wake(state);
+    }
     view::find(state, store, env, id).await
 }
 

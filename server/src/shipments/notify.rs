@@ -40,16 +40,17 @@ pub(super) fn events_of(before: ShipmentStatus, after: ShipmentStatus) -> Vec<Ev
     events
 }
 
-/// Emits, in `tx`, what moving `shipment` (as it now is, written) from `before` reports.
+/// Emits, in `tx`, what moving `shipment` (as it now is, written) from `before` reports;
+/// whether it emitted anything (then [`outbound::wake`] the workers once it is committed).
 pub(super) async fn changed(
     tx: &mut Tx,
     before: ShipmentStatus,
     shipment: &ShipmentRow,
     at: DateTime<Utc>,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let types = events_of(before, shipment.status);
     if types.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let (store, env) = (shipment.store_id, shipment.environment);
     let view = view::view_in(tx, shipment.clone()).await?;
@@ -58,7 +59,7 @@ pub(super) async fn changed(
         .map(|t| NewEvent::of(store, env, t, &view, at))
         .collect::<Result<Vec<_>, _>>()?;
     outbound::emit_all(tx, events).await?;
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::{
     status::{Change, apply},
 };
 use crate::{
+    outbound,
     providers::shipping::carrier::TrackingUpdate,
     state::AppState,
     types::{Environment, ShipmentId, StoreId},
@@ -45,6 +46,7 @@ pub async fn record_event(
         return Ok(());
     }
     let next = apply(current.status, Change::Tracked(update.status))?;
+    let mut emitted = false;
     if next != current.status {
         let before = current.status;
         let detail = format!(
@@ -66,8 +68,11 @@ pub async fn record_event(
             },
         )
         .await?;
-        notify::changed(&mut tx, before, &current, now).await?;
+        emitted = notify::changed(&mut tx, before, &current, now).await?;
     }
     tx.commit().await?;
+    if emitted {
+        outbound::wake(state);
+    }
     Ok(())
 }

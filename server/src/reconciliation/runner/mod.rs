@@ -31,7 +31,7 @@ use super::{
     notify,
     repo::{self, Advance, ItemRow, RecordRow, RunRow},
 };
-use crate::state::AppState;
+use crate::{outbound, state::AppState};
 
 /// How long a claim holds a run; each batch renews it.
 const LEASE_SECS: i64 = 120;
@@ -122,10 +122,14 @@ async fn end(
     ending: &repo::Ending<'_>,
 ) -> Result<(), Error> {
     let mut tx = state.db.begin_write().await?;
+    let mut emitted = false;
     if let Some(ended) = repo::finish(&mut tx, run.id, held, ending).await? {
-        notify::run_ended(&mut tx, &ended, ending.at).await?;
+        emitted = notify::run_ended(&mut tx, &ended, ending.at).await?;
     }
     tx.commit().await?;
+    if emitted {
+        outbound::wake(state);
+    }
     Ok(())
 }
 
@@ -219,6 +223,9 @@ async fn work(
             return Err(Error::LeaseLost);
         }
         tx.commit().await?;
+        if !added.is_empty() {
+            outbound::wake(state);
+        }
         held = renewed;
         if phase == "provider" && next.phase != "provider" {
             // Everything is staged: plan the lookups of the comparison with its real size (best
