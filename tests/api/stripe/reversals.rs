@@ -262,6 +262,21 @@ async fn a_refund_stripe_fails_after_it_succeeded_is_reversed_in_the_ledger(back
     assert_eq!(detail["intents"][0]["refunded_amount"], 1000);
     assert_eq!(reversals(&detail).len(), 1, "{detail}");
     assert_eq!(tax_of(&shop, &order).await.2, after_first);
+    // The store's endpoints hear of it once: the refund as it stands now, and the tax again.
+    let events = crate::outbound_events::events(&shop.app, &shop.store.id).await;
+    let failed_events = crate::outbound_events::of_type(&events, "refund.failed");
+    assert_eq!(
+        failed_events.len(),
+        1,
+        "{:?}",
+        crate::outbound_events::types(&events)
+    );
+    assert_eq!(failed_events[0]["data"]["object"], reversed);
+    let recommitted = crate::outbound_events::of_type(&events, "tax.committed")
+        .into_iter()
+        .filter(|e| e["data"]["object"]["source"] == reversal_source.as_str())
+        .count();
+    assert_eq!(recommitted, 1);
 
     // The money is the merchant's again: the customer can be refunded again, and a reversal of
     // the last refund leaves the payment captured with its whole tax.
@@ -389,6 +404,14 @@ async fn concurrent_deliveries_reverse_a_refund_once(backend: Backend) {
     assert_eq!(net, committed);
     let source = format!("refund_reversal:{}", refunds[0]);
     assert_eq!(commits.iter().filter(|s| **s == source).count(), 1);
+    // And reported once, whichever delivery won.
+    let events = crate::outbound_events::events(&shop.app, &shop.store.id).await;
+    assert_eq!(
+        crate::outbound_events::of_type(&events, "refund.failed").len(),
+        1,
+        "{:?}",
+        crate::outbound_events::types(&events)
+    );
 }
 
 both_backends!(
