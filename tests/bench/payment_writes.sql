@@ -17,7 +17,8 @@ INSERT INTO order_checkout_snapshot_items (snapshot_id, line_no, product_id, qua
 COMMIT;
 
 -- authorize: phase 1 (claim + intent + pending row + history); PSP (claim + payment + answer);
--- phase 3 (outcome + intent + history + order + audit + idempotent answer)
+-- phase 3 (outcome + intent + history + order + its lines + the outbox's events and their
+-- deliveries to subscribed endpoints + audit + idempotent answer)
 BEGIN;
 INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at) VALUES ('bench', :k || 'a', '\x00', 'in_flight', now(), now(), now() + interval '1 day') ON CONFLICT (scope, idempotency_key) DO NOTHING;
 INSERT INTO payment_intents (id, store_id, environment, order_id, snapshot_id, customer_id, provider, payment_method, status, amount, authorized_amount, captured_amount, refunded_amount, capture_reserved, refund_reserved, void_pending, currency, version, created_at, updated_at) VALUES (:intent_id, :store_id, 'sandbox', :order_id, :snapshot_id, :customer_id, 'sandbox', 'pm_card_visa', 'requires_authorization', 3206, 0, 0, 0, 0, 0, false, 'USD', 1, now(), now());
@@ -35,14 +36,16 @@ SELECT id FROM payment_intents WHERE id = :intent_id FOR UPDATE;
 UPDATE payment_transactions SET status = 'succeeded', provider_txn_id = :psp_id, updated_at = now() WHERE id = :auth_txn AND status = 'pending';
 UPDATE payment_intents SET status = 'authorized', authorized_amount = 3206, provider_payment_id = :psp_id, version = version + 1, updated_at = now() WHERE id = :intent_id AND version = 1;
 INSERT INTO order_status_history (id, order_id, payment_intent_id, subject, from_status, to_status, reason, source, actor, correlation_id, created_at) VALUES (gen_random_uuid(), :order_id, :intent_id, 'payment', 'requires_authorization', 'authorized', 'authorization succeeded', 'api', 'bench', 'bench', now());
-UPDATE orders SET status = 'paid', updated_at = now() WHERE id = :order_id AND status = 'open';
+UPDATE orders SET status = 'paid', updated_at = now() WHERE id = :order_id AND status = 'open' RETURNING id, customer_id, status, currency, shipping_address, revision, created_at, settlement_currency, fx_rate, fx_source, fx_as_of, fx_markup_bps, fx_rounding;
 INSERT INTO order_status_history (id, order_id, payment_intent_id, subject, from_status, to_status, reason, source, actor, correlation_id, created_at) VALUES (gen_random_uuid(), :order_id, NULL, 'order', 'open', 'paid', 'payment authorized', 'api', 'bench', 'bench', now());
+SELECT line_no, product_id, sku, name, quantity, unit_amount, tax_code, weight_grams, price_includes_tax, price_source FROM order_items WHERE order_id = :order_id ORDER BY line_no;
+WITH ev AS (INSERT INTO outbound_events (id, store_id, environment, event_type, api_version, payload, created_at) VALUES (gen_random_uuid(), :store_id, 'sandbox', 'payment_intent.authorized', '2026-12-01', repeat('x', 1500), now()), (gen_random_uuid(), :store_id, 'sandbox', 'order.paid', '2026-12-01', repeat('x', 1500), now()) RETURNING id, store_id, environment, event_type, created_at) INSERT INTO webhook_deliveries (id, event_id, endpoint_id, store_id, status, attempt_count, next_attempt_at, created_at) SELECT gen_random_uuid(), ev.id, e.id, e.store_id, 'pending', 0, ev.created_at, ev.created_at FROM ev JOIN webhook_endpoints e ON e.store_id = ev.store_id AND e.environment = ev.environment WHERE e.enabled AND e.event_types::jsonb ?| ARRAY[ev.event_type, '*'];
 INSERT INTO provider_call_audit (id, store_id, provider, operation, status_code, outcome, latency_ms, correlation_id, request_body, response_body, created_at) VALUES (gen_random_uuid(), :store_id, 'sandbox', 'authorize', 201, 'ok', 1, 'bench', '{}', '{}', now());
 UPDATE idempotency_keys SET status = 'completed', response_code = 201, response_type = 'application/json', response_body = '\x7b7d' WHERE scope = 'bench' AND idempotency_key = :k || 'a';
 COMMIT;
 
 -- capture: phase 1 (claim + reservation + pending row); PSP (claim + update + answer);
--- phase 3 (outcome + intent + history + audit + idempotent answer)
+-- phase 3 (outcome + intent + history + the outbox's event + audit + idempotent answer)
 BEGIN;
 INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at) VALUES ('bench', :k || 'c', '\x00', 'in_flight', now(), now(), now() + interval '1 day') ON CONFLICT (scope, idempotency_key) DO NOTHING;
 SELECT id FROM payment_intents WHERE id = :intent_id FOR UPDATE;
@@ -60,6 +63,7 @@ SELECT id FROM payment_intents WHERE id = :intent_id FOR UPDATE;
 UPDATE payment_transactions SET status = 'succeeded', provider_txn_id = :psp_id, updated_at = now() WHERE id = :cap_txn AND status = 'pending';
 UPDATE payment_intents SET status = 'captured', captured_amount = 3206, capture_reserved = 0, version = version + 1, updated_at = now() WHERE id = :intent_id AND version = 3;
 INSERT INTO order_status_history (id, order_id, payment_intent_id, subject, from_status, to_status, reason, source, actor, correlation_id, created_at) VALUES (gen_random_uuid(), :order_id, :intent_id, 'payment', 'authorized', 'captured', 'capture succeeded', 'api', 'bench', 'bench', now());
+WITH ev AS (INSERT INTO outbound_events (id, store_id, environment, event_type, api_version, payload, created_at) VALUES (gen_random_uuid(), :store_id, 'sandbox', 'payment_intent.captured', '2026-12-01', repeat('x', 1500), now()) RETURNING id, store_id, environment, event_type, created_at) INSERT INTO webhook_deliveries (id, event_id, endpoint_id, store_id, status, attempt_count, next_attempt_at, created_at) SELECT gen_random_uuid(), ev.id, e.id, e.store_id, 'pending', 0, ev.created_at, ev.created_at FROM ev JOIN webhook_endpoints e ON e.store_id = ev.store_id AND e.environment = ev.environment WHERE e.enabled AND e.event_types::jsonb ?| ARRAY[ev.event_type, '*'];
 INSERT INTO provider_call_audit (id, store_id, provider, operation, status_code, outcome, latency_ms, correlation_id, request_body, response_body, created_at) VALUES (gen_random_uuid(), :store_id, 'sandbox', 'capture', 200, 'ok', 1, 'bench', '{}', '{}', now());
 UPDATE idempotency_keys SET status = 'completed', response_code = 200, response_type = 'application/json', response_body = '\x7b7d' WHERE scope = 'bench' AND idempotency_key = :k || 'c';
 COMMIT;
