@@ -30,6 +30,7 @@ pub mod routes;
 pub mod schedule;
 mod secrets;
 mod send;
+pub mod stats;
 mod url_rule;
 mod views;
 
