@@ -533,3 +533,173 @@ pub async fn import_fx_rates(
             .await,
     )
 }
+
+/// The Developers → Webhooks page: the store's endpoints and, with `endpoint`, one's log.
+#[server(prefix = "/console/fn", endpoint = "webhook_endpoints_page")]
+pub async fn get_webhook_endpoints_page(
+    endpoint: Option<String>,
+    status: Option<String>,
+    event_type: Option<String>,
+    after: Option<String>,
+) -> Result<crate::backend::webhook_endpoints::WebhookEndpointsPageView, ServerFnError> {
+    let parts = server::parts()?;
+    let query = crate::backend::webhook_endpoints::LogQuery {
+        endpoint,
+        status,
+        event_type,
+        after,
+    };
+    server::fail(
+        server::backend()?
+            .webhook_endpoints_page(&parts, query)
+            .await,
+    )
+}
+
+/// The subscription a form's checkboxes say: `every_type` ticked is `*`.
+#[cfg(feature = "ssr")]
+fn ticked_types(event_types: Option<Vec<String>>, every_type: Option<String>) -> Vec<String> {
+    if every_type.is_some() {
+        return vec!["*".to_owned()];
+    }
+    event_types.unwrap_or_default()
+}
+
+/// Creates an endpoint; its signing secret is in the result and never again. The event type
+/// checkboxes are `event_types[i]` (indexed: the form encoding of a list).
+#[server(prefix = "/console/fn", endpoint = "create_webhook_endpoint")]
+pub async fn create_webhook_endpoint(
+    url: String,
+    description: Option<String>,
+    event_types: Option<Vec<String>>,
+    every_type: Option<String>,
+    ordered: Option<String>,
+) -> Result<RevealedSecret, ServerFnError> {
+    let parts = server::parts()?;
+    let form = crate::backend::webhook_endpoints::EndpointForm {
+        url: Some(url),
+        description,
+        event_types: ticked_types(event_types, every_type),
+        ordered: ordered.is_some(),
+    };
+    server::fail(
+        server::backend()?
+            .create_webhook_endpoint(&parts, form)
+            .await,
+    )
+}
+
+/// Changes an endpoint's description, subscription and ordering.
+#[server(prefix = "/console/fn", endpoint = "update_webhook_endpoint")]
+pub async fn update_webhook_endpoint(
+    endpoint_id: String,
+    description: Option<String>,
+    event_types: Option<Vec<String>>,
+    every_type: Option<String>,
+    ordered: Option<String>,
+) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    let form = crate::backend::webhook_endpoints::EndpointForm {
+        url: None,
+        description: Some(description.unwrap_or_default()),
+        event_types: ticked_types(event_types, every_type),
+        ordered: ordered.is_some(),
+    };
+    server::fail(
+        server::backend()?
+            .update_webhook_endpoint(&parts, endpoint_id, form)
+            .await,
+    )
+}
+
+/// Enables (`enabled` = `true`) or disables an endpoint.
+#[server(prefix = "/console/fn", endpoint = "set_webhook_endpoint_enabled")]
+pub async fn set_webhook_endpoint_enabled(
+    endpoint_id: String,
+    enabled: String,
+) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .set_webhook_endpoint_enabled(&parts, endpoint_id, enabled == "true")
+            .await,
+    )
+}
+
+/// Deletes an endpoint; `confirm` is the form's confirmation checkbox. Goes back to the list.
+#[server(prefix = "/console/fn", endpoint = "delete_webhook_endpoint")]
+pub async fn delete_webhook_endpoint(
+    endpoint_id: String,
+    confirm: Option<String>,
+) -> Result<String, ServerFnError> {
+    if confirm.is_none() {
+        return Err(ServerFnError::new("Tick the confirmation box first."));
+    }
+    let parts = server::parts()?;
+    let done = server::fail(
+        server::backend()?
+            .delete_webhook_endpoint(&parts, endpoint_id)
+            .await,
+    )?;
+    leptos_axum::redirect("/developers/webhooks");
+    Ok(done)
+}
+
+/// A new signing secret, in the result and never again; the previous ones keep signing for
+/// `overlap_seconds`.
+#[server(prefix = "/console/fn", endpoint = "rotate_webhook_secret")]
+pub async fn rotate_webhook_secret(
+    endpoint_id: String,
+    overlap_seconds: String,
+) -> Result<RevealedSecret, ServerFnError> {
+    let overlap = overlap_seconds
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| ServerFnError::new("Choose how long the previous secret keeps signing."))?;
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .rotate_webhook_secret(&parts, endpoint_id, overlap)
+            .await,
+    )
+}
+
+/// Sends a test event to the endpoint.
+#[server(prefix = "/console/fn", endpoint = "ping_webhook_endpoint")]
+pub async fn ping_webhook_endpoint(endpoint_id: String) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .ping_webhook_endpoint(&parts, endpoint_id)
+            .await,
+    )
+}
+
+/// Sends one delivery again.
+#[server(prefix = "/console/fn", endpoint = "resend_webhook_delivery")]
+pub async fn resend_webhook_delivery(
+    endpoint_id: String,
+    delivery_id: String,
+) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .resend_webhook_delivery(&parts, endpoint_id, delivery_id)
+            .await,
+    )
+}
+
+/// Sends again the deliveries created from `from` to `to` (UTC).
+#[server(prefix = "/console/fn", endpoint = "resend_webhook_range")]
+pub async fn resend_webhook_range(
+    endpoint_id: String,
+    from: String,
+    to: String,
+) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .resend_webhook_range(&parts, endpoint_id, from, to)
+            .await,
+    )
+}

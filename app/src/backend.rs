@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod disputes;
 pub mod providers;
+pub mod webhook_endpoints;
 
 /// What the overview page shows about the running platform.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -696,7 +697,12 @@ pub struct ReconciliationPageView {
 /// console's server functions.
 #[cfg(feature = "ssr")]
 pub trait ConsoleBackend:
-    providers::ProviderBackend + disputes::DisputeBackend + Send + Sync + 'static
+    providers::ProviderBackend
+    + disputes::DisputeBackend
+    + webhook_endpoints::WebhookEndpointBackend
+    + Send
+    + Sync
+    + 'static
 {
     /// Version, database backend and readiness of this server process.
     fn system_status(&self) -> BoxFuture<'_, SystemStatus>;

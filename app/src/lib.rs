@@ -108,6 +108,11 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/tax") view=pages::Tax ssr=SsrMode::Async/>
                         <Route path=path!("/reconciliation") view=pages::Reconciliation ssr=SsrMode::Async/>
                         <Route path=path!("/webhooks") view=pages::Webhooks ssr=SsrMode::Async/>
+                        <Route
+                            path=path!("/developers/webhooks")
+                            view=pages::WebhookEndpoints
+                            ssr=SsrMode::Async
+                        />
                         <Route path=path!("/platform/keys") view=pages::Keys ssr=SsrMode::Async/>
                         <Route path=path!("/platform/fx-rates") view=pages::FxRates ssr=SsrMode::Async/>
                         <Route

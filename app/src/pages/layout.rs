@@ -27,8 +27,10 @@ pub fn TopBar() -> impl IntoView {
                 <A href="/shipments">"Shipments"</A>
                 <A href="/tax">"Tax"</A>
                 <A href="/reconciliation">"Reconciliation"</A>
-                <A href="/webhooks">"Webhooks"</A>
+                // Received from providers; the store's own endpoints are under Developers.
+                <A href="/webhooks">"Provider webhooks"</A>
                 <A href="/api-keys">"API keys"</A>
+                <A href="/developers/webhooks">"Developers"</A>
                 <A href="/credentials">"Credentials"</A>
                 <Suspense>
                     {move || {

@@ -15,6 +15,7 @@ mod shipments;
 mod sign_in;
 mod stores;
 mod tax;
+mod webhook_endpoints;
 mod webhooks;
 
 pub use api_keys::ApiKeys;
@@ -30,6 +31,7 @@ pub use shipments::{OrderShipping, Shipments};
 pub use sign_in::SignIn;
 pub use stores::Stores;
 pub use tax::Tax;
+pub use webhook_endpoints::WebhookEndpoints;
 pub use webhooks::Webhooks;
 
 use leptos::prelude::*;

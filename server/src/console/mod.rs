@@ -20,6 +20,7 @@ mod session;
 mod shipments;
 mod stores;
 mod tax;
+mod webhook_endpoints;
 mod webhooks;
 
 use std::sync::Arc;
