@@ -16,6 +16,7 @@ pub const MAX_LIMIT: u32 = 100;
 
 /// Query parameters of every list endpoint.
 #[derive(Debug, Clone, Copy, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1–100 (default 20).
     pub limit: Option<u32>,

@@ -57,6 +57,7 @@ pub async fn import_rates(
 
 /// Filters of the rate history.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RatesQuery {
     /// Only this base currency.
     pub base: Option<String>,

@@ -32,7 +32,8 @@ use problem::{ApiError, Problem};
         description = "Multi-tenant payments platform: checkout quotes, payments, shipping, tax. \
                        Errors are RFC 9457 problem+json documents with a stable `code`."
     ),
-    components(schemas(Problem)),
+    // LabelFormat is named only by a query parameter, which does not register its schema.
+    components(schemas(Problem, crate::providers::shipping::carrier::LabelFormat)),
     modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Health, readiness, metrics, API description"),

@@ -394,6 +394,7 @@ pub struct RefundRequest {
 
 /// Filters of the payments ledger list.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LedgerQuery {
     /// Only intents in this status.
     pub status: Option<String>,

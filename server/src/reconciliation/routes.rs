@@ -52,6 +52,7 @@ pub fn platform_router() -> OpenApiRouter<AppState> {
 
 /// Filter of a CSV export.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// Only this kind.
     pub kind: Option<ItemKind>,
@@ -75,6 +76,7 @@ pub fn csv_file(run: ReconciliationRunId, body: super::CsvStream) -> Response {
 
 /// A page of runs.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunsQuery {
     /// Runs older than this one (the last id of the previous page).
     pub before: Option<ReconciliationRunId>,
@@ -84,6 +86,7 @@ pub struct RunsQuery {
 
 /// A page of a run's items.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ItemsQuery {
     /// Only this kind.
     pub kind: Option<ItemKind>,

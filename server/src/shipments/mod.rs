@@ -194,6 +194,7 @@ impl From<Shipment> for CustomerShipment {
 
 /// Query of the shipments list.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ShipmentFilter {
     /// Only this status.
     pub status: Option<String>,

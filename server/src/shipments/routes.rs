@@ -209,6 +209,7 @@ pub async fn get_shipment(
 
 /// Query of the label download.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LabelQuery {
     /// `pdf` (4×6 in, default) or `zpl`.
     pub format: Option<LabelFormat>,

@@ -75,6 +75,7 @@ impl GroupBy {
 
 /// Query of `GET /admin/tax/reports/export`.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// First day (UTC), inclusive.
     pub from: NaiveDate,

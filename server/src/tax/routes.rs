@@ -302,6 +302,7 @@ pub async fn export_tax(
 
 /// Query of the exports list.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportsQuery {
     /// Exports older than this one (the last id of the previous page).
     pub before: Option<Uuid>,

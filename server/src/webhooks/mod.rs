@@ -129,6 +129,7 @@ pub const EVENT_COLUMNS: &str = "id, store_id, provider, provider_event_id, even
 
 /// Filters of `GET /api/v1/admin/webhooks/events`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Only events in this status (`dead` is the dead-letter view).
     pub status: Option<String>,

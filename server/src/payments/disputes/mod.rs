@@ -56,6 +56,7 @@ pub struct Dispute {
 
 /// Filters of `GET /api/v1/admin/disputes`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DisputeQuery {
     /// Only disputes in this status (`needs_response`, `under_review`, `won`, `lost`,
     /// `closed`).
