@@ -66,6 +66,9 @@ pub mod defaults {
     pub const RETENTION_SNAPSHOTS_DAYS: u32 = 7;
     /// Days the sandbox PSP keeps its idempotency records and unreferenced payments (0: forever).
     pub const RETENTION_SANDBOX_PSP_DAYS: u32 = 30;
+    /// Days finished outbound webhook deliveries (with their attempts) and the events no
+    /// delivery needs are kept after the event (0: forever).
+    pub const RETENTION_OUTBOUND_WEBHOOKS_DAYS: u32 = 30;
 }
 
 /// Settings about the database, shared by `cassa serve` and `cassa migrate`.
@@ -259,6 +262,10 @@ pub struct ServeArgs {
     /// Days the sandbox PSP keeps idempotency records and payments no intent refers to (0: forever).
     #[arg(long, env = "CASSA_RETENTION_SANDBOX_PSP_DAYS", default_value_t = defaults::RETENTION_SANDBOX_PSP_DAYS)]
     pub retention_sandbox_psp_days: u32,
+    /// Days finished outbound webhook deliveries and the events no delivery needs are kept
+    /// after the event (0: forever).
+    #[arg(long, env = "CASSA_RETENTION_OUTBOUND_WEBHOOKS_DAYS", default_value_t = defaults::RETENTION_OUTBOUND_WEBHOOKS_DAYS)]
+    pub retention_outbound_webhooks_days: u32,
 }
 
 /// Settings of logging, shared by every subcommand.
@@ -489,6 +496,9 @@ pub struct Retention {
     pub snapshots: Option<chrono::Duration>,
     /// The sandbox PSP's idempotency records and payments no intent refers to.
     pub sandbox_psp: Option<chrono::Duration>,
+    /// Finished outbound webhook deliveries, their attempts and the events no delivery needs,
+    /// after the event.
+    pub outbound_webhooks: Option<chrono::Duration>,
 }
 
 impl Retention {
@@ -504,6 +514,7 @@ impl Retention {
             provider_audit: Self::days(defaults::RETENTION_PROVIDER_AUDIT_DAYS),
             snapshots: Self::days(defaults::RETENTION_SNAPSHOTS_DAYS),
             sandbox_psp: Self::days(defaults::RETENTION_SANDBOX_PSP_DAYS),
+            outbound_webhooks: Self::days(defaults::RETENTION_OUTBOUND_WEBHOOKS_DAYS),
         }
     }
 }
@@ -658,6 +669,7 @@ impl Config {
                 provider_audit: Retention::days(args.retention_provider_audit_days),
                 snapshots: Retention::days(args.retention_snapshots_days),
                 sandbox_psp: Retention::days(args.retention_sandbox_psp_days),
+                outbound_webhooks: Retention::days(args.retention_outbound_webhooks_days),
             },
         })
     }

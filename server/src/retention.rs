@@ -8,7 +8,9 @@
 //!   `unknown`) transaction is older than them, and its idempotency records only when no open
 //!   transaction is older (such a transaction may still re-send that exact request, which must
 //!   be answered from the record, not executed again);
-//! - provider call audit rows by age alone (nothing refers to them).
+//! - provider call audit rows by age alone (nothing refers to them);
+//! - outbound webhook deliveries only once finished, and events only once no delivery needs
+//!   them (the rule is the outbound module's: [`crate::outbound::retention`]).
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -38,6 +40,12 @@ pub struct Purged {
     pub sandbox_psp_requests: u64,
     /// The sandbox PSP's payments.
     pub sandbox_psp_payments: u64,
+    /// Finished outbound webhook deliveries.
+    pub outbound_deliveries: u64,
+    /// Their attempts.
+    pub outbound_attempts: u64,
+    /// Outbound events no delivery needed any more.
+    pub outbound_events: u64,
 }
 
 /// Takes the lease `name` for `holder` until `now + duration` if it is free or expired.
@@ -154,6 +162,23 @@ async fn purge(state: &AppState, now: DateTime<Utc>) -> Result<Purged, DbError> 
             now - period,
         )
         .await?;
+    }
+    if let Some(period) = periods.outbound_webhooks {
+        let outbound =
+            crate::outbound::retention::purge(&state.db, now - period, BATCH_SIZE, MAX_BATCHES)
+                .await?;
+        for (table, rows) in [
+            ("webhook_deliveries", outbound.deliveries),
+            ("webhook_delivery_attempts", outbound.attempts),
+            ("outbound_events", outbound.events),
+        ] {
+            if rows > 0 {
+                metrics::counter!("retention_purged_rows_total", "table" => table).increment(rows);
+            }
+        }
+        purged.outbound_deliveries = outbound.deliveries;
+        purged.outbound_attempts = outbound.attempts;
+        purged.outbound_events = outbound.events;
     }
     Ok(purged)
 }

@@ -26,6 +26,7 @@ mod endpoint_repo;
 mod endpoints;
 mod error;
 mod log_repo;
+pub mod retention;
 pub mod routes;
 pub mod schedule;
 mod secrets;

@@ -2,11 +2,12 @@
 //! its object as the API returns it (`ledger.rs`: payments, orders, tax; `flows.rs`: shipments
 //! and reconciliation), written exactly once with its change (`once.rs`: idempotent replays,
 //! races, rolled-back transactions), and fanned out to the enabled endpoints of the store and
-//! environment subscribed to it.
+//! environment subscribed to it; the retention of deliveries and events (`retention.rs`).
 
 mod flows;
 mod ledger;
 mod once;
+mod retention;
 
 use std::collections::BTreeMap;
 
