@@ -2,12 +2,14 @@
 //! its object as the API returns it (`ledger.rs`: payments, orders, tax; `flows.rs`: shipments
 //! and reconciliation), written exactly once with its change (`once.rs`: idempotent replays,
 //! races, rolled-back transactions), and fanned out to the enabled endpoints of the store and
-//! environment subscribed to it; the retention of deliveries and events (`retention.rs`).
+//! environment subscribed to it; the retention of deliveries and events (`retention.rs`), and
+//! two instances on one PostgreSQL database sharing the delivery queue (`two_instances.rs`).
 
 mod flows;
 mod ledger;
 mod once;
 mod retention;
+mod two_instances;
 
 use std::collections::BTreeMap;
 
