@@ -201,6 +201,7 @@ fn disabled_notices(page: &WebhookEndpointsPageView, actions: Actions) -> impl I
                     }}
                 </div>
             }
+            .into_any()
         })
         .collect_view()
 }
@@ -232,6 +233,7 @@ fn type_checkboxes(catalogue: &[String], ticked: &[String]) -> impl IntoView + u
             <div class="type-grid">{boxes}</div>
         </fieldset>
     }
+    .into_any()
 }
 
 fn endpoint_row(e: EndpointView) -> impl IntoView {
@@ -251,6 +253,7 @@ fn endpoint_row(e: EndpointView) -> impl IntoView {
             <td><sparkline::Sparkline days=e.health.clone()/></td>
         </tr>
     }
+    .into_any()
 }
 
 #[component]
@@ -295,6 +298,7 @@ fn EndpointsView(page: WebhookEndpointsPageView, actions: Actions) -> impl IntoV
                 <button type="submit" class="btn primary">"Add endpoint"</button>
             </ActionForm>
         }
+        .into_any()
     });
     let limits = (can_manage && full).then(|| {
         view! { <p class="muted">{format!("The store has the most endpoints an environment may have ({}).", page.max_endpoints)}</p> }
@@ -312,6 +316,7 @@ fn EndpointsView(page: WebhookEndpointsPageView, actions: Actions) -> impl IntoV
         .map(|e| view! { <p class="error" role="alert" id="endpoint-error">{e}</p> });
     let detail = page.selected.clone().map(|log| {
         view! { <EndpointDetail log=log catalogue=page.event_types.clone() can_manage=can_manage actions=actions/> }
+        .into_any()
     });
     view! {
         {notices}
@@ -325,6 +330,7 @@ fn EndpointsView(page: WebhookEndpointsPageView, actions: Actions) -> impl IntoV
         {selected_error}
         {detail}
     }
+    .into_any()
 }
 
 #[component]
@@ -403,6 +409,7 @@ fn EndpointDetail(
                 <button type="submit" class="btn small danger">"Delete endpoint"</button>
             </ActionForm>
         }
+        .into_any()
     });
     view! {
         <section class="panel" id="endpoint-detail" data-endpoint-id=e.id.clone()>
@@ -431,4 +438,5 @@ fn EndpointDetail(
             resend_range=actions.resend_range
         />
     }
+    .into_any()
 }

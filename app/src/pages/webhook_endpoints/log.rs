@@ -29,6 +29,7 @@ fn attempt_item(a: AttemptView) -> impl IntoView {
             {a.response_body.filter(|b| !b.is_empty()).map(|b| view! { <pre class="payload response-body">{b}</pre> })}
         </li>
     }
+    .into_any()
 }
 
 fn delivery_row(
@@ -68,6 +69,7 @@ fn delivery_row(
             </td>
         </tr>
     }
+    .into_any()
 }
 
 /// The log of the opened endpoint.
@@ -166,4 +168,5 @@ pub fn DeliveryLog(
             })}
         </section>
     }
+    .into_any()
 }

@@ -126,4 +126,5 @@ pub fn Sparkline(days: Vec<DayHealthView>) -> impl IntoView {
             <span class="spark-summary">{summary}</span>
         </span>
     }
+    .into_any()
 }
