@@ -239,7 +239,72 @@ async fn events_reach_the_enabled_endpoints_of_their_store_and_environment_subsc
     assert!(fan_out(&shop.app, &other.id).await.is_empty());
 }
 
+/// A capture and a void the provider refuses (the authorization lapsed there) move nothing,
+/// and, as the catalogue says, emit nothing: `payment_intent.failed` is the authorization's.
+async fn a_refused_capture_or_void_emits_nothing(backend: Backend) {
+    use secrecy::ExposeSecret;
+
+    let shop = shop(backend).await;
+    let (order, intent) = shop.authorized().await;
+    let authorized = events(&shop.app, &shop.store.id).await;
+    assert_eq!(
+        types(&authorized),
+        ["payment_intent.authorized", "order.paid"]
+    );
+    let secrets = shop.sandbox_secrets().await;
+    let psp_key = secrets.get("api_key").unwrap().expose_secret().to_owned();
+    let lapse = format!(
+        "/sandbox-psp/v1/test/payments/{}/expire",
+        intent["provider_payment_id"].as_str().unwrap()
+    );
+    let response = shop
+        .app
+        .client
+        .post(shop.app.url(&lapse))
+        .bearer_auth(psp_key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    for op in ["capture", "void"] {
+        let response = shop.op(&order, &intent, op, json!({})).await;
+        assert!(
+            response.status().is_client_error(),
+            "{op}: {}",
+            response.status()
+        );
+    }
+    let detail = get(
+        &shop.app,
+        &shop.store.sandbox_key,
+        &format!("/api/v1/admin/orders/{order}/payments"),
+    )
+    .await;
+    let refused: Vec<(&str, &str)> = detail["intents"][0]["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["operation"].as_str().unwrap(),
+                t["status"].as_str().unwrap(),
+            )
+        })
+        .filter(|(operation, _)| *operation != "authorize")
+        .collect();
+    assert_eq!(
+        refused,
+        [("capture", "failed"), ("void", "failed")],
+        "{detail}"
+    );
+    assert_eq!(detail["intents"][0]["status"], "authorized", "{detail}");
+    assert_eq!(events(&shop.app, &shop.store.id).await, authorized);
+}
+
 both_backends!(
     the_ledger_s_changes_are_events_with_their_objects,
     events_reach_the_enabled_endpoints_of_their_store_and_environment_subscribed_to_them,
+    a_refused_capture_or_void_emits_nothing,
 );
