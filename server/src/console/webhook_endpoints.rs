@@ -196,12 +196,13 @@ async fn log(
     event_type: Option<String>,
     after: Option<String>,
 ) -> ConsoleResult<DeliveryLogView> {
-    let id = endpoint_id(raw_id)?;
+    let missing = || "No such webhook endpoint in this store and environment.".to_owned();
+    let id: WebhookEndpointId = raw_id.trim().parse().map_err(|_| missing())?;
     let endpoint = listed
         .iter()
         .find(|e| e.id == id.to_string())
         .cloned()
-        .ok_or_else(|| shown(ApiError::NotFound))?;
+        .ok_or_else(missing)?;
     let status = nonempty(status);
     let event_type = nonempty(event_type);
     let after = nonempty(after);
