@@ -13,7 +13,9 @@ use std::{
 /// The processes to account for during a backend's scenarios.
 #[derive(Clone, Copy)]
 pub struct Probe {
-    pub server_pid: u32,
+    /// The server's process; `None` for a server running inside this harness, whose threads
+    /// are told apart by name ([`SERVER_THREADS`]).
+    pub server_pid: Option<u32>,
     /// Whether to add up PostgreSQL's processes (the PostgreSQL backend only).
     pub postgres: bool,
 }
@@ -56,13 +58,43 @@ pub struct CpuUsage {
     pub machine: f64,
 }
 
+/// Name prefixes (`/proc/self/task/*/comm`, at most 15 characters) of the threads of a server
+/// running inside the harness: its runtime's threads, and SQLite's connection workers (all
+/// SQLite connections in the harness process are the server's).
+pub const SERVER_THREADS: [&str; 2] = ["cassa-server", "sqlx-sqlite-wor"];
+
+/// CPU ticks of this process's live threads whose names start with one of `prefixes` (a
+/// thread that exited during the window is counted as the harness's).
+fn own_threads(prefixes: &[&str]) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|t| stat(&format!("self/task/{t}")))
+        })
+        .filter(|s| prefixes.iter().any(|p| s.comm.starts_with(p)))
+        .map(|s| s.own)
+        .sum()
+}
+
 impl CpuSample {
-    pub fn now(server_pid: u32, with_postgres: bool) -> Self {
+    pub fn now(server_pid: Option<u32>, with_postgres: bool) -> Self {
         let ticks = |pid: &str| stat(pid).map_or(0, |s| s.own);
+        let this = ticks("self");
+        let (server, harness) = match server_pid {
+            Some(pid) => (ticks(&pid.to_string()), this),
+            None => {
+                let server = own_threads(&SERVER_THREADS);
+                (server, this.saturating_sub(server))
+            }
+        };
         CpuSample {
             at: Instant::now(),
-            server: ticks(&server_pid.to_string()),
-            harness: ticks("self"),
+            server,
+            harness,
             postgres: with_postgres.then(postgres),
             machine: machine_busy(),
         }

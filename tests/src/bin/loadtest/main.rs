@@ -22,6 +22,7 @@ use uuid::Uuid;
 mod cpu;
 mod database;
 mod measure;
+mod outbound;
 mod seed;
 
 use cpu::{CpuUsage, Probe};
@@ -42,6 +43,12 @@ struct Options {
     ledger_rows: i64,
     pg_url: String,
     json: Option<String>,
+    /// `all` (default), `api` (the scenarios against `cassa serve`) or `outbound`.
+    scenario: String,
+    /// Target events per second of the outbound fan-out.
+    rate: f64,
+    /// How long the outbound fan-out waits for its backlog after generating.
+    drain: Duration,
 }
 
 fn options() -> Options {
@@ -53,6 +60,9 @@ fn options() -> Options {
         ledger_rows: 1_000_000,
         pg_url: "postgres://postgres@127.0.0.1:5432/postgres".into(),
         json: None,
+        scenario: "all".into(),
+        rate: 1000.0,
+        drain: Duration::from_secs(60),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -74,6 +84,15 @@ fn options() -> Options {
             "--ledger-rows" => o.ledger_rows = value.parse().expect("--ledger-rows n"),
             "--pg-url" => o.pg_url = value,
             "--json" => o.json = Some(value),
+            "--scenario" => {
+                assert!(
+                    ["all", "api", "outbound"].contains(&value.as_str()),
+                    "--scenario all|api|outbound"
+                );
+                o.scenario = value
+            }
+            "--rate" => o.rate = value.parse().expect("--rate events/s"),
+            "--drain" => o.drain = Duration::from_secs(value.parse().expect("--drain secs")),
             other => panic!("unknown option {other}"),
         }
         i += 2;
@@ -323,10 +342,14 @@ async fn measure_tax_export(http: &reqwest::Client, base: &str, key: &str, pid: 
     })
 }
 
-async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f64>, Value) {
-    let data_dir = std::env::temp_dir().join(format!("cassa-load-{}", Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&data_dir).expect("temp dir");
-    let (database_url, admin) = if backend == "postgres" {
+/// A fresh database for `backend`: a new PostgreSQL database on `--pg-url`'s server (with the
+/// admin pool and its name, to drop it afterwards), or an SQLite file in `data_dir`.
+async fn fresh_database(
+    o: &Options,
+    backend: &str,
+    data_dir: &std::path::Path,
+) -> (String, Option<(sqlx::PgPool, String)>) {
+    if backend == "postgres" {
         let name = format!("cassa_load_{}", Uuid::now_v7().simple());
         let admin = sqlx::PgPool::connect(&o.pg_url)
             .await
@@ -349,13 +372,19 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
             format!("sqlite://{}", data_dir.join("cassa.db").display()),
             None,
         )
-    };
+    }
+}
+
+async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f64>, Value) {
+    let data_dir = std::env::temp_dir().join(format!("cassa-load-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&data_dir).expect("temp dir");
+    let (database_url, admin) = fresh_database(o, backend, &data_dir).await;
     let server = start_server(&o.server, &database_url, &data_dir.display().to_string());
     let pid = server.child.id();
     let target = Target {
         backend,
         probe: Probe {
-            server_pid: pid,
+            server_pid: Some(pid),
             postgres: backend == "postgres",
         },
     };
@@ -633,7 +662,14 @@ async fn main() {
     let o = options();
     let mut table = Vec::new();
     let mut report = BTreeMap::new();
+    let mut fan_out = Vec::new();
     for backend in o.backends.clone() {
+        if o.scenario != "api" {
+            fan_out.push(outbound::run(&o, &backend).await);
+        }
+        if o.scenario == "outbound" {
+            continue;
+        }
         let (results, rss_kb, limit, export) = run_backend(&o, &backend).await;
         let payments = results.first().map(|r| r.throughput).unwrap_or(0.0);
         report.insert(backend.clone(), json!({
@@ -701,9 +737,12 @@ async fn main() {
         }
     }
     print_cpu_table(&table);
+    if !fan_out.is_empty() {
+        outbound::print(&fan_out);
+    }
     let json = serde_json::to_string_pretty(&json!({
         "duration_s": o.duration.as_secs(), "concurrency": o.concurrency, "ledger_rows": o.ledger_rows,
-        "backends": report,
+        "backends": report, "outbound_fan_out": fan_out,
     })).unwrap_or_default();
     println!("\n{json}");
     if let Some(path) = &o.json {
