@@ -2,6 +2,7 @@
 //! secrets and their rotation) and the delivery of its events (signatures, retries, ordering,
 //! auto-disable, concurrent workers, the delivery log).
 
+mod console_stats;
 mod crud;
 mod delivery;
 mod log;
