@@ -379,9 +379,13 @@ async fn resend_range(
 ) -> ConsoleResult<String> {
     let (store, env) = manager(state, req).await?;
     let id = endpoint_id(&raw_id)?;
+    // The rest as the API's defaults: what the range resends beyond the times is the
+    // service's rule, and this form adds no choice of its own.
+    #[allow(clippy::needless_update)]
     let range = ResendRange {
         from: Some(form_time("From", &from)?),
         to: Some(form_time("To", &to)?),
+        ..ResendRange::default()
     };
     let resent = outbound::resend_range(state, store, env, id, &range)
         .await
