@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::DeliveryStatus;
 use crate::{
-    db::{Db, DbError, Tx, in_list},
+    db::{Db, DbError, Tx, in_list, values},
     on_db, on_tx,
     types::{Environment, OutboundEventId, StoreId, WebhookDeliveryId, WebhookEndpointId},
 };
@@ -45,33 +45,98 @@ const DUE: &str = "((d.status = 'pending' AND d.next_attempt_at <= $1) \
         AND (o.created_at < d.created_at \
             OR (o.created_at = d.created_at AND o.event_id < d.event_id))))";
 
-fn claim_sql(db: &Db) -> String {
+fn claim_sql(db: &Db, excluded: usize) -> String {
     // PostgreSQL: rows another claimer holds are skipped, never waited for or taken twice;
     // SQLite runs one writer at a time, so the statement alone is atomic.
     let lock = match db {
         Db::Postgres(_) => " FOR UPDATE OF d SKIP LOCKED",
         Db::Sqlite(_) => "",
     };
+    let skip = if excluded == 0 {
+        String::new()
+    } else {
+        format!(" AND d.endpoint_id NOT IN ({})", in_list(excluded, 4))
+    };
     format!(
         "UPDATE webhook_deliveries SET status = 'delivering', locked_until = $2, \
          attempt_count = attempt_count + 1 WHERE id IN (SELECT d.id FROM webhook_deliveries d \
-         JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE {DUE} \
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE {DUE}{skip} \
          ORDER BY d.next_attempt_at, d.id LIMIT $3{lock}) \
          RETURNING id, event_id, endpoint_id, attempt_count, locked_until"
     )
 }
 
-/// Claims up to `limit` due deliveries until `lease`.
+/// Claims up to `limit` due deliveries until `lease`, none of the `excluded` endpoints'.
 pub(super) async fn claim(
     db: &Db,
     now: DateTime<Utc>,
     lease: DateTime<Utc>,
     limit: i64,
+    excluded: &[WebhookEndpointId],
 ) -> Result<Vec<Claimed>, DbError> {
-    let sql = claim_sql(db);
+    let sql = claim_sql(db, excluded.len());
+    Ok(on_db!(db, pool => {
+        let mut query = sqlx::query_as(&sql).bind(now).bind(lease).bind(limit);
+        for endpoint in excluded {
+            query = query.bind(*endpoint);
+        }
+        query.fetch_all(pool).await
+    })?)
+}
+
+/// Gives claimed deliveries back unattempted (their endpoint has no free slot in this process):
+/// as they were before the claim, due again at once. Only while the claim's lease holds.
+pub(super) async fn release(
+    db: &Db,
+    deliveries: &[Claimed],
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let mut leases: Vec<DateTime<Utc>> = deliveries.iter().map(|c| c.locked_until).collect();
+    leases.sort();
+    leases.dedup();
+    for lease in leases {
+        let ids: Vec<WebhookDeliveryId> = deliveries
+            .iter()
+            .filter(|c| c.locked_until == lease)
+            .map(|c| c.id)
+            .collect();
+        for chunk in ids.chunks(RELEASE_CHUNK) {
+            let sql = format!(
+                "UPDATE webhook_deliveries SET status = 'pending', locked_until = NULL, \
+                 attempt_count = attempt_count - 1, \
+                 next_attempt_at = COALESCE(next_attempt_at, $2) \
+                 WHERE status = 'delivering' AND locked_until = $1 AND id IN ({})",
+                in_list(chunk.len(), 3)
+            );
+            on_db!(db, pool => {
+                let mut query = sqlx::query(&sql).persistent(false).bind(lease).bind(now);
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.execute(pool).await.map(|_| ())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Deliveries released per statement.
+const RELEASE_CHUNK: usize = 200;
+
+/// Pushes an endpoint's due, unclaimed deliveries to `until` (its slots in this process are
+/// held by slow attempts): they stay out of the front of the queue, which every claim reads,
+/// instead of being skipped by each claim. They are not attempted, so nothing else changes.
+pub(super) async fn defer(
+    db: &Db,
+    endpoint: WebhookEndpointId,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<u64, DbError> {
+    const SQL: &str = "UPDATE webhook_deliveries SET next_attempt_at = $3 \
+        WHERE status = 'pending' AND next_attempt_at <= $2 AND endpoint_id = $1";
     Ok(
-        on_db!(db, pool => sqlx::query_as(&sql).bind(now).bind(lease).bind(limit)
-        .fetch_all(pool).await)?,
+        on_db!(db, pool => sqlx::query(SQL).bind(endpoint).bind(now).bind(until)
+        .execute(pool).await.map(|r| r.rows_affected()))?,
     )
 }
 
@@ -108,16 +173,29 @@ pub(super) struct AttemptRow<'a> {
     pub response_body: Option<&'a str>,
 }
 
-/// Records an attempt (whether or not the lease still holds: it happened).
-pub(super) async fn insert_attempt(tx: &mut Tx, a: &AttemptRow<'_>) -> Result<(), DbError> {
-    const SQL: &str = "INSERT INTO webhook_delivery_attempts (id, delivery_id, endpoint_id, \
-        attempted_at, status_code, latency_ms, error, response_body) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    on_tx!(tx, conn => sqlx::query(SQL)
-        .bind(Uuid::now_v7()).bind(a.delivery.id).bind(a.delivery.endpoint_id)
-        .bind(a.attempted_at).bind(a.status_code).bind(a.latency_ms).bind(a.error)
-        .bind(a.response_body)
-        .execute(&mut *conn).await.map(|_| ()))?;
+/// Attempts per statement (eight parameters each).
+const ATTEMPT_CHUNK: usize = 100;
+
+/// Records attempts (whether or not their leases still hold: they happened), a hundred per
+/// statement.
+pub(super) async fn insert_attempts(tx: &mut Tx, rows: &[AttemptRow<'_>]) -> Result<(), DbError> {
+    for chunk in rows.chunks(ATTEMPT_CHUNK) {
+        let sql = format!(
+            "INSERT INTO webhook_delivery_attempts (id, delivery_id, endpoint_id, \
+             attempted_at, status_code, latency_ms, error, response_body) VALUES {}",
+            values(chunk.len(), 8, 1)
+        );
+        on_tx!(tx, conn => {
+            let mut query = sqlx::query(&sql).persistent(chunk.len() <= 4);
+            for a in chunk {
+                query = query
+                    .bind(Uuid::now_v7()).bind(a.delivery.id).bind(a.delivery.endpoint_id)
+                    .bind(a.attempted_at).bind(a.status_code).bind(a.latency_ms).bind(a.error)
+                    .bind(a.response_body);
+            }
+            query.execute(&mut *conn).await.map(|_| ())
+        })?;
+    }
     Ok(())
 }
 
@@ -130,22 +208,84 @@ pub(super) struct Settled<'a> {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-/// Writes the delivery's state if this worker's lease still holds; whether it did.
-pub(super) async fn settle(
+/// Deliveries settled per statement (seven parameters each).
+const SETTLE_CHUNK: usize = 100;
+
+/// Writes the deliveries' states, each only while the claimer's lease on it still holds (one
+/// statement per hundred); the ids whose state was written.
+pub(super) async fn settle_many(
     tx: &mut Tx,
-    delivery: &Claimed,
-    settled: &Settled<'_>,
-) -> Result<bool, DbError> {
-    const SQL: &str = "UPDATE webhook_deliveries SET status = $3, next_attempt_at = $4, \
-        locked_until = NULL, last_status_code = $5, last_error = $6, \
-        delivered_at = COALESCE($7, delivered_at) \
-        WHERE id = $1 AND status = 'delivering' AND locked_until = $2";
-    let written = on_tx!(tx, conn => sqlx::query(SQL)
-        .bind(delivery.id).bind(delivery.locked_until).bind(settled.status)
-        .bind(settled.next_attempt_at).bind(settled.last_status_code).bind(settled.last_error)
-        .bind(settled.delivered_at)
-        .execute(&mut *conn).await.map(|r| r.rows_affected()))?;
-    Ok(written == 1)
+    settled: &[(&Claimed, Settled<'_>)],
+) -> Result<Vec<WebhookDeliveryId>, DbError> {
+    let mut written = Vec::with_capacity(settled.len());
+    for chunk in settled.chunks(SETTLE_CHUNK) {
+        // PostgreSQL types the VALUES from the casts; SQLite compares the stored text as bound.
+        let rows = match tx {
+            Tx::Postgres(_) => (0..chunk.len())
+                .map(|r| {
+                    let p = |c: usize| 1 + r * 7 + c;
+                    format!(
+                        "(${}::uuid, ${}::timestamptz, ${}::text, ${}::timestamptz, ${}::int4, \
+                         ${}::text, ${}::timestamptz)",
+                        p(0),
+                        p(1),
+                        p(2),
+                        p(3),
+                        p(4),
+                        p(5),
+                        p(6)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Tx::Sqlite(_) => values(chunk.len(), 7, 1),
+        };
+        let sql = format!(
+            "WITH v (id, lease, status, next_at, code, error, delivered) AS (VALUES {rows}) \
+             UPDATE webhook_deliveries SET status = v.status, next_attempt_at = v.next_at, \
+             locked_until = NULL, last_status_code = v.code, last_error = v.error, \
+             delivered_at = COALESCE(v.delivered, webhook_deliveries.delivered_at) \
+             FROM v WHERE webhook_deliveries.id = v.id \
+             AND webhook_deliveries.status = 'delivering' \
+             AND webhook_deliveries.locked_until = v.lease \
+             RETURNING webhook_deliveries.id"
+        );
+        let ids: Vec<WebhookDeliveryId> = on_tx!(tx, conn => {
+            let mut query = sqlx::query_scalar(&sql).persistent(chunk.len() <= 4);
+            for (delivery, s) in chunk {
+                query = query
+                    .bind(delivery.id).bind(delivery.locked_until).bind(s.status)
+                    .bind(s.next_attempt_at).bind(s.last_status_code).bind(s.last_error)
+                    .bind(s.delivered_at);
+            }
+            query.fetch_all(&mut *conn).await
+        })?;
+        written.extend(ids);
+    }
+    Ok(written)
+}
+
+/// Successes of several endpoints: each is healthy again (one statement).
+pub(super) async fn endpoints_succeeded(
+    tx: &mut Tx,
+    endpoints: &[WebhookEndpointId],
+) -> Result<(), DbError> {
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE webhook_endpoints SET failing_since = NULL \
+         WHERE failing_since IS NOT NULL AND id IN ({})",
+        in_list(endpoints.len(), 1)
+    );
+    on_tx!(tx, conn => {
+        let mut query = sqlx::query(&sql);
+        for endpoint in endpoints {
+            query = query.bind(*endpoint);
+        }
+        query.execute(&mut *conn).await.map(|_| ())
+    })?;
+    Ok(())
 }
 
 /// A success: the endpoint is healthy again.
