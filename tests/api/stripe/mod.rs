@@ -7,6 +7,7 @@ mod challenge;
 mod connect;
 mod credentials_in_use;
 mod disputes;
+mod intents;
 mod multicapture;
 mod reads;
 mod recovery;

@@ -11,7 +11,10 @@
 use chrono::Duration;
 use serde_json::Value;
 
-use super::client::{StripeClient, released, transaction};
+use super::{
+    answer::{released, transaction},
+    client::StripeClient,
+};
 use crate::{
     money::MinorUnits,
     providers::payment::{

@@ -2,6 +2,7 @@
 //! signed webhooks, and its PaymentIntents API as a payment provider (`client.rs`).
 
 mod account;
+mod answer;
 mod client;
 mod dispute;
 mod lookup;
