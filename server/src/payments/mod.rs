@@ -44,6 +44,7 @@ mod reversal;
 mod routes;
 pub(crate) mod service;
 mod tax;
+mod views_repo;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -61,12 +62,13 @@ pub use machine::IntentStatus;
 pub use pay::pay;
 pub use queries::{daily_volume, detail, list, status_counts};
 pub use reply::{Render, Reply, respond};
-pub use repo::{DailyVolume, Outcome, StatusCount};
+pub use repo::Outcome;
 pub use resolver::{is_open, resolve_open, resolve_transaction, spawn_resolver};
 pub use reversal::{Recheck, recheck_refund};
 pub use routes::{admin_router, me_router};
 pub use service::{Target, capture, refund, void};
 pub use tax::finalize_tax;
+pub use views_repo::{DailyVolume, StatusCount};
 
 use crate::{
     money::MinorUnits,

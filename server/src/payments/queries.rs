@@ -7,7 +7,8 @@ use super::{
     disputes,
     error::Error,
     machine::IntentStatus,
-    repo::{self, DailyVolume, IntentFilter, StatusCount},
+    repo,
+    views_repo::{self, DailyVolume, IntentFilter, StatusCount},
 };
 use crate::{
     state::AppState,
@@ -22,12 +23,12 @@ pub async fn detail(
     env: Environment,
     order_id: OrderId,
 ) -> Result<OrderPayments, Error> {
-    let order_status = repo::order_status(&state.db, store, env, order_id)
+    let order_status = views_repo::order_status(&state.db, store, env, order_id)
         .await?
         .ok_or(Error::NotFound)?;
     let intents = repo::order_intents(&state.db, order_id).await?;
-    let txns = repo::order_txns(&state.db, order_id).await?;
-    let history = repo::order_history(&state.db, order_id).await?;
+    let txns = views_repo::order_txns(&state.db, order_id).await?;
+    let history = views_repo::order_history(&state.db, order_id).await?;
     let disputes = disputes::of_order(state, order_id).await?;
     Ok(OrderPayments {
         order_id,
@@ -82,7 +83,7 @@ pub async fn list(
         max_amount: query.max_amount,
         limit: i64::from(limit) + 1,
     };
-    let rows = repo::list(&state.db, store, env, &filter).await?;
+    let rows = views_repo::list(&state.db, store, env, &filter).await?;
     let has_more = rows.len() > limit as usize;
     Ok(LedgerPage {
         data: rows
@@ -101,7 +102,7 @@ pub async fn daily_volume(
     env: Environment,
     from: DateTime<Utc>,
 ) -> Result<Vec<DailyVolume>, Error> {
-    Ok(repo::daily_volume(&state.db, store, env, from).await?)
+    Ok(views_repo::daily_volume(&state.db, store, env, from).await?)
 }
 
 /// Number of the store's intents per status.
@@ -110,5 +111,5 @@ pub async fn status_counts(
     store: StoreId,
     env: Environment,
 ) -> Result<Vec<StatusCount>, Error> {
-    Ok(repo::status_counts(&state.db, store, env).await?)
+    Ok(views_repo::status_counts(&state.db, store, env).await?)
 }

@@ -1,0 +1,134 @@
+//! Reads behind the ledger's views: an order's payments (status, transactions, history), the
+//! store's list of intents, and the dashboard's volume and status counts. None is part of a
+//! payment's flow, so each takes the pool.
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    Operation,
+    machine::IntentStatus,
+    repo::{HistoryRow, INTENT_COLUMNS, IntentRow, TXN_COLUMNS, TxnRow},
+};
+use crate::{
+    db::{Db, DbError},
+    on_db,
+    types::{Environment, OrderId, StoreId},
+};
+
+/// Succeeded captures or refunds of one currency on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DailyVolume {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// `capture` or `refund`.
+    pub operation: Operation,
+    /// Minor units.
+    pub sum: i64,
+}
+
+/// How many of a store's intents are in one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct StatusCount {
+    /// The status.
+    pub status: IntentStatus,
+    /// Intents in it.
+    pub count: i64,
+}
+
+/// Filters of [`list`].
+#[derive(Debug, Clone, Copy)]
+pub struct IntentFilter {
+    /// Only ids below this one (keyset).
+    pub before: uuid::Uuid,
+    pub status: Option<IntentStatus>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub min_amount: Option<i64>,
+    pub max_amount: Option<i64>,
+    /// Rows to return at most.
+    pub limit: i64,
+}
+
+/// An order's status, within a store and environment.
+pub async fn order_status(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    order_id: OrderId,
+) -> Result<Option<String>, DbError> {
+    const SQL: &str =
+        "SELECT status FROM orders WHERE id = $1 AND store_id = $2 AND environment = $3";
+    Ok(on_db!(db, pool => {
+        sqlx::query_scalar(SQL).bind(order_id).bind(store).bind(env).fetch_optional(pool).await
+    })?)
+}
+
+/// The transactions of an order's intents, oldest first.
+pub async fn order_txns(db: &Db, order_id: OrderId) -> Result<Vec<TxnRow>, DbError> {
+    let sql = format!(
+        "SELECT {TXN_COLUMNS} FROM payment_transactions WHERE payment_intent_id IN \
+         (SELECT id FROM payment_intents WHERE order_id = $1) ORDER BY id"
+    );
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(order_id).fetch_all(pool).await)?)
+}
+
+/// An order's status history, oldest first.
+pub async fn order_history(db: &Db, order_id: OrderId) -> Result<Vec<HistoryRow>, DbError> {
+    const SQL: &str = "SELECT subject, payment_intent_id, from_status, to_status, reason, \
+        source, actor, correlation_id, created_at FROM order_status_history \
+        WHERE order_id = $1 ORDER BY id";
+    Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(order_id).fetch_all(pool).await)?)
+}
+
+/// A store's intents, newest first.
+pub async fn list(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    filter: &IntentFilter,
+) -> Result<Vec<IntentRow>, DbError> {
+    let sql = format!(
+        "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE store_id = $1 AND environment = $2 \
+         AND id < $3 AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR created_at >= $5) \
+         AND ($6 IS NULL OR created_at < $6) AND ($7 IS NULL OR amount >= $7) \
+         AND ($8 IS NULL OR amount <= $8) ORDER BY id DESC LIMIT $9"
+    );
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(&sql).bind(store).bind(env).bind(filter.before).bind(filter.status)
+            .bind(filter.created_from).bind(filter.created_to).bind(filter.min_amount)
+            .bind(filter.max_amount).bind(filter.limit)
+            .fetch_all(pool).await
+    })?)
+}
+
+/// Succeeded captures and refunds per UTC day since `from`.
+pub async fn daily_volume(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    from: DateTime<Utc>,
+) -> Result<Vec<DailyVolume>, DbError> {
+    let day = db.utc_day_sql("created_at");
+    let sql = format!(
+        "SELECT {day} AS day, currency, operation, CAST(SUM(amount) AS BIGINT) AS sum \
+         FROM payment_transactions WHERE store_id = $1 AND environment = $2 \
+         AND created_at >= $3 AND status = 'succeeded' AND operation IN ('capture', 'refund') \
+         GROUP BY 1, 2, 3 ORDER BY 1"
+    );
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(&sql).bind(store).bind(env).bind(from).fetch_all(pool).await
+    })?)
+}
+
+/// Number of a store's intents per status.
+pub async fn status_counts(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+) -> Result<Vec<StatusCount>, DbError> {
+    const SQL: &str = "SELECT status, COUNT(*) AS count FROM payment_intents \
+        WHERE store_id = $1 AND environment = $2 GROUP BY status ORDER BY status";
+    Ok(on_db!(db, pool => sqlx::query_as(SQL).bind(store).bind(env).fetch_all(pool).await)?)
+}
