@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::{
     Attempt, Delivery, DeliveryPage, DeliveryQuery, DeliveryStatus, Error, EventType, NewEvent,
     ResendRange, Resent, endpoint_repo,
-    log_repo::{self, AttemptRow, DeliveryRow, Filter, Which},
+    log_repo::{self, AttemptRow, DeliveryRow, Filter, Range, Which},
 };
 use crate::{
     pagination::PageQuery,
@@ -152,8 +152,10 @@ pub async fn resend(
     one(state, row).await
 }
 
-/// Sends again every delivery of the endpoint created in `[from, to)` (at most
-/// [`MAX_RESEND`] at once); how many were queued.
+/// Sends again what the endpoint did not get of the events in `[from, to)`: deliveries that
+/// failed for good or still wait (all of them with `include_succeeded`), and the events it
+/// subscribes to that were emitted while it was disabled, at most [`MAX_RESEND`] at once; how
+/// many were queued.
 pub async fn resend_range(
     state: &AppState,
     store: StoreId,
@@ -171,16 +173,22 @@ pub async fn resend_range(
     if from >= to {
         return Err(InvalidValue::new("to", "must be after from").into());
     }
+    let range = Range {
+        from,
+        to,
+        include_succeeded: range.include_succeeded,
+    };
+    let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
-    let count = log_repo::count_in_range(&mut tx, endpoint, from, to).await?;
+    let count = log_repo::count_in_range(&mut tx, endpoint, range, now).await?;
     if count > MAX_RESEND {
         return Err(Error::TooManyToResend {
             count,
             max: MAX_RESEND,
         });
     }
-    let queued =
-        log_repo::requeue(&mut tx, endpoint, Which::Range(from, to), state.clock.now()).await?;
+    let queued = log_repo::requeue(&mut tx, endpoint, Which::Range(range), now).await?
+        + log_repo::insert_missed(&mut tx, endpoint, range, now).await?;
     tx.commit().await?;
     if queued > 0 {
         super::wake(state);

@@ -49,10 +49,17 @@ pub(super) struct SecretRow {
 const SECRET_COLUMNS: &str =
     "id, endpoint_id, key_version, nonce, ciphertext, created_at, expires_at";
 
-/// How many endpoints the store has in `env`.
+/// How many endpoints the store has in `env`, counted under a lock on the store's row on
+/// PostgreSQL (held to the end of `tx`), so concurrent counters of one store take turns. The
+/// lock is `NO KEY UPDATE`: it leaves the store's other writes, whose foreign keys only
+/// share its key, alone.
 pub(super) async fn count(tx: &mut Tx, store: StoreId, env: Environment) -> Result<i64, DbError> {
+    const LOCK: &str = "SELECT id FROM stores WHERE id = $1 FOR NO KEY UPDATE";
     const SQL: &str =
         "SELECT COUNT(*) FROM webhook_endpoints WHERE store_id = $1 AND environment = $2";
+    if let Tx::Postgres(conn) = tx {
+        sqlx::query(LOCK).bind(store).execute(&mut **conn).await?;
+    }
     Ok(
         on_tx!(tx, conn => sqlx::query_scalar(SQL).bind(store).bind(env)
         .fetch_one(&mut *conn).await)?,
@@ -91,7 +98,9 @@ pub(super) async fn find(
     )
 }
 
-/// [`find`] inside a transaction that writes what it read (locked on PostgreSQL).
+/// [`find`] inside a transaction that writes what it read. Locked on PostgreSQL without
+/// blocking the fan-out, which only needs the row to stay (its `FOR KEY SHARE`): a change to
+/// an endpoint never holds up a payment's settlement.
 pub(super) async fn find_for_update(
     tx: &mut Tx,
     store: StoreId,
@@ -101,7 +110,10 @@ pub(super) async fn find_for_update(
     let sql = format!(
         "SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1 AND store_id = $2 \
          AND environment = $3{}",
-        tx.lock_for_update_sql()
+        match tx {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR NO KEY UPDATE",
+        }
     );
     Ok(
         on_tx!(tx, conn => sqlx::query_as(&sql).bind(id).bind(store).bind(env)

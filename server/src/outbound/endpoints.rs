@@ -159,7 +159,7 @@ pub async fn create(
     let secret_row = secrets::sealed_row(&state.key_ring, primary, row.id, &secret, now)?;
     let mut tx = state.db.begin_write().await?;
     // Counted in the inserting transaction: on SQLite it holds the write lock, on PostgreSQL
-    // two racing creations may both pass, which only exceeds the limit by one.
+    // the count locks the store's row first, so racing creations count one after another.
     if endpoint_repo::count(&mut tx, store, env).await? >= MAX_ENDPOINTS {
         return Err(Error::TooManyEndpoints(MAX_ENDPOINTS));
     }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::DeliveryStatus;
+use super::{DeliveryStatus, repo};
 use crate::{
     db::{Db, DbError, Tx, in_list},
     on_db, on_tx,
@@ -133,30 +133,44 @@ pub(super) async fn attempts(
     })?)
 }
 
+/// A delivery a worker holds right now (its lease has not run out) is left alone; one whose
+/// worker died is not.
+const NOT_HELD: &str = "NOT (status = 'delivering' AND locked_until > $2)";
+
 /// Queues deliveries of the endpoint again, due at `now` with a fresh schedule: the one `id`,
-/// or every one created in `[from, to)`. A delivery being attempted is left alone. Returns how
-/// many were queued.
+/// or those created in `[from, to)` that did not succeed (or all of them with
+/// `include_succeeded`). Returns how many were queued.
 pub(super) async fn requeue(
     tx: &mut Tx,
     endpoint: WebhookEndpointId,
     which: Which,
     now: DateTime<Utc>,
 ) -> Result<u64, DbError> {
-    const SET: &str = "UPDATE webhook_deliveries SET status = 'pending', attempt_count = 0, \
-        next_attempt_at = $2, locked_until = NULL, delivered_at = NULL \
-        WHERE endpoint_id = $1 AND status <> 'delivering'";
+    let set = format!(
+        "UPDATE webhook_deliveries SET status = 'pending', attempt_count = 0, \
+         next_attempt_at = $2, locked_until = NULL, delivered_at = NULL \
+         WHERE endpoint_id = $1 AND {NOT_HELD}"
+    );
     Ok(match which {
         Which::One(id) => {
-            let sql = format!("{SET} AND id = $3");
+            let sql = format!("{set} AND id = $3");
             on_tx!(tx, conn => sqlx::query(&sql).bind(endpoint).bind(now).bind(id)
                 .execute(&mut *conn).await.map(|r| r.rows_affected()))?
         }
-        Which::Range(from, to) => {
-            let sql = format!("{SET} AND created_at >= $3 AND created_at < $4");
-            on_tx!(tx, conn => sqlx::query(&sql).bind(endpoint).bind(now).bind(from).bind(to)
-                .execute(&mut *conn).await.map(|r| r.rows_affected()))?
+        Which::Range(range) => {
+            let sql = format!("{set} AND {}", in_range(range.include_succeeded));
+            on_tx!(tx, conn => sqlx::query(&sql).bind(endpoint).bind(now).bind(range.from)
+                .bind(range.to).execute(&mut *conn).await.map(|r| r.rows_affected()))?
         }
     })
+}
+
+/// A time range of an endpoint's deliveries to send again.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Range {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub include_succeeded: bool,
 }
 
 /// Which deliveries to queue again.
@@ -164,21 +178,79 @@ pub(super) async fn requeue(
 pub(super) enum Which {
     /// This one.
     One(WebhookDeliveryId),
-    /// Those created in `[from, to)`.
-    Range(DateTime<Utc>, DateTime<Utc>),
+    /// Those created in the range.
+    Range(Range),
 }
 
-/// How many deliveries of the endpoint were created in `[from, to)`.
+/// The deliveries of a range bound as `$3`, `$4`.
+fn in_range(include_succeeded: bool) -> &'static str {
+    if include_succeeded {
+        "created_at >= $3 AND created_at < $4"
+    } else {
+        "created_at >= $3 AND created_at < $4 AND status <> 'succeeded'"
+    }
+}
+
+/// Events of the endpoint's store and environment in the range, emitted since the endpoint
+/// was created, of a type it subscribes to, that it never got a delivery of (it was disabled
+/// then). A ping is for the endpoint it was sent to only. Bound: endpoint `$1`, range `$3`,
+/// `$4`.
+fn missed(sqlite: bool) -> String {
+    format!(
+        "FROM outbound_events ev JOIN webhook_endpoints e ON e.id = $1 \
+         AND e.store_id = ev.store_id AND e.environment = ev.environment \
+         WHERE ev.created_at >= $3 AND ev.created_at < $4 AND ev.created_at >= e.created_at \
+         AND ev.event_type <> 'test.ping' AND {} \
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id \
+         AND d.endpoint_id = e.id)",
+        repo::subscribed(sqlite)
+    )
+}
+
+/// How many deliveries a bulk resend of `range` would queue: existing ones not held by a
+/// worker, and missed events.
 pub(super) async fn count_in_range(
     tx: &mut Tx,
     endpoint: WebhookEndpointId,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    range: Range,
+    now: DateTime<Utc>,
 ) -> Result<i64, DbError> {
-    const SQL: &str = "SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = $1 \
-        AND created_at >= $2 AND created_at < $3";
+    let sqlite = matches!(tx, Tx::Sqlite(_));
+    let sql = format!(
+        "SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = $1 AND {NOT_HELD} \
+         AND {}) + (SELECT COUNT(*) {})",
+        in_range(range.include_succeeded),
+        missed(sqlite)
+    );
     Ok(
-        on_tx!(tx, conn => sqlx::query_scalar(SQL).bind(endpoint).bind(from).bind(to)
-        .fetch_one(&mut *conn).await)?,
+        on_tx!(tx, conn => sqlx::query_scalar(&sql).bind(endpoint).bind(now).bind(range.from)
+        .bind(range.to).fetch_one(&mut *conn).await)?,
+    )
+}
+
+/// Creates the deliveries of the range's missed events, due at `now`; how many.
+pub(super) async fn insert_missed(
+    tx: &mut Tx,
+    endpoint: WebhookEndpointId,
+    range: Range,
+    now: DateTime<Utc>,
+) -> Result<u64, DbError> {
+    let sqlite = matches!(tx, Tx::Sqlite(_));
+    let id = if sqlite {
+        repo::SQLITE_DELIVERY_ID
+    } else {
+        repo::POSTGRES_DELIVERY_ID
+    };
+    // Created at the event's time, so the log and an ordered endpoint's queue keep the
+    // events' order.
+    let sql = format!(
+        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, store_id, status, \
+         attempt_count, next_attempt_at, created_at) \
+         SELECT {id}, ev.id, e.id, e.store_id, 'pending', 0, $2, ev.created_at {}",
+        missed(sqlite)
+    );
+    Ok(
+        on_tx!(tx, conn => sqlx::query(&sql).bind(endpoint).bind(now).bind(range.from)
+        .bind(range.to).execute(&mut *conn).await.map(|r| r.rows_affected()))?,
     )
 }

@@ -32,23 +32,28 @@ const INSERT_DELIVERIES: &str = "INSERT INTO webhook_deliveries (id, event_id, e
 // Delivery ids are made in the statement that fans out (one per endpoint it finds): UUIDv7
 // with the event's millisecond and random bits, so they sort by time like every other id.
 // An endpoint's order within a millisecond is its events' order (event ids are monotonic).
-const SQLITE_DELIVERY_ID: &str = "unhex(substr(hex(ev.id), 1, 12) || '7' || \
+pub(super) const SQLITE_DELIVERY_ID: &str = "unhex(substr(hex(ev.id), 1, 12) || '7' || \
     substr(hex(randomblob(2)), 2) || substr('89AB', 1 + (random() & 3), 1) || \
     substr(hex(randomblob(8)), 2))";
-const POSTGRES_DELIVERY_ID: &str = "(substr(replace(ev.id::text, '-', ''), 1, 12) || '7' || \
+pub(super) const POSTGRES_DELIVERY_ID: &str = "(substr(replace(ev.id::text, '-', ''), 1, 12) || '7' || \
     substr(replace(gen_random_uuid()::text, '-', ''), 14, 19))::uuid";
+
+/// Whether endpoint `e` subscribes to event `ev`'s type (or to every type, `*`).
+pub(super) fn subscribed(sqlite: bool) -> &'static str {
+    if sqlite {
+        "EXISTS (SELECT 1 FROM json_each(e.event_types) t WHERE t.value IN (ev.event_type, '*'))"
+    } else {
+        "e.event_types::jsonb ?| ARRAY[ev.event_type, '*']"
+    }
+}
 
 /// Which endpoints get a delivery.
 fn audience(sqlite: bool, endpoint_param: Option<usize>) -> String {
     match (endpoint_param, sqlite) {
         // Asked for by a person: that endpoint, whatever it subscribes to.
         (Some(n), _) => format!("e.id = ${n}"),
-        (None, true) => "e.enabled <> 0 AND EXISTS (SELECT 1 FROM json_each(e.event_types) t \
-            WHERE t.value IN (ev.event_type, '*'))"
-            .to_owned(),
-        (None, false) => {
-            "e.enabled AND e.event_types::jsonb ?| ARRAY[ev.event_type, '*']".to_owned()
-        }
+        (None, true) => format!("e.enabled <> 0 AND {}", subscribed(true)),
+        (None, false) => format!("e.enabled AND {}", subscribed(false)),
     }
 }
 
@@ -101,6 +106,10 @@ pub(super) async fn insert_fanned_out(
             q.execute(&mut **tx).await?;
         }
         Tx::Postgres(tx) => {
+            // The endpoints are locked as the deliveries' foreign keys will be: an endpoint
+            // being deleted is waited for and then skipped. Without it, the foreign-key check
+            // would wait for the delete and then fail the whole transaction, a payment's
+            // settlement included.
             let sql = format!(
                 "WITH ev AS ({events} RETURNING id, store_id, environment, event_type, \
                  created_at) \
@@ -108,7 +117,7 @@ pub(super) async fn insert_fanned_out(
                  'pending', 0, ev.created_at, ev.created_at \
                  FROM ev JOIN webhook_endpoints e \
                  ON e.store_id = ev.store_id AND e.environment = ev.environment \
-                 WHERE {}",
+                 WHERE {} FOR KEY SHARE OF e",
                 audience(false, endpoint_param)
             );
             let mut q = sqlx::query(&sql).persistent(cached);

@@ -295,9 +295,11 @@ pub async fn resend_delivery(
     Ok((StatusCode::ACCEPTED, Json(delivery)))
 }
 
-/// Sends again every delivery of the endpoint created from `from` (inclusive) to `to`
-/// (exclusive), at most 1000 at once; answers how many were queued (deliveries being
-/// attempted right now are left alone).
+/// Sends again what the endpoint did not get of the events from `from` (inclusive) to `to`
+/// (exclusive): deliveries that failed for good or still wait (with `include_succeeded`, the
+/// acknowledged ones too), and events it subscribes to that were emitted while it was
+/// disabled; at most 1000 at once. Answers how many were queued (deliveries a worker is
+/// attempting right now are left alone).
 #[utoipa::path(
     post,
     path = "/webhook-endpoints/{endpoint_id}/resend",

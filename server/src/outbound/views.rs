@@ -252,9 +252,11 @@ pub struct DeliveryPage {
     pub has_more: bool,
 }
 
-/// Body of `POST …/{id}/resend`: deliveries created from `from` (inclusive) to `to`
-/// (exclusive). Both are required; they are checked after the endpoint, so another store's
-/// endpoint is a 404 whatever the body.
+/// Body of `POST …/{id}/resend`: the endpoint's events from `from` (inclusive) to `to`
+/// (exclusive) that did not reach it — deliveries that failed for good or are still waiting,
+/// and events emitted while it was disabled (since it was created) that it subscribes to —
+/// plus, with `include_succeeded`, those that did. Both times are required; they are checked
+/// after the endpoint, so another store's endpoint is a 404 whatever the body.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResendRange {
@@ -264,6 +266,9 @@ pub struct ResendRange {
     /// End of the range, exclusive (required).
     #[schema(required = true)]
     pub to: Option<DateTime<Utc>>,
+    /// Also send again what the endpoint already acknowledged (default `false`).
+    #[serde(default)]
+    pub include_succeeded: bool,
 }
 
 /// What a bulk resend queued.

@@ -439,6 +439,37 @@ async fn a_store_has_at_most_twenty_endpoints_per_environment(backend: Backend) 
     assert_eq!(second["data"][4]["url"], "https://hooks.example.com/19");
 }
 
+/// Creations racing for the last places: exactly the limit is created, the rest are refused.
+async fn racing_creations_stop_at_the_limit(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = app.create_store("Shop", "USD").await;
+    let key = Caller::key(&store.sandbox_key);
+    let max = cassa::outbound::MAX_ENDPOINTS as usize;
+    let statuses = futures::future::join_all((0..max + 10).map(|i| {
+        let (app, key) = (&app, &key);
+        async move {
+            let body =
+                json!({"url": format!("https://hooks.example.com/{i}"), "event_types": ["*"]});
+            call(app, key, Method::POST, ENDPOINTS, Some(body))
+                .await
+                .status()
+                .as_u16()
+        }
+    }))
+    .await;
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    assert_eq!(created, max, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+    let count: i64 = cassa::on_db!(&app.db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints").fetch_one(pool).await
+    })
+    .unwrap();
+    assert_eq!(count, max as i64);
+}
+
 async fn a_rotated_secret_overlaps_then_expires_and_master_key_rotation_reseals_it(
     backend: Backend,
 ) {
@@ -530,5 +561,6 @@ both_backends!(
     creation_is_idempotent_and_its_replay_keeps_the_secret,
     internal_and_insecure_urls_are_refused,
     a_store_has_at_most_twenty_endpoints_per_environment,
+    racing_creations_stop_at_the_limit,
     a_rotated_secret_overlaps_then_expires_and_master_key_rotation_reseals_it,
 );

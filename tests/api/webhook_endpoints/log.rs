@@ -203,7 +203,15 @@ async fn a_bulk_resend_queues_a_time_range_and_is_bounded(backend: Backend) {
         .await;
     assert_eq!(h.deliver_all().await, 5);
 
+    // They all arrived: by default nothing is sent again; asked to, those of the range are.
     let range = json!({"from": t0, "to": t0 + Duration::minutes(30)});
+    let resent = json_of(
+        h.post(&format!("{endpoint}/resend"), Some(range)).await,
+        202,
+    )
+    .await;
+    assert_eq!(resent["resent"], 0);
+    let range = json!({"from": t0, "to": t0 + Duration::minutes(30), "include_succeeded": true});
     let resent = json_of(
         h.post(&format!("{endpoint}/resend"), Some(range)).await,
         202,
@@ -235,19 +243,116 @@ async fn a_bulk_resend_queues_a_time_range_and_is_bounded(backend: Backend) {
     // More than a thousand in the range is refused; nothing is queued.
     h.emit_in(Environment::Sandbox, &[EventType::OrderPaid; 1000])
         .await;
-    let everything = json!({"from": t0, "to": t0 + Duration::days(1)});
+    let everything = json!({"from": t0, "to": t0 + Duration::days(1), "include_succeeded": true});
     let response = h
         .post(&format!("{endpoint}/resend"), Some(everything))
         .await;
     assert_problem(response, 422, "resend_range_too_large").await;
-    let pending = h.log(&endpoint, "?status=pending&limit=100").await;
+    let statuses = h.deliveries(&endpoint).await;
+    assert_eq!(statuses.len(), 1005);
     assert!(
-        pending["data"]
-            .as_array()
-            .unwrap()
+        statuses[..5]
             .iter()
-            .all(|d| !early.contains(&d["event_id"].as_str().unwrap().to_owned()))
+            .all(|(status, ..)| status == "succeeded"),
+        "{:?}",
+        &statuses[..5]
     );
+}
+
+async fn a_bulk_resend_sends_what_did_not_arrive(backend: Backend) {
+    let h = by_hand(backend).await;
+    let (endpoint, secret) = h.endpoint("erp", &["order.paid"], json!({})).await;
+    let t0 = h.app.clock.now_utc();
+    let arrived = h.emit(EventType::OrderPaid).await;
+    let given_up = h.emit(EventType::OrderPaid).await;
+    assert_eq!(h.deliver_all().await, 2);
+    // The second failed for good (its whole schedule, as the delivery tests show).
+    let set_status =
+        |event: &str, status: &'static str, lease: Option<chrono::DateTime<chrono::Utc>>| {
+            let event: uuid::Uuid = event.trim_start_matches("evt_").parse().unwrap();
+            let endpoint: uuid::Uuid = endpoint.parse().unwrap();
+            let db = h.app.db.clone();
+            async move {
+                cassa::on_db!(&db, pool => {
+                    sqlx::query("UPDATE webhook_deliveries SET status = $1, locked_until = $2 \
+                        WHERE event_id = $3 AND endpoint_id = $4")
+                        .bind(status).bind(lease).bind(event).bind(endpoint)
+                        .execute(pool).await.map(|r| r.rows_affected())
+                })
+                .unwrap()
+            }
+        };
+    assert_eq!(set_status(&given_up, "failed", None).await, 1);
+
+    // While it is disabled, events are not queued for it; one of another type never is.
+    let path = format!("{ENDPOINTS}/{endpoint}");
+    let patch = |enabled: bool| {
+        call(
+            &h.app,
+            &h.key,
+            Method::PATCH,
+            &path,
+            Some(json!({ "enabled": enabled })),
+        )
+    };
+    assert_eq!(patch(false).await.status(), 200);
+    let missed = h
+        .emit_in(Environment::Sandbox, &[EventType::OrderPaid; 2])
+        .await;
+    h.emit(EventType::TaxCommitted).await;
+    assert_eq!(patch(true).await.status(), 200);
+    assert_eq!(h.deliveries(&endpoint).await.len(), 2);
+
+    // The range sends again the one that failed and the two it missed, not the one that
+    // arrived nor the other type; created for the missed events, in their order.
+    let range = json!({"from": t0, "to": t0 + Duration::minutes(1)});
+    let resent = json_of(
+        h.post(&format!("{endpoint}/resend"), Some(range.clone()))
+            .await,
+        202,
+    )
+    .await;
+    assert_eq!(resent["resent"], 3);
+    assert_eq!(h.deliver_all().await, 3);
+    let got: Vec<String> = h.receiver.received("erp")[2..]
+        .iter()
+        .map(|r| {
+            assert_eq!(r.verify(&secret), Ok(()));
+            r.id.clone()
+        })
+        .collect();
+    let mut expected = vec![given_up.clone(), missed[0].clone(), missed[1].clone()];
+    let mut sorted = got.clone();
+    sorted.sort();
+    expected.sort();
+    assert_eq!(sorted, expected);
+    assert!(!got.contains(&arrived));
+    // Nothing is missing any more: the same range sends nothing.
+    let resent = json_of(
+        h.post(&format!("{endpoint}/resend"), Some(range)).await,
+        202,
+    )
+    .await;
+    assert_eq!(resent["resent"], 0);
+
+    // A delivery whose worker died holding it (its lease ran out) may be sent again; one
+    // held by a live worker may not.
+    let past = h.app.clock.now_utc() - Duration::minutes(1);
+    assert_eq!(set_status(&arrived, "delivering", Some(past)).await, 1);
+    let log = h.log(&endpoint, "?limit=100").await;
+    let id = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["event_id"] == arrived.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = h
+        .post(&format!("{endpoint}/deliveries/{id}/resend"), None)
+        .await;
+    assert_eq!(response.status(), 202);
 }
 
 async fn a_ping_goes_to_that_endpoint_alone(backend: Backend) {
@@ -353,6 +458,7 @@ both_backends!(
     the_log_lists_deliveries_newest_first_with_their_attempts,
     a_resent_delivery_sends_the_same_event_again,
     a_bulk_resend_queues_a_time_range_and_is_bounded,
+    a_bulk_resend_sends_what_did_not_arrive,
     a_ping_goes_to_that_endpoint_alone,
     staff_resend_and_ping_in_sandbox_only,
 );

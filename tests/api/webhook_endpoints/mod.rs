@@ -4,6 +4,7 @@
 
 mod console_stats;
 mod crud;
+mod deletion;
 mod delivery;
 mod log;
 mod receiver;
