@@ -34,16 +34,21 @@ pub(super) struct Target {
 
 /// Due: pending and its time has come, or claimed by a worker whose lease ran out; of an
 /// enabled endpoint; and for an ordered endpoint, its oldest delivery not yet finished (the
-/// next one waits until it succeeds or fails for good). Emission order is the events' time,
-/// then their ids (UUIDv7, monotonic within a process); delivery ids are random within a
-/// millisecond, so they cannot break a tie.
+/// next one waits until it succeeds or fails for good) while no other delivery of it is being
+/// attempted under a live lease: an event committed after a newer one had been claimed (its
+/// time is read before its transaction's locks) waits for that attempt, so an ordered
+/// endpoint never has two requests in flight. Emission order is the events' time, then their
+/// ids (UUIDv7, monotonic within a process); delivery ids are random within a millisecond, so
+/// they cannot break a tie.
 const DUE: &str = "((d.status = 'pending' AND d.next_attempt_at <= $1) \
     OR (d.status = 'delivering' AND d.locked_until <= $1)) \
     AND e.enabled \
     AND (NOT e.ordered OR NOT EXISTS (SELECT 1 FROM webhook_deliveries o \
-        WHERE o.endpoint_id = d.endpoint_id AND o.status IN ('pending', 'delivering') \
-        AND (o.created_at < d.created_at \
-            OR (o.created_at = d.created_at AND o.event_id < d.event_id))))";
+        WHERE o.endpoint_id = d.endpoint_id AND o.id <> d.id \
+        AND ((o.status IN ('pending', 'delivering') \
+            AND (o.created_at < d.created_at \
+                OR (o.created_at = d.created_at AND o.event_id < d.event_id))) \
+        OR (o.status = 'delivering' AND o.locked_until > $1))))";
 
 fn claim_sql(db: &Db, excluded: usize) -> String {
     // PostgreSQL: rows another claimer holds are skipped, never waited for or taken twice;

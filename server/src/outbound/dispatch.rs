@@ -196,6 +196,9 @@ async fn record(state: &AppState, attempts: &[Attempted]) {
 /// size (the attempts, the deliveries, the endpoints), plus two per endpoint that failed.
 async fn settle(state: &AppState, attempts: &[Attempted]) -> Result<(), Error> {
     let errors: Vec<Option<String>> = attempts.iter().map(|a| error_text(&a.outcome)).collect();
+    // A retry waits its delay from the attempt's end: counted from its start, an attempt that
+    // timed out after longer than the first delay would be due again at once.
+    let settled_at = state.clock.now();
     let mut rows = Vec::with_capacity(attempts.len());
     let mut settled = Vec::with_capacity(attempts.len());
     for (a, error) in attempts.iter().zip(&errors) {
@@ -227,7 +230,7 @@ async fn settle(state: &AppState, attempts: &[Attempted]) -> Result<(), Error> {
                     (false, Some(_)) => DeliveryStatus::Pending,
                     (false, None) => DeliveryStatus::Failed,
                 },
-                next_attempt_at: retry.map(|delay| a.attempted_at + delay),
+                next_attempt_at: retry.map(|delay| settled_at.max(a.attempted_at) + delay),
                 last_status_code: status_code,
                 last_error: error.as_deref(),
                 delivered_at: succeeded.then_some(a.attempted_at),

@@ -454,6 +454,82 @@ async fn concurrent_rounds_never_deliver_one_attempt_twice(backend: Backend) {
     assert_eq!(h.attempts(&endpoint).await.len(), 150);
 }
 
+/// An event committed after a newer one of an ordered endpoint was claimed (its time read
+/// before its transaction's locks) waits for that attempt: never two requests in flight.
+async fn an_ordered_endpoint_never_has_two_attempts_in_flight(backend: Backend) {
+    let h = by_hand(backend).await;
+    let (ordered, _) = h
+        .endpoint("ordered", &["*"], json!({"ordered": true}))
+        .await;
+    let t = h.app.clock.now_utc();
+    let newer = h.emit(EventType::RefundSucceeded).await;
+    // A worker holds the newer one's attempt.
+    let lease = t + Duration::minutes(5);
+    let held = cassa::on_db!(&h.app.db, pool => {
+        sqlx::query("UPDATE webhook_deliveries SET status = 'delivering', locked_until = $1, \
+            attempt_count = 1")
+            .bind(lease).execute(pool).await.map(|r| r.rows_affected())
+    })
+    .unwrap();
+    assert_eq!(held, 1);
+    h.app.clock.set(t - Duration::seconds(1));
+    let older = h.emit(EventType::OrderPaid).await;
+    h.app.clock.set(t);
+    assert_eq!(
+        deliver_due(&h.app.state).await.unwrap(),
+        0,
+        "the older event waits for the attempt in flight"
+    );
+    // Once that attempt is settled (its lease runs out here: its worker died), the older
+    // goes first, then the newer again.
+    h.app.clock.set(lease);
+    h.deliver_all().await;
+    let ids: Vec<String> = h
+        .receiver
+        .received("ordered")
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, [older, newer]);
+    assert!(
+        h.deliveries(&ordered)
+            .await
+            .iter()
+            .all(|(status, _, _)| status == "succeeded")
+    );
+}
+
+/// A retry waits its delay from the end of the failed attempt, not its start: an attempt that
+/// timed out after longer than the first delay is not due again at once.
+async fn a_retry_waits_from_the_end_of_the_attempt(backend: Backend) {
+    let h = hooks(backend, 0, StdDuration::from_secs(1)).await;
+    let (slow, _) = h.endpoint("slow", &["order.paid"], json!({})).await;
+    h.receiver.otherwise("slow", Reply::Hang);
+    h.emit(EventType::OrderPaid).await;
+    let state = h.app.state.clone();
+    let round = tokio::spawn(async move { deliver_due(&state).await.unwrap() });
+    assert!(
+        h.receiver
+            .wait_for("slow", 1, StdDuration::from_secs(20))
+            .await
+    );
+    // The attempt lasts long on the server's clock before it times out.
+    h.app.clock.advance(Duration::seconds(30));
+    let ended = h.app.clock.now_utc();
+    assert_eq!(round.await.unwrap(), 1);
+    h.receiver.release();
+    let [(status, 1, Some(next))] = &h.deliveries(&slow).await[..] else {
+        panic!("one delivery, attempted once");
+    };
+    assert_eq!(status, "pending");
+    let first_delay = Duration::seconds(schedule::RETRY_DELAYS_SECS[0]);
+    assert!(
+        *next >= ended + first_delay,
+        "due at {next}, ended at {ended}"
+    );
+    assert_eq!(deliver_due(&h.app.state).await.unwrap(), 0);
+}
+
 async fn a_hanging_endpoint_does_not_hold_back_another(backend: Backend) {
     // Real workers, and an attempt budget far longer than the test waits: a worker that
     // delivered one at a time would reach the second endpoint only after the first's timeout.
@@ -533,6 +609,8 @@ both_backends!(
     a_rotated_secret_signs_beside_the_new_one_until_it_expires,
     an_ordered_endpoint_gets_one_event_at_a_time_in_order,
     concurrent_rounds_never_deliver_one_attempt_twice,
+    an_ordered_endpoint_never_has_two_attempts_in_flight,
+    a_retry_waits_from_the_end_of_the_attempt,
     a_hanging_endpoint_does_not_hold_back_another,
     production_deliveries_never_reach_this_server,
 );
