@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use super::{
     Attempt, Delivery, DeliveryPage, DeliveryQuery, DeliveryStatus, Error, EventType, NewEvent,
     ResendRange, Resent, endpoint_repo,
@@ -173,13 +175,23 @@ pub async fn resend_range(
     if from >= to {
         return Err(InvalidValue::new("to", "must be after from").into());
     }
+    let now = state.clock.now();
     let range = Range {
         from,
         to,
         include_succeeded: range.include_succeeded,
+        kept_since: state
+            .config
+            .retention
+            .outbound_webhooks
+            .map_or(DateTime::<Utc>::UNIX_EPOCH, |period| now - period),
     };
-    let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
+    // Resends of one endpoint take turns (its row locked on PostgreSQL; SQLite has one
+    // writer): two at once would count and create the same missed deliveries.
+    endpoint_repo::find_for_update(&mut tx, store, env, endpoint)
+        .await?
+        .ok_or(Error::NotFound)?;
     let count = log_repo::count_in_range(&mut tx, endpoint, range, now).await?;
     if count > MAX_RESEND {
         return Err(Error::TooManyToResend {

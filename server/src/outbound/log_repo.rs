@@ -171,6 +171,9 @@ pub(super) struct Range {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub include_succeeded: bool,
+    /// Events older than this are never taken as missed: retention may have deleted their
+    /// deliveries, so "no delivery" no longer means "never sent".
+    pub kept_since: DateTime<Utc>,
 }
 
 /// Which deliveries to queue again.
@@ -192,14 +195,15 @@ fn in_range(include_succeeded: bool) -> &'static str {
 }
 
 /// Events of the endpoint's store and environment in the range, emitted since the endpoint
-/// was created, of a type it subscribes to, that it never got a delivery of (it was disabled
-/// then). A ping is for the endpoint it was sent to only. Bound: endpoint `$1`, range `$3`,
-/// `$4`.
+/// was created, of a type it subscribes to now, that it never got a delivery of (it was
+/// disabled then, or subscribed since), within the retention period. A ping is for the
+/// endpoint it was sent to only. Bound: endpoint `$1`, range `$3`, `$4`, retention `$5`.
 fn missed(sqlite: bool) -> String {
     format!(
         "FROM outbound_events ev JOIN webhook_endpoints e ON e.id = $1 \
          AND e.store_id = ev.store_id AND e.environment = ev.environment \
          WHERE ev.created_at >= $3 AND ev.created_at < $4 AND ev.created_at >= e.created_at \
+         AND ev.created_at >= $5 \
          AND ev.event_type <> 'test.ping' AND {} \
          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id \
          AND d.endpoint_id = e.id)",
@@ -224,7 +228,7 @@ pub(super) async fn count_in_range(
     );
     Ok(
         on_tx!(tx, conn => sqlx::query_scalar(&sql).bind(endpoint).bind(now).bind(range.from)
-        .bind(range.to).fetch_one(&mut *conn).await)?,
+        .bind(range.to).bind(range.kept_since).fetch_one(&mut *conn).await)?,
     )
 }
 
@@ -246,11 +250,13 @@ pub(super) async fn insert_missed(
     let sql = format!(
         "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, store_id, status, \
          attempt_count, next_attempt_at, created_at) \
-         SELECT {id}, ev.id, e.id, e.store_id, 'pending', 0, $2, ev.created_at {}",
+         SELECT {id}, ev.id, e.id, e.store_id, 'pending', 0, $2, ev.created_at {} \
+         ON CONFLICT (event_id, endpoint_id) DO NOTHING",
         missed(sqlite)
     );
     Ok(
         on_tx!(tx, conn => sqlx::query(&sql).bind(endpoint).bind(now).bind(range.from)
-        .bind(range.to).execute(&mut *conn).await.map(|r| r.rows_affected()))?,
+        .bind(range.to).bind(range.kept_since).execute(&mut *conn).await
+        .map(|r| r.rows_affected()))?,
     )
 }

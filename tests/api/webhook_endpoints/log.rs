@@ -355,6 +355,59 @@ async fn a_bulk_resend_sends_what_did_not_arrive(backend: Backend) {
     assert_eq!(response.status(), 202);
 }
 
+/// Racing range resends create each missed delivery once (the second waits and finds them
+/// made), and events older than the log's retention are never taken as missed.
+async fn racing_range_resends_and_retention(backend: Backend) {
+    let h = by_hand(backend).await;
+    let (endpoint, _) = h.endpoint("erp", &["order.paid"], json!({})).await;
+    let t0 = h.app.clock.now_utc();
+    let path = format!("{ENDPOINTS}/{endpoint}");
+    let patch = |enabled: bool| {
+        call(
+            &h.app,
+            &h.key,
+            Method::PATCH,
+            &path,
+            Some(json!({ "enabled": enabled })),
+        )
+    };
+    assert_eq!(patch(false).await.status(), 200);
+    h.emit_in(Environment::Sandbox, &[EventType::OrderPaid; 5])
+        .await;
+    assert_eq!(patch(true).await.status(), 200);
+    let range = json!({"from": t0, "to": t0 + Duration::minutes(1)});
+    let answers = futures::future::join_all((0..6).map(|_| {
+        let range = range.clone();
+        let endpoint = endpoint.clone();
+        let h = &h;
+        async move {
+            json_of(
+                h.post(&format!("{endpoint}/resend"), Some(range)).await,
+                202,
+            )
+            .await["resent"]
+                .as_i64()
+                .unwrap()
+        }
+    }))
+    .await;
+    // Each resend also queues again what an earlier one created and nobody sent yet; the
+    // first to run created all five.
+    assert!(answers.iter().all(|n| *n == 5), "{answers:?}");
+    assert_eq!(h.deliveries(&endpoint).await.len(), 5);
+    assert_eq!(h.deliver_all().await, 5);
+
+    // Past the retention period (30 days by default) nothing of that time is taken as missed.
+    assert_eq!(patch(false).await.status(), 200);
+    let t1 = h.app.clock.now_utc();
+    h.emit(EventType::OrderPaid).await;
+    assert_eq!(patch(true).await.status(), 200);
+    h.app.clock.advance(Duration::days(31));
+    let old = json!({"from": t1, "to": t1 + Duration::minutes(1)});
+    let resent = json_of(h.post(&format!("{endpoint}/resend"), Some(old)).await, 202).await;
+    assert_eq!(resent["resent"], 0);
+}
+
 async fn a_ping_goes_to_that_endpoint_alone(backend: Backend) {
     let h = by_hand(backend).await;
     let (endpoint, secret) = h.endpoint("erp", &["order.paid"], json!({})).await;
@@ -459,6 +512,7 @@ both_backends!(
     a_resent_delivery_sends_the_same_event_again,
     a_bulk_resend_queues_a_time_range_and_is_bounded,
     a_bulk_resend_sends_what_did_not_arrive,
+    racing_range_resends_and_retention,
     a_ping_goes_to_that_endpoint_alone,
     staff_resend_and_ping_in_sandbox_only,
 );
