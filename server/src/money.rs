@@ -186,6 +186,69 @@ pub fn split_largest_remainder(
         .collect())
 }
 
+/// Why an amount a person typed is not one of `currency`'s. The text is shown beside the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmountInputError {
+    /// Empty, a sign, letters, or a grouping that is not thousands.
+    #[error("enter an amount such as {example}")]
+    NotAnAmount {
+        /// An amount in the currency's shape (`12.34`, `1234`, `12.345`).
+        example: String,
+    },
+    /// More decimals than the currency has minor units.
+    #[error("{currency} amounts have {exponent} decimal place(s)")]
+    TooPrecise {
+        /// The currency's code.
+        currency: &'static str,
+        /// Its minor-unit digits.
+        exponent: u16,
+    },
+    /// Beyond what an amount can hold.
+    #[error("the amount is too large")]
+    TooLarge,
+}
+
+/// An amount typed in major units (`12.34` USD → 1234, `1,234` JPY → 1234, `1.5` KWD → 1500),
+/// refused when the currency cannot represent it (`12.345` USD, `1.5` JPY). Accepts a `.`
+/// decimal mark and `,` grouping by thousands; never a sign, so refunds and captures stay
+/// positive by construction.
+pub fn parse_major_amount(raw: &str, currency: Currency) -> Result<MinorUnits, AmountInputError> {
+    let exponent = currency.exponent();
+    let not_an_amount = || AmountInputError::NotAnAmount {
+        example: Money::new(MinorUnits(1234), currency).major().to_string(),
+    };
+    let text = raw.trim();
+    let (whole, fraction) = match text.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (text, None),
+    };
+    let grouped_ok = whole.split(',').enumerate().all(|(i, group)| {
+        let digits = !group.is_empty() && group.bytes().all(|b| b.is_ascii_digit());
+        digits && (i == 0 && group.len() <= 3 || i > 0 && group.len() == 3 || !whole.contains(','))
+    });
+    if !grouped_ok
+        || fraction.is_some_and(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(not_an_amount());
+    }
+    let fraction = fraction.unwrap_or("");
+    if fraction.len() > usize::from(exponent) {
+        return Err(AmountInputError::TooPrecise {
+            currency: currency.code(),
+            exponent,
+        });
+    }
+    let digits = format!(
+        "{}{fraction}{}",
+        whole.replace(',', ""),
+        "0".repeat(usize::from(exponent) - fraction.len())
+    );
+    digits
+        .parse::<i64>()
+        .map(MinorUnits)
+        .map_err(|_| AmountInputError::TooLarge)
+}
+
 /// An amount for people to read: the currency's symbol, digit grouping and decimal mark (as
 /// `rusty-money` knows them), then its code: `1099` USD → `$10.99 USD`, `1099` JPY →
 /// `¥1,099 JPY`, `123456` EUR → `€1.234,56 EUR`. The code stays because a symbol alone is
@@ -329,6 +392,55 @@ mod tests {
         assert_eq!(
             Money::new(MinorUnits(1099), kwd).major().to_string(),
             "1.099"
+        );
+    }
+
+    #[test]
+    fn typed_amounts_parse_in_the_currencys_exponent() {
+        let c = |code| Currency::parse(code).unwrap();
+        assert_eq!(parse_major_amount("12.34", c("USD")), Ok(MinorUnits(1234)));
+        assert_eq!(parse_major_amount(" 12 ", c("USD")), Ok(MinorUnits(1200)));
+        assert_eq!(parse_major_amount("12.3", c("USD")), Ok(MinorUnits(1230)));
+        assert_eq!(
+            parse_major_amount("1,234.50", c("USD")),
+            Ok(MinorUnits(123_450))
+        );
+        assert_eq!(parse_major_amount("1,234", c("JPY")), Ok(MinorUnits(1234)));
+        assert_eq!(parse_major_amount("1.5", c("KWD")), Ok(MinorUnits(1500)));
+        assert_eq!(parse_major_amount("0.001", c("KWD")), Ok(MinorUnits(1)));
+        assert_eq!(
+            parse_major_amount("12.345", c("USD")),
+            Err(AmountInputError::TooPrecise {
+                currency: "USD",
+                exponent: 2
+            })
+        );
+        assert_eq!(
+            parse_major_amount("1.5", c("JPY")),
+            Err(AmountInputError::TooPrecise {
+                currency: "JPY",
+                exponent: 0
+            })
+        );
+        for bad in [
+            "", "-1", "+1", "1e3", "12.", ".5", "1,23", "12,34.5", "1,,234", "abc", "1 234",
+            "12.3.4",
+        ] {
+            assert!(
+                matches!(
+                    parse_major_amount(bad, c("USD")),
+                    Err(AmountInputError::NotAnAmount { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse_major_amount("99999999999999999999", c("USD")),
+            Err(AmountInputError::TooLarge)
+        );
+        assert_eq!(
+            parse_major_amount("x", c("USD")).unwrap_err().to_string(),
+            "enter an amount such as 12.34"
         );
     }
 
