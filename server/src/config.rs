@@ -465,6 +465,10 @@ pub struct Config {
     pub admin_password: Option<SecretString>,
     /// Hosts provider base URLs may name besides this server (`host` or `host:port`).
     pub provider_allowed_hosts: Vec<String>,
+    /// Path prefixes on this server's own address a sandbox webhook endpoint of a non-production
+    /// server may name: the inbound receivers; tests add the receivers they mount. Not read
+    /// from the environment.
+    pub own_receiver_paths: Vec<String>,
     /// Stripe's API base URL (or a path on this server, for the tests' Stripe-shaped server).
     pub stripe_api_base: String,
     /// Separate listener for `/metrics` (then the main listener answers it 404).
@@ -582,6 +586,7 @@ impl Config {
             admin_email: None,
             admin_password: None,
             provider_allowed_hosts: Vec::new(),
+            own_receiver_paths: vec!["/api/v1/webhooks/".to_owned()],
             stripe_api_base: defaults::STRIPE_API_BASE.to_owned(),
             metrics_addr: None,
             metrics_token: None,
@@ -644,6 +649,7 @@ impl Config {
             admin_email: args.admin_email.clone(),
             admin_password: args.admin_password.clone(),
             provider_allowed_hosts: args.provider_allowed_hosts.clone(),
+            own_receiver_paths: vec!["/api/v1/webhooks/".to_owned()],
             stripe_api_base: args.stripe_api_base.clone(),
             metrics_addr: args.metrics_addr,
             metrics_token: args

@@ -293,6 +293,10 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
     config.master_keys = cassa::config::MasterKeySource::Inline(TEST_MASTER_KEYS.to_owned().into());
     config.admin_email = Some(ADMIN_EMAIL.to_owned());
     config.admin_password = Some(ADMIN_PASSWORD.to_owned().into());
+    // Where the outbound webhook tests mount their merchant receivers.
+    config
+        .own_receiver_paths
+        .push("/api/v1/test-hooks/".to_owned());
     if let Some(configure) = options.configure {
         configure(&mut config);
     }

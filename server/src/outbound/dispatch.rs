@@ -26,6 +26,7 @@ use super::{
     endpoint_repo, endpoints, schedule,
     secrets::{self, Signers},
     send::{self, Outcome},
+    url_rule,
 };
 use crate::{
     config::RunMode,
@@ -128,7 +129,10 @@ async fn attempt(state: &AppState, job: Job) -> Option<Attempted> {
             let request = send::Request {
                 url: &target.url,
                 own_allowed: target.environment == Environment::Sandbox
-                    && state.config.run_mode != RunMode::Production,
+                    && state.config.run_mode != RunMode::Production
+                    && url::Url::parse(&target.url).is_ok_and(|url| {
+                        url_rule::own_path_allowed(&url, &state.config.own_receiver_paths)
+                    }),
                 id: &job.claimed.event_id.public(),
                 payload: &target.payload,
                 secrets: signers,

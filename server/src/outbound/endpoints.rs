@@ -74,9 +74,12 @@ fn parse_description(raw: Option<&str>) -> Result<Option<String>, InvalidValue> 
 /// Checks a URL for an endpoint of `env` (see [`url_rule::check`]).
 fn parse_url(state: &AppState, raw: &str, env: Environment) -> Result<String, Error> {
     let own_allowed = state.config.run_mode != RunMode::Production;
-    url_rule::check(raw, env, own_allowed, |url| state.egress.is_own(url))
-        .map(|url| url.to_string())
-        .map_err(Error::UrlRefused)
+    url_rule::check(raw, env, own_allowed, |url| {
+        state.egress.is_own(url)
+            && url_rule::own_path_allowed(url, &state.config.own_receiver_paths)
+    })
+    .map(|url| url.to_string())
+    .map_err(Error::UrlRefused)
 }
 
 /// The API's view of an endpoint with its live secrets.

@@ -92,6 +92,14 @@ fn internal_name(host: &str) -> bool {
         .any(|suffix| host == *suffix || host.ends_with(&format!(".{suffix}")))
 }
 
+/// Where on this server's own address a sandbox endpoint may point: only paths under
+/// `prefixes` (its inbound webhook receivers, and receivers tests mount), so a sandbox store
+/// cannot aim signed requests at the server's other routes.
+pub fn own_path_allowed(url: &Url, prefixes: &[String]) -> bool {
+    // The parser already resolved `..` and `%2e%2e` segments, so the path is the one routed.
+    prefixes.iter().any(|p| url.path().starts_with(p.as_str()))
+}
+
 /// Checks `raw` as the URL of an endpoint of `env`. `own` says whether a URL names this
 /// server's own address, which only a sandbox endpoint of a non-production server may (the
 /// tests mount their receivers in the server); `own_allowed` says whether it is such an
@@ -141,6 +149,22 @@ mod tests {
         check(url, Environment::Sandbox, true, |u| {
             u.host_str() == Some("127.0.0.1") && u.port() == Some(3000)
         })
+    }
+
+    #[test]
+    fn only_receiver_paths_of_the_own_address_are_allowed() {
+        let prefixes = vec!["/api/v1/webhooks/".to_owned()];
+        let allowed = |raw: &str| own_path_allowed(&Url::parse(raw).unwrap(), &prefixes);
+        assert!(allowed("http://127.0.0.1:3000/api/v1/webhooks/sandbox/x"));
+        for refused in [
+            "http://127.0.0.1:3000/api/v1/admin/stores",
+            "http://127.0.0.1:3000/api/v1/webhooks",
+            "http://127.0.0.1:3000/api/v1/webhooks/../admin/stores",
+            "http://127.0.0.1:3000/api/v1/webhooks/%2e%2e/admin/stores",
+            "http://127.0.0.1:3000/console/fn/x?p=/api/v1/webhooks/",
+        ] {
+            assert!(!allowed(refused), "{refused}");
+        }
     }
 
     fn production(url: &str) -> Result<Url, UrlRefusal> {

@@ -88,7 +88,7 @@ pub(crate) fn assert_envelope(event: &Value, store: &str) {
 pub(crate) async fn endpoint(app: &TestApp, key: &str, body: Value) -> String {
     let mut body = body;
     if body.get("url").is_none() {
-        body["url"] = json!(app.url("/outbound-events-sink"));
+        body["url"] = json!(app.url("/api/v1/test-hooks/outbound-events-sink"));
     }
     let response = send(
         app,

@@ -24,7 +24,7 @@ use crate::{
 /// Receivers mounted in the server: `ok` answers 200, any other name 500.
 fn receivers() -> Router<AppState> {
     Router::new().route(
-        "/retention-hooks/{name}",
+        "/test-hooks/{name}",
         post(|Path(name): Path<String>| async move {
             if name == "ok" {
                 StatusCode::OK
@@ -108,7 +108,7 @@ async fn delivery(app: &TestApp, endpoint: &str) -> (String, Option<DateTime<Utc
 
 async fn old_finished_deliveries_go_pending_and_recent_ones_stay(backend: Backend) {
     let (app, key, store) = app(backend).await;
-    let hook = |name: &str| app.url(&format!("/api/v1/retention-hooks/{name}"));
+    let hook = |name: &str| app.url(&format!("/api/v1/test-hooks/{name}"));
     let ok = endpoint(
         &app,
         &key,
@@ -239,7 +239,7 @@ async fn old_finished_deliveries_go_pending_and_recent_ones_stay(backend: Backen
 /// A backlog larger than a batch is deleted batch by batch within one pass.
 async fn a_backlog_goes_in_batches(backend: Backend) {
     let (app, key, store) = app(backend).await;
-    let ok = app.url("/api/v1/retention-hooks/ok");
+    let ok = app.url("/api/v1/test-hooks/ok");
     endpoint(
         &app,
         &key,

@@ -44,7 +44,7 @@ impl Receiver {
     fn routes(&self) -> Router<AppState> {
         let receiver = self.clone();
         Router::new().route(
-            "/two-instances-hook",
+            "/test-hooks/two-instances",
             post(move |headers: HeaderMap, _body: Bytes| {
                 let receiver = receiver.clone();
                 async move {
@@ -98,6 +98,9 @@ async fn second_instance(
     config.admin_email = Some(ADMIN_EMAIL.to_owned());
     config.admin_password = Some(ADMIN_PASSWORD.to_owned().into());
     config.api_key_rate = None;
+    config
+        .own_receiver_paths
+        .push("/api/v1/test-hooks/".to_owned());
     // Its workers are started below, with the address the instances share.
     config.outbound_webhook_workers = 0;
     let instance = Application::build_with(
@@ -174,7 +177,7 @@ async fn two_instances_on_one_database_never_deliver_one_attempt_twice() {
         second_instance(&first, &admin_url).await;
     let store = first.create_store("Shop", "USD").await;
     let key = store.sandbox_key.clone();
-    let url = first.url("/api/v1/two-instances-hook");
+    let url = first.url("/api/v1/test-hooks/two-instances");
     let mut endpoints = Vec::new();
     for _ in 0..ENDPOINT_COUNT {
         endpoints.push(

@@ -335,7 +335,11 @@ async fn internal_and_insecure_urls_are_refused(backend: Backend) {
             &production,
             "http://hooks.example.com/plain-http".to_owned(),
         ),
-        // This server's own address is a sandbox convenience only.
+        // This server's own address is a sandbox convenience only, and only for its webhook
+        // receivers: never its other routes.
+        (&sandbox, format!("{own}/api/v1/admin/stores")),
+        (&sandbox, format!("{own}/api/v1/test-hooks/../admin/stores")),
+        (&sandbox, format!("{own}/console/fn/anything")),
         (
             &production,
             format!("{}/api/v1/receiver", own.replace("http://", "https://")),
@@ -359,7 +363,7 @@ async fn internal_and_insecure_urls_are_refused(backend: Backend) {
     let created = create(
         &app,
         &sandbox,
-        json!({"url": format!("{own}/api/v1/receiver"), "event_types": ["*"]}),
+        json!({"url": format!("{own}/api/v1/test-hooks/receiver"), "event_types": ["*"]}),
     )
     .await;
     let response = call(
@@ -377,7 +381,10 @@ async fn internal_and_insecure_urls_are_refused(backend: Backend) {
     )
     .await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
-    assert_eq!(list["data"][0]["url"], format!("{own}/api/v1/receiver"));
+    assert_eq!(
+        list["data"][0]["url"],
+        format!("{own}/api/v1/test-hooks/receiver")
+    );
     let production_list = json_of(
         call(&app, &production, Method::GET, ENDPOINTS, None).await,
         200,

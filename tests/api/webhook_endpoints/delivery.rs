@@ -603,6 +603,35 @@ async fn production_deliveries_never_reach_this_server(backend: Backend) {
     assert!(error.starts_with("refused:"), "{error}");
 }
 
+async fn sandbox_deliveries_reach_only_this_servers_receivers(backend: Backend) {
+    let h = by_hand(backend).await;
+    let sandbox = Caller::key(&h.store.sandbox_key);
+    let created = create(
+        &h.app,
+        &sandbox,
+        json!({"url": url(&h.app, "erp"), "event_types": ["*"]}),
+    )
+    .await;
+    let endpoint = created["id"].as_str().unwrap();
+    // As if the stored URL named another route of this server (a row from before the rule):
+    // delivery refuses it, so a sandbox store never aims signed requests at the API.
+    let id: uuid::Uuid = endpoint.parse().unwrap();
+    let elsewhere = format!("{}/api/v1/admin/stores", h.app.address);
+    cassa::on_db!(&h.app.db, pool => {
+        sqlx::query("UPDATE webhook_endpoints SET url = $1 WHERE id = $2")
+            .bind(&elsewhere).bind(id).execute(pool).await.map(|r| r.rows_affected())
+    })
+    .unwrap();
+    h.emit_in(Environment::Sandbox, &[EventType::OrderPaid])
+        .await;
+    assert_eq!(h.deliver_all().await, 1);
+    let attempts = h.attempts(endpoint).await;
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].1, None);
+    let error = attempts[0].2.clone().unwrap();
+    assert!(error.starts_with("refused:"), "{error}");
+}
+
 both_backends!(
     a_delivery_is_signed_and_retried_with_backoff_until_it_succeeds,
     a_delivery_failing_past_its_schedule_fails_and_disables_the_endpoint,
@@ -613,4 +642,5 @@ both_backends!(
     a_retry_waits_from_the_end_of_the_attempt,
     a_hanging_endpoint_does_not_hold_back_another,
     production_deliveries_never_reach_this_server,
+    sandbox_deliveries_reach_only_this_servers_receivers,
 );
