@@ -12,6 +12,33 @@ export PATH="$HOME/.cargo/bin:$TOOLS_DIR/node_modules/.bin:$PATH"
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
+# Runs a build command ("$@") quietly, printing how far it got and the time left, estimated
+# from the crates compiled so far against about how many it compiles in all ($1, counted on a
+# cold build); $2 names it. On failure its last lines are printed.
+with_progress() {
+  local total="$1" label="$2" out rc
+  shift 2
+  out="$(mktemp)"
+  set +e
+  "$@" 2>&1 | tee "$out" | awk -v total="$total" -v label="$label" -v start="$(date +%s)" '
+    function now(  t, cmd) { cmd = "date +%s"; cmd | getline t; close(cmd); return t }
+    /^ *Compiling / {
+      n++
+      if (n == 1 || n % 40 == 0) {
+        el = now() - start
+        left = (n < total) ? el / n * (total - n) : 0
+        printf "\033[1;34m==>\033[0m %s: %d of about %d crates, %dm%02ds so far, about %d min left\n", \
+          label, n, total, el / 60, el % 60, int((left + 59) / 60) > "/dev/stderr"
+        fflush("/dev/stderr")
+      }
+    }'
+  rc="${PIPESTATUS[0]}"
+  set -e
+  if [ "$rc" -ne 0 ]; then tail -n 40 "$out" >&2; fi
+  rm -f "$out"
+  return "$rc"
+}
+
 # Runs a command as root (directly, or through sudo when available).
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
@@ -29,9 +56,11 @@ ensure_wasm_target() {
 
 ensure_cargo_leptos() {
   if cargo leptos --version 2>/dev/null | grep -q " ${CARGO_LEPTOS_VERSION}$"; then return; fi
-  # 0.3.11 needs a newer Rust than 1.95; this version is known to build here (~12 min cold).
-  log "installing cargo-leptos ${CARGO_LEPTOS_VERSION}"
-  cargo install cargo-leptos --locked --version "${CARGO_LEPTOS_VERSION}"
+  # 0.3.11 needs a newer Rust than 1.95. A debug build: it only drives cargo and copies files,
+  # so optimizing it bought nothing at run time and cost most of a first run's wait.
+  log "installing cargo-leptos ${CARGO_LEPTOS_VERSION} (a debug build, ~5 min on 2 cores)"
+  with_progress 550 "cargo-leptos" \
+    cargo install cargo-leptos --locked --debug --version "${CARGO_LEPTOS_VERSION}"
 }
 
 # wasm-bindgen-cli must be exactly the wasm-bindgen version in Cargo.lock.
@@ -40,9 +69,9 @@ ensure_wasm_bindgen() {
   want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$REPO_ROOT/Cargo.lock")"
   [ -n "$want" ] || die "wasm-bindgen is not in Cargo.lock"
   if wasm-bindgen --version 2>/dev/null | grep -q " ${want}$"; then return; fi
-  log "installing wasm-bindgen-cli ${want}"
+  log "installing wasm-bindgen-cli ${want} (~2 min on 2 cores)"
   # Not --locked: its own lockfile pins a crate version the registry mirror lacks.
-  cargo install wasm-bindgen-cli --version "${want}" --force
+  with_progress 160 "wasm-bindgen-cli" cargo install wasm-bindgen-cli --version "${want}" --force
 }
 
 # wasm-opt for release builds, from npm's binaryen (Debian's is too old and breaks hydration).
