@@ -278,15 +278,6 @@ pub async fn payment_action(
     if confirm.is_none() {
         return Err(ServerFnError::new("Tick the confirmation box first."));
     }
-    let amount = match amount
-        .map(|a| a.trim().to_owned())
-        .filter(|a| !a.is_empty())
-    {
-        None => None,
-        Some(a) => Some(a.parse::<i64>().map_err(|_| {
-            ServerFnError::new("The amount must be a whole number of minor units.")
-        })?),
-    };
     let parts = server::parts()?;
     server::fail(
         server::backend()?

@@ -253,10 +253,11 @@ pub struct IntentView {
     /// What the store is paid, when the order is in another currency: amount, captured and
     /// refunded in the settlement currency at the locked rate, formatted.
     pub settlement: Option<SettlementView>,
-    /// Minor units still capturable (0 when capture is not possible).
-    pub capturable: i64,
-    /// Minor units still refundable (0 when refund is not possible).
-    pub refundable: i64,
+    /// Still capturable, in major units as an amount field takes it (`12.34`); `None` when
+    /// capture is not possible.
+    pub capturable: Option<String>,
+    /// Still refundable, in major units (`12.34`); `None` when refund is not possible.
+    pub refundable: Option<String>,
     /// Whether a void is possible.
     pub voidable: bool,
     /// Payment method.
@@ -819,7 +820,7 @@ pub trait ConsoleBackend:
         order_id: String,
         intent_id: String,
         action: String,
-        amount: Option<i64>,
+        amount: Option<String>,
         reason: Option<String>,
         idempotency_key: String,
     ) -> BoxFuture<'a, ConsoleResult<String>>;

@@ -62,11 +62,16 @@ test('a merchant captures part of a payment, refunds part, and sees the timeline
 
   // Capture 20.00 of 48.30, with confirmation.
   const capture = intent.locator('form[data-action="capture"]');
-  await capture.getByLabel('Amount (minor units)').fill('2000');
+  // Amounts are typed in major units; what USD cannot represent is refused with the reason.
+  await capture.getByLabel('Amount (USD)').fill('20.005');
   await capture.getByRole('button', { name: 'Capture' }).click();
   // Without the confirmation box ticked the browser refuses to submit.
   await expect(intent.getByTestId('captured')).toHaveText('$0.00 USD');
   await capture.getByLabel('Confirm').check();
+  await capture.getByRole('button', { name: 'Capture' }).click();
+  await expect(page.getByTestId('action-result')).toContainText('USD amounts have 2 decimal place(s)');
+  await expect(intent.getByTestId('captured')).toHaveText('$0.00 USD');
+  await capture.getByLabel('Amount (USD)').fill('20.00');
   await capture.getByRole('button', { name: 'Capture' }).click();
   await expect(page.getByTestId('action-result')).toHaveText('capture of $20.00 USD: done');
   await expect(intent.getByTestId('intent-status')).toHaveText('partially_captured');
@@ -74,7 +79,7 @@ test('a merchant captures part of a payment, refunds part, and sees the timeline
 
   // Refund 7.50 of it.
   const refund = intent.locator('form[data-action="refund"]');
-  await refund.getByLabel('Amount (minor units)').fill('750');
+  await refund.getByLabel('Amount (USD)').fill('7.50');
   await refund.getByLabel('Reason').fill('scratched base');
   await refund.getByLabel('Confirm').check();
   await refund.getByRole('button', { name: 'Refund' }).click();

@@ -5,6 +5,7 @@ mod availability;
 mod catalog;
 mod checkout;
 mod console;
+mod console_amounts;
 mod credentials;
 mod fx;
 mod hardening_access;

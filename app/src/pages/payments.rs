@@ -373,9 +373,11 @@ fn IntentPanel(
 ) -> impl IntoView {
     // One form per possible action; every form carries the same fresh key from the server, so
     // a resubmitted form acts once. A required checkbox is the confirmation (works without JS).
-    let form = |kind: &'static str, label: String, amount: Option<i64>, reason: bool| {
+    let currency = intent.currency.clone();
+    let form = |kind: &'static str, label: String, amount: Option<String>, reason: bool| {
         let order_id = order_id.clone();
         let intent_id = intent.id.clone();
+        let currency = currency.clone();
         let key = format!("{}:{kind}", intent.action_key);
         view! {
             <ActionForm action=action attr:class="form inline-form action-form" attr:data-action=kind>
@@ -384,8 +386,10 @@ fn IntentPanel(
                 <input type="hidden" name="action" value=kind/>
                 <input type="hidden" name="idempotency_key" value=key/>
                 {amount.map(|max| view! {
-                    <label>"Amount (minor units)"
-                        <input type="number" name="amount" min="1" max=max placeholder=max.to_string()/>
+                    <label>{format!("Amount ({currency})")}
+                        " "
+                        <input type="text" inputmode="decimal" name="amount" placeholder=max.clone()
+                            title=format!("At most {max}; empty for all of it")/>
                     </label>
                 })}
                 {reason.then(|| view! { <label>"Reason" <input type="text" name="reason" maxlength="500"/></label> })}
@@ -394,13 +398,17 @@ fn IntentPanel(
             </ActionForm>
         }
     };
-    let capture = (intent.capturable > 0)
-        .then(|| form("capture", "Capture".into(), Some(intent.capturable), false));
+    let capture = intent
+        .capturable
+        .clone()
+        .map(|max| form("capture", "Capture".into(), Some(max), false));
     let void = intent
         .voidable
         .then(|| form("void", "Void".into(), None, false));
-    let refund = (intent.refundable > 0)
-        .then(|| form("refund", "Refund".into(), Some(intent.refundable), true));
+    let refund = intent
+        .refundable
+        .clone()
+        .map(|max| form("refund", "Refund".into(), Some(max), true));
     let badge = super::disputes::dispute_badge(&intent.disputes);
     let disputes = (!intent.disputes.is_empty()).then(|| {
         view! {

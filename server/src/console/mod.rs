@@ -253,7 +253,7 @@ impl ConsoleBackend for ServerBackend {
         order_id: String,
         intent_id: String,
         action: String,
-        amount: Option<i64>,
+        amount: Option<String>,
         reason: Option<String>,
         idempotency_key: String,
     ) -> BoxFuture<'a, ConsoleResult<String>> {

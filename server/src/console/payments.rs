@@ -13,12 +13,12 @@ use crate::{
     auth::policy,
     http::problem::ApiError,
     idempotency::IdempotencyKey,
-    money::{MinorUnits, format_amount},
+    money::{MinorUnits, Money, format_amount, parse_major_amount},
     payments::{
         self, CaptureRequest, LedgerQuery, PaymentIntent, RefundRequest, TransactionStatus,
     },
     state::AppState,
-    types::{InvalidValue, OrderId, PaymentIntentId},
+    types::{Currency, InvalidValue, OrderId, PaymentIntentId},
 };
 
 /// Rows per ledger page.
@@ -138,8 +138,8 @@ pub async fn order_detail(
                         refunded: g(s.refunded),
                     }
                 }),
-                capturable: i.capturable_amount.0,
-                refundable: i.refundable_amount.0,
+                capturable: input_amount(i.capturable_amount, &i.currency),
+                refundable: input_amount(i.refundable_amount, &i.currency),
                 voidable: i.voidable,
                 payment_method: i.payment_method.clone(),
                 action_key: uuid::Uuid::now_v7().to_string(),
@@ -191,8 +191,8 @@ pub struct ActionForm {
     pub intent_id: String,
     /// `capture`, `void` or `refund`.
     pub action: String,
-    /// Minor units; the whole remaining amount when absent.
-    pub amount: Option<i64>,
+    /// Major units as typed (`12.34`); the whole remaining amount when absent.
+    pub amount: Option<String>,
     /// The merchant's reason (refunds).
     pub reason: Option<String>,
     /// The form's key: a resubmitted form acts once.
@@ -201,6 +201,18 @@ pub struct ActionForm {
 
 /// Capture, void or refund under the API's money rule and services, with the form's key as the
 /// Idempotency-Key. Returns a confirmation to show.
+/// What is left to capture or refund as an amount input shows it (`12.34`, plain major units
+/// for the field to start from), or `None` when nothing is.
+fn input_amount(left: MinorUnits, currency: &str) -> Option<String> {
+    if left.0 <= 0 {
+        return None;
+    }
+    Some(match Currency::parse(currency) {
+        Ok(c) => Money::new(left, c).major().to_string(),
+        Err(_) => left.0.to_string(),
+    })
+}
+
 pub async fn action(state: &AppState, req: &Parts, form: ActionForm) -> ConsoleResult<String> {
     let signed = require_signed(state, req).await?;
     let (store, actor, env) = signed.allowed(state, policy::move_money).await?;
@@ -226,7 +238,22 @@ pub async fn action(state: &AppState, req: &Parts, form: ActionForm) -> ConsoleR
         caller: &caller,
         reply: None,
     };
-    let amount = form.amount;
+    let amount = match form
+        .amount
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
+        None => None,
+        Some(typed) => {
+            let currency = payments::intent_currency(state, store, env, order_id, intent_id)
+                .await
+                .map_err(shown)?;
+            let minor = parse_major_amount(typed, currency)
+                .map_err(|e| shown(InvalidValue::new("amount", e.to_string())))?;
+            Some(minor.0)
+        }
+    };
     let (intent, txn) = match form.action.as_str() {
         "capture" => {
             let request = CaptureRequest {

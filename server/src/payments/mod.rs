@@ -60,7 +60,7 @@ pub use error::Error;
 pub use events::{release_cancelled, transaction_for_event};
 pub use machine::IntentStatus;
 pub use pay::pay;
-pub use queries::{daily_volume, detail, list, status_counts};
+pub use queries::{daily_volume, detail, intent_currency, list, status_counts};
 pub use reply::{Render, Reply, respond};
 pub use repo::Outcome;
 pub use resolver::{is_open, resolve_open, resolve_transaction, spawn_resolver};

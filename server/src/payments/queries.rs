@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     state::AppState,
-    types::{Environment, InvalidValue, OrderId, StoreId},
+    types::{Currency, Environment, InvalidValue, OrderId, PaymentIntentId, StoreId},
 };
 
 /// `GET /api/v1/admin/orders/{id}/payments`: intents, their transactions and disputes, and the
@@ -51,6 +51,21 @@ pub async fn detail(
             .collect(),
         status_history: history.into_iter().map(Into::into).collect(),
     })
+}
+
+/// The currency of an order's payment in a store and environment: what an amount a person
+/// typed in major units is read in. Another store's or environment's payment is not found.
+pub async fn intent_currency(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    order_id: OrderId,
+    intent_id: PaymentIntentId,
+) -> Result<Currency, Error> {
+    let intent = repo::intent_of_order(&state.db, store, env, order_id, intent_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(Currency::parse(&intent.currency)?)
 }
 
 /// `GET /api/v1/admin/payments`: the store's intents, newest first, keyset pages.

@@ -1,0 +1,95 @@
+//! Issue #21: the console takes capture and refund amounts in major units, read in the
+//! payment's currency, and refuses what the currency cannot represent.
+
+use cassa_tests::{Backend, both_backends};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::console::{admin_session, server_fn};
+use crate::payments::shop;
+
+async fn act(
+    shop: &shop::Shop,
+    cookie: &str,
+    order: &str,
+    intent: &str,
+    action: &str,
+    amount: &str,
+) -> (bool, String) {
+    let key = Uuid::now_v7().to_string();
+    let response = server_fn(
+        &shop.app,
+        "payment_action",
+        &[
+            ("order_id", order),
+            ("intent_id", intent),
+            ("action", action),
+            ("amount", amount),
+            ("reason", ""),
+            ("idempotency_key", &key),
+            ("confirm", "yes"),
+        ],
+        cookie,
+    )
+    .await;
+    let ok = response.status().is_success();
+    (ok, response.text().await.unwrap())
+}
+
+async fn amounts_are_typed_in_major_units_of_the_payments_currency(backend: Backend) {
+    let shop = shop::shop(backend).await;
+    let (order, intent) = shop.authorized().await;
+    let intent = intent["id"].as_str().unwrap().to_owned();
+    let cookie = admin_session(&shop.app).await;
+    let selected = server_fn(
+        &shop.app,
+        "select",
+        &[("store_id", &shop.store.id)],
+        &cookie,
+    )
+    .await;
+    assert!(selected.status().is_success() || selected.status().is_redirection());
+
+    for (typed, why) in [
+        ("20.005", "USD amounts have 2 decimal place(s)"),
+        ("2000x", "enter an amount such as 12.34"),
+        ("-5", "enter an amount such as 12.34"),
+    ] {
+        let (ok, text) = act(&shop, &cookie, &order, &intent, "capture", typed).await;
+        assert!(!ok && text.contains(why), "{typed}: {text}");
+    }
+    let (ok, text) = act(&shop, &cookie, &order, &intent, "capture", "20.00").await;
+    assert!(ok, "{text}");
+    assert!(text.contains("capture of $20.00 USD: done"), "{text}");
+    let (ok, text) = act(&shop, &cookie, &order, &intent, "refund", "7.5").await;
+    assert!(ok, "{text}");
+    assert!(text.contains("refund of $7.50 USD: done"), "{text}");
+
+    let detail: Value = shop
+        .app
+        .client
+        .get(
+            shop.app
+                .url(&format!("/api/v1/admin/orders/{order}/payments")),
+        )
+        .bearer_auth(&shop.store.sandbox_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paid = &detail["intents"][0];
+    assert_eq!(paid["captured_amount"], json!(2000), "{detail}");
+    assert_eq!(paid["refunded_amount"], json!(750), "{detail}");
+
+    // Another store's payment is not found, whatever was typed: its currency is never read
+    // out through the message.
+    let other = shop.app.create_store("Other", "JPY").await;
+    let selected = server_fn(&shop.app, "select", &[("store_id", &other.id)], &cookie).await;
+    assert!(selected.status().is_success() || selected.status().is_redirection());
+    let (ok, text) = act(&shop, &cookie, &order, &intent, "capture", "1.005").await;
+    assert!(!ok && !text.contains("decimal"), "{text}");
+}
+
+both_backends!(amounts_are_typed_in_major_units_of_the_payments_currency);
