@@ -147,8 +147,8 @@ pub struct KeyOverviewView {
     pub rotations: Vec<RotationView>,
 }
 
-/// Filters of the payments ledger page (all optional; amounts in minor units, dates
-/// `YYYY-MM-DD`).
+/// Filters of the payments ledger page (all optional; amounts as typed, in major units of the
+/// store's currency, dates `YYYY-MM-DD`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerFilter {
     /// Payment status.

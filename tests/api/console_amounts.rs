@@ -83,6 +83,32 @@ async fn amounts_are_typed_in_major_units_of_the_payments_currency(backend: Back
     assert_eq!(paid["captured_amount"], json!(2000), "{detail}");
     assert_eq!(paid["refunded_amount"], json!(750), "{detail}");
 
+    // The ledger's amount filters are typed the same way, in the store's currency.
+    let ledger = |min: &'static str, max: &'static str| {
+        let cookie = cookie.clone();
+        let shop = &shop;
+        async move {
+            let response = server_fn(
+                &shop.app,
+                "payments",
+                &[("min_amount", min), ("max_amount", max)],
+                &cookie,
+            )
+            .await;
+            let ok = response.status().is_success();
+            (ok, response.text().await.unwrap())
+        }
+    };
+    let (ok, text) = ledger("0.01", "").await;
+    assert!(ok && text.contains(&intent), "{text}");
+    let (ok, text) = ledger("", "0.01").await;
+    assert!(ok && !text.contains(&intent), "{text}");
+    let (ok, text) = ledger("0.001", "").await;
+    assert!(
+        !ok && text.contains("USD amounts have 2 decimal place(s)"),
+        "{text}"
+    );
+
     // Another store's payment is not found, whatever was typed: its currency is never read
     // out through the message.
     let other = shop.app.create_store("Other", "JPY").await;

@@ -194,13 +194,13 @@ fn Ledger(store_name: String, environment: String) -> impl IntoView {
                 </label>
                 <label>"From" <input type="date" name="from" value=current.from.clone()/></label>
                 <label>"To" <input type="date" name="to" value=current.to.clone()/></label>
-                <label>
-                    "Min amount (minor units)"
-                    <input type="number" name="min_amount" min="0" value=current.min_amount.clone()/>
+                <label title="In the store's currency, such as 12.34">
+                    "Min amount "
+                    <input type="text" inputmode="decimal" name="min_amount" placeholder="12.34" value=current.min_amount.clone()/>
                 </label>
-                <label>
-                    "Max amount (minor units)"
-                    <input type="number" name="max_amount" min="0" value=current.max_amount.clone()/>
+                <label title="In the store's currency, such as 12.34">
+                    "Max amount "
+                    <input type="text" inputmode="decimal" name="max_amount" placeholder="12.34" value=current.max_amount.clone()/>
                 </label>
                 <button type="submit" class="btn primary">"Filter"</button>
             </form>

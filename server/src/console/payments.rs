@@ -18,6 +18,7 @@ use crate::{
         self, CaptureRequest, LedgerQuery, PaymentIntent, RefundRequest, TransactionStatus,
     },
     state::AppState,
+    tenancy::stores,
     types::{Currency, InvalidValue, OrderId, PaymentIntentId},
 };
 
@@ -53,24 +54,30 @@ fn day(field: &'static str, text: &Option<String>) -> Result<Option<DateTime<Utc
         .transpose()
 }
 
-fn minor(field: &'static str, text: &Option<String>) -> Result<Option<i64>, InvalidValue> {
+/// An amount filter typed in major units of the store's currency (`12.34`).
+fn minor(
+    field: &'static str,
+    text: &Option<String>,
+    currency: Currency,
+) -> Result<Option<i64>, InvalidValue> {
     filled(text)
         .map(|t| {
-            t.parse()
-                .map_err(|_| InvalidValue::new(field, "a whole number of minor units"))
+            parse_major_amount(t, currency)
+                .map(|m| m.0)
+                .map_err(|e| InvalidValue::new(field, e.to_string()))
         })
         .transpose()
 }
 
-/// The ledger query for the page's filters.
-fn ledger_query(filter: &LedgerFilter) -> Result<LedgerQuery, InvalidValue> {
+/// The ledger query for the page's filters; amounts are in `currency`'s major units.
+fn ledger_query(filter: &LedgerFilter, currency: Currency) -> Result<LedgerQuery, InvalidValue> {
     Ok(LedgerQuery {
         status: filter.status.clone().filter(|s| !s.is_empty()),
         created_from: day("from", &filter.from)?,
         // The "to" day is included: up to the start of the next day.
         created_to: day("to", &filter.to)?.map(|d| d + Duration::days(1)),
-        min_amount: minor("min_amount", &filter.min_amount)?,
-        max_amount: minor("max_amount", &filter.max_amount)?,
+        min_amount: minor("min_amount", &filter.min_amount, currency)?,
+        max_amount: minor("max_amount", &filter.max_amount, currency)?,
         limit: Some(LEDGER_PAGE),
         starting_after: match filter.after.as_deref().filter(|a| !a.is_empty()) {
             None => None,
@@ -90,7 +97,8 @@ pub async fn ledger(
 ) -> ConsoleResult<LedgerView> {
     let signed = require_signed(state, req).await?;
     let store = signed.store()?;
-    let query = ledger_query(&filter).map_err(shown)?;
+    let currency = stores::find(state, store).await.map_err(shown)?.currency;
+    let query = ledger_query(&filter, currency).map_err(shown)?;
     let page = payments::list(state, store, signed.environment(), &query)
         .await
         .map_err(shown)?;
