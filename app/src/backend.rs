@@ -10,6 +10,18 @@ pub mod disputes;
 pub mod providers;
 pub mod webhook_endpoints;
 
+/// An instant as the console shows it: in the store's time zone to the minute, how long ago
+/// (within a week), and the exact value for a tooltip.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// `2026-12-04 09:17 CET`.
+    pub text: String,
+    /// `5 min ago`, `in 3 days`; `None` beyond a week.
+    pub relative: Option<String>,
+    /// RFC 3339 in the same zone, to the millisecond (`2026-12-04T09:17:36.924+01:00`).
+    pub exact: String,
+}
+
 /// What the overview page shows about the running platform.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemStatus {
@@ -63,10 +75,10 @@ pub struct ApiKeyView {
     pub environment: String,
     /// Masked form, e.g. `sk_test_Ab12…9xYz`.
     pub display_hint: String,
-    /// Creation time (RFC 3339).
-    pub created_at: String,
-    /// Last use (RFC 3339), if any.
-    pub last_used_at: Option<String>,
+    /// Creation time.
+    pub created_at: Stamp,
+    /// Last use, if any.
+    pub last_used_at: Option<Stamp>,
     /// Whether it was revoked.
     pub revoked: bool,
 }
@@ -80,8 +92,8 @@ pub struct StoreView {
     pub name: String,
     /// Settlement currency.
     pub currency: String,
-    /// Creation time (RFC 3339).
-    pub created_at: String,
+    /// Creation time.
+    pub created_at: Stamp,
 }
 
 /// A secret shown exactly once, right after creation.
@@ -104,8 +116,8 @@ pub struct CredentialRow {
     pub masked: Vec<(String, String)>,
     /// Master key version of the ciphertext.
     pub key_version: u32,
-    /// Last change (RFC 3339).
-    pub updated_at: String,
+    /// Last change.
+    pub updated_at: Stamp,
 }
 
 /// A master key version (never the key).
@@ -134,8 +146,8 @@ pub struct RotationView {
     pub total: i64,
     /// Rows moved.
     pub done: i64,
-    /// Start (RFC 3339).
-    pub started_at: String,
+    /// Start.
+    pub started_at: Stamp,
 }
 
 /// Key versions and recent rotations.
@@ -182,8 +194,8 @@ pub struct PaymentRowView {
     pub refunded: String,
     /// Payment method.
     pub payment_method: String,
-    /// Creation time (RFC 3339).
-    pub created_at: String,
+    /// Creation time.
+    pub created_at: Stamp,
 }
 
 /// One page of the ledger.
@@ -216,8 +228,8 @@ pub struct TransactionView {
     pub reason: Option<String>,
     /// Who asked.
     pub actor: String,
-    /// When (RFC 3339).
-    pub created_at: String,
+    /// When.
+    pub created_at: Stamp,
 }
 
 /// An intent's amounts in the store's settlement currency.
@@ -286,8 +298,8 @@ pub struct TimelineEntry {
     pub source: String,
     /// Who.
     pub actor: String,
-    /// When (RFC 3339).
-    pub at: String,
+    /// When.
+    pub at: Stamp,
 }
 
 /// The order page.
@@ -348,12 +360,12 @@ pub struct WebhookEventView {
     pub attempt_count: i32,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
-    /// Next attempt (RFC 3339).
-    pub next_attempt_at: Option<String>,
-    /// Arrival (RFC 3339).
-    pub received_at: String,
-    /// Processing time (RFC 3339).
-    pub processed_at: Option<String>,
+    /// Next attempt.
+    pub next_attempt_at: Option<Stamp>,
+    /// Arrival.
+    pub received_at: Stamp,
+    /// Processing time.
+    pub processed_at: Option<Stamp>,
     /// The body, pretty-printed when it is JSON.
     pub payload: String,
 }
@@ -376,8 +388,8 @@ pub struct TrackingEventView {
     pub description: String,
     /// Where, when the carrier says.
     pub location: Option<String>,
-    /// When (RFC 3339).
-    pub at: String,
+    /// When.
+    pub at: Stamp,
 }
 
 /// Something done to a shipment, and by whom.
@@ -389,8 +401,8 @@ pub struct ShipmentHistoryView {
     pub actor: String,
     /// What happened.
     pub detail: String,
-    /// When (RFC 3339).
-    pub at: String,
+    /// When.
+    pub at: Stamp,
 }
 
 /// A shipment as the console shows it.
@@ -410,7 +422,7 @@ pub struct ShipmentView {
     pub amount: String,
     /// Tracking number, once bought.
     pub tracking_number: Option<String>,
-    /// Until when the label can be voided (RFC 3339).
+    /// Until when the label can be voided.
     pub void_deadline: Option<String>,
     /// Why the purchase failed.
     pub failure_code: Option<String>,
@@ -424,8 +436,8 @@ pub struct ShipmentView {
     pub tracking: Vec<TrackingEventView>,
     /// Purchase, void and status changes, oldest first.
     pub history: Vec<ShipmentHistoryView>,
-    /// Created (RFC 3339).
-    pub created_at: String,
+    /// Created.
+    pub created_at: Stamp,
 }
 
 /// One page of the shipments list, with counts per status.
@@ -477,8 +489,8 @@ pub struct TaxExportRow {
     pub sha256: Option<String>,
     /// Who asked.
     pub actor: String,
-    /// When (RFC 3339).
-    pub created_at: String,
+    /// When.
+    pub created_at: Stamp,
     /// Whole percent written of a running export by transaction line.
     pub percent: Option<i64>,
 }
@@ -517,8 +529,8 @@ pub struct TaxExemptionRow {
     pub jurisdictions: Vec<String>,
     /// Last day it is valid (`YYYY-MM-DD`).
     pub expires_on: Option<String>,
-    /// Recorded (RFC 3339).
-    pub created_at: String,
+    /// Recorded.
+    pub created_at: Stamp,
 }
 
 /// A form field the server refused, and why: shown beside the field.
@@ -588,7 +600,7 @@ pub struct FxRateRow {
     /// When the feed fixed it.
     pub as_of: String,
     /// When it was imported.
-    pub imported_at: String,
+    pub imported_at: Stamp,
     /// Who imported it (`user:…`).
     pub imported_by: String,
 }
@@ -644,8 +656,8 @@ pub struct ReconciliationRunRow {
     pub match_rate: Option<String>,
     /// Why its last attempt stopped.
     pub last_error: Option<String>,
-    /// Asked at (RFC 3339).
-    pub created_at: String,
+    /// Asked at.
+    pub created_at: Stamp,
 }
 
 /// A reconciliation exception as the console shows it.

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Stamp;
+
 #[cfg(feature = "ssr")]
 use super::{BoxFuture, ConsoleResult};
 
@@ -26,10 +28,10 @@ pub struct DisputeView {
     pub status: String,
     /// Whether it is decided (`won`, `lost`, `closed`).
     pub decided: bool,
-    /// When it was first recorded (RFC 3339).
-    pub opened_at: String,
-    /// Last change (RFC 3339).
-    pub updated_at: String,
+    /// When it was first recorded.
+    pub opened_at: Stamp,
+    /// Last change.
+    pub updated_at: Stamp,
 }
 
 /// One page of the store's disputes.

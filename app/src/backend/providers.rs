@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Stamp;
+
 use super::FieldError;
 #[cfg(feature = "ssr")]
 use super::{BoxFuture, ConsoleResult};
@@ -17,8 +19,8 @@ pub struct PaymentProviderView {
     pub chosen: bool,
     /// Who chose it (`user:…`, `api_key:…`).
     pub updated_by: Option<String>,
-    /// When (RFC 3339).
-    pub updated_at: Option<String>,
+    /// When.
+    pub updated_at: Option<Stamp>,
     /// The payment providers the store holds credentials for here: what it may choose.
     pub choices: Vec<String>,
 }
@@ -50,8 +52,8 @@ pub struct ConnectionView {
     pub default_currency: Option<String>,
     /// Whether it may take payments now.
     pub charges_enabled: bool,
-    /// When the provider answered (RFC 3339).
-    pub checked_at: String,
+    /// When the provider answered.
+    pub checked_at: Stamp,
 }
 
 /// The server's answers about providers; part of [`super::ConsoleBackend`].

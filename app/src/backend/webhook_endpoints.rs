@@ -7,14 +7,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use super::{BoxFuture, ConsoleResult, RevealedSecret};
 
-/// An instant as the console shows it: to the minute, with the exact value for a tooltip.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stamp {
-    /// `2026-12-04 02:17 UTC`.
-    pub text: String,
-    /// RFC 3339, as stored.
-    pub exact: String,
-}
+pub use super::Stamp;
 
 /// One UTC day of an endpoint's attempts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{error_text, revealed_secret, with_viewer};
+use super::{error_text, revealed_secret, when, with_viewer};
 use crate::{
     api::{CreateApiKey, RevokeApiKey, list_api_keys},
     backend::Viewer,
@@ -85,8 +85,8 @@ fn KeyList(store_name: String, environment: String) -> impl IntoView {
                                                             <td>
                                                                 <code data-testid="key-hint">{k.display_hint}</code>
                                                             </td>
-                                                            <td>{k.created_at}</td>
-                                                            <td>{k.last_used_at.unwrap_or_else(|| "never".into())}</td>
+                                                            <td>{when(k.created_at)}</td>
+                                                            <td>{match k.last_used_at { Some(t) => when(t).into_any(), None => "never".into_any() }}</td>
                                                             <td>{status}</td>
                                                             <td>
                                                                 {(!k.revoked)

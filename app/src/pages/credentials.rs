@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use super::{
     error_text,
     providers::{PaymentProviderPanel, StripeForm, connection_cell},
-    with_viewer,
+    when, with_viewer,
 };
 use crate::{
     api::{PutCredentials, list_credentials},
@@ -97,7 +97,7 @@ fn CredentialList(store_name: String, environment: String) -> impl IntoView {
                                                                     .collect_view()}
                                                             </td>
                                                             <td>{row.key_version}</td>
-                                                            <td>{row.updated_at}</td>
+                                                            <td>{when(row.updated_at)}</td>
                                                             {check}
                                                         </tr>
                                                     }

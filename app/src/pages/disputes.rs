@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{error_text, with_viewer};
+use super::{error_text, when, with_viewer};
 use crate::{
     api::list_disputes,
     backend::{Viewer, disputes::DisputeView},
@@ -62,12 +62,12 @@ pub(super) fn DisputesTable(rows: Vec<DisputeView>, with_order: bool) -> impl In
                         let status = d.status.clone();
                         view! {
                             <tr data-dispute-id=d.id.clone() data-status=status.clone()>
-                                <td>{d.opened_at}</td>
+                                <td>{when(d.opened_at)}</td>
                                 <td>{d.amount}</td>
                                 <td>{d.reason.replace('_', " ")}</td>
                                 <td><span class=format!("status-chip dispute-{status}")>{status.clone()}</span></td>
                                 <td><code>{d.provider_dispute_id}</code></td>
-                                <td>{d.updated_at}</td>
+                                <td>{when(d.updated_at)}</td>
                                 {order}
                             </tr>
                         }

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{error_text, for_platform_admins};
+use super::{error_text, for_platform_admins, when};
 use crate::{
     api::{ImportFxRates, get_fx_rates_page},
     backend::{FieldError, FxImportOutcome, FxLatestRow, FxRateRow, FxRatesPageView},
@@ -326,7 +326,7 @@ fn history_row(r: FxRateRow) -> impl IntoView {
             <td data-testid="pair">{format!("{} → {}", r.base, r.quote)}</td>
             <td data-testid="rate">{r.rate}</td>
             <td>{r.source}</td>
-            <td>{r.imported_at} <br/><span class="muted">{r.imported_by}</span></td>
+            <td>{when(r.imported_at)} <br/><span class="muted">{r.imported_by}</span></td>
         </tr>
     }
 }

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{error_text, for_platform_admins};
+use super::{error_text, for_platform_admins, when};
 use crate::api::{RetireKey, StartRotation, key_overview};
 
 /// Key rotation page.
@@ -141,7 +141,7 @@ fn KeyPanel() -> impl IntoView {
                                                                 <progress max="100" value=percent></progress>
                                                                 " " {format!("{}/{}", r.done, r.total)}
                                                             </td>
-                                                            <td>{r.started_at}</td>
+                                                            <td>{when(r.started_at)}</td>
                                                         </tr>
                                                     }
                                                 })

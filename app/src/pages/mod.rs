@@ -36,7 +36,7 @@ pub use webhooks::Webhooks;
 
 use leptos::prelude::*;
 
-use crate::backend::{RevealedSecret, Viewer};
+use crate::backend::{RevealedSecret, Stamp, Viewer};
 
 /// The viewer resource provided by the top bar, refetched on every navigation.
 pub type ViewerResource = Resource<Result<Option<Viewer>, ServerFnError>>;
@@ -94,6 +94,20 @@ pub fn for_platform_admins<V: IntoView + 'static>(
 }
 
 /// An error message from a server function, without the framework's prefix.
+/// An instant as people read it: the store's local time to the minute and how long ago, the
+/// exact value on hover (and in `datetime` for machines).
+pub fn when(stamp: Stamp) -> impl IntoView {
+    let relative = stamp
+        .relative
+        .map(|r| view! { <span class="muted small">" · " {r}</span> });
+    view! {
+        <time datetime=stamp.exact.clone() title=stamp.exact>
+            {stamp.text}
+            {relative}
+        </time>
+    }
+}
+
 pub fn error_text(err: &ServerFnError) -> String {
     match err {
         ServerFnError::ServerError(msg) => msg.clone(),

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::{error_text, with_viewer};
+use super::{error_text, when, with_viewer};
 use crate::{
     api::{PaymentAction, get_dashboard, get_order_payments, list_payments},
     backend::{DashboardView, IntentView, LedgerFilter, LedgerView, OrderDetailView, Viewer},
@@ -258,7 +258,7 @@ fn LedgerTable(view: LedgerView, filter: LedgerFilter) -> impl IntoView {
                     .map(|r| {
                         view! {
                             <tr data-payment-id=r.id.clone()>
-                                <td>{r.created_at}</td>
+                                <td>{when(r.created_at)}</td>
                                 <td>
                                     <span class=format!("status-chip {}", r.status)>{r.status.clone()}</span>
                                 </td>
@@ -351,7 +351,7 @@ fn OrderView(detail: OrderDetailView, action: ServerAction<PaymentAction>) -> im
                         let (subject, to) = (t.subject.clone(), t.to_status.clone());
                         view! {
                             <li data-subject=subject data-to=to>
-                                <time>{t.at}</time>
+                                {when(t.at)}
                                 " "
                                 <strong>{t.subject} ": " {t.from_status.unwrap_or_else(|| "—".into())} " → " {t.to_status}</strong>
                                 " " <span>{t.reason}</span>
@@ -474,7 +474,7 @@ fn IntentPanel(
                             };
                             view! {
                                 <tr data-operation=operation data-status=status>
-                                    <td>{t.created_at}</td>
+                                    <td>{when(t.created_at)}</td>
                                     <td>{t.operation}</td>
                                     <td>
                                         {t.amount}

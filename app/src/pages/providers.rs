@@ -8,7 +8,7 @@ use super::error_text;
 use crate::{
     api::{CheckConnection, ChoosePaymentProvider, PutCredentials, get_payment_provider},
     backend::{
-        CredentialRow, FieldError,
+        CredentialRow, FieldError, Stamp,
         providers::{ConnectionView, PaymentProviderView, ProviderChoiceOutcome},
     },
 };
@@ -30,7 +30,7 @@ pub fn PaymentProviderPanel(environment: String, saved: RwSignal<usize>) -> impl
     // the form as the merchant left it).
     let last_chosen =
         Memo::new(
-            move |previous: Option<&Option<String>>| match choose.value().get() {
+            move |previous: Option<&Option<Stamp>>| match choose.value().get() {
                 Some(Ok(ProviderChoiceOutcome::Chosen(now))) => now.updated_at,
                 _ => previous.cloned().flatten(),
             },
@@ -100,7 +100,7 @@ fn choice(
 ) -> impl IntoView {
     let how = match (&current.updated_by, &current.updated_at) {
         _ if !current.chosen => " (the server's default: none chosen yet)".to_owned(),
-        (Some(by), Some(at)) => format!(" (chosen by {by} at {at})"),
+        (Some(by), Some(at)) => format!(" (chosen by {by} at {})", at.text),
         _ => " (chosen)".to_owned(),
     };
     let form = if current.choices.is_empty() {

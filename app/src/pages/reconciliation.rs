@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{error_text, outcomes, with_viewer};
+use super::{error_text, outcomes, when, with_viewer};
 use crate::{
     api::{
         ResolveReconciliationItem, SaveReconciliationSchedule, StartReconciliation,
@@ -110,7 +110,7 @@ fn runs_table(
                                             <span class="bar-ok" style=format!("width: {matched_share}%")></span>
                                         </div>
                                     </td>
-                                    <td>{r.created_at.clone()}</td>
+                                    <td>{when(r.created_at.clone())}</td>
                                 </tr>
                             }
                         })

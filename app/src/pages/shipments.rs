@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{error_text, outcomes, with_viewer};
+use super::{error_text, outcomes, when, with_viewer};
 use crate::{
     api::{BuyLabel, VoidShipment, get_order_shipping, list_shipments},
     backend::{ShipmentView, Viewer},
@@ -142,7 +142,7 @@ fn ShipmentRow(shipment: ShipmentView, void: ServerAction<VoidShipment>) -> impl
     let id = shipment.id.clone();
     view! {
         <tr data-shipment-id=id data-status=status.clone()>
-            <td>{shipment.created_at.clone()}</td>
+            <td>{when(shipment.created_at.clone())}</td>
             <td>
                 <a href=order_href>
                     <code>{shipment.order_id.clone()}</code>
@@ -293,7 +293,7 @@ fn ShipmentCard(shipment: ShipmentView, void: ServerAction<VoidShipment>) -> imp
                                 let status = t.status.clone();
                                 view! {
                                     <li data-status=status>
-                                        <time>{t.at}</time>
+                                        {when(t.at)}
                                         " " <strong>{t.status}</strong>
                                         " " <span>{t.description}</span>
                                         {t.location.map(|l| view! { " " <span class="muted">{l}</span> })}
@@ -315,7 +315,7 @@ fn ShipmentCard(shipment: ShipmentView, void: ServerAction<VoidShipment>) -> imp
                             let kind = h.kind.clone();
                             view! {
                                 <li data-kind=kind>
-                                    <time>{h.at}</time>
+                                    {when(h.at)}
                                     " " <strong>{h.kind}</strong>
                                     " " <span>{h.detail}</span>
                                     " " <span class="muted">"(" {h.actor} ")"</span>

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{error_text, for_platform_admins, revealed_secret};
+use super::{error_text, for_platform_admins, revealed_secret, when};
 use crate::api::{CreateStore, list_stores};
 
 /// Stores page (platform admins).
@@ -66,7 +66,7 @@ fn StoreList() -> impl IntoView {
                                                             <td>
                                                                 <code>{s.id}</code>
                                                             </td>
-                                                            <td>{s.created_at}</td>
+                                                            <td>{when(s.created_at)}</td>
                                                         </tr>
                                                     }
                                                 })

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{error_text, outcomes, with_viewer};
+use super::{error_text, outcomes, when, with_viewer};
 use crate::{
     api::{
         AddTaxExemption, RevokeTaxExemption, SaveTaxNexus, SaveTaxRules, SaveTaxSettings,
@@ -263,7 +263,7 @@ fn TaxView(
                                         let short = sha.chars().take(12).collect::<String>();
                                         view! {
                                             <tr data-export-id=e.id.clone() data-status=e.status.clone()>
-                                                <td>{e.created_at} <br/><span class="muted">{e.actor}</span></td>
+                                                <td>{when(e.created_at)} <br/><span class="muted">{e.actor}</span></td>
                                                 <td>{e.period}</td>
                                                 <td>{e.shape}</td>
                                                 <td>

@@ -10,7 +10,7 @@ mod sparkline;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{error_text, outcomes, revealed_secret, with_viewer};
+use super::{error_text, outcomes, revealed_secret, when, with_viewer};
 use crate::{
     api::{
         CreateWebhookEndpoint, DeleteWebhookEndpoint, PingWebhookEndpoint, ResendWebhookDelivery,
@@ -19,17 +19,12 @@ use crate::{
     },
     backend::{
         Viewer,
-        webhook_endpoints::{EndpointView, Stamp, WebhookEndpointsPageView},
+        webhook_endpoints::{EndpointView, WebhookEndpointsPageView},
     },
 };
 
 /// The page's address.
 const PAGE: &str = "/developers/webhooks";
-
-/// An instant to the minute, the exact value on hover.
-fn when(stamp: Stamp) -> impl IntoView {
-    view! { <time datetime=stamp.exact.clone() title=stamp.exact>{stamp.text}</time> }
-}
 
 fn types_text(types: &[String]) -> String {
     if types.iter().any(|t| t == "*") {

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{error_text, with_viewer};
+use super::{error_text, when, with_viewer};
 use crate::{
     api::{ReplayWebhook, list_webhook_events},
     backend::{Viewer, WebhookEventView},
@@ -129,7 +129,7 @@ fn EventRow(event: WebhookEventView, replay: ServerAction<ReplayWebhook>) -> imp
     let status = event.status.clone();
     view! {
         <tr data-event-id=row_id data-status=row_status>
-            <td>{event.received_at}</td>
+            <td>{when(event.received_at)}</td>
             <td>
                 <code>{event.event_type}</code>
                 <br/>
@@ -137,7 +137,7 @@ fn EventRow(event: WebhookEventView, replay: ServerAction<ReplayWebhook>) -> imp
             </td>
             <td>
                 <span class=format!("status-chip {status}") data-testid="event-status">{status.clone()}</span>
-                {event.next_attempt_at.filter(|_| status == "pending").map(|t| view! { <br/><span class="muted">"next " {t}</span> })}
+                {event.next_attempt_at.filter(|_| status == "pending").map(|t| view! { <br/><span class="muted">"next " {when(t)}</span> })}
             </td>
             <td>
                 <span class=signature_class>{signature_text}</span>

@@ -3,7 +3,7 @@
 use app::backend::{ApiKeyView, ConsoleResult, RevealedSecret};
 use axum::http::request::Parts;
 
-use super::{context::require_signed, first_page, shown};
+use super::{context::require_signed, first_page, shown, time::Times};
 use crate::{
     auth::policy, http::problem::ApiError, state::AppState, tenancy::api_keys, types::ApiKeyId,
 };
@@ -11,6 +11,7 @@ use crate::{
 /// The keys, masked.
 pub async fn list(state: &AppState, req: &Parts) -> ConsoleResult<Vec<ApiKeyView>> {
     let signed = require_signed(state, req).await?;
+    let times = Times::of(state, &signed);
     let keys = api_keys::list(state, signed.store()?, signed.environment(), first_page())
         .await
         .map_err(shown)?;
@@ -22,8 +23,8 @@ pub async fn list(state: &AppState, req: &Parts) -> ConsoleResult<Vec<ApiKeyView
             name: k.name,
             environment: k.environment.as_str().to_owned(),
             display_hint: k.display_hint,
-            created_at: k.created_at.to_rfc3339(),
-            last_used_at: k.last_used_at.map(|t| t.to_rfc3339()),
+            created_at: times.stamp(k.created_at),
+            last_used_at: k.last_used_at.map(|t| times.stamp(t)),
             revoked: k.revoked_at.is_some(),
         })
         .collect())

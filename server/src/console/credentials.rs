@@ -4,14 +4,14 @@
 use app::backend::{ConsoleResult, CredentialRow};
 use axum::http::request::Parts;
 
-use super::{context::require_signed, shown, told};
+use super::{context::require_signed, shown, time::Times, told};
 use crate::{
     auth::policy,
     credentials::{self, CredentialView},
     state::AppState,
 };
 
-fn row(view: CredentialView) -> CredentialRow {
+fn row(view: CredentialView, times: &Times) -> CredentialRow {
     let masked = view
         .masked
         .as_object()
@@ -35,17 +35,18 @@ fn row(view: CredentialView) -> CredentialRow {
         environment: view.environment.as_str().to_owned(),
         masked,
         key_version: view.key_version,
-        updated_at: view.updated_at.to_rfc3339(),
+        updated_at: times.stamp(view.updated_at),
     }
 }
 
 /// The stored credentials, masked.
 pub async fn list(state: &AppState, req: &Parts) -> ConsoleResult<Vec<CredentialRow>> {
     let signed = require_signed(state, req).await?;
+    let times = Times::of(state, &signed);
     let rows = credentials::list(state, signed.store()?, signed.environment())
         .await
         .map_err(shown)?;
-    Ok(rows.into_iter().map(row).collect())
+    Ok(rows.into_iter().map(|r| row(r, &times)).collect())
 }
 
 /// Stores or replaces a provider's credentials in the environment the console shows.
@@ -70,5 +71,5 @@ pub async fn put(
     let view = credentials::put(state, store_id, environment, &secrets)
         .await
         .map_err(shown)?;
-    Ok(row(view))
+    Ok(row(view, &Times::of(state, &signed)))
 }

@@ -7,7 +7,7 @@ use app::backend::{
 };
 use axum::http::request::Parts;
 
-use super::{ServerBackend, context::require_signed, shown};
+use super::{ServerBackend, context::require_signed, shown, time::Times};
 use crate::{
     money::format_amount,
     payments::{self, Dispute, DisputeQuery},
@@ -19,7 +19,7 @@ use crate::{
 const PAGE: u32 = 50;
 
 /// How the console shows a dispute.
-pub(super) fn view(d: &Dispute) -> DisputeView {
+pub(super) fn view(d: &Dispute, times: &Times) -> DisputeView {
     DisputeView {
         id: d.id.to_string(),
         intent_id: d.payment_intent_id.to_string(),
@@ -29,8 +29,8 @@ pub(super) fn view(d: &Dispute) -> DisputeView {
         reason: d.reason.clone(),
         status: d.status.as_text().to_owned(),
         decided: d.status.is_final(),
-        opened_at: d.created_at.to_rfc3339(),
-        updated_at: d.updated_at.to_rfc3339(),
+        opened_at: times.stamp(d.created_at),
+        updated_at: times.stamp(d.updated_at),
     }
 }
 
@@ -41,6 +41,7 @@ async fn list(
     after: Option<String>,
 ) -> ConsoleResult<DisputesView> {
     let signed = require_signed(state, req).await?;
+    let times = Times::of(state, &signed);
     let store = signed.store()?;
     let query = DisputeQuery {
         status: status.filter(|s| !s.is_empty()),
@@ -55,7 +56,7 @@ async fn list(
             .has_more
             .then(|| page.data.last().map(|d| d.id.to_string()))
             .flatten(),
-        rows: page.data.iter().map(view).collect(),
+        rows: page.data.iter().map(|d| view(d, &times)).collect(),
     })
 }
 

@@ -8,7 +8,7 @@ use app::backend::{
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 
-use super::{context::require_platform_admin, shown};
+use super::{context::require_platform_admin, shown, time::Times};
 use crate::{
     fx::{self, FeedFormat, ImportInput, RateFilter},
     state::AppState,
@@ -139,7 +139,7 @@ pub async fn page(
                     quote: r.quote.code().to_owned(),
                     rate: r.rate,
                     as_of: when(r.as_of),
-                    imported_at: when(r.imported_at),
+                    imported_at: Times::utc(state).stamp(r.imported_at),
                     imported_by: r.imported_by,
                 })
                 .collect();

@@ -3,12 +3,13 @@
 use app::backend::{ConsoleResult, KeyOverviewView, KeyVersionView, RotationView};
 use axum::http::request::Parts;
 
-use super::{context::require_platform_admin, shown};
+use super::{context::require_platform_admin, shown, time::Times};
 use crate::{credentials::keys, state::AppState};
 
 /// Key versions (never the keys) and rotation progress.
 pub async fn overview(state: &AppState, req: &Parts) -> ConsoleResult<KeyOverviewView> {
     require_platform_admin(state, req).await?;
+    let times = Times::utc(state);
     let versions = keys::list_versions(state).await.map_err(shown)?;
     let rotations = keys::list_rotations(state).await.map_err(shown)?;
     Ok(KeyOverviewView {
@@ -29,7 +30,7 @@ pub async fn overview(state: &AppState, req: &Parts) -> ConsoleResult<KeyOvervie
                 status: r.status,
                 total: r.total,
                 done: r.done,
-                started_at: r.started_at.to_rfc3339(),
+                started_at: times.stamp(r.started_at),
             })
             .collect(),
     })

@@ -20,6 +20,7 @@ mod session;
 mod shipments;
 mod stores;
 mod tax;
+mod time;
 mod webhook_endpoints;
 mod webhooks;
 

@@ -8,7 +8,7 @@ use app::backend::{
 use axum::http::request::Parts;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use super::{context::require_signed, shown};
+use super::{context::require_signed, shown, time::Times};
 use crate::{
     auth::policy,
     http::problem::ApiError,
@@ -25,7 +25,7 @@ use crate::{
 /// Rows per ledger page.
 const LEDGER_PAGE: u32 = 50;
 
-fn row(intent: &PaymentIntent) -> PaymentRowView {
+fn row(intent: &PaymentIntent, times: &Times) -> PaymentRowView {
     let f = |m: MinorUnits| format_amount(m.0, &intent.currency);
     PaymentRowView {
         id: intent.id.to_string(),
@@ -35,7 +35,7 @@ fn row(intent: &PaymentIntent) -> PaymentRowView {
         captured: f(intent.captured_amount),
         refunded: f(intent.refunded_amount),
         payment_method: intent.payment_method.clone(),
-        created_at: intent.created_at.to_rfc3339(),
+        created_at: times.stamp(intent.created_at),
     }
 }
 
@@ -96,6 +96,7 @@ pub async fn ledger(
     filter: LedgerFilter,
 ) -> ConsoleResult<LedgerView> {
     let signed = require_signed(state, req).await?;
+    let times = Times::of(state, &signed);
     let store = signed.store()?;
     let currency = stores::find(state, store).await.map_err(shown)?.currency;
     let query = ledger_query(&filter, currency).map_err(shown)?;
@@ -107,7 +108,7 @@ pub async fn ledger(
             .has_more
             .then(|| page.data.last().map(|i| i.id.to_string()))
             .flatten(),
-        rows: page.data.iter().map(row).collect(),
+        rows: page.data.iter().map(|i| row(i, &times)).collect(),
     })
 }
 
@@ -118,6 +119,7 @@ pub async fn order_detail(
     order_id: String,
 ) -> ConsoleResult<OrderDetailView> {
     let signed = require_signed(state, req).await?;
+    let times = Times::of(state, &signed);
     let store = signed.store()?;
     let order_id: OrderId = order_id.parse().map_err(|_| shown(ApiError::NotFound))?;
     let detail = payments::detail(state, store, signed.environment(), order_id)
@@ -164,10 +166,14 @@ pub async fn order_detail(
                         failure_code: t.failure_code.clone(),
                         reason: t.reason.clone(),
                         actor: t.actor.clone(),
-                        created_at: t.created_at.to_rfc3339(),
+                        created_at: times.stamp(t.created_at),
                     })
                     .collect(),
-                disputes: iwt.disputes.iter().map(super::disputes::view).collect(),
+                disputes: iwt
+                    .disputes
+                    .iter()
+                    .map(|d| super::disputes::view(d, &times))
+                    .collect(),
             }
         })
         .collect();
@@ -185,7 +191,7 @@ pub async fn order_detail(
                 reason: h.reason,
                 source: h.source,
                 actor: h.actor,
-                at: h.created_at.to_rfc3339(),
+                at: times.stamp(h.created_at),
             })
             .collect(),
     })

@@ -8,7 +8,7 @@ use app::backend::{
 };
 use axum::http::request::Parts;
 
-use super::{ServerBackend, context::require_signed, shown};
+use super::{ServerBackend, context::require_signed, shown, time::Times};
 use crate::{
     auth::policy,
     credentials::{self, CredentialError, ProviderChoice, ProviderChoiceInput},
@@ -23,6 +23,7 @@ async fn view(
     store: StoreId,
     env: Environment,
     choice: ProviderChoice,
+    times: Times,
 ) -> ConsoleResult<PaymentProviderView> {
     let stored = credentials::list(state, store, env).await.map_err(shown)?;
     let choices = stored
@@ -34,7 +35,7 @@ async fn view(
         provider: choice.provider,
         chosen: choice.chosen,
         updated_by: choice.updated_by,
-        updated_at: choice.updated_at.map(|t| t.to_rfc3339()),
+        updated_at: choice.updated_at.map(|t| times.stamp(t)),
         choices,
     })
 }
@@ -45,7 +46,7 @@ async fn payment_provider(state: &AppState, req: &Parts) -> ConsoleResult<Paymen
     let choice = credentials::payment_provider(state, store, env)
         .await
         .map_err(shown)?;
-    view(state, store, env, choice).await
+    view(state, store, env, choice, Times::of(state, &signed)).await
 }
 
 async fn choose(
@@ -61,7 +62,7 @@ async fn choose(
     match credentials::choose_payment_provider(state, store, env, &input, &actor.audit_name()).await
     {
         Ok(choice) => Ok(ProviderChoiceOutcome::Chosen(
-            view(state, store, env, choice).await?,
+            view(state, store, env, choice, Times::of(state, &signed)).await?,
         )),
         Err(CredentialError::Invalid(invalid)) => Ok(ProviderChoiceOutcome::Refused(FieldError {
             field: invalid.field.to_owned(),
@@ -104,7 +105,7 @@ async fn check(state: &AppState, req: &Parts, provider: String) -> ConsoleResult
         country: checked.account.country,
         default_currency: checked.account.default_currency,
         charges_enabled: checked.account.charges_enabled,
-        checked_at: checked.checked_at.to_rfc3339(),
+        checked_at: Times::of(state, &signed).stamp(checked.checked_at),
     })
 }
 

@@ -14,6 +14,7 @@ use axum::{
 use super::{
     context::{Signed, require_signed, signed_for_file},
     shown,
+    time::Times,
 };
 use crate::{
     auth::policy,
@@ -24,7 +25,7 @@ use crate::{
     types::{ReconciliationItemId, ReconciliationRunId},
 };
 
-fn run_row(signed: &Signed, run: &Run) -> ReconciliationRunRow {
+fn run_row(signed: &Signed, run: &Run, times: &Times) -> ReconciliationRunRow {
     let store = signed
         .stores
         .iter()
@@ -47,7 +48,7 @@ fn run_row(signed: &Signed, run: &Run) -> ReconciliationRunRow {
         exceptions: run.exceptions,
         match_rate: run.match_rate.clone(),
         last_error: run.last_error.clone(),
-        created_at: run.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        created_at: times.stamp(run.created_at),
     }
 }
 
@@ -95,6 +96,7 @@ pub async fn page(
     run: Option<String>,
 ) -> ConsoleResult<ReconciliationPageView> {
     let signed = require_signed(state, req).await?;
+    let times = Times::of(state, &signed);
     let env = signed.environment();
     let store = signed.store().ok();
     let runs = match store {
@@ -139,7 +141,7 @@ pub async fn page(
                 .map_err(shown)?;
             let mut items: Vec<ReconciliationItemRow> = items.into_iter().map(item_row).collect();
             items.sort_by(|a, b| a.kind.cmp(&b.kind));
-            (Some(run_row(&signed, &run)), items, own.is_some())
+            (Some(run_row(&signed, &run, &times)), items, own.is_some())
         }
     };
     let schedule = match store {
@@ -154,8 +156,11 @@ pub async fn page(
     let yesterday = state.clock.now().date_naive() - chrono::Duration::days(1);
     Ok(ReconciliationPageView {
         schedule,
-        runs: runs.iter().map(|r| run_row(&signed, r)).collect(),
-        platform_runs: platform_runs.iter().map(|r| run_row(&signed, r)).collect(),
+        runs: runs.iter().map(|r| run_row(&signed, r, &times)).collect(),
+        platform_runs: platform_runs
+            .iter()
+            .map(|r| run_row(&signed, r, &times))
+            .collect(),
         selected,
         items,
         resolvable,

@@ -16,6 +16,7 @@ use super::{
     caller,
     context::{require_signed, signed_for_file},
     shown,
+    time::Times,
 };
 use crate::{
     auth::policy,
@@ -33,7 +34,7 @@ use crate::{
 /// Shipments per page.
 const SHIPMENTS_PAGE: u32 = 50;
 
-fn view(s: Shipment, now: chrono::DateTime<chrono::Utc>) -> ShipmentView {
+fn view(s: Shipment, now: chrono::DateTime<chrono::Utc>, times: &Times) -> ShipmentView {
     // Offered only when the service would accept it: the status allows a void and the
     // carrier's window is still open.
     let voidable = shipments::apply(s.status, Change::Voided).is_ok()
@@ -68,7 +69,7 @@ fn view(s: Shipment, now: chrono::DateTime<chrono::Utc>) -> ShipmentView {
                 status: t.status.as_text().to_owned(),
                 description: t.description,
                 location: t.location,
-                at: t.occurred_at.to_rfc3339(),
+                at: times.stamp(t.occurred_at),
             })
             .collect(),
         history: s
@@ -78,10 +79,10 @@ fn view(s: Shipment, now: chrono::DateTime<chrono::Utc>) -> ShipmentView {
                 kind: h.kind,
                 actor: h.actor,
                 detail: h.detail,
-                at: h.at.to_rfc3339(),
+                at: times.stamp(h.at),
             })
             .collect(),
-        created_at: s.created_at.to_rfc3339(),
+        created_at: times.stamp(s.created_at),
     }
 }
 
@@ -123,7 +124,11 @@ pub async fn list(
             .has_more
             .then(|| page.data.last().map(|s| s.id.to_string()))
             .flatten(),
-        rows: page.data.into_iter().map(|s| view(s, now)).collect(),
+        rows: page
+            .data
+            .into_iter()
+            .map(|s| view(s, now, &Times::of(state, &signed)))
+            .collect(),
         counts: counts
             .into_iter()
             .map(|(status, n)| (status.as_str().to_owned(), n))
@@ -148,7 +153,8 @@ pub async fn of_order(
         .await
         .map_err(shown)?;
     let now = state.clock.now();
-    Ok(list.into_iter().map(|s| view(s, now)).collect())
+    let times = Times::of(state, &signed);
+    Ok(list.into_iter().map(|s| view(s, now, &times)).collect())
 }
 
 /// Buys the order's label (and captures, when the store captures on shipment). A resubmitted

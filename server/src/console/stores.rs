@@ -3,12 +3,13 @@
 use app::backend::{ConsoleResult, RevealedSecret, StoreView};
 use axum::http::request::Parts;
 
-use super::{context::require_platform_admin, first_page, shown};
+use super::{context::require_platform_admin, first_page, shown, time::Times};
 use crate::{state::AppState, tenancy::stores};
 
 /// The first page of stores.
 pub async fn list(state: &AppState, req: &Parts) -> ConsoleResult<Vec<StoreView>> {
     require_platform_admin(state, req).await?;
+    let times = Times::utc(state);
     let page = stores::list(state, first_page()).await.map_err(shown)?;
     Ok(page
         .data
@@ -17,7 +18,7 @@ pub async fn list(state: &AppState, req: &Parts) -> ConsoleResult<Vec<StoreView>
             id: s.id.to_string(),
             name: s.name,
             currency: s.currency.code().to_owned(),
-            created_at: s.created_at.to_rfc3339(),
+            created_at: times.stamp(s.created_at),
         })
         .collect())
 }

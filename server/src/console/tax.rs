@@ -13,7 +13,9 @@ use uuid::Uuid;
 use super::{
     caller,
     context::{require_signed, signed_for_file},
-    shown, told,
+    shown,
+    time::Times,
+    told,
 };
 use crate::{
     auth::policy,
@@ -59,6 +61,7 @@ pub async fn page(
     to: Option<String>,
 ) -> ConsoleResult<TaxPageView> {
     let signed = require_signed(state, req).await?;
+    let times = Times::of(state, &signed);
     let store = signed.store()?;
     let env = signed.environment();
     let today = state.clock.now().date_naive();
@@ -106,7 +109,7 @@ pub async fn page(
                 rows: e.rows,
                 sha256: e.sha256,
                 actor: e.actor,
-                created_at: e.created_at.to_rfc3339(),
+                created_at: times.stamp(e.created_at),
                 percent: e.progress.map(|p| p.percent),
             })
             .collect(),
@@ -223,6 +226,7 @@ pub async fn exemptions(
     customer_id: String,
 ) -> ConsoleResult<Vec<TaxExemptionRow>> {
     let signed = require_signed(state, req).await?;
+    let times = Times::of(state, &signed);
     let store = signed.store()?;
     let customer = customer(&customer_id)?;
     let list = tax::list_exemptions(state, store, signed.environment(), customer)
@@ -235,7 +239,7 @@ pub async fn exemptions(
             certificate_id: e.certificate_id,
             jurisdictions: e.jurisdictions,
             expires_on: e.expires_on.map(|d| d.to_string()),
-            created_at: e.created_at.to_rfc3339(),
+            created_at: times.stamp(e.created_at),
         })
         .collect())
 }

@@ -7,7 +7,7 @@ use app::backend::{
     BoxFuture, ConsoleResult, RevealedSecret,
     webhook_endpoints::{
         AttemptView, DayHealthView, DeliveryLogView, DeliveryView, EndpointForm, EndpointView,
-        LogQuery, SecretInfoView, Stamp, WebhookEndpointBackend, WebhookEndpointsPageView,
+        LogQuery, SecretInfoView, WebhookEndpointBackend, WebhookEndpointsPageView,
     },
 };
 use axum::http::request::Parts;
@@ -18,6 +18,7 @@ use super::{
     ServerBackend,
     context::{Signed, require_signed},
     shown,
+    time::Times,
 };
 use crate::{
     auth::policy,
@@ -35,14 +36,7 @@ use crate::{
 /// Deliveries per page of the log.
 const LOG_PAGE: u32 = 25;
 
-fn stamp(t: DateTime<Utc>) -> Stamp {
-    Stamp {
-        text: t.format("%Y-%m-%d %H:%M UTC").to_string(),
-        exact: t.to_rfc3339(),
-    }
-}
-
-fn endpoint_view(e: &Endpoint, health: Health) -> EndpointView {
+fn endpoint_view(e: &Endpoint, health: Health, times: &Times) -> EndpointView {
     EndpointView {
         id: e.id.to_string(),
         url: e.url.clone(),
@@ -51,16 +45,16 @@ fn endpoint_view(e: &Endpoint, health: Health) -> EndpointView {
         enabled: e.enabled,
         disabled_reason: e.disabled_reason.map(|r| r.as_text().to_owned()),
         ordered: e.ordered,
-        failing_since: e.failing_since.map(stamp),
+        failing_since: e.failing_since.map(|t| times.stamp(t)),
         secrets: e
             .secrets
             .iter()
             .map(|s| SecretInfoView {
-                created_at: stamp(s.created_at),
-                expires_at: s.expires_at.map(stamp),
+                created_at: times.stamp(s.created_at),
+                expires_at: s.expires_at.map(|t| times.stamp(t)),
             })
             .collect(),
-        created_at: stamp(e.created_at),
+        created_at: times.stamp(e.created_at),
         health: health
             .iter()
             .map(|d| DayHealthView {
@@ -72,21 +66,21 @@ fn endpoint_view(e: &Endpoint, health: Health) -> EndpointView {
     }
 }
 
-fn delivery_view(d: Delivery) -> DeliveryView {
+fn delivery_view(d: Delivery, times: &Times) -> DeliveryView {
     DeliveryView {
         id: d.id.to_string(),
         event_id: d.event_id,
         event_type: d.event_type,
         status: d.status.as_text().to_owned(),
         attempt_count: d.attempt_count,
-        next_attempt_at: d.next_attempt_at.map(stamp),
-        created_at: stamp(d.created_at),
-        delivered_at: d.delivered_at.map(stamp),
+        next_attempt_at: d.next_attempt_at.map(|t| times.stamp(t)),
+        created_at: times.stamp(d.created_at),
+        delivered_at: d.delivered_at.map(|t| times.stamp(t)),
         attempts: d
             .attempts
             .into_iter()
             .map(|a| AttemptView {
-                attempted_at: stamp(a.attempted_at),
+                attempted_at: times.stamp(a.attempted_at),
                 status_code: a.status_code,
                 latency_ms: a.latency_ms,
                 error: a.error,
@@ -132,6 +126,7 @@ async fn page(
     query: LogQuery,
 ) -> ConsoleResult<WebhookEndpointsPageView> {
     let signed = require_signed(state, req).await?;
+    let times = Times::of(state, &signed);
     let (store, env, can_manage) = reader(state, &signed).await?;
     let all = PageQuery {
         // Every endpoint fits one page: a store has at most MAX_ENDPOINTS per environment.
@@ -150,13 +145,14 @@ async fn page(
             let days = health
                 .remove(&e.id)
                 .unwrap_or_else(|| stats::empty_health(now, stats::DAYS));
-            endpoint_view(e, days)
+            endpoint_view(e, days, &times)
         })
         .collect();
     let (selected, selected_error) = match nonempty(query.endpoint) {
         None => (None, None),
         Some(raw) => match log(
             state,
+            &times,
             store,
             env,
             &views,
@@ -188,6 +184,7 @@ async fn page(
 #[allow(clippy::too_many_arguments)]
 async fn log(
     state: &AppState,
+    times: &Times,
     store: StoreId,
     env: Environment,
     listed: &[EndpointView],
@@ -224,7 +221,11 @@ async fn log(
             .has_more
             .then(|| page.data.last().map(|d| d.id.to_string()))
             .flatten(),
-        rows: page.data.into_iter().map(delivery_view).collect(),
+        rows: page
+            .data
+            .into_iter()
+            .map(|d| delivery_view(d, times))
+            .collect(),
         status: status.unwrap_or_default(),
         event_type: event_type.unwrap_or_default(),
         paged: after.is_some(),

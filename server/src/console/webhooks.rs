@@ -3,7 +3,7 @@
 use app::backend::{ConsoleResult, WebhookEventView, WebhookEventsView};
 use axum::http::request::Parts;
 
-use super::{context::require_signed, shown};
+use super::{context::require_signed, shown, time::Times};
 use crate::{
     http::problem::ApiError,
     state::AppState,
@@ -22,6 +22,7 @@ pub async fn events(
     after: Option<String>,
 ) -> ConsoleResult<WebhookEventsView> {
     let signed = require_signed(state, req).await?;
+    let times = Times::of(state, &signed);
     let store = signed.store()?;
     let query = EventQuery {
         status: status.filter(|s| !s.is_empty()),
@@ -49,9 +50,9 @@ pub async fn events(
                 status: e.status.as_text().to_owned(),
                 attempt_count: e.attempt_count,
                 last_error: e.last_error,
-                next_attempt_at: e.next_attempt_at.map(|t| t.to_rfc3339()),
-                received_at: e.received_at.to_rfc3339(),
-                processed_at: e.processed_at.map(|t| t.to_rfc3339()),
+                next_attempt_at: e.next_attempt_at.map(|t| times.stamp(t)),
+                received_at: times.stamp(e.received_at),
+                processed_at: e.processed_at.map(|t| times.stamp(t)),
                 payload: serde_json::from_str::<serde_json::Value>(&e.payload)
                     .ok()
                     .and_then(|v| serde_json::to_string_pretty(&v).ok())

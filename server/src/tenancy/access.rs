@@ -45,6 +45,8 @@ pub struct OpenableStore {
     pub name: String,
     /// The user's membership role; `None` for a platform admin who is not a member.
     pub membership: Option<Role>,
+    /// The IANA time zone its times are shown in (`UTC` unless the store chose one).
+    pub timezone: String,
 }
 
 /// The first `limit` stores `user_id` may open, by id: their memberships, or every store for a
@@ -56,23 +58,24 @@ pub async fn openable_stores(
     limit: u32,
 ) -> Result<Vec<OpenableStore>, DbError> {
     let limit = i64::from(limit);
-    let rows: Vec<(StoreId, String, Option<String>)> = if is_platform_admin {
-        const SQL: &str = "SELECT s.id, s.name, m.role FROM stores s \
+    let rows: Vec<(StoreId, String, Option<String>, String)> = if is_platform_admin {
+        const SQL: &str = "SELECT s.id, s.name, m.role, s.timezone FROM stores s \
                            LEFT JOIN store_memberships m ON m.store_id = s.id AND m.user_id = $1 \
                            ORDER BY s.id LIMIT $2";
         on_db!(db, pool => sqlx::query_as(SQL).bind(user_id).bind(limit).fetch_all(pool).await)
     } else {
-        const SQL: &str = "SELECT s.id, s.name, m.role FROM store_memberships m \
+        const SQL: &str = "SELECT s.id, s.name, m.role, s.timezone FROM store_memberships m \
                            JOIN stores s ON s.id = m.store_id WHERE m.user_id = $1 \
                            ORDER BY s.id LIMIT $2";
         on_db!(db, pool => sqlx::query_as(SQL).bind(user_id).bind(limit).fetch_all(pool).await)
     }?;
     rows.into_iter()
-        .map(|(id, name, role)| {
+        .map(|(id, name, role, timezone)| {
             Ok(OpenableStore {
                 id,
                 name,
                 membership: role.as_deref().map(parse_role).transpose()?,
+                timezone,
             })
         })
         .collect()
