@@ -24,7 +24,8 @@ with_progress() {
     function now(  t, cmd) { cmd = "date +%s"; cmd | getline t; close(cmd); return t }
     /^ *Compiling / {
       n++
-      if (n == 1 || n % 40 == 0) {
+      # The first crates are the small ones: no estimate until enough have been seen.
+      if (n % 40 == 0) {
         el = now() - start
         left = (n < total) ? el / n * (total - n) : 0
         printf "\033[1;34m==>\033[0m %s: %d of about %d crates, %dm%02ds so far, about %d min left\n", \
@@ -34,7 +35,8 @@ with_progress() {
     }'
   rc="${PIPESTATUS[0]}"
   set -e
-  if [ "$rc" -ne 0 ]; then tail -n 40 "$out" >&2; fi
+  # The first error can sit under later "Compiling" lines of a parallel build: leave those out.
+  if [ "$rc" -ne 0 ]; then grep -v '^ *Compiling ' "$out" | tail -n 80 >&2; fi
   rm -f "$out"
   return "$rc"
 }

@@ -34,6 +34,7 @@ mod sessions;
 mod shared;
 mod shipments;
 mod shutdown;
+mod store_profile;
 mod stripe;
 mod support;
 mod tax;

@@ -93,7 +93,6 @@ pub fn for_platform_admins<V: IntoView + 'static>(
     })
 }
 
-/// An error message from a server function, without the framework's prefix.
 /// An instant as people read it: the store's local time to the minute and how long ago, the
 /// exact value on hover (and in `datetime` for machines).
 pub fn when(stamp: Stamp) -> impl IntoView {
@@ -108,6 +107,7 @@ pub fn when(stamp: Stamp) -> impl IntoView {
     }
 }
 
+/// An error message from a server function, without the framework's prefix.
 pub fn error_text(err: &ServerFnError) -> String {
     match err {
         ServerFnError::ServerError(msg) => msg.clone(),

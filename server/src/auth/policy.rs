@@ -119,6 +119,11 @@ pub fn manage_members(actor: Actor) -> Result<(), Error> {
     allow(is_owner(actor))
 }
 
+/// Changing the store's profile (name, time zone): owners only, as its members are.
+pub fn manage_store_profile(actor: Actor) -> Result<(), Error> {
+    allow(is_owner(actor))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

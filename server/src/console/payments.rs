@@ -213,8 +213,6 @@ pub struct ActionForm {
     pub idempotency_key: String,
 }
 
-/// Capture, void or refund under the API's money rule and services, with the form's key as the
-/// Idempotency-Key. Returns a confirmation to show.
 /// What is left to capture or refund as an amount input shows it (`12.34`, plain major units
 /// for the field to start from), or `None` when nothing is.
 fn input_amount(left: MinorUnits, currency: &str) -> Option<String> {
@@ -227,6 +225,8 @@ fn input_amount(left: MinorUnits, currency: &str) -> Option<String> {
     })
 }
 
+/// Capture, void or refund under the API's money rule and services, with the form's key as the
+/// Idempotency-Key. Returns a confirmation to show.
 pub async fn action(state: &AppState, req: &Parts, form: ActionForm) -> ConsoleResult<String> {
     let signed = require_signed(state, req).await?;
     let (store, actor, env) = signed.allowed(state, policy::move_money).await?;

@@ -41,6 +41,7 @@ use problem::{ApiError, Problem};
         (name = "platform", description = "Stores and their users (platform admins)"),
         (name = "api keys", description = "Store secret keys"),
         (name = "members", description = "A store's console members and their roles (owners manage)"),
+        (name = "stores", description = "The caller's own store and its profile (name, time zone; owners change it)"),
         (name = "customers", description = "A store's customers and their tokens"),
         (name = "catalog", description = "A store's products"),
         (name = "checkout", description = "Quotes, snapshots and shipping rate tables"),

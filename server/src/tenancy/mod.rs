@@ -37,6 +37,9 @@ pub struct Store {
     pub name: String,
     /// Settlement currency (ISO 4217).
     pub currency: Currency,
+    /// IANA time zone the console shows the store's times in (`UTC` unless changed).
+    #[schema(example = "Europe/Berlin")]
+    pub timezone: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }

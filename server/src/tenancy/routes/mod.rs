@@ -4,6 +4,7 @@
 mod api_keys;
 mod customers;
 mod members;
+mod profile;
 mod stores;
 mod users;
 
@@ -21,6 +22,7 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
     api_keys::router()
         .merge(customers::admin_router())
         .merge(members::router())
+        .merge(profile::router())
 }
 
 /// `/api/v1/me/...` routes (customer tokens).

@@ -190,7 +190,9 @@ async fn start(database_url: &str, received: Arc<Received>) -> InProcess {
     config.admin_email = Some(ADMIN_EMAIL.to_owned());
     config.admin_password = Some(ADMIN_PASSWORD.to_owned().into());
     config.api_key_rate = None;
-    config.own_receiver_paths.push("/bench-hooks/".to_owned());
+    config
+        .own_receiver_paths
+        .push("/api/v1/bench-hooks/".to_owned());
     if let Some(n) = env("CASSA_OUTBOUND_WEBHOOK_WORKERS") {
         config.outbound_webhook_workers = n;
     }
