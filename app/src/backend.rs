@@ -423,7 +423,7 @@ pub struct ShipmentView {
     /// Tracking number, once bought.
     pub tracking_number: Option<String>,
     /// Until when the label can be voided.
-    pub void_deadline: Option<String>,
+    pub void_deadline: Option<Stamp>,
     /// Why the purchase failed.
     pub failure_code: Option<String>,
     /// Whether the label document can be downloaded.

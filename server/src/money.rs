@@ -210,8 +210,9 @@ pub enum AmountInputError {
 
 /// An amount typed in major units (`12.34` USD → 1234, `1,234` JPY → 1234, `1.5` KWD → 1500),
 /// refused when the currency cannot represent it (`12.345` USD, `1.5` JPY). Accepts a `.`
-/// decimal mark and `,` grouping by thousands; never a sign, so refunds and captures stay
-/// positive by construction.
+/// decimal mark and `,` grouping by thousands where it cannot be read as a decimal comma
+/// (`1,234.50`, but not `1,500` in USD); never a sign, so refunds and captures stay positive
+/// by construction.
 pub fn parse_major_amount(raw: &str, currency: Currency) -> Result<MinorUnits, AmountInputError> {
     let exponent = currency.exponent();
     let not_an_amount = || AmountInputError::NotAnAmount {
@@ -226,7 +227,12 @@ pub fn parse_major_amount(raw: &str, currency: Currency) -> Result<MinorUnits, A
         let digits = !group.is_empty() && group.bytes().all(|b| b.is_ascii_digit());
         digits && (i == 0 && group.len() <= 3 || i > 0 && group.len() == 3 || !whole.contains(','))
     });
-    if !grouped_ok
+    // `1,500` is fifteen hundred to some and one and a half to others (the console shows EUR
+    // as `€1.500,00`): a comma is taken as grouping only where it cannot be a decimal mark,
+    // beside a `.` decimal part or in a currency without minor units.
+    let ambiguous = whole.contains(',') && fraction.is_none() && exponent > 0;
+    if ambiguous
+        || !grouped_ok
         || fraction.is_some_and(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()))
     {
         return Err(not_an_amount());
@@ -424,7 +430,7 @@ mod tests {
         );
         for bad in [
             "", "-1", "+1", "1e3", "12.", ".5", "1,23", "12,34.5", "1,,234", "abc", "1 234",
-            "12.3.4",
+            "12.3.4", "1,500", "12,34",
         ] {
             assert!(
                 matches!(

@@ -186,7 +186,7 @@ fn VoidForm(shipment: ShipmentView, void: ServerAction<VoidShipment>) -> impl In
     shipment.voidable.then(|| {
         let deadline = shipment
             .void_deadline
-            .map(|d| format!("until {d}"))
+            .map(|d| format!("until {} ({})", d.text, d.exact))
             .unwrap_or_default();
         view! {
             <ActionForm action=void attr:class="inline void-form">

@@ -66,7 +66,7 @@ fn compact(value: &Option<serde_json::Value>) -> String {
         .join(", ")
 }
 
-fn item_row(item: Item) -> ReconciliationItemRow {
+fn item_row(item: Item, times: &Times) -> ReconciliationItemRow {
     ReconciliationItemRow {
         id: item.id.to_string(),
         kind: item.kind.as_str().to_owned(),
@@ -82,7 +82,7 @@ fn item_row(item: Item) -> ReconciliationItemRow {
                 "{n} ({}, {})",
                 item.resolved_by.unwrap_or_default(),
                 item.resolved_at
-                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .map(|t| times.stamp(t).text)
                     .unwrap_or_default()
             )
         }),
@@ -139,7 +139,8 @@ pub async fn page(
             let items = reconciliation::item_rows(state, id, None, None, None, 500)
                 .await
                 .map_err(shown)?;
-            let mut items: Vec<ReconciliationItemRow> = items.into_iter().map(item_row).collect();
+            let mut items: Vec<ReconciliationItemRow> =
+                items.into_iter().map(|i| item_row(i, &times)).collect();
             items.sort_by(|a, b| a.kind.cmp(&b.kind));
             (Some(run_row(&signed, &run, &times)), items, own.is_some())
         }

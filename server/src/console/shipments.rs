@@ -48,7 +48,7 @@ fn view(s: Shipment, now: chrono::DateTime<chrono::Utc>, times: &Times) -> Shipm
         service: s.service,
         amount: format_amount(s.amount.0, s.currency.code()),
         tracking_number: s.tracking_number,
-        void_deadline: s.void_deadline.map(|t| t.to_rfc3339()),
+        void_deadline: s.void_deadline.map(|t| times.stamp(t)),
         failure_code: s.failure_code,
         has_label: s.label.is_some() && s.status != ShipmentStatus::Cancelled,
         voidable,
