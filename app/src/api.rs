@@ -703,3 +703,30 @@ pub async fn resend_webhook_range(
             .await,
     )
 }
+
+/// A page of the Orders list (flat arguments: the form encoding has no nested objects).
+#[server(prefix = "/console/fn", endpoint = "orders_page")]
+#[allow(clippy::too_many_arguments)]
+pub async fn get_orders_page(
+    status: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    customer: Option<String>,
+    min_amount: Option<String>,
+    max_amount: Option<String>,
+    q: Option<String>,
+    after: Option<String>,
+) -> Result<crate::backend::orders::OrdersPageView, ServerFnError> {
+    let parts = server::parts()?;
+    let query = crate::backend::orders::OrdersQuery {
+        status,
+        from,
+        to,
+        customer,
+        min_amount,
+        max_amount,
+        q,
+        after,
+    };
+    server::fail(server::backend()?.orders_page(&parts, query).await)
+}
