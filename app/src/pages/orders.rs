@@ -126,6 +126,7 @@ fn OrdersBody(view: OrdersPageView, query: OrdersQuery) -> impl IntoView {
                         })
                         .collect_view()}
                 </select>
+                {field_error(&view, "status")}
             </label>
             <label>
                 "Created from"
