@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod disputes;
+pub mod orders;
 pub mod providers;
 pub mod webhook_endpoints;
 
@@ -713,6 +714,7 @@ pub trait ConsoleBackend:
     providers::ProviderBackend
     + disputes::DisputeBackend
     + webhook_endpoints::WebhookEndpointBackend
+    + orders::OrderBackend
     + Send
     + Sync
     + 'static

@@ -16,6 +16,7 @@ mod health;
 mod idempotency;
 mod isolation;
 mod openapi;
+mod order_list;
 mod orders;
 mod outbound_events;
 mod payment_keys;

@@ -12,11 +12,21 @@ fn address() -> Value {
 }
 
 pub async fn place_order(app: &TestApp, token: &str, product: &Value) -> reqwest::Response {
+    place_order_of(app, token, product, 2).await
+}
+
+/// Places an order of `quantity` units of `product`.
+pub async fn place_order_of(
+    app: &TestApp,
+    token: &str,
+    product: &Value,
+    quantity: i64,
+) -> reqwest::Response {
     post_order(
         app,
         token,
         json!({
-            "items": [{"product_id": product["id"], "quantity": 2}],
+            "items": [{"product_id": product["id"], "quantity": quantity}],
             "shipping_address": address(),
         }),
     )

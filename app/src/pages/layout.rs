@@ -22,6 +22,7 @@ pub fn TopBar() -> impl IntoView {
             <A href="/" attr:class="brand">"Cassa"</A>
             <nav class="topnav">
                 <A href="/">"Overview"</A>
+                <A href="/orders">"Orders"</A>
                 <A href="/payments">"Payments"</A>
                 <A href="/disputes">"Disputes"</A>
                 <A href="/shipments">"Shipments"</A>

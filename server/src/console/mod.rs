@@ -12,6 +12,7 @@ mod dashboard;
 mod disputes;
 mod fx_rates;
 mod master_keys;
+mod orders;
 mod overview;
 mod payments;
 mod providers;
@@ -34,6 +35,7 @@ use app::backend::{
 };
 use axum::http::request::Parts;
 
+pub use orders::orders_csv;
 pub use reconciliation::items_csv as reconciliation_csv;
 pub use shipments::label_download;
 pub use tax::{export_again, export_download};

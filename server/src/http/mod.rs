@@ -232,6 +232,10 @@ pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
         .route(
             "/console/reconciliation/runs/{id}/items.csv",
             axum::routing::get(console::reconciliation_csv),
+        )
+        .route(
+            "/console/exports/orders.csv",
+            axum::routing::get(console::orders_csv),
         );
     api.leptos_routes_with_context(&state, console_routes, console_context, {
         let options = leptos_options.clone();

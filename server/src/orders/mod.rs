@@ -1,5 +1,6 @@
 //! Customers' orders, created from catalogue prices (the client never sends a price).
 
+mod csv;
 mod error;
 pub mod repo;
 mod routes;
@@ -9,9 +10,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use csv::{COLUMNS as CSV_COLUMNS, CsvStream};
 pub use error::Error;
 pub use routes::{admin_router, me_router};
-pub use service::{create, find, list, view_in};
+pub use service::{create, export_csv, find, list, recent, view_in};
 
 use crate::{
     address::{Address, AddressInput},
@@ -194,13 +196,16 @@ pub struct OrderScope {
     pub customer_id: Option<CustomerId>,
 }
 
-/// An order in a list: no lines, but the amount.
+/// An order in a list: no lines, but the amount, the number of units and the customer's email
+/// (read in the same query).
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct OrderSummary {
     /// Order id.
     pub id: OrderId,
     /// Customer.
     pub customer_id: CustomerId,
+    /// The customer's email, when they gave one.
+    pub customer_email: Option<String>,
     /// Status.
     #[schema(value_type = String)]
     pub status: OrderStatus,
@@ -210,6 +215,39 @@ pub struct OrderSummary {
     /// Sum of line amounts.
     #[schema(value_type = i64)]
     pub items_amount: MinorUnits,
+    /// Units ordered (the lines' quantities added up).
+    pub item_count: i64,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+}
+
+/// What an order search looks for: an order by its id, or a customer's orders by their email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Search {
+    /// That order only.
+    OrderId(OrderId),
+    /// Orders of the customers with this email (lower-cased, as emails are stored).
+    Email(String),
+}
+
+/// Filters of an order list or export; every one is optional and they all apply together.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    /// Only orders in this status.
+    pub status: Option<OrderStatus>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before (exclusive, so a day's end needs no 23:59:59.999).
+    pub created_before: Option<DateTime<Utc>>,
+    /// Only this customer's.
+    pub customer_id: Option<CustomerId>,
+    /// Only orders in this currency. Set by the service whenever an amount bound is: amounts
+    /// of different currencies do not compare.
+    pub currency: Option<Currency>,
+    /// Items amount at least (minor units of `currency`).
+    pub min_amount: Option<MinorUnits>,
+    /// Items amount at most (minor units of `currency`).
+    pub max_amount: Option<MinorUnits>,
+    /// An order id or a customer email.
+    pub search: Option<Search>,
 }

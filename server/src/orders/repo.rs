@@ -2,14 +2,13 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Order, OrderStatus, OrderSummary, PriceSource};
+use super::{Order, OrderFilter, OrderStatus, OrderSummary, PriceSource, Search};
 use crate::{
     address::Address,
     db::{Db, DbError, Tx},
     fx::{Lock, StoredLock},
     money::MinorUnits,
     on_db, on_tx,
-    pagination::PageQuery,
     types::{Currency, CustomerId, Environment, OrderId, ProductId, StoreId},
 };
 
@@ -85,8 +84,8 @@ pub async fn insert(
 ) -> Result<(), DbError> {
     const ORDER: &str = "INSERT INTO orders (id, store_id, environment, customer_id, status, currency, \
         shipping_address, revision, created_at, updated_at, settlement_currency, fx_rate, fx_source, \
-        fx_as_of, fx_markup_bps, fx_rounding) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14, $15)";
+        fx_as_of, fx_markup_bps, fx_rounding, items_amount, item_count) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
     let columns = 11;
     let values: Vec<String> = (0..order.items.len())
         .map(|row| {
@@ -104,6 +103,9 @@ pub async fn insert(
     let address = serde_json::to_string(&order.shipping_address)
         .map_err(|e| DbError::Query(sqlx::Error::Encode(Box::new(e))))?;
     let lock = StoredLock::of(order.lock.as_ref());
+    // Lines never change after this insert, so their totals are kept on the order for the
+    // list's amount filter and index.
+    let item_count: i64 = order.items.iter().map(|i| i64::from(i.quantity)).sum();
     on_tx!(tx, conn => {
         sqlx::query(ORDER)
             .bind(order.id)
@@ -121,6 +123,8 @@ pub async fn insert(
             .bind(lock.fx_as_of)
             .bind(lock.fx_markup_bps)
             .bind(lock.fx_rounding)
+            .bind(order.items_amount)
+            .bind(item_count)
             .execute(&mut *conn)
             .await?;
         let mut query = sqlx::query(&items_sql);
@@ -211,26 +215,231 @@ pub async fn items(db: &Db, order_id: OrderId) -> Result<Vec<ItemRecord>, DbErro
     Ok(on_db!(db, pool => sqlx::query_as(ITEMS).bind(order_id).fetch_all(pool).await)?)
 }
 
-/// Up to `limit` orders of a store and environment after the page's cursor, oldest first, with
-/// their amounts (one query).
-pub async fn list(
+/// Where a page of [`search`] starts and which way it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyset {
+    /// The last order of the previous page (`None`: the first page).
+    pub after: Option<OrderId>,
+    /// Newest first (the console) or oldest first (the API's order).
+    pub newest_first: bool,
+    /// Rows to return at most.
+    pub limit: i64,
+}
+
+/// Numbers SQL parameters in the order they are bound.
+struct Params(usize);
+
+impl Params {
+    fn next(&mut self) -> usize {
+        self.0 += 1;
+        self.0
+    }
+}
+
+/// The list query for `filter` and `keyset`: only the conditions asked for are written, so
+/// each filter can use its own index (`($n IS NULL OR …)` would keep planners from it).
+/// Parameters `$1` and `$2` are the store and environment; the rest follow in the order
+/// [`search`] binds them.
+fn search_sql(filter: &OrderFilter, keyset: &Keyset) -> String {
+    let mut p = Params(2);
+    // A search by email starts from the few customers with that email
+    // (customers_store_email), then their orders (orders_store_customer): `CROSS JOIN` keeps
+    // SQLite to that order, where it would otherwise walk every order of the store by id to
+    // skip the sort. PostgreSQL's planner treats it as a plain join.
+    let from = match filter.search {
+        Some(Search::Email(_)) => "FROM customers c CROSS JOIN orders o WHERE o.customer_id = c.id",
+        _ => "FROM orders o JOIN customers c ON c.id = o.customer_id WHERE TRUE",
+    };
+    let mut sql = format!(
+        "SELECT o.id, o.customer_id, c.email AS customer_email, o.status, o.currency, \
+         o.items_amount, o.item_count, o.created_at {from} \
+         AND o.store_id = $1 AND o.environment = $2"
+    );
+    let (cmp, dir) = if keyset.newest_first {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    if keyset.after.is_some() {
+        sql.push_str(&format!(" AND o.id {cmp} ${}", p.next()));
+    }
+    if filter.status.is_some() {
+        sql.push_str(&format!(" AND o.status = ${}", p.next()));
+    }
+    if filter.created_from.is_some() {
+        sql.push_str(&format!(" AND o.created_at >= ${}", p.next()));
+    }
+    if filter.created_before.is_some() {
+        sql.push_str(&format!(" AND o.created_at < ${}", p.next()));
+    }
+    if filter.customer_id.is_some() {
+        sql.push_str(&format!(" AND o.customer_id = ${}", p.next()));
+    }
+    if filter.currency.is_some() {
+        sql.push_str(&format!(" AND o.currency = ${}", p.next()));
+    }
+    if filter.min_amount.is_some() {
+        sql.push_str(&format!(" AND o.items_amount >= ${}", p.next()));
+    }
+    if filter.max_amount.is_some() {
+        sql.push_str(&format!(" AND o.items_amount <= ${}", p.next()));
+    }
+    match filter.search {
+        None => {}
+        Some(Search::OrderId(_)) => sql.push_str(&format!(" AND o.id = ${}", p.next())),
+        Some(Search::Email(_)) => sql.push_str(&format!(
+            " AND c.store_id = $1 AND c.environment = $2 AND c.email = ${}",
+            p.next()
+        )),
+    }
+    sql.push_str(&format!(" ORDER BY o.id {dir} LIMIT ${}", p.next()));
+    sql
+}
+
+/// Up to `keyset.limit` orders of a store and environment matching `filter`, after the
+/// keyset's cursor, each with its customer's email (one query, whatever the page size).
+pub async fn search(
     db: &Db,
     store_id: StoreId,
     environment: Environment,
-    page: PageQuery,
-    limit: i64,
+    filter: &OrderFilter,
+    keyset: &Keyset,
 ) -> Result<Vec<OrderSummary>, DbError> {
-    const SQL: &str = "SELECT o.id, o.customer_id, o.status, o.currency, \
-        CAST(COALESCE((SELECT SUM(i.unit_amount * i.quantity) FROM order_items i WHERE i.order_id = o.id), 0) AS BIGINT) AS items_amount, \
-        o.created_at FROM orders o WHERE o.store_id = $1 AND o.environment = $2 AND o.id > $3 \
-        ORDER BY o.id LIMIT $4";
+    let sql = search_sql(filter, keyset);
+    let search_id = match &filter.search {
+        Some(Search::OrderId(id)) => Some(*id),
+        _ => None,
+    };
+    let search_email = match &filter.search {
+        Some(Search::Email(email)) => Some(email.as_str()),
+        _ => None,
+    };
+    // Binds in `search_sql`'s order; a `None` was not written into the SQL.
     Ok(on_db!(db, pool => {
-        sqlx::query_as(SQL)
-            .bind(store_id)
-            .bind(environment)
-            .bind(page.after())
-            .bind(limit)
-            .fetch_all(pool)
-            .await
+        let mut query = sqlx::query_as(&sql).bind(store_id).bind(environment);
+        if let Some(after) = keyset.after {
+            query = query.bind(after);
+        }
+        if let Some(status) = filter.status {
+            query = query.bind(status);
+        }
+        if let Some(from) = filter.created_from {
+            query = query.bind(from);
+        }
+        if let Some(before) = filter.created_before {
+            query = query.bind(before);
+        }
+        if let Some(customer) = filter.customer_id {
+            query = query.bind(customer);
+        }
+        if let Some(currency) = filter.currency {
+            query = query.bind(currency);
+        }
+        if let Some(min) = filter.min_amount {
+            query = query.bind(min);
+        }
+        if let Some(max) = filter.max_amount {
+            query = query.bind(max);
+        }
+        if let Some(id) = search_id {
+            query = query.bind(id);
+        }
+        if let Some(email) = search_email {
+            query = query.bind(email);
+        }
+        query.bind(keyset.limit).fetch_all(pool).await
     })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_filters_asked_for_are_written_and_numbered_in_bind_order() {
+        let keyset = Keyset {
+            after: None,
+            newest_first: true,
+            limit: 10,
+        };
+        let none = search_sql(&OrderFilter::default(), &keyset);
+        assert!(none.ends_with(
+            "WHERE TRUE AND o.store_id = $1 AND o.environment = $2 ORDER BY o.id DESC LIMIT $3"
+        ));
+        let filter = OrderFilter {
+            status: Some(OrderStatus::Paid),
+            min_amount: Some(MinorUnits(100)),
+            search: Some(Search::Email("a@b.example".to_owned())),
+            ..OrderFilter::default()
+        };
+        let keyset = Keyset {
+            after: Some(OrderId::new()),
+            newest_first: false,
+            ..keyset
+        };
+        let sql = search_sql(&filter, &keyset);
+        assert!(sql.contains("o.id > $3 AND o.status = $4 AND o.items_amount >= $5"));
+        assert!(sql.contains("FROM customers c CROSS JOIN orders o"));
+        assert!(sql.contains("AND c.email = $6 ORDER BY"));
+        assert!(sql.ends_with("ORDER BY o.id ASC LIMIT $7"));
+    }
+
+    /// The filters that pick few rows by equality use their own index on SQLite whatever the
+    /// data (the ranges are left to the planner: walking the store's orders by id skips a
+    /// sort, which wins when a range holds many).
+    #[tokio::test]
+    async fn equality_filters_use_their_index_on_sqlite() {
+        use crate::config::DatabaseConfig;
+
+        let dir = std::env::temp_dir().join(format!("cassa-orders-plan-{}", uuid::Uuid::now_v7()));
+        let url = format!("sqlite://{}", dir.join("plan.db").display());
+        let db = Db::connect(&DatabaseConfig::from_url(url).expect("url"))
+            .await
+            .expect("connect");
+        db.migrate().await.expect("migrate");
+        let keyset = Keyset {
+            after: Some(OrderId::new()),
+            newest_first: true,
+            limit: 51,
+        };
+        let cases = [
+            (
+                OrderFilter {
+                    status: Some(OrderStatus::Open),
+                    ..OrderFilter::default()
+                },
+                "orders_store_status",
+            ),
+            (
+                OrderFilter {
+                    customer_id: Some(CustomerId::new()),
+                    ..OrderFilter::default()
+                },
+                "orders_store_customer",
+            ),
+            (
+                OrderFilter {
+                    search: Some(Search::Email("a@b.example".to_owned())),
+                    ..OrderFilter::default()
+                },
+                "customers_store_email",
+            ),
+        ];
+        for (filter, index) in cases {
+            let sql = format!("EXPLAIN QUERY PLAN {}", search_sql(&filter, &keyset));
+            let Db::Sqlite(pool) = &db else {
+                unreachable!("a SQLite URL")
+            };
+            // Unbound parameters are NULL: the plan does not depend on their values.
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(&sql).fetch_all(pool).await.expect("plan");
+            let text: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+            assert!(
+                text.iter().any(|line| line.contains(index)),
+                "{index} unused: {text:?}"
+            );
+        }
+        drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

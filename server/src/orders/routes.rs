@@ -1,9 +1,12 @@
 //! `/api/v1/me/orders` (customers) and `/api/v1/admin/orders` (stores).
 
 use axum::{Json, extract::State, http::StatusCode};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{CreateOrder, Order, OrderScope, OrderSummary, service};
+use super::{CreateOrder, Order, OrderFilter, OrderScope, OrderStatus, OrderSummary, service};
 use crate::{
     auth::principal::{CustomerScope, StoreScope},
     http::{
@@ -11,8 +14,9 @@ use crate::{
         pagination::{Page, PageQuery},
         problem::{ApiError, Problem},
     },
+    money::MinorUnits,
     state::AppState,
-    types::OrderId,
+    types::{Currency, InvalidValue, OrderId, TextValue},
 };
 
 /// Customer routes (under `/api/v1/me`).
@@ -84,22 +88,78 @@ pub async fn get_my_order(
     Ok(Json(service::find(&state, scope, order_id).await?))
 }
 
-/// The store's orders, oldest first (keyset pages).
+/// Filters of `GET /api/v1/admin/orders`; every one is optional and they all apply.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderListQuery {
+    /// `open`, `paid` or `cancelled`.
+    pub status: Option<String>,
+    /// Created at or after this instant (RFC 3339).
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before this instant (RFC 3339, exclusive).
+    pub created_to: Option<DateTime<Utc>>,
+    /// Only this customer's orders.
+    pub customer_id: Option<uuid::Uuid>,
+    /// Only orders in this currency (ISO 4217). The amount bounds are in it; without it they
+    /// are in the store's currency, and orders in other currencies are left out.
+    pub currency: Option<String>,
+    /// Items amount at least, minor units.
+    pub min_amount: Option<i64>,
+    /// Items amount at most, minor units.
+    pub max_amount: Option<i64>,
+    /// An order id, or a customer's whole email (case-insensitive).
+    pub q: Option<String>,
+}
+
+impl OrderListQuery {
+    /// The filter the query asks for; a value it cannot be is a `422` naming the parameter.
+    pub fn filter(self) -> Result<OrderFilter, InvalidValue> {
+        Ok(OrderFilter {
+            status: self
+                .status
+                .map(|s| {
+                    OrderStatus::from_text(&s).ok_or_else(|| {
+                        InvalidValue::new("status", "must be open, paid or cancelled")
+                    })
+                })
+                .transpose()?,
+            created_from: self.created_from,
+            created_before: self.created_to,
+            customer_id: self.customer_id.map(crate::types::CustomerId),
+            currency: self.currency.map(|c| Currency::parse(&c)).transpose()?,
+            min_amount: self.min_amount.map(MinorUnits),
+            max_amount: self.max_amount.map(MinorUnits),
+            search: match self.q {
+                Some(q) => service::parse_search(&q)?,
+                None => None,
+            },
+        })
+    }
+}
+
+/// The store's orders, oldest first (keyset pages), optionally filtered; each with its
+/// customer's email.
 #[utoipa::path(
     get,
     path = "/orders",
     tag = "orders",
-    params(PageQuery),
-    responses((status = 200, description = "Orders", body = Page<OrderSummary>)),
+    params(PageQuery, OrderListQuery),
+    responses(
+        (status = 200, description = "Orders", body = Page<OrderSummary>),
+        (status = 422, description = "A filter is invalid; `field` names it", body = Problem,
+            content_type = "application/problem+json"),
+    ),
     security(("bearer" = []))
 )]
 pub async fn list_orders(
     State(state): State<AppState>,
     scope: StoreScope,
     ApiQuery(page): ApiQuery<PageQuery>,
+    ApiQuery(query): ApiQuery<OrderListQuery>,
 ) -> Result<Json<Page<OrderSummary>>, ApiError> {
+    let filter = query.filter().map_err(super::Error::from)?;
     Ok(Json(
-        service::list(&state, scope.store_id, scope.environment, page).await?,
+        service::list(&state, scope.store_id, scope.environment, filter, page).await?,
     ))
 }
 

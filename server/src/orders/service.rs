@@ -1,9 +1,9 @@
 //! Placing and reading orders.
 
 use super::{
-    CreateOrder, Error, MAX_LINES, MAX_QUANTITY, Order, OrderItem, OrderScope, OrderStatus,
-    OrderSummary, PriceSource,
-    repo::{self, ItemRecord, OrderRecord},
+    CreateOrder, Error, MAX_LINES, MAX_QUANTITY, Order, OrderFilter, OrderItem, OrderScope,
+    OrderStatus, OrderSummary, PriceSource, Search,
+    repo::{self, ItemRecord, Keyset, OrderRecord},
 };
 use crate::{
     catalog,
@@ -196,14 +196,108 @@ fn view(order: OrderRecord, rows: Vec<ItemRecord>) -> Result<Order, Error> {
     })
 }
 
-/// Orders of a store and environment, oldest first.
+/// The store's settlement currency: the one the list's amount range is typed in.
+pub async fn store_currency(state: &AppState, store_id: StoreId) -> Result<Currency, Error> {
+    crate::tenancy::repo::stores::find(&state.db, store_id)
+        .await?
+        .map(|store| store.currency)
+        .ok_or(Error::NotFound)
+}
+
+/// What a search box holds: an order id, or an email (matched whole, as emails are stored
+/// lower-cased; a fragment would need a scan of every customer). Empty is no search.
+pub fn parse_search(text: &str) -> Result<Option<Search>, InvalidValue> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(id) = text.parse::<OrderId>() {
+        return Ok(Some(Search::OrderId(id)));
+    }
+    if text.contains('@') {
+        return Ok(Some(Search::Email(text.to_lowercase())));
+    }
+    Err(InvalidValue::new(
+        "q",
+        "enter an order id or a customer's whole email",
+    ))
+}
+
+/// Checks a filter's ranges and pins its amount bounds to a currency: the one asked for, else
+/// the store's (minor units of two currencies do not compare).
+async fn checked(
+    state: &AppState,
+    store_id: StoreId,
+    mut filter: OrderFilter,
+) -> Result<OrderFilter, Error> {
+    if let (Some(from), Some(before)) = (filter.created_from, filter.created_before)
+        && from >= before
+    {
+        return Err(InvalidValue::new("created_to", "must be after the start of the range").into());
+    }
+    if let (Some(min), Some(max)) = (filter.min_amount, filter.max_amount)
+        && min > max
+    {
+        return Err(InvalidValue::new("max_amount", "must not be below the minimum").into());
+    }
+    if (filter.min_amount.is_some() || filter.max_amount.is_some()) && filter.currency.is_none() {
+        filter.currency = Some(store_currency(state, store_id).await?);
+    }
+    Ok(filter)
+}
+
+/// Orders of a store and environment matching `filter`, oldest first (the API's order).
 pub async fn list(
     state: &AppState,
     store_id: StoreId,
     environment: Environment,
+    filter: OrderFilter,
     page: PageQuery,
 ) -> Result<Page<OrderSummary>, Error> {
     let limit = page.limit()?;
-    let orders = repo::list(&state.db, store_id, environment, page, i64::from(limit) + 1).await?;
+    let filter = checked(state, store_id, filter).await?;
+    let keyset = Keyset {
+        after: page.starting_after.map(OrderId),
+        newest_first: false,
+        limit: i64::from(limit) + 1,
+    };
+    let orders = repo::search(&state.db, store_id, environment, &filter, &keyset).await?;
     Ok(Page::from_rows(orders, limit))
+}
+
+/// Orders of a store and environment matching `filter`, newest first (the console's order),
+/// older than `after`.
+pub async fn recent(
+    state: &AppState,
+    store_id: StoreId,
+    environment: Environment,
+    filter: OrderFilter,
+    after: Option<OrderId>,
+    limit: u32,
+) -> Result<Page<OrderSummary>, Error> {
+    let filter = checked(state, store_id, filter).await?;
+    let keyset = Keyset {
+        after,
+        newest_first: true,
+        limit: i64::from(limit) + 1,
+    };
+    let orders = repo::search(&state.db, store_id, environment, &filter, &keyset).await?;
+    Ok(Page::from_rows(orders, limit))
+}
+
+/// The filtered orders as CSV, newest first, read from the database a batch at a time while
+/// the body is sent. The filter is checked before anything is sent.
+pub async fn export_csv(
+    state: &AppState,
+    store_id: StoreId,
+    environment: Environment,
+    filter: OrderFilter,
+) -> Result<super::CsvStream, Error> {
+    let filter = checked(state, store_id, filter).await?;
+    Ok(super::csv::stream(
+        state.clone(),
+        store_id,
+        environment,
+        filter,
+    ))
 }
