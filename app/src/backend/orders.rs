@@ -83,10 +83,8 @@ fn encode(value: &str) -> String {
 pub struct OrderRowView {
     /// Order id.
     pub id: String,
-    /// Created, `2026-12-04 02:17 UTC`.
-    pub created_at: String,
-    /// Created, RFC 3339.
-    pub created_exact: String,
+    /// Created, in the store's zone.
+    pub created_at: super::Stamp,
     /// `open`, `paid` or `cancelled`.
     pub status: String,
     /// The customer's id.

@@ -219,7 +219,7 @@ fn OrdersBody(view: OrdersPageView, query: OrdersQuery) -> impl IntoView {
                                         </a>
                                     </td>
                                     <td>
-                                        <time datetime=r.created_exact.clone()>{r.created_at.clone()}</time>
+                                        {super::when(r.created_at.clone())}
                                     </td>
                                     <td>
                                         <span class=format!("status-chip {}", r.status)>{r.status.clone()}</span>

@@ -18,6 +18,7 @@ use super::{
     ServerBackend,
     context::{Signed, require_signed, signed_for_file},
     shown,
+    time::Times,
 };
 use crate::{
     auth::policy,
@@ -127,11 +128,10 @@ fn filter_of(
     })
 }
 
-fn row(o: &OrderSummary) -> OrderRowView {
+fn row(o: &OrderSummary, times: &Times) -> OrderRowView {
     OrderRowView {
         id: o.id.to_string(),
-        created_at: o.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        created_exact: o.created_at.to_rfc3339(),
+        created_at: times.stamp(o.created_at),
         status: o.status.as_str().to_owned(),
         customer_id: o.customer_id.to_string(),
         customer_email: o.customer_email.clone(),
@@ -148,6 +148,7 @@ async fn reader(state: &AppState, signed: &Signed) -> ConsoleResult<(StoreId, En
 
 async fn page(state: &AppState, req: &Parts, query: OrdersQuery) -> ConsoleResult<OrdersPageView> {
     let signed = require_signed(state, req).await?;
+    let times = Times::of(state, &signed);
     let (store, env) = reader(state, &signed).await?;
     let currency = orders::service::store_currency(state, store)
         .await
@@ -182,7 +183,7 @@ async fn page(state: &AppState, req: &Parts, query: OrdersQuery) -> ConsoleResul
         .has_more
         .then(|| page.data.last().map(|o| o.id.to_string()))
         .flatten();
-    view.rows = page.data.iter().map(row).collect();
+    view.rows = page.data.iter().map(|o| row(o, &times)).collect();
     Ok(view)
 }
 
