@@ -109,6 +109,39 @@ async fn amounts_are_typed_in_major_units_of_the_payments_currency(backend: Back
         "{text}"
     );
 
+    // The REST ledger filters by currency (the console passes the store's with its amounts).
+    for (currency, listed) in [("USD", true), ("EUR", false)] {
+        let page: Value = shop
+            .app
+            .client
+            .get(
+                shop.app
+                    .url(&format!("/api/v1/admin/payments?currency={currency}")),
+            )
+            .bearer_auth(&shop.store.sandbox_key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let found = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == intent.as_str());
+        assert_eq!(found, listed, "{currency}: {page}");
+    }
+    let refused = shop
+        .app
+        .client
+        .get(shop.app.url("/api/v1/admin/payments?currency=XYZ"))
+        .bearer_auth(&shop.store.sandbox_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+
     // Another store's payment is not found, whatever was typed: its currency is never read
     // out through the message.
     let other = shop.app.create_store("Other", "JPY").await;

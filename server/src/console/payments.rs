@@ -78,6 +78,9 @@ fn ledger_query(filter: &LedgerFilter, currency: Currency) -> Result<LedgerQuery
         created_to: day("to", &filter.to)?.map(|d| d + Duration::days(1)),
         min_amount: minor("min_amount", &filter.min_amount, currency)?,
         max_amount: minor("max_amount", &filter.max_amount, currency)?,
+        // The amounts were typed in the store's currency: payments in another do not compare.
+        currency: (filled(&filter.min_amount).is_some() || filled(&filter.max_amount).is_some())
+            .then(|| currency.code().to_owned()),
         limit: Some(LEDGER_PAGE),
         starting_after: match filter.after.as_deref().filter(|a| !a.is_empty()) {
             None => None,

@@ -408,6 +408,8 @@ pub struct LedgerQuery {
     pub min_amount: Option<i64>,
     /// Amount at most (minor units).
     pub max_amount: Option<i64>,
+    /// Only intents in this currency (ISO 4217): amounts compare within one currency.
+    pub currency: Option<String>,
     /// Page size, 1–100 (default 20).
     pub limit: Option<u32>,
     /// Return intents older than this id (the last id of the previous page).

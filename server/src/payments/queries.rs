@@ -96,6 +96,12 @@ pub async fn list(
         created_to: query.created_to,
         min_amount: query.min_amount,
         max_amount: query.max_amount,
+        currency: query
+            .currency
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(Currency::parse)
+            .transpose()?,
         limit: i64::from(limit) + 1,
     };
     let rows = views_repo::list(&state.db, store, env, &filter).await?;

@@ -12,7 +12,7 @@ use super::{
 use crate::{
     db::{Db, DbError},
     on_db,
-    types::{Environment, OrderId, StoreId},
+    types::{Currency, Environment, OrderId, StoreId},
 };
 
 /// Succeeded captures or refunds of one currency on one UTC day.
@@ -47,6 +47,7 @@ pub struct IntentFilter {
     pub created_to: Option<DateTime<Utc>>,
     pub min_amount: Option<i64>,
     pub max_amount: Option<i64>,
+    pub currency: Option<Currency>,
     /// Rows to return at most.
     pub limit: i64,
 }
@@ -93,12 +94,13 @@ pub async fn list(
         "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE store_id = $1 AND environment = $2 \
          AND id < $3 AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR created_at >= $5) \
          AND ($6 IS NULL OR created_at < $6) AND ($7 IS NULL OR amount >= $7) \
-         AND ($8 IS NULL OR amount <= $8) ORDER BY id DESC LIMIT $9"
+         AND ($8 IS NULL OR amount <= $8) AND ($10 IS NULL OR currency = $10) \
+         ORDER BY id DESC LIMIT $9"
     );
     Ok(on_db!(db, pool => {
         sqlx::query_as(&sql).bind(store).bind(env).bind(filter.before).bind(filter.status)
             .bind(filter.created_from).bind(filter.created_to).bind(filter.min_amount)
-            .bind(filter.max_amount).bind(filter.limit)
+            .bind(filter.max_amount).bind(filter.limit).bind(filter.currency.map(Currency::code))
             .fetch_all(pool).await
     })?)
 }
