@@ -732,3 +732,22 @@ mod orders_page {
     }
 }
 pub use orders_page::get_orders_page;
+
+/// The current store's profile (Settings → Store).
+#[server(prefix = "/console/fn", endpoint = "store_profile")]
+pub async fn get_store_profile() -> Result<crate::backend::settings::StoreProfileView, ServerFnError>
+{
+    let parts = server::parts()?;
+    server::fail(server::backend()?.store_profile(&parts).await)
+}
+
+/// Changes the current store's name and time zone (owners).
+#[server(prefix = "/console/fn", endpoint = "update_store_profile")]
+pub async fn update_store_profile(name: String, timezone: String) -> Result<String, ServerFnError> {
+    let parts = server::parts()?;
+    server::fail(
+        server::backend()?
+            .update_store_profile(&parts, name, timezone)
+            .await,
+    )
+}

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub mod disputes;
 pub mod orders;
 pub mod providers;
+pub mod settings;
 pub mod webhook_endpoints;
 
 /// An instant as the console shows it: in the store's time zone to the minute, how long ago
@@ -715,6 +716,7 @@ pub trait ConsoleBackend:
     + disputes::DisputeBackend
     + webhook_endpoints::WebhookEndpointBackend
     + orders::OrderBackend
+    + settings::SettingsBackend
     + Send
     + Sync
     + 'static

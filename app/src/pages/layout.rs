@@ -33,6 +33,7 @@ pub fn TopBar() -> impl IntoView {
                 <A href="/api-keys">"API keys"</A>
                 <A href="/developers/webhooks">"Developers"</A>
                 <A href="/credentials">"Credentials"</A>
+                <A href="/settings">"Settings"</A>
                 <Suspense>
                     {move || {
                         viewer

@@ -18,6 +18,7 @@ mod payments;
 mod providers;
 mod reconciliation;
 mod session;
+mod settings;
 mod shipments;
 mod stores;
 mod tax;
