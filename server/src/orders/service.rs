@@ -69,6 +69,11 @@ pub async fn create(
             .ok_or_else(|| {
                 InvalidValue::new("items", format!("items[{i}].product_id: no such product"))
             })?;
+        // Archived products stay readable (orders keep copies of them) but are no longer
+        // sold: a distinct problem, so a storefront with a stale listing can say why.
+        if product.archived_at.is_some() {
+            return Err(catalog::Error::Archived(format!("items[{i}].product_id")).into());
+        }
         found.push((product, quantity));
     }
     let catalogue = found[0].0.currency;
