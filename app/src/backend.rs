@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod catalogue;
 pub mod disputes;
 pub mod providers;
 pub mod webhook_endpoints;
@@ -697,7 +698,8 @@ pub struct ReconciliationPageView {
 /// console's server functions.
 #[cfg(feature = "ssr")]
 pub trait ConsoleBackend:
-    providers::ProviderBackend
+    catalogue::CatalogueBackend
+    + providers::ProviderBackend
     + disputes::DisputeBackend
     + webhook_endpoints::WebhookEndpointBackend
     + Send
