@@ -23,6 +23,7 @@ pub fn TopBar() -> impl IntoView {
             <nav class="topnav">
                 <A href="/">"Overview"</A>
                 <A href="/payments">"Payments"</A>
+                <A href="/catalogue">"Catalogue"</A>
                 <A href="/disputes">"Disputes"</A>
                 <A href="/shipments">"Shipments"</A>
                 <A href="/tax">"Tax"</A>
