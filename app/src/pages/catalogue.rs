@@ -31,17 +31,37 @@ const FORM_FIELDS: [&str; 9] = [
     "height_mm",
 ];
 
-/// Every action of the page, so the page reloads after any of them.
+/// Every action of the page, and how many of the forms' submissions were saved.
 #[derive(Clone, Copy)]
 struct Actions {
     create: ServerAction<CreateCatalogueProduct>,
     update: ServerAction<UpdateCatalogueProduct>,
     archive: ServerAction<SetProductArchived>,
+    saved: RwSignal<usize>,
 }
 
 impl Actions {
+    fn new() -> Self {
+        let actions = Self {
+            create: ServerAction::new(),
+            update: ServerAction::new(),
+            archive: ServerAction::new(),
+            saved: RwSignal::new(0),
+        };
+        // A refused form must keep what was typed, so only a saved one reloads the page (which
+        // renders the forms afresh); archiving always changes the list.
+        for value in [actions.create.value(), actions.update.value()] {
+            Effect::new(move |_| {
+                if let Some(Ok(ProductOutcome::Saved(_))) = value.get() {
+                    actions.saved.update(|n| *n += 1);
+                }
+            });
+        }
+        actions
+    }
+
     fn versions(&self) -> usize {
-        self.create.version().get() + self.update.version().get() + self.archive.version().get()
+        self.saved.get() + self.archive.version().get()
     }
 }
 
@@ -114,11 +134,7 @@ pub fn Catalogue() -> impl IntoView {
 #[component]
 fn CataloguePanel(store_name: String, environment: String) -> impl IntoView {
     let query = use_query_map();
-    let actions = Actions {
-        create: ServerAction::new(),
-        update: ServerAction::new(),
-        archive: ServerAction::new(),
-    };
+    let actions = Actions::new();
     let filter = move || {
         let q = query.get();
         let get = |k: &str| q.get(k).filter(|v| !v.is_empty());
@@ -355,12 +371,12 @@ fn CatalogueView(page: CataloguePageView, actions: Actions) -> impl IntoView {
     }
 }
 
-/// The fields both forms share, filled with `product`'s values when editing.
-fn fields(
-    form: &'static str,
-    product: Option<&ProductRow>,
-    refused: Vec<FieldError>,
-) -> impl IntoView + use<> {
+/// The fields both forms share, filled with `product`'s values when editing. Each refusal is
+/// its own reactive spot, so showing one never re-creates (and empties) the inputs.
+fn fields<F>(form: &'static str, product: Option<&ProductRow>, refused: F) -> impl IntoView + use<F>
+where
+    F: Fn() -> Vec<FieldError> + Copy + Send + Sync + 'static,
+{
     let value = |f: fn(&ProductRow) -> String| product.map(f).unwrap_or_default();
     let number = |n: i32| if n == 0 { String::new() } else { n.to_string() };
     let name = value(|p| p.name.clone());
@@ -374,37 +390,37 @@ fn fields(
     view! {
         <label>
             "Name " <input type="text" name="name" required maxlength="200" value=name autocomplete="off"/>
-            {beside(&refused, form, "name")}
+            {move || beside(&refused(), form, "name")}
         </label>
         <label>
             "SKU " <input type="text" name="sku" required maxlength="64" value=sku autocomplete="off"/>
-            {beside(&refused, form, "sku")}
+            {move || beside(&refused(), form, "sku")}
         </label>
         <label>
             "Price " <input type="text" name="price" required inputmode="decimal" value=price placeholder="12.34" autocomplete="off"/>
-            {beside(&refused, form, "price")}
+            {move || beside(&refused(), form, "price")}
         </label>
         <label>
             "Tax code " <input type="text" name="tax_code" maxlength="32" value=tax_code placeholder="general"/>
-            {beside(&refused, form, "tax_code")}
+            {move || beside(&refused(), form, "tax_code")}
         </label>
         <label>
             "Weight (g) " <input type="number" name="weight_grams" min="0" step="1" value=weight/>
-            {beside(&refused, form, "weight_grams")}
+            {move || beside(&refused(), form, "weight_grams")}
         </label>
         <fieldset>
             <legend>"Packed dimensions (mm, optional)"</legend>
             <label>
                 "Length " <input type="number" name="length_mm" min="0" max="10000" step="1" value=length/>
-                {beside(&refused, form, "length_mm")}
+                {move || beside(&refused(), form, "length_mm")}
             </label>
             <label>
                 "Width " <input type="number" name="width_mm" min="0" max="10000" step="1" value=width/>
-                {beside(&refused, form, "width_mm")}
+                {move || beside(&refused(), form, "width_mm")}
             </label>
             <label>
                 "Height " <input type="number" name="height_mm" min="0" max="10000" step="1" value=height/>
-                {beside(&refused, form, "height_mm")}
+                {move || beside(&refused(), form, "height_mm")}
             </label>
         </fieldset>
         <label class="check">
@@ -421,7 +437,7 @@ fn CreateForm(currency: String, actions: Actions) -> impl IntoView {
         <section class="panel">
             <ActionForm action=actions.create attr:class="form" attr:id="create-product">
                 <h2>"Add a product"</h2>
-                {move || fields("create", None, refused())}
+                {fields("create", None, refused)}
                 <label>
                     "Currency " <input type="text" name="currency" value=currency.clone() size="4" maxlength="3" required/>
                     <span class="muted">"ISO 4217 code; it never changes once the product exists."</span>
@@ -485,7 +501,7 @@ fn EditProduct(product: ProductRow, can_manage: bool, actions: Actions) -> impl 
             <ActionForm action=actions.update attr:class="form" attr:id="edit-product">
                 <h3>"Change"</h3>
                 <input type="hidden" name="product_id" value=update_id/>
-                {move || fields("edit", Some(&edit_product), refused())}
+                {fields("edit", Some(&edit_product), refused)}
                 <p class="muted">{format!("Price in {currency}; the currency of a product never changes.")}</p>
                 <div>
                     <button type="submit" class="btn primary">"Save changes"</button>
