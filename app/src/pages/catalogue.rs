@@ -377,6 +377,8 @@ fn fields<F>(form: &'static str, product: Option<&ProductRow>, refused: F) -> im
 where
     F: Fn() -> Vec<FieldError> + Copy + Send + Sync + 'static,
 {
+    // `value` for the server's HTML, `prop:value` for the browser: after a save the page is
+    // rebuilt in place, and an input someone typed in follows its property, not its attribute.
     let value = |f: fn(&ProductRow) -> String| product.map(f).unwrap_or_default();
     let number = |n: i32| if n == 0 { String::new() } else { n.to_string() };
     let name = value(|p| p.name.clone());
@@ -389,42 +391,42 @@ where
     let includes_tax = product.is_some_and(|p| p.price_includes_tax);
     view! {
         <label>
-            "Name " <input type="text" name="name" required maxlength="200" value=name autocomplete="off"/>
+            "Name " <input type="text" name="name" required maxlength="200" value=name.clone() prop:value=name autocomplete="off"/>
             {move || beside(&refused(), form, "name")}
         </label>
         <label>
-            "SKU " <input type="text" name="sku" required maxlength="64" value=sku autocomplete="off"/>
+            "SKU " <input type="text" name="sku" required maxlength="64" value=sku.clone() prop:value=sku autocomplete="off"/>
             {move || beside(&refused(), form, "sku")}
         </label>
         <label>
-            "Price " <input type="text" name="price" required inputmode="decimal" value=price placeholder="12.34" autocomplete="off"/>
+            "Price " <input type="text" name="price" required inputmode="decimal" value=price.clone() prop:value=price placeholder="12.34" autocomplete="off"/>
             {move || beside(&refused(), form, "price")}
         </label>
         <label>
-            "Tax code " <input type="text" name="tax_code" maxlength="32" value=tax_code placeholder="general"/>
+            "Tax code " <input type="text" name="tax_code" maxlength="32" value=tax_code.clone() prop:value=tax_code placeholder="general"/>
             {move || beside(&refused(), form, "tax_code")}
         </label>
         <label>
-            "Weight (g) " <input type="number" name="weight_grams" min="0" step="1" value=weight/>
+            "Weight (g) " <input type="number" name="weight_grams" min="0" step="1" value=weight.clone() prop:value=weight/>
             {move || beside(&refused(), form, "weight_grams")}
         </label>
         <fieldset>
             <legend>"Packed dimensions (mm, optional)"</legend>
             <label>
-                "Length " <input type="number" name="length_mm" min="0" max="10000" step="1" value=length/>
+                "Length " <input type="number" name="length_mm" min="0" max="10000" step="1" value=length.clone() prop:value=length/>
                 {move || beside(&refused(), form, "length_mm")}
             </label>
             <label>
-                "Width " <input type="number" name="width_mm" min="0" max="10000" step="1" value=width/>
+                "Width " <input type="number" name="width_mm" min="0" max="10000" step="1" value=width.clone() prop:value=width/>
                 {move || beside(&refused(), form, "width_mm")}
             </label>
             <label>
-                "Height " <input type="number" name="height_mm" min="0" max="10000" step="1" value=height/>
+                "Height " <input type="number" name="height_mm" min="0" max="10000" step="1" value=height.clone() prop:value=height/>
                 {move || beside(&refused(), form, "height_mm")}
             </label>
         </fieldset>
         <label class="check">
-            <input type="checkbox" name="price_includes_tax" value="true" checked=includes_tax/>
+            <input type="checkbox" name="price_includes_tax" value="true" checked=includes_tax prop:checked=includes_tax/>
             " the price includes tax"
         </label>
     }
@@ -433,9 +435,19 @@ where
 #[component]
 fn CreateForm(currency: String, actions: Actions) -> impl IntoView {
     let refused = move || refusals(actions.create.value().get());
+    // Added: the form empties for the next product (the page is rebuilt in place, so its
+    // inputs would keep what was typed); refused: it keeps it, to be corrected.
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(ProductOutcome::Saved(_))) = actions.create.value().get()
+            && let Some(form) = form.get()
+        {
+            form.reset();
+        }
+    });
     view! {
         <section class="panel">
-            <ActionForm action=actions.create attr:class="form" attr:id="create-product">
+            <ActionForm action=actions.create node_ref=form attr:class="form" attr:id="create-product">
                 <h2>"Add a product"</h2>
                 {fields("create", None, refused)}
                 <label>
