@@ -3,6 +3,7 @@
 
 mod availability;
 mod catalog;
+mod catalog_console;
 mod catalog_manage;
 mod checkout;
 mod console;
