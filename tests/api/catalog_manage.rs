@@ -305,6 +305,40 @@ async fn new_orders_refuse_archived_products(backend: Backend) {
     )
     .await;
     assert_eq!(place_order(&app, &customer, &tee).await.status(), 201);
+
+    // The check where an order is written: it sees the archived state, and while the order's
+    // transaction is open an archive of its product waits for it (PostgreSQL's row lock;
+    // SQLite runs write transactions one at a time).
+    let id: cassa::types::ProductId = tee["id"].as_str().unwrap().parse().unwrap();
+    let mut tx = app.db.begin_write().await.unwrap();
+    let none: Vec<cassa::types::ProductId> = Vec::new();
+    assert_eq!(
+        cassa::catalog::repo::archived_in(&mut tx, &[id])
+            .await
+            .unwrap(),
+        none
+    );
+    let archiving = {
+        let request = app
+            .client
+            .patch(app.url(&product_path(&tee)))
+            .bearer_auth(&store.sandbox_key)
+            .header("idempotency-key", "archive-while-ordering")
+            .json(&json!({"archived": true}));
+        tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!archiving.is_finished(), "the archive waits for the order");
+    tx.commit().await.unwrap();
+    assert_eq!(archiving.await.unwrap(), 200);
+    let mut tx = app.db.begin_write().await.unwrap();
+    assert_eq!(
+        cassa::catalog::repo::archived_in(&mut tx, &[id])
+            .await
+            .unwrap(),
+        [id]
+    );
+    tx.commit().await.unwrap();
 }
 
 async fn other_stores_and_environments_products_are_not_found(backend: Backend) {

@@ -171,6 +171,36 @@ pub async fn find_many(
     })?)
 }
 
+/// Of `ids`, those archived, read inside the transaction that writes an order of them. On
+/// PostgreSQL every one of the rows is share-locked: an archive committed first is seen, and one
+/// that comes later waits for the order to commit, so no order is written for a product
+/// archived before it (SQLite's write transactions run one at a time, which gives the same).
+pub async fn archived_in(tx: &mut Tx, ids: &[ProductId]) -> Result<Vec<ProductId>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, archived_at FROM products WHERE id IN ({}){}",
+        in_list(ids.len(), 1),
+        match tx {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR SHARE",
+        }
+    );
+    let rows: Vec<(ProductId, Option<DateTime<Utc>>)> = on_tx!(tx, conn => {
+        let mut query = sqlx::query_as(&sql).persistent(false);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.fetch_all(&mut *conn).await
+    })?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, archived_at)| archived_at.is_some())
+        .map(|(id, _)| id)
+        .collect())
+}
+
 /// A `product_prices` row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PriceRow {

@@ -138,6 +138,12 @@ pub async fn create(
         created_at: state.clock.now(),
     };
     let mut tx = state.db.begin_write().await?;
+    // Checked again where the order is written: a product archived since the read above
+    // must not be sold (the rows stay locked until the order commits).
+    let archived = catalog::repo::archived_in(&mut tx, &ids).await?;
+    if let Some(i) = ids.iter().position(|id| archived.contains(id)) {
+        return Err(catalog::Error::Archived(format!("items[{i}].product_id")).into());
+    }
     repo::insert(&mut tx, store_id, environment, &order).await?;
     tx.commit().await?;
     Ok(order)
