@@ -751,3 +751,156 @@ pub async fn update_store_profile(name: String, timezone: String) -> Result<Stri
             .await,
     )
 }
+
+/// The Catalogue page: a page of the store's products (`q` searches name and SKU, `archived`
+/// is `false`, `true` or `all`) and, with `edit`, the product opened for editing.
+#[server(prefix = "/console/fn", endpoint = "catalogue_page")]
+pub async fn get_catalogue_page(
+    q: Option<String>,
+    archived: Option<String>,
+    after: Option<String>,
+    edit: Option<String>,
+) -> Result<crate::backend::catalogue::CataloguePageView, ServerFnError> {
+    let parts = server::parts()?;
+    let query = crate::backend::catalogue::CatalogueQuery {
+        q,
+        archived,
+        after,
+        edit,
+    };
+    server::fail(server::backend()?.catalogue_page(&parts, query).await)
+}
+
+/// The product form's fields as sent; a checkbox is present only when ticked.
+#[cfg(feature = "ssr")]
+#[allow(clippy::too_many_arguments)]
+fn product_form(
+    name: String,
+    sku: String,
+    price: String,
+    currency: Option<String>,
+    tax_code: Option<String>,
+    weight_grams: Option<String>,
+    length_mm: Option<String>,
+    width_mm: Option<String>,
+    height_mm: Option<String>,
+    price_includes_tax: Option<String>,
+) -> crate::backend::catalogue::ProductForm {
+    crate::backend::catalogue::ProductForm {
+        name,
+        sku,
+        price,
+        currency,
+        tax_code: tax_code.unwrap_or_default(),
+        weight_grams: weight_grams.unwrap_or_default(),
+        length_mm: length_mm.unwrap_or_default(),
+        width_mm: width_mm.unwrap_or_default(),
+        height_mm: height_mm.unwrap_or_default(),
+        price_includes_tax: price_includes_tax.is_some(),
+    }
+}
+
+/// The product forms' server functions: one argument per form field, since that is how a
+/// form without JavaScript posts them (hence the lint, which the `#[server]` expansion does not
+/// let an item-level allow reach).
+mod product_forms {
+    #![allow(clippy::too_many_arguments)]
+
+    use leptos::prelude::*;
+
+    /// Adds a product; refused fields come back to be shown beside them.
+    #[server(prefix = "/console/fn", endpoint = "create_product")]
+    pub async fn create_catalogue_product(
+        name: String,
+        sku: String,
+        price: String,
+        currency: Option<String>,
+        tax_code: Option<String>,
+        weight_grams: Option<String>,
+        length_mm: Option<String>,
+        width_mm: Option<String>,
+        height_mm: Option<String>,
+        price_includes_tax: Option<String>,
+    ) -> Result<crate::backend::catalogue::ProductOutcome, ServerFnError> {
+        let parts = super::server::parts()?;
+        let form = super::product_form(
+            name,
+            sku,
+            price,
+            currency,
+            tax_code,
+            weight_grams,
+            length_mm,
+            width_mm,
+            height_mm,
+            price_includes_tax,
+        );
+        super::server::fail(super::server::backend()?.create_product(&parts, form).await)
+    }
+
+    /// Changes a product's fields (never its currency); refused fields come back to be shown
+    /// beside them.
+    #[server(prefix = "/console/fn", endpoint = "update_product")]
+    pub async fn update_catalogue_product(
+        product_id: String,
+        name: String,
+        sku: String,
+        price: String,
+        tax_code: Option<String>,
+        weight_grams: Option<String>,
+        length_mm: Option<String>,
+        width_mm: Option<String>,
+        height_mm: Option<String>,
+        price_includes_tax: Option<String>,
+    ) -> Result<crate::backend::catalogue::ProductOutcome, ServerFnError> {
+        let parts = super::server::parts()?;
+        let form = super::product_form(
+            name,
+            sku,
+            price,
+            None,
+            tax_code,
+            weight_grams,
+            length_mm,
+            width_mm,
+            height_mm,
+            price_includes_tax,
+        );
+        super::server::fail(
+            super::server::backend()?
+                .update_product(&parts, product_id, form)
+                .await,
+        )
+    }
+}
+
+pub use product_forms::{
+    CreateCatalogueProduct, UpdateCatalogueProduct, create_catalogue_product,
+    update_catalogue_product,
+};
+
+/// Archives (`archived` = `true`; `confirm` is the form's confirmation checkbox) or makes a
+/// product active again. Archiving goes back to the list, where the product is now hidden.
+#[server(prefix = "/console/fn", endpoint = "set_product_archived")]
+pub async fn set_product_archived(
+    product_id: String,
+    archived: String,
+    confirm: Option<String>,
+) -> Result<String, ServerFnError> {
+    let archive = archived == "true";
+    if archive && confirm.is_none() {
+        return Err(ServerFnError::new(
+            "Tick the confirmation box to archive the product.",
+        ));
+    }
+    let parts = server::parts()?;
+    let done = server::fail(
+        server::backend()?
+            .set_product_archived(&parts, product_id, archive)
+            .await,
+    )?;
+    if archive {
+        leptos_axum::redirect("/catalogue");
+    }
+    Ok(done)
+}

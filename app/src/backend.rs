@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod catalogue;
 pub mod disputes;
 pub mod orders;
 pub mod providers;
@@ -712,7 +713,8 @@ pub struct ReconciliationPageView {
 /// console's server functions.
 #[cfg(feature = "ssr")]
 pub trait ConsoleBackend:
-    providers::ProviderBackend
+    catalogue::CatalogueBackend
+    + providers::ProviderBackend
     + disputes::DisputeBackend
     + webhook_endpoints::WebhookEndpointBackend
     + orders::OrderBackend

@@ -104,6 +104,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/credentials") view=pages::Credentials ssr=SsrMode::Async/>
                         <Route path=path!("/payments") view=pages::Payments ssr=SsrMode::Async/>
                         <Route path=path!("/orders") view=pages::Orders ssr=SsrMode::Async/>
+                        <Route path=path!("/catalogue") view=pages::Catalogue ssr=SsrMode::Async/>
                         <Route path=path!("/orders/:id") view=pages::OrderDetail ssr=SsrMode::Async/>
                         <Route path=path!("/disputes") view=pages::Disputes ssr=SsrMode::Async/>
                         <Route path=path!("/shipments") view=pages::Shipments ssr=SsrMode::Async/>

@@ -1,5 +1,6 @@
 // What every console test needs: the seeded admin, hydration, the API with fresh keys, and a
 // new store opened in the console.
+import AxeBuilder from '@axe-core/playwright';
 import { expect, type APIRequestContext, type Page } from '@playwright/test';
 
 export const ADMIN_EMAIL = 'admin@e2e.test';
@@ -86,4 +87,19 @@ export async function capturedOrder(request: APIRequestContext, key: string) {
   });
   await call(request, 'POST', `/api/v1/admin/orders/${order.id}/payments/${intent.id}/capture`, key, {});
   return { customerId: customer.id as string, orderId: order.id as string, quote };
+}
+
+/**
+ * Runs axe-core (WCAG 2.x A and AA rules) on the page as it is now and fails on any violation
+ * of `serious` or `critical` impact, listing each rule with the elements it flagged. Minor and
+ * moderate findings are left to review: they are often judgement calls.
+ */
+export async function expectNoSeriousA11yViolations(page: Page) {
+  const results = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+    .analyze();
+  const serious = results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help}\n  ${v.nodes.map((n) => n.target.join(' ')).join('\n  ')}`);
+  expect(serious, serious.join('\n')).toEqual([]);
 }

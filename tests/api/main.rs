@@ -3,6 +3,8 @@
 
 mod availability;
 mod catalog;
+mod catalog_console;
+mod catalog_manage;
 mod checkout;
 mod console;
 mod console_amounts;

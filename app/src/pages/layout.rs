@@ -24,6 +24,7 @@ pub fn TopBar() -> impl IntoView {
                 <A href="/">"Overview"</A>
                 <A href="/orders">"Orders"</A>
                 <A href="/payments">"Payments"</A>
+                <A href="/catalogue">"Catalogue"</A>
                 <A href="/disputes">"Disputes"</A>
                 <A href="/shipments">"Shipments"</A>
                 <A href="/tax">"Tax"</A>

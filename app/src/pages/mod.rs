@@ -1,6 +1,7 @@
 //! Console pages.
 
 mod api_keys;
+mod catalogue;
 mod credentials;
 mod disputes;
 mod fx_rates;
@@ -21,6 +22,7 @@ mod webhook_endpoints;
 mod webhooks;
 
 pub use api_keys::ApiKeys;
+pub use catalogue::Catalogue;
 pub use credentials::Credentials;
 pub use disputes::Disputes;
 pub use fx_rates::FxRates;

@@ -115,6 +115,14 @@ pub fn read_orders(_actor: Actor, _environment: Environment) -> Result<(), Error
     Ok(())
 }
 
+/// Creating and changing products of `environment`, archiving them and setting their prices:
+/// production's set what customers pay, so they are the owners' (and the store's own
+/// production key's, which is how a store's back office syncs its catalogue); staff run the
+/// sandbox catalogue. Reading is every member's.
+pub fn manage_catalogue(actor: Actor, environment: Environment) -> Result<(), Error> {
+    production_needs_owner(actor, environment)
+}
+
 /// Listing a store's members: its console users (keys are not people).
 pub fn list_members(actor: Actor) -> Result<(), Error> {
     allow(matches!(actor, Actor::User { .. }))

@@ -11,6 +11,9 @@ pub enum Error {
     /// The store already has a product with this SKU.
     #[error("a product with this SKU already exists")]
     SkuTaken,
+    /// An order line names an archived product (`items[i].product_id: …`).
+    #[error("{0}: the product is archived and cannot be put in new orders")]
+    Archived(String),
     /// A field of the product is invalid.
     #[error(transparent)]
     Invalid(#[from] InvalidValue),

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    catalog::{Price, Product},
+    catalog::{ArchivedFilter, Price, Product},
     db::{Db, DbError, Tx, in_list, values},
     money::MinorUnits,
     on_db, on_tx,
@@ -12,7 +12,7 @@ use crate::{
 };
 
 const COLUMNS: &str = "id, sku, name, unit_amount, currency, tax_code, weight_grams, \
-                       length_mm, width_mm, height_mm, price_includes_tax, created_at";
+                       length_mm, width_mm, height_mm, price_includes_tax, created_at, archived_at";
 
 /// Inserts a product; `false` when the store and environment already have its SKU.
 pub async fn insert(
@@ -48,27 +48,101 @@ pub async fn insert(
     Ok(inserted == 1)
 }
 
-/// Up to `limit` products of a store and environment after the page's cursor, oldest first.
+/// `text` as a `LIKE` pattern that matches it anywhere, its own `%`, `_` and backslash taken
+/// literally (the query says `ESCAPE` backslash), lower-cased like the column it is compared
+/// with. SQLite's `lower()` folds ASCII only, so there a non-ASCII letter matches its own case.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Up to `limit` products of a store and environment after the page's cursor, oldest first,
+/// in the archived state asked for and, with `search`, whose name or SKU contains it
+/// (case-insensitive).
 pub async fn list(
     db: &Db,
     store: StoreId,
     env: Environment,
+    filter: ArchivedFilter,
+    search: Option<&str>,
     page: PageQuery,
     limit: i64,
 ) -> Result<Vec<Product>, DbError> {
+    // A literal condition per filter (not a bound flag) so the planner can use the matching
+    // partial index of migration 0037.
+    let archived = match filter {
+        ArchivedFilter::Active => " AND archived_at IS NULL",
+        ArchivedFilter::Archived => " AND archived_at IS NOT NULL",
+        ArchivedFilter::All => "",
+    };
+    let searched = if search.is_some() {
+        " AND (lower(name) LIKE $5 ESCAPE '\\' OR lower(sku) LIKE $5 ESCAPE '\\')"
+    } else {
+        ""
+    };
     let sql = format!(
-        "SELECT {COLUMNS} FROM products WHERE store_id = $1 AND environment = $2 AND id > $3 \
-         ORDER BY id LIMIT $4"
+        "SELECT {COLUMNS} FROM products WHERE store_id = $1 AND environment = $2 AND id > $3\
+         {archived}{searched} ORDER BY id LIMIT $4"
     );
+    let pattern = search.map(contains_pattern);
     Ok(on_db!(db, pool => {
-        sqlx::query_as(&sql)
+        let mut query = sqlx::query_as(&sql)
+            .persistent(false)
             .bind(store)
             .bind(env)
             .bind(page.after())
-            .bind(limit)
-            .fetch_all(pool)
-            .await
+            .bind(limit);
+        if let Some(pattern) = &pattern {
+            query = query.bind(pattern);
+        }
+        query.fetch_all(pool).await
     })?)
+}
+
+/// Writes a product's changeable fields; `false` when its new SKU is another product's.
+pub async fn update(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    product: &Product,
+) -> Result<bool, DbError> {
+    const SQL: &str = "UPDATE products SET sku = $4, name = $5, unit_amount = $6, tax_code = $7, \
+        weight_grams = $8, length_mm = $9, width_mm = $10, height_mm = $11, \
+        price_includes_tax = $12, archived_at = $13 \
+        WHERE id = $1 AND store_id = $2 AND environment = $3";
+    let result = on_db!(db, pool => {
+        sqlx::query(SQL)
+            .bind(product.id)
+            .bind(store)
+            .bind(env)
+            .bind(&product.sku)
+            .bind(&product.name)
+            .bind(product.unit_amount)
+            .bind(&product.tax_code)
+            .bind(product.weight_grams)
+            .bind(product.length_mm)
+            .bind(product.width_mm)
+            .bind(product.height_mm)
+            .bind(product.price_includes_tax)
+            .bind(product.archived_at)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    });
+    match result {
+        Ok(()) => Ok(true),
+        // The (store_id, environment, sku) key: another product has the SKU.
+        Err(sqlx::Error::Database(err)) if err.is_unique_violation() => Ok(false),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Products of a store and environment by id; missing ids are simply absent.
@@ -95,6 +169,36 @@ pub async fn find_many(
         }
         query.fetch_all(pool).await
     })?)
+}
+
+/// Of `ids`, those archived, read inside the transaction that writes an order of them. On
+/// PostgreSQL every one of the rows is share-locked: an archive committed first is seen, and one
+/// that comes later waits for the order to commit, so no order is written for a product
+/// archived before it (SQLite's write transactions run one at a time, which gives the same).
+pub async fn archived_in(tx: &mut Tx, ids: &[ProductId]) -> Result<Vec<ProductId>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, archived_at FROM products WHERE id IN ({}){}",
+        in_list(ids.len(), 1),
+        match tx {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR SHARE",
+        }
+    );
+    let rows: Vec<(ProductId, Option<DateTime<Utc>>)> = on_tx!(tx, conn => {
+        let mut query = sqlx::query_as(&sql).persistent(false);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.fetch_all(&mut *conn).await
+    })?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, archived_at)| archived_at.is_some())
+        .map(|(id, _)| id)
+        .collect())
 }
 
 /// A `product_prices` row.

@@ -1,9 +1,12 @@
 //! Adding, listing and reading products.
 
-use super::{CreateProduct, Error, MAX_PRICES, Price, PricesInput, Product, repo};
+use super::{
+    ArchivedFilter, CreateProduct, Error, MAX_PRICES, Price, PricesInput, Product, ProductQuery,
+    UpdateProduct, repo,
+};
 use crate::{
     money::MinorUnits,
-    pagination::{Page, PageQuery},
+    pagination::Page,
     state::AppState,
     types::{Currency, Environment, InvalidValue, ProductId, StoreId},
 };
@@ -22,17 +25,46 @@ pub async fn create(
     Ok(product)
 }
 
-/// Products of a store and environment, oldest first (keyset pages).
+/// Products of a store and environment, oldest first (keyset pages): active ones unless the
+/// query asks for archived ones, optionally only those whose name or SKU contains `q`.
 pub async fn list(
     state: &AppState,
     store: StoreId,
     env: Environment,
-    page: PageQuery,
+    query: &ProductQuery,
 ) -> Result<Page<Product>, Error> {
+    let page = query.page();
     let limit = page.limit()?;
-    let mut products = repo::list(&state.db, store, env, page, i64::from(limit) + 1).await?;
+    let filter = ArchivedFilter::parse(query.archived.as_deref())?;
+    let search = query.search()?;
+    let mut products = repo::list(
+        &state.db,
+        store,
+        env,
+        filter,
+        search.as_deref(),
+        page,
+        i64::from(limit) + 1,
+    )
+    .await?;
     with_prices(state, &mut products).await?;
     Ok(Page::from_rows(products, limit))
+}
+
+/// Changes a product's fields, archives it or makes it active again.
+pub async fn update(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    id: ProductId,
+    input: UpdateProduct,
+) -> Result<Product, Error> {
+    let current = find(state, store, env, id).await?;
+    let product = input.apply(current, state.clock.now())?;
+    if !repo::update(&state.db, store, env, &product).await? {
+        return Err(Error::SkuTaken);
+    }
+    Ok(product)
 }
 
 /// Fills in the products' price lists: one query for all of them.

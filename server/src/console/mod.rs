@@ -6,6 +6,7 @@
 //! they see; failures become text for the user here, in [`shown`], and nowhere else.
 
 mod api_keys;
+mod catalogue;
 mod context;
 mod credentials;
 mod dashboard;

@@ -69,6 +69,11 @@ pub async fn create(
             .ok_or_else(|| {
                 InvalidValue::new("items", format!("items[{i}].product_id: no such product"))
             })?;
+        // Archived products stay readable (orders keep copies of them) but are no longer
+        // sold: a distinct problem, so a storefront with a stale listing can say why.
+        if product.archived_at.is_some() {
+            return Err(catalog::Error::Archived(format!("items[{i}].product_id")).into());
+        }
         found.push((product, quantity));
     }
     let catalogue = found[0].0.currency;
@@ -133,6 +138,12 @@ pub async fn create(
         created_at: state.clock.now(),
     };
     let mut tx = state.db.begin_write().await?;
+    // Checked again where the order is written: a product archived since the read above
+    // must not be sold (the rows stay locked until the order commits).
+    let archived = catalog::repo::archived_in(&mut tx, &ids).await?;
+    if let Some(i) = ids.iter().position(|id| archived.contains(id)) {
+        return Err(catalog::Error::Archived(format!("items[{i}].product_id")).into());
+    }
     repo::insert(&mut tx, store_id, environment, &order).await?;
     tx.commit().await?;
     Ok(order)
