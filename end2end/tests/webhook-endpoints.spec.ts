@@ -33,6 +33,17 @@ async function startReceiver(): Promise<{ url: string; hits: number[]; close: ()
   };
 }
 
+/**
+ * Hydrated and quiet: the page's data requests after hydration have answered. A click while
+ * one is in flight can land elsewhere: the panel shows "Loading…" meanwhile, the page gets
+ * shorter, and the pointer hits what moved under it (CI once clicked the top bar's link home
+ * instead of Disable).
+ */
+async function settle(page: Page) {
+  await waitForHydration(page);
+  await page.waitForLoadState('networkidle');
+}
+
 /** Submits a console form and waits for its server function's answer. */
 async function submit(page: Page, fn: string, click: () => Promise<void>) {
   const answered = page.waitForResponse((r) => r.url().includes(`/console/fn/${fn}`) && r.request().method() === 'POST');
@@ -43,7 +54,7 @@ async function submit(page: Page, fn: string, click: () => Promise<void>) {
 /** Saves `secret` as the store's sandbox webhook signing secret (the inbound receiver's). */
 async function trustInbound(page: Page, secret: string) {
   await page.goto('/credentials');
-  await waitForHydration(page);
+  await settle(page);
   const form = page.locator('#put-credentials');
   await form.getByLabel('Provider').selectOption('sandbox');
   await form.getByLabel('API key / secret key').fill(`sbx_e2e_outbound_${Date.now()}_0123456789`);
@@ -58,7 +69,7 @@ async function eventually(page: Page, url: string, check: () => Promise<void>) {
     await page.goto(url);
     await check();
   }).toPass({ timeout: 20_000 });
-  await waitForHydration(page);
+  await settle(page);
 }
 
 function secretBytes(secret: string): number {
@@ -77,7 +88,7 @@ test('a store manages its webhook endpoints: secret once, ping, log, resend, rot
 
   await page.getByRole('link', { name: 'Developers' }).click();
   await expect(page).toHaveURL(/\/developers\/webhooks$/);
-  await waitForHydration(page);
+  await settle(page);
   await expect(page.locator('#no-endpoints')).toBeVisible();
   const create = page.locator('#create-endpoint');
 
@@ -114,7 +125,7 @@ test('a store manages its webhook endpoints: secret once, ping, log, resend, rot
 
   // Shown once: neither the reloaded page nor the server's HTML has it.
   await page.reload();
-  await waitForHydration(page);
+  await settle(page);
   await expect(page.locator('[data-testid="secret"]')).toHaveCount(0);
   expect(await page.content()).not.toContain(secret);
   const html = await (await page.request.get(`${PAGE}?endpoint=${endpointId}`)).text();
@@ -128,7 +139,7 @@ test('a store manages its webhook endpoints: secret once, ping, log, resend, rot
   await trustInbound(page, secret);
   const detailUrl = `${PAGE}?endpoint=${endpointId}`;
   await page.goto(PAGE);
-  await waitForHydration(page);
+  await settle(page);
   await page.locator('#webhook-endpoints').getByRole('link', { name: inbound }).click();
   await expect(page.locator('#endpoint-detail')).toHaveAttribute('data-endpoint-id', endpointId);
   await expect(page.locator('#no-deliveries')).toBeVisible();
@@ -153,14 +164,14 @@ test('a store manages its webhook endpoints: secret once, ping, log, resend, rot
   await expect(page.locator('#webhook-endpoints, #endpoint-detail').getByTestId('success-rate').first()).toContainText('100 % of 1');
   // The receiver recorded it as genuine.
   await page.goto('/webhooks');
-  await waitForHydration(page);
+  await settle(page);
   const received = page.locator('#webhook-events tbody tr', { hasText: eventId });
   await expect(received).toHaveCount(1);
   await expect(received.locator('.badge')).toHaveText('valid');
 
   // Resend: the same event goes out again.
   await page.goto(detailUrl);
-  await waitForHydration(page);
+  await settle(page);
   await submit(page, 'resend_webhook_delivery', () => delivery.getByRole('button', { name: 'Resend' }).click());
   await expect(page.getByTestId('webhook-endpoint-result').filter({ hasText: 'queued again' })).toContainText(`Event ${eventId} queued again`);
   await eventually(page, detailUrl, async () => {
@@ -192,7 +203,7 @@ test('a store manages its webhook endpoints: secret once, ping, log, resend, rot
   // Trusting the new secret, a resend of the refused ping succeeds.
   await trustInbound(page, rotated);
   await page.goto(detailUrl);
-  await waitForHydration(page);
+  await settle(page);
   const retried = page.locator('#deliveries tbody tr').first();
   await submit(page, 'resend_webhook_delivery', () => retried.getByRole('button', { name: 'Resend' }).click());
   await eventually(page, detailUrl, async () => {
@@ -200,7 +211,8 @@ test('a store manages its webhook endpoints: secret once, ping, log, resend, rot
   });
 
   // Disable: a person did it; no ping, no resend until it is enabled again.
-  await submit(page, 'set_webhook_endpoint_enabled', () => page.locator('#toggle-endpoint').getByRole('button', { name: 'Disable' }).click());
+  // From the keyboard: a key press goes to the button itself, whatever moved on the page.
+  await submit(page, 'set_webhook_endpoint_enabled', () => page.locator('#toggle-endpoint').getByRole('button', { name: 'Disable' }).press('Enter'));
   await expect(page.locator('#endpoint-detail').getByTestId('endpoint-status')).toHaveText('disabled by a person');
   await expect(page.locator('#ping-endpoint')).toHaveCount(0);
   await expect(page.locator('#deliveries').getByRole('button', { name: 'Resend' })).toHaveCount(0);
