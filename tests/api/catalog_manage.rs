@@ -492,7 +492,43 @@ async fn edits_are_idempotent(backend: Backend) {
     .await;
 }
 
+/// Many edits of one product at once, each of its own field: every one lands (a read of the
+/// product before the write of another would put back the field that one changed).
+async fn racing_edits_of_different_fields_all_land(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = app.create_store("Shop", "USD").await;
+    let key = Caller::key(&store.sandbox_key);
+    let tee = create(&app, &key, "TEE-1", "T-shirt").await;
+    let edits = [
+        json!({"name": "Race tee"}),
+        json!({"tax_code": "txcd_99999999"}),
+        json!({"weight_grams": 321}),
+        json!({"length_mm": 11}),
+        json!({"width_mm": 22}),
+        json!({"height_mm": 33}),
+        json!({"price_includes_tax": true}),
+        json!({"unit_amount": 4321}),
+    ];
+    let answers = futures::future::join_all(
+        edits
+            .iter()
+            .map(|body| patch(&app, &key, &tee, body.clone())),
+    )
+    .await;
+    for answer in answers {
+        assert_eq!(answer.status(), 200);
+    }
+    let path = product_path(&tee);
+    let now = json_of(call(&app, &key, Method::GET, &path, None).await, 200).await;
+    for body in &edits {
+        for (field, value) in body.as_object().unwrap() {
+            assert_eq!(&now[field], value, "{field} lost: {now}");
+        }
+    }
+}
+
 both_backends!(
+    racing_edits_of_different_fields_all_land,
     products_are_edited_archived_and_unarchived,
     edits_are_validated,
     the_list_searches_and_filters_archived_products,

@@ -109,7 +109,7 @@ pub async fn list(
 
 /// Writes a product's changeable fields; `false` when its new SKU is another product's.
 pub async fn update(
-    db: &Db,
+    tx: &mut Tx,
     store: StoreId,
     env: Environment,
     product: &Product,
@@ -118,7 +118,7 @@ pub async fn update(
         weight_grams = $8, length_mm = $9, width_mm = $10, height_mm = $11, \
         price_includes_tax = $12, archived_at = $13 \
         WHERE id = $1 AND store_id = $2 AND environment = $3";
-    let result = on_db!(db, pool => {
+    let result = on_tx!(tx, conn => {
         sqlx::query(SQL)
             .bind(product.id)
             .bind(store)
@@ -133,7 +133,7 @@ pub async fn update(
             .bind(product.height_mm)
             .bind(product.price_includes_tax)
             .bind(product.archived_at)
-            .execute(pool)
+            .execute(&mut *conn)
             .await
             .map(|_| ())
     });
@@ -168,6 +168,28 @@ pub async fn find_many(
             query = query.bind(*id);
         }
         query.fetch_all(pool).await
+    })?)
+}
+
+/// One product of a store and environment, read inside the transaction that changes it. On
+/// PostgreSQL its row is locked `FOR NO KEY UPDATE`: racing changes take turns (each applies to
+/// what the one before wrote), while orders, whose foreign keys only take `KEY SHARE`, are not
+/// held up; SQLite's write transactions already run one at a time.
+pub async fn find_for_update(
+    tx: &mut Tx,
+    store: StoreId,
+    env: Environment,
+    id: ProductId,
+) -> Result<Option<Product>, DbError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM products WHERE id = $1 AND store_id = $2 AND environment = $3{}",
+        match tx {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR NO KEY UPDATE",
+        }
+    );
+    Ok(on_tx!(tx, conn => {
+        sqlx::query_as(&sql).bind(id).bind(store).bind(env).fetch_optional(&mut *conn).await
     })?)
 }
 

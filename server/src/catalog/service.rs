@@ -59,12 +59,20 @@ pub async fn update(
     id: ProductId,
     input: UpdateProduct,
 ) -> Result<Product, Error> {
-    let current = find(state, store, env, id).await?;
+    // Read and written in one transaction with the row locked: two changes of different fields
+    // at once both land (each read-then-write alone would let the later erase the earlier).
+    let mut tx = state.db.begin_write().await?;
+    let current = repo::find_for_update(&mut tx, store, env, id)
+        .await?
+        .ok_or(Error::NotFound)?;
     let product = input.apply(current, state.clock.now())?;
-    if !repo::update(&state.db, store, env, &product).await? {
+    if !repo::update(&mut tx, store, env, &product).await? {
         return Err(Error::SkuTaken);
     }
-    Ok(product)
+    tx.commit().await?;
+    let mut changed = vec![product];
+    with_prices(state, &mut changed).await?;
+    changed.pop().ok_or(Error::NotFound)
 }
 
 /// Fills in the products' price lists: one query for all of them.
