@@ -11,6 +11,9 @@ use crate::backend::{
     providers::{ConnectionView, PaymentProviderView, ProviderChoiceOutcome},
 };
 
+mod rates;
+pub use rates::*;
+
 #[cfg(feature = "ssr")]
 mod server {
     use leptos::prelude::*;

@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod disputes;
 pub mod orders;
 pub mod providers;
+pub mod rates;
 pub mod settings;
 pub mod webhook_endpoints;
 
@@ -719,6 +720,7 @@ pub trait ConsoleBackend:
     + webhook_endpoints::WebhookEndpointBackend
     + orders::OrderBackend
     + settings::SettingsBackend
+    + rates::RatesBackend
     + Send
     + Sync
     + 'static

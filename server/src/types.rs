@@ -249,12 +249,15 @@ impl fmt::Display for Environment {
 
 /// A value that failed to parse, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
+#[error("{}: {message}", self.path())]
 pub struct InvalidValue {
-    /// The offending field.
+    /// The offending field (`rates.amount` for a field of a list's rows).
     pub field: &'static str,
     /// Why it was rejected.
     pub message: String,
+    /// Which row of a list the field is in, counted from 0: a table of rates is refused row by
+    /// row, and whoever fixes it (an API client or the console's editor) needs to know which.
+    pub row: Option<usize>,
 }
 
 impl InvalidValue {
@@ -263,6 +266,24 @@ impl InvalidValue {
         Self {
             field,
             message: message.into(),
+            row: None,
+        }
+    }
+
+    /// The same error, about row `row` of the list its field's first segment names.
+    pub fn in_row(self, row: usize) -> Self {
+        Self {
+            row: Some(row),
+            ..self
+        }
+    }
+
+    /// The field as problem responses name it: `rates[2].amount` for row 2's amount.
+    pub fn path(&self) -> String {
+        match (self.row, self.field.split_once('.')) {
+            (None, _) => self.field.to_owned(),
+            (Some(row), Some((list, rest))) => format!("{list}[{row}].{rest}"),
+            (Some(row), None) => format!("{}[{row}]", self.field),
         }
     }
 }
@@ -374,6 +395,16 @@ impl fmt::Display for Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_field_of_a_row_names_the_row() {
+        let plain = InvalidValue::new("rates.amount", "must be zero or more");
+        assert_eq!(plain.path(), "rates.amount");
+        let row = plain.in_row(2);
+        assert_eq!(row.path(), "rates[2].amount");
+        assert_eq!(row.to_string(), "rates[2].amount: must be zero or more");
+        assert_eq!(InvalidValue::new("rules", "x").in_row(0).path(), "rules[0]");
+    }
 
     #[test]
     fn currencies_parse_with_iso_exponents() {

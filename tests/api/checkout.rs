@@ -317,22 +317,43 @@ async fn provider_configuration_is_validated(backend: Backend) {
         (
             "/api/v1/admin/tax/rates",
             json!({"rules": [{"country": "US", "tax_code": "*", "rate": "1.5"}]}),
-            "rules.rate",
+            "rules[0].rate",
         ),
         (
             "/api/v1/admin/tax/rates",
-            json!({"rules": [{"country": "Narnia", "tax_code": "*", "rate": "0.1"}]}),
-            "rules.country",
+            json!({"rules": [
+                {"country": "US", "tax_code": "*", "rate": "0.1"},
+                {"country": "Narnia", "tax_code": "*", "rate": "0.1"},
+            ]}),
+            "rules[1].country",
+        ),
+        (
+            // Two rates of one jurisdiction and code on the same days: the later row is named.
+            "/api/v1/admin/tax/rates",
+            json!({"rules": [
+                {"country": "DE", "tax_code": "*", "rate": "0.19"},
+                {"country": "US", "tax_code": "*", "rate": "0.05"},
+                {"country": "DE", "tax_code": "*", "rate": "0.07"},
+            ]}),
+            "rules[2].valid_from",
         ),
         (
             "/api/v1/admin/shipping/rates",
             json!({"rates": [{"service": "s", "country": "US", "max_weight_grams": 1, "amount": -1, "currency": "USD"}]}),
-            "rates.amount",
+            "rates[0].amount",
+        ),
+        (
+            "/api/v1/admin/shipping/rates",
+            json!({"rates": [
+                {"service": "s", "country": "US", "max_weight_grams": 1, "amount": 1, "currency": "USD"},
+                {"service": "s", "country": "US", "max_weight_grams": -1, "amount": 1, "currency": "USD"},
+            ]}),
+            "rates[1].max_weight_grams",
         ),
         (
             "/api/v1/admin/shipping/rates",
             json!({"rates": [{"service": "s", "country": "US", "max_weight_grams": 1, "amount": 1, "currency": "XYZ"}]}),
-            "rates.currency",
+            "rates[0].currency",
         ),
     ] {
         let problem = assert_problem(

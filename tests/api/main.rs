@@ -27,6 +27,7 @@ mod problems;
 mod provider_client;
 mod provider_connection;
 mod provider_tls;
+mod rates_console;
 mod reconciliation;
 mod request_id;
 mod sandbox_carrier;

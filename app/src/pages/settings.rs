@@ -31,6 +31,7 @@ fn StorePanel() -> impl IntoView {
     let outcome = outcomes("settings-result", move || vec![save.value().get()]);
     view! {
         <section class="panel" id="store-settings">
+            <SettingsNav current="store"/>
             <h1>"Settings → Store"</h1>
             {outcome}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -80,4 +81,22 @@ fn profile_form(p: StoreProfileView, save: ServerAction<UpdateStoreProfile>) -> 
     let read_only = (!p.can_edit)
         .then(|| view! { <p class="muted">"Only the store's owners change these."</p> });
     view! { {facts} {form} {read_only} }
+}
+
+/// The settings pages, one link each; `current` is marked for screen readers too.
+#[component]
+pub fn SettingsNav(current: &'static str) -> impl IntoView {
+    let pages = [
+        ("store", "/settings", "Store"),
+        ("shipping", "/settings/shipping", "Shipping rates"),
+        ("tax-rates", "/settings/tax-rates", "Tax rates"),
+    ];
+    let links = pages
+        .into_iter()
+        .map(|(key, href, label)| {
+            let here = (key == current).then_some("page");
+            view! { <a href=href aria-current=here>{label}</a> }
+        })
+        .collect_view();
+    view! { <nav class="subnav" aria-label="Settings">{links}</nav> }
 }

@@ -20,32 +20,38 @@ fn country(field: &'static str, raw: &str, wildcard: bool) -> Result<String, Inv
 fn validate_rates(rates: Vec<ShippingRate>) -> Result<Vec<ShippingRate>, InvalidValue> {
     rates
         .into_iter()
-        .map(|r| {
-            let service = r.service.trim().to_lowercase();
-            if service.is_empty() || service.len() > 32 {
-                return Err(InvalidValue::new(
-                    "rates.service",
-                    "must be 1 to 32 characters",
-                ));
-            }
-            if r.max_weight_grams < 0 || r.amount < 0 {
-                return Err(InvalidValue::new(
-                    "rates.amount",
-                    "amounts and weights must be zero or more",
-                ));
-            }
-            Ok(ShippingRate {
-                service,
-                country: country("rates.country", &r.country, true)?,
-                max_weight_grams: r.max_weight_grams,
-                amount: r.amount,
-                currency: Currency::parse(r.currency.trim())
-                    .map_err(|_| InvalidValue::new("rates.currency", "must be an ISO 4217 code"))?
-                    .code()
-                    .to_owned(),
-            })
-        })
+        .enumerate()
+        .map(|(row, r)| validate_rate(r).map_err(|e| e.in_row(row)))
         .collect()
+}
+
+fn validate_rate(r: ShippingRate) -> Result<ShippingRate, InvalidValue> {
+    let service = r.service.trim().to_lowercase();
+    if service.is_empty() || service.len() > 32 {
+        return Err(InvalidValue::new(
+            "rates.service",
+            "must be 1 to 32 characters",
+        ));
+    }
+    let country = country("rates.country", &r.country, true)?;
+    if r.max_weight_grams < 0 {
+        return Err(InvalidValue::new(
+            "rates.max_weight_grams",
+            "must be zero or more",
+        ));
+    }
+    if r.amount < 0 {
+        return Err(InvalidValue::new("rates.amount", "must be zero or more"));
+    }
+    let currency = Currency::parse(r.currency.trim())
+        .map_err(|_| InvalidValue::new("rates.currency", "must be an ISO 4217 code"))?;
+    Ok(ShippingRate {
+        service,
+        country,
+        max_weight_grams: r.max_weight_grams,
+        amount: r.amount,
+        currency: currency.code().to_owned(),
+    })
 }
 
 /// The store's shipping configuration. Every store quotes with its own rate table

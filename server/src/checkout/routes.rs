@@ -10,7 +10,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{QuoteRequest, Reply, Snapshot, config};
 use crate::{
-    auth::principal::{CustomerScope, StoreScope},
+    auth::{
+        policy,
+        principal::{CustomerScope, StoreScope},
+    },
     checkout,
     http::{
         extract::{ApiJson, ApiPath},
@@ -129,12 +132,21 @@ pub async fn get_shipping_rates(
 
 /// Replaces the shipping rate table.
 #[utoipa::path(put, path = "/shipping/rates", tag = "checkout", request_body = ShippingRates,
-    responses((status = 200, description = "Stored", body = ShippingRates)), security(("bearer" = [])))]
+    responses(
+        (status = 200, description = "Stored", body = ShippingRates),
+        (status = 403, description = "A staff member in production", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "A row refused; `field` names it (`rates[2].amount`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn put_shipping_rates(
     State(state): State<AppState>,
     scope: StoreScope,
     ApiJson(body): ApiJson<ShippingRates>,
 ) -> Result<Json<ShippingRates>, ApiError> {
+    // Production's prices are the owners' (the rate table is what customers pay for shipping).
+    policy::manage_shipping(scope.actor, scope.environment)?;
     config::replace_shipping(&state, scope.store_id, scope.environment, body.rates).await?;
     get_shipping_rates(State(state), scope).await
 }

@@ -17,6 +17,7 @@ mod orders;
 mod overview;
 mod payments;
 mod providers;
+mod rates;
 mod reconciliation;
 mod session;
 mod settings;

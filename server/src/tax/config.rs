@@ -145,7 +145,7 @@ fn parse_rule(body: &TaxRuleBody) -> Result<TaxRule, InvalidValue> {
 /// be arbitrary.
 fn check_overlaps(rules: &[TaxRule]) -> Result<(), InvalidValue> {
     for (i, a) in rules.iter().enumerate() {
-        for b in &rules[i + 1..] {
+        for (j, b) in rules.iter().enumerate().skip(i + 1) {
             // Postal codes do not tell rates apart: a jurisdiction has one rate per code.
             let same = a.jurisdiction() == b.jurisdiction() && a.tax_code == b.tax_code;
             let apart = a
@@ -154,14 +154,17 @@ fn check_overlaps(rules: &[TaxRule]) -> Result<(), InvalidValue> {
                 || b.valid_to
                     .is_some_and(|to| a.valid_from.is_some_and(|from| to <= from));
             if same && !apart {
+                // The later row is the one named: it is usually the one just added.
                 return Err(InvalidValue::new(
-                    "rules",
+                    "rules.valid_from",
                     format!(
-                        "two {} rates for {} apply on the same day",
+                        "overlaps the rate at position {}: two {} rates for {} would apply on the same day",
+                        i + 1,
                         a.tax_code,
                         a.jurisdiction()
                     ),
-                ));
+                )
+                .in_row(j));
             }
         }
     }
@@ -250,7 +253,11 @@ pub async fn put_rules(
     if bodies.len() > MAX_RULES {
         return Err(InvalidValue::new("rules", "at most 1000 rates").into());
     }
-    let rules: Vec<TaxRule> = bodies.iter().map(parse_rule).collect::<Result<_, _>>()?;
+    let rules: Vec<TaxRule> = bodies
+        .iter()
+        .enumerate()
+        .map(|(row, body)| parse_rule(body).map_err(|e| e.in_row(row)))
+        .collect::<Result<_, _>>()?;
     check_overlaps(&rules)?;
     let rows: Vec<repo::RuleRow> = rules
         .iter()

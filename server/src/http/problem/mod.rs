@@ -441,7 +441,7 @@ impl ApiError {
         let (status, code, title) = self.parts();
         let mut problem = Problem::new(status, code, title, self.to_string());
         if let ApiError::Validation(invalid) = self {
-            problem.field = Some(invalid.field.to_owned());
+            problem.field = Some(invalid.path());
         }
         problem
     }
