@@ -313,6 +313,8 @@ pub struct OrderDetailView {
     pub order_id: String,
     /// Order status.
     pub order_status: String,
+    /// Who ordered what, where to, and what it comes to.
+    pub summary: orders::OrderSummaryView,
     /// Intents, oldest first.
     pub intents: Vec<IntentView>,
     /// Status history, oldest first.

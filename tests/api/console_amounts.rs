@@ -151,4 +151,79 @@ async fn amounts_are_typed_in_major_units_of_the_payments_currency(backend: Back
     assert!(!ok && !text.contains("decimal"), "{text}");
 }
 
-both_backends!(amounts_are_typed_in_major_units_of_the_payments_currency);
+async fn the_order_page_shows_customer_lines_address_and_paid_totals(backend: Backend) {
+    let shop = shop::shop(backend).await;
+    let (order, intent) = shop.authorized().await;
+    let cookie = admin_session(&shop.app).await;
+    server_fn(
+        &shop.app,
+        "select",
+        &[("store_id", &shop.store.id)],
+        &cookie,
+    )
+    .await;
+    let response = server_fn(
+        &shop.app,
+        "order_payments",
+        &[("order_id", &order)],
+        &cookie,
+    )
+    .await;
+    assert!(response.status().is_success());
+    let page: Value = response.json().await.unwrap();
+    let summary = &page["summary"];
+
+    let api: Value = shop
+        .app
+        .client
+        .get(shop.app.url(&format!("/api/v1/admin/orders/{order}")))
+        .bearer_auth(&shop.store.sandbox_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(summary["customer_id"], api["customer_id"], "{page}");
+    let lines = summary["lines"].as_array().unwrap();
+    let items = api["items"].as_array().unwrap();
+    assert_eq!(lines.len(), items.len());
+    for (line, item) in lines.iter().zip(items) {
+        assert_eq!(line["sku"], item["sku"]);
+        assert_eq!(line["quantity"], item["quantity"]);
+    }
+    let address = api["shipping_address"]["line1"].as_str().unwrap();
+    assert!(
+        summary["address"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == address),
+        "{summary}"
+    );
+    // The totals are the paid snapshot's: its total is what was authorized.
+    assert_eq!(summary["quoted"], true);
+    let totals = summary["totals"].as_array().unwrap();
+    let labels: Vec<&str> = totals.iter().map(|t| t[0].as_str().unwrap()).collect();
+    assert_eq!(labels, ["Subtotal", "Shipping", "Tax", "Total"]);
+    let amount = intent["amount"].as_i64().unwrap();
+    let total = format!("${}.{:02} USD", amount / 100, amount % 100);
+    assert_eq!(totals[3][1], json!(total), "{summary}");
+
+    // Another store's order is not shown.
+    let other = shop.app.create_store("Other", "USD").await;
+    server_fn(&shop.app, "select", &[("store_id", &other.id)], &cookie).await;
+    let response = server_fn(
+        &shop.app,
+        "order_payments",
+        &[("order_id", &order)],
+        &cookie,
+    )
+    .await;
+    assert!(!response.status().is_success());
+}
+
+both_backends!(
+    the_order_page_shows_customer_lines_address_and_paid_totals,
+    amounts_are_typed_in_major_units_of_the_payments_currency
+);

@@ -147,3 +147,40 @@ mod tests {
         );
     }
 }
+
+/// One line of an order as its page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLineView {
+    /// Stock keeping unit.
+    pub sku: String,
+    /// Product name as ordered.
+    pub name: String,
+    /// Units.
+    pub quantity: i32,
+    /// Price per unit, formatted.
+    pub unit_price: String,
+    /// Line amount, formatted.
+    pub amount: String,
+}
+
+/// The head of the order page: the customer, the lines, the address and the totals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSummaryView {
+    /// When it was placed.
+    pub placed: super::Stamp,
+    /// The customer's id (links to the customer's page).
+    pub customer_id: String,
+    /// The customer's name, else their email, else none.
+    pub customer: Option<String>,
+    /// The customer's email.
+    pub customer_email: Option<String>,
+    /// The shipping address, one line per entry.
+    pub address: Vec<String>,
+    /// Lines, in order.
+    pub lines: Vec<OrderLineView>,
+    /// Label and formatted amount: subtotal, shipping, tax and total of the snapshot the
+    /// newest payment paid; the items' sum alone before any checkout.
+    pub totals: Vec<(String, String)>,
+    /// Whether the totals come from a checkout snapshot (else only the items are known).
+    pub quoted: bool,
+}

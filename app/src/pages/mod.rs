@@ -115,6 +115,36 @@ pub fn when(stamp: Stamp) -> impl IntoView {
     }
 }
 
+/// A long id shortened to its first characters for the eye, whole for screen readers, search
+/// and copy: the full value is in the tooltip and a Copy button puts it on the clipboard.
+#[component]
+pub fn ShortId(id: String, #[prop(default = "id")] what: &'static str) -> impl IntoView {
+    let short: String = id.chars().take(8).collect();
+    let copied = RwSignal::new(false);
+    let full = id.clone();
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            // The promise is not awaited: the button says "Copied" once the call is made.
+            let _ = window().navigator().clipboard().write_text(&full);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &full;
+        copied.set(true);
+    };
+    view! {
+        <span class="short-id">
+            <code title=id.clone()>
+                <span aria-hidden="true">{short} "…"</span>
+                <span class="visually-hidden">{id.clone()}</span>
+            </code>
+            <button type="button" class="copy" aria-label=format!("Copy the {what}") on:click=copy>
+                {move || if copied.get() { "Copied" } else { "Copy" }}
+            </button>
+        </span>
+    }
+}
+
 /// An error message from a server function, without the framework's prefix.
 pub fn error_text(err: &ServerFnError) -> String {
     match err {

@@ -4,10 +4,13 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::{error_text, when, with_viewer};
+use super::{ShortId, error_text, when, with_viewer};
 use crate::{
     api::{PaymentAction, get_dashboard, get_order_payments, list_payments},
-    backend::{DashboardView, IntentView, LedgerFilter, LedgerView, OrderDetailView, Viewer},
+    backend::{
+        DashboardView, IntentView, LedgerFilter, LedgerView, OrderDetailView, Viewer,
+        orders::OrderSummaryView,
+    },
 };
 
 const STATUSES: [&str; 10] = [
@@ -326,15 +329,17 @@ fn OrderPayments() -> impl IntoView {
 #[component]
 fn OrderView(detail: OrderDetailView, action: ServerAction<PaymentAction>) -> impl IntoView {
     let order_id = detail.order_id.clone();
+    let summary = detail.summary.clone();
     view! {
-        <section class="panel">
+        <section class="panel" id="order-summary">
             <div class="panel-head">
-                <h1>"Order " <code>{detail.order_id.clone()}</code></h1>
+                <h1>"Order " <ShortId id=detail.order_id.clone() what="order id"/></h1>
                 <span class="status-chip" data-testid="order-status">{detail.order_status.clone()}</span>
             </div>
             <p>
-                <a href="/payments">"← Payments"</a>
+                <a href="/orders">"← Orders"</a>
             </p>
+            {order_head(summary)}
         </section>
         {detail
             .intents
@@ -363,6 +368,7 @@ fn OrderView(detail: OrderDetailView, action: ServerAction<PaymentAction>) -> im
             </ol>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -419,7 +425,7 @@ fn IntentPanel(
     view! {
         <section class="panel intent" data-intent-id=intent.id.clone()>
             <div class="panel-head">
-                <h2>"Payment " <code>{intent.id.clone()}</code></h2>
+                <h2>"Payment " <ShortId id=intent.id.clone() what="payment id"/></h2>
                 <span class=format!("status-chip {}", intent.status) data-testid="intent-status">
                     {intent.status.clone()}
                 </span>
@@ -447,6 +453,7 @@ fn IntentPanel(
             {capture}
             {void}
             {refund}
+            <div class="table-wrap">
             <table class="table transactions">
                 <thead>
                     <tr>
@@ -483,7 +490,9 @@ fn IntentPanel(
                                         })}
                                     </td>
                                     <td class=format!("txn-status {}", t.status)>{label}</td>
-                                    <td><code>{t.provider_txn_id.unwrap_or_default()}</code></td>
+                                    <td>
+                                        {t.provider_txn_id.map(|id| view! { <ShortId id=id what="provider id"/> })}
+                                    </td>
                                     <td>{note}</td>
                                     <td>{t.actor}</td>
                                 </tr>
@@ -492,7 +501,93 @@ fn IntentPanel(
                         .collect_view()}
                 </tbody>
             </table>
+            </div>
             {disputes}
         </section>
     }
+    .into_any()
+}
+
+/// The customer, the address, when it was placed, the lines and the totals.
+fn order_head(s: OrderSummaryView) -> AnyView {
+    let customer = s
+        .customer
+        .clone()
+        .unwrap_or_else(|| "A guest without a name".to_owned());
+    let email = s
+        .customer_email
+        .clone()
+        .map(|e| view! { <br/> <a href=format!("mailto:{e}")>{e.clone()}</a> });
+    let address = s
+        .address
+        .iter()
+        .map(|l| view! { {l.clone()} <br/> })
+        .collect_view();
+    let lines = s
+        .lines
+        .iter()
+        .map(|l| {
+            view! {
+                <tr data-sku=l.sku.clone()>
+                    <td>{l.name.clone()} <span class="muted small">" " {l.sku.clone()}</span></td>
+                    <td class="num">{l.quantity}</td>
+                    <td class="num">{l.unit_price.clone()}</td>
+                    <td class="num">{l.amount.clone()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let count = s.totals.len();
+    let totals = s
+        .totals
+        .iter()
+        .enumerate()
+        .map(|(i, (label, amount))| {
+            let class = (i + 1 == count && s.quoted).then_some("total");
+            view! {
+                <tr class=class data-total=label.to_lowercase()>
+                    <th scope="row" colspan="3" class="num">{label.clone()}</th>
+                    <td class="num">{amount.clone()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let unquoted = (!s.quoted).then(|| {
+        view! { <p class="muted small">"Not checked out yet: shipping and tax are added when the customer pays."</p> }
+    });
+    view! {
+        <div class="order-head">
+            <div>
+                <h2 class="small-head">"Customer"</h2>
+                <p data-testid="order-customer">
+                    <a href=format!("/customers/{}", s.customer_id)>{customer}</a>
+                    {email}
+                </p>
+            </div>
+            <div>
+                <h2 class="small-head">"Ship to"</h2>
+                <address data-testid="order-address">{address}</address>
+            </div>
+            <div>
+                <h2 class="small-head">"Placed"</h2>
+                <p>{when(s.placed.clone())}</p>
+            </div>
+        </div>
+        <div class="table-wrap">
+            <table class="table" id="order-lines">
+                <thead>
+                    <tr>
+                        <th scope="col">"Product"</th>
+                        <th scope="col" class="num">"Qty"</th>
+                        <th scope="col" class="num">"Unit price"</th>
+                        <th scope="col" class="num">"Amount"</th>
+                    </tr>
+                </thead>
+                <tbody>{lines}</tbody>
+                <tfoot>{totals}</tfoot>
+            </table>
+        </div>
+        {unquoted}
+    }
+    .into_any()
 }

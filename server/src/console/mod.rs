@@ -13,6 +13,7 @@ mod dashboard;
 mod disputes;
 mod fx_rates;
 mod master_keys;
+mod order_summary;
 mod orders;
 mod overview;
 mod payments;

@@ -180,9 +180,19 @@ pub async fn order_detail(
             }
         })
         .collect();
+    let paid_snapshot = detail.intents.last().map(|i| i.intent.snapshot_id);
+    let summary = super::order_summary::summary(
+        state,
+        (store, signed.environment()),
+        detail.order_id,
+        paid_snapshot,
+        &times,
+    )
+    .await?;
     Ok(OrderDetailView {
         order_id: detail.order_id.to_string(),
         order_status: detail.order_status,
+        summary,
         intents,
         timeline: detail
             .status_history
