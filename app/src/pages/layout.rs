@@ -20,37 +20,6 @@ pub fn TopBar() -> impl IntoView {
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">"Cassa"</A>
-            <nav class="topnav">
-                <A href="/">"Overview"</A>
-                <A href="/orders">"Orders"</A>
-                <A href="/payments">"Payments"</A>
-                <A href="/catalogue">"Catalogue"</A>
-                <A href="/disputes">"Disputes"</A>
-                <A href="/shipments">"Shipments"</A>
-                <A href="/tax">"Tax"</A>
-                <A href="/reconciliation">"Reconciliation"</A>
-                // Received from providers; the store's own endpoints are under Developers.
-                <A href="/webhooks">"Provider webhooks"</A>
-                <A href="/api-keys">"API keys"</A>
-                <A href="/developers/webhooks">"Developers"</A>
-                <A href="/credentials">"Credentials"</A>
-                <A href="/settings">"Settings"</A>
-                <Suspense>
-                    {move || {
-                        viewer
-                            .get()
-                            .and_then(|r| r.ok().flatten())
-                            .filter(|v| v.is_platform_admin)
-                            .map(|_| {
-                                view! {
-                                    <A href="/platform/stores">"Stores"</A>
-                                    <A href="/platform/keys">"Master keys"</A>
-                                    <A href="/platform/fx-rates">"FX rates"</A>
-                                }
-                            })
-                    }}
-                </Suspense>
-            </nav>
             <div class="account">
                 <Suspense>
                     {move || {
@@ -106,5 +75,46 @@ pub fn TopBar() -> impl IntoView {
                 </Suspense>
             </div>
         </header>
+        // A column beside the page rather than a row in the bar: a row of every page's link
+        // outgrew a 1280 px window and wrapped the bar onto two or three lines.
+        <nav class="sidenav" aria-label="Console">
+            <ul>
+                <li><A href="/">"Overview"</A></li>
+                <li><A href="/orders">"Orders"</A></li>
+                <li><A href="/payments">"Payments"</A></li>
+                <li><A href="/catalogue">"Catalogue"</A></li>
+                <li><A href="/disputes">"Disputes"</A></li>
+                <li><A href="/shipments">"Shipments"</A></li>
+                <li><A href="/tax">"Tax"</A></li>
+                <li><A href="/reconciliation">"Reconciliation"</A></li>
+                <li><A href="/settings">"Settings"</A></li>
+            </ul>
+            <p class="sidenav-head" aria-hidden="true">"Developers"</p>
+            <ul aria-label="Developers">
+                <li><A href="/api-keys">"API keys"</A></li>
+                <li><A href="/developers/webhooks">"Developers"</A></li>
+                // Received from providers; the store's own endpoints are under Developers.
+                <li><A href="/webhooks">"Provider webhooks"</A></li>
+                <li><A href="/credentials">"Credentials"</A></li>
+            </ul>
+            <Suspense>
+                {move || {
+                    viewer
+                        .get()
+                        .and_then(|r| r.ok().flatten())
+                        .filter(|v| v.is_platform_admin)
+                        .map(|_| {
+                            view! {
+                                <p class="sidenav-head" aria-hidden="true">"Platform"</p>
+                                <ul aria-label="Platform">
+                                    <li><A href="/platform/stores">"Stores"</A></li>
+                                    <li><A href="/platform/keys">"Master keys"</A></li>
+                                    <li><A href="/platform/fx-rates">"FX rates"</A></li>
+                                </ul>
+                            }
+                        })
+                }}
+            </Suspense>
+        </nav>
     }
 }
