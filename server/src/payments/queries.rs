@@ -8,7 +8,7 @@ use super::{
     error::Error,
     machine::IntentStatus,
     repo,
-    views_repo::{self, DailyVolume, IntentFilter, StatusCount},
+    views_repo::{self, DailyVolume, IntentFilter, PeriodIntents, StatusCount},
 };
 use crate::{
     state::AppState,
@@ -124,6 +124,18 @@ pub async fn daily_volume(
     from: DateTime<Utc>,
 ) -> Result<Vec<DailyVolume>, Error> {
     Ok(views_repo::daily_volume(&state.db, store, env, from).await?)
+}
+
+/// The store's intents of the period from `current` on and of the one before it (from
+/// `previous`), per currency.
+pub async fn period_intents(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    previous: DateTime<Utc>,
+    current: DateTime<Utc>,
+) -> Result<Vec<PeriodIntents>, Error> {
+    Ok(views_repo::period_intents(&state.db, store, env, previous, current).await?)
 }
 
 /// Number of the store's intents per status.

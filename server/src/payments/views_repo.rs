@@ -28,6 +28,24 @@ pub struct DailyVolume {
     pub sum: i64,
 }
 
+/// A store's intents of one currency created in one period: how many, how many of them were
+/// authorized (whatever happened after) or failed, and what the authorized ones came to.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PeriodIntents {
+    /// Whether the period is the current one (else the one before it).
+    pub in_current: bool,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Intents created.
+    pub created: i64,
+    /// Of those, authorized at some point (still authorized, captured, refunded or voided).
+    pub authorized: i64,
+    /// Of those, failed.
+    pub failed: i64,
+    /// Sum of the authorized intents' amounts, minor units.
+    pub authorized_amount: i64,
+}
+
 /// How many of a store's intents are in one status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct StatusCount {
@@ -121,6 +139,36 @@ pub async fn daily_volume(
     );
     Ok(on_db!(db, pool => {
         sqlx::query_as(&sql).bind(store).bind(env).bind(from).fetch_all(pool).await
+    })?)
+}
+
+/// A store's intents created in `[previous, current)` (the period before) and from `current`
+/// on, per currency, in one scan of the store's creation-time index.
+pub async fn period_intents(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    previous: DateTime<Utc>,
+    current: DateTime<Utc>,
+) -> Result<Vec<PeriodIntents>, DbError> {
+    const AUTHORIZED: &str =
+        "status IN ('authorized', 'partially_captured', 'captured', 'partially_refunded', 'refunded', 'voided')";
+    let sql = format!(
+        "SELECT (created_at >= $4) AS in_current, currency, COUNT(*) AS created, \
+         CAST(SUM(CASE WHEN {AUTHORIZED} THEN 1 ELSE 0 END) AS BIGINT) AS authorized, \
+         CAST(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT) AS failed, \
+         CAST(SUM(CASE WHEN {AUTHORIZED} THEN amount ELSE 0 END) AS BIGINT) AS authorized_amount \
+         FROM payment_intents WHERE store_id = $1 AND environment = $2 AND created_at >= $3 \
+         GROUP BY 1, 2 ORDER BY 1, 2"
+    );
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(&sql)
+            .bind(store)
+            .bind(env)
+            .bind(previous)
+            .bind(current)
+            .fetch_all(pool)
+            .await
     })?)
 }
 
