@@ -11,6 +11,10 @@ use crate::backend::{
     providers::{ConnectionView, PaymentProviderView, ProviderChoiceOutcome},
 };
 
+mod customers;
+
+pub use customers::*;
+
 #[cfg(feature = "ssr")]
 mod server {
     use leptos::prelude::*;

@@ -23,6 +23,7 @@ pub fn TopBar() -> impl IntoView {
             <nav class="topnav">
                 <A href="/">"Overview"</A>
                 <A href="/orders">"Orders"</A>
+                <A href="/customers">"Customers"</A>
                 <A href="/payments">"Payments"</A>
                 <A href="/catalogue">"Catalogue"</A>
                 <A href="/disputes">"Disputes"</A>
