@@ -104,7 +104,10 @@ async fn the_list_pages_newest_first_searches_and_refuses_fields(backend: Backen
         .collect();
     assert_eq!(fields, ["email", "name"], "{refused}");
     assert_eq!(refused["Refused"][0]["message"], "must be an email address");
-    assert_eq!(refused["Refused"][1]["message"], "must be 1 to 200 characters");
+    assert_eq!(
+        refused["Refused"][1]["message"],
+        "must be 1 to 200 characters"
+    );
     assert_eq!(page(&app, &cookie, &[]).await["store_has_customers"], false);
 
     let saved = answer(
@@ -147,7 +150,10 @@ async fn the_list_pages_newest_first_searches_and_refuses_fields(backend: Backen
     assert!(blank["Saved"]["id"].is_string(), "{blank}");
 
     // 28 more: two pages of 25, newest first, each customer once.
-    let mut created = vec![ada.clone(), blank["Saved"]["id"].as_str().unwrap().to_owned()];
+    let mut created = vec![
+        ada.clone(),
+        blank["Saved"]["id"].as_str().unwrap().to_owned(),
+    ];
     for n in 0..28 {
         let email = format!("shopper{n:02}@shop.test");
         created.push(customer(&app, &store.sandbox_key, json!({"email": email})).await);
@@ -169,13 +175,22 @@ async fn the_list_pages_newest_first_searches_and_refuses_fields(backend: Backen
     assert_eq!(found["rows"][0]["name"], "Ada Lovelace");
     let shoppers = page(&app, &cookie, &[("q", "shopper1")]).await;
     assert_eq!(ids(&shoppers).len(), 10);
-    assert_eq!(ids(&page(&app, &cookie, &[("q", &ada)]).await), [ada.clone()]);
+    assert_eq!(
+        ids(&page(&app, &cookie, &[("q", &ada)]).await),
+        [ada.clone()]
+    );
     // `%` and `_` are letters, not wildcards.
-    assert_eq!(ids(&page(&app, &cookie, &[("q", "shopper_")]).await), Vec::<String>::new());
+    assert_eq!(
+        ids(&page(&app, &cookie, &[("q", "shopper_")]).await),
+        Vec::<String>::new()
+    );
     let nobody = page(&app, &cookie, &[("q", &foreign)]).await;
     assert_eq!(nobody["rows"], json!([]));
     assert_eq!(nobody["store_has_customers"], true);
-    assert_eq!(page(&app, &cookie, &[("q", "other.test")]).await["rows"], json!([]));
+    assert_eq!(
+        page(&app, &cookie, &[("q", "other.test")]).await["rows"],
+        json!([])
+    );
     let refused = page(&app, &cookie, &[("after", "not-a-cursor")]).await;
     assert_eq!(refused["filter_error"]["field"], "after");
     let refused = page(&app, &cookie, &[("q", &"a".repeat(255))]).await;
@@ -245,7 +260,10 @@ async fn a_customers_page_shows_orders_and_captured_minus_refunded(backend: Back
 
     // A customer who never paid has no lifetime value, not a zero.
     let (other, _) = app.create_customer(&shop.store).await;
-    assert_eq!(answer(detail(app, &cookie, &other).await).await["lifetime_value"], json!([]));
+    assert_eq!(
+        answer(detail(app, &cookie, &other).await).await["lifetime_value"],
+        json!([])
+    );
 
     // Another store's key does not find this customer.
     let stranger = app.create_store("Stranger", "USD").await;
@@ -319,7 +337,14 @@ async fn tokens_follow_the_apis_policy_and_are_shown_once(backend: Backend) {
     assert!(text.contains("not allowed"), "{text}");
     let path = format!("/api/v1/admin/customers/{production}/tokens");
     let as_staff = Caller::user(&staff_token, &store, "production");
-    let response = call(&app, &as_staff, reqwest::Method::POST, &path, Some(json!({}))).await;
+    let response = call(
+        &app,
+        &as_staff,
+        reqwest::Method::POST,
+        &path,
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(response.status(), 403);
     // Another store's customer is not found, before the role is looked at.
     let text = refusal(
@@ -345,7 +370,14 @@ async fn tokens_follow_the_apis_policy_and_are_shown_once(backend: Backend) {
 
     // Owners mint production's; so does the store's production key.
     let as_owner = Caller::user(&owner, &store, "production");
-    let response = call(&app, &as_owner, reqwest::Method::POST, &path, Some(json!({}))).await;
+    let response = call(
+        &app,
+        &as_owner,
+        reqwest::Method::POST,
+        &path,
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(response.status(), 201);
     let key = Caller::key(&live);
     let response = call(&app, &key, reqwest::Method::POST, &path, Some(json!({}))).await;

@@ -4,7 +4,9 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use super::server;
-use crate::backend::customers::{CustomerDetailView, CustomerOutcome, CustomersPageView, IssuedToken};
+use crate::backend::customers::{
+    CustomerDetailView, CustomerOutcome, CustomersPageView, IssuedToken,
+};
 
 /// A page of the store's customers (`q`: part of an email, or an id; `after`: the last one of
 /// the previous page).

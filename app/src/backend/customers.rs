@@ -6,9 +6,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{FieldError, Stamp};
 #[cfg(feature = "ssr")]
 use super::{BoxFuture, ConsoleResult};
+use super::{FieldError, Stamp};
 
 /// A customer as the list shows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -101,7 +101,8 @@ fn CustomerList(store_name: String, environment: String) -> impl IntoView {
         move || (filter(), saved.get()),
         |((q, after), _)| get_customers_page(q, after),
     );
-    let created = move || match create.value().get()? {
+    let created = move || {
+        match create.value().get()? {
         Ok(CustomerOutcome::Saved { id, message }) => Some(
             view! {
                 <p class="ok-note" role="status" data-testid="create-result">
@@ -129,6 +130,7 @@ fn CustomerList(store_name: String, environment: String) -> impl IntoView {
             view! { <p class="error" role="alert" data-testid="create-result">{error_text(&e)}</p> }
                 .into_any(),
         ),
+    }
     };
     view! {
         <section class="panel">
@@ -212,7 +214,10 @@ fn CustomersBody(page: CustomersPageView) -> impl IntoView {
         let text = if page.paged {
             "No more customers.".to_owned()
         } else {
-            format!("No customer's email contains “{}”, and no customer has that id.", page.q)
+            format!(
+                "No customer's email contains “{}”, and no customer has that id.",
+                page.q
+            )
         };
         Some(view! { <p class="muted" id="customers-empty">{text}</p> }.into_any())
     } else {
@@ -237,7 +242,10 @@ fn CustomersBody(page: CustomersPageView) -> impl IntoView {
         )
     };
     let first = page.paged.then(|| link(&page.q, None));
-    let next = page.next_after.as_deref().map(|after| link(&page.q, Some(after)));
+    let next = page
+        .next_after
+        .as_deref()
+        .map(|after| link(&page.q, Some(after)));
     let pager = (first.is_some() || next.is_some()).then(|| {
         view! {
             <nav aria-label="Pages" class="actions">

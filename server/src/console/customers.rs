@@ -175,7 +175,11 @@ async fn create(
     }
 }
 
-async fn detail(state: &AppState, req: &Parts, raw_id: String) -> ConsoleResult<CustomerDetailView> {
+async fn detail(
+    state: &AppState,
+    req: &Parts,
+    raw_id: String,
+) -> ConsoleResult<CustomerDetailView> {
     let signed = require_signed(state, req).await?;
     let times = Times::of(state, &signed);
     let (store, actor) = signed.actor(state).await?;
@@ -296,7 +300,10 @@ mod tests {
             name: " Ada ".to_owned(),
         };
         let (email, name) = read(&typed).expect("valid");
-        assert_eq!(email.map(|e| e.as_str().to_owned()).as_deref(), Some("ada@shop.example"));
+        assert_eq!(
+            email.map(|e| e.as_str().to_owned()).as_deref(),
+            Some("ada@shop.example")
+        );
         assert_eq!(name.as_deref(), Some("Ada"));
     }
 }

@@ -98,8 +98,9 @@ pub async fn get_customer(
     ))
 }
 
-/// Mints a short-lived token with which this customer calls `/api/v1/me/...`. Production's
-/// are the owners' (and the store's production key's); staff mint sandbox's.
+/// Mints a short-lived token with which this customer calls `/api/v1/me/...`.
+///
+/// Production's are the owners' (and the store's production key's); staff mint sandbox's.
 #[utoipa::path(
     post,
     path = "/customers/{customer_id}/tokens",
