@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect, test, type Page } from '@playwright/test';
 
-import { createStore, expectNoSeriousA11yViolations, openStore, signIn, waitForHydration } from './support';
+import { capturedOrder, createStore, expectNoSeriousA11yViolations, openStore, signIn, waitForHydration } from './support';
 
 /** Submits a console form and waits for its server function's answer. */
 async function submit(page: Page, fn: string, click: () => Promise<void>) {
@@ -92,4 +92,14 @@ test('a store adds a customer, finds it, opens its page and issues a token shown
   await expect(page.locator('#customer-detail')).toBeVisible();
   await expect(page.getByTestId('revealed-token')).toHaveCount(0);
   expect(await page.content()).not.toContain(token);
+
+  // A customer who paid: their order, linked, and the captured amount as their lifetime value.
+  const { customerId, orderId, quote } = await capturedOrder(request, key);
+  await page.goto(`/customers/${customerId}`);
+  await waitForHydration(page);
+  await expect(page.getByTestId('lifetime-value')).toHaveText(`$${(quote.totals.total / 100).toFixed(2)} USD`);
+  const order = page.locator(`#customer-orders tr[data-order-id="${orderId}"]`);
+  await expect(order).toContainText('paid');
+  await order.getByRole('link').click();
+  await expect(page).toHaveURL(new RegExp(`/orders/${orderId}$`));
 });
