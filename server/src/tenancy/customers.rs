@@ -145,3 +145,24 @@ pub async fn issue_token(
         expires_at,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_is_an_id_or_part_of_an_email() {
+        assert_eq!(parse_search("  ").expect("blank"), None);
+        let id = CustomerId::new();
+        assert_eq!(
+            parse_search(&format!(" {id} ")).expect("id"),
+            Some(CustomerSearch::Id(id))
+        );
+        assert_eq!(
+            parse_search("Ada@Shop").expect("email"),
+            Some(CustomerSearch::Email("ada@shop".to_owned()))
+        );
+        let refused = parse_search(&"a".repeat(255)).expect_err("too long");
+        assert_eq!(refused.field, "q");
+    }
+}
