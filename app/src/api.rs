@@ -11,7 +11,10 @@ use crate::backend::{
     providers::{ConnectionView, PaymentProviderView, ProviderChoiceOutcome},
 };
 
+mod customers;
 mod rates;
+
+pub use customers::*;
 pub use rates::*;
 
 #[cfg(feature = "ssr")]

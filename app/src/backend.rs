@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod catalogue;
+pub mod customers;
 pub mod disputes;
 pub mod orders;
 pub mod providers;
@@ -717,6 +718,7 @@ pub struct ReconciliationPageView {
 #[cfg(feature = "ssr")]
 pub trait ConsoleBackend:
     catalogue::CatalogueBackend
+    + customers::CustomerBackend
     + providers::ProviderBackend
     + disputes::DisputeBackend
     + webhook_endpoints::WebhookEndpointBackend

@@ -108,6 +108,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/orders") view=pages::Orders ssr=SsrMode::Async/>
                         <Route path=path!("/catalogue") view=pages::Catalogue ssr=SsrMode::Async/>
                         <Route path=path!("/orders/:id") view=pages::OrderDetail ssr=SsrMode::Async/>
+                        <Route path=path!("/customers") view=pages::Customers ssr=SsrMode::Async/>
+                        <Route path=path!("/customers/:id") view=pages::CustomerDetail ssr=SsrMode::Async/>
                         <Route path=path!("/disputes") view=pages::Disputes ssr=SsrMode::Async/>
                         <Route path=path!("/shipments") view=pages::Shipments ssr=SsrMode::Async/>
                         <Route path=path!("/tax") view=pages::Tax ssr=SsrMode::Async/>

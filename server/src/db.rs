@@ -308,6 +308,22 @@ fn create_dir(path: &Path) -> Result<(), DbError> {
     })
 }
 
+/// `text` as a `LIKE` pattern that matches it anywhere, its own `%`, `_` and backslash taken
+/// literally (the query says `ESCAPE` backslash), lower-cased like the column it is compared
+/// with. SQLite's `lower()` folds ASCII only, so there a non-ASCII letter matches its own case.
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// `$first, …` for an `IN` list of `count` parameters.
 pub fn in_list(count: usize, first: usize) -> String {
     (0..count)

@@ -9,6 +9,7 @@ mod checkout;
 mod console;
 mod console_amounts;
 mod credentials;
+mod customers_console;
 mod fx;
 mod hardening_access;
 mod hardening_edge;

@@ -81,6 +81,7 @@ pub fn TopBar() -> impl IntoView {
             <ul>
                 <li><A href="/">"Overview"</A></li>
                 <li><A href="/orders">"Orders"</A></li>
+                <li><A href="/customers">"Customers"</A></li>
                 <li><A href="/payments">"Payments"</A></li>
                 <li><A href="/catalogue">"Catalogue"</A></li>
                 <li><A href="/disputes">"Disputes"</A></li>

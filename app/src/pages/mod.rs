@@ -3,6 +3,7 @@
 mod api_keys;
 mod catalogue;
 mod credentials;
+mod customers;
 mod disputes;
 mod fx_rates;
 mod keys;
@@ -25,6 +26,7 @@ mod webhooks;
 pub use api_keys::ApiKeys;
 pub use catalogue::Catalogue;
 pub use credentials::Credentials;
+pub use customers::{CustomerDetail, Customers};
 pub use disputes::Disputes;
 pub use fx_rates::FxRates;
 pub use keys::Keys;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     catalog::{ArchivedFilter, Price, Product},
-    db::{Db, DbError, Tx, in_list, values},
+    db::{Db, DbError, Tx, contains_pattern, in_list, values},
     money::MinorUnits,
     on_db, on_tx,
     pagination::PageQuery,
@@ -46,22 +46,6 @@ pub async fn insert(
             .map(|r| r.rows_affected())
     })?;
     Ok(inserted == 1)
-}
-
-/// `text` as a `LIKE` pattern that matches it anywhere, its own `%`, `_` and backslash taken
-/// literally (the query says `ESCAPE` backslash), lower-cased like the column it is compared
-/// with. SQLite's `lower()` folds ASCII only, so there a non-ASCII letter matches its own case.
-fn contains_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 /// Up to `limit` products of a store and environment after the page's cursor, oldest first,

@@ -9,6 +9,7 @@ mod api_keys;
 mod catalogue;
 mod context;
 mod credentials;
+mod customers;
 mod dashboard;
 mod disputes;
 mod fx_rates;

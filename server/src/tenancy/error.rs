@@ -10,6 +10,10 @@ pub enum Error {
     /// No such object in the caller's scope (or it belongs to someone else).
     #[error("the requested resource does not exist")]
     NotFound,
+    /// The caller's role does not allow this here (checked after the object was found, so
+    /// another store's object stays a plain not-found).
+    #[error("your role does not allow this")]
+    Forbidden,
     /// A unique value already exists.
     #[error("{0}")]
     Conflict(&'static str),

@@ -25,6 +25,7 @@ pub use routes::{admin_router, me_router, platform_router};
 
 use crate::{
     identity::Role,
+    money::Money,
     types::{ApiKeyId, Currency, CustomerId, Environment, StoreId, UserId},
 };
 
@@ -97,6 +98,26 @@ pub struct Customer {
     pub name: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+}
+
+/// A customer with what they have paid the store: the `GET` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerDetail {
+    /// The customer.
+    #[serde(flatten)]
+    pub customer: Customer,
+    /// Per currency (ISO code order), the captured minus the refunded amounts of all their
+    /// payments, in minor units; currencies they never paid in are absent.
+    pub lifetime_value: Vec<Money>,
+}
+
+/// What a search of a store's customers looks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerSearch {
+    /// Exactly this customer.
+    Id(CustomerId),
+    /// Customers whose email contains this text.
+    Email(String),
 }
 
 /// A customer token, shown once.

@@ -7,6 +7,7 @@ impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         match err {
             Error::NotFound => ApiError::NotFound,
+            Error::Forbidden => ApiError::Forbidden,
             Error::Conflict(message) => ApiError::Conflict(message),
             Error::LastOwner => ApiError::LastOwner,
             Error::Invalid(invalid) => ApiError::Validation(invalid),

@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    db::{Db, DbError},
+    db::{Db, DbError, contains_pattern},
+    money::{MinorUnits, Money},
     on_db,
-    tenancy::Customer,
-    types::{CustomerId, Environment, StoreId},
+    tenancy::{Customer, CustomerSearch},
+    types::{Currency, CustomerId, Environment, StoreId},
 };
 
 /// Inserts a customer of a store.
@@ -45,6 +46,88 @@ pub async fn find(
             .fetch_optional(pool)
             .await
     })?)
+}
+
+/// Up to `limit` customers of a store and environment, newest first, older than `before` when
+/// given, and matching `search`.
+pub async fn list(
+    db: &Db,
+    store_id: StoreId,
+    environment: Environment,
+    search: Option<&CustomerSearch>,
+    before: Option<CustomerId>,
+    limit: i64,
+) -> Result<Vec<Customer>, DbError> {
+    // Customer ids are UUIDv7: newest first is descending id, and the cursor is the last id of
+    // the previous page. Conditions are literal per case (not bound flags) so each query uses
+    // the store's index.
+    let mut sql = String::from(
+        "SELECT id, environment, email, name, created_at FROM customers \
+         WHERE store_id = $1 AND environment = $2",
+    );
+    let mut next = 3;
+    if before.is_some() {
+        sql.push_str(&format!(" AND id < ${next}"));
+        next += 1;
+    }
+    match search {
+        Some(CustomerSearch::Id(_)) => sql.push_str(&format!(" AND id = ${next}")),
+        Some(CustomerSearch::Email(_)) => {
+            // Emails are stored lower-cased (`Email::parse`), the pattern is too.
+            sql.push_str(&format!(" AND email LIKE ${next} ESCAPE '\\'"))
+        }
+        None => next -= 1,
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", next + 1));
+    let pattern = match search {
+        Some(CustomerSearch::Email(text)) => Some(contains_pattern(text)),
+        _ => None,
+    };
+    Ok(on_db!(db, pool => {
+        let mut query = sqlx::query_as(&sql)
+            .persistent(false)
+            .bind(store_id)
+            .bind(environment);
+        if let Some(before) = before {
+            query = query.bind(before);
+        }
+        match (search, &pattern) {
+            (Some(CustomerSearch::Id(id)), _) => query = query.bind(*id),
+            (_, Some(pattern)) => query = query.bind(pattern),
+            _ => {}
+        }
+        query.bind(limit).fetch_all(pool).await
+    })?)
+}
+
+/// What a customer has paid a store, per currency: the captured minus the refunded amounts of
+/// all their payments, in one query (through their orders, whose index finds them).
+pub async fn lifetime_value(
+    db: &Db,
+    store_id: StoreId,
+    environment: Environment,
+    customer_id: CustomerId,
+) -> Result<Vec<Money>, DbError> {
+    // PostgreSQL sums bigints as numeric: cast back (a sum beyond i64 fails loudly, never
+    // wraps). Intents without a capture add nothing and are left out.
+    const SQL: &str = "SELECT p.currency, \
+        CAST(SUM(p.captured_amount - p.refunded_amount) AS BIGINT) AS net \
+        FROM orders o JOIN payment_intents p ON p.order_id = o.id \
+        WHERE o.store_id = $1 AND o.environment = $2 AND o.customer_id = $3 \
+        AND p.store_id = $1 AND p.environment = $2 AND p.captured_amount > 0 \
+        GROUP BY p.currency ORDER BY p.currency";
+    let rows: Vec<(Currency, MinorUnits)> = on_db!(db, pool => {
+        sqlx::query_as(SQL)
+            .bind(store_id)
+            .bind(environment)
+            .bind(customer_id)
+            .fetch_all(pool)
+            .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(currency, net)| Money::new(net, currency))
+        .collect())
 }
 
 /// A customer token to insert (its secret's hash).

@@ -13,7 +13,7 @@ use crate::{
         problem::{ApiError, Problem},
     },
     state::AppState,
-    tenancy::{Customer, CustomerToken, customers},
+    tenancy::{Customer, CustomerDetail, CustomerToken, customers},
     types::{CustomerId, Email},
 };
 
@@ -75,14 +75,14 @@ pub async fn create_customer(
     Ok((StatusCode::CREATED, Json(customer)))
 }
 
-/// Reads a customer of the caller's store and environment.
+/// Reads a customer of the caller's store and environment, with their lifetime value.
 #[utoipa::path(
     get,
     path = "/customers/{customer_id}",
     tag = "customers",
     params(("customer_id" = String, Path, description = "Customer id")),
     responses(
-        (status = 200, description = "The customer", body = Customer),
+        (status = 200, description = "The customer and what they have paid", body = CustomerDetail),
         (status = 404, description = "No such customer in this store", body = Problem,
             content_type = "application/problem+json"),
     ),
@@ -92,13 +92,15 @@ pub async fn get_customer(
     State(state): State<AppState>,
     scope: StoreScope,
     ApiPath(customer_id): ApiPath<CustomerId>,
-) -> Result<Json<Customer>, ApiError> {
+) -> Result<Json<CustomerDetail>, ApiError> {
     Ok(Json(
-        customers::find(&state, scope.store_id, scope.environment, customer_id).await?,
+        customers::detail(&state, scope.store_id, scope.environment, customer_id).await?,
     ))
 }
 
 /// Mints a short-lived token with which this customer calls `/api/v1/me/...`.
+///
+/// Production's are the owners' (and the store's production key's); staff mint sandbox's.
 #[utoipa::path(
     post,
     path = "/customers/{customer_id}/tokens",
@@ -107,6 +109,8 @@ pub async fn get_customer(
     request_body = CreateCustomerToken,
     responses(
         (status = 201, description = "Token minted; shown once", body = CustomerToken),
+        (status = 403, description = "The caller's role may not mint tokens here", body = Problem,
+            content_type = "application/problem+json"),
         (status = 404, description = "No such customer in this store", body = Problem,
             content_type = "application/problem+json"),
     ),
@@ -122,6 +126,7 @@ pub async fn create_customer_token(
         &state,
         scope.store_id,
         scope.environment,
+        scope.actor,
         customer_id,
         body.ttl_seconds,
     )
