@@ -11,6 +11,10 @@ use crate::backend::{
     providers::{ConnectionView, PaymentProviderView, ProviderChoiceOutcome},
 };
 
+mod team;
+
+pub use team::*;
+
 #[cfg(feature = "ssr")]
 mod server {
     use leptos::prelude::*;

@@ -11,6 +11,7 @@ pub mod disputes;
 pub mod orders;
 pub mod providers;
 pub mod settings;
+pub mod team;
 pub mod webhook_endpoints;
 
 /// An instant as the console shows it: in the store's time zone to the minute, how long ago
@@ -719,6 +720,7 @@ pub trait ConsoleBackend:
     + webhook_endpoints::WebhookEndpointBackend
     + orders::OrderBackend
     + settings::SettingsBackend
+    + team::TeamBackend
     + Send
     + Sync
     + 'static

@@ -101,6 +101,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/password") view=pages::Password ssr=SsrMode::Async/>
                         <Route path=path!("/api-keys") view=pages::ApiKeys ssr=SsrMode::Async/>
                         <Route path=path!("/settings") view=pages::Settings ssr=SsrMode::Async/>
+                        <Route path=path!("/settings/team") view=pages::Team ssr=SsrMode::Async/>
                         <Route path=path!("/credentials") view=pages::Credentials ssr=SsrMode::Async/>
                         <Route path=path!("/payments") view=pages::Payments ssr=SsrMode::Async/>
                         <Route path=path!("/orders") view=pages::Orders ssr=SsrMode::Async/>

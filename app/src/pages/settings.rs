@@ -1,5 +1,5 @@
 //! Settings → Store (`/settings`): the store's name and the time zone its times are shown in;
-//! owners change them, everyone else reads them.
+//! owners change them, everyone else reads them. Settings → Team is in `team.rs`.
 
 use leptos::prelude::*;
 
@@ -8,6 +8,24 @@ use crate::{
     api::{UpdateStoreProfile, get_store_profile},
     backend::{Viewer, settings::StoreProfileView},
 };
+
+/// The tabs between the settings pages; `current` is `store` or `team`.
+pub(super) fn settings_tabs(current: &'static str) -> impl IntoView {
+    let tab = move |name: &'static str, href: &'static str, label: &'static str| {
+        let here = name == current;
+        view! {
+            <a class=if here { "tab active" } else { "tab" } href=href aria-current=here.then_some("page")>
+                {label}
+            </a>
+        }
+    };
+    view! {
+        <nav class="tabs" aria-label="Settings" id="settings-tabs">
+            {tab("store", "/settings", "Store")}
+            {tab("team", "/settings/team", "Team")}
+        </nav>
+    }
+}
 
 /// Settings page.
 #[component]
@@ -31,6 +49,7 @@ fn StorePanel() -> impl IntoView {
     let outcome = outcomes("settings-result", move || vec![save.value().get()]);
     view! {
         <section class="panel" id="store-settings">
+            {settings_tabs("store")}
             <h1>"Settings → Store"</h1>
             {outcome}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
