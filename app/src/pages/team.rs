@@ -70,9 +70,16 @@ pub fn Team() -> impl IntoView {
 fn TeamPanel() -> impl IntoView {
     let actions = Actions::new();
     let team = Resource::new(move || actions.versions(), |_| get_team_page());
-    let outcome = outcomes("team-result", move || {
-        vec![actions.change.value().get(), actions.remove.value().get()]
-    });
+    // Only the latest change's or removal's answer: an older one would contradict it.
+    let latest = RwSignal::new(None);
+    for value in [actions.change.value(), actions.remove.value()] {
+        Effect::new(move |_| {
+            if let Some(answer) = value.get() {
+                latest.set(Some(answer));
+            }
+        });
+    }
+    let outcome = outcomes("team-result", move || vec![latest.get()]);
     view! {
         <section class="panel" id="team">
             {settings_tabs("team")}
