@@ -127,5 +127,13 @@ test('an owner adds a staff member, changes their role and removes them', async 
   await expect(owner.getByTestId('team-result')).toContainText(`Removed ${staffEmail}`);
   await expect(staffRow).toHaveCount(0);
   await expect(owner).toHaveURL(/\/settings\/team$/);
+
+  // The list reads without JavaScript (server-rendered).
+  const plain = await browser.newContext({ javaScriptEnabled: false, storageState: await context.storageState() });
+  const plainPage = await plain.newPage();
+  await plainPage.goto('/settings/team');
+  await expect(plainPage.locator('#members')).toContainText(ownerEmail);
+  await expect(plainPage.locator('#members')).not.toContainText(staffEmail);
+  await plain.close();
   await context.close();
 });
