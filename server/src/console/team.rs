@@ -169,6 +169,18 @@ async fn change_role(
     let yourself = member.user_id == you;
     // An owner who makes themselves staff can no longer undo it: they say so first.
     if yourself && role == Role::Staff && !confirmed {
+        // The only owner hears the rule that stops them rather than a request to confirm
+        // (`apply` below keeps the rule either way).
+        let listed = members::list(state, store, first_page())
+            .await
+            .map_err(shown)?;
+        let other_owner = listed
+            .data
+            .iter()
+            .any(|m| m.role == Role::Owner && m.user_id != you);
+        if !other_owner && !listed.has_more {
+            return Err(last_owner(&email));
+        }
         return Err(
             "You are about to make yourself staff: you could no longer manage the team or \
              undo it. Tick the confirmation beside your role to go ahead."

@@ -149,6 +149,15 @@ async fn owners_manage_the_team_and_staff_read_it(backend: Backend) {
         .unwrap()
         .to_owned();
 
+    // The only owner cannot make themselves staff, confirmed or not: said in words.
+    for confirm in [false, true] {
+        let text = refusal(change(&app, &owner, &owner_id, "staff", confirm).await).await;
+        assert!(
+            text.contains("owner@shop.test is the store's only owner"),
+            "{text}"
+        );
+    }
+
     // Roles change; another store's member is not found.
     let text = answer(change(&app, &owner, &staff_id, "owner", false).await).await;
     assert_eq!(text, "staff@shop.test is owner now.");
