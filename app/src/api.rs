@@ -13,9 +13,11 @@ use crate::backend::{
 
 mod customers;
 mod rates;
+mod team;
 
 pub use customers::*;
 pub use rates::*;
+pub use team::*;
 
 #[cfg(feature = "ssr")]
 mod server {

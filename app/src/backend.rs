@@ -13,6 +13,7 @@ pub mod orders;
 pub mod providers;
 pub mod rates;
 pub mod settings;
+pub mod team;
 pub mod webhook_endpoints;
 
 /// An instant as the console shows it: in the store's time zone to the minute, how long ago
@@ -725,6 +726,7 @@ pub trait ConsoleBackend:
     + orders::OrderBackend
     + settings::SettingsBackend
     + rates::RatesBackend
+    + team::TeamBackend
     + Send
     + Sync
     + 'static

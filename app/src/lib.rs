@@ -103,6 +103,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/settings") view=pages::Settings ssr=SsrMode::Async/>
                         <Route path=path!("/settings/shipping") view=pages::ShippingRates ssr=SsrMode::Async/>
                         <Route path=path!("/settings/tax-rates") view=pages::TaxRates ssr=SsrMode::Async/>
+                        <Route path=path!("/settings/team") view=pages::Team ssr=SsrMode::Async/>
                         <Route path=path!("/credentials") view=pages::Credentials ssr=SsrMode::Async/>
                         <Route path=path!("/payments") view=pages::Payments ssr=SsrMode::Async/>
                         <Route path=path!("/orders") view=pages::Orders ssr=SsrMode::Async/>

@@ -43,6 +43,7 @@ mod store_profile;
 mod stripe;
 mod support;
 mod tax;
+mod team;
 mod tenancy;
 mod webhook_endpoints;
 mod webhooks;

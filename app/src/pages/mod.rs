@@ -20,6 +20,7 @@ mod shipments;
 mod sign_in;
 mod stores;
 mod tax;
+mod team;
 mod webhook_endpoints;
 mod webhooks;
 
@@ -41,6 +42,7 @@ pub use shipments::{OrderShipping, Shipments};
 pub use sign_in::SignIn;
 pub use stores::Stores;
 pub use tax::Tax;
+pub use team::Team;
 pub use webhook_endpoints::WebhookEndpoints;
 pub use webhooks::Webhooks;
 

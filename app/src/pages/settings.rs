@@ -1,5 +1,5 @@
 //! Settings → Store (`/settings`): the store's name and the time zone its times are shown in;
-//! owners change them, everyone else reads them.
+//! owners change them, everyone else reads them. Settings → Team is in `team.rs`.
 
 use leptos::prelude::*;
 
@@ -83,20 +83,25 @@ fn profile_form(p: StoreProfileView, save: ServerAction<UpdateStoreProfile>) -> 
     view! { {facts} {form} {read_only} }
 }
 
-/// The settings pages, one link each; `current` is marked for screen readers too.
+/// The tabs between the settings pages; `current` is marked for screen readers too.
 #[component]
 pub fn SettingsNav(current: &'static str) -> impl IntoView {
     let pages = [
         ("store", "/settings", "Store"),
+        ("team", "/settings/team", "Team"),
         ("shipping", "/settings/shipping", "Shipping rates"),
         ("tax-rates", "/settings/tax-rates", "Tax rates"),
     ];
     let links = pages
         .into_iter()
         .map(|(key, href, label)| {
-            let here = (key == current).then_some("page");
-            view! { <a href=href aria-current=here>{label}</a> }
+            let here = key == current;
+            view! {
+                <a class=if here { "tab active" } else { "tab" } href=href aria-current=here.then_some("page")>
+                    {label}
+                </a>
+            }
         })
         .collect_view();
-    view! { <nav class="subnav" aria-label="Settings">{links}</nav> }
+    view! { <nav class="tabs" aria-label="Settings" id="settings-tabs">{links}</nav> }
 }

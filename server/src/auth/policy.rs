@@ -136,7 +136,7 @@ pub fn list_members(actor: Actor) -> Result<(), Error> {
     allow(matches!(actor, Actor::User { .. }))
 }
 
-/// Changing roles and removing members: owners only (keys are not people).
+/// Adding members, changing their roles and removing them: owners only (keys are not people).
 pub fn manage_members(actor: Actor) -> Result<(), Error> {
     allow(is_owner(actor))
 }

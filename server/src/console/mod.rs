@@ -26,6 +26,7 @@ mod settings;
 mod shipments;
 mod stores;
 mod tax;
+mod team;
 mod time;
 mod webhook_endpoints;
 mod webhooks;

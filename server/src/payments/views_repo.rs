@@ -151,8 +151,7 @@ pub async fn period_intents(
     previous: DateTime<Utc>,
     current: DateTime<Utc>,
 ) -> Result<Vec<PeriodIntents>, DbError> {
-    const AUTHORIZED: &str =
-        "status IN ('authorized', 'partially_captured', 'captured', 'partially_refunded', 'refunded', 'voided')";
+    const AUTHORIZED: &str = "status IN ('authorized', 'partially_captured', 'captured', 'partially_refunded', 'refunded', 'voided')";
     let sql = format!(
         "SELECT (created_at >= $4) AS in_current, currency, COUNT(*) AS created, \
          CAST(SUM(CASE WHEN {AUTHORIZED} THEN 1 ELSE 0 END) AS BIGINT) AS authorized, \

@@ -1,15 +1,15 @@
-//! A store's console members: listed by its users, re-roled and removed by its owners.
+//! A store's console members: listed by its users, added, re-roled and removed by its owners.
 //!
 //! A store always keeps one owner: the last one can be neither demoted nor removed. The check
 //! and the change run in one write transaction that first locks the store's row, so two
 //! owners demoting each other at the same moment cannot both pass it.
 
-use super::{Error, Member, repo};
+use super::{Error, Member, StoreUser, repo, users};
 use crate::{
     identity::Role,
     pagination::{Page, PageQuery},
     state::AppState,
-    types::{StoreId, UserId},
+    types::{Email, StoreId, UserId},
 };
 
 /// One member of `store_id`; another store's member (or nobody) is not found.
@@ -28,6 +28,27 @@ pub async fn list(
     let limit = page.limit()?;
     let members = repo::members::list(&state.db, store_id, page, i64::from(limit) + 1).await?;
     Ok(Page::from_rows(members, limit))
+}
+
+/// An owner adds the person with `email` to `store_id` as `role`. Someone new gets an account
+/// with a generated password, returned once in [`StoreUser::generated_password`] and to be
+/// changed at their first sign-in: an owner never chooses another person's password. Someone
+/// with an account keeps their own. An existing member is a conflict.
+pub async fn add(
+    state: &AppState,
+    store_id: StoreId,
+    email: &Email,
+    role: Role,
+) -> Result<StoreUser, Error> {
+    let added = users::add_to_store(state, store_id, email, role, None).await?;
+    tracing::info!(
+        %store_id,
+        user_id = %added.user_id,
+        role = role.as_str(),
+        new_account = added.generated_password.is_some(),
+        "store member added"
+    );
+    Ok(added)
 }
 
 /// What to do to a membership.

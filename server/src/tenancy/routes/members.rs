@@ -1,4 +1,7 @@
 //! `/api/v1/admin/members`: a store's console members.
+//!
+//! Every change is `policy::manage_members`'s (owners; a key is not a person), the same rule
+//! the console's Settings → Team asks.
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
@@ -10,22 +13,35 @@ use crate::{
     auth::{policy, principal::StoreScope},
     http::{
         extract::{ApiJson, ApiPath, ApiQuery},
+        idempotency::Secret,
         pagination::{Page, PageQuery},
         problem::{ApiError, Problem},
     },
     state::AppState,
     tenancy::{
-        Member,
+        Member, StoreUser,
         members::{self, Change},
     },
-    types::{InvalidValue, UserId},
+    types::{Email, InvalidValue, UserId},
 };
 
 /// Routes of this module (under `/api/v1/admin`).
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_members))
+        .routes(routes!(list_members, add_member))
         .routes(routes!(update_member, remove_member))
+}
+
+/// Body of `POST /api/v1/admin/members`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AddMember {
+    /// The person's email (their console login); a malformed one is `422 validation_failed`
+    /// with `field: email`.
+    // Text, parsed by the handler: the JSON decoder's refusal would name no field.
+    #[schema(example = "staff@example.com")]
+    pub email: String,
+    /// `owner` or `staff`.
+    pub role: RoleInput,
 }
 
 /// Body of `PATCH /api/v1/admin/members/{user_id}`.
@@ -56,6 +72,40 @@ pub async fn list_members(
 ) -> Result<Json<Page<Member>>, ApiError> {
     policy::list_members(scope.actor)?;
     Ok(Json(members::list(&state, scope.store_id, page).await?))
+}
+
+/// Adds a person to the caller's store. Owners only.
+///
+/// Someone without a Cassa account gets one with a generated password, in
+/// `generated_password` of this answer only (a replay with the same Idempotency-Key repeats
+/// it; it is stored sealed), which they must change at their first sign-in. Someone with an
+/// account signs in with their own and the field is absent.
+#[utoipa::path(
+    post,
+    path = "/members",
+    tag = "members",
+    request_body = AddMember,
+    responses(
+        (status = 201, description = "Added; `generated_password` when the account is new",
+            body = StoreUser),
+        (status = 403, description = "Not an owner (a key is not one)", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "Already a member of this store", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "Not an email address (`field`: `email`), or no or an \
+            unknown role", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn add_member(
+    State(state): State<AppState>,
+    scope: StoreScope,
+    ApiJson(body): ApiJson<AddMember>,
+) -> Result<Secret<(StatusCode, Json<StoreUser>)>, ApiError> {
+    policy::manage_members(scope.actor)?;
+    let email = Email::parse(&body.email)?;
+    let added = members::add(&state, scope.store_id, &email, body.role.into()).await?;
+    Ok(Secret((StatusCode::CREATED, Json(added))))
 }
 
 /// Changes a member's role. Owners only; the last owner cannot be demoted.
