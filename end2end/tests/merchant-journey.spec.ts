@@ -133,7 +133,21 @@ test('an owner runs the store from the console: product, rates, order, capture, 
   await expect(page.getByTestId('action-result')).toHaveText('refund of $12.50 USD: done');
   await expect(payment.getByTestId('refunded')).toHaveText('$12.50 USD');
 
-  // STAFF-STEP
+  // 6. A staff member joins: their one-time password is shown once.
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await waitForHydration(page);
+  await page.locator('#settings-tabs').getByRole('link', { name: 'Team' }).click();
+  await expect(page).toHaveURL(/\/settings\/team$/);
+  await waitForHydration(page);
+  const staffEmail = `staff-${suffix}@journey.test`;
+  const addMember = page.locator('#add-member');
+  await addMember.getByLabel('Email').fill(staffEmail);
+  await addMember.getByLabel('Role').selectOption('staff');
+  await submit(page, 'add_member', () => addMember.getByRole('button', { name: 'Add member' }).click());
+  await expect(page.getByTestId('member-added')).toContainText(`Added ${staffEmail} as staff.`);
+  expect((await page.getByTestId('one-time-password').textContent())!.trim().length).toBeGreaterThanOrEqual(12);
+  await expect(page.locator(`#members tr[data-email="${staffEmail}"]`).getByLabel(`Role of ${staffEmail}`)).toHaveValue('staff');
+  await expectNoSeriousA11yViolations(page);
 
   // 7. Export the orders as CSV.
   await page.getByRole('link', { name: 'Orders', exact: true }).click();
