@@ -143,7 +143,8 @@ pub async fn daily_volume(
 }
 
 /// A store's intents created in `[previous, current)` (the period before) and from `current`
-/// on, per currency, in one scan of the store's creation-time index (`payment_intents_store_created`, from the reconciliation migration).
+/// on, per currency, in one scan of the store's creation-time index
+/// (`payment_intents_store_created`, from the reconciliation migration).
 pub async fn period_intents(
     db: &Db,
     store: StoreId,
