@@ -4,10 +4,9 @@
 use leptos::prelude::*;
 
 use crate::backend::{
-    ApiKeyView, CredentialRow, DashboardView, FxImportOutcome, FxRatesPageView, KeyOverviewView,
-    LedgerView, OrderDetailView, ReconciliationPageView, RevealedSecret, ShipmentView,
-    ShipmentsView, StoreView, SystemStatus, TaxExemptionRow, TaxPageView, Viewer,
-    WebhookEventsView,
+    ApiKeyView, CredentialRow, FxImportOutcome, FxRatesPageView, KeyOverviewView, LedgerView,
+    OrderDetailView, ReconciliationPageView, RevealedSecret, ShipmentView, ShipmentsView,
+    StoreView, SystemStatus, TaxExemptionRow, TaxPageView, Viewer, WebhookEventsView,
     providers::{ConnectionView, PaymentProviderView, ProviderChoiceOutcome},
 };
 
@@ -237,9 +236,11 @@ pub async fn retire_key(version: u32) -> Result<(), ServerFnError> {
 
 /// The current store's dashboard (none without a store).
 #[server(prefix = "/console/fn", endpoint = "dashboard")]
-pub async fn get_dashboard() -> Result<Option<DashboardView>, ServerFnError> {
+pub async fn get_dashboard(
+    days: Option<u32>,
+) -> Result<Option<crate::backend::dashboard::DashboardView>, ServerFnError> {
     let parts = server::parts()?;
-    server::fail(server::backend()?.dashboard(&parts).await)
+    server::fail(server::backend()?.dashboard(&parts, days).await)
 }
 
 /// A page of the payments ledger (flat arguments: the form encoding has no nested objects).

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod catalogue;
 pub mod customers;
+pub mod dashboard;
 pub mod disputes;
 pub mod orders;
 pub mod providers;
@@ -321,32 +322,6 @@ pub struct OrderDetailView {
     pub intents: Vec<IntentView>,
     /// Status history, oldest first.
     pub timeline: Vec<TimelineEntry>,
-}
-
-/// One day of payment volume.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VolumeDay {
-    /// `YYYY-MM-DD`.
-    pub day: String,
-    /// Captured that day, minor units.
-    pub captured: i64,
-    /// Refunded that day, minor units.
-    pub refunded: i64,
-}
-
-/// The store dashboard.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DashboardView {
-    /// Store name.
-    pub store_name: String,
-    /// The last 30 days, oldest first (days without volume included).
-    pub days: Vec<VolumeDay>,
-    /// Captured in the period, formatted per currency.
-    pub captured_total: String,
-    /// Refunded in the period, formatted per currency.
-    pub refunded_total: String,
-    /// Intents per status.
-    pub status_counts: Vec<(String, i64)>,
 }
 
 /// A received webhook event as the console lists it.
@@ -719,6 +694,7 @@ pub struct ReconciliationPageView {
 #[cfg(feature = "ssr")]
 pub trait ConsoleBackend:
     catalogue::CatalogueBackend
+    + dashboard::DashboardBackend
     + customers::CustomerBackend
     + providers::ProviderBackend
     + disputes::DisputeBackend
@@ -821,11 +797,6 @@ pub trait ConsoleBackend:
         name: String,
         currency: String,
     ) -> BoxFuture<'a, ConsoleResult<RevealedSecret>>;
-    /// The current store's dashboard: daily volume of the last 30 days and status counts.
-    fn dashboard<'a>(
-        &'a self,
-        req: &'a http::request::Parts,
-    ) -> BoxFuture<'a, ConsoleResult<Option<DashboardView>>>;
     /// A page of the current store's payments ledger.
     fn payments<'a>(
         &'a self,

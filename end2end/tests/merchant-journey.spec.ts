@@ -133,6 +133,20 @@ test('an owner runs the store from the console: product, rates, order, capture, 
   await expect(page.getByTestId('action-result')).toHaveText('refund of $12.50 USD: done');
   await expect(payment.getByTestId('refunded')).toHaveText('$12.50 USD');
 
+  // The overview's dashboard counts it, beside the (empty) period before.
+  await page.getByRole('link', { name: 'Overview' }).click();
+  await waitForHydration(page);
+  await expect(page.getByTestId('metric-volume')).toHaveText('$60.00 USD');
+  await expect(page.getByTestId('metric-volume-previous')).toContainText('$0.00 USD');
+  await expect(page.getByTestId('metric-refund_rate')).toHaveText('20.8%');
+  await expect(page.getByTestId('metric-authorization_rate')).toHaveText('100.0%');
+  await expect(page.getByTestId('volume-chart').locator('text.tick').first()).toHaveText('$0.00 USD');
+  await page.locator('#dashboard-period').getByLabel('Period').selectOption('7');
+  await page.locator('#dashboard-period').getByRole('button', { name: 'Show' }).click();
+  await expect(page).toHaveURL(/days=7/);
+  await expect(page.getByTestId('volume-chart').locator('rect.bar-captured')).toHaveCount(7);
+  await expectNoSeriousA11yViolations(page);
+
   // 6. A staff member joins: their one-time password is shown once.
   await page.getByRole('link', { name: 'Settings' }).click();
   await waitForHydration(page);

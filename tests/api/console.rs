@@ -116,15 +116,78 @@ async fn dashboard_sums_the_days_captures_and_refunds(backend: Backend) {
     let days = dashboard["days"].as_array().unwrap();
     assert_eq!(days.len(), 30);
     // The test clock's day is the chart's last.
+    let last = days.last().unwrap();
+    assert_eq!(last["day"], "2026-01-15");
     assert_eq!(
-        days.last(),
-        Some(&json!({"day": "2026-01-15", "captured": 1000, "refunded": 400}))
+        (last["captured"].as_i64(), last["refunded"].as_i64()),
+        (Some(1000), Some(400))
+    );
+    assert_eq!(
+        last["label"],
+        "2026-01-15: captured $10.00 USD, refunded $4.00 USD"
     );
     assert!(
         days[..29]
             .iter()
             .all(|d| d["captured"] == 0 && d["refunded"] == 0)
     );
+    assert_eq!(dashboard["period"], "2025-12-17 – 2026-01-15");
+    assert_eq!(dashboard["previous"], "2025-11-17 – 2025-12-16");
+    let metric = |d: &Value, key: &str, field: &str| {
+        d["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["key"] == key)
+            .unwrap()[field]
+            .clone()
+    };
+    assert_eq!(metric(&dashboard, "volume", "current"), "$10.00 USD");
+    assert_eq!(metric(&dashboard, "volume", "previous"), "$0.00 USD");
+    assert_eq!(metric(&dashboard, "volume", "change"), "new");
+    assert_eq!(metric(&dashboard, "payments", "current"), "1");
+    assert_eq!(
+        metric(&dashboard, "authorization_rate", "current"),
+        "100.0%"
+    );
+    assert_eq!(metric(&dashboard, "refund_rate", "current"), "40.0%");
+    let amount = intent["amount"].as_i64().unwrap();
+    assert_eq!(
+        metric(&dashboard, "average_order", "current"),
+        format!("${}.{:02} USD", amount / 100, amount % 100)
+    );
+    // The amount axis reaches past the largest bar.
+    let ticks = dashboard["ticks"].as_array().unwrap();
+    assert_eq!(ticks[0]["value"], 0);
+    assert!(ticks.last().unwrap()["value"].as_i64().unwrap() >= 1000);
+
+    // A period the page offers, and one it does not (the default, 30 days).
+    let week: Value = server_fn(&shop.app, "dashboard", &[("days", "7")], &cookie)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(week["days"].as_array().unwrap().len(), 7);
+    assert_eq!(week["period"], "2026-01-09 – 2026-01-15");
+    let odd: Value = server_fn(&shop.app, "dashboard", &[("days", "13")], &cookie)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(odd["period_days"], 30);
+
+    // A month later the payment is the previous period's.
+    shop.app.clock.advance(chrono::Duration::days(30));
+    let later: Value = server_fn(&shop.app, "dashboard", &[], &cookie)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metric(&later, "volume", "current"), "$0.00 USD");
+    assert_eq!(metric(&later, "volume", "previous"), "$10.00 USD");
+    assert_eq!(metric(&later, "volume", "change"), "−100%");
+    assert_eq!(metric(&later, "payments", "previous"), "1");
+    assert_eq!(later["ticks"], json!([]));
 }
 
 both_backends!(

@@ -4,6 +4,7 @@ mod api_keys;
 mod catalogue;
 mod credentials;
 mod customers;
+mod dashboard;
 mod disputes;
 mod fx_rates;
 mod keys;

@@ -17,7 +17,7 @@ pub fn Overview() -> impl IntoView {
                 "Merchants run their stores here; platform admins manage tenants and keys."
             </p>
         </section>
-        <super::payments::StoreDashboard/>
+        <super::dashboard::StoreDashboard/>
         <section class="panel" id="system-status">
             <div class="panel-head">
                 <h2>"System status"</h2>

@@ -6,10 +6,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{ShortId, error_text, when, with_viewer};
 use crate::{
-    api::{PaymentAction, get_dashboard, get_order_payments, list_payments},
+    api::{PaymentAction, get_order_payments, list_payments},
     backend::{
-        DashboardView, IntentView, LedgerFilter, LedgerView, OrderDetailView, Viewer,
-        orders::OrderSummaryView,
+        IntentView, LedgerFilter, LedgerView, OrderDetailView, Viewer, orders::OrderSummaryView,
     },
 };
 
@@ -25,123 +24,6 @@ const STATUSES: [&str; 10] = [
     "voided",
     "failed",
 ];
-
-/// The dashboard section of the overview: shown when a store is open.
-#[component]
-pub fn StoreDashboard() -> impl IntoView {
-    let dashboard = Resource::new(|| (), |_| get_dashboard());
-    view! {
-        <Suspense fallback=|| ()>
-            {move || {
-                dashboard
-                    .get()
-                    .map(|result| match result {
-                        Ok(Some(d)) => view! { <Dashboard dashboard=d/> }.into_any(),
-                        Ok(None) => ().into_any(),
-                        Err(e) => view! { <p class="error">{error_text(&e)}</p> }.into_any(),
-                    })
-            }}
-        </Suspense>
-    }
-}
-
-#[component]
-fn Dashboard(dashboard: DashboardView) -> impl IntoView {
-    view! {
-        <section class="panel" id="dashboard">
-            <div class="panel-head">
-                <h2>{dashboard.store_name.clone()} ": last 30 days"</h2>
-                <a href="/payments" class="btn small">"Payments ledger"</a>
-            </div>
-            <dl class="facts">
-                <dt>"Captured"</dt>
-                <dd data-testid="captured-total">{dashboard.captured_total.clone()}</dd>
-                <dt>"Refunded"</dt>
-                <dd data-testid="refunded-total">{dashboard.refunded_total.clone()}</dd>
-                <dt>"Payments by status"</dt>
-                <dd>
-                    {dashboard
-                        .status_counts
-                        .iter()
-                        .map(|(status, n)| {
-                            view! {
-                                <a class=format!("status-chip {status}") href=format!("/payments?status={status}")>
-                                    {status.clone()} " " {*n}
-                                </a>
-                            }
-                        })
-                        .collect_view()}
-                </dd>
-            </dl>
-            <VolumeChart dashboard=dashboard/>
-        </section>
-    }
-}
-
-/// Daily captured and refunded volume as bars, server-rendered SVG.
-#[component]
-fn VolumeChart(dashboard: DashboardView) -> impl IntoView {
-    const WIDTH: f64 = 720.0;
-    const HEIGHT: f64 = 180.0;
-    let max = dashboard
-        .days
-        .iter()
-        .map(|d| d.captured.max(d.refunded))
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64;
-    let slot = WIDTH / dashboard.days.len().max(1) as f64;
-    let bar = (slot / 2.0 - 1.0).max(1.0);
-    let bars = dashboard
-        .days
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let x = i as f64 * slot;
-            let h_c = d.captured as f64 / max * (HEIGHT - 20.0);
-            let h_r = d.refunded as f64 / max * (HEIGHT - 20.0);
-            let label = format!(
-                "{}: captured {}, refunded {}",
-                d.day, d.captured, d.refunded
-            );
-            view! {
-                <g data-day=d.day.clone()>
-                    <title>{label}</title>
-                    <rect class="bar-captured" x=x y=HEIGHT - h_c width=bar height=h_c></rect>
-                    <rect class="bar-refunded" x=x + bar y=HEIGHT - h_r width=bar height=h_r></rect>
-                </g>
-            }
-        })
-        .collect_view();
-    let first = dashboard
-        .days
-        .first()
-        .map(|d| d.day.clone())
-        .unwrap_or_default();
-    let last = dashboard
-        .days
-        .last()
-        .map(|d| d.day.clone())
-        .unwrap_or_default();
-    view! {
-        <figure class="chart">
-            <svg
-                viewBox=format!("0 0 {WIDTH} {HEIGHT}")
-                role="img"
-                aria-label="Daily captured and refunded volume"
-                data-testid="volume-chart"
-            >
-                {bars}
-            </svg>
-            <figcaption class="muted">
-                <span class="legend captured">"captured"</span>
-                " "
-                <span class="legend refunded">"refunded"</span>
-                " per day, " {first} " to " {last} " (UTC)"
-            </figcaption>
-        </figure>
-    }
-}
 
 /// `/payments`: the ledger. Filters travel in the query string, so the page works as a plain
 /// GET form without JavaScript and every view is a shareable URL.

@@ -34,8 +34,8 @@ mod webhooks;
 use std::sync::Arc;
 
 use app::backend::{
-    ApiKeyView, BoxFuture, ConsoleBackend, ConsoleResult, CredentialRow, DashboardView,
-    FxImportOutcome, FxRatesPageView, KeyOverviewView, LedgerFilter, LedgerView, OrderDetailView,
+    ApiKeyView, BoxFuture, ConsoleBackend, ConsoleResult, CredentialRow, FxImportOutcome,
+    FxRatesPageView, KeyOverviewView, LedgerFilter, LedgerView, OrderDetailView,
     ReconciliationPageView, RevealedSecret, SharedBackend, ShipmentView, ShipmentsView, StoreView,
     SystemStatus, TaxExemptionRow, TaxPageView, Viewer, WebhookEventsView,
 };
@@ -231,13 +231,6 @@ impl ConsoleBackend for ServerBackend {
 
     fn retire_key<'a>(&'a self, req: &'a Parts, version: u32) -> BoxFuture<'a, ConsoleResult<()>> {
         Box::pin(master_keys::retire(&self.state, req, version))
-    }
-
-    fn dashboard<'a>(
-        &'a self,
-        req: &'a Parts,
-    ) -> BoxFuture<'a, ConsoleResult<Option<DashboardView>>> {
-        Box::pin(dashboard::dashboard(&self.state, req))
     }
 
     fn payments<'a>(
