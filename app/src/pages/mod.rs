@@ -120,11 +120,14 @@ pub fn when(stamp: Stamp) -> impl IntoView {
     }
 }
 
-/// A long id shortened to its first characters for the eye, whole for screen readers, search
-/// and copy: the full value is in the tooltip and a Copy button puts it on the clipboard.
+/// A long id shortened to its last characters for the eye, whole for screen readers, search
+/// and copy: the full value is in the tooltip and a Copy button puts it on the clipboard. The
+/// end, not the start: our ids are UUIDv7, whose first characters are the time they were made,
+/// the same for everything made in the same minutes.
 #[component]
 pub fn ShortId(id: String, #[prop(default = "id")] what: &'static str) -> impl IntoView {
-    let short: String = id.chars().take(8).collect();
+    let count = id.chars().count();
+    let short: String = id.chars().skip(count.saturating_sub(8)).collect();
     let copied = RwSignal::new(false);
     let full = id.clone();
     let copy = move |_| {
@@ -140,7 +143,7 @@ pub fn ShortId(id: String, #[prop(default = "id")] what: &'static str) -> impl I
     view! {
         <span class="short-id">
             <code title=id.clone()>
-                <span aria-hidden="true">{short} "…"</span>
+                <span aria-hidden="true">"…" {short}</span>
                 <span class="visually-hidden">{id.clone()}</span>
             </code>
             <button type="button" class="copy" aria-label=format!("Copy the {what}") on:click=copy>
