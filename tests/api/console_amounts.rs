@@ -223,7 +223,93 @@ async fn the_order_page_shows_customer_lines_address_and_paid_totals(backend: Ba
     assert!(!response.status().is_success());
 }
 
+async fn ledger_and_order_days_are_the_stores_days(backend: Backend) {
+    let shop = shop::shop(backend).await;
+    // The test clock says 2026-01-15 12:00 UTC: already 2026-01-16 in Kiritimati (UTC+14).
+    let (order, intent) = shop.authorized().await;
+    let intent = intent["id"].as_str().unwrap().to_owned();
+    let cookie = admin_session(&shop.app).await;
+    server_fn(
+        &shop.app,
+        "select",
+        &[("store_id", &shop.store.id)],
+        &cookie,
+    )
+    .await;
+    let listed = |fun: &'static str, from: &'static str, to: &'static str| {
+        let cookie = cookie.clone();
+        let shop = &shop;
+        async move {
+            let response = server_fn(&shop.app, fun, &[("from", from), ("to", to)], &cookie).await;
+            assert!(response.status().is_success());
+            response.text().await.unwrap()
+        }
+    };
+    // In UTC the payment is the 15th's.
+    assert!(
+        listed("payments", "2026-01-15", "2026-01-15")
+            .await
+            .contains(&intent)
+    );
+    assert!(
+        listed("orders_page", "2026-01-15", "2026-01-15")
+            .await
+            .contains(&order)
+    );
+    let changed = server_fn(
+        &shop.app,
+        "update_store_profile",
+        &[("name", "Shop"), ("timezone", "Pacific/Kiritimati")],
+        &cookie,
+    )
+    .await;
+    assert!(
+        changed.status().is_success(),
+        "{}",
+        changed.text().await.unwrap()
+    );
+    // The console reads the zone at sign-in: a fresh session sees it.
+    let cookie = admin_session(&shop.app).await;
+    server_fn(
+        &shop.app,
+        "select",
+        &[("store_id", &shop.store.id)],
+        &cookie,
+    )
+    .await;
+    let listed = |fun: &'static str, from: &'static str, to: &'static str| {
+        let cookie = cookie.clone();
+        let shop = &shop;
+        async move {
+            let response = server_fn(&shop.app, fun, &[("from", from), ("to", to)], &cookie).await;
+            assert!(response.status().is_success());
+            response.text().await.unwrap()
+        }
+    };
+    assert!(
+        !listed("payments", "2026-01-15", "2026-01-15")
+            .await
+            .contains(&intent)
+    );
+    assert!(
+        listed("payments", "2026-01-16", "2026-01-16")
+            .await
+            .contains(&intent)
+    );
+    assert!(
+        !listed("orders_page", "2026-01-15", "2026-01-15")
+            .await
+            .contains(&order)
+    );
+    assert!(
+        listed("orders_page", "2026-01-16", "2026-01-16")
+            .await
+            .contains(&order)
+    );
+}
+
 both_backends!(
+    ledger_and_order_days_are_the_stores_days,
     the_order_page_shows_customer_lines_address_and_paid_totals,
     amounts_are_typed_in_major_units_of_the_payments_currency
 );

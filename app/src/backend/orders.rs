@@ -12,7 +12,7 @@ use super::{BoxFuture, ConsoleResult};
 pub struct OrdersQuery {
     /// `open`, `paid` or `cancelled`.
     pub status: Option<String>,
-    /// Created on or after this day (`YYYY-MM-DD`, UTC).
+    /// Created on or after this day (`YYYY-MM-DD`, the store's day).
     pub from: Option<String>,
     /// Created on or before this day.
     pub to: Option<String>,

@@ -36,11 +36,13 @@ fn filled(text: &Option<String>) -> Option<&str> {
     text.as_deref().map(str::trim).filter(|t| !t.is_empty())
 }
 
-fn day(text: &Option<String>) -> Result<Option<DateTime<Utc>>, String> {
+/// A day typed in a filter, in the store's zone: `to` days are included, so they end where the
+/// next day begins.
+fn day(text: &Option<String>, times: &Times, next: bool) -> Result<Option<DateTime<Utc>>, String> {
     filled(text)
         .map(|t| {
             NaiveDate::parse_from_str(t, "%Y-%m-%d")
-                .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+                .map(|d| times.day_start(if next { d + Duration::days(1) } else { d }))
                 .map_err(|_| "Enter a date such as 2026-01-31.".to_owned())
         })
         .transpose()
@@ -51,6 +53,7 @@ fn day(text: &Option<String>) -> Result<Option<DateTime<Utc>>, String> {
 fn filter_of(
     query: &OrdersQuery,
     currency: Currency,
+    times: &Times,
 ) -> Result<OrderFilter, Vec<(String, String)>> {
     let mut errors = Vec::new();
     let mut refuse = |field: &str, message: String| errors.push((field.to_owned(), message));
@@ -61,17 +64,14 @@ fn filter_of(
         }
         status
     });
-    let created_from = day(&query.from).unwrap_or_else(|e| {
+    let created_from = day(&query.from, times, false).unwrap_or_else(|e| {
         refuse("from", e);
         None
     });
-    // The "to" day is included: up to the start of the next day.
-    let created_before = day(&query.to)
-        .unwrap_or_else(|e| {
-            refuse("to", e);
-            None
-        })
-        .map(|d| d + Duration::days(1));
+    let created_before = day(&query.to, times, true).unwrap_or_else(|e| {
+        refuse("to", e);
+        None
+    });
     let customer_id = filled(&query.customer).and_then(|c| {
         let id = c.parse::<CustomerId>().ok();
         if id.is_none() {
@@ -160,7 +160,7 @@ async fn page(state: &AppState, req: &Parts, query: OrdersQuery) -> ConsoleResul
         currency: currency.code().to_owned(),
         store_has_orders: true,
     };
-    let filter = match filter_of(&query, currency) {
+    let filter = match filter_of(&query, currency, &times) {
         Ok(filter) => filter,
         Err(errors) => {
             view.errors = errors;
@@ -215,7 +215,8 @@ pub async fn orders_csv(
         Ok(currency) => currency,
         Err(err) => return ApiError::from(err).into_response(),
     };
-    let filter = match filter_of(&query, currency) {
+    let times = Times::of(&state, &signed);
+    let filter = match filter_of(&query, currency, &times) {
         Ok(filter) => filter,
         Err(errors) => {
             let text: Vec<String> = errors.iter().map(|(f, m)| format!("{f}: {m}")).collect();
@@ -256,7 +257,7 @@ mod tests {
             to: Some("2026-12-04".to_owned()),
             ..OrdersQuery::default()
         };
-        let filter = filter_of(&query, usd).expect("valid");
+        let filter = filter_of(&query, usd, &Times::in_zone(chrono_tz::Tz::UTC)).expect("valid");
         assert_eq!(filter.min_amount.map(|m| m.0), Some(1234));
         assert_eq!(filter.currency, Some(usd));
         assert_eq!(
@@ -269,7 +270,8 @@ mod tests {
             q: Some("hello".to_owned()),
             ..OrdersQuery::default()
         };
-        let errors = filter_of(&bad, usd).expect_err("refused");
+        let errors =
+            filter_of(&bad, usd, &Times::in_zone(chrono_tz::Tz::UTC)).expect_err("refused");
         let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(fields, ["customer", "min_amount", "q"]);
     }

@@ -44,11 +44,18 @@ fn filled(text: &Option<String>) -> Option<&str> {
     text.as_deref().map(str::trim).filter(|t| !t.is_empty())
 }
 
-fn day(field: &'static str, text: &Option<String>) -> Result<Option<DateTime<Utc>>, InvalidValue> {
+/// A day typed in a filter, in the store's zone: `to` days are included, so they end where the
+/// next day begins.
+fn day(
+    field: &'static str,
+    text: &Option<String>,
+    times: &Times,
+    next: bool,
+) -> Result<Option<DateTime<Utc>>, InvalidValue> {
     filled(text)
         .map(|t| {
             NaiveDate::parse_from_str(t, "%Y-%m-%d")
-                .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+                .map(|d| times.day_start(if next { d + Duration::days(1) } else { d }))
                 .map_err(|_| InvalidValue::new(field, "a date such as 2026-01-31"))
         })
         .transpose()
@@ -70,12 +77,15 @@ fn minor(
 }
 
 /// The ledger query for the page's filters; amounts are in `currency`'s major units.
-fn ledger_query(filter: &LedgerFilter, currency: Currency) -> Result<LedgerQuery, InvalidValue> {
+fn ledger_query(
+    filter: &LedgerFilter,
+    currency: Currency,
+    times: &Times,
+) -> Result<LedgerQuery, InvalidValue> {
     Ok(LedgerQuery {
         status: filter.status.clone().filter(|s| !s.is_empty()),
-        created_from: day("from", &filter.from)?,
-        // The "to" day is included: up to the start of the next day.
-        created_to: day("to", &filter.to)?.map(|d| d + Duration::days(1)),
+        created_from: day("from", &filter.from, times, false)?,
+        created_to: day("to", &filter.to, times, true)?,
         min_amount: minor("min_amount", &filter.min_amount, currency)?,
         max_amount: minor("max_amount", &filter.max_amount, currency)?,
         // The amounts were typed in the store's currency: payments in another do not compare.
@@ -102,7 +112,7 @@ pub async fn ledger(
     let times = Times::of(state, &signed);
     let store = signed.store()?;
     let currency = stores::find(state, store).await.map_err(shown)?.currency;
-    let query = ledger_query(&filter, currency).map_err(shown)?;
+    let query = ledger_query(&filter, currency, &times).map_err(shown)?;
     let page = payments::list(state, store, signed.environment(), &query)
         .await
         .map_err(shown)?;

@@ -3,7 +3,7 @@
 //! console's views are shown in a zone.
 
 use app::backend::Stamp;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::context::Signed;
@@ -39,6 +39,29 @@ impl Times {
             zone,
             now: state.clock.now(),
         }
+    }
+
+    /// In `zone`, now (for tests of what depends on the zone alone).
+    #[cfg(test)]
+    pub fn in_zone(zone: Tz) -> Self {
+        Self {
+            zone,
+            now: Utc::now(),
+        }
+    }
+
+    /// When the day `date` begins in the store's zone: a date typed in a filter means the
+    /// merchant's day, not UTC's. Where the zone skips midnight (a DST change at 00:00), the
+    /// day begins at its first instant that exists.
+    pub fn day_start(&self, date: NaiveDate) -> DateTime<Utc> {
+        let mut local = date.and_time(chrono::NaiveTime::MIN);
+        for _ in 0..4 {
+            if let Some(t) = self.zone.from_local_datetime(&local).earliest() {
+                return t.with_timezone(&Utc);
+            }
+            local += chrono::Duration::minutes(30);
+        }
+        date.and_time(chrono::NaiveTime::MIN).and_utc()
     }
 
     /// `t` as the console shows it.
