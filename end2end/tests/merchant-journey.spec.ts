@@ -106,7 +106,7 @@ test('an owner runs the store from the console: product, rates, order, capture, 
   const row = page.locator(`#orders tr[data-order-id="${order.id}"]`);
   await expect(row).toContainText(`ada-${suffix}@shop.test`);
   await expect(row).toContainText('$100.00 USD');
-  await row.getByRole('link').click();
+  await row.getByRole('link', { name: order.id }).click();
   await expect(page).toHaveURL(new RegExp(`/orders/${order.id}$`));
   await waitForHydration(page);
   await expect(page.getByTestId('order-customer')).toContainText('Ada Lovelace');

@@ -74,7 +74,7 @@ test('a merchant filters the orders, opens one and downloads the filtered list a
   await filters.getByLabel('Order id or customer email').fill('ADA@shop.example');
   await filters.getByRole('button', { name: 'Filter' }).click();
   await expect(rows).toHaveCount(1);
-  await page.locator(`#orders tr[data-order-id="${small}"]`).getByRole('link').click();
+  await page.locator(`#orders tr[data-order-id="${small}"]`).getByRole('link', { name: small }).click();
   await expect(page).toHaveURL(new RegExp(`/orders/${small}$`));
   await waitForHydration(page);
   await expect(page.getByRole('heading', { name: /Order/ })).toContainText(small);

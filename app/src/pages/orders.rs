@@ -224,7 +224,9 @@ fn OrdersBody(view: OrdersPageView, query: OrdersQuery) -> impl IntoView {
                                     <td>
                                         <span class=format!("status-chip {}", r.status)>{r.status.clone()}</span>
                                     </td>
-                                    <td title=r.customer_id.clone()>{customer}</td>
+                                    <td title=r.customer_id.clone()>
+                                        <a href=format!("/customers/{}", r.customer_id)>{customer}</a>
+                                    </td>
                                     <td>{r.item_count}</td>
                                     <td class="amount">{r.amount.clone()}</td>
                                 </tr>
