@@ -355,6 +355,11 @@ async fn provider_configuration_is_validated(backend: Backend) {
             json!({"rates": [{"service": "s", "country": "US", "max_weight_grams": 1, "amount": 1, "currency": "XYZ"}]}),
             "rates[0].currency",
         ),
+        (
+            "/api/v1/admin/shipping/rates",
+            json!({"rates": vec![json!({"service": "s", "country": "US", "max_weight_grams": 1, "amount": 1, "currency": "USD"}); 1001]}),
+            "rates",
+        ),
     ] {
         let problem = assert_problem(
             put(&app, &store.sandbox_key, path, body).await,

@@ -176,8 +176,21 @@ async fn dashboard_sums_the_days_captures_and_refunds(backend: Backend) {
         .unwrap();
     assert_eq!(odd["period_days"], 30);
 
+    // A month less an hour later, the previous period is compared only as far as the current
+    // one has run (up to 11:00 of its last day): the payment, made at 12:00, is not in it yet.
+    shop.app
+        .clock
+        .advance(chrono::Duration::days(30) - chrono::Duration::hours(1));
+    let early: Value = server_fn(&shop.app, "dashboard", &[], &cookie)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metric(&early, "volume", "current"), "$0.00 USD");
+    assert_eq!(metric(&early, "volume", "previous"), "$0.00 USD");
+    assert_eq!(metric(&early, "payments", "previous"), "0");
     // A month later the payment is the previous period's.
-    shop.app.clock.advance(chrono::Duration::days(30));
+    shop.app.clock.advance(chrono::Duration::hours(1));
     let later: Value = server_fn(&shop.app, "dashboard", &[], &cookie)
         .await
         .json()

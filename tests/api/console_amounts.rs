@@ -223,6 +223,13 @@ async fn the_order_page_shows_customer_lines_address_and_paid_totals(backend: Ba
     assert!(!response.status().is_success());
 }
 
+/// What a list server function answers for a day range.
+async fn listed(shop: &shop::Shop, cookie: &str, fun: &str, day: &str) -> String {
+    let response = server_fn(&shop.app, fun, &[("from", day), ("to", day)], cookie).await;
+    assert!(response.status().is_success());
+    response.text().await.unwrap()
+}
+
 async fn ledger_and_order_days_are_the_stores_days(backend: Backend) {
     let shop = shop::shop(backend).await;
     // The test clock says 2026-01-15 12:00 UTC: already 2026-01-16 in Kiritimati (UTC+14).
@@ -236,23 +243,14 @@ async fn ledger_and_order_days_are_the_stores_days(backend: Backend) {
         &cookie,
     )
     .await;
-    let listed = |fun: &'static str, from: &'static str, to: &'static str| {
-        let cookie = cookie.clone();
-        let shop = &shop;
-        async move {
-            let response = server_fn(&shop.app, fun, &[("from", from), ("to", to)], &cookie).await;
-            assert!(response.status().is_success());
-            response.text().await.unwrap()
-        }
-    };
     // In UTC the payment is the 15th's.
     assert!(
-        listed("payments", "2026-01-15", "2026-01-15")
+        listed(&shop, &cookie, "payments", "2026-01-15")
             .await
             .contains(&intent)
     );
     assert!(
-        listed("orders_page", "2026-01-15", "2026-01-15")
+        listed(&shop, &cookie, "orders_page", "2026-01-15")
             .await
             .contains(&order)
     );
@@ -277,35 +275,16 @@ async fn ledger_and_order_days_are_the_stores_days(backend: Backend) {
         &cookie,
     )
     .await;
-    let listed = |fun: &'static str, from: &'static str, to: &'static str| {
-        let cookie = cookie.clone();
-        let shop = &shop;
-        async move {
-            let response = server_fn(&shop.app, fun, &[("from", from), ("to", to)], &cookie).await;
-            assert!(response.status().is_success());
-            response.text().await.unwrap()
-        }
-    };
-    assert!(
-        !listed("payments", "2026-01-15", "2026-01-15")
-            .await
-            .contains(&intent)
-    );
-    assert!(
-        listed("payments", "2026-01-16", "2026-01-16")
-            .await
-            .contains(&intent)
-    );
-    assert!(
-        !listed("orders_page", "2026-01-15", "2026-01-15")
-            .await
-            .contains(&order)
-    );
-    assert!(
-        listed("orders_page", "2026-01-16", "2026-01-16")
-            .await
-            .contains(&order)
-    );
+    for (fun, id) in [("payments", &intent), ("orders_page", &order)] {
+        assert!(
+            !listed(&shop, &cookie, fun, "2026-01-15").await.contains(id),
+            "{fun}"
+        );
+        assert!(
+            listed(&shop, &cookie, fun, "2026-01-16").await.contains(id),
+            "{fun}"
+        );
+    }
 }
 
 both_backends!(

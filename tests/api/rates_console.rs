@@ -255,6 +255,8 @@ async fn staff_change_sandbox_rates_and_only_owners_production(backend: Backend)
         assert_eq!(shown["rows"].as_array().unwrap().len(), 1, "{shown}");
         let response = console_fn(&app, save, &[], Some(&cookie)).await;
         assert!(!response.status().is_success());
+        let kept = answer(console_fn(&app, read, &[], Some(&cookie)).await).await;
+        assert_eq!(kept["rows"].as_array().unwrap().len(), 1, "{read}: {kept}");
     }
     let owner_cookie = console_sign_in(&app, "owner@shop.test", STAFF_PASSWORD).await;
     select_production(&app, &owner_cookie, &store.id).await;

@@ -94,7 +94,8 @@ fn dashboard_view(d: DashboardView) -> AnyView {
                 </form>
             </div>
             <p class="muted small">
-                "Compared with " {d.previous.clone()} ". In " {d.currency.clone()} ", UTC days."
+                "Compared with " {d.previous.clone()} " up to the same time of day. In "
+                {d.currency.clone()} ", UTC days; refund rate: refunds of the period ÷ its captures."
             </p>
             <dl class="metrics">{metrics}</dl>
             {others}
@@ -103,7 +104,7 @@ fn dashboard_view(d: DashboardView) -> AnyView {
                 <dd data-testid="captured-total">{d.captured_total.clone()}</dd>
                 <dt>"Refunded"</dt>
                 <dd data-testid="refunded-total">{d.refunded_total.clone()}</dd>
-                <dt>"Payments by status"</dt>
+                <dt>"Payments by status (all time)"</dt>
                 <dd>{statuses}</dd>
             </dl>
             {volume_chart(&d)}

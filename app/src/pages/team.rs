@@ -400,7 +400,11 @@ fn AddForm(actions: Actions) -> impl IntoView {
                     {move || beside(&refused(), "role")}
                 </label>
                 <div>
-                    <button type="submit" class="btn primary">"Add member"</button>
+                    // Disabled while the request is out: a second click would answer "already a
+                    // member" and replace the one-time password the first answer showed.
+                    <button type="submit" class="btn primary" disabled=move || actions.add.pending().get()>
+                        "Add member"
+                    </button>
                 </div>
             </ActionForm>
         </section>

@@ -17,7 +17,13 @@ fn country(field: &'static str, raw: &str, wildcard: bool) -> Result<String, Inv
         .ok_or_else(|| InvalidValue::new(field, "must be an ISO 3166-1 country"))
 }
 
+/// Rows a store's shipping table may hold (as many as its tax rates).
+const MAX_RATES: usize = 1000;
+
 fn validate_rates(rates: Vec<ShippingRate>) -> Result<Vec<ShippingRate>, InvalidValue> {
+    if rates.len() > MAX_RATES {
+        return Err(InvalidValue::new("rates", "at most 1000 rates"));
+    }
     rates
         .into_iter()
         .enumerate()

@@ -200,17 +200,25 @@ async fn dashboard(
         .currency
         .code()
         .to_owned();
-    let volume = payments::daily_volume(state, store.id, env, from(previous_first))
+    let now = state.clock.now();
+    let periods = payments::Periods {
+        previous: from(previous_first),
+        current: from(first),
+        previous_until: now - Duration::days(span_days),
+    };
+    let volume = payments::daily_volume(state, store.id, env, from(first))
         .await
         .map_err(shown)?;
-    let intents = payments::period_intents(state, store.id, env, from(previous_first), from(first))
+    let totals = payments::period_volume(state, store.id, env, periods)
+        .await
+        .map_err(shown)?;
+    let intents = payments::period_intents(state, store.id, env, periods)
         .await
         .map_err(shown)?;
     let status_counts = payments::status_counts(state, store.id, env)
         .await
         .map_err(shown)?;
 
-    let first_day = first.format("%Y-%m-%d").to_string();
     let mut chart: Vec<(String, i64, i64)> = (0..span_days)
         .map(|d| {
             (
@@ -220,9 +228,6 @@ async fn dashboard(
             )
         })
         .collect();
-    let (mut now, mut before) = (Figures::default(), Figures::default());
-    let (mut captured_all, mut refunded_all, mut others) =
-        (PerCurrency::new(), PerCurrency::new(), PerCurrency::new());
     for payments::DailyVolume {
         day,
         currency: code,
@@ -230,45 +235,51 @@ async fn dashboard(
         sum,
     } in volume
     {
-        let is_capture = matches!(operation, payments::Operation::Capture);
-        if day < first_day {
-            if code == currency {
-                let slot = if is_capture {
-                    &mut before.captured
-                } else {
-                    &mut before.refunded
-                };
-                *slot += sum;
-            }
+        let Some(d) = chart.iter_mut().find(|d| d.0 == day) else {
             continue;
-        }
-        let all = if is_capture {
-            &mut captured_all
-        } else {
-            &mut refunded_all
         };
-        *all.entry(code.clone()).or_default() += sum;
+        match (code == currency, operation) {
+            (false, _) => {}
+            (true, payments::Operation::Capture) => d.1 += sum,
+            (true, _) => d.2 += sum,
+        }
+    }
+    let (mut now_f, mut before) = (Figures::default(), Figures::default());
+    let (mut captured_all, mut refunded_all, mut others) =
+        (PerCurrency::new(), PerCurrency::new(), PerCurrency::new());
+    for payments::PeriodVolume {
+        in_current,
+        currency: code,
+        operation,
+        sum,
+    } in totals
+    {
+        let is_capture = matches!(operation, payments::Operation::Capture);
+        if in_current {
+            let all = if is_capture {
+                &mut captured_all
+            } else {
+                &mut refunded_all
+            };
+            *all.entry(code.clone()).or_default() += sum;
+            if code != currency {
+                *others.entry(code.clone()).or_default() += sum;
+            }
+        }
         if code != currency {
-            *others.entry(code).or_default() += sum;
             continue;
         }
+        let f = if in_current { &mut now_f } else { &mut before };
         let slot = if is_capture {
-            &mut now.captured
+            &mut f.captured
         } else {
-            &mut now.refunded
+            &mut f.refunded
         };
         *slot += sum;
-        if let Some(d) = chart.iter_mut().find(|d| d.0 == day) {
-            if is_capture {
-                d.1 += sum;
-            } else {
-                d.2 += sum;
-            }
-        }
     }
     for row in intents.into_iter().filter(|r| r.currency == currency) {
         let f = if row.in_current {
-            &mut now
+            &mut now_f
         } else {
             &mut before
         };
@@ -283,7 +294,7 @@ async fn dashboard(
         period_days: days,
         period: span(first, days),
         previous: span(previous_first, days),
-        metrics: metrics(now, before, &currency),
+        metrics: metrics(now_f, before, &currency),
         days: chart
             .into_iter()
             .map(|(day, captured, refunded)| VolumeDay {

@@ -190,7 +190,21 @@ pub async fn order_detail(
             }
         })
         .collect();
-    let paid_snapshot = detail.intents.last().map(|i| i.intent.snapshot_id);
+    // The totals of what the customer is paying: the newest payment still standing (a failed
+    // or voided one's snapshot may be of an order the customer changed since); else the newest.
+    let standing = |i: &&payments::IntentWithTransactions| {
+        !matches!(
+            i.intent.status,
+            payments::IntentStatus::Failed | payments::IntentStatus::Voided
+        )
+    };
+    let paid_snapshot = detail
+        .intents
+        .iter()
+        .rev()
+        .find(standing)
+        .or(detail.intents.last())
+        .map(|i| i.intent.snapshot_id);
     let summary = super::order_summary::summary(
         state,
         (store, signed.environment()),

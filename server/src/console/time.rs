@@ -103,9 +103,36 @@ fn relative(age: chrono::Duration) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Duration, TimeZone};
+    use chrono::Duration;
 
     use super::*;
+
+    #[test]
+    fn a_day_begins_at_the_stores_midnight() {
+        let at = Times::in_zone;
+        let day = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+        assert_eq!(
+            at(Tz::UTC).day_start(day).to_rfc3339(),
+            "2026-07-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            at(chrono_tz::Asia::Tokyo).day_start(day).to_rfc3339(),
+            "2026-06-30T15:00:00+00:00"
+        );
+        assert_eq!(
+            at(chrono_tz::America::New_York).day_start(day).to_rfc3339(),
+            "2026-07-01T04:00:00+00:00"
+        );
+        // Santiago's clocks go from 00:00 to 01:00 on its spring-forward day: 00:00 does not
+        // exist there, and the day begins at 01:00 local, 04:00 UTC (not at UTC's midnight).
+        let skipped = NaiveDate::from_ymd_opt(2026, 9, 6).unwrap();
+        assert_eq!(
+            at(chrono_tz::America::Santiago)
+                .day_start(skipped)
+                .to_rfc3339(),
+            "2026-09-06T04:00:00+00:00"
+        );
+    }
 
     fn times(zone: Tz) -> Times {
         Times {

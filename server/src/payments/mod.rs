@@ -60,7 +60,9 @@ pub use error::Error;
 pub use events::{release_cancelled, transaction_for_event};
 pub use machine::IntentStatus;
 pub use pay::pay;
-pub use queries::{daily_volume, detail, intent_currency, list, period_intents, status_counts};
+pub use queries::{
+    daily_volume, detail, intent_currency, list, period_intents, period_volume, status_counts,
+};
 pub use reply::{Render, Reply, respond};
 pub use repo::Outcome;
 pub use resolver::{is_open, resolve_open, resolve_transaction, spawn_resolver};
@@ -68,7 +70,7 @@ pub use reversal::{Recheck, recheck_refund};
 pub use routes::{admin_router, me_router};
 pub use service::{Target, capture, refund, void};
 pub use tax::finalize_tax;
-pub use views_repo::{DailyVolume, PeriodIntents, StatusCount};
+pub use views_repo::{DailyVolume, PeriodIntents, PeriodVolume, Periods, StatusCount};
 
 use crate::{
     money::MinorUnits,

@@ -8,7 +8,9 @@ use super::{
     error::Error,
     machine::IntentStatus,
     repo,
-    views_repo::{self, DailyVolume, IntentFilter, PeriodIntents, StatusCount},
+    views_repo::{
+        self, DailyVolume, IntentFilter, PeriodIntents, PeriodVolume, Periods, StatusCount,
+    },
 };
 use crate::{
     state::AppState,
@@ -126,16 +128,25 @@ pub async fn daily_volume(
     Ok(views_repo::daily_volume(&state.db, store, env, from).await?)
 }
 
-/// The store's intents of the period from `current` on and of the one before it (from
-/// `previous`), per currency.
+/// The store's intents of the current period and of the one before it, per currency.
 pub async fn period_intents(
     state: &AppState,
     store: StoreId,
     env: Environment,
-    previous: DateTime<Utc>,
-    current: DateTime<Utc>,
+    periods: Periods,
 ) -> Result<Vec<PeriodIntents>, Error> {
-    Ok(views_repo::period_intents(&state.db, store, env, previous, current).await?)
+    Ok(views_repo::period_intents(&state.db, store, env, periods).await?)
+}
+
+/// The store's captured and refunded volume of the current period and of the one before it,
+/// per currency.
+pub async fn period_volume(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    periods: Periods,
+) -> Result<Vec<PeriodVolume>, Error> {
+    Ok(views_repo::period_volume(&state.db, store, env, periods).await?)
 }
 
 /// Number of the store's intents per status.

@@ -28,6 +28,32 @@ pub struct DailyVolume {
     pub sum: i64,
 }
 
+/// Two periods of the same length: the current one from `current` until now, and the one
+/// before it from `previous`, cut at `previous_until` inclusive (as far into it as the current
+/// one has run), so a period under way is compared with the same span of the one before.
+#[derive(Debug, Clone, Copy)]
+pub struct Periods {
+    /// Start of the previous period.
+    pub previous: DateTime<Utc>,
+    /// Start of the current period (and end of the previous one).
+    pub current: DateTime<Utc>,
+    /// Where the previous period is cut: now minus the periods' length.
+    pub previous_until: DateTime<Utc>,
+}
+
+/// Succeeded captures or refunds of one currency in one period.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PeriodVolume {
+    /// Whether the period is the current one (else the one before it).
+    pub in_current: bool,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// `capture` or `refund`.
+    pub operation: Operation,
+    /// Minor units.
+    pub sum: i64,
+}
+
 /// A store's intents of one currency created in one period: how many, how many of them were
 /// authorized (whatever happened after) or failed, and what the authorized ones came to.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -142,15 +168,14 @@ pub async fn daily_volume(
     })?)
 }
 
-/// A store's intents created in `[previous, current)` (the period before) and from `current`
-/// on, per currency, in one scan of the store's creation-time index
+/// A store's intents created in the previous period (up to its cut) and the current one, per
+/// currency, in one scan of the store's creation-time index
 /// (`payment_intents_store_created`, from the reconciliation migration).
 pub async fn period_intents(
     db: &Db,
     store: StoreId,
     env: Environment,
-    previous: DateTime<Utc>,
-    current: DateTime<Utc>,
+    periods: Periods,
 ) -> Result<Vec<PeriodIntents>, DbError> {
     const AUTHORIZED: &str = "status IN ('authorized', 'partially_captured', 'captured', 'partially_refunded', 'refunded', 'voided')";
     let sql = format!(
@@ -159,14 +184,42 @@ pub async fn period_intents(
          CAST(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT) AS failed, \
          CAST(SUM(CASE WHEN {AUTHORIZED} THEN amount ELSE 0 END) AS BIGINT) AS authorized_amount \
          FROM payment_intents WHERE store_id = $1 AND environment = $2 AND created_at >= $3 \
+         AND (created_at >= $4 OR created_at <= $5) \
          GROUP BY 1, 2 ORDER BY 1, 2"
     );
     Ok(on_db!(db, pool => {
         sqlx::query_as(&sql)
             .bind(store)
             .bind(env)
-            .bind(previous)
-            .bind(current)
+            .bind(periods.previous)
+            .bind(periods.current)
+            .bind(periods.previous_until)
+            .fetch_all(pool)
+            .await
+    })?)
+}
+
+/// Succeeded captures and refunds of the current period and of the one before it (as far into
+/// it as the current one has run), per currency.
+pub async fn period_volume(
+    db: &Db,
+    store: StoreId,
+    env: Environment,
+    periods: Periods,
+) -> Result<Vec<PeriodVolume>, DbError> {
+    const SQL: &str = "SELECT (created_at >= $4) AS in_current, currency, operation, \
+        CAST(SUM(amount) AS BIGINT) AS sum \
+        FROM payment_transactions WHERE store_id = $1 AND environment = $2 \
+        AND created_at >= $3 AND (created_at >= $4 OR created_at <= $5) \
+        AND status = 'succeeded' AND operation IN ('capture', 'refund') \
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+    Ok(on_db!(db, pool => {
+        sqlx::query_as(SQL)
+            .bind(store)
+            .bind(env)
+            .bind(periods.previous)
+            .bind(periods.current)
+            .bind(periods.previous_until)
             .fetch_all(pool)
             .await
     })?)
