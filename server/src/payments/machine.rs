@@ -54,6 +54,23 @@ impl IntentStatus {
         IntentStatus::Failed,
     ];
 
+    /// Whether an intent in this status was authorized at some point, whatever happened after
+    /// (captured, refunded, voided): what the dashboard's authorization rate counts.
+    pub fn was_authorized(self) -> bool {
+        match self {
+            IntentStatus::Authorized
+            | IntentStatus::PartiallyCaptured
+            | IntentStatus::Captured
+            | IntentStatus::PartiallyRefunded
+            | IntentStatus::Refunded
+            | IntentStatus::Voided => true,
+            IntentStatus::RequiresAuthorization
+            | IntentStatus::Pending
+            | IntentStatus::Unknown
+            | IntentStatus::Failed => false,
+        }
+    }
+
     /// Database and JSON spelling.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -177,12 +177,19 @@ pub async fn period_intents(
     env: Environment,
     periods: Periods,
 ) -> Result<Vec<PeriodIntents>, DbError> {
-    const AUTHORIZED: &str = "status IN ('authorized', 'partially_captured', 'captured', 'partially_refunded', 'refunded', 'voided')";
+    // Derived from the state machine, so a new status is counted (or not) by its own match.
+    let authorized_list = IntentStatus::ALL
+        .into_iter()
+        .filter(|s| s.was_authorized())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let authorized = format!("status IN ({authorized_list})");
     let sql = format!(
         "SELECT (created_at >= $4) AS in_current, currency, COUNT(*) AS created, \
-         CAST(SUM(CASE WHEN {AUTHORIZED} THEN 1 ELSE 0 END) AS BIGINT) AS authorized, \
+         CAST(SUM(CASE WHEN {authorized} THEN 1 ELSE 0 END) AS BIGINT) AS authorized, \
          CAST(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT) AS failed, \
-         CAST(SUM(CASE WHEN {AUTHORIZED} THEN amount ELSE 0 END) AS BIGINT) AS authorized_amount \
+         CAST(SUM(CASE WHEN {authorized} THEN amount ELSE 0 END) AS BIGINT) AS authorized_amount \
          FROM payment_intents WHERE store_id = $1 AND environment = $2 AND created_at >= $3 \
          AND (created_at >= $4 OR created_at <= $5) \
          GROUP BY 1, 2 ORDER BY 1, 2"
