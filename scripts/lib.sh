@@ -65,6 +65,15 @@ ensure_cargo_leptos() {
     cargo install cargo-leptos --locked --debug --version "${CARGO_LEPTOS_VERSION}"
 }
 
+# cargo-deny checks the dependency graph's licenses, bans and sources (deny.toml) in CI.
+CARGO_DENY_VERSION=0.20.2
+ensure_cargo_deny() {
+  if cargo deny --version 2>/dev/null | grep -q " ${CARGO_DENY_VERSION}$"; then return; fi
+  log "installing cargo-deny ${CARGO_DENY_VERSION} (a debug build, ~6 min on 2 cores)"
+  with_progress 330 "cargo-deny" \
+    cargo install cargo-deny --locked --debug --version "${CARGO_DENY_VERSION}"
+}
+
 # wasm-bindgen-cli must be exactly the wasm-bindgen version in Cargo.lock.
 ensure_wasm_bindgen() {
   local want
