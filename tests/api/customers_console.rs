@@ -10,16 +10,9 @@ use serde_json::{Value, json};
 
 use crate::{
     payments::shop::{TOTAL, shop},
-    support::{console_fn, console_sign_in, send},
+    support::{console_answer as answer, console_fn, console_sign_in, send},
     webhook_endpoints::{Caller, STAFF_PASSWORD, call, member},
 };
-
-async fn answer(response: reqwest::Response) -> Value {
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{status}: {text}");
-    serde_json::from_str(&text).unwrap()
-}
 
 async fn refusal(response: reqwest::Response) -> String {
     assert!(!response.status().is_success());

@@ -7,15 +7,17 @@ use cassa_tests::{Backend, TestApp, both_backends, spawn_app};
 use serde_json::{Value, json};
 
 use crate::{
-    support::{console_fn, console_sign_in},
+    support::{console_answer as answer, console_fn, console_sign_in},
     webhook_endpoints::{Caller, STAFF_PASSWORD, call, member},
 };
 
-async fn answer(response: reqwest::Response) -> Value {
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{status}: {text}");
-    serde_json::from_str(&text).unwrap()
+/// A rate table as the API answers it to the store's key.
+async fn api_table(app: &TestApp, key: &str, path: &str) -> Value {
+    call(app, &Caller::key(key), reqwest::Method::GET, path, None)
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 /// The row of `list` whose `key` is `value` (tables come back in the store's order).
@@ -96,17 +98,7 @@ async fn shipping_rows_are_read_in_major_units_and_refused_by_row(backend: Backe
     fixed[10] = ("rows[2][country]", "de");
     let saved = answer(console_fn(&app, "save_shipping_rates", &fixed, Some(&cookie)).await).await;
     assert_eq!(saved["Saved"], "Saved 2 shipping rates for sandbox.");
-    let api = call(
-        &app,
-        &Caller::key(&store.sandbox_key),
-        reqwest::Method::GET,
-        "/api/v1/admin/shipping/rates",
-        None,
-    )
-    .await
-    .json::<Value>()
-    .await
-    .unwrap();
+    let api = api_table(&app, &store.sandbox_key, "/api/v1/admin/shipping/rates").await;
     let standard = row(&api["rates"], "service", "standard");
     assert_eq!(standard["amount"], 490);
     assert_eq!(standard["currency"], "USD");
@@ -170,17 +162,7 @@ async fn tax_rows_are_read_in_percent_and_refused_by_row(backend: Backend) {
     let saved = answer(console_fn(&app, "save_tax_rates", &form, Some(&cookie)).await).await;
     assert_eq!(saved["Saved"], "Saved 2 tax rates for sandbox.");
 
-    let api = call(
-        &app,
-        &Caller::key(&store.sandbox_key),
-        reqwest::Method::GET,
-        "/api/v1/admin/tax/rates",
-        None,
-    )
-    .await
-    .json::<Value>()
-    .await
-    .unwrap();
+    let api = api_table(&app, &store.sandbox_key, "/api/v1/admin/tax/rates").await;
     let state = row(&api["rules"], "rate", "0.0725");
     assert_eq!(state["shipping_taxable"], true);
     let county = row(&api["rules"], "rate", "0.0225");
@@ -282,17 +264,7 @@ async fn another_stores_rates_are_not_shown_or_changed(backend: Backend) {
     let shown = answer(console_fn(&app, "shipping_rates", &[], Some(&cookie)).await).await;
     assert_eq!(shown["rows"], json!([]));
     answer(console_fn(&app, "save_shipping_rates", &[], Some(&cookie)).await).await;
-    let theirs = call(
-        &app,
-        &Caller::key(&other.sandbox_key),
-        reqwest::Method::GET,
-        "/api/v1/admin/shipping/rates",
-        None,
-    )
-    .await
-    .json::<Value>()
-    .await
-    .unwrap();
+    let theirs = api_table(&app, &other.sandbox_key, "/api/v1/admin/shipping/rates").await;
     assert_eq!(theirs["rates"][0]["amount"], 700);
 }
 

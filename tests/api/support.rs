@@ -106,3 +106,12 @@ pub(crate) fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .find(|c| c.starts_with("cassa_session="))
         .map(str::to_owned)
 }
+
+/// A console server function's successful answer as JSON; anything else fails the test with
+/// the status and body.
+pub async fn console_answer(response: reqwest::Response) -> serde_json::Value {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {text}");
+    serde_json::from_str(&text).unwrap()
+}

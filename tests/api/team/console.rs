@@ -7,16 +7,9 @@ use cassa_tests::{Backend, TestApp, both_backends, spawn_app};
 use serde_json::Value;
 
 use super::{OWNER_PASSWORD, STAFF_PASSWORD, accounts, members_of, platform_member};
-use crate::support::{console_fn, console_sign_in};
+use crate::support::{console_answer as answer, console_fn, console_sign_in};
 
 /// A server function's JSON answer, which must succeed.
-async fn answer(response: reqwest::Response) -> Value {
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{status}: {text}");
-    serde_json::from_str(&text).unwrap()
-}
-
 /// A server function's refusal text.
 async fn refusal(response: reqwest::Response) -> String {
     assert!(!response.status().is_success(), "{}", response.status());
