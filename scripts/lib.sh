@@ -74,6 +74,18 @@ ensure_cargo_deny() {
     cargo install cargo-deny --locked --debug --version "${CARGO_DENY_VERSION}"
 }
 
+# Schemathesis (the API fuzzer of scripts/fuzz-api) in its own virtualenv, pinned; PyPI only.
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS="${XDG_CACHE_HOME:-$HOME/.cache}/cassa/schemathesis-${SCHEMATHESIS_VERSION}/bin/st"
+ensure_schemathesis() {
+  if [ -x "$SCHEMATHESIS" ]; then return; fi
+  local venv
+  venv=$(dirname "$(dirname "$SCHEMATHESIS")")
+  log "installing Schemathesis ${SCHEMATHESIS_VERSION} into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet -r "$REPO_ROOT/scripts/fuzz/requirements.txt"
+}
+
 # wasm-bindgen-cli must be exactly the wasm-bindgen version in Cargo.lock.
 ensure_wasm_bindgen() {
   local want

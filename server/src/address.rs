@@ -9,19 +9,43 @@ use crate::types::InvalidValue;
 /// An address as a client sends it.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct AddressInput {
-    /// Recipient.
+    /// Recipient (required where the address is stored: orders, the ship-from address).
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
-    /// First line.
+    /// First line (required).
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub line1: Option<String>,
     /// Second line.
     pub line2: Option<String>,
-    /// City or locality.
+    /// City or locality (required).
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub city: Option<String>,
     /// State, province or region code (e.g. `CA`, `BY`).
+    #[schema(pattern = "^[A-Za-z0-9 -]{0,3}$")]
     pub subdivision: Option<String>,
     /// Postal code.
+    #[schema(pattern = "^[A-Za-z0-9 -]{0,12}$")]
     pub postal_code: Option<String>,
     /// Country: ISO 3166-1 alpha-2 (`US`), alpha-3 (`USA`) or a common English name.
+    #[schema(schema_with = country_input_schema, required = true)]
     pub country: Option<String>,
 }
 
@@ -98,6 +122,36 @@ pub fn country_code(raw: &str) -> Option<&'static str> {
         .iter()
         .find(|c| c.2.to_lowercase() == lower)
         .map(|c| c.0)
+}
+
+/// The documented schema of a country as a client may write it: the ISO 3166-1 alpha-2 and
+/// alpha-3 codes (the common English names [`country_code`] also reads are left out of the
+/// list).
+pub fn country_input_schema() -> utoipa::openapi::Object {
+    let table = country_table();
+    let codes = table.iter().map(|c| c.0).chain(table.iter().map(|c| c.1));
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(codes))
+        .build()
+}
+
+/// The documented schema of an ISO 3166-1 alpha-2 code.
+pub fn alpha2_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(country_table().iter().map(|c| c.0)))
+        .build()
+}
+
+/// The documented schema of an ISO 3166-1 alpha-2 code or `*` (anywhere).
+pub fn alpha2_or_anywhere_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(
+            std::iter::once("*").chain(country_table().iter().map(|c| c.0)),
+        ))
+        .build()
 }
 
 /// (alpha-2, alpha-3, name) from the ISO 3166-1 table of the `iso_country` crate.

@@ -288,6 +288,17 @@ impl InvalidValue {
     }
 }
 
+/// The documented schema of a text filter in a query string: one of `values`, or empty for no
+/// filter (a console form's unset select sends `status=`).
+pub fn filter_schema(values: impl IntoIterator<Item = &'static str>) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let values: Vec<&'static str> = std::iter::once("").chain(values).collect();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+        .build()
+}
+
 /// A display name (of a store, key, customer or product): trimmed, 1 to 200 characters.
 pub fn parse_name(field: &'static str, raw: &str) -> Result<String, InvalidValue> {
     let name = raw.trim();
@@ -298,9 +309,48 @@ pub fn parse_name(field: &'static str, raw: &str) -> Result<String, InvalidValue
 }
 
 /// An ISO 4217 currency with a defined minor-unit exponent (no XAU, XXX, …).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ToSchema)]
-#[schema(value_type = String, example = "USD")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Currency(iso_currency::Currency);
+
+impl Currency {
+    /// Every code [`Currency::parse`] accepts, in alphabetical order.
+    pub fn all_codes() -> Vec<&'static str> {
+        // iso_currency lists its codes only behind a feature that pulls in strum; the 17,576
+        // three-letter candidates are tried once, when the API document is built.
+        let letters = b'A'..=b'Z';
+        let mut codes = Vec::new();
+        for a in letters.clone() {
+            for b in letters.clone() {
+                for c in letters.clone() {
+                    let code = [a, b, c];
+                    let code = std::str::from_utf8(&code).unwrap_or_default();
+                    if let Ok(currency) = Currency::parse(code) {
+                        codes.push(currency.code());
+                    }
+                }
+            }
+        }
+        codes
+    }
+}
+
+// The document lists the accepted codes: an unknown or metal code is refused, so a client (and
+// the API fuzzer) learns the set from the schema instead of from 422s.
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "ISO 4217 currency code, upper case, of a currency with minor units",
+            ))
+            .enum_values(Some(Self::all_codes()))
+            .examples([serde_json::json!("USD")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Currency {}
 
 impl Currency {
     /// Parses an upper-case ISO 4217 code.
@@ -347,22 +397,35 @@ crate::text_value_sql!(Currency);
 
 /// A normalized email address (trimmed, lower-cased), used as a console login.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, ToSchema)]
-#[schema(value_type = String, example = "owner@example.com")]
+#[schema(value_type = String, format = Email, example = "owner@example.com")]
 pub struct Email(String);
 
 impl Email {
-    /// Trims, lower-cases and checks the basic `local@domain.tld` shape.
+    /// Trims, lower-cases and checks the `local@domain.tld` shape: an RFC 5322 dot-atom local
+    /// part (no quoted strings), and a domain of letters, digits and inner hyphens between dots
+    /// (an international domain in its `xn--` form).
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let email = raw.trim().to_lowercase();
         let valid = email.len() <= 254
             && !email.chars().any(|c| c.is_whitespace() || c.is_control())
             && match email.split_once('@') {
                 Some((local, domain)) => {
-                    !local.is_empty()
+                    // RFC 5321: a local part of at most 64 octets.
+                    local.len() <= 64
+                        && local.split('.').all(|atom| {
+                            !atom.is_empty()
+                                && atom.chars().all(|c| {
+                                    c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c)
+                                })
+                        })
                         && !domain.contains('@')
                         && domain.contains('.')
-                        && !domain.starts_with('.')
-                        && !domain.ends_with('.')
+                        && domain.split('.').all(|label| {
+                            !label.is_empty()
+                                && !label.starts_with('-')
+                                && !label.ends_with('-')
+                                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                        })
                 }
                 None => false,
             };

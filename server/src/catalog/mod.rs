@@ -64,11 +64,11 @@ pub struct Product {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Price {
     /// ISO 4217 code.
-    #[schema(value_type = String)]
+    #[schema(value_type = Currency)]
     pub currency: Currency,
     /// Price per unit in minor units of `currency` (inclusive of tax when the product's price
     /// is).
-    #[schema(value_type = i64)]
+    #[schema(value_type = i64, minimum = 0)]
     pub unit_amount: MinorUnits,
 }
 
@@ -88,23 +88,32 @@ pub const MAX_PRICES: usize = 50;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateProduct {
     /// 1–64 characters, unique in the store and environment.
+    #[schema(pattern = "^[^\\s\\x00-\\x1f\\x7f-\\x9f]{1,64}$")]
     pub sku: String,
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     /// Price per unit in minor units (non-negative).
+    #[schema(minimum = 0)]
     pub unit_amount: i64,
     /// ISO 4217 currency.
+    #[schema(value_type = Currency)]
     pub currency: String,
     /// Tax category (default `general`).
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub tax_code: Option<String>,
     /// Shipping weight per unit in grams (default 0).
+    #[schema(minimum = 0)]
     pub weight_grams: Option<i32>,
     /// Packed dimensions per unit in millimetres, 0–10000 each (default 0: not given; packing
     /// then counts the unit by weight only).
+    #[schema(minimum = 0, maximum = 10000)]
     pub length_mm: Option<i32>,
     /// See `length_mm`.
+    #[schema(minimum = 0, maximum = 10000)]
     pub width_mm: Option<i32>,
     /// See `length_mm`.
+    #[schema(minimum = 0, maximum = 10000)]
     pub height_mm: Option<i32>,
     /// Whether the price includes tax (default false).
     pub price_includes_tax: Option<bool>,
@@ -113,7 +122,9 @@ pub struct CreateProduct {
 /// A SKU: trimmed, 1–64 characters, no spaces or control characters.
 fn parse_sku(raw: &str) -> Result<String, InvalidValue> {
     let sku = raw.trim().to_owned();
-    if sku.is_empty() || sku.len() > 64 || sku.chars().any(|c| c.is_whitespace() || c.is_control())
+    if sku.is_empty()
+        || sku.chars().count() > 64
+        || sku.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(InvalidValue::new(
             "sku",
@@ -205,20 +216,28 @@ impl CreateProduct {
 #[serde(deny_unknown_fields)]
 pub struct UpdateProduct {
     /// 1–64 characters, unique in the store and environment.
+    #[schema(pattern = "^[^\\s\\x00-\\x1f\\x7f-\\x9f]{1,64}$")]
     pub sku: Option<String>,
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
     /// Price per unit in minor units of the product's currency (non-negative).
+    #[schema(minimum = 0)]
     pub unit_amount: Option<i64>,
     /// Tax category (`""`: `general`).
+    #[schema(pattern = "^[A-Za-z0-9_-]{0,32}$")]
     pub tax_code: Option<String>,
     /// Shipping weight per unit in grams.
+    #[schema(minimum = 0)]
     pub weight_grams: Option<i32>,
     /// Packed length per unit in millimetres, 0–10000 (0: not given).
+    #[schema(minimum = 0, maximum = 10000)]
     pub length_mm: Option<i32>,
     /// See `length_mm`.
+    #[schema(minimum = 0, maximum = 10000)]
     pub width_mm: Option<i32>,
     /// See `length_mm`.
+    #[schema(minimum = 0, maximum = 10000)]
     pub height_mm: Option<i32>,
     /// Whether the price includes tax.
     pub price_includes_tax: Option<bool>,
@@ -301,6 +320,7 @@ pub const MAX_QUERY_CHARS: usize = 100;
 #[into_params(parameter_in = Query)]
 pub struct ProductQuery {
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Return products after this id (the last id of the previous page).
     pub starting_after: Option<uuid::Uuid>,
@@ -308,6 +328,7 @@ pub struct ProductQuery {
     /// characters).
     pub q: Option<String>,
     /// `false` (default): active products; `true`: archived ones; `all`: both.
+    #[param(schema_with = archived_filter)]
     pub archived: Option<String>,
 }
 
@@ -331,4 +352,8 @@ impl ProductQuery {
             Some(q) => Ok(Some(q.to_owned())),
         }
     }
+}
+
+fn archived_filter() -> utoipa::openapi::Object {
+    crate::types::filter_schema(["false", "true", "all"])
 }

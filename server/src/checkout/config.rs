@@ -33,7 +33,7 @@ fn validate_rates(rates: Vec<ShippingRate>) -> Result<Vec<ShippingRate>, Invalid
 
 fn validate_rate(r: ShippingRate) -> Result<ShippingRate, InvalidValue> {
     let service = r.service.trim().to_lowercase();
-    if service.is_empty() || service.len() > 32 {
+    if service.is_empty() || service.chars().count() > 32 {
         return Err(InvalidValue::new(
             "rates.service",
             "must be 1 to 32 characters",

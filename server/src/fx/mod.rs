@@ -217,14 +217,18 @@ pub struct Policy {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct PolicyInput {
     /// ISO 4217 code the store is paid in.
+    #[schema(value_type = Currency)]
     pub settlement_currency: String,
     /// ISO 4217 codes customers may order in (at most 50).
     #[serde(default)]
+    #[schema(value_type = Vec<Currency>, max_items = 50)]
     pub presentment_currencies: Vec<String>,
     /// 0–5000 (default 0).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 5000)]
     pub markup_bps: i32,
     /// Seconds, 60 to 30 days (default four days).
+    #[schema(minimum = 60, maximum = 2592000)]
     pub max_rate_age_secs: Option<i64>,
     /// Default `half_away_from_zero`.
     #[serde(default)]

@@ -60,12 +60,15 @@ pub async fn import_rates(
 #[into_params(parameter_in = Query)]
 pub struct RatesQuery {
     /// Only this base currency.
+    #[param(value_type = Option<Currency>)]
     pub base: Option<String>,
     /// Only this quote currency.
+    #[param(value_type = Option<Currency>)]
     pub quote: Option<String>,
     /// Rates older than this one (`next_before` of the previous page).
     pub before: Option<FxRateId>,
     /// 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

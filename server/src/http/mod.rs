@@ -1,9 +1,12 @@
 //! The HTTP edge: router, extractors, errors and middleware.
 
 pub mod auth;
+pub mod edge_responses;
 pub mod event_catalogue;
 pub mod extract;
+pub mod formats;
 pub mod idempotency;
+pub mod links;
 pub mod middleware;
 pub mod ops;
 pub mod pagination;
@@ -106,7 +109,8 @@ impl utoipa::Modify for IdempotencyHeader {
                         ObjectBuilder::new()
                             .schema_type(Type::String)
                             .min_length(Some(1))
-                            .max_length(Some(255)),
+                            .max_length(Some(255))
+                            .pattern(Some("^[\\x21-\\x7E]+$")),
                     ))
                     .build();
                 operation
@@ -171,14 +175,18 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     // After the routes are merged: `#[openapi(modifiers)]` runs before any path exists.
     utoipa::Modify::modify(&IdempotencyHeader, &mut doc);
     utoipa::Modify::modify(&event_catalogue::EventCatalogue, &mut doc);
+    utoipa::Modify::modify(&edge_responses::EdgeResponses, &mut doc);
     doc
 }
 
 /// The OpenAPI document as the exact text served and committed (pretty JSON, final newline).
 pub fn openapi_json() -> String {
-    let mut json = openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let mut doc = serde_json::to_value(openapi())
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
+    links::add(&mut doc);
+    formats::add_patterns(&mut doc);
+    let mut json =
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     json.push('\n');
     json
 }
@@ -189,10 +197,7 @@ pub fn openapi_json() -> String {
 /// their own handlers behind the real edge).
 pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
     let (mut api, doc) = documented_routes().split_for_parts();
-    let idempotency = idempotency::Layer::new(
-        state.clone(),
-        idempotency::InTransaction::from_openapi(&doc),
-    );
+    let idempotency = idempotency::Layer::new(state.clone(), &doc);
     if let Some(extra) = extra_api {
         api = api.nest("/api/v1", extra);
     }

@@ -77,19 +77,22 @@ pub struct OrderItemInput {
     /// A product of the store.
     pub product_id: ProductId,
     /// Units, 1–1000.
+    #[schema(minimum = 1, maximum = 1000)]
     pub quantity: i32,
 }
 
 /// Body of `POST /api/v1/me/orders`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct CreateOrder {
-    /// Lines; repeated products are merged.
+    /// Lines (1–100); repeated products are merged.
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<OrderItemInput>,
     /// Where to ship.
     pub shipping_address: AddressInput,
     /// ISO 4217 currency to price the order in (default: the products' currency). Another
     /// currency must be one the store's FX policy offers: lines are priced from the product's
     /// price list in it, else converted at the current rate (see `fx` on the order).
+    #[schema(value_type = Option<Currency>)]
     pub currency: Option<String>,
 }
 

@@ -93,6 +93,7 @@ pub async fn get_my_order(
 #[into_params(parameter_in = Query)]
 pub struct OrderListQuery {
     /// `open`, `paid` or `cancelled`.
+    #[param(schema_with = order_status_filter)]
     pub status: Option<String>,
     /// Created at or after this instant (RFC 3339).
     pub created_from: Option<DateTime<Utc>>,
@@ -102,6 +103,7 @@ pub struct OrderListQuery {
     pub customer_id: Option<uuid::Uuid>,
     /// Only orders in this currency (ISO 4217). The amount bounds are in it; without it they
     /// are in the store's currency, and orders in other currencies are left out.
+    #[param(value_type = Option<Currency>)]
     pub currency: Option<String>,
     /// Items amount at least, minor units.
     pub min_amount: Option<i64>,
@@ -117,6 +119,7 @@ impl OrderListQuery {
         Ok(OrderFilter {
             status: self
                 .status
+                .filter(|s| !s.is_empty())
                 .map(|s| {
                     OrderStatus::from_text(&s).ok_or_else(|| {
                         InvalidValue::new("status", "must be open, paid or cancelled")
@@ -187,4 +190,11 @@ pub async fn get_order(
         customer_id: None,
     };
     Ok(Json(service::find(&state, scope, order_id).await?))
+}
+
+fn order_status_filter() -> utoipa::openapi::Object {
+    use crate::types::TextValue;
+    crate::types::filter_schema(
+        [OrderStatus::Open, OrderStatus::Paid, OrderStatus::Cancelled].map(|s| s.as_text()),
+    )
 }

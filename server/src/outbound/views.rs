@@ -234,10 +234,12 @@ pub struct Delivery {
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// Only deliveries in this status (`pending`, `delivering`, `succeeded`, `failed`).
+    #[param(schema_with = delivery_status_filter)]
     pub status: Option<String>,
     /// Only deliveries of this event type.
     pub event_type: Option<String>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Deliveries older than this id (the last id of the previous page).
     pub starting_after: Option<uuid::Uuid>,
@@ -276,4 +278,16 @@ pub struct ResendRange {
 pub struct Resent {
     /// Deliveries queued again.
     pub resent: i64,
+}
+
+fn delivery_status_filter() -> utoipa::openapi::Object {
+    crate::types::filter_schema(
+        [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivering,
+            DeliveryStatus::Succeeded,
+            DeliveryStatus::Failed,
+        ]
+        .map(|s| s.as_text()),
+    )
 }

@@ -401,6 +401,7 @@ pub struct RefundRequest {
 #[into_params(parameter_in = Query)]
 pub struct LedgerQuery {
     /// Only intents in this status.
+    #[param(schema_with = intent_status_filter)]
     pub status: Option<String>,
     /// Created at or after (RFC 3339).
     pub created_from: Option<DateTime<Utc>>,
@@ -411,8 +412,10 @@ pub struct LedgerQuery {
     /// Amount at most (minor units).
     pub max_amount: Option<i64>,
     /// Only intents in this currency (ISO 4217): amounts compare within one currency.
+    #[param(value_type = Option<crate::types::Currency>)]
     pub currency: Option<String>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Return intents older than this id (the last id of the previous page).
     pub starting_after: Option<uuid::Uuid>,
@@ -425,4 +428,8 @@ pub struct LedgerPage {
     pub data: Vec<PaymentIntent>,
     /// Whether more follow.
     pub has_more: bool,
+}
+
+fn intent_status_filter() -> utoipa::openapi::Object {
+    crate::types::filter_schema(machine::IntentStatus::ALL.map(machine::IntentStatus::as_str))
 }

@@ -81,6 +81,7 @@ pub struct RunsQuery {
     /// Runs older than this one (the last id of the previous page).
     pub before: Option<ReconciliationRunId>,
     /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
@@ -95,6 +96,7 @@ pub struct ItemsQuery {
     /// Items after this one (the last id of the previous page).
     pub after: Option<ReconciliationItemId>,
     /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -175,7 +177,7 @@ pub async fn list_runs(
 ) -> Result<Json<Vec<Run>>, ApiError> {
     let scope = Some((scope.store_id, scope.environment));
     Ok(Json(
-        service::list_runs(&state, scope, q.before, q.limit.unwrap_or(50)).await?,
+        service::list_runs(&state, scope, q.before, page_size(q.limit, 50, 100)?).await?,
     ))
 }
 
@@ -220,7 +222,7 @@ async fn items_page(
     run_id: ReconciliationRunId,
     q: ItemsQuery,
 ) -> Result<Json<Vec<Item>>, ApiError> {
-    let limit = q.limit.unwrap_or(100);
+    let limit = page_size(q.limit, 100, 500)?;
     let items = service::list_items(state, scope, run_id, q.kind, q.resolution, q.after, limit);
     Ok(Json(items.await?))
 }
@@ -345,7 +347,7 @@ pub async fn list_platform_runs(
     ApiQuery(q): ApiQuery<RunsQuery>,
 ) -> Result<Json<Vec<Run>>, ApiError> {
     Ok(Json(
-        service::list_runs(&state, None, q.before, q.limit.unwrap_or(50)).await?,
+        service::list_runs(&state, None, q.before, page_size(q.limit, 50, 100)?).await?,
     ))
 }
 
@@ -398,4 +400,18 @@ pub async fn list_platform_items(
     ApiQuery(q): ApiQuery<ItemsQuery>,
 ) -> Result<Json<Vec<Item>>, ApiError> {
     items_page(&state, None, run_id, q).await
+}
+
+/// A list's page size: `default` when absent, refused outside `1..=max` (the documented range)
+/// rather than quietly clamped.
+fn page_size(limit: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(crate::types::InvalidValue::new(
+            "limit",
+            format!("must be between 1 and {max}"),
+        )
+        .into()),
+    }
 }

@@ -72,6 +72,7 @@ pub struct Schedule {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ScheduleInput {
     /// `HH:MM`, UTC.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "03:30")]
     pub daily_at: String,
     /// Whether the scheduler queues runs (default true).
     #[serde(default = "enabled_by_default")]

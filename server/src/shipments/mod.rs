@@ -197,6 +197,7 @@ impl From<Shipment> for CustomerShipment {
 #[into_params(parameter_in = Query)]
 pub struct ShipmentFilter {
     /// Only this status.
+    #[param(schema_with = status::filter_schema)]
     pub status: Option<String>,
     /// Only this carrier.
     pub carrier: Option<String>,

@@ -35,6 +35,7 @@ pub struct SettingsInput {
     /// Where parcels leave from.
     pub ship_from: AddressInput,
     /// Boxes (1–20); the defaults when absent.
+    #[schema(min_items = 1, max_items = 20)]
     pub boxes: Option<Vec<BoxSize>>,
     /// Capture the payment when the label is bought (default `false`).
     pub capture_on_shipment: Option<bool>,

@@ -183,6 +183,11 @@ pub fn apply(current: ShipmentStatus, change: Change) -> Result<ShipmentStatus, 
     }
 }
 
+/// The documented values of a shipment list's `status` filter.
+pub fn filter_schema() -> utoipa::openapi::Object {
+    crate::types::filter_schema(ALL.map(ShipmentStatus::as_str))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,9 +44,11 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TaxRuleBody {
     /// ISO 3166-1 alpha-2.
+    #[schema(schema_with = crate::address::alpha2_schema)]
     pub country: String,
     /// Subdivision code, or empty for the country's own tax.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9]{0,3}$")]
     pub subdivision: String,
     /// County name, for a county tax (list its `postal_codes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,8 +63,10 @@ pub struct TaxRuleBody {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub postal_codes: Vec<String>,
     /// Tax code (`general`, `clothing`, `food`, `digital`, `shipping`, …) or `*` for every code.
+    #[schema(pattern = "^(\\*|[A-Za-z0-9_-]{1,32})$")]
     pub tax_code: String,
     /// Decimal rate as a string, e.g. `"0.0825"`.
+    #[schema(pattern = "^0(\\.[0-9]{1,12})?$", example = "0.0825")]
     pub rate: String,
     /// Whether this `*` rate also taxes shipping (default `false`).
     #[serde(default)]
@@ -87,9 +91,11 @@ pub struct TaxRules {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct NexusBody {
     /// ISO 3166-1 alpha-2.
+    #[schema(schema_with = crate::address::alpha2_schema)]
     pub country: String,
     /// A subdivision, or none for the whole country.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9]{0,3}$")]
     pub subdivision: Option<String>,
     /// First day the store collects there.
     pub since: NaiveDate,
@@ -108,10 +114,12 @@ pub struct NexusList {
 pub struct ExemptionInput {
     /// The certificate's number (required).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
     pub certificate_id: String,
     /// Where it exempts: countries (`US`) or subdivisions (`US-CA`, with their local taxes);
     /// 1 to 60 (required).
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 60, value_type = Vec<Jurisdiction>)]
     pub jurisdictions: Vec<String>,
     /// Last day it is valid.
     #[serde(default)]
@@ -168,3 +176,9 @@ pub struct TaxLine {
     /// Its version.
     pub engine_version: String,
 }
+
+/// A jurisdiction an exemption names: a country (`US`) or a country and subdivision (`US-CA`).
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = "^[A-Za-z]{2}(-[A-Za-z0-9]{1,3})?$", example = "US-CA")]
+#[allow(dead_code)] // Only the API document names it; requests carry plain strings.
+struct Jurisdiction(String);

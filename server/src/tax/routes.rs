@@ -285,7 +285,8 @@ pub fn file(export: &TaxExport, body: ExportStream) -> Response {
 /// taxable, exempt, tax`); amounts in minor units. The export is recorded (see `/tax/exports`).
 #[utoipa::path(get, path = "/tax/reports/export", tag = "tax", params(ExportQuery),
     responses(
-        (status = 200, description = "The file (text/csv or application/json), streamed; `Cassa-Export-Id` names its record", content_type = "text/csv"),
+        (status = 200, description = "The file (text/csv or application/json), streamed; `Cassa-Export-Id` names its record",
+            content((String = "text/csv"), (Vec<Object> = "application/json"))),
         (status = 422, description = "Invalid period or shape", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -326,7 +327,8 @@ pub async fn list_tax_exports(
 #[utoipa::path(get, path = "/tax/exports/{export_id}/download", tag = "tax",
     params(("export_id" = String, Path, description = "Export id")),
     responses(
-        (status = 200, description = "The file, streamed", content_type = "text/csv"),
+        (status = 200, description = "The file (text/csv or application/json, as it was exported), streamed",
+            content((String = "text/csv"), (Vec<Object> = "application/json"))),
         (status = 404, description = "No such export in this store", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]

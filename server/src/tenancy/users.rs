@@ -24,6 +24,14 @@ pub async fn add_to_store(
     password: Option<SecretString>,
 ) -> Result<StoreUser, Error> {
     super::stores::find(state, store_id).await?;
+    // Checked before the email is looked up: a password the request gives is refused the same
+    // way whether or not the email already has an account (whose own password it then keeps).
+    if password
+        .as_ref()
+        .is_some_and(|p| p.expose_secret().chars().count() < passwords::MIN_PASSWORD_LEN)
+    {
+        return Err(passwords::PasswordError::TooShort.into());
+    }
     let (user_id, generated_password) =
         match repo::users::find_id(&state.db, email.as_str()).await? {
             Some(id) => (id, None),

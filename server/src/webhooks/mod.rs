@@ -132,10 +132,12 @@ pub const EVENT_COLUMNS: &str = "id, store_id, provider, provider_event_id, even
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Only events in this status (`dead` is the dead-letter view).
+    #[param(schema_with = event_status_filter)]
     pub status: Option<String>,
     /// Only events of this provider.
     pub provider: Option<String>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Events older than this id (the last id of the previous page).
     pub starting_after: Option<uuid::Uuid>,
@@ -158,4 +160,18 @@ pub struct Received {
     pub id: Option<uuid::Uuid>,
     /// Whether this provider event id had been received before (nothing was done again).
     pub duplicate: bool,
+}
+
+fn event_status_filter() -> utoipa::openapi::Object {
+    use crate::types::TextValue;
+    crate::types::filter_schema(
+        [
+            EventStatus::Pending,
+            EventStatus::Processing,
+            EventStatus::Processed,
+            EventStatus::Dead,
+            EventStatus::Rejected,
+        ]
+        .map(|s| s.as_text()),
+    )
 }

@@ -49,6 +49,45 @@ impl InTransaction {
     }
 }
 
+/// The documented operations, to tell a route's missing method apart from an undocumented route.
+#[derive(Clone, Debug, Default)]
+pub struct Documented {
+    paths: Arc<HashSet<String>>,
+    operations: Arc<HashSet<(Method, String)>>,
+}
+
+impl Documented {
+    /// Every operation of the document.
+    pub fn from_openapi(doc: &OpenApi) -> Self {
+        let mut paths = HashSet::new();
+        let mut operations = HashSet::new();
+        for (path, item) in &doc.paths.paths {
+            paths.insert(path.clone());
+            for (method, operation) in [
+                (Method::GET, &item.get),
+                (Method::POST, &item.post),
+                (Method::PUT, &item.put),
+                (Method::PATCH, &item.patch),
+                (Method::DELETE, &item.delete),
+            ] {
+                if operation.is_some() {
+                    operations.insert((method, path.clone()));
+                }
+            }
+        }
+        Self {
+            paths: Arc::new(paths),
+            operations: Arc::new(operations),
+        }
+    }
+
+    /// Whether `method` is one the documented route template `path` does not have: the router
+    /// answers 405 for it, which must not wait behind an Idempotency-Key check.
+    pub fn lacks_method(&self, method: &Method, path: &str) -> bool {
+        self.paths.contains(path) && !self.operations.contains(&(method.clone(), path.to_owned()))
+    }
+}
+
 fn is_declared(operation: &Operation) -> bool {
     operation
         .extensions

@@ -18,7 +18,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-pub use declared::{IN_TRANSACTION, InTransaction};
+pub use declared::{Documented, IN_TRANSACTION, InTransaction};
 pub use response::{Secret, SecretAnswer};
 
 use crate::{
@@ -56,14 +56,16 @@ pub fn key_from_headers(headers: &HeaderMap) -> Result<IdempotencyKey, KeyError>
 pub struct Layer {
     state: AppState,
     in_transaction: InTransaction,
+    documented: Documented,
 }
 
 impl Layer {
-    /// The layer for an application whose declared operations are `in_transaction`.
-    pub fn new(state: AppState, in_transaction: InTransaction) -> Self {
+    /// The layer for an application documented by `doc`.
+    pub fn new(state: AppState, doc: &utoipa::openapi::OpenApi) -> Self {
         Self {
             state,
-            in_transaction,
+            in_transaction: InTransaction::from_openapi(doc),
+            documented: Documented::from_openapi(doc),
         }
     }
 }
@@ -115,7 +117,10 @@ fn scope_of(principal: &Principal, headers: &HeaderMap) -> Scope {
 
 /// The edge middleware; a no-op for safe methods and other paths.
 pub async fn middleware(State(layer): State<Layer>, req: Request, next: Next) -> Response {
-    if !requires_key(req.method(), req.uri().path()) {
+    let matched = req.extensions().get::<MatchedPath>();
+    if !requires_key(req.method(), req.uri().path())
+        || matched.is_some_and(|path| layer.documented.lacks_method(req.method(), path.as_str()))
+    {
         return next.run(req).await;
     }
     let state = &layer.state;

@@ -60,8 +60,10 @@ pub struct Dispute {
 pub struct DisputeQuery {
     /// Only disputes in this status (`needs_response`, `under_review`, `won`, `lost`,
     /// `closed`).
+    #[param(schema_with = dispute_status_filter)]
     pub status: Option<String>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Disputes older than this id (the last id of the previous page).
     pub starting_after: Option<uuid::Uuid>,
@@ -87,4 +89,9 @@ pub enum Recorded {
     Unchanged,
     /// No intent of this store and environment has the provider payment: nothing recorded.
     NoPayment,
+}
+
+fn dispute_status_filter() -> utoipa::openapi::Object {
+    use crate::types::TextValue;
+    crate::types::filter_schema(crate::providers::payment::DisputeStatus::ALL.map(|s| s.as_text()))
 }

@@ -43,15 +43,20 @@ pub struct RateQuote {
 /// One row of a store's rate table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ShippingRate {
-    /// Service name.
+    /// Service name, 1–32 characters.
+    #[schema(min_length = 1, max_length = 32, pattern = "\\S")]
     pub service: String,
     /// Destination alpha-2 code, or `*` for anywhere.
+    #[schema(schema_with = crate::address::alpha2_or_anywhere_schema)]
     pub country: String,
     /// The band covers parcels up to this weight.
+    #[schema(minimum = 0)]
     pub max_weight_grams: i32,
     /// Price, minor units.
+    #[schema(minimum = 0)]
     pub amount: i64,
     /// ISO 4217 currency.
+    #[schema(value_type = crate::types::Currency)]
     pub currency: String,
 }
 

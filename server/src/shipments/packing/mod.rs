@@ -81,16 +81,22 @@ pub struct Item {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BoxSize {
     /// The store's name for the size, unique among its sizes.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
     /// Inner length.
+    #[schema(minimum = 1, maximum = 10_000)]
     pub length_mm: i64,
     /// Inner width.
+    #[schema(minimum = 1, maximum = 10_000)]
     pub width_mm: i64,
     /// Inner height.
+    #[schema(minimum = 1, maximum = 10_000)]
     pub height_mm: i64,
     /// Most the box may weigh when packed, tare included.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub max_weight_grams: i64,
-    /// Weight of the empty box and its filling.
+    /// Weight of the empty box and its filling (at most `max_weight_grams`).
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub tare_grams: i64,
 }
 

@@ -36,6 +36,7 @@ pub struct CreateCustomer {
     /// Contact email.
     pub email: Option<Email>,
     /// Display name, 1–200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
 }
 
@@ -43,6 +44,7 @@ pub struct CreateCustomer {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CreateCustomerToken {
     /// Lifetime in seconds, 60–86400 (default 3600).
+    #[schema(minimum = 60, maximum = 86400)]
     pub ttl_seconds: Option<i64>,
 }
 

@@ -38,7 +38,7 @@ pub struct AddMember {
     /// The person's email (their console login); a malformed one is `422 validation_failed`
     /// with `field: email`.
     // Text, parsed by the handler: the JSON decoder's refusal would name no field.
-    #[schema(example = "staff@example.com")]
+    #[schema(example = "staff@example.com", format = Email)]
     pub email: String,
     /// `owner` or `staff`.
     pub role: RoleInput,
@@ -49,6 +49,7 @@ pub struct AddMember {
 pub struct UpdateMember {
     /// The new role, `owner` or `staff`. Required: checked after the member is found, so a
     /// request about another store's member is a 404 whatever its body.
+    #[schema(required = true, nullable = false)]
     pub role: Option<RoleInput>,
 }
 

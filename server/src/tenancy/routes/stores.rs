@@ -29,8 +29,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateStore {
     /// Display name, 1–200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     /// Settlement currency, ISO 4217 (e.g. `USD`).
+    #[schema(value_type = crate::types::Currency)]
     pub currency: String,
 }
 

@@ -32,7 +32,7 @@ pub struct CreateStoreUser {
     pub role: RoleInput,
     /// Initial password (at least 12 characters). Omitted: one is generated and returned once,
     /// and the user must change it at first sign-in.
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(value_type = Option<String>, format = Password, min_length = 12)]
     pub password: Option<SecretString>,
 }
 
