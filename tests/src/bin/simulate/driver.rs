@@ -104,6 +104,8 @@ struct Driver<'a> {
 
 #[derive(Clone, Copy, Debug)]
 enum Step {
+    /// What the order's state invites (the other operations are sent whatever the state).
+    Sensible,
     Authorize,
     Capture,
     Void,
@@ -206,11 +208,12 @@ impl Driver<'_> {
         let step = self
             .rng
             .weighted(&[
-                (12, Step::Authorize),
-                (14, Step::Capture),
-                (5, Step::Void),
-                (10, Step::Refund),
-                (10, Step::Retry),
+                (30, Step::Sensible),
+                (4, Step::Authorize),
+                (5, Step::Capture),
+                (2, Step::Void),
+                (4, Step::Refund),
+                (12, Step::Retry),
                 (2, Step::Requote),
                 (6, Step::Resolve),
                 (10, Step::Deliver),
@@ -221,6 +224,7 @@ impl Driver<'_> {
             ])
             .unwrap_or(Step::Wait);
         match step {
+            Step::Sensible => self.sensible().await,
             Step::Authorize => self.authorize().await,
             Step::Capture | Step::Void | Step::Refund => self.operate(step).await,
             Step::Retry => self.retry().await,
@@ -251,10 +255,53 @@ impl Driver<'_> {
         }
     }
 
+    /// The step a storefront or merchant would take now for a random order, by its intent's
+    /// status as last seen: pay it (again, with a fresh quote after a failure), capture, void
+    /// or refund it, or let the resolver settle it.
+    async fn sensible(&mut self) {
+        let Some(i) = self.rng.index(self.orders.len()) else {
+            return;
+        };
+        let status = self.orders[i]
+            .intent
+            .as_ref()
+            .and_then(|v| v["status"].as_str().map(str::to_owned));
+        let step = match status.as_deref() {
+            None => Step::Authorize,
+            Some("failed" | "voided") => {
+                if let Some((snapshot, total)) =
+                    self.h.api.quote(self.store, &self.orders[i].id).await
+                {
+                    self.orders[i].snapshot = snapshot;
+                    self.orders[i].total = total;
+                }
+                Step::Authorize
+            }
+            Some("authorized" | "partially_captured") => self
+                .rng
+                .weighted(&[(65, Step::Capture), (20, Step::Void), (15, Step::Refund)])
+                .unwrap_or(Step::Capture),
+            Some("captured" | "partially_refunded" | "refunded") => self
+                .rng
+                .weighted(&[(80, Step::Refund), (10, Step::Capture), (10, Step::Void)])
+                .unwrap_or(Step::Refund),
+            Some(_) => Step::Resolve,
+        };
+        match step {
+            Step::Authorize => self.authorize_order(i).await,
+            Step::Resolve => self.resolve().await,
+            _ => self.operate_on(i, step).await,
+        }
+    }
+
     async fn authorize(&mut self) {
         let Some(i) = self.rng.index(self.orders.len()) else {
             return;
         };
+        self.authorize_order(i).await;
+    }
+
+    async fn authorize_order(&mut self, i: usize) {
         let order = &self.orders[i];
         let sent = Sent {
             method: reqwest::Method::POST,
@@ -269,15 +316,14 @@ impl Driver<'_> {
 
     /// The latest intent of a random order as the driver last saw it in an answer (read from
     /// the API only when no answer showed one: the amounts may be stale, as a merchant's are).
-    async fn intent(&mut self) -> Option<(usize, Value)> {
-        let i = self.rng.index(self.orders.len())?;
+    async fn intent(&mut self, i: usize) -> Option<Value> {
         if let Some(intent) = &self.orders[i].intent {
-            return Some((i, intent.clone()));
+            return Some(intent.clone());
         }
         let payments = self.h.api.payments(self.store, &self.orders[i].id).await;
         let intent = payments["intents"].as_array()?.last()?.clone();
         self.orders[i].intent = Some(intent.clone());
-        Some((i, intent))
+        Some(intent)
     }
 
     /// An amount near `limit`: within it mostly, sometimes just over, sometimes none.
@@ -292,7 +338,14 @@ impl Driver<'_> {
     }
 
     async fn operate(&mut self, step: Step) {
-        let Some((i, intent)) = self.intent().await else {
+        let Some(i) = self.rng.index(self.orders.len()) else {
+            return;
+        };
+        self.operate_on(i, step).await;
+    }
+
+    async fn operate_on(&mut self, i: usize, step: Step) {
+        let Some(intent) = self.intent(i).await else {
             return;
         };
         let id = intent["id"].as_str().unwrap_or_default();
@@ -335,8 +388,22 @@ impl Driver<'_> {
         self.send(sent).await;
     }
 
+    /// Sends a request again under its key: mostly one whose answer a client would retry (none
+    /// yet, a 5xx, the key in use), sometimes any.
     async fn retry(&mut self) {
-        let Some(i) = self.rng.index(self.sent.len()) else {
+        let unanswered: Vec<usize> = (0..self.sent.len())
+            .filter(|&i| {
+                self.answers[i]
+                    .last()
+                    .is_none_or(|a| a.status >= 500 || a.json()["code"] == "idempotency_key_in_use")
+            })
+            .collect();
+        let pick = if !unanswered.is_empty() && self.rng.percent(75) {
+            self.rng.index(unanswered.len()).map(|j| unanswered[j])
+        } else {
+            self.rng.index(self.sent.len())
+        };
+        let Some(i) = pick else {
             return;
         };
         self.trace.push(format!("retry request {i}"));
@@ -393,11 +460,23 @@ impl Driver<'_> {
     fn record(&mut self, done: Done) {
         match done {
             Done::Answer(i, answer) => {
+                // A replayed answer shows the intent as it was then: not news.
                 let view = answer.json();
-                if view["capturable_amount"].is_i64() {
-                    let order = view["order_id"].as_str().unwrap_or_default();
-                    if let Some(o) = self.orders.iter_mut().find(|o| o.id == order) {
-                        o.intent = Some(view);
+                let order = match view["order_id"].as_str() {
+                    Some(order) if !answer.replayed => Some(order.to_owned()),
+                    _ => None,
+                };
+                if let Some(o) = self
+                    .orders
+                    .iter_mut()
+                    .find(|o| Some(&o.id) == order.as_ref())
+                {
+                    o.intent = Some(view);
+                } else if answer.status == 409 {
+                    // Refused for the state the driver believed: read it again next time.
+                    let path = &self.sent[i].path;
+                    if let Some(o) = self.orders.iter_mut().find(|o| path.contains(&o.id)) {
+                        o.intent = None;
                     }
                 }
                 self.trace.push(format!(

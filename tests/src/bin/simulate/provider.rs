@@ -72,10 +72,10 @@ impl Profile {
         let storm = rng.percent(30);
         let scale = if storm { 3 } else { 1 };
         Profile {
-            unavailable: rng.below(6) * scale,
-            lose: rng.below(8) * scale,
-            delay_answer: rng.below(6) * scale,
-            delay_effect: rng.below(6) * scale,
+            unavailable: rng.below(8) * scale,
+            lose: rng.below(12) * scale,
+            delay_answer: rng.below(8) * scale,
+            delay_effect: rng.below(8) * scale,
             decline: rng.below(15),
             asynchronous: rng.below(15),
         }
