@@ -253,7 +253,79 @@ async fn server_errors_release_the_key(backend: Backend) {
     }
 }
 
+/// A mutation under `/api/v1/admin` whose first call waits at `gate` until the test opens it;
+/// every call answers with its number.
+#[derive(Default)]
+struct Gate {
+    calls: std::sync::atomic::AtomicUsize,
+    entered: tokio::sync::Notify,
+    open: tokio::sync::Notify,
+}
+
+fn gated_routes(gate: std::sync::Arc<Gate>) -> Router<AppState> {
+    Router::new().route(
+        "/admin/test/gated",
+        post(move || {
+            let gate = gate.clone();
+            async move {
+                let n = gate.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                if n == 1 {
+                    gate.entered.notify_one();
+                    gate.open.notified().await;
+                }
+                format!("answer {n}")
+            }
+        }),
+    )
+}
+
+/// A request that was only slow, not dead, has its lock taken over after the timeout; the
+/// request that took it answers first. The slow one ending later must not replace the stored
+/// answer (nor answer differently): one key, one answer. Found by the payment simulation
+/// (`scripts/simulate --seed 370`): a held authorization answered `captured` after its retry
+/// had answered and stored `authorized`, and later retries replayed `captured`.
+async fn a_late_request_never_replaces_the_answer_of_the_one_that_took_its_lock(backend: Backend) {
+    let gate = std::sync::Arc::new(Gate::default());
+    let app = spawn_app_with(
+        backend,
+        SpawnOptions {
+            extra_api: Some(gated_routes(gate.clone())),
+            ..Default::default()
+        },
+    )
+    .await;
+    let store = app.create_store("Shop", "USD").await;
+    let path = "/api/v1/admin/test/gated";
+    let slow = {
+        let client = app.client.clone();
+        let url = app.url(path);
+        let token = store.sandbox_key.clone();
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .header("idempotency-key", "late")
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    gate.entered.notified().await;
+    app.clock.advance(chrono::Duration::seconds(91));
+    let took_over = post_with_key(&app, path, &store.sandbox_key, "late").await;
+    assert_eq!(took_over.status(), 200);
+    assert_eq!(took_over.text().await.unwrap(), "answer 2");
+    gate.open.notify_one();
+    let slow = slow.await.unwrap();
+    assert_eq!(slow.status(), 200);
+    assert_eq!(slow.text().await.unwrap(), "answer 2");
+    let retry = post_with_key(&app, path, &store.sandbox_key, "late").await;
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(retry.text().await.unwrap(), "answer 2");
+}
+
 both_backends!(
+    a_late_request_never_replaces_the_answer_of_the_one_that_took_its_lock,
     missing_or_malformed_keys_are_400,
     retries_replay_the_first_response_byte_for_byte,
     stored_client_errors_are_replayed_too,

@@ -72,14 +72,18 @@ fn lost_unless(record: &KeyRecord, ours: bool) -> bool {
 }
 
 /// Stores `answer` on the claimed record (or releases the key for a 5xx that is not final) in
-/// the transaction that records the outcome. After the commit, [`settled`].
-pub async fn finish(tx: &mut Tx, record: &KeyRecord, answer: &Answer) -> Result<(), DbError> {
+/// the transaction that records the outcome; `false` when the record was completed by another
+/// request meanwhile (the record is then lost: the edge answers from it). After the commit of
+/// a stored answer, [`settled`].
+pub async fn finish(tx: &mut Tx, record: &KeyRecord, answer: &Answer) -> Result<bool, DbError> {
     let id = record.request().id();
     if answer.releases_key() {
-        return repo::release_in(tx, id).await;
+        repo::release_in(tx, id).await?;
+        return Ok(true);
     }
     // The payment hot path never reveals a secret: its answers are stored plain.
-    repo::complete_in(tx, id, StoredAnswer::plain(answer)).await
+    let ours = repo::complete_in(tx, id, StoredAnswer::plain(answer)).await?;
+    Ok(lost_unless(record, ours))
 }
 
 /// The transaction that ran [`finish`] (or [`insert_completed`]) is committed: the edge sends

@@ -150,9 +150,12 @@ where
     i32: Encode<'q, DB> + Type<DB>,
     Option<i32>: Encode<'q, DB> + Type<DB>,
 {
+    // Only a record still in flight: a request whose lock was taken over as stale (it was
+    // slow, not dead) and that ends after the one that took it never replaces the answer
+    // already given.
     const SQL: &str = "UPDATE idempotency_keys SET status = 'completed', \
         response_code = $3, response_type = $4, response_body = $5, response_key_version = $6 \
-        WHERE scope = $1 AND idempotency_key = $2";
+        WHERE scope = $1 AND idempotency_key = $2 AND status = 'in_flight'";
     sqlx::query::<DB>(SQL)
         .bind(id.scope)
         .bind(id.key)
@@ -167,8 +170,17 @@ where
     DB: Database,
     &'q str: Encode<'q, DB> + Type<DB>,
 {
-    const SQL: &str = "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2";
+    // Never a completed record: a late 5xx must not free a key whose answer was given.
+    const SQL: &str = "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2 \
+        AND status = 'in_flight'";
     sqlx::query::<DB>(SQL).bind(id.scope).bind(id.key)
+}
+
+/// Forgets an expired record, whatever its status.
+pub async fn forget(db: &Db, id: RecordId<'_>) -> Result<(), DbError> {
+    const SQL: &str = "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2";
+    on_db!(db, pool => sqlx::query(SQL).bind(id.scope).bind(id.key).execute(pool).await.map(|_| ()))?;
+    Ok(())
 }
 
 /// Inserts an in-flight record; `false` if one exists.
@@ -207,10 +219,17 @@ pub async fn insert_completed_in(
     Ok(rows == 1)
 }
 
-/// Stores the final answer on a claimed record.
-pub async fn complete(db: &Db, id: RecordId<'_>, stored: StoredAnswer<'_>) -> Result<(), DbError> {
-    on_db!(db, pool => complete_query(id, stored).execute(pool).await.map(|_| ()))?;
-    Ok(())
+/// Stores the final answer on a claimed record; `false` when it is no longer in flight (the
+/// answer of the request that took it over stands).
+pub async fn complete(
+    db: &Db,
+    id: RecordId<'_>,
+    stored: StoredAnswer<'_>,
+) -> Result<bool, DbError> {
+    let rows = on_db!(db, pool => {
+        complete_query(id, stored).execute(pool).await.map(|r| r.rows_affected())
+    })?;
+    Ok(rows == 1)
 }
 
 /// [`complete`] as a statement of `tx`.
@@ -218,12 +237,14 @@ pub async fn complete_in(
     tx: &mut Tx,
     id: RecordId<'_>,
     stored: StoredAnswer<'_>,
-) -> Result<(), DbError> {
-    on_tx!(tx, conn => complete_query(id, stored).execute(conn).await.map(|_| ()))?;
-    Ok(())
+) -> Result<bool, DbError> {
+    let rows = on_tx!(tx, conn => {
+        complete_query(id, stored).execute(conn).await.map(|r| r.rows_affected())
+    })?;
+    Ok(rows == 1)
 }
 
-/// Forgets a record (after a 5xx, or once expired) so the key can be used again.
+/// Forgets a record still in flight (after a 5xx) so the key can be used again.
 pub async fn release(db: &Db, id: RecordId<'_>) -> Result<(), DbError> {
     on_db!(db, pool => release_query(id).execute(pool).await.map(|_| ()))?;
     Ok(())

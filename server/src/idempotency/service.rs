@@ -52,7 +52,7 @@ pub async fn acquire(
             return Ok(Acquired::Free);
         };
         if record.expires_at <= now {
-            repo::release(db, request.id()).await?;
+            repo::forget(db, request.id()).await?;
             continue;
         }
         if record.request_hash != request.fingerprint.as_bytes() {
@@ -120,22 +120,22 @@ async fn sealed_if_secret(
     Ok((Some(version), sealed))
 }
 
-/// Stores the answer on the claimed record.
+/// Stores the answer on the claimed record; `false` when the record is no longer in flight
+/// (another request took the stale lock over and answered: its answer stands).
 pub async fn complete(
     db: &Db,
     ring: &KeyRing,
     request: &KeyedRequest,
     answer: &Answer,
     secret: bool,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let (key_version, body) = sealed_if_secret(db, ring, request, answer, secret).await?;
     let stored = StoredAnswer {
         answer,
         body: &body,
         key_version,
     };
-    repo::complete(db, request.id(), stored).await?;
-    Ok(())
+    Ok(repo::complete(db, request.id(), stored).await?)
 }
 
 /// Inserts the record already completed with `answer`; `false` when another request has the
@@ -157,7 +157,7 @@ pub async fn insert_completed(
     Ok(repo::insert_completed(db, &request.new_record(now), stored).await?)
 }
 
-/// Forgets the record (after a 5xx) so the key can be used again.
+/// Forgets the record (after a 5xx) so the key can be used again; a completed one stays.
 pub async fn release(db: &Db, request: &KeyedRequest) -> Result<(), Error> {
     Ok(repo::release(db, request.id()).await?)
 }

@@ -608,8 +608,9 @@ async fn record(
     let answer = match change.reply.filter(|r| r.store && r.record.is_claimed()) {
         Some(reply) => {
             let answer = (reply.render)(&after, &after_txn);
-            answer::finish(&mut tx, &reply.record, &answer).await?;
-            Some(answer)
+            answer::finish(&mut tx, &reply.record, &answer)
+                .await?
+                .then_some(answer)
         }
         None => None,
     };

@@ -270,7 +270,10 @@ async fn finish(
         }
     };
     match idempotency::complete(&state.db, &state.key_ring, request, &answer, secret).await {
-        Ok(()) => {}
+        Ok(true) => {}
+        // The lock was taken over as stale and the request that took it answered first: one
+        // key, one answer.
+        Ok(false) => return answer_from_record(state, request).await,
         Err(err @ idempotency::Error::Seal(_)) => {
             // Never stored in plaintext: the key is released (a retry runs again) and the
             // caller still gets the real outcome now.
