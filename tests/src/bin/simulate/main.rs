@@ -161,6 +161,75 @@ async fn harness(backend: Backend) -> (cassa_tests::TestApp, Harness) {
     (app, h)
 }
 
+/// What the seeds did and which faults they met, summed over every seed's first run and read
+/// off its trace: the figures `docs/operations.md` records.
+#[derive(Default)]
+struct Tally {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    calls: AtomicU64,
+    refused: AtomicU64,
+    answers_lost: AtomicU64,
+    answers_held: AtomicU64,
+    effects_held: AtomicU64,
+    deliveries: AtomicU64,
+    duplicates: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl Tally {
+    fn add(&self, trace: &[String]) {
+        let bump = |counter: &AtomicU64| counter.fetch_add(1, Ordering::Relaxed);
+        let mut delivered = std::collections::HashSet::new();
+        for line in trace {
+            let line = line.trim_start();
+            if line.starts_with("request ") {
+                bump(&self.requests);
+            } else if line.starts_with("retry request ") {
+                bump(&self.retries);
+            } else if line.starts_with("call ") {
+                bump(&self.calls);
+                match line.rsplit(' ').next() {
+                    Some("Unavailable") => bump(&self.refused),
+                    Some("LoseAnswer") => bump(&self.answers_lost),
+                    Some("DelayAnswer") => bump(&self.answers_held),
+                    Some("DelayEffect") => bump(&self.effects_held),
+                    _ => 0,
+                };
+            } else if line.starts_with("released ") && line.ends_with("lost=true") {
+                bump(&self.answers_lost);
+            } else if let Some(rest) = line.strip_prefix("deliver evt#") {
+                bump(&self.deliveries);
+                let number = rest.split(' ').next().unwrap_or_default().to_owned();
+                if !delivered.insert(number) {
+                    bump(&self.duplicates);
+                }
+            } else if line.starts_with("drop evt#") {
+                bump(&self.dropped);
+            }
+        }
+    }
+
+    fn summary(&self) -> String {
+        let n = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        format!(
+            "{} requests ({} retries with the same key); {} provider calls: {} refused, {} \
+             answers lost, {} answers held, {} effects held; {} webhook deliveries ({} \
+             duplicates), {} events dropped",
+            n(&self.requests),
+            n(&self.retries),
+            n(&self.calls),
+            n(&self.refused),
+            n(&self.answers_lost),
+            n(&self.answers_held),
+            n(&self.effects_held),
+            n(&self.deliveries),
+            n(&self.duplicates),
+            n(&self.dropped),
+        )
+    }
+}
+
 /// Seeds one server and database run before the next.
 const CHUNK: usize = 500;
 
@@ -173,6 +242,7 @@ async fn run_seeds(
     seeds: Vec<u64>,
     o: Arc<Options>,
     done: Arc<AtomicU64>,
+    tally: Arc<Tally>,
     began: Instant,
 ) -> u64 {
     let mut store = h.api.store(&h.admin).await;
@@ -189,6 +259,7 @@ async fn run_seeds(
         if o.trace {
             println!("{}", trace.join("\n"));
         }
+        tally.add(&trace);
         if broken.is_empty() && o.replay_every > 0 && seed.is_multiple_of(o.replay_every) {
             let (again, _) = run_seed(&h, &store, seed).await;
             if fingerprint(&again) != fingerprint(&trace) {
@@ -240,6 +311,7 @@ async fn simulate(o: Options) -> ExitCode {
     let jobs = o.jobs.clamp(1, total.max(1));
     let o = Arc::new(o);
     let done = Arc::new(AtomicU64::new(0));
+    let tally = Arc::new(Tally::default());
     let mut runs = Vec::new();
     for job in 0..jobs {
         // Each job has its own server and database: a seed's resolver passes and webhook
@@ -251,12 +323,20 @@ async fn simulate(o: Options) -> ExitCode {
             .skip(job as usize)
             .step_by(jobs as usize)
             .collect();
-        let (o, done, backend) = (o.clone(), done.clone(), backend.clone());
+        let (o, done, tally, backend) = (o.clone(), done.clone(), tally.clone(), backend.clone());
         runs.push(tokio::spawn(async move {
             let mut failed = 0;
             for chunk in seeds.chunks(CHUNK) {
                 let (app, h) = harness(backend.clone()).await;
-                failed += run_seeds(h, chunk.to_vec(), o.clone(), done.clone(), began).await;
+                failed += run_seeds(
+                    h,
+                    chunk.to_vec(),
+                    o.clone(),
+                    done.clone(),
+                    tally.clone(),
+                    began,
+                )
+                .await;
                 drop(app);
             }
             failed
@@ -271,6 +351,7 @@ async fn simulate(o: Options) -> ExitCode {
         "simulated {ran} of {total} seeds in {:.1}s ({jobs} jobs): {failed} failed",
         began.elapsed().as_secs_f64()
     );
+    println!("faults met: {}", tally.summary());
     if failed > 0 || ran < total {
         ExitCode::FAILURE
     } else {
