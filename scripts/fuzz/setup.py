@@ -7,6 +7,7 @@ scripts/fuzz-api; needs only the standard library.
 
 import json
 import os
+import shlex
 import sys
 import urllib.request
 import uuid
@@ -70,4 +71,4 @@ for name, value in {
     "FUZZ_CUSTOMER_TOKEN": customer_token,
     "FUZZ_ORDER_ID": order["id"],
 }.items():
-    print(f"export {name}='{value}'")
+    print(f"export {name}={shlex.quote(value)}")

@@ -436,6 +436,23 @@ impl Email {
         }
     }
 
+    /// An address to look an existing account up by: trimmed, lower-cased, the loose
+    /// `local@domain.tld` shape that [`Email::parse`] accepted before it followed RFC 5322.
+    /// Accounts created under that rule (an `xn--`-less international domain, a `_` in the
+    /// domain) keep signing in; new addresses go through [`Email::parse`].
+    pub fn lookup(raw: &str) -> Option<Self> {
+        let email = raw.trim().to_lowercase();
+        let (local, domain) = email.split_once('@')?;
+        let plausible = email.len() <= 254
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            && !local.is_empty()
+            && !domain.contains('@')
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.');
+        plausible.then_some(Self(email))
+    }
+
     /// The normalized address.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -476,6 +493,23 @@ mod tests {
         assert_eq!(Currency::parse("KWD").unwrap().exponent(), 3);
         for bad in ["usd", "US", "XXX", "ABC", ""] {
             assert!(Currency::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Accounts created under the looser rule are still found at sign-in; new addresses follow
+    /// RFC 5322.
+    #[test]
+    fn existing_accounts_are_looked_up_by_the_loose_shape() {
+        for old in ["ana@bücher.de", "a..b@example.com", "x@under_score.example"] {
+            assert!(Email::parse(old).is_err(), "{old}");
+            assert_eq!(Email::lookup(&format!(" {old} ")).unwrap().as_str(), old);
+        }
+        assert_eq!(
+            Email::lookup("Owner@Example.COM").unwrap(),
+            Email::parse("owner@example.com").unwrap()
+        );
+        for bad in ["", "no-at", "a@b", "a b@c.com", "@x.com"] {
+            assert!(Email::lookup(bad).is_none(), "{bad}");
         }
     }
 

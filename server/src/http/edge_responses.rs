@@ -16,8 +16,9 @@ const RESPONSES: &[(&str, &str, &str)] = &[
     (
         "BadRequest",
         "400",
-        "The request could not be read: malformed JSON (`bad_request`), or a missing or malformed \
-         Idempotency-Key (`idempotency_key_missing`, `idempotency_key_invalid`)",
+        "The request could not be read: malformed JSON (`malformed_json`), a body that could not be \
+         read (`bad_request`), or a missing or malformed Idempotency-Key \
+         (`idempotency_key_missing`, `idempotency_key_invalid`)",
     ),
     (
         "Unauthorized",

@@ -44,9 +44,9 @@ where
                 // JSON has one number type: `3.0` is the integer 3 to JSON Schema, and to
                 // clients that write every number as a double. Only on this (rare) path is the
                 // body read a second time.
-                integral_floats_as_integers(&bytes)
-                    .and_then(|value| serde_json::from_value(value).ok())
-                    .map(ApiJson)
+                whole_numbers_as_integers(&bytes)
+                    .and_then(|rewritten| axum::Json::<T>::from_bytes(&rewritten).ok())
+                    .map(|axum::Json(value)| ApiJson(value))
                     .ok_or_else(|| ApiError::InvalidBody(e.body_text()))
             }
             Err(rejection) => Err(map_json_rejection(rejection)),
@@ -85,29 +85,66 @@ fn expects_object<T: DeserializeOwned>() -> bool {
     !takes("[]") || (takes("{}") && !takes("0"))
 }
 
-/// The body with every float that is a whole number in `i64`'s range turned into an integer;
-/// `None` when it has no such float (nothing would change) or is not JSON.
-fn integral_floats_as_integers(bytes: &[u8]) -> Option<serde_json::Value> {
-    fn walk(value: &mut serde_json::Value) -> bool {
-        match value {
-            serde_json::Value::Number(n) if n.is_f64() => {
-                let Some(f) = n.as_f64() else { return false };
-                // The bounds are exact powers of two, so the comparison is exact.
-                if f.fract() == 0.0
-                    && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f)
-                {
-                    *value = serde_json::Value::from(f as i64);
-                    return true;
-                }
-                false
+/// The body with every number written as a whole number with a zero fraction (`600.0`,
+/// `-3.00`) rewritten as that integer; `None` when it has none. Decided on the text, never
+/// through a float: `0.99999999999999999` (1.0 as a double) and `9007199254740993.0` (past
+/// 2^53) keep their digits and are refused by the type as before. Exponents are left alone.
+fn whole_numbers_as_integers(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut changed = false;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            out.push(b);
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
             }
-            serde_json::Value::Array(items) => items.iter_mut().map(walk).fold(false, |a, b| a | b),
-            serde_json::Value::Object(map) => map.values_mut().map(walk).fold(false, |a, b| a | b),
-            _ => false,
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        if b != b'-' && !b.is_ascii_digit() {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        if b == b'-' {
+            i += 1;
+        }
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        let whole = i;
+        let mut zero_fraction = false;
+        if i < bytes.len() && bytes[i] == b'.' {
+            i += 1;
+            let digits = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            zero_fraction = i > digits && bytes[digits..i].iter().all(|d| *d == b'0');
+        }
+        let exponent = i < bytes.len() && matches!(bytes[i], b'e' | b'E');
+        if zero_fraction && !exponent && whole > start {
+            out.extend_from_slice(&bytes[start..whole]);
+            changed = true;
+        } else {
+            out.extend_from_slice(&bytes[start..i]);
         }
     }
-    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    walk(&mut value).then_some(value)
+    changed.then_some(out)
 }
 
 fn map_json_rejection(rejection: JsonRejection) -> ApiError {
@@ -185,5 +222,32 @@ impl axum::extract::FromRequestParts<crate::state::AppState> for ClientIp {
         state: &crate::state::AppState,
     ) -> Result<Self, Self::Rejection> {
         Ok(ClientIp::of(parts, &state.config.trusted_proxies))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_numbers_as_integers as rewrite;
+
+    fn text(json: &str) -> Option<String> {
+        rewrite(json.as_bytes()).map(|b| String::from_utf8(b).unwrap())
+    }
+
+    #[test]
+    fn only_zero_fractions_become_integers_and_strings_are_untouched() {
+        assert_eq!(
+            text(r#"{"a": 600.0, "b": [-3.00, 7], "c": "1.0"}"#).as_deref(),
+            Some(r#"{"a": 600, "b": [-3, 7], "c": "1.0"}"#)
+        );
+        // Decided on the digits, never through a double.
+        assert_eq!(text(r#"{"a": 0.99999999999999999}"#), None);
+        assert_eq!(
+            text(r#"{"a": 9007199254740993.0}"#).as_deref(),
+            Some(r#"{"a": 9007199254740993}"#)
+        );
+        assert_eq!(text(r#"{"a": 1.0000000000000001}"#), None);
+        assert_eq!(text(r#"{"a": 6.0e2, "b": 1e3}"#), None);
+        assert_eq!(text(r#"{"a": "x\"600.0"}"#), None);
+        assert_eq!(text(r#"{"a": 600}"#), None);
     }
 }

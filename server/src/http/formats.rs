@@ -39,6 +39,10 @@ pub fn add_patterns(value: &mut Value) {
             if let Some(pattern) = pattern {
                 map.entry("pattern").or_insert_with(|| pattern.into());
             }
+            // An address is at most 254 octets (RFC 5321); the pattern cannot say so.
+            if map.get("format").and_then(Value::as_str) == Some("email") {
+                map.entry("maxLength").or_insert_with(|| 254.into());
+            }
             map.values_mut().for_each(add_patterns);
         }
         Value::Array(items) => items.iter_mut().for_each(add_patterns),

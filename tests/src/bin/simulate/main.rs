@@ -261,10 +261,11 @@ async fn run_seeds(
         }
         tally.add(&trace);
         if broken.is_empty() && o.replay_every > 0 && seed.is_multiple_of(o.replay_every) {
-            let (again, _) = run_seed(&h, &store, seed).await;
+            let (again, again_broken) = run_seed(&h, &store, seed).await;
             if fingerprint(&again) != fingerprint(&trace) {
                 broken.push("determinism: a second run of the seed took another course".into());
             }
+            broken.extend(again_broken.into_iter().map(|b| format!("second run: {b}")));
         }
         if !broken.is_empty() {
             failed += 1;
