@@ -31,7 +31,7 @@ test('a merchant filters the orders, opens one and downloads the filtered list a
   });
   const small = await placeOrder(request, key, product.id, 'ada@shop.example', 1); // 12.50
   const large = await placeOrder(request, key, product.id, 'bob@shop.example', 4); // 50.00
-  const formula = await placeOrder(request, key, product.id, '=cmd()@evil.example', 2); // 25.00
+  const formula = await placeOrder(request, key, product.id, '=cmd|1@evil.example', 2); // 25.00
 
   await page.reload();
   await waitForHydration(page);
@@ -65,7 +65,7 @@ test('a merchant filters the orders, opens one and downloads the filtered list a
   const lines = text.split('\r\n').filter((l) => l.length > 0);
   expect(lines[0]).toBe('order_id,created_at,status,customer_email,currency,items_amount,item_count');
   expect(lines).toHaveLength(3);
-  expect(lines[1]).toMatch(new RegExp(`^${formula},[0-9T:-]+Z,open,'=cmd\\(\\)@evil\\.example,USD,25\\.00,2$`));
+  expect(lines[1]).toMatch(new RegExp(`^${formula},[0-9T:-]+Z,open,'=cmd\\|1@evil\\.example,USD,25\\.00,2$`));
   expect(lines[2]).toMatch(new RegExp(`^${large},[0-9T:-]+Z,open,bob@shop\\.example,USD,50\\.00,4$`));
 
   // Search by email, then follow the row to the order page.
