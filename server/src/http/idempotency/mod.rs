@@ -197,11 +197,7 @@ pub async fn middleware(State(layer): State<Layer>, req: Request, next: Next) ->
     match record.progress() {
         Progress::Settled(answer) => response::sent(answer),
         Progress::Claimed => finish(state, &request, response, request_id).await,
-        // This request's effect is committed; another request answered the key first, and its
-        // answer stands. If the key has no completed record (it was released or expired
-        // meanwhile), this request's own outcome is the truth: never a 409 that would invite
-        // a retry to run the effect again.
-        Progress::Lost => replay_of(state, &request).await.unwrap_or(response),
+        Progress::Lost => answer_from_record(state, &request).await,
         Progress::Unclaimed if response::releases(&response) => response,
         // The flow ended before writing anything (a validation error, an outcome that was
         // already recorded): remember its answer now, unless another request took the key.
@@ -252,22 +248,6 @@ async fn answer_from_record(state: &AppState, request: &KeyedRequest) -> Respons
     }
 }
 
-/// The completed record's answer, when the key has one.
-async fn replay_of(state: &AppState, request: &KeyedRequest) -> Option<Response> {
-    match idempotency::acquire(
-        &state.db,
-        &state.key_ring,
-        || state.clock.now(),
-        request,
-        false,
-    )
-    .await
-    {
-        Ok(Acquired::Replay(replay)) => Some(response::replayed(replay)),
-        Ok(Acquired::Free | Acquired::Owner) | Err(_) => None,
-    }
-}
-
 /// Stores the outcome on the claimed record (or releases the key after a 5xx) and returns the
 /// response.
 async fn finish(
@@ -292,13 +272,8 @@ async fn finish(
     match idempotency::complete(&state.db, &state.key_ring, request, &answer, secret).await {
         Ok(true) => {}
         // The lock was taken over as stale and the request that took it answered first: one
-        // key, one answer. Without a completed record (released or expired meanwhile) this
-        // request's own outcome is the answer.
-        Ok(false) => {
-            if let Some(replayed) = replay_of(state, request).await {
-                return replayed;
-            }
-        }
+        // key, one answer.
+        Ok(false) => return answer_from_record(state, request).await,
         Err(err @ idempotency::Error::Seal(_)) => {
             // Never stored in plaintext: the key is released (a retry runs again) and the
             // caller still gets the real outcome now.
