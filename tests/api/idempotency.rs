@@ -263,41 +263,20 @@ struct Gate {
 }
 
 fn gated_routes(gate: std::sync::Arc<Gate>) -> Router<AppState> {
-    let failing = gate.clone();
-    Router::new()
-        .route(
-            "/admin/test/gated",
-            post(move || {
-                let gate = gate.clone();
-                async move {
-                    let n = gate.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                    if n == 1 {
-                        gate.entered.notify_one();
-                        gate.open.notified().await;
-                    }
-                    format!("answer {n}")
+    Router::new().route(
+        "/admin/test/gated",
+        post(move || {
+            let gate = gate.clone();
+            async move {
+                let n = gate.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                if n == 1 {
+                    gate.entered.notify_one();
+                    gate.open.notified().await;
                 }
-            }),
-        )
-        // The same, but every call after the first fails with a 503 (which releases the key).
-        .route(
-            "/admin/test/gated-then-failing",
-            post(move || {
-                let gate = failing.clone();
-                async move {
-                    let n = gate.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                    if n == 1 {
-                        gate.entered.notify_one();
-                        gate.open.notified().await;
-                        return (axum::http::StatusCode::OK, format!("answer {n}"));
-                    }
-                    (
-                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                        format!("answer {n}"),
-                    )
-                }
-            }),
-        )
+                format!("answer {n}")
+            }
+        }),
+    )
 }
 
 /// A request that was only slow, not dead, has its lock taken over after the timeout; the
