@@ -324,7 +324,100 @@ async fn a_late_request_never_replaces_the_answer_of_the_one_that_took_its_lock(
     assert_eq!(retry.text().await.unwrap(), "answer 2");
 }
 
+/// Two held calls under `/api/v1/admin`: the first waits for `first` and then fails with a 503
+/// (which releases the key), the second waits for `second` and answers; later calls answer at
+/// once. Each call answers with its number.
+#[derive(Default)]
+struct TwoGates {
+    calls: std::sync::atomic::AtomicUsize,
+    entered: tokio::sync::Notify,
+    first: tokio::sync::Notify,
+    second: tokio::sync::Notify,
+}
+
+fn two_gated_routes(gates: std::sync::Arc<TwoGates>) -> Router<AppState> {
+    Router::new().route(
+        "/admin/test/two-gates",
+        post(move || {
+            let gates = gates.clone();
+            async move {
+                let n = gates
+                    .calls
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                    + 1;
+                let status = match n {
+                    1 => {
+                        gates.entered.notify_one();
+                        gates.first.notified().await;
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    }
+                    2 => {
+                        gates.entered.notify_one();
+                        gates.second.notified().await;
+                        axum::http::StatusCode::OK
+                    }
+                    _ => axum::http::StatusCode::OK,
+                };
+                (status, format!("answer {n}"))
+            }
+        }),
+    )
+}
+
+/// A slow request whose lock was taken over ends with a 5xx while the request that took it
+/// over still runs: its release must not free the key, or a third request claims it and runs
+/// beside the second (two executions under one key). Each claim carries its own token, and
+/// only the current holder completes or releases the record.
+async fn a_late_failure_never_frees_a_key_another_request_holds(backend: Backend) {
+    let gates = std::sync::Arc::new(TwoGates::default());
+    let app = spawn_app_with(
+        backend,
+        SpawnOptions {
+            extra_api: Some(two_gated_routes(gates.clone())),
+            ..Default::default()
+        },
+    )
+    .await;
+    let store = app.create_store("Shop", "USD").await;
+    let path = "/api/v1/admin/test/two-gates";
+    let send = || {
+        let client = app.client.clone();
+        let url = app.url(path);
+        let token = store.sandbox_key.clone();
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .header("idempotency-key", "held")
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    let slow = send();
+    gates.entered.notified().await;
+    app.clock.advance(chrono::Duration::seconds(91));
+    let took_over = send();
+    gates.entered.notified().await;
+    gates.first.notify_one();
+    let slow = slow.await.unwrap();
+    assert_eq!(slow.status(), 503);
+    // The second request still holds the key: a third is refused, not run.
+    let third = post_with_key(&app, path, &store.sandbox_key, "held").await;
+    assert_problem(third, 409, "idempotency_key_in_use").await;
+    assert_eq!(gates.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    gates.second.notify_one();
+    let took_over = took_over.await.unwrap();
+    assert_eq!(took_over.status(), 200);
+    assert_eq!(took_over.text().await.unwrap(), "answer 2");
+    let retry = post_with_key(&app, path, &store.sandbox_key, "held").await;
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(retry.text().await.unwrap(), "answer 2");
+    assert_eq!(gates.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
 both_backends!(
+    a_late_failure_never_frees_a_key_another_request_holds,
     a_late_request_never_replaces_the_answer_of_the_one_that_took_its_lock,
     missing_or_malformed_keys_are_400,
     retries_replay_the_first_response_byte_for_byte,

@@ -76,7 +76,7 @@ fn lost_unless(record: &KeyRecord, ours: bool) -> bool {
 /// request meanwhile (the record is then lost: the edge answers from it). After the commit of
 /// a stored answer, [`settled`].
 pub async fn finish(tx: &mut Tx, record: &KeyRecord, answer: &Answer) -> Result<bool, DbError> {
-    let id = record.request().id();
+    let id = record.request().claim();
     if answer.releases_key() {
         repo::release_in(tx, id).await?;
         return Ok(true);

@@ -80,6 +80,18 @@ impl Fingerprint {
     }
 }
 
+/// Which request holds a key's in-flight record: fresh for every request, so a request whose
+/// stale lock was taken over can tell the record is no longer its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockToken(String);
+
+impl LockToken {
+    /// A token no other request holds.
+    pub fn fresh() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
+    }
+}
+
 /// A request holding a key: whose key, which key, and what the request is.
 #[derive(Clone, Debug)]
 pub struct KeyedRequest {
@@ -89,6 +101,8 @@ pub struct KeyedRequest {
     pub key: IdempotencyKey,
     /// The request.
     pub fingerprint: Fingerprint,
+    /// This request's token, written by its claim or take-over.
+    pub owner: LockToken,
 }
 
 impl KeyedRequest {
@@ -99,11 +113,20 @@ impl KeyedRequest {
         }
     }
 
+    fn claim(&self) -> repo::Claim<'_> {
+        repo::Claim {
+            scope: self.scope.as_str(),
+            key: self.key.as_str(),
+            owner: &self.owner.0,
+        }
+    }
+
     fn new_record(&self, now: DateTime<Utc>) -> repo::NewRecord<'_> {
         repo::NewRecord {
             scope: self.scope.as_str(),
             key: self.key.as_str(),
             request_hash: self.fingerprint.as_bytes(),
+            owner: &self.owner.0,
             now,
             expires_at: now + retention(),
         }

@@ -59,6 +59,8 @@ pub struct NewRecord<'a> {
     pub scope: &'a str,
     pub key: &'a str,
     pub request_hash: &'a [u8],
+    /// The claiming request's token (see [`Claim`]).
+    pub owner: &'a str,
     pub now: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -68,6 +70,16 @@ pub struct NewRecord<'a> {
 pub struct RecordId<'a> {
     pub scope: &'a str,
     pub key: &'a str,
+}
+
+/// A record as held by one request: its scope, key and the token that request claimed (or
+/// took the record over) with. Completing and releasing match the token, so only the request
+/// holding the lock now answers for the key or frees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub scope: &'a str,
+    pub key: &'a str,
+    pub owner: &'a str,
 }
 
 /// An answer as stored: the body sealed with `key_version`, or plain.
@@ -97,8 +109,8 @@ where
     DateTime<Utc>: Encode<'q, DB> + Type<DB>,
 {
     const SQL: &str = "INSERT INTO idempotency_keys \
-        (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at) \
-        VALUES ($1, $2, $3, 'in_flight', $4, $4, $5) \
+        (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at, \
+        lock_token) VALUES ($1, $2, $3, 'in_flight', $4, $4, $5, $6) \
         ON CONFLICT (scope, idempotency_key) DO NOTHING";
     sqlx::query::<DB>(SQL)
         .bind(new.scope)
@@ -106,6 +118,7 @@ where
         .bind(new.request_hash)
         .bind(new.now)
         .bind(new.expires_at)
+        .bind(new.owner)
 }
 
 fn insert_completed_query<'q, DB>(
@@ -139,7 +152,7 @@ where
 }
 
 fn complete_query<'q, DB>(
-    id: RecordId<'q>,
+    id: Claim<'q>,
     stored: StoredAnswer<'q>,
 ) -> Query<'q, DB, DB::Arguments<'q>>
 where
@@ -150,12 +163,12 @@ where
     i32: Encode<'q, DB> + Type<DB>,
     Option<i32>: Encode<'q, DB> + Type<DB>,
 {
-    // Only a record still in flight: a request whose lock was taken over as stale (it was
-    // slow, not dead) and that ends after the one that took it never replaces the answer
-    // already given.
+    // Only a record still in flight under this request's token: a request whose lock was taken
+    // over as stale (it was slow, not dead) never answers for the key, whether the request
+    // that took it over has answered yet or not.
     const SQL: &str = "UPDATE idempotency_keys SET status = 'completed', \
         response_code = $3, response_type = $4, response_body = $5, response_key_version = $6 \
-        WHERE scope = $1 AND idempotency_key = $2 AND status = 'in_flight'";
+        WHERE scope = $1 AND idempotency_key = $2 AND status = 'in_flight' AND lock_token = $7";
     sqlx::query::<DB>(SQL)
         .bind(id.scope)
         .bind(id.key)
@@ -163,17 +176,23 @@ where
         .bind(stored.answer.content_type.as_deref())
         .bind(stored.body)
         .bind(stored.key_version)
+        .bind(id.owner)
 }
 
-fn release_query<'q, DB>(id: RecordId<'q>) -> Query<'q, DB, DB::Arguments<'q>>
+fn release_query<'q, DB>(id: Claim<'q>) -> Query<'q, DB, DB::Arguments<'q>>
 where
     DB: Database,
     &'q str: Encode<'q, DB> + Type<DB>,
 {
-    // Never a completed record: a late 5xx must not free a key whose answer was given.
+    // Never a completed record (a late 5xx must not free a key whose answer was given), and
+    // never one another request took over: freeing it would let a third request claim the key
+    // and run beside the one that holds it.
     const SQL: &str = "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2 \
-        AND status = 'in_flight'";
-    sqlx::query::<DB>(SQL).bind(id.scope).bind(id.key)
+        AND status = 'in_flight' AND lock_token = $3";
+    sqlx::query::<DB>(SQL)
+        .bind(id.scope)
+        .bind(id.key)
+        .bind(id.owner)
 }
 
 /// Forgets an expired record, whatever its status.
@@ -221,11 +240,7 @@ pub async fn insert_completed_in(
 
 /// Stores the final answer on a claimed record; `false` when it is no longer in flight (the
 /// answer of the request that took it over stands).
-pub async fn complete(
-    db: &Db,
-    id: RecordId<'_>,
-    stored: StoredAnswer<'_>,
-) -> Result<bool, DbError> {
+pub async fn complete(db: &Db, id: Claim<'_>, stored: StoredAnswer<'_>) -> Result<bool, DbError> {
     let rows = on_db!(db, pool => {
         complete_query(id, stored).execute(pool).await.map(|r| r.rows_affected())
     })?;
@@ -235,7 +250,7 @@ pub async fn complete(
 /// [`complete`] as a statement of `tx`.
 pub async fn complete_in(
     tx: &mut Tx,
-    id: RecordId<'_>,
+    id: Claim<'_>,
     stored: StoredAnswer<'_>,
 ) -> Result<bool, DbError> {
     let rows = on_tx!(tx, conn => {
@@ -244,14 +259,15 @@ pub async fn complete_in(
     Ok(rows == 1)
 }
 
-/// Forgets a record still in flight (after a 5xx) so the key can be used again.
-pub async fn release(db: &Db, id: RecordId<'_>) -> Result<(), DbError> {
+/// Forgets a record still in flight under this request's token (after a 5xx) so the key can be
+/// used again.
+pub async fn release(db: &Db, id: Claim<'_>) -> Result<(), DbError> {
     on_db!(db, pool => release_query(id).execute(pool).await.map(|_| ()))?;
     Ok(())
 }
 
 /// [`release`] as a statement of `tx`.
-pub async fn release_in(tx: &mut Tx, id: RecordId<'_>) -> Result<(), DbError> {
+pub async fn release_in(tx: &mut Tx, id: Claim<'_>) -> Result<(), DbError> {
     on_tx!(tx, conn => release_query(id).execute(conn).await.map(|_| ()))?;
     Ok(())
 }
@@ -267,14 +283,15 @@ pub async fn find(db: &Db, id: RecordId<'_>) -> Result<Option<Record>, DbError> 
     Ok(row)
 }
 
-/// Re-locks a stale in-flight record (its owner is presumed dead); `false` if someone else won.
+/// Re-locks a stale in-flight record for `id.owner` (its holder is presumed dead); `false` if
+/// someone else won.
 pub async fn take_over(
     db: &Db,
-    id: RecordId<'_>,
+    id: Claim<'_>,
     seen_locked_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    const SQL: &str = "UPDATE idempotency_keys SET locked_at = $4 \
+    const SQL: &str = "UPDATE idempotency_keys SET locked_at = $4, lock_token = $5 \
         WHERE scope = $1 AND idempotency_key = $2 AND status = 'in_flight' AND locked_at = $3";
     let updated = on_db!(db, pool => {
         sqlx::query(SQL)
@@ -282,6 +299,7 @@ pub async fn take_over(
             .bind(id.key)
             .bind(seen_locked_at)
             .bind(now)
+            .bind(id.owner)
             .execute(pool)
             .await
             .map(|r| r.rows_affected())

@@ -63,7 +63,7 @@ pub async fn acquire(
                 return Ok(Acquired::Replay(replay(db, ring, request, record).await?));
             }
             Status::InFlight if now - record.locked_at >= Duration::seconds(LOCK_TIMEOUT_SECS) => {
-                if repo::take_over(db, request.id(), record.locked_at, now).await? {
+                if repo::take_over(db, request.claim(), record.locked_at, now).await? {
                     tracing::warn!("taking over a stale idempotency lock");
                     return Ok(Acquired::Owner);
                 }
@@ -135,7 +135,7 @@ pub async fn complete(
         body: &body,
         key_version,
     };
-    Ok(repo::complete(db, request.id(), stored).await?)
+    Ok(repo::complete(db, request.claim(), stored).await?)
 }
 
 /// Inserts the record already completed with `answer`; `false` when another request has the
@@ -157,7 +157,8 @@ pub async fn insert_completed(
     Ok(repo::insert_completed(db, &request.new_record(now), stored).await?)
 }
 
-/// Forgets the record (after a 5xx) so the key can be used again; a completed one stays.
+/// Forgets the record (after a 5xx) so the key can be used again; a completed one, or one
+/// another request has taken over, stays.
 pub async fn release(db: &Db, request: &KeyedRequest) -> Result<(), Error> {
-    Ok(repo::release(db, request.id()).await?)
+    Ok(repo::release(db, request.claim()).await?)
 }

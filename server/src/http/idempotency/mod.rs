@@ -25,8 +25,8 @@ use crate::{
     auth::principal::{ENVIRONMENT_HEADER, Principal, STORE_HEADER},
     http::{middleware::RequestId, problem::ApiError},
     idempotency::{
-        self, Acquired, Fingerprint, IdempotencyKey, KeyError, KeyRecord, KeyedRequest, Progress,
-        Scope,
+        self, Acquired, Fingerprint, IdempotencyKey, KeyError, KeyRecord, KeyedRequest, LockToken,
+        Progress, Scope,
     },
     state::AppState,
 };
@@ -163,6 +163,7 @@ pub async fn middleware(State(layer): State<Layer>, req: Request, next: Next) ->
         scope: scope_of(&principal, &parts.headers),
         key,
         fingerprint: Fingerprint::of(parts.method.as_str(), path, &bytes),
+        owner: LockToken::fresh(),
     };
     let request_id = parts
         .extensions
@@ -243,7 +244,15 @@ async fn answer_from_record(state: &AppState, request: &KeyedRequest) -> Respons
     {
         Ok(Acquired::Replay(replay)) => response::replayed(replay),
         // Released meanwhile (the other request ended in a 5xx): the client may retry.
-        Ok(Acquired::Free | Acquired::Owner) => ApiError::IdempotencyKeyInUse.into_response(),
+        Ok(Acquired::Free) => ApiError::IdempotencyKeyInUse.into_response(),
+        // The holder's lock went stale and this lookup took it over: nothing runs under it
+        // here, so free it at once rather than leave the key locked for another timeout.
+        Ok(Acquired::Owner) => {
+            if let Err(err) = idempotency::release(&state.db, request).await {
+                tracing::error!(error = %err, "could not release a lock taken over by a lookup");
+            }
+            ApiError::IdempotencyKeyInUse.into_response()
+        }
         Err(err) => ApiError::from(err).into_response(),
     }
 }
