@@ -22,6 +22,7 @@ mod isolation;
 mod openapi;
 mod order_list;
 mod orders;
+mod outage_under_load;
 mod outbound_events;
 mod payment_keys;
 mod payments;
