@@ -171,13 +171,13 @@ async fn two_instances_resolve_each_stuck_payment_once() {
 
     assert_eq!(count(&shop.app, OPEN).await, 0, "every payment resolved");
     assert_eq!(
-        settled as i64, stuck,
-        "each payment settled by one of the instances, not both"
-    );
-    assert_eq!(
         count(&shop.app, CALLS).await - calls_before,
         stuck,
         "one provider call per stuck payment"
+    );
+    assert_eq!(
+        settled as i64, stuck,
+        "each payment settled by one of the instances, not both"
     );
     assert_eq!(
         count(
@@ -423,7 +423,7 @@ async fn two_instances_purge_each_expired_row_once_under_one_lease() {
         .retention
         .provider_audit
         .expect("provider audit rows have a retention period by default");
-    let now = app.clock.now();
+    let now = app.state.clock.now();
     const SEED: &str = "INSERT INTO provider_call_audit (id, store_id, provider, operation, \
         status_code, outcome, latency_ms, correlation_id, request_body, response_body, created_at) \
         SELECT gen_random_uuid(), NULL, 'sandbox', 'authorize', 200, 'ok', 1, 'seed', '{}', '{}', \
