@@ -22,8 +22,10 @@ fn pool(app: &TestApp) -> &SqlitePool {
 
 /// The database file the server works on.
 async fn database_file(app: &TestApp) -> String {
-    let (_, _, file): (i64, String, String) =
-        sqlx::query_as("PRAGMA database_list").fetch_one(pool(app)).await.unwrap();
+    let (_, _, file): (i64, String, String) = sqlx::query_as("PRAGMA database_list")
+        .fetch_one(pool(app))
+        .await
+        .unwrap();
     file
 }
 

@@ -145,7 +145,11 @@ async fn two_instances_resolve_each_stuck_payment_once() {
     })
     .unwrap();
     for (i, id) in pending.iter().enumerate() {
-        assert!(cassa_sandbox_psp::settle(&psp, id, i % 4 != 3).await.unwrap());
+        assert!(
+            cassa_sandbox_psp::settle(&psp, id, i % 4 != 3)
+                .await
+                .unwrap()
+        );
     }
     assert_eq!(pending.len(), ASYNC_PAYMENTS);
 
@@ -266,7 +270,11 @@ async fn two_instances_rotating_at_once_re_encrypt_each_credential_once() {
         });
     }
     let before = credential_rows(&app).await;
-    assert_eq!(before.len(), stores.len(), "one sandbox credential per store");
+    assert_eq!(
+        before.len(),
+        stores.len(),
+        "one sandbox credential per store"
+    );
     assert!(before.iter().all(|(_, _, version)| *version == 2));
     let second = Instance::beside(&app).await;
     let addresses = [app.address.clone(), second.address.clone()];
@@ -283,7 +291,9 @@ async fn two_instances_rotating_at_once_re_encrypt_each_credential_once() {
                 for round in 0..WRITES {
                     let address = &addresses[(i + round) % 2];
                     let response = client
-                        .put(format!("{address}/api/v1/admin/credentials/sandbox/sandbox"))
+                        .put(format!(
+                            "{address}/api/v1/admin/credentials/sandbox/sandbox"
+                        ))
                         .bearer_auth(&store.sandbox_key)
                         .header("idempotency-key", format!("w{round}"))
                         .json(&json!({"api_key": format!("{API_KEY}{round}"),
@@ -362,7 +372,10 @@ async fn two_instances_rotating_at_once_re_encrypt_each_credential_once() {
     second.stop().await;
 
     let after = credential_rows(&app).await;
-    assert!(after.iter().all(|(_, _, version)| *version == 1), "{after:?}");
+    assert!(
+        after.iter().all(|(_, _, version)| *version == 1),
+        "{after:?}"
+    );
     let busy: Vec<StoreId> = stores[QUIET_STORES..]
         .iter()
         .map(|s| s.id.parse().unwrap())
@@ -477,7 +490,10 @@ async fn two_instances_purge_each_expired_row_once_under_one_lease() {
     }
     second.stop().await;
     assert!(passes >= 3, "at least one pass per round ran ({passes})");
-    assert_eq!(purged, OLD_AUDIT_ROWS as u64, "each expired row purged once");
+    assert_eq!(
+        purged, OLD_AUDIT_ROWS as u64,
+        "each expired row purged once"
+    );
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM provider_call_audit").await,
         YOUNG_AUDIT_ROWS,

@@ -502,7 +502,9 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Internal(err) => tracing::error!(error = ?err, "internal error"),
             ApiError::DatabaseUnavailable => tracing::warn!("database unavailable"),
-            ApiError::DatabaseBusy => tracing::warn!("database busy: another writer holds its lock"),
+            ApiError::DatabaseBusy => {
+                tracing::warn!("database busy: another writer holds its lock")
+            }
             ApiError::StorageFull => tracing::error!("database storage full: free space"),
             _ => {}
         }
