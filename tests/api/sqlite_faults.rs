@@ -181,6 +181,8 @@ async fn a_full_disk_is_answered_storage_full_and_freeing_space_resumes_without_
     let Some((refused_key, refused_i, response)) = refused else {
         panic!("the capped file never filled");
     };
+    // The figure docs/operations.md records.
+    eprintln!("the capped file took {refused_i} customers, then refused one");
     let problem = assert_problem(response, 503, "storage_full").await;
     assert!(
         problem["detail"]
