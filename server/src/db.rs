@@ -133,6 +133,14 @@ pub enum DbError {
     /// The database is unreachable or the pool is exhausted: worth retrying later.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// SQLite's write lock stayed with another connection or process past the busy timeout
+    /// (`SQLITE_BUSY`, `SQLITE_LOCKED`): nothing was written; worth retrying shortly.
+    #[error("database busy: {0}")]
+    Busy(#[source] sqlx::Error),
+    /// The database has no room left (SQLite `SQLITE_FULL`, PostgreSQL `disk_full`): the
+    /// statement's transaction is rolled back, nothing was written; retry once space is freed.
+    #[error("database storage full: {0}")]
+    Full(#[source] sqlx::Error),
     /// A query failed for another reason.
     #[error("database error: {0}")]
     Query(#[source] sqlx::Error),
@@ -146,9 +154,39 @@ impl From<sqlx::Error> for DbError {
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => DbError::Unavailable(err),
+            sqlx::Error::Database(ref db) => match storage_condition(db.as_ref()) {
+                Some(StorageCondition::Busy) => DbError::Busy(err),
+                Some(StorageCondition::Full) => DbError::Full(err),
+                None => DbError::Query(err),
+            },
             other => DbError::Query(other),
         }
     }
+}
+
+/// A database error that says the storage, not the statement, is the problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StorageCondition {
+    Busy,
+    Full,
+}
+
+/// SQLite reports extended result codes (the primary code in the low byte: `SQLITE_BUSY` 5,
+/// `SQLITE_LOCKED` 6, `SQLITE_FULL` 13); PostgreSQL a SQLSTATE (`53100` disk_full). Which
+/// driver answered decides how the code reads: a SQLSTATE can be all digits too.
+fn storage_condition(err: &dyn sqlx::error::DatabaseError) -> Option<StorageCondition> {
+    let code = err.code()?;
+    if err
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        return match code.parse::<i32>().ok()? & 0xff {
+            5 | 6 => Some(StorageCondition::Busy),
+            13 => Some(StorageCondition::Full),
+            _ => None,
+        };
+    }
+    (code == "53100").then_some(StorageCondition::Full)
 }
 
 impl Db {

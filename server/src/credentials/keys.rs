@@ -191,9 +191,18 @@ pub async fn start_rotation(state: &AppState, target: u32) -> Result<Rotation, C
     }
     let now = state.clock.now();
     let id = Uuid::now_v7();
+    // Two instances asked at once: on PostgreSQL both transactions would count no running
+    // rotation and both start one. Locking the primary's row first queues the second behind
+    // the first; once the first commits that row is no longer the primary, and the second's
+    // count (a new statement, a new snapshot) sees the rotation the first started.
+    let lock_primary = format!(
+        "SELECT version FROM master_keys WHERE status = 'primary'{}",
+        state.db.lock_for_update_sql()
+    );
     on_db!(&state.db, pool => {
         async {
             let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
+            let _: Option<i32> = sqlx::query_scalar(&lock_primary).fetch_optional(&mut *tx).await?;
             let running: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM key_rotations WHERE status = 'running'")
                 .fetch_one(&mut *tx).await?;
             let status: Option<String> = sqlx::query_scalar("SELECT status FROM master_keys WHERE version = $1")

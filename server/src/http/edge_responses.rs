@@ -68,8 +68,9 @@ const RESPONSES: &[(&str, &str, &str)] = &[
     (
         "Unavailable",
         "503",
-        "The database is unreachable or the server is at capacity (`database_unavailable`, \
-         `server_busy`); retry with the same Idempotency-Key",
+        "The database is unreachable, locked by another writer or out of storage, or the server \
+         is at capacity (`database_unavailable`, `database_busy`, `storage_full`, \
+         `server_busy`); nothing was written: retry with the same Idempotency-Key",
     ),
 ];
 

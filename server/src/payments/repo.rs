@@ -540,13 +540,21 @@ pub async fn due_txns(
     Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(now).bind(cutoff).fetch_all(pool).await)?)
 }
 
-/// Moves an open transaction back in the resolver's queue before an attempt, so a row that
-/// keeps failing never holds up the others.
-pub async fn bump_txn(db: &Db, id: TransactionId, next: DateTime<Utc>) -> Result<(), DbError> {
+/// Claims an open transaction for one resolver attempt: moves it back in the queue (so a row
+/// that keeps failing never holds up the others) and counts the attempt, but only if nobody
+/// did since `attempts` was read. Two resolver passes that read the same due row (two server
+/// instances) thus drive it once: the other one's update finds the count moved on.
+pub async fn claim_txn(
+    db: &Db,
+    id: TransactionId,
+    attempts: i32,
+    next: DateTime<Utc>,
+) -> Result<bool, DbError> {
     const SQL: &str = "UPDATE payment_transactions SET attempts = attempts + 1, \
-        next_attempt_at = $2 WHERE id = $1 AND status IN ('pending', 'unknown')";
-    on_db!(db, pool => sqlx::query(SQL).bind(id).bind(next).execute(pool).await.map(|_| ()))?;
-    Ok(())
+        next_attempt_at = $2 WHERE id = $1 AND attempts = $3 AND status IN ('pending', 'unknown')";
+    let claimed = on_db!(db, pool => sqlx::query(SQL).bind(id).bind(next).bind(attempts)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(claimed == 1)
 }
 
 /// An order's intents, oldest first.

@@ -1,7 +1,8 @@
 //! The resolver job: settles transactions whose outcome is still open.
 //!
-//! Each pass takes the open transactions that are due, oldest due first, and moves each one
-//! back in the queue (exponential backoff) *before* trying it: a transaction the provider will
+//! Each pass takes the open transactions that are due, oldest due first, and claims each one by
+//! moving it back in the queue (exponential backoff) *before* trying it, with a compare-and-set
+//! on its attempt count so that another process's pass that read the same row leaves it alone: a transaction the provider will
 //! not answer about, or one that fails for any other reason, is tried again later and never
 //! holds up the rest. Only the provider's truth settles a transaction; one still open after
 //! [`crate::config::Config::unresolved_alert_after`] is reported at `ERROR` on every attempt.
@@ -127,11 +128,14 @@ async fn release_held(state: &AppState, rest: HeldRest) -> Result<(), Error> {
     release_after_capture(state, &job_caller(), &(intent, capture), releases).await
 }
 
-/// One transaction: moved back in the queue, then driven. `Ok(true)` when it settled.
+/// One transaction: claimed (moved back in the queue), then driven. `Ok(true)` when it
+/// settled; `Ok(false)` too when another pass claimed it first.
 async fn resolve_one(state: &AppState, txn: TxnRow) -> Result<bool, Error> {
     let now = state.clock.now();
     let next = now + backoff(state.config.resolver_interval, txn.attempts);
-    repo::bump_txn(&state.db, txn.id, next).await?;
+    if !repo::claim_txn(&state.db, txn.id, txn.attempts, next).await? {
+        return Ok(false);
+    }
     let overdue = now - txn.created_at >= state.config.unresolved_alert_after;
     if overdue {
         metrics::counter!("payments_unresolved_overdue_total").increment(1);

@@ -246,6 +246,17 @@ pub enum ApiError {
     /// The database cannot be reached right now.
     #[error("the database is unavailable; retry later")]
     DatabaseUnavailable,
+    /// Another process held the database's write lock past the busy timeout; nothing was
+    /// written.
+    #[error(
+        "the database is busy with another writer; nothing was written; retry shortly with the same Idempotency-Key"
+    )]
+    DatabaseBusy,
+    /// The database's storage is full; nothing was written.
+    #[error(
+        "the database has no storage space left; nothing was written; retry with the same Idempotency-Key once space is freed"
+    )]
+    StorageFull,
     /// Too many requests (or failed sign-ins) from this caller; retry after that many seconds.
     #[error("too many requests; retry after {0} seconds")]
     RateLimited(u64),
@@ -418,6 +429,16 @@ impl ApiError {
                 "database_unavailable",
                 "Database unavailable",
             ),
+            ApiError::DatabaseBusy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_busy",
+                "Database busy",
+            ),
+            ApiError::StorageFull => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_full",
+                "Database storage full",
+            ),
             ApiError::RateLimited(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -451,6 +472,8 @@ impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         match err {
             DbError::Unavailable(_) | DbError::Connect { .. } => ApiError::DatabaseUnavailable,
+            DbError::Busy(_) => ApiError::DatabaseBusy,
+            DbError::Full(_) => ApiError::StorageFull,
             other => ApiError::Internal(other.into()),
         }
     }
@@ -479,6 +502,10 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Internal(err) => tracing::error!(error = ?err, "internal error"),
             ApiError::DatabaseUnavailable => tracing::warn!("database unavailable"),
+            ApiError::DatabaseBusy => {
+                tracing::warn!("database busy: another writer holds its lock")
+            }
+            ApiError::StorageFull => tracing::error!("database storage full: free space"),
             _ => {}
         }
         let mut response = self.to_problem().into_response();
@@ -493,6 +520,7 @@ impl IntoResponse for ApiError {
         if matches!(
             self,
             ApiError::DatabaseUnavailable
+                | ApiError::DatabaseBusy
                 | ApiError::RequestTimeout
                 | ApiError::ProviderUnavailable
                 | ApiError::CaptureUnavailable(_)
