@@ -108,6 +108,7 @@ fn start_server(o: &Options, port: u16, data_dir: &std::path::Path) -> Server {
         .env("CASSA_API_KEY_RATE_LIMIT", "0")
         .env("RUST_LOG", "warn,cassa::db=info")
         .env("CASSA_LOG_FORMAT", "text")
+        .env("NO_COLOR", "1")
         .stdout(log)
         .stderr(log_too)
         .spawn()
@@ -129,19 +130,25 @@ enum Answer {
     NewKey,
 }
 
-/// Every attempt, for the figures: when it was sent, and what it got.
+/// One attempt: when it was sent, when its answer came, and what it got.
+type Attempt = (Instant, Instant, Result<(), String>);
+
+/// An intent as stored: id, order, status, authorized, captured, provider payment.
+type IntentRow = (Uuid, Uuid, String, i64, i64, Option<String>);
+
+/// Every attempt, for the figures.
 #[derive(Default)]
 struct Log {
-    attempts: Mutex<Vec<(Instant, Instant, Result<(), String>)>>,
+    attempts: Mutex<Vec<Attempt>>,
 }
 
 impl Log {
-    fn push(&self, sent: Instant, answer: &Answer) {
+    fn push(&self, step: &str, sent: Instant, answer: &Answer) {
         let result = match answer {
             Answer::Ok(_) => Ok(()),
-            Answer::Refused(status, body) => Err(format!("{status} {}", body["code"])),
-            Answer::Retry(why) => Err(why.clone()),
-            Answer::NewKey => Err("503 provider_unavailable (final: new key)".into()),
+            Answer::Refused(status, body) => Err(format!("{step}: {status} {}", body["code"])),
+            Answer::Retry(why) => Err(format!("{step}: {why}")),
+            Answer::NewKey => Err(format!("{step}: 503 provider_unavailable (final: new key)")),
         };
         if let Ok(mut a) = self.attempts.lock() {
             a.push((sent, Instant::now(), result));
@@ -195,6 +202,19 @@ async fn attempt(
     }
 }
 
+/// The step a path belongs to, for the error figures.
+fn step_of(path: &str) -> &'static str {
+    if path.ends_with("/capture") {
+        "capture"
+    } else if path.ends_with("/authorize") {
+        "authorize"
+    } else if path.ends_with("/quote") {
+        "quote"
+    } else {
+        "order"
+    }
+}
+
 /// Sends the request until it gets a final answer, with the same key every time.
 async fn until_final(
     http: &reqwest::Client,
@@ -210,7 +230,7 @@ async fn until_final(
     loop {
         let sent = Instant::now();
         let answer = attempt(http, base, path, token, &key, &body).await;
-        log.push(sent, &answer);
+        log.push(step_of(path), sent, &answer);
         match answer {
             Answer::Ok(v) => return (key, Ok(v)),
             Answer::Refused(status, v) => return (key, Err(format!("{path}: {status} {v}"))),
@@ -386,7 +406,7 @@ async fn verify(o: &Options, acks: &Acks) -> (Value, Vec<String>) {
     if lost_orders != 0 {
         broken.push(format!("{lost_orders} acknowledged orders are missing"));
     }
-    let rows: Vec<(Uuid, Uuid, String, i64, i64, Option<String>)> = sqlx::query_as(
+    let rows: Vec<IntentRow> = sqlx::query_as(
         "SELECT id, order_id, status, authorized_amount, captured_amount, provider_payment_id \
          FROM payment_intents",
     )
@@ -455,7 +475,7 @@ async fn verify(o: &Options, acks: &Acks) -> (Value, Vec<String>) {
             .fetch_all(&pool)
             .await
             .expect("psp payments");
-    let known: BTreeMap<&str, &(Uuid, Uuid, String, i64, i64, Option<String>)> = rows
+    let known: BTreeMap<&str, &IntentRow> = rows
         .iter()
         .filter_map(|r| Some((r.5.as_deref()?, r)))
         .collect();
@@ -469,14 +489,11 @@ async fn verify(o: &Options, acks: &Acks) -> (Value, Vec<String>) {
                 ));
             }
             None => {}
-            Some(r) => {
-                if r.3 != *amount || r.4 != *psp_captured {
-                    broken.push(format!(
-                        "intent {}: authorized {} captured {}; the provider's {pid}: {amount}, {psp_captured}",
-                        r.0, r.3, r.4
-                    ));
-                }
-            }
+            Some(r) if r.3 != *amount || r.4 != *psp_captured => broken.push(format!(
+                "intent {}: authorized {} captured {}; the provider's {pid}: {amount}, {psp_captured}",
+                r.0, r.3, r.4
+            )),
+            Some(_) => {}
         }
     }
     let captures: Vec<(Uuid, i64)> = sqlx::query_as(
@@ -638,7 +655,7 @@ async fn main() {
     let switch_lines: Vec<String> = std::fs::read_to_string(&o.server_log)
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.contains("failover") || l.contains("qualif"))
+        .filter(|l| l.contains("failover") || l.contains("qualif") || l.contains("ERROR"))
         .map(|l| l.chars().take(300).collect())
         .collect();
     let report = json!({
