@@ -74,8 +74,9 @@ pub mod defaults {
 /// Settings about the database, shared by `cassa serve` and `cassa migrate`.
 #[derive(Args, Debug, Clone)]
 pub struct DatabaseArgs {
-    /// `sqlite://path/to/file.db` or `postgres://user:password@host:port/db`. Unset: an SQLite
-    /// file `cassa.db` in the data folder, created on first run.
+    /// `sqlite://path/to/file.db` or `postgres://user:password@host:port/db`; several
+    /// PostgreSQL hosts as libpq writes them (`postgres://user@h1:5432,h2:5432/db?target_session_attrs=read-write`).
+    /// Unset: an SQLite file `cassa.db` in the data folder, created on first run.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
     /// Folder for the embedded database (created if missing).
@@ -344,6 +345,14 @@ pub enum ConfigError {
     /// The URL scheme is neither SQLite nor PostgreSQL.
     #[error("unsupported DATABASE_URL {0}: use sqlite://… or postgres://…")]
     UnsupportedDatabase(DatabaseUrl),
+    /// A PostgreSQL URL that cannot be used (a bad host list or `target_session_attrs`).
+    #[error("DATABASE_URL {url}: {reason}")]
+    PostgresUrl {
+        /// The URL, password masked.
+        url: DatabaseUrl,
+        /// What is wrong with it (never the password).
+        reason: crate::db::PgUrlError,
+    },
     /// An entry of `CASSA_TRUSTED_PROXIES` is neither an IP address nor a CIDR range.
     #[error("CASSA_TRUSTED_PROXIES: {0:?} is not an IP address or CIDR range")]
     TrustedProxy(String),
@@ -372,6 +381,12 @@ impl DatabaseConfig {
             "postgres" | "postgresql" => Backend::Postgres,
             _ => return Err(ConfigError::UnsupportedDatabase(url)),
         };
+        if backend == Backend::Postgres {
+            // Checked here so that a bad host list stops `cassa serve` before anything runs.
+            if let Err(reason) = crate::db::PgTargets::parse(url.expose()) {
+                return Err(ConfigError::PostgresUrl { url, reason });
+            }
+        }
         Ok(Self {
             url,
             backend,
@@ -708,6 +723,25 @@ mod tests {
             let config = DatabaseConfig::from_args(&db_args(Some(url))).unwrap();
             assert_eq!(config.backend, Backend::Postgres);
         }
+    }
+
+    #[test]
+    fn multi_host_urls_are_checked_without_printing_the_password() {
+        let ok = DatabaseConfig::from_url(
+            "postgres://app:hunter2@db1:5432,db2:5433/cassa?target_session_attrs=read-write",
+        )
+        .unwrap();
+        assert_eq!(ok.backend, Backend::Postgres);
+        assert!(!format!("{ok:?}").contains("hunter2"));
+        let err = DatabaseConfig::from_url(
+            "postgres://app:hunter2@db1:5432,db2:5433/cassa?target_session_attrs=read-only",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("target_session_attrs=read-only"), "{text}");
+        assert!(text.contains("db1:5432,db2:5433"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!format!("{err:?}").contains("hunter2"));
     }
 
     #[test]

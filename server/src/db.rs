@@ -5,11 +5,16 @@
 //! which type-checks the body against both drivers. Where the dialects really differ, a named
 //! method on [`Db`] hides the difference.
 
+mod pg_hosts;
+mod primary;
+
 use std::{path::Path, str::FromStr, time::Duration};
 
+pub use pg_hosts::{PgTargets, PgUrlError, SessionAttrs};
+use primary::Failover;
 use sqlx::{
     migrate::Migrator,
-    postgres::{PgConnectOptions, PgPool, PgPoolOptions},
+    postgres::{PgPool, PgPoolOptions},
     sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
     },
@@ -217,14 +222,35 @@ impl Db {
                 Ok(Db::Sqlite(pool))
             }
             Backend::Postgres => {
-                let options =
-                    PgConnectOptions::from_str(config.url.expose()).map_err(connect_err)?;
-                let pool = PgPoolOptions::new()
+                let targets = PgTargets::parse(config.url.expose())
+                    .map_err(|e| connect_err(sqlx::Error::Configuration(e.into())))?;
+                let pool_options = PgPoolOptions::new()
                     .max_connections(config.max_connections)
-                    .acquire_timeout(config.acquire_timeout)
+                    .acquire_timeout(config.acquire_timeout);
+                if targets.is_plain() {
+                    let options = targets.hosts[0].options.clone();
+                    let pool = pool_options
+                        .connect_with(options)
+                        .await
+                        .map_err(connect_err)?;
+                    return Ok(Db::Postgres(pool));
+                }
+                // A host list or a condition on the server: start on the first host that
+                // qualifies, and follow the primary from then on.
+                let failover = Failover::new(targets);
+                let deadline = std::time::Instant::now() + config.acquire_timeout;
+                let (index, monitor) = failover
+                    .find_until(deadline)
+                    .await
+                    .map_err(|e| connect_err(sqlx::Error::Configuration(e.into())))?;
+                failover.start_at(index);
+                let options = failover.host_options(index);
+                let pool = failover
+                    .guard(pool_options)
                     .connect_with(options)
                     .await
                     .map_err(connect_err)?;
+                failover.spawn_watcher(pool.clone(), monitor);
                 Ok(Db::Postgres(pool))
             }
         }

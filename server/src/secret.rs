@@ -52,6 +52,9 @@ impl fmt::Display for DatabaseUrl {
 /// parameter. A string that does not parse as a hierarchical URL is masked entirely after its
 /// scheme, since we cannot tell which part is secret.
 fn redact_url(raw: &str) -> String {
+    if let Some(redacted) = redact_host_list(raw) {
+        return redacted;
+    }
     match url::Url::parse(raw) {
         // `scheme:opaque-text` has no structure to tell the secret part from the rest.
         Ok(url) if url.cannot_be_a_base() => format!("{}:***", url.scheme()),
@@ -86,9 +89,76 @@ fn redact_url(raw: &str) -> String {
     }
 }
 
+/// A libpq multi-host URL (`postgres://user:password@h1:5432,h2:5433/db`), which is no URL to
+/// the `url` crate: the password between the first `:` and `@` of the user information, and
+/// any `password=` parameter, masked by hand. `None` when `raw` has no host list.
+fn redact_host_list(raw: &str) -> Option<String> {
+    let (scheme, rest) = raw.split_once("://")?;
+    let (before_query, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    // As libpq reads it: user information ends at the first `@` before any `/`.
+    let at = before_query
+        .find(['@', '/'])
+        .filter(|&i| before_query.as_bytes()[i] == b'@');
+    let host_start = at.map_or(0, |i| i + 1);
+    let hosts_end = before_query[host_start..]
+        .find('/')
+        .map_or(before_query.len(), |i| host_start + i);
+    let query_has_hosts = query.is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "host" && v.contains(','))
+    });
+    if !before_query[host_start..hosts_end].contains(',') && !query_has_hosts {
+        return None;
+    }
+    let mut out = format!("{scheme}://");
+    if let Some(at) = at {
+        match before_query[..at].split_once(':') {
+            Some((user, _)) => out.push_str(&format!("{user}:***@")),
+            None => out.push_str(&before_query[..=at]),
+        }
+    }
+    out.push_str(&before_query[host_start..]);
+    if let Some(query) = query {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case("password") {
+                    "***".to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        out.push('?');
+        out.push_str(&query);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_host_urls_keep_their_hosts_and_mask_the_password() {
+        let url = DatabaseUrl::new(
+            "postgres://app:hunter2@db1:5432,db2:5433/cassa?target_session_attrs=read-write",
+        );
+        assert_eq!(
+            url.redacted(),
+            "postgres://app:***@db1:5432,db2:5433/cassa?target_session_attrs=read-write"
+        );
+        let url = DatabaseUrl::new("postgresql:///cassa?host=a,b&password=hunter2&user=app");
+        assert!(!url.redacted().contains("hunter2"), "{}", url.redacted());
+        assert!(url.redacted().contains("host=a%2Cb"), "{}", url.redacted());
+        let url = DatabaseUrl::new("postgres://app@db1,db2/cassa");
+        assert_eq!(url.redacted(), "postgres://app@db1,db2/cassa");
+    }
 
     #[test]
     fn password_is_masked_in_debug_and_display() {

@@ -8,7 +8,10 @@ use super::{
     repo::{self, Status, StoredAnswer},
     seal,
 };
-use crate::{credentials::KeyRing, db::Db};
+use crate::{
+    credentials::KeyRing,
+    db::{Db, DbError},
+};
 
 /// A stored answer given again.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -157,8 +160,27 @@ pub async fn insert_completed(
     Ok(repo::insert_completed(db, &request.new_record(now), stored).await?)
 }
 
+/// How long [`release`] keeps trying while the database is unreachable.
+const RELEASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Forgets the record (after a 5xx) so the key can be used again; a completed one, or one
 /// another request has taken over, stays.
+///
+/// The 5xx is often the database going away (a failover), and a record left in flight keeps
+/// every retry at `409` until the lock timeout: so while the database is unreachable the
+/// release is tried again, for up to [`RELEASE_PATIENCE`], in which a failover usually
+/// completes. Releasing our own claim twice is harmless (the owner token still guards it).
 pub async fn release(db: &Db, request: &KeyedRequest) -> Result<(), Error> {
-    Ok(repo::release(db, request.claim()).await?)
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+        match repo::release(db, request.claim()).await {
+            Ok(()) => return Ok(()),
+            Err(DbError::Unavailable(_)) if started.elapsed() + pause < RELEASE_PATIENCE => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
 }
