@@ -17,6 +17,7 @@ pub mod csv;
 pub mod db;
 pub mod demo;
 pub mod egress;
+pub mod failpoints;
 pub mod fulfilment;
 pub mod fx;
 pub mod http;

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    clock::{SharedClock, SystemClock},
+    clock::SharedClock,
     config::Config,
     db::{Db, DbError},
     http,
@@ -42,6 +42,14 @@ pub enum StartupError {
         /// What the OS reported.
         source: std::io::Error,
     },
+}
+
+/// The system clock (in the crash harness's build, moved as it says).
+fn default_clock() -> SharedClock {
+    #[cfg(feature = "failpoints")]
+    return crate::failpoints::clock();
+    #[cfg(not(feature = "failpoints"))]
+    Arc::new(crate::clock::SystemClock)
 }
 
 /// Optional parts of [`Application::build_with`].
@@ -93,6 +101,8 @@ impl Application {
 
     /// [`Application::build`] with a custom clock or extra routes.
     pub async fn build_with(config: Config, options: BuildOptions) -> Result<Self, StartupError> {
+        #[cfg(feature = "failpoints")]
+        crate::failpoints::arm();
         let key_ring = load_key_ring(&config)?;
         let db = Db::connect(&config.database).await?;
         tracing::info!(
@@ -201,7 +211,7 @@ impl Application {
             .unwrap_or_else(|| default_payment_providers(&config.stripe_api_base));
         let state = AppState {
             db,
-            clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            clock: options.clock.unwrap_or_else(default_clock),
             config: Arc::new(config),
             leptos,
             metrics: telemetry::metrics_handle(),

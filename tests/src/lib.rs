@@ -2,8 +2,10 @@
 //! (zero2prod's `spawn_app`), on SQLite and, when `TEST_DATABASE_URL` points at a PostgreSQL
 //! server, on PostgreSQL too. Every app gets its own database, dropped when the app is dropped.
 
+pub mod ledger;
 mod probes;
 mod proxy;
+pub mod shop;
 
 use std::{path::PathBuf, sync::Once, time::Duration};
 

@@ -310,7 +310,9 @@ pub async fn run_pending_rotation(state: &AppState) -> Result<bool, CredentialEr
     // Claim the lease: two processes never rewrap concurrently (harmless, but wasteful).
     const CLAIM: &str = "UPDATE key_rotations SET lease_until = $2 WHERE id = $1 \
                          AND status = 'running' AND (lease_until IS NULL OR lease_until < $3)";
-    let now = Utc::now();
+    // The server's clock, like every rule in time: a process restarted after a crash sees the
+    // dead worker's lease the way every other lease and lock is seen.
+    let now = state.clock.now();
     let claimed = on_db!(&state.db, pool => sqlx::query(CLAIM).bind(id).bind(now + lease()).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
     if claimed == 0 {
         return Ok(false);
@@ -320,11 +322,13 @@ pub async fn run_pending_rotation(state: &AppState) -> Result<bool, CredentialEr
             return Ok(true);
         }
         let (moved, more) = rewrap_batch(state, target, BATCH).await?;
+        // A batch re-encrypted; the rotation's progress does not say so.
+        crate::crash_point!("credentials.rotation.after_batch");
         const PROGRESS: &str = "UPDATE key_rotations SET done = done + $2, \
             total = CASE WHEN done + $2 > total THEN done + $2 ELSE total END, \
             lease_until = $3, updated_at = $4 WHERE id = $1";
-        let now = Utc::now();
-        on_db!(&state.db, pool => sqlx::query(PROGRESS).bind(id).bind(moved as i64).bind(now + lease()).bind(state.clock.now()).execute(pool).await.map(|r| r.rows_affected()))?;
+        let now = state.clock.now();
+        on_db!(&state.db, pool => sqlx::query(PROGRESS).bind(id).bind(moved as i64).bind(now + lease()).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
         if !more {
             break;
         }
@@ -332,6 +336,8 @@ pub async fn run_pending_rotation(state: &AppState) -> Result<bool, CredentialEr
     for owner in state.sealed_elsewhere.iter() {
         owner.rewrap(target).await?;
     }
+    // Every row re-encrypted; the rotation is not marked completed.
+    crate::crash_point!("credentials.rotation.before_complete");
     const DONE: &str = "UPDATE key_rotations SET status = 'completed', finished_at = $2, \
                         lease_until = NULL, updated_at = $2 WHERE id = $1";
     on_db!(&state.db, pool => sqlx::query(DONE).bind(id).bind(state.clock.now()).execute(pool).await.map(|r| r.rows_affected()))?;

@@ -229,6 +229,8 @@ pub(super) async fn drive(
         return Ok((intent, txn));
     }
     let operation = txn.operation;
+    // Phase 1 (the pending transaction) is committed; the provider has not been called.
+    crate::crash_point!(&format!("payments.{}.after_intent", operation.as_str()));
     let audit = AuditLog::default();
     let call = CallContext {
         idempotency_key: provider_key(txn.id.0, operation.as_str(), 0),
@@ -285,11 +287,15 @@ pub(super) async fn drive(
     {
         outcome = abandon(client, &call, &txn, provider_id).await;
     }
+    // The provider has acted (or refused); its outcome is not recorded yet.
+    crate::crash_point!(&format!("payments.{}.after_provider", operation.as_str()));
     let extras = Extras {
         reply,
         audit: Some(&audit),
     };
     let settled = settle(state, caller, txn.id, outcome, extras).await;
+    // The outcome (and the request's answer) is committed; nobody has been told yet.
+    crate::crash_point!(&format!("payments.{}.after_outcome", operation.as_str()));
     // Rows the outcome's transaction did not take (someone else recorded it, or it failed).
     audit.flush(&state.db).await;
     settled

@@ -198,14 +198,19 @@ async fn purchase(
     actor: &str,
 ) -> Result<Shipment, Error> {
     let key = provider_key(row.id.0, "label", 1);
+    // The purchase is recorded (`purchasing`); the carrier has not been called.
+    crate::crash_point!("shipments.label.after_intent");
     let answer = client
         .buy_label(provider_rate_id, &row.id.to_string(), &key)
         .await;
+    // The carrier has answered; nothing of it is recorded.
+    crate::crash_point!("shipments.label.after_provider");
     match answer {
         Ok(label) => {
             // Documents are fetched (and kept) when first asked for: nothing after the
             // purchase is recorded may fail the request that bought it.
             record_purchase(state, &row, &label, actor).await?;
+            crate::crash_point!("shipments.label.after_outcome");
             view::find(state, row.store_id, row.environment, row.id).await
         }
         Err(CarrierError::UnknownOutcome(reason) | CarrierError::Retryable(reason)) => {

@@ -152,8 +152,15 @@ pub async fn process_due(state: &AppState) -> Result<usize, DbError> {
     let claimed = claim(state, BATCH).await?;
     let n = claimed.len();
     let mut processed = Vec::with_capacity(n);
+    if n > 0 {
+        // Claimed under a lease; nothing processed.
+        crate::crash_point!("webhooks.process.after_claim");
+    }
     for event in &claimed {
-        match super::process_event(state, event).await {
+        let result = super::process_event(state, event).await;
+        // The event's effect is committed; the event is not marked processed.
+        crate::crash_point!("webhooks.process.after_effect");
+        match result {
             // Every event of a round carries the round's lease.
             Ok(()) if event.locked_until == claimed[0].locked_until => processed.push(event),
             result => finish(state, event, result).await?,

@@ -122,6 +122,8 @@ pub async fn receive(
         },
     )
     .await?;
+    // Stored; the sender has not heard so, and will deliver it again.
+    crate::crash_point!("webhooks.receive.after_store");
     if inserted == 1 {
         state.webhook_wakeup.notify_one();
     }

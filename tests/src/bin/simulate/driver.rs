@@ -17,10 +17,11 @@ use chrono::Duration;
 use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::JoinHandle};
 
+use cassa_tests::shop::{Answered, Api, Store};
+
 use crate::{
     provider::{Profile, WEBHOOK_SECRET, World},
     rng::Rng,
-    shop::{Answered, Api, Store},
 };
 
 /// What a task that may call the provider ends with.

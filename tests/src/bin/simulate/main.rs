@@ -18,7 +18,6 @@ mod driver;
 mod invariants;
 mod provider;
 mod rng;
-mod shop;
 
 use std::{
     hash::{DefaultHasher, Hash, Hasher},
@@ -32,10 +31,10 @@ use std::{
 };
 
 use cassa::providers::{registry::PaymentRegistry, sandbox::SandboxAdapter};
-use cassa_tests::{Backend, SpawnOptions, spawn_app_with};
+use cassa_tests::{Backend, SpawnOptions, shop, spawn_app_with};
 use futures::FutureExt;
 
-use crate::{driver::Harness, provider::SimAdapter, shop::Api};
+use crate::{driver::Harness, provider::SimAdapter};
 
 /// The command that replays a seed, printed on failure.
 const REPRODUCE: &str = "scripts/simulate";
@@ -152,7 +151,7 @@ async fn harness(backend: Backend) -> (cassa_tests::TestApp, Harness) {
     )
     .await;
     let h = Harness {
-        api: Api::new(&app.address),
+        api: shop::Api::new(&app.address),
         state: app.state.clone(),
         clock: app.clock.clone(),
         adapter,

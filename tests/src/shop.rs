@@ -1,7 +1,13 @@
-//! The simulation's side of the HTTP API: a store set up for payments by the simulated
+//! A client's side of the HTTP API (the simulation's and the crash harness's): a store set up for payments by the simulated
 //! provider, orders and quotes, and requests whose answers are kept per Idempotency-Key.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -47,6 +53,8 @@ pub struct Store {
 pub struct Api {
     base: String,
     client: reqwest::Client,
+    /// Requests sent so far (by every clone).
+    sent: Arc<AtomicU64>,
 }
 
 impl Api {
@@ -60,7 +68,13 @@ impl Api {
         Api {
             base: base.to_owned(),
             client,
+            sent: Arc::default(),
         }
+    }
+
+    /// Requests sent so far through this client and its clones.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 
     /// Sends a request; a transport failure is a 599 so the caller records it like any answer.
@@ -82,6 +96,7 @@ impl Api {
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.sent.fetch_add(1, Ordering::Relaxed);
         match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -110,6 +125,7 @@ impl Api {
         signature: &str,
         body: String,
     ) -> Answered {
+        self.sent.fetch_add(1, Ordering::Relaxed);
         let response = self
             .client
             .post(format!("{}{path}", self.base))
