@@ -138,7 +138,9 @@ pub async fn complete(
         body: &body,
         key_version,
     };
-    Ok(repo::complete(db, request.claim(), stored).await?)
+    // An effect already happened: its answer not stored would leave the key `in use` until the
+    // lock timeout, so a database in failover is waited for.
+    Ok(patiently(|| repo::complete(db, request.claim(), stored)).await?)
 }
 
 /// Inserts the record already completed with `answer`; `false` when another request has the
@@ -160,27 +162,36 @@ pub async fn insert_completed(
     Ok(repo::insert_completed(db, &request.new_record(now), stored).await?)
 }
 
-/// How long [`release`] keeps trying while the database is unreachable.
-const RELEASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long storing an answer or releasing a key keeps trying while the database is
+/// unreachable.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `write` again while the database is unreachable, for up to [`PATIENCE`], in which a
+/// failover usually completes. Only for writes that are safe to repeat: both guarded by the
+/// owner token, so a second run after a first that committed unseen changes nothing.
+async fn patiently<T, F, Fut>(mut write: F) -> Result<T, DbError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, DbError>>,
+{
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+        match write().await {
+            Err(DbError::Unavailable(_)) if started.elapsed() + pause < PATIENCE => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            done => return done,
+        }
+    }
+}
 
 /// Forgets the record (after a 5xx) so the key can be used again; a completed one, or one
 /// another request has taken over, stays.
 ///
 /// The 5xx is often the database going away (a failover), and a record left in flight keeps
-/// every retry at `409` until the lock timeout: so while the database is unreachable the
-/// release is tried again, for up to [`RELEASE_PATIENCE`], in which a failover usually
-/// completes. Releasing our own claim twice is harmless (the owner token still guards it).
+/// every retry at `409` until the lock timeout: so the release is tried [`patiently`].
 pub async fn release(db: &Db, request: &KeyedRequest) -> Result<(), Error> {
-    let started = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_millis(100);
-    loop {
-        match repo::release(db, request.claim()).await {
-            Ok(()) => return Ok(()),
-            Err(DbError::Unavailable(_)) if started.elapsed() + pause < RELEASE_PATIENCE => {
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-            }
-            Err(err) => return Err(err.into()),
-        }
-    }
+    Ok(patiently(|| repo::release(db, request.claim())).await?)
 }
