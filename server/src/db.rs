@@ -10,6 +10,7 @@ mod primary;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
+pub(crate) use pg_hosts::split_authority;
 pub use pg_hosts::{PgTargets, PgUrlError, SessionAttrs};
 use primary::Failover;
 use sqlx::{
@@ -162,6 +163,7 @@ impl From<sqlx::Error> for DbError {
             sqlx::Error::Database(ref db) => match storage_condition(db.as_ref()) {
                 Some(StorageCondition::Busy) => DbError::Busy(err),
                 Some(StorageCondition::Full) => DbError::Full(err),
+                Some(StorageCondition::Gone) => DbError::Unavailable(err),
                 None => DbError::Query(err),
             },
             other => DbError::Query(other),
@@ -174,11 +176,18 @@ impl From<sqlx::Error> for DbError {
 enum StorageCondition {
     Busy,
     Full,
+    /// The server is shutting down, starting up, unreachable, or no longer the primary.
+    Gone,
 }
 
 /// SQLite reports extended result codes (the primary code in the low byte: `SQLITE_BUSY` 5,
 /// `SQLITE_LOCKED` 6, `SQLITE_FULL` 13); PostgreSQL a SQLSTATE (`53100` disk_full). Which
 /// driver answered decides how the code reads: a SQLSTATE can be all digits too.
+///
+/// PostgreSQL also says so when it goes away under a running query: class `08` (connection
+/// exception), `57P01`-`57P03` (shutdown, crash, still starting) and `25006` (a write on a
+/// server that has become a standby). Those are outages, answered `503` and retried like a
+/// dropped connection, not statement errors.
 fn storage_condition(err: &dyn sqlx::error::DatabaseError) -> Option<StorageCondition> {
     let code = err.code()?;
     if err
@@ -191,7 +200,12 @@ fn storage_condition(err: &dyn sqlx::error::DatabaseError) -> Option<StorageCond
             _ => None,
         };
     }
-    (code == "53100").then_some(StorageCondition::Full)
+    match &*code {
+        "53100" => Some(StorageCondition::Full),
+        "57P01" | "57P02" | "57P03" | "25006" => Some(StorageCondition::Gone),
+        c if c.starts_with("08") => Some(StorageCondition::Gone),
+        _ => None,
+    }
 }
 
 impl Db {

@@ -98,14 +98,8 @@ fn redact_host_list(raw: &str) -> Option<String> {
         Some((before, query)) => (before, Some(query)),
         None => (rest, None),
     };
-    // As libpq reads it: user information ends at the first `@` before any `/`.
-    let at = before_query
-        .find(['@', '/'])
-        .filter(|&i| before_query.as_bytes()[i] == b'@');
+    let (at, hosts_end) = crate::db::split_authority(before_query);
     let host_start = at.map_or(0, |i| i + 1);
-    let hosts_end = before_query[host_start..]
-        .find('/')
-        .map_or(before_query.len(), |i| host_start + i);
     let query_has_hosts = query.is_some_and(|q| {
         url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "host" && v.contains(','))
     });
@@ -158,6 +152,9 @@ mod tests {
         assert!(url.redacted().contains("host=a%2Cb"), "{}", url.redacted());
         let url = DatabaseUrl::new("postgres://app@db1,db2/cassa");
         assert_eq!(url.redacted(), "postgres://app@db1,db2/cassa");
+        // A raw `@` in the password: no piece of it is shown as a host.
+        let url = DatabaseUrl::new("postgres://app:p@ss:w0rd@db1,db2/cassa");
+        assert_eq!(url.redacted(), "postgres://app:***@db1,db2/cassa");
     }
 
     #[test]

@@ -199,7 +199,9 @@ async fn a_database_restart_under_payment_load_loses_nothing() {
         }));
     }
     // The outage starts once the load is running and some payments have gone through.
+    let deadline = Instant::now() + Duration::from_secs(120);
     while paid.load(Ordering::SeqCst) < CLIENTS {
+        assert!(Instant::now() < deadline, "the load never got going");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let proxy = shop.app.proxy.as_ref().expect("proxy");

@@ -100,7 +100,7 @@ async fn a_writer_holding_the_lock_past_the_busy_timeout_is_answered_database_bu
         problem["detail"]
             .as_str()
             .unwrap()
-            .contains("nothing was written"),
+            .contains("the failed step was rolled back"),
         "{problem}"
     );
     // Reads go on beside the lock (WAL), and readiness stays green: the database is there.
@@ -188,7 +188,7 @@ async fn a_full_disk_is_answered_storage_full_and_freeing_space_resumes_without_
         problem["detail"]
             .as_str()
             .unwrap()
-            .contains("nothing was written"),
+            .contains("the failed step was rolled back"),
         "{problem}"
     );
     // Still full: the next one is refused too; reads go on.

@@ -135,9 +135,18 @@ async fn two_instances_resolve_each_stuck_payment_once() {
     const OPEN: &str =
         "SELECT COUNT(*) FROM payment_transactions WHERE status IN ('pending', 'unknown')";
     assert_eq!(count(&shop.app, OPEN).await, stuck);
-    // The timed-out calls complete at the PSP; then it settles the pending ones (every fourth
-    // declined).
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    // The timed-out calls complete at the PSP (each writes its payment after the delay); then
+    // it settles the pending ones (every fourth declined). Polled, not slept: on a loaded
+    // machine a late completion would otherwise start a second round.
+    const AT_PSP: &str = "SELECT COUNT(*) FROM sandbox_psp_payments";
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while count(&shop.app, AT_PSP).await < stuck {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the PSP never completed the timed-out calls"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let psp = cassa::http::sandbox_psp::state(&shop.app.state);
     const PENDING: &str = "SELECT id FROM sandbox_psp_payments WHERE status = 'pending'";
     let pending: Vec<String> = cassa::on_db!(&shop.app.db, pool => {

@@ -63,12 +63,12 @@ pub enum PgUrlError {
     #[error("a PostgreSQL URL starts with postgres:// or postgresql://")]
     Scheme,
     /// A port is not a number from 1 to 65535.
-    #[error("port {port:?} of host {index} is not a number from 1 to 65535")]
+    // The text is not echoed: a URL misread around its user information could put a piece of
+    // the password there.
+    #[error("the port of host {index} is not a number from 1 to 65535")]
     Port {
         /// 1-based position in the host list.
         index: usize,
-        /// As written.
-        port: String,
     },
     /// An IPv6 address without its closing bracket, or with text after it.
     #[error("host {index} is not a valid [IPv6] address")]
@@ -97,6 +97,16 @@ pub enum PgUrlError {
     Driver(String),
 }
 
+/// Where the user information ends (the index of its `@`, if any) and the path starts, in the
+/// part of a URL after `scheme://` and before `?`. As the `url` crate (which sqlx parses a
+/// single-host URL with) reads it: the authority ends at the first `/`, and the user
+/// information at the LAST `@` in it, so a raw `@` in a password (`p@ss`) stays part of it
+/// instead of becoming a host, and no piece of a password ever reaches an error or a log.
+pub(crate) fn split_authority(before_query: &str) -> (Option<usize>, usize) {
+    let path_start = before_query.find('/').unwrap_or(before_query.len());
+    (before_query[..path_start].rfind('@'), path_start)
+}
+
 impl PgTargets {
     /// Parses `url` (libpq URI syntax, hosts separated by commas).
     pub fn parse(url: &str) -> Result<Self, PgUrlError> {
@@ -105,15 +115,8 @@ impl PgTargets {
             return Err(PgUrlError::Scheme);
         }
         let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
-        // As libpq reads it: user information ends at the first `@` before any `/` (an `@` or
-        // `/` in a password must be percent-encoded), the host list at the next `/`.
-        let authority_end = before_query
-            .find(['@', '/'])
-            .filter(|&i| before_query.as_bytes()[i] == b'@')
-            .map_or(0, |at| at + 1);
-        let path_start = before_query[authority_end..]
-            .find('/')
-            .map_or(before_query.len(), |i| authority_end + i);
+        let (at, path_start) = split_authority(before_query);
+        let authority_end = at.map_or(0, |at| at + 1);
         let userinfo = &before_query[..authority_end];
         let host_list = &before_query[authority_end..path_start];
         let path = &before_query[path_start..];
@@ -212,16 +215,14 @@ impl PgTargets {
         let mut hosts = Vec::with_capacity(entries.len());
         for (i, (host, port)) in entries.into_iter().enumerate() {
             let index = i + 1;
-            let port =
-                match port.as_deref() {
-                    None | Some("") => base.get_port(),
-                    Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                        PgUrlError::Port {
-                            index,
-                            port: p.to_owned(),
-                        }
-                    })?,
-                };
+            let port = match port.as_deref() {
+                None | Some("") => base.get_port(),
+                Some(p) => p
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or(PgUrlError::Port { index })?,
+            };
             let host = percent_decode(&host);
             let mut options = base.clone().port(port);
             options = if host.starts_with('/') {
@@ -462,14 +463,21 @@ mod tests {
             assert!(!err.to_string().contains("hunter2"));
         }
         let err = PgTargets::parse("postgres://app:hunter2@a:5432,b:54x/db").unwrap_err();
-        assert_eq!(
-            err,
-            PgUrlError::Port {
-                index: 2,
-                port: "54x".into()
-            }
-        );
+        assert_eq!(err, PgUrlError::Port { index: 2 });
         assert!(!err.to_string().contains("hunter2"));
+        // A raw `@` (and `:`) in the password is read as the `url` crate reads it: up to the
+        // last `@` of the authority, never as a host or a port.
+        for password in ["p@ss", "p@ss:w0rd", "a@b@c"] {
+            let url = format!("postgres://app:{password}@db1:5432,db2/cassa");
+            let targets = PgTargets::parse(&url).unwrap();
+            let names: Vec<&str> = targets.hosts.iter().map(|h| h.name.as_str()).collect();
+            assert_eq!(names, ["db1:5432", "db2:5432"], "{password}");
+            let single = PgTargets::parse(&format!("postgres://app:{password}@db/cassa")).unwrap();
+            assert_eq!(single.hosts[0].name, "db:5432", "{password}");
+        }
+        let err = PgTargets::parse("postgres://app:p@ss:w0rd@db:x/cassa").unwrap_err();
+        assert_eq!(err, PgUrlError::Port { index: 1 });
+        assert!(!err.to_string().contains("w0rd"));
         let err = PgTargets::parse("postgres://app:hunter2@[::1/db").unwrap_err();
         assert_eq!(err, PgUrlError::Ipv6 { index: 1 });
         let err = PgTargets::parse("postgres://app:hunter2@a/db?sslmode=sometimes").unwrap_err();

@@ -70,7 +70,8 @@ const RESPONSES: &[(&str, &str, &str)] = &[
         "503",
         "The database is unreachable, locked by another writer or out of storage, or the server \
          is at capacity (`database_unavailable`, `database_busy`, `storage_full`, \
-         `server_busy`); nothing was written: retry with the same Idempotency-Key",
+         `server_busy`); the failed step was rolled back: retrying with the same Idempotency-Key \
+         is safe",
     ),
 ];
 

@@ -238,8 +238,8 @@ pub async fn insert_completed_in(
     Ok(rows == 1)
 }
 
-/// Stores the final answer on a claimed record; `false` when it is no longer in flight (the
-/// answer of the request that took it over stands).
+/// Stores the final answer on a claimed record; `false` when it is no longer in flight under
+/// this claim's token (taken over by another request, or already completed).
 pub async fn complete(db: &Db, id: Claim<'_>, stored: StoredAnswer<'_>) -> Result<bool, DbError> {
     let rows = on_db!(db, pool => {
         complete_query(id, stored).execute(pool).await.map(|r| r.rows_affected())

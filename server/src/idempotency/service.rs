@@ -123,8 +123,9 @@ async fn sealed_if_secret(
     Ok((Some(version), sealed))
 }
 
-/// Stores the answer on the claimed record; `false` when the record is no longer in flight
-/// (another request took the stale lock over and answered: its answer stands).
+/// Stores the answer on the claimed record; `false` when the record is no longer this
+/// request's in-flight claim: another request took the stale lock over (its answer stands,
+/// or it still runs), or a repeated attempt found its own first one committed.
 pub async fn complete(
     db: &Db,
     ring: &KeyRing,
@@ -163,12 +164,15 @@ pub async fn insert_completed(
 }
 
 /// How long storing an answer or releasing a key keeps trying while the database is
-/// unreachable.
-const PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+/// unreachable or busy, and how long one attempt may take: a pool waiting on a dead primary
+/// would otherwise spend the whole patience on one acquire, and a failover takes a few seconds.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(8);
+const ATTEMPT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Runs `write` again while the database is unreachable, for up to [`PATIENCE`], in which a
-/// failover usually completes. Only for writes that are safe to repeat: both guarded by the
-/// owner token, so a second run after a first that committed unseen changes nothing.
+/// Runs `write` again while the database is unreachable or busy, for up to [`PATIENCE`], in
+/// which a failover usually completes. Only for writes that are safe to repeat: both are guarded
+/// by the owner token, so a second run after a first that committed unseen (or was cut off by
+/// [`ATTEMPT`]) changes nothing.
 async fn patiently<T, F, Fut>(mut write: F) -> Result<T, DbError>
 where
     F: FnMut() -> Fut,
@@ -177,10 +181,16 @@ where
     let started = std::time::Instant::now();
     let mut pause = std::time::Duration::from_millis(100);
     loop {
-        match write().await {
-            Err(DbError::Unavailable(_)) if started.elapsed() + pause < PATIENCE => {
+        let attempt = match tokio::time::timeout(ATTEMPT, write()).await {
+            Ok(done) => done,
+            Err(_) => Err(DbError::Unavailable(sqlx::Error::PoolTimedOut)),
+        };
+        match attempt {
+            Err(DbError::Unavailable(_) | DbError::Busy(_))
+                if started.elapsed() + pause < PATIENCE =>
+            {
                 tokio::time::sleep(pause).await;
-                pause *= 2;
+                pause = (pause * 2).min(std::time::Duration::from_secs(1));
             }
             done => return done,
         }

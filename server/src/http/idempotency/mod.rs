@@ -280,8 +280,9 @@ async fn finish(
     };
     match idempotency::complete(&state.db, &state.key_ring, request, &answer, secret).await {
         Ok(true) => {}
-        // The lock was taken over as stale and the request that took it answered first: one
-        // key, one answer.
+        // Not ours to answer: the lock was taken over as stale (the key's record then gives
+        // the other request's answer, or `in use` while it runs), or our own earlier attempt
+        // committed unseen (its stored answer is this one). One key, one answer.
         Ok(false) => return answer_from_record(state, request).await,
         Err(err @ idempotency::Error::Seal(_)) => {
             // Never stored in plaintext: the key is released (a retry runs again) and the

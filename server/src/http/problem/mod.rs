@@ -246,15 +246,16 @@ pub enum ApiError {
     /// The database cannot be reached right now.
     #[error("the database is unavailable; retry later")]
     DatabaseUnavailable,
-    /// Another process held the database's write lock past the busy timeout; nothing was
-    /// written.
+    /// Another process held the database's write lock past the busy timeout; the failed step
+    /// was rolled back (an earlier step of a payment may have committed: the same key finishes
+    /// it).
     #[error(
-        "the database is busy with another writer; nothing was written; retry shortly with the same Idempotency-Key"
+        "the database is busy with another writer; the failed step was rolled back; retry shortly with the same Idempotency-Key"
     )]
     DatabaseBusy,
-    /// The database's storage is full; nothing was written.
+    /// The database's storage is full; the failed step was rolled back.
     #[error(
-        "the database has no storage space left; nothing was written; retry with the same Idempotency-Key once space is freed"
+        "the database has no storage space left; the failed step was rolled back; retry with the same Idempotency-Key once space is freed"
     )]
     StorageFull,
     /// Too many requests (or failed sign-ins) from this caller; retry after that many seconds.
