@@ -1,6 +1,7 @@
 //! What must hold once every crash of a backend's run has been recovered from: the ledger adds
 //! up and agrees with the PSP's own, every key answered one way, every event acknowledged was
-//! stored once and processed, every credential still opens after the rotations.
+//! stored once and processed, every credential still opens after the rotations, every
+//! shipment agrees with the sandbox carrier's own labels.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,8 @@ pub struct Verdict {
     pub keys: usize,
     pub events: usize,
     pub credentials: usize,
+    pub shipments: usize,
+    pub carrier_labels: usize,
 }
 
 /// The store's stored webhook events (the newest 100: a shop of the harness has a handful).
@@ -49,6 +52,8 @@ pub async fn check(run: &Run) -> Verdict {
         keys: run.keys.len(),
         events: 0,
         credentials: 0,
+        shipments: 0,
+        carrier_labels: 0,
     };
     for shop in &run.shops {
         let mut known = BTreeMap::new();
@@ -65,6 +70,12 @@ pub async fn check(run: &Run) -> Verdict {
         v.events += events_once(run, &shop.store, &mut v.broken).await;
         credentials_open(run, &shop.store, &mut v.broken).await;
         v.credentials += 1;
+        if let Some(carrier_key) = &shop.carrier_key {
+            let (shipments, labels) =
+                labels_agree(run, &shop.store, carrier_key, &mut v.broken).await;
+            v.shipments += shipments;
+            v.carrier_labels += labels;
+        }
     }
     same_answer_per_key(run, &mut v.broken);
     for (shop, id) in &run.events {
@@ -167,6 +178,83 @@ async fn nothing_unknown_at_psp(
         }
     }
     payments.len()
+}
+
+/// Each shipment of the store is settled and agrees with the sandbox carrier's own record
+/// (its label list): a shipment with a label has exactly one label there, with its tracking
+/// number, never voided; a refused purchase has none; and the carrier sold no label that no
+/// shipment knows. Returns how many shipments and carrier labels were compared.
+async fn labels_agree(
+    run: &Run,
+    store: &Store,
+    carrier_key: &str,
+    broken: &mut Vec<String>,
+) -> (usize, usize) {
+    let shipments = crate::scenarios::shipments(&run.api, store).await;
+    let path = "/sandbox-carrier/v1/labels?limit=100";
+    let answer = run
+        .api
+        .send(Method::GET, path, carrier_key, None, None)
+        .await;
+    if answer.status != 200 {
+        broken.push(format!(
+            "carrier: the labels of store {}: {} {}",
+            store.id, answer.status, answer.body
+        ));
+        return (shipments.len(), 0);
+    }
+    let labels = answer.json()["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for shipment in &shipments {
+        let id = shipment["id"].as_str().unwrap_or("?");
+        let status = shipment["status"].as_str().unwrap_or("?");
+        let theirs: Vec<&Value> = labels.iter().filter(|l| l["reference"] == id).collect();
+        match status {
+            "purchasing" => broken.push(format!(
+                "shipments: shipment {id} is still purchasing ({} labels at the carrier)",
+                theirs.len()
+            )),
+            "purchase_failed" if !theirs.is_empty() => broken.push(format!(
+                "shipments: shipment {id}'s purchase failed, yet the carrier sold {} labels \
+                 for it",
+                theirs.len()
+            )),
+            "purchase_failed" => {}
+            _ if theirs.len() != 1 => broken.push(format!(
+                "shipments: shipment {id} is {status} with {} labels at the carrier (one \
+                 expected)",
+                theirs.len()
+            )),
+            _ => {
+                let label = theirs[0];
+                if label["tracking_number"] != shipment["tracking_number"]
+                    || label["status"] != "purchased"
+                    || shipment["label"].is_null()
+                {
+                    broken.push(format!(
+                        "shipments: shipment {id} ({status}, tracking {}, label {}) disagrees \
+                         with the carrier's label {} ({}, tracking {})",
+                        shipment["tracking_number"],
+                        shipment["label"],
+                        label["id"],
+                        label["status"],
+                        label["tracking_number"]
+                    ));
+                }
+            }
+        }
+    }
+    for label in &labels {
+        if !shipments.iter().any(|s| s["id"] == label["reference"]) {
+            broken.push(format!(
+                "carrier: label {} (reference {}) of store {} belongs to no shipment",
+                label["id"], label["reference"], store.id
+            ));
+        }
+    }
+    (shipments.len(), labels.len())
 }
 
 /// Every stored event is stored once and processed. Returns how many there are.

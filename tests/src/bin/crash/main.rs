@@ -1,7 +1,8 @@
 //! Crash and restart (issue #22): the real server as a child process, killed with SIGKILL
-//! exactly between two durable steps of a payment, a webhook or a key rotation, then restarted
-//! on the same database; once the restarted server's resolver and workers have done their
-//! part, the invariants hold (see `checks.rs`).
+//! exactly between two durable steps of a payment, a webhook, a key rotation or a label
+//! purchase, then restarted on the same database; once the restarted server's resolver and
+//! workers (and, for a label, the retried request) have done their part, the invariants hold
+//! (see `checks.rs`).
 //!
 //! The server is the `cassa` binary built with the `failpoints` feature (`scripts/crash`
 //! builds it and names it in `CASSA_CRASH_SERVER`): `CASSA_CRASH_AT` makes it stop at a point
@@ -44,6 +45,8 @@ pub const WEBHOOK_SECRET: &str = "whsec_Y3Jhc2gtaGFybmVzcy13ZWJob29rLXNlY3JldC0z
 pub struct Shop {
     pub store: Store,
     pub api_key: String,
+    /// The shop's sandbox carrier account, when it buys labels.
+    pub carrier_key: Option<String>,
     pub orders: Vec<String>,
 }
 
@@ -242,8 +245,8 @@ async fn main() -> ExitCode {
         let v = &f.verdict;
         println!(
             "{}: {} crash points, {} kills (SIGKILL), {} server starts, {} requests; checked \
-             {} intents against {} PSP payments, {} idempotency keys, {} webhook events, {} \
-             stores' credentials; broken invariants: {}",
+             {} intents against {} PSP payments, {} shipments against {} carrier labels, {} \
+             idempotency keys, {} webhook events, {} stores' credentials; broken invariants: {}",
             backend.name(),
             f.points,
             f.kills,
@@ -251,6 +254,8 @@ async fn main() -> ExitCode {
             f.requests,
             v.intents,
             v.provider_payments,
+            v.shipments,
+            v.carrier_labels,
             v.keys,
             v.events,
             v.credentials,

@@ -28,6 +28,8 @@ pub enum Kind {
     LateWebhook,
     /// A master key rotation (every store's credentials re-encrypted).
     Rotation,
+    /// A merchant's label purchase from the sandbox carrier for a paid order.
+    Label,
 }
 
 /// A crash point and what reaches it.
@@ -94,6 +96,18 @@ pub const ALL: &[Scenario] = &[
         point: "credentials.rotation.before_complete",
         kind: Kind::Rotation,
     },
+    Scenario {
+        point: "shipments.label.after_intent",
+        kind: Kind::Label,
+    },
+    Scenario {
+        point: "shipments.label.after_provider",
+        kind: Kind::Label,
+    },
+    Scenario {
+        point: "shipments.label.after_outcome",
+        kind: Kind::Label,
+    },
 ];
 
 /// How long the restarted server may take to settle what the dead one left.
@@ -129,8 +143,88 @@ pub async fn new_shop(api: &Api, admin: &str) -> Shop {
     Shop {
         store,
         api_key,
+        carrier_key: None,
         orders: Vec::new(),
     }
+}
+
+/// Gives the shop a sandbox carrier account of its own and a ship-from address, and returns
+/// the request that buys a ground label for a new paid order (not yet sent).
+async fn label_request(run: &mut Run, shop: &mut Shop, label: &str) -> Keyed {
+    let carrier_key = format!("scr_crash_{}", Uuid::now_v7().simple());
+    let body = json!({"api_key": carrier_key, "webhook_secret": WEBHOOK_SECRET});
+    let answer = run
+        .api
+        .send(
+            Method::PUT,
+            "/api/v1/admin/credentials/sandbox_carrier/sandbox",
+            &shop.store.key,
+            Some(&Uuid::now_v7().to_string()),
+            Some(&body),
+        )
+        .await;
+    must(&answer, "sandbox carrier credentials");
+    shop.carrier_key = Some(carrier_key);
+    let settings = json!({"ship_from": {"name": "Crash Inc", "line1": "500 Congress Ave",
+        "city": "Austin", "subdivision": "TX", "postal_code": "78701", "country": "US"}});
+    let answer = run
+        .api
+        .send(
+            Method::PUT,
+            "/api/v1/admin/shipping/settings",
+            &shop.store.key,
+            Some(&Uuid::now_v7().to_string()),
+            Some(&settings),
+        )
+        .await;
+    must(&answer, "ship-from address");
+    let (order, _) = paid(run, shop, false).await;
+    let answer = run
+        .api
+        .send(
+            Method::POST,
+            &format!("/api/v1/admin/orders/{order}/shipping/rates"),
+            &shop.store.key,
+            Some(&Uuid::now_v7().to_string()),
+            Some(&json!({})),
+        )
+        .await;
+    let rates = must(&answer, "carrier rates");
+    let rate = rates["rates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["provider"] == "sandbox_carrier" && r["service"] == "ground")
+        .unwrap_or_else(|| panic!("no sandbox_carrier ground rate in {rates}"));
+    Keyed {
+        label: label.to_owned(),
+        method: Method::POST,
+        path: format!("/api/v1/admin/orders/{order}/shipments"),
+        token: shop.store.key.clone(),
+        // The store's rate table priced the order's shipping: the carrier's label costs
+        // something else.
+        body: json!({"rate_id": rate["id"], "accept_price_change": true}),
+        key: Uuid::now_v7().to_string(),
+        answers: Vec::new(),
+    }
+}
+
+/// The store's shipments (the newest 100: a shop of the harness has one).
+pub async fn shipments(api: &Api, store: &Store) -> Vec<Value> {
+    let answer = api
+        .send(
+            Method::GET,
+            "/api/v1/admin/shipments?limit=100",
+            &store.key,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, 200, "shipments: {}", answer.body);
+    answer.json()["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The request that authorizes a new order of the shop's, not yet sent.
@@ -261,6 +355,7 @@ pub async fn run(run: &mut Run, scenario: &Scenario) -> String {
             let (id, body) = capture_event(&run.api, &shop, &order).await;
             Trigger::Webhook { id, body }
         }
+        Kind::Label => Trigger::Request(label_request(run, &mut shop, scenario.point).await),
         Kind::Rotation => {
             run.rotation_target = if run.rotation_target == 1 { 2 } else { 1 };
             Trigger::Rotation {
@@ -340,13 +435,28 @@ pub async fn run(run: &mut Run, scenario: &Scenario) -> String {
         .api
         .sign_in(cassa_tests::ADMIN_EMAIL, cassa_tests::ADMIN_PASSWORD)
         .await;
-    settle(run, shop_index).await;
     let mut after = String::new();
+    if scenario.kind == Kind::Label {
+        // Nothing on the server settles a shipment whose purchase a dead process left open
+        // (no resolver looks at `purchasing` shipments): the retried key resumes it, with
+        // the same carrier key. What the restart found is part of the report.
+        let store = &run.shops[shop_index].store;
+        let found: Vec<String> = shipments(&run.api, store)
+            .await
+            .iter()
+            .map(|s| s["status"].as_str().unwrap_or("?").to_owned())
+            .collect();
+        after = format!("restart found shipments {found:?}; ");
+        if let Some(request) = run.keys.last_mut().filter(|k| k.label == scenario.point) {
+            request.send(&run.api).await;
+        }
+    }
+    settle(run, shop_index).await;
     if let Some(request) = run.keys.last_mut().filter(|k| k.label == scenario.point) {
         for _ in 0..2 {
             request.send(&run.api).await;
         }
-        after = request
+        after += &request
             .answers
             .last()
             .map(Answered::gist)
@@ -373,8 +483,8 @@ pub async fn run(run: &mut Run, scenario: &Scenario) -> String {
     )
 }
 
-/// Waits until the shop has no open payment transaction and no webhook event left to
-/// process (the resolver and the workers of the restarted server at work).
+/// Waits until the shop has no open payment transaction, no webhook event left to
+/// process and no label purchase open (the resolver and the workers of the restarted server at work).
 async fn settle(run: &Run, shop_index: usize) {
     let shop = &run.shops[shop_index];
     let started = Instant::now();
@@ -396,6 +506,11 @@ async fn settle(run: &Run, shop_index: usize) {
                     "event {} {}",
                     event["provider_event_id"], event["status"]
                 ));
+            }
+        }
+        for shipment in shipments(&run.api, &shop.store).await {
+            if shipment["status"] == "purchasing" {
+                open.push(format!("shipment {} purchasing", shipment["id"]));
             }
         }
         if open.is_empty() {
