@@ -351,7 +351,7 @@ pub enum ConfigError {
         /// The URL, password masked.
         url: DatabaseUrl,
         /// What is wrong with it (never the password).
-        reason: crate::db::PgUrlError,
+        reason: crate::pg_url::PgUrlError,
     },
     /// An entry of `CASSA_TRUSTED_PROXIES` is neither an IP address nor a CIDR range.
     #[error("CASSA_TRUSTED_PROXIES: {0:?} is not an IP address or CIDR range")]
@@ -383,7 +383,7 @@ impl DatabaseConfig {
         };
         if backend == Backend::Postgres {
             // Checked here so that a bad host list stops `cassa serve` before anything runs.
-            if let Err(reason) = crate::db::PgTargets::parse(url.expose()) {
+            if let Err(reason) = crate::pg_url::PgTargets::parse(url.expose()) {
                 return Err(ConfigError::PostgresUrl { url, reason });
             }
         }

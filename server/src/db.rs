@@ -5,13 +5,11 @@
 //! which type-checks the body against both drivers. Where the dialects really differ, a named
 //! method on [`Db`] hides the difference.
 
-mod pg_hosts;
 mod primary;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
-pub(crate) use pg_hosts::split_authority;
-pub use pg_hosts::{PgTargets, PgUrlError, SessionAttrs};
+pub use crate::pg_url::{PgTargets, PgUrlError, SessionAttrs};
 use primary::Failover;
 use sqlx::{
     migrate::Migrator,

@@ -32,6 +32,7 @@ pub mod outbound;
 pub mod pagination;
 pub mod passwords;
 pub mod payments;
+pub mod pg_url;
 pub mod providers;
 pub mod reconciliation;
 pub mod retention;

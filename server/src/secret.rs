@@ -98,7 +98,7 @@ fn redact_host_list(raw: &str) -> Option<String> {
         Some((before, query)) => (before, Some(query)),
         None => (rest, None),
     };
-    let (at, hosts_end) = crate::db::split_authority(before_query);
+    let (at, hosts_end) = crate::pg_url::split_authority(before_query);
     let host_start = at.map_or(0, |i| i + 1);
     let query_has_hosts = query.is_some_and(|q| {
         url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "host" && v.contains(','))

@@ -21,7 +21,7 @@ use sqlx::{
     postgres::{PgPool, PgPoolOptions},
 };
 
-use super::pg_hosts::{PgTargets, SessionAttrs};
+use crate::pg_url::{PgTargets, SessionAttrs};
 
 /// How often the watcher checks the current host while it is healthy: the longest a dead
 /// primary goes unnoticed when no new connection trips over it first.
