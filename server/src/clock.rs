@@ -15,6 +15,20 @@ pub fn stored(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(6)
 }
 
+/// Longest wait between two attempts of a job on one item (a resolver's open transaction or
+/// label purchase).
+pub const MAX_BACKOFF_SECS: i64 = 3600;
+
+/// The wait before attempt `attempts + 1` of a job on one item: `period`, doubled per attempt,
+/// at most [`MAX_BACKOFF_SECS`].
+pub fn backoff(period: std::time::Duration, attempts: i32) -> Duration {
+    let base = i64::try_from(period.as_secs())
+        .unwrap_or(MAX_BACKOFF_SECS)
+        .max(1);
+    let factor = 1i64 << attempts.clamp(0, 20);
+    Duration::seconds(base.saturating_mul(factor).min(MAX_BACKOFF_SECS))
+}
+
 /// A source of the current time.
 pub trait Clock: Send + Sync + 'static {
     /// The current instant, in UTC.
@@ -77,6 +91,17 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        let period = std::time::Duration::from_secs(30);
+        assert_eq!(backoff(period, 0), Duration::seconds(30));
+        assert_eq!(backoff(period, 1), Duration::seconds(60));
+        assert_eq!(backoff(period, 3), Duration::seconds(240));
+        assert_eq!(backoff(period, 10), Duration::seconds(3600));
+        assert_eq!(backoff(period, i32::MAX), Duration::seconds(3600));
+        assert_eq!(backoff(std::time::Duration::ZERO, 0), Duration::seconds(1));
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {

@@ -1,6 +1,6 @@
 //! Types that keep secrets out of logs, panics and error messages.
 
-use std::fmt;
+use std::{borrow::Cow, fmt};
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -67,17 +67,7 @@ fn redact_url(raw: &str) -> String {
                 .query_pairs()
                 .any(|(k, _)| k.eq_ignore_ascii_case("password"));
             if has_secret_param {
-                let pairs: Vec<(String, String)> = url
-                    .query_pairs()
-                    .map(|(k, v)| {
-                        let v = if k.eq_ignore_ascii_case("password") {
-                            "***".to_owned()
-                        } else {
-                            v.into_owned()
-                        };
-                        (k.into_owned(), v)
-                    })
-                    .collect();
+                let pairs = masked_pairs(url.query_pairs());
                 url.query_pairs_mut().clear().extend_pairs(pairs);
             }
             url.to_string()
@@ -87,6 +77,22 @@ fn redact_url(raw: &str) -> String {
             None => "***".to_owned(),
         },
     }
+}
+
+/// Query parameters with the value of every `password` parameter masked.
+fn masked_pairs<'a>(
+    pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+) -> Vec<(String, String)> {
+    pairs
+        .map(|(k, v)| {
+            let v = if k.eq_ignore_ascii_case("password") {
+                "***".to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect()
 }
 
 /// A libpq multi-host URL (`postgres://user:password@h1:5432,h2:5433/db`), which is no URL to
@@ -115,16 +121,7 @@ fn redact_host_list(raw: &str) -> Option<String> {
     }
     out.push_str(&before_query[host_start..]);
     if let Some(query) = query {
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-            .map(|(k, v)| {
-                let v = if k.eq_ignore_ascii_case("password") {
-                    "***".to_owned()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
+        let pairs = masked_pairs(url::form_urlencoded::parse(query.as_bytes()));
         let query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)
             .finish();

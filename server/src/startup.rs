@@ -278,6 +278,7 @@ impl Application {
         let housekeeping = crate::jobs::spawn_housekeeping(state.clone());
         let rotations = crate::credentials::keys::spawn_rotation_worker(state.clone());
         let resolver = crate::payments::spawn_resolver(state.clone());
+        let label_resolver = crate::fulfilment::spawn_resolver(state.clone());
         let webhook_workers = crate::webhooks::spawn_workers(state.clone());
         let outbound_workers = crate::outbound::spawn_workers(state.clone());
         let tax_filer = crate::tax::spawn_filer(state.clone());
@@ -336,6 +337,7 @@ impl Application {
         let _ = housekeeping.await;
         let _ = rotations.await;
         let _ = resolver.await;
+        let _ = label_resolver.await;
         let _ = tax_filer.await;
         for worker in reconciliation {
             let _ = worker.await;

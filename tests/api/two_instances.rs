@@ -12,63 +12,15 @@
 use std::{sync::Arc, time::Duration};
 
 use cassa::{
-    config::Config,
     credentials::{self, keys},
-    startup::{Application, BuildOptions},
-    state::AppState,
     types::{Environment, StoreId},
 };
-use cassa_tests::{Backend, SpawnOptions, TestApp, TestStore, spawn_app_with};
+use cassa_tests::{Backend, Instance, SpawnOptions, TestApp, TestStore, spawn_app_with};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use tokio::{sync::oneshot, task::JoinHandle};
 use uuid::Uuid;
 
 use crate::payments::shop::Shop;
-
-/// Another server process on `app`'s database: `app`'s configuration (its own pool and
-/// listener), `app`'s clock, its own background jobs.
-struct Instance {
-    state: AppState,
-    address: String,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Instance {
-    async fn beside(app: &TestApp) -> Self {
-        let mut config: Config = (*app.state.config).clone();
-        config.listen_addr = "127.0.0.1:0".parse().unwrap();
-        let instance = Application::build_with(
-            config,
-            BuildOptions {
-                clock: Some(Arc::new(app.clock.clone())),
-                extra_api: None,
-                payment_providers: None,
-                carriers: None,
-            },
-        )
-        .await
-        .unwrap();
-        let state = instance.state().clone();
-        let address = format!("http://{}", instance.local_addr());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(instance.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
-        Instance {
-            state,
-            address,
-            stop,
-            task,
-        }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap();
-    }
-}
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
     cassa::on_db!(&app.db, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await).unwrap()

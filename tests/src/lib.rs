@@ -2,6 +2,7 @@
 //! (zero2prod's `spawn_app`), on SQLite and, when `TEST_DATABASE_URL` points at a PostgreSQL
 //! server, on PostgreSQL too. Every app gets its own database, dropped when the app is dropped.
 
+mod instance;
 pub mod ledger;
 mod probes;
 mod proxy;
@@ -22,6 +23,7 @@ use sqlx::{Connection, Executor, PgConnection};
 use tokio::{sync::oneshot, task::JoinHandle};
 use uuid::Uuid;
 
+pub use instance::Instance;
 pub use probes::probe_routes;
 pub use proxy::TcpProxy;
 

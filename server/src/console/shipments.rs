@@ -172,7 +172,10 @@ pub async fn buy(
         rate_id: None,
         accept_price_change: Some(accept_price_change),
     };
-    let shipment = fulfilment::ship(state, store, env, order_id, request, &caller(req, actor))
+    let caller = caller(req, actor);
+    // A form carries no Idempotency-Key: each submission is a request of its own.
+    let key = caller.correlation_id.clone();
+    let shipment = fulfilment::ship(state, store, env, order_id, request, &caller, &key)
         .await
         .map_err(shown)?;
     Ok(match shipment.tracking_number {

@@ -24,27 +24,17 @@ use super::{
     repo::{self, TxnRow},
     service::release_after_capture,
 };
-use crate::{state::AppState, types::TransactionId};
+use crate::{clock::backoff, state::AppState, types::TransactionId};
 
 /// Transactions (and held rests) one pass takes at most.
 const BATCH: i64 = 100;
 
-/// Longest wait between two attempts on one transaction; also the wait before a refused
-/// release of a held rest is tried again.
-const MAX_BACKOFF_SECS: i64 = 3600;
+/// The wait before a refused release of a held rest is tried again.
+const MAX_BACKOFF_SECS: i64 = crate::clock::MAX_BACKOFF_SECS;
 
 /// Releases of one held rest tried at most (an hour apart); a rest still held after them is
 /// left to the merchant's void, which the intent still offers.
 const RELEASE_ATTEMPTS: i64 = 6;
-
-/// The wait before attempt `attempts + 1`: the resolver's period, doubled per attempt.
-pub(crate) fn backoff(period: Duration, attempts: i32) -> chrono::Duration {
-    let base = i64::try_from(period.as_secs())
-        .unwrap_or(MAX_BACKOFF_SECS)
-        .max(1);
-    let factor = 1i64 << attempts.clamp(0, 20);
-    chrono::Duration::seconds(base.saturating_mul(factor).min(MAX_BACKOFF_SECS))
-}
 
 /// Drives every due transaction whose outcome has been open for at least `older_than`
 /// (timeouts, crashes between the phases, asynchronous authorizations) with the same provider
@@ -226,20 +216,4 @@ pub fn spawn_resolver(state: AppState) -> JoinHandle<()> {
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_an_hour() {
-        let period = Duration::from_secs(30);
-        assert_eq!(backoff(period, 0), chrono::Duration::seconds(30));
-        assert_eq!(backoff(period, 1), chrono::Duration::seconds(60));
-        assert_eq!(backoff(period, 3), chrono::Duration::seconds(240));
-        assert_eq!(backoff(period, 10), chrono::Duration::seconds(3600));
-        assert_eq!(backoff(period, i32::MAX), chrono::Duration::seconds(3600));
-        assert_eq!(backoff(Duration::ZERO, 0), chrono::Duration::seconds(1));
-    }
 }

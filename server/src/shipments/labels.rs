@@ -59,6 +59,23 @@ fn event(
     }
 }
 
+/// Who asks for a label: the actor, and the Idempotency-Key of their request.
+#[derive(Debug, Clone, Copy)]
+pub struct Buyer<'a> {
+    /// The caller's actor (`api_key:…`, `user:…`).
+    pub actor: &'a str,
+    /// The request's Idempotency-Key.
+    pub key: &'a str,
+}
+
+impl Buyer<'_> {
+    /// What the shipment keeps of the request that bought it: scoped to the actor like the
+    /// key's record, so another credential's identical key is another request.
+    fn purchase_key(&self) -> String {
+        format!("{} {}", self.actor, self.key)
+    }
+}
+
 /// Buys the label for a paid order: the rate its payment's snapshot froze, or `request.rate_id`
 /// (a price change then needs `accept_price_change`).
 pub async fn buy(
@@ -67,8 +84,10 @@ pub async fn buy(
     env: Environment,
     order_id: OrderId,
     request: BuyRequest,
-    actor: &str,
+    buyer: Buyer<'_>,
 ) -> Result<Purchase, Error> {
+    let actor = buyer.actor;
+    let purchase_key = buyer.purchase_key();
     let scope = OrderScope {
         store_id: store,
         environment: env,
@@ -80,14 +99,18 @@ pub async fn buy(
         .capture_on_shipment;
     if let Some(live) = repo::live_for_order(&state.db, order.id).await? {
         if live.status != ShipmentStatus::Purchasing {
+            // The request that bought it, again (its answer was lost after the purchase was
+            // recorded): it hears what it bought.
+            if live.purchase_key.as_deref() == Some(purchase_key.as_str()) {
+                return Ok(Purchase {
+                    shipment: view::find(state, store, env, live.id).await?,
+                    capture_on_shipment,
+                });
+            }
             return Err(Error::AlreadyShipped(live.id));
         }
         // A purchase whose answer was lost: finish it, with the same key.
-        let rate = repo::rate(&state.db, store, env, live.rate_id)
-            .await?
-            .ok_or(Error::NotFound)?;
-        let provider_rate_id = rate.provider_rate_id.ok_or(Error::RateNotPurchasable)?;
-        let client = carrier(state, &live).await?;
+        let (client, provider_rate_id) = resumable(state, &live).await?;
         let shipment = purchase(state, client.as_ref(), live, &provider_rate_id, actor).await?;
         return Ok(Purchase {
             shipment,
@@ -137,6 +160,8 @@ pub async fn buy(
         tracking_number: None,
         void_deadline: None,
         failure_code: None,
+        purchase_key: Some(purchase_key),
+        resolve_attempts: 0,
         created_at: now,
         updated_at: now,
     };
@@ -186,11 +211,23 @@ async fn carrier(state: &AppState, row: &ShipmentRow) -> Result<Box<dyn Carrier>
     }
 }
 
+/// The carrier client of an open purchase, and the carrier's id of the rate it buys.
+pub(super) async fn resumable(
+    state: &AppState,
+    live: &ShipmentRow,
+) -> Result<(Box<dyn Carrier>, String), Error> {
+    let rate = repo::rate(&state.db, live.store_id, live.environment, live.rate_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let provider_rate_id = rate.provider_rate_id.ok_or(Error::RateNotPurchasable)?;
+    Ok((carrier(state, live).await?, provider_rate_id))
+}
+
 /// Calls the carrier for a `purchasing` shipment and records what it answered. Only a refusal
 /// or a carrier that could not be reached at all ends the purchase; any other failure may have
-/// sold the label, so the shipment stays `purchasing` and the same request resumes it with the
-/// same key.
-async fn purchase(
+/// sold the label, so the shipment stays `purchasing` and the same request (or the resolver)
+/// resumes it with the same key.
+pub(super) async fn purchase(
     state: &AppState,
     client: &dyn Carrier,
     row: ShipmentRow,

@@ -12,6 +12,7 @@ mod notify;
 pub mod packing;
 mod rates;
 mod repo;
+mod resolver;
 pub mod routes;
 mod settings;
 mod status;
@@ -23,8 +24,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use error::Error;
-pub use labels::{BuyRequest, Purchase, buy, label_document, void};
+pub use labels::{BuyRequest, Buyer, Purchase, buy, label_document, void};
 pub use rates::{FrozenRate, offer_rates, rate_for_quote};
+pub use resolver::{Resolved, resolve_purchases};
 pub use routes::{admin_router, me_router};
 pub use settings::{SettingsInput, ShippingSettings, load_settings, put_settings};
 pub use status::{Change, ShipmentStatus, apply};

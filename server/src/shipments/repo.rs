@@ -184,13 +184,17 @@ pub struct ShipmentRow {
     pub tracking_number: Option<String>,
     pub void_deadline: Option<DateTime<Utc>>,
     pub failure_code: Option<String>,
+    /// `<actor> <Idempotency-Key>` of the request that bought it.
+    pub purchase_key: Option<String>,
+    /// Resolver attempts on a purchase left open.
+    pub resolve_attempts: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 const SHIPMENT_COLUMNS: &str = "id, store_id, environment, order_id, rate_id, provider, \
     service, status, amount, currency, provider_label_id, tracking_number, void_deadline, \
-    failure_code, created_at, updated_at";
+    failure_code, purchase_key, resolve_attempts, created_at, updated_at";
 
 /// Inserts a new shipment with its packages. `Ok(false)`: the order already has a live one.
 pub async fn insert_shipment(
@@ -200,13 +204,15 @@ pub async fn insert_shipment(
 ) -> Result<bool, DbError> {
     let sql = format!(
         "INSERT INTO shipments ({SHIPMENT_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18)"
     );
     let result = on_tx!(tx, conn => {
         sqlx::query(&sql).bind(s.id).bind(s.store_id).bind(s.environment).bind(s.order_id)
             .bind(s.rate_id).bind(&s.provider).bind(&s.service).bind(s.status).bind(s.amount)
             .bind(s.currency).bind(&s.provider_label_id).bind(&s.tracking_number)
-            .bind(s.void_deadline).bind(&s.failure_code).bind(s.created_at).bind(s.updated_at)
+            .bind(s.void_deadline).bind(&s.failure_code).bind(&s.purchase_key)
+            .bind(s.resolve_attempts).bind(s.created_at).bind(s.updated_at)
             .execute(&mut *conn).await.map(|r| r.rows_affected())
     });
     if !inserted(result)? {
@@ -276,6 +282,38 @@ pub async fn by_label(
         sqlx::query_as(&sql).bind(provider).bind(label).bind(store).bind(env)
             .fetch_optional(pool).await
     })?)
+}
+
+/// Purchases left `purchasing` since before `cutoff` whose next resolver attempt is due at
+/// `now`, longest open first.
+pub async fn due_purchases(
+    db: &Db,
+    now: DateTime<Utc>,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<ShipmentRow>, DbError> {
+    let sql = format!(
+        "SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE status = 'purchasing' \
+         AND updated_at <= $2 AND (next_resolve_at IS NULL OR next_resolve_at <= $1) \
+         ORDER BY updated_at LIMIT {limit}"
+    );
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(now).bind(cutoff).fetch_all(pool).await)?)
+}
+
+/// Claims an open purchase for one resolver attempt: counts it and moves the next one to
+/// `next`, only if nobody did since `attempts` was read (two instances' passes that read the
+/// same row drive it once).
+pub async fn claim_purchase(
+    db: &Db,
+    id: ShipmentId,
+    attempts: i32,
+    next: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    const SQL: &str = "UPDATE shipments SET resolve_attempts = resolve_attempts + 1, \
+        next_resolve_at = $2 WHERE id = $1 AND resolve_attempts = $3 AND status = 'purchasing'";
+    let claimed = on_db!(db, pool => sqlx::query(SQL).bind(id).bind(next).bind(attempts)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(claimed == 1)
 }
 
 /// Locks a shipment for a change (`FOR UPDATE` on PostgreSQL; SQLite's write transaction

@@ -3,7 +3,7 @@
 use axum::{
     Extension, Json,
     extract::State,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -144,11 +144,15 @@ fn caller(scope: &StoreScope, request_id: Option<Extension<RequestId>>) -> Calle
 pub async fn buy_label(
     State(state): State<AppState>,
     scope: StoreScope,
+    headers: HeaderMap,
     request_id: Option<Extension<RequestId>>,
     ApiPath(order_id): ApiPath<OrderId>,
     ApiJson(body): ApiJson<BuyRequest>,
 ) -> Result<(StatusCode, Json<Shipment>), ApiError> {
     policy::buy_labels(scope.actor, scope.environment)?;
+    // The edge refused a request without one: the key is what a retry is recognised by.
+    let key = crate::http::idempotency::key_from_headers(&headers)
+        .map_err(|_| ApiError::IdempotencyKeyMissing)?;
     let caller = caller(&scope, request_id);
     let shipment = crate::fulfilment::ship(
         &state,
@@ -157,6 +161,7 @@ pub async fn buy_label(
         order_id,
         body,
         &caller,
+        key.as_str(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(shipment)))

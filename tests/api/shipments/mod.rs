@@ -192,6 +192,52 @@ impl Shop {
     }
 
     /// The carrier's labels of the store's account.
+    /// Turns the store's capture on shipment on (the ship-from address stays).
+    async fn capture_on_shipment(&self) {
+        let settings = json!({
+            "ship_from": {"name": "Parcels Inc", "line1": "500 Congress Ave", "city": "Austin",
+                          "subdivision": "TX", "postal_code": "78701", "country": "US"},
+            "capture_on_shipment": true,
+        });
+        let path = "/api/v1/admin/shipping/settings";
+        let key = &self.store.sandbox_key;
+        json_of(
+            send(&self.app, reqwest::Method::PUT, key, path, Some(settings)).await,
+            200,
+        )
+        .await;
+    }
+
+    /// `POST /admin/orders/{order}/shipments` under `key`.
+    async fn buy_with_key(&self, order: &str, key: &str) -> reqwest::Response {
+        self.app
+            .client
+            .post(
+                self.app
+                    .url(&format!("/api/v1/admin/orders/{order}/shipments")),
+            )
+            .bearer_auth(&self.store.sandbox_key)
+            .header("idempotency-key", key)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The order's payments (`GET /admin/orders/{order}/payments`).
+    async fn payments(&self, order: &str) -> Value {
+        let path = format!("/api/v1/admin/orders/{order}/payments");
+        let response = self
+            .app
+            .client
+            .get(self.app.url(&path))
+            .bearer_auth(&self.store.sandbox_key)
+            .send()
+            .await
+            .unwrap();
+        json_of(response, 200).await
+    }
+
     async fn carrier_labels(&self) -> Vec<Value> {
         let response = self
             .app

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cassa_tests::{Backend, both_backends};
+use cassa_tests::{Backend, Instance, both_backends};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -150,7 +150,164 @@ async fn concurrent_buys_sell_one_label(backend: Backend) {
         .count();
     assert_eq!(captures, 1, "one capture: {payments}");
 }
+/// The captures of an order's first intent, and its captured amount.
+fn captures(payments: &Value) -> (usize, Value) {
+    let intent = &payments["intents"][0];
+    let captures = intent["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["operation"] == "capture")
+        .count();
+    (captures, intent["captured_amount"].clone())
+}
+
+/// The request that bought the label lost its answer after the purchase was recorded (its
+/// key's record released after a 5xx, or left by a process that died): the same key, sent
+/// again, hears the shipment it bought, never `shipment_exists`. Another key still does.
+async fn a_retried_purchase_hears_its_own_shipment(backend: Backend) {
+    let shop = shop(backend).await;
+    let order = shop.order_to("90001").await;
+    let rates = shop.rates(&order).await;
+    let ground = Shop::carrier_rate(&rates, "ground").clone();
+    shop.pay(&order, ground["id"].as_str()).await;
+    let key = Uuid::now_v7().to_string();
+    let bought = json_of(shop.buy_with_key(&order, &key).await, 201).await;
+    // What a released or never-completed record leaves: the key is free to run again.
+    cassa::on_db!(&shop.app.db, pool => {
+        sqlx::query("DELETE FROM idempotency_keys").execute(pool).await.map(|_| ())
+    })
+    .unwrap();
+    let again = json_of(shop.buy_with_key(&order, &key).await, 201).await;
+    assert_eq!(again["id"], bought["id"]);
+    assert_eq!(again["tracking_number"], bought["tracking_number"]);
+    let other = Uuid::now_v7().to_string();
+    assert_problem(
+        shop.buy_with_key(&order, &other).await,
+        409,
+        "shipment_exists",
+    )
+    .await;
+    assert_eq!(
+        shop.carrier_labels().await.len(),
+        1,
+        "one label at the carrier"
+    );
+}
+
+/// A purchase whose request gave up (the carrier's answer was lost) and was never retried is
+/// settled by the resolver with the purchase's own carrier key: one label, and the store's
+/// capture on shipment made once. The request's key, retried later, hears the shipment.
+async fn the_resolver_settles_a_purchase_nobody_retried(backend: Backend) {
+    // The carrier answers a 99903 purchase after 1.5 s; Cassa gives up after 0.5 s.
+    let shop = shop_with(backend, Duration::from_millis(500)).await;
+    shop.capture_on_shipment().await;
+    let order = shop.order_to("99903").await;
+    let rates = shop.rates(&order).await;
+    let ground = Shop::carrier_rate(&rates, "ground").clone();
+    let snapshot = shop.pay(&order, ground["id"].as_str()).await;
+    let key = Uuid::now_v7().to_string();
+    assert_problem(
+        shop.buy_with_key(&order, &key).await,
+        502,
+        "carrier_outcome_unknown",
+    )
+    .await;
+    assert_eq!(captures(&shop.payments(&order).await).0, 0);
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+
+    let settled = cassa::fulfilment::resolve_open(&shop.app.state, chrono::Duration::zero())
+        .await
+        .unwrap();
+    assert_eq!(settled, 1);
+    let labels = shop.carrier_labels().await;
+    assert_eq!(labels.len(), 1, "one label at the carrier: {labels:?}");
+    let (count, captured) = captures(&shop.payments(&order).await);
+    assert_eq!(count, 1, "one capture");
+    assert_eq!(captured, snapshot["totals"]["total"]);
+    // A second pass finds nothing open.
+    let settled = cassa::fulfilment::resolve_open(&shop.app.state, chrono::Duration::zero())
+        .await
+        .unwrap();
+    assert_eq!(settled, 0);
+
+    let shipment = json_of(shop.buy_with_key(&order, &key).await, 201).await;
+    assert_eq!(shipment["status"], "pre_transit");
+    assert_eq!(shipment["tracking_number"], labels[0]["tracking_number"]);
+    let kinds: Vec<&str> = shipment["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["purchase_started", "purchase_unknown", "purchased"]);
+    assert_eq!(
+        captures(&shop.payments(&order).await).0,
+        1,
+        "still one capture"
+    );
+    assert_eq!(shop.carrier_labels().await.len(), 1);
+}
+
+/// Purchases the two-instance test leaves open.
+const OPEN_PURCHASES: usize = 8;
+
+/// Purchases whose requests gave up, resolved by two instances' passes at the same time (one
+/// PostgreSQL database; SQLite is one process's file): each purchase is driven by one of them,
+/// so one label at the carrier and one capture per order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_resolve_each_open_purchase_once() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let shop = shop_with(backend, Duration::from_millis(500)).await;
+    shop.capture_on_shipment().await;
+    let mut orders = Vec::new();
+    for _ in 0..OPEN_PURCHASES {
+        let order = shop.order_to("99903").await;
+        let rates = shop.rates(&order).await;
+        let ground = Shop::carrier_rate(&rates, "ground").clone();
+        shop.pay(&order, ground["id"].as_str()).await;
+        let key = Uuid::now_v7().to_string();
+        let response = shop.buy_with_key(&order, &key).await;
+        assert_problem(response, 502, "carrier_outcome_unknown").await;
+        orders.push(order);
+    }
+    // The carrier completes the last purchase 1.5 s after it was asked.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+
+    let second = Instance::beside(&shop.app).await;
+    let (a, b) = tokio::join!(
+        cassa::fulfilment::resolve_open(&shop.app.state, chrono::Duration::zero()),
+        cassa::fulfilment::resolve_open(&second.state, chrono::Duration::zero()),
+    );
+    second.stop().await;
+    assert_eq!(a.unwrap() + b.unwrap(), OPEN_PURCHASES, "each settled once");
+    let labels = shop.carrier_labels().await;
+    assert_eq!(
+        labels.len(),
+        OPEN_PURCHASES,
+        "one label per order: {labels:?}"
+    );
+    for order in &orders {
+        assert_eq!(captures(&shop.payments(order).await).0, 1, "one capture");
+    }
+    let db = &shop.app.db;
+    let count = |sql: &'static str| async move {
+        cassa::on_db!(db, pool => {
+            sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await
+        })
+        .unwrap()
+    };
+    let claimed_twice = "SELECT COUNT(*) FROM shipments WHERE resolve_attempts <> 1";
+    assert_eq!(count(claimed_twice).await, 0, "each claimed by one pass");
+    let purchased = "SELECT COUNT(*) FROM shipment_events WHERE kind = 'purchased'";
+    assert_eq!(count(purchased).await, OPEN_PURCHASES as i64);
+}
+
 both_backends!(
     a_purchase_whose_answer_was_lost_is_resolved_never_bought_twice,
     concurrent_buys_sell_one_label,
+    a_retried_purchase_hears_its_own_shipment,
+    the_resolver_settles_a_purchase_nobody_retried,
 );

@@ -74,6 +74,8 @@ async fn run_claimed(state: &AppState, batches: Option<usize>) -> Result<bool, E
     let Some(held) = run.locked_until else {
         return Ok(true);
     };
+    // The run is claimed (its lease and attempt committed); no batch has run.
+    crate::crash_point!("reconciliation.run.after_claim");
     if run.attempts > MAX_ATTEMPTS {
         let error = format!("given up after {MAX_ATTEMPTS} attempts");
         let ending = repo::Ending {
@@ -90,6 +92,8 @@ async fn run_claimed(state: &AppState, batches: Option<usize>) -> Result<bool, E
     match work(state, &run, held, batches).await {
         Ok(None) => {}
         Ok(Some(held)) => {
+            // Every batch is committed; the run is not ended.
+            crate::crash_point!("reconciliation.run.before_end");
             let summary = summary(state, &run).await?;
             let duration = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
             let ending = repo::Ending {
@@ -223,6 +227,8 @@ async fn work(
             return Err(Error::LeaseLost);
         }
         tx.commit().await?;
+        // A batch is committed; the next one has not started.
+        crate::crash_point!("reconciliation.run.after_batch");
         if !added.is_empty() {
             outbound::wake(state);
         }

@@ -1,7 +1,8 @@
 //! What must hold once every crash of a backend's run has been recovered from: the ledger adds
 //! up and agrees with the PSP's own, every key answered one way, every event acknowledged was
 //! stored once and processed, every credential still opens after the rotations, every
-//! shipment agrees with the sandbox carrier's own labels.
+//! shipment agrees with the sandbox carrier's own labels, every interrupted reconciliation run
+//! found what a clean run finds.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +13,10 @@ use cassa_tests::{
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::Run;
+use crate::{
+    Run,
+    scenarios::{reconciliation_done, reconciliation_period},
+};
 
 /// The broken invariants (empty: the run passed), and the figures checked.
 pub struct Verdict {
@@ -93,7 +97,50 @@ pub async fn check(run: &Run) -> Verdict {
         }
     }
     rotations_done(run, &mut v.broken).await;
+    reconciliations_agree(run, &mut v.broken).await;
     v
+}
+
+/// Every reconciliation run a crash interrupted was resumed to its end and found what a run of
+/// the same store and period that never crashed finds now: nothing counted twice, nothing
+/// skipped.
+async fn reconciliations_agree(run: &Run, broken: &mut Vec<String>) {
+    for (shop, id) in &run.reconciliations {
+        let store = &run.shops[*shop].store;
+        let crashed = reconciliation_done(&run.api, store, id).await;
+        let body = reconciliation_period();
+        let key = uuid::Uuid::now_v7().to_string();
+        let answer = run
+            .api
+            .send(
+                Method::POST,
+                "/api/v1/admin/reconciliation/runs",
+                &store.key,
+                Some(&key),
+                Some(&body),
+            )
+            .await;
+        let Some(reference) = answer.json()["id"].as_str().map(str::to_owned) else {
+            broken.push(format!(
+                "reconciliation: no reference run for store {}: {} {}",
+                store.id, answer.status, answer.body
+            ));
+            continue;
+        };
+        let reference = reconciliation_done(&run.api, store, &reference).await;
+        let fields = ["status", "examined", "matched", "exceptions", "totals"];
+        let differs: Vec<String> = fields
+            .iter()
+            .filter(|f| crashed[**f] != reference[**f])
+            .map(|f| format!("{f} {} (a clean run: {})", crashed[*f], reference[*f]))
+            .collect();
+        if crashed["status"] != "completed" || !differs.is_empty() {
+            broken.push(format!(
+                "reconciliation: run {id} of store {} ended {}: {differs:?}",
+                store.id, crashed["status"]
+            ));
+        }
+    }
 }
 
 /// The intent's authorized, captured and refunded amounts are the PSP's.
@@ -314,6 +361,13 @@ fn same_answer_per_key(run: &Run, broken: &mut Vec<String>) {
             ));
             continue;
         };
+        // Every label request of the harness buys a label for a paid order of its own.
+        if request.path.ends_with("/shipments") && answers[first].status != 201 {
+            broken.push(format!(
+                "labels: {} bought its label but answered {} {}",
+                request.label, answers[first].status, answers[first].body
+            ));
+        }
         for later in &answers[first + 1..] {
             if later.status != answers[first].status || later.body != answers[first].body {
                 broken.push(format!(

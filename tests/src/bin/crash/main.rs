@@ -88,6 +88,8 @@ pub struct Run {
     /// The events the harness delivered itself: (shop, event id).
     pub events: Vec<(usize, String)>,
     pub rotations: Vec<String>,
+    /// The reconciliation runs a crash interrupted: (shop, run id).
+    pub reconciliations: Vec<(usize, String)>,
     /// The version the last rotation moved to (the test keys start with 2 as primary).
     pub rotation_target: u32,
 }
@@ -172,6 +174,7 @@ async fn run_backend(bin: &Path, backend: &Backend, options: &Options) -> Figure
         keys: Vec::new(),
         events: Vec::new(),
         rotations: Vec::new(),
+        reconciliations: Vec::new(),
         rotation_target: 2,
     };
     let mut points = 0;

@@ -87,6 +87,9 @@ impl Server {
             .env("CASSA_ADMIN_PASSWORD", cassa_tests::ADMIN_PASSWORD)
             .env("CASSA_API_KEY_RATE_LIMIT", "0")
             .env("CASSA_RECONCILIATION_INTERVAL_SECS", "0")
+            // Batches of two: a run of three payments takes several, so a crash can fall
+            // between them.
+            .env("CASSA_RECONCILIATION_BATCH", "2")
             .env("CASSA_RESOLVER_INTERVAL_SECS", resolver_secs)
             .env("CASSA_PROVIDER_TIMEOUT_MS", PROVIDER_TIMEOUT_MS.to_string())
             .env(

@@ -1,10 +1,17 @@
 //! Shipping a paid order: the label, then, when the store asks for it (`capture_on_shipment`),
 //! the capture of the order's authorization. The one flow that spans shipments and payments,
 //! so it sits above both (neither imports the other).
+//!
+//! - `resolver.rs`: the job that settles label purchases a request left open, and captures
+//!   what they shipped.
+
+mod resolver;
+
+pub use resolver::{resolve_open, spawn_resolver};
 
 use crate::{
     payments::{self, Caller, CaptureRequest, Target},
-    shipments::{self, BuyRequest, Shipment},
+    shipments::{self, BuyRequest, Buyer, Shipment},
     state::AppState,
     types::{Environment, OrderId, ShipmentId, StoreId},
 };
@@ -19,8 +26,13 @@ pub async fn ship(
     order_id: OrderId,
     request: BuyRequest,
     caller: &Caller,
+    key: &str,
 ) -> Result<Shipment, shipments::Error> {
-    match shipments::buy(state, store, env, order_id, request, &caller.actor).await {
+    let buyer = Buyer {
+        actor: &caller.actor,
+        key,
+    };
+    match shipments::buy(state, store, env, order_id, request, buyer).await {
         Ok(purchase) => {
             if purchase.capture_on_shipment && purchase.shipment.status.has_label() {
                 capture(state, store, env, order_id, purchase.shipment.id, caller).await;

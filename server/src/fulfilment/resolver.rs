@@ -1,0 +1,65 @@
+//! The fulfilment resolver: settles the label purchases a request left open (see
+//! `shipments::resolve_purchases`) and, for a store that captures on shipment, makes the
+//! capture the request would have made. The capture is keyed by the shipment, so a request
+//! retried later catches up on the same one, never a second.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::capture;
+use crate::{
+    payments::{Caller, Source},
+    shipments,
+    state::AppState,
+};
+
+/// Settles every due purchase open for at least `older_than`; how many got their label.
+pub async fn resolve_open(
+    state: &AppState,
+    older_than: chrono::Duration,
+) -> Result<usize, shipments::Error> {
+    let settled = shipments::resolve_purchases(state, older_than).await?;
+    for resolved in &settled {
+        let shipment = &resolved.purchase.shipment;
+        if resolved.purchase.capture_on_shipment {
+            let caller = Caller {
+                source: Source::Job,
+                actor: "job:resolver".to_owned(),
+                correlation_id: uuid::Uuid::now_v7().to_string(),
+            };
+            capture(
+                state,
+                resolved.store,
+                resolved.environment,
+                shipment.order_id,
+                shipment.id,
+                &caller,
+            )
+            .await;
+        }
+    }
+    Ok(settled.len())
+}
+
+/// Runs [`resolve_open`] every `resolver_interval` until shutdown, on purchases open for at
+/// least one interval (a request still waiting for the carrier is left to finish).
+pub fn spawn_resolver(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let token = state.shutdown.clone();
+        let interval = state.config.resolver_interval;
+        let age = chrono::Duration::from_std(interval.max(Duration::from_secs(1)))
+            .unwrap_or(chrono::Duration::seconds(30));
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+            match resolve_open(&state, age).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(settled = n, "resolved open label purchases"),
+                Err(err) => tracing::warn!(error = %err, "label purchase resolver pass failed"),
+            }
+        }
+    })
+}
