@@ -7,3 +7,8 @@ ALTER TABLE shipments ADD COLUMN purchase_key text;
 ALTER TABLE shipments ADD COLUMN resolve_attempts integer NOT NULL DEFAULT 0;
 ALTER TABLE shipments ADD COLUMN next_resolve_at timestamptz;
 CREATE INDEX shipments_purchasing ON shipments (updated_at) WHERE status = 'purchasing';
+-- A label bought for a store that captures on shipment, whose capture has not been made yet:
+-- set in the transaction that records the label, cleared once the capture was made (or found
+-- impossible), so a process that dies in between leaves it for the resolver.
+ALTER TABLE shipments ADD COLUMN capture_due boolean NOT NULL DEFAULT false;
+CREATE INDEX shipments_capture_due ON shipments (updated_at) WHERE capture_due;

@@ -1,6 +1,7 @@
 //! Shipping a paid order: the label, then, when the store asks for it (`capture_on_shipment`),
 //! the capture of the order's authorization. The one flow that spans shipments and payments,
-//! so it sits above both (neither imports the other).
+//! so it sits above both (their services never import each other; the shipments routes only
+//! name the payments' `Caller` they hand to this flow).
 //!
 //! - `resolver.rs`: the job that settles label purchases a request left open, and captures
 //!   what they shipped.
@@ -56,6 +57,9 @@ pub async fn ship(
     }
 }
 
+/// Captures what is still capturable of the order's authorization for `shipment`, then marks
+/// the shipment's capture made, unless the database could not be asked or written (the flag
+/// stays, and the resolver tries again later under the same key).
 async fn capture(
     state: &AppState,
     store: StoreId,
@@ -64,11 +68,28 @@ async fn capture(
     shipment: ShipmentId,
     caller: &Caller,
 ) {
+    if !capture_once(state, store, env, order_id, shipment, caller).await {
+        return;
+    }
+    if let Err(err) = shipments::capture_made(state, shipment).await {
+        tracing::warn!(error = %err, %shipment, "capture on shipment made; not marked yet");
+    }
+}
+
+/// The capture itself; whether it is settled (made, impossible, or final under its key).
+async fn capture_once(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+    order_id: OrderId,
+    shipment: ShipmentId,
+    caller: &Caller,
+) -> bool {
     let detail = match payments::detail(state, store, env, order_id).await {
         Ok(detail) => detail,
         Err(err) => {
             tracing::warn!(error = %err, %order_id, "capture on shipment: payments unreadable");
-            return;
+            return false;
         }
     };
     let Some(intent) = detail
@@ -77,7 +98,7 @@ async fn capture(
         .map(|i| &i.intent)
         .find(|i| i.capturable_amount.0 > 0)
     else {
-        return;
+        return true;
     };
     // One capture per shipment, whoever asks and however often: the ledger key is made of
     // the caller's actor and this key, so both are the shipment's.
@@ -96,8 +117,18 @@ async fn capture(
         caller: &caller,
         reply: None,
     };
-    if let Err(err) = payments::capture(state, target, CaptureRequest::default()).await {
-        tracing::warn!(error = %err, %order_id, %shipment,
-            "capture on shipment failed; the authorization stands");
+    match payments::capture(state, target, CaptureRequest::default()).await {
+        Ok(_) => true,
+        // The database did not answer, or another attempt holds the key: try again later.
+        Err(err @ (payments::Error::Db(_) | payments::Error::KeyInUse)) => {
+            tracing::warn!(error = %err, %order_id, %shipment,
+                "capture on shipment not made yet; it is tried again");
+            false
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, %order_id, %shipment,
+                "capture on shipment failed; the authorization stands");
+            true
+        }
     }
 }

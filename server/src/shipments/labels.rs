@@ -76,6 +76,10 @@ impl Buyer<'_> {
     }
 }
 
+/// How long a request resuming its own open purchase holds it from the resolver (longer than
+/// any carrier call it makes).
+const RESUME_HOLD_SECS: i64 = 300;
+
 /// Buys the label for a paid order: the rate its payment's snapshot froze, or `request.rate_id`
 /// (a price change then needs `accept_price_change`).
 pub async fn buy(
@@ -109,9 +113,31 @@ pub async fn buy(
             }
             return Err(Error::AlreadyShipped(live.id));
         }
-        // A purchase whose answer was lost: finish it, with the same key.
+        // Another request's purchase: the resolver finishes it if that request does not.
+        // (Shipments from before purchase keys have none: any request may resume those.)
+        if live
+            .purchase_key
+            .as_deref()
+            .is_some_and(|key| key != purchase_key)
+        {
+            return Err(Error::AlreadyShipped(live.id));
+        }
+        // Our own purchase whose answer was lost: finish it, with the same carrier key, unless
+        // the resolver is at it right now (then the outcome is still open: retry).
+        let next = state.clock.now() + chrono::Duration::seconds(RESUME_HOLD_SECS);
+        if !repo::claim_purchase(&state.db, live.id, live.resolve_attempts, next).await? {
+            return Err(Error::CarrierOutcomeUnknown);
+        }
         let (client, provider_rate_id) = resumable(state, &live).await?;
-        let shipment = purchase(state, client.as_ref(), live, &provider_rate_id, actor).await?;
+        let shipment = purchase(
+            state,
+            client.as_ref(),
+            live,
+            &provider_rate_id,
+            actor,
+            capture_on_shipment,
+        )
+        .await?;
         return Ok(Purchase {
             shipment,
             capture_on_shipment,
@@ -162,6 +188,7 @@ pub async fn buy(
         failure_code: None,
         purchase_key: Some(purchase_key),
         resolve_attempts: 0,
+        capture_due: false,
         created_at: now,
         updated_at: now,
     };
@@ -187,7 +214,15 @@ pub async fn buy(
     )
     .await?;
     tx.commit().await?;
-    let shipment = purchase(state, client.as_ref(), row, &provider_rate_id, actor).await?;
+    let shipment = purchase(
+        state,
+        client.as_ref(),
+        row,
+        &provider_rate_id,
+        actor,
+        capture_on_shipment,
+    )
+    .await?;
     Ok(Purchase {
         shipment,
         capture_on_shipment,
@@ -233,6 +268,7 @@ pub(super) async fn purchase(
     row: ShipmentRow,
     provider_rate_id: &str,
     actor: &str,
+    capture_on_shipment: bool,
 ) -> Result<Shipment, Error> {
     let key = provider_key(row.id.0, "label", 1);
     // The purchase is recorded (`purchasing`); the carrier has not been called.
@@ -246,7 +282,7 @@ pub(super) async fn purchase(
         Ok(label) => {
             // Documents are fetched (and kept) when first asked for: nothing after the
             // purchase is recorded may fail the request that bought it.
-            record_purchase(state, &row, &label, actor).await?;
+            record_purchase(state, &row, &label, actor, capture_on_shipment).await?;
             crate::crash_point!("shipments.label.after_outcome");
             view::find(state, row.store_id, row.environment, row.id).await
         }
@@ -292,12 +328,15 @@ pub(super) async fn purchase(
     }
 }
 
-/// Records a sold label, then replays the tracking events that arrived before it.
+/// Records a sold label, then replays the tracking events that arrived before it. The first
+/// recording marks the store's capture on shipment due, in the same transaction, so that it is
+/// made even if whoever bought the label dies before making it.
 async fn record_purchase(
     state: &AppState,
     row: &ShipmentRow,
     label: &Label,
     actor: &str,
+    capture_on_shipment: bool,
 ) -> Result<(), Error> {
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
@@ -316,6 +355,9 @@ async fn record_purchase(
         current.status = apply(current.status, Change::Tracked(stored.status))?;
     }
     current.updated_at = now;
+    if before == ShipmentStatus::Purchasing {
+        current.capture_due = capture_on_shipment;
+    }
     repo::update(&mut tx, &current).await?;
     if before == ShipmentStatus::Purchasing {
         let detail = format!(

@@ -26,7 +26,7 @@ use utoipa::ToSchema;
 pub use error::Error;
 pub use labels::{BuyRequest, Buyer, Purchase, buy, label_document, void};
 pub use rates::{FrozenRate, offer_rates, rate_for_quote};
-pub use resolver::{Resolved, resolve_purchases};
+pub use resolver::{DueCapture, Resolved, capture_made, captures_due, resolve_purchases};
 pub use routes::{admin_router, me_router};
 pub use settings::{SettingsInput, ShippingSettings, load_settings, put_settings};
 pub use status::{Change, ShipmentStatus, apply};

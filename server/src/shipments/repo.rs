@@ -188,13 +188,15 @@ pub struct ShipmentRow {
     pub purchase_key: Option<String>,
     /// Resolver attempts on a purchase left open.
     pub resolve_attempts: i32,
+    /// The label is bought and the store's capture on shipment is still to be made.
+    pub capture_due: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 const SHIPMENT_COLUMNS: &str = "id, store_id, environment, order_id, rate_id, provider, \
     service, status, amount, currency, provider_label_id, tracking_number, void_deadline, \
-    failure_code, purchase_key, resolve_attempts, created_at, updated_at";
+    failure_code, purchase_key, resolve_attempts, capture_due, created_at, updated_at";
 
 /// Inserts a new shipment with its packages. `Ok(false)`: the order already has a live one.
 pub async fn insert_shipment(
@@ -205,14 +207,14 @@ pub async fn insert_shipment(
     let sql = format!(
         "INSERT INTO shipments ({SHIPMENT_COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18)"
+         $18, $19)"
     );
     let result = on_tx!(tx, conn => {
         sqlx::query(&sql).bind(s.id).bind(s.store_id).bind(s.environment).bind(s.order_id)
             .bind(s.rate_id).bind(&s.provider).bind(&s.service).bind(s.status).bind(s.amount)
             .bind(s.currency).bind(&s.provider_label_id).bind(&s.tracking_number)
             .bind(s.void_deadline).bind(&s.failure_code).bind(&s.purchase_key)
-            .bind(s.resolve_attempts).bind(s.created_at).bind(s.updated_at)
+            .bind(s.resolve_attempts).bind(s.capture_due).bind(s.created_at).bind(s.updated_at)
             .execute(&mut *conn).await.map(|r| r.rows_affected())
     });
     if !inserted(result)? {
@@ -316,6 +318,27 @@ pub async fn claim_purchase(
     Ok(claimed == 1)
 }
 
+/// Labelled shipments whose capture on shipment is still due, unchanged since `cutoff`
+/// (a request that bought one just now makes its own), oldest first.
+pub async fn due_captures(
+    db: &Db,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<ShipmentRow>, DbError> {
+    let sql = format!(
+        "SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE capture_due AND updated_at <= $1 \
+         ORDER BY updated_at LIMIT {limit}"
+    );
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(cutoff).fetch_all(pool).await)?)
+}
+
+/// The shipment's capture on shipment was made (or cannot be).
+pub async fn capture_made(db: &Db, id: ShipmentId) -> Result<(), DbError> {
+    const SQL: &str = "UPDATE shipments SET capture_due = false WHERE id = $1 AND capture_due";
+    on_db!(db, pool => sqlx::query(SQL).bind(id).execute(pool).await.map(|_| ()))?;
+    Ok(())
+}
+
 /// Locks a shipment for a change (`FOR UPDATE` on PostgreSQL; SQLite's write transaction
 /// already holds the database).
 pub async fn lock(tx: &mut Tx, id: ShipmentId) -> Result<ShipmentRow, DbError> {
@@ -335,11 +358,11 @@ pub async fn lock(tx: &mut Tx, id: ShipmentId) -> Result<ShipmentRow, DbError> {
 pub async fn update(tx: &mut Tx, s: &ShipmentRow) -> Result<(), DbError> {
     const SQL: &str = "UPDATE shipments SET status = $2, amount = $3, currency = $4, \
         provider_label_id = $5, tracking_number = $6, void_deadline = $7, failure_code = $8, \
-        service = $9, updated_at = $10 WHERE id = $1";
+        service = $9, updated_at = $10, capture_due = $11 WHERE id = $1";
     on_tx!(tx, conn => {
         sqlx::query(SQL).bind(s.id).bind(s.status).bind(s.amount).bind(s.currency)
             .bind(&s.provider_label_id).bind(&s.tracking_number).bind(s.void_deadline)
-            .bind(&s.failure_code).bind(&s.service).bind(s.updated_at)
+            .bind(&s.failure_code).bind(&s.service).bind(s.updated_at).bind(s.capture_due)
             .execute(conn).await.map(|_| ())
     })?;
     Ok(())

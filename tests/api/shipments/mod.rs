@@ -191,7 +191,6 @@ impl Shop {
         json_of(response, 200).await
     }
 
-    /// The carrier's labels of the store's account.
     /// Turns the store's capture on shipment on (the ship-from address stays).
     async fn capture_on_shipment(&self) {
         let settings = json!({
@@ -238,6 +237,7 @@ impl Shop {
         json_of(response, 200).await
     }
 
+    /// The carrier's labels of the store's account.
     async fn carrier_labels(&self) -> Vec<Value> {
         let response = self
             .app

@@ -47,10 +47,9 @@ async fn a_purchase_whose_answer_was_lost_is_resolved_never_bought_twice(backend
 }
 
 /// Many buyers of one order's label at once (the store's capture on shipment on): one label at
-/// the carrier, one shipment, one capture. A buyer that arrives while the purchase is in flight
-/// resumes it with the purchase's own carrier key (it cannot tell an in-flight purchase from
-/// one whose request died), so it may answer `201` too, always with the same shipment; every
-/// buyer after the purchase hears `shipment_exists`.
+/// the carrier, one shipment, one capture. One buyer buys it (`201`); every other one, while
+/// the purchase is in flight or after it, hears `shipment_exists` (a purchase whose buyer dies
+/// is the resolver's to finish, never another buyer's).
 async fn concurrent_buys_sell_one_label(backend: Backend) {
     let shop = shop(backend).await;
     let settings = json!({
@@ -150,6 +149,7 @@ async fn concurrent_buys_sell_one_label(backend: Backend) {
         .count();
     assert_eq!(captures, 1, "one capture: {payments}");
 }
+
 /// The captures of an order's first intent, and its captured amount.
 fn captures(payments: &Value) -> (usize, Value) {
     let intent = &payments["intents"][0];
@@ -249,6 +249,42 @@ async fn the_resolver_settles_a_purchase_nobody_retried(backend: Backend) {
     assert_eq!(shop.carrier_labels().await.len(), 1);
 }
 
+/// A buyer that recorded its label but died before the store's capture on shipment (the
+/// shipment's capture is still due) leaves the capture to the resolver: made once, and not
+/// again on the next pass.
+async fn the_resolver_makes_a_capture_a_dead_buyer_left_due(backend: Backend) {
+    let shop = shop(backend).await;
+    let order = shop.order_to("90001").await;
+    let rates = shop.rates(&order).await;
+    let ground = Shop::carrier_rate(&rates, "ground").clone();
+    let snapshot = shop.pay(&order, ground["id"].as_str()).await;
+    // Bought while the store did not capture on shipment: nothing captured.
+    let shipment = json_of(
+        shop.buy_with_key(&order, &Uuid::now_v7().to_string()).await,
+        201,
+    )
+    .await;
+    assert_eq!(captures(&shop.payments(&order).await).0, 0);
+    // What a buyer of a store that captures on shipment leaves when it dies right after the
+    // label was recorded.
+    shop.capture_on_shipment().await;
+    let id: Uuid = shipment["id"].as_str().unwrap().parse().unwrap();
+    cassa::on_db!(&shop.app.db, pool => {
+        sqlx::query("UPDATE shipments SET capture_due = true WHERE id = $1")
+            .bind(id).execute(pool).await.map(|_| ())
+    })
+    .unwrap();
+    for _ in 0..2 {
+        let settled = cassa::fulfilment::resolve_open(&shop.app.state, chrono::Duration::zero())
+            .await
+            .unwrap();
+        assert_eq!(settled, 0, "no purchase was open");
+        let (count, captured) = captures(&shop.payments(&order).await);
+        assert_eq!(count, 1, "one capture");
+        assert_eq!(captured, snapshot["totals"]["total"]);
+    }
+}
+
 /// Purchases the two-instance test leaves open.
 const OPEN_PURCHASES: usize = 8;
 
@@ -310,4 +346,5 @@ both_backends!(
     concurrent_buys_sell_one_label,
     a_retried_purchase_hears_its_own_shipment,
     the_resolver_settles_a_purchase_nobody_retried,
+    the_resolver_makes_a_capture_a_dead_buyer_left_due,
 );

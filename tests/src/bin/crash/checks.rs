@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::{
     Run,
-    scenarios::{reconciliation_done, reconciliation_period},
+    scenarios::{captured_once, reconciliation_done},
 };
 
 /// The broken invariants (empty: the run passed), and the figures checked.
@@ -105,10 +105,9 @@ pub async fn check(run: &Run) -> Verdict {
 /// the same store and period that never crashed finds now: nothing counted twice, nothing
 /// skipped.
 async fn reconciliations_agree(run: &Run, broken: &mut Vec<String>) {
-    for (shop, id) in &run.reconciliations {
+    for (shop, id, period) in &run.reconciliations {
         let store = &run.shops[*shop].store;
         let crashed = reconciliation_done(&run.api, store, id).await;
-        let body = reconciliation_period();
         let key = uuid::Uuid::now_v7().to_string();
         let answer = run
             .api
@@ -117,7 +116,7 @@ async fn reconciliations_agree(run: &Run, broken: &mut Vec<String>) {
                 "/api/v1/admin/reconciliation/runs",
                 &store.key,
                 Some(&key),
-                Some(&body),
+                Some(period),
             )
             .await;
         let Some(reference) = answer.json()["id"].as_str().map(str::to_owned) else {
@@ -275,6 +274,13 @@ async fn labels_agree(
                 theirs.len()
             )),
             _ => {
+                let order = shipment["order_id"].as_str().unwrap_or_default();
+                if !captured_once(&run.api, store, order).await {
+                    broken.push(format!(
+                        "shipments: shipment {id}'s order {order} is not captured exactly once \
+                         (the store captures on shipment)"
+                    ));
+                }
                 let label = theirs[0];
                 if label["tracking_number"] != shipment["tracking_number"]
                     || label["status"] != "purchased"

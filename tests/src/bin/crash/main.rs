@@ -88,8 +88,8 @@ pub struct Run {
     /// The events the harness delivered itself: (shop, event id).
     pub events: Vec<(usize, String)>,
     pub rotations: Vec<String>,
-    /// The reconciliation runs a crash interrupted: (shop, run id).
-    pub reconciliations: Vec<(usize, String)>,
+    /// The reconciliation runs a crash interrupted: (shop, run id, the period it was asked for).
+    pub reconciliations: Vec<(usize, String, serde_json::Value)>,
     /// The version the last rotation moved to (the test keys start with 2 as primary).
     pub rotation_target: u32,
 }

@@ -179,8 +179,11 @@ async fn label_request(run: &mut Run, shop: &mut Shop, label: &str) -> Keyed {
         .await;
     must(&answer, "sandbox carrier credentials");
     shop.carrier_key = Some(carrier_key);
+    // The store captures on shipment: the capture a dead buyer did not make is the
+    // resolver's to make too.
     let settings = json!({"ship_from": {"name": "Crash Inc", "line1": "500 Congress Ave",
-        "city": "Austin", "subdivision": "TX", "postal_code": "78701", "country": "US"}});
+        "city": "Austin", "subdivision": "TX", "postal_code": "78701", "country": "US"},
+        "capture_on_shipment": true});
     let answer = run
         .api
         .send(
@@ -498,12 +501,13 @@ pub async fn run(run: &mut Run, scenario: &Scenario) -> String {
         && let Some(answer) = request.answers.last()
     {
         let id = answer.json()["id"].as_str().unwrap_or("?").to_owned();
+        let period = request.body.clone();
         let done = reconciliation_done(&run.api, &run.shops[shop_index].store, &id).await;
         after = format!(
             "run {} examined {} matched {} exceptions {} attempts {}",
             done["status"], done["examined"], done["matched"], done["exceptions"], done["attempts"]
         );
-        run.reconciliations.push((shop_index, id));
+        run.reconciliations.push((shop_index, id, period));
     }
     format!(
         "{:<40} before the kill: {before_crash:<28} after: {after}",
@@ -540,6 +544,10 @@ async fn settle(run: &Run, shop_index: usize) {
             if shipment["status"] == "purchasing" {
                 open.push(format!("shipment {} purchasing", shipment["id"]));
             }
+            let order = shipment["order_id"].as_str().unwrap_or_default();
+            if shipment["label"].is_object() && !captured_once(&run.api, &shop.store, order).await {
+                open.push(format!("shipment {}'s capture", shipment["id"]));
+            }
         }
         if open.is_empty() {
             return;
@@ -550,6 +558,18 @@ async fn settle(run: &Run, shop_index: usize) {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Whether the order's payment is captured in full by exactly one capture (what capture on
+/// shipment makes of a label, whoever made it).
+pub async fn captured_once(api: &Api, store: &Store, order: &str) -> bool {
+    let payments = api.payments(store, order).await;
+    let intent = &payments["intents"][0];
+    let captures = cassa_tests::ledger::txns(intent)
+        .iter()
+        .filter(|t| t["operation"] == "capture" && t["status"] == "succeeded")
+        .count();
+    captures == 1 && intent["captured_amount"] == intent["amount"]
 }
 
 /// The period every reconciliation of the harness covers: from yesterday to the day after
