@@ -23,6 +23,7 @@ mod cpu;
 mod database;
 mod measure;
 mod outbound;
+mod roundtrips;
 mod seed;
 
 use cpu::{CpuUsage, Probe};
@@ -130,8 +131,19 @@ impl Drop for Server {
 }
 
 fn start_server(path: &str, database_url: &str, data_dir: &str) -> Server {
+    start_server_with(path, database_url, data_dir, &[])
+}
+
+/// [`start_server`] with more environment variables.
+fn start_server_with(
+    path: &str,
+    database_url: &str,
+    data_dir: &str,
+    extra: &[(&str, &str)],
+) -> Server {
     let port = free_port();
     let child = Command::new(path)
+        .envs(extra.iter().copied())
         .arg("serve")
         .env("DATABASE_URL", database_url)
         .env("CASSA_DATA_DIR", data_dir)
@@ -438,6 +450,22 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
     results
         .push(authorize_capture(&api, &seeded, o, target, &replays, Some(peak_rate / 2.0)).await);
 
+    let round_trips = if backend == "postgres" {
+        eprintln!("[{backend}] round trips per payment (one at a time, counted on the wire)");
+        let counted = roundtrips::per_payment(
+            &o.server,
+            &database_url,
+            &data_dir.display().to_string(),
+            &seeded,
+            100,
+        )
+        .await;
+        eprintln!("[{backend}] round trips: {counted}");
+        counted
+    } else {
+        Value::Null
+    };
+
     eprintln!("[{backend}] idempotent replay");
     let replay_set = Arc::new(replays.lock().map(|r| r.clone()).unwrap_or_default());
     {
@@ -578,7 +606,8 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
     eprintln!("[{backend}] {export}");
     let reconciliation = measure_reconciliation(&http, &server.base, &seeded.key, pid).await;
     eprintln!("[{backend}] {reconciliation}");
-    let export = json!({"tax_export": export, "reconciliation": reconciliation});
+    let export = json!({"tax_export": export, "reconciliation": reconciliation,
+        "round_trips": round_trips});
     sampler.abort();
     let hwm = rss_kb(pid, "VmHWM:")
         .unwrap_or(0)
