@@ -191,6 +191,16 @@ impl Shop {
         json_of(response, 200).await
     }
 
+    /// A new order to `postal_code`, paid (authorized) at the carrier's ground rate: the order
+    /// and its checkout snapshot.
+    async fn paid_order(&self, postal_code: &str) -> (String, Value) {
+        let order = self.order_to(postal_code).await;
+        let rates = self.rates(&order).await;
+        let ground = Shop::carrier_rate(&rates, "ground").clone();
+        let snapshot = self.pay(&order, ground["id"].as_str()).await;
+        (order, snapshot)
+    }
+
     /// Turns the store's capture on shipment on (the ship-from address stays).
     async fn capture_on_shipment(&self) {
         let settings = json!({

@@ -7,16 +7,13 @@ use cassa_tests::{Backend, Instance, both_backends};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Shop, shop, shop_with};
-use crate::support::{assert_problem, json_of, send};
+use super::{shop, shop_with};
+use crate::support::{assert_problem, json_of};
 
 async fn a_purchase_whose_answer_was_lost_is_resolved_never_bought_twice(backend: Backend) {
     // The carrier answers a 99903 purchase after 1.5 s; Cassa gives up after 0.5 s.
     let shop = shop_with(backend, Duration::from_millis(500)).await;
-    let order = shop.order_to("99903").await;
-    let rates = shop.rates(&order).await;
-    let ground = Shop::carrier_rate(&rates, "ground").clone();
-    shop.pay(&order, ground["id"].as_str()).await;
+    let (order, _) = shop.paid_order("99903").await;
     let key = Uuid::now_v7().to_string();
     let buy = || {
         shop.app
@@ -52,22 +49,9 @@ async fn a_purchase_whose_answer_was_lost_is_resolved_never_bought_twice(backend
 /// is the resolver's to finish, never another buyer's).
 async fn concurrent_buys_sell_one_label(backend: Backend) {
     let shop = shop(backend).await;
-    let settings = json!({
-        "ship_from": {"name": "Parcels Inc", "line1": "500 Congress Ave", "city": "Austin",
-                      "subdivision": "TX", "postal_code": "78701", "country": "US"},
-        "capture_on_shipment": true,
-    });
-    let path = "/api/v1/admin/shipping/settings";
+    shop.capture_on_shipment().await;
     let key = &shop.store.sandbox_key;
-    json_of(
-        send(&shop.app, reqwest::Method::PUT, key, path, Some(settings)).await,
-        200,
-    )
-    .await;
-    let order = shop.order_to("90001").await;
-    let rates = shop.rates(&order).await;
-    let ground = Shop::carrier_rate(&rates, "ground").clone();
-    let snapshot = shop.pay(&order, ground["id"].as_str()).await;
+    let (order, snapshot) = shop.paid_order("90001").await;
 
     // Truly concurrent: each buyer on its own task, its own Idempotency-Key.
     let mut buyers = tokio::task::JoinSet::new();
@@ -167,10 +151,7 @@ fn captures(payments: &Value) -> (usize, Value) {
 /// again, hears the shipment it bought, never `shipment_exists`. Another key still does.
 async fn a_retried_purchase_hears_its_own_shipment(backend: Backend) {
     let shop = shop(backend).await;
-    let order = shop.order_to("90001").await;
-    let rates = shop.rates(&order).await;
-    let ground = Shop::carrier_rate(&rates, "ground").clone();
-    shop.pay(&order, ground["id"].as_str()).await;
+    let (order, _) = shop.paid_order("90001").await;
     let key = Uuid::now_v7().to_string();
     let bought = json_of(shop.buy_with_key(&order, &key).await, 201).await;
     // What a released or never-completed record leaves: the key is free to run again.
@@ -202,10 +183,7 @@ async fn the_resolver_settles_a_purchase_nobody_retried(backend: Backend) {
     // The carrier answers a 99903 purchase after 1.5 s; Cassa gives up after 0.5 s.
     let shop = shop_with(backend, Duration::from_millis(500)).await;
     shop.capture_on_shipment().await;
-    let order = shop.order_to("99903").await;
-    let rates = shop.rates(&order).await;
-    let ground = Shop::carrier_rate(&rates, "ground").clone();
-    let snapshot = shop.pay(&order, ground["id"].as_str()).await;
+    let (order, snapshot) = shop.paid_order("99903").await;
     let key = Uuid::now_v7().to_string();
     assert_problem(
         shop.buy_with_key(&order, &key).await,
@@ -254,10 +232,7 @@ async fn the_resolver_settles_a_purchase_nobody_retried(backend: Backend) {
 /// again on the next pass.
 async fn the_resolver_makes_a_capture_a_dead_buyer_left_due(backend: Backend) {
     let shop = shop(backend).await;
-    let order = shop.order_to("90001").await;
-    let rates = shop.rates(&order).await;
-    let ground = Shop::carrier_rate(&rates, "ground").clone();
-    let snapshot = shop.pay(&order, ground["id"].as_str()).await;
+    let (order, snapshot) = shop.paid_order("90001").await;
     // Bought while the store did not capture on shipment: nothing captured.
     let shipment = json_of(
         shop.buy_with_key(&order, &Uuid::now_v7().to_string()).await,
@@ -300,10 +275,7 @@ async fn two_instances_resolve_each_open_purchase_once() {
     shop.capture_on_shipment().await;
     let mut orders = Vec::new();
     for _ in 0..OPEN_PURCHASES {
-        let order = shop.order_to("99903").await;
-        let rates = shop.rates(&order).await;
-        let ground = Shop::carrier_rate(&rates, "ground").clone();
-        shop.pay(&order, ground["id"].as_str()).await;
+        let (order, _) = shop.paid_order("99903").await;
         let key = Uuid::now_v7().to_string();
         let response = shop.buy_with_key(&order, &key).await;
         assert_problem(response, 502, "carrier_outcome_unknown").await;

@@ -167,6 +167,21 @@ fn start_server_with(
     }
 }
 
+/// Waits (up to 20 s) until the server at `base` answers `/readyz`.
+async fn wait_ready(http: &reqwest::Client, base: &str) {
+    for _ in 0..200 {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 type Replay = (String, String, String, Value);
 
 async fn authorize_capture(
@@ -404,17 +419,7 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
         .pool_max_idle_per_host(o.concurrency * 2)
         .build()
         .expect("client");
-    for _ in 0..200 {
-        if http
-            .get(format!("{}/readyz", server.base))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_ready(&http, &server.base).await;
     let peak = Arc::new(AtomicU64::new(0));
     let sampler = {
         let peak = peak.clone();

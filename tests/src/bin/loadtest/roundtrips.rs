@@ -14,7 +14,6 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
 };
 
 use serde_json::{Value, json};
@@ -27,7 +26,7 @@ use uuid::Uuid;
 use super::{
     Server,
     seed::{Api, Seeded},
-    start_server_with,
+    start_server_with, wait_ready,
 };
 
 /// Whose statements a round trip carries.
@@ -331,17 +330,7 @@ pub async fn per_payment(
         ],
     );
     let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if http
-            .get(format!("{}/readyz", server.base))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_ready(&http, &server.base).await;
     let api = Api {
         http,
         base: server.base.clone(),
