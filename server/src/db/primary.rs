@@ -149,12 +149,14 @@ impl Failover {
             })
         };
         if self.targets.hosts.len() < 2 {
-            return options;
+            return options.before_acquire(super::ping_if_idle);
         }
         let since = self.clone();
-        options.before_acquire(move |_conn, meta| {
-            let fresh = since.made_after_switch(meta.age);
-            Box::pin(async move { Ok(fresh) })
+        options.before_acquire(move |conn, meta| {
+            if !since.made_after_switch(meta.age) {
+                return Box::pin(async { Ok(false) });
+            }
+            super::ping_if_idle(conn, meta)
         })
     }
 
