@@ -56,6 +56,36 @@ pub async fn purge_expired(state: &AppState) -> Result<Purged, DbError> {
 }
 
 /// Runs [`purge_expired`] periodically until the server shuts down.
+/// Runs a resolver's `pass` every `resolver_interval` until shutdown, on items open for at
+/// least `age`, and logs how many it settled (`what` names them).
+pub fn spawn_resolver_loop<F, Fut, E>(
+    state: AppState,
+    age: chrono::Duration,
+    what: &'static str,
+    pass: F,
+) -> JoinHandle<()>
+where
+    F: Fn(AppState, chrono::Duration) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<usize, E>> + Send,
+    E: std::fmt::Display,
+{
+    tokio::spawn(async move {
+        let token = state.shutdown.clone();
+        let interval = state.config.resolver_interval;
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+            match pass(state.clone(), age).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(settled = n, what, "resolver pass"),
+                Err(err) => tracing::warn!(error = %err, what, "resolver pass failed"),
+            }
+        }
+    })
+}
+
 pub fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let token = state.shutdown.clone();

@@ -61,23 +61,13 @@ pub async fn resolve_open(
 /// least one interval and twice the provider timeout: a request still waiting for the carrier
 /// is left to finish (a request resuming its own purchase claims it meanwhile).
 pub fn spawn_resolver(state: AppState) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let token = state.shutdown.clone();
-        let interval = state.config.resolver_interval;
-        let wait = interval
-            .max(state.config.provider_timeout.saturating_mul(2))
-            .max(Duration::from_secs(1));
-        let age = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(30));
-        loop {
-            tokio::select! {
-                _ = token.cancelled() => break,
-                _ = tokio::time::sleep(interval) => {}
-            }
-            match resolve_open(&state, age).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(settled = n, "resolved open label purchases"),
-                Err(err) => tracing::warn!(error = %err, "label purchase resolver pass failed"),
-            }
-        }
+    let wait = state
+        .config
+        .resolver_interval
+        .max(state.config.provider_timeout.saturating_mul(2))
+        .max(Duration::from_secs(1));
+    let age = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(30));
+    crate::jobs::spawn_resolver_loop(state, age, "label purchases", |state, age| async move {
+        resolve_open(&state, age).await
     })
 }

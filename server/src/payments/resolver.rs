@@ -199,21 +199,13 @@ pub async fn is_open(state: &AppState, id: TransactionId) -> Result<bool, Error>
 
 /// Runs [`resolve_open`] every `resolver_interval` until shutdown.
 pub fn spawn_resolver(state: AppState) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let token = state.shutdown.clone();
-        let interval = state.config.resolver_interval;
-        let age = chrono::Duration::from_std(interval.max(Duration::from_secs(1)))
+    let age =
+        chrono::Duration::from_std(state.config.resolver_interval.max(Duration::from_secs(1)))
             .unwrap_or(chrono::Duration::seconds(30));
-        loop {
-            tokio::select! {
-                _ = token.cancelled() => break,
-                _ = tokio::time::sleep(interval) => {}
-            }
-            match resolve_open(&state, age).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(settled = n, "resolved open payment transactions"),
-                Err(err) => tracing::warn!(error = %err, "payment resolver pass failed"),
-            }
-        }
-    })
+    crate::jobs::spawn_resolver_loop(
+        state,
+        age,
+        "payment transactions",
+        |state, age| async move { resolve_open(&state, age).await },
+    )
 }
