@@ -48,7 +48,11 @@ pub async fn ship(
                 .await
                 .map(|s| s.capture_on_shipment)
                 .unwrap_or(false);
-            if captures {
+            // Only once there is a label: another request's purchase may still be in flight.
+            let labelled = shipments::find(state, store, env, shipment)
+                .await
+                .is_ok_and(|s| s.status.has_label());
+            if captures && labelled {
                 capture(state, store, env, order_id, shipment, caller).await;
             }
             Err(shipments::Error::AlreadyShipped(shipment))

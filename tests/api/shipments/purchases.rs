@@ -260,6 +260,26 @@ async fn the_resolver_makes_a_capture_a_dead_buyer_left_due(backend: Backend) {
     }
 }
 
+/// Another key's buy while a purchase is still open (no label yet) hears `shipment_exists` and
+/// captures nothing: the store captures on shipment only once there is a label.
+async fn a_buy_during_another_open_purchase_captures_nothing(backend: Backend) {
+    // The carrier answers a 99903 purchase after 1.5 s; Cassa gives up after 0.5 s.
+    let shop = shop_with(backend, Duration::from_millis(500)).await;
+    shop.capture_on_shipment().await;
+    let (order, _) = shop.paid_order("99903").await;
+    let first = Uuid::now_v7().to_string();
+    let response = shop.buy_with_key(&order, &first).await;
+    assert_problem(response, 502, "carrier_outcome_unknown").await;
+    let other = Uuid::now_v7().to_string();
+    let response = shop.buy_with_key(&order, &other).await;
+    assert_problem(response, 409, "shipment_exists").await;
+    assert_eq!(
+        captures(&shop.payments(&order).await).0,
+        0,
+        "no label, no capture"
+    );
+}
+
 /// Purchases the two-instance test leaves open.
 const OPEN_PURCHASES: usize = 8;
 
@@ -319,4 +339,5 @@ both_backends!(
     a_retried_purchase_hears_its_own_shipment,
     the_resolver_settles_a_purchase_nobody_retried,
     the_resolver_makes_a_capture_a_dead_buyer_left_due,
+    a_buy_during_another_open_purchase_captures_nothing,
 );
