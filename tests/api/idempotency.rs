@@ -519,6 +519,7 @@ async fn declared_routes_hold_the_key_in_their_own_transaction(backend: Backend)
             "POST /api/v1/admin/orders/{order_id}/payments/{intent_id}/refund",
             "POST /api/v1/admin/orders/{order_id}/payments/{intent_id}/void",
             "POST /api/v1/me/checkout/quote",
+            "POST /api/v1/me/orders",
             "POST /api/v1/me/orders/{order_id}/payments/authorize",
         ]
     );

@@ -1,16 +1,11 @@
 //! Quoting an order into a snapshot, reading snapshots, and checking one before payment.
 
-use std::sync::Arc;
-
 use super::{
     Error, Payable, QuoteRequest, SelectedProviders, Snapshot, SnapshotLine, Totals, config, repo,
 };
 use crate::{
     fx::{self, FxView, Lock, SettlementTotals},
-    idempotency::{
-        KeyRecord,
-        answer::{self, Answer},
-    },
+    idempotency::answer,
     identity::CustomerScope,
     money::MinorUnits,
     orders::{self, OrderScope, OrderStatus},
@@ -24,27 +19,9 @@ use crate::{
     types::{Currency, InvalidValue, OrderId, ShippingRateId, SnapshotId},
 };
 
-/// Renders a snapshot as the answer stored under the request's key. The edge supplies it: the
-/// status and body of an answer are chosen there.
-pub type Render = Arc<dyn Fn(&Snapshot) -> Answer + Send + Sync>;
-
 /// The request's idempotency record, written in the snapshot's transaction: a quote's whole
 /// effect is that one transaction, so its answer is stored with it.
-#[derive(Clone)]
-pub struct Reply {
-    /// The request's record.
-    pub record: KeyRecord,
-    /// What the snapshot's transaction stores.
-    pub render: Render,
-}
-
-impl std::fmt::Debug for Reply {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reply")
-            .field("record", &self.record)
-            .finish_non_exhaustive()
-    }
-}
+pub type Reply = answer::Reply<Snapshot>;
 
 fn overflow<T>(_: T) -> Error {
     InvalidValue::new("items", "amounts too large").into()
@@ -230,9 +207,7 @@ pub async fn quote(
                 rate.min(now + state.config.snapshot_ttl)
             }),
     };
-    let answer = reply
-        .filter(|r| r.record.needs_claim())
-        .map(|r| (&r.record, (r.render)(&snapshot)));
+    let answer = reply.and_then(|r| r.pending(&snapshot));
     // The record goes first: a concurrent request with the same key waits on it and then finds
     // the key taken.
     let mut tx = state.db.begin_write().await?;

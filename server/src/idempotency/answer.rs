@@ -2,6 +2,8 @@
 //! data: a flow outside the edge hands over the status and bytes the edge chose, and writes
 //! them with its outcome, so the answer and the change it reports commit together.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use super::{
@@ -28,6 +30,43 @@ impl Answer {
     /// not final for its key.
     pub fn releases_key(&self) -> bool {
         self.status >= 500 && !self.keep
+    }
+}
+
+/// A flow's idempotency record with how the edge renders its result: for a flow whose whole
+/// effect is one transaction, which stores the answer with the change it reports. Without it a
+/// `COMMIT` whose acknowledgement is lost (a failover) is answered `503` and frees the key, and
+/// the retry makes the change again.
+pub struct Reply<T: ?Sized> {
+    /// The request's record.
+    pub record: KeyRecord,
+    /// The answer the edge would send for the flow's result.
+    pub render: Arc<dyn Fn(&T) -> Answer + Send + Sync>,
+}
+
+impl<T: ?Sized> Clone for Reply<T> {
+    fn clone(&self) -> Self {
+        Self {
+            record: self.record.clone(),
+            render: Arc::clone(&self.render),
+        }
+    }
+}
+
+impl<T: ?Sized> std::fmt::Debug for Reply<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: ?Sized> Reply<T> {
+    /// The answer to store with `value`, unless the key is already settled or claimed.
+    pub fn pending(&self, value: &T) -> Option<(&KeyRecord, Answer)> {
+        self.record
+            .needs_claim()
+            .then(|| (&self.record, (self.render)(value)))
     }
 }
 

@@ -17,6 +17,9 @@ pub enum Error {
     /// The order's currency cannot be priced (not offered, no rate, a stale rate).
     #[error(transparent)]
     Fx(#[from] fx::Error),
+    /// Another request holds the request's idempotency key (the edge answers from its record).
+    #[error("the idempotency key is in use")]
+    IdempotencyKeyInUse,
     /// The database failed (or holds a value the code does not know).
     #[error(transparent)]
     Db(#[from] DbError),

@@ -1,6 +1,8 @@
 //! `/api/v1/me/orders` (customers) and `/api/v1/admin/orders` (stores).
 
-use axum::{Json, extract::State, http::StatusCode};
+use std::sync::Arc;
+
+use axum::{Extension, Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -13,6 +15,10 @@ use crate::{
         extract::{ApiJson, ApiPath, ApiQuery},
         pagination::{Page, PageQuery},
         problem::{ApiError, Problem},
+    },
+    idempotency::{
+        KeyRecord,
+        answer::{Answer, Reply},
     },
     money::MinorUnits,
     state::AppState,
@@ -33,11 +39,23 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_order))
 }
 
+/// The answer stored for the key with the order: what the handler sends.
+fn created(order: &Order) -> Answer {
+    Answer {
+        status: StatusCode::CREATED.as_u16(),
+        content_type: Some("application/json".to_owned()),
+        body: serde_json::to_vec(order).unwrap_or_default(),
+        keep: false,
+    }
+}
+
 /// Places an order for the calling customer, priced from the catalogue.
 #[utoipa::path(
     post,
     path = "/orders",
     tag = "orders",
+    // The flow holds the key in its own transaction (see `idempotency::KeyRecord`).
+    extensions(("x-cassa-idempotency" = json!("in-transaction"))),
     request_body = CreateOrder,
     responses(
         (status = 201, description = "Order created", body = Order),
@@ -49,14 +67,20 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
 pub async fn create_order(
     State(state): State<AppState>,
     scope: CustomerScope,
+    record: Option<Extension<KeyRecord>>,
     ApiJson(body): ApiJson<CreateOrder>,
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
+    let reply = record.map(|Extension(record)| Reply {
+        record,
+        render: Arc::new(created),
+    });
     let order = service::create(
         &state,
         scope.store_id,
         scope.environment,
         scope.customer_id,
         body,
+        reply.as_ref(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(order)))

@@ -9,6 +9,7 @@ use crate::{
     catalog,
     db::Tx,
     fx::{self, FxView},
+    idempotency::answer::{self, Reply},
     money::MinorUnits,
     pagination::{Page, PageQuery},
     state::AppState,
@@ -28,12 +29,16 @@ fn address_field(field: &'static str) -> &'static str {
 }
 
 /// Creates an order for a customer from catalogue prices, in one transaction.
+///
+/// With the request's idempotency `reply`, the answer is stored for the key in that
+/// transaction: the order and its answer commit together or not at all.
 pub async fn create(
     state: &AppState,
     store_id: StoreId,
     environment: Environment,
     customer_id: CustomerId,
     input: CreateOrder,
+    reply: Option<&Reply<Order>>,
 ) -> Result<Order, Error> {
     let address = input
         .shipping_address
@@ -137,7 +142,15 @@ pub async fn create(
         revision: 1,
         created_at: state.clock.now(),
     };
+    let answer = reply.and_then(|r| r.pending(&order));
     let mut tx = state.db.begin_write().await?;
+    // The record goes first: a concurrent request with the same key waits on it and then finds
+    // the key taken.
+    if let Some((record, answer)) = &answer
+        && !answer::insert_completed(&mut tx, record, answer, state.clock.now()).await?
+    {
+        return Err(Error::IdempotencyKeyInUse);
+    }
     // Checked again where the order is written: a product archived since the read above
     // must not be sold (the rows stay locked until the order commits).
     let archived = catalog::repo::archived_in(&mut tx, &ids).await?;
@@ -146,6 +159,10 @@ pub async fn create(
     }
     repo::insert(&mut tx, store_id, environment, &order).await?;
     tx.commit().await?;
+    crate::crash_point!("orders.create.after_commit");
+    if let Some((record, stored)) = answer {
+        answer::settled(record, stored);
+    }
     Ok(order)
 }
 

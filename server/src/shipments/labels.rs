@@ -430,6 +430,8 @@ pub async fn void(
     let mut current = repo::lock(&mut tx, id).await?;
     let before = current.status;
     current.status = apply(current.status, Change::Voided)?;
+    // A voided label ships nothing: a capture on shipment a dead buyer left due is not made.
+    current.capture_due = false;
     current.updated_at = state.clock.now();
     repo::update(&mut tx, &current).await?;
     let detail = format!(

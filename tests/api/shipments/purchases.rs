@@ -260,6 +260,35 @@ async fn the_resolver_makes_a_capture_a_dead_buyer_left_due(backend: Backend) {
     }
 }
 
+/// A label voided before the capture a dead buyer left due is made: the sweep captures nothing
+/// (a voided shipment ships nothing).
+async fn a_void_before_the_capture_sweep_captures_nothing(backend: Backend) {
+    let shop = shop(backend).await;
+    let (order, _) = shop.paid_order("90001").await;
+    let shipment = json_of(
+        shop.buy_with_key(&order, &Uuid::now_v7().to_string()).await,
+        201,
+    )
+    .await;
+    shop.capture_on_shipment().await;
+    let id: Uuid = shipment["id"].as_str().unwrap().parse().unwrap();
+    cassa::on_db!(&shop.app.db, pool => {
+        sqlx::query("UPDATE shipments SET capture_due = true WHERE id = $1")
+            .bind(id).execute(pool).await.map(|_| ())
+    })
+    .unwrap();
+    let voided = json_of(shop.void(&id.to_string()).await, 200).await;
+    assert_eq!(voided["status"], "cancelled");
+    cassa::fulfilment::resolve_open(&shop.app.state, chrono::Duration::zero())
+        .await
+        .unwrap();
+    assert_eq!(
+        captures(&shop.payments(&order).await).0,
+        0,
+        "voided: no capture"
+    );
+}
+
 /// Another key's buy while a purchase is still open (no label yet) hears `shipment_exists` and
 /// captures nothing: the store captures on shipment only once there is a label.
 async fn a_buy_during_another_open_purchase_captures_nothing(backend: Backend) {
@@ -340,4 +369,5 @@ both_backends!(
     the_resolver_settles_a_purchase_nobody_retried,
     the_resolver_makes_a_capture_a_dead_buyer_left_due,
     a_buy_during_another_open_purchase_captures_nothing,
+    a_void_before_the_capture_sweep_captures_nothing,
 );

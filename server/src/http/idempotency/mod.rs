@@ -199,7 +199,17 @@ pub async fn middleware(State(layer): State<Layer>, req: Request, next: Next) ->
         Progress::Settled(answer) => response::sent(answer),
         Progress::Claimed => finish(state, &request, response, request_id).await,
         Progress::Lost => answer_from_record(state, &request).await,
-        Progress::Unclaimed if response::releases(&response) => response,
+        // A server error before the flow saw a commit through. The commit may still have
+        // happened with its acknowledgement lost (a primary failing over mid-`COMMIT`): a claim
+        // left in flight would keep every retry at `409` until the lock timeout. Releasing our
+        // own claim frees the key (the retry resumes what was committed); a record committed
+        // with its answer stays, and the retry hears it.
+        Progress::Unclaimed if response::releases(&response) => {
+            if let Err(err) = idempotency::release(&state.db, &request).await {
+                tracing::error!(error = %err, "could not release an idempotency key after a 5xx");
+            }
+            response
+        }
         // The flow ended before writing anything (a validation error, an outcome that was
         // already recorded): remember its answer now, unless another request took the key.
         Progress::Unclaimed => {

@@ -243,8 +243,11 @@ pub enum ApiError {
         "the request took too long and was abandoned; it is safe to retry with the same Idempotency-Key"
     )]
     RequestTimeout,
-    /// The database cannot be reached right now.
-    #[error("the database is unavailable; retry later")]
+    /// The database cannot be reached right now. A step whose commit was cut off may have
+    /// been saved all the same: the same key answers with it.
+    #[error(
+        "the database is unavailable; retry later with the same Idempotency-Key (it answers with whatever was saved)"
+    )]
     DatabaseUnavailable,
     /// Another process held the database's write lock past the busy timeout; the failed step
     /// was rolled back (an earlier step of a payment may have committed: the same key finishes

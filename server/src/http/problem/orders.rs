@@ -10,6 +10,7 @@ impl From<Error> for ApiError {
             Error::Invalid(invalid) => ApiError::Validation(invalid),
             Error::Catalog(err) => err.into(),
             Error::Fx(err) => err.into(),
+            Error::IdempotencyKeyInUse => ApiError::IdempotencyKeyInUse,
             Error::Db(err) => err.into(),
             Error::Internal(err) => ApiError::Internal(err),
         }

@@ -14,8 +14,8 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::{
-    Run,
-    scenarios::{captured_once, reconciliation_done},
+    Run, Shop,
+    waits::{captured_once, reconciliation_done},
 };
 
 /// The broken invariants (empty: the run passed), and the figures checked.
@@ -72,6 +72,7 @@ pub async fn check(run: &Run) -> Verdict {
         v.provider_payments +=
             nothing_unknown_at_psp(run, &shop.api_key, &known, &mut v.broken).await;
         v.events += events_once(run, &shop.store, &mut v.broken).await;
+        orders_once(run, shop, &mut v.broken).await;
         credentials_open(run, &shop.store, &mut v.broken).await;
         v.credentials += 1;
         if let Some(carrier_key) = &shop.carrier_key {
@@ -236,7 +237,7 @@ async fn labels_agree(
     carrier_key: &str,
     broken: &mut Vec<String>,
 ) -> (usize, usize) {
-    let shipments = crate::scenarios::shipments(&run.api, store).await;
+    let shipments = crate::waits::shipments(&run.api, store).await;
     let path = "/sandbox-carrier/v1/labels?limit=100";
     let answer = run
         .api
@@ -349,6 +350,36 @@ async fn credentials_open(run: &Run, store: &Store, broken: &mut Vec<String>) {
         broken.push(format!(
             "credentials: store {}'s sandbox credentials: {} {}",
             store.id, answer.status, answer.body
+        ));
+    }
+}
+
+/// The store holds exactly the orders the harness placed and heard of: an order whose answer a
+/// crash swallowed, placed again under its key, is the one it answers with, never a second.
+async fn orders_once(run: &Run, shop: &Shop, broken: &mut Vec<String>) {
+    let answer = run
+        .api
+        .send(
+            Method::GET,
+            "/api/v1/admin/orders?limit=100",
+            &shop.store.key,
+            None,
+            None,
+        )
+        .await;
+    let mut stored: Vec<String> = answer.json()["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["id"].as_str().map(str::to_owned))
+        .collect();
+    let mut placed = shop.orders.clone();
+    stored.sort();
+    placed.sort();
+    if answer.status != 200 || stored != placed {
+        broken.push(format!(
+            "orders: store {} holds {stored:?}, the harness placed {placed:?} ({})",
+            shop.store.id, answer.status
         ));
     }
 }

@@ -20,6 +20,7 @@
 mod checks;
 mod scenarios;
 mod server;
+mod waits;
 
 use std::{
     path::{Path, PathBuf},

@@ -2,19 +2,22 @@
 //! the request that takes a freshly started one to the point (where it is killed), and what
 //! the restarted server must do with what the dead one left.
 
-use std::time::{Duration, Instant};
-
 use cassa::providers::signature;
 use cassa_tests::shop::{Answered, Api, Store};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{Keyed, Run, Shop, WEBHOOK_SECRET};
+use crate::{
+    Keyed, Run, Shop, WEBHOOK_SECRET,
+    waits::{reconciliation_done, rotation_done, settle, shipments},
+};
 
 /// What happens at a point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// A customer placing an order: the order committed, its answer never sent.
+    Order,
     /// A customer's authorization of an order's snapshot.
     Authorize,
     /// A merchant's capture of an authorized payment.
@@ -42,6 +45,10 @@ pub struct Scenario {
 
 /// Every point the harness drives, in order (one database per backend runs them all).
 pub const ALL: &[Scenario] = &[
+    Scenario {
+        point: "orders.create.after_commit",
+        kind: Kind::Order,
+    },
     Scenario {
         point: "payments.authorize.after_intent",
         kind: Kind::Authorize,
@@ -123,9 +130,6 @@ pub const ALL: &[Scenario] = &[
         kind: Kind::Reconciliation,
     },
 ];
-
-/// How long the restarted server may take to settle what the dead one left.
-const RECOVERY: Duration = Duration::from_secs(90);
 
 fn must(answer: &Answered, what: &str) -> Value {
     assert!(
@@ -226,22 +230,21 @@ async fn label_request(run: &mut Run, shop: &mut Shop, label: &str) -> Keyed {
     }
 }
 
-/// The store's shipments (the newest 100: a shop of the harness has one).
-pub async fn shipments(api: &Api, store: &Store) -> Vec<Value> {
-    let answer = api
-        .send(
-            Method::GET,
-            "/api/v1/admin/shipments?limit=100",
-            &store.key,
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(answer.status, 200, "shipments: {}", answer.body);
-    answer.json()["data"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+/// The request that places an order of one unit for the shop's customer (not yet sent).
+fn order_request(shop: &Shop, label: &str) -> Keyed {
+    Keyed {
+        label: label.to_owned(),
+        method: Method::POST,
+        path: "/api/v1/me/orders".to_owned(),
+        token: shop.store.customer.clone(),
+        body: json!({
+            "items": [{"product_id": shop.store.product, "quantity": 1}],
+            "shipping_address": {"name": "Ada", "line1": "1 Main St", "city": "Town",
+                "subdivision": "CA", "postal_code": "90001", "country": "US"},
+        }),
+        key: Uuid::now_v7().to_string(),
+        answers: Vec::new(),
+    }
 }
 
 /// The request that authorizes a new order of the shop's, not yet sent.
@@ -339,6 +342,7 @@ enum Trigger {
 pub async fn run(run: &mut Run, scenario: &Scenario) -> String {
     let mut shop = new_shop(&run.api, &run.admin).await;
     let trigger = match scenario.kind {
+        Kind::Order => Trigger::Request(order_request(&shop, scenario.point)),
         Kind::Authorize => Trigger::Request(
             authorize_request(&run.api, &mut shop, "pm_card_visa", scenario.point).await,
         ),
@@ -481,6 +485,16 @@ pub async fn run(run: &mut Run, scenario: &Scenario) -> String {
             .map(Answered::gist)
             .unwrap_or_default();
     }
+    if scenario.kind == Kind::Order
+        && let Some(request) = run.keys.last().filter(|k| k.label == scenario.point)
+        && let Some(id) = request
+            .answers
+            .last()
+            .and_then(|a| a.json()["id"].as_str().map(str::to_owned))
+    {
+        // The order the key answers with is the shop's one order (`checks::orders_once`).
+        run.shops[shop_index].orders.push(id);
+    }
     if scenario.kind == Kind::Webhook
         && let Some((_, id)) = run.events.last()
     {
@@ -515,63 +529,6 @@ pub async fn run(run: &mut Run, scenario: &Scenario) -> String {
     )
 }
 
-/// Waits until the shop has no open payment transaction, no webhook event left to
-/// process and no label purchase open (the resolver and the workers of the restarted server at work).
-async fn settle(run: &Run, shop_index: usize) {
-    let shop = &run.shops[shop_index];
-    let started = Instant::now();
-    loop {
-        let mut open = Vec::new();
-        for order in &shop.orders {
-            let payments = run.api.payments(&shop.store, order).await;
-            for intent in payments["intents"].as_array().cloned().unwrap_or_default() {
-                for t in cassa_tests::ledger::txns(&intent) {
-                    if matches!(t["status"].as_str(), Some("pending" | "unknown")) {
-                        open.push(format!("{} {}", t["operation"], t["status"]));
-                    }
-                }
-            }
-        }
-        for event in crate::checks::events(&run.api, &shop.store).await {
-            if event["status"] != "processed" {
-                open.push(format!(
-                    "event {} {}",
-                    event["provider_event_id"], event["status"]
-                ));
-            }
-        }
-        for shipment in shipments(&run.api, &shop.store).await {
-            if shipment["status"] == "purchasing" {
-                open.push(format!("shipment {} purchasing", shipment["id"]));
-            }
-            let order = shipment["order_id"].as_str().unwrap_or_default();
-            if shipment["label"].is_object() && !captured_once(&run.api, &shop.store, order).await {
-                open.push(format!("shipment {}'s capture", shipment["id"]));
-            }
-        }
-        if open.is_empty() {
-            return;
-        }
-        assert!(
-            started.elapsed() < RECOVERY,
-            "still open after {RECOVERY:?} of recovery: {open:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Whether the order's payment is captured in full by exactly one capture (what capture on
-/// shipment makes of a label, whoever made it).
-pub async fn captured_once(api: &Api, store: &Store, order: &str) -> bool {
-    let payments = api.payments(store, order).await;
-    let intent = &payments["intents"][0];
-    let captures = cassa_tests::ledger::txns(intent)
-        .iter()
-        .filter(|t| t["operation"] == "capture" && t["status"] == "succeeded")
-        .count();
-    captures == 1 && intent["captured_amount"] == intent["amount"]
-}
-
 /// The period every reconciliation of the harness covers: from yesterday to the day after
 /// tomorrow, so that the restarted servers' clocks (each some minutes ahead) stay inside it.
 pub fn reconciliation_period() -> Value {
@@ -589,56 +546,5 @@ fn reconciliation_request(shop: &Shop, label: &str) -> Keyed {
         body: reconciliation_period(),
         key: Uuid::now_v7().to_string(),
         answers: Vec::new(),
-    }
-}
-
-/// Waits until the store's reconciliation run `id` has ended; the run.
-pub async fn reconciliation_done(api: &Api, store: &Store, id: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let path = format!("/api/v1/admin/reconciliation/runs/{id}");
-        let answer = api.send(Method::GET, &path, &store.key, None, None).await;
-        let found = answer.json();
-        if matches!(found["status"].as_str(), Some("completed" | "failed")) {
-            return found;
-        }
-        assert!(
-            started.elapsed() < RECOVERY,
-            "reconciliation run {id} not ended after {RECOVERY:?}: {} {}",
-            answer.status,
-            answer.body
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Waits until the rotation is completed; its status.
-async fn rotation_done(run: &Run, id: &str) -> String {
-    let started = Instant::now();
-    loop {
-        let answer = run
-            .api
-            .send(
-                Method::GET,
-                &format!("/api/v1/platform/keys/rotations/{id}"),
-                &run.admin,
-                None,
-                None,
-            )
-            .await;
-        let rotation = answer.json();
-        if rotation["status"] == "completed" {
-            return format!(
-                "rotation to version {} completed",
-                rotation["target_version"]
-            );
-        }
-        assert!(
-            started.elapsed() < RECOVERY,
-            "rotation {id} not completed after {RECOVERY:?}: {} {}",
-            answer.status,
-            answer.body
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

@@ -81,8 +81,13 @@ impl Counts {
 /// One connection's reading of the frontend stream.
 struct Reader {
     counts: Arc<Counts>,
-    /// Prepared statement names and whose they are.
-    statements: HashMap<Vec<u8>, Owner>,
+    /// Prepared statement names and whose they are (with their text, when tracing).
+    statements: HashMap<Vec<u8>, (Owner, String)>,
+    /// With `CASSA_ROUNDTRIP_TRACE` set, every round trip is printed on stderr with the
+    /// statement it carried: how the per-call figures are read statement by statement.
+    trace: bool,
+    /// The text of the exchange's statement (when tracing).
+    text: String,
     /// The owner of the exchange in progress (its last `Parse` or `Bind`).
     current: Owner,
     /// `BEGIN`s sent before the first statement of their transaction (whose they are is
@@ -107,6 +112,8 @@ impl Reader {
         Reader {
             counts,
             statements: HashMap::new(),
+            trace: std::env::var_os("CASSA_ROUNDTRIP_TRACE").is_some(),
+            text: String::new(),
             current: Owner::Cassa,
             pending_begins: 0,
             transaction: None,
@@ -115,12 +122,23 @@ impl Reader {
         }
     }
 
+    fn trip(&self, owner: Owner, what: &str) {
+        self.counts.add(owner, 1);
+        if self.trace {
+            let line: String = what.split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!(
+                "roundtrip {owner:?}: {}",
+                line.chars().take(160).collect::<String>()
+            );
+        }
+    }
+
     fn statement(&mut self, owner: Owner) {
         self.current = owner;
-        if self.pending_begins > 0 {
-            self.counts.add(owner, self.pending_begins);
-            self.pending_begins = 0;
+        for _ in 0..self.pending_begins {
+            self.trip(owner, "BEGIN");
         }
+        self.pending_begins = 0;
         if self.transaction.is_none() {
             self.transaction = Some(owner);
         }
@@ -184,9 +202,14 @@ impl Reader {
             b'P' => {
                 let (name, rest) = cstring(body);
                 let (query, _) = cstring(rest);
-                let owner = Owner::of(&String::from_utf8_lossy(query));
+                let text = String::from_utf8_lossy(query);
+                let owner = Owner::of(&text);
+                if self.trace {
+                    self.text = text.into_owned();
+                }
                 if !name.is_empty() {
-                    self.statements.insert(name.to_vec(), owner);
+                    self.statements
+                        .insert(name.to_vec(), (owner, self.text.clone()));
                 }
                 self.statement(owner);
             }
@@ -194,12 +217,13 @@ impl Reader {
             b'B' => {
                 let (_, rest) = cstring(body);
                 let (name, _) = cstring(rest);
-                if let Some(owner) = self.statements.get(name).copied() {
+                if let Some((owner, text)) = self.statements.get(name).cloned() {
+                    self.text = text;
                     self.statement(owner);
                 }
             }
             // Sync: the exchange's round trip.
-            b'S' => self.counts.add(self.current, 1),
+            b'S' => self.trip(self.current, &self.text),
             // A simple query: transaction control, or a statement sent as text.
             b'Q' => {
                 let (query, _) = cstring(body);
@@ -210,12 +234,15 @@ impl Reader {
                 } else if text.starts_with("COMMIT") || text.starts_with("ROLLBACK") {
                     let owner = self.transaction.take().unwrap_or(self.current);
                     // A transaction with no statement (its BEGIN still pending) is its own.
-                    self.counts.add(owner, 1 + self.pending_begins);
+                    for _ in 0..self.pending_begins {
+                        self.trip(owner, "BEGIN");
+                    }
+                    self.trip(owner, &text);
                     self.pending_begins = 0;
                 } else {
                     let owner = Owner::of(&text.to_ascii_lowercase());
                     self.statement(owner);
-                    self.counts.add(owner, 1);
+                    self.trip(owner, &text);
                 }
             }
             _ => {}
@@ -344,6 +371,12 @@ pub async fn per_payment(
             break;
         };
         let token = &seeded.tokens[w];
+        let mark = |call: &str| {
+            if std::env::var_os("CASSA_ROUNDTRIP_TRACE").is_some() {
+                eprintln!("roundtrip --- payment {n}: {call}");
+            }
+        };
+        mark("quote");
         let mut marks = vec![counter.counts.snapshot()];
         let Ok(quote) = api
             .post(
@@ -356,6 +389,7 @@ pub async fn per_payment(
             continue;
         };
         marks.push(counter.counts.snapshot());
+        mark("authorize");
         let Ok(intent) = api
             .post(
                 &format!("/api/v1/me/orders/{order}/payments/authorize"),
@@ -373,6 +407,7 @@ pub async fn per_payment(
         );
         let key = Uuid::now_v7().to_string();
         let body = json!({"amount": intent["amount"]});
+        mark("capture");
         if api
             .send(
                 reqwest::Method::POST,
