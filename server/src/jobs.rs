@@ -55,7 +55,6 @@ pub async fn purge_expired(state: &AppState) -> Result<Purged, DbError> {
     })
 }
 
-/// Runs [`purge_expired`] periodically until the server shuts down.
 /// Runs a resolver's `pass` every `resolver_interval` until shutdown, on items open for at
 /// least `age`, and logs how many it settled (`what` names them).
 pub fn spawn_resolver_loop<F, Fut, E>(
@@ -86,6 +85,7 @@ where
     })
 }
 
+/// Runs [`purge_expired`] periodically until the server shuts down.
 pub fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let token = state.shutdown.clone();

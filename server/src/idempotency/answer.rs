@@ -68,6 +68,43 @@ impl<T: ?Sized> Reply<T> {
             .needs_claim()
             .then(|| (&self.record, (self.render)(value)))
     }
+
+    /// Writes the answer for `value` as the first statement of `tx`, the flow's one
+    /// transaction (a concurrent request with the key waits there): inserted with it when the
+    /// key is unclaimed, or stored on the claim the edge holds (a stale one it took over), so
+    /// the effect and its answer commit together either way. After the commit, [`settled`]
+    /// with the [`Written::Stored`] answer.
+    pub async fn write(
+        &self,
+        tx: &mut Tx,
+        value: &T,
+        now: DateTime<Utc>,
+    ) -> Result<Written, DbError> {
+        let answer = (self.render)(value);
+        let ours = if self.record.needs_claim() {
+            insert_completed(tx, &self.record, &answer, now).await?
+        } else if self.record.is_claimed() {
+            finish(tx, &self.record, &answer).await?
+        } else {
+            return Ok(Written::Nothing);
+        };
+        Ok(if ours {
+            Written::Stored(answer)
+        } else {
+            Written::Taken
+        })
+    }
+}
+
+/// What [`Reply::write`] did.
+#[derive(Debug)]
+pub enum Written {
+    /// The answer is written in the transaction.
+    Stored(Answer),
+    /// The key is settled already: nothing to write.
+    Nothing,
+    /// Another request has the key: roll the transaction back (the edge answers from it).
+    Taken,
 }
 
 /// Claims the key as the first statement of `tx`, so a concurrent request with the key waits
@@ -75,12 +112,14 @@ impl<T: ?Sized> Reply<T> {
 /// marked lost: the edge answers from the key's record); roll `tx` back. After the commit,
 /// [`KeyRecord::claimed`].
 pub async fn claim(tx: &mut Tx, record: &KeyRecord, now: DateTime<Utc>) -> Result<bool, DbError> {
+    record.claim_sent();
     let ours = repo::claim_in(tx, &record.request().new_record(now)).await?;
     Ok(lost_unless(record, ours))
 }
 
 /// [`claim`] in a transaction of its own (committed when it returns `Ok(true)`).
 pub async fn claim_alone(db: &Db, record: &KeyRecord, now: DateTime<Utc>) -> Result<bool, DbError> {
+    record.claim_sent();
     let ours = repo::claim(db, &record.request().new_record(now)).await?;
     if lost_unless(record, ours) {
         record.claimed();

@@ -9,8 +9,9 @@
 //! stored sealed with the master key ring (see `seal.rs`).
 //!
 //! Two ways to hold a key: the default commits the claim before the handler runs and stores
-//! its answer afterwards; a flow on the checkout hot path instead gets a [`KeyRecord`] and
-//! writes the claim and the answer inside its own transactions (see `record.rs`).
+//! its answer afterwards; order creation and the flows on the checkout hot path instead get a
+//! [`KeyRecord`] and write the claim and the answer inside their own transactions (see
+//! `record.rs`), so an effect and its answer commit together.
 
 pub mod answer;
 mod error;

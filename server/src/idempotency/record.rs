@@ -1,6 +1,6 @@
 //! A request's key record written inside the flow's own database transactions.
 //!
-//! On the payment endpoints and the checkout quote, a separate commit to claim the key and
+//! On the payment endpoints, order creation and the checkout quote, a separate commit to claim the key and
 //! another to store the answer would double the commits of a request. There the edge only
 //! reads the record before the flow runs and hands the flow a [`KeyRecord`]: the flow inserts
 //! the in-flight claim as the first statement of its first write transaction (so two requests
@@ -9,7 +9,10 @@
 //! error, a 5xx, an outcome settled by someone else) the edge finishes with the statements of
 //! `service.rs` afterwards, reading [`KeyRecord::progress`].
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{
+    Arc, Mutex, PoisonError,
+    atomic::{AtomicBool, Ordering},
+};
 
 use super::{Answer, KeyedRequest};
 
@@ -32,6 +35,9 @@ pub enum Progress {
 struct Inner {
     request: KeyedRequest,
     progress: Mutex<Progress>,
+    /// An in-flight claim was sent to the database: it may have committed even when the flow
+    /// never saw its commit (an acknowledgement lost in a failover).
+    claim_sent: AtomicBool,
 }
 
 /// The request's idempotency record, for the flow to write in its own transactions.
@@ -49,6 +55,7 @@ impl KeyRecord {
         Self(Arc::new(Inner {
             request,
             progress: Mutex::new(progress),
+            claim_sent: AtomicBool::new(false),
         }))
     }
 
@@ -83,6 +90,18 @@ impl KeyRecord {
     /// answer).
     pub fn is_claimed(&self) -> bool {
         matches!(self.progress(), Progress::Claimed)
+    }
+
+    /// An in-flight claim is about to be written (in the flow's transaction or one of its own).
+    pub fn claim_sent(&self) {
+        self.0.claim_sent.store(true, Ordering::Release);
+    }
+
+    /// Whether an in-flight claim may exist unseen: written, its commit never confirmed. The
+    /// edge then releases it after a server error rather than leave the key `in use` until the
+    /// lock timeout. (A record inserted with its answer needs nothing: committed, it answers.)
+    pub fn claim_maybe_committed(&self) -> bool {
+        self.0.claim_sent.load(Ordering::Acquire) && self.needs_claim()
     }
 
     /// The claim inserted in the flow's transaction is committed.

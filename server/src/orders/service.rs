@@ -9,7 +9,7 @@ use crate::{
     catalog,
     db::Tx,
     fx::{self, FxView},
-    idempotency::answer::{self, Reply},
+    idempotency::answer::{self, Reply, Written},
     money::MinorUnits,
     pagination::{Page, PageQuery},
     state::AppState,
@@ -142,15 +142,17 @@ pub async fn create(
         revision: 1,
         created_at: state.clock.now(),
     };
-    let answer = reply.and_then(|r| r.pending(&order));
     let mut tx = state.db.begin_write().await?;
     // The record goes first: a concurrent request with the same key waits on it and then finds
     // the key taken.
-    if let Some((record, answer)) = &answer
-        && !answer::insert_completed(&mut tx, record, answer, state.clock.now()).await?
-    {
-        return Err(Error::IdempotencyKeyInUse);
-    }
+    let written = match reply {
+        Some(reply) => match reply.write(&mut tx, &order, state.clock.now()).await? {
+            Written::Stored(answer) => Some((&reply.record, answer)),
+            Written::Nothing => None,
+            Written::Taken => return Err(Error::IdempotencyKeyInUse),
+        },
+        None => None,
+    };
     // Checked again where the order is written: a product archived since the read above
     // must not be sold (the rows stay locked until the order commits).
     let archived = catalog::repo::archived_in(&mut tx, &ids).await?;
@@ -160,7 +162,7 @@ pub async fn create(
     repo::insert(&mut tx, store_id, environment, &order).await?;
     tx.commit().await?;
     crate::crash_point!("orders.create.after_commit");
-    if let Some((record, stored)) = answer {
+    if let Some((record, stored)) = written {
         answer::settled(record, stored);
     }
     Ok(order)

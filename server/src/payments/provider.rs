@@ -10,7 +10,8 @@ use crate::{
 
 /// The provider client for a store's `provider` (the registry's default for a new payment) in
 /// an environment. Flows build it before recording anything, so a store whose client cannot be
-/// built gets `ProviderUnavailable` with nothing left behind.
+/// built gets `ProviderUnavailable` with nothing left behind (or the database's error, when
+/// the credentials could not be read).
 pub(crate) async fn client_for(
     state: &AppState,
     store: StoreId,

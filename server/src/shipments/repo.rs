@@ -319,7 +319,8 @@ pub async fn claim_purchase(
 }
 
 /// Labelled shipments whose capture on shipment is still due, unchanged since `cutoff`
-/// (a request that bought one just now makes its own), oldest first.
+/// (a request that bought one just now makes its own), oldest first; a voided one (by Cassa or
+/// by the carrier's webhook) ships nothing and is never captured for.
 pub async fn due_captures(
     db: &Db,
     cutoff: DateTime<Utc>,
@@ -327,7 +328,7 @@ pub async fn due_captures(
 ) -> Result<Vec<ShipmentRow>, DbError> {
     let sql = format!(
         "SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE capture_due AND updated_at <= $1 \
-         ORDER BY updated_at LIMIT {limit}"
+         AND status <> 'cancelled' ORDER BY updated_at LIMIT {limit}"
     );
     Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(cutoff).fetch_all(pool).await)?)
 }

@@ -4,7 +4,7 @@
 use super::{
     Error, notify,
     repo::{self, EventRow},
-    status::{Change, apply},
+    status::{Change, ShipmentStatus, apply},
 };
 use crate::{
     outbound,
@@ -54,6 +54,10 @@ pub async fn record_event(
             current.status, next, update.raw_code, update.sequence
         );
         current.status = next;
+        if next == ShipmentStatus::Cancelled {
+            // Voided at the carrier: a capture on shipment still due is not made.
+            current.capture_due = false;
+        }
         current.updated_at = now;
         repo::update(&mut tx, &current).await?;
         repo::insert_event(

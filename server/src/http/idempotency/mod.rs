@@ -199,13 +199,15 @@ pub async fn middleware(State(layer): State<Layer>, req: Request, next: Next) ->
         Progress::Settled(answer) => response::sent(answer),
         Progress::Claimed => finish(state, &request, response, request_id).await,
         Progress::Lost => answer_from_record(state, &request).await,
-        // A server error before the flow saw a commit through. The commit may still have
-        // happened with its acknowledgement lost (a primary failing over mid-`COMMIT`): a claim
-        // left in flight would keep every retry at `409` until the lock timeout. Releasing our
-        // own claim frees the key (the retry resumes what was committed); a record committed
-        // with its answer stays, and the retry hears it.
+        // A server error after the flow sent an in-flight claim whose commit it never saw
+        // confirmed: the commit may have happened with its acknowledgement lost (a primary
+        // failing over mid-`COMMIT`), and a claim left in flight would keep every retry at
+        // `409` until the lock timeout. Releasing our own claim (by its owner token) frees the
+        // key; the retry resumes what was committed.
         Progress::Unclaimed if response::releases(&response) => {
-            if let Err(err) = idempotency::release(&state.db, &request).await {
+            if record.claim_maybe_committed()
+                && let Err(err) = idempotency::release(&state.db, &request).await
+            {
                 tracing::error!(error = %err, "could not release an idempotency key after a 5xx");
             }
             response
