@@ -9,7 +9,14 @@ CARGO_LEPTOS_VERSION="0.3.10"
 TOOLS_DIR="${CASSA_TOOLS_DIR:-$HOME/.cache/cassa-tools}"
 export PATH="$HOME/.cargo/bin:$TOOLS_DIR/node_modules/.bin:$PATH"
 
-log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+# Every step's line carries the minutes since the first script started (exported, so nested
+# scripts count from the same start): a CI log then shows where its time went.
+CASSA_LOG_T0="${CASSA_LOG_T0:-$(date +%s)}"
+export CASSA_LOG_T0
+log() {
+  local t=$(( $(date +%s) - CASSA_LOG_T0 ))
+  printf '\033[1;34m==>\033[0m [%dm%02ds] %s\n' $(( t / 60 )) $(( t % 60 )) "$*" >&2
+}
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
 # Runs a build command ("$@") quietly, printing how far it got and the time left, estimated
