@@ -315,22 +315,29 @@ pub struct Currency(iso_currency::Currency);
 impl Currency {
     /// Every code [`Currency::parse`] accepts, in alphabetical order.
     pub fn all_codes() -> Vec<&'static str> {
-        // iso_currency lists its codes only behind a feature that pulls in strum; the 17,576
-        // three-letter candidates are tried once, when the API document is built.
-        let letters = b'A'..=b'Z';
-        let mut codes = Vec::new();
-        for a in letters.clone() {
-            for b in letters.clone() {
-                for c in letters.clone() {
-                    let code = [a, b, c];
-                    let code = std::str::from_utf8(&code).unwrap_or_default();
-                    if let Ok(currency) = Currency::parse(code) {
-                        codes.push(currency.code());
+        // iso_currency lists its codes only behind a feature that pulls in strum, so the
+        // 17,576 three-letter candidates are tried, once per process: every route that names a
+        // currency asks for the schema when the router is built, and recomputing it each time
+        // was three quarters of an unoptimized server's start-up.
+        static CODES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        CODES
+            .get_or_init(|| {
+                let letters = b'A'..=b'Z';
+                let mut codes = Vec::new();
+                for a in letters.clone() {
+                    for b in letters.clone() {
+                        for c in letters.clone() {
+                            let code = [a, b, c];
+                            let code = std::str::from_utf8(&code).unwrap_or_default();
+                            if let Ok(currency) = Currency::parse(code) {
+                                codes.push(currency.code());
+                            }
+                        }
                     }
                 }
-            }
-        }
-        codes
+                codes
+            })
+            .clone()
     }
 }
 
