@@ -12,7 +12,8 @@
 //! kill as a remote provider would.
 //!
 //! ```text
-//! CASSA_CRASH_SERVER=target/debug/cassa cargo run -p cassa-tests --bin crash
+//! scripts/crash                   # builds target/crash/cassa with the feature, then runs:
+//! CASSA_CRASH_SERVER=target/crash/cassa target/debug/crash
 //! ... --only refund --sqlite      # the points whose name contains `refund`, SQLite only
 //! ```
 //! PostgreSQL runs on `TEST_DATABASE_URL` (required when `CI` is set).
