@@ -181,6 +181,60 @@ async fn quotes_price_lines_shipping_and_tax_on_the_server(backend: Backend) {
     assert_eq!(problem["field"], "shipping_service");
 }
 
+/// The store's configuration is cached for its quotes: a change made through the API is
+/// quoted from the very next request (shipping rates, tax rates, nexus).
+async fn a_configuration_change_is_quoted_at_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = app.create_store("Shop", "USD").await;
+    configure(&app, &store).await;
+    let (_, token) = app.create_customer(&store).await;
+    let order = order_for(&app, &store, &token, "US", "CA").await;
+    let quote = || async {
+        let response = post(
+            &app,
+            &token,
+            "/api/v1/me/checkout/quote",
+            json!({"order_id": order["id"]}),
+        )
+        .await;
+        assert_eq!(response.status(), 201);
+        let quote: Value = response.json().await.unwrap();
+        quote["totals"].clone()
+    };
+    let first = quote().await;
+    assert_eq!(
+        (first["shipping"].as_i64(), first["tax"].as_i64()),
+        (Some(500), Some(330))
+    );
+    let rates = json!({"rates": [
+        {"service": "standard", "country": "US", "max_weight_grams": 10000, "amount": 700, "currency": "USD"},
+    ]});
+    let response = put(
+        &app,
+        &store.sandbox_key,
+        "/api/v1/admin/shipping/rates",
+        rates,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let rules =
+        json!({"rules": [{"country": "US", "subdivision": "CA", "tax_code": "*", "rate": "0.10"}]});
+    let response = put(&app, &store.sandbox_key, "/api/v1/admin/tax/rates", rules).await;
+    assert_eq!(response.status(), 200);
+    let second = quote().await;
+    // Tee 3998 and snack 1190 (inclusive: 1082 net + 108 tax) at 10 %: 400 + 108.
+    assert_eq!(
+        (second["shipping"].as_i64(), second["tax"].as_i64()),
+        (Some(700), Some(508))
+    );
+    // Without nexus in California nothing is collected there.
+    let nexus = json!({"nexus": [{"country": "DE", "since": "2020-01-01"}]});
+    let response = put(&app, &store.sandbox_key, "/api/v1/admin/tax/nexus", nexus).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(quote().await["tax"].as_i64(), Some(0));
+}
+both_backends!(a_configuration_change_is_quoted_at_once);
+
 async fn inclusive_prices_split_tax_out_of_the_gross(backend: Backend) {
     let app = spawn_app(backend).await;
     let store = app.create_store("Shop", "USD").await;

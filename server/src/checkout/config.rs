@@ -67,10 +67,16 @@ pub async fn load_shipping(
     store: StoreId,
     env: Environment,
 ) -> Result<ShippingConfig, Error> {
-    Ok(ShippingConfig {
-        provider: TableRateShipping::NAME.to_owned(),
-        rates: repo::shipping_rates(&state.db, store, env).await?,
-    })
+    state
+        .caches
+        .config
+        .get_or_load(store, env, || async {
+            Ok(ShippingConfig {
+                provider: TableRateShipping::NAME.to_owned(),
+                rates: repo::shipping_rates(&state.db, store, env).await?,
+            })
+        })
+        .await
 }
 
 /// Replaces the store's shipping rate table with `rates` once every row is valid.
@@ -84,5 +90,6 @@ pub async fn replace_shipping(
     let mut tx = state.db.begin_write().await?;
     repo::replace_shipping_rates(&mut tx, store, env, &rates).await?;
     tx.commit().await?;
+    state.caches.config.changed();
     Ok(())
 }

@@ -38,7 +38,7 @@ pub async fn payment_provider(
     store: StoreId,
     env: Environment,
 ) -> Result<ProviderChoice, CredentialError> {
-    Ok(match repo::choice(&state.db, store, env).await? {
+    Ok(match choice(state, store, env).await? {
         Some(r) => ProviderChoice {
             provider: r.provider,
             chosen: true,
@@ -64,9 +64,22 @@ pub(super) async fn chosen_name(
     store: StoreId,
     env: Environment,
 ) -> Result<Option<String>, CredentialError> {
-    Ok(repo::choice(&state.db, store, env)
-        .await?
-        .map(|r| r.provider))
+    Ok(choice(state, store, env).await?.map(|r| r.provider))
+}
+
+/// The store's choice, from the configuration cache (every payment asks).
+async fn choice(
+    state: &AppState,
+    store: StoreId,
+    env: Environment,
+) -> Result<Option<repo::ChoiceRow>, CredentialError> {
+    state
+        .caches
+        .config
+        .get_or_load(store, env, || async {
+            Ok(repo::choice(&state.db, store, env).await?)
+        })
+        .await
 }
 
 /// Chooses the provider of the store's new payments in `env`: registered, with the store's
@@ -100,6 +113,7 @@ pub async fn choose_payment_provider(
     )
     .await?;
     tx.commit().await?;
+    state.caches.config.changed();
     tracing::info!(provider, %env, actor, "payment provider chosen");
     payment_provider(state, store, env).await
 }

@@ -218,7 +218,7 @@ pub(super) async fn not_on_version(
 }
 
 /// A store's chosen payment provider.
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub(super) struct ChoiceRow {
     pub provider: String,
     pub updated_by: String,

@@ -300,6 +300,7 @@ pub async fn delete(
     repo::clear_choice(&mut tx, store, provider, env).await?;
     tx.commit().await?;
     state.caches.credentials.clear();
+    state.caches.config.changed();
     Ok(())
 }
 

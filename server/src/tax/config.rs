@@ -218,15 +218,21 @@ pub async fn load_config(
     store: StoreId,
     env: Environment,
 ) -> Result<TaxConfig, Error> {
-    let rules = repo::rules(&state.db, store, env)
-        .await?
-        .into_iter()
-        .map(rule_of)
-        .collect::<Result<_, _>>()?;
-    Ok(TaxConfig {
-        provider: RulesTax::NAME.to_owned(),
-        rules,
-    })
+    state
+        .caches
+        .config
+        .get_or_load(store, env, || async {
+            let rules = repo::rules(&state.db, store, env)
+                .await?
+                .into_iter()
+                .map(rule_of)
+                .collect::<Result<_, _>>()?;
+            Ok(TaxConfig {
+                provider: RulesTax::NAME.to_owned(),
+                rules,
+            })
+        })
+        .await
 }
 
 /// The store's rates as the API shows them.
@@ -278,6 +284,7 @@ pub async fn put_rules(
     let mut tx = state.db.begin_write().await?;
     repo::replace_rules(&mut tx, store, env, &rows).await?;
     tx.commit().await?;
+    state.caches.config.changed();
     rule_bodies(state, store, env).await
 }
 
@@ -287,15 +294,21 @@ pub async fn load_nexus(
     store: StoreId,
     env: Environment,
 ) -> Result<Vec<Nexus>, Error> {
-    Ok(repo::nexus(&state.db, store, env)
-        .await?
-        .into_iter()
-        .map(|n| Nexus {
-            country: n.country,
-            subdivision: Some(n.subdivision).filter(|s| !s.is_empty()),
-            since: n.since,
+    state
+        .caches
+        .config
+        .get_or_load(store, env, || async {
+            Ok(repo::nexus(&state.db, store, env)
+                .await?
+                .into_iter()
+                .map(|n| Nexus {
+                    country: n.country,
+                    subdivision: Some(n.subdivision).filter(|s| !s.is_empty()),
+                    since: n.since,
+                })
+                .collect())
         })
-        .collect())
+        .await
 }
 
 /// Replaces where the store collects.
@@ -329,6 +342,7 @@ pub async fn put_nexus(
     let mut tx = state.db.begin_write().await?;
     repo::replace_nexus(&mut tx, store, env, &rows).await?;
     tx.commit().await?;
+    state.caches.config.changed();
     Ok(nexus_bodies(load_nexus(state, store, env).await?))
 }
 

@@ -77,7 +77,11 @@ pub async fn settings(
     store: StoreId,
     env: Environment,
 ) -> Result<TaxSettings, Error> {
-    let row = engine_repo::settings(&state.db, store, env).await?;
+    let row = state
+        .caches
+        .config
+        .get_or_load(store, env, || engine_repo::settings(&state.db, store, env))
+        .await?;
     let (engine, fallback, updated_at) = match row {
         None => (RulesTax::NAME.to_owned(), Fallback::Refuse, None),
         Some(row) => {
@@ -139,6 +143,7 @@ pub async fn put_settings(
     )
     .await?;
     tx.commit().await?;
+    state.caches.config.changed();
     settings(state, store, env).await
 }
 

@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// A store's engine settings.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SettingsRow {
     pub engine: String,
     pub fallback: String,
