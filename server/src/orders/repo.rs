@@ -210,9 +210,79 @@ pub async fn find(
     row.map(record).transpose()
 }
 
-/// An order's lines, in order.
-pub async fn items(db: &Db, order_id: OrderId) -> Result<Vec<ItemRecord>, DbError> {
-    Ok(on_db!(db, pool => sqlx::query_as(ITEMS).bind(order_id).fetch_all(pool).await)?)
+/// An order row with one of its lines (none: an order without lines, which the outer join
+/// still returns).
+#[derive(sqlx::FromRow)]
+struct OrderItemRow {
+    #[sqlx(flatten)]
+    order: OrderRow,
+    line_no: Option<i32>,
+    product_id: Option<ProductId>,
+    sku: Option<String>,
+    name: Option<String>,
+    quantity: Option<i32>,
+    unit_amount: Option<MinorUnits>,
+    tax_code: Option<String>,
+    weight_grams: Option<i32>,
+    price_includes_tax: Option<bool>,
+    price_source: Option<PriceSource>,
+}
+
+impl OrderItemRow {
+    fn item(&self) -> Result<Option<ItemRecord>, DbError> {
+        let Some(line_no) = self.line_no else {
+            return Ok(None);
+        };
+        let missing = || decode_error(std::io::Error::other("order line with a null column"));
+        Ok(Some(ItemRecord {
+            line_no,
+            product_id: self.product_id.ok_or_else(missing)?,
+            sku: self.sku.clone().ok_or_else(missing)?,
+            name: self.name.clone().ok_or_else(missing)?,
+            quantity: self.quantity.ok_or_else(missing)?,
+            unit_amount: self.unit_amount.ok_or_else(missing)?,
+            tax_code: self.tax_code.clone().ok_or_else(missing)?,
+            weight_grams: self.weight_grams.ok_or_else(missing)?,
+            price_includes_tax: self.price_includes_tax.ok_or_else(missing)?,
+            price_source: self.price_source.ok_or_else(missing)?,
+        }))
+    }
+}
+
+/// [`find`] and [`items_in`] in one statement: the order's columns repeat on each of its lines.
+static FIND_WITH_ITEMS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let order: Vec<String> = ORDER_COLUMNS
+        .split(',')
+        .map(|c| format!("o.{}", c.trim()))
+        .collect();
+    format!(
+        "SELECT {}, i.line_no, i.product_id, i.sku, i.name, i.quantity, i.unit_amount, \
+         i.tax_code, i.weight_grams, i.price_includes_tax, i.price_source \
+         FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
+         WHERE o.id = $1 AND o.store_id = $2 AND o.environment = $3 ORDER BY i.line_no",
+        order.join(", ")
+    )
+});
+
+/// An order of a store and environment and its lines, in order, read in one round trip.
+pub async fn find_with_items(
+    db: &Db,
+    store_id: StoreId,
+    environment: Environment,
+    order_id: OrderId,
+) -> Result<Option<(OrderRecord, Vec<ItemRecord>)>, DbError> {
+    let rows: Vec<OrderItemRow> = on_db!(db, pool => {
+        sqlx::query_as(FIND_WITH_ITEMS.as_str()).bind(order_id).bind(store_id).bind(environment)
+            .fetch_all(pool).await
+    })?;
+    let items = rows
+        .iter()
+        .filter_map(|row| row.item().transpose())
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(first) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    Ok(Some((record(first.order)?, items)))
 }
 
 /// Where a page of [`search`] starts and which way it runs.

@@ -170,13 +170,13 @@ pub async fn create(
 
 /// Reads an order with its lines inside `scope`; anything outside is not found.
 pub async fn find(state: &AppState, scope: OrderScope, order_id: OrderId) -> Result<Order, Error> {
-    let order = repo::find(&state.db, scope.store_id, scope.environment, order_id)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let (order, rows) =
+        repo::find_with_items(&state.db, scope.store_id, scope.environment, order_id)
+            .await?
+            .ok_or(Error::NotFound)?;
     if scope.customer_id.is_some_and(|c| c != order.customer_id) {
         return Err(Error::NotFound);
     }
-    let rows = repo::items(&state.db, order.id).await?;
     view(order, rows)
 }
 
