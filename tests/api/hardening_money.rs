@@ -168,6 +168,41 @@ async fn ledger_keys_respect_the_idempotency_contract(backend: Backend) {
 }
 both_backends!(ledger_keys_respect_the_idempotency_contract);
 
+/// A capture retried under its key after the key's HTTP record is gone, once nothing is left
+/// to capture: the rules would refuse a new capture, and the retry is answered with the first
+/// one (the key's transaction is looked up only when the fresh path stops).
+async fn a_finished_capture_retried_without_its_record_answers_the_first(backend: Backend) {
+    let shop = shop(backend).await;
+    let (order, intent) = shop.authorized().await;
+    let (status, first) = status_of(
+        shop.op_with_key(&order, &intent, "capture", json!({}), "cap-all")
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["status"], "captured", "{first}");
+    shop.forget_http_records().await;
+    let (status, again) = status_of(
+        shop.op_with_key(&order, &intent, "capture", json!({}), "cap-all")
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        again["captured_amount"], first["captured_amount"],
+        "{again}"
+    );
+    assert_eq!(again["status"], "captured", "{again}");
+    // Captured once at the provider.
+    let pid = first["provider_payment_id"].as_str().unwrap();
+    assert_eq!(
+        shop.psp_row(pid).await.1,
+        first["captured_amount"].as_i64().unwrap()
+    );
+    shop.check_invariants(&order).await;
+}
+both_backends!(a_finished_capture_retried_without_its_record_answers_the_first);
+
 /// Item 4: another customer sending this customer's order id and key finds nothing.
 async fn ownership_comes_before_idempotency(backend: Backend) {
     let shop = shop(backend).await;

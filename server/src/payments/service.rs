@@ -152,7 +152,8 @@ pub async fn capture(
     request: CaptureRequest,
 ) -> Result<Outcome, Error> {
     // A provider that captures once releases the rest with the capture: the ledger says so.
-    let captures = captures(state, &target).await?;
+    let intent = find_intent(state, &target).await?;
+    let captures = captures(state, &intent);
     let final_capture = request.final_capture.unwrap_or(false) || captures == Captures::Once;
     let key = LedgerKey::new(
         target.caller,
@@ -170,12 +171,12 @@ pub async fn capture(
         captures,
     };
     if !final_capture {
-        return operate(state, &target, operation, &key, target.reply).await;
+        return operate_on(state, &target, intent, operation, &key, target.reply).await;
     }
     // Two provider operations: the key is claimed by the first, so a concurrent request with
     // it waits; the answer is stored after both (by the edge).
     let first = target.reply.map(Reply::claim_only);
-    let captured = operate(state, &target, operation, &key, first.as_ref()).await?;
+    let captured = operate_on(state, &target, intent, operation, &key, first.as_ref()).await?;
     if captured.1.status != TransactionStatus::Succeeded || captured.0.ledger().remainder().0 == 0 {
         return Ok(captured);
     }
@@ -253,13 +254,12 @@ pub(crate) async fn release_after_capture(
 }
 
 /// How the intent's captures may be made (see `PaymentAdapter::captures_once`).
-async fn captures(state: &AppState, target: &Target<'_>) -> Result<Captures, Error> {
-    let intent = find_intent(state, target).await?;
+fn captures(state: &AppState, intent: &IntentRow) -> Captures {
     let captures_once = state
         .payment_providers
         .get(&intent.provider)
         .is_some_and(|adapter| adapter.captures_once());
-    Ok(Captures::of(&intent, captures_once))
+    Captures::of(intent, captures_once)
 }
 
 /// `POST …/void`: releases the uncaptured part of an authorization: all of it before any
@@ -351,20 +351,53 @@ pub(super) async fn operate(
     key: &LedgerKey,
     reply: Option<&Reply>,
 ) -> Result<Outcome, Error> {
-    let caller = target.caller;
     let intent = find_intent(state, target).await?;
-    if let Some(txn) = find_txn(state, intent.id, request.operation, key).await? {
-        return resume(state, caller, (intent, txn), reply).await;
-    }
-    let client = client_for(state, target.store, Some(&intent.provider), target.env).await?;
+    operate_on(state, target, intent, request, key, reply).await
+}
+
+/// [`operate`] on the target's `intent`, just read by the caller (phase 1 locks and reads it
+/// again before it reserves).
+async fn operate_on(
+    state: &AppState,
+    target: &Target<'_>,
+    intent: IntentRow,
+    request: OperationRequest,
+    key: &LedgerKey,
+    reply: Option<&Reply>,
+) -> Result<Outcome, Error> {
+    let caller = target.caller;
+    // A retry finds the transaction its key already made. It is looked for only when the fresh
+    // path stops (the reservation's unique key or a rule refuses, the provider cannot be
+    // reached): the common first request then pays no lookup, and a retry is answered as
+    // before, since every way the fresh path can stop first leads here.
+    let existing = |err: Error| async move {
+        match find_txn(state, intent.id, request.operation, key).await? {
+            Some(txn) => {
+                let intent = repo::intent(&state.db, intent.id).await?;
+                resume(state, caller, (intent, txn), reply).await
+            }
+            None => Err(err),
+        }
+    };
+    let client = match client_for(state, target.store, Some(&intent.provider), target.env).await {
+        Ok(client) => client,
+        Err(err) => return existing(err).await,
+    };
     // What is left of a representable total is representable; an amount asked for may not be.
-    if let Some(amount) = request.amount {
-        Units::of(client.as_ref(), &intent.currency)
-            .to_provider(MinorUnits(amount), &intent.currency)?;
+    if let Some(amount) = request.amount
+        && let Err(err) = Units::of(client.as_ref(), &intent.currency)
+            .to_provider(MinorUnits(amount), &intent.currency)
+    {
+        return existing(err.into()).await;
     }
     let claim = reply.map(|r| &r.record).filter(|r| r.needs_claim());
     for _ in 0..CAS_ATTEMPTS {
-        let reserved = reserve(state, intent.id, &request, key, caller, claim).await?;
+        let reserved = match reserve(state, intent.id, &request, key, caller, claim).await {
+            Ok(reserved) => reserved,
+            // Another request holds the key: it answers, whatever its transaction.
+            Err(Error::KeyInUse) => return Err(Error::KeyInUse),
+            Err(err) => return existing(err).await,
+        };
         match reserved {
             Some(outcome) => {
                 if let Some(record) = claim {
