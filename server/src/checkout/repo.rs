@@ -29,8 +29,12 @@ pub async fn insert_snapshot(
         settlement_subtotal, settlement_shipping, settlement_tax, settlement_total) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
         $20, $21, $22, $23, $24, $25, $26, $27, $28)";
-    const LINE: &str = "INSERT INTO order_checkout_snapshot_items (snapshot_id, line_no, product_id, \
-        quantity, unit_amount, amount, net, tax, tax_rate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    // An order has at most 100 lines: one statement for all of them.
+    let lines_sql = format!(
+        "INSERT INTO order_checkout_snapshot_items (snapshot_id, line_no, product_id, quantity, \
+         unit_amount, amount, net, tax, tax_rate) VALUES {}",
+        crate::db::values(s.lines.len(), 9, 1)
+    );
     let lock = StoredLock {
         settlement_currency: s.fx.as_ref().map(|f| f.settlement_currency),
         fx_rate: s.fx.as_ref().map(|f| f.rate.clone()),
@@ -53,11 +57,14 @@ pub async fn insert_snapshot(
             .bind(settled.map(|t| t.subtotal)).bind(settled.map(|t| t.shipping))
             .bind(settled.map(|t| t.tax)).bind(settled.map(|t| t.total))
             .execute(&mut *conn).await?;
-        for l in &s.lines {
-            sqlx::query(LINE)
-                .bind(s.snapshot_id).bind(l.line_no).bind(l.product_id).bind(l.quantity)
-                .bind(l.unit_amount).bind(l.amount).bind(l.net).bind(l.tax).bind(&l.tax_rate)
-                .execute(&mut *conn).await?;
+        if !s.lines.is_empty() {
+            let mut query = sqlx::query(&lines_sql).persistent(s.lines.len() <= 8);
+            for l in &s.lines {
+                query = query
+                    .bind(s.snapshot_id).bind(l.line_no).bind(l.product_id).bind(l.quantity)
+                    .bind(l.unit_amount).bind(l.amount).bind(l.net).bind(l.tax).bind(&l.tax_rate);
+            }
+            query.execute(&mut *conn).await?;
         }
         Ok::<_, sqlx::Error>(())
     })?;

@@ -550,7 +550,7 @@ async fn record(
             caller: change.caller,
             at: now,
         };
-        repo::insert_history(&mut tx, payment).await?;
+        let mut histories = vec![payment];
         // The order is paid once its payment is authorized, and open again when the
         // authorization is released.
         let order_change = match next.status {
@@ -572,11 +572,12 @@ async fn record(
                 reason: why,
                 ..payment
             };
-            repo::insert_history(&mut tx, history).await?;
+            histories.push(history);
             if to == OrderStatus::Paid {
                 paid_order = Some(orders::view_in(&mut tx, order).await?);
             }
         }
+        repo::insert_histories(&mut tx, &histories).await?;
     }
     // The tax a merchant files moves with the money, in the same commit.
     let trigger = match operation {

@@ -329,16 +329,29 @@ pub async fn insert_txn(tx: &mut Tx, txn: &TxnRow, intent: &IntentRow) -> Result
 
 /// Records a status change of an order or an intent.
 pub async fn insert_history(tx: &mut Tx, change: NewHistory<'_>) -> Result<(), DbError> {
-    const SQL: &str = "INSERT INTO order_status_history (id, order_id, payment_intent_id, \
-        subject, from_status, to_status, reason, source, actor, correlation_id, created_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    insert_histories(tx, &[change]).await
+}
+
+/// Records `changes` in one statement, in their order (ids are time-ordered).
+pub async fn insert_histories(tx: &mut Tx, changes: &[NewHistory<'_>]) -> Result<(), DbError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO order_status_history (id, order_id, payment_intent_id, subject, \
+         from_status, to_status, reason, source, actor, correlation_id, created_at) VALUES {}",
+        crate::db::values(changes.len(), 11, 1)
+    );
     on_tx!(tx, conn => {
-        sqlx::query(SQL)
-            .bind(uuid::Uuid::now_v7()).bind(change.order_id).bind(change.payment_intent_id)
-            .bind(change.subject).bind(change.from_status).bind(change.to_status)
-            .bind(change.reason).bind(change.caller.source).bind(&change.caller.actor)
-            .bind(&change.caller.correlation_id).bind(change.at)
-            .execute(conn).await.map(|_| ())
+        let mut query = sqlx::query(&sql);
+        for change in changes {
+            query = query
+                .bind(uuid::Uuid::now_v7()).bind(change.order_id).bind(change.payment_intent_id)
+                .bind(change.subject).bind(change.from_status).bind(change.to_status)
+                .bind(change.reason).bind(change.caller.source).bind(&change.caller.actor)
+                .bind(&change.caller.correlation_id).bind(change.at);
+        }
+        query.execute(conn).await.map(|_| ())
     })?;
     Ok(())
 }

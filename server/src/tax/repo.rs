@@ -197,20 +197,27 @@ pub async fn insert_lines(
     snapshot: SnapshotId,
     lines: &[TaxLineRow],
 ) -> Result<(), DbError> {
-    const SQL: &str = "INSERT INTO order_tax_lines (snapshot_id, line_no, position, \
-        jurisdiction, level, tax_code, rate, taxable, exempt, tax, reason, certificate_id, \
-        rounding, engine, engine_version) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
-    on_tx!(tx, conn => {
-        for l in lines {
-            sqlx::query(SQL).bind(snapshot).bind(l.line_no).bind(l.position)
-                .bind(&l.jurisdiction).bind(&l.level).bind(&l.tax_code).bind(&l.rate)
-                .bind(l.taxable).bind(l.exempt).bind(l.tax).bind(&l.reason)
-                .bind(&l.certificate_id).bind(&l.rounding).bind(&l.engine)
-                .bind(&l.engine_version).execute(&mut *conn).await?;
-        }
-        Ok::<_, sqlx::Error>(())
-    })?;
+    // A few hundred rows at most; chunked all the same, far below either database's limit
+    // on bound values, so one statement carries all of a usual snapshot.
+    for chunk in lines.chunks(200) {
+        let sql = format!(
+            "INSERT INTO order_tax_lines (snapshot_id, line_no, position, jurisdiction, level, \
+             tax_code, rate, taxable, exempt, tax, reason, certificate_id, rounding, engine, \
+             engine_version) VALUES {}",
+            crate::db::values(chunk.len(), 15, 1)
+        );
+        on_tx!(tx, conn => {
+            let mut query = sqlx::query(&sql).persistent(chunk.len() <= 8);
+            for l in chunk {
+                query = query.bind(snapshot).bind(l.line_no).bind(l.position)
+                    .bind(&l.jurisdiction).bind(&l.level).bind(&l.tax_code).bind(&l.rate)
+                    .bind(l.taxable).bind(l.exempt).bind(l.tax).bind(&l.reason)
+                    .bind(&l.certificate_id).bind(&l.rounding).bind(&l.engine)
+                    .bind(&l.engine_version);
+            }
+            query.execute(&mut *conn).await.map(|_| ())
+        })?;
+    }
     Ok(())
 }
 
@@ -267,18 +274,40 @@ pub async fn line_amounts(tx: &mut Tx, snapshot: SnapshotId) -> Result<Vec<LineA
     Ok(on_tx!(tx, conn => sqlx::query_as(LEGACY).bind(snapshot).fetch_all(&mut *conn).await)?)
 }
 
-/// What a payment's transactions of `kind` moved so far, per snapshot tax line.
+/// A row of [`moved`]: what one kind moved on one snapshot tax line.
+#[derive(sqlx::FromRow)]
+struct MovedRow {
+    kind: String,
+    #[sqlx(flatten)]
+    amounts: LineAmounts,
+}
+
+/// What a payment's tax transactions moved so far, per snapshot tax line: `(commits,
+/// reversals)`, read in one statement.
 pub async fn moved(
     tx: &mut Tx,
     intent: PaymentIntentId,
-    kind: &str,
-) -> Result<Vec<LineAmounts>, DbError> {
-    const SQL: &str = "SELECT l.line_no, l.position, MIN(l.jurisdiction) AS jurisdiction, \
+) -> Result<(Vec<LineAmounts>, Vec<LineAmounts>), DbError> {
+    const SQL: &str = "SELECT t.kind, l.line_no, l.position, MIN(l.jurisdiction) AS jurisdiction, \
         CAST(SUM(l.taxable) AS BIGINT) AS taxable, CAST(SUM(l.exempt) AS BIGINT) AS exempt, \
         CAST(SUM(l.tax) AS BIGINT) AS tax \
         FROM tax_transaction_lines l JOIN tax_transactions t ON t.id = l.transaction_id \
-        WHERE t.payment_intent_id = $1 AND t.kind = $2 GROUP BY l.line_no, l.position";
-    Ok(on_tx!(tx, conn => sqlx::query_as(SQL).bind(intent).bind(kind).fetch_all(&mut *conn).await)?)
+        WHERE t.payment_intent_id = $1 GROUP BY t.kind, l.line_no, l.position";
+    let rows: Vec<MovedRow> =
+        on_tx!(tx, conn => sqlx::query_as(SQL).bind(intent).fetch_all(&mut *conn).await)?;
+    let (mut commits, mut reversals) = (Vec::new(), Vec::new());
+    for row in rows {
+        match row.kind.as_str() {
+            "commit" => commits.push(row.amounts),
+            "reversal" => reversals.push(row.amounts),
+            other => {
+                return Err(DbError::Query(sqlx::Error::Decode(
+                    format!("unknown tax transaction kind {other:?}").into(),
+                )));
+            }
+        }
+    }
+    Ok((commits, reversals))
 }
 
 /// Whether the order has a tax transaction from `source`.
@@ -318,20 +347,27 @@ pub async fn insert_transaction(
         payment_intent_id, snapshot_id, kind, source, currency, taxable, exempt, tax, created_at) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
         ON CONFLICT (order_id, source, kind) DO NOTHING";
-    const LINE: &str = "INSERT INTO tax_transaction_lines (transaction_id, line_no, position, \
-        jurisdiction, taxable, exempt, tax) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    // All lines in one statement (a snapshot holds at most a few hundred: far below either
+    // database's limit on bound values).
+    let lines_sql = format!(
+        "INSERT INTO tax_transaction_lines (transaction_id, line_no, position, jurisdiction, \
+         taxable, exempt, tax) VALUES {}",
+        crate::db::values(lines.len(), 7, 1)
+    );
     let inserted = on_tx!(tx, conn => {
         let rows = sqlx::query(SQL).bind(row.id).bind(row.store_id).bind(row.environment)
             .bind(row.order_id).bind(row.payment_intent_id).bind(row.snapshot_id).bind(&row.kind)
             .bind(&row.source)
             .bind(&row.currency).bind(row.taxable).bind(row.exempt).bind(row.tax)
             .bind(row.created_at).execute(&mut *conn).await?.rows_affected();
-        if rows == 1 {
+        if rows == 1 && !lines.is_empty() {
+            // Only the usual small shapes are worth a prepared statement per connection.
+            let mut query = sqlx::query(&lines_sql).persistent(lines.len() <= 8);
             for l in lines {
-                sqlx::query(LINE).bind(row.id).bind(l.line_no).bind(l.position)
-                    .bind(&l.jurisdiction).bind(l.taxable).bind(l.exempt).bind(l.tax)
-                    .execute(&mut *conn).await?;
+                query = query.bind(row.id).bind(l.line_no).bind(l.position)
+                    .bind(&l.jurisdiction).bind(l.taxable).bind(l.exempt).bind(l.tax);
             }
+            query.execute(&mut *conn).await?;
         }
         Ok::<_, sqlx::Error>(rows == 1)
     })?;
