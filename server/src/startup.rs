@@ -209,8 +209,10 @@ impl Application {
         let payment_providers = options
             .payment_providers
             .unwrap_or_else(|| default_payment_providers(&config.stripe_api_base));
+        let webhook_ingest = crate::webhooks::Ingest::start(db.clone());
         let state = AppState {
             db,
+            webhook_ingest,
             clock: options.clock.unwrap_or_else(default_clock),
             config: Arc::new(config),
             leptos,

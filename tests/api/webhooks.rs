@@ -273,6 +273,35 @@ async fn forged_stale_and_tampered_deliveries_are_rejected_and_duplicates_are_no
 }
 both_backends!(forged_stale_and_tampered_deliveries_are_rejected_and_duplicates_are_no_ops);
 
+/// Concurrent deliveries are stored many per commit: a burst in which every event arrives
+/// twice at once still stores each event once and tells each receiver which it was.
+async fn a_concurrent_burst_with_duplicates_stores_each_event_once(backend: Backend) {
+    let h = hooks(backend, 0).await;
+    let sends = (0..20).flat_map(|n| {
+        let event =
+            json!({"id": format!("evt_burst_{n}"), "type": "payment.updated", "data": {"n": n}});
+        let id = format!("msg_burst_{n}");
+        [(id.clone(), event.clone()), (id, event)]
+    });
+    let answers = futures::future::join_all(sends.map(|(id, event)| {
+        let h = &h;
+        async move {
+            let response = h.deliver(&id, &event).await;
+            assert_eq!(response.status(), 200);
+            let body: Value = response.json().await.unwrap();
+            (id, body["duplicate"].as_bool().unwrap())
+        }
+    }))
+    .await;
+    for n in 0..20 {
+        let id = format!("msg_burst_{n}");
+        let fresh = answers.iter().filter(|(i, dup)| *i == id && !dup).count();
+        assert_eq!(fresh, 1, "{id} stored by exactly one of its two deliveries");
+    }
+    assert_eq!(h.events("limit=100").await.len(), 20);
+}
+both_backends!(a_concurrent_burst_with_duplicates_stores_each_event_once);
+
 async fn the_sandbox_psp_settles_asynchronous_payments_by_webhook(backend: Backend) {
     let h = hooks(backend, 1).await;
     let (order, intent) = h.pending_payment().await;

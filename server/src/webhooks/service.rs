@@ -107,21 +107,20 @@ pub async fn receive(
         .take(100)
         .collect::<String>();
     let id = uuid::Uuid::now_v7();
-    let payload_text = String::from_utf8_lossy(body);
-    let inserted = repo::insert_verified(
-        &state.db,
-        &repo::Verified {
+    let stored = state
+        .webhook_ingest
+        .store(repo::Verified {
             id,
             store,
             provider,
-            event_id: &event_id,
-            event_type: &event_type,
-            payload: &payload_text,
+            event_id,
+            event_type,
+            payload: String::from_utf8_lossy(body).into_owned(),
             environment,
             now: state.clock.now(),
-        },
-    )
-    .await?;
+        })
+        .await?;
+    let inserted = u64::from(stored);
     // Stored; the sender has not heard so, and will deliver it again.
     crate::crash_point!("webhooks.receive.after_store");
     if inserted == 1 {
