@@ -203,6 +203,34 @@ async fn a_finished_capture_retried_without_its_record_answers_the_first(backend
 }
 both_backends!(a_finished_capture_retried_without_its_record_answers_the_first);
 
+/// A partial capture retried under its key after the key's HTTP record is gone: the rules
+/// allow another capture, so the retry reaches the ledger's unique key, and is answered with
+/// the first capture instead of capturing again.
+async fn a_partial_capture_retried_without_its_record_captures_once(backend: Backend) {
+    let shop = shop(backend).await;
+    let (order, intent) = shop.authorized().await;
+    let body = json!({"amount": 1000});
+    let (status, first) = status_of(
+        shop.op_with_key(&order, &intent, "capture", body.clone(), "cap-part")
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["captured_amount"], 1000, "{first}");
+    shop.forget_http_records().await;
+    let (status, again) = status_of(
+        shop.op_with_key(&order, &intent, "capture", body, "cap-part")
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["captured_amount"], 1000, "{again}");
+    let pid = first["provider_payment_id"].as_str().unwrap();
+    assert_eq!(shop.psp_row(pid).await.1, 1000);
+    shop.check_invariants(&order).await;
+}
+both_backends!(a_partial_capture_retried_without_its_record_captures_once);
+
 /// Item 4: another customer sending this customer's order id and key finds nothing.
 async fn ownership_comes_before_idempotency(backend: Backend) {
     let shop = shop(backend).await;

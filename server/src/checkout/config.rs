@@ -89,7 +89,9 @@ pub async fn replace_shipping(
     let rates = validate_rates(rates)?;
     let mut tx = state.db.begin_write().await?;
     repo::replace_shipping_rates(&mut tx, store, env, &rates).await?;
-    tx.commit().await?;
+    // Cleared whatever the commit answers: one whose acknowledgement was lost may have landed.
+    let committed = tx.commit().await;
     state.caches.config.changed();
+    committed?;
     Ok(())
 }

@@ -112,8 +112,10 @@ pub async fn choose_payment_provider(
         state.clock.now(),
     )
     .await?;
-    tx.commit().await?;
+    // Cleared whatever the commit answers: one whose acknowledgement was lost may have landed.
+    let committed = tx.commit().await;
     state.caches.config.changed();
+    committed?;
     tracing::info!(provider, %env, actor, "payment provider chosen");
     payment_provider(state, store, env).await
 }

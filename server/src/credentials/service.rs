@@ -298,9 +298,11 @@ pub async fn delete(
     // New payments cannot go to a provider the store holds no credentials for: its choice
     // goes with them (back to the default).
     repo::clear_choice(&mut tx, store, provider, env).await?;
-    tx.commit().await?;
+    // Cleared whatever the commit answers: one whose acknowledgement was lost may have landed.
+    let committed = tx.commit().await;
     state.caches.credentials.clear();
     state.caches.config.changed();
+    committed?;
     Ok(())
 }
 

@@ -20,6 +20,7 @@ use super::{
     repo::{self, IntentRow, Outcome, TxnRow},
 };
 use crate::{
+    db::DbError,
     idempotency::{KeyRecord, answer},
     money::MinorUnits,
     providers::payment::Units,
@@ -371,12 +372,17 @@ async fn operate_on(
     // reached): the common first request then pays no lookup, and a retry is answered as
     // before, since every way the fresh path can stop first leads here.
     let existing = |err: Error| async move {
-        match find_txn(state, intent.id, request.operation, key).await? {
-            Some(txn) => {
+        // The database itself failing says nothing about the key: answered as it is (a 503
+        // whose edge releases the claim), not after a second wait on the same database.
+        if let Error::Db(DbError::Unavailable(_) | DbError::Busy(_) | DbError::Full(_)) = err {
+            return Err(err);
+        }
+        match find_txn(state, intent.id, request.operation, key).await {
+            Ok(Some(txn)) => {
                 let intent = repo::intent(&state.db, intent.id).await?;
                 resume(state, caller, (intent, txn), reply).await
             }
-            None => Err(err),
+            Ok(None) | Err(_) => Err(err),
         }
     };
     let client = match client_for(state, target.store, Some(&intent.provider), target.env).await {
@@ -395,7 +401,7 @@ async fn operate_on(
         let reserved = match reserve(state, intent.id, &request, key, caller, claim).await {
             Ok(reserved) => reserved,
             // Another request holds the key: it answers, whatever its transaction.
-            Err(Error::KeyInUse) => return Err(Error::KeyInUse),
+            Err(err @ Error::KeyInUse) => return Err(err),
             Err(err) => return existing(err).await,
         };
         match reserved {

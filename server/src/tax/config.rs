@@ -283,8 +283,10 @@ pub async fn put_rules(
         .collect();
     let mut tx = state.db.begin_write().await?;
     repo::replace_rules(&mut tx, store, env, &rows).await?;
-    tx.commit().await?;
+    // Cleared whatever the commit answers: one whose acknowledgement was lost may have landed.
+    let committed = tx.commit().await;
     state.caches.config.changed();
+    committed?;
     rule_bodies(state, store, env).await
 }
 
@@ -341,8 +343,10 @@ pub async fn put_nexus(
     }
     let mut tx = state.db.begin_write().await?;
     repo::replace_nexus(&mut tx, store, env, &rows).await?;
-    tx.commit().await?;
+    // Cleared whatever the commit answers: one whose acknowledgement was lost may have landed.
+    let committed = tx.commit().await;
     state.caches.config.changed();
+    committed?;
     Ok(nexus_bodies(load_nexus(state, store, env).await?))
 }
 

@@ -142,8 +142,10 @@ pub async fn put_settings(
         state.clock.now(),
     )
     .await?;
-    tx.commit().await?;
+    // Cleared whatever the commit answers: one whose acknowledgement was lost may have landed.
+    let committed = tx.commit().await;
     state.caches.config.changed();
+    committed?;
     settings(state, store, env).await
 }
 

@@ -1,16 +1,18 @@
 //! Group commit of verified deliveries: concurrent receivers hand their event to one writer,
 //! which stores whatever queued meanwhile in one statement and one commit, then answers each.
-//! Under load one commit carries many deliveries; a lone delivery waits for no one (the writer
-//! takes what is queued, never a timer). Every receiver still answers only after its event is
-//! committed, and the provider event id's unique index still decides duplicates.
+//! Under load one commit carries many deliveries; a delivery waits for no timer, at most for
+//! the commit in progress. Every receiver still answers only after its event is committed, and
+//! the provider event id's unique index still decides duplicates.
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::repo::{self, Verified};
 use crate::db::{Db, DbError};
 
-/// Deliveries one commit carries at most (bounded so a statement's parameters stay small).
+/// Deliveries one commit carries at most.
 const MAX_BATCH: usize = 64;
+/// Payload bytes one statement carries at most (a delivery may be up to the body limit).
+const MAX_BATCH_BYTES: usize = 4 << 20;
 /// Deliveries waiting for the writer at most; beyond that a receiver waits to queue.
 const QUEUE: usize = 1024;
 
@@ -28,7 +30,9 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Starts the writer on the current runtime; it stops when every handle is dropped.
+    /// Starts the writer on the current runtime; it stops when every handle is dropped. At
+    /// shutdown it is not waited for: a receiver cut off after the grace period never answered
+    /// 200, so its sender delivers again.
     pub fn start(db: Db) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
         tokio::spawn(write_batches(db.clone(), queue));
@@ -43,13 +47,16 @@ impl Ingest {
             Ok(()) => answer
                 .await
                 .unwrap_or(Err(DbError::Unavailable(sqlx::Error::WorkerCrashed))),
-            // The writer is gone (the runtime is shutting down): store it alone.
-            Err(mpsc::error::SendError(job)) => Ok(repo::insert_verified(
-                &self.db,
-                std::slice::from_ref(&job.event),
-            )
-            .await?
-            .contains(&job.event.id)),
+            // Only a writer that panicked ends while handles remain: store it alone.
+            Err(mpsc::error::SendError(job)) => {
+                tracing::error!(
+                    "the webhook ingest writer has stopped; storing deliveries one by one"
+                );
+                let id = job.event.id;
+                Ok(repo::insert_verified(&self.db, &[&job.event])
+                    .await?
+                    .contains(&id))
+            }
         }
     }
 }
@@ -57,37 +64,85 @@ impl Ingest {
 async fn write_batches(db: Db, mut queue: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        write(&db, std::mem::take(&mut jobs)).await;
+        let mut rest = std::mem::take(&mut jobs);
+        while !rest.is_empty() {
+            // A byte budget as well as a count: a statement never carries 64 large bodies.
+            let mut bytes = 0;
+            let take = rest
+                .iter()
+                .take_while(|j| {
+                    bytes += j.event.payload.len();
+                    bytes <= MAX_BATCH_BYTES
+                })
+                .count()
+                .max(1);
+            let batch: Vec<Job> = rest.drain(..take).collect();
+            if let Err(err) = write(&db, batch).await {
+                // The database is unreachable, busy or full: everything waiting now would wait
+                // an acquire timeout per batch for the same answer, so it gets it at once.
+                for job in rest.drain(..) {
+                    let _ = job.reply.send(Err(same_kind(&err)));
+                }
+                while let Ok(job) = queue.try_recv() {
+                    let _ = job.reply.send(Err(same_kind(&err)));
+                }
+            }
+        }
     }
 }
 
 /// One statement for the batch. If the statement itself is refused, each delivery is tried
-/// alone, so a bad row answers only its own receiver; if the database is unreachable, busy or
-/// full, every receiver gets that answer at once (trying each alone would hold the whole queue
-/// for an acquire timeout per delivery).
-async fn write(db: &Db, jobs: Vec<Job>) {
-    let events: Vec<Verified> = jobs.iter().map(|j| j.event.clone()).collect();
-    match repo::insert_verified(db, &events).await {
+/// alone, so a bad row answers only its own receiver. If the database is unreachable, busy or
+/// full, every receiver of the batch gets that answer, and so does the caller (`Err`).
+async fn write(db: &Db, jobs: Vec<Job>) -> Result<(), DbError> {
+    let events: Vec<&Verified> = jobs.iter().map(|j| &j.event).collect();
+    let outcome = repo::insert_verified(db, &events).await;
+    drop(events);
+    match outcome {
         Ok(stored) => {
             for job in jobs {
                 let _ = job.reply.send(Ok(stored.contains(&job.event.id)));
             }
+            Ok(())
         }
         Err(DbError::Query(err)) if jobs.len() > 1 => {
             tracing::warn!(error = %err, deliveries = jobs.len(), "batch of webhook deliveries refused; storing each alone");
-            for job in jobs {
-                let alone = repo::insert_verified(db, std::slice::from_ref(&job.event))
-                    .await
-                    .map(|stored| stored.contains(&job.event.id));
-                let _ = job.reply.send(alone);
+            let mut jobs = jobs.into_iter();
+            while let Some(job) = jobs.next() {
+                match repo::insert_verified(db, &[&job.event]).await {
+                    Ok(stored) => {
+                        let _ = job.reply.send(Ok(stored.contains(&job.event.id)));
+                    }
+                    Err(err) if is_storage(&err) => {
+                        let _ = job.reply.send(Err(same_kind(&err)));
+                        for job in jobs {
+                            let _ = job.reply.send(Err(same_kind(&err)));
+                        }
+                        return Err(err);
+                    }
+                    Err(err) => {
+                        let _ = job.reply.send(Err(err));
+                    }
+                }
             }
+            Ok(())
         }
         Err(err) => {
+            tracing::warn!(error = %err, deliveries = jobs.len(), "could not store a batch of webhook deliveries");
             for job in jobs {
                 let _ = job.reply.send(Err(same_kind(&err)));
             }
+            if is_storage(&err) { Err(err) } else { Ok(()) }
         }
     }
+}
+
+/// The database, not the statement, is the problem.
+fn is_storage(err: &DbError) -> bool {
+    matches!(
+        err,
+        DbError::Unavailable(_) | DbError::Busy(_) | DbError::Full(_)
+    )
 }
 
 /// An error of the same kind as `err` (its message kept) for each receiver of a failed batch.

@@ -25,10 +25,16 @@ pub(super) struct Verified {
 
 /// Stores the verified deliveries (one statement) except those whose provider event id was
 /// stored before, or appears earlier in `events`; returns the ids of the rows written.
-pub(super) async fn insert_verified(db: &Db, events: &[Verified]) -> Result<Vec<Uuid>, DbError> {
+pub(super) async fn insert_verified(db: &Db, events: &[&Verified]) -> Result<Vec<Uuid>, DbError> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
+    // In key order: two processes inserting overlapping batches then take the unique index's
+    // locks in the same order and cannot deadlock each other.
+    let mut events = events.to_vec();
+    events.sort_by(|a, b| {
+        (a.store, a.provider, &a.event_id).cmp(&(b.store, b.provider, &b.event_id))
+    });
     let sql = format!(
         "INSERT INTO webhook_events (id, store_id, provider, provider_event_id, event_type, \
          signature_valid, payload, status, attempt_count, next_attempt_at, received_at, \
@@ -40,7 +46,7 @@ pub(super) async fn insert_verified(db: &Db, events: &[Verified]) -> Result<Vec<
     Ok(on_db!(db, pool => {
         // Batch sizes vary with the load: only the single row is worth a prepared statement.
         let mut query = sqlx::query_scalar(&sql).persistent(events.len() == 1);
-        for e in events {
+        for e in &events {
             query = query.bind(e.id).bind(e.store).bind(e.provider).bind(&e.event_id)
                 .bind(&e.event_type).bind(true).bind(&e.payload).bind(e.now).bind(e.environment);
         }
@@ -161,4 +167,16 @@ pub(super) async fn requeue(
         on_db!(db, pool => sqlx::query(SQL).bind(id).bind(store).bind(now)
         .execute(pool).await.map(|r| r.rows_affected()))?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_row_has_nine_parameters_with_the_time_twice() {
+        assert_eq!(
+            super::rows(2),
+            "($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8, $9), \
+             ($10, $11, $12, $13, $14, $15, $16, 'pending', 0, $17, $17, $18)"
+        );
+    }
 }

@@ -120,15 +120,14 @@ pub async fn receive(
             now: state.clock.now(),
         })
         .await?;
-    let inserted = u64::from(stored);
     // Stored; the sender has not heard so, and will deliver it again.
     crate::crash_point!("webhooks.receive.after_store");
-    if inserted == 1 {
+    if stored {
         state.webhook_wakeup.notify_one();
     }
     Ok(Received {
-        id: (inserted == 1).then_some(id),
-        duplicate: inserted == 0,
+        id: stored.then_some(id),
+        duplicate: !stored,
     })
 }
 
