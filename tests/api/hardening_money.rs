@@ -203,6 +203,30 @@ async fn a_finished_capture_retried_without_its_record_answers_the_first(backend
 }
 both_backends!(a_finished_capture_retried_without_its_record_answers_the_first);
 
+/// A finished capture's key reused for another amount after its HTTP record is gone: the
+/// rules refuse a new capture, and the answer is still that the key was used for another
+/// request (not the rule's refusal).
+async fn a_finished_capture_key_reused_for_another_amount_is_422(backend: Backend) {
+    let shop = shop(backend).await;
+    let (order, intent) = shop.authorized().await;
+    let (status, first) = status_of(
+        shop.op_with_key(&order, &intent, "capture", json!({}), "cap-k")
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    shop.forget_http_records().await;
+    assert_problem(
+        shop.op_with_key(&order, &intent, "capture", json!({"amount": 2000}), "cap-k")
+            .await,
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
+    shop.check_invariants(&order).await;
+}
+both_backends!(a_finished_capture_key_reused_for_another_amount_is_422);
+
 /// A partial capture retried under its key after the key's HTTP record is gone: the rules
 /// allow another capture, so the retry reaches the ledger's unique key, and is answered with
 /// the first capture instead of capturing again.

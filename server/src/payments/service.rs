@@ -377,12 +377,14 @@ async fn operate_on(
         if let Error::Db(DbError::Unavailable(_) | DbError::Busy(_) | DbError::Full(_)) = err {
             return Err(err);
         }
-        match find_txn(state, intent.id, request.operation, key).await {
-            Ok(Some(txn)) => {
+        // The lookup's own error wins: a key reused for another request is said as such, and
+        // without an answer the first error is no proof that nothing happened under the key.
+        match find_txn(state, intent.id, request.operation, key).await? {
+            Some(txn) => {
                 let intent = repo::intent(&state.db, intent.id).await?;
                 resume(state, caller, (intent, txn), reply).await
             }
-            Ok(None) | Err(_) => Err(err),
+            None => Err(err),
         }
     };
     let client = match client_for(state, target.store, Some(&intent.provider), target.env).await {

@@ -1,8 +1,9 @@
 //! Group commit of verified deliveries: concurrent receivers hand their event to one writer,
-//! which stores whatever queued meanwhile in one statement and one commit, then answers each.
-//! Under load one commit carries many deliveries; a delivery waits for no timer, at most for
-//! the commit in progress. Every receiver still answers only after its event is committed, and
-//! the provider event id's unique index still decides duplicates.
+//! which stores what queued meanwhile (up to 64 deliveries or 4 MiB of payload) in one
+//! statement and one commit, then answers each. Under load one commit carries many deliveries;
+//! a delivery waits for no timer, only for the commits queued ahead of it. Every receiver still
+//! answers only after its event is committed, and the provider event id's unique index still
+//! decides duplicates.
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -27,6 +28,8 @@ struct Job {
 pub struct Ingest {
     jobs: mpsc::Sender<Job>,
     db: Db,
+    /// Said once that the writer stopped (not once per delivery).
+    stopped: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Ingest {
@@ -36,7 +39,11 @@ impl Ingest {
     pub fn start(db: Db) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
         tokio::spawn(write_batches(db.clone(), queue));
-        Self { jobs, db }
+        Self {
+            jobs,
+            db,
+            stopped: Default::default(),
+        }
     }
 
     /// Stores `event` (committed when this returns) unless its provider event id was stored
@@ -47,11 +54,16 @@ impl Ingest {
             Ok(()) => answer
                 .await
                 .unwrap_or(Err(DbError::Unavailable(sqlx::Error::WorkerCrashed))),
-            // Only a writer that panicked ends while handles remain: store it alone.
+            // The writer panicked, or its runtime is shutting down: store it alone.
             Err(mpsc::error::SendError(job)) => {
-                tracing::error!(
-                    "the webhook ingest writer has stopped; storing deliveries one by one"
-                );
+                if !self
+                    .stopped
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    tracing::error!(
+                        "the webhook ingest writer has stopped; storing deliveries one by one"
+                    );
+                }
                 let id = job.event.id;
                 Ok(repo::insert_verified(&self.db, &[&job.event])
                     .await?
@@ -83,7 +95,9 @@ async fn write_batches(db: Db, mut queue: mpsc::Receiver<Job>) {
                 for job in rest.drain(..) {
                     let _ = job.reply.send(Err(same_kind(&err)));
                 }
-                while let Ok(job) = queue.try_recv() {
+                // Bounded by what is queued now: senders may keep refilling the queue.
+                for _ in 0..queue.len() {
+                    let Ok(job) = queue.try_recv() else { break };
                     let _ = job.reply.send(Err(same_kind(&err)));
                 }
             }
