@@ -45,4 +45,5 @@ pub mod tax;
 pub mod telemetry;
 pub mod tenancy;
 pub mod types;
+pub mod webhook_inbox;
 pub mod webhooks;

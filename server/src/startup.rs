@@ -209,7 +209,7 @@ impl Application {
         let payment_providers = options
             .payment_providers
             .unwrap_or_else(|| default_payment_providers(&config.stripe_api_base));
-        let webhook_ingest = crate::webhooks::Ingest::start(db.clone());
+        let webhook_ingest = crate::webhook_inbox::Ingest::start(db.clone());
         let state = AppState {
             db,
             webhook_ingest,

@@ -37,7 +37,7 @@ pub struct AppState {
     /// Wakes the webhook workers when an event is stored (they also poll).
     pub webhook_wakeup: Arc<tokio::sync::Notify>,
     /// Stores verified inbound deliveries, many per commit under load.
-    pub webhook_ingest: crate::webhooks::Ingest,
+    pub webhook_ingest: crate::webhook_inbox::Ingest,
     /// Wakes the outbound webhook delivery workers when a delivery becomes due (they also
     /// poll).
     pub outbound_wakeup: Arc<tokio::sync::Notify>,

@@ -2,7 +2,6 @@
 //! trusted, stored raw, answered at once, processed asynchronously by workers that claim events
 //! through the database (exactly once in effect), retried with backoff, dead-lettered, replayable.
 
-mod ingest;
 mod process;
 mod queue;
 mod repo;
@@ -13,7 +12,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-pub use ingest::Ingest;
 pub use process::process_event;
 pub use queue::{claim, process_due, spawn_workers};
 pub use routes::{admin_router, public_router};

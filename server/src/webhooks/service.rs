@@ -109,7 +109,7 @@ pub async fn receive(
     let id = uuid::Uuid::now_v7();
     let stored = state
         .webhook_ingest
-        .store(repo::Verified {
+        .store(crate::webhook_inbox::Verified {
             id,
             store,
             provider,

@@ -7,7 +7,10 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::repo::{self, Verified};
+mod repo;
+
+pub use repo::Verified;
+
 use crate::db::{Db, DbError};
 
 /// Deliveries one commit carries at most.
@@ -48,7 +51,7 @@ impl Ingest {
 
     /// Stores `event` (committed when this returns) unless its provider event id was stored
     /// before: `true` when stored now.
-    pub(super) async fn store(&self, event: Verified) -> Result<bool, DbError> {
+    pub async fn store(&self, event: Verified) -> Result<bool, DbError> {
         let (reply, answer) = oneshot::channel();
         match self.jobs.send(Job { event, reply }).await {
             Ok(()) => answer
