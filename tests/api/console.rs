@@ -1,5 +1,13 @@
 //! The console is served by the same process, rendered on the server.
 
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
 use cassa_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, both_backends, spawn_app};
 use serde_json::{Value, json};
 
@@ -203,7 +211,48 @@ async fn dashboard_sums_the_days_captures_and_refunds(backend: Backend) {
     assert_eq!(later["ticks"], json!([]));
 }
 
+/// Another router built in the same process while pages render (the tests' servers, an
+/// embedding): Leptos lists the console's pages with resource loading switched off
+/// process-wide, and a page whose resource started in that moment never finished (seen as
+/// console pages with no answer for 30 s in parallel test runs).
+async fn pages_render_while_another_router_is_built(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let builder = tokio::task::spawn_blocking({
+        let state = app.state.clone();
+        let stop = Arc::clone(&stop);
+        move || {
+            let mut built = 0_u32;
+            while !stop.load(Ordering::Relaxed) {
+                drop(cassa::http::router(state.clone(), None));
+                built += 1;
+            }
+            built
+        }
+    });
+    let mut rendered = 0;
+    for _ in 0..20 {
+        let page = tokio::time::timeout(Duration::from_secs(10), async {
+            app.get("/").await.text().await.unwrap()
+        })
+        .await;
+        let Ok(html) = page else {
+            break;
+        };
+        assert!(html.contains(">ready<"), "{html}");
+        rendered += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let built = builder.await.unwrap();
+    assert_eq!(rendered, 20, "a page stalled while routers were built");
+    assert!(
+        built > 1,
+        "the pages rendered while {built} routers were built"
+    );
+}
+
 both_backends!(
+    pages_render_while_another_router_is_built,
     overview_renders_with_system_status,
     sign_in_placeholder_renders,
     unknown_console_page_is_an_html_404,

@@ -191,6 +191,18 @@ pub fn openapi_json() -> String {
     json
 }
 
+/// The console's pages, listed once per process.
+///
+/// Listing them runs the app with resource loading switched off by a process-wide flag in
+/// Leptos (`SuppressResourceLoad`): a page rendering at that moment anywhere in the process
+/// would start a resource that never resolves and stall its response for good. A second
+/// router built while the first serves (tests, embedding) must therefore never list again.
+fn console_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::LazyLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::LazyLock::new(|| generate_route_list(app::App));
+    ROUTES.clone()
+}
+
 /// Builds the complete router: API, operations, console and the edge layers.
 ///
 /// `extra_api` mounts additional routes under `/api/v1` (embedding and tests use this to put
@@ -203,7 +215,7 @@ pub fn router(state: AppState, extra_api: Option<Router<AppState>>) -> Router {
     }
 
     let leptos_options = state.leptos.clone();
-    let console_routes = generate_route_list(app::App);
+    let console_routes = console_routes();
     let backend = console::backend(&state);
     let console_context = move || leptos::context::provide_context(backend.clone());
     let fallback_context = console_context.clone();
