@@ -6,7 +6,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 
 use crate::{
@@ -14,7 +14,7 @@ use crate::{
         CreatePayment, FIND_PAYMENT, PspError, PspPayment, Row, columns, not_found, payment,
         to_value,
     },
-    db::on_db,
+    db::{PspDb, on_db},
     state::PspState,
     webhooks,
 };
@@ -214,6 +214,112 @@ impl IntoResponse for Step {
     }
 }
 
+const CREATE: &str = concat!(
+    "INSERT INTO sandbox_psp_payments (id, account, amount, currency, payment_method, status, \
+     failure_code, created_at, updated_at, reference) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING ",
+    columns!()
+);
+
+/// A new payment under a key that has no record: everything its answer says is known before
+/// the write, so the key's record is written answered, beside the payment, and no claim has
+/// to be completed afterwards. On PostgreSQL that is one statement, its own transaction (a
+/// concurrent request with the key waits on the key's row as at a claim). `None`: the key has
+/// a record, and nothing was written.
+async fn create_answered(
+    state: &PspState,
+    account: &str,
+    key: &Key,
+    new: &NewPayment,
+    now: DateTime<Utc>,
+) -> Result<Option<Reply>, PspError> {
+    const ANSWERED: &str = "INSERT INTO sandbox_psp_requests (account, idempotency_key, \
+        request_hash, response_status, response_body, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+        ON CONFLICT (account, idempotency_key) DO NOTHING";
+    const BOTH: &str = "WITH claim AS (INSERT INTO sandbox_psp_requests (account, \
+        idempotency_key, request_hash, response_status, response_body, created_at) \
+        VALUES ($2, $10, $11, $12, $13, $8) ON CONFLICT (account, idempotency_key) DO NOTHING \
+        RETURNING 1) \
+        INSERT INTO sandbox_psp_payments (id, account, amount, currency, payment_method, status, \
+        failure_code, created_at, updated_at, reference) \
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8, $8, $9 WHERE EXISTS (SELECT 1 FROM claim)";
+    // The answer must say what a later read says, and the database keeps microseconds.
+    let now = now.trunc_subsecs(6);
+    let b = &new.body;
+    let created = PspPayment {
+        id: format!("psp_pay_{}", uuid::Uuid::now_v7().simple()),
+        status: new.status.to_owned(),
+        amount: b.amount,
+        currency: b.currency.to_uppercase(),
+        captured_amount: 0,
+        refunded_amount: 0,
+        released_amount: 0,
+        payment_method: b.payment_method.clone(),
+        failure_code: new.failure.map(str::to_owned),
+        created_at: now,
+        reference: b.reference.clone(),
+    };
+    let reply = new.result(created.clone());
+    let (status, body) = status_and_body(&reply);
+    let (status, body) = (i32::from(status.as_u16()), body.to_string());
+    let p = &created;
+    let written = match &state.db {
+        PspDb::Postgres(pool) => {
+            sqlx::query(BOTH)
+                .bind(&p.id)
+                .bind(account)
+                .bind(p.amount)
+                .bind(&p.currency)
+                .bind(&p.payment_method)
+                .bind(&p.status)
+                .bind(&p.failure_code)
+                .bind(now)
+                .bind(&p.reference)
+                .bind(&key.key)
+                .bind(&key.hash)
+                .bind(status)
+                .bind(&body)
+                .execute(pool)
+                .await?
+                .rows_affected()
+                == 1
+        }
+        PspDb::Sqlite(pool) => {
+            let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
+            let claimed = sqlx::query(ANSWERED)
+                .bind(account)
+                .bind(&key.key)
+                .bind(&key.hash)
+                .bind(status)
+                .bind(&body)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if claimed {
+                sqlx::query(CREATE)
+                    .bind(&p.id)
+                    .bind(account)
+                    .bind(p.amount)
+                    .bind(&p.currency)
+                    .bind(&p.payment_method)
+                    .bind(&p.status)
+                    .bind(&p.failure_code)
+                    .bind(now)
+                    .bind(&p.reference)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            claimed
+        }
+    };
+    Ok(written.then_some(reply))
+}
+
 /// One write transaction: claims the key (unless `held`, committed earlier at that time), runs
 /// `op` (none: just commit the claim), stores the answer in the key's row, commits.
 ///
@@ -237,13 +343,12 @@ pub(crate) async fn transact(
     // Guarded by the claim time: a claim taken over as stale is no longer ours to complete.
     const STORE: &str = "UPDATE sandbox_psp_requests SET response_status = $3, response_body = $4 \
         WHERE account = $1 AND idempotency_key = $2 AND response_status = 0 AND created_at = $5";
-    const CREATE: &str = concat!(
-        "INSERT INTO sandbox_psp_payments (id, account, amount, currency, payment_method, status, \
-         failure_code, created_at, updated_at, reference) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING ",
-        columns!()
-    );
     let now = state.now();
+    if let (Some(k), None, Some(Op::Create(new))) = (key, held, op)
+        && let Some(reply) = create_answered(state, account, k, new, now).await?
+    {
+        return Ok(Step::Done(reply));
+    }
     let step = on_db!(&state.db, pool => {
         async {
             let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;

@@ -12,7 +12,7 @@ use axum::{
     http::{HeaderMap, Method, Request, StatusCode},
 };
 use cassa_sandbox_psp::{AesGcmSealer, DeliveryPolicy, PspDb, PspState, Sealer};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -485,6 +485,52 @@ async fn a_slow_payment_is_claimed_before_the_delay(db: TestDb) {
     assert_eq!(headers["idempotent-replayed"], "true");
 }
 
+/// A payment created under a key is answered from what the PSP knows before it writes (the
+/// key's record is stored answered): the answer, its replay and a later read say the same,
+/// down to the stored time's precision, for every outcome.
+async fn a_created_payment_is_answered_as_it_is_stored(db: TestDb) {
+    let at: DateTime<Utc> = "2030-05-06T07:08:09.123456789Z".parse().expect("instant");
+    let app = psp(db, |s| s.with_clock(Arc::new(move || at))).await;
+    for (n, method) in ["pm_card_visa", "pm_card_async", "pm_card_declined"]
+        .into_iter()
+        .enumerate()
+    {
+        let key = format!("create-{n}");
+        let body = json!({"amount": 1200, "currency": "eur", "payment_method": method,
+            "reference": "order-7"});
+        let (status, headers, first) = app
+            .call(Method::POST, "/v1/payments", Some(&key), Some(body.clone()))
+            .await;
+        assert!(headers.get("idempotent-replayed").is_none(), "{method}");
+        let (again_status, again_headers, again) = app
+            .call(Method::POST, "/v1/payments", Some(&key), Some(body))
+            .await;
+        assert_eq!((again_status, &again), (status, &first), "{method}");
+        assert_eq!(again_headers["idempotent-replayed"], "true");
+        let id = match first["id"].as_str() {
+            Some(id) => id.to_owned(),
+            // A decline names the payment it recorded in its message.
+            None => first["error"]["message"]
+                .as_str()
+                .and_then(|m| m.split_whitespace().nth(1))
+                .expect("the declined payment's id")
+                .to_owned(),
+        };
+        let (read_status, _, read) = app
+            .call(Method::GET, &format!("/v1/payments/{id}"), None, None)
+            .await;
+        assert_eq!(read_status, StatusCode::OK, "{method}");
+        if first["id"].is_string() {
+            assert_eq!(read, first, "{method}");
+        }
+        assert_eq!(read["currency"], "EUR");
+        assert_eq!(read["reference"], "order-7");
+        let created: DateTime<Utc> =
+            serde_json::from_value(read["created_at"].clone()).expect("time");
+        assert_eq!(created, at.trunc_subsecs(6), "{method}");
+    }
+}
+
 async fn the_injected_clock_stamps_the_ledger(db: TestDb) {
     let at: DateTime<Utc> = "2030-05-06T07:08:09Z".parse().expect("instant");
     let app = psp(db, |s| s.with_clock(Arc::new(move || at))).await;
@@ -715,6 +761,7 @@ both_backends!(
     idempotency_keys_replay_answers_and_forget_server_errors,
     a_slow_payment_is_claimed_before_the_delay,
     the_injected_clock_stamps_the_ledger,
+    a_created_payment_is_answered_as_it_is_stored,
     webhooks_go_only_where_the_policy_allows_signed_with_a_sealed_secret,
     an_endpoint_outside_the_current_policy_gets_nothing,
     rotation_rewraps_secrets_and_legacy_plaintext_is_sealed_on_use,

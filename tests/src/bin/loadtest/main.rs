@@ -27,7 +27,7 @@ mod roundtrips;
 mod seed;
 
 use cpu::{CpuUsage, Probe};
-use database::{bulk_ledger, pgbench};
+use database::{bulk_ledger, pgbench, webhook_backlog};
 use measure::{Outcome, Recorder, Target, closed_loop, outcome, random};
 use seed::{Api, Seeded, seed};
 
@@ -540,6 +540,8 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
             .await,
         );
     }
+    let webhook_worker = webhook_backlog(&database_url, &seeded.store_id).await;
+    eprintln!("[{backend}] webhook workers after ingest: {webhook_worker}");
 
     eprintln!(
         "[{backend}] inserting {} ledger transactions",
@@ -613,7 +615,7 @@ async fn run_backend(o: &Options, backend: &str) -> (Vec<Outcome>, u64, Option<f
     let reconciliation = measure_reconciliation(&http, &server.base, &seeded.key, pid).await;
     eprintln!("[{backend}] {reconciliation}");
     let export = json!({"tax_export": export, "reconciliation": reconciliation,
-        "round_trips": round_trips});
+        "round_trips": round_trips, "webhook_worker": webhook_worker});
     sampler.abort();
     let hwm = rss_kb(pid, "VmHWM:")
         .unwrap_or(0)
