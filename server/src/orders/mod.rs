@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 pub use csv::{COLUMNS as CSV_COLUMNS, CsvStream};
 pub use error::Error;
 pub use routes::{admin_router, me_router};
-pub use service::{create, export_csv, find, list, recent, view_in};
+pub use service::{create, export_csv, find, list, recent, view};
 
 use crate::{
     address::{Address, AddressInput},

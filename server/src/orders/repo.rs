@@ -249,8 +249,9 @@ impl OrderItemRow {
     }
 }
 
-/// [`find`] and [`items_in`] in one statement: the order's columns repeat on each of its lines.
-static FIND_WITH_ITEMS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+/// The lines' columns beside an order's in one row (`o` and `i`): the order's columns repeat
+/// on each of its lines.
+fn with_items(from: &str) -> String {
     let order: Vec<String> = ORDER_COLUMNS
         .split(',')
         .map(|c| format!("o.{}", c.trim()))
@@ -258,9 +259,28 @@ static FIND_WITH_ITEMS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|
     format!(
         "SELECT {}, i.line_no, i.product_id, i.sku, i.name, i.quantity, i.unit_amount, \
          i.tax_code, i.weight_grams, i.price_includes_tax, i.price_source \
-         FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
-         WHERE o.id = $1 AND o.store_id = $2 AND o.environment = $3 ORDER BY i.line_no",
+         FROM {from} LEFT JOIN order_items i ON i.order_id = o.id",
         order.join(", ")
+    )
+}
+
+/// An order and its lines from rows of [`with_items`] (`None`: no row).
+fn assemble(rows: Vec<OrderItemRow>) -> Result<Option<(OrderRecord, Vec<ItemRecord>)>, DbError> {
+    let items = rows
+        .iter()
+        .filter_map(|row| row.item().transpose())
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(first) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    Ok(Some((record(first.order)?, items)))
+}
+
+/// [`find`] and [`items_in`] in one statement.
+static FIND_WITH_ITEMS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} WHERE o.id = $1 AND o.store_id = $2 AND o.environment = $3 ORDER BY i.line_no",
+        with_items("orders o")
     )
 });
 
@@ -275,14 +295,42 @@ pub async fn find_with_items(
         sqlx::query_as(FIND_WITH_ITEMS.as_str()).bind(order_id).bind(store_id).bind(environment)
             .fetch_all(pool).await
     })?;
-    let items = rows
-        .iter()
-        .filter_map(|row| row.item().transpose())
-        .collect::<Result<Vec<_>, _>>()?;
-    let Some(first) = rows.into_iter().next() else {
+    assemble(rows)
+}
+
+/// [`move_status`] and [`items_in`] in one statement (PostgreSQL).
+static MOVE_WITH_ITEMS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH o AS (UPDATE orders SET status = $3, updated_at = $4 \
+         WHERE id = $1 AND status = $2 RETURNING {ORDER_COLUMNS}) {} ORDER BY i.line_no",
+        with_items("o")
+    )
+});
+
+/// [`move_status`] with the order's lines, for the order the move announces: one round trip
+/// on PostgreSQL, two on SQLite (which has no `UPDATE` in a `WITH`).
+pub async fn move_status_with_items(
+    tx: &mut Tx,
+    order_id: OrderId,
+    from: OrderStatus,
+    to: OrderStatus,
+    at: DateTime<Utc>,
+) -> Result<Option<(OrderRecord, Vec<ItemRecord>)>, DbError> {
+    if let Tx::Postgres(conn) = tx {
+        let rows: Vec<OrderItemRow> = sqlx::query_as(MOVE_WITH_ITEMS.as_str())
+            .bind(order_id)
+            .bind(from)
+            .bind(to)
+            .bind(at)
+            .fetch_all(&mut **conn)
+            .await?;
+        return assemble(rows);
+    }
+    let Some(order) = move_status(tx, order_id, from, to, at).await? else {
         return Ok(None);
     };
-    Ok(Some((record(first.order)?, items)))
+    let items = items_in(tx, order.id).await?;
+    Ok(Some((order, items)))
 }
 
 /// Where a page of [`search`] starts and which way it runs.

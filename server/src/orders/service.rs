@@ -7,7 +7,6 @@ use super::{
 };
 use crate::{
     catalog,
-    db::Tx,
     fx::{self, FxView},
     idempotency::answer::{self, Reply, Written},
     money::MinorUnits,
@@ -180,13 +179,8 @@ pub async fn find(state: &AppState, scope: OrderScope, order_id: OrderId) -> Res
     view(order, rows)
 }
 
-/// An order moved by a flow's transaction, as the API shows it (its lines read in `tx`).
-pub async fn view_in(tx: &mut Tx, order: OrderRecord) -> Result<Order, Error> {
-    let rows = repo::items_in(tx, order.id).await?;
-    view(order, rows)
-}
-
-fn view(order: OrderRecord, rows: Vec<ItemRecord>) -> Result<Order, Error> {
+/// The order as the API shows it, from its record and lines.
+pub fn view(order: OrderRecord, rows: Vec<ItemRecord>) -> Result<Order, Error> {
     let internal = |e: String| Error::Internal(anyhow::anyhow!(e));
     // Same checked arithmetic as at creation: an overflow is an error, never a clamp.
     let items = rows

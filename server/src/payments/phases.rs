@@ -560,10 +560,21 @@ async fn record(
             IntentStatus::Voided => Some((OrderStatus::Paid, OrderStatus::Open, "payment voided")),
             _ => None,
         };
-        if let Some((from, to, why)) = order_change
-            && let Some(order) =
-                orders::repo::move_status(&mut tx, intent.order_id, from, to, now).await?
-        {
+        let moved = match order_change {
+            // The order's paid event carries the order: read with the move.
+            Some((from, to @ OrderStatus::Paid, why)) => {
+                orders::repo::move_status_with_items(&mut tx, intent.order_id, from, to, now)
+                    .await?
+                    .map(|(order, items)| (from, to, why, order, Some(items)))
+            }
+            Some((from, to, why)) => {
+                orders::repo::move_status(&mut tx, intent.order_id, from, to, now)
+                    .await?
+                    .map(|order| (from, to, why, order, None))
+            }
+            None => None,
+        };
+        if let Some((from, to, why, order, items)) = moved {
             let history = NewHistory {
                 payment_intent_id: None,
                 subject: Subject::Order,
@@ -573,8 +584,8 @@ async fn record(
                 ..payment
             };
             histories.push(history);
-            if to == OrderStatus::Paid {
-                paid_order = Some(orders::view_in(&mut tx, order).await?);
+            if let Some(items) = items {
+                paid_order = Some(orders::view(order, items)?);
             }
         }
         repo::insert_histories(&mut tx, &histories).await?;

@@ -207,10 +207,9 @@ pub async fn settle_tax(tx: &mut Tx, s: &Settled<'_>) -> Result<Vec<NewEvent>, D
     };
     // Tax a service computed is filed with it too; the store's own rates need no filing.
     let service = Some(first.engine.clone()).filter(|e| !is_built_in(e));
-    let (committed, reversed) = repo::moved(tx, s.intent_id).await?;
-    let (committed, reversed) = (by_line(committed), by_line(reversed));
-    let finalized = s.trigger == Trigger::Finalize
-        || repo::has_source(tx, s.order_id, &finalize_source(s.intent_id)).await?;
+    let moved = repo::moved(tx, s.intent_id, s.order_id, &finalize_source(s.intent_id)).await?;
+    let (committed, reversed) = (by_line(moved.commits), by_line(moved.reversals));
+    let finalized = s.trigger == Trigger::Finalize || moved.finalized;
     let sold = if finalized && s.released == 0 {
         s.amount
     } else {

@@ -282,24 +282,40 @@ struct MovedRow {
     amounts: LineAmounts,
 }
 
-/// What a payment's tax transactions moved so far, per snapshot tax line: `(commits,
-/// reversals)`, read in one statement.
+/// What a payment's tax transactions moved so far, per snapshot tax line, and whether its
+/// order's tax was finalized by `finalize_source`: read in one statement.
+#[derive(Debug, Default)]
+pub struct Moved {
+    pub commits: Vec<LineAmounts>,
+    pub reversals: Vec<LineAmounts>,
+    pub finalized: bool,
+}
+
+/// See [`Moved`].
 pub async fn moved(
     tx: &mut Tx,
     intent: PaymentIntentId,
-) -> Result<(Vec<LineAmounts>, Vec<LineAmounts>), DbError> {
+    order: OrderId,
+    finalize_source: &str,
+) -> Result<Moved, DbError> {
+    // The finalization is one marker row (kind `finalized`) among the sums, so a payment that
+    // moved nothing yet still learns it.
     const SQL: &str = "SELECT t.kind, l.line_no, l.position, MIN(l.jurisdiction) AS jurisdiction, \
         CAST(SUM(l.taxable) AS BIGINT) AS taxable, CAST(SUM(l.exempt) AS BIGINT) AS exempt, \
         CAST(SUM(l.tax) AS BIGINT) AS tax \
         FROM tax_transaction_lines l JOIN tax_transactions t ON t.id = l.transaction_id \
-        WHERE t.payment_intent_id = $1 GROUP BY t.kind, l.line_no, l.position";
-    let rows: Vec<MovedRow> =
-        on_tx!(tx, conn => sqlx::query_as(SQL).bind(intent).fetch_all(&mut *conn).await)?;
-    let (mut commits, mut reversals) = (Vec::new(), Vec::new());
+        WHERE t.payment_intent_id = $1 GROUP BY t.kind, l.line_no, l.position \
+        UNION ALL SELECT 'finalized', 0, 0, '', CAST(0 AS BIGINT), CAST(0 AS BIGINT), \
+        CAST(0 AS BIGINT) WHERE EXISTS (SELECT 1 FROM tax_transactions \
+        WHERE order_id = $2 AND source = $3)";
+    let rows: Vec<MovedRow> = on_tx!(tx, conn => sqlx::query_as(SQL).bind(intent).bind(order)
+        .bind(finalize_source).fetch_all(&mut *conn).await)?;
+    let mut moved = Moved::default();
     for row in rows {
         match row.kind.as_str() {
-            "commit" => commits.push(row.amounts),
-            "reversal" => reversals.push(row.amounts),
+            "commit" => moved.commits.push(row.amounts),
+            "reversal" => moved.reversals.push(row.amounts),
+            "finalized" => moved.finalized = true,
             other => {
                 return Err(DbError::Query(sqlx::Error::Decode(
                     format!("unknown tax transaction kind {other:?}").into(),
@@ -307,15 +323,7 @@ pub async fn moved(
             }
         }
     }
-    Ok((commits, reversals))
-}
-
-/// Whether the order has a tax transaction from `source`.
-pub async fn has_source(tx: &mut Tx, order: OrderId, source: &str) -> Result<bool, DbError> {
-    const SQL: &str = "SELECT COUNT(*) FROM tax_transactions WHERE order_id = $1 AND source = $2";
-    let n: i64 = on_tx!(tx, conn => sqlx::query_scalar(SQL).bind(order).bind(source)
-        .fetch_one(&mut *conn).await)?;
-    Ok(n > 0)
+    Ok(moved)
 }
 
 /// A tax transaction as stored.
@@ -348,29 +356,67 @@ pub async fn insert_transaction(
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
         ON CONFLICT (order_id, source, kind) DO NOTHING";
     // All lines in one statement (a snapshot holds at most a few hundred: far below either
-    // database's limit on bound values).
+    // database's limit on bound values). On PostgreSQL the transaction and its lines are one
+    // statement: the lines are written only if the transaction was.
     let lines_sql = format!(
         "INSERT INTO tax_transaction_lines (transaction_id, line_no, position, jurisdiction, \
          taxable, exempt, tax) VALUES {}",
         crate::db::values(lines.len(), 7, 1)
     );
-    let inserted = on_tx!(tx, conn => {
-        let rows = sqlx::query(SQL).bind(row.id).bind(row.store_id).bind(row.environment)
-            .bind(row.order_id).bind(row.payment_intent_id).bind(row.snapshot_id).bind(&row.kind)
-            .bind(&row.source)
-            .bind(&row.currency).bind(row.taxable).bind(row.exempt).bind(row.tax)
-            .bind(row.created_at).execute(&mut *conn).await?.rows_affected();
-        if rows == 1 && !lines.is_empty() {
-            // Only the usual small shapes are worth a prepared statement per connection.
-            let mut query = sqlx::query(&lines_sql).persistent(lines.len() <= 8);
+    let both_sql = format!(
+        "WITH t AS ({SQL} RETURNING id) INSERT INTO tax_transaction_lines (transaction_id, \
+         line_no, position, jurisdiction, taxable, exempt, tax) \
+         SELECT t.id, v.line_no, v.position, v.jurisdiction, v.taxable, v.exempt, v.tax FROM t \
+         CROSS JOIN (VALUES {}) AS v (line_no, position, jurisdiction, taxable, exempt, tax)",
+        crate::db::values(lines.len(), 6, 14)
+    );
+    // Only the usual small shapes are worth a prepared statement per connection.
+    let persistent = lines.len() <= 8;
+    let inserted = match tx {
+        Tx::Postgres(conn) if !lines.is_empty() => {
+            let mut query = sqlx::query(&both_sql)
+                .persistent(persistent)
+                .bind(row.id)
+                .bind(row.store_id)
+                .bind(row.environment)
+                .bind(row.order_id)
+                .bind(row.payment_intent_id)
+                .bind(row.snapshot_id)
+                .bind(&row.kind)
+                .bind(&row.source)
+                .bind(&row.currency)
+                .bind(row.taxable)
+                .bind(row.exempt)
+                .bind(row.tax)
+                .bind(row.created_at);
             for l in lines {
-                query = query.bind(row.id).bind(l.line_no).bind(l.position)
-                    .bind(&l.jurisdiction).bind(l.taxable).bind(l.exempt).bind(l.tax);
+                query = query
+                    .bind(l.line_no)
+                    .bind(l.position)
+                    .bind(&l.jurisdiction)
+                    .bind(l.taxable)
+                    .bind(l.exempt)
+                    .bind(l.tax);
             }
-            query.execute(&mut *conn).await?;
+            query.execute(&mut **conn).await?.rows_affected() > 0
         }
-        Ok::<_, sqlx::Error>(rows == 1)
-    })?;
+        _ => on_tx!(tx, conn => {
+            let rows = sqlx::query(SQL).bind(row.id).bind(row.store_id).bind(row.environment)
+                .bind(row.order_id).bind(row.payment_intent_id).bind(row.snapshot_id)
+                .bind(&row.kind).bind(&row.source)
+                .bind(&row.currency).bind(row.taxable).bind(row.exempt).bind(row.tax)
+                .bind(row.created_at).execute(&mut *conn).await?.rows_affected();
+            if rows == 1 && !lines.is_empty() {
+                let mut query = sqlx::query(&lines_sql).persistent(persistent);
+                for l in lines {
+                    query = query.bind(row.id).bind(l.line_no).bind(l.position)
+                        .bind(&l.jurisdiction).bind(l.taxable).bind(l.exempt).bind(l.tax);
+                }
+                query.execute(&mut *conn).await?;
+            }
+            Ok::<_, sqlx::Error>(rows == 1)
+        })?,
+    };
     Ok(inserted)
 }
 
