@@ -432,6 +432,28 @@ pub fn in_list(count: usize, first: usize) -> String {
         .join(", ")
 }
 
+/// `sql` with each parameter `$n` renumbered `$(n + by)`: a statement written on its own,
+/// placed after `by` other parameters (one of several parts of a single statement).
+pub fn shift_placeholders(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.next_if(char::is_ascii_digit) {
+            digits.push(d);
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + by).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
+}
+
 /// `($1, …, $n), (…)` for `rows` rows of `width` parameters from `$first`.
 pub fn values(rows: usize, width: usize, first: usize) -> String {
     (0..rows)
@@ -448,6 +470,15 @@ pub fn values(rows: usize, width: usize, first: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_shift_by_their_number_not_their_text() {
+        assert_eq!(
+            shift_placeholders("VALUES ($1, $2, 'a$', $10, $9)", 16),
+            "VALUES ($17, $18, 'a$', $26, $25)"
+        );
+        assert_eq!(shift_placeholders("no parameters", 3), "no parameters");
+    }
 
     #[test]
     fn both_backends_have_the_same_migration_versions() {

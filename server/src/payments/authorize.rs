@@ -241,11 +241,6 @@ async fn start_intent(
     {
         return Ok(Started::KeyInUse);
     }
-    if !repo::insert_intent(&mut tx, intent).await?
-        || !repo::insert_txn(&mut tx, txn, intent).await?
-    {
-        return Ok(Started::Conflict);
-    }
     let history = NewHistory {
         order_id: intent.order_id,
         payment_intent_id: Some(intent.id),
@@ -256,7 +251,9 @@ async fn start_intent(
         caller,
         at: intent.created_at,
     };
-    repo::insert_history(&mut tx, history).await?;
+    if !repo::insert_started(&mut tx, intent, txn, history).await? {
+        return Ok(Started::Conflict);
+    }
     tx.commit().await?;
     Ok(Started::Yes)
 }

@@ -287,44 +287,137 @@ fn inserted(result: Result<(), sqlx::Error>) -> Result<bool, DbError> {
     }
 }
 
+fn histories_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO order_status_history (id, order_id, payment_intent_id, subject, \
+         from_status, to_status, reason, source, actor, correlation_id, created_at) VALUES {}",
+        crate::db::values(rows, 11, 1)
+    )
+}
+
+/// Binds one row of [`histories_sql`]'s parameters.
+macro_rules! bind_history {
+    ($query:expr, $change:expr) => {{
+        let change = $change;
+        $query
+            .bind(uuid::Uuid::now_v7())
+            .bind(change.order_id)
+            .bind(change.payment_intent_id)
+            .bind(change.subject)
+            .bind(change.from_status)
+            .bind(change.to_status)
+            .bind(change.reason)
+            .bind(change.caller.source)
+            .bind(&change.caller.actor)
+            .bind(&change.caller.correlation_id)
+            .bind(change.at)
+    }};
+}
+
+const INSERT_INTENT: &str = "INSERT INTO payment_intents (id, store_id, environment, order_id, \
+    snapshot_id, customer_id, provider, payment_method, status, amount, authorized_amount, \
+    captured_amount, refunded_amount, capture_reserved, refund_reserved, void_pending, \
+    currency, version, created_at, updated_at, settlement_currency, fx_rate, return_url) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, 0, 0, 0, $11, $12, 1, $13, $13, $14, \
+    $15, $16)";
+
+/// Binds [`INSERT_INTENT`]'s parameters, in order.
+macro_rules! bind_intent {
+    ($query:expr, $intent:expr) => {{
+        let intent = $intent;
+        $query
+            .bind(intent.id)
+            .bind(intent.store_id)
+            .bind(intent.environment)
+            .bind(intent.order_id)
+            .bind(intent.snapshot_id)
+            .bind(intent.customer_id)
+            .bind(&intent.provider)
+            .bind(&intent.payment_method)
+            .bind(intent.status)
+            .bind(intent.amount)
+            .bind(intent.void_pending)
+            .bind(&intent.currency)
+            .bind(intent.created_at)
+            .bind(&intent.settlement_currency)
+            .bind(&intent.fx_rate)
+            .bind(&intent.return_url)
+    }};
+}
+
 /// Inserts a new intent. `Ok(false)`: the order already has an active intent.
 pub async fn insert_intent(tx: &mut Tx, intent: &IntentRow) -> Result<bool, DbError> {
-    const SQL: &str = "INSERT INTO payment_intents (id, store_id, environment, order_id, \
-        snapshot_id, customer_id, provider, payment_method, status, amount, authorized_amount, \
-        captured_amount, refunded_amount, capture_reserved, refund_reserved, void_pending, \
-        currency, version, created_at, updated_at, settlement_currency, fx_rate, return_url) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, 0, 0, 0, $11, $12, 1, $13, $13, $14, \
-        $15, $16)";
     inserted(on_tx!(tx, conn => {
-        sqlx::query(SQL)
-            .bind(intent.id).bind(intent.store_id).bind(intent.environment).bind(intent.order_id)
-            .bind(intent.snapshot_id).bind(intent.customer_id).bind(&intent.provider)
-            .bind(&intent.payment_method).bind(intent.status).bind(intent.amount)
-            .bind(intent.void_pending).bind(&intent.currency).bind(intent.created_at)
-            .bind(&intent.settlement_currency).bind(&intent.fx_rate).bind(&intent.return_url)
-            .execute(conn).await.map(|_| ())
+        bind_intent!(sqlx::query(INSERT_INTENT), intent).execute(conn).await.map(|_| ())
     }))
+}
+
+const INSERT_TXN: &str = "INSERT INTO payment_transactions (id, payment_intent_id, store_id, \
+    environment, operation, idempotency_key, amount, currency, status, reason, \
+    correlation_id, actor, request_hash, attempts, next_attempt_at, created_at, updated_at, \
+    settlement_amount, settlement_currency) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $13, 0, $12, $12, $12, \
+    $14, $15)";
+
+/// Binds [`INSERT_TXN`]'s parameters, in order.
+macro_rules! bind_txn {
+    ($query:expr, $txn:expr, $intent:expr) => {{
+        let (txn, intent) = ($txn, $intent);
+        $query
+            .bind(txn.id)
+            .bind(txn.payment_intent_id)
+            .bind(intent.store_id)
+            .bind(intent.environment)
+            .bind(txn.operation)
+            .bind(&txn.idempotency_key)
+            .bind(txn.amount)
+            .bind(&txn.currency)
+            .bind(&txn.reason)
+            .bind(&txn.correlation_id)
+            .bind(&txn.actor)
+            .bind(txn.created_at)
+            .bind(&txn.request_hash)
+            .bind(txn.settlement_amount)
+            .bind(&txn.settlement_currency)
+    }};
 }
 
 /// Inserts a pending transaction of `intent`; the resolver may look at it from its creation
 /// on (its own minimum age keeps it off rows a request is still driving). `Ok(false)`: the
 /// same key already made this operation on the intent.
 pub async fn insert_txn(tx: &mut Tx, txn: &TxnRow, intent: &IntentRow) -> Result<bool, DbError> {
-    const SQL: &str = "INSERT INTO payment_transactions (id, payment_intent_id, store_id, \
-        environment, operation, idempotency_key, amount, currency, status, reason, \
-        correlation_id, actor, request_hash, attempts, next_attempt_at, created_at, updated_at, \
-        settlement_amount, settlement_currency) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $13, 0, $12, $12, $12, \
-        $14, $15)";
     inserted(on_tx!(tx, conn => {
-        sqlx::query(SQL)
-            .bind(txn.id).bind(txn.payment_intent_id).bind(intent.store_id).bind(intent.environment)
-            .bind(txn.operation).bind(&txn.idempotency_key).bind(txn.amount).bind(&txn.currency)
-            .bind(&txn.reason).bind(&txn.correlation_id).bind(&txn.actor)
-            .bind(txn.created_at).bind(&txn.request_hash)
-            .bind(txn.settlement_amount).bind(&txn.settlement_currency)
-            .execute(conn).await.map(|_| ())
+        bind_txn!(sqlx::query(INSERT_TXN), txn, intent).execute(conn).await.map(|_| ())
     }))
+}
+
+/// [`insert_intent`], [`insert_txn`] and [`insert_history`] as one statement on PostgreSQL
+/// (a unique index refusing either row refuses it all), in that order on SQLite.
+/// `Ok(false)`: a unique index refused the intent or the transaction.
+pub async fn insert_started(
+    tx: &mut Tx,
+    intent: &IntentRow,
+    txn: &TxnRow,
+    history: NewHistory<'_>,
+) -> Result<bool, DbError> {
+    static STARTED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "WITH intent AS ({INSERT_INTENT}), txn AS ({}) {}",
+            crate::db::shift_placeholders(INSERT_TXN, 16),
+            crate::db::shift_placeholders(&histories_sql(1), 31)
+        )
+    });
+    let Tx::Postgres(conn) = tx else {
+        if !insert_intent(tx, intent).await? || !insert_txn(tx, txn, intent).await? {
+            return Ok(false);
+        }
+        insert_history(tx, history).await?;
+        return Ok(true);
+    };
+    let query = bind_intent!(sqlx::query(STARTED.as_str()), intent);
+    let query = bind_txn!(query, txn, intent);
+    let query = bind_history!(query, &history);
+    inserted(query.execute(&mut **conn).await.map(|_| ()))
 }
 
 /// Records a status change of an order or an intent.
@@ -337,19 +430,11 @@ pub async fn insert_histories(tx: &mut Tx, changes: &[NewHistory<'_>]) -> Result
     if changes.is_empty() {
         return Ok(());
     }
-    let sql = format!(
-        "INSERT INTO order_status_history (id, order_id, payment_intent_id, subject, \
-         from_status, to_status, reason, source, actor, correlation_id, created_at) VALUES {}",
-        crate::db::values(changes.len(), 11, 1)
-    );
+    let sql = histories_sql(changes.len());
     on_tx!(tx, conn => {
         let mut query = sqlx::query(&sql);
         for change in changes {
-            query = query
-                .bind(uuid::Uuid::now_v7()).bind(change.order_id).bind(change.payment_intent_id)
-                .bind(change.subject).bind(change.from_status).bind(change.to_status)
-                .bind(change.reason).bind(change.caller.source).bind(&change.caller.actor)
-                .bind(&change.caller.correlation_id).bind(change.at);
+            query = bind_history!(query, change);
         }
         query.execute(conn).await.map(|_| ())
     })?;
