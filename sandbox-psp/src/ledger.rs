@@ -243,7 +243,8 @@ async fn create_answered(
         INSERT INTO sandbox_psp_payments (id, account, amount, currency, payment_method, status, \
         failure_code, created_at, updated_at, reference) \
         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $8, $9 WHERE EXISTS (SELECT 1 FROM claim)";
-    // The answer must say what a later read says, and the database keeps microseconds.
+    // The answer must say what a later read says: PostgreSQL keeps microseconds, so both
+    // databases are given exactly that.
     let now = now.trunc_subsecs(6);
     let b = &new.body;
     let created = PspPayment {
@@ -458,4 +459,59 @@ pub(crate) async fn execute(
         webhooks::emit(state, account, event, p, reference);
     }
     Ok(step.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::seal::AesGcmSealer;
+
+    /// The one-write path answers a fresh key itself and steps aside (writing nothing) for a
+    /// key that has a record, which the claiming path then answers.
+    #[tokio::test]
+    async fn a_fresh_key_is_answered_by_its_one_write_and_a_used_key_is_left_alone() {
+        let db = PspDb::connect("sqlite::memory:", 1).await.expect("db");
+        db.ensure_schema().await.expect("schema");
+        let sealer =
+            AesGcmSealer::parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").expect("key");
+        let state = PspState::new(db, Arc::new(sealer), reqwest::Client::new());
+        let key = Key {
+            key: "k-1".to_owned(),
+            hash: "hash".to_owned(),
+        };
+        let new = NewPayment {
+            body: CreatePayment {
+                amount: 500,
+                currency: "usd".to_owned(),
+                payment_method: "pm_card_visa".to_owned(),
+                reference: None,
+            },
+            status: "authorized",
+            failure: None,
+        };
+        let now = state.now();
+        let first = create_answered(&state, "acct", &key, &new, now).await;
+        let Ok(Some(Ok((status, created)))) = first else {
+            panic!("a fresh key is answered by the one write");
+        };
+        assert_eq!(
+            (status, created.currency.as_str()),
+            (StatusCode::CREATED, "USD")
+        );
+        let again = create_answered(&state, "acct", &key, &new, now).await;
+        assert!(
+            matches!(again, Ok(None)),
+            "a used key is left to the claiming path"
+        );
+        const PAYMENTS: &str = "SELECT COUNT(*) FROM sandbox_psp_payments";
+        const RECORD: &str = "SELECT response_status FROM sandbox_psp_requests";
+        let (payments, answered): (i64, i32) = on_db!(&state.db, pool => {
+            let payments = sqlx::query_scalar(PAYMENTS).fetch_one(pool).await.expect("count");
+            let answered = sqlx::query_scalar(RECORD).fetch_one(pool).await.expect("record");
+            (payments, answered)
+        });
+        assert_eq!((payments, answered), (1, 201));
+    }
 }

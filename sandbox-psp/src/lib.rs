@@ -35,7 +35,9 @@
 //! uncaptured rest (`released`) and the payment stays `captured`.
 //!
 //! Commits are what limits it under load, so a request is one write transaction: claim the
-//! idempotency key, write the ledger (`RETURNING` the row), store the answer, commit. Only
+//! idempotency key, write the ledger (`RETURNING` the row), store the answer, commit. A new
+//! payment under a fresh key is less: its answer is known before the write, so the key's
+//! record is written answered beside it (one statement on PostgreSQL). Only
 //! `pm_card_timeout` commits its claim first, so a retry during the delay sees it in flight.
 
 mod api;

@@ -433,7 +433,8 @@ pub fn in_list(count: usize, first: usize) -> String {
 }
 
 /// `sql` with each parameter `$n` renumbered `$(n + by)`: a statement written on its own,
-/// placed after `by` other parameters (one of several parts of a single statement).
+/// placed after `by` other parameters (one of several parts of a single statement). Every
+/// `$` followed by digits is renumbered, inside quotes too: the parts must not hold such text.
 pub fn shift_placeholders(sql: &str, by: usize) -> String {
     let mut out = String::with_capacity(sql.len() + 16);
     let mut chars = sql.chars().peekable();

@@ -287,6 +287,7 @@ fn inserted(result: Result<(), sqlx::Error>) -> Result<bool, DbError> {
     }
 }
 
+/// The insert of `rows` status history rows (bound by `bind_history!`).
 fn histories_sql(rows: usize) -> String {
     format!(
         "INSERT INTO order_status_history (id, order_id, payment_intent_id, subject, \
@@ -392,8 +393,9 @@ pub async fn insert_txn(tx: &mut Tx, txn: &TxnRow, intent: &IntentRow) -> Result
 }
 
 /// [`insert_intent`], [`insert_txn`] and [`insert_history`] as one statement on PostgreSQL
-/// (a unique index refusing either row refuses it all), in that order on SQLite.
-/// `Ok(false)`: a unique index refused the intent or the transaction.
+/// (a unique index refusing any row refuses it all), in that order on SQLite.
+/// `Ok(false)`: a unique index refused a row (only the intent's one active payment per order
+/// or the transaction's key can: the ids are new).
 pub async fn insert_started(
     tx: &mut Tx,
     intent: &IntentRow,
