@@ -221,6 +221,23 @@ const CREATE: &str = concat!(
     columns!()
 );
 
+/// Binds a new payment as [`CREATE`]'s `$1`–`$9` (the first nine of `create_answered`'s
+/// single statement too), on either database.
+macro_rules! bind_payment {
+    ($query:expr, $p:expr, $account:expr, $now:expr) => {
+        $query
+            .bind(&$p.id)
+            .bind($account)
+            .bind($p.amount)
+            .bind(&$p.currency)
+            .bind(&$p.payment_method)
+            .bind(&$p.status)
+            .bind(&$p.failure_code)
+            .bind($now)
+            .bind(&$p.reference)
+    };
+}
+
 /// A new payment under a key that has no record: everything its answer says is known before
 /// the write, so the key's record is written answered, beside the payment, and no claim has
 /// to be completed afterwards. On PostgreSQL that is one statement, its own transaction (a
@@ -266,16 +283,7 @@ async fn create_answered(
     let p = &created;
     let written = match &state.db {
         PspDb::Postgres(pool) => {
-            sqlx::query(BOTH)
-                .bind(&p.id)
-                .bind(account)
-                .bind(p.amount)
-                .bind(&p.currency)
-                .bind(&p.payment_method)
-                .bind(&p.status)
-                .bind(&p.failure_code)
-                .bind(now)
-                .bind(&p.reference)
+            bind_payment!(sqlx::query(BOTH), p, account, now)
                 .bind(&key.key)
                 .bind(&key.hash)
                 .bind(status)
@@ -299,16 +307,7 @@ async fn create_answered(
                 .rows_affected()
                 == 1;
             if claimed {
-                sqlx::query(CREATE)
-                    .bind(&p.id)
-                    .bind(account)
-                    .bind(p.amount)
-                    .bind(&p.currency)
-                    .bind(&p.payment_method)
-                    .bind(&p.status)
-                    .bind(&p.failure_code)
-                    .bind(now)
-                    .bind(&p.reference)
+                bind_payment!(sqlx::query(CREATE), p, account, now)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
