@@ -6,6 +6,7 @@
 //! method on [`Db`] hides the difference.
 
 mod primary;
+mod writes;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -18,6 +19,7 @@ use sqlx::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
     },
 };
+pub use writes::{Counts, Part, Slot, Writes};
 
 use crate::{
     config::{Backend, DatabaseConfig},

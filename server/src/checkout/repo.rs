@@ -5,18 +5,20 @@ use uuid::Uuid;
 
 use super::{Snapshot, SnapshotLine};
 use crate::{
-    db::{Db, DbError, Tx},
+    db::{Db, DbError, Tx, Writes},
     fx::StoredLock,
     money::MinorUnits,
     on_db, on_tx,
     orders::OrderStatus,
     providers::shipping::ShippingRate,
     types::{Currency, CustomerId, Environment, OrderId, ShippingRateId, SnapshotId, StoreId},
+    write_part,
 };
 
-/// Inserts a snapshot and its lines.
+/// Inserts a snapshot and its lines, as parts of `writes`.
 pub async fn insert_snapshot(
     tx: &mut Tx,
+    writes: &mut Writes,
     store: StoreId,
     env: Environment,
     customer: CustomerId,
@@ -44,9 +46,8 @@ pub async fn insert_snapshot(
         fx_rounding: None,
     };
     let settled = s.fx.as_ref().and_then(|f| f.settlement);
-    on_tx!(tx, conn => {
-        sqlx::query(SNAPSHOT)
-            .bind(s.snapshot_id).bind(s.order_id).bind(store).bind(env).bind(customer)
+    write_part!(&mut *tx, writes, SNAPSHOT, "RETURNING 1", q => {
+        q.bind(s.snapshot_id).bind(s.order_id).bind(store).bind(env).bind(customer)
             .bind(s.order_revision).bind(&s.currency).bind(s.totals.subtotal)
             .bind(s.totals.shipping).bind(s.totals.tax).bind(s.totals.total)
             .bind(&s.provider.shipping_service).bind(&s.provider.shipping).bind(&s.provider.tax)
@@ -56,18 +57,18 @@ pub async fn insert_snapshot(
             .bind(lock.fx_as_of).bind(lock.fx_markup_bps)
             .bind(settled.map(|t| t.subtotal)).bind(settled.map(|t| t.shipping))
             .bind(settled.map(|t| t.tax)).bind(settled.map(|t| t.total))
-            .execute(&mut *conn).await?;
-        if !s.lines.is_empty() {
-            let mut query = sqlx::query(&lines_sql).persistent(s.lines.len() <= 8);
+    })?;
+    if !s.lines.is_empty() {
+        write_part!(tx, writes, &lines_sql, "RETURNING 1", keep: s.lines.len() <= 8, q => {
+            let mut query = q;
             for l in &s.lines {
                 query = query
                     .bind(s.snapshot_id).bind(l.line_no).bind(l.product_id).bind(l.quantity)
                     .bind(l.unit_amount).bind(l.amount).bind(l.net).bind(l.tax).bind(&l.tax_rate);
             }
-            query.execute(&mut *conn).await?;
-        }
-        Ok::<_, sqlx::Error>(())
-    })?;
+            query
+        })?;
+    }
     Ok(())
 }
 

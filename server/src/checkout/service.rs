@@ -4,6 +4,7 @@ use super::{
     Error, Payable, QuoteRequest, SelectedProviders, Snapshot, SnapshotLine, Totals, config, repo,
 };
 use crate::{
+    db::Writes,
     fx::{self, FxView, Lock, SettlementTotals},
     idempotency::answer,
     identity::CustomerScope,
@@ -208,24 +209,38 @@ pub async fn quote(
             }),
     };
     let answer = reply.and_then(|r| r.pending(&snapshot));
-    // The record goes first: a concurrent request with the same key waits on it and then finds
-    // the key taken.
+    // The record, the snapshot and its lines go as one statement on PostgreSQL (a concurrent
+    // request with the same key waits on the record and then finds the key taken).
     let mut tx = state.db.begin_write().await?;
-    if let Some((record, answer)) = &answer
-        && !answer::insert_completed(&mut tx, record, answer, state.clock.now()).await?
-    {
-        drop(tx);
-        return Err(Error::IdempotencyKeyInUse);
-    }
+    let mut writes = Writes::new();
+    let claim = match &answer {
+        Some((record, answer)) => {
+            let now = state.clock.now();
+            Some(answer::insert_completed(&mut tx, &mut writes, record, answer, now).await?)
+        }
+        None => None,
+    };
     repo::insert_snapshot(
         &mut tx,
+        &mut writes,
         scope.store_id,
         scope.environment,
         scope.customer_id,
         &snapshot,
     )
     .await?;
-    tax::record_lines(&mut tx, snapshot.snapshot_id, &snapshot.tax_lines).await?;
+    tax::record_lines(
+        &mut tx,
+        &mut writes,
+        snapshot.snapshot_id,
+        &snapshot.tax_lines,
+    )
+    .await?;
+    let counts = writes.run(&mut tx).await?;
+    if claim.is_some_and(|claim| !claim.stored(&counts)) {
+        drop(tx);
+        return Err(Error::IdempotencyKeyInUse);
+    }
     tx.commit().await?;
     if let Some((record, stored)) = answer {
         answer::settled(record, stored);

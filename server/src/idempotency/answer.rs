@@ -10,7 +10,7 @@ use super::{
     KeyRecord,
     repo::{self, StoredAnswer},
 };
-use crate::db::{Db, DbError, Tx};
+use crate::db::{Counts, Db, DbError, Slot, Tx, Writes};
 
 /// An answer exactly as it is sent and stored for the key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,14 +81,16 @@ impl<T: ?Sized> Reply<T> {
         now: DateTime<Utc>,
     ) -> Result<Written, DbError> {
         let answer = (self.render)(value);
-        let ours = if self.record.needs_claim() {
-            insert_completed(tx, &self.record, &answer, now).await?
+        let mut writes = Writes::new();
+        let finished = if self.record.needs_claim() {
+            insert_completed(tx, &mut writes, &self.record, &answer, now).await?
         } else if self.record.is_claimed() {
-            finish(tx, &self.record, &answer).await?
+            finish(tx, &mut writes, &self.record, &answer).await?
         } else {
             return Ok(Written::Nothing);
         };
-        Ok(if ours {
+        let counts = writes.run(tx).await?;
+        Ok(if finished.stored(&counts) {
             Written::Stored(answer)
         } else {
             Written::Taken
@@ -127,19 +129,24 @@ pub async fn claim_alone(db: &Db, record: &KeyRecord, now: DateTime<Utc>) -> Res
     Ok(ours)
 }
 
-/// Inserts the record already completed with `answer` as a statement of `tx` (claim and
-/// answer in one: for a flow whose whole effect is that one transaction). `Ok(false)`: the key
-/// is taken (the record is marked lost); roll `tx` back. After the commit, [`settled`].
-pub async fn insert_completed(
+/// Inserts the record already completed with `answer` as one of `writes` (claim and answer in
+/// one: for a flow whose whole effect is that one transaction). Whether the key was free is
+/// known once they ran: [`Finished::stored`] is `false` when it was taken (the record is then
+/// marked lost); roll `tx` back. After the commit, [`settled`].
+pub async fn insert_completed<'r>(
     tx: &mut Tx,
-    record: &KeyRecord,
+    writes: &mut Writes,
+    record: &'r KeyRecord,
     answer: &Answer,
     now: DateTime<Utc>,
-) -> Result<bool, DbError> {
+) -> Result<Finished<'r>, DbError> {
     // The flows that write their own record never reveal a secret: stored plain.
     let new = record.request().new_record(now);
-    let ours = repo::insert_completed_in(tx, &new, StoredAnswer::plain(answer)).await?;
-    Ok(lost_unless(record, ours))
+    let slot = repo::insert_completed_in(tx, writes, &new, StoredAnswer::plain(answer)).await?;
+    Ok(Finished {
+        record,
+        slot: Some(slot),
+    })
 }
 
 fn lost_unless(record: &KeyRecord, ours: bool) -> bool {
@@ -149,19 +156,46 @@ fn lost_unless(record: &KeyRecord, ours: bool) -> bool {
     ours
 }
 
-/// Stores `answer` on the claimed record (or releases the key for a 5xx that is not final) in
-/// the transaction that records the outcome; `false` when the record was completed by another
-/// request meanwhile (the record is then lost: the edge answers from it). After the commit of
-/// a stored answer, [`settled`].
-pub async fn finish(tx: &mut Tx, record: &KeyRecord, answer: &Answer) -> Result<bool, DbError> {
+/// Stores `answer` on the claimed record (or releases the key for a 5xx that is not final) as
+/// one of `writes`, in the transaction that records the outcome. Once they ran,
+/// [`Finished::stored`] is `false` when the record was completed by another request meanwhile
+/// (the record is then lost: the edge answers from it). After the commit of a stored answer,
+/// [`settled`].
+pub async fn finish<'r>(
+    tx: &mut Tx,
+    writes: &mut Writes,
+    record: &'r KeyRecord,
+    answer: &Answer,
+) -> Result<Finished<'r>, DbError> {
     let id = record.request().claim();
     if answer.releases_key() {
-        repo::release_in(tx, id).await?;
-        return Ok(true);
+        repo::release_in(tx, writes, id).await?;
+        return Ok(Finished { record, slot: None });
     }
     // The payment hot path never reveals a secret: its answers are stored plain.
-    let ours = repo::complete_in(tx, id, StoredAnswer::plain(answer)).await?;
-    Ok(lost_unless(record, ours))
+    let slot = repo::complete_in(tx, writes, id, StoredAnswer::plain(answer)).await?;
+    Ok(Finished {
+        record,
+        slot: Some(slot),
+    })
+}
+
+/// An answer written by [`finish`] or [`insert_completed`].
+#[derive(Debug)]
+pub struct Finished<'r> {
+    record: &'r KeyRecord,
+    /// The completing update; none for a released key.
+    slot: Option<Slot>,
+}
+
+impl Finished<'_> {
+    /// Whether the answer is the key's, from the writes' row counts.
+    pub fn stored(self, counts: &Counts) -> bool {
+        match self.slot {
+            None => true,
+            Some(slot) => lost_unless(self.record, counts.rows(slot) == 1),
+        }
+    }
 }
 
 /// The transaction that ran [`finish`] (or [`insert_completed`]) is committed: the edge sends

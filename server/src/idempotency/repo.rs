@@ -7,8 +7,8 @@ use sqlx::{Database, Encode, Type, query::Query};
 
 use super::Answer;
 use crate::{
-    db::{Db, DbError, Tx},
-    on_db, on_tx,
+    db::{Db, DbError, Slot, Tx, Writes},
+    on_db, on_tx, write_part,
 };
 
 /// A stored record.
@@ -121,6 +121,29 @@ where
         .bind(new.owner)
 }
 
+const INSERT_COMPLETED: &str = "INSERT INTO idempotency_keys \
+    (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at, \
+    response_code, response_type, response_body, response_key_version) \
+    VALUES ($1, $2, $3, 'completed', $4, $4, $5, $6, $7, $8, $9) \
+    ON CONFLICT (scope, idempotency_key) DO NOTHING";
+
+/// Binds [`INSERT_COMPLETED`]'s parameters, in order.
+macro_rules! bind_completed {
+    ($query:expr, $new:expr, $stored:expr) => {{
+        let (new, stored) = ($new, $stored);
+        $query
+            .bind(new.scope)
+            .bind(new.key)
+            .bind(new.request_hash)
+            .bind(new.now)
+            .bind(new.expires_at)
+            .bind(i32::from(stored.answer.status))
+            .bind(stored.answer.content_type.as_deref())
+            .bind(stored.body)
+            .bind(stored.key_version)
+    }};
+}
+
 fn insert_completed_query<'q, DB>(
     new: &NewRecord<'q>,
     stored: StoredAnswer<'q>,
@@ -134,21 +157,29 @@ where
     Option<i32>: Encode<'q, DB> + Type<DB>,
     DateTime<Utc>: Encode<'q, DB> + Type<DB>,
 {
-    const SQL: &str = "INSERT INTO idempotency_keys \
-        (scope, idempotency_key, request_hash, status, locked_at, created_at, expires_at, \
-        response_code, response_type, response_body, response_key_version) \
-        VALUES ($1, $2, $3, 'completed', $4, $4, $5, $6, $7, $8, $9) \
-        ON CONFLICT (scope, idempotency_key) DO NOTHING";
-    sqlx::query::<DB>(SQL)
-        .bind(new.scope)
-        .bind(new.key)
-        .bind(new.request_hash)
-        .bind(new.now)
-        .bind(new.expires_at)
-        .bind(i32::from(stored.answer.status))
-        .bind(stored.answer.content_type.as_deref())
-        .bind(stored.body)
-        .bind(stored.key_version)
+    bind_completed!(sqlx::query::<DB>(INSERT_COMPLETED), new, stored)
+}
+
+// Only a record still in flight under this request's token: a request whose lock was taken
+// over as stale (it was slow, not dead) never answers for the key, whether the request that
+// took it over has answered yet or not.
+const COMPLETE: &str = "UPDATE idempotency_keys SET status = 'completed', \
+    response_code = $3, response_type = $4, response_body = $5, response_key_version = $6 \
+    WHERE scope = $1 AND idempotency_key = $2 AND status = 'in_flight' AND lock_token = $7";
+
+/// Binds [`COMPLETE`]'s parameters, in order.
+macro_rules! bind_complete {
+    ($query:expr, $id:expr, $stored:expr) => {{
+        let (id, stored) = ($id, $stored);
+        $query
+            .bind(id.scope)
+            .bind(id.key)
+            .bind(i32::from(stored.answer.status))
+            .bind(stored.answer.content_type.as_deref())
+            .bind(stored.body)
+            .bind(stored.key_version)
+            .bind(id.owner)
+    }};
 }
 
 fn complete_query<'q, DB>(
@@ -163,33 +194,21 @@ where
     i32: Encode<'q, DB> + Type<DB>,
     Option<i32>: Encode<'q, DB> + Type<DB>,
 {
-    // Only a record still in flight under this request's token: a request whose lock was taken
-    // over as stale (it was slow, not dead) never answers for the key, whether the request
-    // that took it over has answered yet or not.
-    const SQL: &str = "UPDATE idempotency_keys SET status = 'completed', \
-        response_code = $3, response_type = $4, response_body = $5, response_key_version = $6 \
-        WHERE scope = $1 AND idempotency_key = $2 AND status = 'in_flight' AND lock_token = $7";
-    sqlx::query::<DB>(SQL)
-        .bind(id.scope)
-        .bind(id.key)
-        .bind(i32::from(stored.answer.status))
-        .bind(stored.answer.content_type.as_deref())
-        .bind(stored.body)
-        .bind(stored.key_version)
-        .bind(id.owner)
+    bind_complete!(sqlx::query::<DB>(COMPLETE), id, stored)
 }
+
+// Never a completed record (a late 5xx must not free a key whose answer was given), and never
+// one another request took over: freeing it would let a third request claim the key and run
+// beside the one that holds it.
+const RELEASE: &str = "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2 \
+    AND status = 'in_flight' AND lock_token = $3";
 
 fn release_query<'q, DB>(id: Claim<'q>) -> Query<'q, DB, DB::Arguments<'q>>
 where
     DB: Database,
     &'q str: Encode<'q, DB> + Type<DB>,
 {
-    // Never a completed record (a late 5xx must not free a key whose answer was given), and
-    // never one another request took over: freeing it would let a third request claim the key
-    // and run beside the one that holds it.
-    const SQL: &str = "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2 \
-        AND status = 'in_flight' AND lock_token = $3";
-    sqlx::query::<DB>(SQL)
+    sqlx::query::<DB>(RELEASE)
         .bind(id.scope)
         .bind(id.key)
         .bind(id.owner)
@@ -226,18 +245,6 @@ pub async fn insert_completed(
     Ok(rows == 1)
 }
 
-/// [`insert_completed`] as a statement of `tx`.
-pub async fn insert_completed_in(
-    tx: &mut Tx,
-    new: &NewRecord<'_>,
-    stored: StoredAnswer<'_>,
-) -> Result<bool, DbError> {
-    let rows = on_tx!(tx, conn => {
-        insert_completed_query(new, stored).execute(conn).await.map(|r| r.rows_affected())
-    })?;
-    Ok(rows == 1)
-}
-
 /// Stores the final answer on a claimed record; `false` when it is no longer in flight under
 /// this claim's token (taken over by another request, or already completed).
 pub async fn complete(db: &Db, id: Claim<'_>, stored: StoredAnswer<'_>) -> Result<bool, DbError> {
@@ -247,28 +254,36 @@ pub async fn complete(db: &Db, id: Claim<'_>, stored: StoredAnswer<'_>) -> Resul
     Ok(rows == 1)
 }
 
-/// [`complete`] as a statement of `tx`.
+/// [`insert_completed`] as one of `writes`: the part's row count is 1 when the key was
+/// free.
+pub async fn insert_completed_in(
+    tx: &mut Tx,
+    writes: &mut Writes,
+    new: &NewRecord<'_>,
+    stored: StoredAnswer<'_>,
+) -> Result<Slot, DbError> {
+    write_part!(tx, writes, INSERT_COMPLETED, "RETURNING 1", q => bind_completed!(q, new, stored))
+}
+
+/// [`complete`] as one of `writes`: the part's row count is 1 when it stored the answer.
 pub async fn complete_in(
     tx: &mut Tx,
+    writes: &mut Writes,
     id: Claim<'_>,
     stored: StoredAnswer<'_>,
-) -> Result<bool, DbError> {
-    let rows = on_tx!(tx, conn => {
-        complete_query(id, stored).execute(conn).await.map(|r| r.rows_affected())
-    })?;
-    Ok(rows == 1)
+) -> Result<Slot, DbError> {
+    write_part!(tx, writes, COMPLETE, "RETURNING 1", q => bind_complete!(q, id, stored))
+}
+
+/// [`release`] as one of `writes`.
+pub async fn release_in(tx: &mut Tx, writes: &mut Writes, id: Claim<'_>) -> Result<Slot, DbError> {
+    write_part!(tx, writes, RELEASE, "RETURNING 1", q => q.bind(id.scope).bind(id.key).bind(id.owner))
 }
 
 /// Forgets a record still in flight under this request's token (after a 5xx) so the key can be
 /// used again.
 pub async fn release(db: &Db, id: Claim<'_>) -> Result<(), DbError> {
     on_db!(db, pool => release_query(id).execute(pool).await.map(|_| ()))?;
-    Ok(())
-}
-
-/// [`release`] as a statement of `tx`.
-pub async fn release_in(tx: &mut Tx, id: Claim<'_>) -> Result<(), DbError> {
-    on_tx!(tx, conn => release_query(id).execute(conn).await.map(|_| ()))?;
     Ok(())
 }
 

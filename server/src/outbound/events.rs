@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::repo::{self, EventRow};
 use crate::{
-    db::{DbError, Tx},
+    db::{DbError, Tx, Writes},
     types::{Environment, OutboundEventId, StoreId, TextValue},
 };
 
@@ -446,6 +446,19 @@ pub async fn emit_all(tx: &mut Tx, events: Vec<NewEvent>) -> Result<Vec<Outbound
     let rows = events.into_iter().map(row).collect::<Result<Vec<_>, _>>()?;
     for chunk in rows.chunks(repo::CHUNK) {
         repo::insert_fanned_out(tx, chunk, None).await?;
+    }
+    Ok(rows.iter().map(|r| r.id).collect())
+}
+
+/// [`emit_all`] as part of `writes` (sent with them on PostgreSQL).
+pub async fn emit_all_in(
+    tx: &mut Tx,
+    writes: &mut Writes,
+    events: Vec<NewEvent>,
+) -> Result<Vec<OutboundEventId>, DbError> {
+    let rows = events.into_iter().map(row).collect::<Result<Vec<_>, _>>()?;
+    for chunk in rows.chunks(repo::CHUNK) {
+        repo::insert_fanned_out_in(tx, writes, chunk).await?;
     }
     Ok(rows.iter().map(|r| r.id).collect())
 }

@@ -16,7 +16,7 @@ mod repo;
 
 pub use events::{
     API_VERSION, EventType, NewEvent, ObjectKind, OutboundEvent, UnknownEventType, emit, emit_all,
-    emit_to,
+    emit_all_in, emit_to,
 };
 
 mod deliveries;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    db::{DbError, Tx, in_list, values},
+    db::{DbError, Tx, Writes, in_list, values},
     types::{Environment, OutboundEventId, StoreId},
 };
 
@@ -57,6 +57,64 @@ fn audience(sqlite: bool, endpoint_param: Option<usize>) -> String {
     }
 }
 
+/// Binds one event row's seven parameters, in [`INSERT_EVENTS`]'s order.
+macro_rules! bind_event {
+    ($query:expr, $row:expr) => {{
+        let r = $row;
+        $query
+            .bind(r.id)
+            .bind(r.store_id)
+            .bind(r.environment)
+            .bind(r.event_type)
+            .bind(r.api_version)
+            .bind(&r.payload)
+            .bind(r.created_at)
+    }};
+}
+
+/// The fan-out's join on PostgreSQL, from the inserted events `ev`. The endpoints are locked
+/// as the deliveries' foreign keys will be: an endpoint being deleted is waited for and then
+/// skipped. Without it, the foreign-key check would wait for the delete and then fail the
+/// whole transaction, a payment's settlement included.
+fn postgres_fan_out(events: &str, endpoint_param: Option<usize>) -> String {
+    format!(
+        "{INSERT_DELIVERIES} SELECT {POSTGRES_DELIVERY_ID}, ev.id, e.id, e.store_id, \
+         'pending', 0, ev.created_at, ev.created_at \
+         FROM {events} ev JOIN webhook_endpoints e \
+         ON e.store_id = ev.store_id AND e.environment = ev.environment \
+         WHERE {} FOR KEY SHARE OF e",
+        audience(false, endpoint_param)
+    )
+}
+
+const RETURNING_EVENTS: &str = "RETURNING id, store_id, environment, event_type, created_at";
+
+/// [`insert_fanned_out`] to every subscribed endpoint, as two of `writes` on PostgreSQL (the
+/// events, then the deliveries selected from them).
+pub(super) async fn insert_fanned_out_in(
+    tx: &mut Tx,
+    writes: &mut Writes,
+    rows: &[EventRow],
+) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if let Tx::Sqlite(_) = tx {
+        return insert_fanned_out(tx, rows, None).await;
+    }
+    let events = writes.next_name();
+    let sql = format!(
+        "{INSERT_EVENTS} {} {RETURNING_EVENTS}",
+        values(rows.len(), 7, 1)
+    );
+    rows.iter()
+        .fold(writes.part(sql), |q, r| bind_event!(q, r))
+        .end();
+    let fan_out = format!("{} RETURNING 1", postgres_fan_out(&events, None));
+    writes.part(fan_out).end();
+    Ok(())
+}
+
 /// Inserts `rows` and their deliveries: to `endpoint` alone when given, else to every enabled
 /// endpoint of each event's store and environment subscribed to its type or `*`. One statement
 /// on PostgreSQL (the deliveries are selected from the inserted events), two on SQLite.
@@ -77,14 +135,7 @@ pub(super) async fn insert_fanned_out(
         Tx::Sqlite(tx) => {
             let mut q = sqlx::query(&events).persistent(cached);
             for r in rows {
-                q = q
-                    .bind(r.id)
-                    .bind(r.store_id)
-                    .bind(r.environment)
-                    .bind(r.event_type)
-                    .bind(r.api_version)
-                    .bind(&r.payload)
-                    .bind(r.created_at);
+                q = bind_event!(q, r);
             }
             q.execute(&mut **tx).await?;
             let ids = in_list(rows.len(), 1);
@@ -106,30 +157,13 @@ pub(super) async fn insert_fanned_out(
             q.execute(&mut **tx).await?;
         }
         Tx::Postgres(tx) => {
-            // The endpoints are locked as the deliveries' foreign keys will be: an endpoint
-            // being deleted is waited for and then skipped. Without it, the foreign-key check
-            // would wait for the delete and then fail the whole transaction, a payment's
-            // settlement included.
             let sql = format!(
-                "WITH ev AS ({events} RETURNING id, store_id, environment, event_type, \
-                 created_at) \
-                 {INSERT_DELIVERIES} SELECT {POSTGRES_DELIVERY_ID}, ev.id, e.id, e.store_id, \
-                 'pending', 0, ev.created_at, ev.created_at \
-                 FROM ev JOIN webhook_endpoints e \
-                 ON e.store_id = ev.store_id AND e.environment = ev.environment \
-                 WHERE {} FOR KEY SHARE OF e",
-                audience(false, endpoint_param)
+                "WITH ev AS ({events} {RETURNING_EVENTS}) {}",
+                postgres_fan_out("ev", endpoint_param)
             );
             let mut q = sqlx::query(&sql).persistent(cached);
             for r in rows {
-                q = q
-                    .bind(r.id)
-                    .bind(r.store_id)
-                    .bind(r.environment)
-                    .bind(r.event_type)
-                    .bind(r.api_version)
-                    .bind(&r.payload)
-                    .bind(r.created_at);
+                q = bind_event!(q, r);
             }
             if let Some(endpoint) = endpoint {
                 q = q.bind(endpoint);

@@ -14,6 +14,7 @@ use super::{
     repo::{self, FailureKind, NewHistory, Outcome, Subject, TxnRow},
 };
 use crate::{
+    db::Writes,
     idempotency::{
         answer::{self, Answer},
         provider_key,
@@ -502,9 +503,11 @@ async fn record(
         failure_code: failure.as_ref().map(|f| f.1.clone()),
         ..txn.clone()
     };
-    if !repo::update_txn(&mut tx, &txn, &after_txn).await? {
-        return Ok(Recorded::Raced);
-    }
+    // The rows below are sent together just before the commit (one statement on PostgreSQL,
+    // where the rows read above are locked, so their compare-and-sets cannot lose).
+    let mut writes = Writes::new();
+    let txn_slot = repo::update_txn_in(&mut tx, &mut writes, &txn, &after_txn).await?;
+    let mut intent_slot = None;
     let intent_provider_id = match operation {
         Operation::Authorize => provider_id,
         _ => None,
@@ -533,9 +536,7 @@ async fn record(
         if intent_failure.is_some() {
             after.failure_code = intent_failure;
         }
-        if !repo::update_intent(&mut tx, &intent, &after).await? {
-            return Ok(Recorded::Raced);
-        }
+        intent_slot = Some(repo::update_intent_in(&mut tx, &mut writes, &intent, &after).await?);
     }
     let mut paid_order = None;
     if next.status != ledger.status {
@@ -588,7 +589,7 @@ async fn record(
                 paid_order = Some(orders::view(order, items)?);
             }
         }
-        repo::insert_histories(&mut tx, &histories).await?;
+        repo::insert_histories_in(&mut tx, &mut writes, &histories).await?;
     }
     // The tax a merchant files moves with the money, in the same commit.
     let trigger = match operation {
@@ -621,17 +622,23 @@ async fn record(
         events.extend(tax::settle_tax(&mut tx, &settled).await?);
     }
     let emitted = !events.is_empty();
-    outbound::emit_all(&mut tx, events).await?;
-    repo::insert_audit(&mut tx, change.audit_rows).await?;
-    let answer = match change.reply.filter(|r| r.store && r.record.is_claimed()) {
+    outbound::emit_all_in(&mut tx, &mut writes, events).await?;
+    repo::insert_audit(&mut tx, &mut writes, change.audit_rows).await?;
+    let finished = match change.reply.filter(|r| r.store && r.record.is_claimed()) {
         Some(reply) => {
             let answer = (reply.render)(&after, &after_txn);
-            answer::finish(&mut tx, &reply.record, &answer)
-                .await?
-                .then_some(answer)
+            let finished = answer::finish(&mut tx, &mut writes, &reply.record, &answer);
+            Some((finished.await?, answer))
         }
         None => None,
     };
+    let counts = writes.run(&mut tx).await?;
+    let lost = |slot| counts.rows(slot) != 1;
+    if lost(txn_slot) || intent_slot.is_some_and(lost) {
+        // Dropping the transaction rolls every write of it back.
+        return Ok(Recorded::Raced);
+    }
+    let answer = finished.and_then(|(finished, answer)| finished.stored(&counts).then_some(answer));
     tx.commit().await?;
     if emitted {
         outbound::wake(state);

@@ -14,7 +14,7 @@ use super::{
 use rust_decimal::Decimal;
 
 use crate::{
-    db::{Db, DbError, Tx},
+    db::{Db, DbError, Slot, Tx, Writes},
     fx,
     money::MinorUnits,
     on_db, on_tx,
@@ -23,6 +23,7 @@ use crate::{
         Currency, CustomerId, Environment, OrderId, PaymentIntentId, SnapshotId, StoreId,
         TextValue, TransactionId,
     },
+    write_part,
 };
 
 /// An intent and the transaction a request created or found on it.
@@ -392,6 +393,23 @@ pub async fn insert_txn(tx: &mut Tx, txn: &TxnRow, intent: &IntentRow) -> Result
     }))
 }
 
+/// [`insert_txn`] as one of `writes`. The key's unique index refusing it fails the write (on
+/// SQLite now, on PostgreSQL when they run): see [`refused`].
+pub async fn insert_txn_in(
+    tx: &mut Tx,
+    writes: &mut Writes,
+    txn: &TxnRow,
+    intent: &IntentRow,
+) -> Result<Slot, DbError> {
+    write_part!(tx, writes, INSERT_TXN, "RETURNING 1", q => bind_txn!(q, txn, intent))
+}
+
+/// Whether a write failed because a unique index refused a row (the `Ok(false)` of the
+/// functions that write at once).
+pub fn refused(error: &DbError) -> bool {
+    matches!(error, DbError::Query(sqlx::Error::Database(err)) if err.is_unique_violation())
+}
+
 /// [`insert_intent`], [`insert_txn`] and [`insert_history`] as one statement on PostgreSQL
 /// (a unique index refusing any row refuses it all), in that order on SQLite.
 /// `Ok(false)`: a unique index refused a row (only the intent's one active payment per order
@@ -429,16 +447,28 @@ pub async fn insert_history(tx: &mut Tx, change: NewHistory<'_>) -> Result<(), D
 
 /// Records `changes` in one statement, in their order (ids are time-ordered).
 pub async fn insert_histories(tx: &mut Tx, changes: &[NewHistory<'_>]) -> Result<(), DbError> {
+    let mut writes = Writes::new();
+    insert_histories_in(tx, &mut writes, changes).await?;
+    writes.run(tx).await?;
+    Ok(())
+}
+
+/// [`insert_histories`] as one of `writes` (none when `changes` is empty).
+pub async fn insert_histories_in(
+    tx: &mut Tx,
+    writes: &mut Writes,
+    changes: &[NewHistory<'_>],
+) -> Result<(), DbError> {
     if changes.is_empty() {
         return Ok(());
     }
     let sql = histories_sql(changes.len());
-    on_tx!(tx, conn => {
-        let mut query = sqlx::query(&sql);
+    write_part!(tx, writes, &sql, "RETURNING 1", q => {
+        let mut q = q;
         for change in changes {
-            query = bind_history!(query, change);
+            q = bind_history!(q, change);
         }
-        query.execute(conn).await.map(|_| ())
+        q
     })?;
     Ok(())
 }
@@ -580,6 +610,18 @@ pub async fn update_intent(
     before: &IntentRow,
     after: &IntentRow,
 ) -> Result<bool, DbError> {
+    let mut writes = Writes::new();
+    let slot = update_intent_in(tx, &mut writes, before, after).await?;
+    Ok(writes.run(tx).await?.rows(slot) == 1)
+}
+
+/// [`update_intent`] as one of `writes`: the part's row count is 1 when it wrote.
+pub async fn update_intent_in(
+    tx: &mut Tx,
+    writes: &mut Writes,
+    before: &IntentRow,
+    after: &IntentRow,
+) -> Result<Slot, DbError> {
     const SQL: &str = "UPDATE payment_intents SET status = $3, authorized_amount = $4, \
         captured_amount = $5, refunded_amount = $6, capture_reserved = $7, refund_reserved = $8, \
         released_amount = $9, void_pending = $10, \
@@ -587,40 +629,50 @@ pub async fn update_intent(
         failure_code = COALESCE($12, failure_code), updated_at = $13, \
         multicapture = $14, version = version + 1 \
         WHERE id = $1 AND version = $2";
-    let updated = on_tx!(tx, conn => {
-        sqlx::query(SQL)
-            .bind(before.id).bind(before.version).bind(after.status).bind(after.authorized_amount)
+    write_part!(tx, writes, SQL, "RETURNING 1", q => {
+        q.bind(before.id).bind(before.version).bind(after.status).bind(after.authorized_amount)
             .bind(after.captured_amount).bind(after.refunded_amount).bind(after.capture_reserved)
             .bind(after.refund_reserved).bind(after.released_amount).bind(after.void_pending)
             .bind(&after.provider_payment_id).bind(&after.failure_code).bind(after.updated_at)
             .bind(after.multicapture)
-            .execute(conn).await.map(|r| r.rows_affected())
-    })?;
-    Ok(updated == 1)
+    })
 }
 
 /// Records a transaction's outcome (`after`) while it still has `before`'s status. The
 /// provider's id and answer are kept when `after` has none. `Ok(false)` when someone else
 /// recorded it first.
 pub async fn update_txn(tx: &mut Tx, before: &TxnRow, after: &TxnRow) -> Result<bool, DbError> {
+    let mut writes = Writes::new();
+    let slot = update_txn_in(tx, &mut writes, before, after).await?;
+    Ok(writes.run(tx).await?.rows(slot) == 1)
+}
+
+/// [`update_txn`] as one of `writes`: the part's row count is 1 when it wrote.
+pub async fn update_txn_in(
+    tx: &mut Tx,
+    writes: &mut Writes,
+    before: &TxnRow,
+    after: &TxnRow,
+) -> Result<Slot, DbError> {
     const SQL: &str = "UPDATE payment_transactions SET status = $3, \
         provider_txn_id = COALESCE($4, provider_txn_id), failure_kind = $5, failure_code = $6, \
         raw_response_redacted = COALESCE($7, raw_response_redacted), updated_at = $8, \
         settlement_amount = $9 WHERE id = $1 AND status = $2";
-    let updated = on_tx!(tx, conn => {
-        sqlx::query(SQL)
-            .bind(before.id).bind(before.status).bind(after.status).bind(&after.provider_txn_id)
+    write_part!(tx, writes, SQL, "RETURNING 1", q => {
+        q.bind(before.id).bind(before.status).bind(after.status).bind(&after.provider_txn_id)
             .bind(after.failure_kind).bind(&after.failure_code).bind(&after.raw_response_redacted)
             .bind(after.updated_at).bind(after.settlement_amount)
-            .execute(conn).await.map(|r| r.rows_affected())
-    })?;
-    Ok(updated == 1)
+    })
 }
 
 /// Writes provider call audit rows in the transaction that records the call's outcome.
-pub async fn insert_audit(tx: &mut Tx, rows: &[AuditEntry]) -> Result<(), DbError> {
+pub async fn insert_audit(
+    tx: &mut Tx,
+    writes: &mut Writes,
+    rows: &[AuditEntry],
+) -> Result<(), DbError> {
     for row in rows {
-        on_tx!(&mut *tx, conn => row.insert_query().execute(conn).await.map(|_| ()))?;
+        row.write_in(tx, writes).await?;
     }
     Ok(())
 }

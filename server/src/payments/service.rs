@@ -20,7 +20,7 @@ use super::{
     repo::{self, IntentRow, Outcome, TxnRow},
 };
 use crate::{
-    db::DbError,
+    db::{DbError, Writes},
     idempotency::{KeyRecord, answer},
     money::MinorUnits,
     providers::payment::Units,
@@ -517,13 +517,20 @@ async fn reserve(
         caller,
         now,
     );
-    // The same key raced us: its transaction is the answer.
-    if !repo::insert_txn(&mut tx, &txn, &current).await? {
-        return Ok(None);
-    }
     let after = current.with_ledger(&next, now);
-    if !repo::update_intent(&mut tx, &current, &after).await? {
-        return Ok(None);
+    // One statement on PostgreSQL. `None`: the same key raced us (its transaction is the
+    // answer), or the intent moved on.
+    let mut writes = Writes::new();
+    let written = async {
+        repo::insert_txn_in(&mut tx, &mut writes, &txn, &current).await?;
+        let slot = repo::update_intent_in(&mut tx, &mut writes, &current, &after).await?;
+        Ok::<_, DbError>(writes.run(&mut tx).await?.rows(slot) == 1)
+    };
+    match written.await {
+        Ok(true) => {}
+        Ok(false) => return Ok(None),
+        Err(e) if repo::refused(&e) => return Ok(None),
+        Err(e) => return Err(e.into()),
     }
     tx.commit().await?;
     Ok(Some((after, txn)))

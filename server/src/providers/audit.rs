@@ -12,9 +12,10 @@ use sqlx::{Database, Encode, Type, query::Query};
 use uuid::Uuid;
 
 use crate::{
-    db::{Db, DbError},
+    db::{Db, DbError, Slot, Tx, Writes},
     on_db,
     types::StoreId,
+    write_part,
 };
 
 const INSERT: &str = "INSERT INTO provider_call_audit (id, store_id, provider, operation, \
@@ -48,6 +49,25 @@ pub struct AuditEntry {
     pub created_at: DateTime<Utc>,
 }
 
+/// Binds [`INSERT`]'s parameters from an entry, in order.
+macro_rules! bind_audit {
+    ($query:expr, $entry:expr) => {{
+        let entry = $entry;
+        $query
+            .bind(entry.id)
+            .bind(entry.store_id)
+            .bind(entry.provider)
+            .bind(entry.operation)
+            .bind(entry.status_code)
+            .bind(entry.outcome.as_str())
+            .bind(entry.latency_ms)
+            .bind(entry.correlation_id.as_str())
+            .bind(entry.request_body.as_str())
+            .bind(entry.response_body.as_str())
+            .bind(entry.created_at)
+    }};
+}
+
 impl AuditEntry {
     /// The insert, for any connection or transaction.
     pub fn insert_query<'q, DB>(&'q self) -> Query<'q, DB, DB::Arguments<'q>>
@@ -60,18 +80,12 @@ impl AuditEntry {
         i32: Encode<'q, DB> + Type<DB>,
         DateTime<Utc>: Encode<'q, DB> + Type<DB>,
     {
-        sqlx::query::<DB>(INSERT)
-            .bind(self.id)
-            .bind(self.store_id)
-            .bind(self.provider)
-            .bind(self.operation)
-            .bind(self.status_code)
-            .bind(self.outcome.as_str())
-            .bind(self.latency_ms)
-            .bind(self.correlation_id.as_str())
-            .bind(self.request_body.as_str())
-            .bind(self.response_body.as_str())
-            .bind(self.created_at)
+        bind_audit!(sqlx::query::<DB>(INSERT), self)
+    }
+
+    /// Writes the row as one of `writes`, in the transaction that records the call's outcome.
+    pub async fn write_in(&self, tx: &mut Tx, writes: &mut Writes) -> Result<Slot, DbError> {
+        write_part!(tx, writes, INSERT, "RETURNING 1", q => bind_audit!(q, self))
     }
 
     /// Writes the row on its own.

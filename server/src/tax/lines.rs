@@ -3,7 +3,7 @@
 
 use super::{Error, TaxLine, config, exemptions, repo};
 use crate::{
-    db::{DbError, Tx},
+    db::{DbError, Tx, Writes},
     providers::tax::{Exemption, Level, Nexus, ROUNDING_RULE, TaxConfig, TaxedLine, ZeroReason},
     state::AppState,
     types::{CustomerId, Environment, SnapshotId, StoreId},
@@ -68,6 +68,7 @@ pub fn lines_of(taxed: &[TaxedLine], engine: &str, version: &str) -> Vec<TaxLine
 /// parts in order).
 pub async fn record_lines(
     tx: &mut Tx,
+    writes: &mut Writes,
     snapshot: SnapshotId,
     lines: &[TaxLine],
 ) -> Result<(), DbError> {
@@ -100,7 +101,7 @@ pub async fn record_lines(
             }
         })
         .collect();
-    repo::insert_lines(tx, snapshot, &rows).await
+    repo::insert_lines(tx, writes, snapshot, &rows).await
 }
 
 /// A snapshot's tax lines.

@@ -4,12 +4,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::{
-    db::{Db, DbError, Tx},
+    db::{Db, DbError, Tx, Writes},
     money::MinorUnits,
     on_db, on_tx,
     types::{
         CustomerId, Environment, OrderId, PaymentIntentId, SnapshotId, StoreId, TaxExemptionId,
     },
+    write_part,
 };
 
 /// A rate as stored (postal codes space-separated).
@@ -191,9 +192,10 @@ pub struct TaxLineRow {
     pub engine_version: String,
 }
 
-/// Stores a snapshot's tax lines in its transaction.
+/// Stores a snapshot's tax lines in its transaction, as parts of `writes`.
 pub async fn insert_lines(
     tx: &mut Tx,
+    writes: &mut Writes,
     snapshot: SnapshotId,
     lines: &[TaxLineRow],
 ) -> Result<(), DbError> {
@@ -206,8 +208,8 @@ pub async fn insert_lines(
              engine_version) VALUES {}",
             crate::db::values(chunk.len(), 15, 1)
         );
-        on_tx!(tx, conn => {
-            let mut query = sqlx::query(&sql).persistent(chunk.len() <= 8);
+        write_part!(&mut *tx, writes, &sql, "RETURNING 1", keep: chunk.len() <= 8, q => {
+            let mut query = q;
             for l in chunk {
                 query = query.bind(snapshot).bind(l.line_no).bind(l.position)
                     .bind(&l.jurisdiction).bind(&l.level).bind(&l.tax_code).bind(&l.rate)
@@ -215,7 +217,7 @@ pub async fn insert_lines(
                     .bind(&l.certificate_id).bind(&l.rounding).bind(&l.engine)
                     .bind(&l.engine_version);
             }
-            query.execute(&mut *conn).await.map(|_| ())
+            query
         })?;
     }
     Ok(())
