@@ -4,7 +4,7 @@
 
 use cassa::{
     db::{Db, DbError, Tx, Writes},
-    on_db, write_part,
+    on_db, on_tx, write_part,
 };
 use cassa_tests::{Backend, both_backends, spawn_app};
 
@@ -28,6 +28,13 @@ async fn bump(tx: &mut Tx, writes: &mut Writes, label: &str) -> Result<cassa::db
     write_part!(tx, writes, SQL, "RETURNING 1", q => q.bind(label))
 }
 
+async fn count_in(tx: &mut Tx) -> i64 {
+    on_tx!(tx, conn => sqlx::query_scalar("SELECT count(*) FROM writes_scratch")
+        .fetch_one(conn)
+        .await)
+    .unwrap()
+}
+
 async fn rows(db: &Db) -> Vec<(i64, String, i64)> {
     on_db!(db, pool => sqlx::query_as("SELECT id, label, n FROM writes_scratch ORDER BY id")
         .fetch_all(pool)
@@ -45,11 +52,15 @@ async fn every_part_reports_its_row_count(backend: Backend) {
     // Each part sees the rows as they were before the statement (PostgreSQL) or as the parts
     // before it left them (SQLite); a row no part wrote before is found by both.
     let none = bump(&mut tx, &mut writes, "nobody").await.unwrap();
+    // Held until they run on PostgreSQL; written already on SQLite.
+    let held = matches!(tx, Tx::Postgres(_));
+    assert_eq!(count_in(&mut tx).await, if held { 0 } else { 2 });
     let counts = writes.run(&mut tx).await.unwrap();
     assert_eq!(
         (counts.rows(a), counts.rows(b), counts.rows(none)),
         (1, 1, 0)
     );
+    assert_eq!(count_in(&mut tx).await, 2);
     tx.commit().await.unwrap();
 
     let mut tx = app.db.begin_write().await.unwrap();
@@ -63,6 +74,23 @@ async fn every_part_reports_its_row_count(backend: Backend) {
         rows(&app.db).await,
         vec![(1, "a".into(), 1), (2, "b".into(), 0), (3, "a".into(), 0)]
     );
+}
+
+/// One statement on PostgreSQL: a part does not see a row an earlier part inserted (both run
+/// on the statement's snapshot); on SQLite it does.
+async fn parts_share_one_snapshot_on_postgres(backend: Backend) {
+    let app = spawn_app(backend).await;
+    scratch(&app.db).await;
+    let mut tx = app.db.begin_write().await.unwrap();
+    let held = matches!(tx, Tx::Postgres(_));
+    let mut writes = Writes::new();
+    insert(&mut tx, &mut writes, 1, "a").await;
+    let bumped = bump(&mut tx, &mut writes, "a").await.unwrap();
+    let counts = writes.run(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let n = if held { 0 } else { 1 };
+    assert_eq!(counts.rows(bumped), n as u64);
+    assert_eq!(rows(&app.db).await, vec![(1, "a".into(), n)]);
 }
 
 async fn a_refused_row_fails_the_writes_and_a_dropped_transaction_keeps_none(backend: Backend) {
@@ -110,6 +138,7 @@ async fn no_writes_run_as_nothing(backend: Backend) {
 
 both_backends!(
     every_part_reports_its_row_count,
+    parts_share_one_snapshot_on_postgres,
     a_refused_row_fails_the_writes_and_a_dropped_transaction_keeps_none,
     no_writes_run_as_nothing,
 );

@@ -18,12 +18,17 @@ use super::{DbError, Tx};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot(usize);
 
-/// The writes of one transaction, held (PostgreSQL) or already run (SQLite).
+/// The writes of one transaction, held (PostgreSQL) or already run (SQLite). Held writes are
+/// sent only by [`Writes::run`]: one dropped unrun on PostgreSQL wrote nothing (right only when
+/// the transaction is abandoned too).
 #[derive(Default)]
+#[must_use = "held writes are sent only by `Writes::run`"]
 pub struct Writes {
     parts: Vec<String>,
     args: PgArguments,
     binds: usize,
+    /// Some part is of a rare shape (a large order): the statement is not kept prepared.
+    rare: bool,
     /// Row counts of the parts run at once (SQLite), by slot.
     done: Vec<u64>,
     /// The first bind that could not be encoded: reported by [`Writes::run`].
@@ -47,11 +52,19 @@ pub struct Counts(Vec<u64>);
 impl Counts {
     /// The rows the part at `slot` wrote (or returned).
     pub fn rows(&self, slot: Slot) -> u64 {
+        // A slot of other writes is a bug, not a lost compare-and-set.
+        debug_assert!(
+            slot.0 < self.0.len(),
+            "slot {} of {} parts",
+            slot.0,
+            self.0.len()
+        );
         self.0.get(slot.0).copied().unwrap_or(0)
     }
 }
 
 /// A PostgreSQL part being bound: numbered from `$1` as if alone.
+#[must_use = "a part is added by `Part::end`"]
 pub struct Part<'w> {
     writes: &'w mut Writes,
     sql: String,
@@ -68,8 +81,21 @@ impl<'w> Part<'w> {
         self
     }
 
+    /// Whether the part's shape is a usual one, worth keeping prepared (see [`Writes::run`]).
+    pub fn kept(self, keep: bool) -> Self {
+        self.writes.rare |= !keep;
+        self
+    }
+
     /// Ends the part (see [`Writes::part`]).
     pub fn end(self) -> Slot {
+        // Binds short of (or beyond) the part's placeholders would shift every later part's
+        // values: refused here, where the part is known.
+        let wanted = highest_placeholder(&self.sql);
+        if wanted != self.binds {
+            let error = format!("a part has {} binds for {wanted} placeholders", self.binds);
+            self.writes.failed.get_or_insert(error.into());
+        }
         let slot = Slot(self.writes.parts.len());
         let sql = super::shift_placeholders(&self.sql, self.writes.binds);
         self.writes.parts.push(sql);
@@ -85,8 +111,10 @@ impl Writes {
     }
 
     /// Starts a PostgreSQL part: `sql` is an `INSERT`, `UPDATE` or `DELETE` ending in its
-    /// `RETURNING` list (`RETURNING 1` when nothing reads its rows), numbered from `$1`.
-    /// Bind its parameters in order, then [`Part::end`] it.
+    /// `RETURNING` list (`RETURNING 1` when nothing reads its rows), numbered from `$1`, with
+    /// no `WITH` of its own (PostgreSQL refuses a nested data-modifying `WITH`) and no `$`
+    /// followed by digits inside a literal (it would be renumbered). Bind every parameter in
+    /// order, then [`Part::end`] it.
     pub fn part(&mut self, sql: impl Into<String>) -> Part<'_> {
         Part {
             writes: self,
@@ -127,7 +155,7 @@ impl Writes {
                 let sql = combined(&self.parts);
                 // A flow's few shapes are prepared once per connection; a rare large one is not
                 // kept.
-                let keep = self.binds <= 256;
+                let keep = !self.rare && self.binds <= 256;
                 let row = sqlx::query_with(&sql, self.args)
                     .persistent(keep)
                     .fetch_one(&mut **conn)
@@ -141,6 +169,21 @@ impl Writes {
             }
         }
     }
+}
+
+/// The highest `$n` in `sql`.
+fn highest_placeholder(sql: &str) -> usize {
+    let mut highest = 0;
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if let Ok(n) = rest[..digits].parse::<usize>() {
+            highest = highest.max(n);
+        }
+        rest = &rest[digits..];
+    }
+    highest
 }
 
 /// `WITH w0 AS (…), w1 AS (…) SELECT (SELECT count(*) FROM w0), …`.
@@ -176,7 +219,7 @@ macro_rules! write_part {
                 }
             }
             $crate::db::Tx::Postgres(_) => {
-                let $q = $writes.part(format!("{} {}", $sql, $returning));
+                let $q = $writes.part(format!("{} {}", $sql, $returning)).kept($keep);
                 Ok::<_, $crate::db::DbError>($bind.end())
             }
         }
@@ -217,7 +260,23 @@ mod tests {
     }
 
     #[test]
-    fn a_count_of_a_missing_slot_is_nothing() {
-        assert_eq!(Counts(vec![1]).rows(Slot(3)), 0);
+    fn a_part_bound_short_of_its_placeholders_fails_the_writes() {
+        let mut w = Writes::new();
+        w.part("UPDATE a SET x = $2 WHERE id = $1 RETURNING 1")
+            .bind(1_i64)
+            .end();
+        assert!(w.failed.is_some());
+        let mut w = Writes::new();
+        w.part("UPDATE a SET x = $2, y = $2 WHERE id = $1 RETURNING 1")
+            .bind(1_i64)
+            .bind(2_i64)
+            .end();
+        assert!(w.failed.is_none());
+    }
+
+    #[test]
+    fn the_highest_placeholder_is_found() {
+        assert_eq!(highest_placeholder("VALUES ($1, $12, $3) RETURNING 1"), 12);
+        assert_eq!(highest_placeholder("SELECT '$' || x"), 0);
     }
 }

@@ -107,9 +107,9 @@ pub(super) async fn insert_fanned_out_in(
         "{INSERT_EVENTS} {} {RETURNING_EVENTS}",
         values(rows.len(), 7, 1)
     );
-    rows.iter()
-        .fold(writes.part(sql), |q, r| bind_event!(q, r))
-        .end();
+    // The few shapes a change emits (one to a few events) are kept prepared.
+    let part = writes.part(sql).kept(rows.len() <= 4);
+    rows.iter().fold(part, |q, r| bind_event!(q, r)).end();
     let fan_out = format!("{} RETURNING 1", postgres_fan_out(&events, None));
     writes.part(fan_out).end();
     Ok(())

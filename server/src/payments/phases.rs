@@ -503,8 +503,9 @@ async fn record(
         failure_code: failure.as_ref().map(|f| f.1.clone()),
         ..txn.clone()
     };
-    // The rows below are sent together just before the commit (one statement on PostgreSQL,
-    // where the rows read above are locked, so their compare-and-sets cannot lose).
+    // The rows below are sent together just before the commit (one statement on PostgreSQL).
+    // Their compare-and-sets are checked then: a defence only, since the rows read above are
+    // locked (PostgreSQL) or every writer waits for `BEGIN IMMEDIATE` (SQLite).
     let mut writes = Writes::new();
     let txn_slot = repo::update_txn_in(&mut tx, &mut writes, &txn, &after_txn).await?;
     let mut intent_slot = None;

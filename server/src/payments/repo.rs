@@ -393,23 +393,29 @@ pub async fn insert_txn(tx: &mut Tx, txn: &TxnRow, intent: &IntentRow) -> Result
     }))
 }
 
-/// [`insert_txn`] as one of `writes`. The key's unique index refusing it fails the write (on
-/// SQLite now, on PostgreSQL when they run): see [`refused`].
-pub async fn insert_txn_in(
+/// A reservation: the operation's pending transaction `txn` and the intent moved from `before`
+/// to `after`, one statement on PostgreSQL. `Ok(false)`: a unique index refused the
+/// transaction (only its key's can: the id is new), or the intent is no longer at `before`.
+pub async fn insert_reserved(
     tx: &mut Tx,
-    writes: &mut Writes,
     txn: &TxnRow,
-    intent: &IntentRow,
-) -> Result<Slot, DbError> {
-    write_part!(tx, writes, INSERT_TXN, "RETURNING 1", q => bind_txn!(q, txn, intent))
+    before: &IntentRow,
+    after: &IntentRow,
+) -> Result<bool, DbError> {
+    let mut writes = Writes::new();
+    let written = async {
+        write_part!(&mut *tx, writes, INSERT_TXN, "RETURNING 1", q => bind_txn!(q, txn, before))?;
+        let slot = update_intent_in(&mut *tx, &mut writes, before, after).await?;
+        writes
+            .run(&mut *tx)
+            .await
+            .map(|counts| counts.rows(slot) == 1)
+    };
+    match written.await {
+        Err(DbError::Query(sqlx::Error::Database(err))) if err.is_unique_violation() => Ok(false),
+        other => other,
+    }
 }
-
-/// Whether a write failed because a unique index refused a row (the `Ok(false)` of the
-/// functions that write at once).
-pub fn refused(error: &DbError) -> bool {
-    matches!(error, DbError::Query(sqlx::Error::Database(err)) if err.is_unique_violation())
-}
-
 /// [`insert_intent`], [`insert_txn`] and [`insert_history`] as one statement on PostgreSQL
 /// (a unique index refusing any row refuses it all), in that order on SQLite.
 /// `Ok(false)`: a unique index refused a row (only the intent's one active payment per order

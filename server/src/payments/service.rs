@@ -20,7 +20,7 @@ use super::{
     repo::{self, IntentRow, Outcome, TxnRow},
 };
 use crate::{
-    db::{DbError, Writes},
+    db::DbError,
     idempotency::{KeyRecord, answer},
     money::MinorUnits,
     providers::payment::Units,
@@ -518,19 +518,9 @@ async fn reserve(
         now,
     );
     let after = current.with_ledger(&next, now);
-    // One statement on PostgreSQL. `None`: the same key raced us (its transaction is the
-    // answer), or the intent moved on.
-    let mut writes = Writes::new();
-    let written = async {
-        repo::insert_txn_in(&mut tx, &mut writes, &txn, &current).await?;
-        let slot = repo::update_intent_in(&mut tx, &mut writes, &current, &after).await?;
-        Ok::<_, DbError>(writes.run(&mut tx).await?.rows(slot) == 1)
-    };
-    match written.await {
-        Ok(true) => {}
-        Ok(false) => return Ok(None),
-        Err(e) if repo::refused(&e) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    // The same key raced us (its transaction is the answer), or the intent moved on.
+    if !repo::insert_reserved(&mut tx, &txn, &current, &after).await? {
+        return Ok(None);
     }
     tx.commit().await?;
     Ok(Some((after, txn)))
