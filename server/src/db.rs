@@ -5,6 +5,7 @@
 //! which type-checks the body against both drivers. Where the dialects really differ, a named
 //! method on [`Db`] hides the difference.
 
+pub mod held;
 mod primary;
 mod writes;
 
@@ -65,12 +66,27 @@ pub enum Db {
 /// ```ignore
 /// let n: i64 = on_db!(&db, pool => sqlx::query_scalar("SELECT 1").fetch_one(pool).await)?;
 /// ```
+///
+/// On PostgreSQL `$pool` is a connection: the request's held one (see [`held`]) or a new one,
+/// kept for the request's next statement when this one succeeded. The body therefore runs one
+/// statement (or a sequence on `&mut *$pool`) and returns a `Result` whose error converts from
+/// `sqlx::Error`. For what is not a statement, match on [`Db`].
 #[macro_export]
 macro_rules! on_db {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
             $crate::db::Db::Sqlite($pool) => $body,
-            $crate::db::Db::Postgres($pool) => $body,
+            $crate::db::Db::Postgres(pool) => match $crate::db::held::acquire(pool).await {
+                Ok(mut conn) => {
+                    let result = {
+                        let $pool = &mut *conn;
+                        $body
+                    };
+                    $crate::db::held::keep_after(conn, &result);
+                    result
+                }
+                Err(err) => Err(err.into()),
+            },
         }
     };
 }
@@ -82,8 +98,8 @@ macro_rules! on_db {
 pub enum Tx {
     /// A SQLite transaction.
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    /// A PostgreSQL transaction.
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    /// A PostgreSQL transaction, on the request's held connection when it holds one.
+    Postgres(held::PgTx),
 }
 
 /// Runs the same expression against the connection of whichever transaction `$tx` holds:
@@ -340,7 +356,9 @@ impl Db {
     pub async fn begin_write(&self) -> Result<Tx, DbError> {
         Ok(match self {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with(self.begin_write_sql()).await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin_with(self.begin_write_sql()).await?),
+            Db::Postgres(pool) => {
+                Tx::Postgres(held::PgTx::begin(pool, self.begin_write_sql()).await?)
+            }
         })
     }
 
@@ -348,7 +366,7 @@ impl Db {
     pub async fn begin_read(&self) -> Result<Tx, DbError> {
         Ok(match self {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(held::PgTx::begin(pool, "BEGIN").await?),
         })
     }
 
@@ -391,12 +409,18 @@ impl Db {
 
     /// Connections currently open and idle, for metrics.
     pub fn pool_stats(&self) -> (u32, usize) {
-        on_db!(self, pool => (pool.size(), pool.num_idle()))
+        match self {
+            Db::Sqlite(pool) => (pool.size(), pool.num_idle()),
+            Db::Postgres(pool) => (pool.size(), pool.num_idle()),
+        }
     }
 
     /// Closes every connection; waits for checked-out ones to come back.
     pub async fn close(&self) {
-        on_db!(self, pool => pool.close().await)
+        match self {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
     }
 }
 

@@ -134,6 +134,9 @@ impl Egress {
         url: &str,
     ) -> Result<reqwest::RequestBuilder, EgressError> {
         let parsed = self.check_address(url)?;
+        // A request about to wait on another service gives back a held database connection
+        // rather than keep it idle meanwhile (see `db::held`).
+        crate::db::held::release();
         Ok(self.client.request(method, parsed))
     }
 
@@ -148,6 +151,7 @@ impl Egress {
         if let Some(ip) = ip_of(&parsed).filter(|ip| is_internal(*ip)) {
             return Err(EgressError::InternalAddress(ip));
         }
+        crate::db::held::release();
         Ok(self.client.request(method, parsed))
     }
 

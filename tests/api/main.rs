@@ -10,6 +10,7 @@ mod console;
 mod console_amounts;
 mod credentials;
 mod customers_console;
+mod db_held;
 mod db_writes;
 mod fuzz_findings;
 mod fx;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{CredentialError, KeyRingError, rewrap_batch};
 use crate::{
     db::{Db, DbError},
-    on_db,
+    on_db, on_tx,
     state::AppState,
 };
 
@@ -199,37 +199,40 @@ pub async fn start_rotation(state: &AppState, target: u32) -> Result<Rotation, C
         "SELECT version FROM master_keys WHERE status = 'primary'{}",
         state.db.lock_for_update_sql()
     );
-    on_db!(&state.db, pool => {
+    let mut tx = state.db.begin_write().await?;
+    let refused = on_tx!(&mut tx, conn => {
         async {
-            let mut tx = pool.begin_with(state.db.begin_write_sql()).await?;
-            let _: Option<i32> = sqlx::query_scalar(&lock_primary).fetch_optional(&mut *tx).await?;
+            let _: Option<i32> = sqlx::query_scalar(&lock_primary).fetch_optional(&mut *conn).await?;
             let running: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM key_rotations WHERE status = 'running'")
-                .fetch_one(&mut *tx).await?;
+                .fetch_one(&mut *conn).await?;
             let status: Option<String> = sqlx::query_scalar("SELECT status FROM master_keys WHERE version = $1")
-                .bind(target as i32).fetch_optional(&mut *tx).await?;
+                .bind(target as i32).fetch_optional(&mut *conn).await?;
             if running > 0 || status.as_deref() == Some("retired") {
-                return Ok::<_, sqlx::Error>(Err(if running > 0 {
+                return Ok::<_, sqlx::Error>(Some(if running > 0 {
                     CredentialError::Conflict("a key rotation is already running")
                 } else {
                     CredentialError::Conflict("a retired key version cannot become primary")
                 }));
             }
             sqlx::query("UPDATE master_keys SET status = 'active', updated_at = $1 WHERE status = 'primary'")
-                .bind(now).execute(&mut *tx).await?;
+                .bind(now).execute(&mut *conn).await?;
             sqlx::query("INSERT INTO master_keys (version, status, updated_at) VALUES ($1, 'primary', $2) \
                          ON CONFLICT (version) DO UPDATE SET status = 'primary', updated_at = $2")
-                .bind(target as i32).bind(now).execute(&mut *tx).await?;
+                .bind(target as i32).bind(now).execute(&mut *conn).await?;
             let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM provider_credentials WHERE key_version <> $1")
-                .bind(target as i32).fetch_one(&mut *tx).await?;
+                .bind(target as i32).fetch_one(&mut *conn).await?;
             sqlx::query("INSERT INTO key_rotations (id, target_version, status, total, done, started_at, updated_at) \
                          VALUES ($1, $2, 'running', $3, 0, $4, $4)")
-                .bind(id).bind(target as i32).bind(total).bind(now).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(Ok(()))
+                .bind(id).bind(target as i32).bind(total).bind(now).execute(&mut *conn).await?;
+            Ok(None)
         }
         .await
     })
-    .map_err(DbError::from)??;
+    .map_err(DbError::from)?;
+    if let Some(refusal) = refused {
+        return Err(refusal);
+    }
+    tx.commit().await?;
     tracing::info!(target_version = target, rotation = %id, "master key rotation started");
     find_rotation(state, id).await
 }

@@ -116,7 +116,23 @@ fn scope_of(principal: &Principal, headers: &HeaderMap) -> Scope {
 }
 
 /// The edge middleware; a no-op for safe methods and other paths.
+///
+/// A flow that stores its answer in its own transaction (a payment's) runs on one held
+/// database connection, from the key's lookup to its answer (see `db::held`): its waits are
+/// known, and a payment's statements then cost no release ping each.
 pub async fn middleware(State(layer): State<Layer>, req: Request, next: Next) -> Response {
+    let in_transaction = req
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|path| layer.in_transaction.contains(req.method(), path.as_str()));
+    if in_transaction {
+        crate::db::held::hold(keyed(layer, req, next, in_transaction)).await
+    } else {
+        keyed(layer, req, next, in_transaction).await
+    }
+}
+
+async fn keyed(layer: Layer, req: Request, next: Next, in_transaction: bool) -> Response {
     let matched = req.extensions().get::<MatchedPath>();
     if !requires_key(req.method(), req.uri().path())
         || matched.is_some_and(|path| layer.documented.lacks_method(req.method(), path.as_str()))
@@ -124,10 +140,6 @@ pub async fn middleware(State(layer): State<Layer>, req: Request, next: Next) ->
         return next.run(req).await;
     }
     let state = &layer.state;
-    let in_transaction = req
-        .extensions()
-        .get::<MatchedPath>()
-        .is_some_and(|path| layer.in_transaction.contains(req.method(), path.as_str()));
     let (mut parts, body) = req.into_parts();
     // Without a valid credential the handler answers 401/403; idempotency comes after auth.
     // A user who must change their password is refused by the handler's extractor; that
