@@ -206,6 +206,23 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
+impl DbError {
+    /// Whether a unique index refused the statement's row.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, DbError::Query(sqlx::Error::Database(err)) if err.is_unique_violation())
+    }
+}
+
+/// A write's result with a row a unique index refused as `None`: for writes whose duplicate
+/// is an answer (the same key raced us, the SKU is taken), not a failure.
+pub fn unless_duplicate<T, E: Into<DbError>>(result: Result<T, E>) -> Result<Option<T>, DbError> {
+    match result.map_err(Into::into) {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.is_unique_violation() => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
 /// A database error that says the storage, not the statement, is the problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StorageCondition {

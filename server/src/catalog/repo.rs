@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     catalog::{ArchivedFilter, Price, Product},
-    db::{Db, DbError, Tx, contains_pattern, in_list, values},
+    db::{Db, DbError, Tx, contains_pattern, in_list, unless_duplicate, values},
     money::MinorUnits,
     on_db, on_tx,
     pagination::PageQuery,
@@ -121,12 +121,8 @@ pub async fn update(
             .await
             .map(|_| ())
     });
-    match result {
-        Ok(()) => Ok(true),
-        // The (store_id, environment, sku) key: another product has the SKU.
-        Err(sqlx::Error::Database(err)) if err.is_unique_violation() => Ok(false),
-        Err(err) => Err(err.into()),
-    }
+    // A duplicate is the (store_id, environment, sku) key: another product has the SKU.
+    Ok(unless_duplicate(result)?.is_some())
 }
 
 /// Products of a store and environment by id; missing ids are simply absent.

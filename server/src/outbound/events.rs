@@ -440,14 +440,13 @@ pub async fn emit(tx: &mut Tx, event: NewEvent) -> Result<OutboundEventId, DbErr
         .ok_or_else(|| DbError::Query(sqlx::Error::RowNotFound))
 }
 
-/// Writes events as [`emit`] does, in at most two statements per 50 events whatever the
-/// number of endpoints (one on PostgreSQL): a change that reports several events pays once.
+/// Writes events as [`emit`] does, whatever the number of endpoints in one statement on
+/// PostgreSQL and two per 50 events on SQLite: a change that reports several events pays once.
 pub async fn emit_all(tx: &mut Tx, events: Vec<NewEvent>) -> Result<Vec<OutboundEventId>, DbError> {
-    let rows = events.into_iter().map(row).collect::<Result<Vec<_>, _>>()?;
-    for chunk in rows.chunks(repo::CHUNK) {
-        repo::insert_fanned_out(tx, chunk, None).await?;
-    }
-    Ok(rows.iter().map(|r| r.id).collect())
+    let mut writes = Writes::new();
+    let ids = emit_all_in(tx, &mut writes, events).await?;
+    writes.run(tx).await?;
+    Ok(ids)
 }
 
 /// [`emit_all`] as part of `writes` (sent with them on PostgreSQL).

@@ -14,7 +14,7 @@ use super::{
 use rust_decimal::Decimal;
 
 use crate::{
-    db::{Db, DbError, Slot, Tx, Writes},
+    db::{Db, DbError, Slot, Tx, Writes, unless_duplicate},
     fx,
     money::MinorUnits,
     on_db, on_tx,
@@ -281,11 +281,7 @@ pub struct NewHistory<'a> {
 
 /// `Ok(false)` for an insert a unique index refused.
 fn inserted(result: Result<(), sqlx::Error>) -> Result<bool, DbError> {
-    match result {
-        Ok(()) => Ok(true),
-        Err(sqlx::Error::Database(err)) if err.is_unique_violation() => Ok(false),
-        Err(err) => Err(err.into()),
-    }
+    Ok(unless_duplicate(result)?.is_some())
 }
 
 /// The insert of `rows` status history rows (bound by `bind_history!`).
@@ -411,10 +407,7 @@ pub async fn insert_reserved(
             .await
             .map(|counts| counts.rows(slot) == 1)
     };
-    match written.await {
-        Err(DbError::Query(sqlx::Error::Database(err))) if err.is_unique_violation() => Ok(false),
-        other => other,
-    }
+    Ok(unless_duplicate(written.await)?.unwrap_or(false))
 }
 /// [`insert_intent`], [`insert_txn`] and [`insert_history`] as one statement on PostgreSQL
 /// (a unique index refusing any row refuses it all), in that order on SQLite.

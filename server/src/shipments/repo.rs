@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{packing::Package, status::ShipmentStatus};
 use crate::{
-    db::{Db, DbError, Tx},
+    db::{Db, DbError, Tx, unless_duplicate},
     money::MinorUnits,
     on_db, on_tx,
     providers::shipping::carrier::{TrackingStatus, TrackingUpdate},
@@ -21,11 +21,7 @@ fn decode_error(err: impl std::error::Error + Send + Sync + 'static) -> DbError 
 
 /// `Ok(false)` for an insert a unique index refused.
 fn inserted(result: Result<u64, sqlx::Error>) -> Result<bool, DbError> {
-    match result {
-        Ok(rows) => Ok(rows == 1),
-        Err(sqlx::Error::Database(err)) if err.is_unique_violation() => Ok(false),
-        Err(err) => Err(err.into()),
-    }
+    Ok(unless_duplicate(result)? == Some(1))
 }
 
 /// One order line with what packing needs.
