@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::csv::field as csv_field;
 
-use super::{Error, repo};
+use super::{Error, export_repo};
 use crate::{
     db::Db,
     state::AppState,
@@ -145,7 +145,7 @@ impl ExportProgress {
     }
 }
 
-fn view(row: &repo::ExportRow) -> Result<TaxExport, Error> {
+fn view(row: &export_repo::ExportRow) -> Result<TaxExport, Error> {
     let unknown = || {
         Error::Db(crate::db::DbError::Query(sqlx::Error::Decode(
             format!("unknown export shape {}/{}", row.format, row.group_by).into(),
@@ -197,7 +197,7 @@ pub async fn start_export(
     // A settlement stamps its tax transaction just before it commits: the settle window keeps
     // those still committing out, so a download again finds exactly the same transactions.
     let as_of = now - state.config.tax_export_settle;
-    let row = repo::ExportRow {
+    let row = export_repo::ExportRow {
         id: Uuid::now_v7(),
         store_id: store,
         environment: env,
@@ -223,7 +223,7 @@ pub async fn start_export(
         transactions_total: None,
         transactions_done: None,
     };
-    repo::insert_export(&state.db, &row).await?;
+    export_repo::insert_export(&state.db, &row).await?;
     let export = view(&row)?;
     Ok((export.clone(), stream(state, store, env, export, true)))
 }
@@ -235,7 +235,7 @@ pub async fn download_export(
     env: Environment,
     id: Uuid,
 ) -> Result<(TaxExport, ExportStream), Error> {
-    let row = repo::find_export(&state.db, store, env, id)
+    let row = export_repo::find_export(&state.db, store, env, id)
         .await?
         .ok_or(Error::NotFound)?;
     let export = view(&row)?;
@@ -250,7 +250,7 @@ pub async fn list_exports(
     env: Environment,
     before: Option<Uuid>,
 ) -> Result<Vec<TaxExport>, Error> {
-    repo::list_exports(&state.db, store, env, before, LIST_LIMIT)
+    export_repo::list_exports(&state.db, store, env, before, LIST_LIMIT)
         .await?
         .iter()
         .map(view)
@@ -292,14 +292,14 @@ pub async fn report(
     if to < from {
         return Err(InvalidValue::new("to", "must be on or after from").into());
     }
-    let window = repo::Window {
+    let window = export_repo::Window {
         store,
         env,
         from: day_start(from),
         to: day_start(to) + Duration::days(1),
         as_of: state.clock.now() + Duration::seconds(1),
     };
-    Ok(repo::jurisdiction_totals(&state.db, window)
+    Ok(export_repo::jurisdiction_totals(&state.db, window)
         .await?
         .into_iter()
         .map(|t| JurisdictionReport {
@@ -328,7 +328,7 @@ jurisdiction,currency,taxable,exempt,tax";
 fn jurisdiction_row(
     format: ExportFormat,
     export: &TaxExport,
-    t: &repo::JurisdictionTotal,
+    t: &export_repo::JurisdictionTotal,
 ) -> String {
     let taxable = t.taxable_committed - t.taxable_reversed;
     let exempt = t.exempt_committed - t.exempt_reversed;
@@ -356,7 +356,7 @@ fn jurisdiction_row(
     }
 }
 
-fn movement_row(format: ExportFormat, m: &repo::MovementRow) -> String {
+fn movement_row(format: ExportFormat, m: &export_repo::MovementRow) -> String {
     let at = m
         .created_at
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -388,14 +388,14 @@ fn movement_row(format: ExportFormat, m: &repo::MovementRow) -> String {
 enum Step {
     Header,
     Totals,
-    Movements(Option<repo::MovementCursor>),
+    Movements(Option<export_repo::MovementCursor>),
     Footer,
     Done,
 }
 
 struct Producer {
     db: Db,
-    window: repo::Window,
+    window: export_repo::Window,
     export: TaxExport,
     record: bool,
     step: Step,
@@ -427,7 +427,8 @@ impl Producer {
 
     /// Records how far the export is. Best effort: a busy database never costs the file.
     async fn report_progress(&self, done: i64, total: i64) {
-        if let Err(err) = repo::export_progress(&self.db, self.export.id, done, total).await {
+        if let Err(err) = export_repo::export_progress(&self.db, self.export.id, done, total).await
+        {
             tracing::warn!(export = %self.export.id, error = %err, "could not record export progress");
         }
     }
@@ -452,7 +453,7 @@ impl Producer {
                 };
             }
             Step::Totals => {
-                for total in repo::jurisdiction_totals(&self.db, self.window).await? {
+                for total in export_repo::jurisdiction_totals(&self.db, self.window).await? {
                     let row = jurisdiction_row(format, &self.export, &total);
                     self.row(&mut out, row);
                 }
@@ -460,7 +461,7 @@ impl Producer {
             }
             Step::Movements(after) => {
                 if after.is_none() && self.record {
-                    let total = repo::count_transactions(&self.db, self.window).await?;
+                    let total = export_repo::count_transactions(&self.db, self.window).await?;
                     self.report_progress(0, total).await;
                     self.progress = Some(Progress {
                         total,
@@ -468,7 +469,7 @@ impl Producer {
                         reported: std::time::Instant::now(),
                     });
                 }
-                let page = repo::movements(&self.db, self.window, after, PAGE).await?;
+                let page = export_repo::movements(&self.db, self.window, after, PAGE).await?;
                 let last = page.last().map(|m| (m.created_at, m.transaction_id));
                 let mut previous = None;
                 for m in &page {
@@ -500,7 +501,7 @@ impl Producer {
                 self.hash.update(out.as_bytes());
                 let sha256 = format!("{:x}", self.hash.clone().finalize());
                 if self.record {
-                    repo::complete_export(
+                    export_repo::complete_export(
                         &self.db,
                         self.export.id,
                         self.rows,
@@ -531,7 +532,7 @@ fn stream(
 ) -> ExportStream {
     let producer = Producer {
         db: state.db.clone(),
-        window: repo::Window {
+        window: export_repo::Window {
             store,
             env,
             from: day_start(export.from),

@@ -17,7 +17,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Error, filings, repo};
+use super::{Error, filings, ledger_repo};
 use crate::{
     db::{DbError, Tx},
     money::MinorUnits,
@@ -109,7 +109,7 @@ pub struct Settled<'a> {
 
 type Key = (i32, i32);
 
-fn by_line(rows: Vec<repo::LineAmounts>) -> HashMap<Key, repo::LineAmounts> {
+fn by_line(rows: Vec<ledger_repo::LineAmounts>) -> HashMap<Key, ledger_repo::LineAmounts> {
     rows.into_iter()
         .map(|r| ((r.line_no, r.position), r))
         .collect()
@@ -121,7 +121,7 @@ async fn record(
     tx: &mut Tx,
     s: &Settled<'_>,
     kind: &str,
-    lines: Vec<repo::LineAmounts>,
+    lines: Vec<ledger_repo::LineAmounts>,
     service: Option<&str>,
 ) -> Result<Option<TaxTransaction>, DbError> {
     if lines.is_empty() {
@@ -134,7 +134,7 @@ async fn record(
         let entry = per_line.entry(l.line_no).or_default();
         *entry = (entry.0.max(l.taxable), entry.1.max(l.exempt));
     }
-    let row = repo::TransactionRow {
+    let row = ledger_repo::TransactionRow {
         id: Uuid::now_v7(),
         store_id: s.store,
         environment: s.env,
@@ -149,7 +149,7 @@ async fn record(
         tax: lines.iter().map(|l| l.tax).sum(),
         created_at: s.at,
     };
-    if !repo::insert_transaction(tx, &row, &lines).await? {
+    if !ledger_repo::insert_transaction(tx, &row, &lines).await? {
         // The targets above were computed under the payment's lock, so a settlement recorded
         // twice means two callers share one source: worth a look, never a second commit.
         tracing::warn!(order = %s.order_id, source = %row.source, kind, "tax transaction already recorded");
@@ -201,13 +201,14 @@ async fn record(
 /// Returns what the move reports to the store's endpoints (`tax.committed`, `tax.reversed`):
 /// the caller emits it in the same transaction, with the events of the change that moved it.
 pub async fn settle_tax(tx: &mut Tx, s: &Settled<'_>) -> Result<Vec<NewEvent>, DbError> {
-    let snapshot = repo::line_amounts(tx, s.snapshot_id).await?;
+    let snapshot = ledger_repo::line_amounts(tx, s.snapshot_id).await?;
     let Some(first) = snapshot.first() else {
         return Ok(Vec::new());
     };
     // Tax a service computed is filed with it too; the store's own rates need no filing.
     let service = Some(first.engine.clone()).filter(|e| !is_built_in(e));
-    let moved = repo::moved(tx, s.intent_id, s.order_id, &finalize_source(s.intent_id)).await?;
+    let moved =
+        ledger_repo::moved(tx, s.intent_id, s.order_id, &finalize_source(s.intent_id)).await?;
     let (committed, reversed) = (by_line(moved.commits), by_line(moved.reversals));
     let finalized = s.trigger == Trigger::Finalize || moved.finalized;
     let sold = if finalized && s.released == 0 {
@@ -219,10 +220,10 @@ pub async fn settle_tax(tx: &mut Tx, s: &Settled<'_>) -> Result<Vec<NewEvent>, D
     let (mut commits, mut reversals) = (Vec::new(), Vec::new());
     for line in snapshot {
         let key = (line.line_no, line.position);
-        let net = |pick: fn(&repo::LineAmounts) -> i64| {
+        let net = |pick: fn(&ledger_repo::LineAmounts) -> i64| {
             committed.get(&key).map_or(0, pick) - reversed.get(&key).map_or(0, pick)
         };
-        let delta = |total: i64, pick: fn(&repo::LineAmounts) -> i64| {
+        let delta = |total: i64, pick: fn(&ledger_repo::LineAmounts) -> i64| {
             prorate(total, base, s.amount) - net(pick)
         };
         let (taxable, exempt, tax) = (
@@ -230,7 +231,7 @@ pub async fn settle_tax(tx: &mut Tx, s: &Settled<'_>) -> Result<Vec<NewEvent>, D
             delta(line.exempt, |l| l.exempt),
             delta(line.tax, |l| l.tax),
         );
-        let part = |f: fn(i64) -> i64| repo::LineAmounts {
+        let part = |f: fn(i64) -> i64| ledger_repo::LineAmounts {
             taxable: f(taxable),
             exempt: f(exempt),
             tax: f(tax),
@@ -312,9 +313,9 @@ pub struct TaxTransaction {
     pub filing: Option<filings::Filing>,
 }
 
-impl From<repo::TransactionRow> for TaxTransaction {
+impl From<ledger_repo::TransactionRow> for TaxTransaction {
     /// Without its lines and filing, read apart.
-    fn from(r: repo::TransactionRow) -> Self {
+    fn from(r: ledger_repo::TransactionRow) -> Self {
         TaxTransaction {
             id: r.id,
             order_id: r.order_id,
@@ -383,7 +384,7 @@ pub async fn order_tax(
     };
     // Tenant and environment checks are the order's.
     orders::find(state, scope, order_id).await?;
-    let (rows, lines) = repo::order_transactions(&state.db, store, env, order_id).await?;
+    let (rows, lines) = ledger_repo::order_transactions(&state.db, store, env, order_id).await?;
     let mut filed: HashMap<Uuid, filings::Filing> =
         super::engine_repo::order_filings(&state.db, order_id)
             .await?
