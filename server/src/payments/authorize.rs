@@ -13,6 +13,7 @@ use super::{
     reply::Reply,
     repo::{self, IntentRow, NewHistory, Outcome, Subject, TxnRow},
     service::new_txn,
+    write_repo,
 };
 use crate::{
     auth::principal::CustomerScope,
@@ -251,7 +252,7 @@ async fn start_intent(
         caller,
         at: intent.created_at,
     };
-    if !repo::insert_started(&mut tx, intent, txn, history).await? {
+    if !write_repo::insert_started(&mut tx, intent, txn, history).await? {
         return Ok(Started::Conflict);
     }
     tx.commit().await?;

@@ -45,6 +45,7 @@ mod routes;
 pub(crate) mod service;
 mod tax;
 mod views_repo;
+mod write_repo;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

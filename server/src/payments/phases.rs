@@ -12,6 +12,7 @@ use super::{
     provider::client_for,
     reply::Reply,
     repo::{self, FailureKind, NewHistory, Outcome, Subject, TxnRow},
+    write_repo,
 };
 use crate::{
     db::Writes,
@@ -507,7 +508,7 @@ async fn record(
     // Their compare-and-sets are checked then: a defence only, since the rows read above are
     // locked (PostgreSQL) or every writer waits for `BEGIN IMMEDIATE` (SQLite).
     let mut writes = Writes::new();
-    let txn_slot = repo::update_txn_in(&mut tx, &mut writes, &txn, &after_txn).await?;
+    let txn_slot = write_repo::update_txn_in(&mut tx, &mut writes, &txn, &after_txn).await?;
     let mut intent_slot = None;
     let intent_provider_id = match operation {
         Operation::Authorize => provider_id,
@@ -537,7 +538,8 @@ async fn record(
         if intent_failure.is_some() {
             after.failure_code = intent_failure;
         }
-        intent_slot = Some(repo::update_intent_in(&mut tx, &mut writes, &intent, &after).await?);
+        intent_slot =
+            Some(write_repo::update_intent_in(&mut tx, &mut writes, &intent, &after).await?);
     }
     let mut paid_order = None;
     if next.status != ledger.status {
@@ -590,7 +592,7 @@ async fn record(
                 paid_order = Some(orders::view(order, items)?);
             }
         }
-        repo::insert_histories_in(&mut tx, &mut writes, &histories).await?;
+        write_repo::insert_histories_in(&mut tx, &mut writes, &histories).await?;
     }
     // The tax a merchant files moves with the money, in the same commit.
     let trigger = match operation {
@@ -624,7 +626,7 @@ async fn record(
     }
     let emitted = !events.is_empty();
     outbound::emit_all_in(&mut tx, &mut writes, events).await?;
-    repo::insert_audit(&mut tx, &mut writes, change.audit_rows).await?;
+    write_repo::insert_audit(&mut tx, &mut writes, change.audit_rows).await?;
     let finished = match change.reply.filter(|r| r.store && r.record.is_claimed()) {
         Some(reply) => {
             let answer = (reply.render)(&after, &after_txn);

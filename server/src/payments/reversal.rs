@@ -16,6 +16,7 @@ use super::{
     phases::CAS_ATTEMPTS,
     provider::client_for,
     repo::{self, NewHistory, Subject, TxnRow},
+    write_repo,
 };
 use crate::{
     money::{MinorUnits, format_amount},
@@ -111,11 +112,11 @@ async fn reverse(
             updated_at: now,
             ..txn.clone()
         };
-        if !repo::update_txn(&mut tx, &txn, &reversed).await? {
+        if !write_repo::update_txn(&mut tx, &txn, &reversed).await? {
             continue;
         }
         let after = intent.with_ledger(&next, now);
-        if !repo::update_intent(&mut tx, &intent, &after).await? {
+        if !write_repo::update_intent(&mut tx, &intent, &after).await? {
             continue;
         }
         // On the timeline even when the status stays (one of several refunds reversed).
@@ -131,7 +132,7 @@ async fn reverse(
             caller,
             at: now,
         };
-        repo::insert_history(&mut tx, change).await?;
+        write_repo::insert_history(&mut tx, change).await?;
         let settled = tax::Settled {
             store: after.store_id,
             env: after.environment,

@@ -18,6 +18,7 @@ use super::{
     provider::client_for,
     reply::Reply,
     repo::{self, IntentRow, Outcome, TxnRow},
+    write_repo,
 };
 use crate::{
     db::DbError,
@@ -519,7 +520,7 @@ async fn reserve(
     );
     let after = current.with_ledger(&next, now);
     // The same key raced us (its transaction is the answer), or the intent moved on.
-    if !repo::insert_reserved(&mut tx, &txn, &current, &after).await? {
+    if !write_repo::insert_reserved(&mut tx, &txn, &current, &after).await? {
         return Ok(None);
     }
     tx.commit().await?;
