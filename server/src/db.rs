@@ -69,7 +69,7 @@ pub enum Db {
 ///
 /// On PostgreSQL `$pool` is a connection: the request's held one (see [`held`]) or a new one,
 /// kept for the request's next statement when this one succeeded. The body therefore runs one
-/// statement (or a sequence on `&mut *$pool`) and returns a `Result` whose error converts from
+/// statement (several belong in a [`Tx`]) and returns a `Result` whose error converts from
 /// `sqlx::Error`. For what is not a statement, match on [`Db`].
 #[macro_export]
 macro_rules! on_db {

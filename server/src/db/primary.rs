@@ -233,6 +233,7 @@ impl Failover {
             return;
         }
         pool.set_connect_options(self.targets.hosts[index].options.clone());
+        super::held::switched();
         match self.switched_at.lock() {
             Ok(mut guard) => *guard = Some(Instant::now()),
             Err(poisoned) => *poisoned.into_inner() = Some(Instant::now()),

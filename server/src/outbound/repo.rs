@@ -8,7 +8,9 @@ use crate::{
     types::{Environment, OutboundEventId, StoreId},
 };
 
-/// Events per statement (seven parameters each: far below both databases' limits).
+/// Events per insert: a statement on SQLite, a part of the held writes on PostgreSQL (seven
+/// parameters each). All parts share one statement's 65,535 parameters there, so one change
+/// emits at most a few thousand events (the largest caller, reconciliation, 500 a batch).
 pub(super) const CHUNK: usize = 50;
 
 /// An event as stored.

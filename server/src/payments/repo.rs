@@ -1,6 +1,6 @@
-//! The payments tables: typed rows and their lookups (portable between SQLite and PostgreSQL);
-//! reads that need no transaction take the pool, the locking ones take the flow's. The writes
-//! are in `write_repo`.
+//! The payments tables: typed rows, their lookups and the resolver's queue (portable between
+//! SQLite and PostgreSQL); reads that need no transaction take the `Db`, the locking ones the
+//! flow's transaction. A flow's writes are in `write_repo`.
 
 use chrono::{DateTime, Utc};
 

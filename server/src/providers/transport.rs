@@ -187,6 +187,9 @@ impl Transport {
                     let pause = retry_after
                         .unwrap_or(Duration::from_millis(50 * u64::from(attempt)))
                         .min(MAX_RETRY_AFTER);
+                    // The attempt's audit row may have kept a held connection: not idle
+                    // through the pause.
+                    crate::db::held::release();
                     tokio::time::sleep(pause).await;
                 }
                 other => return other,

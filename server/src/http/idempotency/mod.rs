@@ -162,6 +162,9 @@ async fn keyed(layer: Layer, req: Request, next: Next, in_transaction: bool) -> 
         "claim_first"
     };
     metrics::counter!("idempotent_requests_total", "mode" => mode).increment(1);
+    // The client may send its body slowly: a connection the principal's lookup kept is not
+    // held meanwhile.
+    crate::db::held::release();
     let bytes = match axum::body::to_bytes(body, state.config.body_limit_bytes).await {
         Ok(b) => b,
         Err(_) => return ApiError::PayloadTooLarge.into_response(),
